@@ -1,0 +1,136 @@
+"""The riskloop Flask application: ``gunicorn 'api:create_app()'``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+from flask_smorest import Api
+from sqlalchemy import inspect
+from sqlalchemy.orm import sessionmaker
+
+from workflow import audit, runtime
+from workflow.broker import build_broker, declare_actor
+from workflow.crypto import configure_cipher, parse_keys
+from workflow.identity import Actor
+
+from . import config as app_config
+from . import problems
+from .extensions import db, migrate
+from .worker import AppContextMiddleware
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; nothing connects to the database until it is used."""
+    instance_path = os.environ.get("RISKLOOP_INSTANCE_PATH") or str(Path.cwd() / "instance")
+    app = Flask(__name__, instance_path=instance_path)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(app_config.load(app.instance_path, config))
+    app.config.update(
+        API_TITLE="riskloop API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="v1/openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "info": {"description": "Workflow and approval engine for customer-risk management."},
+        },
+        JSON_SORT_KEYS=False,
+    )
+    configure_cipher(parse_keys(app.config["RISKLOOP_ENCRYPTION_KEYS"]))
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True)
+
+    catalog = runtime.new_catalog()
+    catalog.load_folder(Path(app.config["RISKLOOP_DEFINITIONS"]))
+    for extra in filter(None, str(app.config.get("RISKLOOP_EXTRA_DEFINITIONS", "")).split(os.pathsep)):
+        catalog.load_folder(Path(extra))
+    with app.app_context():
+        factory = sessionmaker(db.engine, expire_on_commit=False)
+    rt = runtime.configure(runtime.Runtime(catalog=catalog, session_factory=factory,
+                                           settings=dict(app.config)))
+    broker = build_broker(app.config.get("REDIS_URL"), middleware=[AppContextMiddleware(app)])
+    declare_actor(broker, factory, catalog.registry,
+                  max_attempts=app.config["RISKLOOP_TASK_MAX_ATTEMPTS"])
+    app.extensions["riskloop"] = {"runtime": rt, "broker": broker}
+
+    api = Api(app)
+    from .blueprints import auth, definitions, health, tasks, workflows
+
+    for blueprint in (auth.blp, definitions.blp, workflows.blp, tasks.blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.blp)
+    from .docs import blp as docs_blp
+
+    app.register_blueprint(docs_blp)
+    for hook in _extra_blueprints():
+        hook(app, api)
+    problems.install(app)
+    _install_request_hooks(app)
+    with app.app_context():
+        sync_definitions(app)
+    return app
+
+
+def _extra_blueprints() -> list[Any]:
+    """Feature packages register their blueprints through ``api.features``."""
+    from .features import FEATURES
+
+    return FEATURES
+
+
+def sync_definitions(app: Flask) -> None:
+    """Record new definition versions (audited) once the schema exists."""
+    if not inspect(db.engine).has_table("definitions"):
+        return
+    catalog = runtime.current().catalog
+    added = catalog.sync(db.session)
+    for definition in added:
+        audit.record_event(db.session, "system:definitions", "definition.loaded",
+                           Actor.system("definitions"),
+                           payload={"name": definition.name, "version": definition.version,
+                                    "content_hash": definition.content_hash})
+    db.session.commit()
+
+
+def _install_request_hooks(app: Flask) -> None:
+    from .blueprints.health import observe
+
+    @app.before_request
+    def start_request() -> None:
+        supplied = request.headers.get("X-Request-ID", "")
+        g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish_request(response):  # noqa: ANN001, ANN202
+        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if hasattr(g, "started"):
+            observe(request.method, request.url_rule.rule if request.url_rule else "unmatched",
+                    response.status_code, g.started)
+        return response

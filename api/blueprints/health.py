@@ -1,0 +1,58 @@
+"""Liveness, readiness (database and broker) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+
+from ..extensions import db
+
+blp = Blueprint("health", __name__)
+
+REQUESTS = Counter("riskloop_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
+LATENCY = Histogram("riskloop_http_request_seconds", "HTTP request latency", ["method", "endpoint"])
+
+
+@blp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@blp.get("/readyz")
+def readyz() -> Response:
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(text("select 1"))
+        db.session.rollback()
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready
+        db.session.rollback()
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    redis_url = current_app.config.get("REDIS_URL")
+    if redis_url:
+        try:
+            import redis
+
+            redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1).ping()
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"unavailable: {type(exc).__name__}"
+    else:
+        checks["broker"] = "ok (embedded)"
+    ready = all(v.startswith("ok") for v in checks.values())
+    response = jsonify({"status": "ready" if ready else "unavailable", "checks": checks})
+    response.status_code = 200 if ready else 503
+    return response
+
+
+@blp.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def observe(method: str, endpoint: str, status: int, started: float) -> None:
+    REQUESTS.labels(method, endpoint, str(status)).inc()
+    LATENCY.labels(method, endpoint).observe(time.perf_counter() - started)

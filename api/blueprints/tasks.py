@@ -1,0 +1,40 @@
+"""The caller's inbox: cases waiting for them, most urgent first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from workflow import runtime
+from workflow.inbox import inbox
+
+from ..extensions import db
+from ..presenters import present_instance
+from ..schemas import TaskPage
+from ..security import BEARER, current_actor, protect
+
+blp = protect(Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="My inbox"))
+
+
+class TaskQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    definition = fields.String(validate=validate.Length(max=64))
+
+
+@blp.route("")
+class TaskList(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(TaskQuery, location="query")
+    @blp.response(200, TaskPage)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Open cases the caller can act on now, by SLA due time."""
+        actor = current_actor()
+        catalog = runtime.current().catalog
+        items = []
+        for instance, _actions in inbox(db.session, catalog, actor, limit=query["limit"],
+                                        definition=query.get("definition")):
+            items.append(present_instance(db.session, instance, actor))
+        return {"items": items, "count": len(items)}

@@ -1,0 +1,139 @@
+"""Workflow instances: list, read, fire an action, read the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from workflow import engine, runtime, visibility
+from workflow.errors import ValidationFailed
+from workflow.models import AuditRecord, WorkflowInstance
+from workflow.transaction import transact
+
+from ..extensions import db
+from ..presenters import present_instance
+from ..schemas import (
+    ActionBody,
+    AuditPage,
+    FireResultSchema,
+    PageQuery,
+    WorkflowInstanceSchema,
+    WorkflowPage,
+    WorkflowQuery,
+)
+from ..security import BEARER, current_actor, protect
+
+blp = protect(Blueprint("workflows", __name__, url_prefix="/api/v1/workflows",
+                        description="Workflow instances and their actions"))
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise ValidationFailed("the cursor is invalid", errors={"cursor": ["Use next_cursor from the previous page."]})
+    return int(cursor)
+
+
+def load_visible(instance_id: int) -> WorkflowInstance:
+    actor = current_actor()
+    instance = db.session.get(WorkflowInstance, instance_id)
+    return visibility.require_view(db.session, instance, actor, runtime.current().catalog.registry,
+                                   instance_id)
+
+
+@blp.route("")
+class WorkflowList(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(WorkflowQuery, location="query")
+    @blp.response(200, WorkflowPage)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Instances visible to the caller, newest first (cursor pagination)."""
+        actor = current_actor()
+        stmt = select(WorkflowInstance).order_by(WorkflowInstance.id.desc())
+        for key in ("definition", "state", "subject_id"):
+            if query.get(key) is not None:
+                stmt = stmt.where(getattr(WorkflowInstance, key) == query[key])
+        if query.get("open") is not None:
+            stmt = stmt.where(WorkflowInstance.is_open.is_(query["open"]))
+        after = parse_cursor(query.get("cursor"))
+        if after is not None:
+            stmt = stmt.where(WorkflowInstance.id < after)
+        registry = runtime.current().catalog.registry
+        items: list[dict[str, Any]] = []
+        limit = query["limit"]
+        last_id = None
+        # Visibility is checked per row; scan a bounded window so a page fills.
+        for instance in db.session.execute(stmt.limit(limit * 5)).scalars():
+            last_id = instance.id
+            if visibility.can_view(db.session, instance, actor, registry):
+                items.append(present_instance(db.session, instance, actor))
+                if len(items) == limit:
+                    break
+        more = last_id is not None and db.session.execute(
+            stmt.where(WorkflowInstance.id < last_id).limit(1)).first() is not None
+        return {"items": items, "next_cursor": str(last_id) if more else None}
+
+
+@blp.route("/<int:instance_id>")
+class WorkflowDetail(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.response(200, WorkflowInstanceSchema)
+    def get(self, instance_id: int) -> dict[str, Any]:
+        """One instance with its state, version, SLA and the caller's available actions."""
+        return present_instance(db.session, load_visible(instance_id), current_actor())
+
+
+@blp.route("/<int:instance_id>/actions/<string:trigger>")
+class WorkflowAction(MethodView):
+    @blp.doc(security=[BEARER], parameters=[{
+        "in": "header", "name": "Idempotency-Key", "required": False,
+        "schema": {"type": "string", "maxLength": 128},
+        "description": "Repeating a request with the same key returns the first result.",
+    }])
+    @blp.arguments(ActionBody)
+    @blp.response(200, FireResultSchema)
+    @blp.alt_response(403, description="Missing role or a segregation-of-duties rule refused")
+    @blp.alt_response(409, description="Version conflict or action not allowed in this state")
+    @blp.alt_response(422, description="Invalid payload or condition not met")
+    def post(self, body: dict[str, Any], instance_id: int, trigger: str) -> dict[str, Any]:
+        """Fire an action; body ``{comment, expected_version, …payload}``."""
+        actor = current_actor()
+        load_visible(instance_id)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (0 < len(key) <= 128):
+            raise ValidationFailed("the Idempotency-Key header is invalid",
+                                   errors={"Idempotency-Key": ["Use 1-128 characters."]})
+        comment = body.pop("comment", None)
+        expected = body.pop("expected_version", None)
+        result = transact(db.session, lambda: engine.fire(
+            db.session, instance_id, trigger, actor, body, expected_version=expected,
+            idempotency_key=key, comment=comment, request_id=g.request_id,
+        ))
+        instance = db.session.get(WorkflowInstance, instance_id)
+        return {"instance": present_instance(db.session, instance, actor),
+                "from_state": result.from_state, "to_state": result.to_state,
+                "replayed": result.replayed}
+
+
+@blp.route("/<int:instance_id>/audit")
+class WorkflowAudit(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, AuditPage)
+    def get(self, query: dict[str, Any], instance_id: int) -> dict[str, Any]:
+        """The instance's audit records in order, with their hashes."""
+        load_visible(instance_id)
+        after = parse_cursor(query.get("cursor")) or 0
+        rows = list(db.session.execute(
+            select(AuditRecord)
+            .where(AuditRecord.stream == f"workflow:{instance_id}", AuditRecord.seq > after)
+            .order_by(AuditRecord.seq).limit(query["limit"] + 1)
+        ).scalars())
+        more = len(rows) > query["limit"]
+        rows = rows[: query["limit"]]
+        return {"items": rows, "next_cursor": str(rows[-1].seq) if more and rows else None}

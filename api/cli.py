@@ -1,0 +1,248 @@
+"""The ``riskloop`` command line, built on Flask's CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+
+from workflow import accounts, runtime
+from workflow.definitions import load_folder
+from workflow.errors import RiskloopError
+from workflow.identity import Actor
+
+from . import create_app
+from .extensions import db
+
+log = logging.getLogger(__name__)
+CLI_ACTOR = Actor("system:cli", frozenset({"system"}))
+
+
+def _create_app() -> object:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             load_dotenv=False, add_version_option=False)
+def main() -> None:
+    """riskloop: workflow and approval engine for customer-risk management."""
+    logging.basicConfig(level=os.environ.get("RISKLOOP_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+main.add_command(shell_command)
+main.add_command(routes_command)
+
+
+def upgrade_database() -> None:
+    from flask_migrate import upgrade
+
+    upgrade(directory=str(Path(__file__).parent / "migrations"))
+    from . import sync_definitions
+
+    sync_definitions(current_app)
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")),
+              show_default="5000 or $PORT")
+@click.option("--threads", type=int, default=8, show_default=True, help="HTTP threads")
+@click.option("--no-demo", is_flag=True, help="Do not create demo users and data in an empty database")
+@with_appcontext
+def run_command(host: str, port: int, threads: int, no_demo: bool) -> None:
+    """Run the embedded all-in-one server: migrate, API, console, worker, scheduler."""
+    from waitress import serve
+
+    from .worker import EmbeddedServices
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    upgrade_database()
+    if not no_demo:
+        from . import demo
+
+        demo.ensure_demo(app, echo=click.echo)
+    services = None
+    if app.config.get("REDIS_URL") is None and app.config["RISKLOOP_EMBEDDED_WORKER"]:
+        services = EmbeddedServices(app, threads=app.config["RISKLOOP_WORKER_THREADS"])
+        services.start()
+    click.echo(f"riskloop is serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    try:
+        serve(app, host=host, port=port, threads=threads, ident="riskloop", _quiet=True)
+    finally:
+        if services is not None:
+            services.stop()
+
+
+@main.command("worker")
+@click.option("--processes", type=int, default=lambda: int(os.environ.get("RISKLOOP_WORKER_PROCESSES", "1")))
+@click.option("--threads", type=int, default=lambda: int(os.environ.get("RISKLOOP_WORKER_THREADS", "4")))
+@with_appcontext
+def worker_command(processes: int, threads: int) -> None:
+    """Run Dramatiq workers against REDIS_URL (SIGTERM lets running messages finish)."""
+    import dramatiq
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config.get("REDIS_URL"):
+        raise click.ClickException("riskloop worker needs REDIS_URL; in embedded mode "
+                                   "`riskloop run` runs its own in-process worker")
+    if processes > 1:
+        children = [subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--processes", "1",
+                                      "--threads", str(threads)]) for _ in range(processes)]
+
+        def forward(signum: int, _frame: object) -> None:
+            for child in children:
+                child.send_signal(signum)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        sys.exit(max(child.wait() for child in children))
+    broker = app.extensions["riskloop"]["broker"]
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=1000)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    worker.start()
+    click.echo(f"worker started with {threads} threads (pid {os.getpid()})")
+    stop.wait()
+    click.echo("stopping: letting running messages finish")
+    worker.stop(timeout=30000)
+
+
+@main.command("scheduler")
+@click.option("--interval", type=float, default=1.0, show_default=True)
+@with_appcontext
+def scheduler_command(interval: float) -> None:
+    """Claim due timers, arm cron-like jobs and relay the outbox (several may run)."""
+    from workflow.scheduling import Scheduler
+
+    rt = runtime.current()
+    scheduler = Scheduler(rt.session_factory, rt.catalog.registry, rt.settings, interval=interval)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    signal.signal(signal.SIGINT, lambda *_: scheduler.stop())
+    thread = scheduler.start()
+    click.echo(f"scheduler started (pid {os.getpid()})")
+    while thread.is_alive():
+        thread.join(0.5)
+
+
+@main.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Create demo users and data (only in an empty database)."""
+    from . import demo
+
+    upgrade_database()
+    if not demo.ensure_demo(current_app, echo=click.echo):
+        click.echo("the database already has users; demo data not created")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Manage users and roles."""
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, help="repeat for several roles")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.option("--display-name", default="")
+@click.option("--email", default=None)
+@with_appcontext
+def users_create(name: str, roles: tuple[str, ...], password_stdin: bool, display_name: str,
+                 email: str | None) -> None:
+    """Create user NAME with one or more roles."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.create_user(db.session, name, password, list(roles), by=CLI_ACTOR,
+                             display_name=display_name, email=email)
+        db.session.commit()
+    except RiskloopError as exc:
+        db.session.rollback()
+        errors = exc.extra.get("errors")
+        raise click.ClickException(f"{exc.detail}{': ' + json.dumps(errors, ensure_ascii=False) if errors else ''}") from exc
+    click.echo(f"created user {name} with roles {', '.join(sorted(set(roles)))}")
+
+
+@main.group("definitions")
+def definitions_group() -> None:
+    """Workflow definitions."""
+
+
+@definitions_group.command("check")
+@click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+def definitions_check(folder: Path | None) -> None:
+    """Validate every definition in FOLDER (default: the configured folder)."""
+    from .config import default_definitions_dir
+
+    folder = folder or Path(os.environ.get("RISKLOOP_DEFINITIONS", default_definitions_dir()))
+    registry = runtime.new_catalog().registry
+    try:
+        loaded = load_folder(folder, registry)
+    except RiskloopError as exc:
+        raise click.ClickException(exc.detail) from exc
+    for definition in loaded:
+        click.echo(f"ok  {definition.file}: {definition.name} v{definition.version} "
+                   f"({len(definition.states)} states, {len(definition.transitions)} transitions)")
+    rules = folder / "rules"
+    if rules.is_dir():
+        from workflow.rules import load_rule_set
+
+        for path in sorted(rules.glob("*.yaml")):
+            try:
+                rule_set = load_rule_set(path)
+            except RiskloopError as exc:
+                raise click.ClickException(exc.detail) from exc
+            click.echo(f"ok  rules/{path.name}: {rule_set.name} v{rule_set.version}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Verify and export the audit trail."""
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@with_appcontext
+def audit_verify(as_json: bool) -> None:
+    """Verify every hash chain and replay every instance; exit 1 on any break."""
+    from workflow.verification import verify_all
+
+    report = verify_all(db.session, progress=None if as_json else click.echo)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    elif report.ok:
+        click.echo(f"audit trail verified: {report.records} records in {report.streams} streams")
+    else:
+        brk = report.first_break
+        click.echo(f"BROKEN: stream {brk.stream} seq {brk.seq}: {brk.reason}", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Encryption keys."""
+
+
+@keys_group.command("generate")
+def keys_generate() -> None:
+    """Print a new key for RISKLOOP_ENCRYPTION_KEYS (put it first to rotate)."""
+    from workflow.crypto import generate_key
+
+    click.echo(generate_key())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Configuration from the environment (SPEC 5.1 names).
+
+Embedded mode (SQLite, no ``REDIS_URL``) generates missing keys once and keeps
+them in the instance folder with owner-only permissions; with PostgreSQL a
+missing key stops start-up with a message naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from workflow.crypto import generate_key
+from workflow.errors import ConfigurationError
+
+REQUIRED_KEYS = ("SECRET_KEY", "RISKLOOP_ENCRYPTION_KEYS", "RISKLOOP_AUDIT_KEY")
+
+
+def default_definitions_dir() -> str:
+    import definitions
+
+    return str(Path(definitions.__file__).parent)
+
+
+def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    env = os.environ
+    overrides = dict(overrides or {})
+    db_url = overrides.get("DATABASE_URL") or env.get("DATABASE_URL") or (
+        f"sqlite:///{Path(instance_path) / 'riskloop.sqlite'}"
+    )
+    if db_url.startswith("postgres://"):
+        db_url = "postgresql://" + db_url[len("postgres://"):]
+    if db_url.startswith("postgresql://"):
+        db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
+    config: dict[str, Any] = {
+        "DATABASE_URL": db_url,
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "RISKLOOP_TIMEZONE": env.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"),
+        "RISKLOOP_DEFINITIONS": env.get("RISKLOOP_DEFINITIONS", default_definitions_dir()),
+        "RISKLOOP_TOKEN_TTL_HOURS": float(env.get("RISKLOOP_TOKEN_TTL_HOURS", "8")),
+        "RISKLOOP_EMBEDDED_WORKER": env.get("RISKLOOP_EMBEDDED_WORKER", "1") == "1",
+        "RISKLOOP_WORKER_THREADS": int(env.get("RISKLOOP_WORKER_THREADS", "4")),
+        "RISKLOOP_TASK_MAX_ATTEMPTS": int(env.get("RISKLOOP_TASK_MAX_ATTEMPTS", "5")),
+        "MAX_CONTENT_LENGTH": int(env.get("RISKLOOP_MAX_BODY_BYTES", str(16 * 1024 * 1024))),
+    }
+    for key in REQUIRED_KEYS:
+        if env.get(key):
+            config[key] = env[key]
+    config.update(overrides)
+    config["DATABASE_URL"] = overrides.get("DATABASE_URL", db_url)
+    config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(config["DATABASE_URL"]))
+    _fill_keys(config, instance_path)
+    return config
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": int(os.environ.get("RISKLOOP_DB_POOL", "10")),
+        "max_overflow": 10,
+        "pool_timeout": 5,
+        "connect_args": {"connect_timeout": 3},
+    }
+
+
+def is_embedded(config: dict[str, Any]) -> bool:
+    return str(config["DATABASE_URL"]).startswith("sqlite")
+
+
+def _fill_keys(config: dict[str, Any], instance_path: str) -> None:
+    missing = [k for k in REQUIRED_KEYS if not config.get(k)]
+    if not missing:
+        return
+    if not is_embedded(config):
+        raise ConfigurationError(
+            f"{missing[0]} is not set; production mode (PostgreSQL) needs "
+            f"{', '.join(REQUIRED_KEYS)} in the environment. Generate an encryption key with "
+            "`riskloop keys generate`."
+        )
+    path = Path(instance_path) / "keys.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    generated = {
+        "SECRET_KEY": lambda: secrets.token_urlsafe(48),
+        "RISKLOOP_ENCRYPTION_KEYS": generate_key,
+        "RISKLOOP_AUDIT_KEY": lambda: secrets.token_urlsafe(48),
+    }
+    changed = False
+    for key in missing:
+        if key not in stored:
+            stored[key] = generated[key]()
+            changed = True
+        config[key] = stored[key]
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh, indent=2)
+        os.chmod(path, 0o600)

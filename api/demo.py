@@ -1,0 +1,50 @@
+"""Demo users (and, from feature modules, demo data) for a fresh embedded install."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from workflow import accounts
+from workflow.identity import Actor
+from workflow.models import User
+
+from .extensions import db
+
+DEMO_ACTOR = Actor("system:demo", frozenset({"system"}))
+DEMO_USERS = [
+    ("sales1", ["sales"], "张销售 Zhang (sales)"),
+    ("sales2", ["sales"], "李销售 Li (sales)"),
+    ("risk1", ["risk_officer"], "王风控 Wang (risk officer)"),
+    ("risk2", ["risk_officer"], "赵风控 Zhao (risk officer)"),
+    ("legal1", ["legal"], "陈法务 Chen (legal)"),
+    ("manager1", ["manager"], "刘经理 Liu (manager)"),
+    ("auditor1", ["auditor"], "孙审计 Sun (auditor)"),
+    ("admin", ["admin"], "系统管理员 Admin"),
+]
+# Feature modules append fn(session, users) to add their demo data.
+DEMO_DATA: list[Callable[[Any], None]] = []
+
+
+def demo_password() -> str:
+    return os.environ.get("RISKLOOP_DEMO_PASSWORD", "riskloop-demo")
+
+
+def ensure_demo(app: Flask, echo: Callable[[str], None] = print) -> bool:
+    """Create demo users and data when the database has no users; True if created."""
+    if db.session.execute(select(func.count()).select_from(User)).scalar_one():
+        return False
+    password = demo_password()
+    for username, roles, name in DEMO_USERS:
+        accounts.create_user(db.session, username, password, roles, by=DEMO_ACTOR, display_name=name)
+    db.session.commit()
+    for add in DEMO_DATA:
+        add(db.session)
+        db.session.commit()
+    echo("Demo users created (password: {}): {}".format(
+        password, ", ".join(f"{u} ({'/'.join(r)})" for u, r, _ in DEMO_USERS)))
+    return True

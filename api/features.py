@@ -1,0 +1,10 @@
+"""Blueprints of the business features, each ``fn(app, api)`` registering its own.
+
+Kept in one list so feature packages plug in without editing the factory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FEATURES: list[Any] = []

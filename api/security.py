@@ -1,0 +1,43 @@
+"""Bearer-token authentication for the API; the engine does the authorising."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, request
+
+from workflow import accounts
+from workflow.errors import AuthenticationFailed
+from workflow.identity import Actor
+
+from .extensions import db
+
+BEARER = {"bearerAuth": []}
+
+
+def current_actor() -> Actor:
+    actor = getattr(g, "actor", None)
+    if actor is None:
+        raise AuthenticationFailed("sign in first: POST /api/v1/auth/token, then send "
+                                   "'Authorization: Bearer <token>'")
+    return actor
+
+
+def authenticate_request() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("missing bearer token; send 'Authorization: Bearer <token>' "
+                                   "(get one from POST /api/v1/auth/token)")
+    g.actor = accounts.resolve_token(db.session, token.strip())
+
+
+def protect(blueprint: Blueprint) -> Blueprint:
+    """Require a valid bearer token on every route of ``blueprint``."""
+    blueprint.before_request(authenticate_request)
+    return blueprint
+
+
+def require_roles(actor: Actor, roles: set[str], what: str) -> None:
+    from workflow.errors import Forbidden
+
+    if not actor.has_any(roles):
+        raise Forbidden(f"{what} needs one of the roles {', '.join(sorted(roles))}", rule="role")

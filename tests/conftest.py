@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.databases import fresh_database
+from workflow import clock, outbox, runtime
+from workflow.db import Base
+from workflow.registry import registry
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@registry.task("record_note")
+def _record_note(ctx) -> None:  # noqa: ANN001
+    """A test task with a visible effect: it appends to the instance's data."""
+    notes = list(ctx.instance.data.get("notes", []))
+    notes.append(f"noted v{ctx.args['version']}")
+    ctx.instance.data = {**ctx.instance.data, "notes": notes}
+    if ctx.instance.data.get("fail_task"):
+        raise OSError("the data provider is down")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    with fresh_database("sqlite", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(tmp_path: Path) -> Iterator[str]:
+    with fresh_database("postgresql", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def engine_rt(db_url: str) -> Iterator[runtime.Runtime]:
+    """An engine runtime over a fresh database with the test definitions loaded."""
+    yield from _runtime(db_url)
+
+
+def _runtime(url: str) -> Iterator[runtime.Runtime]:
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    catalog = runtime.new_catalog()
+    catalog.load_folder(FIXTURES / "definitions")
+    rt = runtime.configure(runtime.Runtime(catalog=catalog, session_factory=factory,
+                                           settings={"RISKLOOP_TIMEZONE": "Asia/Shanghai"}))
+    with factory() as s:
+        catalog.sync(s)
+        s.commit()
+    yield rt
+    outbox.set_sender(None)
+    clock.freeze(None)
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine_rt: runtime.Runtime) -> Iterator[Session]:
+    assert engine_rt.session_factory is not None
+    with engine_rt.session_factory() as s:
+        yield s

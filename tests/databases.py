@@ -1,0 +1,81 @@
+"""Test databases: a throw-away SQLite file or a throw-away PostgreSQL database.
+
+PostgreSQL tests run whenever a server answers on loopback; under ``CI=true`` a
+missing server fails them instead of skipping (SPEC 6).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG_ADMIN_URL = os.environ.get("RISKLOOP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("RISKLOOP_TEST_REDIS", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(service: str, reachable: bool) -> None:
+    if reachable:
+        return
+    if IN_CI:
+        pytest.fail(f"{service} is required under CI=true but is not reachable on loopback")
+    pytest.skip(f"{service} is not reachable on loopback")
+
+
+_pg_ok: bool | None = None
+
+
+def postgres_available() -> bool:
+    global _pg_ok
+    if _pg_ok is None:
+        try:
+            eng = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
+            with eng.connect() as conn:
+                conn.execute(text("select 1"))
+            eng.dispose()
+            _pg_ok = True
+        except Exception:
+            _pg_ok = False
+    return _pg_ok
+
+
+def redis_available() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1).ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A new empty PostgreSQL database for the duration of the block; yields its URL."""
+    require("PostgreSQL", postgres_available())
+    name = f"riskloop_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def fresh_database(kind: str, tmp_path) -> Iterator[str]:  # noqa: ANN001
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'riskloop.sqlite'}"
+    else:
+        with fresh_postgres() as url:
+            yield url

@@ -1,0 +1,155 @@
+"""Users, roles, password checks and bearer tokens.
+
+argon2id costs ~200 ms a hash, so it runs only at login; a bearer token is a
+random secret of which only the SHA-256 is stored, checked with one indexed read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit, clock
+from .definitions import ROLES
+from .errors import AuthenticationFailed, Duplicate, NotFound, ValidationFailed
+from .identity import Actor
+from .models import Token, User
+
+_hasher = PasswordHasher()
+USER_ROLES = ROLES - {"system"}
+MIN_PASSWORD = 8
+LOCK_AFTER = 5
+LOCK_FOR = timedelta(minutes=15)
+# Compared against when the username does not exist, so timing does not reveal it.
+_DUMMY_HASH = _hasher.hash("riskloop-dummy-password")
+
+
+def user_stream(username: str) -> str:
+    return f"user:{username}"
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(user.username, frozenset(user.roles or []), user.id)
+
+
+def create_user(session: Session, username: str, password: str, roles: list[str], *,
+                by: Actor, display_name: str = "", email: str | None = None) -> User:
+    """Raises:
+        ValidationFailed: bad username, password or role.
+        Duplicate: the username is taken."""
+    errors: dict[str, list[str]] = {}
+    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        errors["username"] = ["Use 1-64 letters, digits, '.', '_' or '-'."]
+    if len(password) < MIN_PASSWORD:
+        errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+    unknown = [r for r in roles if r not in USER_ROLES]
+    if not roles or unknown:
+        errors["roles"] = [f"Give one or more of: {', '.join(sorted(USER_ROLES))}."]
+    if errors:
+        raise ValidationFailed("the user is invalid", errors=errors)
+    if session.execute(select(User.id).where(User.username == username)).first():
+        raise Duplicate(f"user {username!r} already exists")
+    user = User(username=username, password_hash=_hasher.hash(password), roles=sorted(set(roles)),
+                display_name=display_name or username, email=email, active=True,
+                failed_logins=0, created_at=clock.now())
+    session.add(user)
+    session.flush()
+    audit.record_event(session, user_stream(username), "user.created", by,
+                       payload={"username": username, "roles": user.roles})
+    return user
+
+
+def set_roles(session: Session, username: str, roles: list[str], *, by: Actor) -> User:
+    user = get_user(session, username)
+    unknown = [r for r in roles if r not in USER_ROLES]
+    if not roles or unknown:
+        raise ValidationFailed("the roles are invalid",
+                               errors={"roles": [f"Give one or more of: {', '.join(sorted(USER_ROLES))}."]})
+    before = list(user.roles)
+    user.roles = sorted(set(roles))
+    audit.record_event(session, user_stream(username), "user.roles_changed", by,
+                       payload={"before": before, "after": user.roles})
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist")
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    user: User
+
+
+def login(session: Session, username: str, password: str, *, ttl: timedelta,
+          source: str | None = None) -> IssuedToken:
+    """Check a password and issue a bearer token; every attempt is audited.
+
+    Raises:
+        AuthenticationFailed: wrong credentials, inactive or locked account.
+    """
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    now = clock.now()
+    anonymous = Actor(f"anonymous:{username[:32]}", frozenset())
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        audit.record_event(session, "system:logins", "login.failed", anonymous,
+                           payload={"username": username[:64], "source": source, "reason": "unknown user"})
+        raise AuthenticationFailed("wrong username or password")
+    if user.locked_until and user.locked_until > now:
+        audit.record_event(session, user_stream(user.username), "login.failed", anonymous,
+                           payload={"source": source, "reason": "locked"})
+        raise AuthenticationFailed("too many failed attempts; the account is locked for a while",
+                                   retry_after=int((user.locked_until - now).total_seconds()))
+    if not user.active or not _verify(user.password_hash, password):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= LOCK_AFTER:
+            user.locked_until = now + LOCK_FOR
+        audit.record_event(session, user_stream(user.username), "login.failed", anonymous,
+                           payload={"source": source, "failed_logins": user.failed_logins})
+        raise AuthenticationFailed("wrong username or password")
+    user.failed_logins = 0
+    user.locked_until = None
+    raw = secrets.token_urlsafe(32)
+    expires = now + ttl
+    session.add(Token(token_hash=hash_token(raw), user_id=user.id, created_at=now, expires_at=expires))
+    audit.record_event(session, user_stream(user.username), "login.succeeded", actor_of(user),
+                       payload={"source": source, "expires_at": clock.isoformat(expires)})
+    return IssuedToken(raw, expires, user)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def resolve_token(session: Session, raw: str) -> Actor:
+    """Raises:
+        AuthenticationFailed: unknown, revoked or expired token."""
+    row = session.execute(
+        select(Token, User).join(User, User.id == Token.user_id).where(Token.token_hash == hash_token(raw))
+    ).first()
+    if row is None:
+        raise AuthenticationFailed("the bearer token is not valid; get one from POST /api/v1/auth/token")
+    token, user = row
+    if token.revoked or token.expires_at <= clock.now() or not user.active:
+        raise AuthenticationFailed("the bearer token has expired; get a new one from POST /api/v1/auth/token")
+    return actor_of(user)

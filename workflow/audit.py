@@ -1,0 +1,234 @@
+"""The tamper-evident audit trail: per-stream SHA-256 hash chains.
+
+Each stream (one workflow instance, one client, one user) is its own chain whose
+head lives on a row the writer already locks (the instance row, or the stream's
+row in ``audit_streams``), so writers on different streams never wait for each
+other. Verification streams through the table in (stream, seq) order in constant
+memory and names the first broken record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import clock
+from .identity import Actor
+from .models import AuditRecord, AuditStream
+
+GENESIS = "0" * 64
+
+HASHED_FIELDS = (
+    "stream", "seq", "kind", "instance_id", "subject", "definition", "definition_version",
+    "trigger", "from_state", "to_state", "actor", "roles", "at", "comment", "payload",
+    "request_id", "idempotency_key", "prev_hash",
+)
+
+
+class ChainHead(Protocol):
+    audit_seq: int
+    audit_hash: str
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def record_hash(fields: dict[str, Any]) -> str:
+    """SHA-256 over the canonical JSON of the hashed fields (``at`` as ISO text)."""
+    material = {k: fields.get(k) for k in HASHED_FIELDS}
+    at = material["at"]
+    if isinstance(at, datetime):
+        material["at"] = clock.isoformat(at)
+    material["payload"] = material["payload"] or {}
+    material["roles"] = sorted(material["roles"] or [])
+    return hashlib.sha256(canonical(material).encode("utf-8")).hexdigest()
+
+
+def append(
+    session: Session,
+    head: ChainHead,
+    stream: str,
+    kind: str,
+    actor: Actor,
+    *,
+    at: datetime | None = None,
+    payload: dict[str, Any] | None = None,
+    **fields: Any,
+) -> AuditRecord:
+    """Append a record to ``stream`` whose chain head ``head`` the caller holds locked."""
+    seq = head.audit_seq + 1
+    values: dict[str, Any] = {
+        "stream": stream,
+        "seq": seq,
+        "kind": kind,
+        "actor": actor.username,
+        "roles": sorted(actor.roles),
+        "at": at or clock.now(),
+        "payload": payload or {},
+        "prev_hash": head.audit_hash or GENESIS,
+        **fields,
+    }
+    values["hash"] = record_hash(values)
+    record = AuditRecord(**values)
+    session.add(record)
+    head.audit_seq = seq
+    head.audit_hash = values["hash"]
+    return record
+
+
+def lock_stream(session: Session, stream: str) -> AuditStream:
+    """Lock (creating if needed) the chain head of a non-instance stream."""
+    head = session.execute(
+        select(AuditStream).where(AuditStream.stream == stream).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        # Two first writers can race to create the head; the loser's unique
+        # violation rolls back its transaction and the caller retries.
+        head = AuditStream(stream=stream, audit_seq=0, audit_hash="")
+        session.add(head)
+        session.flush()
+    return head
+
+
+def record_event(
+    session: Session, stream: str, kind: str, actor: Actor, **fields: Any
+) -> AuditRecord:
+    """Append an event (client edit, login, unmasked read…) to a non-instance stream."""
+    head = lock_stream(session, stream)
+    return append(session, head, stream, kind, actor, **fields)
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first broken record found by verification."""
+
+    stream: str
+    seq: int
+    record_id: int | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stream": self.stream, "seq": self.seq, "record_id": self.record_id, "reason": self.reason}
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    records: int
+    streams: int
+    first_break: Break | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "streams": self.streams,
+            "first_break": self.first_break.to_dict() if self.first_break else None,
+        }
+
+
+def iter_records(session: Session, batch: int = 2000, where: Any = None) -> Iterator[AuditRecord]:
+    """All records in (stream, seq) order, fetched in batches by keyset (constant memory)."""
+    last_stream, last_seq = "", 0
+    while True:
+        query = select(AuditRecord).order_by(AuditRecord.stream, AuditRecord.seq).limit(batch)
+        query = query.where(
+            (AuditRecord.stream > last_stream)
+            | ((AuditRecord.stream == last_stream) & (AuditRecord.seq > last_seq))
+        )
+        if where is not None:
+            query = query.where(where)
+        rows = session.execute(query).scalars().all()
+        if not rows:
+            return
+        yield from rows
+        last_stream, last_seq = rows[-1].stream, rows[-1].seq
+        session.expunge_all()
+
+
+def verify_chains(
+    session: Session,
+    *,
+    on_stream_end: Callable[[str, AuditRecord], str | None] | None = None,
+    progress: Callable[[int], None] | None = None,
+    where: Any = None,
+) -> VerifyReport:
+    """Check every chain: contiguous sequence numbers, linked and recomputed hashes.
+
+    ``on_stream_end(stream, last_record)`` may return a reason to report a break
+    (used to replay instances and compare with checkpoints).
+    """
+    records = streams = 0
+    current: str | None = None
+    expected_seq = 1
+    prev_hash = GENESIS
+    last: AuditRecord | None = None
+
+    def end_stream() -> Break | None:
+        if current is not None and last is not None and on_stream_end is not None:
+            reason = on_stream_end(current, last)
+            if reason:
+                return Break(current, last.seq, last.id, reason)
+        return None
+
+    for rec in iter_records(session, where=where):
+        if rec.stream != current:
+            broken = end_stream()
+            if broken:
+                return VerifyReport(False, records, streams, broken)
+            current, expected_seq, prev_hash = rec.stream, 1, GENESIS
+            streams += 1
+        records += 1
+        if progress is not None and records % 10000 == 0:
+            progress(records)
+        if rec.seq != expected_seq:
+            what = "missing" if rec.seq > expected_seq else "out of order"
+            return VerifyReport(False, records, streams, Break(
+                rec.stream, expected_seq, rec.id, f"record {expected_seq} is {what} (found {rec.seq})"))
+        if rec.prev_hash != prev_hash:
+            return VerifyReport(False, records, streams, Break(
+                rec.stream, rec.seq, rec.id, "prev_hash does not match the previous record's hash"))
+        values = {k: getattr(rec, k) for k in HASHED_FIELDS}
+        if record_hash(values) != rec.hash:
+            return VerifyReport(False, records, streams, Break(
+                rec.stream, rec.seq, rec.id, "hash does not match the record's content (altered)"))
+        prev_hash = rec.hash
+        expected_seq += 1
+        last = rec
+    broken = end_stream()
+    if broken:
+        return VerifyReport(False, records, streams, broken)
+    return VerifyReport(True, records, streams, None)
+
+
+def instance_stream(instance_id: int) -> str:
+    return f"workflow:{instance_id}"
+
+
+def replay_state(records: list[AuditRecord] | Iterator[AuditRecord]) -> tuple[str | None, int]:
+    """Fold an instance's records into the (state, version) they imply.
+
+    Raises:
+        ValueError: a transition starts from a state the instance was not in.
+    """
+    state: str | None = None
+    version = 0
+    for rec in records:
+        if rec.kind == "started":
+            state, version = rec.to_state, 1
+        elif rec.kind == "transition":
+            if rec.from_state != state:
+                raise ValueError(
+                    f"record {rec.seq} leaves {rec.from_state!r} but the instance was in {state!r}"
+                )
+            state = rec.to_state
+            version += 1
+    return state, version

@@ -1,0 +1,164 @@
+"""Every error the engine raises, rooted at :class:`RiskloopError`.
+
+The API maps each class to a problem document (RFC 9457); ``status`` is the
+HTTP status that fits and ``slug`` names the problem type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RiskloopError(Exception):
+    """Raised when riskloop refuses or cannot complete an operation."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class DefinitionError(RiskloopError):
+    """Raised when a workflow definition file is invalid; names the file, key and fix."""
+
+    status = 500
+    slug = "invalid-definition"
+    title = "Invalid workflow definition"
+
+    def __init__(self, file: str, key: str, message: str) -> None:
+        super().__init__(f"{file}: {key}: {message}", file=file, key=key)
+        self.file = file
+        self.key = key
+
+
+class ConfigurationError(RiskloopError):
+    """Raised when required configuration is missing or malformed."""
+
+    status = 500
+    slug = "configuration"
+    title = "Configuration error"
+
+
+class AuthenticationFailed(RiskloopError):
+    """Raised when credentials or a bearer token are missing, wrong or expired."""
+
+    status = 401
+    slug = "unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(RiskloopError):
+    """Raised when the actor lacks a role or a guard (segregation of duties) refuses."""
+
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(RiskloopError):
+    """Raised when an instance, definition, user or other record does not exist."""
+
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class UnknownAction(NotFound):
+    """Raised when a trigger is not defined by the instance's workflow definition."""
+
+    slug = "unknown-action"
+    title = "Unknown action"
+
+
+class Conflict(RiskloopError):
+    """Raised when the request conflicts with the current state of a record."""
+
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class VersionConflict(Conflict):
+    """Raised when ``expected_version`` is not the instance's current version."""
+
+    slug = "version-conflict"
+    title = "Version conflict"
+
+
+class IllegalState(Conflict):
+    """Raised when a trigger exists but cannot fire from the instance's current state."""
+
+    slug = "illegal-state"
+    title = "Action not allowed in this state"
+
+
+class Duplicate(Conflict):
+    """Raised when a record that must be unique already exists."""
+
+    slug = "duplicate"
+    title = "Duplicate"
+
+
+class IdempotencyMismatch(Conflict):
+    """Raised when an idempotency key is reused for a different request."""
+
+    slug = "idempotency-key-reused"
+    title = "Idempotency key reused"
+
+
+class Unprocessable(RiskloopError):
+    """Raised when input is well-formed but fails validation or a transition condition."""
+
+    status = 422
+    slug = "unprocessable"
+    title = "Unprocessable request"
+
+
+class ValidationFailed(Unprocessable):
+    """Raised when fields fail validation; ``extra['errors']`` maps field to messages."""
+
+    slug = "validation"
+    title = "Validation failed"
+
+
+class ConditionNotMet(Unprocessable):
+    """Raised when no transition's condition holds for the current data."""
+
+    slug = "condition-not-met"
+    title = "Condition not met"
+
+
+class PayloadTooLarge(RiskloopError):
+    """Raised when an upload or body exceeds its configured size limit."""
+
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(RiskloopError):
+    """Raised when an uploaded file's content type is not on the allow-list."""
+
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class ServiceUnavailable(RiskloopError):
+    """Raised when the database, broker or a data provider cannot be reached."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Service unavailable"
+
+
+class TaskFailed(RiskloopError):
+    """Raised by a background task for a transient failure that should be retried."""
+
+    status = 503
+    slug = "task-failed"
+    title = "Background task failed"
