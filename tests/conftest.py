@@ -8,11 +8,14 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.databases import fresh_database
-from workflow import clock, outbox, runtime
+from workflow import accounts, clock, outbox, runtime
 from workflow.db import Base
 from workflow.registry import registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# argon2 at full cost (~200 ms a hash) would dominate the suite's run time.
+accounts.set_hash_cost(time_cost=1, memory_cost=1024)
 
 
 @registry.task("record_note")
@@ -27,6 +30,14 @@ def _record_note(ctx) -> None:  # noqa: ANN001
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with every table already created (PostgreSQL: copied from a template)."""
+    with fresh_database(request.param, tmp_path, with_schema=True) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (for migration tests)."""
     with fresh_database(request.param, tmp_path) as url:
         yield url
 

@@ -55,6 +55,63 @@ def redis_available() -> bool:
         return False
 
 
+_shared: str | None = None
+
+
+def _shared_database(admin) -> str:  # noqa: ANN001
+    """This test process's PostgreSQL database holding every table (created once)."""
+    global _shared
+    if _shared is None:
+        from workflow.db import Base
+        from workflow.registry import load_domain
+
+        load_domain()
+        name = f"riskloop_s_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        eng = create_engine(make_url(PG_ADMIN_URL).set(database=name))
+        Base.metadata.create_all(eng)
+        eng.dispose()
+        _shared = name
+        import atexit
+
+        def drop() -> None:
+            eng2 = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with eng2.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            eng2.dispose()
+
+        atexit.register(drop)
+    return _shared
+
+
+def truncate_all(url: str) -> None:
+    """Empty every table (append-only triggers are bypassed: this is test clean-up)."""
+    from workflow.db import Base
+
+    eng = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with eng.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    eng.dispose()
+
+
+@contextmanager
+def shared_postgres() -> Iterator[str]:
+    """The process's schema-ready PostgreSQL database, emptied after the block."""
+    require("PostgreSQL", postgres_available())
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = _shared_database(admin)
+    admin.dispose()
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    truncate_all(url)
+    try:
+        yield url
+    finally:
+        truncate_all(url)
+
+
 @contextmanager
 def fresh_postgres() -> Iterator[str]:
     """A new empty PostgreSQL database for the duration of the block; yields its URL."""
@@ -73,9 +130,12 @@ def fresh_postgres() -> Iterator[str]:
 
 
 @contextmanager
-def fresh_database(kind: str, tmp_path) -> Iterator[str]:  # noqa: ANN001
+def fresh_database(kind: str, tmp_path, *, with_schema: bool = False) -> Iterator[str]:  # noqa: ANN001
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'riskloop.sqlite'}"
+    elif with_schema:
+        with shared_postgres() as url:
+            yield url
     else:
         with fresh_postgres() as url:
             yield url

@@ -23,6 +23,13 @@ from .identity import Actor
 from .models import Token, User
 
 _hasher = PasswordHasher()
+
+
+def set_hash_cost(*, time_cost: int, memory_cost: int) -> None:
+    """Tune argon2 (tests use a cheap setting; production keeps the library's defaults)."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=1)
+
 USER_ROLES = ROLES - {"system"}
 MIN_PASSWORD = 8
 LOCK_AFTER = 5

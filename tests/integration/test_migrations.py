@@ -9,7 +9,8 @@ from api.extensions import db
 from workflow.db import Base
 
 
-def test_upgrade_builds_the_models_schema_with_no_pending_changes(db_url, tmp_path, monkeypatch):
+def test_upgrade_builds_the_models_schema_with_no_pending_changes(empty_db_url, tmp_path, monkeypatch):
+    db_url = empty_db_url
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "k", "RISKLOOP_AUDIT_KEY": "a",
                       "RISKLOOP_ENCRYPTION_KEYS": "3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="})
