@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.databases import fresh_database
 from workflow import accounts, clock, outbox, runtime
 from workflow.db import Base
-from workflow.registry import registry
+from workflow.registry import load_domain, registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+load_domain()  # every model is on Base.metadata before tables are created
 
 # argon2 at full cost (~200 ms a hash) would dominate the suite's run time.
 accounts.set_hash_cost(time_cost=1, memory_cost=1024)
