@@ -35,9 +35,11 @@ class Settings:
     audit_per_instance: int = 10
     open_fraction: float = 0.1
     latency_samples: int = 400
+    verify_cap_s: float = 600.0
     # worker memory section
     rss_instances: int = 10_000
     rss_transitions: int = 100_000
+    rss_cap_s: float = 420.0
     # http section
     http_duration_s: int = 10
     http_concurrency: tuple[int, ...] = (1, 4, 8, 16, 32, 64)
@@ -76,8 +78,10 @@ def load() -> Settings:
             large_instances=50_000,
             audit_per_instance=10,
             latency_samples=150,
+            verify_cap_s=40.0,
             rss_instances=1_000,
             rss_transitions=5_000,
+            rss_cap_s=40.0,
             http_duration_s=3,
             http_concurrency=(1, 8, 16, 32),
             **common,

@@ -28,6 +28,9 @@ def create_schema(settings: Settings, dbname: str) -> None:
 
     from workflow import models  # noqa: F401  (registers every table on Base.metadata)
     from workflow.db import Base
+    from workflow.registry import load_domain
+
+    load_domain()  # domain modules may declare tables of their own
 
     engine = create_engine(settings.sqlalchemy_url(dbname))
     try:

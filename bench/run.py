@@ -200,6 +200,9 @@ def main() -> int:
             traceback.print_exc()
         results["timings_s"][name] = round(time.perf_counter() - t0, 1)
         report.write(results)  # partial results survive an interrupted run
+    leftover = results.pop("_scale_db", None)
+    if leftover:
+        database.drop(settings, leftover)
     results["timings_s"]["total"] = round(time.perf_counter() - started, 1)
     results["bars"] = report.bars(results)
     report.write(results)
