@@ -43,6 +43,33 @@ main.add_command(shell_command)
 main.add_command(routes_command)
 
 
+def _db_group() -> click.Group:
+    """Flask-Migrate's ``db`` commands, with ``upgrade`` also recording the definitions."""
+    from flask_migrate.cli import db as migrate_db
+
+    group = click.Group("db", help=migrate_db.help, params=migrate_db.params,
+                        callback=migrate_db.callback)
+    for name, command in migrate_db.commands.items():
+        if name != "upgrade":
+            group.add_command(command, name)
+    original = migrate_db.commands["upgrade"]
+
+    @click.pass_context
+    def upgrade(ctx: click.Context, **kwargs: object) -> None:
+        ctx.invoke(original, **kwargs)
+        from . import sync_definitions
+
+        sync_definitions(current_app)
+
+    group.add_command(click.Command("upgrade", callback=with_appcontext(upgrade),
+                                    params=original.params,
+                                    help="Upgrade to a later version, then record new definition versions."))
+    return group
+
+
+main.add_command(_db_group())
+
+
 def upgrade_database() -> None:
     from flask_migrate import upgrade
 

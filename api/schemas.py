@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from .fields import UtcDateTime
+
 
 class TokenRequest(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
@@ -13,7 +15,7 @@ class TokenRequest(Schema):
 class TokenResponse(Schema):
     access_token = fields.String(required=True)
     token_type = fields.String(required=True)
-    expires_at = fields.DateTime(required=True)
+    expires_at = UtcDateTime(required=True)
     username = fields.String(required=True)
     roles = fields.List(fields.String(), required=True)
 
@@ -44,12 +46,12 @@ class WorkflowInstanceSchema(Schema):
     created_by = fields.String()
     assignees = fields.List(fields.String())
     available_actions = fields.List(fields.String(), required=True)
-    sla_due_at = fields.DateTime(allow_none=True)
+    sla_due_at = UtcDateTime(allow_none=True)
     breached = fields.Boolean()
     data = fields.Dict()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    state_entered_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    state_entered_at = UtcDateTime()
 
 
 class WorkflowPage(Schema):
@@ -89,7 +91,7 @@ class AuditRecordSchema(Schema):
     to_state = fields.String(allow_none=True)
     actor = fields.String()
     roles = fields.List(fields.String())
-    at = fields.DateTime()
+    at = UtcDateTime()
     comment = fields.String(allow_none=True)
     payload = fields.Dict()
     request_id = fields.String(allow_none=True)

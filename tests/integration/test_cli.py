@@ -1,0 +1,77 @@
+"""The riskloop command line on a fresh SQLite database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from api.cli import main
+from tests.api.conftest import TEST_KEYS
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+           "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"), **TEST_KEYS}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def run(*args: str, stdin: str | None = None):  # noqa: ANN201
+    return CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+
+
+def test_db_upgrade_users_create_and_audit_verify(cli_env):
+    assert run("db", "upgrade").exit_code == 0
+    result = run("users", "create", "carol", "--role", "risk_officer", "--role", "legal", "--password-stdin",
+                 stdin="a-long-password\n")
+    assert result.exit_code == 0, result.output
+    assert "created user carol with roles legal, risk_officer" in result.output
+    duplicate = run("users", "create", "carol", "--role", "legal", "--password-stdin", stdin="another-password\n")
+    assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+    bad = run("users", "create", "dave", "--role", "wizard", "--password-stdin", stdin="short\n")
+    assert bad.exit_code != 0 and "roles" in bad.output and "password" in bad.output
+
+    verified = run("audit", "verify", "--json")
+    assert verified.exit_code == 0, verified.output
+    report = json.loads(verified.output.strip().splitlines()[-1])
+    assert report["ok"] is True and report["records"] >= 1
+
+    engine = create_engine(cli_env["DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_records SET actor = 'mallory' WHERE kind = 'user.created'"))
+    engine.dispose()
+    broken = run("audit", "verify")
+    assert broken.exit_code == 1
+
+
+def test_definitions_check_accepts_the_shipped_folder_and_names_a_bad_file(cli_env, tmp_path):
+    ok = run("definitions", "check")
+    assert ok.exit_code == 0, ok.output
+    assert "ok  rules/default.yaml" in ok.output
+    bad_dir = tmp_path / "defs"
+    bad_dir.mkdir()
+    (bad_dir / "broken.yaml").write_text(
+        "name: broken\nversion: 1\ninitial: a\nstates: {a: {}, z: {final: true}}\n"
+        "transitions: [{trigger: go, source: a, dest: z, roles: [wizard]}]\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["definitions", "check", str(bad_dir)])
+    assert result.exit_code != 0
+    assert "broken.yaml: transitions[0] (go).roles: unknown role 'wizard'" in result.output
+
+
+def test_a_changed_definition_without_a_new_version_is_refused_at_start(cli_env, tmp_path, monkeypatch):
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    source = Path("tests/fixtures/definitions/approval.yaml").read_text(encoding="utf-8")
+    (defs / "approval.yaml").write_text(source, encoding="utf-8")
+    monkeypatch.setenv("RISKLOOP_DEFINITIONS", str(defs))
+    assert run("db", "upgrade").exit_code == 0
+    (defs / "approval.yaml").write_text(source.replace("测试审批", "测试审批（改）"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code != 0
+    assert "changed since it was loaded" in str(result.exception) and "raise version to 2" in str(result.exception)
