@@ -83,7 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     problems.install(app)
     _install_request_hooks(app)
     with app.app_context():
-        sync_definitions(app)
+        try_sync_definitions(app)
     return app
 
 
@@ -108,6 +108,26 @@ def sync_definitions(app: Flask) -> None:
     db.session.commit()
 
 
+def try_sync_definitions(app: Flask) -> bool:
+    """Sync now if the database answers; otherwise the first request retries.
+
+    A process that starts while the database is restarting must still start
+    (readiness reports the outage) and catch up on its own.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        sync_definitions(app)
+    except OperationalError as exc:
+        db.session.rollback()
+        log.warning("database unavailable at start-up (%s); definitions will sync later",
+                    type(exc.orig).__name__)
+        app.extensions["riskloop"]["synced"] = False
+        return False
+    app.extensions["riskloop"]["synced"] = True
+    return True
+
+
 def _install_request_hooks(app: Flask) -> None:
     from .blueprints.health import observe
 
@@ -116,6 +136,8 @@ def _install_request_hooks(app: Flask) -> None:
         supplied = request.headers.get("X-Request-ID", "")
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        if not app.extensions["riskloop"].get("synced", True):
+            try_sync_definitions(app)
 
     @app.after_request
     def finish_request(response):  # noqa: ANN001, ANN202

@@ -128,3 +128,26 @@ def test_inbox_lists_what_the_caller_can_do_now(app, api):
     assert {i["id"] for i in sales} == {a, b}  # sales may withdraw
     assert all(i["available_actions"] == ["withdraw"] for i in sales)
     assert api.get("auditor1", "/api/v1/tasks").get_json()["items"] == []
+
+
+def test_a_body_over_the_limit_is_a_413_problem(app, api):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    case = start_case(app)
+    r = api.post("sales1", f"/api/v1/workflows/{case}/actions/submit", data="{" + " " * 4096 + "}",
+                 content_type="application/json")
+    assert r.status_code == 413 and r.mimetype == "application/problem+json"
+
+
+def test_an_unreachable_database_answers_503_and_the_app_still_starts(tmp_path, monkeypatch):
+    from tests.api.conftest import TEST_KEYS
+
+    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path))
+    from api import create_app
+
+    app = create_app({"DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:9/nowhere", **TEST_KEYS})
+    client = app.test_client()
+    r = client.post("/api/v1/auth/token", json={"username": "risk1", "password": "whatever-it-is"})
+    assert r.status_code == 503 and r.get_json()["type"].endswith("unavailable")
+    assert r.headers["Retry-After"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["checks"]["database"].startswith("unavailable")
