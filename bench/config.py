@@ -44,6 +44,7 @@ class Settings:
     http_duration_s: int = 10
     http_concurrency: tuple[int, ...] = (1, 4, 8, 16, 32, 64)
     http_workers: int = 2
+    http_threads: int = 8
     sections: tuple[str, ...] = field(default_factory=tuple)
 
     def dsn(self, dbname: str) -> str:
