@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from .identity import Actor
-from .models import OutboxMessage, WorkflowInstance
+from .models import WorkflowInstance
 
 if TYPE_CHECKING:
     from .definitions import Definition, TransitionDef
@@ -32,8 +32,11 @@ class FireContext:
     request_id: str | None = None
     audit: dict[str, Any] = field(default_factory=dict)
     dest: str | None = None
+    # An effect may set the SLA due time of the state being entered (e.g. by alert level).
+    sla_due_at: datetime | None = None
 
-    def enqueue(self, task: str, args: dict[str, Any] | None = None) -> OutboxMessage:
+    def enqueue(self, task: str, args: dict[str, Any] | None = None) -> int:
+        """Queue background work after commit; returns the outbox id."""
         from .outbox import enqueue
 
         return enqueue(self.session, task, args, instance_id=self.instance.id)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -34,24 +34,30 @@ def set_sender(sender: Sender | None) -> None:
     _sender = sender
 
 
+_INSERT = insert(OutboxMessage).returning(OutboxMessage.id)
+
+
 def enqueue(
     session: Session, task: str, args: dict[str, Any] | None = None, *, instance_id: int | None = None
-) -> OutboxMessage:
-    """Write a task for a worker; it leaves only if the surrounding transaction commits."""
-    message = OutboxMessage(task=task, args=args or {}, instance_id=instance_id, status="pending",
-                            created_at=clock.now())
-    session.add(message)
-    session.info.setdefault(_PENDING_KEY, []).append(message)
-    return message
+) -> int:
+    """Write a task for a worker; it leaves only if the surrounding transaction commits.
+
+    Returns the outbox id. A Core insert: every firing writes one, and the row is
+    not read back in the transaction.
+    """
+    outbox_id = session.connection().execute(_INSERT, {
+        "task": task, "args": args or {}, "instance_id": instance_id, "status": "pending",
+        "attempts": 0, "created_at": clock.now(), "sent_at": None, "done_at": None,
+        "last_error": None,
+    }).scalar_one()
+    session.info.setdefault(_PENDING_KEY, []).append(outbox_id)
+    return outbox_id
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    messages = session.info.pop(_PENDING_KEY, None)
-    if not messages or _sender is None:
-        return
-    ids = [m.id for m in messages if m.id is not None]
-    if not ids:
+    ids = session.info.pop(_PENDING_KEY, None)
+    if not ids or _sender is None:
         return
     try:
         _sender(ids)

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,20 +23,32 @@ from .outbox import enqueue
 log = logging.getLogger(__name__)
 
 
+_SCHEDULE = insert(Timer)
+
+
 def schedule(session: Session, instance: WorkflowInstance, state: str, trigger: str,
-             due_at: datetime) -> Timer:
-    timer = Timer(kind="transition", instance_id=instance.id, state=state, trigger=trigger,
-                  due_at=due_at, status="pending", created_at=clock.now())
-    session.add(timer)
-    return timer
+             due_at: datetime) -> None:
+    """Arm a timer for ``instance`` in ``state`` (a Core insert: hot path, never read back)."""
+    session.connection().execute(_SCHEDULE, {
+        "kind": "transition", "instance_id": instance.id, "state": state, "trigger": trigger,
+        "job": None, "args": {}, "key": None, "due_at": due_at, "status": "pending",
+        "created_at": clock.now(), "fired_at": None,
+    })
+
+
+_CANCEL = (
+    update(Timer)
+    .where(Timer.instance_id == bindparam("iid"), Timer.state == bindparam("st"),
+           Timer.status == "pending")
+    .values(status="cancelled")
+)
 
 
 def cancel_for_state(session: Session, instance_id: int, state: str) -> None:
-    session.execute(
-        update(Timer)
-        .where(Timer.instance_id == instance_id, Timer.state == state, Timer.status == "pending")
-        .values(status="cancelled")
-    )
+    # A Core statement on the session's connection: on the hot path of every firing,
+    # it skips the ORM's autoflush and identity-map bookkeeping (timer rows are not
+    # read back in this transaction).
+    session.connection().execute(_CANCEL, {"iid": instance_id, "st": state})
 
 
 def schedule_job(session: Session, job: str, due_at: datetime, *, key: str,
