@@ -8,3 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 FEATURES: list[Any] = []
+
+from web import register as _web  # noqa: E402  (the console)
+
+FEATURES.append(_web)

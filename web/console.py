@@ -1,0 +1,89 @@
+"""The console blueprint: signed-in session, CSRF on every form, the current actor.
+
+Console sessions keep the user id and an expiry in Flask's signed cookie; each
+request re-reads the user so a deactivated account or changed roles apply at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from werkzeug.wrappers import Response
+from wtforms import ValidationError
+
+from api.extensions import db
+from workflow import accounts, clock
+from workflow.identity import Actor
+from workflow.models import User
+
+blp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
+                static_url_path="/console-static")
+
+# Reachable without signing in.
+PUBLIC_ENDPOINTS = {"console.login", "console.static", "console.set_language"}
+
+
+def session_lifetime() -> timedelta:
+    return timedelta(hours=float(current_app.config["RISKLOOP_TOKEN_TTL_HOURS"]))
+
+
+def start_session(user: User) -> None:
+    session.clear()
+    session["uid"] = user.id
+    session["exp"] = clock.isoformat(clock.now() + session_lifetime())
+    session.permanent = True
+
+
+def _session_actor() -> Actor | None:
+    uid, exp = session.get("uid"), session.get("exp")
+    if not uid or not exp:
+        return None
+    if datetime.strptime(exp, "%Y-%m-%dT%H:%M:%S.%fZ") <= clock.now():
+        session.pop("uid", None)
+        return None
+    user = db.session.get(User, uid)
+    if user is None or not user.active:
+        return None
+    g.console_user = user
+    return accounts.actor_of(user)
+
+
+def current_actor() -> Actor:
+    actor = getattr(g, "console_actor", None)
+    if actor is None:
+        abort(401)
+    return actor
+
+
+@blp.before_request
+def require_sign_in() -> Response | None:
+    g.console_actor = _session_actor()
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check_csrf()
+    if g.console_actor is None and request.endpoint not in PUBLIC_ENDPOINTS:
+        if request.headers.get("HX-Request"):
+            response = Response(status=401)
+            response.headers["HX-Redirect"] = url_for("console.login")
+            return response
+        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+def check_csrf() -> None:
+    token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken", "")
+    try:
+        validate_csrf(token)
+    except ValidationError as exc:
+        raise CSRFError(str(exc)) from exc
+
+
+@blp.app_context_processor
+def inject_console() -> dict[str, Any]:
+    from .navigation import console_nav, role_label
+
+    return {"csrf_token": generate_csrf, "console_actor": getattr(g, "console_actor", None),
+            "console_nav": console_nav, "role_label": role_label,
+            "has_page": lambda endpoint: endpoint in current_app.view_functions}

@@ -1,0 +1,89 @@
+"""Friendly error pages for the console; the API keeps its problem documents."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from api import problems
+from workflow.errors import AuthenticationFailed, RiskloopError, VersionConflict
+
+from .console import blp
+
+log = logging.getLogger(__name__)
+
+
+def _titles() -> dict[int, str]:
+    return {
+        400: _("The form has expired"), 401: _("Please sign in"),
+        403: _("You may not do this"), 404: _("Not found"),
+        409: _("Someone acted first"), 413: _("The upload is too large"),
+        422: _("Some input is invalid"), 500: _("Something went wrong"),
+        503: _("The service is busy"),
+    }
+
+
+def _hints() -> dict[int, str]:
+    return {
+        400: _("Reload the page and submit the form again."),
+        403: _("Your role does not allow this action, or a four-eyes rule stops you."),
+        404: _("The page or record does not exist, or you cannot see it."),
+        409: _("The case changed after you opened it. Reload to see its current state."),
+        500: _("The request id below identifies the problem in the logs."),
+        503: _("Try again in a moment."),
+    }
+
+
+def error_page(status: int, detail: str | None = None) -> Response:
+    template = "_error_fragment.html" if request.headers.get("HX-Request") else "error.html"
+    body = render_template(template, status=status, title=_titles().get(status, _("Error")),
+                           hint=_hints().get(status, ""), detail=detail)
+    return Response(body, status=status, mimetype="text/html")
+
+
+def _wants_problem() -> bool:
+    return request.path.startswith("/api/") or not request.accept_mimetypes.accept_html
+
+
+@blp.errorhandler(CSRFError)
+def csrf_failed(exc: CSRFError) -> Response:
+    return error_page(400, _("The security token of the form is missing or expired."))
+
+
+@blp.errorhandler(AuthenticationFailed)
+def signed_out(exc: AuthenticationFailed) -> Response:
+    return redirect(url_for("console.login"))  # type: ignore[return-value]
+
+
+@blp.errorhandler(RiskloopError)
+def domain_error(exc: RiskloopError) -> Response:
+    detail = _("Someone acted first — reload.") if isinstance(exc, VersionConflict) else exc.detail
+    return error_page(exc.status, detail)
+
+
+@blp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response:
+    if exc.code == 401:
+        return redirect(url_for("console.login"))  # type: ignore[return-value]
+    return error_page(exc.code or 500)
+
+
+@blp.errorhandler(Exception)
+def unexpected(exc: Exception) -> Response:
+    log.exception("console error on %s %s", request.method, request.path)
+    return error_page(500)
+
+
+def install(app: Flask) -> None:
+    """Unmatched console URLs get the console's 404 page, API URLs a problem document."""
+
+    @app.errorhandler(404)
+    def not_found(exc: HTTPException) -> Response:
+        if _wants_problem():
+            return problems.handle_http(exc)
+        return error_page(404)

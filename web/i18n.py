@@ -1,0 +1,96 @@
+"""Language and formats of the console: zh-CN by default, English selectable.
+
+Dates are shown in ``RISKLOOP_TIMEZONE``; amounts in 元 with thousands separators.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from babel.numbers import format_decimal
+from flask import Flask, request, session
+from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import gettext as _
+
+from workflow import clock
+
+LANGUAGES = {"zh_CN": "中文", "en": "English"}
+DEFAULT = "zh_CN"
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+def select_locale() -> str:
+    """The language chosen in this session; zh-CN until someone picks English."""
+    chosen = session.get("lang") if request else None
+    return chosen if chosen in LANGUAGES else DEFAULT
+
+
+def content_lang() -> str:
+    """The key of YAML labels (``zh-CN``/``en``) for the current locale."""
+    return "en" if str(get_locale()) == "en" else "zh-CN"
+
+
+def label(value: dict[str, str] | str | None, fallback: str = "") -> str:
+    if isinstance(value, dict):
+        return value.get(content_lang()) or value.get("en") or value.get("zh-CN") or fallback
+    return value or fallback
+
+
+def amount(value: Any) -> str:
+    """``1234567.5`` → ``1,234,567.50 元`` in either language."""
+    if value is None or value == "":
+        return "—"
+    return f"{format_decimal(Decimal(str(value)), format='#,##0.00', locale=str(get_locale()))} 元"
+
+
+def when(value: datetime | str | None, fmt: str = "medium") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    return format_datetime(value, fmt)
+
+
+def countdown(due: datetime | None) -> dict[str, Any]:
+    """Time left to an SLA: text and whether it is breached."""
+    if due is None:
+        return {"text": "—", "breached": False, "seconds": None}
+    seconds = int((due - clock.now()).total_seconds())
+    left = abs(seconds)
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    span = (_("%(d)sd %(h)sh", d=days, h=hours) if days else
+            _("%(h)sh %(m)sm", h=hours, m=minutes))
+    text = _("%(span)s overdue", span=span) if seconds < 0 else _("%(span)s left", span=span)
+    return {"text": text, "breached": seconds < 0, "seconds": seconds}
+
+
+def level_label(level: str) -> str:
+    return {"red": _("Red"), "orange": _("Orange"), "yellow": _("Yellow"), "blue": _("Blue"),
+            "high": _("High"), "medium": _("Medium"), "low": _("Low")}.get(level, level)
+
+
+def action_label(definition: Any, state: str, trigger: str) -> str:
+    candidates = definition.candidates(trigger, state)
+    return label(candidates[0].label, trigger) if candidates else trigger
+
+
+def state_label(definition: Any, state: str | None) -> str:
+    if not state or state not in definition.states:
+        return state or ""
+    return label(definition.states[state].label, state)
+
+
+def install(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters.update(amount=amount, when=when, label=label)
+    app.jinja_env.globals.update(countdown=countdown, level_label=level_label,
+                                 action_label=action_label, state_label=state_label, LANGUAGES=LANGUAGES, get_locale=get_locale,
+                                 content_lang=content_lang)

@@ -1,0 +1,47 @@
+"""The console's navigation: each area shown only when its page exists and the role fits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, g, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+
+@dataclass(frozen=True)
+class Area:
+    endpoint: str
+    label: object
+    key: str
+    roles: frozenset[str]
+    endpoints: tuple[str, ...] = ()
+
+
+ALL = frozenset({"sales", "risk_officer", "legal", "manager", "auditor", "admin"})
+AREAS = (
+    Area("console.clients", lazy_gettext("Clients"), "c", ALL, ("console.clients", "console.client",
+                                                                "console.new_client")),
+    Area("console.cases", lazy_gettext("Cases"), "w", ALL, ("console.cases", "console.case")),
+    Area("console.changes", lazy_gettext("Change requests"), "r", ALL, ("console.changes",)),
+    Area("console.alerts", lazy_gettext("Alerts"), "a", ALL, ("console.alerts",)),
+    Area("console.dashboard", lazy_gettext("Dashboard"), "d",
+         frozenset({"manager", "risk_officer", "auditor", "admin"}), ("console.dashboard",)),
+    Area("console.audit", lazy_gettext("Audit"), "u", frozenset({"auditor", "admin"}),
+         ("console.audit", "console.audit_loop")),
+)
+
+
+def console_nav() -> list[dict[str, object]]:
+    actor = getattr(g, "console_actor", None)
+    if actor is None:
+        return []
+    return [{"url": url_for(a.endpoint), "label": a.label, "key": a.key,
+             "endpoints": (a.endpoint, *a.endpoints)}
+            for a in AREAS if a.endpoint in current_app.view_functions and actor.has_any(a.roles)]
+
+
+def role_label(role: str) -> str:
+    return {"sales": _("Sales"), "risk_officer": _("Risk officer"), "legal": _("Legal"),
+            "manager": _("Manager"), "auditor": _("Auditor"), "admin": _("Admin"),
+            "system": _("System")}.get(role, role)

@@ -1,0 +1,70 @@
+"""Sign in, sign out and the language switch."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from api.extensions import db
+from workflow import accounts
+from workflow.errors import AuthenticationFailed
+
+from ..console import blp, session_lifetime, start_session
+from ..i18n import LANGUAGES
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path: an open redirect would turn the login page into a phishing aid."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("console.inbox")
+
+
+@blp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()[:64]
+        password = request.form.get("password", "")
+        try:
+            issued = accounts.login(db.session, username, password, ttl=session_lifetime(),
+                                    source="console")
+        except AuthenticationFailed as exc:
+            db.session.commit()  # keep the failed-login audit record and the lockout counter
+            error = _("Wrong username or password.") if exc.extra.get("retry_after") is None \
+                else _("Too many failed attempts; the account is locked for a while.")
+        else:
+            db.session.commit()
+            lang = session.get("lang")
+            start_session(issued.user)
+            if lang:
+                session["lang"] = lang
+            return redirect(_safe_next(request.args.get("next")))
+    status = 401 if error else 200
+    return render_template("login.html", error=error, username=username), status
+
+
+@blp.post("/logout")
+def logout() -> Response:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("console.login"))
+
+
+@blp.post("/language")
+def set_language() -> Response:
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@blp.get("/")
+def home() -> Response:
+    return redirect(url_for("console.inbox"))

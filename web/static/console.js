@@ -1,0 +1,103 @@
+/* riskloop console: progressive enhancement only; every page works without it. */
+(function () {
+  "use strict";
+
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    // Show the console's own error fragments (403/404/409/422) instead of ignoring them.
+    var status = e.detail.xhr.status;
+    if (status >= 400 && status < 600) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
+  // Large libraries load only on pages that need them (boosted navigation keeps <head>).
+  var loading = {};
+  function needScript(src, ready) {
+    if (!loading[src]) {
+      loading[src] = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = src;
+        script.onload = resolve;
+        script.onerror = reject;
+        document.head.appendChild(script);
+      });
+    }
+    loading[src].then(ready);
+  }
+
+  function renderDiagrams(root) {
+    var nodes = root.querySelectorAll("pre.mermaid:not([data-processed])");
+    if (!nodes.length) { return; }
+    needScript(nodes[0].dataset.src, function () {
+      if (!window.mermaid.riskloopReady) {
+        window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "neutral",
+                                    fontFamily: "system-ui, sans-serif" });
+        window.mermaid.riskloopReady = true;
+      }
+      window.mermaid.run({ nodes: nodes });
+    });
+  }
+
+  function initCharts(root) {
+    var canvases = root.querySelectorAll("canvas[data-chart]");
+    if (!canvases.length) { return; }
+    needScript(canvases[0].dataset.src, function () { drawCharts(canvases); });
+  }
+
+  function drawCharts(canvases) {
+    canvases.forEach(function (canvas) {
+      if (canvas.dataset.drawn) { return; }
+      canvas.dataset.drawn = "1";
+      var spec = JSON.parse(canvas.dataset.chart);
+      new window.Chart(canvas, {
+        type: spec.type || "bar",
+        data: { labels: spec.labels, datasets: spec.datasets },
+        options: {
+          animation: false, responsive: true, maintainAspectRatio: false,
+          indexAxis: spec.horizontal ? "y" : "x",
+          plugins: { legend: { display: spec.datasets.length > 1 } },
+          scales: spec.type === "doughnut" ? {} : { x: { stacked: !!spec.stacked }, y: { stacked: !!spec.stacked, beginAtZero: true } }
+        }
+      });
+    });
+  }
+
+  function creditCodeOk(code) {
+    // GB 32100-2015: 18 characters, the last a weighted mod-31 check character.
+    var alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    var weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+    if (!/^[0-9A-HJ-NPQRTUWXY]{18}$/.test(code)) { return false; }
+    var sum = 0;
+    for (var i = 0; i < 17; i++) { sum += alphabet.indexOf(code[i]) * weights[i]; }
+    var check = (31 - (sum % 31)) % 31;
+    return alphabet[check] === code[17];
+  }
+
+  function bindCreditCode(root) {
+    root.querySelectorAll("input[data-credit-code]").forEach(function (input) {
+      if (input.dataset.bound) { return; }
+      input.dataset.bound = "1";
+      var check = function () {
+        var value = input.value.trim().toUpperCase();
+        input.setCustomValidity(value === "" || creditCodeOk(value) ? "" : input.dataset.creditCode);
+      };
+      input.addEventListener("input", check);
+      input.addEventListener("blur", function () { check(); input.reportValidity(); });
+      check();
+    });
+  }
+
+  function init(root) {
+    renderDiagrams(root);
+    initCharts(root);
+    bindCreditCode(root);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    // htmx.onLoad runs for the first page too, then for every swapped-in fragment.
+    if (window.htmx) { window.htmx.onLoad(init); } else { init(document); }
+  });
+
+  window.riskloop = { creditCodeOk: creditCodeOk };
+})();
