@@ -42,6 +42,9 @@ def environ(settings: Settings, dbname: str) -> dict[str, str]:
     """Environment for a child process (CLI, gunicorn) running the app on ``dbname``."""
     env = dict(os.environ)
     env.update(_keys())
+    # Children import this checkout's code, whatever the installed (editable) one is.
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.update({
         "DATABASE_URL": settings.sqlalchemy_url(dbname),
         "REDIS_URL": settings.redis_url,

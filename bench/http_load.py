@@ -96,7 +96,6 @@ class Server:
         self._empty_conf: str | None = None
         env = app_env.environ(settings, dbname)
         root = Path(__file__).resolve().parent.parent
-        env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
         env["RISKLOOP_DB_POOL"] = str(max(threads, 2))
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
         # The project's gunicorn.conf.py (production settings) is used when present;
