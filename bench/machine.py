@@ -42,6 +42,13 @@ def _pkg(name: str) -> str | None:
         return None
 
 
+def load_average() -> list[float] | None:
+    try:
+        return [float(x) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def describe(settings: Settings) -> dict[str, Any]:
     try:
         pg = database.server_version(settings)
@@ -54,6 +61,8 @@ def describe(settings: Settings) -> dict[str, Any]:
         "memory_gib": _mem_total_gib(),
         "os": platform.platform(),
         "python": sys.version.split()[0],
+        # Other work on the machine skews every figure: look here before comparing runs.
+        "load_average_at_start": load_average(),
         "postgresql": pg,
         "packages": {name: _pkg(name) for name in (
             "SQLAlchemy", "psycopg", "Flask", "gunicorn", "transitions", "dramatiq",

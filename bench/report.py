@@ -70,6 +70,11 @@ def table(results: dict[str, Any]) -> str:
         f"PostgreSQL {m.get('postgresql')}, Python {m.get('python')}"
         + (" — QUICK" if results.get("quick") else "")
     )
+    busy = [round(x, 1) for x in (m.get("load_average_at_start") or [])[:1]
+            + (m.get("load_average_at_end") or [])[:1]]
+    if busy and m.get("cores") and max(busy) > m["cores"]:
+        lines.append(f"WARNING: the machine was busy with other work (load average {busy} on "
+                     f"{m['cores']} cores): absolute figures are low; ratios measured side by side hold better")
     width = max(len(r[1]) for r in ROWS) + 2
     lines.append(f"{'figure':<{width}}{'value':>14}  {'unit':<6}{'bar':<12}result")
     lines.append("-" * (width + 44))

@@ -204,6 +204,7 @@ def main() -> int:
     if leftover:
         database.drop(settings, leftover)
     results["timings_s"]["total"] = round(time.perf_counter() - started, 1)
+    results["machine"]["load_average_at_end"] = machine.load_average()
     results["bars"] = report.bars(results)
     report.write(results)
     log("")
