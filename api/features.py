@@ -9,6 +9,9 @@ from typing import Any
 
 FEATURES: list[Any] = []
 
+from .blueprints.change_requests import register as _change_requests  # noqa: E402
+
+FEATURES.append(_change_requests)
 from web import register as _web  # noqa: E402  (the console)
 
 FEATURES.append(_web)

@@ -1,0 +1,59 @@
+"""Change requests: sensitive edits of a client, applied after a dual approval (SPEC 4.3).
+
+Approving, rejecting and cancelling are the generic workflow actions
+(``POST /api/v1/workflows/{id}/actions/approve|reject|cancel``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
+from marshmallow import RAISE, Schema, fields, validate
+
+from workflow.domain.clients import SENSITIVE_FIELDS
+from workflow.domain.sensitive_edit import request_sensitive_edit
+from workflow.transaction import transact
+
+from ..extensions import db
+from ..presenters import present_instance
+from ..schemas import WorkflowInstanceSchema
+from ..security import BEARER, current_actor, protect
+
+blp = protect(Blueprint("change_requests", __name__, url_prefix="/api/v1/clients",
+                        description="Sensitive edits of a client, applied after two approvals"))
+
+
+class ChangeRequestBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    changes = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
+                          required=True,
+                          metadata={"description": "New values of sensitive fields: "
+                                    + ", ".join(SENSITIVE_FIELDS)})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+@blp.route("/<int:client_id>/change-requests")
+class ChangeRequests(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(ChangeRequestBody)
+    @blp.response(201, WorkflowInstanceSchema)
+    @blp.alt_response(403, description="A role that may not request, or another sales user's client")
+    @blp.alt_response(404, description="No such client")
+    @blp.alt_response(409, description="An open request already changes one of these fields")
+    @blp.alt_response(422, description="Empty, unknown, non-sensitive or invalid changes")
+    def post(self, body: dict[str, Any], client_id: int) -> dict[str, Any]:
+        """File a change request; the new values apply once two other people approve."""
+        actor = current_actor()
+        instance = transact(db.session, lambda: request_sensitive_edit(
+            db.session, client_id, body["changes"], body["reason"], actor,
+            request_id=g.request_id))
+        return present_instance(db.session, instance, actor)
+
+
+def register(app: Flask, api: Api) -> None:
+    api.register_blueprint(blp)

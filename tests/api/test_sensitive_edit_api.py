@@ -1,0 +1,131 @@
+"""Change requests through the API: 201 with the instance, 403 naming the rule, 409 and
+422 problem documents, the masked before/after view and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import text
+
+from api.extensions import db
+from tests.api.conftest import PASSWORD, drain
+from workflow import accounts, clock, runtime, scheduling
+from workflow.domain.clients import Client
+from workflow.identity import Actor
+
+NEW_ACCOUNT = "6228480099887766"
+
+
+def add_client(app, owner: str = "sales1", status: str = "active", code: str = "91310000MA1K000001") -> int:  # noqa: ANN001
+    with app.app_context():
+        now = clock.now()
+        client = Client(name="华东精密制造有限公司", credit_code=code, legal_representative="张伟",
+                        credit_limit=Decimal("500000.00"), rating="B", risk_level="medium",
+                        bank_account="6222020012345678", blacklisted=False, status=status,
+                        owner=owner, created_by=owner, version=1, created_at=now, updated_at=now,
+                        tags=[], contracts=[], facts={})
+        db.session.add(client)
+        db.session.commit()
+        return client.id
+
+
+def file(api, client_id: int, changes: dict, who: str = "sales1", reason: str = "new contract"):  # noqa: ANN001, ANN201
+    return api.post(who, f"/api/v1/clients/{client_id}/change-requests",
+                    json={"changes": changes, "reason": reason})
+
+
+def test_a_change_request_is_filed_approved_twice_and_applied(app, api):
+    client = add_client(app)
+    r = file(api, client, {"credit_limit": "800000", "bank_account": NEW_ACCOUNT})
+    assert r.status_code == 201, r.get_json()
+    case = r.get_json()
+    assert (case["definition"], case["state"], case["subject_id"]) == ("sensitive_edit", "requested", client)
+    assert case["available_actions"] == ["cancel"]
+    assert case["data"]["changes"]["credit_limit"] == {"before": None, "after": None}  # sales
+    risk_view = api.get("risk1", f"/api/v1/workflows/{case['id']}").get_json()
+    assert risk_view["available_actions"] == ["approve", "reject"]
+    assert risk_view["data"]["changes"] == {
+        "credit_limit": {"before": 500000.0, "after": 800000.0},
+        "bank_account": {"before": "**** **** **** 5678", "after": "**** **** **** 7766"}}
+    r = api.act("risk1", case["id"], "approve", expected_version=1, comment="checked the contract")
+    assert r.status_code == 200 and r.get_json()["to_state"] == "first_approved"
+    r = api.act("risk1", case["id"], "approve", expected_version=2)
+    assert r.status_code == 403 and r.get_json()["rule"] == "not_actor_of"
+    r = api.act("legal1", case["id"], "approve", expected_version=2)
+    assert r.status_code == 200 and r.get_json()["to_state"] == "applied", r.get_json()
+    with app.app_context():
+        client_row = db.session.get(Client, client)
+        assert (client_row.credit_limit, client_row.bank_account) == (Decimal("800000.00"), NEW_ACCOUNT)
+        raw = db.session.execute(text("SELECT bank_account FROM clients WHERE id = :i"), {"i": client}).scalar_one()
+        assert NEW_ACCOUNT not in raw
+    audit = api.get("auditor1", f"/api/v1/workflows/{case['id']}/audit").get_json()["items"]
+    assert [(a["trigger"], a["actor"], a["to_state"]) for a in audit] == [
+        (None, "sales1", "requested"), ("approve", "risk1", "first_approved"), ("approve", "legal1", "applied")]
+    assert audit[-1]["payload"]["diff"]["bank_account"]["after"] == "**** **** **** 7766"
+    assert [a["by"] for a in audit[-1]["payload"]["approvals"]] == ["risk1", "legal1"]
+    r = api.act("manager1", case["id"], "approve")
+    assert r.status_code == 409 and r.get_json()["type"].endswith("illegal-state")
+
+
+def test_segregation_refusals_are_403_naming_the_rule(app, api):
+    with app.app_context():  # an administrator who also holds an approver's role
+        accounts.create_user(db.session, "admin_risk", PASSWORD, ["admin", "risk_officer"],
+                             by=Actor.system("test"))
+        db.session.commit()
+    client = add_client(app)
+    case = file(api, client, {"rating": "A"}, who="risk1").get_json()["id"]
+    for who, trigger, rule in (("risk1", "approve", "not_initiator"), ("risk1", "reject", "not_initiator"),
+                               ("auditor1", "approve", "role"), ("admin_risk", "approve", "no_roles"),
+                               ("legal1", "cancel", "initiator_only")):
+        r = api.act(who, case, trigger, comment="x")
+        body = r.get_json()
+        assert (r.status_code, body.get("rule")) == (403, rule), (who, trigger, body)
+        assert body["type"].endswith("forbidden") and body["detail"]
+
+
+def test_bad_change_requests_get_problem_documents(app, api):
+    client = add_client(app)
+    other = add_client(app, owner="sales2", code="91310000MA1K000002")
+    cases = [
+        (file(api, client, {}), 422, "validation"),
+        (file(api, client, {"nickname": "x"}), 422, "validation"),
+        (file(api, client, {"rating": "Z"}), 422, "validation"),
+        (api.post("sales1", f"/api/v1/clients/{client}/change-requests", json={"changes": {"rating": "A"}}),
+         422, "validation"),
+        (api.post("sales1", f"/api/v1/clients/{client}/change-requests",
+                  json={"changes": {"rating": "A"}, "reason": "x", "extra": 1}), 422, "validation"),
+        (file(api, 999999, {"rating": "A"}), 404, "not-found"),
+        (file(api, other, {"rating": "A"}), 403, "forbidden"),
+        (file(api, client, {"rating": "A"}, who="auditor1"), 403, "forbidden"),
+        (api.post(None, f"/api/v1/clients/{client}/change-requests",
+                  json={"changes": {"rating": "A"}, "reason": "x"}), 401, "unauthenticated"),
+    ]
+    for response, status, slug in cases:
+        body = response.get_json()
+        assert response.status_code == status, (slug, body)
+        assert response.mimetype == "application/problem+json" and body["type"].endswith(slug), body
+    r = file(api, client, {"industry": "mining"})
+    assert r.status_code == 422 and "PATCH" in r.get_json()["errors"]["industry"][0]
+    assert file(api, client, {"rating": "A", "blacklisted": True}).status_code == 201
+    r = file(api, client, {"rating": "C"}, who="manager1")
+    assert r.status_code == 409 and r.get_json()["type"].endswith("duplicate"), r.get_json()
+
+
+def test_an_expired_request_cannot_be_approved(app, api):
+    t0 = datetime(2026, 11, 23, 9, 0)
+    clock.freeze(t0)
+    case = file(api, add_client(app), {"rating": "A"}).get_json()["id"]
+    clock.freeze(t0 + timedelta(hours=72, minutes=1))
+    rt = runtime.current()
+    scheduling.tick(rt.session_factory, rt.catalog.registry, rt.settings)
+    drain(app)
+    assert api.get("risk1", f"/api/v1/workflows/{case}").get_json()["state"] == "expired"
+    r = api.act("risk1", case, "approve")
+    assert r.status_code == 409 and r.get_json()["type"].endswith("illegal-state")
+
+
+def test_the_change_request_route_is_in_the_openapi_document(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    op = spec["paths"]["/api/v1/clients/{client_id}/change-requests"]["post"]
+    assert "201" in op["responses"] and "409" in op["responses"]
