@@ -57,6 +57,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True)
 
     catalog = runtime.new_catalog()
+    if app.config.get("RISKLOOP_BACKUP_DIR"):
+        from workflow.backup import enable_schedule
+
+        enable_schedule(catalog.registry)
     catalog.load_folder(Path(app.config["RISKLOOP_DEFINITIONS"]))
     for extra in filter(None, str(app.config.get("RISKLOOP_EXTRA_DEFINITIONS", "")).split(os.pathsep)):
         catalog.load_folder(Path(extra))
@@ -64,7 +68,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         factory = sessionmaker(db.engine, expire_on_commit=False)
     rt = runtime.configure(runtime.Runtime(catalog=catalog, session_factory=factory,
                                            settings=dict(app.config)))
-    broker = build_broker(app.config.get("REDIS_URL"), middleware=[AppContextMiddleware(app)])
+    broker = build_broker(app.config.get("REDIS_URL"), middleware=[AppContextMiddleware(app)],
+                          heartbeat_timeout_ms=app.config.get("RISKLOOP_BROKER_HEARTBEAT_MS", 15000),
+                          maintenance_chance=app.config.get("RISKLOOP_BROKER_MAINTENANCE_CHANCE", 5000))
     declare_actor(broker, factory, catalog.registry,
                   max_attempts=app.config["RISKLOOP_TASK_MAX_ATTEMPTS"])
     app.extensions["riskloop"] = {"runtime": rt, "broker": broker}
@@ -82,6 +88,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hook(app, api)
     problems.install(app)
     _install_request_hooks(app)
+    from . import ratelimit
+
+    ratelimit.install(app)
+    _install_proxy_and_cookies(app)
     with app.app_context():
         try_sync_definitions(app)
     return app
@@ -128,8 +138,24 @@ def try_sync_definitions(app: Flask) -> bool:
     return True
 
 
+def _install_proxy_and_cookies(app: Flask) -> None:
+    """Behind a TLS proxy (``RISKLOOP_PROXY_HOPS`` > 0) trust its X-Forwarded-* headers, so
+    ``request.is_secure`` holds (HSTS is sent) and the session cookie is Secure."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    hops = int(app.config.get("RISKLOOP_PROXY_HOPS", 0))
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,  # type: ignore[method-assign]
+                                x_port=hops)
+    if hops > 0 or app.config.get("RISKLOOP_SECURE_COOKIES"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+
+
 def _install_request_hooks(app: Flask) -> None:
     from .blueprints.health import observe
+    from .logging_setup import log_access
 
     @app.before_request
     def start_request() -> None:
@@ -153,6 +179,8 @@ def _install_request_hooks(app: Flask) -> None:
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if hasattr(g, "started"):
+            log_access(request.method, request.url_rule.rule if request.url_rule else "unmatched",
+                       response.status_code, g.started)
             observe(request.method, request.url_rule.rule if request.url_rule else "unmatched",
                     response.status_code, g.started)
         return response

@@ -35,8 +35,9 @@ def _create_app() -> object:
              load_dotenv=False, add_version_option=False)
 def main() -> None:
     """riskloop: workflow and approval engine for customer-risk management."""
-    logging.basicConfig(level=os.environ.get("RISKLOOP_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logging_setup import configure
+
+    configure()
 
 
 main.add_command(shell_command)
@@ -147,13 +148,19 @@ def worker_command(processes: int, threads: int) -> None:
 
 @main.command("scheduler")
 @click.option("--interval", type=float, default=1.0, show_default=True)
+@click.option("--redeliver-after", type=float, show_default="30 or $RISKLOOP_OUTBOX_REDELIVER_SECONDS",
+              default=lambda: float(os.environ.get("RISKLOOP_OUTBOX_REDELIVER_SECONDS", "30")),
+              help="re-send outbox messages still pending after this many seconds")
 @with_appcontext
-def scheduler_command(interval: float) -> None:
+def scheduler_command(interval: float, redeliver_after: float) -> None:
     """Claim due timers, arm cron-like jobs and relay the outbox (several may run)."""
+    from datetime import timedelta
+
     from workflow.scheduling import Scheduler
 
     rt = runtime.current()
-    scheduler = Scheduler(rt.session_factory, rt.catalog.registry, rt.settings, interval=interval)
+    scheduler = Scheduler(rt.session_factory, rt.catalog.registry, rt.settings, interval=interval,
+                          redeliver_after=timedelta(seconds=redeliver_after))
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
     signal.signal(signal.SIGINT, lambda *_: scheduler.stop())
     thread = scheduler.start()
@@ -269,6 +276,11 @@ def keys_generate() -> None:
     from workflow.crypto import generate_key
 
     click.echo(generate_key())
+
+
+from .cli_ops import backup_command, restore_command  # noqa: E402
+
+main.add_command(backup_command); main.add_command(restore_command)  # noqa: E702
 
 
 if __name__ == "__main__":

@@ -45,6 +45,15 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RISKLOOP_WORKER_THREADS": int(env.get("RISKLOOP_WORKER_THREADS", "4")),
         "RISKLOOP_TASK_MAX_ATTEMPTS": int(env.get("RISKLOOP_TASK_MAX_ATTEMPTS", "5")),
         "MAX_CONTENT_LENGTH": int(env.get("RISKLOOP_MAX_BODY_BYTES", str(16 * 1024 * 1024))),
+        "RISKLOOP_PROXY_HOPS": int(env.get("RISKLOOP_PROXY_HOPS", "0")),
+        "RISKLOOP_SECURE_COOKIES": env.get("RISKLOOP_SECURE_COOKIES", "0") == "1",
+        "RISKLOOP_LOGIN_RATE_LIMIT": env.get("RISKLOOP_LOGIN_RATE_LIMIT", "30 per minute;300 per hour"),
+        "RISKLOOP_EXTRA_DEFINITIONS": env.get("RISKLOOP_EXTRA_DEFINITIONS", ""),
+        "RISKLOOP_BACKUP_DIR": env.get("RISKLOOP_BACKUP_DIR", ""),
+        "RISKLOOP_BACKUP_CRON": env.get("RISKLOOP_BACKUP_CRON", "30 2 * * *"),
+        "RISKLOOP_BACKUP_KEEP": int(env.get("RISKLOOP_BACKUP_KEEP", "14")),
+        "RISKLOOP_BROKER_HEARTBEAT_MS": int(env.get("RISKLOOP_BROKER_HEARTBEAT_MS", "15000")),
+        "RISKLOOP_BROKER_MAINTENANCE_CHANCE": int(env.get("RISKLOOP_BROKER_MAINTENANCE_CHANCE", "5000")),
     }
     for key in REQUIRED_KEYS:
         if env.get(key):

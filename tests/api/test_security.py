@@ -1,0 +1,102 @@
+"""Hardening: security headers on every response, HSTS and Secure cookies behind TLS,
+bounded bodies, login rate limiting and lockout, and logs without secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from api.logging_setup import JsonFormatter, mask
+from tests.api.conftest import PASSWORD, make_app
+from workflow.accounts import LOCK_AFTER
+
+
+def _assert_hardened(response) -> None:  # noqa: ANN001
+    csp = response.headers["Content-Security-Policy"]
+    script_src = next(p for p in csp.split(";") if p.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Request-ID"]
+
+
+def test_every_kind_of_response_carries_the_security_headers(api):
+    responses = [
+        api.get(None, "/healthz"),
+        api.get(None, "/api/v1/tasks"),                      # 401 problem
+        api.get("risk1", "/api/v1/workflows/999999"),        # 404 problem
+        api.get(None, "/no/such/page"),
+        api.get(None, "/api/v1/openapi.json"),
+        api.post(None, "/api/v1/auth/token", data=b"{", content_type="application/json"),
+    ]
+    for response in responses:
+        _assert_hardened(response)
+        assert "Strict-Transport-Security" not in response.headers  # plain HTTP: no HSTS
+
+
+def test_behind_a_tls_proxy_hsts_is_sent_and_the_session_cookie_is_secure(db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = make_app(db_url, tmp_path, RISKLOOP_PROXY_HOPS=1)
+    client = app.test_client()
+    secure = client.get("/healthz", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+    plain = client.get("/healthz")
+    assert "Strict-Transport-Security" not in plain.headers
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_an_oversized_body_is_refused_with_a_413_problem(db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = make_app(db_url, tmp_path, MAX_CONTENT_LENGTH=4096)
+    r = app.test_client().post("/api/v1/auth/token", data=b'{"username": "' + b"x" * 10000 + b'"}',
+                               content_type="application/json")
+    assert r.status_code == 413 and r.mimetype == "application/problem+json"
+    assert r.get_json()["status"] == 413
+
+
+def test_login_attempts_are_rate_limited_per_address(db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = make_app(db_url, tmp_path, RISKLOOP_LOGIN_RATE_LIMIT="5 per minute")
+    client = app.test_client()
+    users = ["sales1", "sales2", "risk1", "risk2", "legal1"]
+    codes = [client.post("/api/v1/auth/token", json={"username": u, "password": "wrong-guess"}).status_code
+             for u in users]
+    assert codes == [401] * 5
+    limited = client.post("/api/v1/auth/token", json={"username": "manager1", "password": PASSWORD})
+    assert limited.status_code == 429 and limited.mimetype == "application/problem+json"
+    assert int(limited.headers["Retry-After"]) > 0
+    other = client.post("/api/v1/auth/token", json={"username": "manager1", "password": PASSWORD},
+                        environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert other.status_code == 200  # another address is not affected
+
+
+def test_repeated_failures_lock_the_account_even_with_the_right_password(api):
+    for _ in range(LOCK_AFTER):
+        assert api.post(None, "/api/v1/auth/token",
+                        json={"username": "auditor1", "password": "nope-nope"}).status_code == 401
+    locked = api.post(None, "/api/v1/auth/token", json={"username": "auditor1", "password": PASSWORD})
+    assert locked.status_code == 401 and "locked" in locked.get_json()["detail"]
+
+
+def test_logs_carry_request_ids_and_never_passwords_or_tokens(api, caplog):
+    caplog.set_level(logging.DEBUG)
+    token = api.token("risk1")
+    api.post(None, "/api/v1/auth/token", json={"username": "risk2", "password": "a-wrong-secret-pass"})
+    api.get("risk1", "/api/v1/tasks", headers={"X-Request-ID": "req-abc-123"})
+    formatter = JsonFormatter()
+    lines = [formatter.format(r) for r in caplog.records]
+    text = "\n".join(lines)
+    assert PASSWORD not in text and "a-wrong-secret-pass" not in text and token not in text
+    access = [json.loads(line) for line in lines if '"logger": "riskloop.access"' in line]
+    tasks_line = next(e for e in access if e.get("route") == "/api/v1/tasks")
+    assert tasks_line["request_id"] == "req-abc-123" and tasks_line["status"] == 200
+
+
+@pytest.mark.parametrize("raw", [
+    "Authorization: Bearer abc.def-123", 'password="hunter2"', "token=abcdef", "SECRET_KEY: s3cr3t",
+])
+def test_secret_looking_values_are_masked_in_messages(raw):
+    assert not any(secret in mask(raw) for secret in ("abc.def-123", "hunter2", "abcdef", "s3cr3t"))
