@@ -14,7 +14,7 @@ from flask_smorest import Api, Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from workflow.domain.clients import SENSITIVE_FIELDS
-from workflow.domain.sensitive_edit import request_sensitive_edit
+from workflow.domain.sensitive_edit import read_change_values, request_sensitive_edit
 from workflow.transaction import transact
 
 from ..extensions import db
@@ -53,6 +53,25 @@ class ChangeRequests(MethodView):
             db.session, client_id, body["changes"], body["reason"], actor,
             request_id=g.request_id))
         return present_instance(db.session, instance, actor)
+
+
+class ChangeValues(Schema):
+    changes = fields.Dict(required=True, metadata={
+        "description": "{field: {before, after}}; in full for risk officers, legal, managers "
+                       "and auditors (an audited read), masked for everyone else"})
+
+
+@blp.route("/<int:client_id>/change-requests/<int:instance_id>/values")
+class ChangeRequestValues(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.response(200, ChangeValues)
+    @blp.alt_response(404, description="No such change request on this client")
+    def get(self, client_id: int, instance_id: int) -> dict[str, Any]:
+        """The requested values in full, to check them against documents (recorded in the
+        client's audit trail); ``GET /api/v1/workflows/{id}`` shows them masked."""
+        actor = current_actor()
+        return transact(db.session, lambda: {
+            "changes": read_change_values(db.session, client_id, instance_id, actor)})
 
 
 def register(app: Flask, api: Api) -> None:

@@ -129,3 +129,22 @@ def test_the_change_request_route_is_in_the_openapi_document(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     op = spec["paths"]["/api/v1/clients/{client_id}/change-requests"]["post"]
     assert "201" in op["responses"] and "409" in op["responses"]
+
+
+def test_approvers_read_the_full_values_in_an_audited_read_and_sales_see_them_masked(app, api):
+    client = add_client(app)
+    case = file(api, client, {"bank_account": NEW_ACCOUNT, "rating": "A"}).get_json()["id"]
+    path = f"/api/v1/clients/{client}/change-requests/{case}/values"
+    r = api.get("risk1", path)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["changes"] == {"bank_account": {"before": "6222020012345678", "after": NEW_ACCOUNT},
+                                       "rating": {"before": "B", "after": "A"}}
+    assert api.get("sales1", path).get_json()["changes"]["bank_account"] == {
+        "before": "**** **** **** 5678", "after": "**** **** **** 7766"}
+    assert api.get("sales2", path).status_code == 404
+    assert api.get("risk1", f"/api/v1/clients/{client + 1}/change-requests/{case}/values").status_code == 404
+    with app.app_context():
+        reads = db.session.execute(text(
+            "SELECT actor FROM audit_records WHERE stream = :s AND kind = 'client.sensitive_read'"),
+            {"s": f"client:{client}"}).scalars().all()
+    assert reads == ["risk1"]

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow import audit, clock, engine, runtime, timers
+from workflow import audit, clock, engine, runtime, timers, visibility
 from workflow.catalog import Catalog
 from workflow.context import FireContext
 from workflow.crypto import EncryptedJSON, EncryptedString, get_cipher
@@ -223,6 +223,33 @@ def _suspend_blacklisted(ctx: FireContext, client: Client) -> None:
                                 "change_request": ctx.instance.id})
     ctx.audit["status"] = [before, SUSPENDED]
     log.info("client %s suspended: blacklisted by change request %s", client.id, ctx.instance.id)
+
+
+def read_change_values(session: Session, client_id: int, instance_id: int,
+                       actor: Actor) -> dict[str, Any]:
+    """A change request's before/after for checking it against documents: in full for the
+    roles that see everything on a client, each such read of an encrypted value recorded
+    in the client's audit stream (the caller commits); masked as in the case view otherwise.
+
+    Raises:
+        NotFound: no such request on this client, or not visible to ``actor``.
+    """
+    instance = session.get(WorkflowInstance, instance_id)
+    if instance is not None and (instance.definition != DEFINITION
+                                 or instance.subject_id != client_id):
+        instance = None
+    instance = visibility.require_view(session, instance, actor,
+                                       runtime.current().catalog.registry, instance_id)
+    if not can_see_sensitive(actor.roles) or actor.is_system:
+        return sensitive_edit_view(session, instance, actor)["changes"]
+    diff = planned_diff(instance.data or {})
+    read = sorted(f for f, change in diff.items() if is_encrypted(f)
+                  and (change["before"] or change["after"]))
+    if read:
+        audit.record_event(session, client_stream(client_id), "client.sensitive_read", actor,
+                           subject=client_stream(client_id), instance_id=instance.id,
+                           payload={"fields": read, "change_request": instance.id})
+    return diff
 
 
 @registry.data_view(DEFINITION)
