@@ -12,6 +12,9 @@ FEATURES: list[Any] = []
 from .blueprints.change_requests import register as _change_requests  # noqa: E402
 
 FEATURES.append(_change_requests)
+from .blueprints.due_diligence import register as _due_diligence  # noqa: E402
+
+FEATURES.append(_due_diligence)
 from web import register as _web  # noqa: E402  (the console)
 
 FEATURES.append(_web)

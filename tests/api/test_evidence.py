@@ -1,0 +1,178 @@
+"""Evidence files: content-addressed storage, limits, authorisation, audit and verification."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from api.extensions import db
+from tests.api.conftest import Api
+from tests.api.test_due_diligence import checklist, make_client, open_case
+from workflow import runtime
+from workflow.domain import evidence
+from workflow.errors import PayloadTooLarge
+from workflow.verification import verify_all
+
+PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+
+
+def upload(api: Api, user: str, case_id: int, content: bytes = PDF, filename: str = "report.pdf",
+           content_type: str = "application/pdf", **extra: Any):  # noqa: ANN201
+    data = {"file": (io.BytesIO(content), filename, content_type), **extra}
+    return api.post(user, f"/api/v1/workflows/{case_id}/evidence", data=data,
+                    content_type="multipart/form-data")
+
+
+def collecting_case(app: Flask, api: Api) -> int:
+    case = open_case(api, make_client(app))
+    api.act("risk1", case["id"], "start")
+    return int(case["id"])
+
+
+def stored_files(app: Flask) -> list[Path]:
+    folder = Path(app.config["RISKLOOP_EVIDENCE_DIR"])
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_an_upload_is_stored_by_its_hash_and_recorded_in_the_audit_trail(app: Flask, api: Api) -> None:
+    case_id = collecting_case(app, api)
+    r = upload(api, "risk1", case_id, filename="../../年报 2025.pdf")
+    body = r.get_json()
+    sha = hashlib.sha256(PDF).hexdigest()
+    assert r.status_code == 201, body
+    assert body["sha256"] == sha and body["size"] == len(PDF) and body["filename"] == "年报 2025.pdf"
+    assert body["download"] == f"/api/v1/workflows/{case_id}/evidence/{sha}"
+    path = Path(app.config["RISKLOOP_EVIDENCE_DIR"]) / sha[:2] / sha
+    assert app.config["RISKLOOP_EVIDENCE_DIR"].endswith("/instance/evidence")
+    assert stored_files(app) == [path] and path.read_bytes() == PDF
+    records = api.get("auditor1", f"/api/v1/workflows/{case_id}/audit").get_json()["items"]
+    assert records[-1]["kind"] == "evidence.uploaded" and records[-1]["payload"]["sha256"] == sha
+    assert records[-1]["actor"] == "risk1"
+    # The same file again is the same evidence: no second row, record or file.
+    assert upload(api, "risk1", case_id).get_json()["sha256"] == sha
+    assert len(api.get("risk2", f"/api/v1/workflows/{case_id}/evidence").get_json()["items"]) == 1
+    assert len(api.get("auditor1", f"/api/v1/workflows/{case_id}/audit").get_json()["items"]) == len(records)
+    # The trail still verifies and replays, and the checklist may cite the file.
+    with app.app_context():
+        assert verify_all(db.session).ok
+        assert evidence.verify_evidence(db.session) == []
+    r = api.act("risk1", case_id, "submit_for_review", checklist=checklist(
+        financials={"finding": "audited accounts", "risk": "medium", "evidence": [sha]}))
+    assert r.status_code == 200 and r.get_json()["instance"]["data"]["checklist"]["financials"]["evidence"] == [sha]
+    # Evidence is added only while collecting.
+    assert upload(api, "risk1", case_id, b"%PDF other").status_code == 409
+
+
+def test_download_is_authorised_like_the_case(app: Flask, api: Api) -> None:
+    case_id = collecting_case(app, api)
+    sha = upload(api, "risk1", case_id).get_json()["sha256"]
+    url = f"/api/v1/workflows/{case_id}/evidence/{sha}"
+    for user in ("risk2", "manager1", "legal1", "auditor1"):
+        r = api.get(user, url)
+        assert r.status_code == 200, user
+        assert r.data == PDF and r.mimetype == "application/pdf"
+        assert "attachment" in r.headers["Content-Disposition"]
+    assert api.get(None, url).status_code == 401
+    assert api.get("sales2", url).status_code == 404  # cannot see the case at all
+    owner = api.get("sales1", url)  # sees the case's outcome, never the risk report
+    assert owner.status_code == 403 and owner.get_json()["rule"] == "role"
+    assert api.get("sales1", f"/api/v1/workflows/{case_id}/evidence").status_code == 403
+    assert api.get("risk1", f"/api/v1/workflows/{case_id}/evidence/{'0' * 64}").status_code == 404
+    assert api.get("risk1", f"/api/v1/workflows/999999/evidence/{sha}").status_code == 404
+
+
+def test_only_risk_officers_and_managers_upload(app: Flask, api: Api) -> None:
+    case_id = collecting_case(app, api)
+    for user in ("sales1", "legal1", "auditor1"):
+        r = upload(api, user, case_id)
+        assert r.status_code in (403, 404), user
+    assert upload(api, "manager1", case_id).status_code == 201
+    assert upload(api, "risk1", 999999).status_code == 404
+
+
+def test_disallowed_types_are_refused_with_415_and_nothing_is_stored(app: Flask, api: Api) -> None:
+    case_id = collecting_case(app, api)
+    for content_type in ("text/plain", "application/x-msdownload", "text/html"):
+        r = upload(api, "risk1", case_id, b"MZ...", "x.exe", content_type)
+        assert r.status_code == 415 and r.mimetype == "application/problem+json"
+        assert "PDF" in r.get_json()["detail"]
+    assert stored_files(app) == []
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    for content, content_type in ((b"\x89PNG....", "image/png"), (b"PK\x03\x04", docx)):
+        assert upload(api, "risk1", case_id, content, "f", content_type).status_code == 201
+    assert upload(api, "risk1", case_id, extra="1").status_code == 422
+
+
+def test_oversized_files_are_refused_with_413_and_nothing_is_stored(app: Flask, api: Api) -> None:
+    case_id = collecting_case(app, api)
+    runtime.current().settings["RISKLOOP_EVIDENCE_MAX_BYTES"] = 4096
+    r = upload(api, "risk1", case_id, b"%PDF" + b"x" * 5000)  # over the limit, inside the envelope
+    assert r.status_code == 413 and r.mimetype == "application/problem+json"
+    assert "RISKLOOP_EVIDENCE_MAX_BYTES" in r.get_json()["detail"]
+    r = upload(api, "risk1", case_id, b"%PDF" + b"x" * 200_000)  # refused while the body is read
+    assert r.status_code == 413 and r.mimetype == "application/problem+json"
+    assert stored_files(app) == []
+    assert upload(api, "risk1", case_id, b"%PDF" + b"x" * 4092).status_code == 201
+
+
+class _Broken(io.RawIOBase):
+    """A client that disconnects after sending some of the file."""
+
+    def __init__(self, sent: int) -> None:
+        self.left = sent
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.left <= 0:
+            raise OSError("connection reset by peer")
+        n = min(len(buffer), self.left)
+        buffer[:n] = b"y" * n
+        self.left -= n
+        return n
+
+
+def test_an_interrupted_upload_leaves_no_partial_file(app: Flask) -> None:
+    with app.app_context():
+        with pytest.raises(OSError):
+            evidence.store_file(io.BufferedReader(_Broken(300_000)))
+        with pytest.raises(PayloadTooLarge):
+            evidence.store_file(io.BytesIO(b"z" * 2000), limit=1000)
+        assert stored_files(app) == []
+        sha, size = evidence.store_file(io.BytesIO(b"complete"))
+        assert size == 8 and stored_files(app) == [evidence.path_for(sha)]
+
+
+def test_a_missing_or_altered_file_is_reported_by_verification(app: Flask, api: Api) -> None:
+    case_id = collecting_case(app, api)
+    good = upload(api, "risk1", case_id).get_json()["sha256"]
+    altered = upload(api, "risk1", case_id, b"%PDF-1.4 contract", "contract.pdf").get_json()["sha256"]
+    gone = upload(api, "risk1", case_id, b"\xff\xd8\xff photo", "site.jpg", "image/jpeg").get_json()["sha256"]
+    with app.app_context():
+        evidence.path_for(altered).write_bytes(b"%PDF-1.4 forged contract")
+        evidence.path_for(gone).unlink()
+        problems = evidence.verify_evidence(db.session)
+    assert len(problems) == 2
+    assert any(altered in p and "contract.pdf" in p and "hashes to" in p for p in problems)
+    assert any(gone in p and "missing" in p for p in problems)
+    assert not any(good in p for p in problems)
+    assert api.get("risk1", f"/api/v1/workflows/{case_id}/evidence/{altered}").status_code == 409
+    assert api.get("risk1", f"/api/v1/workflows/{case_id}/evidence/{gone}").status_code == 404
+    assert api.get("risk1", f"/api/v1/workflows/{case_id}/evidence/{good}").status_code == 200
+
+
+def test_evidence_belongs_to_due_diligence_cases(app: Flask, api: Api) -> None:
+    from workflow import engine
+    from workflow.identity import Actor
+
+    with app.app_context():
+        other = engine.start(db.session, "test_approval", Actor.system("test"))
+        db.session.commit()
+        other_id = other.id
+    assert upload(api, "risk1", other_id).status_code == 409
