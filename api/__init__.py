@@ -115,6 +115,9 @@ def sync_definitions(app: Flask) -> None:
                            Actor.system("definitions"),
                            payload={"name": definition.name, "version": definition.version,
                                     "content_hash": definition.content_hash})
+    from workflow.rule_set_loads import record_rule_set_load
+
+    record_rule_set_load(db.session, app.config)
     db.session.commit()
 
 

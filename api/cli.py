@@ -242,27 +242,9 @@ def definitions_check(folder: Path | None) -> None:
             click.echo(f"ok  rules/{path.name}: {rule_set.name} v{rule_set.version}")
 
 
-@main.group("audit")
-def audit_group() -> None:
-    """Verify and export the audit trail."""
+from .cli_audit import audit_group  # noqa: E402  (verify, checkpoint, export)
 
-
-@audit_group.command("verify")
-@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-@with_appcontext
-def audit_verify(as_json: bool) -> None:
-    """Verify every hash chain and replay every instance; exit 1 on any break."""
-    from workflow.verification import verify_all
-
-    report = verify_all(db.session, progress=None if as_json else click.echo)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-    elif report.ok:
-        click.echo(f"audit trail verified: {report.records} records in {report.streams} streams")
-    else:
-        brk = report.first_break
-        click.echo(f"BROKEN: stream {brk.stream} seq {brk.seq}: {brk.reason}", err=True)
-    sys.exit(0 if report.ok else 1)
+main.add_command(audit_group)
 
 
 @main.group("keys")

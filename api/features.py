@@ -15,6 +15,9 @@ FEATURES.append(_change_requests)
 from .blueprints.due_diligence import register as _due_diligence  # noqa: E402
 
 FEATURES.append(_due_diligence)
+from .blueprints.audit import register as _audit  # noqa: E402
+
+FEATURES.append(_audit)
 from web import register as _web  # noqa: E402  (the console)
 
 FEATURES.append(_web)

@@ -9,8 +9,6 @@ memory and names the first broken record.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,36 +18,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import clock
+from .chain import GENESIS, HASHED_FIELDS, canonical, record_hash
 from .identity import Actor
 from .models import AuditRecord, AuditStream
 
-GENESIS = "0" * 64
-
-HASHED_FIELDS = (
-    "stream", "seq", "kind", "instance_id", "subject", "definition", "definition_version",
-    "trigger", "from_state", "to_state", "actor", "roles", "at", "comment", "payload",
-    "request_id", "idempotency_key", "prev_hash",
-)
+__all__ = ["GENESIS", "HASHED_FIELDS", "canonical", "record_hash", "append", "lock_stream",
+           "record_event", "iter_records", "verify_chains", "instance_stream", "replay_state",
+           "Break", "VerifyReport", "ChainHead"]
 
 
 class ChainHead(Protocol):
     audit_seq: int
     audit_hash: str
-
-
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def record_hash(fields: dict[str, Any]) -> str:
-    """SHA-256 over the canonical JSON of the hashed fields (``at`` as ISO text)."""
-    material = {k: fields.get(k) for k in HASHED_FIELDS}
-    at = material["at"]
-    if isinstance(at, datetime):
-        material["at"] = clock.isoformat(at)
-    material["payload"] = material["payload"] or {}
-    material["roles"] = sorted(material["roles"] or [])
-    return hashlib.sha256(canonical(material).encode("utf-8")).hexdigest()
 
 
 def append(
@@ -125,12 +105,16 @@ class VerifyReport:
     records: int
     streams: int
     first_break: Break | None
+    checkpoints: int = 0
+    replayed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "records": self.records,
             "streams": self.streams,
+            "checkpoints": self.checkpoints,
+            "replayed": self.replayed,
             "first_break": self.first_break.to_dict() if self.first_break else None,
         }
 
@@ -184,22 +168,14 @@ def verify_chains(
             broken = end_stream()
             if broken:
                 return VerifyReport(False, records, streams, broken)
-            current, expected_seq, prev_hash = rec.stream, 1, GENESIS
+            current, expected_seq, prev_hash, last = rec.stream, 1, GENESIS, None
             streams += 1
         records += 1
         if progress is not None and records % 10000 == 0:
             progress(records)
-        if rec.seq != expected_seq:
-            what = "missing" if rec.seq > expected_seq else "out of order"
-            return VerifyReport(False, records, streams, Break(
-                rec.stream, expected_seq, rec.id, f"record {expected_seq} is {what} (found {rec.seq})"))
-        if rec.prev_hash != prev_hash:
-            return VerifyReport(False, records, streams, Break(
-                rec.stream, rec.seq, rec.id, "prev_hash does not match the previous record's hash"))
-        values = {k: getattr(rec, k) for k in HASHED_FIELDS}
-        if record_hash(values) != rec.hash:
-            return VerifyReport(False, records, streams, Break(
-                rec.stream, rec.seq, rec.id, "hash does not match the record's content (altered)"))
+        broken = _check_link(rec, expected_seq, prev_hash, last)
+        if broken:
+            return VerifyReport(False, records, streams, broken)
         prev_hash = rec.hash
         expected_seq += 1
         last = rec
@@ -207,6 +183,32 @@ def verify_chains(
     if broken:
         return VerifyReport(False, records, streams, broken)
     return VerifyReport(True, records, streams, None)
+
+
+def _check_link(rec: AuditRecord, expected_seq: int, prev_hash: str,
+                last: AuditRecord | None) -> Break | None:
+    """Why ``rec`` cannot follow ``last`` in its chain, or None."""
+    if rec.seq != expected_seq:
+        what = "missing (deleted)" if rec.seq > expected_seq else "out of order"
+        return Break(rec.stream, expected_seq, rec.id,
+                     f"record {expected_seq} is {what} (found {rec.seq} next)")
+    values = {k: getattr(rec, k) for k in HASHED_FIELDS}
+    if record_hash(values) != rec.hash:
+        for other in (rec.seq + 1, rec.seq - 1):
+            if other > 0 and record_hash({**values, "seq": other}) == rec.hash:
+                return Break(rec.stream, rec.seq, rec.id,
+                             f"records {min(rec.seq, other)} and {max(rec.seq, other)} were "
+                             "reordered (the record at this position was written as "
+                             f"record {other})")
+        return Break(rec.stream, rec.seq, rec.id,
+                     "hash does not match the record's content (altered)")
+    if rec.prev_hash != prev_hash:
+        if last is not None:
+            return Break(rec.stream, last.seq, last.id,
+                         f"record {last.seq} was altered or replaced (its hash was recomputed): "
+                         f"record {rec.seq} links to a different hash")
+        return Break(rec.stream, rec.seq, rec.id, "the first record does not start from the genesis hash")
+    return None
 
 
 def instance_stream(instance_id: int) -> str:

@@ -162,3 +162,11 @@ class TaskFailed(RiskloopError):
     status = 503
     slug = "task-failed"
     title = "Background task failed"
+
+
+class BadQuery(RiskloopError):
+    """Raised when query parameters (filters, cursor, time range) are malformed."""
+
+    status = 400
+    slug = "bad-query"
+    title = "Malformed query"

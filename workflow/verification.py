@@ -1,54 +1,164 @@
-"""Verifying the whole trail: every chain, and every instance replayed against its row."""
+"""Verifying the whole trail: checkpoints, every chain, every head, replay, evidence.
+
+Each pass streams (keyset batches or a single anti-join query), so memory stays
+constant however long the trail is. The first problem found is reported with
+its stream, sequence number and reason, in this order:
+
+1. checkpoints: each one's HMAC, its link to the previous one, its signed heads;
+2. chains: contiguous sequence numbers, recomputed hashes, links; the last
+   record of a stream must be the head kept on the instance or stream row;
+3. heads: a stream whose head row names a record that is gone;
+4. coverage: every stream head signed by the checkpoints is still there
+   (a deleted stream or a cut tail since the checkpoint);
+5. replay: folding each instance's records gives its stored state and version;
+6. evidence: files whose stored SHA-256 no longer matches (if the due-diligence
+   feature provides ``verify_evidence``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from .audit import VerifyReport, replay_state, verify_chains
-from .models import AuditRecord, WorkflowInstance
+from . import checkpoints
+from .audit import Break, VerifyReport, instance_stream, replay_state, verify_chains
+from .audit_search import require_auditor
+from .identity import Actor
+from .models import AuditRecord, AuditStream, WorkflowInstance
+
+Progress = Callable[[str], None]
+# Where the due-diligence feature keeps ``verify_evidence(session) -> problems``.
+EVIDENCE_MODULES = ("workflow.domain.evidence", "workflow.domain.due_diligence")
 
 
-def verify_all(session: Session, *, progress: Callable[[str], None] | None = None) -> VerifyReport:
-    """Check chains and replay each workflow stream; names the first break."""
-    pending: list[AuditRecord] = []
+def count_records(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(AuditRecord)).scalar_one())
+
+
+def verify_all(session: Session, *, progress: Progress | None = None,
+               on_records: Callable[[int], None] | None = None,
+               key: str | None = None) -> VerifyReport:
+    """Check checkpoints, chains, heads, replay and evidence; names the first break.
+
+    ``progress`` receives a line of text now and then, ``on_records`` the number of
+    records checked so far (for a progress bar).
+
+    Raises:
+        ConfigurationError: checkpoints exist but no audit key is configured.
+    """
+    say = progress or (lambda _line: None)
+    say("checking checkpoint signatures…")
+    checkpoint_count, problem = checkpoints.verify_checkpoints(session, key=key)
+    if problem is not None:
+        return _broken(0, 0, Break(problem.stream or f"checkpoint:{problem.checkpoint}",
+                                   problem.checkpoint, None, problem.reason), checkpoint_count)
 
     def on_stream_end(stream: str, last: AuditRecord) -> str | None:
-        if not stream.startswith("workflow:"):
-            return None
-        instance_id = int(stream.split(":", 1)[1])
-        instance = session.get(WorkflowInstance, instance_id)
+        return _head_mismatch(session, stream, last)
+
+    def counted(count: int) -> None:
+        if on_records is not None:
+            on_records(count)
+        say(f"  verified {count} records…")
+
+    say("checking hash chains…")
+    report = verify_chains(session, on_stream_end=on_stream_end, progress=counted)
+    report.checkpoints = checkpoint_count
+    if not report.ok:
+        return report
+    if on_records is not None:
+        on_records(report.records)
+    for check in (_orphan_head, _checkpoint_coverage):
+        broken = check(session)
+        if broken is not None:
+            return _broken(report.records, report.streams, broken, checkpoint_count)
+    say("replaying workflow instances…")
+    report = _replay_instances(session, report)
+    if not report.ok:
+        return report
+    say("checking evidence files…")
+    broken = _evidence(session)
+    if broken is not None:
+        return _broken(report.records, report.streams, broken, checkpoint_count, report.replayed)
+    return report
+
+
+def verify_as(session: Session, actor: Actor, **kwargs: Any) -> VerifyReport:
+    """:func:`verify_all` on behalf of ``actor``.
+
+    Raises:
+        Forbidden: the actor is not an auditor.
+    """
+    require_auditor(actor, "verifying the audit trail")
+    return verify_all(session, **kwargs)
+
+
+def _broken(records: int, streams: int, brk: Break, checkpoint_count: int,
+            replayed: int = 0) -> VerifyReport:
+    return VerifyReport(False, records, streams, brk, checkpoints=checkpoint_count,
+                        replayed=replayed)
+
+
+def _head_mismatch(session: Session, stream: str, last: AuditRecord) -> str | None:
+    """Why the stream's last record is not the head kept on its row, or None."""
+    if stream.startswith("workflow:"):
+        instance = session.get(WorkflowInstance, int(stream.split(":", 1)[1]))
         if instance is None:
             return "the audit stream has no workflow instance"
-        if instance.audit_seq != last.seq or instance.audit_hash != last.hash:
-            return (f"the instance's chain head (seq {instance.audit_seq}) does not match the last "
-                    f"record (seq {last.seq}): records were removed or added")
+        head_seq, head_hash = instance.audit_seq, instance.audit_hash
+    else:
+        row = session.get(AuditStream, stream)
+        if row is None:
+            return "the audit stream has no head row in audit_streams"
+        head_seq, head_hash = row.audit_seq, row.audit_hash
+    if head_seq != last.seq:
+        return (f"the stream's head is record {head_seq} but the last record is {last.seq}: "
+                "records were removed or added")
+    if head_hash != last.hash:
+        return (f"record {last.seq} was altered or replaced (its hash was recomputed): it is not "
+                "the head the stream recorded")
+    return None
+
+
+def _orphan_head(session: Session) -> Break | None:
+    """A head row whose record is gone (a stream deleted without its head row)."""
+    heads = checkpoints.current_heads()
+    row = session.execute(
+        select(heads.c.stream, heads.c.seq)
+        .outerjoin(AuditRecord, and_(AuditRecord.stream == heads.c.stream,
+                                     AuditRecord.seq == heads.c.seq))
+        .where(or_(AuditRecord.id.is_(None), AuditRecord.hash != heads.c.hash))
+        .order_by(heads.c.stream).limit(1)
+    ).first()
+    if row is None:
         return None
+    stream, seq = row
+    return Break(stream, seq, None, f"the stream's head is record {seq} but that record is gone "
+                 "(deleted stream or cut tail)")
 
-    def report(count: int) -> None:
-        if progress is not None:
-            progress(f"  verified {count} records…")
 
-    report_ = verify_chains(session, on_stream_end=on_stream_end, progress=report)
-    del pending
-    if not report_.ok:
-        return report_
-    return _replay_instances(session, report_)
+def _checkpoint_coverage(session: Session) -> Break | None:
+    found = checkpoints.uncovered_head(session)
+    if found is None:
+        return None
+    stream, seq, reason = found
+    return Break(stream, seq, None, reason)
 
 
 def _replay_instances(session: Session, chains: VerifyReport) -> VerifyReport:
-    from sqlalchemy import select
-
-    from .audit import Break, instance_stream
-
     last_id = 0
+    replayed = 0
     while True:
         instances = list(session.execute(
             select(WorkflowInstance).where(WorkflowInstance.id > last_id)
             .order_by(WorkflowInstance.id).limit(500)
         ).scalars())
         if not instances:
+            chains.replayed = replayed
             return chains
         for instance in instances:
             stream = instance_stream(instance.id)
@@ -59,11 +169,47 @@ def _replay_instances(session: Session, chains: VerifyReport) -> VerifyReport:
                 state, version = replay_state(records)
             except ValueError as exc:
                 return VerifyReport(False, chains.records, chains.streams,
-                                    Break(stream, 0, None, f"replay failed: {exc}"))
+                                    Break(stream, 0, None, f"replay failed: {exc}"),
+                                    checkpoints=chains.checkpoints, replayed=replayed)
             if (state, version) != (instance.state, instance.version):
                 return VerifyReport(False, chains.records, chains.streams, Break(
                     stream, instance.audit_seq, None,
                     f"replay gives state {state!r} v{version} but the instance is "
-                    f"{instance.state!r} v{instance.version}"))
+                    f"{instance.state!r} v{instance.version}"),
+                    checkpoints=chains.checkpoints, replayed=replayed)
+            replayed += 1
             last_id = instance.id
         session.expunge_all()
+
+
+def _evidence(session: Session) -> Break | None:
+    """Ask the due-diligence feature, when installed, which evidence files are missing or altered."""
+    check = None
+    for name in EVIDENCE_MODULES:
+        try:
+            check = getattr(importlib.import_module(name), "verify_evidence", None)
+        except ModuleNotFoundError:
+            continue
+        if check is not None:
+            break
+    if check is None:
+        return None
+    problems = check(session)
+    first = _first_problem(problems)
+    if first is None:
+        return None
+    if isinstance(first, dict):
+        stream = str(first.get("stream") or f"evidence:{first.get('sha256', '?')}")
+        reason = str(first.get("reason") or first)
+        return Break(stream, int(first.get("seq") or 0), None, f"evidence: {reason}")
+    return Break("evidence", 0, None, f"evidence: {first}")
+
+
+def _first_problem(problems: Any) -> Any:
+    if not problems:
+        return None
+    if isinstance(problems, (str, dict)):
+        return problems
+    if isinstance(problems, Iterable):
+        return next(iter(problems), None)
+    return str(problems)

@@ -1,0 +1,153 @@
+"""Auditor views: search the trail, verify it, export it with its chain proof."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from flask import Response, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE, Schema, fields, validate
+from webargs.flaskparser import FlaskParser
+
+from workflow import audit_export, audit_search, verification
+from workflow.errors import BadQuery
+
+from ..extensions import db
+from ..fields import UtcDateTime
+from ..schemas import AuditRecordSchema
+from ..security import BEARER, current_actor, protect
+
+
+class QueryParser(FlaskParser):
+    """Malformed or unknown query parameters are a 400 problem naming each field."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
+
+    def handle_error(self, error: Any, req: Any, schema: Any, *, error_status_code: Any,
+                     error_headers: Any) -> NoReturn:
+        messages = error.normalized_messages()
+        raise BadQuery("some query parameters are malformed; see errors",
+                       errors=messages.get("query", messages))
+
+
+class QueryBlueprint(Blueprint):
+    ARGUMENTS_PARSER = QueryParser()
+
+
+blp = protect(QueryBlueprint("audit", __name__, url_prefix="/api/v1/audit",
+                             description="The audit trail (auditors only)"))
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class AuditQuery(Strict):
+    stream = fields.String(validate=validate.Length(min=1, max=96))
+    instance_id = fields.Integer(validate=validate.Range(min=1))
+    client_id = fields.Integer(validate=validate.Range(min=1))
+    actor = fields.String(validate=validate.Length(min=1, max=96))
+    trigger = fields.String(validate=validate.Length(min=1, max=64))
+    kind = fields.String(validate=validate.Length(min=1, max=48))
+    since = UtcDateTime()
+    until = UtcDateTime()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=32))
+
+
+class AuditSearchPage(Schema):
+    items = fields.List(fields.Nested(AuditRecordSchema), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+class BreakSchema(Schema):
+    stream = fields.String()
+    seq = fields.Integer()
+    record_id = fields.Integer(allow_none=True)
+    reason = fields.String()
+
+
+class VerifyReportSchema(Schema):
+    ok = fields.Boolean(required=True)
+    records = fields.Integer()
+    streams = fields.Integer()
+    checkpoints = fields.Integer()
+    replayed = fields.Integer()
+    first_break = fields.Nested(BreakSchema, allow_none=True)
+
+
+class ExportQuery(Strict):
+    format = fields.String(load_default="jsonl", validate=validate.OneOf(["jsonl", "csv"]))
+    instance_id = fields.Integer(validate=validate.Range(min=1))
+    client_id = fields.Integer(validate=validate.Range(min=1))
+    since = UtcDateTime()
+    until = UtcDateTime()
+
+
+@blp.route("")
+class AuditSearch(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(AuditQuery, location="query")
+    @blp.response(200, AuditSearchPage)
+    @blp.alt_response(400, description="Malformed filter or cursor")
+    @blp.alt_response(403, description="Not an auditor")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Records matching every filter, oldest first (cursor pagination, stable by id)."""
+        limit, cursor = query.pop("limit"), query.pop("cursor")
+        items, next_cursor = audit_search.search(db.session, current_actor(),
+                                                 audit_search.AuditFilter(**query),
+                                                 limit=limit, cursor=cursor)
+        return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/verify")
+class AuditVerify(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.response(200, VerifyReportSchema)
+    @blp.alt_response(403, description="Not an auditor")
+    def get(self) -> dict[str, Any]:
+        """Verify checkpoints, chains, heads, replay and evidence; names the first break."""
+        return verification.verify_as(db.session, current_actor()).to_dict()
+
+
+@blp.route("/export")
+class AuditExport(MethodView):
+    @blp.doc(security=[BEARER], responses={"200": {
+        "description": "JSON Lines (application/x-ndjson) or CSV (UTF-8 with BOM), streamed",
+        "content": {"application/x-ndjson": {}, "text/csv": {}}}})
+    @blp.arguments(ExportQuery, location="query")
+    @blp.alt_response(400, description="Malformed filter")
+    @blp.alt_response(403, description="Not an auditor")
+    @blp.alt_response(422, description="No scope or several scopes")
+    def get(self, query: dict[str, Any]) -> Response:
+        """Export one instance, one client or a time range with the chain proof."""
+        fmt = query.pop("format")
+        scope = audit_export.ExportScope(**query)
+        actor = current_actor()
+        if fmt == "jsonl":
+            lines = audit_export.export_jsonl(db.session, scope, actor)
+            mimetype, suffix = "application/x-ndjson", "jsonl"
+        else:
+            lines = audit_export.export_csv(db.session, scope, actor)
+            mimetype, suffix = "text/csv; charset=utf-8", "csv"
+        name = _filename(scope, suffix)
+        return Response(stream_with_context(line.encode("utf-8") for line in lines),
+                        mimetype=mimetype,
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _filename(scope: audit_export.ExportScope, suffix: str) -> str:
+    if scope.instance_id is not None:
+        return f"audit-instance-{scope.instance_id}.{suffix}"
+    if scope.client_id is not None:
+        return f"audit-client-{scope.client_id}.{suffix}"
+    return f"audit-range.{suffix}"
+
+
+def register(app: Any, api: Any) -> None:
+    from .reports import blp as reports_blp
+
+    api.register_blueprint(blp)
+    api.register_blueprint(reports_blp)
