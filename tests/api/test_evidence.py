@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +149,14 @@ def test_an_interrupted_upload_leaves_no_partial_file(app: Flask) -> None:
         assert stored_files(app) == []
         sha, size = evidence.store_file(io.BytesIO(b"complete"))
         assert size == 8 and stored_files(app) == [evidence.path_for(sha)]
+        # A process killed midway cannot clean up: the next upload sweeps its stale leftover.
+        fresh = evidence.evidence_dir() / ".upload-killed-just-now"
+        stale = evidence.evidence_dir() / ".upload-killed-yesterday"
+        for leftover in (fresh, stale):
+            leftover.write_bytes(b"partial")
+        os.utime(stale, (time.time() - 86400, time.time() - 86400))
+        evidence.store_file(io.BytesIO(b"complete"))
+        assert fresh.exists() and not stale.exists()
 
 
 def test_a_missing_or_altered_file_is_reported_by_verification(app: Flask, api: Api) -> None:

@@ -1,8 +1,5 @@
-"""Evidence files of a due-diligence case, stored content-addressed by SHA-256.
+"""Evidence files of a due-diligence case (stored by ``workflow.evidence``).
 
-A file is streamed to a temporary file in the evidence folder while it is hashed
-and measured, then renamed atomically to ``<dir>/<sha[:2]>/<sha256>``: an upload
-that fails midway (too large, connection lost) leaves no partial file behind.
 Each upload is an ``evidence.uploaded`` record on the case's audit chain carrying
 the hash, so :func:`verify_evidence` can report a file that went missing or was
 altered on disk.
@@ -10,10 +7,8 @@ altered on disk.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,37 +20,24 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflow import audit, clock, runtime, visibility
 from workflow.db import Base, BigId
-from workflow.errors import (
-    ConfigurationError,
-    Conflict,
-    Forbidden,
-    IllegalState,
-    NotFound,
-    PayloadTooLarge,
-    UnsupportedMediaType,
+from workflow.errors import Conflict, Forbidden, IllegalState, NotFound
+from workflow.evidence import (  # noqa: F401  (re-exported: the storage of this feature)
+    ALLOWED_TYPES,
+    DEFAULT_MAX_BYTES,
+    check_content_type,
+    check_file,
+    evidence_dir,
+    max_bytes,
+    path_for,
+    store_file,
+    sweep_partial_uploads,
 )
 from workflow.identity import Actor
 from workflow.models import AuditRecord, WorkflowInstance
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-CHUNK = 64 * 1024
 EVENT = "evidence.uploaded"
-# PDF, images and office documents (Microsoft and OpenDocument formats).
-ALLOWED_TYPES = frozenset({
-    "application/pdf",
-    "image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation",
-})
 UPLOADER_ROLES = frozenset({"risk_officer", "manager"})
 # Evidence is part of the risk report, which sales never sees (SPEC 1).
 READER_ROLES = visibility.SEE_ALL
@@ -80,71 +62,6 @@ class Evidence(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
-
-
-def evidence_dir() -> Path:
-    """Raises:
-        ConfigurationError: ``RISKLOOP_EVIDENCE_DIR`` is not configured."""
-    folder = runtime.setting("RISKLOOP_EVIDENCE_DIR")
-    if not folder:
-        raise ConfigurationError("RISKLOOP_EVIDENCE_DIR is not set; point it at a writable folder "
-                                 "(the app defaults it to <instance folder>/evidence)")
-    return Path(str(folder))
-
-
-def max_bytes() -> int:
-    return int(runtime.setting("RISKLOOP_EVIDENCE_MAX_BYTES", DEFAULT_MAX_BYTES))
-
-
-def path_for(sha256: str) -> Path:
-    return evidence_dir() / sha256[:2] / sha256
-
-
-def check_content_type(content_type: str | None) -> str:
-    """Raises:
-        UnsupportedMediaType: not a PDF, image or office document."""
-    base = (content_type or "").split(";", 1)[0].strip().lower()
-    if base not in ALLOWED_TYPES:
-        raise UnsupportedMediaType(
-            f"evidence of type {base or 'unknown'!r} is not accepted; upload a PDF, an image "
-            "(PNG, JPEG, GIF, WebP, TIFF, BMP) or an office document (Word, Excel, PowerPoint, "
-            "OpenDocument)", allowed=sorted(ALLOWED_TYPES))
-    return base
-
-
-def store_file(stream: IO[bytes], limit: int | None = None) -> tuple[str, int]:
-    """Copy ``stream`` into the evidence folder; returns (sha256, size).
-
-    Raises:
-        PayloadTooLarge: the stream is longer than ``limit`` bytes (nothing is kept).
-    """
-    limit = max_bytes() if limit is None else limit
-    folder = evidence_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(
-                        f"the file is larger than the evidence limit of {limit} bytes; compress or "
-                        "split it (the limit is RISKLOOP_EVIDENCE_MAX_BYTES)", limit=limit)
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        sha = digest.hexdigest()
-        final = folder / sha[:2] / sha
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return sha, size
 
 
 def _load_case(session: Session, instance_id: int, actor: Actor, *, lock: bool) -> WorkflowInstance:
@@ -252,19 +169,6 @@ def open_for_download(session: Session, instance_id: int, sha256: str, actor: Ac
         raise Conflict(f"the stored file of evidence {sha256} was altered ({problem}); restore it "
                        "from backup")
     return row, path_for(row.sha256)
-
-
-def check_file(sha256: str) -> str | None:
-    """None if the stored file hashes to ``sha256``; else ``missing`` or what is wrong."""
-    path = path_for(sha256)
-    if not path.is_file():
-        return "missing"
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    actual = digest.hexdigest()
-    return None if actual == sha256 else f"content hashes to {actual}"
 
 
 @dataclass(frozen=True)
