@@ -168,6 +168,10 @@ def test_a_missing_or_altered_file_is_reported_by_verification(app: Flask, api: 
         evidence.path_for(altered).write_bytes(b"%PDF-1.4 forged contract")
         evidence.path_for(gone).unlink()
         problems = evidence.verify_evidence(db.session)
+        report = verify_all(db.session)  # what `riskloop audit verify` runs
+    assert not report.ok and report.first_break is not None
+    assert "evidence" in report.first_break.reason
+    assert altered in report.first_break.reason or gone in report.first_break.reason
     assert len(problems) == 2
     assert any(altered in p and "contract.pdf" in p and "hashes to" in p for p in problems)
     assert any(gone in p and "missing" in p for p in problems)
