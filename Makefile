@@ -29,6 +29,7 @@ test: lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m bench.run
 

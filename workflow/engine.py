@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, clock, runtime, timers
+from . import audit, clock, runtime, timers, visibility
 from .catalog import Catalog
 from .context import FireContext
 from .definitions import Definition, TransitionDef
@@ -137,7 +137,8 @@ def fire(
         # The row may already be in the session (read before the lock): refresh it.
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
-    if instance is None:
+    if instance is None or not visibility.can_view(session, instance, actor, _catalog(catalog).registry):
+        # A case the actor may not see is reported as missing, never as forbidden.
         raise NotFound(f"workflow instance {instance_id} does not exist")
     definition = _catalog(catalog).get(instance.definition, instance.definition_version)
     if trigger not in definition.by_trigger:

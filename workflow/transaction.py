@@ -18,8 +18,12 @@ T = TypeVar("T")
 _RETRYABLE_PG = {"40001", "40P01"}
 
 
-def transact(session: Session, command: Callable[[], T], *, retries: int = 3) -> T:
+def transact(session: Session, command: Callable[[], T], *, retries: int = 3,
+             keep_loaded: bool = False) -> T:
     """Run ``command`` and commit; roll back on any error.
+
+    ``keep_loaded`` keeps the objects the command touched usable after commit
+    without reloading them (the caller knows they are current: it just wrote them).
 
     A unique-key race (two first writers of an idempotency key or an audit
     stream head) is retried, so the loser sees the winner's row the second time.
@@ -30,7 +34,7 @@ def transact(session: Session, command: Callable[[], T], *, retries: int = 3) ->
     for attempt in range(1, retries + 1):
         try:
             result = command()
-            session.commit()
+            _commit(session, keep_loaded)
             return result
         except IntegrityError as exc:
             session.rollback()
@@ -46,3 +50,17 @@ def transact(session: Session, command: Callable[[], T], *, retries: int = 3) ->
             session.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+def _commit(session: Session, keep_loaded: bool) -> None:
+    if not keep_loaded:
+        session.commit()
+        return
+    # A scoped session (Flask-SQLAlchemy's) is called to reach the real one.
+    real = session() if callable(session) else session
+    previous = real.expire_on_commit
+    real.expire_on_commit = False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = previous

@@ -103,17 +103,17 @@ class WorkflowAction(MethodView):
     def post(self, body: dict[str, Any], instance_id: int, trigger: str) -> dict[str, Any]:
         """Fire an action; body ``{comment, expected_version, …payload}``."""
         actor = current_actor()
-        load_visible(instance_id)
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= 128):
             raise ValidationFailed("the Idempotency-Key header is invalid",
                                    errors={"Idempotency-Key": ["Use 1-128 characters."]})
         comment = body.pop("comment", None)
         expected = body.pop("expected_version", None)
+        # fire() checks that the actor may see the case (404 otherwise) under the row lock.
         result = transact(db.session, lambda: engine.fire(
             db.session, instance_id, trigger, actor, body, expected_version=expected,
             idempotency_key=key, comment=comment, request_id=g.request_id,
-        ))
+        ), keep_loaded=True)
         instance = db.session.get(WorkflowInstance, instance_id)
         return {"instance": present_instance(db.session, instance, actor),
                 "from_state": result.from_state, "to_state": result.to_state,

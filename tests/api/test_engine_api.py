@@ -68,7 +68,8 @@ def test_each_error_has_its_own_problem_document(app, api):
 def test_the_requester_may_not_approve_their_own_request(app, api):
     with app.app_context():
         # risk1 raised the case (as a sales colleague would) and it was submitted
-        inst = engine.start(db.session, "test_approval", Actor("risk1", frozenset({"risk_officer"})))
+        inst = engine.start(db.session, "test_approval", Actor("risk1", frozenset({"risk_officer"})),
+                            assignees=["sales1"])
         db.session.flush()
         engine.fire(db.session, inst.id, "submit", Actor("sales1", frozenset({"sales"})))
         db.session.commit()
