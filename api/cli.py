@@ -265,5 +265,9 @@ from .cli_ops import backup_command, restore_command  # noqa: E402
 main.add_command(backup_command); main.add_command(restore_command)  # noqa: E702
 
 
+from .cli_clients import register as _register_clients  # noqa: E402
+
+_register_clients(main)
+
 if __name__ == "__main__":
     main()

@@ -48,3 +48,7 @@ def ensure_demo(app: Flask, echo: Callable[[str], None] = print) -> bool:
     echo("Demo users created (password: {}): {}".format(
         password, ", ".join(f"{u} ({'/'.join(r)})" for u, r, _ in DEMO_USERS)))
     return True
+
+from workflow.domain.client_demo import add_demo_clients  # noqa: E402
+
+DEMO_DATA.append(add_demo_clients)

@@ -18,6 +18,9 @@ FEATURES.append(_due_diligence)
 from .blueprints.audit import register as _audit  # noqa: E402
 
 FEATURES.append(_audit)
+from .blueprints.clients import register as _clients  # noqa: E402
+
+FEATURES.append(_clients)
 from web import register as _web  # noqa: E402  (the console)
 
 FEATURES.append(_web)

@@ -1,0 +1,131 @@
+"""The client archive (客户档案) and admissions: thin views over workflow.domain services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
+
+from workflow.domain.client_import import run_import
+from workflow.domain.client_queries import list_clients, read_client
+from workflow.domain.client_service import client_view, create_client, update_client
+from workflow.domain.onboarding import start_admission
+from workflow.transaction import transact
+
+from ..extensions import db
+from ..presenters import present_instance
+from ..schemas import WorkflowInstanceSchema
+from ..schemas_clients import (
+    AdmissionBody,
+    ClientCreate,
+    ClientPage,
+    ClientPatch,
+    ClientQuery,
+    ClientSchema,
+    ImportFile,
+    ImportQuery,
+    ImportReport,
+)
+from ..security import BEARER, current_actor, protect
+from .workflows import parse_cursor
+
+blp = protect(Blueprint("clients", __name__, url_prefix="/api/v1/clients",
+                        description="The client archive, masked by role, and admissions"))
+
+
+@blp.route("")
+class ClientList(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(ClientQuery, location="query")
+    @blp.response(200, ClientPage)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Clients the caller may see, newest first; filter by status, rating, risk_level,
+        owner, or ``q`` (name or credit code). Sales see their own clients."""
+        actor = current_actor()
+
+        def page() -> dict[str, Any]:
+            rows, after = list_clients(db.session, actor, query, limit=query["limit"],
+                                       before_id=parse_cursor(query.get("cursor")))
+            return {"items": [client_view(db.session, c, actor) for c in rows],
+                    "next_cursor": str(after) if after else None}
+
+        return transact(db.session, page)
+
+    @blp.doc(security=[BEARER])
+    @blp.arguments(ClientCreate)
+    @blp.response(201, ClientSchema)
+    @blp.alt_response(409, description="A client with this credit code exists")
+    @blp.alt_response(422, description="Invalid fields (per field)")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a client (status prospect); sales own the clients they create."""
+        actor = current_actor()
+        return transact(db.session, lambda: client_view(
+            db.session, create_client(db.session, body, actor), actor))
+
+
+@blp.route("/<int:client_id>")
+class ClientDetail(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.response(200, ClientSchema)
+    @blp.alt_response(403, description="A sales user asking for another owner's client")
+    def get(self, client_id: int) -> dict[str, Any]:
+        """One client, masked by role (an unmasked read of sensitive data is audited)."""
+        actor = current_actor()
+        return transact(db.session, lambda: client_view(
+            db.session, read_client(db.session, client_id, actor), actor))
+
+    @blp.doc(security=[BEARER])
+    @blp.arguments(ClientPatch(partial=True))
+    @blp.response(200, ClientSchema)
+    @blp.alt_response(403, description="Sales editing another owner's client")
+    @blp.alt_response(409, description="A sensitive field (file a change request) or a stale version")
+    def patch(self, body: dict[str, Any], client_id: int) -> dict[str, Any]:
+        """Edit non-sensitive fields; ``expected_version`` guards against lost updates."""
+        actor = current_actor()
+        expected = body.pop("expected_version", None)
+
+        def edit() -> dict[str, Any]:
+            client = update_client(db.session, client_id, body, actor, expected_version=expected)
+            return client_view(db.session, client, actor)
+
+        return transact(db.session, edit)
+
+
+@blp.route("/import")
+class ClientImport(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(ImportQuery, location="query")
+    @blp.arguments(ImportFile, location="files")
+    @blp.response(200, ImportReport)
+    @blp.alt_response(422, description="Bad rows (nothing imported); a dry run lists them all")
+    def post(self, query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        """Import clients from a CSV or XLSX file, idempotent by credit code; ``dry_run``
+        checks every row and writes nothing; ``submit`` starts an admission for each."""
+        actor = current_actor()
+        upload = files["file"]
+        content = upload.read()
+        report = transact(db.session, lambda: run_import(
+            db.session, content, upload.filename or "", actor, dry_run=query["dry_run"],
+            submit=query["submit"]))
+        return report.to_dict()
+
+
+@blp.route("/<int:client_id>/admission")
+class Admission(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(AdmissionBody)
+    @blp.response(201, WorkflowInstanceSchema)
+    @blp.alt_response(409, description="An admission is already running, or the client is active")
+    def post(self, body: dict[str, Any], client_id: int) -> dict[str, Any]:
+        """Start onboarding (客户准入) for the client and submit it for screening."""
+        actor = current_actor()
+        instance = transact(db.session, lambda: start_admission(
+            db.session, client_id, actor, submit=body["submit"], comment=body.get("comment"),
+            request_id=g.request_id))
+        return present_instance(db.session, instance, actor)
+
+
+def register(app: Flask, api: Api) -> None:
+    api.register_blueprint(blp)

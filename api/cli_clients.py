@@ -1,0 +1,130 @@
+"""Command-line tools of the client archive: watch lists, batch import, key rotation."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from workflow import audit
+from workflow.errors import RiskloopError
+from workflow.identity import Actor
+from workflow.models import User
+
+from .extensions import db
+
+CLI_ACTOR = Actor("system:cli", frozenset({"system"}))
+
+
+def _fail(exc: RiskloopError) -> click.ClickException:
+    errors = exc.extra.get("errors")
+    lines = [exc.detail]
+    if errors:
+        lines += [f"  {key}: {'; '.join(map(str, msgs if isinstance(msgs, list) else [msgs]))}"
+                  for key, msgs in errors.items()]
+    return click.ClickException("\n".join(lines))
+
+
+def _actor(username: str | None) -> Actor:
+    if username is None:
+        return CLI_ACTOR
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.active:
+        raise click.ClickException(f"no active user {username!r}; create it with riskloop users create")
+    return Actor(user.username, frozenset(user.roles or []), user.id)
+
+
+@click.group("watchlist")
+def watchlist_group() -> None:
+    """Local watch lists read by the built-in screening provider."""
+
+
+@watchlist_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def watchlist_import(file: Path) -> None:
+    """Import FILE (CSV: credit_code,name,list,reason; or JSON); replaces each list it holds."""
+    from workflow.domain.client_watchlist import import_watchlist, parse_watchlist
+
+    try:
+        entries = parse_watchlist(file.read_bytes(), file.name)
+        counts = import_watchlist(db.session, entries, CLI_ACTOR, source=file.name)
+        db.session.commit()
+    except RiskloopError as exc:
+        db.session.rollback()
+        raise _fail(exc) from exc
+    for name, count in counts.items():
+        click.echo(f"{name}: {count} entries (list replaced)")
+
+
+@click.group("clients")
+def clients_group() -> None:
+    """The client archive."""
+
+
+@clients_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="check every row and report; write nothing")
+@click.option("--submit", is_flag=True, help="start an admission for every imported client")
+@click.option("--owner", default=None, help="sales user owning rows without an owner column")
+@click.option("--as", "as_user", default=None,
+              help="act as this user (needed with --submit: admissions are started by sales)")
+@with_appcontext
+def clients_import(file: Path, dry_run: bool, submit: bool, owner: str | None,
+                   as_user: str | None) -> None:
+    """Import clients from FILE (.csv or .xlsx), idempotent by credit_code."""
+    from workflow.domain.client_import import read_rows, run_import
+
+    actor = _actor(as_user)
+    content = file.read_bytes()
+    try:
+        total = sum(1 for _ in read_rows(content, file.name))
+        with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+            report = run_import(db.session, content, file.name, actor, dry_run=dry_run, submit=submit,
+                                default_owner=owner, progress=bar.update)
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+    except RiskloopError as exc:
+        db.session.rollback()
+        raise _fail(exc) from exc
+    summary = report.to_dict()
+    click.echo(json.dumps({k: v for k, v in summary.items() if k not in ("errors", "sensitive_differences")}))
+    for error in report.errors:
+        click.echo(f"row {error['row']}: {error['field']}: {'; '.join(error['messages'])}", err=True)
+    for diff in report.sensitive_differences:
+        click.echo(f"row {diff['row']}: {diff['field']} {diff['message']}", err=True)
+    if report.errors:
+        raise SystemExit(1)
+
+
+@click.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """Re-encrypt every encrypted value with the newest key of RISKLOOP_ENCRYPTION_KEYS."""
+    from workflow.domain.client_encryption import count_encrypted, rotate_all
+
+    try:
+        total = count_encrypted(db.session)
+        with click.progressbar(length=total, label="re-encrypting", file=sys.stderr) as bar:
+            rewritten = rotate_all(db.session, progress=bar.update)
+        audit.record_event(db.session, "system:keys", "keys.rotated", CLI_ACTOR,
+                           payload={"rewritten": rewritten})
+        db.session.commit()
+    except RiskloopError as exc:
+        db.session.rollback()
+        raise _fail(exc) from exc
+    click.echo(f"re-encrypted {sum(rewritten.values())} of {total} values with the newest key")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(watchlist_group)
+    main.add_command(clients_group)
+    keys = main.commands.get("keys")
+    if isinstance(keys, click.Group):
+        keys.add_command(keys_rotate)
