@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from workflow import clock, engine, scheduling, tasks
 from workflow.domain.clients import Client, client_stream
 from workflow.domain.sensitive_edit import request_sensitive_edit, sensitive_edit_view
-from workflow.errors import Duplicate, Forbidden, IllegalState, ValidationFailed
+from workflow.errors import Duplicate, Forbidden, IllegalState, NotFound, ValidationFailed
 from workflow.models import AuditRecord, WorkflowInstance
 from workflow.verification import verify_all
 
@@ -104,11 +104,24 @@ def test_the_second_approver_is_not_the_first(db):
     assert inst.state == "applied"
 
 
-@pytest.mark.parametrize("actor", [SALES2, AUDITOR, ADMIN])
+@pytest.mark.parametrize("actor", [SALES, AUDITOR])
 def test_an_approval_needs_one_of_the_listed_roles(db, actor):
     inst = request(db, make_client(db), {"rating": "A"})
     assert refused(db, inst, "approve", actor) == "role"
     assert refused(db, inst, "reject", actor) == "role"
+
+
+@pytest.mark.parametrize("actor", [SALES2, ADMIN])
+def test_people_without_an_approver_role_who_may_not_see_the_case_are_refused(db, actor):
+    inst = request(db, make_client(db), {"rating": "A"})
+    for trigger in ("approve", "reject"):
+        # refused as "role" (403), or as not found (404) where the engine hides the case
+        with pytest.raises((Forbidden, NotFound)) as info:
+            engine.fire(db, inst.id, trigger, actor, comment="no")
+        db.rollback()
+        assert info.value.extra.get("rule", "role") == "role"
+    assert (db.get(WorkflowInstance, inst.id).state, db.get(WorkflowInstance, inst.id).version) == (
+        "requested", 1)
 
 
 @pytest.mark.parametrize("actor", [ADMIN_RISK, AUDITOR_LEGAL])
