@@ -13,7 +13,7 @@ from tests.api.test_due_diligence import make_client
 from workflow import clock, runtime, scheduling
 from workflow.domain.clients import Client
 from workflow.domain.due_diligence import schedule_periodic_review
-from workflow.domain.periodic_review import JOB, add_months, daily_scan
+from workflow.domain.periodic_review import JOB, SCAN_JOB, add_months, daily_scan
 from workflow.models import Notification, Timer, WorkflowInstance
 
 START = datetime(2026, 1, 15, 10, 0)
@@ -128,16 +128,19 @@ def test_inactive_clients_are_not_reviewed(app: Flask) -> None:
 def test_the_daily_scan_repairs_missing_timers_once(app: Flask) -> None:
     clock.freeze(START)
     active, prospect = make_client(app), make_client(app, status="prospect")
+    scheduled = make_client(app)
+    schedule(app, scheduled)  # a pending client timer does not keep the scan from being armed
     # The scan is a cron job at 02:30 Asia/Shanghai (18:30 UTC); the first tick arms it.
     run_due(app, START)
     with app.app_context():
-        scan = db.session.execute(select(Timer).where(Timer.job == JOB, Timer.key.like("job:%"),
+        scan = db.session.execute(select(Timer).where(Timer.job == SCAN_JOB,
                                                       Timer.status == "pending")).scalar_one()
         assert scan.due_at == datetime(2026, 1, 15, 18, 30)
     assert review_timers(app, active) == []
     run_due(app, datetime(2026, 1, 15, 18, 30))
     assert [t.key for t in review_timers(app, active)] == [f"review:{active}:2026-04"]
     assert review_timers(app, prospect) == []
+    assert len(review_timers(app, scheduled, None)) == 1
     with app.app_context():
         assert daily_scan(db.session, clock.now()) == 0
         db.session.commit()

@@ -9,9 +9,8 @@ Both are durable job timers with unique keys, so nothing is armed twice:
 * ``contract:<client_id>:<number>:<end>`` — one reminder ``RISKLOOP_CONTRACT_REMINDER_DAYS``
   (default 30) days before a contract ends, sent through the notification outbox.
 
-Both kinds, and the daily scan that re-arms whatever is missing, are runs of the one
-registered job ``due_diligence_review``: the scheduler's cron run (no client) is the
-scan; a per-client timer carries ``kind`` and ``client_id`` in its arguments.
+Both kinds are timers of the job ``due_diligence_review`` carrying ``kind`` and
+``client_id``; the daily job ``due_diligence_scan`` re-arms whatever is missing.
 """
 
 from __future__ import annotations
@@ -37,6 +36,11 @@ from .clients import Client
 log = logging.getLogger(__name__)
 
 JOB = "due_diligence_review"
+# The scheduler arms a cron run of every job with no pending timer. This job's timers are
+# per client, so its own (yearly) cron run has nothing to do; the scan is a job of its own
+# so that pending client timers never keep it from being armed.
+IDLE_CRON = "0 3 1 1 *"
+SCAN_JOB = "due_diligence_scan"
 SCAN_CRON = "30 2 * * *"  # 02:30 every day in RISKLOOP_TIMEZONE
 REVIEWED_STATUSES = ("active", "suspended")
 RISK_TEAM = ["risk_officer"]
@@ -114,17 +118,21 @@ def schedule_contract_reminders(session: Session, client: Client) -> int:
     return armed
 
 
-@registry.job(JOB, SCAN_CRON)
+@registry.job(JOB, IDLE_CRON)
 def run(session: Session, now: datetime, args: dict[str, Any] | None = None) -> None:
-    """A per-client review or contract reminder, or (a cron run) the daily scan."""
+    """A client's periodic review or a contract reminder (the bare cron run does nothing)."""
     args = args or {}
     kind = args.get("kind")
     if kind == "review":
         open_due_review(session, int(args["client_id"]), now, args.get("timer_id"))
     elif kind == "contract":
         remind_contract(session, args, now)
-    else:
-        daily_scan(session, now)
+
+
+@registry.job(SCAN_JOB, SCAN_CRON)
+def scan(session: Session, now: datetime, args: dict[str, Any] | None = None) -> None:
+    """The daily scan: re-arm missing review timers and contract reminders."""
+    daily_scan(session, now)
 
 
 def open_due_review(session: Session, client_id: int, now: datetime,
