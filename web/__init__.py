@@ -11,7 +11,7 @@ def register(app: Flask, api: Any) -> None:
     """Mount the console at ``/``: language, session, CSRF, pages and error pages."""
     from . import errors, i18n
     from .console import blp
-    from .pages import auth, cases, inbox  # noqa: F401  (importing adds the routes)
+    from .pages import audit, auth, case_list, cases, change_requests, clients, inbox  # noqa: F401
 
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)

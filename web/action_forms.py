@@ -13,6 +13,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from workflow.definitions import Definition
+from workflow.identity import Actor
 
 from .i18n import label
 
@@ -41,10 +42,12 @@ class ActionForm:
 _DANGER = ("reject", "withdraw", "cancel", "terminate", "suspend", "blacklist", "block")
 
 
-def action_forms(definition: Definition, state: str, triggers: list[str]) -> list[ActionForm]:
+def action_forms(definition: Definition, state: str, triggers: list[str],
+                 actor: Actor) -> list[ActionForm]:
+    """One form per trigger, from the transitions open to ``actor``'s roles."""
     forms = []
     for trigger in triggers:
-        candidates = definition.candidates(trigger, state)
+        candidates = [t for t in definition.candidates(trigger, state) if actor.has_any(t.roles)]
         if not candidates:
             continue
         specs: dict[str, FieldSpec] = {}

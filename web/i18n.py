@@ -71,6 +71,7 @@ def countdown(due: datetime | None) -> dict[str, Any]:
 
 def level_label(level: str) -> str:
     return {"red": _("Red"), "orange": _("Orange"), "yellow": _("Yellow"), "blue": _("Blue"),
+            "black": _("Black"),
             "high": _("High"), "medium": _("Medium"), "low": _("Low")}.get(level, level)
 
 
@@ -85,6 +86,35 @@ def state_label(definition: Any, state: str | None) -> str:
     return label(definition.states[state].label, state)
 
 
+def status_label(status: str | None) -> str:
+    return {"prospect": _("Prospect"), "pending_admission": _("Pending admission"),
+            "active": _("Active"), "suspended": _("Suspended"), "rejected": _("Rejected"),
+            "offboarded": _("Offboarded")}.get(status or "", status or "—")
+
+
+def event_label(kind: str) -> str:
+    return {"client.created": _("created"), "client.updated": _("edited"),
+            "client.screened": _("screened"), "client.sensitive_read": _("viewed sensitive data"),
+            "client.sensitive_changed": _("sensitive change applied"),
+            "client.status_changed": _("status changed"), "started": _("started"),
+            "transition": _("transition"), "incident": _("incident")}.get(kind, kind)
+
+
+def duration(seconds: float | None) -> str:
+    """``93784`` → ``1d 2h`` / ``1天2小时``: how long a stage took."""
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return _("%(d)sd %(h)sh", d=days, h=hours)
+    if hours:
+        return _("%(h)sh %(m)sm", h=hours, m=minutes)
+    return _("%(m)sm", m=minutes) if minutes else _("%(s)ss", s=seconds)
+
+
 def install(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
@@ -92,5 +122,7 @@ def install(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(amount=amount, when=when, label=label)
     app.jinja_env.globals.update(countdown=countdown, level_label=level_label,
-                                 action_label=action_label, state_label=state_label, LANGUAGES=LANGUAGES, get_locale=get_locale,
+                                 action_label=action_label, state_label=state_label,
+                                 status_label=status_label, event_label=event_label,
+                                 duration=duration, LANGUAGES=LANGUAGES, get_locale=get_locale,
                                  content_lang=content_lang)

@@ -23,11 +23,11 @@ AREAS = (
     Area("console.clients", lazy_gettext("Clients"), "c", ALL, ("console.clients", "console.client",
                                                                 "console.new_client")),
     Area("console.cases", lazy_gettext("Cases"), "w", ALL, ("console.cases", "console.case")),
-    Area("console.changes", lazy_gettext("Change requests"), "r", ALL, ("console.changes",)),
+    Area("console.changes", lazy_gettext("Change requests"), "r", ALL, ()),
     Area("console.alerts", lazy_gettext("Alerts"), "a", ALL, ("console.alerts",)),
     Area("console.dashboard", lazy_gettext("Dashboard"), "d",
          frozenset({"manager", "risk_officer", "auditor", "admin"}), ("console.dashboard",)),
-    Area("console.audit", lazy_gettext("Audit"), "u", frozenset({"auditor", "admin"}),
+    Area("console.audit", lazy_gettext("Audit"), "u", frozenset({"auditor", "manager"}),
          ("console.audit", "console.audit_loop")),
 )
 

@@ -88,7 +88,8 @@ class User:
         self.page.set_default_timeout(15000)
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(
+            f"{msg.text} at {msg.location.get('url')}:{msg.location.get('lineNumber')} on {self.page.url}"))
         self.requests: list[str] = []
         self.page.on("request", lambda req: self.requests.append(req.url))
         self.goto("/login")
@@ -127,3 +128,35 @@ def sign_in(browser: object, live: Live) -> Iterator[object]:
     yield make
     for user in users:
         user.close()
+
+
+def settle(live: Live) -> None:
+    """Run background work until none is left, as a worker would."""
+    for _ in range(10):
+        if live.drain() == 0:
+            return
+
+
+def active_client(live: Live, name: str, credit_code: str, owner: str = "sales1") -> int:
+    """A client admitted through the real services (submitted by its owner, approved by risk2)."""
+    from api.extensions import db
+    from workflow import engine
+    from workflow.domain import client_service, onboarding
+    from workflow.identity import Actor
+
+    sales = Actor(owner, frozenset({"sales"}))
+    with live.app.app_context():
+        client = client_service.create_client(db.session, {
+            "name": name, "credit_code": credit_code, "bank_account": "6222020000111122223",
+            "registered_capital": "30000000",
+            "facts": {"litigation_count": 0, "negative_news_count": 0, "payment_history": "good"},
+        }, sales)
+        case = onboarding.start_admission(db.session, client.id, sales)
+        db.session.commit()
+        client_id, case_id = client.id, case.id
+    settle(live)
+    with live.app.app_context():
+        engine.fire(db.session, case_id, "approve", Actor("risk2", frozenset({"risk_officer"})))
+        db.session.commit()
+    settle(live)
+    return client_id

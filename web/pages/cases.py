@@ -56,7 +56,7 @@ def render_case(instance: WorkflowInstance, *, status: int = 200, failed: str | 
     return render_template(
         "case.html", case=view, instance=instance, definition=definition,
         diagram=mermaid(definition, current=instance.state, lang=content_lang()),
-        forms=action_forms(definition, instance.state, view["available_actions"]),
+        forms=action_forms(definition, instance.state, view["available_actions"], actor),
         records=timeline(instance.id), failed=failed, errors=errors or {}, message=message,
         conflict=conflict, idempotency_key=uuid.uuid4().hex, children=children,
     ), status
@@ -72,7 +72,7 @@ def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
     actor = current_actor()
     instance = load_case(instance_id)
     definition = runtime.current().catalog.get(instance.definition, instance.definition_version)
-    forms = {f.trigger: f for f in action_forms(definition, instance.state, [trigger])}
+    forms = {f.trigger: f for f in action_forms(definition, instance.state, [trigger], actor)}
     fields = forms[trigger].fields if trigger in forms else []
     payload, errors = parse_payload(request.form, fields)
     comment = request.form.get("comment", "").strip() or None

@@ -23,7 +23,7 @@
         document.head.appendChild(script);
       });
     }
-    loading[src].then(ready);
+    loading[src].then(ready, function () { console.warn("could not load " + src); });
   }
 
   function renderDiagrams(root) {
@@ -35,7 +35,8 @@
                                     fontFamily: "system-ui, sans-serif" });
         window.mermaid.riskloopReady = true;
       }
-      window.mermaid.run({ nodes: nodes });
+      // A diagram swapped out mid-render (the user moved on) is not an error worth an alert.
+      window.mermaid.run({ nodes: nodes }).catch(function (err) { console.warn("diagram", err); });
     });
   }
 
