@@ -52,3 +52,6 @@ def ensure_demo(app: Flask, echo: Callable[[str], None] = print) -> bool:
 from workflow.domain.client_demo import add_demo_clients  # noqa: E402
 
 DEMO_DATA.append(add_demo_clients)
+from workflow.domain.sensitive_edit import add_demo_change_request  # noqa: E402
+
+DEMO_DATA.append(add_demo_change_request)

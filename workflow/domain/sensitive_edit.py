@@ -252,6 +252,19 @@ def read_change_values(session: Session, client_id: int, instance_id: int,
     return diff
 
 
+def add_demo_change_request(session: Session) -> None:
+    """Demo data: sales1 asks for a new bank account on their first client that has one
+    (risk officers, legal and managers find it in their inbox)."""
+    client = session.execute(
+        select(Client).where(Client.owner == "sales1").order_by(Client.id)
+    ).scalars().first()
+    if client is None or not client.bank_account:
+        return
+    request_sensitive_edit(session, client.id, {"bank_account": "6228480099887766"},
+                           "demo: the client moved its settlement account (结算账户变更)",
+                           Actor("sales1", frozenset({"sales"})))
+
+
 @registry.data_view(DEFINITION)
 def sensitive_edit_view(session: Session, instance: WorkflowInstance,
                         actor: Actor) -> dict[str, Any]:

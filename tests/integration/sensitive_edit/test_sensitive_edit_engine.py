@@ -307,3 +307,15 @@ def test_who_may_file_a_request(db):
         request(db, client, {"rating": "A"}, reason="  ")
     db.rollback()
     assert request(db, client, {"rating": "A"}, actor=RISK).created_by == "risk1"
+
+
+def test_the_demo_change_request_waits_for_two_approvers(db):
+    from workflow.domain.sensitive_edit import add_demo_change_request
+
+    add_demo_change_request(db)  # no client yet: nothing to do
+    client = make_client(db)
+    add_demo_change_request(db)
+    db.commit()
+    inst = db.execute(select(WorkflowInstance)).scalar_one()
+    assert (inst.state, inst.subject_id, list(inst.data["changes"])) == ("requested", client.id, ["bank_account"])
+    assert engine.available_actions(db, inst, RISK) == ["approve", "reject"]
