@@ -74,6 +74,8 @@ def test_an_s_client_is_screened_then_approved_by_a_risk_officer_from_the_inbox(
     client = client_row(app, client_id)
     assert (client.status, client.rating, client.risk_level) == ("active", "S", "low")
     assert int(client.credit_limit) == 50_000_000  # 0.5 × 500 M capped at 50 M
+    approved = api.get("risk1", f"/api/v1/workflows/{case['id']}").get_json()
+    assert approved["data"]["periodic_review_due"] is not None  # the next periodic review is armed
     with app.app_context():
         kinds = db.session.execute(select(AuditRecord.kind).where(
             AuditRecord.stream == client_stream(client_id)).order_by(AuditRecord.seq)).scalars().all()

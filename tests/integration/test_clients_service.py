@@ -183,3 +183,10 @@ def test_personal_data_is_ciphertext_in_the_database(session: Session, users: No
     session.expire_all()
     loaded = session.execute(select(Client).where(Client.id == client.id)).scalar_one()
     assert loaded.contacts[0]["phone"] == "13812341234"
+
+
+def test_a_partial_edit_still_needs_whole_contacts() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        validate_client_fields({"contacts": [{"phone": "13812341234"}]}, partial=True)
+    assert "contacts" in caught.value.extra["errors"]
+    assert validate_client_fields({"industry": "retail"}, partial=True) == {"industry": "retail"}

@@ -125,7 +125,8 @@ class ClientFieldsSchema(Schema):
 
 
 _SCHEMA = ClientFieldsSchema()
-_PARTIAL_SCHEMA = ClientFieldsSchema(partial=True)
+# Only top-level fields may be left out: a contact or contract given must still be whole.
+_TOP_LEVEL = tuple(_SCHEMA.fields)
 
 
 def _plain_items(cleaned: dict[str, Any]) -> dict[str, Any]:
@@ -151,9 +152,8 @@ def validate_client_fields(data: dict[str, Any], *, partial: bool) -> dict[str, 
     if not isinstance(data, dict):
         raise ValidationFailed("client fields must be a JSON object",
                                errors={"_body": ["Send an object of client fields."]})
-    schema = _PARTIAL_SCHEMA if partial else _SCHEMA
     try:
-        cleaned = schema.load(data)
+        cleaned = _SCHEMA.load(data, partial=_TOP_LEVEL if partial else False)
     except ValidationError as exc:
         errors = exc.normalized_messages()
         raise ValidationFailed(

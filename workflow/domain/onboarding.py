@@ -3,7 +3,6 @@ keep the client record in step with the case (definitions/client_onboarding.yaml
 
 from __future__ import annotations
 
-import importlib
 import logging
 from decimal import Decimal
 from typing import Any
@@ -23,6 +22,7 @@ from workflow.screening import rule_set, screen
 
 from .client_service import apply_changes
 from .clients import Client, get_client
+from .due_diligence import schedule_periodic_review
 
 log = logging.getLogger(__name__)
 
@@ -150,17 +150,7 @@ def activate_client(ctx: FireContext) -> None:
     apply_changes(ctx.session, client, {"status": "active", "credit_limit": Decimal(str(limit))},
                   ctx.actor, "client.admitted", instance_id=ctx.instance.id)
     ctx.audit["credit_limit"] = limit
-    try:
-        module = importlib.import_module("workflow.domain.due_diligence")
-        schedule = module.schedule_periodic_review
-    except (ImportError, AttributeError):
-        # The periodic review belongs to the due-diligence feature; without it there is
-        # nothing to schedule, and the case says so rather than pretending.
-        log.warning("periodic review not scheduled for client %s: due-diligence module absent",
-                    client.id)
-        ctx.instance.data = {**ctx.instance.data, "periodic_review": "not available"}
-        return
-    timer = schedule(ctx.session, client)
+    timer = schedule_periodic_review(ctx.session, client)
     due = getattr(timer, "due_at", None)
     ctx.instance.data = {**ctx.instance.data,
                          "periodic_review_due": due.isoformat() + "Z" if due else None}
