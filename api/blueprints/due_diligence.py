@@ -124,14 +124,18 @@ class CaseEvidenceFile(MethodView):
 
 
 def register(app: Flask, api: Api) -> None:
-    """Default the evidence settings (environment, else the instance folder) and add the routes."""
-    defaults = {
+    """Read this feature's settings (app config, else the environment, else the default;
+    evidence under the instance folder) and add the routes."""
+    defaults: dict[str, Any] = {
         "RISKLOOP_EVIDENCE_DIR": str(Path(app.instance_path) / "evidence"),
-        "RISKLOOP_EVIDENCE_MAX_BYTES": str(evidence.DEFAULT_MAX_BYTES),
+        "RISKLOOP_EVIDENCE_MAX_BYTES": evidence.DEFAULT_MAX_BYTES,
+        "RISKLOOP_REVIEW_MONTHS": 3,
+        "RISKLOOP_REVIEW_MONTHS_HIGH_RISK": 1,
+        "RISKLOOP_CONTRACT_REMINDER_DAYS": 30,
     }
     settings = app.extensions["riskloop"]["runtime"].settings
     for key, default in defaults.items():
         value = app.config.get(key) or os.environ.get(key) or default
-        app.config[key] = settings[key] = int(value) if key.endswith("_BYTES") else str(value)
+        app.config[key] = settings[key] = int(value) if isinstance(default, int) else str(value)
     api.register_blueprint(blp)
 

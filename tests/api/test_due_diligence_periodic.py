@@ -222,3 +222,25 @@ def test_an_overdue_review_escalates_to_managers(app: Flask, api: Api) -> None:
     with app.app_context():
         assert db.session.execute(select(Notification.username).where(
             Notification.event == "sla_breached")).scalars().all() == ["manager1"]
+
+
+def test_settings_come_from_the_environment(db_url: str, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from tests.api.conftest import make_app
+
+    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "env-instance"))
+    monkeypatch.setenv("RISKLOOP_REVIEW_MONTHS_HIGH_RISK", "2")
+    monkeypatch.setenv("RISKLOOP_EVIDENCE_DIR", str(tmp_path / "vault"))
+    app = make_app(db_url, tmp_path)
+    try:
+        settings = runtime.current().settings
+        assert settings["RISKLOOP_REVIEW_MONTHS_HIGH_RISK"] == 2 and settings["RISKLOOP_REVIEW_MONTHS"] == 3
+        assert settings["RISKLOOP_EVIDENCE_DIR"] == str(tmp_path / "vault")
+        clock.freeze(START)
+        client_id = make_client(app, risk_level="high")
+        schedule(app, client_id)
+        assert review_timers(app, client_id)[0].due_at == datetime(2026, 3, 15, 10, 0)
+    finally:
+        clock.freeze(None)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
