@@ -21,6 +21,9 @@ FEATURES.append(_audit)
 from .blueprints.clients import register as _clients  # noqa: E402
 
 FEATURES.append(_clients)
+from .blueprints.alerts import register as _alerts  # noqa: E402
+
+FEATURES.append(_alerts)
 from web import register as _web  # noqa: E402  (the console)
 
 FEATURES.append(_web)

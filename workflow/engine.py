@@ -197,7 +197,9 @@ def fire(
     if dest != from_state:
         timers.cancel_for_state(session, instance.id, from_state)
         _enter_state(session, instance, definition, dest, now)
-    else:
+    if ctx.sla_due_at is not None:
+        instance.sla_due_at = ctx.sla_due_at
+    if dest == from_state:
         for timer in definition.timers_for(dest):
             if timer.repeat and timer.trigger == trigger:
                 timers.schedule(session, instance, dest, timer.trigger, now + timer.after)

