@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from flask import Flask
+
+PAGES = (
+    "auth",
+    "inbox",
+    "cases",
+    "case_list",
+    "clients",
+    "change_requests",
+    "dashboard",
+    "audit",
+)
 
 
 def register(app: Flask, api: Any) -> None:
     """Mount the console at ``/``: language, session, CSRF, pages and error pages."""
     from . import errors, i18n
     from .console import blp
-    from .pages import audit, auth, case_list, cases, change_requests, clients, inbox  # noqa: F401
+
+    for page in PAGES:  # importing a page module adds its routes to the blueprint
+        importlib.import_module(f"{__name__}.pages.{page}")
 
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)

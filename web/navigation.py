@@ -25,8 +25,8 @@ AREAS = (
     Area("console.cases", lazy_gettext("Cases"), "w", ALL, ("console.cases", "console.case")),
     Area("console.changes", lazy_gettext("Change requests"), "r", ALL, ()),
     Area("console.alerts", lazy_gettext("Alerts"), "a", ALL, ("console.alerts",)),
-    Area("console.dashboard", lazy_gettext("Dashboard"), "d",
-         frozenset({"manager", "risk_officer", "auditor", "admin"}), ("console.dashboard",)),
+    Area("console.dashboard", lazy_gettext("Dashboard"), "d", frozenset({"manager", "auditor"}),
+         ("console.dashboard",)),
     Area("console.audit", lazy_gettext("Audit"), "u", frozenset({"auditor", "manager"}),
          ("console.audit", "console.audit_loop")),
 )

@@ -1,0 +1,67 @@
+"""Management dashboard: clients by rating and risk level, open cases by workflow and
+stage, SLA breaches this week, approvals done and waiting — each a chart with its numbers."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from flask import render_template
+from sqlalchemy import func, select
+
+from api.extensions import db
+from workflow import clock, reports, runtime
+from workflow.domain.clients import RATINGS, RISK_LEVELS, Client
+from workflow.models import AuditRecord, WorkflowInstance
+
+from ..console import blp, current_actor
+from ..i18n import label, level_label, state_label
+
+APPROVALS = ("approve",)
+
+
+def _chart(labels: list[str], values: list[int], colour: str = "#1d4ed8") -> str:
+    return json.dumps({"type": "bar", "labels": labels, "horizontal": True,
+                       "datasets": [{"data": values, "backgroundColor": colour}]})
+
+
+@blp.get("/dashboard")
+def dashboard() -> str:
+    actor = current_actor()
+    reports.require_report_reader(actor)  # managers and auditors, as the reports API
+    catalog = runtime.current().catalog
+    week = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    week -= timedelta(days=week.weekday())
+    ratings = dict(db.session.execute(select(Client.rating, func.count()).group_by(Client.rating)).all())
+    levels = dict(db.session.execute(select(Client.risk_level, func.count()).group_by(Client.risk_level)).all())
+    open_cases = db.session.execute(
+        select(WorkflowInstance.definition, WorkflowInstance.definition_version,
+               WorkflowInstance.state, func.count())
+        .where(WorkflowInstance.is_open.is_(True))
+        .group_by(WorkflowInstance.definition, WorkflowInstance.definition_version,
+                  WorkflowInstance.state)).all()
+    stages: dict[str, int] = {}
+    waiting = 0
+    for name, version, state, count in open_cases:
+        definition = catalog.get(name, version)
+        key = f"{label(definition.title, name)} · {state_label(definition, state)}"
+        stages[key] = stages.get(key, 0) + count
+        if any(t.trigger in APPROVALS for t in definition.transitions_from(state)):
+            waiting += count
+    done = db.session.execute(select(func.count()).select_from(AuditRecord).where(
+        AuditRecord.kind == "transition", AuditRecord.trigger.in_(APPROVALS),
+        AuditRecord.at >= week)).scalar_one()
+    sla = reports.sla_report(db.session, actor, reports.ReportFilter(since=week))
+    breaches = {f"{label(catalog.get(r['definition']).title, r['definition'])} · "
+                f"{state_label(catalog.get(r['definition']), r['stage'])}": r["breaches"]
+                for r in sla if r["breaches"]}
+    figures: dict[str, Any] = {
+        "ratings": [(r, ratings.get(r, 0)) for r in RATINGS],
+        "levels": [(level_label(lv), levels.get(lv, 0)) for lv in RISK_LEVELS],
+        "stages": sorted(stages.items()), "breaches": sorted(breaches.items()),
+        "approvals": [("done", done), ("waiting", waiting)],
+    }
+    charts = {k: _chart([str(a) for a, _ in v], [b for _, b in v],
+                        "#b91c1c" if k == "breaches" else "#1d4ed8") for k, v in figures.items()}
+    return render_template("dashboard.html", figures=figures, charts=charts, week=week)
