@@ -49,7 +49,10 @@ def ensure_jobs(session: Session, registry: Registry, settings: dict[str, object
     now = clock.now()
     for name, (_fn, cron) in registry.jobs.items():
         pending = session.execute(
-            select(Timer.id).where(Timer.kind == "job", Timer.job == name, Timer.status == "pending")
+            # Only the job's own cron runs count (keys from job_key); other timers of
+            # the same job (e.g. one per client) must not stop its next run being armed.
+            select(Timer.id).where(Timer.kind == "job", Timer.job == name, Timer.status == "pending",
+                                   Timer.key.like(f"job:{name}:%"))
         ).first()
         if pending:
             continue
