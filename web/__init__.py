@@ -14,6 +14,7 @@ PAGES = (
     "case_list",
     "clients",
     "change_requests",
+    "alerts",
     "dashboard",
     "audit",
 )
