@@ -107,9 +107,10 @@ def audit_export(instance_id: int | None, client_id: int | None, since: str | No
     `riskloop-verify-export FILE` (or `python -m workflow.export_verifier FILE`)."""
     scope = ExportScope(instance_id=instance_id, client_id=client_id,
                         since=_when(since), until=_when(until))
+    if scope == ExportScope():
+        raise click.UsageError("choose what to export: --instance, --client and/or --since/--until")
     lines: Any
     try:
-        scope.validate()
         lines = (export_jsonl(db.session, scope, CLI_ACTOR) if fmt == "jsonl"
                  else export_csv(db.session, scope, CLI_ACTOR))
         for line in lines:

@@ -1,7 +1,7 @@
 """Exporting part of the audit trail with its chain proof, as JSON Lines or CSV.
 
 An export covers one workflow instance, one client (its own stream and every
-case about it) or a time range. Records are streamed in (stream, seq) order
+case about it), a time range, or a combination. Records are streamed in (stream, seq) order
 from a server-side cursor, so an export of any size is never held in memory.
 
 JSON Lines layout (one JSON object a line), re-checked offline by
@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
 from . import chain, clock
 from .audit import instance_stream
 from .audit_search import require_auditor
 from .checkpoints import AuditCheckpointHead, audit_key
-from .errors import NotFound, ValidationFailed
+from .errors import NotFound
 from .identity import Actor
 from .models import AuditRecord, WorkflowInstance
 from .spreadsheet import csv_lines
@@ -46,29 +46,20 @@ CSV_COLUMNS = ("type", *chain.HASHED_FIELDS, "hash", "checkpoint", "hmac")
 
 @dataclass(frozen=True)
 class ExportScope:
-    """Exactly one of: an instance, a client, or a time range (``since``/``until``)."""
+    """What to export; the parts combine (an instance's records within a time range).
+
+    With neither an instance nor a client, every stream is exported; without a
+    time range, whole streams are, from their first record.
+    """
 
     instance_id: int | None = None
     client_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
 
-    def validate(self) -> ExportScope:
-        """Raises:
-            ValidationFailed: none or several scopes, or an empty time range."""
-        chosen = [self.instance_id is not None, self.client_id is not None,
-                  self.since is not None or self.until is not None]
-        if sum(chosen) != 1:
-            raise ValidationFailed("choose what to export: give exactly one of instance_id, "
-                                   "client_id, or a time range (since/until)", errors={"_scope": [
-                "Give exactly one of instance_id, client_id, or a time range (since/until)."]})
-        if self.since and self.until and self.since >= self.until:
-            raise ValidationFailed("the time range is empty", errors={"until": ["Must be after since."]})
-        return self
-
     @property
     def complete_streams(self) -> bool:
-        """Instance and client exports hold whole streams; a time range holds slices."""
+        """Without a time range every exported stream starts at its first record."""
         return self.since is None and self.until is None
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,18 +77,18 @@ def client_streams(session: Session, client_id: int) -> list[str]:
 def scope_filter(session: Session, scope: ExportScope) -> Any:
     """Raises:
         NotFound: the instance does not exist."""
+    conditions = []
     if scope.instance_id is not None:
         if session.get(WorkflowInstance, scope.instance_id) is None:
             raise NotFound(f"workflow instance {scope.instance_id} does not exist")
-        return AuditRecord.stream == instance_stream(scope.instance_id)
+        conditions.append(AuditRecord.stream == instance_stream(scope.instance_id))
     if scope.client_id is not None:
-        return AuditRecord.stream.in_(client_streams(session, scope.client_id))
-    conditions = []
+        conditions.append(AuditRecord.stream.in_(client_streams(session, scope.client_id)))
     if scope.since is not None:
         conditions.append(AuditRecord.at >= scope.since)
     if scope.until is not None:
         conditions.append(AuditRecord.at < scope.until)
-    return and_(*conditions)
+    return and_(true(), *conditions)
 
 
 def covering_head(session: Session, stream: str, last_seq: int) -> AuditCheckpointHead | None:
@@ -135,11 +126,9 @@ def export_rows(session: Session, scope: ExportScope, actor: Actor) -> Iterator[
 
     Raises:
         Forbidden: the actor is not an auditor.
-        ValidationFailed: no or several scopes.
         NotFound: the instance does not exist.
     """
     require_auditor(actor, "exporting the audit trail")
-    scope.validate()
     where = scope_filter(session, scope)
     return _rows(session, scope, actor, where)
 

@@ -46,15 +46,16 @@ class Strict(Schema):
 
 class AuditQuery(Strict):
     stream = fields.String(validate=validate.Length(min=1, max=96))
-    instance_id = fields.Integer(validate=validate.Range(min=1))
-    client_id = fields.Integer(validate=validate.Range(min=1))
+    instance_id = fields.Integer(validate=validate.Range(min=1, max=2**62))
+    client_id = fields.Integer(validate=validate.Range(min=1, max=2**62))
     actor = fields.String(validate=validate.Length(min=1, max=96))
     trigger = fields.String(validate=validate.Length(min=1, max=64))
     kind = fields.String(validate=validate.Length(min=1, max=48))
     since = UtcDateTime()
     until = UtcDateTime()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=32))
+    cursor = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,18}$"),
+                           metadata={"description": "next_cursor of the previous page"})
 
 
 class AuditSearchPage(Schema):
@@ -80,8 +81,8 @@ class VerifyReportSchema(Schema):
 
 class ExportQuery(Strict):
     format = fields.String(load_default="jsonl", validate=validate.OneOf(["jsonl", "csv"]))
-    instance_id = fields.Integer(validate=validate.Range(min=1))
-    client_id = fields.Integer(validate=validate.Range(min=1))
+    instance_id = fields.Integer(validate=validate.Range(min=1, max=2**62))
+    client_id = fields.Integer(validate=validate.Range(min=1, max=2**62))
     since = UtcDateTime()
     until = UtcDateTime()
 
@@ -120,9 +121,10 @@ class AuditExport(MethodView):
     @blp.arguments(ExportQuery, location="query")
     @blp.alt_response(400, description="Malformed filter")
     @blp.alt_response(403, description="Not an auditor")
-    @blp.alt_response(422, description="No scope or several scopes")
+    @blp.alt_response(404, description="No such instance")
     def get(self, query: dict[str, Any]) -> Response:
-        """Export one instance, one client or a time range with the chain proof."""
+        """Export one instance, one client or a time range (combined: all must hold; none:
+        everything) with the chain proof."""
         fmt = query.pop("format")
         scope = audit_export.ExportScope(**query)
         actor = current_actor()

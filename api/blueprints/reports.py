@@ -22,6 +22,15 @@ blp = protect(QueryBlueprint("reports", __name__, url_prefix="/api/v1/reports",
 LOOP_COLUMNS = ("id", "definition", "subject_type", "subject_id", "owner", "level", "state",
                 "opened_at", "closed_at", "total_seconds", "breaches", "reopens", "actors",
                 "stage", "entered_at", "left_at", "seconds", "stage_breached")
+
+
+def json_or_csv(schema: str) -> dict[str, Any]:
+    """OpenAPI for a 200 that is JSON, or CSV with ``format=csv``."""
+    return {"responses": {"200": {"content": {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
+        "text/csv": {"schema": {"type": "string"}}}}}}
+
+
 SLA_COLUMNS = ("definition", "stage", "count", "median_seconds", "p90_seconds", "breaches",
                "breach_rate")
 
@@ -37,7 +46,8 @@ class ReportQuery(Strict):
 
 class LoopQuery(ReportQuery):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=32))
+    cursor = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,18}$"),
+                           metadata={"description": "next_cursor of the previous page"})
 
 
 class StageSchema(Schema):
@@ -118,7 +128,7 @@ def _loop_rows(items: Any) -> Any:
 
 @blp.route("/closed-loops")
 class ClosedLoops(MethodView):
-    @blp.doc(security=[BEARER])
+    @blp.doc(security=[BEARER], **json_or_csv("LoopPage"))
     @blp.arguments(LoopQuery, location="query")
     @blp.response(200, LoopPage)
     @blp.alt_response(400, description="Malformed filter")
@@ -139,7 +149,7 @@ class ClosedLoops(MethodView):
 
 @blp.route("/sla")
 class Sla(MethodView):
-    @blp.doc(security=[BEARER])
+    @blp.doc(security=[BEARER], **json_or_csv("SlaPage"))
     @blp.arguments(ReportQuery, location="query")
     @blp.response(200, SlaPage)
     @blp.alt_response(400, description="Malformed filter")

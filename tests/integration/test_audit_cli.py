@@ -38,7 +38,7 @@ def test_checkpoint_verify_and_export_then_a_deleted_stream_is_caught(tmp_path):
     assert run("audit", "export", "--since", "2000-01-01", "--format", "csv", "-o", str(csv_out)).exit_code == 0
     assert csv_out.read_bytes().startswith(b"\xef\xbb\xbftype,stream,seq")
     no_scope = CliRunner().invoke(main, ["audit", "export"])
-    assert no_scope.exit_code != 0 and "exactly one of" in no_scope.output
+    assert no_scope.exit_code != 0 and "choose what to export" in no_scope.output
 
     engine = create_engine(f"sqlite:///{tmp_path / 'cli.sqlite'}")
     with engine.begin() as conn:

@@ -85,10 +85,9 @@ def test_reports_are_for_auditors_and_managers_and_refuse_malformed_filters(api,
         r = api.get(user, "/api/v1/reports/sla")
         assert r.status_code == 403, user
     assert api.get(None, "/api/v1/reports/sla").status_code == 401
-    for params in ({"since": "yesterday"}, {"bogus": "1"}, {"limit": "0"},
-                   {"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}):
+    for params in ({"since": "yesterday"}, {"bogus": "1"}, {"limit": "0"}, {"cursor": "abc"}):
         r = api.get("auditor1", "/api/v1/reports/closed-loops", query_string=params)
         assert r.status_code == 400, params
         assert r.get_json()["type"].endswith("bad-query")
-    assert api.get("auditor1", "/api/v1/reports/closed-loops",
-                   query_string={"cursor": "abc"}).status_code == 400
+    inverted = loops(api, since="2026-03-02T00:00:00Z", until="2026-03-01T00:00:00Z")
+    assert inverted["items"] == []
