@@ -85,7 +85,7 @@ class User:
         self.context = browser.new_context(viewport={"width": 1360, "height": 900},  # type: ignore[attr-defined]
                                            locale="zh-CN")
         self.page = self.context.new_page()
-        self.page.set_default_timeout(15000)
+        self.page.set_default_timeout(30000)  # CI machines are shared and often busy
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(
