@@ -34,6 +34,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app; nothing connects to the database until it is used."""
     instance_path = os.environ.get("RISKLOOP_INSTANCE_PATH") or str(Path.cwd() / "instance")
     app = Flask(__name__, instance_path=instance_path)
+    from .url_converters import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(app_config.load(app.instance_path, config))
     app.config.update(
@@ -75,7 +78,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                   max_attempts=app.config["RISKLOOP_TASK_MAX_ATTEMPTS"])
     app.extensions["riskloop"] = {"runtime": rt, "broker": broker}
 
-    api = Api(app)
+    from .openapi_problems import ProblemJsonPlugin, ProblemSchema
+
+    api = Api(spec_kwargs={"extra_plugins": [ProblemJsonPlugin()]})
+    api.ERROR_SCHEMA = ProblemSchema  # errors are problem documents (api.problems)
+    api.init_app(app)
     from .blueprints import auth, definitions, health, tasks, workflows
 
     for blueprint in (auth.blp, definitions.blp, workflows.blp, tasks.blp):
@@ -92,6 +99,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     ratelimit.install(app)
     _install_proxy_and_cookies(app)
+    app.register_error_handler(RecursionError, _too_deep)
     with app.app_context():
         try_sync_definitions(app)
     return app
@@ -139,6 +147,11 @@ def try_sync_definitions(app: Flask) -> bool:
         return False
     app.extensions["riskloop"]["synced"] = True
     return True
+
+
+def _too_deep(exc: RecursionError):  # noqa: ANN202
+    """Deeply nested JSON exhausts the parser's recursion: a client error, not a 500."""
+    return problems.problem(400, "Malformed JSON", "The JSON is nested too deeply.", slug="malformed-json")
 
 
 def _install_proxy_and_cookies(app: Flask) -> None:

@@ -1,0 +1,54 @@
+"""Document error responses as ``application/problem+json``, the type they are served with.
+
+flask-smorest describes every error response as ``application/json``; the API
+answers errors with RFC 9457 problem documents (``api.problems``), so clients
+(and schemathesis) saw an undocumented content type on every 4xx/5xx.
+"""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+import marshmallow as ma
+from apispec import BasePlugin
+
+PROBLEM = "application/problem+json"
+_ERROR_PHRASES = {s.phrase for s in http.HTTPStatus if s >= 400} | {"Default error response"}
+
+
+def _as_problem(response: dict[str, Any]) -> dict[str, Any]:
+    content = response.get("content")
+    if isinstance(content, dict) and "application/json" in content:
+        response = {**response, "content": {PROBLEM: content["application/json"]}}
+    return response
+
+
+class ProblemJsonPlugin(BasePlugin):
+    def response_helper(self, response: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if response.get("description") in _ERROR_PHRASES:
+            return _as_problem(response)
+        return response
+
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                         **kwargs: Any) -> None:
+        for operation in (operations or {}).values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            for code, response in list(responses.items()):
+                if (str(code) == "default" or str(code) >= "400") and isinstance(response, dict):
+                    responses[code] = _as_problem(response)
+
+
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem document as ``api.problems`` writes it (extra members allowed)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    type = ma.fields.String(metadata={"description": "URI naming the kind of problem"})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(metadata={"description": "per-field messages"})
+    request_id = ma.fields.String()
+    rule = ma.fields.String(metadata={"description": "the segregation-of-duties or role rule that refused"})
