@@ -15,6 +15,11 @@ from .registry import Registry
 SEE_ALL = frozenset({"risk_officer", "legal", "manager", "auditor"})
 
 
+def sees_everything(actor: Actor) -> bool:
+    """Approvers, managers, auditors and the system see every case and its full data."""
+    return actor.has_any(SEE_ALL) or actor.is_system
+
+
 def can_view(session: Session, instance: WorkflowInstance, actor: Actor, registry: Registry) -> bool:
     if actor.has_any(SEE_ALL) or actor.is_system:
         return True

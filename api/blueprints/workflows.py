@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from workflow import engine, runtime, visibility
 from workflow.errors import ValidationFailed
+from workflow.identity import Actor
 from workflow.models import AuditRecord, WorkflowInstance
 from workflow.transaction import transact
 
@@ -136,4 +137,17 @@ class WorkflowAudit(MethodView):
         ).scalars())
         more = len(rows) > query["limit"]
         rows = rows[: query["limit"]]
-        return {"items": rows, "next_cursor": str(rows[-1].seq) if more and rows else None}
+        actor = current_actor()
+        items = [record_for(row, actor) for row in rows]
+        return {"items": items, "next_cursor": str(rows[-1].seq) if more and rows else None}
+
+
+def record_for(record: AuditRecord, actor: Actor) -> dict[str, Any]:
+    """An audit record as ``actor`` may see it: people who may not see a case's
+    sensitive data (sales) get the payload of their own actions only — screening
+    scores, checklists and diffs stay hidden, the who/when/what stays visible."""
+    data = {c.key: getattr(record, c.key) for c in AuditRecord.__table__.columns}
+    if not visibility.sees_everything(actor) and record.actor != actor.username and data["payload"]:
+        data["payload"] = {}
+        data["payload_hidden"] = True
+    return data

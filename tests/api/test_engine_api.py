@@ -152,3 +152,14 @@ def test_an_unreachable_database_answers_503_and_the_app_still_starts(tmp_path, 
     assert r.headers["Retry-After"]
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["checks"]["database"].startswith("unavailable")
+
+
+def test_sales_see_who_did_what_but_not_the_payload_of_others_actions(app, api):
+    case = start_case(app)
+    api.act("sales1", case, "submit", comment="please")
+    api.act("risk1", case, "approve", amount=42, comment="fine")
+    mine = {r["trigger"]: r for r in api.get("sales1", f"/api/v1/workflows/{case}/audit").get_json()["items"]}
+    assert mine["approve"]["payload"] == {} and mine["approve"]["payload_hidden"] is True
+    assert mine["approve"]["actor"] == "risk1" and mine["approve"]["comment"] == "fine"
+    full = {r["trigger"]: r for r in api.get("auditor1", f"/api/v1/workflows/{case}/audit").get_json()["items"]}
+    assert full["approve"]["payload"] == {"amount": 42}
