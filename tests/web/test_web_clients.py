@@ -109,3 +109,10 @@ def test_client_list_filters_and_searches(console_factory) -> None:
     sales.post("/clients/new", FORM)
     assert "上海某某贸易有限公司" in sales.get("/clients?q=某某").get_data(as_text=True)
     assert "上海某某贸易有限公司" not in sales.get("/clients?status=active").get_data(as_text=True)
+
+
+def test_sales_do_not_see_the_record_history_with_hidden_figures(console_factory) -> None:
+    location = console_factory("sales1").post("/clients/new", FORM).headers["Location"]
+    page = console_factory("sales1").get(location).get_data(as_text=True)
+    assert "5000000" not in page
+    assert "5000000" in console_factory("risk1").get(location).get_data(as_text=True)

@@ -15,6 +15,7 @@ from workflow import runtime
 from workflow.domain import client_queries, client_service, onboarding
 from workflow.domain.clients import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, STATUSES
 from workflow.errors import Conflict, ValidationFailed
+from workflow.masking import can_see_sensitive
 from workflow.models import WorkflowInstance
 from workflow.rules import PAYMENT_HISTORIES
 from workflow.transaction import transact
@@ -53,7 +54,9 @@ def client(client_id: int) -> str:
         .order_by(WorkflowInstance.id.desc()).limit(100)).scalars())
     return render_template(
         "client.html", client=view, cases=cases, catalog=catalog,
-        history=client_service.client_history(db.session, client_id),
+        # The audit diffs hold figures masking hides from sales (e.g. registered capital).
+        history=client_service.client_history(db.session, client_id)
+        if can_see_sensitive(actor.roles) else [],
         can_submit=record.status not in onboarding.NOT_ADMISSIBLE and
         onboarding.running_admission(db.session, client_id) is None and
         actor.has_any(onboarding.STARTER_ROLES))
