@@ -33,7 +33,7 @@ _TOP_KEYS = {"name", "version", "title", "description", "subject", "initial", "s
 _STATE_KEYS = {"label", "final", "sla", "description"}
 _TRANSITION_KEYS = {"trigger", "source", "dest", "roles", "guards", "condition", "payload",
                     "effects", "tasks", "label", "comment_required", "outcomes"}
-_TIMER_KEYS = {"state", "after", "trigger", "repeat", "after_from"}
+_TIMER_KEYS = {"state", "after", "trigger", "repeat"}
 _PAYLOAD_KEYS = {"type", "required", "enum", "max_length", "min", "max", "items", "label"}
 _PAYLOAD_TYPES: dict[str, Callable[[dict[str, Any]], fields.Field]] = {
     "string": lambda spec: fields.String(validate=_string_validators(spec)),
