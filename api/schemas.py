@@ -22,13 +22,14 @@ class TokenResponse(Schema):
 
 class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=64))
+    cursor = fields.String(load_default=None, validate=validate.Regexp(
+        r"^[0-9]{1,18}$", error="Use next_cursor from the previous page."))
 
 
 class WorkflowQuery(PageQuery):
     definition = fields.String(validate=validate.Length(max=64))
     state = fields.String(validate=validate.Length(max=64))
-    subject_id = fields.Integer(validate=validate.Range(min=1))
+    subject_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
     open = fields.Boolean()
 
 
@@ -67,7 +68,7 @@ class ActionBody(Schema):
         unknown = INCLUDE
 
     comment = fields.String(validate=validate.Length(max=4000), allow_none=True)
-    expected_version = fields.Integer(validate=validate.Range(min=1), allow_none=True)
+    expected_version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), allow_none=True)
 
 
 class FireResultSchema(Schema):
