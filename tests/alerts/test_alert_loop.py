@@ -190,3 +190,15 @@ def test_notifications_are_listed_per_user_and_marked_read(app, api):
     assert api.post("sales1", "/api/v1/notifications/read-all").get_json() == {
         "marked": 1, "unread_count": 0}
     assert api.get("auditor1", "/api/v1/notifications").get_json()["unread_count"] == 0
+
+
+def test_closing_a_black_loop_does_not_reinstate_a_blacklisted_client(app, api):
+    cid = make_client(app, status="active")
+    alert = post_signed(api, alert_body(cid, level="black", category="dishonest_debtor")).get_json()
+    with app.app_context():  # meanwhile a dual-approved change request blacklisted the client
+        db.session.get(Client, cid).blacklisted = True
+        db.session.commit()
+    api.act("sales1", alert["id"], "respond", assessment="a", plan="p")
+    api.act("sales1", alert["id"], "rectify", evidence="e")
+    assert api.act("risk1", alert["id"], "review").status_code == 200
+    assert client_status(app, cid) == ("suspended", "active")

@@ -60,6 +60,11 @@ def release_client(ctx: FireContext) -> None:
     if open_black_loops(ctx.session, client.id, besides=ctx.instance.id):
         ctx.audit["client_still_suspended"] = True
         return
+    if client.blacklisted:
+        # Blacklisting (a dual-approved change) also suspends; closing an alert must
+        # not undo it. Only a change request that lifts the blacklist may.
+        ctx.audit["client_still_suspended"] = "blacklisted"
+        return
     before = client.status_before_suspension
     client.status = before
     client.status_before_suspension = None
