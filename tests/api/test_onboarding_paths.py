@@ -14,7 +14,7 @@ from api.extensions import db
 from tests.api.conftest import Api, make_app
 from tests.api.test_onboarding_api import A_FACTS, C_FACTS, admit, client_row, new_client
 from tests.integration.test_providers import FakeService
-from workflow import clock, outbox, runtime
+from workflow import clock, outbox
 from workflow.domain.clients import client_stream
 from workflow.models import AuditRecord, Incident
 
@@ -84,17 +84,7 @@ def test_a_provider_that_recovers_screens_once_without_duplicate_records(
     assert ("incident", None) not in kinds
 
 
-def _due_diligence_loaded() -> bool:
-    try:
-        runtime.current().catalog.get("due_diligence")
-    except Exception:  # noqa: BLE001 - NotFound until the due-diligence feature is installed
-        return False
-    return True
-
-
 def _through_due_diligence(app: Flask, api: Api, n: int, decision: str, **body: object) -> dict:
-    if not _due_diligence_loaded():
-        pytest.skip("the due_diligence definition is not installed")
     case = admit(app, api, new_client(api, n, **C_FACTS))
     assert (case["state"], case["data"]["screening"]["rating"]) == ("due_diligence", "C")
     child_id = case["data"]["due_diligence_id"]
@@ -129,3 +119,17 @@ def test_a_c_client_failing_due_diligence_is_rejected_with_its_reasons(app: Flas
     assert case["state"] == "rejected"
     assert case["data"]["rejection_reasons"] == ["undisclosed guarantees"]
     assert client_row(app, case["subject_id"]).status == "rejected"
+
+
+def test_withdrawing_during_due_diligence_cancels_the_review(app: Flask, api: Api) -> None:
+    case = admit(app, api, new_client(api, 44, **C_FACTS))
+    assert case["state"] == "due_diligence"
+    child_id = case["data"]["due_diligence_id"]
+    assert api.act("risk1", child_id, "start").status_code == 200
+    r = api.act("sales1", case["id"], "withdraw", comment="client changed its mind")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["to_state"] == "withdrawn"
+    child = api.get("risk1", f"/api/v1/workflows/{child_id}").get_json()
+    assert (child["state"], child["is_open"]) == ("cancelled", False)
+    assert client_row(app, case["subject_id"]).status == "prospect"
+    assert api.act("risk1", child_id, "submit_for_review", checklist=CHECKLIST).status_code == 409

@@ -106,6 +106,17 @@ def mark_client_prospect(ctx: FireContext) -> None:
     _set_status(ctx, "prospect")
 
 
+@registry.effect("cancel_due_diligence")
+def cancel_due_diligence(ctx: FireContext) -> None:
+    """Withdrawing during due diligence cancels the review it started (same transaction)."""
+    child = ctx.instance.data.get("due_diligence_id")
+    if ctx.from_state != "due_diligence" or not child:
+        return
+    engine.fire(ctx.session, child, "cancel", Actor.system("onboarding"),
+                comment="the admission was withdrawn")
+    ctx.audit["due_diligence_cancelled"] = child
+
+
 @registry.effect("reject_client")
 def reject_client(ctx: FireContext) -> None:
     """The client is rejected; the reasons (screening, due diligence or the reviewer's
