@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from workflow.errors import RiskloopError
@@ -88,6 +88,19 @@ def handle_database_down(exc: DBAPIError) -> Response:
     return response
 
 
+def handle_unstorable_value(exc: DataError) -> Response:
+    """A value the database refuses (a NUL character, a number out of range): the
+    client's input, so a 422, never a 500."""
+    from .extensions import db
+
+    db.session.rollback()
+    log.info("refused unstorable value on %s %s: %s", request.method, request.path,
+             type(exc.orig).__name__)
+    return problem(422, "Unprocessable value",
+                   "A value cannot be stored: text must not contain NUL characters and "
+                   "numbers must fit their field.", slug="invalid-value")
+
+
 def handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return handle_http(exc)
@@ -105,4 +118,5 @@ def install(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(RiskloopError, handle_riskloop)
     app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(DataError, handle_unstorable_value)
     app.register_error_handler(Exception, handle_unexpected)

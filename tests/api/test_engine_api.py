@@ -163,3 +163,9 @@ def test_sales_see_who_did_what_but_not_the_payload_of_others_actions(app, api):
     assert mine["approve"]["actor"] == "risk1" and mine["approve"]["comment"] == "fine"
     full = {r["trigger"]: r for r in api.get("auditor1", f"/api/v1/workflows/{case}/audit").get_json()["items"]}
     assert full["approve"]["payload"] == {"amount": 42}
+
+
+def test_a_nul_character_in_input_is_a_422_not_a_500(api, client):
+    r = client.post("/api/v1/auth/token", json={"username": "risk1\u0000", "password": "whatever-it-is"})
+    assert r.status_code in (401, 422) and r.mimetype == "application/problem+json"
+    assert api.get("risk1", "/api/v1/workflows?state=a%00b").status_code in (200, 422)

@@ -54,7 +54,7 @@ def test_generated_requests_get_no_5xx_and_match_the_documented_schema(fuzz_app)
         seen.setdefault(label, {})
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
+        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
         def check(case) -> None:  # noqa: ANN001
             label = f"{case.operation.method.upper()} {case.operation.path}"
