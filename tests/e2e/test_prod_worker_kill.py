@@ -67,12 +67,12 @@ def test_workers_killed_mid_message_lose_and_repeat_nothing(stack, tmp_path):
 
             while kills_mid_message < KILLS:
                 victim = workers[0]
-                sv.wait_for(lambda v=victim: booted(v), 60, "a worker to boot")
+                sv.wait_for(lambda v=victim: booted(v), 180, "a worker to boot")
                 before, total = _counts(stack.engine)
                 assert before < total, (f"every message finished after {kills_mid_message} kills; "
                                         "queue more messages so each kill lands mid-stream")
                 # Let it take and start messages, then kill it without warning.
-                sv.wait_for(lambda b=before: _counts(stack.engine)[0] > b, 60, "progress")
+                sv.wait_for(lambda b=before: _counts(stack.engine)[0] > b, 180, "progress")
                 os.killpg(victim.pid, signal.SIGKILL)
                 victim.proc.wait(10)
                 victim.stop()
