@@ -95,6 +95,10 @@ def run_machine(rt, max_examples: int) -> set[str]:  # noqa: ANN001
             inst = self.s.get(WorkflowInstance, case)
             version = inst.version - 1 if stale else None
             self.s.rollback()
+            self.act_on(case, actor, trigger, comment, version)
+
+        def act_on(self, case: int, actor: Actor, trigger: str, comment: str | None,
+                   version: int | None) -> None:
             try:
                 result = engine.fire(self.s, case, trigger, actor, comment=comment,
                                      expected_version=version)
@@ -107,6 +111,13 @@ def run_machine(rt, max_examples: int) -> set[str]:  # noqa: ANN001
                 inst = self.s.get(WorkflowInstance, case)
                 for field, change in inst.data["changes"].items():
                     self.expected[inst.subject_id][field] = change["after"]
+
+        @precondition(lambda self: bool(self.cases))
+        @rule(approver=st.sampled_from([RISK, RISK2, LEGAL, MANAGER]))
+        def approve_latest(self, approver: Actor) -> None:
+            """An eligible approver approves the newest case at its current version, so that
+            runs regularly reach a second approval whatever the other rules drew."""
+            self.act_on(self.cases[-1], approver, "approve", None, None)
 
         @rule(which=st.integers(0, 1), rating=st.sampled_from(["A", "B", "C"]))
         def rescreen(self, which: int, rating: str) -> None:
@@ -155,8 +166,8 @@ def run_machine(rt, max_examples: int) -> set[str]:  # noqa: ANN001
 
 def test_no_sequence_of_actions_applies_a_change_without_two_distinct_eligible_approvers(rt, db_url):
     reached = run_machine(rt, 25 if db_url.startswith("sqlite") else 10)
-    # The run must get as far as second approvals (applied, or conflict on stale data).
-    # Known issue: after tests/api/test_sensitive_edit_api.py in the same process every
-    # second approval ends in conflict (test pollution under investigation), so
-    # "applied" is not required here; the invariants above hold on every step either way.
-    assert "first_approved" in reached and reached & {"applied", "conflict"}, reached
+    # The run must get as far as applied changes, or the invariants prove little. (Which
+    # sequences a derandomized run draws also depends on the modules loaded in the process:
+    # Hypothesis mixes constants found in their code into its draws. The approve_latest
+    # rule makes second approvals common whatever is drawn.)
+    assert {"first_approved", "applied"} <= reached, reached
