@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.errors import RiskloopError, ValidationFailed
+from workflow.errors import Forbidden, RiskloopError, ValidationFailed
 from workflow.identity import Actor
 
-from .client_service import create_client, plain, update_client
+from .client_service import create_client, plain, require_editor, update_client
 from .client_validation import validate_client_fields
 from .clients import SENSITIVE_FIELDS, Client
 
@@ -153,6 +153,13 @@ def import_clients(session: Session, rows: Iterator[tuple[int, dict[str, Any]]],
             continue
         seen[code] = number
         existing = session.execute(select(Client).where(Client.credit_code == code)).scalar_one_or_none()
+        if existing is not None and not _may_edit(existing, actor):
+            # Refused before any comparison: a dry run must not tell a sales user whether
+            # a guessed value (a bank account) matches another owner's client.
+            report.errors.append({"row": number, "field": "credit_code", "messages": [
+                "This client is owned by another sales user; only its owner, a risk officer "
+                "or a manager may update it."]})
+            continue
         checked.append((number, data, existing))
     if report.errors or dry_run:
         for number, data, existing in checked:
@@ -166,6 +173,14 @@ def import_clients(session: Session, rows: Iterator[tuple[int, dict[str, Any]]],
         if progress is not None:
             progress(1)
     return report
+
+
+def _may_edit(client: Client, actor: Actor) -> bool:
+    try:
+        require_editor(client, actor, "importing clients")
+    except Forbidden:
+        return False
+    return True
 
 
 def _split(data: dict[str, Any], existing: Client) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -224,8 +239,10 @@ def run_import(session: Session, content: bytes, filename: str, actor: Actor, *,
     client for admission (those not already admitted or under way).
 
     Raises:
+        Forbidden: the actor may not write clients (checked before the file is read).
         ValidationFailed: a bad file or any bad row (nothing is imported; ``extra['report']``).
     """
+    require_editor(None, actor, "importing clients")
     report = import_clients(session, read_rows(content, filename), actor, dry_run=dry_run,
                             default_owner=default_owner, progress=progress)
     if report.errors and not dry_run:

@@ -14,8 +14,9 @@ from workflow.identity import Actor
 
 from .clients import Client, get_client
 
-# Roles that see the whole archive; sales see the clients they own.
-ARCHIVE_ROLES = frozenset({"risk_officer", "legal", "manager", "auditor", "admin"})
+# Roles that see the whole archive; sales see the clients they own. Admins manage users
+# and definitions, not business data (SPEC 1): they see no client.
+ARCHIVE_ROLES = frozenset({"risk_officer", "legal", "manager", "auditor"})
 FILTERS = ("status", "rating", "risk_level", "owner")
 
 
@@ -28,6 +29,9 @@ def read_client(session: Session, client_id: int, actor: Actor) -> Client:
         NotFound: no such client.
         Forbidden: a sales user asking for a client owned by someone else."""
     client = get_client(session, client_id)
+    if not _sees_all(actor) and "sales" not in actor.roles:
+        raise Forbidden("reading the client archive needs one of the roles "
+                        f"{', '.join(sorted(ARCHIVE_ROLES | {'sales'}))}", rule="role")
     if not _sees_all(actor) and client.owner != actor.username:
         raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner")
     return client

@@ -65,7 +65,9 @@ def sensitive_values(client: Client) -> dict[str, Any]:
     return {name: plain(getattr(client, name)) for name in SENSITIVE_FIELDS}
 
 
-def _require_editor(client: Client | None, actor: Actor, what: str) -> None:
+def require_editor(client: Client | None, actor: Actor, what: str) -> None:
+    """Raises:
+        Forbidden: the actor may not write clients, or (sales) not this one."""
     if actor.is_system:
         return
     if not actor.has_any(EDITOR_ROLES):
@@ -123,7 +125,7 @@ def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Clien
         ValidationFailed: invalid fields (per field), or a field screening sets.
         Duplicate: the credit code is already in the archive.
     """
-    _require_editor(None, actor, "creating a client")
+    require_editor(None, actor, "creating a client")
     cleaned = validate_client_fields(data, partial=False)
     preset = [f for f in SYSTEM_SET_ON_CREATE if cleaned.get(f) not in (None, False)]
     if preset:
@@ -170,7 +172,7 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
         Duplicate: the new credit code belongs to another client.
     """
     client = get_client(session, client_id, lock=True)
-    _require_editor(client, actor, "editing a client")
+    require_editor(client, actor, "editing a client")
     sensitive = sorted(set(changes) & set(SENSITIVE_FIELDS))
     if sensitive:
         raise Conflict(
@@ -204,6 +206,30 @@ def set_sensitive_fields(session: Session, client: Client, values: dict[str, Any
     cleaned = {name: validate_sensitive_change(name, value) for name, value in values.items()}
     return apply_changes(session, client, cleaned, actor, "client.sensitive_changed",
                          reason=reason, approvers=list(approvers))
+
+
+SUSPENDED = "suspended"
+
+
+def suspend_client(session: Session, client: Client, actor: Actor, *, at: datetime,
+                   instance_id: int, **reason: Any) -> bool:
+    """Suspend ``client`` (locked here), remembering its former status so that it can be
+    reinstated; the client's audit stream records why (``reason``). False when it is
+    already suspended (another black alert, a blacklisting, or by hand): its former status
+    is kept as it was."""
+    client = get_client(session, client.id, lock=True)
+    if client.status == SUSPENDED:
+        return False
+    before = client.status
+    client.status_before_suspension = before
+    client.status = SUSPENDED
+    client.version += 1
+    client.updated_at = at
+    audit.record_event(session, client_stream(client.id), "client.suspended", actor,
+                       subject=client_stream(client.id), instance_id=instance_id,
+                       payload={"status": [before, SUSPENDED], **reason})
+    log.info("client %s suspended (case %s)", client.id, instance_id)
+    return True
 
 
 def client_view(session: Session, client: Client, actor: Actor) -> dict[str, Any]:
