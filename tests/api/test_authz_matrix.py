@@ -1,110 +1,217 @@
-"""Proof 7 — authorisation matrix: every role × every endpoint × own/other's data,
-generated from the table below and compared cell by cell with what the API answers.
+"""Proof 7 — authorisation matrix: every role × every API endpoint × own/other's data.
 
-Rows are (endpoint, whose case); columns are the callers. "own" is a case that
-sales1 started, "other" one that sales2 started: sales1 is the owner in both
-columns' sense ("own" = its own case, "other" = someone else's). Grow the table as
-feature endpoints land.
+The expectations are the tables in ``tests/api/authz/table.py`` (written from SPEC);
+``tests/api/authz/world.py`` builds the data and sends one request per cell. Every
+``/api/v1`` route of the app must have rows, so a new endpoint cannot escape the matrix.
+One app and database per module and database kind (SQLite, PostgreSQL); each row's
+fixture is built once, and again only after a call changed it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Iterator
+from typing import Any
 
-from workflow import engine, runtime
-from workflow.identity import Actor
+import pytest
+from flask import Flask
 
-CALLERS = ["anonymous", "sales1", "risk1", "legal1", "manager1", "auditor1", "admin"]
+from api.extensions import db
+from tests.api.authz import world as w
+from tests.api.authz.table import CALLERS, EXPECTED, MASKED, OWNERS, VISIBLE
+from tests.api.conftest import Api, make_app
+from tests.databases import fresh_database
+from workflow import clock, outbox
+from workflow.models import Notification
 
-# endpoint, whose case → expected status per caller (same order as CALLERS)
-MATRIX: dict[tuple[str, str], list[int]] = {
-    ("GET /api/v1/tasks", "-"):                      [401, 200, 200, 200, 200, 200, 200],
-    ("GET /api/v1/workflows", "-"):                  [401, 200, 200, 200, 200, 200, 200],
-    ("GET /api/v1/definitions", "-"):                [401, 200, 200, 200, 200, 200, 200],
-    ("GET /api/v1/definitions/test_approval", "-"):  [401, 200, 200, 200, 200, 200, 200],
-    ("GET /api/v1/workflows/{id}", "own"):           [401, 200, 200, 200, 200, 200, 404],
-    ("GET /api/v1/workflows/{id}", "other"):         [401, 404, 200, 200, 200, 200, 404],
-    ("GET /api/v1/workflows/{id}/audit", "own"):     [401, 200, 200, 200, 200, 200, 404],
-    ("GET /api/v1/workflows/{id}/audit", "other"):   [401, 404, 200, 200, 200, 200, 404],
-    # submit needs the sales role and a visible case
-    ("POST submit {id}", "own"):                     [401, 200, 403, 403, 403, 403, 404],
-    ("POST submit {id}", "other"):                   [401, 404, 403, 403, 403, 403, 404],
-    # approve needs risk_officer or manager, and not the initiator (segregation of duties)
-    ("POST approve {id}", "own"):                    [401, 403, 200, 403, 200, 403, 404],
-    ("POST approve {id}", "other"):                  [401, 404, 200, 403, 200, 403, 404],
-}
-
-OWNERS = {"own": "sales1", "other": "sales2"}
-ENGINE_OPERATIONS = {
-    "GET /api/v1/tasks", "GET /api/v1/workflows", "GET /api/v1/definitions", "GET /api/v1/definitions/{name}",
-    "GET /api/v1/workflows/{instance_id}", "GET /api/v1/workflows/{instance_id}/audit",
-    "POST /api/v1/workflows/{instance_id}/actions/{trigger}",
-}
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 
-def _new_case(app, owner: str, state: str) -> int:  # noqa: ANN001
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    tmp = tmp_path_factory.mktemp("authz")
+    with pytest.MonkeyPatch.context() as mp, fresh_database(request.param, tmp, with_schema=True) as url:
+        mp.setenv("RISKLOOP_INSTANCE_PATH", str(tmp / "instance"))
+        app = make_app(url, tmp, RISKLOOP_WEBHOOK_SECRET=w.WEBHOOK_SECRET,
+                       RISKLOOP_LOGIN_RATE_LIMIT="1000 per minute")
+        outbox.set_sender(None)  # drain() runs background work in the test's thread
+        yield app
+        clock.freeze(None)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def api(app: Flask) -> Api:
+    return Api(app.test_client())
+
+
+@pytest.fixture(scope="module")
+def world(app: Flask, api: Api) -> w.World:
+    return w.World(app, api)
+
+
+def user_of(caller: str) -> str | None:
+    return None if caller == "anonymous" else caller
+
+
+def api_routes(app: Flask) -> set[str]:
+    return {f"{method} {rule.rule}" for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1")
+            for method in sorted((rule.methods or set()) - IGNORED_METHODS)}
+
+
+def test_every_api_route_has_rows_in_the_table(app: Flask) -> None:
+    routes = api_routes(app)
+    in_table = {route for route, _ in EXPECTED}
+    assert not routes - in_table, f"add rows to tests/api/authz/table.py for: {sorted(routes - in_table)}"
+    assert not in_table - routes, f"rows for routes the app does not have: {sorted(in_table - routes)}"
+    assert set(w.ROWS) == set(EXPECTED), f"rows without a request: {sorted(set(EXPECTED) ^ set(w.ROWS))}"
+    assert all(len(row) == len(CALLERS) for row in EXPECTED.values())
+
+
+def test_every_role_on_every_endpoint_matches_the_table(world: w.World, api: Api) -> None:
+    mismatches: dict[str, tuple[int, int, Any]] = {}
+    allowed = denied = 0
+    for (route, scenario), expected in EXPECTED.items():
+        row = w.ROWS[(route, scenario)]
+        owner = w.owner_of(scenario)
+        ctx = row.setup(world, owner)
+        for caller, want in zip(CALLERS, expected, strict=True):
+            response = row.call(api, user_of(caller), ctx)
+            got = response.status_code
+            allowed += got < 400
+            denied += got >= 400
+            if got != want:
+                body = response.get_json(silent=True) or {}
+                mismatches[f"{route} [{scenario}] as {caller}"] = (
+                    want, got, body.get("detail") if isinstance(body, dict) else body)
+            if row.writes and got < 300:
+                ctx = row.setup(world, owner)
+    assert not mismatches, "(expected, got, detail):\n" + "\n".join(f"  {k}: {v}" for k, v in mismatches.items())
+    print(f"\n[authz] {len(EXPECTED)} route×scenario rows × {len(CALLERS)} callers = "
+          f"{len(EXPECTED) * len(CALLERS)} cells over {len({r for r, _ in EXPECTED})} routes: "
+          f"{allowed} allowed, {denied} denied, 0 mismatches")
+
+
+# --- what a caller sees in lists ----------------------------------------------------------
+
+def others_items(world: w.World) -> dict[str, Any]:
+    """sales2's client, its case waiting for a risk decision, an alert on it and a
+    notification of sales2's: what each list must show or hide."""
+    client = world.client(OWNERS["other"])
+    case = world.admission(OWNERS["other"], "risk_review")
+    alert, _ = world.alert(OWNERS["other"], "warned")
+    return {"GET /api/v1/clients": client, "GET /api/v1/workflows": case, "GET /api/v1/tasks": case,
+            "GET /api/v1/alerts": alert, "GET /api/v1/notifications": world.notification("sales2")}
+
+
+def listed(route: str, body: dict[str, Any], item: int) -> bool:
+    if route == "GET /api/v1/alerts":
+        return any(i["alert"]["id"] == item for i in body["items"])
+    return any(i["id"] == item for i in body["items"])
+
+
+def test_lists_show_other_peoples_items_only_to_roles_that_see_them(world: w.World, api: Api) -> None:
+    items = others_items(world)
+    wrong = {}
+    for route, expected in VISIBLE.items():
+        path = route.split(" ", 1)[1]
+        for caller, want in zip(CALLERS, expected, strict=True):
+            if want is None:
+                continue
+            # a page large enough for everything this module creates
+            r = api.get(user_of(caller), f"{path}?limit=200")
+            assert r.status_code == 200, (route, caller, r.get_json())
+            got = listed(route, r.get_json(), items[route])
+            if got != want:
+                wrong[f"{route} as {caller}"] = (want, got)
+    assert not wrong, f"(expected listed, got): {wrong}"
+
+
+def test_marking_all_read_never_touches_another_users_notifications(world: w.World, api: Api, app: Flask) -> None:
+    theirs = world.notification("sales2")
+    for caller in CALLERS[1:]:
+        assert api.post(caller, "/api/v1/notifications/read-all").status_code == 200
     with app.app_context():
-        factory = runtime.current().session_factory
-        with factory() as session:
-            actor = Actor(owner, frozenset({"sales"}))
-            instance = engine.start(session, "test_approval", actor)
-            session.commit()
-            if state == "pending":
-                engine.fire(session, instance.id, "submit", actor)
-                session.commit()
-            return instance.id
+        assert db.session.get(Notification, theirs).read_at is None  # type: ignore[union-attr]
 
 
-def _request(app, api, endpoint: str, whose: str) -> Callable[[str | None], int]:  # noqa: ANN001
-    method, path = endpoint.split(" ", 1)
+# --- masking ------------------------------------------------------------------------------
 
-    def call(user: str | None) -> int:
-        if method == "POST":
-            trigger, _ = path.split(" ")
-            case = _new_case(app, OWNERS[whose], "draft" if trigger == "submit" else "pending")
-            body = {"amount": 10} if trigger == "approve" else {}
-            return api.post(user, f"/api/v1/workflows/{case}/actions/{trigger}", json=body).status_code
-        target = path
-        if "{id}" in path:
-            target = path.replace("{id}", str(_new_case(app, OWNERS[whose], "draft")))
-        return api.get(user, target).status_code
-
-    return call
+def _mask(shown: Any, stored: Any) -> str:
+    return "full" if shown == stored else "masked"
 
 
-def test_every_role_on_every_endpoint_matches_the_table(app, api):
-    actual: dict[tuple[str, str], list[int]] = {}
-    for (endpoint, whose), _expected in MATRIX.items():
-        call = _request(app, api, endpoint, whose)
-        actual[(endpoint, whose)] = [call(None if c == "anonymous" else c) for c in CALLERS]
-    mismatches = {
-        f"{endpoint} [{whose}] as {caller}": (want, got)
-        for (endpoint, whose), row in MATRIX.items()
-        for caller, want, got in zip(CALLERS, row, actual[(endpoint, whose)], strict=True)
-        if want != got
-    }
-    assert not mismatches, f"(expected, got): {mismatches}"
-    cells = len(MATRIX) * len(CALLERS)
-    print(f"\n[authz] {len(MATRIX)} endpoint×ownership rows × {len(CALLERS)} callers = {cells} cells, "
-          f"{sum(s < 400 for row in actual.values() for s in row)} allowed, "
-          f"{sum(s >= 400 for row in actual.values() for s in row)} denied, 0 mismatches")
+def _client_reads(world: w.World, api: Api) -> dict[str, Any]:
+    client = world.client(OWNERS["own"])
+    _, change = world.change_request(OWNERS["own"])
+    change_client = api.get("risk1", f"/api/v1/workflows/{change}").get_json()["subject_id"]
+    onboarding = world.admission(OWNERS["own"], "risk_review")
+    review = world.due_diligence(OWNERS["own"], "under_review")
+    return {"client": client, "change": change, "change_client": change_client,
+            "onboarding": onboarding, "review": review}
 
 
-def test_the_table_covers_every_documented_operation(api):
-    spec = api.get(None, "/api/v1/openapi.json").get_json()
-    documented = {f"{m.upper()} {p}" for p, ops in spec["paths"].items() for m in ops if m != "parameters"}
-    covered = {e.split(" ")[0] + " " + e.split(" ", 1)[1] for e, _ in MATRIX}
-    normalised = set()
-    for item in covered:
-        method, rest = item.split(" ", 1)
-        if method == "POST" and rest.endswith("{id}"):
-            normalised.add("POST /api/v1/workflows/{instance_id}/actions/{trigger}")
-        else:
-            normalised.add(f"{method} {rest.replace('{id}', '{instance_id}').replace('test_approval', '{name}')}")
-    public = {"POST /api/v1/auth/token"}
-    engine_ops = documented & ENGINE_OPERATIONS
-    missing = engine_ops - normalised - public
-    assert not missing and len(engine_ops) == len(ENGINE_OPERATIONS), f"add rows to MATRIX for: {sorted(missing)}"
-    feature_ops = sorted(documented - engine_ops - public)
-    if feature_ops:  # feature endpoints are covered by their own tests until rows land here
-        print(f"\n[authz] feature operations not yet in MATRIX: {len(feature_ops)}")
+def observe(api: Api, user: str | None, ids: dict[str, Any]) -> dict[str, str | None]:
+    """How ``user`` reads each sensitive value of MASKED (None: the read is refused)."""
+    seen: dict[str, str | None] = {}
+    r = api.get(user, f"/api/v1/clients/{ids['client']}")
+    client = r.get_json() if r.status_code == 200 else None
+    seen["client.bank_account"] = client and _mask(client["bank_account"], w.BANK_ACCOUNT)
+    seen["client.contacts.phone"] = client and _mask(client["contacts"][0]["phone"], w.PHONE)
+    seen["client.registered_capital"] = client and _mask(client["registered_capital"], w.CAPITAL)
+    r = api.get(user, "/api/v1/clients?limit=200")
+    mine = [c for c in (r.get_json() or {}).get("items", []) if c["id"] == ids["client"]]
+    seen["client list.bank_account"] = mine[0] and _mask(mine[0]["bank_account"], w.BANK_ACCOUNT) if mine else None
+    r = api.get(user, f"/api/v1/clients/{ids['change_client']}/change-requests/{ids['change']}/values")
+    seen["change values.bank_account"] = (
+        _mask(r.get_json()["changes"]["bank_account"]["after"], w.NEW_BANK_ACCOUNT) if r.status_code == 200 else None)
+    r = api.get(user, f"/api/v1/workflows/{ids['change']}")
+    seen["change case.bank_account"] = (
+        _mask(r.get_json()["data"]["changes"]["bank_account"]["after"], w.NEW_BANK_ACCOUNT)
+        if r.status_code == 200 else None)
+    r = api.get(user, f"/api/v1/workflows/{ids['onboarding']}")
+    seen["onboarding case.screening"] = (
+        "full" if "score" in r.get_json()["data"]["screening"] else "masked") if r.status_code == 200 else None
+    r = api.get(user, f"/api/v1/workflows/{ids['review']}")
+    seen["due diligence case.checklist"] = (
+        "full" if "checklist" in r.get_json()["data"] else "masked") if r.status_code == 200 else None
+    r = api.get(user, f"/api/v1/workflows/{ids['onboarding']}/audit")
+    if r.status_code == 200:
+        screened = [i for i in r.get_json()["items"] if i["trigger"] == "screened"]
+        seen["case audit.payload"] = "full" if screened[0]["payload"] else "masked"
+    else:
+        seen["case audit.payload"] = None
+    return seen
+
+
+def test_sensitive_values_are_masked_for_roles_that_must_not_see_them(world: w.World, api: Api) -> None:
+    ids = _client_reads(world, api)
+    wrong = {}
+    for caller in CALLERS:
+        seen = observe(api, user_of(caller), ids)
+        for what, expected in MASKED.items():
+            want = expected[CALLERS.index(caller)]
+            if seen[what] != want:
+                wrong[f"{what} as {caller}"] = (want, seen[what])
+    assert not wrong, f"(expected, got): {wrong}"
+
+
+def test_an_import_dry_run_reveals_nothing_of_a_client_the_caller_does_not_own(world: w.World, api: Api) -> None:
+    # sales1 probes sales2's client with a guessed bank account: the dry run must not
+    # say whether the guess matches (a sensitive value oracle), only that the row is refused
+    theirs = world.client(OWNERS["other"])
+    with world.session() as s:
+        from workflow.domain.clients import Client
+
+        code = s.get(Client, theirs).credit_code  # type: ignore[union-attr]
+    for guess in (w.BANK_ACCOUNT, "6222000000000000"):
+        content = f"name,credit_code,bank_account\n探测,{code},{guess}\n".encode()
+        r = w.upload_csv(api, "sales1", content, "?dry_run=true")
+        report = r.get_json()
+        assert r.status_code == 200, report
+        assert report["sensitive_differences"] == [] and report["updated"] == report["unchanged"] == 0, report
+        assert [e["field"] for e in report["errors"]] == ["credit_code"], report
+    r = w.upload_csv(api, "auditor1", io.BytesIO(b"name,credit_code\n").getvalue(), "?dry_run=true")
+    assert r.status_code == 403, r.get_json()
