@@ -14,28 +14,17 @@ from workflow.identity import Actor
 from workflow.models import WorkflowInstance
 from workflow.registry import registry
 
+from .client_service import SUSPENDED, suspend_client
 from .clients import Client, client_stream, get_client
 
 log = logging.getLogger(__name__)
-
-SUSPENDED = "suspended"
 
 
 def suspend_for_alert(session: Session, client: Client, instance: WorkflowInstance,
                       actor: Actor) -> None:
     """Suspend ``client`` for black alert ``instance``, remembering its former status."""
-    client = get_client(session, client.id, lock=True)
-    if client.status == SUSPENDED:
-        return  # already suspended (another black alert, or by hand): keep what it was before
-    before = client.status
-    client.status_before_suspension = before
-    client.status = SUSPENDED
-    client.version += 1
-    client.updated_at = instance.created_at
-    audit.record_event(session, client_stream(client.id), "client.suspended", actor,
-                       subject=f"client:{client.id}", instance_id=instance.id,
-                       payload={"status": [before, SUSPENDED], "alert_instance": instance.id})
-    log.info("client %s suspended by black alert instance %s", client.id, instance.id)
+    suspend_client(session, client, actor, at=instance.created_at, instance_id=instance.id,
+                   alert_instance=instance.id)
 
 
 def open_black_loops(session: Session, client_id: int, *, besides: int) -> int:

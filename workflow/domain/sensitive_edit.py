@@ -28,14 +28,19 @@ from workflow.masking import can_see_sensitive, mask_client, mask_diff
 from workflow.models import Timer, WorkflowInstance
 from workflow.registry import registry
 
-from .client_service import plain, sensitive_values, set_sensitive_fields
+from .client_service import (
+    SUSPENDED,
+    plain,
+    sensitive_values,
+    set_sensitive_fields,
+    suspend_client,
+)
 from .client_validation import ClientFieldsSchema, validate_sensitive_change
 from .clients import SENSITIVE_FIELDS, Client, client_stream, get_client
 
 log = logging.getLogger(__name__)
 
 DEFINITION = "sensitive_edit"
-SUSPENDED = "suspended"
 _CLIENT_FIELDS = frozenset(ClientFieldsSchema().fields)
 
 
@@ -212,17 +217,9 @@ def apply_sensitive_edit(ctx: FireContext) -> None:
 
 
 def _suspend_blacklisted(ctx: FireContext, client: Client) -> None:
-    before = client.status
-    client.status_before_suspension = before
-    client.status = SUSPENDED
-    client.version += 1
-    client.updated_at = ctx.now
-    audit.record_event(ctx.session, client_stream(client.id), "client.suspended", ctx.actor,
-                       subject=client_stream(client.id), instance_id=ctx.instance.id,
-                       payload={"status": [before, SUSPENDED], "reason": "blacklisted",
-                                "change_request": ctx.instance.id})
-    ctx.audit["status"] = [before, SUSPENDED]
-    log.info("client %s suspended: blacklisted by change request %s", client.id, ctx.instance.id)
+    if suspend_client(ctx.session, client, ctx.actor, at=ctx.now, instance_id=ctx.instance.id,
+                      reason="blacklisted", change_request=ctx.instance.id):
+        ctx.audit["status"] = [client.status_before_suspension, SUSPENDED]
 
 
 def read_change_values(session: Session, client_id: int, instance_id: int,
