@@ -7,8 +7,11 @@ the pool of each process is shared by its threads.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import socket
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 worker_class = "gthread"
@@ -19,8 +22,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 reuse_port = True
 # A request that runs longer than this is killed and its worker replaced.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-# SIGTERM: stop accepting, let in-flight requests finish for up to this long.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# SIGTERM: refuse new connections, let in-flight requests finish for up to this
+# long. Below the usual 30 s a platform waits between SIGTERM and SIGKILL
+# (Kubernetes' terminationGracePeriodSeconds, Heroku, systemd's TimeoutStopSec is
+# 90 s), so gunicorn ends its own drain first.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # Recycle workers now and then (jittered so they do not restart together).
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
@@ -43,3 +49,47 @@ def post_worker_init(worker) -> None:  # noqa: ANN001
     from api.logging_setup import configure
 
     configure()
+    _refuse_new_connections_on_sigterm(worker)
+
+
+def _refuse_new_connections_on_sigterm(worker) -> None:  # noqa: ANN001
+    """On SIGTERM, stop listening at once so new connections are refused.
+
+    gunicorn's gthread worker only stops *accepting* while it drains: its listening
+    socket (one per worker with ``reuse_port``) stays open, so the kernel keeps
+    completing new connections into a backlog nobody serves, and resets them when the
+    drain ends, up to ``graceful_timeout`` later. Shutting the socket down for reading
+    takes it out of the kernel's listening set: a new connection is refused at once
+    (a client or load balancer retries elsewhere) while in-flight requests finish.
+    tests/e2e/test_prod_shutdown.py proves both.
+    """
+    method_queue = getattr(worker, "method_queue", None)
+    if method_queue is None or not hasattr(worker, "set_accept_enabled"):
+        return  # not a gthread worker
+    accept = worker.accept
+
+    def guarded_accept(listener) -> None:  # noqa: ANN001
+        try:
+            accept(listener)
+        except OSError:
+            if worker.alive:
+                raise
+            # a readiness event from before the listener was shut down: nothing to accept
+
+    worker.accept = guarded_accept  # registered with the poller when run() starts
+
+    def stop_listening() -> None:
+        worker.set_accept_enabled(False)
+        for listener in worker.sockets:
+            with contextlib.suppress(OSError):
+                listener.sock.shutdown(socket.SHUT_RD)
+
+    handle_exit = worker.handle_exit
+
+    def on_sigterm(signum: int, frame) -> None:  # noqa: ANN001
+        handle_exit(signum, frame)
+        # Runs on the worker's own loop (the poller is not thread- or signal-safe).
+        method_queue.defer(stop_listening)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn sets it: no EINTR in requests

@@ -134,7 +134,8 @@ class Process:
         return self.log_path.read_text(errors="replace")[-chars:]
 
 
-def gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 2, threads: int = 4) -> tuple[Process, str]:
+def gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 2, threads: int = 4,
+             boot_timeout: float = 60) -> tuple[Process, str]:
     port = free_port()
     proc = Process("gunicorn", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
                                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
@@ -148,7 +149,7 @@ def gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 2, threads: i
         except requests.RequestException:
             return False
 
-    wait_for(up, 60, "gunicorn to answer /healthz")
+    wait_for(up, boot_timeout, "gunicorn to answer /healthz")
     return proc, base
 
 
