@@ -28,6 +28,11 @@ class FieldSpec:
     min: Any = None
     max: Any = None
     max_length: int | None = None
+    # "checklist": one finding, grade and evidence per item of the definition's checklist;
+    # "attachments": evidence files (uploaded or already on the case), sent as SHA-256s.
+    widget: str | None = None
+    items: list[tuple[str, str]] = field(default_factory=list)
+    grades: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -40,6 +45,23 @@ class ActionForm:
 
 
 _DANGER = ("reject", "withdraw", "cancel", "terminate", "suspend", "blacklist", "block")
+ATTACHMENT_FIELDS = ("attachments",)
+DEFAULT_GRADES = ["low", "medium", "high"]
+
+
+def _field(definition: Definition, name: str, spec: dict[str, Any]) -> FieldSpec:
+    field_spec = FieldSpec(
+        name=name, type=spec.get("type", "string"), required=bool(spec.get("required")),
+        label=label(spec.get("label"), name), enum=list(spec.get("enum") or []),
+        min=spec.get("min"), max=spec.get("max"), max_length=spec.get("max_length"))
+    checklist = definition.settings.get("checklist")
+    if name == "checklist" and field_spec.type == "object" and isinstance(checklist, dict):
+        field_spec.widget = "checklist"
+        field_spec.items = [(key, label(text, key)) for key, text in checklist.items()]
+        field_spec.grades = list(definition.settings.get("risk_grades") or DEFAULT_GRADES)
+    elif name in ATTACHMENT_FIELDS and field_spec.type == "array":
+        field_spec.widget = "attachments"
+    return field_spec
 
 
 def action_forms(definition: Definition, state: str, triggers: list[str],
@@ -53,10 +75,8 @@ def action_forms(definition: Definition, state: str, triggers: list[str],
         specs: dict[str, FieldSpec] = {}
         for t in candidates:
             for name, spec in t.payload.items():
-                specs.setdefault(name, FieldSpec(
-                    name=name, type=spec.get("type", "string"), required=bool(spec.get("required")),
-                    label=label(spec.get("label"), name), enum=list(spec.get("enum") or []),
-                    min=spec.get("min"), max=spec.get("max"), max_length=spec.get("max_length")))
+                if name not in specs:
+                    specs[name] = _field(definition, name, spec)
         first = candidates[0]
         forms.append(ActionForm(
             trigger=trigger, label=label(first.label, trigger), fields=list(specs.values()),
@@ -72,6 +92,12 @@ def parse_payload(form: MultiDict[str, str], fields: list[FieldSpec]) -> tuple[d
     for spec in fields:
         key = f"p_{spec.name}"
         raw = form.get(key, "")
+        if spec.widget == "checklist":
+            payload[spec.name] = parse_checklist(form, spec)
+            continue
+        if spec.widget == "attachments":
+            payload[spec.name] = list(dict.fromkeys(v for v in form.getlist(key) if v))
+            continue
         if spec.type == "boolean":
             payload[spec.name] = raw in ("on", "true", "1", "yes")
             continue
@@ -96,3 +122,39 @@ def parse_payload(form: MultiDict[str, str], fields: list[FieldSpec]) -> tuple[d
         except ValueError:
             errors[spec.name] = ["Not a valid value."]
     return payload, errors
+
+
+def checklist_input(item: str, part: str) -> str:
+    """Name of a checklist item's input: ``finding``, ``risk``, ``evidence`` or ``files``."""
+    return f"cl-{item}-{part}"
+
+
+def parse_checklist(form: MultiDict[str, str], spec: FieldSpec) -> dict[str, Any]:
+    """Every item of the checklist as the engine expects it; the engine's
+    ``validate_checklist`` judges it (the same rules as the API)."""
+    return {key: {"finding": form.get(checklist_input(key, "finding"), ""),
+                  "risk": form.get(checklist_input(key, "risk"), ""),
+                  "evidence": list(dict.fromkeys(
+                      v for v in form.getlist(checklist_input(key, "evidence")) if v))}
+            for key, _text in spec.items}
+
+
+def file_inputs(fields: list[FieldSpec]) -> list[tuple[str, str, str | None]]:
+    """The file inputs of a form as (input name, payload field, checklist item)."""
+    inputs: list[tuple[str, str, str | None]] = []
+    for spec in fields:
+        if spec.widget == "attachments":
+            inputs.append((f"f_{spec.name}", spec.name, None))
+        elif spec.widget == "checklist":
+            inputs.extend((checklist_input(key, "files"), spec.name, key) for key, _ in spec.items)
+    return inputs
+
+
+def add_evidence(payload: dict[str, Any], field_name: str, item: str | None,
+                 hashes: list[str]) -> None:
+    """Cite freshly uploaded files in the payload, as an API client cites the hashes it got."""
+    if item is None:
+        target = payload.setdefault(field_name, [])
+    else:
+        target = payload[field_name][item]["evidence"]
+    target.extend(h for h in hashes if h not in target)

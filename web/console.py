@@ -19,6 +19,8 @@ from workflow import accounts, clock
 from workflow.identity import Actor
 from workflow.models import User
 
+from .uploads import allow_upload_bodies
+
 blp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                 static_url_path="/console-static")
 
@@ -62,6 +64,7 @@ def current_actor() -> Actor:
 def require_sign_in() -> Response | None:
     g.console_actor = _session_actor()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
+        allow_upload_bodies()
         check_csrf()
     if g.console_actor is None and request.endpoint not in PUBLIC_ENDPOINTS:
         if request.headers.get("HX-Request"):

@@ -34,6 +34,7 @@ def _hints() -> dict[int, str]:
         403: _("Your role does not allow this action, or a four-eyes rule stops you."),
         404: _("The page or record does not exist, or you cannot see it."),
         409: _("The case changed after you opened it. Reload to see its current state."),
+        413: _("Go back and send smaller files, or fewer at a time."),
         500: _("The request id below identifies the problem in the logs."),
         503: _("Try again in a moment."),
     }

@@ -46,6 +46,18 @@ def amount(value: Any) -> str:
     return f"{format_decimal(Decimal(str(value)), format='#,##0.00', locale=str(get_locale()))} 元"
 
 
+def filesize(size: int | None) -> str:
+    """``20971520`` → ``20 MB``; ``1536`` → ``1.5 KB`` (binary multiples, as file managers show)."""
+    if size is None:
+        return "—"
+    value, unit = float(size), "B"
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            break
+        value /= 1024
+    return f"{format_decimal(round(value, 1), format='#,##0.#', locale=str(get_locale()))} {unit}"
+
+
 def when(value: datetime | str | None, fmt: str = "medium") -> str:
     if value is None:
         return "—"
@@ -97,7 +109,8 @@ def event_label(kind: str) -> str:
             "client.screened": _("screened"), "client.sensitive_read": _("viewed sensitive data"),
             "client.sensitive_changed": _("sensitive change applied"),
             "client.status_changed": _("status changed"), "started": _("started"),
-            "transition": _("transition"), "incident": _("incident")}.get(kind, kind)
+            "transition": _("transition"), "incident": _("incident"),
+            "evidence.uploaded": _("evidence uploaded")}.get(kind, kind)
 
 
 def duration(seconds: float | None) -> str:
@@ -120,7 +133,7 @@ def install(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(amount=amount, when=when, label=label)
+    app.jinja_env.filters.update(amount=amount, when=when, label=label, filesize=filesize)
     app.jinja_env.globals.update(countdown=countdown, level_label=level_label,
                                  action_label=action_label, state_label=state_label,
                                  status_label=status_label, event_label=event_label,

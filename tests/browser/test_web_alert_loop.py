@@ -6,12 +6,17 @@ from __future__ import annotations
 from .conftest import active_client, settle
 
 
-def act(user, trigger: str, fields: dict[str, str]) -> None:  # noqa: ANN001
+RECEIPT = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def act(user, trigger: str, fields: dict[str, str], files: dict[str, list[dict]] | None = None) -> None:  # noqa: ANN001
     page = user.page
     page.eval_on_selector(f"details:has(> summary[data-action={trigger}])", "d => { d.open = true; }")
     form = f"form[data-action-form={trigger}]"
     for name, value in fields.items():
         page.fill(f"{form} [name={name}]", value)
+    for name, chosen in (files or {}).items():
+        page.set_input_files(f"{form} input[type=file][name={name}]", chosen)
     page.click(f"{form} button[type=submit]")
     page.wait_for_selector(".flash.ok")
 
@@ -38,7 +43,8 @@ def test_an_alert_loop_runs_to_closed(sign_in, live) -> None:  # noqa: ANN001
     sales.shot("inbox-alert-sales-zh")
     sales.goto(case_path)
     act(sales, "respond", {"p_assessment": "核实为阶段性资金紧张", "p_plan": "两周内结清欠款并提供凭证"})
-    act(sales, "rectify", {"p_evidence": "已结清，附银行回单", "p_attachments": "回单-20261120.pdf"})
+    act(sales, "rectify", {"p_evidence": "已结清，附银行回单"}, files={"f_attachments": [
+        {"name": "回单-20261120.pdf", "mimeType": "application/pdf", "buffer": RECEIPT}]})
     sales.shot("case-alert-rectified-zh")
 
     risk.goto(case_path)
@@ -48,6 +54,11 @@ def test_an_alert_loop_runs_to_closed(sign_in, live) -> None:  # noqa: ANN001
     for text in ("响应", "提交整改", "复盘关闭", "回单-20261120.pdf", "凭证核实无误"):
         assert text in timeline
     risk.shot("case-alert-closed-zh")
+    # The uploaded receipt downloads from the timeline, byte for byte.
+    with risk.page.expect_download() as download:
+        risk.page.locator("ol.timeline a[download]", has_text="回单-20261120.pdf").first.click()
+    assert download.value.suggested_filename == "回单-20261120.pdf"
+    assert download.value.path().read_bytes() == RECEIPT
 
     risk.goto("/alerts")
     assert risk.page.inner_text("td[data-level=red][data-state=closed]") == "1"

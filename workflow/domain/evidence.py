@@ -1,8 +1,10 @@
-"""Evidence files of a due-diligence case (stored by ``workflow.evidence``).
+"""Evidence files of a case (stored by ``workflow.evidence``): due-diligence material and
+the proof attached to an alert's rectification.
 
 Each upload is an ``evidence.uploaded`` record on the case's audit chain carrying
 the hash, so :func:`verify_evidence` can report a file that went missing or was
-altered on disk.
+altered on disk. Which cases take files, from whom and in which states is
+:data:`POLICIES`, one entry per definition.
 """
 
 from __future__ import annotations
@@ -39,10 +41,27 @@ log = logging.getLogger(__name__)
 
 EVENT = "evidence.uploaded"
 UPLOADER_ROLES = frozenset({"risk_officer", "manager"})
-# Evidence is part of the risk report, which sales never sees (SPEC 1).
+# Evidence is part of the risk report, which sales never sees (SPEC 1); an uploader
+# may always fetch back the file they uploaded.
 READER_ROLES = visibility.SEE_ALL
 OPEN_STATES = ("opened", "collecting")
-DEFINITIONS = ("due_diligence",)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may add files to a case of one definition, and while it is in which states."""
+
+    uploader_roles: frozenset[str]
+    open_states: tuple[str, ...]
+
+
+POLICIES = {
+    "due_diligence": Policy(UPLOADER_ROLES, OPEN_STATES),
+    # The assignee (usually the client's sales owner) attaches the proof of rectification
+    # while the alert is responded; `assignee_only` on `rectify` still decides who fires it.
+    "alert_remediation": Policy(frozenset({"sales", "risk_officer", "manager"}), ("responded",)),
+}
+DEFINITIONS = tuple(POLICIES)
 
 
 class Evidence(Base):
@@ -71,10 +90,17 @@ def _load_case(session: Session, instance_id: int, actor: Actor, *, lock: bool) 
     instance = session.execute(query).scalar_one_or_none()
     instance = visibility.require_view(session, instance, actor, runtime.current().catalog.registry,
                                        instance_id)
-    if instance.definition not in DEFINITIONS:
+    if instance.definition not in POLICIES:
         raise Conflict(f"case {instance_id} is a {instance.definition}; evidence files belong to "
-                       "due-diligence cases")
+                       f"cases of {', '.join(POLICIES)}")
     return instance
+
+
+def accepts_uploads(instance: WorkflowInstance, actor: Actor) -> bool:
+    """Whether ``actor`` may add evidence to the (visible) case now; :func:`attach` decides."""
+    policy = POLICIES.get(instance.definition)
+    return (policy is not None and actor.has_any(policy.uploader_roles)
+            and instance.state in policy.open_states)
 
 
 def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], *,
@@ -83,18 +109,23 @@ def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], 
 
     Raises:
         NotFound: no such case visible to ``actor``.
-        Forbidden: ``actor`` is not a risk officer or manager.
+        Forbidden: ``actor`` lacks the uploader roles of the case's definition
+            (due diligence: risk officers or managers).
+        Conflict: the case's definition takes no evidence files.
         IllegalState: the case is no longer collecting evidence.
         UnsupportedMediaType, PayloadTooLarge: the file is refused (nothing is stored).
     """
-    if not actor.has_any(UPLOADER_ROLES):
-        raise Forbidden("evidence is uploaded by risk officers or managers", rule="role")
+    first = _load_case(session, instance_id, actor, lock=False)
+    policy = POLICIES[first.definition]
+    if not actor.has_any(policy.uploader_roles):
+        raise Forbidden(f"evidence of a {first.definition} case is uploaded by "
+                        f"{', '.join(sorted(policy.uploader_roles))}", rule="role")
     content_type = check_content_type(content_type)
     # Checked before the upload streams in (no row lock held meanwhile), again under the lock.
-    _check_open(_load_case(session, instance_id, actor, lock=False))
+    _check_open(first, policy)
     sha, size = store_file(stream)
     instance = _load_case(session, instance_id, actor, lock=True)
-    _check_open(instance)
+    _check_open(instance, policy)
     existing = session.execute(
         select(Evidence).where(Evidence.instance_id == instance_id, Evidence.sha256 == sha)
     ).scalar_one_or_none()
@@ -119,11 +150,13 @@ def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], 
     return row
 
 
-def _check_open(instance: WorkflowInstance) -> None:
-    if instance.state not in OPEN_STATES:
+def _check_open(instance: WorkflowInstance, policy: Policy) -> None:
+    if instance.state not in policy.open_states:
         raise IllegalState(
             f"case {instance.id} is {instance.state!r}; evidence is added while it is "
-            f"{' or '.join(OPEN_STATES)} (a reviewer may send it back to collecting)",
+            f"{' or '.join(policy.open_states)}"
+            + (" (a reviewer may send it back to collecting)"
+               if instance.definition == "due_diligence" else ""),
             state=instance.state)
 
 
@@ -134,15 +167,17 @@ def _require_reader(actor: Actor) -> None:
 
 
 def list_for(session: Session, instance_id: int, actor: Actor, *, after: int = 0,
-             limit: int = 50) -> list[Evidence]:
-    """Evidence of a case visible to ``actor``, oldest first from id ``after``."""
+             limit: int = 50, own_only: bool = False) -> list[Evidence]:
+    """Evidence of a case visible to ``actor``, oldest first from id ``after``; with
+    ``own_only`` someone who is not a reader gets their own uploads instead of a refusal."""
     instance = visibility.require_view(session, session.get(WorkflowInstance, instance_id), actor,
                                        runtime.current().catalog.registry, instance_id)
-    _require_reader(actor)
-    return list(session.execute(
-        select(Evidence).where(Evidence.instance_id == instance.id, Evidence.id > after)
-        .order_by(Evidence.id).limit(limit)
-    ).scalars())
+    query = select(Evidence).where(Evidence.instance_id == instance.id, Evidence.id > after)
+    if own_only and not actor.has_any(READER_ROLES):
+        query = query.where(Evidence.uploaded_by == actor.username)
+    else:
+        _require_reader(actor)
+    return list(session.execute(query.order_by(Evidence.id).limit(limit)).scalars())
 
 
 def open_for_download(session: Session, instance_id: int, sha256: str, actor: Actor) -> tuple[Evidence, Path]:
@@ -154,10 +189,11 @@ def open_for_download(session: Session, instance_id: int, sha256: str, actor: Ac
     """
     instance = visibility.require_view(session, session.get(WorkflowInstance, instance_id), actor,
                                        runtime.current().catalog.registry, instance_id)
-    _require_reader(actor)
     row = session.execute(
         select(Evidence).where(Evidence.instance_id == instance.id, Evidence.sha256 == sha256.lower())
     ).scalar_one_or_none()
+    if row is None or row.uploaded_by != actor.username:
+        _require_reader(actor)
     if row is None:
         raise NotFound(f"case {instance_id} has no evidence {sha256}; see GET "
                        f"/api/v1/workflows/{instance_id}/evidence")
