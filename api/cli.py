@@ -28,7 +28,12 @@ CLI_ACTOR = Actor("system:cli", frozenset({"system"}))
 
 
 def _create_app() -> object:
-    return create_app()
+    from workflow.errors import ConfigurationError
+
+    try:
+        return create_app()
+    except ConfigurationError as exc:  # a missing or malformed key: say which, no traceback
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,

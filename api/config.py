@@ -83,14 +83,16 @@ def is_embedded(config: dict[str, Any]) -> bool:
 
 
 def _fill_keys(config: dict[str, Any], instance_path: str) -> None:
+    for key in REQUIRED_KEYS:
+        _refuse_malformed(key, config.get(key))
     missing = [k for k in REQUIRED_KEYS if not config.get(k)]
     if not missing:
         return
     if not is_embedded(config):
         raise ConfigurationError(
-            f"{missing[0]} is not set; production mode (PostgreSQL) needs "
-            f"{', '.join(REQUIRED_KEYS)} in the environment. Generate an encryption key with "
-            "`riskloop keys generate`."
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; production mode "
+            f"(PostgreSQL) needs {', '.join(REQUIRED_KEYS)} in the environment and generates none. "
+            "Generate an encryption key with `riskloop keys generate`."
         )
     path = Path(instance_path) / "keys.json"
     stored: dict[str, str] = {}
@@ -113,3 +115,23 @@ def _fill_keys(config: dict[str, Any], instance_path: str) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump(stored, fh, indent=2)
         os.chmod(path, 0o600)
+
+
+def _refuse_malformed(key: str, value: object) -> None:
+    """A key that is set must be usable as it stands (never echoed: it may be a real secret).
+
+    Whitespace or control characters in a key are a copy-paste accident (a quoted
+    ``.env`` line, a trailing newline), not key material. The Fernet format of
+    ``RISKLOOP_ENCRYPTION_KEYS`` is checked when the cipher is built.
+    """
+    if value is None or value == "":
+        return
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{key} must be a string")
+    if not value.strip():
+        raise ConfigurationError(f"{key} is set but blank; give it a secret value or unset it")
+    if key == "RISKLOOP_ENCRYPTION_KEYS":
+        return  # comma-separated keys; surrounding blanks are dropped by parse_keys
+    if value != value.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ConfigurationError(f"{key} has leading or trailing whitespace or a control "
+                                 "character; set it to the bare secret")
