@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy import text
 
 from ..extensions import db
+from ..problems import problem
 
 blp = Blueprint("health", __name__)
 
@@ -42,9 +43,13 @@ def readyz() -> Response:
             checks["broker"] = f"unavailable: {type(exc).__name__}"
     else:
         checks["broker"] = "ok (embedded)"
-    ready = all(v.startswith("ok") for v in checks.values())
-    response = jsonify({"status": "ready" if ready else "unavailable", "checks": checks})
-    response.status_code = 200 if ready else 503
+    failing = [name for name, state in checks.items() if not state.startswith("ok")]
+    if not failing:
+        return jsonify({"status": "ready", "checks": checks})
+    # Not ready: a problem document (SPEC 5.1) naming what does not answer.
+    response = problem(503, "Service not ready", f"{' and '.join(failing)} unavailable",
+                       slug="unavailable", unavailable=failing, checks=checks)
+    response.headers["Retry-After"] = "2"
     return response
 
 
