@@ -192,3 +192,66 @@ def test_an_action_with_files_needs_csrf_and_the_right_person(console_factory, a
     assert fire(console_factory("legal1"), case_id, "rectify", {
         "p_evidence": "x", "f_attachments": [pdf()]}).status_code == 403
     assert stored(app, case_id) == [] and files_on_disk(app) == []
+
+
+def checklist_form(**overrides: str) -> dict[str, Any]:
+    items = ("basic_info", "financials", "reputation", "legal_records", "compliance")
+    form: dict[str, Any] = {}
+    for key in items:
+        form[f"cl-{key}-finding"] = f"{key} 已核实"
+        form[f"cl-{key}-risk"] = "low"
+    form.update(overrides)
+    return form
+
+
+def test_the_checklist_is_a_form_of_the_definitions_items(console_factory, app: Flask, api: Api) -> None:
+    case_id = collecting_case(app, api)
+    risk = console_factory("risk1")
+    page = risk.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'name="p_checklist"' not in page  # no JSON to type any more
+    for key, label in (("basic_info", "基本信息"), ("financials", "财务状况"), ("compliance", "合规情况")):
+        assert f'data-item="{key}"' in page and f"<legend>{label}</legend>" in page
+        assert f'name="cl-{key}-risk" value="high"' in page and f'name="cl-{key}-files"' in page
+    risk.post("/language", {"lang": "en", "next": f"/cases/{case_id}"})
+    assert "<legend>Financial condition</legend>" in risk.get(f"/cases/{case_id}").get_data(as_text=True)
+
+
+def test_an_incomplete_checklist_is_refused_by_the_engine_and_the_form_keeps_the_input(
+        console_factory, app: Flask, api: Api) -> None:
+    case_id = collecting_case(app, api)
+    risk = console_factory("risk1")
+    response = fire(risk, case_id, "submit_for_review", checklist_form(**{
+        "cl-financials-finding": "  ", "cl-reputation-risk": "catastrophic"}))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    item = page[page.index('data-item="financials"'):page.index('data-item="reputation"')]
+    assert "A finding (text) is required." in item and 'class="err"' in item
+    item = page[page.index('data-item="reputation"'):page.index('data-item="legal_records"')]
+    assert "The risk must be one of low, medium, high." in item
+    assert ">basic_info 已核实</textarea>" in page  # nothing typed is lost
+    assert re.search(r'name="cl-basic_info-risk" value="low" required checked', page)
+    with app.app_context():
+        assert db.session.get(WorkflowInstance, case_id).state == "collecting"
+
+
+def test_a_checklist_cites_files_uploaded_with_it_and_ones_already_on_the_case(
+        console_factory, app: Flask, api: Api) -> None:
+    case_id = collecting_case(app, api)
+    risk = console_factory("risk1")
+    assert upload(risk, case_id, pdf("营业执照.pdf", b"%PDF-licence")).status_code == 302
+    licence = hashlib.sha256(b"%PDF-licence").hexdigest()
+    page = risk.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f'name="cl-basic_info-evidence" value="{licence}"' in page
+    response = fire(risk, case_id, "submit_for_review", checklist_form(**{
+        "cl-basic_info-evidence": licence, "cl-financials-risk": "medium",
+        "cl-financials-files": [pdf("年报.pdf")]}))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        instance = db.session.get(WorkflowInstance, case_id)
+        checklist = instance.data["checklist"]
+        assert instance.state == "under_review" and instance.data["overall_risk"] == "medium"
+    assert checklist["basic_info"]["evidence"] == [licence]
+    assert checklist["financials"] == {"finding": "financials 已核实", "risk": "medium", "evidence": [SHA]}
+    page = console_factory("risk2").get(f"/cases/{case_id}").get_data(as_text=True)
+    timeline = page[page.index('class="timeline"'):]
+    assert f'href="/cases/{case_id}/evidence/{licence}"' in timeline and "年报.pdf" in timeline
