@@ -53,7 +53,9 @@ def start_admission(session: Session, client_id: int, actor: Actor, *, submit: b
         Conflict: an admission is already running, or the client is already admitted.
     """
     client = get_client(session, client_id, lock=True)  # serialises concurrent starts
-    if not actor.has_any(STARTER_ROLES):
+    # Sales submit admissions (SPEC 1); a draft started by anyone else could never be
+    # submitted by them and would block the owner's admission.
+    if "sales" not in actor.roles:
         raise Forbidden("starting an admission needs the sales role", rule="role")
     if not actor.has_any(STARTER_ROLES - {"sales"}) and client.owner != actor.username:
         raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner")

@@ -50,6 +50,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # admissions are submitted by sales (SPEC 1: "submit admissions") for their clients
     ("POST /api/v1/clients/<int:client_id>/admission", "own"):  (401, 201, 403, 403, 403, 403, 403),
     ("POST /api/v1/clients/<int:client_id>/admission", "other"): (401, 403, 403, 403, 403, 403, 403),
+    # ... also when it is only started as a draft (submit: false)
+    ("POST /api/v1/clients/<int:client_id>/admission", "draft own"):   (401, 201, 403, 403, 403, 403, 403),
+    ("POST /api/v1/clients/<int:client_id>/admission", "draft other"): (401, 403, 403, 403, 403, 403, 403),
     # sensitive edits are requested by sales (own clients) and by the approver roles
     # (maker-checker: they then cannot approve their own); never by auditor or admin
     ("POST /api/v1/clients/<int:client_id>/change-requests", "own"):   (401, 201, 201, 201, 201, 403, 403),

@@ -254,6 +254,12 @@ def _admission() -> tuple[Setup, Call]:
         user, f"/api/v1/clients/{client}/admission", json={})
 
 
+@row("POST /api/v1/clients/<int:client_id>/admission", "draft own", "draft other", writes=True)
+def _draft_admission() -> tuple[Setup, Call]:
+    return World.client, lambda api, user, client: api.post(
+        user, f"/api/v1/clients/{client}/admission", json={"submit": False})
+
+
 @row("POST /api/v1/clients/<int:client_id>/change-requests", "own", "other", writes=True)
 def _change_request() -> tuple[Setup, Call]:
     return World.client, lambda api, user, client: api.post(
