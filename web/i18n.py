@@ -75,10 +75,20 @@ def countdown(due: datetime | None) -> dict[str, Any]:
     days, rest = divmod(left, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    span = (_("%(d)sd %(h)sh", d=days, h=hours) if days else
-            _("%(h)sh %(m)sm", h=hours, m=minutes))
+    if days:
+        span = _("%(d)sd %(h)sh", d=days, h=hours)
+    elif hours:
+        span = _("%(h)sh %(m)sm", h=hours, m=minutes)
+    else:  # the last hour counts down in seconds (console.js keeps it ticking)
+        span = _("%(m)sm %(s)ss", m=minutes, s=rest % 60)
     text = _("%(span)s overdue", span=span) if seconds < 0 else _("%(span)s left", span=span)
     return {"text": text, "breached": seconds < 0, "seconds": seconds}
+
+
+def countdown_formats() -> dict[str, str]:
+    """The countdown's phrases for console.js, which keeps SLA countdowns ticking."""
+    return {"left": _("%(span)s left"), "overdue": _("%(span)s overdue"),
+            "dh": _("%(d)sd %(h)sh"), "hm": _("%(h)sh %(m)sm"), "ms": _("%(m)sm %(s)ss")}
 
 
 def level_label(level: str) -> str:
@@ -134,7 +144,7 @@ def install(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(amount=amount, when=when, label=label, filesize=filesize)
-    app.jinja_env.globals.update(countdown=countdown, level_label=level_label,
+    app.jinja_env.globals.update(countdown=countdown, countdown_formats=countdown_formats, level_label=level_label,
                                  action_label=action_label, state_label=state_label,
                                  status_label=status_label, event_label=event_label,
                                  duration=duration, LANGUAGES=LANGUAGES, get_locale=get_locale,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from .conftest import active_client, settle
 
-
 RECEIPT = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 

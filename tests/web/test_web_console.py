@@ -218,3 +218,23 @@ def test_amounts_and_dates_follow_the_language(app: Flask) -> None:
     with app.test_request_context("/"):
         session["lang"] = "en"
         assert "Jan" in when(datetime(2026, 1, 2, 3, 4))
+
+
+def test_sla_countdowns_carry_what_console_js_needs_to_tick(console_factory, app: Flask) -> None:
+    case_id = start_case(app)
+    clock.freeze(clock.now())
+    with app.app_context():
+        instance = db.session.get(WorkflowInstance, case_id)
+        instance.sla_due_at = clock.now() + timedelta(minutes=5, seconds=30)
+        db.session.commit()
+    risk = console_factory("risk1")
+    for path in ("/inbox", f"/cases/{case_id}"):
+        page = risk.get(path).get_data(as_text=True)
+        cell = re.search(r'class="sla ?"[^>]*data-seconds="(\d+)"[^>]*>([^<]*)<', page)
+        assert cell, path
+        assert cell.group(1) == "330" and cell.group(2) == "剩余 5分30秒"
+        formats = re.search(r'<span id="countdown-formats" hidden([^>]*)>', page).group(1)  # type: ignore[union-attr]
+        assert 'data-left="剩余 %(span)s"' in formats and 'data-ms="%(m)s分%(s)s秒"' in formats
+    risk.post("/language", {"lang": "en", "next": "/inbox"})
+    page = risk.get("/inbox").get_data(as_text=True)
+    assert 'data-overdue="%(span)s overdue"' in page and 'data-dh="%(d)sd %(h)sh"' in page

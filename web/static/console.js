@@ -89,6 +89,40 @@
     });
   }
 
+  // SLA countdowns: the server renders the seconds left (data-seconds) by its own clock;
+  // counting down from when the element appeared keeps them right whatever the browser's clock.
+  function fill(format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (all, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : all;
+    });
+  }
+
+  function countdownText(seconds, formats) {
+    var left = Math.abs(seconds);
+    var d = Math.floor(left / 86400), h = Math.floor((left % 86400) / 3600);
+    var m = Math.floor((left % 3600) / 60), s = left % 60;
+    var span = d ? fill(formats.dh, { d: d, h: h })
+      : h ? fill(formats.hm, { h: h, m: m }) : fill(formats.ms, { m: m, s: s });
+    return fill(seconds < 0 ? formats.overdue : formats.left, { span: span });
+  }
+
+  function tickCountdowns() {
+    var source = document.getElementById("countdown-formats");
+    if (!source) { return; }
+    var now = Date.now();
+    document.querySelectorAll(".sla[data-seconds]").forEach(function (el) {
+      if (!el.dataset.since) { el.dataset.since = String(now); }
+      var seconds = Number(el.dataset.seconds) - Math.floor((now - Number(el.dataset.since)) / 1000);
+      var text = countdownText(seconds, source.dataset);
+      if (el.textContent !== text) { el.textContent = text; }
+      if (seconds < 0 && !el.classList.contains("red")) {
+        el.classList.add("red");
+        var row = el.closest("tr");
+        if (row) { row.classList.add("breached"); }
+      }
+    });
+  }
+
   function init(root) {
     renderDiagrams(root);
     initCharts(root);
@@ -96,9 +130,11 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    tickCountdowns();
+    window.setInterval(tickCountdowns, 1000);
     // htmx.onLoad runs for the first page too, then for every swapped-in fragment.
     if (window.htmx) { window.htmx.onLoad(init); } else { init(document); }
   });
 
-  window.riskloop = { creditCodeOk: creditCodeOk };
+  window.riskloop = { creditCodeOk: creditCodeOk, countdownText: countdownText };
 })();
