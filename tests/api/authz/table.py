@@ -76,6 +76,18 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
         (401, 403, 200, 200, 200, 200, 404),
     ("GET /api/v1/workflows/<int:instance_id>/evidence/<string:sha256>", "other"):
         (401, 404, 200, 200, 200, 200, 404),
+    # an alert being rectified (responded) takes proof from the owner and the risk team;
+    # sales may fetch back what they uploaded themselves, never the risk team's files
+    ("POST /api/v1/workflows/<int:instance_id>/evidence", "alert own"):   (401, 201, 201, 403, 201, 403, 404),
+    ("POST /api/v1/workflows/<int:instance_id>/evidence", "alert other"): (401, 404, 201, 403, 201, 403, 404),
+    ("GET /api/v1/workflows/<int:instance_id>/evidence/<string:sha256>", "alert owner's file own"):
+        (401, 200, 200, 200, 200, 200, 404),
+    ("GET /api/v1/workflows/<int:instance_id>/evidence/<string:sha256>", "alert owner's file other"):
+        (401, 404, 200, 200, 200, 200, 404),
+    ("GET /api/v1/workflows/<int:instance_id>/evidence/<string:sha256>", "alert risk's file own"):
+        (401, 403, 200, 200, 200, 200, 404),
+    ("GET /api/v1/workflows/<int:instance_id>/evidence/<string:sha256>", "alert risk's file other"):
+        (401, 404, 200, 200, 200, 200, 404),
 
     # --- alerts (SPEC 4.4) ----------------------------------------------------------------
     ("GET /api/v1/alerts", "-"):                                (401, 200, 200, 200, 200, 200, 200),

@@ -44,6 +44,7 @@ NEW_BANK_ACCOUNT = "6228480099887766"
 PHONE = "13812341234"
 CAPITAL = 500_000_000
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 4 + b"\n%%EOF\n"
+OWNER_PDF = PDF + b"% uploaded by the client's owner\n"
 CHECKLIST = {k: {"finding": f"{k} checked", "risk": "low"}
              for k in ("basic_info", "financials", "reputation", "legal_records", "compliance")}
 RISK2 = Actor("risk2", frozenset({"risk_officer"}))
@@ -301,6 +302,28 @@ def _evidence_upload() -> tuple[Setup, Call]:
 def _evidence_download() -> tuple[Setup, Call]:
     sha = hashlib.sha256(PDF).hexdigest()
     return collecting, lambda api, user, case: api.get(user, f"/api/v1/workflows/{case}/evidence/{sha}")
+
+
+def alert_with_files(world: World, owner: str) -> int:
+    """A responded alert with a file uploaded by its owner and one by risk2."""
+    _, case = world.alert(owner, "responded")
+    with world.session() as s:
+        for actor, content in ((sales(owner), OWNER_PDF), (RISK2, PDF)):
+            evidence.attach(s, case, actor, io.BytesIO(content), filename="proof.pdf",
+                            content_type="application/pdf")
+    return case
+
+
+ROWS[("POST /api/v1/workflows/<int:instance_id>/evidence", "alert own")] = Row(
+    alert_with_files, ROWS[("POST /api/v1/workflows/<int:instance_id>/evidence", "own")].call, writes=False)
+ROWS[("POST /api/v1/workflows/<int:instance_id>/evidence", "alert other")] = Row(
+    alert_with_files, ROWS[("POST /api/v1/workflows/<int:instance_id>/evidence", "own")].call, writes=False)
+for _whose in ("own", "other"):
+    for _who, _content in (("owner's", OWNER_PDF), ("risk's", PDF)):
+        ROWS[("GET /api/v1/workflows/<int:instance_id>/evidence/<string:sha256>", f"alert {_who} file {_whose}")] = Row(
+            alert_with_files, (lambda sha: lambda api, user, case: api.get(
+                user, f"/api/v1/workflows/{case}/evidence/{sha}"))(hashlib.sha256(_content).hexdigest()),
+            writes=False)
 
 
 @row("POST /api/v1/alerts", "own", "other")
