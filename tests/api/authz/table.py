@@ -139,11 +139,10 @@ ACTIONS: dict[str, tuple[int, ...]] = {
     "client_onboarding.approve@risk_review other":     (401, 404, 200, 403, 200, 403, 404),
     "client_onboarding.return_for_info@risk_review own":   (401, 403, 200, 403, 200, 403, 404),
     "client_onboarding.return_for_info@risk_review other": (401, 404, 200, 403, 200, 403, 404),
-    # SPEC 4.1 names "one risk officer" at risk_review; legal is an approver of high-risk
-    # admissions (dual_approval). The definition lets legal reject at risk_review too:
-    # SPEC does not forbid a legal veto, so it is kept (noted in the report).
-    "client_onboarding.reject@risk_review own":        (401, 403, 200, 200, 200, 403, 404),
-    "client_onboarding.reject@risk_review other":      (401, 404, 200, 200, 200, 403, 404),
+    # SPEC 4.1 names "one risk officer" at risk_review; legal decides only high-risk
+    # admissions (dual_approval), so legal may not reject at risk_review (definition v3)
+    "client_onboarding.reject@risk_review own":        (401, 403, 200, 403, 200, 403, 404),
+    "client_onboarding.reject@risk_review other":      (401, 404, 200, 403, 200, 403, 404),
     "client_onboarding.withdraw@risk_review own":      (401, 200, 403, 403, 403, 403, 404),
     "client_onboarding.withdraw@risk_review other":    (401, 404, 403, 403, 403, 403, 404),
     # sensitive edit (SPEC 4.3), requested by the client's owner: risk, legal, manager
