@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -22,14 +22,65 @@ from .chain import GENESIS, HASHED_FIELDS, canonical, record_hash
 from .identity import Actor
 from .models import AuditRecord, AuditStream
 
-__all__ = ["GENESIS", "HASHED_FIELDS", "canonical", "record_hash", "append", "lock_stream",
-           "record_event", "iter_records", "verify_chains", "instance_stream", "replay_state",
+__all__ = ["GENESIS", "HASHED_FIELDS", "canonical", "record_hash", "append", "write_record",
+           "Appended", "lock_stream", "record_event", "iter_records", "verify_chains", "instance_stream", "replay_state",
            "Break", "VerifyReport", "ChainHead"]
 
 
 class ChainHead(Protocol):
     audit_seq: int
     audit_hash: str
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What an append wrote: the record's place in its chain and its hash."""
+
+    stream: str
+    seq: int
+    hash: str
+
+
+_INSERT = insert(AuditRecord)
+
+
+def write_record(
+    session: Session,
+    seq: int,
+    prev_hash: str,
+    stream: str,
+    kind: str,
+    actor: Actor,
+    *,
+    at: datetime | None = None,
+    payload: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Appended:
+    """Insert record ``seq`` of ``stream`` after ``prev_hash``; the caller holds the chain
+    head locked and moves it (``append`` does both). A Core insert on the session's
+    connection: one per firing, never read back in the transaction."""
+    values: dict[str, Any] = {
+        "stream": stream,
+        "seq": seq,
+        "kind": kind,
+        "actor": actor.username,
+        "roles": sorted(actor.roles),
+        "at": at or clock.now(),
+        "payload": payload or {},
+        "prev_hash": prev_hash or GENESIS,
+        **fields,
+    }
+    values["hash"] = record_hash(values)
+    for name in _OPTIONAL:
+        values.setdefault(name, None)
+    session.connection().execute(_INSERT, values)
+    return Appended(stream, seq, values["hash"])
+
+
+# Columns a record may leave out: bound as NULL so every insert has the same shape
+# (one compiled statement, one prepared statement on the server).
+_OPTIONAL = ("instance_id", "subject", "definition", "definition_version", "trigger",
+             "from_state", "to_state", "comment", "request_id", "idempotency_key")
 
 
 def append(
@@ -42,26 +93,13 @@ def append(
     at: datetime | None = None,
     payload: dict[str, Any] | None = None,
     **fields: Any,
-) -> AuditRecord:
+) -> Appended:
     """Append a record to ``stream`` whose chain head ``head`` the caller holds locked."""
-    seq = head.audit_seq + 1
-    values: dict[str, Any] = {
-        "stream": stream,
-        "seq": seq,
-        "kind": kind,
-        "actor": actor.username,
-        "roles": sorted(actor.roles),
-        "at": at or clock.now(),
-        "payload": payload or {},
-        "prev_hash": head.audit_hash or GENESIS,
-        **fields,
-    }
-    values["hash"] = record_hash(values)
-    record = AuditRecord(**values)
-    session.add(record)
-    head.audit_seq = seq
-    head.audit_hash = values["hash"]
-    return record
+    written = write_record(session, head.audit_seq + 1, head.audit_hash, stream, kind, actor,
+                           at=at, payload=payload, **fields)
+    head.audit_seq = written.seq
+    head.audit_hash = written.hash
+    return written
 
 
 def lock_stream(session: Session, stream: str) -> AuditStream:
@@ -80,7 +118,7 @@ def lock_stream(session: Session, stream: str) -> AuditStream:
 
 def record_event(
     session: Session, stream: str, kind: str, actor: Actor, **fields: Any
-) -> AuditRecord:
+) -> Appended:
     """Append an event (client edit, login, unmasked read…) to a non-instance stream."""
     head = lock_stream(session, stream)
     return append(session, head, stream, kind, actor, **fields)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, clock, runtime, timers, visibility
 from .catalog import Catalog
@@ -84,7 +85,8 @@ def start(
     )
     session.add(instance)
     session.flush()  # the id names the audit stream and the timers
-    _enter_state(session, instance, definition, definition.initial, now)
+    for key, value in _enter_state(session, instance, definition, definition.initial, now).items():
+        setattr(instance, key, value)
     audit.append(
         session, instance, audit.instance_stream(instance.id), "started", actor, at=now,
         instance_id=instance.id, subject=_subject(instance), definition=definition.name,
@@ -130,13 +132,7 @@ def fire(
                 )
             return FireResult(**{**prior.result, "replayed": True})
 
-    instance = session.execute(
-        select(WorkflowInstance)
-        .where(WorkflowInstance.id == instance_id)
-        .with_for_update()
-        # The row may already be in the session (read before the lock): refresh it.
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    instance = session.execute(_LOCK, {"iid": instance_id}).scalar_one_or_none()
     if instance is None or not visibility.can_view(session, instance, actor, _catalog(catalog).registry):
         # A case the actor may not see is reported as missing, never as forbidden.
         raise NotFound(f"workflow instance {instance_id} does not exist")
@@ -191,26 +187,29 @@ def fire(
         registry.effects[call.name](ctx, **call.args)
     dest = run_transition(definition, from_state, chosen, ctx.dest)
 
-    instance.state = dest
-    instance.version += 1
-    instance.updated_at = now
+    # The row's new values, written below by one UPDATE (effects may have set some of
+    # them on the instance: those are taken as they are now).
+    row = {key: getattr(instance, key) for key in _MOVED}
+    row.update(state=dest, version=instance.version + 1, updated_at=now)
     if dest != from_state:
         timers.cancel_for_state(session, instance.id, from_state)
-        _enter_state(session, instance, definition, dest, now)
+        row.update(_enter_state(session, instance, definition, dest, now))
     if ctx.sla_due_at is not None:
-        instance.sla_due_at = ctx.sla_due_at
+        row["sla_due_at"] = ctx.sla_due_at
     if dest == from_state:
         for timer in definition.timers_for(dest):
             if timer.repeat and timer.trigger == trigger:
                 timers.schedule(session, instance, dest, timer.trigger, now + timer.after)
     audit_payload = {**payload, **ctx.audit} if ctx.audit else payload
-    audit.append(
-        session, instance, audit.instance_stream(instance.id), "transition", actor, at=now,
-        instance_id=instance.id, subject=_subject(instance), definition=definition.name,
-        definition_version=definition.version, trigger=trigger, from_state=from_state,
-        to_state=dest, comment=comment, payload=audit_payload, request_id=request_id,
-        idempotency_key=idempotency_key,
+    written = audit.write_record(
+        session, instance.audit_seq + 1, instance.audit_hash, audit.instance_stream(instance.id),
+        "transition", actor, at=now, instance_id=instance.id, subject=_subject(instance),
+        definition=definition.name, definition_version=definition.version, trigger=trigger,
+        from_state=from_state, to_state=dest, comment=comment, payload=audit_payload,
+        request_id=request_id, idempotency_key=idempotency_key,
     )
+    row.update(audit_seq=written.seq, audit_hash=written.hash)
+    _move(session, instance, row)
     for task in chosen.tasks:
         enqueue(session, task, {"instance_id": instance.id, "version": instance.version},
                 instance_id=instance.id)
@@ -224,15 +223,42 @@ def fire(
     return result
 
 
+# The instance row as it is locked for a firing. The row may already be in the
+# session (read before the lock): populate_existing refreshes it.
+_LOCK = (
+    select(WorkflowInstance)
+    .where(WorkflowInstance.id == bindparam("iid"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+# What a firing changes on the instance row, always all of them: one statement shape.
+_MOVED = ("state", "version", "updated_at", "state_entered_at", "is_open", "sla_due_at",
+          "breached", "audit_seq", "audit_hash")
+_MOVE = (
+    update(WorkflowInstance)
+    .where(WorkflowInstance.id == bindparam("iid"))
+    .values({key: bindparam(key) for key in _MOVED})
+)
+
+
+def _move(session: Session, instance: WorkflowInstance, row: dict[str, Any]) -> None:
+    """Write the firing's changes to the locked row with one Core UPDATE, and give the
+    loaded instance the same values as committed ones, so that the ORM does not write
+    them again at commit (it still writes whatever else an effect changed)."""
+    session.connection().execute(_MOVE, {"iid": instance.id, **row})
+    for key, value in row.items():
+        set_committed_value(instance, key, value)
+
+
 def _enter_state(session: Session, instance: WorkflowInstance, definition: Definition,
-                 state: str, now: Any) -> None:
+                 state: str, now: Any) -> dict[str, Any]:
+    """Arm ``state``'s timers; returns the instance columns that entering it sets."""
     spec = definition.states[state]
-    instance.state_entered_at = now
-    instance.is_open = not spec.final
-    instance.sla_due_at = now + spec.sla if spec.sla else None
-    instance.breached = False
     for timer in definition.timers_for(state):
         timers.schedule(session, instance, state, timer.trigger, now + timer.after)
+    return {"state_entered_at": now, "is_open": not spec.final,
+            "sla_due_at": now + spec.sla if spec.sla else None, "breached": False}
 
 
 def _subject(instance: WorkflowInstance) -> str | None:

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 STREAM = "system:rule_sets"
 
 
-def record_rule_set_load(session: Session, settings: Mapping[str, Any]) -> AuditRecord | None:
+def record_rule_set_load(session: Session, settings: Mapping[str, Any]) -> audit.Appended | None:
     """Record the configured rule set's content hash if this content is new; returns the record."""
     try:
         screening = importlib.import_module("workflow.screening")
