@@ -91,6 +91,36 @@ def countdown_formats() -> dict[str, str]:
             "dh": _("%(d)sd %(h)sh"), "hm": _("%(h)sh %(m)sm"), "ms": _("%(m)sm %(s)ss")}
 
 
+def choice_label(value: str | None) -> str:
+    """Words for the coded choices of the forms (ownership, payment history, alert category)."""
+    return {
+        "central_soe": _("Central state-owned"), "local_soe": _("Local state-owned"),
+        "private": _("Private"), "foreign": _("Foreign-invested"), "individual": _("Individual"),
+        "collective": _("Collective"), "other": _("Other"),
+        "good": _("Good"), "minor_delays": _("Minor delays"), "overdue": _("Overdue"),
+        "default": _("Defaulted"),
+        "business_change": _("Business change"), "negative_news": _("Negative news"),
+        "litigation": _("Litigation"), "dishonest_debtor": _("Dishonest judgement debtor"),
+        "payment_overdue": _("Payment overdue"),
+    }.get(value or "", value or "")
+
+
+def field_label(name: str) -> str:
+    """Words for a client field named in a diff or the record history."""
+    return {
+        "name": _("Name"), "credit_code": _("Unified social credit code"),
+        "legal_representative": _("Legal representative"), "id_number": _("Identity number"),
+        "industry": _("Industry"), "region": _("Region"),
+        "registered_capital": _("Registered capital"), "established_on": _("Established"),
+        "ownership_type": _("Ownership"), "state_ownership_pct": _("State-owned share"),
+        "contacts": _("Contacts"), "bank_account": _("Bank account"), "tags": _("Tags"),
+        "facts": _("Facts"), "rating": _("Rating"), "risk_level": _("Risk level"),
+        "risk_score": _("Risk score"), "credit_limit": _("Credit limit"),
+        "blacklisted": _("Blacklisted"), "owner": _("Owner"), "status": _("Status"),
+        "contracts": _("Contracts"),
+    }.get(name, name)
+
+
 def level_label(level: str) -> str:
     return {"red": _("Red"), "orange": _("Orange"), "yellow": _("Yellow"), "blue": _("Blue"),
             "black": _("Black"),
@@ -144,7 +174,8 @@ def install(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(amount=amount, when=when, label=label, filesize=filesize)
-    app.jinja_env.globals.update(countdown=countdown, countdown_formats=countdown_formats, level_label=level_label,
+    app.jinja_env.globals.update(countdown=countdown, countdown_formats=countdown_formats,
+                                 choice_label=choice_label, field_label=field_label, level_label=level_label,
                                  action_label=action_label, state_label=state_label,
                                  status_label=status_label, event_label=event_label,
                                  duration=duration, LANGUAGES=LANGUAGES, get_locale=get_locale,

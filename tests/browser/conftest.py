@@ -95,6 +95,9 @@ class User:
         self.goto("/login")
         if lang == "en":
             self.page.click("form.lang button[value=en]")
+            # The switch is a boosted form: wait for the English page before filling in the
+            # login form, or the swap replaces the form being filled.
+            self.page.wait_for_selector("form.lang button[value=en].on")
         self.page.fill("input[name=username]", username)
         self.page.fill("input[name=password]", PASSWORD)
         self.page.click("form.login button[type=submit]")

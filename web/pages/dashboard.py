@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import render_template
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from api.extensions import db
@@ -60,7 +61,7 @@ def dashboard() -> str:
         "ratings": [(r, ratings.get(r, 0)) for r in RATINGS],
         "levels": [(level_label(lv), levels.get(lv, 0)) for lv in RISK_LEVELS],
         "stages": sorted(stages.items()), "breaches": sorted(breaches.items()),
-        "approvals": [("done", done), ("waiting", waiting)],
+        "approvals": [(_("Done"), done), (_("Waiting"), waiting)],
     }
     charts = {k: _chart([str(a) for a, _ in v], [b for _, b in v],
                         "#b91c1c" if k == "breaches" else "#1d4ed8") for k, v in figures.items()}
