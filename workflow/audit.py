@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, bindparam, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -24,7 +24,7 @@ from .models import AuditRecord, AuditStream
 
 __all__ = ["GENESIS", "HASHED_FIELDS", "canonical", "record_hash", "append", "write_record",
            "Appended", "lock_stream", "record_event", "iter_records", "verify_chains", "instance_stream", "replay_state",
-           "Break", "VerifyReport", "ChainHead"]
+           "Break", "VerifyReport", "ChainHead", "StreamEnd"]
 
 
 class ChainHead(Protocol):
@@ -157,80 +157,139 @@ class VerifyReport:
         }
 
 
-def iter_records(session: Session, batch: int = 2000, where: Any = None) -> Iterator[AuditRecord]:
-    """All records in (stream, seq) order, fetched in batches by keyset (constant memory)."""
-    last_stream, last_seq = "", 0
+# What verification reads of a record: its id, the hashed fields, its hash.
+_table = AuditRecord.__table__
+_VERIFY_COLUMNS = (_table.c.id, *(_table.c[name] for name in HASHED_FIELDS), _table.c.hash)
+_HASHED = slice(1, 1 + len(HASHED_FIELDS))
+
+
+def iter_records(session: Session, batch: int = 5000, where: Any = None) -> Iterator[Row[Any]]:
+    """All records in (stream, seq) order as plain rows (``id``, the hashed fields,
+    ``hash``), fetched in keyset batches: constant memory, no ORM objects.
+
+    The keyset is a row comparison, ``(stream, seq) > (last stream, last seq)``,
+    which both PostgreSQL and SQLite answer as a range of the (stream, seq) index.
+    """
+    query = (
+        select(*_VERIFY_COLUMNS)
+        .where(tuple_(_table.c.stream, _table.c.seq) > tuple_(bindparam("after_stream"),
+                                                               bindparam("after_seq")))
+        .order_by(_table.c.stream, _table.c.seq)
+        .limit(batch)
+    )
+    if where is not None:
+        query = query.where(where)
+    connection = session.connection()
+    # Every stream name sorts after the empty one; sequence numbers start at 1.
+    after: dict[str, Any] = {"after_stream": "", "after_seq": 0}
     while True:
-        query = select(AuditRecord).order_by(AuditRecord.stream, AuditRecord.seq).limit(batch)
-        query = query.where(
-            (AuditRecord.stream > last_stream)
-            | ((AuditRecord.stream == last_stream) & (AuditRecord.seq > last_seq))
-        )
-        if where is not None:
-            query = query.where(where)
-        rows = session.execute(query).scalars().all()
+        rows = connection.execute(query, after).all()
         if not rows:
             return
         yield from rows
-        last_stream, last_seq = rows[-1].stream, rows[-1].seq
-        session.expunge_all()
+        last = rows[-1]
+        after = {"after_stream": last.stream, "after_seq": last.seq}
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The last record of a verified chain, with what its records replay to."""
+
+    stream: str
+    seq: int
+    record_id: int
+    hash: str
+    records: int  # records verified so far, this stream's included
+    streams: int
+    state: str | None  # what the stream's started/transition records fold to
+    version: int
+    replay_error: str | None
+
+
+# At most this many chain ends are handed to ``on_stream_ends`` at once (one
+# query per batch for their heads instead of one per stream).
+STREAM_END_BATCH = 1000
 
 
 def verify_chains(
     session: Session,
     *,
-    on_stream_end: Callable[[str, AuditRecord], str | None] | None = None,
+    on_stream_ends: Callable[[list[StreamEnd]], tuple[StreamEnd, str] | None] | None = None,
     progress: Callable[[int], None] | None = None,
     where: Any = None,
 ) -> VerifyReport:
     """Check every chain: contiguous sequence numbers, linked and recomputed hashes.
 
-    ``on_stream_end(stream, last_record)`` may return a reason to report a break
-    (used to replay instances and compare with checkpoints).
+    ``on_stream_ends(ends)`` receives the ends of chains already verified, in
+    order, in batches, and may return the first of them that is broken with the
+    reason (used to compare with the head rows). A break found in a record is
+    reported only after the chains before it were handed over, so the first
+    break in (stream, seq) order is the one reported.
     """
     records = streams = 0
     current: str | None = None
     expected_seq = 1
     prev_hash = GENESIS
-    last: AuditRecord | None = None
+    last: Row[Any] | None = None
+    state: str | None = None
+    version = 0
+    replay_error: str | None = None
+    pending: list[StreamEnd] = []
 
-    def end_stream() -> Break | None:
-        if current is not None and last is not None and on_stream_end is not None:
-            reason = on_stream_end(current, last)
-            if reason:
-                return Break(current, last.seq, last.id, reason)
-        return None
+    def hand_over() -> VerifyReport | None:
+        found = on_stream_ends(pending) if on_stream_ends is not None and pending else None
+        pending.clear()
+        if found is None:
+            return None
+        end, reason = found
+        return VerifyReport(False, end.records, end.streams,
+                            Break(end.stream, end.seq, end.record_id, reason))
 
     for rec in iter_records(session, where=where):
         if rec.stream != current:
-            broken = end_stream()
-            if broken:
-                return VerifyReport(False, records, streams, broken)
+            if current is not None and last is not None:
+                pending.append(StreamEnd(current, last.seq, last.id, last.hash, records, streams,
+                                         state, version, replay_error))
+                if len(pending) >= STREAM_END_BATCH:
+                    report = hand_over()
+                    if report is not None:
+                        return report
             current, expected_seq, prev_hash, last = rec.stream, 1, GENESIS, None
+            state, version, replay_error = None, 0, None
             streams += 1
         records += 1
         if progress is not None and records % 10000 == 0:
             progress(records)
         broken = _check_link(rec, expected_seq, prev_hash, last)
         if broken:
-            return VerifyReport(False, records, streams, broken)
+            return hand_over() or VerifyReport(False, records, streams, broken)
         prev_hash = rec.hash
         expected_seq += 1
         last = rec
-    broken = end_stream()
-    if broken:
-        return VerifyReport(False, records, streams, broken)
-    return VerifyReport(True, records, streams, None)
+        # The replay of replay_state(), folded into the same pass.
+        if rec.kind == "started":
+            state, version = rec.to_state, 1
+        elif rec.kind == "transition" and replay_error is None:
+            if rec.from_state != state:
+                replay_error = (f"record {rec.seq} leaves {rec.from_state!r} but the instance "
+                                f"was in {state!r}")
+            else:
+                state = rec.to_state
+                version += 1
+    if current is not None and last is not None:
+        pending.append(StreamEnd(current, last.seq, last.id, last.hash, records, streams,
+                                 state, version, replay_error))
+    return hand_over() or VerifyReport(True, records, streams, None)
 
 
-def _check_link(rec: AuditRecord, expected_seq: int, prev_hash: str,
-                last: AuditRecord | None) -> Break | None:
+def _check_link(rec: Row[Any], expected_seq: int, prev_hash: str,
+                last: Row[Any] | None) -> Break | None:
     """Why ``rec`` cannot follow ``last`` in its chain, or None."""
     if rec.seq != expected_seq:
         what = "missing (deleted)" if rec.seq > expected_seq else "out of order"
         return Break(rec.stream, expected_seq, rec.id,
                      f"record {expected_seq} is {what} (found {rec.seq} next)")
-    values = {k: getattr(rec, k) for k in HASHED_FIELDS}
+    values = dict(zip(HASHED_FIELDS, rec[_HASHED], strict=True))
     if record_hash(values) != rec.hash:
         for other in (rec.seq + 1, rec.seq - 1):
             if other > 0 and record_hash({**values, "seq": other}) == rec.hash:

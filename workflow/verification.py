@@ -1,8 +1,10 @@
 """Verifying the whole trail: checkpoints, every chain, every head, replay, evidence.
 
-Each pass streams (keyset batches or a single anti-join query), so memory stays
-constant however long the trail is. The first problem found is reported with
-its stream, sequence number and reason, in this order:
+Each pass streams (keyset batches of plain rows, or a single anti-join query),
+so memory stays constant however long the trail is; the heads are read a
+thousand streams per query and the replay is folded into the chain pass. The
+first problem found is reported with its stream, sequence number and reason, in
+this order:
 
 1. checkpoints: each one's HMAC, its link to the previous one, its signed heads;
 2. chains: contiguous sequence numbers, recomputed hashes, links; the last
@@ -21,11 +23,11 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from . import checkpoints
-from .audit import Break, VerifyReport, instance_stream, replay_state, verify_chains
+from .audit import Break, StreamEnd, VerifyReport, instance_stream, verify_chains
 from .audit_search import require_auditor
 from .identity import Actor
 from .models import AuditRecord, AuditStream, WorkflowInstance
@@ -57,16 +59,14 @@ def verify_all(session: Session, *, progress: Progress | None = None,
         return _broken(0, 0, Break(problem.stream or f"checkpoint:{problem.checkpoint}",
                                    problem.checkpoint, None, problem.reason), checkpoint_count)
 
-    def on_stream_end(stream: str, last: AuditRecord) -> str | None:
-        return _head_mismatch(session, stream, last)
-
     def counted(count: int) -> None:
         if on_records is not None:
             on_records(count)
         say(f"  verified {count} records…")
 
     say("checking hash chains…")
-    report = verify_chains(session, on_stream_end=on_stream_end, progress=counted)
+    heads = _Heads(session)
+    report = verify_chains(session, on_stream_ends=heads.check, progress=counted)
     report.checkpoints = checkpoint_count
     if not report.ok:
         return report
@@ -77,7 +77,7 @@ def verify_all(session: Session, *, progress: Progress | None = None,
         if broken is not None:
             return _broken(report.records, report.streams, broken, checkpoint_count)
     say("replaying workflow instances…")
-    report = _replay_instances(session, report)
+    report = heads.replay_report(report)
     if not report.ok:
         return report
     say("checking evidence files…")
@@ -103,23 +103,104 @@ def _broken(records: int, streams: int, brk: Break, checkpoint_count: int,
                         replayed=replayed)
 
 
-def _head_mismatch(session: Session, stream: str, last: AuditRecord) -> str | None:
+_INSTANCE_PREFIX = "workflow:"
+
+
+class _Heads:
+    """Checks batches of chain ends against the head rows (one query per batch), and
+    keeps what their replay gave for the replay phase, reported after the others."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.replayed = 0
+        # The lowest instance id whose replay failed, and the break to report.
+        self.replay_break: tuple[int, Break] | None = None
+
+    def check(self, ends: list[StreamEnd]) -> tuple[StreamEnd, str] | None:
+        ids = [int(e.stream[len(_INSTANCE_PREFIX):]) for e in ends
+               if e.stream.startswith(_INSTANCE_PREFIX)]
+        names = [e.stream for e in ends if not e.stream.startswith(_INSTANCE_PREFIX)]
+        instances = {row.id: row for row in self.session.execute(
+            select(WorkflowInstance.id, WorkflowInstance.state, WorkflowInstance.version,
+                   WorkflowInstance.audit_seq, WorkflowInstance.audit_hash)
+            .where(WorkflowInstance.id.in_(ids))
+        )} if ids else {}
+        streams = {row.stream: row for row in self.session.execute(
+            select(AuditStream.stream, AuditStream.audit_seq, AuditStream.audit_hash)
+            .where(AuditStream.stream.in_(names))
+        )} if names else {}
+        for end in ends:
+            if end.stream.startswith(_INSTANCE_PREFIX):
+                instance_id = int(end.stream[len(_INSTANCE_PREFIX):])
+                instance = instances.get(instance_id)
+                if instance is None:
+                    return end, "the audit stream has no workflow instance"
+                reason = _head_mismatch(end, instance.audit_seq, instance.audit_hash)
+                if reason:
+                    return end, reason
+                self._replayed(end, instance_id, instance)
+            else:
+                row = streams.get(end.stream)
+                if row is None:
+                    return end, "the audit stream has no head row in audit_streams"
+                reason = _head_mismatch(end, row.audit_seq, row.audit_hash)
+                if reason:
+                    return end, reason
+        return None
+
+    def _replayed(self, end: StreamEnd, instance_id: int, instance: Any) -> None:
+        if end.replay_error is None and (end.state, end.version) == (instance.state,
+                                                                     instance.version):
+            self.replayed += 1
+            return
+        if self.replay_break is not None and self.replay_break[0] < instance_id:
+            return
+        if end.replay_error is not None:
+            brk = Break(end.stream, 0, None, f"replay failed: {end.replay_error}")
+        else:
+            brk = _replay_mismatch(end.stream, end.state, end.version, instance)
+        self.replay_break = (instance_id, brk)
+
+    def replay_report(self, chains: VerifyReport) -> VerifyReport:
+        """Every instance folds to its stored state and version; the first (by id) that
+        does not is reported, as is an instance without any record."""
+        unrecorded = self.session.execute(
+            select(WorkflowInstance.id, WorkflowInstance.state, WorkflowInstance.version,
+                   WorkflowInstance.audit_seq)
+            .where(~exists().where(
+                AuditRecord.stream == literal(_INSTANCE_PREFIX) + cast(WorkflowInstance.id,
+                                                                       String)))
+            .order_by(WorkflowInstance.id).limit(1)
+        ).first()
+        found = self.replay_break
+        if unrecorded is not None and (found is None or unrecorded.id < found[0]):
+            found = (unrecorded.id, _replay_mismatch(instance_stream(unrecorded.id), None, 0,
+                                                     unrecorded))
+        if found is None:
+            chains.replayed = self.replayed
+            return chains
+        instance_id, brk = found
+        before = self.session.execute(
+            select(func.count()).select_from(WorkflowInstance)
+            .where(WorkflowInstance.id < instance_id)
+        ).scalar_one()
+        return VerifyReport(False, chains.records, chains.streams, brk,
+                            checkpoints=chains.checkpoints, replayed=int(before))
+
+
+def _replay_mismatch(stream: str, state: str | None, version: int, instance: Any) -> Break:
+    return Break(stream, instance.audit_seq, None,
+                 f"replay gives state {state!r} v{version} but the instance is "
+                 f"{instance.state!r} v{instance.version}")
+
+
+def _head_mismatch(end: StreamEnd, head_seq: int, head_hash: str) -> str | None:
     """Why the stream's last record is not the head kept on its row, or None."""
-    if stream.startswith("workflow:"):
-        instance = session.get(WorkflowInstance, int(stream.split(":", 1)[1]))
-        if instance is None:
-            return "the audit stream has no workflow instance"
-        head_seq, head_hash = instance.audit_seq, instance.audit_hash
-    else:
-        row = session.get(AuditStream, stream)
-        if row is None:
-            return "the audit stream has no head row in audit_streams"
-        head_seq, head_hash = row.audit_seq, row.audit_hash
-    if head_seq != last.seq:
-        return (f"the stream's head is record {head_seq} but the last record is {last.seq}: "
+    if head_seq != end.seq:
+        return (f"the stream's head is record {head_seq} but the last record is {end.seq}: "
                 "records were removed or added")
-    if head_hash != last.hash:
-        return (f"record {last.seq} was altered or replaced (its hash was recomputed): it is not "
+    if head_hash != end.hash:
+        return (f"record {end.seq} was altered or replaced (its hash was recomputed): it is not "
                 "the head the stream recorded")
     return None
 
@@ -147,39 +228,6 @@ def _checkpoint_coverage(session: Session) -> Break | None:
         return None
     stream, seq, reason = found
     return Break(stream, seq, None, reason)
-
-
-def _replay_instances(session: Session, chains: VerifyReport) -> VerifyReport:
-    last_id = 0
-    replayed = 0
-    while True:
-        instances = list(session.execute(
-            select(WorkflowInstance).where(WorkflowInstance.id > last_id)
-            .order_by(WorkflowInstance.id).limit(500)
-        ).scalars())
-        if not instances:
-            chains.replayed = replayed
-            return chains
-        for instance in instances:
-            stream = instance_stream(instance.id)
-            records = session.execute(
-                select(AuditRecord).where(AuditRecord.stream == stream).order_by(AuditRecord.seq)
-            ).scalars()
-            try:
-                state, version = replay_state(records)
-            except ValueError as exc:
-                return VerifyReport(False, chains.records, chains.streams,
-                                    Break(stream, 0, None, f"replay failed: {exc}"),
-                                    checkpoints=chains.checkpoints, replayed=replayed)
-            if (state, version) != (instance.state, instance.version):
-                return VerifyReport(False, chains.records, chains.streams, Break(
-                    stream, instance.audit_seq, None,
-                    f"replay gives state {state!r} v{version} but the instance is "
-                    f"{instance.state!r} v{instance.version}"),
-                    checkpoints=chains.checkpoints, replayed=replayed)
-            replayed += 1
-            last_id = instance.id
-        session.expunge_all()
 
 
 def _evidence(session: Session) -> Break | None:

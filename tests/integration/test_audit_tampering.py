@@ -168,3 +168,11 @@ def test_verification_with_checkpoints_but_no_key_says_which_setting_to_set(sess
 def test_a_checkpoint_without_an_audit_key_says_which_setting_to_set(session):
     with pytest.raises(ConfigurationError, match="RISKLOOP_AUDIT_KEY"):
         checkpoints.create_checkpoint(session, Actor.system("test"))
+
+
+def test_a_state_moved_on_the_instance_row_is_caught_by_the_replay(session, trail):
+    instance_id = int(trail.split(":", 1)[1])
+    tamper(session, "UPDATE workflow_instances SET state = 'rejected' WHERE id = :i", i=instance_id)
+    brk = first_break(session)
+    assert brk.stream == trail and brk.seq == 5
+    assert "replay gives state 'approved' v5" in brk.reason and "'rejected' v5" in brk.reason
