@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import json
 import random
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +31,7 @@ from psycopg.types.json import Jsonb
 
 from . import database
 from .config import Settings, load
-from .harness import LoadResult, run_load
+from .harness import LoadResult, run_load_processes
 
 DEFINITION = "bench_toggle"
 DEFINITION_VERSION = 1
@@ -108,6 +107,7 @@ class BareClient:
         self.lo, self.hi = id_range
         self.pipeline = pipeline
         self.rng = random.Random(seed)
+        self.seed = seed
         self.n = 0
 
     def step(self) -> None:
@@ -122,7 +122,7 @@ class BareClient:
             seq += 1
             version += 1
             self.n += 1
-            request_id = f"bench-{threading.get_ident()}-{self.n}"
+            request_id = f"bench-{self.seed}-{self.n}"
             stream = f"workflow:{iid}"
             subject = f"{subject_type}:{subject_id}" if subject_type and subject_id is not None else None
             prev = prev or GENESIS
@@ -175,13 +175,20 @@ class BareClient:
         self.conn.close()
 
 
+def process_clients(dsn: str, id_range: tuple[int, int], pipeline: bool):
+    """The per-client factory of one load process."""
+    return lambda i: BareClient(dsn, id_range, pipeline=pipeline, seed=1000 + i)
+
+
 def measure(
     settings: Settings, dbname: str, id_range: tuple[int, int], *, pipeline: bool = False,
-    clients: int | None = None, duration_s: float | None = None,
+    clients: int | None = None, duration_s: float | None = None, processes: int | None = None,
 ) -> LoadResult:
-    dsn = settings.dsn(dbname)
-    return run_load(
-        lambda i: BareClient(dsn, id_range, pipeline=pipeline, seed=1000 + i),
+    """``clients`` connections spread over ``processes`` processes (``settings.processes``),
+    the same layout as the engine's clients."""
+    return run_load_processes(
+        process_clients, (settings.dsn(dbname), id_range, pipeline),
+        processes=processes or settings.processes,
         clients=clients or settings.clients,
         warmup_s=settings.warmup_s,
         duration_s=duration_s or settings.duration_s,

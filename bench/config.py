@@ -25,6 +25,8 @@ class Settings:
     db_prefix: str = "riskloop_bench"
     keep_databases: bool = False
     clients: int = 16
+    # load processes the clients of the throughput section are spread over
+    processes: int = 4
     # throughput sections
     warmup_s: float = 2.0
     duration_s: float = 20.0
@@ -67,6 +69,7 @@ def load() -> Settings:
         redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
         keep_databases=_flag("BENCH_KEEP_DB"),
         clients=int(os.environ.get("BENCH_CLIENTS", "16")),
+        processes=int(os.environ.get("BENCH_PROCESSES", "4")),
         sections=sections,
     )
     if quick:

@@ -1,5 +1,7 @@
 """The engine's own figures: ``fire()`` throughput at N clients, and one client's latency.
 
+The clients are spread over ``settings.processes`` processes (``BENCH_PROCESSES``,
+threads in each), as gunicorn spreads requests over worker processes.
 Each client thread has its own SQLAlchemy session on its own pooled connection
 and fires ``approve`` on random instances of ``bench/definitions/bench_toggle.yaml``
 (pending ⇄ reviewed, a 24 h timer in each state, a ``notify`` task written to the
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .harness import LoadResult, percentile, run_load
+from .harness import LoadResult, percentile, run_load, run_load_processes, split
 
 DEFINITIONS = Path(__file__).parent / "definitions"
 ACTOR_NAME = "bench-approver"
@@ -101,9 +103,26 @@ def session_factory(settings: Settings, dbname: str, pool: int):
     return engine, sessionmaker(engine, expire_on_commit=False)
 
 
+def process_clients(settings: Settings, dbname: str, id_range: tuple[int, int], threads: int):
+    """In one load process: its own catalog (compiled once) and connection pool, as a
+    gunicorn worker has; returns the per-client factory."""
+    catalog = build_catalog()
+    _engine, factory = session_factory(settings, dbname, threads + 2)
+    return lambda i: FireClient(factory, catalog, id_range, seed=3000 + i)
+
+
 def measure(settings: Settings, dbname: str, id_range: tuple[int, int], catalog, *,
-            clients: int | None = None, duration_s: float | None = None) -> LoadResult:
+            clients: int | None = None, duration_s: float | None = None,
+            processes: int | None = None) -> LoadResult:
+    """``clients`` firing clients spread over ``processes`` processes (``settings.processes``)."""
     n = clients or settings.clients
+    procs = processes or settings.processes
+    if procs > 1:
+        threads = max(split(n, procs))
+        return run_load_processes(
+            process_clients, (settings, dbname, id_range, threads), processes=procs, clients=n,
+            warmup_s=settings.warmup_s, duration_s=duration_s or settings.duration_s,
+        )
     engine, factory = session_factory(settings, dbname, n + 2)
     try:
         return run_load(

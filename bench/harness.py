@@ -4,10 +4,17 @@ Each client runs ``setup()`` once, then calls ``step()`` until told to stop.
 Only operations that complete inside the measured window (after the warm-up)
 are counted, and their latencies kept, so connection set-up and statement
 preparation are left out of the figures.
+
+``run_load_processes`` spreads the clients over several processes (threads in
+each), as gunicorn spreads requests over worker processes: 16 client threads in
+one Python process share one GIL, which no production deployment does. The
+processes start their warm-up together (a barrier), so their windows coincide.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -106,14 +113,20 @@ class _Run:
 
 
 def run_load(
-    factory: Callable[[int], Any], *, clients: int, warmup_s: float, duration_s: float
+    factory: Callable[[int], Any], *, clients: int, warmup_s: float, duration_s: float,
+    first_index: int = 0, sync: Callable[[], Any] | None = None,
 ) -> LoadResult:
-    """Run ``clients`` threads; ``factory(i)`` returns an object with step/recover/close."""
+    """Run ``clients`` threads; ``factory(i)`` returns an object with step/recover/close.
+
+    ``sync`` is called once every client is set up, before the warm-up (a barrier
+    shared with other processes)."""
     state = _Run(clients)
-    threads = [_Client(i, factory, state) for i in range(clients)]
+    threads = [_Client(first_index + i, factory, state) for i in range(clients)]
     for t in threads:
         t.start()
     state.ready.wait()
+    if sync is not None:
+        sync()
     time.sleep(warmup_s)
     state.t_start = time.perf_counter()
     state.measuring = True
@@ -134,4 +147,85 @@ def run_load(
         errors=sum(t.errors for t in threads),
         latencies_ms=lat,
         first_error=first,
+    )
+
+
+def split(clients: int, processes: int) -> list[int]:
+    """``clients`` threads spread as evenly as possible over ``processes`` processes."""
+    processes = max(1, min(processes, clients))
+    return [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+
+
+def _child(make_factory: Callable[..., Callable[[int], Any]], args: tuple[Any, ...],
+           first_index: int, clients: int, warmup_s: float, duration_s: float,
+           barrier: Any, results: Any) -> None:
+    try:
+        factory = make_factory(*args)
+        result = run_load(factory, clients=clients, warmup_s=warmup_s, duration_s=duration_s,
+                          first_index=first_index, sync=lambda: barrier.wait(timeout=300))
+        results.put(("ok", result))
+    except BaseException as exc:  # reported to the parent, which fails the run
+        barrier.abort()
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def run_load_processes(
+    make_factory: Callable[..., Callable[[int], Any]], args: tuple[Any, ...], *, processes: int,
+    clients: int, warmup_s: float, duration_s: float,
+) -> LoadResult:
+    """``run_load`` over ``processes`` fresh processes (``spawn``), ``clients`` threads in all.
+
+    ``make_factory(*args)`` runs in each process (a module-level function: it is
+    pickled) and returns the per-client factory, so every process builds its own
+    engine, catalog and connections, as a gunicorn worker does. With one process
+    the load runs here, in threads, as ``run_load`` does.
+    """
+    shares = split(clients, processes)
+    if len(shares) == 1:
+        return run_load(make_factory(*args), clients=clients, warmup_s=warmup_s,
+                        duration_s=duration_s)
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(len(shares))
+    results = ctx.Queue()
+    procs = []
+    first = 0
+    for n in shares:
+        proc = ctx.Process(target=_child, name=f"bench-load-{first}", daemon=True,
+                           args=(make_factory, args, first, n, warmup_s, duration_s, barrier,
+                                 results))
+        proc.start()
+        procs.append(proc)
+        first += n
+    collected: list[LoadResult] = []
+    failures: list[str] = []
+    deadline = time.monotonic() + 300 + warmup_s + duration_s + 120
+    try:
+        while len(collected) + len(failures) < len(procs):
+            try:
+                kind, value = results.get(timeout=max(1.0, deadline - time.monotonic()))
+            except queue.Empty:
+                failures.append("a load process did not report in time")
+                break
+            if kind == "ok":
+                collected.append(value)
+            else:
+                failures.append(value)
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    if failures:
+        raise RuntimeError(f"load process failed: {failures[0]}")
+    latencies: list[float] = []
+    for r in collected:
+        latencies.extend(r.latencies_ms)
+    return LoadResult(
+        clients=clients,
+        seconds=sum(r.seconds for r in collected) / len(collected),
+        operations=sum(r.operations for r in collected),
+        errors=sum(r.errors for r in collected),
+        latencies_ms=latencies,
+        first_error=next((r.first_error for r in collected if r.first_error), None),
     )

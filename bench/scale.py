@@ -39,17 +39,18 @@ def dbname_for(settings: Settings) -> str:
     return settings.dbname("scale")
 
 
-def workflows_from(catalog) -> list[tuple[str, list[str], list[str]]]:
-    """History shaped like the shipped definitions when they exist (states by their names)."""
+def workflows_from(catalog) -> list[scale_data.Workflow]:
+    """History shaped like the shipped definitions when they exist (states by their
+    names, the latest version, which the app must find to read an instance)."""
     found = []
-    for name, open_guess, final_guess in scale_data.WORKFLOWS:
+    for name, open_guess, final_guess, version_guess in scale_data.WORKFLOWS:
         if name in catalog:
             d = catalog.get(name)
             open_states = [s for s, spec in d.states.items() if not spec.final]
             final_states = [s for s, spec in d.states.items() if spec.final]
-            found.append((name, open_states or open_guess, final_states or final_guess))
+            found.append((name, open_states or open_guess, final_states or final_guess, d.version))
         else:
-            found.append((name, open_guess, final_guess))
+            found.append((name, open_guess, final_guess, version_guess))
     return found
 
 

@@ -35,14 +35,16 @@ from .config import Settings
 
 GENESIS = "0" * 64
 
-# (definition, open states, final states)
-WORKFLOWS = [
-    ("client_onboarding", ["risk_review", "dual_approval", "submitted"], ["approved", "rejected", "withdrawn"]),
-    ("due_diligence", ["collecting", "under_review"], ["passed", "passed_with_conditions", "failed"]),
-    ("sensitive_edit", ["requested", "first_approved"], ["applied", "rejected", "cancelled", "expired"]),
-    ("alert_remediation", ["warned", "responded", "rectifying"], ["closed", "dismissed"]),
+# (definition, open states, final states, definition version); the scale section
+# takes states and version from the shipped YAML when it is there (scale.workflows_from).
+Workflow = tuple[str, list[str], list[str], int]
+WORKFLOWS: list[Workflow] = [
+    ("client_onboarding", ["risk_review", "dual_approval", "submitted"], ["approved", "rejected", "withdrawn"], 1),
+    ("due_diligence", ["collecting", "under_review"], ["passed", "passed_with_conditions", "failed"], 1),
+    ("sensitive_edit", ["requested", "first_approved"], ["applied", "rejected", "cancelled", "expired"], 1),
+    ("alert_remediation", ["warned", "responded", "rectifying"], ["closed", "dismissed"], 1),
 ]
-BENCH_WORKFLOW = [("bench_toggle", ["pending"], ["closed"])]
+BENCH_WORKFLOW: list[Workflow] = [("bench_toggle", ["pending"], ["closed"], 1)]
 
 BIG_TABLES = ("workflow_instances", "audit_records")
 
@@ -122,15 +124,17 @@ def _case(expr: str, values: list[str]) -> str:
     return f"(CASE mod({expr}, {len(values)}) {arms} END)"
 
 
-def _stage_instances_sql(workflows: list[tuple[str, list[str], list[str]]], open_permille: int) -> str:
+def _stage_instances_sql(workflows: list[Workflow], open_permille: int) -> str:
     n = len(workflows)
     defs = [w[0] for w in workflows]
+    versions = " ".join(f"WHEN {i} THEN {int(w[3])}" for i, w in enumerate(workflows))
     open_states = " ".join(f"WHEN {i} THEN {_case('g / 7', w[1])}" for i, w in enumerate(workflows))
     final_states = " ".join(f"WHEN {i} THEN {_case('g / 7', w[2])}" for i, w in enumerate(workflows))
     is_open = f"(mod(g * 7919, 1000) < {open_permille})"
     return f"""
     INSERT INTO bench_stage_instances ({INSTANCE_COLUMNS})
-    SELECT %(first)s::bigint + (g - %(lo)s::bigint), {_case('g', defs)}, 1,
+    SELECT %(first)s::bigint + (g - %(lo)s::bigint), {_case('g', defs)},
+           (CASE mod(g, {n}) {versions} END),
            CASE WHEN {is_open} THEN (CASE mod(g, {n}) {open_states} END)
                 ELSE (CASE mod(g, {n}) {final_states} END) END,
            %(k)s::int, {is_open}, 'client', 1 + mod(g, 200000), NULL, 'user' || mod(g, 500),
@@ -253,7 +257,7 @@ def _create_indexes(sa_engine) -> None:
 
 def add_instances(
     conn: psycopg.Connection, count: int, *, audit_per_instance: int, open_fraction: float,
-    workflows: list[tuple[str, list[str], list[str]]] | None = None, ordinal_from: int = 1,
+    workflows: list[Workflow] | None = None, ordinal_from: int = 1,
     first_id: int | None = None,
 ) -> tuple[int, int]:
     """Add ``count`` instances with their history; returns their (first, last) id.
