@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from . import audit, runtime
 from .context import FireContext, TaskContext
-from .errors import ConditionNotMet, Forbidden, IllegalState
+from .errors import ConditionNotMet, Forbidden, IllegalState, Message
 from .identity import Actor
 from .models import AuditRecord, Notification, Timer, User, WorkflowInstance
 from .registry import registry
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 def not_initiator(ctx: FireContext) -> str | None:
     """Nobody acts on their own request (maker-checker)."""
     if ctx.actor.username == ctx.instance.created_by:
-        return "segregation of duties: the person who started this case may not decide it"
+        return Message("sod.initiator",
+                       "segregation of duties: the person who started this case may not decide it")
     return None
 
 
@@ -40,10 +41,9 @@ def actors_of(ctx: FireContext, triggers: list[str]) -> set[str]:
 def not_actor_of(ctx: FireContext, triggers: list[str], reason: str | None = None) -> str | None:
     """The actor must not have done any of ``triggers`` on this case (e.g. two approvers)."""
     if ctx.actor.username in actors_of(ctx, triggers):
-        return reason or (
+        return Message("sod.repeat_actor", reason or (
             f"segregation of duties: you already did {', '.join(triggers)} on this case; "
-            "another person must do this step"
-        )
+            "another person must do this step"), triggers=list(triggers))
     return None
 
 
@@ -51,7 +51,8 @@ def not_actor_of(ctx: FireContext, triggers: list[str], reason: str | None = Non
 def not_data_user(ctx: FireContext, key: str, reason: str | None = None) -> str | None:
     """The actor must not be the user recorded at ``data[key]`` (e.g. the analyst)."""
     if ctx.instance.data.get(key) == ctx.actor.username:
-        return reason or f"segregation of duties: the {key} may not do this step"
+        return Message("sod.data_user", reason or f"segregation of duties: the {key} may not do this step",
+                       key=key)
     return None
 
 
@@ -62,7 +63,7 @@ def assignee_only(ctx: FireContext, roles_exempt: list[str] | None = None) -> st
         return None
     if roles_exempt and ctx.actor.has_any(set(roles_exempt)):
         return None
-    return "this case is assigned to someone else"
+    return Message("guard.assignee_only", "this case is assigned to someone else")
 
 
 @registry.effect("mark_breached")

@@ -7,6 +7,8 @@ code (9), and a check character computed over the first 17.
 
 from __future__ import annotations
 
+from .errors import Message
+
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 LENGTH = 18
@@ -28,14 +30,15 @@ def _alphabet_problem(chars: str) -> str | None:
             continue
         hint = _LOOKALIKES.get(char)
         if hint is not None:
-            return (
+            return Message(
+                "credit_code.lookalike",
                 f"character {position} is {char!r}, which credit codes never use "
-                f"(I, O, Z, S and V are excluded); did you mean {hint!r}?"
-            )
-        return (
+                f"(I, O, Z, S and V are excluded); did you mean {hint!r}?",
+                position=position, char=char, hint=hint)
+        return Message(
+            "credit_code.alphabet",
             f"character {position} is {char!r}; credit codes use only digits and "
-            f"the letters {ALPHABET[10:]}"
-        )
+            f"the letters {ALPHABET[10:]}", position=position, char=char, letters=ALPHABET[10:])
     return None
 
 
@@ -57,28 +60,29 @@ def check_character(first17: str) -> str:
 def validate_credit_code(code: str) -> str | None:
     """Check ``code`` (normalised first); None when valid, else what is wrong and how to fix it."""
     if not isinstance(code, str):
-        return f"a credit code must be text, got {type(code).__name__}"
+        return Message("credit_code.type", f"a credit code must be text, got {type(code).__name__}")
     normalized = normalize_credit_code(code)
     if len(normalized) != LENGTH:
-        return (
+        return Message(
+            "credit_code.length",
             f"a unified social credit code has 18 characters, this one has {len(normalized)}; "
-            "copy it again from the business licence"
-        )
+            "copy it again from the business licence", length=len(normalized))
     problem = _alphabet_problem(normalized)
     if problem is not None:
         return problem
     division = normalized[2:8]
     if not division.isdigit():
-        return (
+        return Message(
+            "credit_code.division",
             f"characters 3-8 are the administrative division code and must be digits, "
-            f"got {division!r}"
-        )
+            f"got {division!r}", division=division)
     expected = check_character(normalized[:17])
     if normalized[17] != expected:
-        return (
+        return Message(
+            "credit_code.check",
             f"check character (the 18th) is {normalized[17]!r} but the first 17 characters "
-            f"require {expected!r}; one of the characters is probably mistyped"
-        )
+            f"require {expected!r}; one of the characters is probably mistyped",
+            given=normalized[17], expected=expected)
     return None
 
 

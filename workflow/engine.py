@@ -25,6 +25,7 @@ from .errors import (
     Forbidden,
     IdempotencyMismatch,
     IllegalState,
+    Message,
     NotFound,
     UnknownAction,
     ValidationFailed,
@@ -149,6 +150,7 @@ def fire(
             f"instance {instance.id} is at version {instance.version}, not {expected_version}: "
             "someone acted first; reload and try again",
             current_version=instance.version, state=instance.state,
+            code="instance.version_conflict",
         )
     from_state = instance.state
     candidates = definition.candidates(trigger, from_state)
@@ -157,6 +159,7 @@ def fire(
             f"{trigger!r} cannot be done while the case is {from_state!r}",
             state=from_state,
             allowed_actions=available_actions(session, instance, actor, definition, catalog),
+            code="action.illegal_state", params={"trigger": trigger, "state": from_state},
         )
     permitted = [t for t in candidates if actor.has_any(t.roles)]
     if not permitted:
@@ -165,6 +168,7 @@ def fire(
             f"{trigger!r} needs one of the roles {', '.join(needed)}; you have "
             f"{', '.join(sorted(actor.roles)) or 'none'}",
             rule="role",
+            code="action.role", params={"trigger": trigger, "roles": needed},
         )
     now = clock.now()
     variables = _variables(instance, actor, payload)
@@ -181,6 +185,7 @@ def fire(
             f"{trigger!r} is not possible with this data: "
             + "; ".join(t.condition.source for t in permitted if t.condition is not None),
             allowed_actions=available_actions(session, instance, actor, definition, catalog),
+            code="action.condition", params={"trigger": trigger},
         )
 
     for call in chosen.effects:
@@ -289,11 +294,12 @@ def _validate_payload(transition: TransitionDef, payload: dict[str, Any], commen
     if transition.payload_schema is not None:
         errors.update(transition.payload_schema.validate(payload))
     if transition.comment_required and not (comment or "").strip():
-        errors["comment"] = ["A comment is required for this action."]
+        errors["comment"] = [Message("field.comment_required", "A comment is required for this action.")]
     if errors:
         raise ValidationFailed(
             f"the {transition.trigger!r} action's input is invalid", errors=errors,
             fields=sorted(transition.payload),
+            code="action.invalid", params={"trigger": transition.trigger},
         )
 
 

@@ -1,12 +1,39 @@
 """Every error the engine raises, rooted at :class:`RiskloopError`.
 
 The API maps each class to a problem document (RFC 9457); ``status`` is the
-HTTP status that fits and ``slug`` names the problem type.
+HTTP status that fits and ``slug`` names the problem type. ``detail`` is English for
+API clients; the common refusals also carry a stable ``code`` and its ``params`` so
+that the console can say them in the reader's language (neither is sent by the API).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+
+class Message(str):
+    """An English sentence that also carries a stable ``code`` and its ``params``.
+
+    It is a plain ``str`` wherever text is expected (problem documents, logs, field
+    messages); a console reads ``code`` and ``params`` to say it in another language.
+    Guards return one as their reason, validators raise one as a field message.
+    """
+
+    code: str
+    params: dict[str, Any]
+
+    def __new__(cls, code: str, text: str, **params: Any) -> Message:
+        message = super().__new__(cls, text)
+        message.code = code
+        message.params = params
+        return message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_message, (self.code, str(self), self.params))
+
+
+def _rebuild_message(code: str, text: str, params: dict[str, Any]) -> Message:
+    return Message(code, text, **params)
 
 
 class RiskloopError(Exception):
@@ -16,10 +43,15 @@ class RiskloopError(Exception):
     slug = "bad-request"
     title = "Bad request"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(self, detail: str, *, code: str | None = None,
+                 params: dict[str, Any] | None = None, **extra: Any) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.detail = str(detail)
         self.extra = extra
+        # A Message as the detail (e.g. a guard's reason) brings its own code.
+        self.code: str | None = code or getattr(detail, "code", None)
+        self.params: dict[str, Any] = dict(params if params is not None
+                                           else getattr(detail, "params", None) or {})
 
 
 class DefinitionError(RiskloopError):

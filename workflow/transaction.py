@@ -39,7 +39,8 @@ def transact(session: Session, command: Callable[[], T], *, retries: int = 3,
         except IntegrityError as exc:
             session.rollback()
             if attempt == retries:
-                raise Conflict("a concurrent request changed the same record; try again") from exc
+                raise Conflict("a concurrent request changed the same record; try again",
+                               code="race") from exc
             log.info("integrity race, retrying (attempt %d)", attempt)
         except OperationalError as exc:
             session.rollback()

@@ -36,7 +36,8 @@ def require_view(session: Session, instance: WorkflowInstance | None, actor: Act
     """Raises:
         NotFound: missing, or not visible to ``actor`` (not revealed as forbidden)."""
     if instance is None or not can_view(session, instance, actor, registry):
-        raise NotFound(f"workflow instance {instance_id} does not exist")
+        raise NotFound(f"workflow instance {instance_id} does not exist",
+                       code="instance.not_found", params={"id": instance_id})
     return instance
 
 

@@ -33,7 +33,8 @@ def read_client(session: Session, client_id: int, actor: Actor) -> Client:
         raise Forbidden("reading the client archive needs one of the roles "
                         f"{', '.join(sorted(ARCHIVE_ROLES | {'sales'}))}", rule="role")
     if not _sees_all(actor) and client.owner != actor.username:
-        raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner")
+        raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner",
+                        code="client.owner", params={"client_id": client_id})
     return client
 
 

@@ -76,7 +76,8 @@ def require_editor(client: Client | None, actor: Actor, what: str) -> None:
     if client is not None and not actor.has_any(EDITOR_ROLES - {"sales"}) \
             and client.owner != actor.username:
         raise Forbidden(f"client {client.id} is owned by another sales user; only its owner, "
-                        "a risk officer or a manager may edit it", rule="owner")
+                        "a risk officer or a manager may edit it", rule="owner",
+                        code="client.owner", params={"client_id": client.id})
 
 
 def _check_owner(session: Session, owner: str) -> None:
@@ -91,7 +92,8 @@ def _check_unique_code(session: Session, code: str, client_id: int | None) -> No
     if other is not None and other != client_id:
         raise Duplicate(f"a client with credit code {code} already exists (client {other}); "
                         "open that record instead of creating a second one",
-                        existing_id=other)
+                        existing_id=other, code="client.duplicate_credit_code",
+                        params={"credit_code": code, "client_id": other})
 
 
 def apply_changes(session: Session, client: Client, values: dict[str, Any], actor: Actor,
@@ -183,7 +185,7 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
     if expected_version is not None and client.version != expected_version:
         raise VersionConflict(f"client {client_id} is at version {client.version}, not "
                               f"{expected_version}: someone edited it first; reload and retry",
-                              current_version=client.version)
+                              current_version=client.version, code="client.version_conflict")
     cleaned = validate_client_fields(changes, partial=True)
     if "owner" in cleaned:
         if not actor.has_any(frozenset({"manager"})) and not actor.is_system:

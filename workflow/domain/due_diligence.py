@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from workflow import engine, visibility
 from workflow.builtins import actors_of
 from workflow.context import FireContext
-from workflow.errors import Duplicate, Forbidden, ValidationFailed
+from workflow.errors import Duplicate, Forbidden, Message, ValidationFailed
 from workflow.identity import Actor
 from workflow.models import WorkflowInstance
 from workflow.registry import registry
@@ -96,9 +96,10 @@ def validate_checklist(ctx: FireContext) -> None:
     errors: dict[str, list[str]] = {}
     missing = [key for key in items if key not in checklist]
     for key in missing:
-        errors[key] = ["Missing item: give a finding and a risk grade."]
+        errors[key] = [Message("checklist.item_missing", "Missing item: give a finding and a risk grade.")]
     for key in sorted(set(checklist) - set(items)):
-        errors[key] = [f"Unknown item; the checklist has: {', '.join(items)}."]
+        errors[key] = [Message("checklist.item_unknown", f"Unknown item; the checklist has: {', '.join(items)}.",
+                               items=list(items))]
     uploaded = _uploaded(ctx)
     for key in items:
         entry = checklist.get(key)
@@ -126,23 +127,30 @@ def _uploaded(ctx: FireContext) -> set[str]:
 
 def _item_problems(entry: Any, grades: tuple[str, ...], uploaded: set[str]) -> list[str]:
     if not isinstance(entry, dict):
-        return ['Give {"finding": text, "risk": grade, "evidence": [sha256, …]}.']
-    problems = [f"Unknown field {k!r}." for k in sorted(set(entry) - ITEM_KEYS)]
+        return [Message("checklist.item_shape",
+                        'Give {"finding": text, "risk": grade, "evidence": [sha256, …]}.')]
+    problems: list[str] = [Message("checklist.unknown_field", f"Unknown field {k!r}.", field=k)
+                for k in sorted(set(entry) - ITEM_KEYS)]
     finding = entry.get("finding")
     if not isinstance(finding, str) or not finding.strip():
-        problems.append("A finding (text) is required.")
+        problems.append(Message("checklist.finding_required", "A finding (text) is required."))
     elif len(finding) > 8000:
-        problems.append("The finding is longer than 8000 characters.")
+        problems.append(Message("checklist.finding_too_long",
+                                "The finding is longer than 8000 characters.", max=8000))
     if entry.get("risk") not in grades:
-        problems.append(f"The risk must be one of {', '.join(grades)}.")
+        problems.append(Message("checklist.risk_grade", f"The risk must be one of {', '.join(grades)}.",
+                                grades=list(grades)))
     evidence = entry.get("evidence") or []
     if not isinstance(evidence, list) or not all(isinstance(e, str) for e in evidence):
-        problems.append("Evidence must be a list of SHA-256 hashes of uploaded files.")
+        problems.append(Message("checklist.evidence_shape",
+                                "Evidence must be a list of SHA-256 hashes of uploaded files."))
     else:
         unknown = [e for e in evidence if e not in uploaded]
         if unknown:
-            problems.append(f"Evidence not uploaded to this case: {', '.join(unknown)}; upload it "
-                            "first (POST /api/v1/workflows/{id}/evidence).")
+            problems.append(Message(
+                "checklist.evidence_unknown",
+                f"Evidence not uploaded to this case: {', '.join(unknown)}; upload it "
+                "first (POST /api/v1/workflows/{id}/evidence).", hashes=unknown))
     return problems
 
 
@@ -154,8 +162,9 @@ def not_analyst(ctx: FireContext) -> str | None:
     if ctx.instance.data.get("analyst"):
         analysts.add(ctx.instance.data["analyst"])
     if ctx.actor.username in analysts:
-        return ("segregation of duties: you submitted this review as the analyst and may not "
-                "decide it; another risk officer or a manager must")
+        return Message("sod.analyst",
+                       "segregation of duties: you submitted this review as the analyst and may "
+                       "not decide it; another risk officer or a manager must")
     return None
 
 
@@ -165,7 +174,8 @@ def record_decision(ctx: FireContext) -> None:
     conditions = [c.strip() for c in ctx.payload.get("conditions") or []]
     if ctx.transition.trigger == "pass_with_conditions" and not any(conditions):
         raise ValidationFailed("passing with conditions needs at least one condition",
-                               errors={"conditions": ["List at least one condition."]})
+                               errors={"conditions": [Message("decision.conditions_required",
+                                                              "List at least one condition.")]})
     decision: dict[str, Any] = {"outcome": ctx.transition.dest, "by": ctx.actor.username,
                                 "at": ctx.now.isoformat() + "Z",
                                 "conditions": [c for c in conditions if c]}

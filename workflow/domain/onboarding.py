@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflow import engine, runtime
 from workflow.context import FireContext, TaskContext
-from workflow.errors import Conflict, Forbidden
+from workflow.errors import Conflict, Forbidden, Message
 from workflow.identity import Actor
 from workflow.masking import can_see_sensitive
 from workflow.models import WorkflowInstance
@@ -56,17 +56,21 @@ def start_admission(session: Session, client_id: int, actor: Actor, *, submit: b
     # Sales submit admissions (SPEC 1); a draft started by anyone else could never be
     # submitted by them and would block the owner's admission.
     if "sales" not in actor.roles:
-        raise Forbidden("starting an admission needs the sales role", rule="role")
+        raise Forbidden("starting an admission needs the sales role", rule="role",
+                        code="admission.role")
     if not actor.has_any(STARTER_ROLES - {"sales"}) and client.owner != actor.username:
-        raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner")
+        raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner",
+                        code="client.owner", params={"client_id": client_id})
     running = running_admission(session, client_id)
     if running is not None:
         raise Conflict(f"client {client_id} already has an admission running (case #{running.id}, "
                        f"{running.state}); act on that case or withdraw it first",
-                       instance_id=running.id)
+                       instance_id=running.id, code="admission.running",
+                       params={"client_id": client_id, "case_id": running.id})
     if client.status in NOT_ADMISSIBLE:
         raise Conflict(f"client {client_id} is {client.status}; only prospects and rejected "
-                       "clients can be submitted for admission", status_now=client.status)
+                       "clients can be submitted for admission", status_now=client.status,
+                       code="admission.status", params={"client_id": client_id, "status": client.status})
     instance = engine.start(session, DEFINITION, actor, subject_type="client", subject_id=client.id,
                             data={"client_id": client.id, "client_name": client.name,
                                   "credit_code": client.credit_code},
@@ -94,7 +98,7 @@ def client_owner_only(ctx: FireContext) -> str | None:
         return None
     client = ctx.session.get(Client, ctx.instance.subject_id)
     if client is None or client.owner != ctx.actor.username:
-        return "only the client's owner may do this"
+        return Message("guard.client_owner", "only the client's owner may do this")
     return None
 
 

@@ -11,6 +11,7 @@ what a role list cannot say.
 from __future__ import annotations
 
 from workflow.context import FireContext
+from workflow.errors import Message
 from workflow.registry import registry
 
 
@@ -20,10 +21,9 @@ def no_roles(ctx: FireContext, roles: list[str], reason: str | None = None) -> s
     hold (auditors and admins never approve, SPEC 1)."""
     held = sorted(ctx.actor.roles.intersection(roles))
     if held:
-        return reason or (
+        return Message("sod.no_roles", reason or (
             f"segregation of duties: a user holding the role {', '.join(held)} may not do "
-            "this step, even with another role; ask an approver without it"
-        )
+            "this step, even with another role; ask an approver without it"), roles=held)
     return None
 
 
@@ -31,7 +31,7 @@ def no_roles(ctx: FireContext, roles: list[str], reason: str | None = None) -> s
 def initiator_only(ctx: FireContext, reason: str | None = None) -> str | None:
     """Only the person who started the case may do this step (e.g. cancel a request)."""
     if ctx.actor.username != ctx.instance.created_by:
-        return reason or (
-            f"only {ctx.instance.created_by}, who started this case, may do this step"
-        )
+        return Message("guard.initiator_only", reason or (
+            f"only {ctx.instance.created_by}, who started this case, may do this step"),
+            initiator=ctx.instance.created_by)
     return None

@@ -22,7 +22,7 @@ from workflow import audit, clock, engine, runtime, timers, visibility
 from workflow.catalog import Catalog
 from workflow.context import FireContext
 from workflow.crypto import EncryptedJSON, EncryptedString, get_cipher
-from workflow.errors import Duplicate, Forbidden, ValidationFailed
+from workflow.errors import Duplicate, Forbidden, Message, ValidationFailed
 from workflow.identity import Actor
 from workflow.masking import can_see_sensitive, mask_client, mask_diff
 from workflow.models import Timer, WorkflowInstance
@@ -127,12 +127,13 @@ def request_sensitive_edit(session: Session, client_id: int, changes: Any, reaso
                         f"{', '.join(sorted(requesters))}", rule="role")
     if not (reason or "").strip():
         raise ValidationFailed("say why the change is needed",
-                               errors={"reason": ["A reason is required."]})
+                               errors={"reason": [Message("field.reason_required", "A reason is required.")]})
     # The client row lock serialises requests on one client (the overlap check below).
     client = get_client(session, client_id, lock=True)
     if actor.roles & requesters == {"sales"} and client.owner != actor.username:
         raise Forbidden(f"client {client.id} is owned by another sales user; only its owner, "
-                        "a risk officer, legal or a manager may request a change", rule="owner")
+                        "a risk officer, legal or a manager may request a change", rule="owner",
+                        code="client.owner", params={"client_id": client.id})
     cleaned = _clean_changes(client, changes)
     for other in open_requests(session, client.id):
         overlap = sorted(set(cleaned) & set((other.data or {}).get("changes", {})))
@@ -140,7 +141,8 @@ def request_sensitive_edit(session: Session, client_id: int, changes: Any, reaso
             raise Duplicate(
                 f"change request {other.id} on client {client.id} is still open for "
                 f"{', '.join(overlap)}; wait for its decision or ask its requester to cancel it",
-                existing_id=other.id, fields=overlap)
+                existing_id=other.id, fields=overlap, code="change.open_request",
+                params={"case_id": other.id, "fields": overlap})
     before = sensitive_values(client)
     data = {
         "client_id": client.id,
