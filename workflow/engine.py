@@ -9,7 +9,7 @@ the firing remains.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -46,9 +46,14 @@ class FireResult:
     version: int
     audit_seq: int
     replayed: bool = False
+    # The instance as the firing left it (None for a replayed result): callers that
+    # present it need not read it again, and the session holds clean objects only weakly.
+    instance: WorkflowInstance | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"instance_id": self.instance_id, "trigger": self.trigger,
+                "from_state": self.from_state, "to_state": self.to_state,
+                "version": self.version, "audit_seq": self.audit_seq, "replayed": self.replayed}
 
 
 def _catalog(catalog: Catalog | None) -> Catalog:
@@ -218,7 +223,8 @@ def fire(
     for task in chosen.tasks:
         enqueue(session, task, {"instance_id": instance.id, "version": instance.version},
                 instance_id=instance.id)
-    result = FireResult(instance.id, trigger, from_state, dest, instance.version, instance.audit_seq)
+    result = FireResult(instance.id, trigger, from_state, dest, instance.version, instance.audit_seq,
+                        instance=instance)
     if idempotency_key:
         record = result.to_dict()
         record.pop("replayed")

@@ -115,7 +115,7 @@ class WorkflowAction(MethodView):
             db.session, instance_id, trigger, actor, body, expected_version=expected,
             idempotency_key=key, comment=comment, request_id=g.request_id,
         ), keep_loaded=True)
-        instance = db.session.get(WorkflowInstance, instance_id)
+        instance = result.instance or db.session.get(WorkflowInstance, instance_id)
         return {"instance": present_instance(db.session, instance, actor),
                 "from_state": result.from_state, "to_state": result.to_state,
                 "replayed": result.replayed}
