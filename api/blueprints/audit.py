@@ -133,7 +133,7 @@ class AuditExport(MethodView):
             mimetype, suffix = "application/x-ndjson", "jsonl"
         else:
             lines = audit_export.export_csv(db.session, scope, actor)
-            mimetype, suffix = "text/csv; charset=utf-8", "csv"
+            mimetype, suffix = "text/csv", "csv"  # Flask adds "; charset=utf-8"
         name = _filename(scope, suffix)
         return Response(stream_with_context(line.encode("utf-8") for line in lines),
                         mimetype=mimetype,

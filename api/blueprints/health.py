@@ -55,7 +55,7 @@ def readyz() -> Response:
 
 @blp.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
 def observe(method: str, endpoint: str, status: int, started: float) -> None:

@@ -113,7 +113,7 @@ def _filter(query: dict[str, Any]) -> reports.ReportFilter:
 
 
 def _csv(name: str, lines: Any) -> Response:
-    return Response(stream_with_context(line.encode("utf-8") for line in lines), mimetype="text/csv; charset=utf-8",
+    return Response(stream_with_context(line.encode("utf-8") for line in lines), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

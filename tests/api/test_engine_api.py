@@ -116,7 +116,10 @@ def test_health_and_readiness(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["checks"]["database"] == "ok"
-    assert b"riskloop_http_requests_total" in client.get("/metrics").data
+    metrics = client.get("/metrics")
+    assert b"riskloop_http_requests_total" in metrics.data
+    # Prometheus' own content type, as is (no second charset parameter appended).
+    assert metrics.headers["Content-Type"].count("charset") == 1
 
 
 def test_inbox_lists_what_the_caller_can_do_now(app, api):

@@ -105,6 +105,7 @@ def export(api, **params) -> bytes:  # noqa: ANN001
     r = api.get("auditor1", "/api/v1/audit/export", query_string=params)
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
     assert r.is_streamed
+    assert r.headers["Content-Type"] in ("application/x-ndjson", "text/csv; charset=utf-8")
     return r.get_data()
 
 

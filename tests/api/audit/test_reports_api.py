@@ -71,6 +71,7 @@ def test_reports_download_as_csv_with_a_bom(api, history):
     r = api.get("auditor1", "/api/v1/reports/closed-loops",
                 query_string={"definition": "test_loop", "format": "csv"})
     assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
     text = r.get_data(as_text=True)
     assert text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
