@@ -16,7 +16,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from workflow import accounts, runtime
-from workflow.definitions import load_folder
+from workflow.definitions import Definition, load_folder
 from workflow.errors import RiskloopError
 from workflow.identity import Actor
 
@@ -28,12 +28,14 @@ CLI_ACTOR = Actor("system:cli", frozenset({"system"}))
 
 
 def _create_app() -> object:
-    from workflow.errors import ConfigurationError
+    from workflow.errors import ConfigurationError, DefinitionError
 
     try:
         return create_app()
     except ConfigurationError as exc:  # a missing or malformed key: say which, no traceback
         raise click.ClickException(str(exc)) from exc
+    except DefinitionError as exc:  # e.g. a file changed without a new version: file, key, fix
+        raise click.ClickException(exc.detail) from exc
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
@@ -232,6 +234,9 @@ def definitions_check(folder: Path | None) -> None:
         loaded = load_folder(folder, registry)
     except RiskloopError as exc:
         raise click.ClickException(exc.detail) from exc
+    changed = _changed_since_loaded(loaded)
+    if changed:
+        raise click.ClickException("; ".join(changed))
     for definition in loaded:
         click.echo(f"ok  {definition.file}: {definition.name} v{definition.version} "
                    f"({len(definition.states)} states, {len(definition.transitions)} transitions)")
@@ -245,6 +250,34 @@ def definitions_check(folder: Path | None) -> None:
             except RiskloopError as exc:
                 raise click.ClickException(exc.detail) from exc
             click.echo(f"ok  rules/{path.name}: {rule_set.name} v{rule_set.version}")
+
+
+def _changed_since_loaded(loaded: list[Definition]) -> list[str]:
+    """Files whose version the database already holds with other content (SPEC 3.1: a
+    change needs a new version), so ``check`` fails before a deployment would."""
+    from sqlalchemy import inspect, select
+    from sqlalchemy.exc import OperationalError
+
+    from workflow.models import DefinitionRecord
+
+    try:
+        if not inspect(db.engine).has_table("definitions"):
+            return []
+        stored = {(r.name, r.version): r.content_hash
+                  for r in db.session.execute(select(DefinitionRecord)).scalars()}
+    except OperationalError:
+        click.echo("note: the database does not answer; versions not compared with it", err=True)
+        return []
+    problems = []
+    for definition in loaded:
+        known = stored.get((definition.name, definition.version))
+        if known is not None and known != definition.content_hash:
+            latest = max(v for (n, v) in stored if n == definition.name)
+            problems.append(
+                f"{definition.file}: version: {definition.name} v{definition.version} changed since "
+                f"it was loaded (content hash {known[:12]}… → {definition.content_hash[:12]}…); "
+                f"raise version to {max(latest, definition.version) + 1} to publish the change")
+    return problems
 
 
 from .cli_audit import audit_group  # noqa: E402  (verify, checkpoint, export)

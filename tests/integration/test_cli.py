@@ -73,5 +73,30 @@ def test_a_changed_definition_without_a_new_version_is_refused_at_start(cli_env,
     assert run("db", "upgrade").exit_code == 0
     (defs / "approval.yaml").write_text(source.replace("测试审批", "测试审批（改）"), encoding="utf-8")
     result = CliRunner().invoke(main, ["db", "upgrade"])
-    assert result.exit_code != 0
-    assert "changed since it was loaded" in str(result.exception) and "raise version to 2" in str(result.exception)
+    assert result.exit_code == 1
+    # One line naming the file, the key and the fix; no traceback.
+    assert "Error: approval.yaml: version: " in result.output and "Traceback" not in result.output
+    assert "changed since it was loaded" in result.output and "raise version to 2" in result.output
+
+
+def test_definitions_check_of_a_folder_compares_versions_with_the_database(cli_env, tmp_path, monkeypatch):
+    """A file edited without raising its version fails ``check`` (before a deployment would)."""
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    source = Path("tests/fixtures/definitions/approval.yaml").read_text(encoding="utf-8")
+    (defs / "approval.yaml").write_text(source, encoding="utf-8")
+    monkeypatch.setenv("RISKLOOP_DEFINITIONS", str(defs))
+    assert run("db", "upgrade").exit_code == 0
+    monkeypatch.delenv("RISKLOOP_DEFINITIONS")  # the running service still has the old files
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "approval.yaml").write_text(source.replace("测试审批", "测试审批（改）"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["definitions", "check", str(edited)])
+    assert result.exit_code == 1, result.output
+    assert "approval.yaml: version: " in result.output and "raise version to 2" in result.output
+    bumped = tmp_path / "bumped"
+    bumped.mkdir()
+    (bumped / "approval.yaml").write_text(
+        source.replace("测试审批", "测试审批（改）").replace("version: 1", "version: 2", 1), encoding="utf-8")
+    ok = run("definitions", "check", str(bumped))
+    assert ok.exit_code == 0 and "v2" in ok.output
