@@ -170,17 +170,43 @@ def _end_stream(stream: _Stream, result: ExportResult) -> None:
                         f"outside the exported records {stream.first_seq}-{stream.last_seq}")
 
 
+def read_key_file(path: str) -> str:
+    """The audit key in ``path``: the key alone, or the embedded mode's ``keys.json``
+    (a JSON object holding ``RISKLOOP_AUDIT_KEY`` among the other generated keys).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: a JSON object without ``RISKLOOP_AUDIT_KEY``.
+    """
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read().strip()
+    if text.startswith("{"):
+        try:
+            keys = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        if not isinstance(keys, dict) or not isinstance(keys.get("RISKLOOP_AUDIT_KEY"), str):
+            raise ValueError("a JSON key file must hold RISKLOOP_AUDIT_KEY")
+        return str(keys["RISKLOOP_AUDIT_KEY"]).strip()
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="riskloop-verify-export",
         description="Re-verify a riskloop audit export (JSON Lines) without the database.")
     parser.add_argument("file", help="the .jsonl file to verify")
-    parser.add_argument("--key-file", help="file holding the audit key (default: $RISKLOOP_AUDIT_KEY)")
+    parser.add_argument("--key-file", help="file holding the audit key, or an embedded instance's "
+                        "keys.json (default: $RISKLOOP_AUDIT_KEY)")
     args = parser.parse_args(argv)
     key = os.environ.get("RISKLOOP_AUDIT_KEY") or None
     if args.key_file:
-        with open(args.key_file, encoding="utf-8") as fh:
-            key = fh.read().strip()
+        try:
+            key = read_key_file(args.key_file)
+        except (OSError, ValueError) as exc:
+            print(f"cannot use key file {args.key_file}: {getattr(exc, 'strerror', None) or exc}",
+                  file=sys.stderr)
+            return 1
     try:
         with open(args.file, encoding="utf-8-sig") as fh:
             result = verify_lines(fh, key)

@@ -109,7 +109,8 @@ def export(api, **params) -> bytes:  # noqa: ANN001
     return r.get_data()
 
 
-def offline_verify(tmp_path: Path, content: bytes, key: str | None = AUDIT_KEY):  # noqa: ANN201
+def offline_verify(tmp_path: Path, content: bytes, key: str | None = AUDIT_KEY,  # noqa: ANN201
+                   key_file_text: str | None = None):
     """Run the verifier as an auditor would: two stdlib-only files, no site-packages, no database."""
     kit = tmp_path / "kit"
     (kit / "workflow").mkdir(parents=True, exist_ok=True)
@@ -119,7 +120,10 @@ def offline_verify(tmp_path: Path, content: bytes, key: str | None = AUDIT_KEY):
     target = tmp_path / "export.jsonl"
     target.write_bytes(content)
     args = [sys.executable, "-S", "-m", "workflow.export_verifier", str(target)]
-    if key is not None:
+    if key_file_text is not None:
+        (tmp_path / "keys.json").write_text(key_file_text)
+        args += ["--key-file", str(tmp_path / "keys.json")]
+    elif key is not None:
         (tmp_path / "audit.key").write_text(key)
         args += ["--key-file", str(tmp_path / "audit.key")]
     return subprocess.run(args, cwd=kit, capture_output=True, text=True, timeout=60,
@@ -148,6 +152,28 @@ def test_an_instance_export_is_re_verified_offline_and_any_edit_is_caught(app, a
     assert offline_verify(tmp_path, content, key="another-key").returncode == 1
     unproven = offline_verify(tmp_path, content, key=None)
     assert unproven.returncode == 2 and "UNPROVEN" in unproven.stderr
+
+
+def test_the_offline_verifier_reads_the_embedded_keys_json_and_refuses_a_bad_key_file(
+        app, api, history, tmp_path):
+    """In embedded mode the audit key lives in instance/keys.json with the other generated keys."""
+    checkpoint(app)
+    content = export(api, instance_id=history["red"])
+    keys = {"SECRET_KEY": "s", "RISKLOOP_ENCRYPTION_KEYS": "e", "RISKLOOP_AUDIT_KEY": AUDIT_KEY}
+    ok = offline_verify(tmp_path, content, key_file_text=json.dumps(keys))
+    assert ok.returncode == 0, ok.stderr
+    assert "6 proven" in ok.stdout
+    wrong = offline_verify(tmp_path, content, key_file_text=json.dumps({**keys, "RISKLOOP_AUDIT_KEY": "x"}))
+    assert wrong.returncode == 1 and "HMAC" in wrong.stderr
+    no_key = offline_verify(tmp_path, content, key_file_text=json.dumps({"SECRET_KEY": "s"}))
+    assert no_key.returncode == 1 and "RISKLOOP_AUDIT_KEY" in no_key.stderr
+    assert "Traceback" not in no_key.stderr
+    target = tmp_path / "export.jsonl"
+    missing = subprocess.run([sys.executable, "-m", "workflow.export_verifier", str(target),
+                              "--key-file", str(tmp_path / "nowhere.key")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "cannot use key file" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 def test_a_time_range_export_verifies_offline_and_notes_unsigned_records(app, api, history, tmp_path):
