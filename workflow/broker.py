@@ -52,8 +52,11 @@ def declare_actor(broker: dramatiq.Broker, session_factory: Callable[[], Session
                   registry: Registry, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Any:
     """Declare the outbox actor on ``broker`` and route the outbox's sends to it."""
 
-    def run_outbox_message(outbox_id: int) -> str:
-        return run_message(session_factory, registry, outbox_id, max_attempts=max_attempts)
+    def run_outbox_message(outbox_id: int) -> None:
+        # The outcome (done, skipped, failed) is recorded on the outbox row; returning it
+        # would only make Dramatiq warn on every message that no result backend keeps it.
+        outcome = run_message(session_factory, registry, outbox_id, max_attempts=max_attempts)
+        log.debug("outbox message %s: %s", outbox_id, outcome)
 
     actor = dramatiq.actor(
         broker=broker, actor_name=ACTOR_NAME, queue_name=QUEUE,
