@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from . import audit, clock
@@ -151,12 +151,17 @@ def hash_token(raw: str) -> str:
 def resolve_token(session: Session, raw: str) -> Actor:
     """Raises:
         AuthenticationFailed: unknown, revoked or expired token."""
-    row = session.execute(
-        select(Token, User).join(User, User.id == Token.user_id).where(Token.token_hash == hash_token(raw))
-    ).first()
+    # Plain columns, not Token and User objects: this runs on every API request.
+    row = session.execute(_RESOLVE, {"token_hash": hash_token(raw)}).first()
     if row is None:
         raise AuthenticationFailed("the bearer token is not valid; get one from POST /api/v1/auth/token")
-    token, user = row
-    if token.revoked or token.expires_at <= clock.now() or not user.active:
+    if row.revoked or row.expires_at <= clock.now() or not row.active:
         raise AuthenticationFailed("the bearer token has expired; get a new one from POST /api/v1/auth/token")
-    return actor_of(user)
+    return Actor(row.username, frozenset(row.roles or []), row.id)
+
+
+_RESOLVE = (
+    select(Token.revoked, Token.expires_at, User.id, User.username, User.roles, User.active)
+    .join(User, User.id == Token.user_id)
+    .where(Token.token_hash == bindparam("token_hash"))
+)
