@@ -41,7 +41,7 @@ class Settings:
     # worker memory section
     rss_instances: int = 10_000
     rss_transitions: int = 100_000
-    rss_cap_s: float = 420.0
+    rss_cap_s: float = 720.0
     # http section
     http_duration_s: int = 10
     http_concurrency: tuple[int, ...] = (1, 4, 8, 16, 32, 64)
@@ -70,6 +70,8 @@ def load() -> Settings:
         keep_databases=_flag("BENCH_KEEP_DB"),
         clients=int(os.environ.get("BENCH_CLIENTS", "16")),
         processes=int(os.environ.get("BENCH_PROCESSES", "4")),
+        http_workers=int(os.environ.get("BENCH_HTTP_WORKERS", "2")),
+        http_threads=int(os.environ.get("BENCH_HTTP_THREADS", "8")),
         sections=sections,
     )
     if quick:
