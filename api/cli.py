@@ -106,6 +106,9 @@ def run_command(host: str, port: int, threads: int, no_demo: bool) -> None:
         from . import demo
 
         demo.ensure_demo(app, echo=click.echo)
+    # The serving threads use sessions of their own: release this thread's connection
+    # (an open SQLite transaction would hold the database's write lock while serving).
+    db.session.remove()
     services = None
     if app.config.get("REDIS_URL") is None and app.config["RISKLOOP_EMBEDDED_WORKER"]:
         services = EmbeddedServices(app, threads=app.config["RISKLOOP_WORKER_THREADS"])

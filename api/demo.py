@@ -36,7 +36,12 @@ def demo_password() -> str:
 
 def ensure_demo(app: Flask, echo: Callable[[str], None] = print) -> bool:
     """Create demo users and data when the database has no users; True if created."""
-    if db.session.execute(select(func.count()).select_from(User)).scalar_one():
+    has_users = db.session.execute(select(func.count()).select_from(User)).scalar_one()
+    if has_users:
+        # End the read: on SQLite every transaction begins IMMEDIATE, so one left open
+        # here holds the write lock and `riskloop run` on an existing database would
+        # answer every write with "database is locked".
+        db.session.rollback()
         return False
     password = demo_password()
     for username, roles, name in DEMO_USERS:

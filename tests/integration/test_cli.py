@@ -100,3 +100,26 @@ def test_definitions_check_of_a_folder_compares_versions_with_the_database(cli_e
         source.replace("测试审批", "测试审批（改）").replace("version: 1", "version: 2", 1), encoding="utf-8")
     ok = run("definitions", "check", str(bumped))
     assert ok.exit_code == 0 and "v2" in ok.output
+
+
+def test_the_demo_check_on_a_database_with_users_leaves_the_database_writable(cli_env):
+    """`riskloop run` on an existing database: the demo check only reads, and must not keep
+    a transaction open (SQLite transactions begin IMMEDIATE: it would hold the write lock
+    while the server runs, and every write would fail with 'database is locked')."""
+    import sqlite3
+
+    from api import create_app, demo
+
+    assert run("db", "upgrade").exit_code == 0
+    assert run("users", "create", "carol", "--role", "sales", "--password-stdin",
+               stdin="a-long-password\n").exit_code == 0
+    app = create_app()
+    with app.app_context():
+        assert demo.ensure_demo(app) is False
+        other = sqlite3.connect(cli_env["DATABASE_URL"].removeprefix("sqlite:///"), timeout=0.2,
+                                isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" while a transaction is open
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
