@@ -211,3 +211,33 @@ def test_the_demo_clients_take_each_onboarding_path(app: Flask, api: Api) -> Non
     assert states["广州示例贸易有限公司"] == ("rejected", "D")
     prospects = api.get("sales2", "/api/v1/clients?status=prospect").get_json()["items"]
     assert [c["name"] for c in prospects] == ["杭州示例电子商务有限公司"]
+
+
+def test_an_admission_decided_during_a_black_alert_leaves_the_client_suspended_until_the_loop_closes(
+        app: Flask, api: Api) -> None:
+    """SPEC 4.4: a black alert suspends the client until the loop closes; approving (or
+    rejecting) the admission meanwhile changes the status it returns to, not the suspension."""
+    approved, rejected = new_client(api, 901, **A_FACTS), new_client(api, 902, **A_FACTS)
+    cases = {cid: admit(app, api, cid) for cid in (approved, rejected)}
+    alerts = {}
+    for cid in (approved, rejected):
+        r = api.post("risk1", "/api/v1/alerts", json={
+            "client_id": cid, "level": "black", "category": "other", "title": "重大风险",
+            "source": "test", "external_id": f"black-{cid}"})
+        assert r.status_code == 201, r.get_json()
+        alerts[cid] = r.get_json()["id"]
+        assert client_row(app, cid).status == "suspended"
+
+    assert api.act("risk2", cases[approved]["id"], "approve", comment="ok").status_code == 200
+    assert api.act("risk2", cases[rejected]["id"], "reject", comment="no").status_code == 200
+    row = client_row(app, approved)
+    assert (row.status, row.status_before_suspension) == ("suspended", "active")
+    assert row.credit_limit is not None and row.credit_limit > 0
+    row = client_row(app, rejected)
+    assert (row.status, row.status_before_suspension) == ("suspended", "rejected")
+
+    for cid, status in ((approved, "active"), (rejected, "rejected")):
+        assert api.act("sales1", alerts[cid], "respond", assessment="a", plan="p").status_code == 200
+        assert api.act("risk1", alerts[cid], "dismiss", reason="误报").status_code == 200
+        row = client_row(app, cid)
+        assert (row.status, row.status_before_suspension) == (status, None)

@@ -20,7 +20,7 @@ from workflow.providers import configured_providers
 from workflow.registry import registry
 from workflow.screening import rule_set, screen
 
-from .client_service import apply_changes
+from .client_service import SUSPENDED, apply_changes
 from .clients import Client, get_client
 from .due_diligence import schedule_periodic_review
 
@@ -84,9 +84,18 @@ def _client(ctx: FireContext) -> Client:
     return get_client(ctx.session, int(ctx.instance.subject_id or 0), lock=True)
 
 
+def _status(client: Client, status: str) -> dict[str, str]:
+    """The status an admission step gives ``client``: while a black alert or a blacklisting
+    holds it suspended (SPEC 4.4: until the loop closes) the step changes the status it
+    will be reinstated to, never the suspension itself."""
+    if client.status == SUSPENDED and client.status_before_suspension is not None:
+        return {"status_before_suspension": status}
+    return {"status": status}
+
+
 def _set_status(ctx: FireContext, status: str, **payload: Any) -> Client:
     client = _client(ctx)
-    apply_changes(ctx.session, client, {"status": status}, ctx.actor, "client.status_changed",
+    apply_changes(ctx.session, client, _status(client, status), ctx.actor, "client.status_changed",
                   instance_id=ctx.instance.id, **payload)
     return client
 
@@ -164,7 +173,7 @@ def activate_client(ctx: FireContext) -> None:
     """Admit the client: active, credit limit from the screening's formula, periodic review."""
     client = _client(ctx)
     limit = (ctx.instance.data.get("screening") or {}).get("credit_limit", 0)
-    apply_changes(ctx.session, client, {"status": "active", "credit_limit": Decimal(str(limit))},
+    apply_changes(ctx.session, client, {**_status(client, "active"), "credit_limit": Decimal(str(limit))},
                   ctx.actor, "client.admitted", instance_id=ctx.instance.id)
     ctx.audit["credit_limit"] = limit
     timer = schedule_periodic_review(ctx.session, client)
