@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from workflow.definitions import Definition
@@ -120,7 +121,7 @@ def parse_payload(form: MultiDict[str, str], fields: list[FieldSpec]) -> tuple[d
             else:
                 payload[spec.name] = raw
         except ValueError:
-            errors[spec.name] = ["Not a valid value."]
+            errors[spec.name] = [_("Not a valid value.")]
     return payload, errors
 
 

@@ -11,9 +11,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from api import problems
-from workflow.errors import AuthenticationFailed, RiskloopError, VersionConflict
+from workflow.errors import AuthenticationFailed, RiskloopError
 
 from .console import blp
+from .refusals import Refusal, refusal
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def _hints() -> dict[int, str]:
     }
 
 
-def error_page(status: int, detail: str | None = None) -> Response:
+def error_page(status: int, detail: str | Refusal | None = None) -> Response:
     template = "_error_fragment.html" if request.headers.get("HX-Request") else "error.html"
     body = render_template(template, status=status, title=_titles().get(status, _("Error")),
                            hint=_hints().get(status, ""), detail=detail)
@@ -63,8 +64,7 @@ def signed_out(exc: AuthenticationFailed) -> Response:
 
 @blp.errorhandler(RiskloopError)
 def domain_error(exc: RiskloopError) -> Response:
-    detail = _("Someone acted first — reload.") if isinstance(exc, VersionConflict) else exc.detail
-    return error_page(exc.status, detail)
+    return error_page(exc.status, refusal(exc))
 
 
 @blp.errorhandler(HTTPException)

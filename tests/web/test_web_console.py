@@ -188,7 +188,7 @@ def test_invalid_input_is_shown_beside_the_field(console_factory, app: Flask) ->
     risk = console_factory("risk1")
     response = risk.post(f"/cases/{case_id}/actions/reject", {"expected_version": "2"})
     assert response.status_code == 422
-    assert "A comment is required" in response.get_data(as_text=True)
+    assert "此操作须填写意见" in response.get_data(as_text=True)
     response = risk.post(f"/cases/{case_id}/actions/approve", {"p_amount": "abc", "expected_version": "2"})
     assert response.status_code == 422
     assert state_of(app, case_id) == ("pending", 2)

@@ -225,9 +225,9 @@ def test_an_incomplete_checklist_is_refused_by_the_engine_and_the_form_keeps_the
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     item = page[page.index('data-item="financials"'):page.index('data-item="reputation"')]
-    assert "A finding (text) is required." in item and 'class="err"' in item
+    assert "结论必填。" in item and 'class="err"' in item  # the engine's message, in Chinese
     item = page[page.index('data-item="reputation"'):page.index('data-item="legal_records"')]
-    assert "The risk must be one of low, medium, high." in item
+    assert "请选择风险等级：低、中、高。" in item
     assert ">basic_info 已核实</textarea>" in page  # nothing typed is lost
     assert re.search(r'name="cl-basic_info-risk" value="low" required checked', page)
     with app.app_context():

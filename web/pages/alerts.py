@@ -18,6 +18,7 @@ from workflow.errors import ValidationFailed
 from workflow.transaction import transact
 
 from ..console import blp, current_actor
+from ..refusals import field_messages, refusal
 
 BOARD_LIMIT = 500  # the board shows the newest alerts; older ones are reached by filters
 
@@ -64,7 +65,7 @@ def raise_alert() -> Response | tuple[str, int]:
     except ValidationFailed as exc:
         filters = _filters()
         return render_template("alerts.html", filters=filters, categories=alert_service.CATEGORIES,
-                               can_raise=True, errors=exc.extra.get("errors") or {},
-                               values=form, message=exc.detail, **_board(filters)), 422
+                               can_raise=True, errors=field_messages(exc.extra.get("errors") or {}),
+                               values=form, message=refusal(exc), **_board(filters)), 422
     flash(_("Alert raised (case #%(id)s).", id=raised.instance.id), "ok")
     return redirect(url_for("console.case", instance_id=raised.instance.id))

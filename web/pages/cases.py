@@ -34,6 +34,7 @@ from ..action_forms import action_forms, add_evidence, file_inputs, parse_payloa
 from ..console import blp, current_actor
 from ..errors import error_page
 from ..i18n import content_lang, label
+from ..refusals import Refusal, field_messages, refusal
 from ..uploads import UploadRefused, store_uploads, too_large_message
 
 TIMELINE_LIMIT = 500
@@ -83,7 +84,7 @@ def record_files(record: AuditRecord, files_by_sha: dict[str, evidence.Evidence]
 
 
 def render_case(instance: WorkflowInstance, *, status: int = 200, failed: str | None = None,
-                errors: dict[str, Any] | None = None, message: str | None = None,
+                errors: dict[str, Any] | None = None, message: str | Refusal | None = None,
                 conflict: bool = False, values: Any = None) -> tuple[str, int]:
     """The case page; after a refused action, ``values`` refills the form that failed."""
     actor = current_actor()
@@ -147,7 +148,7 @@ def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
     except (Forbidden, IllegalState, Conflict) as exc:
         db.session.expire_all()
         return render_case(load_case(instance_id), status=exc.status, failed=trigger,
-                           message=exc.detail, values=values)
+                           message=refusal(exc, definition), values=values)
     key = (request.form.get("idempotency_key") or "")[:128] or None
     try:
         result = transact(db.session, lambda: engine.fire(
@@ -159,11 +160,12 @@ def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
     except (ValidationFailed, ConditionNotMet) as exc:
         db.session.expire_all()
         return render_case(load_case(instance_id), status=422, failed=trigger,
-                           errors=exc.extra.get("errors") or {}, message=exc.detail, values=values)
+                           errors=field_messages(exc.extra.get("errors") or {}),
+                           message=refusal(exc, definition), values=values)
     except (Forbidden, IllegalState) as exc:
         db.session.expire_all()
         return render_case(load_case(instance_id), status=exc.status, failed=trigger,
-                           message=exc.detail, values=values)
+                           message=refusal(exc, definition), values=values)
     flash(_("Done: %(from)s → %(to)s", **{"from": _state(definition, result.from_state),
                                            "to": _state(definition, result.to_state)}), "ok")
     return redirect(url_for("console.case", instance_id=instance_id))
@@ -181,7 +183,7 @@ def upload_evidence(instance_id: int) -> Response | tuple[str, int]:
         return render_case(load_case(instance_id), status=exc.status, message=exc.message)
     except (Forbidden, IllegalState, Conflict) as exc:
         db.session.expire_all()
-        return render_case(load_case(instance_id), status=exc.status, message=exc.detail)
+        return render_case(load_case(instance_id), status=exc.status, message=refusal(exc))
     if not hashes:
         return render_case(load_case(instance_id), status=422, message=_("Choose a file first."))
     flash(ngettext("%(num)d file uploaded", "%(num)d files uploaded", len(hashes)), "ok")

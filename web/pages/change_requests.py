@@ -15,6 +15,7 @@ from workflow.errors import Duplicate, ValidationFailed
 from workflow.transaction import transact
 
 from ..console import blp, current_actor
+from ..refusals import Refusal, field_messages, refusal
 
 
 def _changes(form: Any) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def request_change(client_id: int) -> Response | tuple[str, int]:
     actor = current_actor()
     client = client_queries.read_client(db.session, client_id, actor)
     errors: dict[str, Any] = {}
-    message = None
+    message: Refusal | None = None
     status = 200
     if request.method == "POST":
         changes = _changes(request.form)
@@ -46,8 +47,8 @@ def request_change(client_id: int) -> Response | tuple[str, int]:
             case = transact(db.session, lambda: sensitive_edit.request_sensitive_edit(
                 db.session, client_id, changes, reason, actor, request_id=g.get("request_id")))
         except (ValidationFailed, Duplicate) as exc:
-            errors = exc.extra.get("errors") or {}
-            message, status = exc.detail, exc.status
+            errors = field_messages(exc.extra.get("errors") or {})
+            message, status = refusal(exc), exc.status
         else:
             flash(_("Change request #%(id)s filed; it needs two approvers.", id=case.id), "ok")
             return redirect(url_for("console.case", instance_id=case.id))

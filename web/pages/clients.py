@@ -22,6 +22,7 @@ from workflow.transaction import transact
 
 from ..client_form import client_data, field_errors
 from ..console import blp, current_actor
+from ..refusals import Refusal, field_messages, refusal
 
 PAGE = 50
 
@@ -62,7 +63,7 @@ def client(client_id: int) -> str:
         actor.has_any(onboarding.STARTER_ROLES))
 
 
-def _form_page(values: dict[str, Any], errors: dict[str, str], message: str | None,
+def _form_page(values: dict[str, Any], errors: dict[str, str], message: Refusal | None,
                status: int = 200) -> tuple[str, int]:
     return render_template("client_new.html", values=values, errors=errors, message=message,
                            ownership_types=OWNERSHIP_TYPES,
@@ -89,10 +90,12 @@ def create_client() -> Response | tuple[str, int]:
     try:
         client_id, case_id = transact(db.session, command)
     except ValidationFailed as exc:
-        return _form_page(request.form.to_dict(), field_errors(exc.extra.get("errors") or {}),
-                          exc.detail, 422)
+        return _form_page(request.form.to_dict(),
+                          field_errors(field_messages(exc.extra.get("errors") or {})),
+                          refusal(exc), 422)
     except Conflict as exc:  # a duplicate credit code
-        return _form_page(request.form.to_dict(), {"credit_code": exc.detail}, exc.detail, 409)
+        said = refusal(exc)
+        return _form_page(request.form.to_dict(), {"credit_code": said.text}, said, 409)
     if case_id is not None:
         flash(_("Client created and submitted for admission (case #%(id)s).", id=case_id), "ok")
     else:

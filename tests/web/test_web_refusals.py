@@ -1,0 +1,207 @@
+"""The engine's refusals and field messages reach the console in the reader's language:
+coded refusals (version conflict, role, segregation of duties, duplicate, invalid input)
+are worded per code, field messages per code or marshmallow's wording, and the API keeps
+its English problem documents without the console's codes."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from marshmallow import fields, validate
+
+from api.extensions import db
+from tests.api.conftest import PASSWORD, Api
+from workflow.domain import sensitive_edit
+from workflow.errors import Forbidden, Message, NotFound, RiskloopError
+
+from .console_client import Console
+from .test_web_console import start_case, state_of
+from .test_web_english import SALES, credit_code, make_client
+
+LANGS = ["zh_CN", "en"]
+# Where a refusal is written on a page: the flash above the forms, the message beside a
+# field, the detail of an error page.
+REFUSAL = re.compile(r'<(?:p class="flash error[^"]*"|span class="err"[^>]*|p class="detail")[^>]*>'
+                     r'(.*?)</(?:p|span)>', re.S)
+ENGLISH_SENTENCE = re.compile(r"[A-Za-z]+(?:[ ,;:'’\-]+[A-Za-z]+){2,}")
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def console_in(console_factory: Any, lang: str, username: str) -> Console:  # noqa: ANN401
+    console = console_factory()
+    console.post("/language", {"lang": lang, "next": "/login"}, token_from="/login")
+    assert console.login(username, PASSWORD).status_code == 302
+    return console
+
+
+def refusals(html: str) -> list[str]:
+    found = [re.sub(r"<[^>]+>", " ", m) for m in REFUSAL.findall(html)]
+    assert found, "no refusal on the page"
+    return found
+
+
+def assert_in_language(html: str, lang: str) -> str:
+    """The refusals of ``html`` in ``lang``; no engine detail left in small print."""
+    texts = refusals(html)
+    assert 'class="original"' not in html, "a refusal without a known code"
+    for text in texts:
+        if lang == "zh_CN":
+            assert ENGLISH_SENTENCE.search(text) is None, text
+            assert CJK.search(text), text
+        else:
+            assert CJK.search(text) is None, text
+    return " ".join(texts)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_version_conflict_says_someone_acted_first(console_factory, app: Flask, lang: str) -> None:
+    case_id = start_case(app)
+    risk = console_in(console_factory, lang, "risk1")
+    response = risk.post(f"/cases/{case_id}/actions/approve", {"p_amount": "1", "expected_version": "1"},
+                         token_from=f"/cases/{case_id}")
+    assert response.status_code == 409
+    said = assert_in_language(response.get_data(as_text=True), lang)
+    assert ("已有人先处理" if lang == "zh_CN" else "Someone acted first") in said
+    assert state_of(app, case_id) == ("pending", 2)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_an_action_the_role_may_not_do_names_the_roles(console_factory, app: Flask, lang: str) -> None:
+    case_id = start_case(app)
+    sales = console_in(console_factory, lang, "sales1")
+    response = sales.post(f"/cases/{case_id}/actions/approve", {"p_amount": "1", "expected_version": "2"},
+                          token_from=f"/cases/{case_id}")
+    assert response.status_code == 403
+    said = assert_in_language(response.get_data(as_text=True), lang)
+    assert ("风控专员" if lang == "zh_CN" else "Risk officer") in said
+    assert state_of(app, case_id) == ("pending", 2)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_second_approval_by_the_first_approver_gives_the_rule(console_factory, app: Flask,
+                                                                lang: str) -> None:
+    """Given a change request risk1 approved first, when risk1 approves again, the page
+    says the segregation-of-duties rule in the reader's language."""
+    with app.app_context():
+        client_id = make_client("Acme Trading Co", 2001)
+        change = sensitive_edit.request_sensitive_edit(
+            db.session, client_id, {"credit_limit": "2000000"}, "larger orders expected", SALES)
+        db.session.commit()
+        case_id = change.id
+    risk = console_in(console_factory, lang, "risk1")
+    first = risk.post(f"/cases/{case_id}/actions/approve", {"expected_version": "1"},
+                      token_from=f"/cases/{case_id}")
+    assert first.status_code == 302, first.get_data(as_text=True)
+    response = risk.post(f"/cases/{case_id}/actions/approve", {"expected_version": "2"},
+                         token_from=f"/cases/{case_id}")
+    assert response.status_code == 403
+    said = assert_in_language(response.get_data(as_text=True), lang)
+    assert ("职责分离" if lang == "zh_CN" else "Segregation of duties") in said
+    assert ("第一审批通过" if lang == "zh_CN" else "First approval") in said
+    assert state_of(app, case_id) == ("first_approved", 2)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_invalid_action_input_is_worded_beside_each_field(console_factory, app: Flask,
+                                                          lang: str) -> None:
+    case_id = start_case(app)
+    risk = console_in(console_factory, lang, "risk1")
+    no_comment = risk.post(f"/cases/{case_id}/actions/reject", {"expected_version": "2"},
+                           token_from=f"/cases/{case_id}")
+    assert no_comment.status_code == 422
+    said = assert_in_language(no_comment.get_data(as_text=True), lang)
+    assert ("须填写意见" if lang == "zh_CN" else "A comment is required") in said
+    negative = risk.post(f"/cases/{case_id}/actions/approve", {"p_amount": "-5", "expected_version": "2"},
+                         token_from=f"/cases/{case_id}")
+    assert negative.status_code == 422
+    said = assert_in_language(negative.get_data(as_text=True), lang)
+    assert ("至少 0" if lang == "zh_CN" else "at least 0") in said
+    assert state_of(app, case_id) == ("pending", 2)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_client_form_words_every_field_message(console_factory, app: Flask, lang: str) -> None:
+    sales = console_in(console_factory, lang, "sales1")
+    code = credit_code(3001)
+    wrong_check = code[:17] + ("0" if code[17] != "0" else "1")
+    response = sales.post("/clients/new", {"name": "", "credit_code": wrong_check,
+                                           "contact_name": "Jane Doe", "contact_phone": "call me",
+                                           "registered_capital": "-1"},
+                          token_from="/clients/new")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    said = assert_in_language(html, lang)
+    for field in ("credit_code", "contact_phone", "registered_capital"):
+        assert f'data-error-for="{field}"' in html, field
+    assert ("校验码" if lang == "zh_CN" else "check character") in said
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_duplicate_credit_code_points_at_the_existing_client(console_factory, app: Flask,
+                                                                lang: str) -> None:
+    with app.app_context():
+        existing = make_client("Acme Trading Co", 3002)
+        db.session.commit()
+    sales = console_in(console_factory, lang, "sales1")
+    response = sales.post("/clients/new", {"name": "Acme Again", "credit_code": credit_code(3002)},
+                          token_from="/clients/new")
+    assert response.status_code == 409
+    said = assert_in_language(response.get_data(as_text=True), lang)
+    assert f"#{existing}" in said
+
+
+def test_an_uncoded_refusal_gets_its_class_sentence_and_keeps_the_detail(app: Flask) -> None:
+    from web.refusals import refusal
+
+    with app.test_request_context("/inbox"):
+        app.preprocess_request()
+        said = refusal(Forbidden("a rule no console code knows"))
+        assert said.text == "您无权执行此操作。"
+        assert 'lang="en">a rule no console code knows</small>' in said.__html__()
+        assert refusal(NotFound("gone")).text == "记录不存在，或您无权查看。"
+        assert refusal(RiskloopError("odd")).text == "请求未能完成。"
+
+
+def test_field_messages_keep_their_nesting_and_are_worded_by_code(app: Flask) -> None:
+    from web.refusals import field_messages
+
+    errors = {"checklist": {"ownership": [Message("checklist.finding_required", "A finding (text) is required."),
+                                          Message("checklist.risk_grade", "The risk must be one of low, high.",
+                                                  grades=["low", "high"])]},
+              "amount": ["Not a valid integer."], "name": ["Shorter than minimum length 1."],
+              "note": ["something the console does not know"]}
+    with app.test_request_context("/inbox"):
+        app.preprocess_request()
+        said = field_messages(errors)
+    assert said == {"checklist": {"ownership": ["结论必填。", "请选择风险等级：低、高。"]},
+                    "amount": ["不是整数。"], "name": ["至少 1 个字符。"],
+                    "note": ["something the console does not know"]}
+
+
+def test_the_marshmallow_wording_the_console_translates_is_marshmallows() -> None:
+    """A marshmallow upgrade that rewords a message fails here, not silently on a page."""
+    from web.refusals import _fixed
+
+    defaults = {text for _name, cls in inspect.getmembers(fields, inspect.isclass)
+                for text in getattr(cls, "default_error_messages", {}).values()}
+    for _name, cls in inspect.getmembers(validate, inspect.isclass):
+        defaults.update(v for k, v in vars(cls).items() if k.startswith("message") and isinstance(v, str))
+    for text in ("Missing data for required field.", "Field may not be null.", "Not a valid integer.",
+                 "Not a valid date.", "Not a valid email address.",
+                 "Length must be between {min} and {max}.", "Longer than maximum length {max}.",
+                 "Shorter than minimum length {min}.", "Must be {min_op} {{min}}."):
+        assert text in defaults, text
+    assert {"Missing data for required field.", "Not a valid integer."} <= set(_fixed.__code__.co_consts)
+
+
+def test_the_api_keeps_its_english_problem_documents(api: Api, app: Flask) -> None:
+    case_id = start_case(app)
+    response = api.act("sales1", case_id, "approve", payload={"amount": 1})
+    body = response.get_json()
+    assert response.status_code == 403
+    assert body["detail"].startswith("'approve' needs one of the roles")
+    assert body["rule"] == "role" and "code" not in body and "params" not in body
