@@ -148,3 +148,42 @@ def test_approvers_read_the_full_values_in_an_audited_read_and_sales_see_them_ma
             "SELECT actor FROM audit_records WHERE stream = :s AND kind = 'client.sensitive_read'"),
             {"s": f"client:{client}"}).scalars().all()
     assert reads == ["risk1"]
+
+
+def test_lifting_a_blacklist_reinstates_the_client_unless_a_black_alert_still_holds_it(app, api):
+    """Blacklisting suspends an active client; the change request that lifts the blacklist is
+    the way back (no other path sets the status). An open black alert keeps it suspended
+    until that loop closes."""
+    def both_approve(changes: dict, reason: str) -> None:
+        r = file(api, client, changes, who="risk1", reason=reason)
+        assert r.status_code == 201, r.get_json()
+        assert api.act("risk2", r.get_json()["id"], "approve").status_code == 200
+        assert api.act("legal1", r.get_json()["id"], "approve").status_code == 200
+
+    def status() -> tuple:
+        with app.app_context():
+            c = db.session.get(Client, client)
+            return c.blacklisted, c.status, c.status_before_suspension
+
+    client = add_client(app)
+    both_approve({"blacklisted": True}, "listed")
+    assert status() == (True, "suspended", "active")
+    both_approve({"blacklisted": False}, "delisted by the court")
+    assert status() == (False, "active", None)
+    with app.app_context():
+        last = db.session.execute(text(
+            "SELECT kind FROM audit_records WHERE stream = :s ORDER BY seq DESC LIMIT 1"),
+            {"s": f"client:{client}"}).scalar_one()
+    assert last == "client.reinstated"
+
+    both_approve({"blacklisted": True}, "listed again")
+    alert = api.post("risk1", "/api/v1/alerts", json={
+        "client_id": client, "level": "black", "category": "other", "title": "重大风险",
+        "source": "test", "external_id": f"black-{client}"})
+    assert alert.status_code == 201, alert.get_json()
+    both_approve({"blacklisted": False}, "delisted again")
+    assert status() == (False, "suspended", "active")  # the black loop still holds it
+    case = alert.get_json()["id"]
+    assert api.act("sales1", case, "respond", assessment="a", plan="p").status_code == 200
+    assert api.act("risk1", case, "dismiss", reason="误报").status_code == 200
+    assert status() == (False, "active", None)

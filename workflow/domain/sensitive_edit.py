@@ -214,6 +214,8 @@ def apply_sensitive_edit(ctx: FireContext) -> None:
                                    ctx.actor, reason=data.get("reason", ""), approvers=approvers)
     if diff.get("blacklisted", {}).get("after") is True and client.status == "active":
         _suspend_blacklisted(ctx, client)
+    elif diff.get("blacklisted", {}).get("after") is False and client.status == SUSPENDED:
+        _reinstate_cleared(ctx, client)
     ctx.audit.update({"client_id": client.id, "diff": mask_diff(written),
                       "approvals": approvals})
 
@@ -222,6 +224,25 @@ def _suspend_blacklisted(ctx: FireContext, client: Client) -> None:
     if suspend_client(ctx.session, client, ctx.actor, at=ctx.now, instance_id=ctx.instance.id,
                       reason="blacklisted", change_request=ctx.instance.id):
         ctx.audit["status"] = [client.status_before_suspension, SUSPENDED]
+
+
+def _reinstate_cleared(ctx: FireContext, client: Client) -> None:
+    """Lifting the blacklist gives a client suspended for it its former status back, unless
+    a black alert loop still holds it (that loop's closing reinstates it then)."""
+    from .alert_client import open_black_loops
+
+    before = client.status_before_suspension
+    if before is None or open_black_loops(ctx.session, client.id, besides=0):
+        return
+    client.status = before
+    client.status_before_suspension = None
+    client.version += 1
+    client.updated_at = ctx.now
+    audit.record_event(ctx.session, client_stream(client.id), "client.reinstated", ctx.actor,
+                       subject=client_stream(client.id), instance_id=ctx.instance.id,
+                       payload={"status": [SUSPENDED, before], "reason": "blacklist lifted",
+                                "change_request": ctx.instance.id})
+    ctx.audit["status"] = [SUSPENDED, before]
 
 
 def read_change_values(session: Session, client_id: int, instance_id: int,
