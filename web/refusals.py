@@ -116,6 +116,12 @@ def _coded(code: str, p: dict[str, Any], definition: Any) -> str | None:
             "Change request #%(case)s is still open for %(fields)s; wait for its decision or "
             "ask its requester to cancel it.",
             case=p.get("case_id"), fields=_listed([field_label(f) for f in p.get("fields") or []])),
+        "evidence.role": lambda: _("Evidence files of this case are uploaded by: %(roles)s.",
+                                   roles=_listed([role_label(r) for r in p.get("roles") or []])),
+        "evidence.closed": lambda: _(
+            "Evidence is added while the case is at %(states)s; it is now at “%(state)s”.",
+            states=_listed([f"“{_state(definition, s)}”" for s in p.get("states") or []]),
+            state=_state(definition, p.get("state"))),
         "race": lambda: _("Someone else changed the same record at the same moment; try again."),
     }
     say = words.get(code)

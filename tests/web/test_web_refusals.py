@@ -205,3 +205,34 @@ def test_the_api_keeps_its_english_problem_documents(api: Api, app: Flask) -> No
     assert response.status_code == 403
     assert body["detail"].startswith("'approve' needs one of the roles")
     assert body["rule"] == "role" and "code" not in body and "params" not in body
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_evidence_refused_in_a_closed_stage_names_the_open_one(console_factory, app: Flask,
+                                                               lang: str) -> None:
+    """Given a fresh alert (warned), when risk1 uploads a file to it, the page says files
+    are added while it is responded, in the reader's language, and nothing is stored."""
+    import io
+
+    from workflow.domain import alerts
+    from workflow.domain.evidence import Evidence
+
+    from .test_web_english import RISK1
+
+    with app.app_context():
+        client_id = make_client("Acme Trading Co", 4001)
+        raised = alerts.raise_alert(db.session, RISK1, {
+            "client_id": client_id, "level": "red", "category": "negative_news",
+            "title": "Late payments reported"})
+        db.session.commit()
+        case_id = raised.instance.id
+    risk = console_in(console_factory, lang, "risk1")
+    response = risk.post(f"/cases/{case_id}/evidence",
+                         {"files": (io.BytesIO(b"%PDF-1.4 receipt"), "receipt.pdf", "application/pdf")},
+                         token_from=f"/cases/{case_id}", content_type="multipart/form-data")
+    assert response.status_code == 409
+    said = assert_in_language(response.get_data(as_text=True), lang)
+    assert ("“已响应”" if lang == "zh_CN" else "“Responded”") in said
+    assert ("“已预警”" if lang == "zh_CN" else "“Warned”") in said
+    with app.app_context():
+        assert db.session.query(Evidence).filter_by(instance_id=case_id).count() == 0

@@ -175,7 +175,8 @@ def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
 def upload_evidence(instance_id: int) -> Response | tuple[str, int]:
     """Add evidence files to the case without acting on it (e.g. while collecting)."""
     actor = current_actor()
-    load_case(instance_id)
+    instance = load_case(instance_id)
+    definition = runtime.current().catalog.get(instance.definition, instance.definition_version)
     try:
         hashes = store_uploads(instance_id, actor, request.files.getlist("files"))
     except UploadRefused as exc:
@@ -183,7 +184,8 @@ def upload_evidence(instance_id: int) -> Response | tuple[str, int]:
         return render_case(load_case(instance_id), status=exc.status, message=exc.message)
     except (Forbidden, IllegalState, Conflict) as exc:
         db.session.expire_all()
-        return render_case(load_case(instance_id), status=exc.status, message=refusal(exc))
+        return render_case(load_case(instance_id), status=exc.status,
+                           message=refusal(exc, definition))
     if not hashes:
         return render_case(load_case(instance_id), status=422, message=_("Choose a file first."))
     flash(ngettext("%(num)d file uploaded", "%(num)d files uploaded", len(hashes)), "ok")

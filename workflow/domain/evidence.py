@@ -119,7 +119,8 @@ def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], 
     policy = POLICIES[first.definition]
     if not actor.has_any(policy.uploader_roles):
         raise Forbidden(f"evidence of a {first.definition} case is uploaded by "
-                        f"{', '.join(sorted(policy.uploader_roles))}", rule="role")
+                        f"{', '.join(sorted(policy.uploader_roles))}", rule="role",
+                        code="evidence.role", params={"roles": sorted(policy.uploader_roles)})
     content_type = check_content_type(content_type)
     # Checked before the upload streams in (no row lock held meanwhile), again under the lock.
     _check_open(first, policy)
@@ -157,7 +158,8 @@ def _check_open(instance: WorkflowInstance, policy: Policy) -> None:
             f"{' or '.join(policy.open_states)}"
             + (" (a reviewer may send it back to collecting)"
                if instance.definition == "due_diligence" else ""),
-            state=instance.state)
+            state=instance.state, code="evidence.closed",
+            params={"state": instance.state, "states": list(policy.open_states)})
 
 
 def _require_reader(actor: Actor) -> None:
