@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from .errors import NotFound
 from .identity import Actor
-from .models import WorkflowInstance
+from .models import AuditRecord, WorkflowInstance
 from .registry import Registry
 
 # Roles that see every case (SPEC 1): approvers, managers and auditors.
@@ -46,3 +46,26 @@ def data_for(session: Session, instance: WorkflowInstance, actor: Actor, registr
     if view is None:
         return dict(instance.data or {})
     return view(session, instance, actor)
+
+
+def record_payload_for(session: Session, instance: WorkflowInstance, record: AuditRecord,
+                       actor: Actor, registry: Registry) -> dict[str, Any] | None:
+    """The payload of one of ``instance``'s audit records as ``actor`` may see it, or None
+    when it is hidden. People who do not see everything (sales) get only the payloads of
+    their own actions, and a case's data recorded there (the ``data`` of a start record)
+    goes through the definition's data view, as the case itself does: a sales user who
+    filed a change of credit limit sees the request, not the limit."""
+    payload = dict(record.payload or {})
+    if sees_everything(actor) or not payload:
+        return payload
+    if record.actor != actor.username:
+        return None
+    view = registry.data_views.get(instance.definition)
+    if view is not None and isinstance(payload.get("data"), dict):
+        snapshot = WorkflowInstance(id=instance.id, definition=instance.definition,
+                                    definition_version=instance.definition_version,
+                                    state=instance.state, subject_type=instance.subject_type,
+                                    subject_id=instance.subject_id,
+                                    created_by=instance.created_by, data=payload["data"])
+        payload["data"] = view(session, snapshot, actor)
+    return payload

@@ -128,7 +128,7 @@ class WorkflowAudit(MethodView):
     @blp.response(200, AuditPage)
     def get(self, query: dict[str, Any], instance_id: int) -> dict[str, Any]:
         """The instance's audit records in order, with their hashes."""
-        load_visible(instance_id)
+        instance = load_visible(instance_id)
         after = parse_cursor(query.get("cursor")) or 0
         rows = list(db.session.execute(
             select(AuditRecord)
@@ -138,16 +138,20 @@ class WorkflowAudit(MethodView):
         more = len(rows) > query["limit"]
         rows = rows[: query["limit"]]
         actor = current_actor()
-        items = [record_for(row, actor) for row in rows]
+        items = [record_for(instance, row, actor) for row in rows]
         return {"items": items, "next_cursor": str(rows[-1].seq) if more and rows else None}
 
 
-def record_for(record: AuditRecord, actor: Actor) -> dict[str, Any]:
+def record_for(instance: WorkflowInstance, record: AuditRecord, actor: Actor) -> dict[str, Any]:
     """An audit record as ``actor`` may see it: people who may not see a case's
-    sensitive data (sales) get the payload of their own actions only — screening
-    scores, checklists and diffs stay hidden, the who/when/what stays visible."""
+    sensitive data (sales) get the payload of their own actions only, masked as the case
+    is — screening scores, checklists and diffs stay hidden, the who/when/what stays visible."""
     data = {c.key: getattr(record, c.key) for c in AuditRecord.__table__.columns}
-    if not visibility.sees_everything(actor) and record.actor != actor.username and data["payload"]:
+    payload = visibility.record_payload_for(db.session, instance, record, actor,
+                                            runtime.current().catalog.registry)
+    if payload is None:
         data["payload"] = {}
         data["payload_hidden"] = True
+    else:
+        data["payload"] = payload
     return data

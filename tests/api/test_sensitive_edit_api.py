@@ -48,6 +48,13 @@ def test_a_change_request_is_filed_approved_twice_and_applied(app, api):
     assert risk_view["data"]["changes"] == {
         "credit_limit": {"before": 500000.0, "after": 800000.0},
         "bank_account": {"before": "**** **** **** 5678", "after": "**** **** **** 7766"}}
+    # ...nor in the case's audit trail, where the start record keeps the request's data
+    started = api.get("sales1", f"/api/v1/workflows/{case['id']}/audit").get_json()["items"][0]
+    assert started["kind"] == "started" and started["actor"] == "sales1"
+    assert started["payload"]["data"]["changes"]["credit_limit"] == {"before": None, "after": None}
+    assert "500000" not in str(started) and "800000" not in str(started)
+    full = api.get("risk1", f"/api/v1/workflows/{case['id']}/audit").get_json()["items"][0]
+    assert "credit_limit" in full["payload"]["data"]["changes"]
     r = api.act("risk1", case["id"], "approve", expected_version=1, comment="checked the contract")
     assert r.status_code == 200 and r.get_json()["to_state"] == "first_approved"
     r = api.act("risk1", case["id"], "approve", expected_version=2)
