@@ -21,7 +21,7 @@ from workflow.crypto import configure_cipher, parse_keys
 from workflow.identity import Actor
 
 from . import config as app_config
-from . import problems
+from . import instance_folder, problems
 from .extensions import db, migrate
 from .worker import AppContextMiddleware
 
@@ -37,8 +37,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .url_converters import BoundedIntConverter
 
     app.url_map.converters["int"] = BoundedIntConverter
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    instance_folder.prepare(app.instance_path)
     app.config.update(app_config.load(app.instance_path, config))
+    instance_folder.secure_database(app.config["DATABASE_URL"])
     app.config.update(
         API_TITLE="riskloop API",
         API_VERSION="v1",
