@@ -15,7 +15,7 @@ from flask_smorest import Api
 from sqlalchemy import inspect
 from sqlalchemy.orm import sessionmaker
 
-from workflow import audit, runtime
+from workflow import audit, correlation, runtime
 from workflow.broker import build_broker, declare_actor
 from workflow.crypto import configure_cipher, parse_keys
 from workflow.identity import Actor
@@ -178,9 +178,16 @@ def _install_request_hooks(app: Flask) -> None:
     def start_request() -> None:
         supplied = request.headers.get("X-Request-ID", "")
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        g.request_id_binding = correlation.bind(g.request_id)  # audit records made now carry it
         g.started = time.perf_counter()
         if not app.extensions["riskloop"].get("synced", True):
             try_sync_definitions(app)
+
+    @app.teardown_request
+    def forget_request_id(exc: BaseException | None) -> None:
+        binding = g.pop("request_id_binding", None)
+        if binding is not None:
+            correlation.unbind(binding)
 
     @app.after_request
     def finish_request(response):  # noqa: ANN001, ANN202

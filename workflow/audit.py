@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import Row, bindparam, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from . import clock
+from . import clock, correlation
 from .chain import GENESIS, HASHED_FIELDS, canonical, record_hash
 from .identity import Actor
 from .models import AuditRecord, AuditStream
@@ -70,6 +70,8 @@ def write_record(
         "prev_hash": prev_hash or GENESIS,
         **fields,
     }
+    if values.get("request_id") is None:
+        values["request_id"] = correlation.current_request_id()
     values["hash"] = record_hash(values)
     for name in _OPTIONAL:
         values.setdefault(name, None)
