@@ -70,11 +70,55 @@ def check_content_type(content_type: str | None) -> str:
     return base
 
 
-def store_file(stream: IO[bytes], limit: int | None = None) -> tuple[str, int]:
+_OLE2 = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",)  # Word, Excel, PowerPoint 97-2003
+_ZIP = (b"PK\x03\x04",)  # Office Open XML and OpenDocument are zip containers
+# How files of each accepted type begin (their "magic numbers").
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "application/pdf": (b"%PDF",),  # anywhere in the first 1,024 bytes, as readers accept
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),  # and "WEBP" at offset 8, checked below
+    "image/tiff": (b"II*\x00", b"MM\x00*"),
+    "image/bmp": (b"BM",),
+    "application/msword": _OLE2,
+    "application/vnd.ms-excel": _OLE2,
+    "application/vnd.ms-powerpoint": _OLE2,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": _ZIP,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": _ZIP,
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": _ZIP,
+    "application/vnd.oasis.opendocument.text": _ZIP,
+    "application/vnd.oasis.opendocument.spreadsheet": _ZIP,
+    "application/vnd.oasis.opendocument.presentation": _ZIP,
+}
+_HEAD = 1024
+
+
+def check_signature(content_type: str, head: bytes) -> None:
+    """Raises:
+        UnsupportedMediaType: the file's first bytes are not those of ``content_type`` (an
+            executable or script renamed ``.pdf``, say)."""
+    starts = SIGNATURES.get(content_type, ())
+    ok = any(head.startswith(sig) for sig in starts)
+    if content_type == "application/pdf":
+        ok = b"%PDF" in head
+    if ok and content_type == "image/webp":
+        ok = head[8:12] == b"WEBP"
+    if not ok:
+        raise UnsupportedMediaType(
+            f"the file's content is not {content_type}, as its type says; upload the "
+            "document itself (a renamed file of another kind is refused)",
+            allowed=sorted(ALLOWED_TYPES))
+
+
+def store_file(stream: IO[bytes], limit: int | None = None,
+               content_type: str | None = None) -> tuple[str, int]:
     """Copy ``stream`` into the evidence folder; returns (sha256, size).
 
     Raises:
         PayloadTooLarge: the stream is longer than ``limit`` bytes (nothing is kept).
+        UnsupportedMediaType: ``content_type`` is given and the content does not begin as
+            files of that type do (nothing is kept).
     """
     limit = max_bytes() if limit is None else limit
     folder = evidence_dir()
@@ -84,9 +128,12 @@ def store_file(stream: IO[bytes], limit: int | None = None) -> tuple[str, int]:
     size = 0
     fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=folder)
     tmp = Path(tmp_name)
+    head = b""
     try:
         with os.fdopen(fd, "wb") as out:
             while chunk := stream.read(CHUNK):
+                if len(head) < _HEAD:
+                    head += chunk[: _HEAD - len(head)]
                 size += len(chunk)
                 if size > limit:
                     raise PayloadTooLarge(
@@ -95,6 +142,8 @@ def store_file(stream: IO[bytes], limit: int | None = None) -> tuple[str, int]:
                 digest.update(chunk)
                 out.write(chunk)
             out.flush()
+            if content_type is not None:
+                check_signature(content_type, head)
             os.fsync(out.fileno())
         sha = digest.hexdigest()
         final = folder / sha[:2] / sha

@@ -105,7 +105,14 @@ def test_disallowed_types_are_refused_with_415_and_nothing_is_stored(app: Flask,
         assert "PDF" in r.get_json()["detail"]
     assert stored_files(app) == []
     docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    for content, content_type in ((b"\x89PNG....", "image/png"), (b"PK\x03\x04", docx)):
+    # an executable or a web page declared as a PDF or an image is refused by its content
+    for content, content_type in ((b"MZ\x90\x00\x03", "application/pdf"),
+                                  (b"<html><script>", "image/png"), (b"", "application/pdf")):
+        r = upload(api, "risk1", case_id, content, "fake.pdf", content_type)
+        assert r.status_code == 415 and "content is not" in r.get_json()["detail"], r.get_json()
+    assert stored_files(app) == []
+    for content, content_type in ((b"\x89PNG\r\n\x1a\n....", "image/png"), (b"PK\x03\x04", docx),
+                                  (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp")):
         assert upload(api, "risk1", case_id, content, "f", content_type).status_code == 201
     assert upload(api, "risk1", case_id, extra="1").status_code == 422
 

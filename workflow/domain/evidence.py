@@ -124,7 +124,7 @@ def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], 
     content_type = check_content_type(content_type)
     # Checked before the upload streams in (no row lock held meanwhile), again under the lock.
     _check_open(first, policy)
-    sha, size = store_file(stream)
+    sha, size = store_file(stream, content_type=content_type)
     instance = _load_case(session, instance_id, actor, lock=True)
     _check_open(instance, policy)
     existing = session.execute(
