@@ -10,25 +10,28 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import audit, clock
 from .definitions import ROLES
 from .errors import AuthenticationFailed, Duplicate, NotFound, ValidationFailed
 from .identity import Actor
-from .models import Token, User
+from .models import LoginFailure, Token, User
 
 _hasher = PasswordHasher()
 
 
 def set_hash_cost(*, time_cost: int, memory_cost: int) -> None:
     """Tune argon2 (tests use a cheap setting; production keeps the library's defaults)."""
-    global _hasher
+    global _hasher, _DUMMY_HASH
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=1)
+    _DUMMY_HASH = _hasher.hash("riskloop-dummy-password")  # same cost as real hashes
 
 USER_ROLES = ROLES - {"system"}
 MIN_PASSWORD = 8
@@ -67,6 +70,7 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
                 display_name=display_name or username, email=email, active=True,
                 failed_logins=0, created_at=clock.now())
     session.add(user)
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     session.flush()
     audit.record_event(session, user_stream(username), "user.created", by,
                        payload={"username": username, "roles": user.roles})
@@ -104,28 +108,41 @@ def login(session: Session, username: str, password: str, *, ttl: timedelta,
           source: str | None = None) -> IssuedToken:
     """Check a password and issue a bearer token; every attempt is audited.
 
+    A username no user has fails, counts and locks exactly as a real account does
+    (same message, status and one argon2 verification), so neither the answers nor
+    their timing tell which accounts exist.
+
     Raises:
         AuthenticationFailed: wrong credentials, inactive or locked account.
     """
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     now = clock.now()
     anonymous = Actor(f"anonymous:{username[:32]}", frozenset())
+    counter: User | LoginFailure
     if user is None:
+        counter = _unknown_username(session, username)
         _verify(_DUMMY_HASH, password)
-        audit.record_event(session, "system:logins", "login.failed", anonymous,
-                           payload={"username": username[:64], "source": source, "reason": "unknown user"})
-        raise AuthenticationFailed("wrong username or password")
-    if user.locked_until and user.locked_until > now:
-        audit.record_event(session, user_stream(user.username), "login.failed", anonymous,
-                           payload={"source": source, "reason": "locked"})
+        right = False
+        stream = "system:logins"
+        about: dict[str, Any] = {"username": username[:64], "reason": "unknown user"}
+    else:
+        counter = user
+        right = _verify(user.password_hash, password) and bool(user.active)
+        stream = user_stream(user.username)
+        about = {}
+    if counter.locked_until and counter.locked_until > now:
+        audit.record_event(session, stream, "login.failed", anonymous,
+                           payload={**about, "source": source, "reason": "locked"})
         raise AuthenticationFailed("too many failed attempts; the account is locked for a while",
-                                   retry_after=int((user.locked_until - now).total_seconds()))
-    if not user.active or not _verify(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= LOCK_AFTER:
-            user.locked_until = now + LOCK_FOR
-        audit.record_event(session, user_stream(user.username), "login.failed", anonymous,
-                           payload={"source": source, "failed_logins": user.failed_logins})
+                                   retry_after=int((counter.locked_until - now).total_seconds()))
+    if not right or user is None:
+        counter.failed_logins = (counter.failed_logins or 0) + 1
+        if counter.failed_logins >= LOCK_AFTER:
+            counter.locked_until = now + LOCK_FOR
+        if isinstance(counter, LoginFailure):
+            counter.last_failed_at = now
+        audit.record_event(session, stream, "login.failed", anonymous,
+                           payload={**about, "source": source, "failed_logins": counter.failed_logins})
         raise AuthenticationFailed("wrong username or password")
     user.failed_logins = 0
     user.locked_until = None
@@ -135,6 +152,22 @@ def login(session: Session, username: str, password: str, *, ttl: timedelta,
     audit.record_event(session, user_stream(user.username), "login.succeeded", actor_of(user),
                        payload={"source": source, "expires_at": clock.isoformat(expires)})
     return IssuedToken(raw, expires, user)
+
+
+def _unknown_username(session: Session, username: str) -> LoginFailure:
+    """The failure counter of a username no user has, locked (created on its first failure;
+    no user row is made)."""
+    key = username[:64]
+    query = select(LoginFailure).where(LoginFailure.username == key).with_for_update()
+    row = session.execute(query).scalar_one_or_none()
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = LoginFailure(username=key, failed_logins=0, last_failed_at=clock.now())
+                session.add(row)
+        except IntegrityError:  # a concurrent attempt created it first
+            row = session.execute(query).scalar_one()
+    return row
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -39,6 +39,18 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
 
 
+class LoginFailure(Base):
+    """Failed sign-ins under a username no user has, counted and locked like a user's own
+    (``User.failed_logins``) so that lockout does not tell which accounts exist."""
+
+    __tablename__ = "login_failures"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+
+
 class Token(Base):
     """A bearer token; only its SHA-256 is stored so a database leak reveals none."""
 

@@ -7,10 +7,16 @@ import json
 import logging
 
 import pytest
+from argon2 import extract_parameters
+from sqlalchemy import func, select
 
+from api.extensions import db
 from api.logging_setup import JsonFormatter, mask
 from tests.api.conftest import PASSWORD, make_app
+from workflow import accounts
 from workflow.accounts import LOCK_AFTER
+from workflow.identity import Actor
+from workflow.models import LoginFailure, User
 
 
 def _assert_hardened(response) -> None:  # noqa: ANN001
@@ -79,6 +85,49 @@ def test_repeated_failures_lock_the_account_even_with_the_right_password(api):
                         json={"username": "auditor1", "password": "nope-nope"}).status_code == 401
     locked = api.post(None, "/api/v1/auth/token", json={"username": "auditor1", "password": PASSWORD})
     assert locked.status_code == 401 and "locked" in locked.get_json()["detail"]
+
+
+def _login_answer(response) -> tuple:  # noqa: ANN001
+    body = {k: v for k, v in response.get_json().items() if k != "request_id"}
+    return response.status_code, response.mimetype, body
+
+
+def test_an_unknown_username_fails_and_locks_exactly_like_an_existing_one(app, api):
+    """Lockout must not tell which accounts exist: answers match attempt for attempt."""
+    with app.app_context():
+        users_before = db.session.scalar(select(func.count()).select_from(User))
+    answers = {}
+    for username in ("auditor1", "no-such-person"):
+        answers[username] = [
+            _login_answer(api.post(None, "/api/v1/auth/token",
+                                   json={"username": username, "password": "nope-nope"}))
+            for _ in range(LOCK_AFTER + 1)]
+    assert answers["auditor1"] == answers["no-such-person"]
+    wrong, locked = answers["auditor1"][0], answers["auditor1"][-1]
+    assert wrong[0] == 401 and wrong[2]["detail"] == "wrong username or password"
+    assert locked[0] == 401 and "locked" in locked[2]["detail"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == users_before
+        failures = db.session.get(LoginFailure, "no-such-person")
+        assert failures.failed_logins == LOCK_AFTER and failures.locked_until is not None
+
+
+def test_creating_a_user_clears_failures_recorded_under_that_name_before_it_existed(app, api):
+    for _ in range(LOCK_AFTER):
+        api.post(None, "/api/v1/auth/token", json={"username": "newcomer", "password": "nope-nope"})
+    with app.app_context():
+        accounts.create_user(db.session, "newcomer", PASSWORD, ["sales"], by=Actor.system("test"))
+        db.session.commit()
+        assert db.session.get(LoginFailure, "newcomer") is None
+    assert api.post(None, "/api/v1/auth/token",
+                    json={"username": "newcomer", "password": PASSWORD}).status_code == 200
+
+
+def test_the_decoy_hash_of_unknown_usernames_costs_what_a_real_one_does(app):
+    """The same argon2 parameters give the same verification time (timing reveals nothing)."""
+    with app.app_context():
+        real = db.session.scalar(select(User.password_hash).where(User.username == "risk1"))
+    assert extract_parameters(accounts._DUMMY_HASH) == extract_parameters(real)
 
 
 def test_logs_carry_request_ids_and_never_passwords_or_tokens(api, caplog):
