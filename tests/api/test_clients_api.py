@@ -8,7 +8,7 @@ from sqlalchemy import select
 from api.extensions import db
 from tests.api.conftest import Api
 from workflow.creditcode import make_credit_code
-from workflow.domain.clients import client_stream
+from workflow.domain.clients import Client, client_stream
 from workflow.models import AuditRecord
 
 
@@ -64,6 +64,21 @@ def test_a_sensitive_field_in_a_patch_points_to_change_requests(api: Api) -> Non
     r = api.patch("risk1", f"/api/v1/clients/{client_id}", json={"credit_limit": 1000})
     assert r.status_code == 409
     assert f"/api/v1/clients/{client_id}/change-requests" in r.get_json()["detail"]
+
+
+def test_the_credit_code_is_corrected_only_before_admission(app: Flask, api: Api) -> None:
+    client_id = api.post("sales1", "/api/v1/clients", json=body(6)).get_json()["id"]
+    r = api.patch("sales1", f"/api/v1/clients/{client_id}", json={"credit_code": code(7)})
+    assert r.status_code == 200 and r.get_json()["credit_code"] == code(7), r.get_json()
+    with app.app_context():
+        db.session.get(Client, client_id).status = "active"
+        db.session.commit()
+    r = api.patch("risk1", f"/api/v1/clients/{client_id}", json={"credit_code": code(8)})
+    assert r.status_code == 409 and "offboard" in r.get_json()["detail"], r.get_json()
+    # the same code again is no change, and other fields stay editable
+    r = api.patch("sales1", f"/api/v1/clients/{client_id}", json={"credit_code": code(7),
+                                                                  "industry": "retail"})
+    assert r.status_code == 200 and r.get_json()["credit_code"] == code(7)
 
 
 def test_list_filters_search_and_pages(api: Api) -> None:

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # Who may write client records at all; sales only their own clients.
 EDITOR_ROLES = frozenset({"sales", "risk_officer", "manager"})
 # Set by screening or a change request, never typed in when creating a client.
+# A client's credit code may be corrected only before it was screened for admission (or
+# after a rejection, before it is submitted again and screened anew).
+CODE_EDITABLE_STATUSES = frozenset({"prospect", "rejected"})
 SYSTEM_SET_ON_CREATE = ("credit_limit", "rating", "risk_level", "blacklisted")
 RECORD_FIELDS = (
     "id", "name", "credit_code", "legal_representative", "id_number", "industry", "region",
@@ -192,7 +195,14 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
             raise Forbidden("only a manager may hand a client to another sales user",
                             rule="owner")
         _check_owner(session, cleaned["owner"])
-    if "credit_code" in cleaned:
+    if "credit_code" in cleaned and cleaned["credit_code"] != client.credit_code:
+        if client.status not in CODE_EDITABLE_STATUSES:
+            raise Conflict(
+                f"the unified social credit code of a {client.status} client is the identity "
+                "that was screened against the watch lists and providers; it can be corrected "
+                "only before admission (prospect) or after a rejection. If it is wrong, "
+                "offboard this client and create it anew with the right code",
+                fields=["credit_code"], client_status=client.status)
         _check_unique_code(session, cleaned["credit_code"], client.id)
     apply_changes(session, client, cleaned, actor, "client.updated")
     return client
