@@ -186,6 +186,17 @@ def fire(
     _check_guards(ctx, probe, registry)
     _validate_payload(probe, payload, comment)
     if chosen is None:
+        # Someone else's step at this point of the case (the second approval, say): a
+        # transition of this trigger whose condition holds needs roles the actor lacks.
+        theirs = [t for t in candidates if t not in permitted
+                  and (t.condition is None or t.condition.holds(variables))]
+        if theirs:
+            needed = sorted(set().union(*(t.roles for t in theirs)))
+            raise Forbidden(
+                f"{trigger!r} at this point of the case needs one of the roles "
+                f"{', '.join(needed)}; you have {', '.join(sorted(actor.roles)) or 'none'}",
+                rule="role", code="action.role", params={"trigger": trigger, "roles": needed},
+            )
         raise ConditionNotMet(
             f"{trigger!r} is not possible with this data: "
             + "; ".join(t.condition.source for t in permitted if t.condition is not None),
@@ -312,16 +323,22 @@ def _validate_payload(transition: TransitionDef, payload: dict[str, Any], commen
 def available_actions(session: Session, instance: WorkflowInstance, actor: Actor,
                       definition: Definition | None = None,
                       catalog: Catalog | None = None) -> list[str]:
-    """Triggers ``actor`` may fire now (roles and guards; conditions depend on input)."""
+    """Triggers ``actor`` may fire now: roles, guards, and the conditions that depend on the
+    case alone (a condition on the action's input is judged when the action comes)."""
     catalog = _catalog(catalog)
     definition = definition or catalog.get(instance.definition, instance.definition_version)
     if definition.states[instance.state].final:
         return []
     allowed: list[str] = []
     guards = catalog.registry.guards
+    variables: dict[str, Any] | None = None
     for t in definition.transitions_from(instance.state):
         if t.trigger in allowed or not actor.has_any(t.roles) or (t.system_only and not actor.is_system):
             continue
+        if t.condition is not None and not t.condition.reads_payload:
+            variables = variables or _variables(instance, actor, {})
+            if not t.condition.holds(variables):
+                continue
         ctx = FireContext(session=session, instance=instance, definition=definition, transition=t,
                           actor=actor, payload={}, comment=None, from_state=instance.state,
                           now=clock.now())

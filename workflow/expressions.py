@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +14,7 @@ from .errors import Unprocessable
 class Expression:
     """A compiled CEL expression evaluated against plain JSON-like data."""
 
-    __slots__ = ("source", "_program")
+    __slots__ = ("source", "_program", "reads_payload")
 
     def __init__(self, source: str) -> None:
         """Compile ``source``.
@@ -23,6 +24,9 @@ class Expression:
         """
         self.source = source
         self._program = cel.compile(source)
+        # Whether it looks at the action's input: if not, it can be judged before the action
+        # (so that only the actions possible now are offered).
+        self.reads_payload = re.search(r"\bpayload\b", source) is not None
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
         """Evaluate; a missing key or a type error means the expression cannot hold.

@@ -102,10 +102,20 @@ def test_a_c_client_passes_due_diligence_then_needs_two_different_approvers(app:
     case = _through_due_diligence(app, api, 42, "pass_with_conditions", conditions=["quarterly accounts"])
     assert case["state"] == "dual_approval"
     assert case["data"]["due_diligence_outcome"]["conditions"] == ["quarterly accounts"]
-    assert api.act("legal1", case["id"], "approve").status_code == 422  # the risk officer goes first
+    def offered(user: str) -> list[str]:
+        return api.get(user, f"/api/v1/workflows/{case['id']}").get_json()["available_actions"]
+
+    # the risk officer goes first: legal is not offered the approval yet, and is told why
+    assert (offered("risk1"), offered("legal1")) == (["approve", "reject"], ["reject"])
+    r = api.act("legal1", case["id"], "approve")
+    assert r.status_code == 403 and r.get_json()["rule"] == "role", r.get_json()
+    assert "risk_officer" in r.get_json()["detail"]
     assert api.act("risk1", case["id"], "approve").status_code == 200
-    r = api.act("risk1", case["id"], "approve")
-    assert r.status_code in (403, 422)  # neither the same person nor a second risk approval
+    # neither the same person nor a second risk approval: the second is legal's or a manager's
+    assert (offered("risk1"), offered("risk2"), offered("legal1")) == (
+        ["reject"], ["reject"], ["approve", "reject"])
+    r = api.act("risk2", case["id"], "approve")
+    assert r.status_code == 403 and "legal, manager" in r.get_json()["detail"], r.get_json()
     r = api.act("legal1", case["id"], "approve", comment="ok")
     assert r.status_code == 200 and r.get_json()["to_state"] == "approved"
     client = client_row(app, case["subject_id"])
