@@ -33,10 +33,23 @@ class ProblemJsonPlugin(BasePlugin):
     def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
                          **kwargs: Any) -> None:
         for operation in (operations or {}).values():
+            if isinstance(operation, dict):
+                _document_request_checks(operation)
             responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
             for code, response in list(responses.items()):
                 if (str(code) == "default" or str(code) >= "400") and isinstance(response, dict):
                     responses[code] = _as_problem(response)
+
+
+def _document_request_checks(operation: dict[str, Any]) -> None:
+    """The 400 and 415 that ``api.request_shape`` answers before any operation's view."""
+    responses = operation.setdefault("responses", {})
+    problem = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    responses.setdefault("400", {"description": "Unknown query parameter, or a body that is not "
+                                                "valid JSON", "content": problem})
+    if "application/json" in operation.get("requestBody", {}).get("content", {}):
+        responses.setdefault("415", {"description": "The body is not sent as application/json",
+                                     "content": problem})
 
 
 class ProblemSchema(ma.Schema):

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from workflow import reports
@@ -14,10 +15,10 @@ from workflow.spreadsheet import csv_lines
 from ..extensions import db
 from ..fields import UtcDateTime
 from ..security import BEARER, current_actor, protect
-from .audit import QueryBlueprint, Strict
+from .audit import Strict
 
-blp = protect(QueryBlueprint("reports", __name__, url_prefix="/api/v1/reports",
-                             description="Closed loops and SLA figures from the audit trail"))
+blp = protect(Blueprint("reports", __name__, url_prefix="/api/v1/reports",
+                        description="Closed loops and SLA figures from the audit trail"))
 
 LOOP_COLUMNS = ("id", "definition", "subject_type", "subject_id", "owner", "level", "state",
                 "opened_at", "closed_at", "total_seconds", "breaches", "reopens", "actors",
@@ -131,7 +132,7 @@ class ClosedLoops(MethodView):
     @blp.doc(security=[BEARER], **json_or_csv("LoopPage"))
     @blp.arguments(LoopQuery, location="query")
     @blp.response(200, LoopPage)
-    @blp.alt_response(400, description="Malformed filter")
+    @blp.alt_response(400, description="Unknown query parameter")
     @blp.alt_response(403, description="Neither auditor nor manager")
     def get(self, query: dict[str, Any]) -> Any:
         """Finished cases closed in the period: time per stage, breaches, reopens, who acted.
@@ -152,7 +153,7 @@ class Sla(MethodView):
     @blp.doc(security=[BEARER], **json_or_csv("SlaPage"))
     @blp.arguments(ReportQuery, location="query")
     @blp.response(200, SlaPage)
-    @blp.alt_response(400, description="Malformed filter")
+    @blp.alt_response(400, description="Unknown query parameter")
     @blp.alt_response(403, description="Neither auditor nor manager")
     def get(self, query: dict[str, Any]) -> Any:
         """Per workflow and stage: count, median and 90th percentile seconds, breach rate."""

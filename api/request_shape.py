@@ -1,0 +1,75 @@
+"""What a request to a documented operation may carry, checked before its view runs:
+
+- only the query parameters the operation documents (any other → 400 ``bad-query``
+  naming each; an operation that documents none takes none), so a misspelt filter is
+  never silently ignored and the list answers everything;
+- a body sent to an operation that reads JSON must be JSON (form-encoded, text or
+  unlabelled → 415 ``unsupported-media-type``); multipart operations are untouched.
+
+Values are the schemas' business: a parameter or field that is present but invalid
+is a 422 ``validation`` with per-field ``errors`` (``api.problems``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask_smorest import Blueprint as DocumentedBlueprint
+
+from workflow.errors import BadQuery, UnsupportedMediaType
+
+
+@cache
+def _accepts(view_class: Any, endpoint: str, method: str) -> tuple[frozenset[str], bool]:
+    """(query parameter names, reads a JSON body) of one operation, from its documentation."""
+    func = getattr(view_class, method, None) if view_class is not None else None
+    if func is None:
+        func = current_app.view_functions[endpoint]
+    names: set[str] = set()
+    reads_json = False
+    for parameter in getattr(func, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+        if parameter.get("in") == "query":
+            schema = parameter["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            names.update(f.data_key or name for name, f in schema.fields.items() if not f.dump_only)
+        elif parameter.get("in") == "json":
+            reads_json = True
+    return frozenset(names), reads_json
+
+
+def check_request() -> None:
+    """Raises:
+        BadQuery: a query parameter the operation does not document.
+        UnsupportedMediaType: a non-JSON body for an operation that reads JSON."""
+    if request.url_rule is None or request.method == "OPTIONS":
+        return
+    endpoint = request.url_rule.endpoint
+    view = current_app.view_functions.get(endpoint)
+    method = "get" if request.method == "HEAD" else request.method.lower()
+    allowed, reads_json = _accepts(getattr(view, "view_class", None), endpoint, method)
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        named = [name[:64] for name in unknown[:10]]  # echo a bounded amount of the request
+        takes = f"it takes {', '.join(sorted(allowed))}" if allowed else "it takes none"
+        raise BadQuery(f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
+                       f"{', '.join(named)}{' …' if len(unknown) > 10 else ''}; {takes}",
+                       errors={name: ["Unknown query parameter."] for name in named})
+    if reads_json and _has_body() and not request.is_json:
+        sent = request.mimetype or "no Content-Type"
+        raise UnsupportedMediaType(f"the body must be JSON, sent as 'Content-Type: application/json' "
+                                   f"(got {sent})")
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or request.headers.get("Transfer-Encoding", "") == "chunked" \
+        or bool(request.mimetype)
+
+
+def install(app: Flask) -> None:
+    """Run :func:`check_request` on every operation of the API's blueprints, after the
+    blueprint's own hooks (authentication answers first: 401 before 400)."""
+    for name, blueprint in app.blueprints.items():
+        if isinstance(blueprint, DocumentedBlueprint):
+            app.before_request_funcs.setdefault(name, []).append(check_request)
