@@ -67,7 +67,7 @@ def test_the_upload_form_shows_only_to_uploaders_and_others_are_refused(
     # sales user does not even see the case.
     refused = upload(console_factory("legal1"), case_id, pdf())
     assert refused.status_code == 403
-    assert "risk_officer" in refused.get_data(as_text=True)
+    assert "风控专员" in refused.get_data(as_text=True)  # who uploads, in the reader's language
     assert upload(console_factory("sales1"), case_id, pdf()).status_code == 403
     assert upload(console_factory("sales2"), case_id, pdf()).status_code == 404
     assert stored(app, case_id) == []
