@@ -70,10 +70,20 @@ def handle_http(exc: HTTPException) -> Response:
     return response
 
 
+# Members every problem document has; an error's extra member of the same name would
+# clash with them (a TypeError in the handler, a 500), so it is dropped and logged.
+_RESERVED = frozenset({"type", "title", "status", "detail", "instance", "slug", "request_id"})
+
+
 def handle_riskloop(exc: RiskloopError) -> Response:
     extra = dict(exc.extra)
     errors = extra.pop("errors", None)
     retry_after = extra.pop("retry_after", None)
+    clashing = sorted(_RESERVED & set(extra))
+    if clashing:
+        log.error("%s raised with reserved problem members %s; dropped", type(exc).__name__,
+                  ", ".join(clashing))
+        extra = {k: v for k, v in extra.items() if k not in _RESERVED}
     response = problem(exc.status, exc.title, exc.detail, slug=exc.slug, errors=errors, **extra)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
