@@ -130,6 +130,10 @@ def login(session: Session, username: str, password: str, *, ttl: timedelta,
         right = _verify(user.password_hash, password) and bool(user.active)
         stream = user_stream(user.username)
         about = {}
+    if counter.locked_until and counter.locked_until <= now:
+        # The lock has run out: a fresh count, so one typo after it does not lock again.
+        counter.failed_logins = 0
+        counter.locked_until = None
     if counter.locked_until and counter.locked_until > now:
         audit.record_event(session, stream, "login.failed", anonymous,
                            payload={**about, "source": source, "reason": "locked"})
@@ -198,3 +202,16 @@ _RESOLVE = (
     .join(User, User.id == Token.user_id)
     .where(Token.token_hash == bindparam("token_hash"))
 )
+
+
+def prune_login_failures(session: Session, now: datetime | None = None) -> int:
+    """Forget failure counts under unknown usernames that are neither locked nor recent
+    (older than a lock period); returns how many were removed."""
+    now = now or clock.now()
+    result = session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.last_failed_at < now - LOCK_FOR,
+            (LoginFailure.locked_until.is_(None)) | (LoginFailure.locked_until < now),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

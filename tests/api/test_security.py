@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from argon2 import extract_parameters
@@ -121,6 +122,29 @@ def test_creating_a_user_clears_failures_recorded_under_that_name_before_it_exis
         assert db.session.get(LoginFailure, "newcomer") is None
     assert api.post(None, "/api/v1/auth/token",
                     json={"username": "newcomer", "password": PASSWORD}).status_code == 200
+
+
+def test_a_lock_that_has_run_out_starts_a_fresh_count_and_stale_unknown_names_are_pruned(app, api):
+    from workflow import clock
+
+    def login(username: str, password: str = "nope-nope") -> int:
+        return api.post(None, "/api/v1/auth/token",
+                        json={"username": username, "password": password}).status_code
+
+    clock.freeze(clock.now())  # the api fixture lets the clock run again afterwards
+    for _ in range(LOCK_AFTER):
+        assert login("auditor1") == 401 and login("ghost") == 401
+    clock.advance(accounts.LOCK_FOR + timedelta(seconds=1))
+    # one typo after the lock ran out does not lock again; the right password works
+    assert login("auditor1") == 401
+    assert login("auditor1", PASSWORD) == 200
+    with app.app_context():
+        clock.advance(timedelta(seconds=-2))  # while the lock still holds, nothing goes
+        assert accounts.prune_login_failures(db.session) == 0
+        clock.advance(timedelta(seconds=2))
+        assert accounts.prune_login_failures(db.session) == 1
+        db.session.commit()
+        assert db.session.get(LoginFailure, "ghost") is None
 
 
 def test_the_decoy_hash_of_unknown_usernames_costs_what_a_real_one_does(app):
