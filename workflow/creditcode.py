@@ -34,11 +34,18 @@ def _alphabet_problem(chars: str) -> str | None:
                 "credit_code.lookalike",
                 f"character {position} is {char!r}, which credit codes never use "
                 f"(I, O, Z, S and V are excluded); did you mean {hint!r}?",
-                position=position, char=char, hint=hint)
+                position=position,
+                char=char,
+                hint=hint,
+            )
         return Message(
             "credit_code.alphabet",
             f"character {position} is {char!r}; credit codes use only digits and "
-            f"the letters {ALPHABET[10:]}", position=position, char=char, letters=ALPHABET[10:])
+            f"the letters {ALPHABET[10:]}",
+            position=position,
+            char=char,
+            letters=ALPHABET[10:],
+        )
     return None
 
 
@@ -66,7 +73,9 @@ def validate_credit_code(code: str) -> str | None:
         return Message(
             "credit_code.length",
             f"a unified social credit code has 18 characters, this one has {len(normalized)}; "
-            "copy it again from the business licence", length=len(normalized))
+            "copy it again from the business licence",
+            length=len(normalized),
+        )
     problem = _alphabet_problem(normalized)
     if problem is not None:
         return problem
@@ -75,14 +84,18 @@ def validate_credit_code(code: str) -> str | None:
         return Message(
             "credit_code.division",
             f"characters 3-8 are the administrative division code and must be digits, "
-            f"got {division!r}", division=division)
+            f"got {division!r}",
+            division=division,
+        )
     expected = check_character(normalized[:17])
     if normalized[17] != expected:
         return Message(
             "credit_code.check",
             f"check character (the 18th) is {normalized[17]!r} but the first 17 characters "
             f"require {expected!r}; one of the characters is probably mistyped",
-            given=normalized[17], expected=expected)
+            given=normalized[17],
+            expected=expected,
+        )
     return None
 
 
