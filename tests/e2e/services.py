@@ -153,8 +153,9 @@ def gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 2, threads: i
     return proc, base
 
 
-def worker(env: dict[str, str], log_dir: Path, name: str = "worker", threads: int = 4) -> Process:
-    return Process(name, [sys.executable, "-m", "api.cli", "worker", "--processes", "1",
+def worker(env: dict[str, str], log_dir: Path, name: str = "worker", threads: int = 4,
+           processes: int = 1) -> Process:
+    return Process(name, [sys.executable, "-m", "api.cli", "worker", "--processes", str(processes),
                           "--threads", str(threads)], env, log_dir)
 
 

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import pytest
 import redis
 import requests
 from sqlalchemy import func, select, text
@@ -127,7 +128,10 @@ def _statuses(engine: Engine) -> dict[str, int]:
                                  .group_by(OutboxMessage.status)).all())
 
 
-def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2], ids=["one-process", "two-processes"])
+def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path, processes):
+    """With ``--processes 2`` the SIGTERM goes to the parent only (as a process manager
+    sends it), which passes it on to its worker processes."""
     ids = stack.start_instances(TIMER_MESSAGES)
     rt = e2e_runtime(stack.engine)
     outbox.set_sender(None)
@@ -159,7 +163,8 @@ def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path):
         # worker runs came back to the queue from the first one.
         env = stack.with_redis(redis_url, RISKLOOP_BROKER_MAINTENANCE_CHANCE="1000000000")
         holder = _hold_locks(stack.engine, ids, "FOR NO KEY UPDATE")  # blocks fire(), not inserts
-        first = sv.worker(env, tmp_path, name="worker-first", threads=WORKER_THREADS)
+        first = sv.worker(env, tmp_path, name="worker-first", threads=WORKER_THREADS // processes,
+                          processes=processes)
         second: sv.Process | None = None
         try:
             sv.wait_for(lambda: _lock_waiters(stack.engine) == WORKER_THREADS, 180,
@@ -168,8 +173,8 @@ def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path):
             done_before = _statuses(stack.engine).get("done", 0)
             assert 0 < done_before < total
             first.signal(signal.SIGTERM)
-            sv.wait_for(lambda: "letting running messages finish" in first.tail(20000), 60,
-                        "the worker to start shutting down")
+            sv.wait_for(lambda: first.tail(20000).count("letting running messages finish")
+                        == processes, 60, "every worker process to start shutting down")
             # Shutting down, it waits for the messages it has started.
             assert first.alive() and _lock_waiters(stack.engine) == in_flight
             assert _statuses(stack.engine).get("done", 0) == done_before
@@ -208,7 +213,7 @@ def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path):
     assert notified == NOTIFY_MESSAGES and notifications == NOTIFY_MESSAGES * managers
     assert set(escalations) == set(ids) and set(escalations.values()) == {1}
     sv.riskloop(stack.env, "audit", "verify")
-    sv.report("SIGTERM with messages in flight", messages=total, done_before_sigterm=done_before,
+    sv.report("SIGTERM with messages in flight", worker_processes=processes, messages=total, done_before_sigterm=done_before,
               in_flight_at_sigterm=in_flight, finished_after_sigterm=in_flight,
               requeued_not_started=requeued, worker_exit=first_exit,
               done_by_restarted_worker=total - done_before - in_flight, lost=0, duplicated=0,
