@@ -22,7 +22,7 @@ PAGES = (
 
 def register(app: Flask, api: Any) -> None:
     """Mount the console at ``/``: language, session, CSRF, pages and error pages."""
-    from . import errors, i18n
+    from . import display, errors, i18n
     from .console import blp
 
     for page in PAGES:  # importing a page module adds its routes to the blueprint
@@ -32,5 +32,6 @@ def register(app: Flask, api: Any) -> None:
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # bound to the session, which expires
     i18n.install(app)
+    display.install(app)
     app.register_blueprint(blp)
     errors.install(app)

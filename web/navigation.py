@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, g, url_for
+from flask import current_app, g, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
@@ -18,6 +18,7 @@ class Area:
     endpoints: tuple[str, ...] = ()
 
 
+CHANGE_REQUESTS = "sensitive_edit"  # the definition the change-request list shows
 ALL = frozenset({"sales", "risk_officer", "legal", "manager", "auditor", "admin"})
 AREAS = (
     Area("console.clients", lazy_gettext("Clients"), "c", ALL, ("console.clients", "console.client",
@@ -37,8 +38,18 @@ def console_nav() -> list[dict[str, object]]:
     if actor is None:
         return []
     return [{"url": url_for(a.endpoint), "label": a.label, "key": a.key,
-             "endpoints": (a.endpoint, *a.endpoints)}
+             "endpoints": (a.endpoint, *a.endpoints), "on": _is_on(a)}
             for a in AREAS if a.endpoint in current_app.view_functions and actor.has_any(a.roles)]
+
+
+def _is_on(area: Area) -> bool:
+    """The area the page belongs to; the change-request list is the case list filtered."""
+    changes = request.endpoint == "console.cases" and \
+        request.args.get("definition") == CHANGE_REQUESTS
+    if area.endpoint == "console.changes":
+        return changes
+    return request.endpoint in (area.endpoint, *area.endpoints) and not (
+        changes and area.endpoint == "console.cases")
 
 
 def role_label(role: str) -> str:

@@ -79,12 +79,22 @@
     root.querySelectorAll("input[data-credit-code]").forEach(function (input) {
       if (input.dataset.bound) { return; }
       input.dataset.bound = "1";
+      // The message stays beside the field (the browser's bubble vanishes on the next click).
+      var shown = input.parentNode.querySelector("[data-live-error]");
       var check = function () {
         var value = input.value.trim().toUpperCase();
-        input.setCustomValidity(value === "" || creditCodeOk(value) ? "" : input.dataset.creditCode);
+        var message = value === "" || creditCodeOk(value) ? "" : input.dataset.creditCode;
+        input.setCustomValidity(message);
+        return message;
       };
-      input.addEventListener("input", check);
-      input.addEventListener("blur", function () { check(); input.reportValidity(); });
+      var show = function () {
+        var message = check();
+        if (shown) { shown.textContent = message; }
+        input.closest("label").classList.toggle("invalid", message !== "");
+      };
+      input.addEventListener("input", function () { if (shown && shown.textContent) { show(); } else { check(); } });
+      input.addEventListener("blur", show);
+      input.addEventListener("invalid", show);
       check();
     });
   }

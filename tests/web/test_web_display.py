@@ -1,0 +1,104 @@
+"""What people read on the console's pages: case data worded in their language (no raw keys,
+no JSON with escaped Chinese), cases named by their client, the credit code field's own
+attributes intact, and the navigation marking the area the page belongs to."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+
+from api.extensions import db
+from tests.api.conftest import drain
+from workflow import engine
+from workflow.domain import client_service, onboarding, sensitive_edit
+from workflow.identity import Actor
+from workflow.models import WorkflowInstance
+
+SALES = Actor("sales1", frozenset({"sales"}))
+RISK = Actor("risk1", frozenset({"risk_officer"}))
+NAME = "杭州显示示例有限公司"
+
+
+def returned_case(app: Flask) -> tuple[int, int]:
+    """An admission a risk officer returned for information, with a Chinese comment."""
+    from workflow.creditcode import make_credit_code
+
+    with app.app_context():
+        client = client_service.create_client(db.session, {
+            "name": NAME, "credit_code": make_credit_code("91330100MA2CD0001"),
+            "registered_capital": "30000000",
+            "facts": {"litigation_count": 0, "negative_news_count": 0, "payment_history": "good"},
+        }, SALES)
+        case = onboarding.start_admission(db.session, client.id, SALES)
+        db.session.commit()
+        client_id, case_id = client.id, case.id
+    for _ in range(5):
+        if drain(app) == 0:
+            break
+    with app.app_context():
+        assert db.session.get(WorkflowInstance, case_id).state == "risk_review"
+        engine.fire(db.session, case_id, "return_for_info", RISK, comment="请补充近三年财报")
+        db.session.commit()
+    return client_id, case_id
+
+
+@pytest.mark.parametrize(("lang", "words", "absent"), [
+    ("zh_CN", ("客户名称", "退回补充记录", "操作人", "请补充近三年财报", "时间"),
+     ("returned_for_info", "client_name")),
+    ("en", ("Client name", "Returned for information", "By", "At"),
+     ("returned_for_info", "client_name")),
+])
+def test_case_data_is_worded_and_readable(console_factory, app: Flask, lang: str,
+                                          words: tuple[str, ...], absent: tuple[str, ...]) -> None:
+    client_id, case_id = returned_case(app)
+    sales = console_factory()
+    sales.post("/language", {"lang": lang, "next": "/login"}, token_from="/login")
+    assert sales.login("sales1").status_code == 302
+    page = sales.get(f"/cases/{case_id}").get_data(as_text=True)
+    data = page[page.index('<dl class="data">'):]
+    data = data[:data.index("</section>")]
+    text = re.sub(r"<[^>]+>", " ", data)
+    for word in words:
+        assert word in text, (word, text)
+    for raw in absent:
+        assert raw not in text, (raw, text)
+    assert "\\u" not in data and "{&#34;" not in data and '{"' not in text  # no JSON dump
+    assert "2026-" not in text or lang == "en"  # times in the reader's format, not ISO
+    assert f'href="/clients/{client_id}"' in data
+
+
+def test_cases_are_named_by_their_client(console_factory, app: Flask) -> None:
+    client_id, _case = returned_case(app)
+    with app.app_context():
+        request = sensitive_edit.request_sensitive_edit(
+            db.session, client_id, {"bank_account": "6222020000111122229"}, "开户行变更", SALES)
+        db.session.commit()
+        request_id = request.id
+    risk = console_factory("risk1")
+    inbox = risk.get("/inbox").get_data(as_text=True)
+    row = re.search(rf'<tr[^>]*>\s*<td><a href="/cases/{request_id}">.*?</tr>', inbox, re.S)
+    assert row is not None and NAME in row.group(0) and "client " not in row.group(0)
+    changes = risk.get("/cases?definition=sensitive_edit&open=0").get_data(as_text=True)
+    assert NAME in changes and "银行账号" in changes and "bank_account" not in changes
+
+
+def test_the_change_request_list_lights_its_own_navigation_entry(console_factory) -> None:
+    risk = console_factory("risk1")
+    page = risk.get("/cases?definition=sensitive_edit&open=0").get_data(as_text=True)
+    assert re.search(r'href="/changes"[^>]*class="on"', page)
+    assert not re.search(r'href="/cases"[^>]*class="on"', page)
+    page = risk.get("/cases").get_data(as_text=True)
+    assert re.search(r'href="/cases"[^>]*class="on"', page)
+    assert not re.search(r'href="/changes"[^>]*class="on"', page)
+
+
+def test_the_credit_code_field_keeps_its_attributes(console_factory) -> None:
+    page = console_factory("sales1").get("/clients/new").get_data(as_text=True)
+    field = re.search(r'<input name="credit_code"[^>]*>', page)
+    assert field is not None
+    assert 'maxlength="18"' in field.group(0) and 'minlength="18"' in field.group(0)
+    assert "&quot;" not in field.group(0) and "&#34;" not in field.group(0)
+    assert 'data-credit-code="校验码（第18位）不匹配，请检查是否输错。"' in field.group(0)
+    assert "data-live-error" in page  # the browser check's message is shown beside the field

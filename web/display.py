@@ -1,0 +1,110 @@
+"""How cases read on a page: the client a case is about by name, case data with worded keys
+and readable values (no JSON with escaped Chinese), risk indicators in the reader's language."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, g
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from api.extensions import db
+from workflow.domain.clients import Client
+
+from .i18n import amount, choice_label, field_label, level_label, when
+
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def subject_name(instance: Any) -> str:
+    """The client's name for a case about a client (cached per request), else its title."""
+    data = instance.data or {}
+    if data.get("client_name"):
+        return str(data["client_name"])
+    if instance.subject_type == "client" and instance.subject_id:
+        names: dict[int, str | None] = g.setdefault("client_names", {})
+        client_id = int(instance.subject_id)
+        if client_id not in names:
+            names[client_id] = db.session.execute(
+                select(Client.name).where(Client.id == client_id)).scalar_one_or_none()
+        if names[client_id]:
+            return str(names[client_id])
+        return _("Client #%(id)s", id=client_id)
+    if data.get("title"):
+        return str(data["title"])
+    return f"{instance.subject_type or ''} {instance.subject_id or ''}".strip()
+
+
+def data_label(key: str) -> str:
+    """Words for a key of a case's data (client fields through :func:`field_label`)."""
+    words = {
+        "client_id": _("Client"), "client_name": _("Client name"), "reason": _("Reason"),
+        "collector": _("Analyst"), "returned_for_info": _("Returned for information"),
+        "approvals": _("Approvals"), "level": _("Level"), "category": _("Category"),
+        "title": _("Title"), "assessment": _("Assessment"), "plan": _("Plan"),
+        "evidence": _("Evidence"), "checklist": _("Checklist"), "conditions": _("Conditions"),
+        "outcome": _("Outcome"), "by": _("By"), "at": _("At"), "comment": _("Comment"),
+        "roles": _("Roles"), "source": _("Source"), "external_id": _("External id"),
+        "owner": _("Owner"), "due_diligence_id": _("Due diligence case"),
+        "attachments": _("Attachments"), "finding": _("Finding"), "risk": _("Risk"),
+        "files": _("Files"), "description": _("Description"), "onboarding": _("Admission"),
+    }
+    return str(words[key]) if key in words else field_label(key).replace("_", " ")
+
+
+def plain_value(key: str, value: Any) -> str:
+    """A scalar of case data as a reader wants it: times in their zone, codes worded."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, str):
+        if ISO_TIME.match(value):
+            try:
+                return when(datetime.fromisoformat(value.replace("Z", "+00:00")))
+            except ValueError:
+                return value
+        if key in ("level", "risk"):
+            return level_label(value)
+        if key == "reason" and value == "onboarding":
+            return _("Admission")
+        worded = choice_label(value)
+        return worded
+    return str(value)
+
+
+def is_mapping(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple)
+
+
+def indicator_label(name: str) -> str:
+    words = {"registered_capital": _("Registered capital"),
+             "years_in_business": _("Years in business"),
+             "litigation_count": _("Litigation cases"),
+             "negative_news_count": _("Negative news items"),
+             "payment_history": _("Payment history"),
+             "state_ownership_pct": _("State-owned share")}
+    return str(words.get(name, name.replace("_", " ")))
+
+
+def indicator_value(name: str, value: Any) -> str:
+    if isinstance(value, float):
+        if name == "registered_capital":
+            return amount(value)
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+    if isinstance(value, str):
+        return choice_label(value)
+    return "—" if value is None else str(value)
+
+
+def install(app: Flask) -> None:
+    app.jinja_env.globals.update(subject_name=subject_name, data_label=data_label,
+                                 plain_value=plain_value, is_mapping=is_mapping, is_list=is_list,
+                                 indicator_label=indicator_label, indicator_value=indicator_value)
