@@ -7,7 +7,10 @@ gives the HTTP ceiling; ``POST /api/v1/workflows/{id}/actions/approve`` on
 random instances of the pool, with a bearer token, at rising concurrency gives
 the peak. The p99 "at half the peak" comes from a paced run: 16 connections
 each pausing between requests (wrk's ``delay()``) so that the offered load is
-half the peak.
+half the peak. The pauses are drawn from an exponential distribution (the think
+time of independent users, arrivals close to Poisson): a fixed pause kept the 16
+connections in lockstep, so the "half the peak" arrived as bursts of 16
+simultaneous requests, and its p99 was that of the 16-connection saturated run.
 
 Worker memory: one gunicorn worker, a Python client firing approvals on
 ``rss_instances`` instances; the worker's RSS after 100 transitions and after
@@ -66,7 +69,9 @@ response = function(status, headers, body)
   end
 end
 if pause > 0 then
-  delay = function() return pause end
+  -- Exponential think times (mean "pause" ms): independent arrivals, not 16
+  -- connections pausing in lockstep, which offers the load in bursts of 16.
+  delay = function() return math.floor(-math.log(1 - math.random()) * pause + 0.5) end
 end
 done = function(summary, latency, requests)
   for _, t in ipairs(threads) do
@@ -288,7 +293,8 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
                 + (f" statuses {r['statuses']} e.g. {r.get('sample_error')}" if r.get("statuses") else ""))
         peak = max(levels, key=lambda r: r["per_s"] or 0)
         half = (peak["per_s"] or 0) / 2
-        # Paced run: 16 connections, each pausing so that together they offer ~half the peak.
+        # Paced run: 16 connections, each pausing (exponential think time, mean `pause`)
+        # so that together they offer ~half the peak.
         conns = 16
         below = [r for r in levels if (r["per_s"] or 0) <= half] or levels[:1]
         service_ms = below[-1]["p50_ms"] or 0
@@ -298,6 +304,7 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         paced = wrk(f"{base}/", connections=conns, seconds=max(d, 5), script=paced_script)
         paced["target_per_s"] = round(half, 1)
         paced["pause_ms"] = round(pause, 1)
+        paced["pauses"] = "exponential, mean pause_ms"
         log(f"  approve paced at ~half the peak ({half:,.0f}/s offered, got {paced['per_s']:,.0f}/s): "
             f"p50 {paced['p50_ms']} ms p99 {paced['p99_ms']} ms")
         out["http"] = {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).parent / "results.json"
+# BENCH_RESULTS writes elsewhere (e.g. a one-section re-run that must not replace a full run's file).
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or Path(__file__).parent / "results.json")
 
 # (key, label, unit, bar text, check(value, results) -> bool | None)
 ROWS: list[tuple[str, str, str, str, Any]] = [
