@@ -17,6 +17,7 @@ PAGES = (
     "alerts",
     "dashboard",
     "audit",
+    "notifications",
 )
 
 

@@ -30,6 +30,8 @@ AREAS = (
          ("console.dashboard",)),
     Area("console.audit", lazy_gettext("Audit"), "u", frozenset({"auditor", "manager"}),
          ("console.audit", "console.audit_loop")),
+    Area("console.notifications", lazy_gettext("Notifications"), "n", ALL,
+         ("console.notifications",)),
 )
 
 
