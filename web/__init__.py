@@ -13,6 +13,7 @@ PAGES = (
     "cases",
     "case_list",
     "clients",
+    "client_edit",
     "change_requests",
     "alerts",
     "dashboard",

@@ -22,7 +22,8 @@ CHANGE_REQUESTS = "sensitive_edit"  # the definition the change-request list sho
 ALL = frozenset({"sales", "risk_officer", "legal", "manager", "auditor", "admin"})
 AREAS = (
     Area("console.clients", lazy_gettext("Clients"), "c", ALL, ("console.clients", "console.client",
-                                                                "console.new_client")),
+                                                                "console.new_client", "console.edit_client",
+                                                                "console.save_client")),
     Area("console.cases", lazy_gettext("Cases"), "w", ALL, ("console.cases", "console.case")),
     Area("console.changes", lazy_gettext("Change requests"), "r", ALL, ()),
     Area("console.alerts", lazy_gettext("Alerts"), "a", ALL, ("console.alerts",)),

@@ -1,0 +1,143 @@
+"""Editing a client's ordinary fields (the answer to a "return for information" is often new
+data): the same ``client_service.update_client`` as ``PATCH /api/v1/clients/{id}``.
+
+Sensitive fields go through a change request; values masked from the editor are left empty
+on the form and kept unless filled in; only what the editor changed is sent, with the
+version the form was drawn from (someone else's edit in between is a clear refusal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from api.extensions import db
+from workflow.domain import client_queries, client_service
+from workflow.domain.client_service import CODE_EDITABLE_STATUSES
+from workflow.domain.clients import OWNERSHIP_TYPES, Client
+from workflow.errors import Conflict, ValidationFailed
+from workflow.masking import PUBLIC_FIELDS, can_see_sensitive, mask_client
+from workflow.rules import PAYMENT_HISTORIES
+from workflow.transaction import transact
+
+from ..client_form import CONTACT_FIELDS, FACT_FIELDS, field_errors
+from ..console import blp, current_actor
+from ..refusals import Refusal, field_messages, refusal
+
+TEXT = ("name", "credit_code", "id_number", "industry", "region", "registered_capital",
+        "established_on", "ownership_type", "state_ownership_pct")
+NUMBERS = ("registered_capital", "state_ownership_pct")
+
+
+def _hidden(roles: frozenset[str]) -> frozenset[str]:
+    """Fields masked or hidden from this editor: left empty on the form, kept unless filled."""
+    if can_see_sensitive(roles):
+        return frozenset()
+    return frozenset((*TEXT, "contacts", "facts")) - PUBLIC_FIELDS
+
+
+def _prefill(client: Client, roles: frozenset[str]) -> dict[str, str]:
+    """The form's starting values: what the editor may see, empty where masked."""
+    view = mask_client(client_service.client_record(client), roles)
+    hidden = _hidden(roles)
+    values: dict[str, str] = {}
+    for name in TEXT:
+        value = view.get(name)
+        values[name] = "" if name in hidden or value is None else str(value)
+    contact = {} if "contacts" in hidden else (view.get("contacts") or [{}])[0]
+    for key in CONTACT_FIELDS:
+        values[f"contact_{key}"] = str(contact.get(key) or "")
+    facts = {} if "facts" in hidden else (view.get("facts") or {})
+    for key in FACT_FIELDS:
+        values[f"fact_{key}"] = "" if facts.get(key) is None else str(facts[key])
+    values["tags"] = ", ".join(view.get("tags") or [])
+    return values
+
+
+def _fact(key: str, value: str) -> Any:
+    return int(value) if value.isdigit() and key != "payment_history" else value
+
+
+def _changes(form: MultiDict[str, str], before: dict[str, str], client: Client,
+             hidden: frozenset[str]) -> dict[str, Any]:
+    """Only what the editor changed, as the service's fields. An emptied field is cleared,
+    except one hidden from the editor: there an empty field keeps the stored value."""
+    now = {k: form.get(k, "").strip() for k in before}
+    changed = {k for k in before if now[k] != before[k]}
+    out: dict[str, Any] = {}
+    for name in TEXT:
+        if name in changed:
+            value = now[name].replace(",", "") if name in NUMBERS else now[name]
+            out[name] = value or None
+    contact_keys = {f"contact_{k}" for k in CONTACT_FIELDS}
+    if changed & contact_keys:
+        base = dict((client.contacts or [{}])[0]) if "contacts" in hidden else {}
+        contact = {k: now[f"contact_{k}"] or base.get(k) for k in CONTACT_FIELDS}
+        rest = list(client.contacts or [])[1:]
+        out["contacts"] = ([contact] if any(contact.values()) else []) + rest
+    if changed & {f"fact_{k}" for k in FACT_FIELDS}:
+        facts = dict(client.facts or {}) if "facts" in hidden else {}
+        facts |= {k: _fact(k, now[f"fact_{k}"]) for k in FACT_FIELDS if now[f"fact_{k}"]}
+        out["facts"] = facts
+    if "tags" in changed:
+        out["tags"] = [t.strip() for t in now["tags"].replace("，", ",").split(",") if t.strip()]
+    return out
+
+
+def _page(client: Client, values: dict[str, str], errors: dict[str, str],
+          message: Refusal | None, status: int = 200) -> tuple[str, int]:
+    roles = current_actor().roles
+    return render_template("client_edit.html", client=client, values=values, errors=errors,
+                           message=message, hidden=_hidden(roles),
+                           code_editable=client.status in CODE_EDITABLE_STATUSES,
+                           ownership_types=OWNERSHIP_TYPES,
+                           payment_histories=PAYMENT_HISTORIES), status
+
+
+def _editable(client_id: int) -> Client:
+    actor = current_actor()
+    client = client_queries.read_client(db.session, client_id, actor)
+    client_service.require_editor(client, actor, "editing a client")
+    return client
+
+
+@blp.get("/clients/<int:client_id>/edit")
+def edit_client(client_id: int) -> tuple[str, int]:
+    client = _editable(client_id)
+    return _page(client, _prefill(client, current_actor().roles), {}, None)
+
+
+@blp.post("/clients/<int:client_id>/edit")
+def save_client(client_id: int) -> Response | tuple[str, int]:
+    actor = current_actor()
+    client = _editable(client_id)
+    before = _prefill(client, actor.roles)
+    changes = _changes(request.form, before, client, _hidden(actor.roles))
+    if client.status not in CODE_EDITABLE_STATUSES:
+        changes.pop("credit_code", None)
+    if not changes:
+        flash(_("Nothing changed."), "ok")
+        return redirect(url_for("console.client", client_id=client_id))
+    try:
+        transact(db.session, lambda: client_service.update_client(
+            db.session, client_id, changes, actor,
+            expected_version=request.form.get("version", type=int)))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _page(client, request.form.to_dict(),
+                     field_errors(field_messages(exc.extra.get("errors") or {})), refusal(exc), 422)
+    except Conflict as exc:  # someone edited first, or a duplicate credit code
+        db.session.rollback()
+        if "credit_code" in (exc.extra.get("fields") or []) or exc.code == \
+                "client.duplicate_credit_code":
+            said = refusal(exc)
+            return _page(client, request.form.to_dict(), {"credit_code": said.text}, said, 409)
+        # The form starts again from the current record: sending the old form with the new
+        # version would quietly undo what the other person changed.
+        fresh = _editable(client_id)
+        return _page(fresh, _prefill(fresh, actor.roles), {}, refusal(exc), 409)
+    flash(_("Client saved."), "ok")
+    return redirect(url_for("console.client", client_id=client_id))
