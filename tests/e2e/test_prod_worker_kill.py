@@ -27,6 +27,10 @@ KILLS = 20
 INSTANCES = 100
 FLAGS_PER_INSTANCE = 2
 ROTATION = 4  # workers alive at once; the oldest is the next to die
+# Fewer messages left than this before a kill: queue more (new cases, two flags each), so
+# every kill lands mid-stream however fast the workers are.
+TOP_UP_BELOW = 60
+TOP_UP_INSTANCES = 50
 RISK1 = Actor("risk1", frozenset({"risk_officer"}))
 
 
@@ -58,6 +62,7 @@ def test_workers_killed_mid_message_lose_and_repeat_nothing(stack, tmp_path):
         relay = sv.scheduler(env, tmp_path, interval=0.2)
         workers = [sv.worker(env, tmp_path, name=f"worker-{n}", threads=2) for n in range(ROTATION)]
         spawned = ROTATION
+        top_ups = 0
         kills_mid_message = 0
         started = time.perf_counter()
         try:
@@ -65,12 +70,24 @@ def test_workers_killed_mid_message_lose_and_repeat_nothing(stack, tmp_path):
                 assert proc.alive() or proc.proc.returncode == -signal.SIGKILL, proc.tail()
                 return "worker started" in proc.log_path.read_text(errors="replace")
 
+            def top_up() -> int:
+                more = stack.start_instances(TOP_UP_INSTANCES)
+                with rt.session_factory() as session:
+                    for instance_id in more:
+                        for _ in range(FLAGS_PER_INSTANCE):
+                            wf_engine.fire(session, instance_id, "flag", RISK1)
+                            session.commit()
+                return len(more) * FLAGS_PER_INSTANCE
+
             while kills_mid_message < KILLS:
                 victim = workers[0]
                 sv.wait_for(lambda v=victim: booted(v), 180, "a worker to boot")
                 before, total = _counts(stack.engine)
-                assert before < total, (f"every message finished after {kills_mid_message} kills; "
-                                        "queue more messages so each kill lands mid-stream")
+                if total - before < TOP_UP_BELOW:
+                    flags += top_up()
+                    top_ups += 1
+                    before, total = _counts(stack.engine)
+                assert before < total
                 # Let it take and start messages, then kill it without warning.
                 sv.wait_for(lambda b=before: _counts(stack.engine)[0] > b, 180, "progress")
                 os.killpg(victim.pid, signal.SIGKILL)
@@ -101,6 +118,7 @@ def test_workers_killed_mid_message_lose_and_repeat_nothing(stack, tmp_path):
     assert set(escalations) == set(ids) and set(escalations.values()) == {1}
     assert rerun == 0, "a message's effect was committed twice (attempts != 1)"
     sv.riskloop(stack.env, "audit", "verify")
-    sv.report("worker killed", kills=KILLS, workers_started=spawned, messages=sum(statuses.values()),
+    sv.report("worker killed", kills=KILLS, workers_started=spawned, top_ups=top_ups,
+              messages=sum(statuses.values()),
               done_when_last_killed=killed_at[0], notifications=notifications, timers_fired=len(escalations),
               lost=0, duplicated=0, seconds=round(elapsed, 1), audit="verified")
