@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from api.extensions import db
+from workflow import runtime
 from workflow.domain.clients import Client
 
 from .i18n import amount, choice_label, field_label, level_label, when
@@ -51,6 +52,15 @@ def data_label(key: str) -> str:
         "owner": _("Owner"), "due_diligence_id": _("Due diligence case"),
         "attachments": _("Attachments"), "finding": _("Finding"), "risk": _("Risk"),
         "files": _("Files"), "description": _("Description"), "onboarding": _("Admission"),
+        "due_diligence_outcome": _("Due diligence outcome"), "first_approver": _("First approver"),
+        "second_approver": _("Second approver"), "periodic_review_due": _("Periodic review due"),
+        "requested_by": _("Requested by"), "decided_by": _("Decided by"),
+        "rejection_reasons": _("Rejection reasons"), "reasons": _("Reasons"),
+        "status_before_suspension": _("Status before suspension"), "alert_id": _("Alert"),
+        "analyst": _("Analyst"), "overall_risk": _("Overall risk"), "decision": _("Decision"),
+        "reopens": _("Reopened"), "last_reopen": _("Last reopened"), "period": _("Period"),
+        "breaches": _("SLA breaches"), "contract": _("Contract"), "number": _("Number"),
+        "end": _("End"), "kind": _("Kind"),
     }
     return str(words[key]) if key in words else field_label(key).replace("_", " ")
 
@@ -104,7 +114,12 @@ def indicator_value(name: str, value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+def case_definition(instance: Any) -> Any:
+    return runtime.current().catalog.get(instance.definition, instance.definition_version)
+
+
 def install(app: Flask) -> None:
     app.jinja_env.globals.update(subject_name=subject_name, data_label=data_label,
-                                 plain_value=plain_value, is_mapping=is_mapping, is_list=is_list,
+                                 plain_value=plain_value, case_definition=case_definition,
+                                 is_mapping=is_mapping, is_list=is_list,
                                  indicator_label=indicator_label, indicator_value=indicator_value)

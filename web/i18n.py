@@ -127,9 +127,12 @@ def level_label(level: str) -> str:
             "high": _("High"), "medium": _("Medium"), "low": _("Low")}.get(level, level)
 
 
-def action_label(definition: Any, state: str, trigger: str) -> str:
+def action_label(definition: Any, state: str, trigger: str, dest: str | None = None) -> str:
+    """The action's words; ``dest`` picks among transitions sharing a trigger (the first and
+    the second approval of a dual approval are both ``approve``)."""
     candidates = definition.candidates(trigger, state)
-    return label(candidates[0].label, trigger) if candidates else trigger
+    chosen = [t for t in candidates if t.dest == dest] if dest else []
+    return label((chosen or candidates)[0].label, trigger) if candidates else trigger
 
 
 def state_label(definition: Any, state: str | None) -> str:

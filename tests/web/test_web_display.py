@@ -102,3 +102,32 @@ def test_the_credit_code_field_keeps_its_attributes(console_factory) -> None:
     assert "&quot;" not in field.group(0) and "&#34;" not in field.group(0)
     assert 'data-credit-code="校验码（第18位）不匹配，请检查是否输错。"' in field.group(0)
     assert "data-live-error" in page  # the browser check's message is shown beside the field
+
+
+def test_related_cases_and_the_second_approval_are_worded(console_factory, app: Flask) -> None:
+    from web.i18n import action_label
+    from workflow import runtime
+    from workflow.creditcode import make_credit_code
+
+    with app.app_context():
+        client = client_service.create_client(db.session, {
+            "name": "温州尽调示例有限公司", "credit_code": make_credit_code("91330300MA2DD0001"),
+            "registered_capital": "12000000",
+            "facts": {"litigation_count": 3, "negative_news_count": 2,
+                      "payment_history": "minor_delays"},
+        }, SALES)
+        case = onboarding.start_admission(db.session, client.id, SALES)
+        db.session.commit()
+        case_id = case.id
+    for _ in range(5):
+        if drain(app) == 0:
+            break
+    page = console_factory("risk1").get(f"/cases/{case_id}").get_data(as_text=True)
+    related = page[page.index('<ul class="plain">'):]
+    related = related[:related.index("</ul>")]
+    assert "尽职调查" in related and "已开立" in related and "due_diligence" not in related
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        onboarding_def = runtime.current().catalog.get("client_onboarding")
+        first = action_label(onboarding_def, "dual_approval", "approve", "dual_approval")
+        second = action_label(onboarding_def, "dual_approval", "approve", "approved")
+        assert first != second  # the timeline names the second approval as such

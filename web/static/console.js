@@ -1,6 +1,8 @@
 /* riskloop console: progressive enhancement only; every page works without it. */
 (function () {
   "use strict";
+  // Scripts run: a diagram's source waits hidden until it is drawn (see console.css).
+  document.documentElement.classList.add("js");
 
   document.addEventListener("htmx:beforeSwap", function (e) {
     // Show the console's own error fragments (403/404/409/422) instead of ignoring them.
@@ -13,7 +15,7 @@
 
   // Large libraries load only on pages that need them (boosted navigation keeps <head>).
   var loading = {};
-  function needScript(src, ready) {
+  function needScript(src, ready, failed) {
     if (!loading[src]) {
       loading[src] = new Promise(function (resolve, reject) {
         var script = document.createElement("script");
@@ -23,7 +25,10 @@
         document.head.appendChild(script);
       });
     }
-    loading[src].then(ready, function () { console.warn("could not load " + src); });
+    loading[src].then(ready, function () {
+      console.warn("could not load " + src);
+      if (failed) { failed(); }
+    });
   }
 
   function renderDiagrams(root) {
@@ -37,6 +42,9 @@
       }
       // A diagram swapped out mid-render (the user moved on) is not an error worth an alert.
       window.mermaid.run({ nodes: nodes }).catch(function (err) { console.warn("diagram", err); });
+    }, function () {
+      // No diagram library: show the diagram's source rather than an empty box.
+      nodes.forEach(function (node) { node.dataset.processed = "unavailable"; });
     });
   }
 
