@@ -18,6 +18,7 @@ PAGES = (
     "alerts",
     "dashboard",
     "audit",
+    "audit_records",
     "notifications",
 )
 

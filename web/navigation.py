@@ -30,7 +30,7 @@ AREAS = (
     Area("console.dashboard", lazy_gettext("Dashboard"), "d", frozenset({"manager", "auditor"}),
          ("console.dashboard",)),
     Area("console.audit", lazy_gettext("Audit"), "u", frozenset({"auditor", "manager"}),
-         ("console.audit", "console.audit_loop")),
+         ("console.audit", "console.audit_loop", "console.audit_records")),
     Area("console.notifications", lazy_gettext("Notifications"), "n", ALL,
          ("console.notifications",)),
 )

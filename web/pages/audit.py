@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response, render_template, request, stream_with_context
+from flask_babel import gettext as _
 
 from api.extensions import db
 from workflow import audit_export, checkpoints, clock, reports, runtime, verification
@@ -54,8 +55,8 @@ def audit() -> str:
     sla = reports.sla_report(db.session, actor, where)
     weekly = breaches_by_week(actor, definition)
     chart = {"type": "bar", "labels": weekly["labels"], "stacked": False, "datasets": [
-        {"label": "ended", "data": weekly["ended"], "backgroundColor": "#93c5fd"},
-        {"label": "breached", "data": weekly["breached"], "backgroundColor": "#b91c1c"}]}
+        {"label": _("Stages ended"), "data": weekly["ended"], "backgroundColor": "#93c5fd"},
+        {"label": _("Breached"), "data": weekly["breached"], "backgroundColor": "#b91c1c"}]}
     return render_template(
         "audit.html", loops=loops, next_cursor=next_cursor, sla=sla, weekly=weekly,
         chart=json.dumps(chart), catalog=catalog, definitions=catalog.latest(),

@@ -23,7 +23,9 @@ APPROVALS = ("approve",)
 
 
 def _chart(labels: list[str], values: list[int], colour: str = "#1d4ed8") -> str:
-    return json.dumps({"type": "bar", "labels": labels, "horizontal": True,
+    # "Workflow · stage" on two lines: one long line was cut off at the chart's left edge.
+    lines = [label.split(" · ") if " · " in label else label for label in labels]
+    return json.dumps({"type": "bar", "labels": lines, "horizontal": True,
                        "datasets": [{"data": values, "backgroundColor": colour}]})
 
 

@@ -1,0 +1,63 @@
+"""Audit search for auditors: records matching every filter (who, which case or client,
+which action or event, when), oldest first, each opening its case — the same
+``audit_search.search`` as ``GET /api/v1/audit``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import render_template, request, url_for
+
+from api.extensions import db
+from workflow import audit_search, runtime
+from workflow.errors import NotFound, ValidationFailed
+
+from ..console import blp, current_actor
+
+PAGE = 100
+NUMBERS = ("instance_id", "client_id")
+TEXTS = ("actor", "trigger", "kind")
+
+
+def _filters() -> tuple[dict[str, str], dict[str, Any]]:
+    """The form's values as typed and the service's filter (a bad value is a 422 naming it)."""
+    typed = {k: (request.args.get(k) or "").strip() for k in (*NUMBERS, *TEXTS, "since", "until")}
+    where: dict[str, Any] = {k: typed[k] for k in TEXTS if typed[k]}
+    for name in NUMBERS:
+        if typed[name]:
+            if not typed[name].isdigit() or not 0 < int(typed[name]) < 2**62:
+                raise ValidationFailed(f"{name} must be a positive whole number",
+                                       errors={name: ["Must be a positive whole number."]})
+            where[name] = int(typed[name])
+    for name in ("since", "until"):
+        if typed[name]:
+            try:
+                day = datetime.strptime(typed[name], "%Y-%m-%d")
+            except ValueError as exc:
+                raise ValidationFailed(f"{name} must be a date (YYYY-MM-DD)",
+                                       errors={name: ["Use YYYY-MM-DD."]}) from exc
+            where[name] = day + timedelta(days=1) if name == "until" else day  # until: whole day
+    return typed, where
+
+
+@blp.get("/audit/records")
+def audit_records() -> str:
+    actor = current_actor()
+    typed, where = _filters()
+    rows, next_cursor = audit_search.search(db.session, actor, audit_search.AuditFilter(**where),
+                                            limit=PAGE, cursor=request.args.get("cursor") or None)
+    catalog = runtime.current().catalog
+    definitions = {}
+    for row in rows:
+        key = (row.definition, row.definition_version)
+        if row.definition and key not in definitions:
+            try:
+                definitions[key] = catalog.get(row.definition, row.definition_version)
+            except NotFound:  # a definition no longer loaded still lists its records
+                definitions[key] = None
+    next_url = url_for("console.audit_records", cursor=next_cursor,
+                       **{k: v for k, v in typed.items() if v}) if next_cursor else None
+    return render_template("audit_records.html", rows=rows, filters=typed,
+                           definitions=definitions, next_url=next_url,
+                           searched=any(typed.values()))
