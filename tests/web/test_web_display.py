@@ -131,3 +131,15 @@ def test_related_cases_and_the_second_approval_are_worded(console_factory, app: 
         first = action_label(onboarding_def, "dual_approval", "approve", "dual_approval")
         second = action_label(onboarding_def, "dual_approval", "approve", "approved")
         assert first != second  # the timeline names the second approval as such
+
+
+def test_an_alert_is_raised_from_the_clients_page(console_factory, app: Flask) -> None:
+    client_id, _case = returned_case(app)
+    risk = console_factory("risk1")
+    page = risk.get(f"/clients/{client_id}").get_data(as_text=True)
+    assert f'href="/alerts?client_id={client_id}#raise" data-raise-alert' in page
+    board = risk.get(f"/alerts?client_id={client_id}").get_data(as_text=True)
+    assert re.search(r'<details class="card" id="raise"\s+open>', board)
+    assert re.search(rf'name="client_id" type="number" min="1" required value="{client_id}"', board)
+    assert "data-raise-alert" not in console_factory("sales1").get(
+        f"/clients/{client_id}").get_data(as_text=True)

@@ -46,9 +46,12 @@ def _filters() -> dict[str, Any]:
 @blp.get("/alerts")
 def alerts() -> str:
     filters = _filters()
+    # "Raise an alert" on a client's page opens the form here with the client filled in.
+    chosen = request.args.get("client_id", "")
+    values = {"client_id": chosen} if chosen.isdigit() else {}
     return render_template("alerts.html", filters=filters, categories=alert_service.CATEGORIES,
                            can_raise=current_actor().has_any(alert_service.RAISERS),
-                           errors={}, values={}, **_board(filters))
+                           errors={}, values=values, open_form=bool(values), **_board(filters))
 
 
 @blp.post("/alerts")
