@@ -97,6 +97,18 @@ class WorkflowInstance(Base):
             postgresql_where=text("is_open"),
             sqlite_where=text("is_open"),
         ),
+        # The inbox: open cases of one (definition, version, state) in its order (due
+        # time, then id), so each actionable state is read with an early stop.
+        Index(
+            "ix_workflow_instances_open_state_due",
+            "definition",
+            "definition_version",
+            "state",
+            "sla_due_at",
+            "id",
+            postgresql_where=text("is_open"),
+            sqlite_where=text("is_open"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

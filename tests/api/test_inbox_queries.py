@@ -1,0 +1,199 @@
+"""The inbox (GET /api/v1/tasks): its order and cut against a brute-force reading of every
+open case, and the number of SQL statements a page costs (no query per case)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, select
+
+from api.extensions import db
+from workflow import clock, engine, outbox, runtime, visibility
+from workflow.identity import Actor
+from workflow.inbox import inbox
+from workflow.models import WorkflowInstance
+
+from .conftest import Api, make_app
+
+# draft has no SLA (due time NULL: last in the inbox); review and second have one.
+# not_actor_of makes each page look up who fired what on each candidate.
+DEFINITION = """
+name: test_inbox_order
+version: 1
+title: {zh-CN: 收件箱顺序, en: Inbox order}
+initial: draft
+states:
+  draft: {label: {zh-CN: 草稿, en: Draft}}
+  review: {label: {zh-CN: 审核, en: Review}, sla: 48h}
+  second: {label: {zh-CN: 复核, en: Second}, sla: 2h}
+  done: {label: {zh-CN: 完成, en: Done}, final: true}
+transitions:
+  - trigger: submit
+    source: draft
+    dest: review
+    roles: [sales, risk_officer]
+  - trigger: approve
+    source: review
+    dest: second
+    roles: [risk_officer, manager]
+    guards:
+      - not_actor_of: {triggers: [submit]}
+  - trigger: confirm
+    source: second
+    dest: done
+    roles: [risk_officer, manager]
+    guards:
+      - not_actor_of: {triggers: [approve]}
+"""
+
+SALES1 = Actor("sales1", frozenset({"sales"}))
+RISK1 = Actor("risk1", frozenset({"risk_officer"}))
+RISK2 = Actor("risk2", frozenset({"risk_officer"}))
+T0 = datetime(2026, 11, 2, 9, 0)
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    (definitions / "inbox_order.yaml").write_text(DEFINITION, encoding="utf-8")
+    app = make_app(db_url, tmp_path, RISKLOOP_EXTRA_DEFINITIONS=str(definitions))
+    outbox.set_sender(None)
+    yield app
+    clock.freeze(None)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _case(steps: list[tuple[str, Actor]], at: datetime, by: Actor = SALES1) -> int:
+    clock.freeze(at)
+    inst = engine.start(db.session, "test_inbox_order", by)
+    for trigger, actor in steps:
+        engine.fire(db.session, inst.id, trigger, actor)
+    db.session.commit()
+    return inst.id
+
+
+def _history(app: Flask) -> None:
+    """Cases in every open state, due times spread, some equal (order then by id), and
+    some that risk1 may not take (risk1 submitted them: not_actor_of turns them down)."""
+    with app.app_context():
+        for n in range(6):
+            _case([], T0 + timedelta(hours=n))                                    # draft, due NULL
+            _case([("submit", SALES1)], T0 + timedelta(hours=3 * (n % 3)))         # review, ties
+            _case([("submit", RISK1)], T0 + timedelta(hours=n), by=RISK1)          # review, not risk1's
+            _case([("submit", SALES1), ("approve", RISK1)], T0 + timedelta(minutes=50 * n))  # second
+            _case([("submit", SALES1), ("approve", RISK2)], T0 + timedelta(hours=n, minutes=7))
+        _case([("submit", SALES1), ("approve", RISK2), ("confirm", RISK1)], T0)   # closed
+    clock.freeze(T0 + timedelta(days=1))
+
+
+def _expected(app: Flask, username: str, roles: set[str]) -> list[tuple[int, list[str]]]:
+    """Every open case checked one by one, in the documented order: due time (none last),
+    then id."""
+    actor = Actor(username, frozenset(roles))
+    with app.app_context():
+        catalog = runtime.current().catalog
+        rows = db.session.execute(select(WorkflowInstance).where(WorkflowInstance.is_open.is_(True))).scalars()
+        found = []
+        for inst in sorted(rows, key=lambda i: (i.sla_due_at is None, i.sla_due_at or T0, i.id)):
+            if not visibility.can_view(db.session, inst, actor, catalog.registry):
+                continue
+            actions = engine.available_actions(db.session, inst, actor, catalog=catalog)
+            if actions:
+                found.append((inst.id, actions))
+        db.session.rollback()
+        return found
+
+
+@pytest.mark.parametrize(("username", "roles"), [
+    ("risk1", {"risk_officer"}), ("risk2", {"risk_officer"}), ("manager1", {"manager"}),
+    ("sales1", {"sales"}), ("sales2", {"sales"}), ("auditor1", {"auditor"}),
+])
+def test_each_page_is_the_start_of_the_brute_force_order(app, api, username, roles):
+    _history(app)
+    expected = _expected(app, username, roles)
+    if username in ("risk1", "risk2", "manager1"):
+        assert len(expected) > 12  # enough to need more than one batch at small limits
+    for limit in (1, 2, 5, 7, 13, 50, 200):
+        items = api.get(username, f"/api/v1/tasks?limit={limit}").get_json()["items"]
+        assert [(i["id"], i["available_actions"]) for i in items] == expected[:limit], limit
+    with app.app_context():
+        catalog = runtime.current().catalog
+        # The service the console uses, filtered by definition, and a definition with no task.
+        got = [(i.id, a) for i, a in inbox(db.session, catalog, Actor(username, frozenset(roles)),
+                                          limit=9, definition="test_inbox_order")]
+        assert got == expected[:9]
+        assert list(inbox(db.session, catalog, Actor(username, frozenset(roles)), limit=9,
+                          definition="no_such_definition")) == []
+        assert "riskloop.trigger_actors" not in db.session.info  # the batch lookup is not left behind
+
+
+def test_risk1_is_not_offered_what_risk1_did_before(app, api):
+    _history(app)
+    items = api.get("risk1", "/api/v1/tasks?limit=200").get_json()["items"]
+    with app.app_context():
+        theirs = set(db.session.execute(select(WorkflowInstance.id).where(
+            WorkflowInstance.created_by == "risk1")).scalars())
+    assert theirs and not theirs & {i["id"] for i in items}
+    # the order of the page: dated cases by due time then id, undated (drafts) last
+    keys = [(i["sla_due_at"] is None, i["sla_due_at"] or "", i["id"]) for i in items]
+    assert keys == sorted(keys) and keys[-1][0] is True and keys[0][0] is False
+
+
+class _Statements:
+    def __init__(self, app: Flask) -> None:
+        with app.app_context():
+            self.engine = db.engine
+        self.seen: list[str] = []
+
+    def __enter__(self) -> _Statements:
+        event.listen(self.engine, "before_cursor_execute", self._grab)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._grab)
+
+    def _grab(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT"):  # not BEGIN (SQLite's own) or SAVEPOINT
+            self.seen.append(" ".join(statement.split())[:160])
+
+
+def test_a_page_costs_the_same_few_statements_whatever_its_size(app, api: Api):
+    """manager1 did nothing in the history, so no candidate is turned down; each case has
+    a segregation guard that asks who fired what on it."""
+    _history(app)
+    api.token("manager1")  # sign in before counting
+    counts = {}
+    for limit in (1, 4, 12, 200):
+        with _Statements(app) as st:
+            items = api.get("manager1", f"/api/v1/tasks?limit={limit}").get_json()["items"]
+        assert len(items) == min(limit, 24)
+        # the token, the candidates, who fired what on them: nothing per case
+        assert len(st.seen) == 3, "\n".join(st.seen)
+        assert sum(s.startswith("SELECT workflow_instances.") for s in st.seen) == 1
+        assert sum(s.startswith("SELECT audit_records.") for s in st.seen) == 1
+        counts[limit] = len(st.seen)
+    assert len(set(counts.values())) == 1, counts
+
+
+def test_turned_down_candidates_cost_a_query_per_batch_not_per_case(app, api: Api):
+    """risk1 submitted many open reviews (none is risk1's task): they are read in growing
+    batches past the cases risk1 may take, never one query each."""
+    with app.app_context():
+        for n in range(40):
+            _case([("submit", RISK1)], T0 + timedelta(minutes=n), by=RISK1)
+        mine = _case([("submit", SALES1)], T0 + timedelta(hours=5))
+    clock.freeze(T0 + timedelta(days=1))
+    api.token("risk1")
+    with _Statements(app) as st:
+        items = api.get("risk1", "/api/v1/tasks?limit=1").get_json()["items"]
+    assert [i["id"] for i in items] == [mine]
+    # batches of 11, 22, then the rest: three candidate reads, three audit reads
+    assert len(st.seen) <= 1 + 3 + 3, st.seen
