@@ -90,8 +90,10 @@ def _candidates(triples: Sequence[tuple[str, int, str]], after: Key | None,
     wi = WorkflowInstance
     branches = []
     for name, version, state in triples:
+        # ``is_open`` as the partial index's own predicate (``is_open IS TRUE`` does not
+        # let PostgreSQL use it)
         base = select(wi.id, wi.sla_due_at).where(
-            wi.is_open.is_(True), wi.definition == name, wi.definition_version == version,
+            wi.is_open, wi.definition == name, wi.definition_version == version,
             wi.state == state)
         if after is None:
             parts = [base]
