@@ -47,3 +47,15 @@ def test_every_console_form_refuses_a_post_without_its_csrf_token(console_factor
         assert "表单安全令牌" in response.get_data(as_text=True), path  # the CSRF page, not another 400
     assert _counts(app) == before
     assert console.get("/inbox").status_code == 200  # still signed in: logout refused too
+
+
+def test_every_console_form_sends_a_signed_out_visitor_to_sign_in(console_factory, app: Flask) -> None:
+    console = console_factory(None)
+    open_to_all = {"/login", "/language"}
+    before = _counts(app)
+    for path in _console_posts(app):
+        if path in open_to_all:
+            continue
+        response = console.post(path, {"comment": "signed out"}, token_from="/login")
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+    assert _counts(app) == before
