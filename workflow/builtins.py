@@ -26,17 +26,18 @@ def not_initiator(ctx: FireContext) -> str | None:
     return None
 
 
-# session.info key: fn(instance_id) -> [(trigger, actor), ...] or None, set by a caller
-# that checks many cases at once (the inbox) so that each does not query on its own.
+# session.info key: fn(instance_id, triggers) -> usernames, or None for a case it does not
+# hold; set by a caller that checks many cases at once (the inbox) so that each case does
+# not query on its own.
 TRIGGER_ACTORS = "riskloop.trigger_actors"
 
 
 def actors_of(ctx: FireContext, triggers: list[str]) -> set[str]:
     """Usernames that fired any of ``triggers`` on this instance."""
     batch = ctx.session.info.get(TRIGGER_ACTORS)
-    known = batch(ctx.instance.id) if batch is not None else None
+    known = batch(ctx.instance.id, triggers) if batch is not None else None
     if known is not None:
-        return {actor for trigger, actor in known if trigger in triggers}
+        return set(known)
     rows = ctx.session.execute(
         select(AuditRecord.actor).where(
             AuditRecord.stream == audit.instance_stream(ctx.instance.id),

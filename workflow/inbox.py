@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, select, tuple_, union_all
@@ -115,15 +115,16 @@ def _candidates(triples: Sequence[tuple[str, int, str]], after: Key | None,
 
 
 class _TriggerActors:
-    """Who fired which trigger on each case of one batch, read in one query when a guard
-    first asks (``builtins.actors_of``); None for a case outside the batch."""
+    """Who fired which trigger on each case of one batch, read in one query (all the
+    batch's transitions: guards ask about different triggers) when a guard first asks
+    (``builtins.actors_of``); None for a case outside the batch."""
 
     def __init__(self, session: Session, instance_ids: list[int]) -> None:
         self.session = session
         self.streams = {audit.instance_stream(i): i for i in instance_ids}
         self.known: dict[int, list[tuple[str, str]]] | None = None
 
-    def __call__(self, instance_id: int) -> list[tuple[str, str]] | None:
+    def __call__(self, instance_id: int, triggers: Iterable[str]) -> set[str] | None:
         if audit.instance_stream(instance_id) not in self.streams:
             return None
         if self.known is None:
@@ -137,4 +138,5 @@ class _TriggerActors:
             for stream, trigger, actor in rows:
                 if trigger is not None:
                     self.known[self.streams[stream]].append((trigger, actor))
-        return self.known[instance_id]
+        asked = set(triggers)
+        return {actor for trigger, actor in self.known[instance_id] if trigger in asked}
