@@ -197,3 +197,36 @@ def test_turned_down_candidates_cost_a_query_per_batch_not_per_case(app, api: Ap
     assert [i["id"] for i in items] == [mine]
     # batches of 11, 22, then the rest: three candidate reads, three audit reads
     assert len(st.seen) <= 1 + 3 + 3, st.seen
+
+
+def test_the_batch_lookup_answers_as_the_per_case_query_does(app):
+    """Whatever triggers a guard asks about, the batch answers as actors_of alone does,
+    from one read for the whole batch."""
+    from workflow.builtins import TRIGGER_ACTORS, actors_of
+    from workflow.context import FireContext
+    from workflow.inbox import _TriggerActors
+
+    _history(app)
+    with app.app_context():
+        instances = list(db.session.execute(select(WorkflowInstance)).scalars())
+        asks = [["submit"], ["approve"], ["confirm"], ["submit", "approve"], [], ["no_such"]]
+
+        def ask(inst: WorkflowInstance, triggers: list[str]) -> set[str]:
+            ctx = FireContext(session=db.session, instance=inst, definition=None, transition=None,  # type: ignore[arg-type]
+                              actor=RISK1, payload={}, comment=None, from_state=inst.state, now=clock.now())
+            return actors_of(ctx, triggers)
+
+        alone = {(i.id, tuple(t)): ask(i, t) for i in instances for t in asks}
+        for _ in range(2):
+            batch = _TriggerActors(db.session, [i.id for i in instances[:-1]])
+            db.session.info[TRIGGER_ACTORS] = batch
+            try:
+                with _Statements(app) as st:
+                    got = {(i.id, tuple(t)): ask(i, t) for i in instances[:-1] for t in asks}
+            finally:
+                db.session.info.pop(TRIGGER_ACTORS)
+            assert got == {k: v for k, v in alone.items() if k[0] != instances[-1].id}
+            assert any(got.values())
+            assert len(st.seen) == 1, st.seen  # one read, whatever the number of cases
+            assert batch(instances[-1].id, ["submit"]) is None  # outside the batch: not known
+        db.session.rollback()
