@@ -45,8 +45,9 @@ class Settings:
     # http section
     http_duration_s: int = 10
     http_concurrency: tuple[int, ...] = (1, 4, 8, 16, 32, 64)
-    http_workers: int = 2
-    http_threads: int = 8
+    # 0: gunicorn.conf.py's (production) default
+    http_workers: int = 0
+    http_threads: int = 0
     sections: tuple[str, ...] = field(default_factory=tuple)
 
     def dsn(self, dbname: str) -> str:
@@ -70,8 +71,8 @@ def load() -> Settings:
         keep_databases=_flag("BENCH_KEEP_DB"),
         clients=int(os.environ.get("BENCH_CLIENTS", "16")),
         processes=int(os.environ.get("BENCH_PROCESSES", "4")),
-        http_workers=int(os.environ.get("BENCH_HTTP_WORKERS", "2")),
-        http_threads=int(os.environ.get("BENCH_HTTP_THREADS", "8")),
+        http_workers=int(os.environ.get("BENCH_HTTP_WORKERS", "0")),
+        http_threads=int(os.environ.get("BENCH_HTTP_THREADS", "0")),
         sections=sections,
     )
     if quick:

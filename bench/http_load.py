@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import runpy
 import shutil
 import signal
 import socket
@@ -91,26 +92,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
-    """gunicorn serving ``bench.wsgi:app`` on 127.0.0.1."""
+def production_layout(root: Path) -> tuple[int, int]:
+    """The workers and threads gunicorn.conf.py gives on this machine (2 x 8 without it)."""
+    try:
+        conf = runpy.run_path(str(root / "gunicorn.conf.py"))
+        return int(conf["workers"]), int(conf["threads"])
+    except Exception:  # missing or broken: Server runs without it and says so
+        return 2, 8
 
-    def __init__(self, settings: Settings, dbname: str, *, workers: int, threads: int,
+
+class Server:
+    """gunicorn serving ``bench.wsgi:app`` on 127.0.0.1.
+
+    ``workers``/``threads`` of 0 keep the project's gunicorn.conf.py values (what
+    production runs on this machine); the flags override them otherwise.
+    """
+
+    def __init__(self, settings: Settings, dbname: str, *, workers: int = 0, threads: int = 0,
                  worker_class: str = "gthread") -> None:
-        self.workers = workers
+        root = Path(__file__).resolve().parent.parent
+        conf_workers, conf_threads = production_layout(root)
+        self.workers = workers or conf_workers
+        self.threads = threads or conf_threads
         self.note: str | None = None
         self._empty_conf: str | None = None
         env = app_env.environ(settings, dbname)
-        root = Path(__file__).resolve().parent.parent
-        env["RISKLOOP_DB_POOL"] = str(max(threads, 2))
+        # Each POST's wall and CPU time inside the worker (bench/wsgi.py).
+        self.timing_dir = tempfile.mkdtemp(prefix="bench-timing-")
+        env["BENCH_TIMING_DIR"] = self.timing_dir
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
-        # The project's gunicorn.conf.py (production settings) is used when present;
-        # these flags override it. --max-requests 0: no worker recycling, so that
-        # memory measured over 100 thousand requests is the worker's own.
+        # The project's gunicorn.conf.py (production settings: layout, keep-alive,
+        # timeouts, database pool per thread) is used when present; these flags
+        # override it. --max-requests 0: no worker recycling, so that memory
+        # measured over 100 thousand requests is the worker's own.
+        layout = ((["--workers", str(workers)] if workers else [])
+                  + (["--threads", str(threads)] if threads else []))
         args = [
             "bench.wsgi:app", "--bind", f"127.0.0.1:{self.port_once()}",
-            "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
-            "--reuse-port", "--keep-alive", "30", "--log-level", "warning", "--timeout", "60",
-            "--max-requests", "0",
+            "--worker-class", worker_class, *layout,
+            "--log-level", "warning", "--max-requests", "0",
         ]
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115  (closed in stop())
             prefix="bench-gunicorn-", suffix=".log", delete=False)
@@ -131,12 +151,33 @@ class Server:
             self._empty_conf = empty.name
             self.port = free_port()
             args[2] = f"127.0.0.1:{self.port}"
-            self.cmd = [gunicorn, "--config", empty.name, *args]
+            env["RISKLOOP_DB_POOL"] = str(max(self.threads, 10))
+            self.cmd = [gunicorn, "--config", empty.name, *args, "--reuse-port",
+                        "--workers", str(self.workers), "--threads", str(self.threads)]
             self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
                 prefix="bench-gunicorn-", suffix=".log", delete=False)
             self.proc = subprocess.Popen(self.cmd, env=env, stdout=self.log,
                                          stderr=subprocess.STDOUT, cwd=root)
             self._wait_ready()
+
+    def in_worker(self, since: float, until: float) -> dict[str, Any]:
+        """Percentiles of the POSTs that ended in [since, until]: wall and CPU time in the worker."""
+        walls: list[float] = []
+        cpus: list[float] = []
+        for path in Path(self.timing_dir).iterdir():
+            for line in path.read_text().splitlines():
+                end, wall, cpu = (float(x) for x in line.split())
+                if since <= end <= until:
+                    walls.append(wall * 1000)
+                    cpus.append(cpu * 1000)
+        walls.sort()
+        cpus.sort()
+
+        def pct(values: list[float], q: float) -> float | None:
+            return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else None
+
+        return {"requests": len(walls), "wall_p50_ms": pct(walls, 0.5), "wall_p99_ms": pct(walls, 0.99),
+                "cpu_p50_ms": pct(cpus, 0.5), "cpu_p99_ms": pct(cpus, 0.99)}
 
     def port_once(self) -> int:
         self.port = free_port()
@@ -196,6 +237,7 @@ class Server:
         if self._empty_conf:
             with contextlib.suppress(OSError):
                 os.unlink(self._empty_conf)
+        shutil.rmtree(self.timing_dir, ignore_errors=True)
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -286,10 +328,14 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         wrk(f"{base}/", connections=4, seconds=2, script=script)  # warm-up: connections, caches
         levels = []
         for c in settings.http_concurrency:
+            t0 = time.time()
             r = wrk(f"{base}/", connections=c, seconds=d, script=script)
+            r["in_worker"] = server.in_worker(t0, time.time())
             levels.append(r)
             log(f"  approve, {c:>3} connections: {r['per_s']:,.0f}/s p50 {r['p50_ms']} ms "
                 f"p99 {r['p99_ms']} ms non-2xx {r['non_2xx']} socket errors {r['socket_errors']}"
+                f"; in the worker: wall p99 {r['in_worker']['wall_p99_ms']} ms, "
+                f"CPU p50/p99 {r['in_worker']['cpu_p50_ms']}/{r['in_worker']['cpu_p99_ms']} ms"
                 + (f" statuses {r['statuses']} e.g. {r.get('sample_error')}" if r.get("statuses") else ""))
         peak = max(levels, key=lambda r: r["per_s"] or 0)
         half = (peak["per_s"] or 0) / 2
@@ -301,14 +347,22 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         pause = max(0.0, conns / half * 1000 - service_ms) if half else 0
         paced_script = _script(*pool, token, pause)
         scripts.append(paced_script)
+        t0 = time.time()
         paced = wrk(f"{base}/", connections=conns, seconds=max(d, 5), script=paced_script)
+        paced["in_worker"] = server.in_worker(t0, time.time())
+        paced["load_average"] = os.getloadavg()[0]
         paced["target_per_s"] = round(half, 1)
         paced["pause_ms"] = round(pause, 1)
         paced["pauses"] = "exponential, mean pause_ms"
         log(f"  approve paced at ~half the peak ({half:,.0f}/s offered, got {paced['per_s']:,.0f}/s): "
-            f"p50 {paced['p50_ms']} ms p99 {paced['p99_ms']} ms")
+            f"p50 {paced['p50_ms']} ms p99 {paced['p99_ms']} ms; in the worker: wall p50/p99 "
+            f"{paced['in_worker']['wall_p50_ms']}/{paced['in_worker']['wall_p99_ms']} ms, CPU p50/p99 "
+            f"{paced['in_worker']['cpu_p50_ms']}/{paced['in_worker']['cpu_p99_ms']} ms; "
+            f"load average {paced['load_average']:.1f} on {os.cpu_count()} cores")
         out["http"] = {
-            "server": " ".join(server.cmd[1:]), "server_note": server.note, "hello": hello, "levels": levels, "paced": paced,
+            "server": " ".join(server.cmd[1:]), "server_note": server.note,
+            "layout": {"workers": server.workers, "threads": server.threads},
+            "hello": hello, "levels": levels, "paced": paced,
             "worker_rss_mb_after": server.worker_rss_mb(),
         }
         out["http_hello_per_s"] = hello["per_s"]
@@ -316,6 +370,7 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         out["http_peak_connections"] = peak["connections"]
         out["http_p50_ms"] = paced["p50_ms"]
         out["http_p99_ms"] = paced["p99_ms"]
+        out["http_layout"] = f"{server.workers} workers x {server.threads} threads"
         errors = sum(r["non_2xx"] + r["socket_errors"] for r in levels + [paced])
         if errors:
             out["http"]["errors_note"] = f"{errors} non-2xx responses or socket errors in the approve runs"
