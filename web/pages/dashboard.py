@@ -1,5 +1,6 @@
 """Management dashboard: clients by rating and risk level, open cases by workflow and
-stage, SLA breaches this week, approvals done and waiting — each a chart with its numbers."""
+stage, open alerts by level and stage, SLA breaches this week, approvals done and
+waiting — each a chart with its numbers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 
 from api.extensions import db
 from workflow import clock, reports, runtime
+from workflow.domain import alerts as alert_service
 from workflow.domain.clients import RATINGS, RISK_LEVELS, Client
 from workflow.models import AuditRecord, WorkflowInstance
 
@@ -52,6 +54,17 @@ def dashboard() -> str:
         stages[key] = stages.get(key, 0) + count
         if any(t.trigger in APPROVALS for t in definition.transitions_from(state)):
             waiting += count
+    alert_definition = catalog.get(alert_service.DEFINITION)
+    open_alerts = db.session.execute(
+        select(alert_service.Alert.level, WorkflowInstance.state, func.count())
+        .join(WorkflowInstance, WorkflowInstance.id == alert_service.Alert.instance_id)
+        .where(WorkflowInstance.is_open.is_(True))
+        .group_by(alert_service.Alert.level, WorkflowInstance.state)).all()
+    level_order = {lv: n for n, lv in enumerate(alert_service.LEVELS)}
+    state_order = {st: n for n, st in enumerate(alert_definition.states)}
+    alerts = [(f"{level_label(lv)} · {state_label(alert_definition, st)}", n)
+              for lv, st, n in sorted(open_alerts, key=lambda r: (-level_order.get(r[0], -1),
+                                                                  state_order.get(r[1], 99)))]
     done = db.session.execute(select(func.count()).select_from(AuditRecord).where(
         AuditRecord.kind == "transition", AuditRecord.trigger.in_(APPROVALS),
         AuditRecord.at >= week)).scalar_one()
@@ -62,9 +75,10 @@ def dashboard() -> str:
     figures: dict[str, Any] = {
         "ratings": [(r, ratings.get(r, 0)) for r in RATINGS],
         "levels": [(level_label(lv), levels.get(lv, 0)) for lv in RISK_LEVELS],
-        "stages": sorted(stages.items()), "breaches": sorted(breaches.items()),
+        "stages": sorted(stages.items()), "alerts": alerts, "breaches": sorted(breaches.items()),
         "approvals": [(_("Done"), done), (_("Waiting"), waiting)],
     }
-    charts = {k: _chart([str(a) for a, _ in v], [b for _, b in v],
-                        "#b91c1c" if k == "breaches" else "#1d4ed8") for k, v in figures.items()}
+    colours = {"breaches": "#b91c1c", "alerts": "#c2410c"}
+    charts = {k: _chart([str(a) for a, _ in v], [b for _, b in v], colours.get(k, "#1d4ed8"))
+              for k, v in figures.items()}
     return render_template("dashboard.html", figures=figures, charts=charts, week=week)
