@@ -172,6 +172,8 @@ def duration(seconds: float | None) -> str:
 
 
 def install(app: Flask) -> None:
+    from .system_texts import comment_text
+
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
@@ -181,5 +183,5 @@ def install(app: Flask) -> None:
                                  choice_label=choice_label, field_label=field_label, level_label=level_label,
                                  action_label=action_label, state_label=state_label,
                                  status_label=status_label, event_label=event_label,
-                                 duration=duration, LANGUAGES=LANGUAGES, get_locale=get_locale,
+                                 duration=duration, comment_text=comment_text, LANGUAGES=LANGUAGES, get_locale=get_locale,
                                  content_lang=content_lang)

@@ -11,6 +11,7 @@ from workflow.domain import alert_notifications as notes
 from workflow.transaction import transact
 
 from ..console import blp, current_actor
+from ..system_texts import NotificationTexts
 
 PAGE = 50
 
@@ -26,7 +27,7 @@ def notifications() -> str:
                        **({"unread": "1"} if unread_only else {})) if more and rows else None
     return render_template("notifications.html", rows=rows, unread_only=unread_only,
                            unread=notes.unread_count(db.session, actor.username),
-                           next_url=next_url)
+                           next_url=next_url, note_text=NotificationTexts(db.session, rows))
 
 
 @blp.post("/notifications/<int:notification_id>/read")
