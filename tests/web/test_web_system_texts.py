@@ -90,15 +90,31 @@ def test_alert_notification_reads_in_the_pages_language(console_factory, app: Fl
         note = db.session.query(Notification).filter_by(event="alert_raised").first()
         assert note is not None
         owner, title, body = note.username, note.title, note.body
+        case = note.instance_id
+        # The forms alert_notify and alert_breached write (workflow/domain/alert_loop.py, alert_sla.py).
+        db.session.add_all([
+            Notification(username=owner, event="alert_reopened", instance_id=case,
+                         title="[red] respond: Late payments reported",
+                         body=f"sales1 did respond on alert case #{case}. will pay"),
+            Notification(username=owner, event="alert_breached", instance_id=case,
+                         title="[red] SLA to respond breached: Late payments reported", body=""),
+        ])
+        db.session.commit()
     assert title == "[red] Late payments reported"  # stored as the workflow wrote it
     assert body == "Acme Trading Co: negative_news. Two suppliers complain"
     zh = text_of(console_in(console_factory, "zh_CN", owner).get("/notifications").get_data(as_text=True))
     assert "【红色】Late payments reported" in zh
     assert "Acme Trading Co：负面舆情。Two suppliers complain" in zh
     assert "negative_news" not in zh and "[red]" not in zh
+    assert "【红色】响应：Late payments reported" in zh
+    assert f"sales1 对预警案件 #{case} 执行了响应。 will pay" in zh
+    assert "【红色】响应时限已超：Late payments reported" in zh
     en = text_of(console_in(console_factory, "en", owner).get("/notifications").get_data(as_text=True))
     assert "[Red] Late payments reported" in en
     assert "Acme Trading Co: Negative news. Two suppliers complain" in en
+    assert "[Red] Respond: Late payments reported" in en
+    assert f"sales1 did Respond on alert case #{case}. will pay" in en
+    assert "[Red] SLA to respond breached: Late payments reported" in en
 
 
 def test_unrecognised_texts_are_shown_as_stored(console_factory, app: Flask) -> None:
