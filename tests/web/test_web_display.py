@@ -143,3 +143,36 @@ def test_an_alert_is_raised_from_the_clients_page(console_factory, app: Flask) -
     assert re.search(rf'name="client_id" type="number" min="1" required value="{client_id}"', board)
     assert "data-raise-alert" not in console_factory("sales1").get(
         f"/clients/{client_id}").get_data(as_text=True)
+
+
+def test_the_inbox_reads_the_names_of_its_clients_in_one_query(console_factory, app: Flask) -> None:
+    from sqlalchemy import event
+
+    from api.extensions import db as _db
+    from workflow import engine as wf_engine
+    from workflow.domain.clients import Client
+    from workflow.identity import Actor
+
+    sales = Actor("sales1", frozenset({"sales"}))
+    with app.app_context():
+        for n in range(4):
+            client = Client(name=f"名单客户 {n}", credit_code=f"91310000MA1K{n:06d}", owner="sales1",
+                            created_by="sales1", status="prospect", version=1, tags=[], contracts=[],
+                            facts={}, blacklisted=False)
+            _db.session.add(client)
+            _db.session.flush()
+            case = wf_engine.start(_db.session, "test_approval", sales, subject_type="client",
+                                   subject_id=client.id)
+            wf_engine.fire(_db.session, case.id, "submit", sales)
+        _db.session.commit()
+        statements: list[str] = []
+        listen = lambda *a: statements.append(a[2])  # noqa: E731  (before_cursor_execute's statement)
+        event.listen(_db.engine, "before_cursor_execute", listen)
+    try:
+        page = console_factory("risk1").get("/inbox").get_data(as_text=True)
+    finally:
+        with app.app_context():
+            event.remove(_db.engine, "before_cursor_execute", listen)
+    assert all(f"名单客户 {n}" in page for n in range(4))
+    name_reads = [s for s in statements if "clients.name" in s]
+    assert len(name_reads) == 1, name_reads

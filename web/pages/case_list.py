@@ -11,6 +11,7 @@ from workflow import runtime, visibility
 from workflow.models import WorkflowInstance
 
 from ..console import blp, current_actor
+from ..display import prefetch_subject_names
 
 PAGE = 50
 SCAN = PAGE * 5  # visibility is checked per row; a bounded window keeps a page fast
@@ -47,6 +48,7 @@ def cases() -> str:
         stmt.where(WorkflowInstance.id < last_id).limit(1)).first() is not None
     args = {k: v for k, v in {"definition": definition, "state": state,
                               "open": "1" if open_only else "0"}.items() if v}
+    prefetch_subject_names([r["instance"] for r in rows])
     return render_template("cases.html", rows=rows, definitions=catalog.latest(),
                            filters={"definition": definition, "state": state, "open": open_only},
                            next_url=url_for("console.cases", before=last_id, **args) if more else None)

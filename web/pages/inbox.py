@@ -11,6 +11,7 @@ from workflow import clock, runtime
 from workflow.inbox import inbox as inbox_service
 
 from ..console import blp, current_actor
+from ..display import prefetch_subject_names
 
 LIMIT = 200
 
@@ -37,6 +38,7 @@ def inbox() -> str:
     if level:
         rows = [r for r in rows if (r["instance"].data or {}).get("level") == level]
     catalog = runtime.current().catalog
+    prefetch_subject_names([r["instance"] for r in rows])
     template = "_inbox_rows.html" if request.headers.get("HX-Request") and \
         request.headers.get("HX-Target") == "inbox-rows" else "inbox.html"
     return render_template(template, rows=rows, definitions=catalog.latest(),
