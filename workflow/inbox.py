@@ -61,6 +61,8 @@ def inbox(session: Session, catalog: Catalog, actor: Actor, *, limit: int = 50,
                 return
             after = (rows[-1].sla_due_at, rows[-1].id)
             session.info[TRIGGER_ACTORS] = _TriggerActors(session, [r.id for r in rows])
+            if not visibility.sees_everything(actor):
+                visibility.preload_owners(session, rows, catalog.registry)
             for instance in rows:
                 if not visibility.can_view(session, instance, actor, catalog.registry):
                     continue
@@ -74,6 +76,7 @@ def inbox(session: Session, catalog: Catalog, actor: Actor, *, limit: int = 50,
                 return
             batch = min(batch * 2, MAX_BATCH)
     finally:
+        session.info.pop(visibility.OWNERS, None)
         if previous is None:
             session.info.pop(TRIGGER_ACTORS, None)
         else:

@@ -27,12 +27,18 @@ class Registry:
     jobs: dict[str, tuple[JobFn, str]] = field(default_factory=dict)
     # subject type -> fn(session, subject_id) -> owner username (for sales visibility)
     subject_owners: dict[str, Callable[..., str | None]] = field(default_factory=dict)
+    # subject type -> fn(session, subject_ids) -> {subject_id: owner} (a page of cases at once)
+    subject_owner_batches: dict[str, Callable[..., dict[int, str | None]]] = field(default_factory=dict)
     # definition name -> fn(session, instance, actor) -> the case data this actor may see
     data_views: dict[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)
 
     def subject_owner(self, subject_type: str) -> Callable[[Any], Any]:
         """Register how to find the owner (a sales user) of a case's subject."""
         return self._register(self.subject_owners, subject_type)
+
+    def subject_owner_batch(self, subject_type: str) -> Callable[[Any], Any]:
+        """Register how to find the owners of many subjects in one query (lists, inbox)."""
+        return self._register(self.subject_owner_batches, subject_type)
 
     def data_view(self, definition: str) -> Callable[[Any], Any]:
         """Register ``fn(session, instance, actor) -> dict``: the case data shown to

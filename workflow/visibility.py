@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,14 +21,44 @@ def sees_everything(actor: Actor) -> bool:
     return actor.has_any(SEE_ALL) or actor.is_system
 
 
+# session.info key: {(subject type, subject id): owner} read for a batch of cases by
+# preload_owners, consulted by can_view before asking one subject at a time.
+OWNERS = "riskloop.subject_owners"
+
+
+def preload_owners(session: Session, instances: Iterable[WorkflowInstance], registry: Registry) -> None:
+    """Read the owners of ``instances``' subjects in one query per subject type (for the
+    inbox and lists, so that checking a page of cases is not a query per case); the
+    caller removes ``session.info[OWNERS]`` when done."""
+    wanted: dict[str, set[int]] = {}
+    for instance in instances:
+        if instance.subject_type and instance.subject_id is not None:
+            wanted.setdefault(instance.subject_type, set()).add(int(instance.subject_id))
+    cache: dict[tuple[str, int], str | None] = session.info.setdefault(OWNERS, {})
+    for subject_type, ids in wanted.items():
+        batch = registry.subject_owner_batches.get(subject_type)
+        if batch is None:
+            continue
+        ids -= {i for t, i in cache if t == subject_type}
+        if ids:
+            owners = batch(session, sorted(ids))
+            cache.update({(subject_type, i): owners.get(i) for i in ids})
+
+
 def can_view(session: Session, instance: WorkflowInstance, actor: Actor, registry: Registry) -> bool:
     if actor.has_any(SEE_ALL) or actor.is_system:
         return True
     if actor.username == instance.created_by or actor.username in (instance.assignees or []):
         return True
-    owner_of = registry.subject_owners.get(instance.subject_type or "")
-    if owner_of is not None and instance.subject_id is not None:
-        return owner_of(session, instance.subject_id) == actor.username
+    if instance.subject_type is None or instance.subject_id is None:
+        return False
+    key = (instance.subject_type, int(instance.subject_id))
+    cache = session.info.get(OWNERS)
+    if cache is not None and key in cache:
+        return bool(cache[key] == actor.username)
+    owner_of = registry.subject_owners.get(instance.subject_type)
+    if owner_of is not None:
+        return bool(owner_of(session, instance.subject_id) == actor.username)
     return False
 
 

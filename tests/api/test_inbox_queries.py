@@ -230,3 +230,32 @@ def test_the_batch_lookup_answers_as_the_per_case_query_does(app):
             assert len(st.seen) == 1, st.seen  # one read, whatever the number of cases
             assert batch(instances[-1].id, ["submit"]) is None  # outside the batch: not known
         db.session.rollback()
+
+
+def test_a_sales_inbox_reads_the_owners_of_a_batch_at_once(app, api: Api):
+    """sales1 sees only cases on their own clients: the owners of a batch's clients are
+    read in one query, not one per case (other people's cases are read past)."""
+    from workflow.domain.clients import Client
+
+    sales2 = Actor("sales2", frozenset({"sales"}))
+    with app.app_context():
+        owners = {}
+        for n, owner in enumerate(["sales2"] * 30 + ["sales1"] * 3):
+            client = Client(name=f"客户 {n}", credit_code=f"91310000MA1K{n:06d}", owner=owner,
+                            created_by=owner, status="prospect", version=1, tags=[], contracts=[],
+                            facts={}, blacklisted=False)
+            db.session.add(client)
+            db.session.flush()
+            clock.freeze(T0 + timedelta(minutes=n))
+            by = SALES1 if owner == "sales1" else sales2
+            case = engine.start(db.session, "test_inbox_order", by, subject_type="client",
+                                subject_id=client.id)
+            owners[case.id] = owner
+        db.session.commit()
+    clock.freeze(T0 + timedelta(days=1))
+    api.token("sales1")
+    with _Statements(app) as st:
+        items = api.get("sales1", "/api/v1/tasks?limit=50").get_json()["items"]
+    assert sorted(i["id"] for i in items) == sorted(c for c, o in owners.items() if o == "sales1")
+    client_reads = [s for s in st.seen if "FROM clients" in s]
+    assert 1 <= len(client_reads) <= 2, st.seen  # one per candidate batch

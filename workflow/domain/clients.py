@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Index, Integer, Numeric, String
+from sqlalchemy import Boolean, Date, DateTime, Index, Integer, Numeric, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflow import clock
@@ -94,3 +94,8 @@ def get_client(session: Session, client_id: int, *, lock: bool = False) -> Clien
 def client_owner(session: Session, client_id: int) -> str | None:
     client = session.get(Client, client_id)
     return client.owner if client is not None else None
+
+
+@registry.subject_owner_batch("client")
+def client_owners(session: Session, client_ids: list[int]) -> dict[int, str | None]:
+    return dict(session.execute(select(Client.id, Client.owner).where(Client.id.in_(client_ids))).all())
