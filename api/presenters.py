@@ -11,7 +11,10 @@ from workflow.identity import Actor
 from workflow.models import WorkflowInstance
 
 
-def present_instance(session: Session, instance: WorkflowInstance, actor: Actor) -> dict[str, Any]:
+def present_instance(session: Session, instance: WorkflowInstance, actor: Actor,
+                     actions: list[str] | None = None) -> dict[str, Any]:
+    """The instance as ``actor`` sees it; ``actions``: its available actions when the
+    caller has worked them out already (the inbox), else they are worked out here."""
     catalog = runtime.current().catalog
     definition = catalog.get(instance.definition, instance.definition_version)
     return {
@@ -27,7 +30,8 @@ def present_instance(session: Session, instance: WorkflowInstance, actor: Actor)
         "parent_id": instance.parent_id,
         "created_by": instance.created_by,
         "assignees": list(instance.assignees or []),
-        "available_actions": engine.available_actions(session, instance, actor, definition),
+        "available_actions": actions if actions is not None
+        else engine.available_actions(session, instance, actor, definition),
         "sla_due_at": instance.sla_due_at,
         "breached": instance.breached,
         "data": visibility.data_for(session, instance, actor, catalog.registry),

@@ -34,7 +34,7 @@ class TaskList(MethodView):
         actor = current_actor()
         catalog = runtime.current().catalog
         items = []
-        for instance, _actions in inbox(db.session, catalog, actor, limit=query["limit"],
-                                        definition=query.get("definition")):
-            items.append(present_instance(db.session, instance, actor))
+        for instance, actions in inbox(db.session, catalog, actor, limit=query["limit"],
+                                       definition=query.get("definition")):
+            items.append(present_instance(db.session, instance, actor, actions))
         return {"items": items, "count": len(items)}
