@@ -15,10 +15,12 @@ from flask_smorest import Api
 from sqlalchemy import inspect
 from sqlalchemy.orm import sessionmaker
 
-from workflow import audit, correlation, runtime
-from workflow.broker import build_broker, declare_actor
-from workflow.crypto import configure_cipher, parse_keys
-from workflow.identity import Actor
+from workflow.background.broker import build_broker, declare_actor
+from workflow.engine import runtime
+from workflow.platform import correlation
+from workflow.platform.crypto import configure_cipher, parse_keys
+from workflow.records import trail as audit
+from workflow.records.identity import Actor
 
 from . import config as app_config
 from . import instance_folder, problems, request_shape
@@ -62,7 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     catalog = runtime.new_catalog()
     if app.config.get("RISKLOOP_BACKUP_DIR"):
-        from workflow.backup import enable_schedule
+        from workflow.platform.backup import enable_schedule
 
         enable_schedule(catalog.registry)
     catalog.load_folder(Path(app.config["RISKLOOP_DEFINITIONS"]))
@@ -125,7 +127,7 @@ def sync_definitions(app: Flask) -> None:
                            Actor.system("definitions"),
                            payload={"name": definition.name, "version": definition.version,
                                     "content_hash": definition.content_hash})
-    from workflow.rule_set_loads import record_rule_set_load
+    from workflow.risk.screening.rule_set_loads import record_rule_set_load
 
     record_rule_set_load(db.session, app.config)
     db.session.commit()

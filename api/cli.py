@@ -15,10 +15,11 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
-from workflow import accounts, runtime
-from workflow.definitions import Definition, load_folder
+from workflow.accounts import users as accounts
+from workflow.engine import runtime
+from workflow.engine.definitions import Definition, load_folder
 from workflow.errors import RiskloopError
-from workflow.identity import Actor
+from workflow.records.identity import Actor
 
 from . import create_app
 from .extensions import db
@@ -166,7 +167,7 @@ def scheduler_command(interval: float, redeliver_after: float) -> None:
     """Claim due timers, arm cron-like jobs and relay the outbox (several may run)."""
     from datetime import timedelta
 
-    from workflow.scheduling import Scheduler
+    from workflow.background.scheduler import Scheduler
 
     rt = runtime.current()
     scheduler = Scheduler(rt.session_factory, rt.catalog.registry, rt.settings, interval=interval,
@@ -245,7 +246,7 @@ def definitions_check(folder: Path | None) -> None:
                    f"({len(definition.states)} states, {len(definition.transitions)} transitions)")
     rules = folder / "rules"
     if rules.is_dir():
-        from workflow.rules import load_rule_set
+        from workflow.risk.screening.rules import load_rule_set
 
         for path in sorted(rules.glob("*.yaml")):
             try:
@@ -261,7 +262,7 @@ def _changed_since_loaded(loaded: list[Definition]) -> list[str]:
     from sqlalchemy import inspect, select
     from sqlalchemy.exc import OperationalError
 
-    from workflow.models import DefinitionRecord
+    from workflow.records.models import DefinitionRecord
 
     try:
         if not inspect(db.engine).has_table("definitions"):
@@ -296,7 +297,7 @@ def keys_group() -> None:
 @keys_group.command("generate")
 def keys_generate() -> None:
     """Print a new key for RISKLOOP_ENCRYPTION_KEYS (put it first to rotate)."""
-    from workflow.crypto import generate_key
+    from workflow.platform.crypto import generate_key
 
     click.echo(generate_key())
 

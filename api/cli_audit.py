@@ -10,10 +10,10 @@ from typing import IO, Any
 import click
 from flask.cli import with_appcontext
 
-from workflow.audit_export import ExportScope, export_csv, export_jsonl
-from workflow.checkpoints import create_checkpoint
+from workflow.audit.checkpoints import create_checkpoint
+from workflow.audit.export import ExportScope, export_csv, export_jsonl
 from workflow.errors import RiskloopError
-from workflow.identity import Actor
+from workflow.records.identity import Actor
 
 from .extensions import db
 
@@ -32,7 +32,7 @@ def audit_group() -> None:
 def audit_verify(as_json: bool, no_progress: bool) -> None:
     """Verify checkpoints, every hash chain, every head, replay every instance and check
     evidence files; exit 1 on any break."""
-    from workflow.verification import count_records, verify_all
+    from workflow.audit.verification import count_records, verify_all
 
     quiet = as_json or no_progress
     try:
@@ -104,7 +104,7 @@ def _when(value: str | None) -> datetime | None:
 def audit_export(instance_id: int | None, client_id: int | None, since: str | None,
                  until: str | None, fmt: str, output: IO[str]) -> None:
     """Export records with their chain proof; re-check a JSON Lines export offline with
-    `riskloop-verify-export FILE` (or `python -m workflow.export_verifier FILE`)."""
+    `riskloop-verify-export FILE` (or `python -m workflow.audit.offline_verifier FILE`)."""
     scope = ExportScope(instance_id=instance_id, client_id=client_id,
                         since=_when(since), until=_when(until))
     if scope == ExportScope():

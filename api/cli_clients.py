@@ -10,10 +10,10 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from workflow import audit
 from workflow.errors import RiskloopError
-from workflow.identity import Actor
-from workflow.models import User
+from workflow.records import trail as audit
+from workflow.records.identity import Actor
+from workflow.records.models import User
 
 from .extensions import db
 
@@ -48,7 +48,7 @@ def watchlist_group() -> None:
 @with_appcontext
 def watchlist_import(file: Path) -> None:
     """Import FILE (CSV: credit_code,name,list,reason; or JSON); replaces each list it holds."""
-    from workflow.domain.client_watchlist import import_watchlist, parse_watchlist
+    from workflow.risk.screening.watchlist import import_watchlist, parse_watchlist
 
     try:
         entries = parse_watchlist(file.read_bytes(), file.name)
@@ -77,7 +77,7 @@ def clients_group() -> None:
 def clients_import(file: Path, dry_run: bool, submit: bool, owner: str | None,
                    as_user: str | None) -> None:
     """Import clients from FILE (.csv or .xlsx), idempotent by credit_code."""
-    from workflow.domain.client_import import read_rows, run_import
+    from workflow.risk.clients.bulk_import import read_rows, run_import
 
     actor = _actor(as_user)
     content = file.read_bytes()
@@ -107,7 +107,7 @@ def clients_import(file: Path, dry_run: bool, submit: bool, owner: str | None,
 @with_appcontext
 def keys_rotate() -> None:
     """Re-encrypt every encrypted value with the newest key of RISKLOOP_ENCRYPTION_KEYS."""
-    from workflow.domain.client_encryption import count_encrypted, rotate_all
+    from workflow.risk.clients.encryption import count_encrypted, rotate_all
 
     try:
         total = count_encrypted(db.session)

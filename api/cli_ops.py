@@ -9,8 +9,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import inspect
 
-from workflow import backup as backups
 from workflow.errors import RiskloopError
+from workflow.platform import backup as backups
 
 from .extensions import db
 

@@ -13,8 +13,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from workflow.crypto import generate_key
 from workflow.errors import ConfigurationError
+from workflow.platform.crypto import generate_key
 
 REQUIRED_KEYS = ("SECRET_KEY", "RISKLOOP_ENCRYPTION_KEYS", "RISKLOOP_AUDIT_KEY")
 

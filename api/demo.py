@@ -9,9 +9,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from workflow import accounts
-from workflow.identity import Actor
-from workflow.models import User
+from workflow.accounts import users as accounts
+from workflow.records.identity import Actor
+from workflow.records.models import User
 
 from .extensions import db
 
@@ -54,9 +54,9 @@ def ensure_demo(app: Flask, echo: Callable[[str], None] = print) -> bool:
         password, ", ".join(f"{u} ({'/'.join(r)})" for u, r, _ in DEMO_USERS)))
     return True
 
-from workflow.domain.client_demo import add_demo_clients  # noqa: E402
+from workflow.risk.clients.demo import add_demo_clients  # noqa: E402
 
 DEMO_DATA.append(add_demo_clients)
-from workflow.domain.sensitive_edit import add_demo_change_request  # noqa: E402
+from workflow.risk.sensitive_edit import add_demo_change_request  # noqa: E402
 
 DEMO_DATA.append(add_demo_change_request)

@@ -4,7 +4,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 
-from workflow.db import Base
+from workflow.platform.db import Base
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

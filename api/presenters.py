@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from workflow import engine, runtime, visibility
-from workflow.identity import Actor
-from workflow.models import WorkflowInstance
+from workflow.engine import firing as engine
+from workflow.engine import runtime, visibility
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
 
 
 def present_instance(session: Session, instance: WorkflowInstance, actor: Actor,

@@ -1,7 +1,7 @@
 """Login rate limiting (Flask-Limiter): a bound on sign-in attempts per client address.
 
 Account lockout after repeated failures is the account's own defence
-(``workflow.accounts``); this limit stops one address from spraying many
+(``workflow.accounts.users``); this limit stops one address from spraying many
 accounts. Counters live in Redis when ``REDIS_URL`` is set (shared by every
 gunicorn process and machine), in process memory otherwise. If Redis is down
 the limiter falls back to memory rather than refusing every sign-in.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from workflow.domain.client_validation import ClientFieldsSchema
-from workflow.domain.clients import RATINGS, RISK_LEVELS, STATUSES
+from workflow.risk.clients.model import RATINGS, RISK_LEVELS, STATUSES
+from workflow.risk.clients.validation import ClientFieldsSchema
 
 from .schemas import PageQuery
 

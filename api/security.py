@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from workflow import accounts
+from workflow.accounts import users as accounts
 from workflow.errors import AuthenticationFailed
-from workflow.identity import Actor
+from workflow.records.identity import Actor
 
 from .extensions import db
 

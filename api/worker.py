@@ -41,7 +41,7 @@ class EmbeddedServices:
     """The in-process worker threads and scheduler of ``riskloop run``."""
 
     def __init__(self, app: Flask, *, threads: int = 4, interval: float = 1.0) -> None:
-        from workflow.scheduling import Scheduler
+        from workflow.background.scheduler import Scheduler
 
         rt = app.extensions["riskloop"]["runtime"]
         self.broker = app.extensions["riskloop"]["broker"]

@@ -24,7 +24,7 @@ PASSWORD = "bench-approver-password"
 
 @cache
 def _keys() -> dict[str, str]:
-    from workflow.crypto import generate_key
+    from workflow.platform.crypto import generate_key
 
     return {
         "SECRET_KEY": secrets.token_urlsafe(48),
@@ -79,9 +79,9 @@ def ensure_user(app) -> None:
     from sqlalchemy import select
 
     from api.extensions import db
-    from workflow import accounts
-    from workflow.identity import Actor
-    from workflow.models import User
+    from workflow.accounts import users as accounts
+    from workflow.records.identity import Actor
+    from workflow.records.models import User
 
     with app.app_context():
         if db.session.execute(select(User.id).where(User.username == USERNAME)).first() is None:

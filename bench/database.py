@@ -26,9 +26,9 @@ def create_schema(settings: Settings, dbname: str) -> None:
     """The engine's tables, exactly as its SQLAlchemy models declare them."""
     from sqlalchemy import create_engine
 
-    from workflow import models  # noqa: F401  (registers every table on Base.metadata)
-    from workflow.db import Base
-    from workflow.registry import load_domain
+    from workflow.engine.registry import load_domain
+    from workflow.platform.db import Base
+    from workflow.records import models  # noqa: F401  (registers every table on Base.metadata)
 
     load_domain()  # domain modules may declare tables of their own
 

@@ -5,7 +5,7 @@ threads in each), as gunicorn spreads requests over worker processes.
 Each client thread has its own SQLAlchemy session on its own pooled connection
 and fires ``approve`` on random instances of ``bench/definitions/bench_toggle.yaml``
 (pending ⇄ reviewed, a 24 h timer in each state, a ``notify`` task written to the
-outbox), each firing one transaction committed through ``workflow.transaction.transact``
+outbox), each firing one transaction committed through ``workflow.platform.transaction.transact``
 as the API does. No broker is attached, so outbox rows are written and left for
 a relay, exactly as the bare-SQL baseline leaves its rows.
 """
@@ -26,9 +26,9 @@ ACTOR_NAME = "bench-approver"
 
 def build_catalog():
     """The engine's registry and the bench definition, compiled once, shared by all clients."""
-    from workflow import runtime
-    from workflow.catalog import Catalog
-    from workflow.registry import load_domain
+    from workflow.engine import runtime
+    from workflow.engine.catalog import Catalog
+    from workflow.engine.registry import load_domain
 
     catalog = Catalog(load_domain())
     catalog.load_folder(DEFINITIONS)
@@ -58,15 +58,15 @@ def sync_catalog(settings: Settings, dbname: str, catalog) -> None:
 
 
 def actor():
-    from workflow.identity import Actor
+    from workflow.records.identity import Actor
 
     return Actor(ACTOR_NAME, frozenset({"risk_officer"}))
 
 
 class FireClient:
     def __init__(self, session_factory, catalog, id_range: tuple[int, int], seed: int) -> None:
-        from workflow.engine import fire
-        from workflow.transaction import transact
+        from workflow.engine.firing import fire
+        from workflow.platform.transaction import transact
 
         self._fire = fire
         self._transact = transact

@@ -30,13 +30,13 @@ def log(message: str) -> None:
 
 
 def engine_ready() -> str | None:
-    """None when ``workflow.engine.fire`` can be imported, else why not."""
-    if importlib.util.find_spec("workflow.engine") is None:
+    """None when ``workflow.engine.firing.fire`` can be imported, else why not."""
+    if importlib.util.find_spec("workflow.engine.firing") is None:
         return "workflow/engine.py does not exist yet"
     try:
-        from workflow.engine import fire  # noqa: F401
+        from workflow.engine.firing import fire  # noqa: F401
     except Exception as exc:
-        return f"workflow.engine does not import: {exc!r}"
+        return f"workflow.engine.firing does not import: {exc!r}"
     return None
 
 

@@ -6,7 +6,7 @@ to the large history (1 million instances and 10 million audit records), and
 measured again. Each figure is the median of ``latency_samples`` sequential
 calls by one client after a warm-up:
 
-* ``fire``: ``workflow.engine.fire`` on the bench definition's instances
+* ``fire``: ``workflow.engine.firing.fire`` on the bench definition's instances
   (plus, for reference, the bare-SQL transition on the same rows);
 * ``inbox``: ``GET /api/v1/tasks`` through the app (Flask test client, no
   socket) as a risk officer;

@@ -13,7 +13,7 @@ a non-final state with an SLA due time spread over the coming weeks, each with
 ``audit_per_instance`` audit records: a ``started`` record and then
 transitions, so that replaying them gives the instance's state and version.
 
-The audit records are real chains in the engine's format (``workflow.audit``):
+The audit records are real chains in the engine's format (``workflow.records.trail``):
 SHA-256 over the canonical JSON of the hashed fields, ``prev_hash`` of the
 first record the genesis hash, stream ``workflow:<id>``, the chain head on the
 instance row. The JSON text is assembled in SQL (only plain ASCII values are
@@ -88,7 +88,7 @@ def _j(expr: str) -> str:
 
 
 def _material(k: int, s: str, prev: str) -> str:
-    """The canonical JSON text that ``workflow.audit.record_hash`` hashes, built in SQL."""
+    """The canonical JSON text that ``workflow.records.trail.record_hash`` hashes, built in SQL."""
     f = _fields(k, s)
     at = f"to_char({f['at']}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
     parts = [
@@ -220,8 +220,8 @@ class BuildReport:
 
 
 def _table(name: str):
-    from workflow import models  # noqa: F401  (registers the tables)
-    from workflow.db import Base
+    from workflow.platform.db import Base
+    from workflow.records import models  # noqa: F401  (registers the tables)
 
     return Base.metadata.tables[name]
 
@@ -363,8 +363,8 @@ def grow(settings: Settings, dbname: str, total_instances: int, *, audit_per_ins
 
 def check_chains(settings: Settings, dbname: str, sample: int = 50) -> dict[str, int]:
     """Recompute a sample of chains with the engine's own ``record_hash``."""
-    from workflow.audit import GENESIS as ENGINE_GENESIS
-    from workflow.audit import HASHED_FIELDS, record_hash
+    from workflow.records.trail import GENESIS as ENGINE_GENESIS
+    from workflow.records.trail import HASHED_FIELDS, record_hash
 
     cols = ", ".join(HASHED_FIELDS)
     bad = checked = 0

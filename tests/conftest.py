@@ -10,9 +10,12 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.databases import fresh_database
-from workflow import accounts, clock, outbox, runtime
-from workflow.db import Base
-from workflow.registry import load_domain, registry
+from workflow.accounts import users as accounts
+from workflow.engine import runtime
+from workflow.engine.registry import load_domain, registry
+from workflow.platform import clock
+from workflow.platform.db import Base
+from workflow.records import outbox
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -62,8 +62,8 @@ def _shared_database(admin) -> str:  # noqa: ANN001
     """This test process's PostgreSQL database holding every table (created once)."""
     global _shared
     if _shared is None:
-        from workflow.db import Base
-        from workflow.registry import load_domain
+        from workflow.engine.registry import load_domain
+        from workflow.platform.db import Base
 
         load_domain()
         name = f"riskloop_s_{os.getpid()}_{uuid.uuid4().hex[:8]}"
@@ -87,7 +87,7 @@ def _shared_database(admin) -> str:  # noqa: ANN001
 
 def truncate_all(url: str) -> None:
     """Empty every table (append-only triggers are bypassed: this is test clean-up)."""
-    from workflow.db import Base
+    from workflow.platform.db import Base
 
     eng = create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)

@@ -13,8 +13,8 @@ from typing import Any
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from workflow.definitions import Definition
-from workflow.identity import Actor
+from workflow.engine.definitions import Definition
+from workflow.records.identity import Actor
 
 from .i18n import label
 

@@ -15,9 +15,10 @@ from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
 from api.extensions import db
-from workflow import accounts, clock
-from workflow.identity import Actor
-from workflow.models import User
+from workflow.accounts import users as accounts
+from workflow.platform import clock
+from workflow.records.identity import Actor
+from workflow.records.models import User
 
 from .uploads import allow_upload_bodies
 

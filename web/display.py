@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from api.extensions import db
-from workflow import runtime
-from workflow.domain.clients import Client
+from workflow.engine import runtime
+from workflow.risk.clients.model import Client
 
 from .i18n import amount, choice_label, field_label, level_label, when
 

@@ -15,7 +15,7 @@ from flask import Flask, request, session
 from flask_babel import Babel, format_datetime, get_locale
 from flask_babel import gettext as _
 
-from workflow import clock
+from workflow.platform import clock
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT = "zh_CN"

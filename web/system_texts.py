@@ -20,13 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.extensions import db
-from workflow.domain.alerts import Alert
-from workflow.domain.clients import Client
-from workflow.domain.digest import AlertDigest
-from workflow.domain.due_diligence import DEFINITION as DUE_DILIGENCE
-from workflow.domain.due_diligence import PARENT_TRIGGERS
 from workflow.errors import NotFound
-from workflow.models import AuditRecord, Notification, WorkflowInstance
+from workflow.records.models import AuditRecord, Notification, WorkflowInstance
+from workflow.risk.alerts.intake import Alert
+from workflow.risk.clients.model import Client
+from workflow.risk.due_diligence.review import DEFINITION as DUE_DILIGENCE
+from workflow.risk.due_diligence.review import PARENT_TRIGGERS
+from workflow.risk.notify.digest import AlertDigest
 
 from .i18n import choice_label, label, level_label, state_label, when
 
@@ -334,7 +334,7 @@ def _stage_label(stage: str) -> str:
 
 
 def _definition(instance: WorkflowInstance):  # noqa: ANN202 - the engine's Definition
-    from workflow import runtime
+    from workflow.engine import runtime
 
     try:
         return runtime.current().catalog.get(instance.definition, instance.definition_version)

@@ -1,6 +1,6 @@
 """Evidence uploads from console forms, stored by the same service as the API's uploads.
 
-``workflow.domain.evidence.attach`` decides everything (who, which cases and states,
+``workflow.risk.due_diligence.evidence.attach`` decides everything (who, which cases and states,
 file types, size); this module only hands it the browser's files and words its refusals
 for the person at the keyboard.
 """
@@ -14,10 +14,10 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 
 from api.extensions import db
-from workflow.domain import evidence
 from workflow.errors import PayloadTooLarge, UnsupportedMediaType
-from workflow.identity import Actor
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.records.identity import Actor
+from workflow.risk.due_diligence import evidence
 
 from .i18n import filesize
 

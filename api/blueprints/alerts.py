@@ -9,9 +9,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from workflow.domain import alert_notifications as notes
-from workflow.domain import alert_webhook
-from workflow.domain.alerts import (
+from workflow.platform.transaction import transact
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
+from workflow.risk.alerts import webhook as alert_webhook
+from workflow.risk.alerts.intake import (
     CATEGORIES,
     LEVELS,
     Alert,
@@ -20,9 +22,7 @@ from workflow.domain.alerts import (
     owners_of,
     raise_alert,
 )
-from workflow.identity import Actor
-from workflow.models import WorkflowInstance
-from workflow.transaction import transact
+from workflow.risk.notify import notifications as notes
 
 from ..extensions import db
 from ..fields import UtcDateTime

@@ -9,7 +9,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from workflow import audit_export, audit_search, verification
+from workflow.audit import export as audit_export
+from workflow.audit import search as audit_search
+from workflow.audit import verification
 
 from ..extensions import db
 from ..fields import UtcDateTime

@@ -8,7 +8,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from workflow import accounts
+from workflow.accounts import users as accounts
 from workflow.errors import AuthenticationFailed
 
 from ..extensions import db

@@ -13,9 +13,9 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from workflow.domain.clients import SENSITIVE_FIELDS
-from workflow.domain.sensitive_edit import read_change_values, request_sensitive_edit
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.risk.clients.model import SENSITIVE_FIELDS
+from workflow.risk.sensitive_edit import read_change_values, request_sensitive_edit
 
 from ..extensions import db
 from ..presenters import present_instance

@@ -8,11 +8,11 @@ from flask import Flask, g
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 
-from workflow.domain.client_import import run_import
-from workflow.domain.client_queries import list_clients, read_client
-from workflow.domain.client_service import client_view, create_client, update_client
-from workflow.domain.onboarding import start_admission
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.risk.clients.bulk_import import run_import
+from workflow.risk.clients.queries import list_clients, read_client
+from workflow.risk.clients.service import client_view, create_client, update_client
+from workflow.risk.onboarding import start_admission
 
 from ..extensions import db
 from ..presenters import present_instance

@@ -7,9 +7,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from workflow import runtime
-from workflow.definitions import Definition
-from workflow.machine import mermaid
+from workflow.engine import runtime
+from workflow.engine.definitions import Definition
+from workflow.engine.machine import mermaid
 
 from ..schemas import DefinitionDetail, DefinitionQuery, DefinitionSummary
 from ..security import BEARER, protect

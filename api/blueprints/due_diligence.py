@@ -12,9 +12,10 @@ from flask_smorest import Api, Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from workflow.domain import due_diligence, evidence
 from workflow.errors import ValidationFailed
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.risk.due_diligence import evidence
+from workflow.risk.due_diligence import review as due_diligence
 
 from ..extensions import db
 from ..fields import UtcDateTime

@@ -9,8 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from workflow import reports
-from workflow.spreadsheet import csv_lines
+from workflow.audit import reports
+from workflow.platform.spreadsheet import csv_lines
 
 from ..extensions import db
 from ..fields import UtcDateTime

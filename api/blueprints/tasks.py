@@ -8,8 +8,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from workflow import runtime
-from workflow.inbox import inbox
+from workflow.engine import runtime
+from workflow.engine.inbox import inbox
 
 from ..extensions import db
 from ..presenters import present_instance

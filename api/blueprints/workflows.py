@@ -9,11 +9,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from workflow import engine, runtime, visibility
+from workflow.engine import firing as engine
+from workflow.engine import runtime, visibility
 from workflow.errors import ValidationFailed
-from workflow.identity import Actor
-from workflow.models import AuditRecord, WorkflowInstance
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, WorkflowInstance
 
 from ..extensions import db
 from ..presenters import present_instance

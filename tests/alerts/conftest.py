@@ -12,9 +12,9 @@ from flask import Flask
 
 from api.extensions import db
 from tests.api.conftest import Api, api, app, client, drain  # noqa: F401  (fixtures re-exported)
-from workflow import clock
-from workflow.domain.alert_webhook import sign
-from workflow.domain.clients import Client
+from workflow.platform import clock
+from workflow.risk.alerts.webhook import sign
+from workflow.risk.clients.model import Client
 
 SECRET = "webhook-test-secret"
 _codes = itertools.count(1)

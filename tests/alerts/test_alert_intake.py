@@ -15,10 +15,11 @@ from api.extensions import db
 from tests.alerts.conftest import SECRET, alert_body, make_client, now_unix, post_signed
 from tests.api.conftest import Api, make_app
 from tests.databases import shared_postgres
-from workflow import clock, outbox
-from workflow.domain.alert_webhook import sign
-from workflow.domain.alerts import Alert
-from workflow.models import WorkflowInstance
+from workflow.platform import clock
+from workflow.records import outbox
+from workflow.records.models import WorkflowInstance
+from workflow.risk.alerts.intake import Alert
+from workflow.risk.alerts.webhook import sign
 
 
 def count(app, model) -> int:

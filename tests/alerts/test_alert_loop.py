@@ -6,8 +6,8 @@ from __future__ import annotations
 from api.extensions import db
 from tests.alerts.conftest import alert_body, make_client, post_signed
 from tests.api.conftest import drain
-from workflow.domain.clients import Client
-from workflow.models import AuditRecord
+from workflow.records.models import AuditRecord
+from workflow.risk.clients.model import Client
 
 
 def client_status(app, client_id: int) -> tuple[str, str | None]:
@@ -132,8 +132,8 @@ def test_alerts_filter_by_level_state_client_owner_and_breached_with_a_cursor(ap
 
 
 def test_routing_rules_add_owners_by_level_category_region_and_industry(app, api):
-    from workflow import runtime
-    from workflow.domain.alert_routing import route
+    from workflow.engine import runtime
+    from workflow.risk.alerts.routing import route
 
     cid = make_client(app, owner="sales2", region="深圳", industry="real_estate")
     routing = {"client_owner": True, "roles": [], "rules": [

@@ -11,10 +11,12 @@ from sqlalchemy import select
 from api.extensions import db
 from tests.alerts.conftest import alert_body, make_client
 from tests.api.conftest import drain
-from workflow import clock, runtime, scheduling
-from workflow.domain.alert_sla import add_business_time, due_after
-from workflow.domain.alerts import Alert
-from workflow.models import Notification
+from workflow.background import scheduler as scheduling
+from workflow.engine import runtime
+from workflow.platform import clock
+from workflow.records.models import Notification
+from workflow.risk.alerts.intake import Alert
+from workflow.risk.alerts.sla import add_business_time, due_after
 
 # Monday 2026-11-23 10:00 in Shanghai; far from the 21:00 digest for the spans below.
 START = datetime(2026, 11, 23, 2, 0)

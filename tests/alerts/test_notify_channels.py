@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from api.extensions import db
 from tests.alerts.conftest import alert_body, make_client
-from workflow import runtime, tasks
-from workflow.domain.alert_webhook import sign
-from workflow.models import Notification, OutboxMessage, User
+from workflow.background import runner as tasks
+from workflow.engine import runtime
+from workflow.records.models import Notification, OutboxMessage, User
+from workflow.risk.alerts.webhook import sign
 
 
 class Inbox:

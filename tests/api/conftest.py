@@ -9,8 +9,12 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from api.extensions import db
-from workflow import accounts, clock, outbox, runtime, tasks
-from workflow.identity import Actor
+from workflow.accounts import users as accounts
+from workflow.background import runner as tasks
+from workflow.engine import runtime
+from workflow.platform import clock
+from workflow.records import outbox
+from workflow.records.identity import Actor
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "definitions"
 PASSWORD = "correct-horse-battery"

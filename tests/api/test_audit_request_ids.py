@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from api.extensions import db
 from tests.api.conftest import Api
-from workflow import audit
-from workflow.creditcode import make_credit_code
-from workflow.identity import Actor
-from workflow.models import AuditRecord
+from workflow.records import trail as audit
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord
+from workflow.risk.clients.creditcode import make_credit_code
 
 
 def _client(api: Api, n: int) -> int:

@@ -21,8 +21,9 @@ from tests.api.authz import world as w
 from tests.api.authz.table import CALLERS, EXPECTED, MASKED, OWNERS, VISIBLE
 from tests.api.conftest import Api, make_app
 from tests.databases import fresh_database
-from workflow import clock, outbox
-from workflow.models import Notification
+from workflow.platform import clock
+from workflow.records import outbox
+from workflow.records.models import Notification
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -203,7 +204,7 @@ def test_an_import_dry_run_reveals_nothing_of_a_client_the_caller_does_not_own(w
     # say whether the guess matches (a sensitive value oracle), only that the row is refused
     theirs = world.client(OWNERS["other"])
     with world.session() as s:
-        from workflow.domain.clients import Client
+        from workflow.risk.clients.model import Client
 
         code = s.get(Client, theirs).credit_code  # type: ignore[union-attr]
     for guess in (w.BANK_ACCOUNT, "6222000000000000"):

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from api.extensions import db
 from tests.api.conftest import Api
-from workflow.creditcode import make_credit_code
-from workflow.domain.clients import Client, client_stream
-from workflow.models import AuditRecord
+from workflow.records.models import AuditRecord
+from workflow.risk.clients.creditcode import make_credit_code
+from workflow.risk.clients.model import Client, client_stream
 
 
 def code(n: int) -> str:

@@ -11,9 +11,9 @@ from sqlalchemy import select, text
 
 from api.extensions import db
 from tests.api.conftest import TEST_KEYS, Api, drain
-from workflow.creditcode import make_credit_code
-from workflow.crypto import configure_cipher, generate_key, parse_keys
-from workflow.domain.clients import Client
+from workflow.platform.crypto import configure_cipher, generate_key, parse_keys
+from workflow.risk.clients.creditcode import make_credit_code
+from workflow.risk.clients.model import Client
 
 HEADER = "name,credit_code,registered_capital,ownership_type,bank_account,contact_name,contact_phone,litigation_count,tags"
 

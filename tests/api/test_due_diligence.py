@@ -11,12 +11,13 @@ from flask import Flask
 
 from api.extensions import db
 from tests.api.conftest import Api
-from workflow import engine, runtime
-from workflow.definitions import parse_definition
-from workflow.domain.clients import Client
-from workflow.domain.due_diligence import open_review
-from workflow.identity import Actor
-from workflow.models import WorkflowInstance
+from workflow.engine import firing as engine
+from workflow.engine import runtime
+from workflow.engine.definitions import parse_definition
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
+from workflow.risk.clients.model import Client
+from workflow.risk.due_diligence.review import open_review
 
 ITEMS = ("basic_info", "financials", "reputation", "legal_records", "compliance")
 _codes = itertools.count(1)

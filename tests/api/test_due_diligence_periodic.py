@@ -10,11 +10,13 @@ from sqlalchemy import select
 from api.extensions import db
 from tests.api.conftest import Api, drain
 from tests.api.test_due_diligence import make_client
-from workflow import clock, runtime, scheduling
-from workflow.domain.clients import Client
-from workflow.domain.due_diligence import schedule_periodic_review
-from workflow.domain.periodic_review import JOB, SCAN_JOB, add_months, daily_scan
-from workflow.models import Notification, Timer, WorkflowInstance
+from workflow.background import scheduler as scheduling
+from workflow.engine import runtime
+from workflow.platform import clock
+from workflow.records.models import Notification, Timer, WorkflowInstance
+from workflow.risk.clients.model import Client
+from workflow.risk.due_diligence.periodic_review import JOB, SCAN_JOB, add_months, daily_scan
+from workflow.risk.due_diligence.review import schedule_periodic_review
 
 START = datetime(2026, 1, 15, 10, 0)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from api.extensions import db
 from tests.api.conftest import drain
-from workflow import engine
-from workflow.identity import Actor
+from workflow.engine import firing as engine
+from workflow.records.identity import Actor
 
 
 def start_case(app, by: str = "sales1") -> int:

@@ -15,10 +15,10 @@ from flask import Flask
 from api.extensions import db
 from tests.api.conftest import Api
 from tests.api.test_due_diligence import checklist, make_client, open_case
-from workflow import runtime
-from workflow.domain import evidence
+from workflow.audit.verification import verify_all
+from workflow.engine import runtime
 from workflow.errors import PayloadTooLarge
-from workflow.verification import verify_all
+from workflow.risk.due_diligence import evidence
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
@@ -189,8 +189,8 @@ def test_a_missing_or_altered_file_is_reported_by_verification(app: Flask, api: 
 
 
 def test_evidence_belongs_to_due_diligence_cases(app: Flask, api: Api) -> None:
-    from workflow import engine
-    from workflow.identity import Actor
+    from workflow.engine import firing as engine
+    from workflow.records.identity import Actor
 
     with app.app_context():
         other = engine.start(db.session, "test_approval", Actor.system("test"))

@@ -12,8 +12,9 @@ from schemathesis.core.errors import UnsupportedSchema
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from tests.api.conftest import make_app
-from workflow import engine, runtime
-from workflow.identity import Actor
+from workflow.engine import firing as engine
+from workflow.engine import runtime
+from workflow.records.identity import Actor
 
 EXAMPLES_PER_OPERATION = 25
 NASTY = [
@@ -134,7 +135,7 @@ def test_hand_made_attacks_are_refused_cleanly(fuzz_app):
         from sqlalchemy import func, select
 
         from api.extensions import db
-        from workflow.models import AuditRecord, User
+        from workflow.records.models import AuditRecord, User
 
         assert db.session.scalar(select(func.count()).select_from(User)) == 8
         assert db.session.scalar(select(func.count()).select_from(AuditRecord)) > 0

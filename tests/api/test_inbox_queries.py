@@ -12,10 +12,13 @@ from flask import Flask
 from sqlalchemy import event, select
 
 from api.extensions import db
-from workflow import clock, engine, outbox, runtime, visibility
-from workflow.identity import Actor
-from workflow.inbox import inbox
-from workflow.models import WorkflowInstance
+from workflow.engine import firing as engine
+from workflow.engine import runtime, visibility
+from workflow.engine.inbox import inbox
+from workflow.platform import clock
+from workflow.records import outbox
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
 
 from .conftest import Api, make_app
 
@@ -202,9 +205,9 @@ def test_turned_down_candidates_cost_a_query_per_batch_not_per_case(app, api: Ap
 def test_the_batch_lookup_answers_as_the_per_case_query_does(app):
     """Whatever triggers a guard asks about, the batch answers as actors_of alone does,
     from one read for the whole batch."""
-    from workflow.builtins import TRIGGER_ACTORS, actors_of
-    from workflow.context import FireContext
-    from workflow.inbox import _TriggerActors
+    from workflow.engine.builtins.standard import TRIGGER_ACTORS, actors_of
+    from workflow.engine.context import FireContext
+    from workflow.engine.inbox import _TriggerActors
 
     _history(app)
     with app.app_context():
@@ -235,7 +238,7 @@ def test_the_batch_lookup_answers_as_the_per_case_query_does(app):
 def test_a_sales_inbox_reads_the_owners_of_a_batch_at_once(app, api: Api):
     """sales1 sees only cases on their own clients: the owners of a batch's clients are
     read in one query, not one per case (other people's cases are read past)."""
-    from workflow.domain.clients import Client
+    from workflow.risk.clients.model import Client
 
     sales2 = Actor("sales2", frozenset({"sales"}))
     with app.app_context():

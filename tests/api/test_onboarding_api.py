@@ -10,12 +10,14 @@ from sqlalchemy import select
 
 from api.extensions import db
 from tests.api.conftest import Api, drain
-from workflow import clock, runtime, scheduling
-from workflow.creditcode import make_credit_code
-from workflow.domain.client_watchlist import import_watchlist
-from workflow.domain.clients import Client, client_stream
-from workflow.identity import Actor
-from workflow.models import AuditRecord, Notification
+from workflow.background import scheduler as scheduling
+from workflow.engine import runtime
+from workflow.platform import clock
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, Notification
+from workflow.risk.clients.creditcode import make_credit_code
+from workflow.risk.clients.model import Client, client_stream
+from workflow.risk.screening.watchlist import import_watchlist
 
 # Scorecard inputs for each rating path of the default rule set.
 S_FACTS = {"ownership_type": "central_soe", "state_ownership_pct": 90, "registered_capital": 500_000_000}
@@ -170,8 +172,8 @@ def test_review_sla_breach_escalates_to_managers(app: Flask, api: Api) -> None:
 
 
 def test_a_re_run_of_screening_does_not_duplicate_audit_records(app: Flask, api: Api) -> None:
-    from workflow import tasks
-    from workflow.models import OutboxMessage
+    from workflow.background import runner as tasks
+    from workflow.records.models import OutboxMessage
 
     client_id = new_client(api, 8, **A_FACTS)
     case = admit(app, api, client_id)
@@ -196,7 +198,7 @@ def test_a_re_run_of_screening_does_not_duplicate_audit_records(app: Flask, api:
 
 
 def test_the_demo_clients_take_each_onboarding_path(app: Flask, api: Api) -> None:
-    from workflow.domain.client_demo import add_demo_clients
+    from workflow.risk.clients.demo import add_demo_clients
 
     with app.app_context():
         add_demo_clients(db.session)

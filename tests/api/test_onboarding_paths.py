@@ -14,9 +14,10 @@ from api.extensions import db
 from tests.api.conftest import Api, make_app
 from tests.api.test_onboarding_api import A_FACTS, C_FACTS, admit, client_row, new_client
 from tests.integration.test_providers import FakeService
-from workflow import clock, outbox
-from workflow.domain.clients import client_stream
-from workflow.models import AuditRecord, Incident
+from workflow.platform import clock
+from workflow.records import outbox
+from workflow.records.models import AuditRecord, Incident
+from workflow.risk.clients.model import client_stream
 
 CHECKLIST = {key: {"finding": "fine", "risk": "medium"}
              for key in ("basic_info", "financials", "reputation", "legal_records", "compliance")}

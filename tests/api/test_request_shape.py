@@ -12,8 +12,8 @@ from io import BytesIO
 import pytest
 
 from tests.api.conftest import Api
-from workflow import clock
-from workflow.domain.alert_webhook import sign
+from workflow.platform import clock
+from workflow.risk.alerts.webhook import sign
 
 SECRET = "request-shape-webhook-secret"
 

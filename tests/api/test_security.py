@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from api.extensions import db
 from api.logging_setup import JsonFormatter, mask
 from tests.api.conftest import PASSWORD, make_app
-from workflow import accounts
-from workflow.accounts import LOCK_AFTER
-from workflow.identity import Actor
-from workflow.models import LoginFailure, User
+from workflow.accounts import users as accounts
+from workflow.accounts.users import LOCK_AFTER
+from workflow.records.identity import Actor
+from workflow.records.models import LoginFailure, User
 
 
 def _assert_hardened(response) -> None:  # noqa: ANN001
@@ -125,7 +125,7 @@ def test_creating_a_user_clears_failures_recorded_under_that_name_before_it_exis
 
 
 def test_a_lock_that_has_run_out_starts_a_fresh_count_and_stale_unknown_names_are_pruned(app, api):
-    from workflow import clock
+    from workflow.platform import clock
 
     def login(username: str, password: str = "nope-nope") -> int:
         return api.post(None, "/api/v1/auth/token",

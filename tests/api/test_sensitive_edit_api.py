@@ -10,9 +10,12 @@ from sqlalchemy import text
 
 from api.extensions import db
 from tests.api.conftest import PASSWORD, drain
-from workflow import accounts, clock, runtime, scheduling
-from workflow.domain.clients import Client
-from workflow.identity import Actor
+from workflow.accounts import users as accounts
+from workflow.background import scheduler as scheduling
+from workflow.engine import runtime
+from workflow.platform import clock
+from workflow.records.identity import Actor
+from workflow.risk.clients.model import Client
 
 NEW_ACCOUNT = "6228480099887766"
 

@@ -18,7 +18,8 @@ import pytest
 from flask import Flask
 
 from tests.api.conftest import PASSWORD, drain, make_app
-from workflow import clock, outbox
+from workflow.platform import clock
+from workflow.records import outbox
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -143,9 +144,10 @@ def settle(live: Live) -> None:
 def active_client(live: Live, name: str, credit_code: str, owner: str = "sales1") -> int:
     """A client admitted through the real services (submitted by its owner, approved by risk2)."""
     from api.extensions import db
-    from workflow import engine
-    from workflow.domain import client_service, onboarding
-    from workflow.identity import Actor
+    from workflow.engine import firing as engine
+    from workflow.records.identity import Actor
+    from workflow.risk import onboarding
+    from workflow.risk.clients import service as client_service
 
     sales = Actor(owner, frozenset({"sales"}))
     with live.app.app_context():

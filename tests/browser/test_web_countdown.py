@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from api.extensions import db
-from workflow import clock
-from workflow.models import WorkflowInstance
+from workflow.platform import clock
+from workflow.records.models import WorkflowInstance
 
 from .test_web_generic_flow import submitted_case
 

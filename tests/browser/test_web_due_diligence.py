@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 
 from api.extensions import db
-from workflow.creditcode import make_credit_code
-from workflow.domain import alerts, client_service, onboarding
-from workflow.identity import Actor
-from workflow.models import WorkflowInstance
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
+from workflow.risk import onboarding
+from workflow.risk.alerts import intake as alerts
+from workflow.risk.clients import service as client_service
+from workflow.risk.clients.creditcode import make_credit_code
 
 from .conftest import User, active_client, settle
 

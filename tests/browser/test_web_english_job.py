@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from workflow.creditcode import make_credit_code
+from workflow.risk.clients.creditcode import make_credit_code
 
 from .conftest import User, settle
 

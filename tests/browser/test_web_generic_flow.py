@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from api.extensions import db
-from workflow import engine
-from workflow.identity import Actor
+from workflow.engine import firing as engine
+from workflow.records.identity import Actor
 
 
 def submitted_case(live) -> int:  # noqa: ANN001

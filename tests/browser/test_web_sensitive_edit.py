@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.extensions import db
-from workflow.domain.clients import Client
+from workflow.risk.clients.model import Client
 
 from .conftest import active_client
 

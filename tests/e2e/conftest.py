@@ -11,9 +11,10 @@ from sqlalchemy.orm import sessionmaker
 
 from tests.databases import REDIS_TEST_URL, fresh_postgres, redis_available, require
 from tests.e2e.services import E2E_DEFINITIONS, create_users, environment, riskloop
-from workflow import engine as wf_engine
-from workflow import outbox, runtime
-from workflow.identity import Actor
+from workflow.engine import firing as wf_engine
+from workflow.engine import runtime
+from workflow.records import outbox
+from workflow.records.identity import Actor
 
 SALES1 = Actor("sales1", frozenset({"sales"}))
 

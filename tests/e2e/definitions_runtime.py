@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from tests.e2e.services import E2E_DEFINITIONS
-from workflow import runtime
+from workflow.engine import runtime
 
 
 def e2e_runtime(engine: Engine) -> runtime.Runtime:

@@ -87,8 +87,8 @@ def create_users(database_url: str) -> None:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from workflow import accounts
-    from workflow.identity import Actor
+    from workflow.accounts import users as accounts
+    from workflow.records.identity import Actor
 
     engine = create_engine(database_url)
     with Session(engine) as session:

@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import func, select
 
 from tests.e2e import services as sv
-from workflow.models import Notification, OutboxMessage
+from workflow.records.models import Notification, OutboxMessage
 
 OUTAGE_SECONDS = 10
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import sessionmaker
 
 from tests.e2e import services as sv
 from tests.e2e.definitions_runtime import e2e_runtime
-from workflow import tasks
-from workflow.models import AuditRecord, OutboxMessage, Timer
+from workflow.background import runner as tasks
+from workflow.records.models import AuditRecord, OutboxMessage, Timer
 
 TIMERS = 1000
 

@@ -26,11 +26,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from tests.e2e import services as sv
 from tests.e2e.definitions_runtime import e2e_runtime
-from workflow import engine as wf_engine
-from workflow import outbox, timers
-from workflow.broker import QUEUE, build_broker, declare_actor
-from workflow.identity import Actor
-from workflow.models import AuditRecord, Notification, OutboxMessage, WorkflowInstance
+from workflow.background.broker import QUEUE, build_broker, declare_actor
+from workflow.engine import firing as wf_engine
+from workflow.records import outbox, timers
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, Notification, OutboxMessage, WorkflowInstance
 
 IN_FLIGHT_REQUESTS = 6
 WORKER_THREADS = 4

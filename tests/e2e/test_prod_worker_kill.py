@@ -18,10 +18,10 @@ from sqlalchemy import func, select, text
 
 from tests.e2e import services as sv
 from tests.e2e.definitions_runtime import e2e_runtime
-from workflow import engine as wf_engine
-from workflow import outbox
-from workflow.identity import Actor
-from workflow.models import AuditRecord, Notification, OutboxMessage
+from workflow.engine import firing as wf_engine
+from workflow.records import outbox
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, Notification, OutboxMessage
 
 KILLS = 20
 INSTANCES = 100

@@ -11,8 +11,9 @@ from api import create_app
 from api.extensions import db
 from tests.api.conftest import FIXTURES, TEST_KEYS
 from tests.databases import fresh_postgres
-from workflow import audit, checkpoints
-from workflow.identity import Actor
+from workflow.audit import checkpoints
+from workflow.records import trail as audit
+from workflow.records.identity import Actor
 
 
 @pytest.fixture

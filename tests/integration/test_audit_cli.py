@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from api.cli import main
 from tests.integration.test_cli import cli_env as cli_env  # the fixture
 from tests.integration.test_cli import run
-from workflow import export_verifier
+from workflow.audit import offline_verifier as export_verifier
 
 
 @pytest.mark.usefixtures("cli_env")

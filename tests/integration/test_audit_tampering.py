@@ -10,11 +10,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from workflow import audit, chain, checkpoints, engine
+from workflow.audit import checkpoints
+from workflow.audit.verification import verify_all
+from workflow.engine import firing as engine
 from workflow.errors import ConfigurationError
-from workflow.identity import Actor
-from workflow.models import AuditRecord
-from workflow.verification import verify_all
+from workflow.records import chain
+from workflow.records import trail as audit
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord
 
 KEY = "test-audit-key"
 SALES = Actor("alice", frozenset({"sales"}))

@@ -16,9 +16,11 @@ from tests.api.conftest import TEST_KEYS
 from tests.databases import fresh_postgres
 from tests.e2e.definitions_runtime import e2e_runtime
 from tests.e2e.services import E2E_DEFINITIONS
-from workflow import backup, engine, outbox
-from workflow.identity import Actor
-from workflow.models import AuditRecord, WorkflowInstance
+from workflow.engine import firing as engine
+from workflow.platform import backup
+from workflow.records import outbox
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, WorkflowInstance
 
 SALES = Actor("sales1", frozenset({"sales"}))
 RISK = Actor("risk1", frozenset({"risk_officer"}))
@@ -103,7 +105,7 @@ def test_restore_refuses_a_backup_of_the_other_kind(tmp_path):
 
 
 def test_the_backup_job_is_registered_only_when_a_folder_is_configured():
-    from workflow.registry import Registry
+    from workflow.engine.registry import Registry
 
     registry = Registry()
     backup.enable_schedule(registry)

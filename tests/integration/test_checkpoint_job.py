@@ -6,11 +6,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from workflow import audit, clock, tasks
-from workflow.checkpoints import AuditCheckpoint, AuditCheckpointHead
-from workflow.identity import Actor
-from workflow.scheduling import tick
-from workflow.verification import verify_all
+from workflow.audit.checkpoints import AuditCheckpoint, AuditCheckpointHead
+from workflow.audit.verification import verify_all
+from workflow.background import runner as tasks
+from workflow.background.scheduler import tick
+from workflow.platform import clock
+from workflow.records import trail as audit
+from workflow.records.identity import Actor
 
 KEY = "job-audit-key"
 

@@ -9,20 +9,20 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from workflow import accounts
-from workflow.creditcode import make_credit_code
-from workflow.crypto import configure_cipher, generate_key
-from workflow.domain.client_service import (
+from workflow.accounts import users as accounts
+from workflow.errors import Conflict, Duplicate, Forbidden, ValidationFailed, VersionConflict
+from workflow.platform.crypto import configure_cipher, generate_key
+from workflow.records.identity import Actor
+from workflow.risk.clients.creditcode import make_credit_code
+from workflow.risk.clients.model import Client
+from workflow.risk.clients.service import (
     client_history,
     client_view,
     create_client,
     set_sensitive_fields,
     update_client,
 )
-from workflow.domain.client_validation import validate_client_fields, validate_sensitive_change
-from workflow.domain.clients import Client
-from workflow.errors import Conflict, Duplicate, Forbidden, ValidationFailed, VersionConflict
-from workflow.identity import Actor
+from workflow.risk.clients.validation import validate_client_fields, validate_sensitive_change
 
 SALES1 = Actor("sales1", frozenset({"sales"}))
 SALES2 = Actor("sales2", frozenset({"sales"}))

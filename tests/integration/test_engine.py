@@ -8,12 +8,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from workflow import audit, clock, engine, tasks
+from workflow.audit.verification import verify_all
+from workflow.background import runner as tasks
+from workflow.background.scheduler import Scheduler
+from workflow.engine import firing as engine
 from workflow.errors import Forbidden, IdempotencyMismatch, ValidationFailed, VersionConflict
-from workflow.identity import Actor
-from workflow.models import AuditRecord, Incident, OutboxMessage, Timer, WorkflowInstance
-from workflow.scheduling import Scheduler
-from workflow.verification import verify_all
+from workflow.platform import clock
+from workflow.records import trail as audit
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, Incident, OutboxMessage, Timer, WorkflowInstance
 
 SALES = Actor("alice", frozenset({"sales"}))
 RISK = Actor("rob", frozenset({"risk_officer"}))

@@ -12,12 +12,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from workflow import engine
-from workflow.audit import instance_stream
+from workflow.audit.verification import verify_all
+from workflow.engine import firing as engine
 from workflow.errors import RiskloopError
-from workflow.identity import Actor
-from workflow.models import AuditRecord, WorkflowInstance
-from workflow.verification import verify_all
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.records.trail import instance_stream
 
 ACTORS = [
     Actor("alice", frozenset({"sales"})),

@@ -1,5 +1,5 @@
-from workflow import engine
-from workflow.identity import Actor
+from workflow.engine import firing as engine
+from workflow.records.identity import Actor
 
 SALES = Actor("alice", frozenset({"sales"}))
 RISK = Actor("rob", frozenset({"risk_officer"}))

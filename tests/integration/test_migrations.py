@@ -6,7 +6,7 @@ from sqlalchemy import create_engine
 
 from api import create_app
 from api.extensions import db
-from workflow.db import Base
+from workflow.platform.db import Base
 
 
 def test_upgrade_builds_the_models_schema_with_no_pending_changes(empty_db_url, tmp_path, monkeypatch):

@@ -12,10 +12,11 @@ import dramatiq
 from sqlalchemy import select
 
 from tests.databases import require
-from workflow import engine, outbox
-from workflow.broker import QUEUE, build_broker, declare_actor
-from workflow.identity import Actor
-from workflow.models import OutboxMessage, WorkflowInstance
+from workflow.background.broker import QUEUE, build_broker, declare_actor
+from workflow.engine import firing as engine
+from workflow.records import outbox
+from workflow.records.identity import Actor
+from workflow.records.models import OutboxMessage, WorkflowInstance
 
 SALES = Actor("alice", frozenset({"sales"}))
 

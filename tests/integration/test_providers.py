@@ -11,13 +11,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy.orm import Session
 
-from workflow.creditcode import make_credit_code
-from workflow.domain.client_watchlist import import_watchlist, listings, parse_watchlist
-from workflow.domain.clients import Client
 from workflow.errors import ConfigurationError, ServiceUnavailable, ValidationFailed
-from workflow.identity import Actor
-from workflow.providers import HttpProvider, ProviderResult, WatchlistProvider, configured_providers
-from workflow.screening import merge_facts
+from workflow.records.identity import Actor
+from workflow.risk.clients.creditcode import make_credit_code
+from workflow.risk.clients.model import Client
+from workflow.risk.screening.providers import (
+    HttpProvider,
+    ProviderResult,
+    WatchlistProvider,
+    configured_providers,
+)
+from workflow.risk.screening.screen import merge_facts
+from workflow.risk.screening.watchlist import import_watchlist, listings, parse_watchlist
 
 CODE = make_credit_code("91310000000000001")
 OTHER = make_credit_code("91310000000000002")

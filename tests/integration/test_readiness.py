@@ -16,7 +16,7 @@ from tests.databases import (
     require,
 )
 from tests.e2e.services import free_port
-from workflow import outbox
+from workflow.records import outbox
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from api.config import REQUIRED_KEYS
 from tests.api.conftest import TEST_KEYS
 from tests.databases import PG_ADMIN_URL
 from tests.e2e.services import ROOT, free_port
-from workflow import outbox
 from workflow.errors import ConfigurationError
+from workflow.records import outbox
 
 PRODUCTION_URL = PG_ADMIN_URL  # nothing connects: the keys are checked first
 VALID_FERNET = TEST_KEYS["RISKLOOP_ENCRYPTION_KEYS"]

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflow.creditcode import (
+from workflow.risk.clients.creditcode import (
     ALPHABET,
     check_character,
     is_valid_credit_code,

@@ -3,8 +3,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import String, create_engine, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from workflow import crypto
-from workflow.crypto import (
+from workflow.errors import ConfigurationError
+from workflow.platform import crypto
+from workflow.platform.crypto import (
     CipherNotConfigured,
     DecryptionFailed,
     EncryptedJSON,
@@ -16,7 +17,6 @@ from workflow.crypto import (
     get_cipher,
     parse_keys,
 )
-from workflow.errors import ConfigurationError
 
 PHONE = "13812341234"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from workflow.definitions import parse_definition
+from workflow.engine.definitions import parse_definition
+from workflow.engine.machine import mermaid
+from workflow.engine.registry import load_domain
 from workflow.errors import DefinitionError
-from workflow.machine import mermaid
-from workflow.registry import load_domain
 
 BASE = {
     "name": "demo",
@@ -103,7 +103,7 @@ def test_the_shipped_definitions_all_load():
     from pathlib import Path
 
     import definitions
-    from workflow.definitions import load_folder
+    from workflow.engine.definitions import load_folder
 
     loaded = load_folder(Path(definitions.__file__).parent, load_domain())
     assert all(d.machine is not None for d in loaded)

@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from workflow.masking import (
+from workflow.risk.clients.masking import (
     HIDDEN_FIELDS,
     MASKED_FIELDS,
     PUBLIC_FIELDS,

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from workflow.errors import DefinitionError, ValidationFailed
-from workflow.rules import (
+from workflow.risk.screening.rules import (
     FACT_DEFAULTS,
     InvalidFactsError,
     RuleSetError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from api.extensions import db
-from workflow.domain.alerts import Alert
+from workflow.risk.alerts.intake import Alert
 
 from .console_client import Console
 from .test_web_clients import FORM, client_row

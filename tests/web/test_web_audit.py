@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Flask
 
 from api.extensions import db
-from workflow import engine
-from workflow.identity import Actor
+from workflow.engine import firing as engine
+from workflow.records.identity import Actor
 
 from .test_web_console import start_case
 

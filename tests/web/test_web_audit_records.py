@@ -9,9 +9,10 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from workflow.creditcode import make_credit_code
-from workflow.domain import client_service, onboarding
-from workflow.identity import Actor
+from workflow.records.identity import Actor
+from workflow.risk import onboarding
+from workflow.risk.clients import service as client_service
+from workflow.risk.clients.creditcode import make_credit_code
 
 SALES = Actor("sales1", frozenset({"sales"}))
 

@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from workflow.creditcode import make_credit_code
-from workflow.domain import client_service
-from workflow.domain.clients import Client
-from workflow.identity import Actor
+from workflow.records.identity import Actor
+from workflow.risk.clients import service as client_service
+from workflow.risk.clients.creditcode import make_credit_code
+from workflow.risk.clients.model import Client
 
 SALES = Actor("sales1", frozenset({"sales"}))
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Flask
 
 from api.extensions import db
-from workflow.domain.clients import Client
-from workflow.models import AuditRecord, WorkflowInstance
+from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.risk.clients.model import Client
 
 CODE = "91310000MA1FL0000N"
 FORM = {"name": "上海某某贸易有限公司", "credit_code": CODE, "legal_representative": "张三",

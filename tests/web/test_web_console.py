@@ -9,9 +9,10 @@ from datetime import timedelta
 from flask import Flask
 
 from api.extensions import db
-from workflow import clock, engine
-from workflow.identity import Actor
-from workflow.models import AuditRecord, WorkflowInstance
+from workflow.engine import firing as engine
+from workflow.platform import clock
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, WorkflowInstance
 
 
 def start_case(app: Flask, by: str = "sales1", submit: bool = True) -> int:

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from api.extensions import db
-from workflow.models import AuditRecord, OutboxMessage, WorkflowInstance
+from workflow.records.models import AuditRecord, OutboxMessage, WorkflowInstance
 
 # Filled into every URL variable: an id of a record that need not exist (the CSRF check
 # comes before anything is looked up).

@@ -11,10 +11,11 @@ from flask import Flask
 
 from api.extensions import db
 from tests.api.conftest import drain
-from workflow import engine
-from workflow.domain import client_service, onboarding, sensitive_edit
-from workflow.identity import Actor
-from workflow.models import WorkflowInstance
+from workflow.engine import firing as engine
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
+from workflow.risk import onboarding, sensitive_edit
+from workflow.risk.clients import service as client_service
 
 SALES = Actor("sales1", frozenset({"sales"}))
 RISK = Actor("risk1", frozenset({"risk_officer"}))
@@ -23,7 +24,7 @@ NAME = "杭州显示示例有限公司"
 
 def returned_case(app: Flask) -> tuple[int, int]:
     """An admission a risk officer returned for information, with a Chinese comment."""
-    from workflow.creditcode import make_credit_code
+    from workflow.risk.clients.creditcode import make_credit_code
 
     with app.app_context():
         client = client_service.create_client(db.session, {
@@ -106,8 +107,8 @@ def test_the_credit_code_field_keeps_its_attributes(console_factory) -> None:
 
 def test_related_cases_and_the_second_approval_are_worded(console_factory, app: Flask) -> None:
     from web.i18n import action_label
-    from workflow import runtime
-    from workflow.creditcode import make_credit_code
+    from workflow.engine import runtime
+    from workflow.risk.clients.creditcode import make_credit_code
 
     with app.app_context():
         client = client_service.create_client(db.session, {
@@ -149,9 +150,9 @@ def test_the_inbox_reads_the_names_of_its_clients_in_one_query(console_factory, 
     from sqlalchemy import event
 
     from api.extensions import db as _db
-    from workflow import engine as wf_engine
-    from workflow.domain.clients import Client
-    from workflow.identity import Actor
+    from workflow.engine import firing as wf_engine
+    from workflow.records.identity import Actor
+    from workflow.risk.clients.model import Client
 
     sales = Actor("sales1", frozenset({"sales"}))
     with app.app_context():

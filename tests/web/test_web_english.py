@@ -14,17 +14,14 @@ from flask import Flask, session
 
 from api.extensions import db
 from tests.api.conftest import drain
-from workflow import engine
-from workflow.creditcode import make_credit_code
-from workflow.domain import (
-    alerts,
-    client_service,
-    due_diligence,
-    evidence,
-    onboarding,
-    sensitive_edit,
-)
-from workflow.identity import Actor
+from workflow.engine import firing as engine
+from workflow.records.identity import Actor
+from workflow.risk import onboarding, sensitive_edit
+from workflow.risk.alerts import intake as alerts
+from workflow.risk.clients import service as client_service
+from workflow.risk.clients.creditcode import make_credit_code
+from workflow.risk.due_diligence import evidence
+from workflow.risk.due_diligence import review as due_diligence
 
 from .console_client import Console
 

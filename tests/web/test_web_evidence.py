@@ -15,9 +15,9 @@ from flask import Flask
 from api.extensions import db
 from tests.api.conftest import Api
 from tests.api.test_due_diligence import make_client, open_case
-from workflow import runtime
-from workflow.domain.evidence import Evidence
-from workflow.models import WorkflowInstance
+from workflow.engine import runtime
+from workflow.records.models import WorkflowInstance
+from workflow.risk.due_diligence.evidence import Evidence
 
 from .console_client import Console
 

@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from workflow import clock
-from workflow.models import Notification
+from workflow.platform import clock
+from workflow.records.models import Notification
 
 
 def add_notes(app: Flask, username: str = "sales1") -> list[int]:

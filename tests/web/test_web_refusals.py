@@ -15,8 +15,8 @@ from marshmallow import fields, validate
 
 from api.extensions import db
 from tests.api.conftest import PASSWORD, Api
-from workflow.domain import sensitive_edit
 from workflow.errors import Forbidden, Message, NotFound, RiskloopError
+from workflow.risk import sensitive_edit
 
 from .console_client import Console
 from .test_web_console import start_case, state_of
@@ -214,8 +214,8 @@ def test_evidence_refused_in_a_closed_stage_names_the_open_one(console_factory, 
     are added while it is responded, in the reader's language, and nothing is stored."""
     import io
 
-    from workflow.domain import alerts
-    from workflow.domain.evidence import Evidence
+    from workflow.risk.alerts import intake as alerts
+    from workflow.risk.due_diligence.evidence import Evidence
 
     from .test_web_english import RISK1
 

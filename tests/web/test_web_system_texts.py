@@ -13,11 +13,13 @@ from flask_babel import force_locale
 
 from api.extensions import db
 from tests.api.conftest import drain
-from workflow.creditcode import make_credit_code
-from workflow.domain import alerts, client_service, onboarding
-from workflow.domain.clients import Client
-from workflow.identity import Actor
-from workflow.models import AuditRecord, Notification
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, Notification
+from workflow.risk import onboarding
+from workflow.risk.alerts import intake as alerts
+from workflow.risk.clients import service as client_service
+from workflow.risk.clients.creditcode import make_credit_code
+from workflow.risk.clients.model import Client
 
 from .console_client import Console
 from .test_web_english import untranslated
@@ -150,7 +152,7 @@ def test_due_diligence_outcome_comment(app: Flask, lang: str, expected: str) -> 
 def test_review_contract_and_case_sla_notifications(console_factory, app: Flask) -> None:
     """The periodic review's notice (open_due_review), a contract reminder (remind_contract)
     and a case's SLA breach (mark_breached) read in the page's language."""
-    from workflow.domain import periodic_review
+    from workflow.risk.due_diligence import periodic_review
 
     now = datetime(2026, 12, 1, 9, 0)
     with app.app_context():
@@ -182,7 +184,7 @@ def test_review_contract_and_case_sla_notifications(console_factory, app: Flask)
                          title="Contract HT 8 of Acme Trading Co ends on 2027-01-31", body=""),
         ])
         db.session.commit()
-        from workflow import runtime
+        from workflow.engine import runtime
         state_zh = runtime.current().catalog.get("due_diligence").states[state].label["zh-CN"]
         state_en = runtime.current().catalog.get("due_diligence").states[state].label["en"]
     zh = text_of(console_in(console_factory, "zh_CN", "risk1").get("/notifications").get_data(as_text=True))
@@ -204,8 +206,8 @@ def test_review_contract_and_case_sla_notifications(console_factory, app: Flask)
 
 
 def test_alert_digest_reads_in_the_pages_language(console_factory, app: Flask) -> None:
-    from workflow.domain import digest
-    from workflow.domain.alerts import Alert
+    from workflow.risk.alerts.intake import Alert
+    from workflow.risk.notify import digest
 
     with app.app_context():
         client_id = make_client(2004)
@@ -280,7 +282,7 @@ def test_due_diligence_outcome_read_from_the_child_case(app: Flask, lang: str, e
     """The child case named by the parent's comment decides the outcome shown; a comment the
     child does not bear out is shown as stored."""
     from web.system_texts import comment_text
-    from workflow.domain import due_diligence
+    from workflow.risk.due_diligence import review as due_diligence
 
     with app.app_context():
         parent = onboarding.start_admission(db.session, make_client(2005), SALES)

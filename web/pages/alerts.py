@@ -11,11 +11,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from api.extensions import db
-from workflow import runtime
-from workflow.domain import alerts as alert_service
-from workflow.domain.clients import Client
+from workflow.engine import runtime
 from workflow.errors import ValidationFailed
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.risk.alerts import intake as alert_service
+from workflow.risk.clients.model import Client
 
 from ..console import blp, current_actor
 from ..refusals import field_messages, refusal

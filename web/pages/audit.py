@@ -12,8 +12,11 @@ from flask import Response, render_template, request, stream_with_context
 from flask_babel import gettext as _
 
 from api.extensions import db
-from workflow import audit_export, checkpoints, clock, reports, runtime, verification
+from workflow.audit import checkpoints, reports, verification
+from workflow.audit import export as audit_export
+from workflow.engine import runtime
 from workflow.errors import ValidationFailed
+from workflow.platform import clock
 
 from ..console import blp, current_actor
 

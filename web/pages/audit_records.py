@@ -10,7 +10,8 @@ from typing import Any
 from flask import render_template, request, url_for
 
 from api.extensions import db
-from workflow import audit_search, runtime
+from workflow.audit import search as audit_search
+from workflow.engine import runtime
 from workflow.errors import NotFound, ValidationFailed
 
 from ..console import blp, current_actor

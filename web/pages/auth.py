@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from api.extensions import db
-from workflow import accounts
+from workflow.accounts import users as accounts
 from workflow.errors import AuthenticationFailed
 
 from ..console import blp, session_lifetime, start_session

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from api.extensions import db
-from workflow import runtime, visibility
-from workflow.models import WorkflowInstance
+from workflow.engine import runtime, visibility
+from workflow.records.models import WorkflowInstance
 
 from ..console import blp, current_actor
 from ..display import prefetch_subject_names

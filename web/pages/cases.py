@@ -14,8 +14,9 @@ from werkzeug.wrappers import Response
 
 from api.extensions import db
 from api.presenters import present_instance
-from workflow import engine, runtime, visibility
-from workflow.domain import evidence
+from workflow.engine import firing as engine
+from workflow.engine import runtime, visibility
+from workflow.engine.machine import mermaid
 from workflow.errors import (
     ConditionNotMet,
     Conflict,
@@ -25,10 +26,10 @@ from workflow.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from workflow.identity import Actor
-from workflow.machine import mermaid
-from workflow.models import AuditRecord, WorkflowInstance
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.risk.due_diligence import evidence
 
 from ..action_forms import action_forms, add_evidence, file_inputs, parse_payload
 from ..console import blp, current_actor

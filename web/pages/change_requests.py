@@ -9,10 +9,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from api.extensions import db
-from workflow.domain import client_queries, sensitive_edit
-from workflow.domain.clients import RATINGS, RISK_LEVELS, SENSITIVE_FIELDS
 from workflow.errors import Duplicate, ValidationFailed
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.risk import sensitive_edit
+from workflow.risk.clients import queries as client_queries
+from workflow.risk.clients.model import RATINGS, RISK_LEVELS, SENSITIVE_FIELDS
 
 from ..console import blp, current_actor
 from ..refusals import Refusal, field_messages, refusal

@@ -15,13 +15,14 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from api.extensions import db
-from workflow.domain import client_queries, client_service
-from workflow.domain.client_service import CODE_EDITABLE_STATUSES
-from workflow.domain.clients import OWNERSHIP_TYPES, Client
 from workflow.errors import Conflict, ValidationFailed
-from workflow.masking import PUBLIC_FIELDS, can_see_sensitive, mask_client
-from workflow.rules import PAYMENT_HISTORIES
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.risk.clients import queries as client_queries
+from workflow.risk.clients import service as client_service
+from workflow.risk.clients.masking import PUBLIC_FIELDS, can_see_sensitive, mask_client
+from workflow.risk.clients.model import OWNERSHIP_TYPES, Client
+from workflow.risk.clients.service import CODE_EDITABLE_STATUSES
+from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
 from ..client_form import CONTACT_FIELDS, FACT_FIELDS, field_errors
 from ..console import blp, current_actor

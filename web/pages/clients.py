@@ -11,14 +11,16 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from api.extensions import db
-from workflow import runtime
-from workflow.domain import client_queries, client_service, onboarding
-from workflow.domain.clients import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, STATUSES
+from workflow.engine import runtime
 from workflow.errors import Conflict, ValidationFailed
-from workflow.masking import can_see_sensitive
-from workflow.models import WorkflowInstance
-from workflow.rules import PAYMENT_HISTORIES
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.records.models import WorkflowInstance
+from workflow.risk import onboarding
+from workflow.risk.clients import queries as client_queries
+from workflow.risk.clients import service as client_service
+from workflow.risk.clients.masking import can_see_sensitive
+from workflow.risk.clients.model import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, STATUSES
+from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
 from ..client_form import client_data, field_errors
 from ..console import blp, current_actor

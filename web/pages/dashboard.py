@@ -13,10 +13,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from api.extensions import db
-from workflow import clock, reports, runtime
-from workflow.domain import alerts as alert_service
-from workflow.domain.clients import RATINGS, RISK_LEVELS, Client
-from workflow.models import AuditRecord, WorkflowInstance
+from workflow.audit import reports
+from workflow.engine import runtime
+from workflow.platform import clock
+from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.risk.alerts import intake as alert_service
+from workflow.risk.clients.model import RATINGS, RISK_LEVELS, Client
 
 from ..console import blp, current_actor
 from ..i18n import label, level_label, state_label

@@ -7,8 +7,9 @@ from typing import Any
 from flask import render_template, request
 
 from api.extensions import db
-from workflow import clock, runtime
-from workflow.inbox import inbox as inbox_service
+from workflow.engine import runtime
+from workflow.engine.inbox import inbox as inbox_service
+from workflow.platform import clock
 
 from ..console import blp, current_actor
 from ..display import prefetch_subject_names

@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from api.extensions import db
-from workflow.domain import alert_notifications as notes
-from workflow.transaction import transact
+from workflow.platform.transaction import transact
+from workflow.risk.notify import notifications as notes
 
 from ..console import blp, current_actor
 from ..system_texts import NotificationTexts

@@ -13,8 +13,10 @@ from flask import Flask
 
 from api.extensions import db
 from tests.api.conftest import FIXTURES, make_app
-from workflow import clock, engine, outbox
-from workflow.identity import Actor
+from workflow.engine import firing as engine
+from workflow.platform import clock
+from workflow.records import outbox
+from workflow.records.identity import Actor
 
 LOOP_DEFINITIONS = Path(__file__).parent / "definitions"
 T0 = datetime(2026, 3, 2, 1, 0, 0)

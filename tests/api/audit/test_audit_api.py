@@ -12,8 +12,8 @@ from pathlib import Path
 
 from api.extensions import db
 from tests.api.audit.conftest import HOUR, T0
-from workflow import checkpoints
-from workflow.identity import Actor
+from workflow.audit import checkpoints
+from workflow.records.identity import Actor
 
 ROOT = Path(__file__).resolve().parents[3]
 AUDIT_KEY = "test-audit-key"  # tests.api.conftest.TEST_KEYS
@@ -114,15 +114,15 @@ def export(api, **params) -> bytes:  # noqa: ANN001
 
 def offline_verify(tmp_path: Path, content: bytes, key: str | None = AUDIT_KEY,  # noqa: ANN201
                    key_file_text: str | None = None):
-    """Run the verifier as an auditor would: two stdlib-only files, no site-packages, no database."""
+    """Run the verifier as an auditor would: two stdlib-only modules (and their packages' docstrings), no site-packages, no database."""
     kit = tmp_path / "kit"
-    (kit / "workflow").mkdir(parents=True, exist_ok=True)
-    (kit / "workflow" / "__init__.py").write_text("")
-    for name in ("chain.py", "export_verifier.py"):
+    for name in ("__init__.py", "records/__init__.py", "records/chain.py",
+                 "audit/__init__.py", "audit/offline_verifier.py"):
+        (kit / "workflow" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "workflow" / name, kit / "workflow" / name)
     target = tmp_path / "export.jsonl"
     target.write_bytes(content)
-    args = [sys.executable, "-S", "-m", "workflow.export_verifier", str(target)]
+    args = [sys.executable, "-S", "-m", "workflow.audit.offline_verifier", str(target)]
     if key_file_text is not None:
         (tmp_path / "keys.json").write_text(key_file_text)
         args += ["--key-file", str(tmp_path / "keys.json")]
@@ -172,7 +172,7 @@ def test_the_offline_verifier_reads_the_embedded_keys_json_and_refuses_a_bad_key
     assert no_key.returncode == 1 and "RISKLOOP_AUDIT_KEY" in no_key.stderr
     assert "Traceback" not in no_key.stderr
     target = tmp_path / "export.jsonl"
-    missing = subprocess.run([sys.executable, "-m", "workflow.export_verifier", str(target),
+    missing = subprocess.run([sys.executable, "-m", "workflow.audit.offline_verifier", str(target),
                               "--key-file", str(tmp_path / "nowhere.key")],
                              cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "cannot use key file" in missing.stderr

@@ -24,17 +24,17 @@ from sqlalchemy.orm import Session
 
 from api.extensions import db
 from tests.api.conftest import PASSWORD, Api, drain
-from workflow import engine
-from workflow.creditcode import make_credit_code
-from workflow.domain import evidence
-from workflow.domain.alert_webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from workflow.domain.alerts import raise_alert
-from workflow.domain.client_service import create_client
-from workflow.domain.due_diligence import open_review
-from workflow.domain.onboarding import start_admission
-from workflow.domain.sensitive_edit import request_sensitive_edit
-from workflow.identity import Actor
-from workflow.models import Notification
+from workflow.engine import firing as engine
+from workflow.records.identity import Actor
+from workflow.records.models import Notification
+from workflow.risk.alerts.intake import raise_alert
+from workflow.risk.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from workflow.risk.clients.creditcode import make_credit_code
+from workflow.risk.clients.service import create_client
+from workflow.risk.due_diligence import evidence
+from workflow.risk.due_diligence.review import open_review
+from workflow.risk.onboarding import start_admission
+from workflow.risk.sensitive_edit import request_sensitive_edit
 
 from .table import ACTION, OWNERS
 
@@ -142,7 +142,7 @@ class World:
 
     def expect_state(self, case: int, state: str) -> None:
         with self.session() as s:
-            from workflow.models import WorkflowInstance
+            from workflow.records.models import WorkflowInstance
 
             instance = s.get(WorkflowInstance, case)
             assert instance is not None and instance.state == state, (case, instance and instance.state)
@@ -233,7 +233,7 @@ def import_file(world: World, owner: str) -> bytes:
     """A one-row CSV changing the industry of an existing client of ``owner``."""
     client = world.client(owner)
     with world.session() as s:
-        from workflow.domain.clients import Client
+        from workflow.risk.clients.model import Client
 
         code = s.get(Client, client).credit_code  # type: ignore[union-attr]
     return f"name,credit_code,industry\n导入客户 {client},{code},零售业\n".encode()

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from workflow import clock, runtime
-from workflow.crypto import configure_cipher
-from workflow.definitions import parse_definition
-from workflow.domain.clients import Client
-from workflow.identity import Actor
+from workflow.engine import runtime
+from workflow.engine.definitions import parse_definition
+from workflow.platform import clock
+from workflow.platform.crypto import configure_cipher
+from workflow.records.identity import Actor
+from workflow.risk.clients.model import Client
 
 DEFINITION = Path(__file__).parents[3] / "definitions" / "sensitive_edit.yaml"
 TEST_KEY = "3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="

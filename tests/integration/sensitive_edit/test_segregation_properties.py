@@ -16,14 +16,14 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
-from workflow import engine
-from workflow.audit import instance_stream
-from workflow.domain.clients import Client
-from workflow.domain.sensitive_edit import request_sensitive_edit
+from workflow.audit.verification import verify_all
+from workflow.engine import firing as engine
 from workflow.errors import RiskloopError
-from workflow.identity import Actor
-from workflow.models import AuditRecord, WorkflowInstance
-from workflow.verification import verify_all
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.records.trail import instance_stream
+from workflow.risk.clients.model import Client
+from workflow.risk.sensitive_edit import request_sensitive_edit
 
 from .conftest import (
     ADMIN,

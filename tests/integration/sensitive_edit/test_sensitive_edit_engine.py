@@ -10,12 +10,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text
 
-from workflow import clock, engine, scheduling, tasks
-from workflow.domain.clients import Client, client_stream
-from workflow.domain.sensitive_edit import request_sensitive_edit, sensitive_edit_view
+from workflow.audit.verification import verify_all
+from workflow.background import runner as tasks
+from workflow.background import scheduler as scheduling
+from workflow.engine import firing as engine
 from workflow.errors import Duplicate, Forbidden, IllegalState, NotFound, ValidationFailed
-from workflow.models import AuditRecord, WorkflowInstance
-from workflow.verification import verify_all
+from workflow.platform import clock
+from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.risk.clients.model import Client, client_stream
+from workflow.risk.sensitive_edit import request_sensitive_edit, sensitive_edit_view
 
 from .conftest import (
     ADMIN,
@@ -310,7 +313,7 @@ def test_who_may_file_a_request(db):
 
 
 def test_the_demo_change_request_waits_for_two_approvers(db):
-    from workflow.domain.sensitive_edit import add_demo_change_request
+    from workflow.risk.sensitive_edit import add_demo_change_request
 
     add_demo_change_request(db)  # no client yet: nothing to do
     client = make_client(db)

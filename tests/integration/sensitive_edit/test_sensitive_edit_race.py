@@ -10,14 +10,15 @@ import pytest
 
 from tests.conftest import _runtime
 from tests.databases import fresh_database
-from workflow import engine, runtime
-from workflow.crypto import configure_cipher
-from workflow.domain.clients import Client
-from workflow.domain.sensitive_edit import request_sensitive_edit
+from workflow.audit.verification import verify_all
+from workflow.engine import firing as engine
+from workflow.engine import runtime
 from workflow.errors import Conflict, IllegalState, VersionConflict
-from workflow.identity import Actor
-from workflow.models import WorkflowInstance
-from workflow.verification import verify_all
+from workflow.platform.crypto import configure_cipher
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
+from workflow.risk.clients.model import Client
+from workflow.risk.sensitive_edit import request_sensitive_edit
 
 from .conftest import LEGAL, MANAGER, RISK, RISK2, SALES, TEST_KEY, add_to_catalog, make_client
 

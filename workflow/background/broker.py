@@ -1,0 +1,75 @@
+"""The Dramatiq broker and the one actor that runs outbox messages.
+
+The actor is declared against the broker built here (not at import time), so no
+module can quietly bind to a default localhost broker. With ``REDIS_URL`` the
+broker is Redis; without it, an in-process stub broker served by worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware
+from sqlalchemy.orm import Session
+
+from workflow.background.runner import DEFAULT_MAX_ATTEMPTS, run_message
+from workflow.engine.registry import Registry
+from workflow.errors import TaskFailed
+from workflow.records import outbox
+
+log = logging.getLogger(__name__)
+
+QUEUE = "riskloop"
+ACTOR_NAME = "riskloop.run_outbox_message"
+
+
+def build_broker(redis_url: str | None, *, middleware: list[Middleware] | None = None,
+                 heartbeat_timeout_ms: int = 15000, maintenance_chance: int = 5000) -> dramatiq.Broker:
+    if redis_url:
+        from dramatiq.brokers.redis import RedisBroker
+
+        # A killed worker's in-flight messages come back only when its heartbeat is
+        # older than heartbeat_timeout AND another worker runs maintenance; the
+        # defaults (60 s, 0.1 %) left messages stranded for many minutes (STACK.md).
+        broker: dramatiq.Broker = RedisBroker(
+            url=redis_url, heartbeat_timeout=heartbeat_timeout_ms,
+            maintenance_chance=maintenance_chance, dead_message_ttl=7 * 86400 * 1000,
+        )
+    else:
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+    for m in middleware or []:
+        broker.add_middleware(m)
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def declare_actor(broker: dramatiq.Broker, session_factory: Callable[[], Session],
+                  registry: Registry, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Any:
+    """Declare the outbox actor on ``broker`` and route the outbox's sends to it."""
+
+    def run_outbox_message(outbox_id: int) -> None:
+        # The outcome (done, skipped, failed) is recorded on the outbox row; returning it
+        # would only make Dramatiq warn on every message that no result backend keeps it.
+        outcome = run_message(session_factory, registry, outbox_id, max_attempts=max_attempts)
+        log.debug("outbox message %s: %s", outbox_id, outcome)
+
+    actor = dramatiq.actor(
+        broker=broker, actor_name=ACTOR_NAME, queue_name=QUEUE,
+        # Our own attempt counter (in the outbox row) decides when to give up and
+        # open an incident; Dramatiq only needs to retry transient failures.
+        max_retries=max_attempts, min_backoff=500, max_backoff=30000,
+        retry_when=lambda retries, exc: isinstance(exc, TaskFailed) and retries < max_attempts,
+        time_limit=300000,
+    )(run_outbox_message)
+
+    def send(ids: list[int]) -> None:
+        for outbox_id in ids:
+            actor.send(outbox_id)
+
+    outbox.set_sender(send)
+    return actor

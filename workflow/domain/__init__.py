@@ -1,1 +1,0 @@
-"""Domain modules: each registers the named guards, effects, tasks and jobs it offers."""

@@ -1,0 +1,213 @@
+"""Field encryption at rest with key rotation (Fernet: AES-128-CBC + HMAC-SHA256).
+
+Keys come from ``RISKLOOP_ENCRYPTION_KEYS``: comma-separated Fernet keys, the
+first encrypts, all decrypt. To rotate, put a new key first, keep the old ones
+until every stored value has been passed through :meth:`FieldCipher.rotate`,
+then drop them.
+
+Ciphertext is randomised, so an encrypted column cannot be searched or
+compared in SQL; add a keyed-hash (HMAC) "blind index" column where a lookup
+is needed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import Text, TypeDecorator
+
+from workflow.errors import ConfigurationError
+
+ENV_VAR = "RISKLOOP_ENCRYPTION_KEYS"
+
+_GENERATE_HINT = (
+    'generate one with: python -c "from workflow.platform.crypto import generate_key; print(generate_key())"'
+)
+
+
+class EncryptionKeyError(ConfigurationError, ValueError):
+    """Raised when RISKLOOP_ENCRYPTION_KEYS is missing, empty or holds a malformed key."""
+
+
+class CipherNotConfigured(ConfigurationError, RuntimeError):
+    """Raised when an encrypted value is read or written before configure_cipher() ran."""
+
+
+class DecryptionFailed(ConfigurationError, ValueError):
+    """Raised when a stored token was made with none of the configured keys, or is corrupt."""
+
+
+def generate_key() -> str:
+    """A new random Fernet key (URL-safe base64 text)."""
+    return Fernet.generate_key().decode("ascii")
+
+
+def parse_keys(value: str | None) -> list[str]:
+    """Split a ``RISKLOOP_ENCRYPTION_KEYS`` value into keys, newest first; blanks are dropped."""
+    if not value:
+        return []
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+class FieldCipher:
+    """Encrypts with the first key; decrypts with any of them."""
+
+    def __init__(self, keys: list[str]) -> None:
+        """Build from Fernet keys, newest first.
+
+        Raises:
+            EncryptionKeyError: no keys, or a key that is not a valid Fernet key.
+        """
+        if isinstance(keys, str):
+            # A bare string would be iterated character by character.
+            keys = parse_keys(keys)
+        if not keys:
+            raise EncryptionKeyError(
+                f"no encryption key configured: set {ENV_VAR} to one or more "
+                f"comma-separated Fernet keys; {_GENERATE_HINT}"
+            )
+        fernets = []
+        for position, key in enumerate(keys, start=1):
+            try:
+                fernets.append(Fernet(key))
+            except (ValueError, TypeError) as exc:
+                # Never echo the key itself: it may be a real secret with a typo.
+                raise EncryptionKeyError(
+                    f"key {position} of {len(keys)} in {ENV_VAR} is not a valid Fernet key "
+                    f"(32 bytes, URL-safe base64); {_GENERATE_HINT}"
+                ) from exc
+        self._current = fernets[0]
+        self._all = MultiFernet(fernets)
+        self.key_count = len(fernets)
+
+    def encrypt(self, plaintext: str) -> str:
+        """Encrypt ``plaintext`` under the newest key.
+
+        Raises:
+            TypeError: ``plaintext`` is not a string.
+        """
+        if not isinstance(plaintext, str):
+            raise TypeError(f"can only encrypt text, got {type(plaintext).__name__}")
+        return self._current.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        """Decrypt a token made with any configured key.
+
+        Raises:
+            DecryptionFailed: no configured key opens the token, or it is corrupt.
+        """
+        try:
+            return self._all.decrypt(_as_bytes(token)).decode("utf-8")
+        except InvalidToken as exc:
+            raise DecryptionFailed(_decrypt_hint()) from exc
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt a token under the newest key.
+
+        Raises:
+            DecryptionFailed: no configured key opens the token, or it is corrupt.
+        """
+        try:
+            return self._all.rotate(_as_bytes(token)).decode("ascii")
+        except InvalidToken as exc:
+            raise DecryptionFailed(_decrypt_hint()) from exc
+
+    def is_current(self, token: str) -> bool:
+        """True when ``token`` opens with the newest key, i.e. needs no rotation."""
+        # Fernet tokens carry no key id; trying the newest key is the only way to tell.
+        try:
+            self._current.decrypt(_as_bytes(token))
+        except (InvalidToken, DecryptionFailed):
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"FieldCipher(keys={self.key_count})"
+
+
+def _as_bytes(token: str) -> bytes:
+    if isinstance(token, bytes):
+        return token
+    if not isinstance(token, str):
+        raise TypeError(f"a token is text, got {type(token).__name__}")
+    try:
+        return token.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise DecryptionFailed("not an encrypted value: tokens are ASCII text") from exc
+
+
+def _decrypt_hint() -> str:
+    return (
+        f"cannot decrypt a stored value: none of the keys in {ENV_VAR} opens it, or it is "
+        "corrupt; if keys were rotated, put the old key back after the new one"
+    )
+
+
+_cipher: FieldCipher | None = None
+
+
+def configure_cipher(keys: list[str]) -> FieldCipher:
+    """Install the process-wide cipher that :class:`EncryptedString` columns use.
+
+    Raises:
+        EncryptionKeyError: no keys, or a malformed key.
+    """
+    global _cipher
+    _cipher = FieldCipher(keys)
+    return _cipher
+
+
+def get_cipher() -> FieldCipher:
+    """The process-wide cipher.
+
+    Raises:
+        CipherNotConfigured: configure_cipher() has not run in this process.
+    """
+    if _cipher is None:
+        raise CipherNotConfigured(
+            "field encryption is not configured in this process: call "
+            f"workflow.platform.crypto.configure_cipher(parse_keys(os.environ['{ENV_VAR}'])) at "
+            "start-up (the app factory and the worker entry point should do this)"
+        )
+    return _cipher
+
+
+class EncryptedString(TypeDecorator[str]):
+    """A text column stored encrypted; None stays NULL. Not searchable or comparable in SQL."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return get_cipher().encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return get_cipher().decrypt(value)
+
+
+class EncryptedJSON(TypeDecorator[Any]):
+    """A JSON value (e.g. a contacts list with phones) stored encrypted; None stays NULL.
+
+    Mutating the loaded object in place is not detected; assign a new value.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return get_cipher().encrypt(text)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(get_cipher().decrypt(value))

@@ -1,0 +1,184 @@
+"""Evidence file storage: content-addressed by SHA-256, written atomically.
+
+A file is streamed to a temporary file in ``RISKLOOP_EVIDENCE_DIR`` while it is
+hashed and measured, then renamed to ``<dir>/<sha[:2]>/<sha256>``: an upload that
+fails midway (too large, connection lost) leaves no partial file, and temporary
+files of a killed process are swept by a later upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import IO
+
+from workflow.engine import runtime
+from workflow.errors import ConfigurationError, PayloadTooLarge, UnsupportedMediaType
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+CHUNK = 64 * 1024
+_TMP_PREFIX = ".upload-"
+# PDF, images and office documents (Microsoft and OpenDocument formats).
+ALLOWED_TYPES = frozenset({
+    "application/pdf",
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+})
+
+def evidence_dir() -> Path:
+    """Raises:
+        ConfigurationError: ``RISKLOOP_EVIDENCE_DIR`` is not configured."""
+    folder = runtime.setting("RISKLOOP_EVIDENCE_DIR")
+    if not folder:
+        raise ConfigurationError("RISKLOOP_EVIDENCE_DIR is not set; point it at a writable folder "
+                                 "(the app defaults it to <instance folder>/evidence)")
+    return Path(str(folder))
+
+
+def max_bytes() -> int:
+    return int(runtime.setting("RISKLOOP_EVIDENCE_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+def path_for(sha256: str) -> Path:
+    return evidence_dir() / sha256[:2] / sha256
+
+
+def check_content_type(content_type: str | None) -> str:
+    """Raises:
+        UnsupportedMediaType: not a PDF, image or office document."""
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    if base not in ALLOWED_TYPES:
+        raise UnsupportedMediaType(
+            f"evidence of type {base or 'unknown'!r} is not accepted; upload a PDF, an image "
+            "(PNG, JPEG, GIF, WebP, TIFF, BMP) or an office document (Word, Excel, PowerPoint, "
+            "OpenDocument)", allowed=sorted(ALLOWED_TYPES))
+    return base
+
+
+_OLE2 = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",)  # Word, Excel, PowerPoint 97-2003
+_ZIP = (b"PK\x03\x04",)  # Office Open XML and OpenDocument are zip containers
+# How files of each accepted type begin (their "magic numbers").
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "application/pdf": (b"%PDF",),  # anywhere in the first 1,024 bytes, as readers accept
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),  # and "WEBP" at offset 8, checked below
+    "image/tiff": (b"II*\x00", b"MM\x00*"),
+    "image/bmp": (b"BM",),
+    "application/msword": _OLE2,
+    "application/vnd.ms-excel": _OLE2,
+    "application/vnd.ms-powerpoint": _OLE2,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": _ZIP,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": _ZIP,
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": _ZIP,
+    "application/vnd.oasis.opendocument.text": _ZIP,
+    "application/vnd.oasis.opendocument.spreadsheet": _ZIP,
+    "application/vnd.oasis.opendocument.presentation": _ZIP,
+}
+_HEAD = 1024
+
+
+def check_signature(content_type: str, head: bytes) -> None:
+    """Raises:
+        UnsupportedMediaType: the file's first bytes are not those of ``content_type`` (an
+            executable or script renamed ``.pdf``, say)."""
+    starts = SIGNATURES.get(content_type, ())
+    ok = any(head.startswith(sig) for sig in starts)
+    if content_type == "application/pdf":
+        ok = b"%PDF" in head
+    if ok and content_type == "image/webp":
+        ok = head[8:12] == b"WEBP"
+    if not ok:
+        raise UnsupportedMediaType(
+            f"the file's content is not {content_type}, as its type says; upload the "
+            "document itself (a renamed file of another kind is refused)",
+            allowed=sorted(ALLOWED_TYPES))
+
+
+def store_file(stream: IO[bytes], limit: int | None = None,
+               content_type: str | None = None) -> tuple[str, int]:
+    """Copy ``stream`` into the evidence folder; returns (sha256, size).
+
+    Raises:
+        PayloadTooLarge: the stream is longer than ``limit`` bytes (nothing is kept).
+        UnsupportedMediaType: ``content_type`` is given and the content does not begin as
+            files of that type do (nothing is kept).
+    """
+    limit = max_bytes() if limit is None else limit
+    folder = evidence_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    sweep_partial_uploads(folder)
+    digest = hashlib.sha256()
+    size = 0
+    fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=folder)
+    tmp = Path(tmp_name)
+    head = b""
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                if len(head) < _HEAD:
+                    head += chunk[: _HEAD - len(head)]
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"the file is larger than the evidence limit of {limit} bytes; compress or "
+                        "split it (the limit is RISKLOOP_EVIDENCE_MAX_BYTES)", limit=limit)
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            if content_type is not None:
+                check_signature(content_type, head)
+            os.fsync(out.fileno())
+        sha = digest.hexdigest()
+        final = folder / sha[:2] / sha
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return sha, size
+
+
+def sweep_partial_uploads(folder: Path, older_than: timedelta = timedelta(hours=6)) -> int:
+    """Delete temporary files left by uploads whose process was killed midway."""
+    cutoff = time.time() - older_than.total_seconds()
+    removed = 0
+    for leftover in folder.glob(f"{_TMP_PREFIX}*"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+                removed += 1
+        except FileNotFoundError:  # another upload swept it first
+            continue
+    if removed:
+        log.info("removed %d partial upload(s) left by interrupted processes", removed)
+    return removed
+
+
+def check_file(sha256: str) -> str | None:
+    """None if the stored file hashes to ``sha256``; else ``missing`` or what is wrong."""
+    path = path_for(sha256)
+    if not path.is_file():
+        return "missing"
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    actual = digest.hexdigest()
+    return None if actual == sha256 else f"content hashes to {actual}"

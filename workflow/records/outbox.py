@@ -1,0 +1,105 @@
+"""The transactional outbox: background work written with the change that asks for it.
+
+Rows are written inside the firing transaction; after commit they are handed to
+the broker at once, and a relay loop re-sends anything still pending (a broker
+that was down) or sent long ago and never finished (a lost message). Workers mark
+a row done in the same transaction as the task's own effects, so a redelivered
+message has no second effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from workflow.platform import clock
+from workflow.records.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEY = "riskloop_outbox_new"
+
+# Set by the runtime: hands a list of outbox ids to the broker; raises if it cannot.
+Sender = Callable[[list[int]], None]
+_sender: Sender | None = None
+
+
+def set_sender(sender: Sender | None) -> None:
+    global _sender
+    _sender = sender
+
+
+_INSERT = insert(OutboxMessage).returning(OutboxMessage.id)
+
+
+def enqueue(
+    session: Session, task: str, args: dict[str, Any] | None = None, *, instance_id: int | None = None
+) -> int:
+    """Write a task for a worker; it leaves only if the surrounding transaction commits.
+
+    Returns the outbox id. A Core insert: every firing writes one, and the row is
+    not read back in the transaction.
+    """
+    outbox_id = session.connection().execute(_INSERT, {
+        "task": task, "args": args or {}, "instance_id": instance_id, "status": "pending",
+        "attempts": 0, "created_at": clock.now(), "sent_at": None, "done_at": None,
+        "last_error": None,
+    }).scalar_one()
+    session.info.setdefault(_PENDING_KEY, []).append(outbox_id)
+    return outbox_id
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    ids = session.info.pop(_PENDING_KEY, None)
+    if not ids or _sender is None:
+        return
+    try:
+        _sender(ids)
+    except Exception:  # the broker is down: the relay loop delivers later
+        log.warning("broker unavailable; %d outbox message(s) left for the relay", len(ids))
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def relay_once(session_factory: Callable[[], Session], *, redeliver_after: timedelta,
+               limit: int = 500) -> int:
+    """Hand the broker every message still pending ``redeliver_after`` since it was last
+    sent (or written): the broker was down, or the message was lost with a worker.
+    Returns how many were handed over."""
+    if _sender is None:
+        return 0
+    session = session_factory()
+    try:
+        cutoff = clock.now() - redeliver_after
+        ids = list(session.execute(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "pending",
+                or_(
+                    OutboxMessage.sent_at <= cutoff,
+                    OutboxMessage.sent_at.is_(None) & (OutboxMessage.created_at <= cutoff),
+                ),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).scalars())
+        if not ids:
+            session.rollback()
+            return 0
+        _sender(ids)
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(sent_at=clock.now())
+        )
+        session.commit()
+        return len(ids)
+    finally:
+        session.close()

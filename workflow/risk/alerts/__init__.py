@@ -1,0 +1,1 @@
+"""The alert loop: intake, routing, SLAs, client suspension, webhook intake."""

@@ -1,0 +1,1 @@
+"""The client archive: model, validation, services, bulk import, encryption, masking, demo data."""

@@ -1,0 +1,262 @@
+"""Batch import of clients from spreadsheets (CSV or XLSX), idempotent by credit code.
+
+Every row is checked first; one bad row stops the whole import (a dry run lists
+them all with row number and field), so a file is imported entirely or not at
+all. A row whose credit code is already in the archive updates that client's
+non-sensitive fields; a different value for a sensitive field is never written
+but reported, to be changed through a change request.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.errors import Forbidden, RiskloopError, ValidationFailed
+from workflow.records.identity import Actor
+from workflow.risk.clients.model import SENSITIVE_FIELDS, Client
+from workflow.risk.clients.service import create_client, plain, require_editor, update_client
+from workflow.risk.clients.validation import validate_client_fields
+
+PLAIN_COLUMNS = ("name", "credit_code", "legal_representative", "id_number", "industry", "region",
+                 "registered_capital", "established_on", "ownership_type", "state_ownership_pct",
+                 "bank_account", "owner", "tags")
+CONTACT_COLUMNS = {"contact_name": "name", "contact_phone": "phone", "contact_email": "email"}
+FACT_COLUMNS = ("litigation_count", "negative_news_count", "payment_history")
+COLUMNS = PLAIN_COLUMNS + tuple(CONTACT_COLUMNS) + FACT_COLUMNS
+MAX_ROWS = 20_000
+
+
+@dataclass
+class ImportReport:
+    dry_run: bool
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    submitted: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    sensitive_differences: list[dict[str, Any]] = field(default_factory=list)
+    client_ids: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("dry_run", "rows", "created", "updated", "unchanged",
+                                              "submitted", "errors", "sensitive_differences")}
+
+
+def read_rows(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(spreadsheet row number, {column: cell}) for every non-empty data row.
+
+    Raises:
+        ValidationFailed: not CSV or XLSX, unreadable, or unknown columns in the header.
+    """
+    if filename.lower().endswith(".xlsx"):
+        table = _xlsx_rows(content)
+    elif filename.lower().endswith(".csv"):
+        table = iter(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    else:
+        raise ValidationFailed(f"{filename}: import CSV (.csv) or Excel (.xlsx) files",
+                               errors={"file": ["Unsupported file type."]})
+    header = [str(h or "").strip() for h in next(table, [])]
+    unknown = [h for h in header if h and h not in COLUMNS]
+    if unknown or "credit_code" not in header:
+        raise ValidationFailed(
+            f"{filename}: unknown column(s) {', '.join(unknown) or '-'}; the header needs credit_code "
+            f"and may use {', '.join(COLUMNS)}", errors={"header": [f"Unknown: {', '.join(unknown)}"]})
+    for number, cells in enumerate(table, start=2):
+        row = {h: c for h, c in zip(header, cells, strict=False) if h and c not in (None, "")}
+        if row:
+            yield number, row
+
+
+def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise ValidationFailed("the file is not a readable .xlsx workbook",
+                               errors={"file": [type(exc).__name__]}) from exc
+    sheet = book.worksheets[0]
+    for values in sheet.iter_rows(values_only=True):
+        yield list(values)
+
+
+def row_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A spreadsheet row as client fields (contacts and facts gathered, cells as text)."""
+    data: dict[str, Any] = {}
+    for column in PLAIN_COLUMNS:
+        if column in row:
+            value = row[column]
+            if hasattr(value, "date") and column == "established_on":
+                value = value.date()
+            data[column] = value.isoformat() if hasattr(value, "isoformat") else str(value).strip()
+    if "tags" in data:
+        data["tags"] = [t.strip() for t in data["tags"].replace(";", ",").split(",") if t.strip()]
+    contact = {key: str(row[column]).strip() for column, key in CONTACT_COLUMNS.items() if column in row}
+    if contact:
+        data["contacts"] = [contact]
+    facts: dict[str, Any] = {}
+    for column in FACT_COLUMNS:
+        if column in row:
+            text = str(row[column]).strip()
+            facts[column] = int(float(text)) if column.endswith("_count") and _is_number(text) else text
+    if facts:
+        data["facts"] = facts
+    return data
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _row_errors(number: int, exc: RiskloopError) -> list[dict[str, Any]]:
+    errors = exc.extra.get("errors") or {"_row": [exc.detail]}
+    return [{"row": number, "field": str(name),
+             "messages": [str(m) for m in (messages if isinstance(messages, list) else [messages])]}
+            for name, messages in errors.items()]
+
+
+def import_clients(session: Session, rows: Iterator[tuple[int, dict[str, Any]]], actor: Actor, *,
+                   dry_run: bool, default_owner: str | None = None,
+                   progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Check every row, then (unless ``dry_run`` or a row is bad) create or update the clients
+    inside the caller's transaction; ``progress(1)`` is called per row."""
+    report = ImportReport(dry_run=dry_run)
+    checked: list[tuple[int, dict[str, Any], Client | None]] = []
+    seen: dict[str, int] = {}
+    for number, row in rows:
+        report.rows += 1
+        if report.rows > MAX_ROWS:
+            raise ValidationFailed(f"import at most {MAX_ROWS} rows per file; split the file",
+                                   errors={"file": ["Too many rows."]})
+        try:
+            data = validate_client_fields(row_fields(row), partial=False)
+        except ValidationFailed as exc:
+            report.errors.extend(_row_errors(number, exc))
+            continue
+        code = data["credit_code"]
+        if code in seen:
+            report.errors.append({"row": number, "field": "credit_code",
+                                  "messages": [f"Also in row {seen[code]}; keep one row per client."]})
+            continue
+        seen[code] = number
+        existing = session.execute(select(Client).where(Client.credit_code == code)).scalar_one_or_none()
+        if existing is not None and not _may_edit(existing, actor):
+            # Refused before any comparison: a dry run must not tell a sales user whether
+            # a guessed value (a bank account) matches another owner's client.
+            report.errors.append({"row": number, "field": "credit_code", "messages": [
+                "This client is owned by another sales user; only its owner, a risk officer "
+                "or a manager may update it."]})
+            continue
+        checked.append((number, data, existing))
+    if report.errors or dry_run:
+        for number, data, existing in checked:
+            _classify(report, number, data, existing)
+        return report
+    for number, data, existing in checked:
+        try:
+            _write(session, report, number, data, existing, actor, default_owner)
+        except RiskloopError as exc:
+            report.errors.extend(_row_errors(number, exc))
+        if progress is not None:
+            progress(1)
+    return report
+
+
+def _may_edit(client: Client, actor: Actor) -> bool:
+    try:
+        require_editor(client, actor, "importing clients")
+    except Forbidden:
+        return False
+    return True
+
+
+def _split(data: dict[str, Any], existing: Client) -> tuple[dict[str, Any], dict[str, Any]]:
+    changes: dict[str, Any] = {}
+    sensitive: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "owner" or plain(getattr(existing, name)) == plain(value):
+            continue
+        (sensitive if name in SENSITIVE_FIELDS else changes)[name] = value
+    return changes, sensitive
+
+
+def _classify(report: ImportReport, number: int, data: dict[str, Any], existing: Client | None) -> None:
+    if existing is None:
+        report.created += 1
+        return
+    changes, sensitive = _split(data, existing)
+    _report_sensitive(report, number, existing, sensitive)
+    if changes:
+        report.updated += 1
+    else:
+        report.unchanged += 1
+
+
+def _report_sensitive(report: ImportReport, number: int, client: Client, sensitive: dict[str, Any]) -> None:
+    for name in sorted(sensitive):
+        report.sensitive_differences.append({
+            "row": number, "client_id": client.id, "field": name,
+            "message": f"not changed: file a change request at POST /api/v1/clients/{client.id}/change-requests",
+        })
+
+
+def _write(session: Session, report: ImportReport, number: int, data: dict[str, Any],
+           existing: Client | None, actor: Actor, default_owner: str | None) -> None:
+    if existing is None:
+        if "owner" not in data and default_owner:
+            data = {**data, "owner": default_owner}
+        client = create_client(session, data, actor)
+        report.created += 1
+        report.client_ids.append(client.id)
+        return
+    changes, sensitive = _split(data, existing)
+    _report_sensitive(report, number, existing, sensitive)
+    report.client_ids.append(existing.id)
+    if not changes:
+        report.unchanged += 1
+        return
+    update_client(session, existing.id, changes, actor)
+    report.updated += 1
+
+
+def run_import(session: Session, content: bytes, filename: str, actor: Actor, *, dry_run: bool,
+               submit: bool = False, default_owner: str | None = None,
+               progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import a file inside the caller's transaction and optionally submit every imported
+    client for admission (those not already admitted or under way).
+
+    Raises:
+        Forbidden: the actor may not write clients (checked before the file is read).
+        ValidationFailed: a bad file or any bad row (nothing is imported; ``extra['report']``).
+    """
+    require_editor(None, actor, "importing clients")
+    report = import_clients(session, read_rows(content, filename), actor, dry_run=dry_run,
+                            default_owner=default_owner, progress=progress)
+    if report.errors and not dry_run:
+        raise ValidationFailed(
+            f"{filename}: {len({e['row'] for e in report.errors})} bad row(s); nothing was "
+            "imported (run a dry run to see them all)",
+            errors={f"row {e['row']}: {e['field']}": e["messages"] for e in report.errors},
+            report=report.to_dict())
+    if submit and not dry_run:
+        from workflow.risk.onboarding import NOT_ADMISSIBLE, running_admission, start_admission
+
+        for client_id in report.client_ids:
+            client = session.get(Client, client_id)
+            if client is None or client.status in NOT_ADMISSIBLE or running_admission(session, client_id):
+                continue
+            start_admission(session, client_id, actor, comment=f"batch import of {filename}")
+            report.submitted += 1
+    return report

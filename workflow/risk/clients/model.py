@@ -1,0 +1,101 @@
+"""The client record (客户档案): the subject of onboarding, due diligence, edits and alerts.
+
+Personal and banking data (contacts, bank account, identity number) are encrypted
+at rest with ``RISKLOOP_ENCRYPTION_KEYS``; responses mask them by role.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, Date, DateTime, Index, Integer, Numeric, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from workflow.engine.registry import registry
+from workflow.errors import NotFound
+from workflow.platform import clock
+from workflow.platform.crypto import EncryptedJSON, EncryptedString
+from workflow.platform.db import Base, BigId, JsonType
+
+STATUSES = ("prospect", "pending_admission", "active", "suspended", "rejected", "offboarded")
+OWNERSHIP_TYPES = ("central_soe", "local_soe", "private", "foreign", "individual", "collective", "other")
+RATINGS = ("S", "A", "B", "C", "D")
+RISK_LEVELS = ("low", "medium", "high")
+# Changed only through a dual approval (SPEC 2, 4.3); a direct PATCH is refused with 409.
+SENSITIVE_FIELDS = ("credit_limit", "bank_account", "legal_representative", "blacklisted",
+                    "rating", "risk_level")
+
+
+class Client(Base):
+    """A client (company or individual) in the archive."""
+
+    __tablename__ = "clients"
+    __table_args__ = (
+        Index("ix_clients_owner", "owner"),
+        Index("ix_clients_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    legal_representative: Mapped[str | None] = mapped_column(String(64))
+    id_number: Mapped[str | None] = mapped_column(EncryptedString)
+    industry: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(64))
+    registered_capital: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    established_on: Mapped[date | None] = mapped_column(Date)
+    ownership_type: Mapped[str | None] = mapped_column(String(24))
+    state_ownership_pct: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    contacts: Mapped[list[dict[str, Any]] | None] = mapped_column(EncryptedJSON)
+    bank_account: Mapped[str | None] = mapped_column(EncryptedString)
+    credit_limit: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    rating: Mapped[str | None] = mapped_column(String(1))
+    risk_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
+    risk_level: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(24), default="prospect")
+    status_before_suspension: Mapped[str | None] = mapped_column(String(24))
+    owner: Mapped[str] = mapped_column(String(64))
+    blacklisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    contracts: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    # Facts for the scorecard not on the form (litigation, news, payment history).
+    facts: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    screening: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+
+
+def client_stream(client_id: int) -> str:
+    return f"client:{client_id}"
+
+
+def get_client(session: Session, client_id: int, *, lock: bool = False) -> Client:
+    """Raises:
+        NotFound: no such client."""
+    if lock:
+        from sqlalchemy import select
+
+        client = session.execute(
+            select(Client).where(Client.id == client_id).with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+    else:
+        client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"client {client_id} does not exist")
+    return client
+
+
+@registry.subject_owner("client")
+def client_owner(session: Session, client_id: int) -> str | None:
+    client = session.get(Client, client_id)
+    return client.owner if client is not None else None
+
+
+@registry.subject_owner_batch("client")
+def client_owners(session: Session, client_ids: list[int]) -> dict[int, str | None]:
+    return dict(session.execute(select(Client.id, Client.owner).where(Client.id.in_(client_ids))).all())

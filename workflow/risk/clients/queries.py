@@ -1,0 +1,64 @@
+"""Finding clients: the archive list with filters, text search and keyset pagination,
+and reading one client, both limited to what the actor may see."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from workflow.errors import Forbidden
+from workflow.records.identity import Actor
+from workflow.risk.clients.model import Client, get_client
+
+# Roles that see the whole archive; sales see the clients they own. Admins manage users
+# and definitions, not business data (SPEC 1): they see no client.
+ARCHIVE_ROLES = frozenset({"risk_officer", "legal", "manager", "auditor"})
+FILTERS = ("status", "rating", "risk_level", "owner")
+
+
+def _sees_all(actor: Actor) -> bool:
+    return actor.is_system or actor.has_any(ARCHIVE_ROLES)
+
+
+def read_client(session: Session, client_id: int, actor: Actor) -> Client:
+    """Raises:
+        NotFound: no such client.
+        Forbidden: a sales user asking for a client owned by someone else."""
+    client = get_client(session, client_id)
+    if not _sees_all(actor) and "sales" not in actor.roles:
+        raise Forbidden("reading the client archive needs one of the roles "
+                        f"{', '.join(sorted(ARCHIVE_ROLES | {'sales'}))}", rule="role")
+    if not _sees_all(actor) and client.owner != actor.username:
+        raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner",
+                        code="client.owner", params={"client_id": client_id})
+    return client
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_clients(session: Session, actor: Actor, filters: Mapping[str, Any], *, limit: int,
+                 before_id: int | None = None) -> tuple[list[Client], int | None]:
+    """Clients matching ``filters`` (status, rating, risk_level, owner; ``q`` searches name
+    and credit code), newest first; returns the page and the cursor of the next one."""
+    stmt = select(Client).order_by(Client.id.desc())
+    if not _sees_all(actor):
+        stmt = stmt.where(Client.owner == actor.username)
+    for key in FILTERS:
+        if filters.get(key) is not None:
+            stmt = stmt.where(getattr(Client, key) == filters[key])
+    text = (filters.get("q") or "").strip()
+    if text:
+        stmt = stmt.where(or_(func.lower(Client.name).like(_like(text.lower()), escape="\\"),
+                              Client.credit_code.like(_like(text.upper()), escape="\\")))
+    if before_id is not None:
+        stmt = stmt.where(Client.id < before_id)
+    rows = list(session.execute(stmt.limit(limit + 1)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)

@@ -1,0 +1,264 @@
+"""Client services: the one door through which the API, the console, imports and
+workflows create, edit and read client records.
+
+Every write is recorded in the client's audit stream (``client:<id>``) with a
+field diff whose personal and banking values are masked; every unmasked read of
+sensitive data by a person is recorded too.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.errors import Conflict, Duplicate, Forbidden, ValidationFailed, VersionConflict
+from workflow.platform import clock
+from workflow.records import trail as audit
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, User
+from workflow.risk.clients.masking import mask_client, mask_diff, unmasked_sensitive_fields
+from workflow.risk.clients.model import SENSITIVE_FIELDS, Client, client_stream, get_client
+from workflow.risk.clients.validation import validate_client_fields, validate_sensitive_change
+
+log = logging.getLogger(__name__)
+
+# Who may write client records at all; sales only their own clients.
+EDITOR_ROLES = frozenset({"sales", "risk_officer", "manager"})
+# Set by screening or a change request, never typed in when creating a client.
+# A client's credit code may be corrected only before it was screened for admission (or
+# after a rejection, before it is submitted again and screened anew).
+CODE_EDITABLE_STATUSES = frozenset({"prospect", "rejected"})
+SYSTEM_SET_ON_CREATE = ("credit_limit", "rating", "risk_level", "blacklisted")
+RECORD_FIELDS = (
+    "id", "name", "credit_code", "legal_representative", "id_number", "industry", "region",
+    "registered_capital", "established_on", "ownership_type", "state_ownership_pct",
+    "contacts", "bank_account", "credit_limit", "rating", "risk_score", "risk_level",
+    "status", "owner", "blacklisted", "tags", "contracts", "facts", "screening", "version",
+    "created_by", "created_at", "updated_at",
+)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-able copy of a column value (money as float, dates as ISO text)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return clock.isoformat(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def client_record(client: Client) -> dict[str, Any]:
+    """Every field of ``client`` as plain JSON values, unmasked (never send this as is)."""
+    return {name: plain(getattr(client, name)) for name in RECORD_FIELDS}
+
+
+def sensitive_values(client: Client) -> dict[str, Any]:
+    """The current values of :data:`SENSITIVE_FIELDS`, as plain JSON (for before/after checks)."""
+    return {name: plain(getattr(client, name)) for name in SENSITIVE_FIELDS}
+
+
+def require_editor(client: Client | None, actor: Actor, what: str) -> None:
+    """Raises:
+        Forbidden: the actor may not write clients, or (sales) not this one."""
+    if actor.is_system:
+        return
+    if not actor.has_any(EDITOR_ROLES):
+        raise Forbidden(f"{what} needs one of the roles {', '.join(sorted(EDITOR_ROLES))}",
+                        rule="role")
+    if client is not None and not actor.has_any(EDITOR_ROLES - {"sales"}) \
+            and client.owner != actor.username:
+        raise Forbidden(f"client {client.id} is owned by another sales user; only its owner, "
+                        "a risk officer or a manager may edit it", rule="owner",
+                        code="client.owner", params={"client_id": client.id})
+
+
+def _check_owner(session: Session, owner: str) -> None:
+    user = session.execute(select(User).where(User.username == owner)).scalar_one_or_none()
+    if user is None or not user.active or "sales" not in (user.roles or []):
+        raise ValidationFailed(f"owner {owner!r} is not an active sales user",
+                               errors={"owner": ["Name an active user with the sales role."]})
+
+
+def _check_unique_code(session: Session, code: str, client_id: int | None) -> None:
+    other = session.execute(select(Client.id).where(Client.credit_code == code)).scalar_one_or_none()
+    if other is not None and other != client_id:
+        raise Duplicate(f"a client with credit code {code} already exists (client {other}); "
+                        "open that record instead of creating a second one",
+                        existing_id=other, code="client.duplicate_credit_code",
+                        params={"credit_code": code, "client_id": other})
+
+
+def apply_changes(session: Session, client: Client, values: dict[str, Any], actor: Actor,
+                  kind: str, **payload: Any) -> dict[str, Any]:
+    """Write cleaned ``values`` to ``client`` and audit the (masked) diff; returns the diff.
+
+    Nothing is recorded when no value changes.
+    """
+    diff: dict[str, Any] = {}
+    for name, value in values.items():
+        before, after = plain(getattr(client, name)), plain(value)
+        if before != after:
+            diff[name] = {"before": before, "after": after}
+            setattr(client, name, value)
+    if not diff:
+        return diff
+    client.version += 1
+    client.updated_at = clock.now()
+    session.flush()
+    audit.record_event(session, client_stream(client.id), kind, actor,
+                       subject=client_stream(client.id),
+                       payload={"diff": mask_diff(diff), **payload})
+    return diff
+
+
+def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Client:
+    """Create a client (status ``prospect``); sales own what they create.
+
+    Raises:
+        Forbidden: the actor may not create clients.
+        ValidationFailed: invalid fields (per field), or a field screening sets.
+        Duplicate: the credit code is already in the archive.
+    """
+    require_editor(None, actor, "creating a client")
+    cleaned = validate_client_fields(data, partial=False)
+    preset = [f for f in SYSTEM_SET_ON_CREATE if cleaned.get(f) not in (None, False)]
+    if preset:
+        raise ValidationFailed(
+            "rating, risk level, credit limit and blacklist are set by screening; leave them out "
+            "(after admission, change them with a change request)",
+            errors={f: ["Set by screening, not on creation."] for f in preset})
+    owner = cleaned.pop("owner", None)
+    if "sales" in actor.roles and not actor.has_any(EDITOR_ROLES - {"sales"}):
+        if owner not in (None, actor.username):
+            raise Forbidden("sales users create clients they own; leave owner out", rule="owner")
+        owner = actor.username
+    if owner is None:
+        raise ValidationFailed("name the sales user who owns this client",
+                               errors={"owner": ["Missing data for required field."]})
+    _check_owner(session, owner)
+    _check_unique_code(session, cleaned["credit_code"], None)
+    now = clock.now()
+    client = Client(status="prospect", owner=owner, created_by=actor.username, version=1,
+                    created_at=now, updated_at=now, tags=[], contracts=[], facts={},
+                    blacklisted=False)
+    for name, value in cleaned.items():
+        setattr(client, name, value)
+    session.add(client)
+    session.flush()
+    diff = {name: {"before": None, "after": plain(value)} for name, value in cleaned.items()
+            if value not in (None, [], {})}
+    diff["owner"] = {"before": None, "after": owner}
+    audit.record_event(session, client_stream(client.id), "client.created", actor,
+                       subject=client_stream(client.id), payload={"diff": mask_diff(diff)})
+    log.info("client %s created by %s", client.id, actor.username)
+    return client
+
+
+def update_client(session: Session, client_id: int, changes: dict[str, Any], actor: Actor,
+                  expected_version: int | None = None) -> Client:
+    """Edit non-sensitive fields of a client.
+
+    Raises:
+        NotFound: no such client.
+        Forbidden: sales editing someone else's client, or a role that may not edit.
+        Conflict: a sensitive field (file a change request), or ``expected_version`` is stale.
+        ValidationFailed: invalid values (per field).
+        Duplicate: the new credit code belongs to another client.
+    """
+    client = get_client(session, client_id, lock=True)
+    require_editor(client, actor, "editing a client")
+    sensitive = sorted(set(changes) & set(SENSITIVE_FIELDS))
+    if sensitive:
+        raise Conflict(
+            f"{', '.join(sensitive)} can only be changed with a dual approval: file a change "
+            f"request at POST /api/v1/clients/{client_id}/change-requests with "
+            '{"changes": {...}, "reason": "..."}',
+            fields=sensitive, change_request_url=f"/api/v1/clients/{client_id}/change-requests")
+    if expected_version is not None and client.version != expected_version:
+        raise VersionConflict(f"client {client_id} is at version {client.version}, not "
+                              f"{expected_version}: someone edited it first; reload and retry",
+                              current_version=client.version, code="client.version_conflict")
+    cleaned = validate_client_fields(changes, partial=True)
+    if "owner" in cleaned:
+        if not actor.has_any(frozenset({"manager"})) and not actor.is_system:
+            raise Forbidden("only a manager may hand a client to another sales user",
+                            rule="owner")
+        _check_owner(session, cleaned["owner"])
+    if "credit_code" in cleaned and cleaned["credit_code"] != client.credit_code:
+        if client.status not in CODE_EDITABLE_STATUSES:
+            raise Conflict(
+                f"the unified social credit code of a {client.status} client is the identity "
+                "that was screened against the watch lists and providers; it can be corrected "
+                "only before admission (prospect) or after a rejection. If it is wrong, "
+                "offboard this client and create it anew with the right code",
+                fields=["credit_code"], client_status=client.status)
+        _check_unique_code(session, cleaned["credit_code"], client.id)
+    apply_changes(session, client, cleaned, actor, "client.updated")
+    return client
+
+
+def set_sensitive_fields(session: Session, client: Client, values: dict[str, Any], actor: Actor,
+                         *, reason: str, approvers: list[str]) -> dict[str, Any]:
+    """Write approved changes to sensitive fields (after a dual approval); returns the diff.
+
+    Raises:
+        ValidationFailed: a field is not sensitive or a value is invalid.
+    """
+    cleaned = {name: validate_sensitive_change(name, value) for name, value in values.items()}
+    return apply_changes(session, client, cleaned, actor, "client.sensitive_changed",
+                         reason=reason, approvers=list(approvers))
+
+
+SUSPENDED = "suspended"
+
+
+def suspend_client(session: Session, client: Client, actor: Actor, *, at: datetime,
+                   instance_id: int, **reason: Any) -> bool:
+    """Suspend ``client`` (locked here), remembering its former status so that it can be
+    reinstated; the client's audit stream records why (``reason``). False when it is
+    already suspended (another black alert, a blacklisting, or by hand): its former status
+    is kept as it was."""
+    client = get_client(session, client.id, lock=True)
+    if client.status == SUSPENDED:
+        return False
+    before = client.status
+    client.status_before_suspension = before
+    client.status = SUSPENDED
+    client.version += 1
+    client.updated_at = at
+    audit.record_event(session, client_stream(client.id), "client.suspended", actor,
+                       subject=client_stream(client.id), instance_id=instance_id,
+                       payload={"status": [before, SUSPENDED], **reason})
+    log.info("client %s suspended (case %s)", client.id, instance_id)
+    return True
+
+
+def client_view(session: Session, client: Client, actor: Actor) -> dict[str, Any]:
+    """The client as ``actor`` may see it; an unmasked read of sensitive data by a
+    person is recorded in the client's audit stream (the caller commits)."""
+    record = client_record(client)
+    view = mask_client(record, actor.roles)
+    read = unmasked_sensitive_fields(record, actor.roles)
+    if read and not actor.is_system:
+        audit.record_event(session, client_stream(client.id), "client.sensitive_read", actor,
+                           subject=client_stream(client.id), payload={"fields": read})
+    return view
+
+
+def client_history(session: Session, client_id: int, limit: int = 100) -> list[AuditRecord]:
+    """The client's own audit records (creation, edits, reads), oldest first."""
+    return list(session.execute(
+        select(AuditRecord).where(AuditRecord.stream == client_stream(client_id))
+        .order_by(AuditRecord.seq).limit(limit)
+    ).scalars())

@@ -1,0 +1,177 @@
+"""Validation of client fields, shared by the API, batch import and sensitive edits.
+
+One marshmallow schema says what a valid client field is; every door into the
+client record (create, PATCH, spreadsheet rows, approved change requests) uses
+it, so a rule cannot be enforced in one place and forgotten in another.
+Returned values are ready for the model: money as ``Decimal``, dates as
+``date``, lists and maps as plain JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from workflow.errors import ValidationFailed
+from workflow.risk.clients.creditcode import normalize_credit_code, validate_credit_code
+from workflow.risk.clients.model import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, SENSITIVE_FIELDS
+from workflow.risk.screening.rules import PAYMENT_HISTORIES
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,24}$")
+_ACCOUNT = re.compile(r"^[0-9A-Z]{8,34}$")
+_ID_NUMBER = re.compile(r"^[0-9A-Z]{6,32}$")
+_MAX_MONEY = Decimal("1e17")
+
+
+class _Compact(fields.String):
+    """Text with spaces and hyphens removed and upper-cased (account and ID numbers)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return re.sub(r"[\s\-]", "", text).upper()
+
+
+class _CreditCode(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        problem = validate_credit_code(text)
+        if problem is not None:
+            raise ValidationError(problem)
+        return normalize_credit_code(text)
+
+
+def _money(**kwargs: Any) -> fields.Decimal:
+    return fields.Decimal(
+        places=2, allow_nan=False,
+        validate=validate.Range(min=0, max=_MAX_MONEY, max_inclusive=False,
+                                error="Must be an amount in yuan from 0 up to 10^17."),
+        **kwargs,
+    )
+
+
+class ContactSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        _PHONE, error="Use digits, optionally starting with +, e.g. 13812341234 or +86 10 8888 6666."))
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
+
+
+class ContractSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    amount = fields.Float(load_default=None, allow_none=True, allow_nan=False,
+                          validate=validate.Range(min=0, error="Must be 0 or more."))
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+
+    @validates_schema
+    def _end_after_start(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            raise ValidationError("The contract ends before it starts.", "end")
+
+
+class FactsSchema(Schema):
+    """Scorecard inputs that are not on the form (the rest come from the record)."""
+
+    class Meta:
+        unknown = RAISE
+
+    litigation_count = fields.Integer(strict=True, validate=validate.Range(min=0, max=1_000_000))
+    negative_news_count = fields.Integer(strict=True, validate=validate.Range(min=0, max=1_000_000))
+    payment_history = fields.String(validate=validate.OneOf(PAYMENT_HISTORIES))
+
+
+class ClientFieldsSchema(Schema):
+    """Every client field a person may write (status, scores and versions are the system's)."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    credit_code = _CreditCode(required=True)
+    legal_representative = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    id_number = _Compact(allow_none=True, validate=validate.Regexp(
+        _ID_NUMBER, error="Use 6 to 32 digits or letters, e.g. 110101199003071234."))
+    industry = fields.String(allow_none=True, validate=validate.Length(max=64))
+    region = fields.String(allow_none=True, validate=validate.Length(max=64))
+    registered_capital = _money(allow_none=True)
+    established_on = fields.Date(allow_none=True)
+    ownership_type = fields.String(allow_none=True, validate=validate.OneOf(OWNERSHIP_TYPES))
+    state_ownership_pct = fields.Decimal(
+        places=2, allow_nan=False, allow_none=True,
+        validate=validate.Range(min=0, max=100, error="Must be a percentage from 0 to 100."))
+    contacts = fields.List(fields.Nested(ContactSchema), allow_none=True,
+                           validate=validate.Length(max=20))
+    bank_account = _Compact(allow_none=True, validate=validate.Regexp(
+        _ACCOUNT, error="Use 8 to 34 digits or capital letters (spaces and hyphens are ignored)."))
+    credit_limit = _money(allow_none=True)
+    rating = fields.String(allow_none=True, validate=validate.OneOf(RATINGS))
+    risk_level = fields.String(allow_none=True, validate=validate.OneOf(RISK_LEVELS))
+    blacklisted = fields.Boolean(truthy={True, "true"}, falsy={False, "false"})
+    owner = fields.String(validate=validate.Length(min=1, max=64))
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=32)),
+                       validate=validate.Length(max=50))
+    contracts = fields.List(fields.Nested(ContractSchema), validate=validate.Length(max=200))
+    facts = fields.Nested(FactsSchema)
+
+
+_SCHEMA = ClientFieldsSchema()
+# Only top-level fields may be left out: a contact or contract given must still be whole.
+_TOP_LEVEL = tuple(_SCHEMA.fields)
+
+
+def _plain_items(cleaned: dict[str, Any]) -> dict[str, Any]:
+    """JSON columns get JSON values (dates as ISO text)."""
+    if cleaned.get("contracts") is not None:
+        cleaned["contracts"] = [
+            {**c, "start": c["start"].isoformat(), "end": c["end"].isoformat()}
+            for c in cleaned["contracts"]
+        ]
+    if cleaned.get("contacts") is not None:
+        cleaned["contacts"] = [dict(c) for c in cleaned["contacts"]]
+    if "tags" in cleaned:
+        cleaned["tags"] = sorted(set(cleaned["tags"] or []))
+    return cleaned
+
+
+def validate_client_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    """Check client fields and return the cleaned values (``partial``: only those given).
+
+    Raises:
+        ValidationFailed: ``extra['errors']`` maps each bad field to its messages.
+    """
+    if not isinstance(data, dict):
+        raise ValidationFailed("client fields must be a JSON object",
+                               errors={"_body": ["Send an object of client fields."]})
+    try:
+        cleaned = _SCHEMA.load(data, partial=_TOP_LEVEL if partial else False)
+    except ValidationError as exc:
+        errors = exc.normalized_messages()
+        raise ValidationFailed(
+            "some client fields are invalid: " + ", ".join(sorted(map(str, errors))),
+            errors=errors,
+        ) from exc
+    return _plain_items(cleaned)
+
+
+def validate_sensitive_change(field: str, value: Any) -> Any:
+    """Check a new value for one of :data:`SENSITIVE_FIELDS` and return it cleaned.
+
+    Raises:
+        ValidationFailed: not a sensitive field, or the value is invalid.
+    """
+    if field not in SENSITIVE_FIELDS:
+        raise ValidationFailed(
+            f"{field!r} is not a sensitive field; change requests cover "
+            f"{', '.join(SENSITIVE_FIELDS)} (edit other fields with PATCH /api/v1/clients/{{id}})",
+            errors={field: ["Not a sensitive field."]},
+        )
+    return validate_client_fields({field: value}, partial=True)[field]

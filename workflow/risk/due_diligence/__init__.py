@@ -1,0 +1,1 @@
+"""Due-diligence reviews: checklist, evidence, periodic re-review."""

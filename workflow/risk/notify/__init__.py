@@ -1,0 +1,1 @@
+"""Notifications to people: in-app notifications, e-mail, webhooks, the digest."""

@@ -1,0 +1,112 @@
+"""The nightly alert digest: at 21:00 in ``RISKLOOP_TIMEZONE`` each owner gets one
+message listing the alerts new to them and those that breached an SLA since their
+last digest.
+
+Exactly once per day: the job's timer row is keyed by its due time (two schedulers
+arm and claim it once), and each owner's digest is a row unique per local day, so
+even a second run of the job (a restart at 21:00) sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from workflow.engine import runtime
+from workflow.engine.registry import registry
+from workflow.platform import clock
+from workflow.platform.db import Base, BigId
+from workflow.records.models import WorkflowInstance
+from workflow.records.outbox import enqueue
+from workflow.risk.alerts.intake import Alert, AlertOwner
+
+log = logging.getLogger(__name__)
+
+FIRST_WINDOW = timedelta(days=1)
+
+
+class AlertDigest(Base):
+    """One owner's digest of one local day (the unique key makes it once a day)."""
+
+    __tablename__ = "alert_digests"
+    __table_args__ = (UniqueConstraint("username", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    day: Mapped[str] = mapped_column(String(10))
+    covers_from: Mapped[datetime] = mapped_column(DateTime)
+    covers_to: Mapped[datetime] = mapped_column(DateTime)
+    new_count: Mapped[int] = mapped_column(Integer, default=0)
+    breached_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+
+
+def local_day(at: datetime, timezone: str) -> str:
+    return at.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date().isoformat()
+
+
+@registry.job("alert_digest", "0 21 * * *")
+def alert_digest(session: Session, now: datetime, args: dict[str, Any] | None = None) -> None:
+    """Queue one digest message per owner with anything new or breached; returns nothing."""
+    send_digests(session, now)
+
+
+def send_digests(session: Session, now: datetime) -> list[str]:
+    """Write and queue today's digests; returns the owners who got one."""
+    timezone = str(runtime.setting("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
+    day = local_day(now, timezone)
+    last = dict(session.execute(
+        select(AlertDigest.username, func.max(AlertDigest.covers_to)).group_by(AlertDigest.username)
+    ).all())
+    default_since = now - FIRST_WINDOW
+    earliest = min([default_since, *last.values()])
+    rows = session.execute(
+        select(AlertOwner.username, Alert, WorkflowInstance.state)
+        .join(Alert, Alert.id == AlertOwner.alert_id)
+        .join(WorkflowInstance, WorkflowInstance.id == Alert.instance_id)
+        .where(or_(Alert.created_at >= earliest, Alert.last_breached_at >= earliest))
+        .order_by(AlertOwner.username, Alert.id)
+    ).all()
+    by_owner: dict[str, list[tuple[Alert, str]]] = {}
+    for username, alert, state in rows:
+        by_owner.setdefault(username, []).append((alert, state))
+    sent: list[str] = []
+    for username, items in by_owner.items():
+        since = last.get(username, default_since)
+        # Each digest covers (its predecessor's end, now]: nothing is listed twice or missed.
+        new = [(a, s) for a, s in items if since < a.created_at <= now]
+        breached = [(a, s) for a, s in items
+                    if a.last_breached_at is not None and since < a.last_breached_at <= now]
+        if not new and not breached:
+            continue
+        try:
+            with session.begin_nested():
+                session.add(AlertDigest(username=username, day=day, covers_from=since, covers_to=now,
+                                        new_count=len(new), breached_count=len(breached),
+                                        created_at=now))
+        except IntegrityError:  # this owner's digest of the day exists: never twice
+            continue
+        enqueue(session, "notify", {
+            "event": "alert_digest", "users": [username],
+            "title": f"预警日报 Alert digest {day}: {len(new)} new, {len(breached)} breached",
+            "body": _body(new, breached),
+        })
+        sent.append(username)
+    log.info("alert digest %s: %d owner(s)", day, len(sent))
+    return sent
+
+
+def _body(new: list[tuple[Alert, str]], breached: list[tuple[Alert, str]]) -> str:
+    def line(alert: Alert, state: str) -> str:
+        return (f"- [{alert.level}] #{alert.id} {alert.title} (client {alert.client_id}, "
+                f"{state}, case {alert.instance_id})")
+
+    parts = ["New alerts / 新预警:", *([line(a, s) for a, s in new] or ["- none"]),
+             "", "SLA breached / 超时:", *([line(a, s) for a, s in breached] or ["- none"])]
+    return "\n".join(parts)

@@ -1,0 +1,218 @@
+"""Client onboarding (客户准入): starting an admission, screening, and the effects that
+keep the client record in step with the case (definitions/client_onboarding.yaml)."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.engine import firing as engine
+from workflow.engine import runtime
+from workflow.engine.context import FireContext, TaskContext
+from workflow.engine.registry import registry
+from workflow.errors import Conflict, Forbidden, Message
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
+from workflow.risk.clients.masking import can_see_sensitive
+from workflow.risk.clients.model import Client, get_client
+from workflow.risk.clients.service import SUSPENDED, apply_changes
+from workflow.risk.due_diligence.review import schedule_periodic_review
+from workflow.risk.screening.providers import configured_providers
+from workflow.risk.screening.screen import rule_set, screen
+
+log = logging.getLogger(__name__)
+
+DEFINITION = "client_onboarding"
+SCREENING_ACTOR = Actor.system("screening")
+STARTER_ROLES = frozenset({"sales", "risk_officer", "manager"})
+# A client in one of these may not start a new admission.
+NOT_ADMISSIBLE = ("active", "suspended", "offboarded")
+
+
+def running_admission(session: Session, client_id: int) -> WorkflowInstance | None:
+    """The client's open onboarding case, if any."""
+    return session.execute(
+        select(WorkflowInstance).where(
+            WorkflowInstance.definition == DEFINITION, WorkflowInstance.subject_type == "client",
+            WorkflowInstance.subject_id == client_id, WorkflowInstance.is_open.is_(True),
+        ).limit(1)
+    ).scalar_one_or_none()
+
+
+def start_admission(session: Session, client_id: int, actor: Actor, *, submit: bool = True,
+                    comment: str | None = None, request_id: str | None = None) -> WorkflowInstance:
+    """Start onboarding for a client and, unless ``submit`` is false, submit it at once.
+
+    Raises:
+        NotFound: no such client.
+        Forbidden: not the owner (sales) or a role that may not start admissions.
+        Conflict: an admission is already running, or the client is already admitted.
+    """
+    client = get_client(session, client_id, lock=True)  # serialises concurrent starts
+    # Sales submit admissions (SPEC 1); a draft started by anyone else could never be
+    # submitted by them and would block the owner's admission.
+    if "sales" not in actor.roles:
+        raise Forbidden("starting an admission needs the sales role", rule="role",
+                        code="admission.role")
+    if not actor.has_any(STARTER_ROLES - {"sales"}) and client.owner != actor.username:
+        raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner",
+                        code="client.owner", params={"client_id": client_id})
+    running = running_admission(session, client_id)
+    if running is not None:
+        raise Conflict(f"client {client_id} already has an admission running (case #{running.id}, "
+                       f"{running.state}); act on that case or withdraw it first",
+                       instance_id=running.id, code="admission.running",
+                       params={"client_id": client_id, "case_id": running.id})
+    if client.status in NOT_ADMISSIBLE:
+        raise Conflict(f"client {client_id} is {client.status}; only prospects and rejected "
+                       "clients can be submitted for admission", status_now=client.status,
+                       code="admission.status", params={"client_id": client_id, "status": client.status})
+    instance = engine.start(session, DEFINITION, actor, subject_type="client", subject_id=client.id,
+                            data={"client_id": client.id, "client_name": client.name,
+                                  "credit_code": client.credit_code},
+                            comment=comment, request_id=request_id)
+    if submit:
+        engine.fire(session, instance.id, "submit", actor, comment=comment, request_id=request_id)
+    return instance
+
+
+def _client(ctx: FireContext) -> Client:
+    return get_client(ctx.session, int(ctx.instance.subject_id or 0), lock=True)
+
+
+def _status(client: Client, status: str) -> dict[str, str]:
+    """The status an admission step gives ``client``: while a black alert or a blacklisting
+    holds it suspended (SPEC 4.4: until the loop closes) the step changes the status it
+    will be reinstated to, never the suspension itself."""
+    if client.status == SUSPENDED and client.status_before_suspension is not None:
+        return {"status_before_suspension": status}
+    return {"status": status}
+
+
+def _set_status(ctx: FireContext, status: str, **payload: Any) -> Client:
+    client = _client(ctx)
+    apply_changes(ctx.session, client, _status(client, status), ctx.actor, "client.status_changed",
+                  instance_id=ctx.instance.id, **payload)
+    return client
+
+
+@registry.guard("client_owner_only")
+def client_owner_only(ctx: FireContext) -> str | None:
+    """Sales act only on admissions of clients they own."""
+    if ctx.actor.has_any(STARTER_ROLES - {"sales"}) or ctx.actor.is_system:
+        return None
+    client = ctx.session.get(Client, ctx.instance.subject_id)
+    if client is None or client.owner != ctx.actor.username:
+        return Message("guard.client_owner", "only the client's owner may do this")
+    return None
+
+
+@registry.effect("mark_client_pending")
+def mark_client_pending(ctx: FireContext) -> None:
+    _set_status(ctx, "pending_admission")
+
+
+@registry.effect("mark_client_prospect")
+def mark_client_prospect(ctx: FireContext) -> None:
+    _set_status(ctx, "prospect")
+
+
+@registry.effect("cancel_due_diligence")
+def cancel_due_diligence(ctx: FireContext) -> None:
+    """Withdrawing during due diligence cancels the review it started (same transaction)."""
+    child = ctx.instance.data.get("due_diligence_id")
+    if ctx.from_state != "due_diligence" or not child:
+        return
+    engine.fire(ctx.session, child, "cancel", Actor.system("onboarding"),
+                comment="the admission was withdrawn")
+    ctx.audit["due_diligence_cancelled"] = child
+
+
+@registry.effect("reject_client")
+def reject_client(ctx: FireContext) -> None:
+    """The client is rejected; the reasons (screening, due diligence or the reviewer's
+    comment) are kept on the case."""
+    reasons = list(ctx.payload.get("reasons") or []) or [ctx.comment or "rejected"]
+    ctx.instance.data = {**ctx.instance.data, "rejection_reasons": reasons}
+    _set_status(ctx, "rejected", reasons=reasons)
+
+
+@registry.effect("record_screening")
+def record_screening(ctx: FireContext) -> None:
+    """Store the rating and its explanation on the client and on the case."""
+    client = _client(ctx)
+    report = dict(ctx.payload)
+    values: dict[str, Any] = {"rating": report["rating"], "risk_level": report["risk_level"],
+                              "risk_score": Decimal(str(report["score"]))}
+    if any(c.get("facts", {}).get("blacklisted") for c in report.get("checks") or []):
+        values["blacklisted"] = True
+    apply_changes(ctx.session, client, values, ctx.actor, "client.screened",
+                  instance_id=ctx.instance.id)
+    client.screening = {**report, "instance_id": ctx.instance.id,
+                        "at": ctx.now.isoformat() + "Z"}
+    ctx.instance.data = {**ctx.instance.data, "screening": report}
+
+
+@registry.effect("start_onboarding_due_diligence")
+def start_onboarding_due_diligence(ctx: FireContext) -> None:
+    """Open the due-diligence case whose outcome fires back on this one (linked both ways)."""
+    child = engine.start(ctx.session, "due_diligence", Actor.system("onboarding"),
+                         subject_type="client", subject_id=ctx.instance.subject_id,
+                         parent_id=ctx.instance.id,
+                         data={"client_id": ctx.instance.subject_id, "reason": "onboarding"})
+    ctx.instance.data = {**ctx.instance.data, "due_diligence_id": child.id}
+    ctx.audit["due_diligence_id"] = child.id
+
+
+@registry.effect("activate_client")
+def activate_client(ctx: FireContext) -> None:
+    """Admit the client: active, credit limit from the screening's formula, periodic review."""
+    client = _client(ctx)
+    limit = (ctx.instance.data.get("screening") or {}).get("credit_limit", 0)
+    apply_changes(ctx.session, client, {**_status(client, "active"), "credit_limit": Decimal(str(limit))},
+                  ctx.actor, "client.admitted", instance_id=ctx.instance.id)
+    ctx.audit["credit_limit"] = limit
+    timer = schedule_periodic_review(ctx.session, client)
+    due = getattr(timer, "due_at", None)
+    ctx.instance.data = {**ctx.instance.data,
+                         "periodic_review_due": due.isoformat() + "Z" if due else None}
+
+
+@registry.task("begin_screening")
+def begin_screening(ctx: TaskContext) -> None:
+    """Move a submitted case into screening (a no-op if it left ``submitted``)."""
+    if ctx.instance is None or ctx.instance.state != "submitted":
+        return
+    engine.fire(ctx.session, ctx.instance.id, "screen", SCREENING_ACTOR)
+
+
+@registry.task("screen_client")
+def screen_client(ctx: TaskContext) -> None:
+    """Ask the data providers, rate the client and route the case by rating.
+
+    A provider that is down raises ``ServiceUnavailable``: the runner retries and then
+    opens an incident; the case stays in ``screening``, neither approved nor rejected.
+    """
+    if ctx.instance is None or ctx.instance.state != "screening":
+        return
+    settings = runtime.current().settings if runtime._current else {}
+    client = get_client(ctx.session, int(ctx.instance.subject_id or 0))
+    outcome = screen(ctx.session, client, configured_providers(settings), rule_set(settings), ctx.now)
+    engine.fire(ctx.session, ctx.instance.id, "screened", SCREENING_ACTOR, outcome.payload(),
+                comment=f"rated {outcome.result.rating} ({outcome.result.decided_by})")
+
+
+@registry.data_view(DEFINITION)
+def onboarding_view(session: Session, instance: WorkflowInstance, actor: Actor) -> dict[str, Any]:
+    """Sales see the outcome of screening but not the risk report behind it."""
+    data = dict(instance.data or {})
+    if can_see_sensitive(actor.roles) or actor.is_system:
+        return data
+    report = data.get("screening")
+    if isinstance(report, dict):
+        data["screening"] = {"rating": report.get("rating"), "risk_level": report.get("risk_level")}
+    return data

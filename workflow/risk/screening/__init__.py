@@ -1,0 +1,1 @@
+"""Risk screening: the rule set, data providers, watch lists."""

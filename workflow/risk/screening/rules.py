@@ -1,0 +1,664 @@
+"""Risk rule sets as data: rating rules, a weighted scorecard and a credit formula.
+
+A rule set is a YAML file under ``definitions/rules/`` (schema in
+``definitions/rules/default.yaml``). Every expression is CEL, compiled once at
+load and tried on sample facts, so a broken rule stops start-up with the file
+and key named instead of failing a screening later.
+
+Evaluation order: every rating rule is checked and all that match are
+reported, but the first match decides the rating; without a match the
+scorecard's band decides. The scorecard score is always computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib.resources import files
+from os import PathLike
+from typing import Any
+
+import cel
+import yaml
+
+from workflow.errors import DefinitionError, ValidationFailed
+
+RATINGS = ("S", "A", "B", "C", "D")
+RISK_LEVELS = ("low", "medium", "high")
+PAYMENT_HISTORIES = ("good", "minor_delays", "overdue", "default")
+
+# Used for facts the caller leaves out or sets to None. No litigation or news
+# found means none; an unknown payment history counts as clean because a new
+# client has had no chance to pay late, and the capital and age indicators
+# already mark a young company down.
+FACT_DEFAULTS: dict[str, Any] = {
+    "ownership_type": "unknown",
+    "state_ownership_pct": 0.0,
+    "blacklisted": False,
+    "dishonest_debtor": False,
+    "registered_capital": 0.0,
+    "years_in_business": 0.0,
+    "litigation_count": 0,
+    "negative_news_count": 0,
+    "payment_history": "good",
+}
+_FLOAT_FACTS = ("state_ownership_pct", "registered_capital", "years_in_business")
+_INT_FACTS = ("litigation_count", "negative_news_count")
+_BOOL_FACTS = ("blacklisted", "dishonest_debtor")
+_MAX_COUNT = 1_000_000
+
+# Sample facts every expression must evaluate on at load time, so type errors
+# (CEL never mixes int and double arithmetic) and misspelt facts surface early.
+_PROBES: tuple[dict[str, Any], ...] = (
+    FACT_DEFAULTS,
+    FACT_DEFAULTS
+    | {
+        "ownership_type": "central_soe",
+        "state_ownership_pct": 100.0,
+        "registered_capital": 1e11,
+        "years_in_business": 60.0,
+    },
+    FACT_DEFAULTS
+    | {
+        "ownership_type": "private",
+        "state_ownership_pct": 50.0,
+        "blacklisted": True,
+        "dishonest_debtor": True,
+        "registered_capital": 3e6,
+        "years_in_business": 2.5,
+        "litigation_count": 3,
+        "negative_news_count": 2,
+    },
+    *(
+        FACT_DEFAULTS | {"payment_history": p, "litigation_count": 999, "negative_news_count": 999}
+        for p in PAYMENT_HISTORIES
+    ),
+)
+_MACRO_VARIABLE = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)")
+
+
+class RuleSetError(DefinitionError, ValueError):
+    """Raised when a rule set file is invalid, or one of its expressions fails; names file and key."""
+
+
+class InvalidFactsError(ValidationFailed, ValueError):
+    """Raised when facts given to a rule set have unknown keys or values of the wrong type."""
+
+
+def normalize_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Complete ``facts`` with :data:`FACT_DEFAULTS` and coerce them to CEL-friendly types.
+
+    Raises:
+        InvalidFactsError: an unknown key, or a value of the wrong type or range.
+    """
+    errors: dict[str, list[str]] = {}
+    normalized = dict(FACT_DEFAULTS)
+    for key, value in facts.items():
+        if key not in FACT_DEFAULTS:
+            errors[key] = [f"unknown fact; known facts are {', '.join(FACT_DEFAULTS)}"]
+        elif value is not None:
+            try:
+                normalized[key] = _coerce_fact(key, value)
+            except ValueError as exc:
+                errors[key] = [str(exc)]
+    if errors:
+        detail = "; ".join(f"{key}: {messages[0]}" for key, messages in errors.items())
+        raise InvalidFactsError(f"invalid risk facts: {detail}", errors=errors)
+    return normalized
+
+
+def _coerce_fact(key: str, value: Any) -> Any:
+    if key in _BOOL_FACTS:
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {value!r}")
+        return value
+    if key in _FLOAT_FACTS or key in _INT_FACTS:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise ValueError(f"must be a number, got {value!r}")
+        number = float(value)
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(f"must be a finite number of at least 0, got {value!r}")
+        if key == "state_ownership_pct" and number > 100:
+            raise ValueError(f"is a percentage from 0 to 100, got {value!r}")
+        if key in _INT_FACTS:
+            if not number.is_integer():
+                raise ValueError(f"must be a whole number, got {value!r}")
+            if number > _MAX_COUNT:
+                # CEL ints are 64-bit; an absurd count is a data error, not a rule error.
+                raise ValueError(f"must be at most {_MAX_COUNT}, got {value!r}")
+            return int(number)
+        return number
+    if not isinstance(value, str):
+        raise ValueError(f"must be text, got {value!r}")
+    text = value.strip().lower()
+    if key == "payment_history" and text not in PAYMENT_HISTORIES:
+        raise ValueError(f"must be one of {', '.join(PAYMENT_HISTORIES)}, got {value!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class _Expression:
+    """A CEL expression compiled at load, remembering where it came from for error messages."""
+
+    source: str
+    file: str
+    key: str
+    program: Any = field(repr=False, compare=False)
+
+    def run(self, context: Any) -> Any:
+        try:
+            return self.program.execute(context)
+        except KeyError as exc:
+            raise RuleSetError(
+                self.file,
+                self.key,
+                f"expression {self.source!r} reads unknown name {exc}; facts are "
+                f"{', '.join(FACT_DEFAULTS)}",
+            ) from exc
+        except TypeError as exc:
+            raise RuleSetError(
+                self.file,
+                self.key,
+                f"expression {self.source!r} failed: {exc}; CEL never mixes int and double "
+                "arithmetic, so write 80.0 rather than 80 next to a decimal fact",
+            ) from exc
+        except (ValueError, RuntimeError, ArithmeticError) as exc:
+            raise RuleSetError(
+                self.file, self.key, f"expression {self.source!r} failed: {exc}"
+            ) from exc
+
+    def number(self, context: Any, low: float, high: float | None = None) -> float:
+        result = self.run(context)
+        if isinstance(result, bool) or not isinstance(result, int | float):
+            raise RuleSetError(
+                self.file,
+                self.key,
+                f"expression {self.source!r} must give a number, got {result!r}",
+            )
+        value = float(result)
+        too_low = value < low
+        too_high = high is not None and value > high
+        if math.isnan(value) or too_low or too_high:
+            allowed = f"{low:g} to {high:g}" if high is not None else f"at least {low:g}"
+            raise RuleSetError(
+                self.file,
+                self.key,
+                f"expression {self.source!r} gave {result!r}; it must give {allowed}",
+            )
+        return value
+
+    def boolean(self, context: Any) -> bool:
+        result = self.run(context)
+        if not isinstance(result, bool):
+            raise RuleSetError(
+                self.file,
+                self.key,
+                f"expression {self.source!r} must give true or false, got {result!r}",
+            )
+        return result
+
+
+@dataclass(frozen=True)
+class RatingRule:
+    """A hard rule: when ``when`` holds, the client gets ``rating`` for ``reason``."""
+
+    id: str
+    when: _Expression
+    rating: str
+    reason: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A scorecard line: ``score`` (0-100) of one ``fact``, counted at ``weight``."""
+
+    id: str
+    fact: str
+    weight: float
+    score: _Expression
+
+
+@dataclass(frozen=True)
+class Band:
+    """Scores from ``min`` up to the next band's ``min`` get ``rating``."""
+
+    rating: str
+    min: float
+
+
+@dataclass(frozen=True)
+class CreditLimitPolicy:
+    """``formula`` in yuan, capped at ``cap`` and rounded down to ``round_to``."""
+
+    formula: _Expression
+    multipliers: dict[str, float]
+    cap: int
+    round_to: int
+
+
+@dataclass(frozen=True)
+class RatingResult:
+    """The outcome of rating one client, with the explanation the screening shows."""
+
+    rating: str
+    score: float
+    risk_level: str
+    credit_limit: int
+    fired_rules: list[dict[str, Any]]
+    contributions: list[dict[str, Any]]
+    decided_by: str
+    rule_set: str
+    rule_set_version: int
+    facts: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (lists and dicts are copies)."""
+        return {
+            "rating": self.rating,
+            "score": self.score,
+            "risk_level": self.risk_level,
+            "credit_limit": self.credit_limit,
+            "fired_rules": [
+                {"id": r["id"], "rating": r["rating"], "reason": dict(r["reason"])}
+                for r in self.fired_rules
+            ],
+            "contributions": [dict(c) for c in self.contributions],
+            "decided_by": self.decided_by,
+            "rule_set": self.rule_set,
+            "rule_set_version": self.rule_set_version,
+            "facts": dict(self.facts),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class RuleSet:
+    """A loaded, validated rule set; immutable, so one instance serves every thread."""
+
+    name: str
+    version: int
+    description: str
+    source: str
+    content_hash: str
+    rating_rules: tuple[RatingRule, ...]
+    indicators: tuple[Indicator, ...]
+    bands: tuple[Band, ...]
+    risk_levels: dict[str, str]
+    credit_limit: CreditLimitPolicy
+
+    def band_for(self, score: float) -> str:
+        """The scorecard rating for ``score`` (the highest band whose ``min`` it reaches)."""
+        for band in self.bands:
+            if score >= band.min:
+                return band.rating
+        return self.bands[-1].rating  # unreachable: validation makes the last band start at 0
+
+    def evaluate(self, facts: Mapping[str, Any]) -> RatingResult:
+        """Rate a client from its facts.
+
+        Raises:
+            InvalidFactsError: the facts have unknown keys or wrong types.
+            RuleSetError: an expression failed or gave a value of the wrong type.
+        """
+        normalized = normalize_facts(facts)
+        # A Context converts the facts to CEL values once for all expressions.
+        context = cel.Context(variables={"facts": normalized})
+        fired: list[dict[str, Any]] = [
+            {"id": rule.id, "rating": rule.rating, "reason": dict(rule.reason)}
+            for rule in self.rating_rules
+            if rule.when.boolean(context)
+        ]
+        contributions: list[dict[str, Any]] = []
+        total = 0.0
+        for indicator in self.indicators:
+            score = indicator.score.number(context, 0.0, 100.0)
+            contribution = score * indicator.weight
+            total += contribution
+            contributions.append(
+                {
+                    "indicator": indicator.id,
+                    "value": normalized[indicator.fact],
+                    "score": score,
+                    "weight": indicator.weight,
+                    "contribution": round(contribution, 4),
+                }
+            )
+        # Weights sum to 1 only within float tolerance; keep the score in range.
+        score = round(min(max(total, 0.0), 100.0), 1)
+        if fired:
+            rating, decided_by = fired[0]["rating"], "rule"
+        else:
+            rating, decided_by = self.band_for(score), "scorecard"
+        return RatingResult(
+            rating=rating,
+            score=score,
+            risk_level=self.risk_levels[rating],
+            credit_limit=self._credit_limit(rating, score, normalized),
+            fired_rules=fired,
+            contributions=contributions,
+            decided_by=decided_by,
+            rule_set=self.name,
+            rule_set_version=self.version,
+            facts=normalized,
+        )
+
+    def _credit_limit(self, rating: str, score: float, facts: dict[str, Any]) -> int:
+        # D means rejection whatever the formula says.
+        if rating == "D":
+            return 0
+        policy = self.credit_limit
+        context = {
+            "facts": facts,
+            "rating": rating,
+            "score": score,
+            "multiplier": policy.multipliers[rating],
+        }
+        amount = policy.formula.number(context, 0.0)
+        capped = min(amount, float(policy.cap))
+        return int(capped // policy.round_to) * policy.round_to
+
+
+def load_rule_set(path: str | PathLike[str]) -> RuleSet:
+    """Load and validate a rule set file.
+
+    Raises:
+        RuleSetError: the file cannot be read, is not valid YAML, or breaks the schema.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise RuleSetError(str(path), "(file)", f"cannot read the rule set: {exc}") from exc
+    return parse_rule_set(data, str(path))
+
+
+def load_default_rule_set() -> RuleSet:
+    """Load ``definitions/rules/default.yaml`` from the installed ``definitions`` package.
+
+    Raises:
+        RuleSetError: the shipped file is invalid.
+    """
+    resource = files("definitions") / "rules" / "default.yaml"
+    return parse_rule_set(resource.read_bytes(), str(resource))
+
+
+def parse_rule_set(data: bytes | str, source: str = "<string>") -> RuleSet:
+    """Validate rule set YAML; ``source`` names the file in error messages.
+
+    Raises:
+        RuleSetError: not valid YAML, or the schema is broken (file and key named).
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return _Builder(source).build(raw)
+
+
+def _compile(source: Any, file: str, key: str) -> _Expression:
+    """Compile a CEL expression.
+
+    Raises:
+        RuleSetError: the value is not a string or does not parse.
+    """
+    if not isinstance(source, str) or not source.strip():
+        raise RuleSetError(file, key, f"must be a CEL expression in quotes, got {source!r}")
+    try:
+        program = cel.compile(source)
+    except (ValueError, RuntimeError) as exc:
+        raise RuleSetError(
+            file, key, f"expression does not parse: {exc}; fix the CEL syntax"
+        ) from exc
+    return _Expression(source=source, file=file, key=key, program=program)
+
+
+def _check_variables(expression: _Expression, allowed: frozenset[str]) -> None:
+    bound = set(_MACRO_VARIABLE.findall(expression.source))
+    unknown = sorted(set(expression.program.variables()) - allowed - bound)
+    if unknown:
+        raise RuleSetError(
+            expression.file,
+            expression.key,
+            f"expression {expression.source!r} uses unknown name(s) {', '.join(unknown)}; "
+            f"it may use {', '.join(sorted(allowed))}",
+        )
+
+
+def _content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys, which PyYAML would silently overwrite."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if not isinstance(key, Hashable):
+            continue  # construct_mapping reports unhashable keys itself
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+class _Builder:
+    """Validates the parsed YAML key by key; every error names the file and the key path."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def error(self, key: str, message: str) -> RuleSetError:
+        return RuleSetError(self.file, key, message)
+
+    def mapping(
+        self, value: Any, key: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.error(key or "(document)", f"must be a mapping, got {value!r}")
+        prefix = f"{key}." if key else ""
+        unknown = [k for k in value if k not in required and k not in optional]
+        if unknown:
+            raise self.error(
+                f"{prefix}{unknown[0]}",
+                f"unknown key; allowed here: {', '.join(required + optional)}",
+            )
+        for name in required:
+            if name not in value:
+                raise self.error(f"{prefix}{name}", "missing required key")
+        return value
+
+    def items(self, value: Any, key: str) -> list[Any]:
+        if not isinstance(value, list) or not value:
+            raise self.error(key, f"must be a non-empty list, got {value!r}")
+        return value
+
+    def text(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, f"must be non-empty text, got {value!r}")
+        return value
+
+    def number(self, value: Any, key: str, low: float, high: float | None = None) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise self.error(key, f"must be a number, got {value!r}")
+        if value < low or (high is not None and value > high):
+            upper = "" if high is None else f" and at most {high:g}"
+            raise self.error(key, f"must be at least {low:g}{upper}, got {value!r}")
+        return float(value)
+
+    def rating(self, value: Any, key: str) -> str:
+        if value not in RATINGS:
+            raise self.error(key, f"unknown rating {value!r}; use one of {', '.join(RATINGS)}")
+        return str(value)
+
+    def per_rating(self, value: Any, key: str) -> Mapping[str, Any]:
+        if isinstance(value, Mapping):
+            for letter in value:
+                self.rating(letter, f"{key}.{letter}")
+        return self.mapping(value, key, RATINGS)
+
+    def expression(self, value: Any, key: str, variables: frozenset[str]) -> _Expression:
+        expression = _compile(value, self.file, key)
+        _check_variables(expression, variables)
+        return expression
+
+    def build(self, data: bytes) -> RuleSet:
+        try:
+            document = yaml.load(data, Loader=_UniqueKeyLoader)
+        except yaml.YAMLError as exc:
+            raise self.error("(document)", f"not valid YAML: {exc}") from exc
+        top = self.mapping(
+            document,
+            "",
+            ("name", "version", "rating_rules", "scorecard", "risk_levels", "credit_limit"),
+            ("description",),
+        )
+        version = top["version"]
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise self.error("version", f"must be a whole number from 1, got {version!r}")
+        risk_levels = self.per_rating(top["risk_levels"], "risk_levels")
+        for letter, level in risk_levels.items():
+            if level not in RISK_LEVELS:
+                raise self.error(
+                    f"risk_levels.{letter}",
+                    f"must be one of {', '.join(RISK_LEVELS)}, got {level!r}",
+                )
+        scorecard = self.mapping(top["scorecard"], "scorecard", ("indicators", "bands"))
+        rule_set = RuleSet(
+            name=self.text(top["name"], "name"),
+            version=version,
+            description=str(top.get("description") or ""),
+            source=self.file,
+            content_hash=_content_hash(data),
+            rating_rules=self.rating_rules(top["rating_rules"]),
+            indicators=self.indicators(scorecard["indicators"]),
+            bands=self.bands(scorecard["bands"]),
+            risk_levels=dict(risk_levels),
+            credit_limit=self.credit_limit(top["credit_limit"]),
+        )
+        _probe(rule_set)
+        return rule_set
+
+    def rating_rules(self, value: Any) -> tuple[RatingRule, ...]:
+        rules: list[RatingRule] = []
+        for index, item in enumerate(self.items(value, "rating_rules")):
+            key = f"rating_rules[{index}]"
+            rule = self.mapping(item, key, ("id", "when", "rating", "reason"))
+            rule_id = self.text(rule["id"], f"{key}.id")
+            if any(existing.id == rule_id for existing in rules):
+                raise self.error(f"{key}.id", f"duplicate rule id {rule_id!r}")
+            reason = self.mapping(rule["reason"], f"{key}.reason", ("zh-CN", "en"))
+            rules.append(
+                RatingRule(
+                    id=rule_id,
+                    when=self.expression(rule["when"], f"{key}.when", frozenset({"facts"})),
+                    rating=self.rating(rule["rating"], f"{key}.rating"),
+                    reason={
+                        lang: self.text(text, f"{key}.reason.{lang}")
+                        for lang, text in reason.items()
+                    },
+                )
+            )
+        return tuple(rules)
+
+    def indicators(self, value: Any) -> tuple[Indicator, ...]:
+        indicators: list[Indicator] = []
+        for index, item in enumerate(self.items(value, "scorecard.indicators")):
+            key = f"scorecard.indicators[{index}]"
+            spec = self.mapping(item, key, ("id", "weight", "score"), ("fact",))
+            indicator_id = self.text(spec["id"], f"{key}.id")
+            if any(existing.id == indicator_id for existing in indicators):
+                raise self.error(f"{key}.id", f"duplicate indicator id {indicator_id!r}")
+            fact = spec.get("fact", indicator_id)
+            if fact not in FACT_DEFAULTS:
+                raise self.error(
+                    f"{key}.fact" if "fact" in spec else f"{key}.id",
+                    f"{fact!r} is not a fact; name one of {', '.join(FACT_DEFAULTS)} "
+                    "(with 'fact:' when the id differs)",
+                )
+            weight = self.number(spec["weight"], f"{key}.weight", 0.0, 1.0)
+            if weight == 0:
+                raise self.error(f"{key}.weight", "must be above 0; remove the indicator instead")
+            indicators.append(
+                Indicator(
+                    id=indicator_id,
+                    fact=fact,
+                    weight=weight,
+                    score=self.expression(spec["score"], f"{key}.score", frozenset({"facts"})),
+                )
+            )
+        total = sum(indicator.weight for indicator in indicators)
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise self.error(
+                "scorecard.indicators",
+                f"weights must sum to 1, they sum to {total:g}; adjust the weight values",
+            )
+        return tuple(indicators)
+
+    def bands(self, value: Any) -> tuple[Band, ...]:
+        bands: list[Band] = []
+        for index, item in enumerate(self.items(value, "scorecard.bands")):
+            key = f"scorecard.bands[{index}]"
+            spec = self.mapping(item, key, ("rating", "min"))
+            band = Band(
+                rating=self.rating(spec["rating"], f"{key}.rating"),
+                min=self.number(spec["min"], f"{key}.min", 0.0, 100.0),
+            )
+            if bands and band.min >= bands[-1].min:
+                raise self.error(
+                    f"{key}.min",
+                    f"bands must be listed from the highest min down; {band.min:g} follows "
+                    f"{bands[-1].min:g}",
+                )
+            bands.append(band)
+        if bands[-1].min != 0:
+            raise self.error(
+                f"scorecard.bands[{len(bands) - 1}].min",
+                f"scores from 0 to below {bands[-1].min:g} fall in no band; "
+                "the lowest band must have min: 0",
+            )
+        return tuple(bands)
+
+    def credit_limit(self, value: Any) -> CreditLimitPolicy:
+        spec = self.mapping(value, "credit_limit", ("formula", "multipliers", "cap"), ("round_to",))
+        multipliers = self.per_rating(spec["multipliers"], "credit_limit.multipliers")
+        cap = self.number(spec["cap"], "credit_limit.cap", 0.0)
+        round_to = spec.get("round_to", 1)
+        if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
+            raise self.error(
+                "credit_limit.round_to", f"must be a whole number of yuan from 1, got {round_to!r}"
+            )
+        return CreditLimitPolicy(
+            formula=self.expression(
+                spec["formula"],
+                "credit_limit.formula",
+                frozenset({"facts", "rating", "score", "multiplier"}),
+            ),
+            multipliers={
+                letter: self.number(m, f"credit_limit.multipliers.{letter}", 0.0)
+                for letter, m in multipliers.items()
+            },
+            cap=int(cap),
+            round_to=round_to,
+        )
+
+
+def _probe(rule_set: RuleSet) -> None:
+    """Evaluate every expression on sample facts and each rating; raises RuleSetError."""
+    for facts in _PROBES:
+        rule_set.evaluate(facts)
+        for rating in RATINGS[:-1]:
+            rule_set._credit_limit(rating, 50.0, dict(facts))
