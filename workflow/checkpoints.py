@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from . import anchors, chain, clock, runtime
@@ -163,6 +164,31 @@ def create_checkpoint(session: Session, actor: Actor, *, key: str | None = None,
     log.info("audit checkpoint %d signed %d moved stream heads (hmac %s)", seq, count,
              checkpoint.hmac)
     return checkpoint
+
+
+def ensure_checkpoint(session_factory: Callable[[], Session],
+                      actor: Actor) -> AuditCheckpoint | None:
+    """Sign the trail now when no checkpoint exists yet (at start-up), so that what it holds
+    is signed and anchored before the first hourly checkpoint; the new checkpoint or None.
+
+    Raises:
+        ConfigurationError: no audit key is configured.
+    """
+    session = session_factory()
+    try:
+        if last_checkpoint(session) is not None:
+            return None
+        checkpoint = create_checkpoint(session, actor)
+        session.commit()
+        return checkpoint
+    except IntegrityError:
+        session.rollback()  # another process wrote the first checkpoint at the same moment
+        return None
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def anchor_fields(cp: AuditCheckpoint) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from workflow import anchors, audit, checkpoints, clock
 from workflow.checkpoints import AuditCheckpoint
 from workflow.identity import Actor
 from workflow.models import AuditRecord
+from workflow.scheduling import Scheduler
 from workflow.verification import verify_all
 
 CLIENT = "client:5"
@@ -98,6 +99,31 @@ def test_deleting_the_newest_checkpoints_with_the_streams_they_signed_is_caught_
     brk = report.first_break
     assert (brk.stream, brk.seq) == ("checkpoint:2", 2)
     assert "cut checkpoint chain" in brk.reason and "newest checkpoint is 1" in brk.reason
+
+
+def test_a_record_rewritten_with_its_head_before_the_first_hourly_checkpoint_is_caught(
+        engine_rt, session, anchor_file):
+    # Given a trail that no hourly checkpoint has signed yet,
+    events(session, CLIENT, 3)
+    # a scheduler's first pass signs and anchors it (once, however many schedulers start).
+    for _ in range(2):
+        Scheduler(engine_rt.session_factory, engine_rt.catalog.registry,
+                  engine_rt.settings).run_once()
+    session.expire_all()
+    signed = session.execute(select(AuditCheckpoint)).scalars().all()
+    assert [(c.seq, c.streams, c.created_by) for c in signed] == [(1, 1, "system:audit-checkpoint")]
+    assert [line["hmac"] for line in anchored_lines(anchor_file)] == [signed[0].hmac]
+    # When the last record is rewritten and its head with it, the start-up checkpoint catches it;
+    new_hash = rehash(session, CLIENT, 3, actor="mallory")
+    tamper(session, "UPDATE audit_streams SET audit_hash = :h WHERE stream = :s", h=new_hash, s=CLIENT)
+    brk = verify_all(session, key=KEY, anchor=anchor_file).first_break
+    assert (brk.stream, brk.seq) == (CLIENT, 3) and "differs from the checkpoint" in brk.reason
+    # and deleting that checkpoint as well is caught by the anchor, and warned about.
+    tamper(session, "DELETE FROM audit_checkpoint_heads", "DELETE FROM audit_checkpoints")
+    report = verify_all(session, key=KEY, anchor=anchor_file)
+    assert report.first_break.stream == "checkpoint:1"
+    assert "newest checkpoint does not exist" in report.first_break.reason
+    assert any(w.startswith("NO CHECKPOINT") for w in report.warnings)
 
 
 def test_checkpoints_deleted_and_signed_again_over_a_rewritten_trail_are_caught_by_the_anchor(
