@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from workflow import audit_export, audit_search, verification
+from workflow import anchors, audit_export, audit_search, verification
 
 from ..extensions import db
 from ..fields import UtcDateTime
@@ -58,6 +58,9 @@ class VerifyReportSchema(Schema):
     checkpoints = fields.Integer()
     replayed = fields.Integer()
     first_break = fields.Nested(BreakSchema, allow_none=True)
+    warnings = fields.List(fields.String(), metadata={
+        "description": "what weakens the proof without breaking it: no checkpoint, a late one, "
+                       "no anchor file compared"})
 
 
 class ExportQuery(Strict):
@@ -90,8 +93,10 @@ class AuditVerify(MethodView):
     @blp.response(200, VerifyReportSchema)
     @blp.alt_response(403, description="Not an auditor")
     def get(self) -> dict[str, Any]:
-        """Verify checkpoints, chains, heads, replay and evidence; names the first break."""
-        return verification.verify_as(db.session, current_actor()).to_dict()
+        """Compare with the anchor file, verify checkpoints, chains, heads, replay and evidence;
+        names the first break."""
+        return verification.verify_as(db.session, current_actor(),
+                                      anchor=anchors.default_file()).to_dict()
 
 
 @blp.route("/export")
