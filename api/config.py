@@ -54,6 +54,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RISKLOOP_BACKUP_KEEP": int(env.get("RISKLOOP_BACKUP_KEEP", "14")),
         "RISKLOOP_BROKER_HEARTBEAT_MS": int(env.get("RISKLOOP_BROKER_HEARTBEAT_MS", "15000")),
         "RISKLOOP_BROKER_MAINTENANCE_CHANCE": int(env.get("RISKLOOP_BROKER_MAINTENANCE_CHANCE", "5000")),
+        # Every audit checkpoint is appended here too (workflow/anchors.py).
+        "RISKLOOP_AUDIT_ANCHOR_FILE": env.get("RISKLOOP_AUDIT_ANCHOR_FILE")
+        or str(Path(instance_path) / "audit-anchors.log"),
     }
     for key in REQUIRED_KEYS:
         if env.get(key):
