@@ -19,7 +19,7 @@ from flask import Flask
 from openpyxl import Workbook
 
 from tests.api.conftest import Api
-from tests.api.test_clients_import import clients, code, csv_file, upload
+from tests.api.test_clients_import import HEADER, clients, code, csv_file, upload
 from workflow import runtime
 from workflow.domain.client_import import _xlsx_rows
 
@@ -158,6 +158,36 @@ def test_numbers_that_are_not_counts_are_row_errors_naming_the_column(app: Flask
     assert clients(app) == {}
 
 
+OWNED = "name,credit_code,owner"
+# (who imports, header, a bad row): each is refused by the import itself.
+BAD_ROWS = [
+    ("risk1", OWNED, f"No Owner,{code(31)},"),                             # a client needs an owner
+    ("risk1", OWNED, f"Ghost's,{code(32)},ghost"),                         # no such user
+    ("risk1", OWNED, f"Risk's,{code(33)},risk2"),                          # not a sales user
+    ("sales1", OWNED, f"Other's,{code(34)},sales2"),                       # sales own what they add
+    ("sales1", HEADER, f"Nul\x00Co,{code(35)},5000000,private,,,,0,"),    # unstorable text
+    ("sales1", HEADER, f"NaN Co,{code(36)},5000000,private,,,,nan,"),
+    ("sales1", HEADER, f"Huge Co,{code(37)},1e400,private,,,,0,"),
+]
+
+
+@pytest.mark.parametrize(("user", "header", "bad"), BAD_ROWS)
+def test_a_dry_run_refuses_exactly_what_the_import_refuses(
+        app: Flask, api: Api, user: str, header: str, bad: str) -> None:
+    good = f"Good Co,{code(30)},sales1" if header == OWNED else f"Good Co,{code(30)},1,private,,,,0,"
+    content = f"{header}\n{good}\n{bad}\n".encode()
+    dry = upload(api, user, content, query="?dry_run=true")
+    assert dry.status_code == 200, dry.get_json()
+    report = dry.get_json()
+    assert (report["created"], {e["row"] for e in report["errors"]}) == (1, {3}), report
+    real = problem(upload(api, user, content), 422)
+    assert {key.split(":")[0] for key in real["errors"]} == {"row 3"}
+    assert clients(app) == {}
+    fixed = f"{header}\n{good}\n".encode()
+    assert upload(api, user, fixed, query="?dry_run=true").get_json()["created"] == 1
+    assert upload(api, user, fixed).get_json()["created"] == 1
+
+
 def cli(app: Flask, *args: str) -> Result:
     from api.cli import main
 
@@ -207,3 +237,14 @@ def test_the_watch_list_cli_names_the_bad_row_instead_of_a_traceback(app: Flask,
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
         refused_cleanly(cli(app, "watchlist", "import", str(tmp_path / name)), expected[name])
+
+
+def test_the_cli_dry_run_refuses_a_row_without_an_owner_as_the_import_does(app: Flask, tmp_path: Path) -> None:
+    """The command line acts as the system: without --owner nobody owns the new client."""
+    path = tmp_path / "clients.csv"
+    path.write_bytes(csv_file(f"Orphan Co,{code(1)},1,private,,,,0,"))
+    for dry in (["--dry-run"], []):
+        refused_cleanly(cli(app, "clients", "import", str(path), *dry), "row 2: owner")
+    assert clients(app) == {}
+    result = cli(app, "clients", "import", str(path), "--owner", "sales1")
+    assert result.exit_code == 0 and '"created": 1' in result.output, result.output

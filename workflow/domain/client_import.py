@@ -23,7 +23,7 @@ from workflow.errors import Forbidden, RiskloopError, ValidationFailed
 from workflow.identity import Actor
 from workflow.spreadsheet import read_csv
 
-from .client_service import create_client, plain, require_editor, update_client
+from .client_service import check_new_client, create_client, plain, require_editor, update_client
 from .client_validation import validate_client_fields
 from .clients import SENSITIVE_FIELDS, Client
 
@@ -201,6 +201,16 @@ def import_clients(session: Session, rows: Iterator[tuple[int, dict[str, Any]]],
                 "This client is owned by another sales user; only its owner, a risk officer "
                 "or a manager may update it."]})
             continue
+        if existing is None:
+            if "owner" not in data and default_owner:
+                data = {**data, "owner": default_owner}
+            try:
+                # What creating the client checks (owner, roles), for a dry run as for the
+                # import itself, so that a dry run never counts a row the import refuses.
+                check_new_client(session, data, actor)
+            except RiskloopError as exc:
+                report.errors.extend(_row_errors(number, exc))
+                continue
         checked.append((number, data, existing))
     if report.errors or dry_run:
         for number, data, existing in checked:
@@ -208,7 +218,7 @@ def import_clients(session: Session, rows: Iterator[tuple[int, dict[str, Any]]],
         return report
     for number, data, existing in checked:
         try:
-            _write(session, report, number, data, existing, actor, default_owner)
+            _write(session, report, number, data, existing, actor)
         except RiskloopError as exc:
             report.errors.extend(_row_errors(number, exc))
         if progress is not None:
@@ -255,10 +265,8 @@ def _report_sensitive(report: ImportReport, number: int, client: Client, sensiti
 
 
 def _write(session: Session, report: ImportReport, number: int, data: dict[str, Any],
-           existing: Client | None, actor: Actor, default_owner: str | None) -> None:
+           existing: Client | None, actor: Actor) -> None:
     if existing is None:
-        if "owner" not in data and default_owner:
-            data = {**data, "owner": default_owner}
         client = create_client(session, data, actor)
         report.created += 1
         report.client_ids.append(client.id)
