@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow.errors import ConfigurationError
+from workflow.platform import archives
 from workflow.platform.crypto import generate_key
 
 REQUIRED_KEYS = ("SECRET_KEY", "RISKLOOP_ENCRYPTION_KEYS", "RISKLOOP_AUDIT_KEY")
@@ -54,9 +55,17 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RISKLOOP_BACKUP_KEEP": int(env.get("RISKLOOP_BACKUP_KEEP", "14")),
         "RISKLOOP_BROKER_HEARTBEAT_MS": int(env.get("RISKLOOP_BROKER_HEARTBEAT_MS", "15000")),
         "RISKLOOP_BROKER_MAINTENANCE_CHANCE": int(env.get("RISKLOOP_BROKER_MAINTENANCE_CHANCE", "5000")),
-        # Every audit checkpoint is appended here too (workflow/anchors.py).
+        # Every audit checkpoint is appended here too (workflow/audit/anchors.py).
         "RISKLOOP_AUDIT_ANCHOR_FILE": env.get("RISKLOOP_AUDIT_ANCHOR_FILE")
         or str(Path(instance_path) / "audit-anchors.log"),
+        # How far an uploaded zip container (.xlsx import, Office evidence) may unpack.
+        "RISKLOOP_ZIP_MAX_MEMBER_BYTES": int(env.get("RISKLOOP_ZIP_MAX_MEMBER_BYTES",
+                                                     str(archives.DEFAULT_MAX_MEMBER_BYTES))),
+        "RISKLOOP_ZIP_MAX_TOTAL_BYTES": int(env.get("RISKLOOP_ZIP_MAX_TOTAL_BYTES",
+                                                    str(archives.DEFAULT_MAX_TOTAL_BYTES))),
+        "RISKLOOP_ZIP_MAX_RATIO": int(env.get("RISKLOOP_ZIP_MAX_RATIO", str(archives.DEFAULT_MAX_RATIO))),
+        "RISKLOOP_ZIP_MAX_MEMBERS": int(env.get("RISKLOOP_ZIP_MAX_MEMBERS",
+                                                str(archives.DEFAULT_MAX_MEMBERS))),
     }
     for key in REQUIRED_KEYS:
         if env.get(key):
