@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import audit, clock
+from . import audit, clock, password_policy
 from .definitions import ROLES
 from .errors import AuthenticationFailed, Duplicate, NotFound, ValidationFailed
 from .identity import Actor
@@ -34,7 +34,6 @@ def set_hash_cost(*, time_cost: int, memory_cost: int) -> None:
     _DUMMY_HASH = _hasher.hash("riskloop-dummy-password")  # same cost as real hashes
 
 USER_ROLES = ROLES - {"system"}
-MIN_PASSWORD = 8
 LOCK_AFTER = 5
 LOCK_FOR = timedelta(minutes=15)
 # Compared against when the username does not exist, so timing does not reveal it.
@@ -57,8 +56,9 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     errors: dict[str, list[str]] = {}
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
         errors["username"] = ["Use 1-64 letters, digits, '.', '_' or '-'."]
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+    weak = password_policy.problems(password, username, hints=[display_name, email])
+    if weak:
+        errors["password"] = weak
     unknown = [r for r in roles if r not in USER_ROLES]
     if not roles or unknown:
         errors["roles"] = [f"Give one or more of: {', '.join(sorted(USER_ROLES))}."]
