@@ -1,5 +1,5 @@
 """`riskloop users …` on a fresh SQLite database: the password policy where passwords
-are set."""
+are set, and deactivation or a change of roles ending the user's sessions."""
 
 from __future__ import annotations
 
@@ -48,3 +48,20 @@ def test_users_create_refuses_a_password_containing_the_user_name(cli_env):
     assert result.exit_code != 0 and "user name" in result.output
     assert run("users", "create", "carol", "--role", "sales", "--password-stdin",
                stdin="kite-ledger-quartz\n").exit_code == 0
+
+
+def test_users_deactivate_and_roles_end_the_users_sessions(cli_env):
+    assert run("users", "create", "carol", "--role", "sales", "--password-stdin",
+               stdin="kite-ledger-quartz\n").exit_code == 0
+    _, _, epoch = users(cli_env)["carol"]
+    roles = run("users", "roles", "carol", "--role", "risk_officer", "--role", "legal")
+    assert roles.exit_code == 0, roles.output
+    active, role_list, after_roles = users(cli_env)["carol"]
+    assert "legal" in role_list and "risk_officer" in role_list and after_roles > epoch
+    off = run("users", "deactivate", "carol")
+    assert off.exit_code == 0, off.output
+    active, _, after_off = users(cli_env)["carol"]
+    assert not active and after_off > after_roles
+    on = run("users", "activate", "carol")
+    assert on.exit_code == 0 and users(cli_env)["carol"][0]
+    assert run("users", "deactivate", "nobody").exit_code != 0
