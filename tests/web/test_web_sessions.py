@@ -1,6 +1,6 @@
 """Console sessions: the sign-in rate limit and its source address, server-side revocation
-(sign-out, deactivation, a change of roles), no API token minted, and a cookie that
-lives as long as the session."""
+(sign-out, deactivation, a change of roles), no API token minted, a cookie that lives
+as long as the session, no caching of pages, and `OPTIONS` without a sign-in."""
 
 from __future__ import annotations
 
@@ -146,3 +146,20 @@ def test_the_cookie_lives_exactly_as_long_as_the_session(console_factory, app: F
     clock.advance(timedelta(hours=2))  # a later change to the session does not extend it
     switched = console.post("/language", {"lang": "en", "next": "/inbox"})
     assert abs(_cookie_expiry(switched) - (clock.now() - timedelta(hours=2) + ttl)) <= timedelta(seconds=1)
+
+
+def test_console_pages_are_not_stored_but_assets_may_be(console_factory) -> None:
+    console = console_factory("risk1")
+    for path in ("/inbox", "/cases", "/login", "/no-such-page"):
+        assert console.get(path).headers.get("Cache-Control") == "no-store", path
+    asset = console.get("/console-static/console.css")
+    assert asset.status_code == 200 and "no-store" not in asset.headers.get("Cache-Control", "")
+
+
+def test_options_on_console_pages_needs_no_sign_in_and_sets_no_cookie(console_factory) -> None:
+    console = console_factory()
+    inbox = console.client.options("/inbox")
+    assert inbox.status_code == 204 and set(inbox.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert "Set-Cookie" not in inbox.headers
+    new = console.client.options("/clients/new")  # one URL, two views: both methods
+    assert set(new.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
