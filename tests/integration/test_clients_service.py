@@ -21,7 +21,14 @@ from workflow.domain.client_service import (
 )
 from workflow.domain.client_validation import validate_client_fields, validate_sensitive_change
 from workflow.domain.clients import Client
-from workflow.errors import Conflict, Duplicate, Forbidden, ValidationFailed, VersionConflict
+from workflow.errors import (
+    Conflict,
+    Duplicate,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
 from workflow.identity import Actor
 
 SALES1 = Actor("sales1", frozenset({"sales"}))
@@ -111,7 +118,7 @@ def test_sales_create_their_own_clients_and_duplicates_are_refused(session: Sess
 def test_edits_are_refused_for_other_owners_and_sensitive_fields(session: Session, users: None) -> None:
     client = create_client(session, new_client(), SALES1)
     session.commit()
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another owner's client: as if there were none
         update_client(session, client.id, {"industry": "retail"}, SALES2)
     session.rollback()
     with pytest.raises(Conflict) as caught:
