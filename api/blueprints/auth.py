@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from workflow import accounts
 from workflow.errors import AuthenticationFailed
 
+from ..authorization import allow, public
 from ..extensions import db
 from ..schemas import TokenRequest, TokenResponse
 
@@ -19,6 +20,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign i
 
 @blp.route("/token")
 class TokenView(MethodView):
+    @allow(public)  # the body is the credential
     @blp.arguments(TokenRequest)
     @blp.response(200, TokenResponse)
     @blp.alt_response(401, description="Wrong credentials or locked account")

@@ -8,6 +8,7 @@ from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from workflow import engine, runtime, visibility
 from workflow.errors import ValidationFailed
@@ -15,6 +16,7 @@ from workflow.identity import Actor
 from workflow.models import AuditRecord, WorkflowInstance
 from workflow.transaction import transact
 
+from ..authorization import allow, signed_in
 from ..extensions import db
 from ..presenters import present_instance
 from ..schemas import (
@@ -47,8 +49,20 @@ def load_visible(instance_id: int) -> WorkflowInstance:
                                    instance_id)
 
 
+def may_fire(session: Session, actor: Actor, instance_id: int, trigger: str) -> None:
+    """``engine.authorize`` before the body is loaded. The body's ``expected_version``, when
+    it is a number, is compared as ``fire`` compares it (a stale version is a 409 before the
+    roles, so that two approvers racing get a clean 409); nothing else of the body is read."""
+    body = request.get_json(silent=True) if request.is_json else None
+    version = body.get("expected_version") if isinstance(body, dict) else None
+    valid = type(version) is int and 1 <= version <= 2**31 - 1  # else ActionBody refuses it (422)
+    engine.authorize(session, instance_id, trigger, actor, expected_version=version if valid else None,
+                     idempotency_key=request.headers.get("Idempotency-Key"))
+
+
 @blp.route("")
 class WorkflowList(MethodView):
+    @allow(signed_in)
     @blp.doc(security=[BEARER])
     @blp.arguments(WorkflowQuery, location="query")
     @blp.response(200, WorkflowPage)
@@ -82,6 +96,7 @@ class WorkflowList(MethodView):
 
 @blp.route("/<int:instance_id>")
 class WorkflowDetail(MethodView):
+    @allow(load_visible)
     @blp.doc(security=[BEARER])
     @blp.response(200, WorkflowInstanceSchema)
     def get(self, instance_id: int) -> dict[str, Any]:
@@ -91,6 +106,7 @@ class WorkflowDetail(MethodView):
 
 @blp.route("/<int:instance_id>/actions/<string:trigger>")
 class WorkflowAction(MethodView):
+    @allow(may_fire)
     @blp.doc(security=[BEARER], parameters=[{
         "in": "header", "name": "Idempotency-Key", "required": False,
         "schema": {"type": "string", "maxLength": 128},
@@ -123,6 +139,7 @@ class WorkflowAction(MethodView):
 
 @blp.route("/<int:instance_id>/audit")
 class WorkflowAudit(MethodView):
+    @allow(load_visible)
     @blp.doc(security=[BEARER])
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, AuditPage)

@@ -100,6 +100,14 @@ def find_alert(session: Session, source: str, external_id: str) -> Alert | None:
     ).scalar_one_or_none()
 
 
+def authorize_raise(actor: Actor) -> None:
+    """Raises:
+        Forbidden: the actor may not raise alerts."""
+    if not actor.has_any(RAISERS):
+        raise Forbidden("raising an alert needs one of the roles manager, risk_officer, system",
+                        rule="role")
+
+
 def hand_over_alerts(session: Session, client_id: int, before: str, after: str) -> None:
     """The open alerts on a client handed to a new owner: the previous owner's place among
     their owners (listed, filtered, sent the digest) goes to the new owner."""
@@ -132,9 +140,7 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
         Forbidden: the actor may not raise alerts.
         ValidationFailed: unknown client, level or category.
     """
-    if not actor.has_any(RAISERS):
-        raise Forbidden("raising an alert needs one of the roles manager, risk_officer, system",
-                        rule="role")
+    authorize_raise(actor)
     source = fields.get("source") or "manual"
     external_id = fields.get("external_id") or uuid.uuid4().hex
     existing = find_alert(session, source, external_id)

@@ -84,6 +84,12 @@ def require_editor(client: Client | None, actor: Actor, what: str) -> None:
                         code="client.owner", params={"client_id": client.id})
 
 
+def authorize_create(actor: Actor) -> None:
+    """Raises:
+        Forbidden: the actor may not create clients."""
+    require_editor(None, actor, "creating a client")
+
+
 def editable_client(session: Session, client_id: int, actor: Actor, *, lock: bool = False) -> Client:
     """The client ``actor`` may edit (its fields not yet read: roles before bodies).
 

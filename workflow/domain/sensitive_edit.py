@@ -259,6 +259,17 @@ def _reinstate_cleared(ctx: FireContext, client: Client) -> None:
     ctx.audit["status"] = [SUSPENDED, before]
 
 
+def visible_request(session: Session, client_id: int, instance_id: int, actor: Actor) -> WorkflowInstance:
+    """Raises:
+        NotFound: no such change request on this client, or not visible to ``actor``."""
+    instance = session.get(WorkflowInstance, instance_id)
+    if instance is not None and (instance.definition != DEFINITION
+                                 or instance.subject_id != client_id):
+        instance = None
+    return visibility.require_view(session, instance, actor, runtime.current().catalog.registry,
+                                   instance_id)
+
+
 def read_change_values(session: Session, client_id: int, instance_id: int,
                        actor: Actor) -> dict[str, Any]:
     """A change request's before/after for checking it against documents: in full for the
@@ -268,12 +279,7 @@ def read_change_values(session: Session, client_id: int, instance_id: int,
     Raises:
         NotFound: no such request on this client, or not visible to ``actor``.
     """
-    instance = session.get(WorkflowInstance, instance_id)
-    if instance is not None and (instance.definition != DEFINITION
-                                 or instance.subject_id != client_id):
-        instance = None
-    instance = visibility.require_view(session, instance, actor,
-                                       runtime.current().catalog.registry, instance_id)
+    instance = visible_request(session, client_id, instance_id, actor)
     if not can_see_sensitive(actor.roles) or actor.is_system:
         return sensitive_edit_view(session, instance, actor)["changes"]
     diff = planned_diff(instance.data or {})

@@ -178,6 +178,16 @@ ACTIONS: dict[str, tuple[int, ...]] = {
 }
 EXPECTED.update({(ACTION, scenario): row for scenario, row in ACTIONS.items()})
 
+# Roles before bodies (SPEC 7): a caller refused a cell (401, 403, 404) gets the same
+# refusal whatever the request carries: a malformed body, query values the operation refuses,
+# an unknown query parameter. Except where the refusal is read from the body itself:
+BODY_DECIDES: dict[tuple[str, str], frozenset[str]] = {
+    # the body is the credential
+    ("POST /api/v1/auth/token", "-"): frozenset({"anonymous"}),
+    # sales create clients, only never for another owner, which the body names
+    ("POST /api/v1/clients", "other"): frozenset({"sales1"}),
+}
+
 # Lists: does the caller's page include sales2's item? (None: not checked for this caller.)
 # Column order:                         anon  sales1 risk1 legal1 manager1 auditor1 admin
 VISIBLE: dict[str, tuple[bool | None, ...]] = {
