@@ -22,8 +22,8 @@ from workflow.platform.crypto import configure_cipher, parse_keys
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 
+from . import authorization, instance_folder, problems, request_shape
 from . import config as app_config
-from . import instance_folder, problems, request_shape
 from .extensions import db, migrate
 from .worker import AppContextMiddleware
 
@@ -100,6 +100,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(docs_blp)
     for hook in _extra_blueprints():
         hook(app, api)
+    authorization.install(app)  # who may call an operation, before what it carries
     request_shape.install(app)
     problems.install(app)
     _install_request_hooks(app)

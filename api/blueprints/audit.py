@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Response, stream_with_context
@@ -12,7 +13,9 @@ from marshmallow import RAISE, Schema, fields, validate
 from workflow.audit import anchors, verification
 from workflow.audit import export as audit_export
 from workflow.audit import search as audit_search
+from workflow.audit.search import require_auditor
 
+from ..authorization import allow
 from ..extensions import db
 from ..fields import UtcDateTime
 from ..schemas import AuditRecordSchema
@@ -75,6 +78,7 @@ class ExportQuery(Strict):
 
 @blp.route("")
 class AuditSearch(MethodView):
+    @allow(partial(require_auditor, what="searching the audit trail"))
     @blp.doc(security=[BEARER])
     @blp.arguments(AuditQuery, location="query")
     @blp.response(200, AuditSearchPage)
@@ -91,6 +95,7 @@ class AuditSearch(MethodView):
 
 @blp.route("/verify")
 class AuditVerify(MethodView):
+    @allow(partial(require_auditor, what="verifying the audit trail"))
     @blp.doc(security=[BEARER])
     @blp.response(200, VerifyReportSchema)
     @blp.alt_response(403, description="Not an auditor")
@@ -103,6 +108,7 @@ class AuditVerify(MethodView):
 
 @blp.route("/export")
 class AuditExport(MethodView):
+    @allow(partial(require_auditor, what="exporting the audit trail"))
     @blp.doc(security=[BEARER], responses={"200": {
         "description": "JSON Lines (application/x-ndjson) or CSV (UTF-8 with BOM), streamed",
         "content": {"application/x-ndjson": {}, "text/csv": {}}}})

@@ -11,15 +11,17 @@ from flask_smorest import Blueprint
 from workflow.accounts import users as accounts
 from workflow.errors import AuthenticationFailed
 
+from ..authorization import allow, public
 from ..extensions import db
 from ..schemas import TokenRequest, TokenResponse
-from ..security import BEARER, bearer_token
+from ..security import BEARER, authenticate_request, bearer_token
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in")
 
 
 @blp.route("/token")
 class TokenView(MethodView):
+    @allow(public)  # the body is the credential
     @blp.arguments(TokenRequest)
     @blp.response(200, TokenResponse)
     @blp.alt_response(401, description="Wrong credentials or locked account")
@@ -41,6 +43,7 @@ class TokenView(MethodView):
             "roles": issued.user.roles,
         }
 
+    @allow(authenticate_request)  # the bearer token sent: 401 unless valid, then revoked
     @blp.doc(security=[BEARER])
     @blp.response(204)
     @blp.alt_response(401, description="Missing, unknown, expired or already revoked token")

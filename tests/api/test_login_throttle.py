@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import PASSWORD, make_app
-from workflow.platform import clock
 from workflow.accounts.users import ACCOUNT_LOCK_AFTER, LOCK_AFTER, LOCK_FOR
+from workflow.platform import clock
 
 ATTACKER = "203.0.113.66"
 VICTIM = "198.51.100.7"

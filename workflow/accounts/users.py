@@ -17,19 +17,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from workflow.accounts import login_throttle
-
-from workflow.accounts import password_policy
-
-from workflow.records import trail as audit
-
-from workflow.platform import clock
-from workflow.engine.definitions import ROLES
-from workflow.errors import AuthenticationFailed, Duplicate, NotFound, ValidationFailed
-from workflow.records.identity import Actor
+from workflow.accounts import login_throttle, password_policy
 from workflow.accounts.login_throttle import ACCOUNT_LOCK_AFTER as ACCOUNT_LOCK_AFTER
 from workflow.accounts.login_throttle import LOCK_AFTER as LOCK_AFTER
 from workflow.accounts.login_throttle import LOCK_FOR as LOCK_FOR
+from workflow.engine.definitions import ROLES
+from workflow.errors import AuthenticationFailed, Duplicate, NotFound, ValidationFailed
+from workflow.platform import clock
+from workflow.records import trail as audit
+from workflow.records.identity import Actor
 from workflow.records.models import Token, User
 
 _hasher = PasswordHasher()

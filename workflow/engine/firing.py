@@ -29,6 +29,7 @@ from workflow.errors import (
     IllegalState,
     Message,
     NotFound,
+    RiskloopError,
     UnknownAction,
     ValidationFailed,
 )
@@ -142,67 +143,18 @@ def fire(
             return FireResult(**{**prior.result, "replayed": True})
 
     instance = session.execute(_LOCK, {"iid": instance_id}).scalar_one_or_none()
-    if instance is None or not visibility.can_view(session, instance, actor, _catalog(catalog).registry):
-        # A case the actor may not see is reported as missing, never as forbidden.
-        raise NotFound(f"workflow instance {instance_id} does not exist")
-    definition = _catalog(catalog).get(instance.definition, instance.definition_version)
-    if trigger not in definition.by_trigger:
-        raise UnknownAction(
-            f"{definition.name} has no action {trigger!r}; it defines: "
-            f"{', '.join(sorted(definition.by_trigger))}"
-        )
-    if expected_version is not None and instance.version != expected_version:
-        from workflow.errors import VersionConflict
-
-        raise VersionConflict(
-            f"instance {instance.id} is at version {instance.version}, not {expected_version}: "
-            "someone acted first; reload and try again",
-            current_version=instance.version, state=instance.state,
-            code="instance.version_conflict",
-        )
-    from_state = instance.state
-    candidates = definition.candidates(trigger, from_state)
-    if not candidates:
-        raise IllegalState(
-            f"{trigger!r} cannot be done while the case is {from_state!r}",
-            state=from_state,
-            allowed_actions=available_actions(session, instance, actor, definition, catalog),
-            code="action.illegal_state", params={"trigger": trigger, "state": from_state},
-        )
-    permitted = [t for t in candidates if actor.has_any(t.roles)]
-    if not permitted:
-        needed = sorted(set().union(*(t.roles for t in candidates)))
-        raise Forbidden(
-            f"{trigger!r} needs one of the roles {', '.join(needed)}; you have "
-            f"{', '.join(sorted(actor.roles)) or 'none'}",
-            rule="role",
-            code="action.role", params={"trigger": trigger, "roles": needed},
-        )
-    now = clock.now()
-    variables = _variables(instance, actor, payload)
-    chosen = next((t for t in permitted if t.condition is None or t.condition.holds(variables)), None)
-    probe = chosen or permitted[0]
-    ctx = FireContext(session=session, instance=instance, definition=definition, transition=probe,
-                      actor=actor, payload=payload, comment=comment, from_state=from_state,
-                      now=now, request_id=request_id)
-    registry = _catalog(catalog).registry
-    _check_guards(ctx, probe, registry)
-    _validate_payload(probe, payload, comment)
+    admitted = _admit(session, instance, instance_id, trigger, actor, _catalog(catalog),
+                      expected_version=expected_version, payload=payload, comment=comment,
+                      request_id=request_id)
+    assert admitted is not None  # the payload is known: every check was made
+    definition, ctx, chosen = admitted.definition, admitted.ctx, admitted.chosen
+    instance = ctx.instance
+    from_state, now, registry = ctx.from_state, ctx.now, _catalog(catalog).registry
+    _validate_payload(ctx.transition, payload, comment)
     if chosen is None:
-        # Someone else's step at this point of the case (the second approval, say): a
-        # transition of this trigger whose condition holds needs roles the actor lacks.
-        theirs = [t for t in candidates if t not in permitted
-                  and (t.condition is None or t.condition.holds(variables))]
-        if theirs:
-            needed = sorted(set().union(*(t.roles for t in theirs)))
-            raise Forbidden(
-                f"{trigger!r} at this point of the case needs one of the roles "
-                f"{', '.join(needed)}; you have {', '.join(sorted(actor.roles)) or 'none'}",
-                rule="role", code="action.role", params={"trigger": trigger, "roles": needed},
-            )
         raise ConditionNotMet(
             f"{trigger!r} is not possible with this data: "
-            + "; ".join(t.condition.source for t in permitted if t.condition is not None),
+            + "; ".join(t.condition.source for t in admitted.permitted if t.condition is not None),
             allowed_actions=available_actions(session, instance, actor, definition, catalog),
             code="action.condition", params={"trigger": trigger},
         )
@@ -246,6 +198,119 @@ def fire(
                                       instance_id=instance.id, trigger=trigger, result=record,
                                       created_at=now))
     return result
+
+
+def authorize(
+    session: Session,
+    instance_id: int,
+    trigger: str,
+    actor: Actor,
+    *,
+    expected_version: int | None = None,
+    idempotency_key: str | None = None,
+    catalog: Catalog | None = None,
+) -> None:
+    """Check, before the action's input is read, that ``actor`` may fire ``trigger`` on
+    the instance now: the checks of :func:`fire` in its order, without the row lock and
+    without what only the input decides (its fields; a condition on it), which
+    :func:`fire` checks again with the rest under the lock. A refused request that repeats
+    an earlier one's idempotency key is let through: :func:`fire` answers it.
+
+    Raises:
+        NotFound: no such instance, or one ``actor`` may not see.
+        UnknownAction: the definition has no such trigger.
+        VersionConflict: ``expected_version`` is stale.
+        IllegalState: the trigger cannot fire from the current state.
+        Forbidden: a missing role or a guard refused (``extra['rule']`` names it).
+    """
+    try:
+        _admit(session, session.get(WorkflowInstance, instance_id), instance_id, trigger, actor,
+               _catalog(catalog), expected_version=expected_version, payload=None)
+    except RiskloopError:
+        if idempotency_key and session.get(IdempotencyRecord, (actor.username, idempotency_key)):
+            return
+        raise
+
+
+@dataclass(frozen=True)
+class _Admitted:
+    definition: Definition
+    permitted: list[TransitionDef]
+    chosen: TransitionDef | None  # None: no permitted transition's condition holds
+    ctx: FireContext  # for the transition whose guards were checked
+
+
+def _admit(session: Session, instance: WorkflowInstance | None, instance_id: int, trigger: str,
+           actor: Actor, catalog: Catalog, *, expected_version: int | None,
+           payload: dict[str, Any] | None, comment: str | None = None,
+           request_id: str | None = None) -> _Admitted | None:
+    """Whether ``actor`` may fire ``trigger`` on ``instance`` now, in the order of SPEC 3.2
+    (seen, known, current version, allowed from the state, roles, guards, someone else's
+    step). ``payload`` None: the action's input is not read yet; if it decides which
+    transition this is, the checks stop before the guards (None is returned).
+
+    Raises: as :func:`authorize`.
+    """
+    if instance is None or not visibility.can_view(session, instance, actor, catalog.registry):
+        # A case the actor may not see is reported as missing, never as forbidden.
+        raise NotFound(f"workflow instance {instance_id} does not exist")
+    definition = catalog.get(instance.definition, instance.definition_version)
+    if trigger not in definition.by_trigger:
+        raise UnknownAction(
+            f"{definition.name} has no action {trigger!r}; it defines: "
+            f"{', '.join(sorted(definition.by_trigger))}"
+        )
+    if expected_version is not None and instance.version != expected_version:
+        from workflow.errors import VersionConflict
+
+        raise VersionConflict(
+            f"instance {instance.id} is at version {instance.version}, not {expected_version}: "
+            "someone acted first; reload and try again",
+            current_version=instance.version, state=instance.state,
+            code="instance.version_conflict",
+        )
+    from_state = instance.state
+    candidates = definition.candidates(trigger, from_state)
+    if not candidates:
+        raise IllegalState(
+            f"{trigger!r} cannot be done while the case is {from_state!r}",
+            state=from_state,
+            allowed_actions=available_actions(session, instance, actor, definition, catalog),
+            code="action.illegal_state", params={"trigger": trigger, "state": from_state},
+        )
+    permitted = [t for t in candidates if actor.has_any(t.roles)]
+    if not permitted:
+        needed = sorted(set().union(*(t.roles for t in candidates)))
+        raise Forbidden(
+            f"{trigger!r} needs one of the roles {', '.join(needed)}; you have "
+            f"{', '.join(sorted(actor.roles)) or 'none'}",
+            rule="role",
+            code="action.role", params={"trigger": trigger, "roles": needed},
+        )
+    if payload is None and any(t.condition is not None and t.condition.reads_payload for t in candidates):
+        return None
+    now = clock.now()
+    payload = payload if payload is not None else {}  # fire()'s own dict: effects may add to it
+    variables = _variables(instance, actor, payload)
+    chosen = next((t for t in permitted if t.condition is None or t.condition.holds(variables)), None)
+    probe = chosen or permitted[0]
+    ctx = FireContext(session=session, instance=instance, definition=definition, transition=probe,
+                      actor=actor, payload=payload, comment=comment, from_state=from_state,
+                      now=now, request_id=request_id)
+    _check_guards(ctx, probe, catalog.registry)
+    if chosen is None:
+        # Someone else's step at this point of the case (the second approval, say): a
+        # transition of this trigger whose condition holds needs roles the actor lacks.
+        theirs = [t for t in candidates if t not in permitted
+                  and (t.condition is None or t.condition.holds(variables))]
+        if theirs:
+            needed = sorted(set().union(*(t.roles for t in theirs)))
+            raise Forbidden(
+                f"{trigger!r} at this point of the case needs one of the roles "
+                f"{', '.join(needed)}; you have {', '.join(sorted(actor.roles)) or 'none'}",
+                rule="role", code="action.role", params={"trigger": trigger, "roles": needed},
+            )
+    return _Admitted(definition, permitted, chosen, ctx)
 
 
 # The instance row as it is locked for a firing. The row may already be in the

@@ -286,6 +286,12 @@ def _write(session: Session, report: ImportReport, number: int, data: dict[str, 
     report.updated += 1
 
 
+def authorize_import(actor: Actor) -> None:
+    """Raises:
+        Forbidden: the actor may not write clients (checked before the file is read)."""
+    require_editor(None, actor, "importing clients")
+
+
 def run_import(session: Session, content: bytes, filename: str, actor: Actor, *, dry_run: bool,
                submit: bool = False, default_owner: str | None = None,
                progress: Callable[[int], None] | None = None) -> ImportReport:
@@ -296,7 +302,7 @@ def run_import(session: Session, content: bytes, filename: str, actor: Actor, *,
         Forbidden: the actor may not write clients (checked before the file is read).
         ValidationFailed: a bad file or any bad row (nothing is imported; ``extra['report']``).
     """
-    require_editor(None, actor, "importing clients")
+    authorize_import(actor)
     report = import_clients(session, read_rows(content, filename), actor, dry_run=dry_run,
                             default_owner=default_owner, progress=progress)
     if report.errors and not dry_run:
