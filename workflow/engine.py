@@ -30,6 +30,7 @@ from .errors import (
     UnknownAction,
     ValidationFailed,
 )
+from .hygiene import text_problem
 from .identity import Actor
 from .machine import run_transition
 from .models import IdempotencyRecord, WorkflowInstance
@@ -312,6 +313,8 @@ def _validate_payload(transition: TransitionDef, payload: dict[str, Any], commen
         errors.update(transition.payload_schema.validate(payload))
     if transition.comment_required and not (comment or "").strip():
         errors["comment"] = [Message("field.comment_required", "A comment is required for this action.")]
+    elif comment and (problem := text_problem(comment, multiline=True)) is not None:
+        errors["comment"] = [problem]
     if errors:
         raise ValidationFailed(
             f"the {transition.trigger!r} action's input is invalid", errors=errors,
