@@ -2,6 +2,8 @@
 
 Console sessions keep the user id and an expiry in Flask's signed cookie; each
 request re-reads the user so a deactivated account or changed roles apply at once.
+Query strings and form fields are held to ``workflow.hygiene`` before any page runs, as
+the API's are (``api.request_shape``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from wtforms import ValidationError
 
 from api.extensions import db
 from workflow import accounts, clock
+from workflow.errors import ValidationFailed
+from workflow.hygiene import text_problem
 from workflow.identity import Actor
 from workflow.models import User
 
@@ -72,7 +76,23 @@ def require_sign_in() -> Response | None:
             response.headers["HX-Redirect"] = url_for("console.login")
             return response
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+    check_text_fields()
     return None
+
+
+def check_text_fields() -> None:
+    """Raises:
+        ValidationFailed: a query parameter (one line) or form field (tabs and line breaks
+            allowed) holding a NUL, another control or a bidirectional formatting character;
+            each page's own checks then word the rest beside its fields."""
+    refused = {name: [problem] for name, value in request.args.items(multi=True)
+               if (problem := text_problem(value)) is not None}
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        refused.update({name: [problem] for name, value in request.form.items(multi=True)
+                        if (problem := text_problem(value, multiline=True)) is not None})
+    if refused:  # named in the detail: the page showing it has no fields to put them beside
+        raise ValidationFailed("; ".join(f"{name}: {messages[0]}"
+                                         for name, messages in sorted(refused.items())))
 
 
 def check_csrf() -> None:

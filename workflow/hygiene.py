@@ -60,6 +60,15 @@ def text_problem(value: str, *, multiline: bool = False) -> Message | None:
     return Message("text.control", f"Must not contain control characters ({code}).", char=code)
 
 
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def whole_number(text: str) -> int | None:
+    """A whole number typed as text (ASCII digits, at most 18: a 64-bit id or count), or
+    None; ``str.isdigit`` also accepts "²" and "٣", and ``int()`` raises past 4,300 digits."""
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else None
+
+
 def day_problem(day: dt.date) -> Message | None:
     if FIRST_DAY <= day <= LAST_DAY:
         return None

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from api.extensions import db
 from workflow import audit_export, checkpoints, clock, reports, runtime, verification
 from workflow.errors import ValidationFailed
+from workflow.hygiene import day_problem
 
 from ..console import blp, current_actor
 
@@ -23,10 +24,13 @@ WEEKS = 8
 def _day(name: str) -> datetime | None:
     value = request.args.get(name) or ""
     try:
-        return datetime.strptime(value, "%Y-%m-%d") if value else None
+        day = datetime.strptime(value, "%Y-%m-%d") if value else None
     except ValueError as exc:
         raise ValidationFailed(f"{name} must be a date (YYYY-MM-DD)",
                                errors={name: ["Use YYYY-MM-DD."]}) from exc
+    if day is not None and (problem := day_problem(day.date())) is not None:
+        raise ValidationFailed(f"{name}: {problem}", errors={name: [problem]})
+    return day
 
 
 def breaches_by_week(actor: Any, definition: str | None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from workflow.domain import client_queries, client_service
 from workflow.domain.client_service import CODE_EDITABLE_STATUSES
 from workflow.domain.clients import OWNERSHIP_TYPES, Client
 from workflow.errors import Conflict, ValidationFailed
+from workflow.hygiene import whole_number
 from workflow.masking import PUBLIC_FIELDS, can_see_sensitive, mask_client
 from workflow.rules import PAYMENT_HISTORIES
 from workflow.transaction import transact
@@ -58,7 +59,8 @@ def _prefill(client: Client, roles: frozenset[str]) -> dict[str, str]:
 
 
 def _fact(key: str, value: str) -> Any:
-    return int(value) if value.isdigit() and key != "payment_history" else value
+    number = whole_number(value) if key != "payment_history" else None
+    return value if number is None else number
 
 
 def _changes(form: MultiDict[str, str], before: dict[str, str], client: Client,
