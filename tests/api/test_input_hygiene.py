@@ -217,3 +217,20 @@ def test_time_ranges_out_of_bounds_are_a_422_not_a_500(api: Api, query: str) -> 
     for path in ("/api/v1/audit", "/api/v1/reports/sla", "/api/v1/reports/closed-loops"):
         r = api.get("auditor1", f"{path}?{query}")
         _refused(r, query.split("=")[0], "1900-01-01")
+
+
+def test_an_import_row_with_nul_or_bidi_characters_is_a_row_error_naming_the_field(api: Api) -> None:
+    """The spreadsheet door uses the same client schema."""
+    import io
+
+    from workflow.creditcode import make_credit_code
+
+    header = "name,credit_code,registered_capital,ownership_type,bank_account,contact_name,contact_phone,litigation_count,tags"
+    rows = [f"Nul\x00Co,{make_credit_code('91510100000000001')},1,private,,,,0,",
+            f"Bidi\u202eCo,{make_credit_code('91510100000000002')},1,private,,,,0,",
+            f"Tag Co,{make_credit_code('91510100000000003')},1,private,,,,0,vip\x07"]
+    content = ("\n".join((header, *rows)) + "\n").encode("utf-8")
+    r = api.post("sales1", "/api/v1/clients/import?dry_run=true",
+                 data={"file": (io.BytesIO(content), "clients.csv")}, content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    assert {(e["row"], e["field"]) for e in r.get_json()["errors"]} == {(2, "name"), (3, "name"), (4, "tags")}
