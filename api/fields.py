@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from workflow.hygiene import Day, FreeText, Text, day_problem
+from workflow.hygiene import DAY_METADATA, Day, FreeText, Text, day_problem
 
 __all__ = ["Day", "FreeText", "Text", "UtcDateTime"]
 
@@ -20,6 +20,10 @@ __all__ = ["Day", "FreeText", "Text", "UtcDateTime"]
 class UtcDateTime(fields.DateTime):
     """Timestamps are stored as naive UTC; say so on the wire (``…+00:00``). Inputs lie
     from 1900 to 2100, like every date (and so convert to UTC without overflowing)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {**DAY_METADATA, **(kwargs.get("metadata") or {})}
+        super().__init__(**kwargs)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         if isinstance(value, dt.datetime) and value.tzinfo is None:

@@ -5,6 +5,9 @@ it describes what the server accepts (and a fuzzer generating from it can genera
   ``Decimal`` values that reach the JSON as strings (``"0.00"``), which made the whole
   document invalid; a bound its ``Range`` excludes says so (OpenAPI 3.0's boolean
   ``exclusiveMinimum``/``exclusiveMaximum``);
+- text says which characters it may not hold (``workflow.hygiene``): ``Text`` and
+  ``FreeText`` fields carry their pattern, and every query parameter that is free text
+  gets the one-line pattern ``api.request_shape`` checks every query parameter against;
 - an action's body (``ActionBody``) lists ``comment``, ``expected_version`` and every payload
   field a loaded definition declares, and nothing else (``additionalProperties: false``):
   the engine refuses a field the action does not declare. Which fields one action takes is
@@ -21,6 +24,7 @@ from apispec import APISpec, BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from workflow.catalog import Catalog
+from workflow.hygiene import LINE_PATTERN
 
 from .schemas import ActionBody
 
@@ -58,6 +62,16 @@ class OpenApiInputsPlugin(BasePlugin):
         marshmallow_plugin = next(p for p in spec.plugins if isinstance(p, MarshmallowPlugin))
         self.converter = marshmallow_plugin.converter
         self.converter.add_attribute_function(number_bounds)
+
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                         **kwargs: Any) -> None:
+        for operation in (operations or {}).values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema") if isinstance(parameter, dict) else None
+                if parameter.get("in") == "query" and isinstance(schema, dict) \
+                        and schema.get("type") == "string" \
+                        and not {"pattern", "enum", "format"} & set(schema):
+                    schema["pattern"] = LINE_PATTERN
 
     def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
         schema = kwargs.get("schema")

@@ -9,7 +9,7 @@ from .fields import FreeText, Text, UtcDateTime
 
 class TokenRequest(Schema):
     username = Text(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=256))
+    password = FreeText(required=True, load_only=True, validate=validate.Length(min=1, max=256))
 
 
 class TokenResponse(Schema):

@@ -10,8 +10,8 @@ bodies and query strings, console forms, spreadsheet import, definitions' payloa
 - Dates lie from 1900-01-01 to 2100-12-31; amounts are finite and below 10^17 yuan (the
   money columns' bound); whole numbers fit 64 bits.
 
-Refusals are field messages with a stable code, worded in the reader's language by the
-console (``web.refusals``).
+Refusals are field messages (``Message``) with a stable code and the character's code
+point, so a console can word them in its reader's language.
 """
 
 from __future__ import annotations
@@ -34,11 +34,19 @@ MAX_INTEGER = 2**63 - 1
 # 4,300 digits Python's int() raises (a ValueError inside json.loads, not a syntax error).
 MAX_DIGITS = 64
 
-_BIDI = "\u202a-\u202e\u2066-\u2069"
-_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 but tab, LF and CR; DEL; C1
-_SURROGATES = "\ud800-\udfff"
-_UNSAFE_IN_FREE_TEXT = re.compile(f"[{_CONTROLS}{_BIDI}{_SURROGATES}]")
-_UNSAFE_IN_A_LINE = re.compile(f"[\t\n\r\u2028\u2029{_CONTROLS}{_BIDI}{_SURROGATES}]")
+# Character classes as regular-expression source (``\\uXXXX`` escapes), which Python and the
+# OpenAPI document's ECMA-262 patterns read alike: C0 but tab, LF and CR, DEL and C1;
+# bidirectional embeddings, overrides and isolates. One line also excludes tab, LF, CR and
+# the line and paragraph separators. Surrogates are checked but left out of the document's
+# patterns: a string of characters cannot hold one, and regex engines refuse the range.
+_FREE_TEXT_EXCLUDES = (r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+                       r"\u202a-\u202e\u2066-\u2069")
+_LINE_EXCLUDES = r"\u0009\u000a\u000d\u2028\u2029" + _FREE_TEXT_EXCLUDES
+_SURROGATES = r"\ud800-\udfff"
+_UNSAFE_IN_FREE_TEXT = re.compile(f"[{_FREE_TEXT_EXCLUDES}{_SURROGATES}]")
+_UNSAFE_IN_A_LINE = re.compile(f"[{_LINE_EXCLUDES}{_SURROGATES}]")
+FREE_TEXT_PATTERN = f"^[^{_FREE_TEXT_EXCLUDES}]*$"
+LINE_PATTERN = f"^[^{_LINE_EXCLUDES}]*$"
 
 
 def text_problem(value: str, *, multiline: bool = False) -> Message | None:
@@ -69,6 +77,11 @@ def whole_number(text: str) -> int | None:
     return int(text) if _WHOLE_NUMBER.fullmatch(text) else None
 
 
+# How the OpenAPI document says it (a date's year, or a timestamp's local year, 1900-2100).
+DAY_PATTERN = r"^(19[0-9]{2}|20[0-9]{2}|2100)-"
+DAY_METADATA = {"pattern": DAY_PATTERN, "description": "From 1900-01-01 to 2100-12-31."}
+
+
 def day_problem(day: dt.date) -> Message | None:
     if FIRST_DAY <= day <= LAST_DAY:
         return None
@@ -79,6 +92,12 @@ class Text(fields.String):
     """A single line of text (names, codes, identifiers): see :func:`text_problem`."""
 
     multiline = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not any(isinstance(v, validate.Regexp) for v in self.validators):  # already stricter
+            pattern = FREE_TEXT_PATTERN if self.multiline else LINE_PATTERN
+            self.metadata = {"pattern": pattern, **self.metadata}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -96,6 +115,10 @@ class FreeText(Text):
 
 class Day(fields.Date):
     """A calendar date from 1900-01-01 to 2100-12-31."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {**DAY_METADATA, **(kwargs.get("metadata") or {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         day = super()._deserialize(value, attr, data, **kwargs)

@@ -84,3 +84,20 @@ def test_change_requests_document_that_changes_must_name_a_sensitive_field(api: 
     assert described.get("additionalProperties") is False, described
     assert set(described["properties"]) == {"credit_limit", "bank_account", "legal_representative",
                                             "blacklisted", "rating", "risk_level"}, described
+
+
+def test_text_says_which_characters_it_refuses_in_patterns_every_validator_reads(api: Api) -> None:
+    import jsonschema_rs  # schemathesis's validator (Rust regex: stricter than Python's re)
+
+    doc = _doc(api)
+    patterns = {node["pattern"] for _, node in _walk(doc) if isinstance(node.get("pattern"), str)}
+    for pattern in patterns:
+        jsonschema_rs.validator_for({"type": "string", "pattern": pattern})  # raises if unreadable
+    name = doc["components"]["schemas"]["ClientCreate"]["properties"]["name"]
+    one_line = jsonschema_rs.validator_for(name)
+    assert one_line.is_valid("上海某某 Ltd.") and not one_line.is_valid("a\u202eb")
+    assert not one_line.is_valid("a\x00b") and not one_line.is_valid("a\nb")
+    comment = jsonschema_rs.validator_for(doc["components"]["schemas"]["ActionBody"]["properties"]["comment"])
+    assert comment.is_valid("line one\nline two") and not comment.is_valid("a\x07b")
+    query = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/clients"]["get"]["parameters"]}
+    assert not jsonschema_rs.validator_for(query["q"]).is_valid("a\x1bb")
