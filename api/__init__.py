@@ -85,9 +85,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                   max_attempts=app.config["RISKLOOP_TASK_MAX_ATTEMPTS"])
     app.extensions["riskloop"] = {"runtime": rt, "broker": broker}
 
+    from .openapi_inputs import OpenApiInputsPlugin
     from .openapi_problems import ProblemJsonPlugin, ProblemSchema
 
-    api = Api(spec_kwargs={"extra_plugins": [ProblemJsonPlugin()]})
+    api = Api(spec_kwargs={"extra_plugins": [ProblemJsonPlugin(), OpenApiInputsPlugin(catalog)]})
     api.ERROR_SCHEMA = ProblemSchema  # errors are problem documents (api.problems)
     api.init_app(app)
     from .blueprints import auth, definitions, health, tasks, workflows

@@ -4,7 +4,13 @@
   naming each; an operation that documents none takes none), so a misspelt filter is
   never silently ignored and the list answers everything;
 - a body sent to an operation that reads JSON must be JSON (form-encoded, text or
-  unlabelled → 415 ``unsupported-media-type``); multipart operations are untouched.
+  unlabelled → 415 ``unsupported-media-type``); multipart operations are untouched;
+- no value anywhere in that JSON, and no query parameter, holds what no field may store
+  (``workflow.platform.hygiene``: lone UTF-16 surrogates, NUL and other control characters,
+  bidirectional overrides, integers of more than 64 digits, NaN or infinities) → 422
+  ``validation`` naming each path. Checked here, once, before any view (and before the
+  schemas, whose JSON parser would raise on a 4,400-digit integer or pass a surrogate on),
+  so no operation can forget it.
 
 Values are the schemas' business: a parameter or field that is present but invalid
 is a 422 ``validation`` with per-field ``errors`` (``api.problems``).
@@ -18,7 +24,8 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask_smorest import Blueprint as DocumentedBlueprint
 
-from workflow.errors import BadQuery, UnsupportedMediaType
+from workflow.errors import BadQuery, UnsupportedMediaType, ValidationFailed
+from workflow.platform.hygiene import load_json, text_problem
 
 
 @cache
@@ -42,7 +49,8 @@ def _accepts(view_class: Any, endpoint: str, method: str) -> tuple[frozenset[str
 def check_request() -> None:
     """Raises:
         BadQuery: a query parameter the operation does not document.
-        UnsupportedMediaType: a non-JSON body for an operation that reads JSON."""
+        UnsupportedMediaType: a non-JSON body for an operation that reads JSON.
+        ValidationFailed: a query parameter or JSON value that may not be stored."""
     if request.url_rule is None or request.method == "OPTIONS":
         return
     endpoint = request.url_rule.endpoint
@@ -56,10 +64,24 @@ def check_request() -> None:
         raise BadQuery(f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
                        f"{', '.join(named)}{' …' if len(unknown) > 10 else ''}; {takes}",
                        errors={name: ["Unknown query parameter."] for name in named})
-    if reads_json and _has_body() and not request.is_json:
-        sent = request.mimetype or "no Content-Type"
-        raise UnsupportedMediaType(f"the body must be JSON, sent as 'Content-Type: application/json' "
-                                   f"(got {sent})")
+    refused = {name: [problem] for name, value in request.args.items(multi=True)
+               if (problem := text_problem(value)) is not None}
+    if refused:
+        raise ValidationFailed("some query parameters hold characters that are not allowed: "
+                               + ", ".join(sorted(refused)), errors=refused)
+    if reads_json and _has_body():
+        if not request.is_json:
+            sent = request.mimetype or "no Content-Type"
+            raise UnsupportedMediaType(f"the body must be JSON, sent as 'Content-Type: "
+                                       f"application/json' (got {sent})")
+        _check_json_body()
+
+
+def _check_json_body() -> None:
+    try:
+        load_json(request.get_data(cache=True))
+    except ValueError:
+        return  # not JSON at all: the operation's parser answers 400 malformed-json
 
 
 def _has_body() -> bool:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from .fields import UtcDateTime
+from .fields import FreeText, Text, UtcDateTime
 
 
 class TokenRequest(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=256))
+    username = Text(required=True, validate=validate.Length(min=1, max=64))
+    password = FreeText(required=True, load_only=True, validate=validate.Length(min=1, max=256))
 
 
 class TokenResponse(Schema):
@@ -67,7 +67,7 @@ class ActionBody(Schema):
     class Meta:
         unknown = INCLUDE
 
-    comment = fields.String(validate=validate.Length(max=4000), allow_none=True)
+    comment = FreeText(validate=validate.Length(max=4000), allow_none=True)
     expected_version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), allow_none=True)
 
 

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 from workflow.risk.clients.model import RATINGS, RISK_LEVELS, STATUSES
 from workflow.risk.clients.validation import ClientFieldsSchema
 
+from .fields import FreeText
 from .schemas import PageQuery
 
 
@@ -75,7 +76,7 @@ class ClientPage(Schema):
 
 
 class AdmissionBody(Schema):
-    comment = fields.String(validate=validate.Length(max=4000), load_default=None, allow_none=True)
+    comment = FreeText(validate=validate.Length(max=4000), load_default=None, allow_none=True)
     submit = fields.Boolean(load_default=True, metadata={
         "description": "Submit at once (default); false leaves the case in draft"})
 

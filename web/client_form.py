@@ -6,6 +6,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from workflow.platform.hygiene import whole_number
+
 TEXT_FIELDS = ("name", "credit_code", "legal_representative", "id_number", "industry", "region",
                "registered_capital", "established_on", "ownership_type", "state_ownership_pct",
                "bank_account")
@@ -28,7 +30,8 @@ def client_data(form: MultiDict[str, str]) -> dict[str, Any]:
     for name in FACT_FIELDS:
         value = form.get(f"fact_{name}", "").strip()
         if value:
-            facts[name] = int(value) if value.isdigit() and name != "payment_history" else value
+            number = whole_number(value) if name != "payment_history" else None
+            facts[name] = value if number is None else number
     if facts:
         data["facts"] = facts
     tags = [t.strip() for t in form.get("tags", "").replace("，", ",").split(",") if t.strip()]

@@ -5,6 +5,8 @@ signed cookie; each request re-reads the user, so a deactivated account or chang
 roles apply at once, and a cookie issued under an older epoch (before a sign-out, a
 deactivation or a change of roles) is refused. The cookie itself expires with the
 session.
+Query strings and form fields are held to ``workflow.platform.hygiene`` before any page runs, as
+the API's are (``api.request_shape``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from wtforms import ValidationError
 
 from api.extensions import db
 from workflow.accounts import users as accounts
+from workflow.errors import ValidationFailed
 from workflow.platform import clock
+from workflow.platform.hygiene import text_problem
 from workflow.records.identity import Actor
 from workflow.records.models import User
 
@@ -83,7 +87,23 @@ def require_sign_in() -> Response | None:
             response.headers["HX-Redirect"] = url_for("console.login")
             return response
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+    check_text_fields()
     return None
+
+
+def check_text_fields() -> None:
+    """Raises:
+        ValidationFailed: a query parameter (one line) or form field (tabs and line breaks
+            allowed) holding a NUL, another control or a bidirectional formatting character;
+            each page's own checks then word the rest beside its fields."""
+    refused = {name: [problem] for name, value in request.args.items(multi=True)
+               if (problem := text_problem(value)) is not None}
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        refused.update({name: [problem] for name, value in request.form.items(multi=True)
+                        if (problem := text_problem(value, multiline=True)) is not None})
+    if refused:  # named in the detail: the page showing it has no fields to put them beside
+        raise ValidationFailed("; ".join(f"{name}: {messages[0]}"
+                                         for name, messages in sorted(refused.items())))
 
 
 def check_csrf() -> None:

@@ -27,7 +27,7 @@ from workflow.risk.notify import notifications as notes
 
 from ..authorization import allow, public, signed_in
 from ..extensions import db
-from ..fields import UtcDateTime
+from ..fields import FreeText, Text, UtcDateTime
 from ..presenters import present_instance
 from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
@@ -48,15 +48,15 @@ class AlertBody(Schema):
     client_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    details = fields.String(load_default="", validate=validate.Length(max=10000))
-    source = fields.String(load_default="manual", validate=validate.Length(min=1, max=64))
-    external_id = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
+    details = FreeText(load_default="", validate=validate.Length(max=10000))
+    source = Text(load_default="manual", validate=validate.Length(min=1, max=64))
+    external_id = Text(load_default=None, validate=validate.Length(min=1, max=128))
 
 
 class WebhookAlertBody(AlertBody):
-    source = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    external_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    source = Text(required=True, validate=validate.Length(min=1, max=64))
+    external_id = Text(required=True, validate=validate.Length(min=1, max=128))
 
 
 class AlertSchema(Schema):

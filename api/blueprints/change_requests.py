@@ -15,6 +15,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from workflow.platform.transaction import transact
 from workflow.risk.clients.model import SENSITIVE_FIELDS
+from workflow.risk.clients.validation import ClientFieldsSchema
 from workflow.risk.sensitive_edit import (
     changeable_client,
     read_change_values,
@@ -24,6 +25,7 @@ from workflow.risk.sensitive_edit import (
 
 from ..authorization import allow
 from ..extensions import db
+from ..fields import FreeText, Text
 from ..presenters import present_instance
 from ..schemas import WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
@@ -32,15 +34,22 @@ blp = protect(Blueprint("change_requests", __name__, url_prefix="/api/v1/clients
                         description="Sensitive edits of a client, applied after two approvals"))
 
 
+# How the document describes ``changes``: the sensitive fields, as a client has them. The
+# service checks them (an empty object, or a field that is not sensitive, is a 422).
+SENSITIVE_CHANGES = ClientFieldsSchema(only=SENSITIVE_FIELDS)
+
+
 class ChangeRequestBody(Schema):
     class Meta:
         unknown = RAISE
 
-    changes = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
+    changes = fields.Dict(keys=Text(validate=validate.Length(min=1, max=64)),
                           required=True,
                           metadata={"description": "New values of sensitive fields: "
-                                    + ", ".join(SENSITIVE_FIELDS)})
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+                                    + ", ".join(SENSITIVE_FIELDS),
+                                    "minProperties": 1,
+                                    "allOf": [{"$ref": "#/components/schemas/SensitiveChanges"}]})
+    reason = FreeText(required=True, validate=validate.Length(min=1, max=2000))
 
 
 @blp.route("/<int:client_id>/change-requests")
@@ -83,4 +92,5 @@ class ChangeRequestValues(MethodView):
 
 
 def register(app: Flask, api: Api) -> None:
+    api.spec.components.schema("SensitiveChanges", schema=SENSITIVE_CHANGES)
     api.register_blueprint(blp)

@@ -19,7 +19,7 @@ from workflow.risk.due_diligence import review as due_diligence
 
 from ..authorization import allow
 from ..extensions import db
-from ..fields import UtcDateTime
+from ..fields import FreeText, UtcDateTime
 from ..presenters import present_instance
 from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
@@ -33,7 +33,7 @@ _ENVELOPE = 64 * 1024
 
 
 class OpenReviewBody(Schema):
-    comment = fields.String(validate=validate.Length(max=4000), allow_none=True)
+    comment = FreeText(validate=validate.Length(max=4000), allow_none=True)
 
 
 class EvidenceUpload(Schema):

@@ -28,7 +28,7 @@ LOOP_COLUMNS = ("id", "definition", "subject_type", "subject_id", "owner", "leve
 
 def json_or_csv(schema: str) -> dict[str, Any]:
     """OpenAPI for a 200 that is JSON, or CSV with ``format=csv``."""
-    return {"responses": {"200": {"content": {
+    return {"responses": {"200": {"description": "OK", "content": {
         "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
         "text/csv": {"schema": {"type": "string"}}}}}}
 

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from api.extensions import db
 from workflow.engine import runtime
 from workflow.errors import ValidationFailed
+from workflow.platform.hygiene import whole_number
 from workflow.platform.transaction import transact
 from workflow.risk.alerts import intake as alert_service
 from workflow.risk.clients.model import Client
@@ -48,7 +49,7 @@ def alerts() -> str:
     filters = _filters()
     # "Raise an alert" on a client's page opens the form here with the client filled in.
     chosen = request.args.get("client_id", "")
-    values = {"client_id": chosen} if chosen.isdigit() else {}
+    values = {"client_id": chosen} if whole_number(chosen) is not None else {}
     return render_template("alerts.html", filters=filters, categories=alert_service.CATEGORIES,
                            can_raise=current_actor().has_any(alert_service.RAISERS),
                            errors={}, values=values, open_form=bool(values), **_board(filters))
@@ -61,7 +62,8 @@ def raise_alert() -> Response | tuple[str, int]:
     fields: dict[str, Any] = {k: (form.get(k) or "").strip() for k in
                               ("level", "category", "title", "details")}
     client_id = (form.get("client_id") or "").strip()
-    fields["client_id"] = int(client_id) if client_id.isdigit() else client_id
+    number = whole_number(client_id)
+    fields["client_id"] = client_id if number is None else number
     try:
         raised = transact(db.session, lambda: alert_service.raise_alert(
             db.session, actor, fields, request_id=g.get("request_id")))

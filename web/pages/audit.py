@@ -17,6 +17,7 @@ from workflow.audit import export as audit_export
 from workflow.engine import runtime
 from workflow.errors import ValidationFailed
 from workflow.platform import clock
+from workflow.platform.hygiene import day_problem
 
 from ..console import blp, current_actor
 
@@ -26,10 +27,13 @@ WEEKS = 8
 def _day(name: str) -> datetime | None:
     value = request.args.get(name) or ""
     try:
-        return datetime.strptime(value, "%Y-%m-%d") if value else None
+        day = datetime.strptime(value, "%Y-%m-%d") if value else None
     except ValueError as exc:
         raise ValidationFailed(f"{name} must be a date (YYYY-MM-DD)",
                                errors={name: ["Use YYYY-MM-DD."]}) from exc
+    if day is not None and (problem := day_problem(day.date())) is not None:
+        raise ValidationFailed(f"{name}: {problem}", errors={name: [problem]})
+    return day
 
 
 def breaches_by_week(actor: Any, definition: str | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from api.extensions import db
 from workflow.audit import search as audit_search
 from workflow.engine import runtime
 from workflow.errors import NotFound, ValidationFailed
+from workflow.platform.hygiene import day_problem, whole_number
 
 from ..console import blp, current_actor
 
@@ -27,10 +28,11 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]]:
     where: dict[str, Any] = {k: typed[k] for k in TEXTS if typed[k]}
     for name in NUMBERS:
         if typed[name]:
-            if not typed[name].isdigit() or not 0 < int(typed[name]) < 2**62:
+            number = whole_number(typed[name])
+            if number is None or not 0 < number < 2**62:
                 raise ValidationFailed(f"{name} must be a positive whole number",
                                        errors={name: ["Must be a positive whole number."]})
-            where[name] = int(typed[name])
+            where[name] = number
     for name in ("since", "until"):
         if typed[name]:
             try:
@@ -38,6 +40,8 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]]:
             except ValueError as exc:
                 raise ValidationFailed(f"{name} must be a date (YYYY-MM-DD)",
                                        errors={name: ["Use YYYY-MM-DD."]}) from exc
+            if (problem := day_problem(day.date())) is not None:
+                raise ValidationFailed(f"{name}: {problem}", errors={name: [problem]})
             where[name] = day + timedelta(days=1) if name == "until" else day  # until: whole day
     return typed, where
 

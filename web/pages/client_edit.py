@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from api.extensions import db
 from workflow.errors import Conflict, ValidationFailed
+from workflow.platform.hygiene import whole_number
 from workflow.platform.transaction import transact
 from workflow.risk.clients import queries as client_queries
 from workflow.risk.clients import service as client_service
@@ -59,7 +60,8 @@ def _prefill(client: Client, roles: frozenset[str]) -> dict[str, str]:
 
 
 def _fact(key: str, value: str) -> Any:
-    return int(value) if value.isdigit() and key != "payment_history" else value
+    number = whole_number(value) if key != "payment_history" else None
+    return value if number is None else number
 
 
 def _changes(form: MultiDict[str, str], before: dict[str, str], client: Client,

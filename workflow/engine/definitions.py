@@ -23,6 +23,7 @@ from workflow.engine.expressions import Expression
 from workflow.engine.registry import Registry
 from workflow.errors import DefinitionError
 from workflow.platform.durations import parse_duration
+from workflow.platform.hygiene import MAX_AMOUNT, MAX_INTEGER, FreeText
 
 ROLES = frozenset({"sales", "risk_officer", "legal", "manager", "auditor", "admin", "system"})
 # Auditors read and verify; they never act on a workflow (SPEC 1).
@@ -36,9 +37,9 @@ _TRANSITION_KEYS = {"trigger", "source", "dest", "roles", "guards", "condition",
 _TIMER_KEYS = {"state", "after", "trigger", "repeat"}
 _PAYLOAD_KEYS = {"type", "required", "enum", "max_length", "min", "max", "items", "label"}
 _PAYLOAD_TYPES: dict[str, Callable[[dict[str, Any]], fields.Field]] = {
-    "string": lambda spec: fields.String(validate=_string_validators(spec)),
-    "integer": lambda spec: fields.Integer(strict=True, validate=_range(spec)),
-    "number": lambda spec: fields.Float(validate=_range(spec)),
+    "string": lambda spec: FreeText(validate=_string_validators(spec)),
+    "integer": lambda spec: fields.Integer(strict=True, validate=_range(spec, MAX_INTEGER)),
+    "number": lambda spec: fields.Float(allow_nan=False, validate=_range(spec, MAX_AMOUNT)),
     "boolean": lambda spec: fields.Boolean(),
     "object": lambda spec: fields.Dict(),
     "array": lambda spec: fields.List(
@@ -57,10 +58,10 @@ def _string_validators(spec: dict[str, Any]) -> list[Any]:
     return checks
 
 
-def _range(spec: dict[str, Any]) -> list[Any]:
-    if "min" in spec or "max" in spec:
-        return [validate.Range(min=spec.get("min"), max=spec.get("max"))]
-    return []
+def _range(spec: dict[str, Any], bound: int) -> list[Any]:
+    """The declared range; a side left open is bounded by ``bound`` (whole numbers fit 64
+    bits, other numbers stay below the money maximum, ``workflow.platform.hygiene``)."""
+    return [validate.Range(min=spec.get("min", -bound), max=spec.get("max", bound))]
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from workflow.errors import (
     ValidationFailed,
 )
 from workflow.platform import clock
+from workflow.platform.hygiene import text_problem
 from workflow.records import timers
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
@@ -380,6 +381,8 @@ def _validate_payload(transition: TransitionDef, payload: dict[str, Any], commen
         errors.update(transition.payload_schema.validate(payload))
     if transition.comment_required and not (comment or "").strip():
         errors["comment"] = [Message("field.comment_required", "A comment is required for this action.")]
+    elif comment and (problem := text_problem(comment, multiline=True)) is not None:
+        errors["comment"] = [problem]
     if errors:
         raise ValidationFailed(
             f"the {transition.trigger!r} action's input is invalid", errors=errors,

@@ -4,18 +4,19 @@ One marshmallow schema says what a valid client field is; every door into the
 client record (create, PATCH, spreadsheet rows, approved change requests) uses
 it, so a rule cannot be enforced in one place and forgotten in another.
 Returned values are ready for the model: money as ``Decimal``, dates as
-``date``, lists and maps as plain JSON.
+``date``, lists and maps as plain JSON. Text, dates and amounts follow
+``workflow.platform.hygiene`` (no control or bidirectional characters, 1900–2100, below 10^17).
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from workflow.errors import ValidationFailed
+from workflow.platform.hygiene import MAX_AMOUNT, Day, Text, amount_range
 from workflow.risk.clients.creditcode import normalize_credit_code, validate_credit_code
 from workflow.risk.clients.model import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, SENSITIVE_FIELDS
 from workflow.risk.screening.rules import PAYMENT_HISTORIES
@@ -23,10 +24,9 @@ from workflow.risk.screening.rules import PAYMENT_HISTORIES
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,24}$")
 _ACCOUNT = re.compile(r"^[0-9A-Z]{8,34}$")
 _ID_NUMBER = re.compile(r"^[0-9A-Z]{6,32}$")
-_MAX_MONEY = Decimal("1e17")
 
 
-class _Compact(fields.String):
+class _Compact(Text):
     """Text with spaces and hyphens removed and upper-cased (account and ID numbers)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
@@ -34,7 +34,7 @@ class _Compact(fields.String):
         return re.sub(r"[\s\-]", "", text).upper()
 
 
-class _CreditCode(fields.String):
+class _CreditCode(Text):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
         problem = validate_credit_code(text)
@@ -44,20 +44,15 @@ class _CreditCode(fields.String):
 
 
 def _money(**kwargs: Any) -> fields.Decimal:
-    return fields.Decimal(
-        places=2, allow_nan=False,
-        validate=validate.Range(min=0, max=_MAX_MONEY, max_inclusive=False,
-                                error="Must be an amount in yuan from 0 up to 10^17."),
-        **kwargs,
-    )
+    return fields.Decimal(places=2, allow_nan=False, validate=amount_range(), **kwargs)
 
 
 class ContactSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+    name = Text(required=True, validate=validate.Length(min=1, max=64))
+    phone = Text(load_default=None, allow_none=True, validate=validate.Regexp(
         _PHONE, error="Use digits, optionally starting with +, e.g. 13812341234 or +86 10 8888 6666."))
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
 
@@ -66,11 +61,12 @@ class ContractSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    number = Text(required=True, validate=validate.Length(min=1, max=64))
     amount = fields.Float(load_default=None, allow_none=True, allow_nan=False,
-                          validate=validate.Range(min=0, error="Must be 0 or more."))
-    start = fields.Date(required=True)
-    end = fields.Date(required=True)
+                          validate=validate.Range(min=0, max=MAX_AMOUNT, max_inclusive=False,
+                                                  error="Must be an amount in yuan from 0 up to 10^17."))
+    start = Day(required=True)
+    end = Day(required=True)
 
     @validates_schema
     def _end_after_start(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -86,7 +82,7 @@ class FactsSchema(Schema):
 
     litigation_count = fields.Integer(strict=True, validate=validate.Range(min=0, max=1_000_000))
     negative_news_count = fields.Integer(strict=True, validate=validate.Range(min=0, max=1_000_000))
-    payment_history = fields.String(validate=validate.OneOf(PAYMENT_HISTORIES))
+    payment_history = Text(validate=validate.OneOf(PAYMENT_HISTORIES))
 
 
 class ClientFieldsSchema(Schema):
@@ -95,16 +91,16 @@ class ClientFieldsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
     credit_code = _CreditCode(required=True)
-    legal_representative = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    legal_representative = Text(allow_none=True, validate=validate.Length(min=1, max=64))
     id_number = _Compact(allow_none=True, validate=validate.Regexp(
         _ID_NUMBER, error="Use 6 to 32 digits or letters, e.g. 110101199003071234."))
-    industry = fields.String(allow_none=True, validate=validate.Length(max=64))
-    region = fields.String(allow_none=True, validate=validate.Length(max=64))
+    industry = Text(allow_none=True, validate=validate.Length(max=64))
+    region = Text(allow_none=True, validate=validate.Length(max=64))
     registered_capital = _money(allow_none=True)
-    established_on = fields.Date(allow_none=True)
-    ownership_type = fields.String(allow_none=True, validate=validate.OneOf(OWNERSHIP_TYPES))
+    established_on = Day(allow_none=True)
+    ownership_type = Text(allow_none=True, validate=validate.OneOf(OWNERSHIP_TYPES))
     state_ownership_pct = fields.Decimal(
         places=2, allow_nan=False, allow_none=True,
         validate=validate.Range(min=0, max=100, error="Must be a percentage from 0 to 100."))
@@ -113,11 +109,11 @@ class ClientFieldsSchema(Schema):
     bank_account = _Compact(allow_none=True, validate=validate.Regexp(
         _ACCOUNT, error="Use 8 to 34 digits or capital letters (spaces and hyphens are ignored)."))
     credit_limit = _money(allow_none=True)
-    rating = fields.String(allow_none=True, validate=validate.OneOf(RATINGS))
-    risk_level = fields.String(allow_none=True, validate=validate.OneOf(RISK_LEVELS))
+    rating = Text(allow_none=True, validate=validate.OneOf(RATINGS))
+    risk_level = Text(allow_none=True, validate=validate.OneOf(RISK_LEVELS))
     blacklisted = fields.Boolean(truthy={True, "true"}, falsy={False, "false"})
-    owner = fields.String(validate=validate.Length(min=1, max=64))
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=32)),
+    owner = Text(validate=validate.Length(min=1, max=64))
+    tags = fields.List(Text(validate=validate.Length(min=1, max=32)),
                        validate=validate.Length(max=50))
     contracts = fields.List(fields.Nested(ContractSchema), validate=validate.Length(max=200))
     facts = fields.Nested(FactsSchema)
