@@ -14,12 +14,12 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
-from api.extensions import db
 from workflow.accounts import users as accounts
 from workflow.platform import clock
 from workflow.records.identity import Actor
 from workflow.records.models import User
 
+from .database import db
 from .uploads import allow_upload_bodies
 
 blp = Blueprint("console", __name__, template_folder="templates", static_folder="static",

@@ -13,12 +13,12 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
+from workflow.engine.presentation import present_instance
 from workflow.platform.transaction import transact
 from workflow.risk.clients.model import SENSITIVE_FIELDS
 from workflow.risk.sensitive_edit import read_change_values, request_sensitive_edit
 
 from ..extensions import db
-from ..presenters import present_instance
 from ..schemas import WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 

@@ -10,9 +10,9 @@ from marshmallow import Schema, fields, validate
 
 from workflow.engine import runtime
 from workflow.engine.inbox import inbox
+from workflow.engine.presentation import present_instance
 
 from ..extensions import db
-from ..presenters import present_instance
 from ..schemas import TaskPage
 from ..security import BEARER, current_actor, protect
 

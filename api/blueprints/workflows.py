@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from workflow.engine import firing as engine
 from workflow.engine import runtime, visibility
+from workflow.engine.presentation import present_instance
 from workflow.errors import ValidationFailed
 from workflow.platform.transaction import transact
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 
 from ..extensions import db
-from ..presenters import present_instance
 from ..schemas import (
     ActionBody,
     AuditPage,

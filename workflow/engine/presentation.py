@@ -1,4 +1,4 @@
-"""Turning engine objects into response data, shaped for the caller."""
+"""A workflow instance as one actor sees it: what the API returns and the console shows."""
 
 from __future__ import annotations
 
