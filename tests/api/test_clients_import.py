@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from sqlalchemy import select, text
 
 from api.extensions import db
-from tests.api.conftest import TEST_KEYS, Api, drain
+from tests.support.app import TEST_KEYS, Api, drain
 from workflow.platform.crypto import configure_cipher, generate_key, parse_keys
 from workflow.risk.clients.creditcode import make_credit_code
 from workflow.risk.clients.model import Client

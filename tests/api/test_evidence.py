@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.api.conftest import Api
-from tests.api.test_due_diligence import checklist, make_client, open_case
+from tests.support.app import Api
+from tests.support.due_diligence import checklist, make_client, open_case
 from workflow.audit.verification import verify_all
 from workflow.engine import runtime
 from workflow.errors import PayloadTooLarge

@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from api.extensions import db
-from tests.api.conftest import Api, make_app
-from tests.api.test_onboarding_api import A_FACTS, C_FACTS, admit, client_row, new_client
-from tests.integration.test_providers import FakeService
+from tests.support.app import Api, make_app
+from tests.support.onboarding import A_FACTS, C_FACTS, admit, client_row, new_client
+from tests.support.providers import FakeService
 from workflow.platform import clock
 from workflow.records import outbox
 from workflow.records.models import AuditRecord, Incident

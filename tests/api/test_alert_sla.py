@@ -9,14 +9,16 @@ import pytest
 from sqlalchemy import select
 
 from api.extensions import db
-from tests.alerts.conftest import alert_body, make_client
-from tests.api.conftest import drain
+from tests.support.alerts import alert_body, make_client
+from tests.support.app import drain
 from workflow.background import scheduler as scheduling
 from workflow.engine import runtime
 from workflow.platform import clock
 from workflow.records.models import Notification
 from workflow.risk.alerts.intake import Alert
 from workflow.risk.alerts.sla import add_business_time, due_after
+
+pytestmark = pytest.mark.usefixtures("webhook_secret")  # alert intake is open
 
 # Monday 2026-11-23 10:00 in Shanghai; far from the 21:00 digest for the spans below.
 START = datetime(2026, 11, 23, 2, 0)

@@ -10,13 +10,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from flask import Flask
+
 from api.extensions import db
-from tests.api.audit.conftest import HOUR, T0
+from tests.support.audit_history import HOUR, T0
 from workflow.audit import checkpoints
 from workflow.records.identity import Actor
 
-ROOT = Path(__file__).resolve().parents[3]
-AUDIT_KEY = "test-audit-key"  # tests.api.conftest.TEST_KEYS
+
+@pytest.fixture
+def app(loop_app: Flask) -> Flask:
+    """This module's app also loads ``test_loop`` (the history is built on it)."""
+    return loop_app
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIT_KEY = "test-audit-key"  # tests.support.app.TEST_KEYS
 
 
 def search(api, user: str = "auditor1", **params):  # noqa: ANN201

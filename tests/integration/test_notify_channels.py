@@ -14,11 +14,13 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from api.extensions import db
-from tests.alerts.conftest import alert_body, make_client
+from tests.support.alerts import alert_body, make_client
 from workflow.background import runner as tasks
 from workflow.engine import runtime
 from workflow.records.models import Notification, OutboxMessage, User
 from workflow.risk.alerts.webhook import sign
+
+pytestmark = pytest.mark.usefixtures("webhook_secret")  # alert intake is open
 
 
 class Inbox:

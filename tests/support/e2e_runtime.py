@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from tests.e2e.services import E2E_DEFINITIONS
+from tests.support.services import E2E_DEFINITIONS
 from workflow.engine import runtime
 
 

@@ -10,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import ignored_auth
 
-from tests.api.conftest import PASSWORD, make_app
+from tests.support.app import PASSWORD, make_app
 
 
 @pytest.mark.parametrize("username", ["auditor1", "risk1"])

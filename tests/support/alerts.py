@@ -1,4 +1,5 @@
-"""Fixtures of the alert tests: the API app (from tests/api), clients and signed requests."""
+"""Alerts for tests: clients to raise them on, alert bodies and webhook deliveries signed
+with the test secret (the ``webhook_secret`` fixture configures it)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,16 @@ import json
 from datetime import UTC
 from typing import Any
 
-import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.api.conftest import Api, api, app, client, drain  # noqa: F401  (fixtures re-exported)
+from tests.support.app import Api
 from workflow.platform import clock
 from workflow.risk.alerts.webhook import sign
 from workflow.risk.clients.model import Client
 
 SECRET = "webhook-test-secret"
 _codes = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRET", SECRET)
 
 
 def make_client(flask_app: Flask, *, owner: str = "sales1", status: str = "active",

@@ -12,14 +12,16 @@ import pytest
 from sqlalchemy import func, select
 
 from api.extensions import db
-from tests.alerts.conftest import SECRET, alert_body, make_client, now_unix, post_signed
-from tests.api.conftest import Api, make_app
-from tests.databases import shared_postgres
+from tests.support.alerts import SECRET, alert_body, make_client, now_unix, post_signed
+from tests.support.app import Api, make_app
+from tests.support.databases import shared_postgres
 from workflow.platform import clock
 from workflow.records import outbox
 from workflow.records.models import WorkflowInstance
 from workflow.risk.alerts.intake import Alert
 from workflow.risk.alerts.webhook import sign
+
+pytestmark = pytest.mark.usefixtures("webhook_secret")  # alert intake is open
 
 
 def count(app, model) -> int:

@@ -6,8 +6,15 @@ import csv
 import io
 
 import pytest
+from flask import Flask
 
-from tests.api.audit.conftest import HOUR, T0
+from tests.support.audit_history import HOUR, T0
+
+
+@pytest.fixture
+def app(loop_app: Flask) -> Flask:
+    """This module's app also loads ``test_loop`` (the history is built on it)."""
+    return loop_app
 
 H = 3600.0
 

@@ -8,8 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _runtime
-from tests.databases import fresh_database
+from tests.support.databases import fresh_database
+from tests.support.runtime import engine_runtime
+from tests.support.sensitive_edit import (
+    LEGAL,
+    MANAGER,
+    RISK,
+    RISK2,
+    SALES,
+    TEST_KEY,
+    add_to_catalog,
+    make_client,
+)
 from workflow.audit.verification import verify_all
 from workflow.engine import firing as engine
 from workflow.engine import runtime
@@ -20,14 +30,12 @@ from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.model import Client
 from workflow.risk.sensitive_edit import request_sensitive_edit
 
-from .conftest import LEGAL, MANAGER, RISK, RISK2, SALES, TEST_KEY, add_to_catalog, make_client
-
 
 @pytest.fixture
 def pg(tmp_path: Path) -> Iterator[runtime.Runtime]:
     configure_cipher([TEST_KEY])
     with fresh_database("postgresql", tmp_path, with_schema=True) as url:
-        for rt in _runtime(url):
+        for rt in engine_runtime(url):
             yield add_to_catalog(rt)
 
 

@@ -23,7 +23,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from api.extensions import db
-from tests.api.conftest import PASSWORD, Api, drain
+from tests.support.app import PASSWORD, Api, drain
 from workflow.engine import firing as engine
 from workflow.records.identity import Actor
 from workflow.records.models import Notification

@@ -16,16 +16,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
-from workflow.audit.verification import verify_all
-from workflow.engine import firing as engine
-from workflow.errors import RiskloopError
-from workflow.records.identity import Actor
-from workflow.records.models import AuditRecord, WorkflowInstance
-from workflow.records.trail import instance_stream
-from workflow.risk.clients.model import Client
-from workflow.risk.sensitive_edit import request_sensitive_edit
-
-from .conftest import (
+from tests.support.sensitive_edit import (
     ADMIN,
     ADMIN_RISK,
     AUDITOR,
@@ -39,6 +30,14 @@ from .conftest import (
     SALES_RISK,
     make_client,
 )
+from workflow.audit.verification import verify_all
+from workflow.engine import firing as engine
+from workflow.errors import RiskloopError
+from workflow.records.identity import Actor
+from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.records.trail import instance_stream
+from workflow.risk.clients.model import Client
+from workflow.risk.sensitive_edit import request_sensitive_edit
 
 PEOPLE = [SALES, SALES2, RISK, RISK2, LEGAL, MANAGER, AUDITOR, ADMIN, ADMIN_RISK,
           AUDITOR_LEGAL, SALES_RISK]

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
 from api.extensions import db
-from tests.alerts.conftest import alert_body, make_client
-from tests.api.conftest import drain
+from tests.support.alerts import alert_body, make_client
+from tests.support.app import drain
 from workflow.background import scheduler as scheduling
 from workflow.engine import runtime
 from workflow.platform import clock
 from workflow.records.models import Notification, Timer
 from workflow.risk.notify.digest import AlertDigest, send_digests
+
+pytestmark = pytest.mark.usefixtures("webhook_secret")  # alert intake is open
 
 # Monday 2026-11-23 12:00 in Shanghai (04:00 UTC); the digest is due at 13:00 UTC.
 NOON = datetime(2026, 11, 23, 4, 0)

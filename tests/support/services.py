@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.api.conftest import PASSWORD, TEST_KEYS, USERS
-from tests.databases import IN_CI, require
+from tests.support.app import PASSWORD, TEST_KEYS, USERS
+from tests.support.databases import IN_CI, require
 
 ROOT = Path(__file__).resolve().parents[2]
-E2E_DEFINITIONS = Path(__file__).parent / "definitions"
+E2E_DEFINITIONS = ROOT / "tests" / "fixtures" / "e2e_definitions"
 
 
 def free_port() -> int:

@@ -1,13 +1,17 @@
-"""A signed-in console test client: forms posted with their CSRF token, as a browser would."""
+"""The console as a browser uses it: forms posted with their CSRF token; a client entered
+through the new-client form."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.api.conftest import PASSWORD
+from api.extensions import db
+from tests.support.app import PASSWORD
+from workflow.risk.clients.model import Client
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -35,3 +39,22 @@ class Console:
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.client.get(path, **kwargs)
+
+
+CODE = "91310000MA1FL0000N"
+
+
+FORM = {"name": "上海某某贸易有限公司", "credit_code": CODE, "legal_representative": "张三",
+        "bank_account": "6222021234567890123", "contact_name": "李四",
+        "contact_phone": "13812345678", "registered_capital": "5000000",
+        "fact_litigation_count": "0", "fact_payment_history": "good"}
+
+
+def client_row(app: Flask, code: str = CODE) -> Client | None:
+    with app.app_context():
+        return db.session.query(Client).filter_by(credit_code=code).one_or_none()
+
+
+def new_client(sales: Console, app: Flask) -> int:
+    sales.post("/clients/new", {**FORM, "submit_for_admission": "0"})
+    return client_row(app).id

@@ -1,24 +1,22 @@
-"""An app with the test definitions plus ``test_loop`` (an alert-like loop with a reopen),
-and a hand-built history on a frozen clock whose durations are known."""
+"""The audit and report tests' world: an app with the test definitions plus ``test_loop``
+(an alert-like loop with a reopen), and a hand-built history on a frozen clock whose
+durations are known."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.api.conftest import FIXTURES, make_app
+from tests.support.app import FIXTURES, make_app
 from workflow.engine import firing as engine
 from workflow.platform import clock
-from workflow.records import outbox
 from workflow.records.identity import Actor
 
-LOOP_DEFINITIONS = Path(__file__).parent / "definitions"
+LOOP_DEFINITIONS = Path(__file__).parent.parent / "fixtures" / "loop_definitions"
 T0 = datetime(2026, 3, 2, 1, 0, 0)
 HOUR = timedelta(hours=1)
 SALES1 = Actor("sales1", frozenset({"sales"}))
@@ -27,17 +25,9 @@ RISK1 = Actor("risk1", frozenset({"risk_officer"}))
 SYSTEM = Actor.system("sla")
 
 
-@pytest.fixture
-def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = make_app(db_url, tmp_path,
-                   RISKLOOP_EXTRA_DEFINITIONS=os.pathsep.join([str(FIXTURES), str(LOOP_DEFINITIONS)]))
-    outbox.set_sender(None)
-    yield app
-    clock.freeze(None)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def make_loop_app(db_url: str, tmp_path: Path) -> Flask:
+    return make_app(db_url, tmp_path,
+                    RISKLOOP_EXTRA_DEFINITIONS=os.pathsep.join([str(FIXTURES), str(LOOP_DEFINITIONS)]))
 
 
 def _at(when: datetime) -> None:
@@ -50,8 +40,7 @@ def _step(case: int, trigger: str, actor: Actor, when: datetime, comment: str | 
     db.session.commit()
 
 
-@pytest.fixture
-def history(app: Flask) -> dict[str, int]:
+def build_history(app: Flask) -> dict[str, int]:
     """Three loops with known stage durations (hours):
 
     - red, by sales1, closed after 11 h: warned 2, responded 3, rectified 1,

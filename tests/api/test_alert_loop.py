@@ -3,11 +3,15 @@ reopen, review, dismiss, segregation of duties, black-alert suspension and the a
 
 from __future__ import annotations
 
+import pytest
+
 from api.extensions import db
-from tests.alerts.conftest import alert_body, make_client, post_signed
-from tests.api.conftest import drain
+from tests.support.alerts import alert_body, make_client, post_signed
+from tests.support.app import drain
 from workflow.records.models import AuditRecord
 from workflow.risk.clients.model import Client
+
+pytestmark = pytest.mark.usefixtures("webhook_secret")  # alert intake is open
 
 
 def client_status(app, client_id: int) -> tuple[str, str | None]:

@@ -1,23 +1,20 @@
-"""Fixtures of the sensitive-edit tests: the shipped definition over a fresh database,
-clients to edit and the actors of a maker-checker."""
+"""The sensitive-edit tests' world: the shipped definition added to a runtime, clients to
+edit and the actors of a maker-checker."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy.orm import Session
 
 from workflow.engine import runtime
 from workflow.engine.definitions import parse_definition
 from workflow.platform import clock
-from workflow.platform.crypto import configure_cipher
 from workflow.records.identity import Actor
 from workflow.risk.clients.model import Client
 
-DEFINITION = Path(__file__).parents[3] / "definitions" / "sensitive_edit.yaml"
+DEFINITION = Path(__file__).parents[2] / "definitions" / "sensitive_edit.yaml"
 TEST_KEY = "3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="
 
 SALES = Actor("sales1", frozenset({"sales"}))
@@ -41,19 +38,6 @@ def add_to_catalog(rt: runtime.Runtime) -> runtime.Runtime:
         rt.catalog.sync(s)
         s.commit()
     return rt
-
-
-@pytest.fixture
-def rt(engine_rt: runtime.Runtime) -> runtime.Runtime:
-    configure_cipher([TEST_KEY])
-    return add_to_catalog(engine_rt)
-
-
-@pytest.fixture
-def db(rt: runtime.Runtime) -> Iterator[Session]:
-    assert rt.session_factory is not None
-    with rt.session_factory() as s:
-        yield s
 
 
 _codes = iter(range(10_000))

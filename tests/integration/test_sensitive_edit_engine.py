@@ -10,17 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text
 
-from workflow.audit.verification import verify_all
-from workflow.background import runner as tasks
-from workflow.background import scheduler as scheduling
-from workflow.engine import firing as engine
-from workflow.errors import Duplicate, Forbidden, IllegalState, NotFound, ValidationFailed
-from workflow.platform import clock
-from workflow.records.models import AuditRecord, WorkflowInstance
-from workflow.risk.clients.model import Client, client_stream
-from workflow.risk.sensitive_edit import request_sensitive_edit, sensitive_edit_view
-
-from .conftest import (
+from tests.support.sensitive_edit import (
     ADMIN,
     ADMIN_RISK,
     AUDITOR,
@@ -34,6 +24,15 @@ from .conftest import (
     SALES_RISK,
     make_client,
 )
+from workflow.audit.verification import verify_all
+from workflow.background import runner as tasks
+from workflow.background import scheduler as scheduling
+from workflow.engine import firing as engine
+from workflow.errors import Duplicate, Forbidden, IllegalState, NotFound, ValidationFailed
+from workflow.platform import clock
+from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.risk.clients.model import Client, client_stream
+from workflow.risk.sensitive_edit import request_sensitive_edit, sensitive_edit_view
 
 NEW_ACCOUNT = "6228480099887766"
 
