@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# xdist workers for the suite; `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: install run test lint typecheck bench clean
 
@@ -26,8 +28,13 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy workflow
 
+# Two runs: everything but tests/e2e spread over xdist workers (each worker has its own
+# PostgreSQL databases, SQLite files and server ports), then the end-to-end proofs one at a
+# time: they start gunicorn, workers, schedulers and private Redis/PostgreSQL servers and
+# time outages and shutdowns, which parallel runs on a small machine would make flaky.
 test: lint typecheck
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --ignore=tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
