@@ -18,7 +18,7 @@ from tests.support.browser import (
     CHROMIUM,
     Live,
     User,
-    _require_chromium,
+    require_chromium,
 )
 from workflow.platform import clock
 from workflow.records import outbox
@@ -50,7 +50,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -1,4 +1,5 @@
-"""Driving Debian's headless Chromium against a live server: one signed-in browser context per person, background work settled as a worker would."""
+"""Driving Debian's headless Chromium against a live server: one signed-in browser context per
+person, background work settled as a worker would."""
 
 from __future__ import annotations
 
@@ -17,16 +18,12 @@ from workflow.engine import firing as engine
 from workflow.records.identity import Actor
 
 CHROMIUM = "/usr/bin/chromium"
-
-
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-
-
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
-def _require_chromium() -> None:
+def require_chromium() -> None:
     if shutil.which(CHROMIUM) is None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")

@@ -1,4 +1,5 @@
-"""Cases for the console tests: an approval case started (and submitted) through the engine, and its state."""
+"""Cases for the console tests: an approval case started (and submitted) through the engine, and
+its state."""
 
 from __future__ import annotations
 

@@ -42,8 +42,6 @@ class Console:
 
 
 CODE = "91310000MA1FL0000N"
-
-
 FORM = {"name": "上海某某贸易有限公司", "credit_code": CODE, "legal_representative": "张三",
         "bank_account": "6222021234567890123", "contact_name": "李四",
         "contact_phone": "13812345678", "registered_capital": "5000000",

@@ -1,4 +1,5 @@
-"""Due-diligence cases for tests: clients with contracts and risk levels, a complete checklist, a case opened through the API."""
+"""Due-diligence cases for tests: clients with contracts and risk levels, a complete checklist, a
+case opened through the API."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from tests.support.app import Api
 from workflow.risk.clients.model import Client
 
 ITEMS = ("basic_info", "financials", "reputation", "legal_records", "compliance")
-
-
 _codes = itertools.count(1)
 
 

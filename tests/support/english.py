@@ -1,4 +1,5 @@
-"""The English console's world: clients and actors created through the real services, and the check that a page has no untranslated Chinese left."""
+"""The English console's world: clients and actors created through the real services, and the
+check that a page has no untranslated Chinese left."""
 
 from __future__ import annotations
 
@@ -11,21 +12,13 @@ from workflow.risk.clients.creditcode import make_credit_code
 
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
 
-
 # Deliberately not translated: the language switcher names each language in itself, and
 # amounts are in 元 in both languages (SPEC: "amounts in 元 with thousands separators").
 LANGUAGE_SWITCH = re.compile(r'<form method="post" action="/language".*?</form>', re.S)
-
-
 YUAN = re.compile(r"(?<=\d )元|\(元\)")
 
-
 SALES = Actor("sales1", frozenset({"sales"}))
-
-
 RISK1 = Actor("risk1", frozenset({"risk_officer"}))
-
-
 RISK2 = Actor("risk2", frozenset({"risk_officer"}))
 
 

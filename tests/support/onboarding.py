@@ -1,4 +1,5 @@
-"""Onboarding for tests: scorecard facts for each rating path, clients created and admitted through the API."""
+"""Onboarding for tests: scorecard facts for each rating path, clients created and admitted
+through the API."""
 
 from __future__ import annotations
 
@@ -13,17 +14,11 @@ from workflow.risk.clients.model import Client
 
 # Scorecard inputs for each rating path of the default rule set.
 S_FACTS = {"ownership_type": "central_soe", "state_ownership_pct": 90, "registered_capital": 500_000_000}
-
-
 A_FACTS = {"ownership_type": "private", "registered_capital": 200_000_000,
            "established_on": "2001-01-01"}
-
-
 B_FACTS = {"ownership_type": "private", "registered_capital": 20_000_000,
            "established_on": date.today().replace(year=date.today().year - 4).isoformat(),
            "facts": {"litigation_count": 1, "payment_history": "minor_delays"}}
-
-
 C_FACTS = {"ownership_type": "private", "registered_capital": 2_000_000,
            "established_on": date.today().replace(year=date.today().year - 2).isoformat(),
            "facts": {"litigation_count": 3, "negative_news_count": 1, "payment_history": "minor_delays"}}

@@ -1,4 +1,6 @@
-"""A migrated PostgreSQL database with the test users, and the environment to run riskloop's processes on it."""
+"""A migrated PostgreSQL database with the test users, and the environment to run riskloop's
+processes on it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
