@@ -28,12 +28,14 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy workflow
 
-# Two runs: everything but tests/e2e spread over xdist workers (each worker has its own
-# PostgreSQL databases, SQLite files and server ports), then the end-to-end proofs one at a
-# time: they start gunicorn, workers, schedulers and private Redis/PostgreSQL servers and
-# time outages and shutdowns, which parallel runs on a small machine would make flaky.
+# Two runs. First everything but tests/e2e on xdist workers, a module per worker so that
+# module-scoped worlds (the authz matrix, the browser's live server) are built once; each
+# worker has its own PostgreSQL databases, SQLite files and server ports. Then the
+# end-to-end proofs one at a time: they start gunicorn, workers, schedulers and private
+# Redis/PostgreSQL servers and time outages and shutdowns, which parallel runs on a small
+# machine would make flaky.
 test: lint typecheck
-	$(PY) -m pytest -n $(TEST_WORKERS) --ignore=tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --ignore=tests/e2e $(PYTEST_ARGS)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 bench: install
