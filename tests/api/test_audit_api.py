@@ -14,9 +14,7 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.support.audit_history import HOUR, T0
-from workflow.audit import checkpoints
-from workflow.records.identity import Actor
+from tests.support.audit_history import AUDIT_KEY, HOUR, T0, checkpoint, export
 
 
 @pytest.fixture
@@ -25,17 +23,10 @@ def app(loop_app: Flask) -> Flask:
     return loop_app
 
 ROOT = Path(__file__).resolve().parents[2]
-AUDIT_KEY = "test-audit-key"  # tests.support.app.TEST_KEYS
 
 
 def search(api, user: str = "auditor1", **params):  # noqa: ANN201
     return api.get(user, "/api/v1/audit", query_string=params)
-
-
-def checkpoint(app) -> None:
-    with app.app_context():
-        checkpoints.create_checkpoint(db.session, Actor.system("test"))
-        db.session.commit()
 
 
 def test_search_filters_by_instance_trigger_actor_kind_and_time(api, history):
@@ -113,12 +104,24 @@ def test_verify_reports_ok_with_checkpoints_then_names_a_tampered_record(app, ap
     assert report["first_break"]["seq"] == 4 and "altered" in report["first_break"]["reason"]
 
 
-def export(api, **params) -> bytes:  # noqa: ANN001
-    r = api.get("auditor1", "/api/v1/audit/export", query_string=params)
-    assert r.status_code == 200, r.get_data(as_text=True)[:500]
-    assert r.is_streamed
-    assert r.headers["Content-Type"] in ("application/x-ndjson", "text/csv; charset=utf-8")
-    return r.get_data()
+def test_verify_warns_without_a_checkpoint_and_compares_the_instances_anchor_file(app, api, history):
+    unsigned = api.get("auditor1", "/api/v1/audit/verify").get_json()
+    assert unsigned["ok"] is True
+    assert [w.split(":")[0] for w in unsigned["warnings"]] == ["NO CHECKPOINT", "NO ANCHOR"]
+    checkpoint(app)
+    checkpoint(app)
+    assert api.get("auditor1", "/api/v1/audit/verify").get_json()["warnings"] == []
+    with app.app_context():
+        from sqlalchemy import text
+
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(text("SET LOCAL session_replication_role = replica"))
+        db.session.execute(text("DELETE FROM audit_checkpoint_heads WHERE checkpoint_seq = 2"))
+        db.session.execute(text("DELETE FROM audit_checkpoints WHERE seq = 2"))
+        db.session.commit()
+    report = api.get("auditor1", "/api/v1/audit/verify").get_json()
+    assert report["ok"] is False and report["first_break"]["stream"] == "checkpoint:2"
+    assert "cut checkpoint chain" in report["first_break"]["reason"]
 
 
 def offline_verify(tmp_path: Path, content: bytes, key: str | None = AUDIT_KEY,  # noqa: ANN201

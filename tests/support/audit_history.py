@@ -12,6 +12,7 @@ from flask import Flask
 
 from api.extensions import db
 from tests.support.app import FIXTURES, make_app
+from workflow.audit import checkpoints
 from workflow.engine import firing as engine
 from workflow.platform import clock
 from workflow.records.identity import Actor
@@ -75,3 +76,20 @@ def build_history(app: Flask) -> dict[str, int]:
         _step(still_open, "respond", SALES1, t2 + HOUR)
         clock.freeze(t2 + 2 * HOUR)
     return {"red": red, "yellow": yellow, "open": still_open}
+
+
+AUDIT_KEY = "test-audit-key"  # tests.support.app.TEST_KEYS
+
+
+def checkpoint(app) -> None:
+    with app.app_context():
+        checkpoints.create_checkpoint(db.session, Actor.system("test"))
+        db.session.commit()
+
+
+def export(api, **params) -> bytes:  # noqa: ANN001
+    r = api.get("auditor1", "/api/v1/audit/export", query_string=params)
+    assert r.status_code == 200, r.get_data(as_text=True)[:500]
+    assert r.is_streamed
+    assert r.headers["Content-Type"] in ("application/x-ndjson", "text/csv; charset=utf-8")
+    return r.get_data()
