@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# xdist workers for the suite; `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: install run test lint typecheck bench clean
 
@@ -20,13 +22,21 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check workflow api web tests
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check workflow/risk/clients/creditcode.py workflow/platform/crypto.py workflow/risk/clients/masking.py workflow/risk/screening/rules.py
 
 typecheck: install
 	$(VENV)/bin/mypy workflow
 
+# Two runs. First everything but tests/e2e on xdist workers, a module per worker so that
+# module-scoped worlds (the authz matrix, the browser's live server) are built once; each
+# worker has its own PostgreSQL databases, SQLite files and server ports. Then the
+# end-to-end proofs one at a time: they start gunicorn, workers, schedulers and private
+# Redis/PostgreSQL servers and time outages and shutdowns, which parallel runs on a small
+# machine would make flaky.
 test: lint typecheck
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --ignore=tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

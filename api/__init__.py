@@ -15,6 +15,7 @@ from flask_smorest import Api
 from sqlalchemy import inspect
 from sqlalchemy.orm import sessionmaker
 
+import web
 from workflow.background.broker import build_broker, declare_actor
 from workflow.engine import runtime
 from workflow.platform import correlation
@@ -102,6 +103,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for hook in _extra_blueprints():
         hook(app, api)
     authorization.install(app)  # who may call an operation, before what it carries
+    web.register(app, api_error=problems.handle_http)  # the console, mounted at /
     request_shape.install(app)
     problems.install(app)
     _install_request_hooks(app)

@@ -1,6 +1,7 @@
 """Blueprints of the business features, each ``fn(app, api)`` registering its own.
 
-Kept in one list so feature packages plug in without editing the factory.
+Kept in one list so feature packages plug in without editing the factory. The console is
+not one of them: ``create_app`` registers it by name, after the API.
 """
 
 from __future__ import annotations
@@ -24,6 +25,3 @@ FEATURES.append(_clients)
 from .blueprints.alerts import register as _alerts  # noqa: E402
 
 FEATURES.append(_alerts)
-from web import register as _web  # noqa: E402  (the console)
-
-FEATURES.append(_web)

@@ -1,23 +1,29 @@
+"""Fixtures every level shares: databases (SQLite and PostgreSQL), an engine runtime and the
+app with its clients. Helpers live in ``tests/support``."""
+
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import CodeType
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import settings
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from tests.databases import fresh_database
+from api.extensions import db
+from tests.support.alerts import SECRET as WEBHOOK_SECRET
+from tests.support.app import Api, make_app
+from tests.support.databases import fresh_database
+from tests.support.runtime import engine_runtime
 from workflow.accounts import users as accounts
 from workflow.engine import runtime
 from workflow.engine.registry import load_domain, registry
 from workflow.platform import clock
-from workflow.platform.db import Base
 from workflow.records import outbox
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 load_domain()  # every model is on Base.metadata before tables are created
 
@@ -29,6 +35,43 @@ if os.environ.get("CI", "").lower() == "true":
 
 # argon2 at full cost (~200 ms a hash) would dominate the suite's run time.
 accounts.set_hash_cost(time_cost=1, memory_cost=1024)
+
+
+TESTS = Path(__file__).parent
+FOLDER_MARKERS = {"browser": pytest.mark.browser, "e2e": pytest.mark.e2e}
+# Helpers that reach the PostgreSQL test server; a test or fixture naming one needs it.
+POSTGRES_HELPERS = frozenset({"fresh_postgres", "shared_postgres", "postgres_available"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark by folder (``browser``, ``e2e``) and by database (``postgres``), so that
+    ``-m "not postgres"`` runs where no PostgreSQL server answers."""
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
+        if _needs_postgres(item):
+            item.add_marker(pytest.mark.postgres)
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    """The ``postgresql`` side of a parametrized database (``db_url``, ``empty_db_url``, a
+    ``kind``…), or a test or one of its fixtures calling a PostgreSQL helper."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and any(value == "postgresql" for value in callspec.params.values()):
+        return True
+    functions = [getattr(item, "function", None)]
+    fixture_info = getattr(item, "_fixtureinfo", None)
+    if fixture_info is not None:
+        functions += [defs[-1].func for defs in fixture_info.name2fixturedefs.values() if defs]
+    return any(_calls_postgres(fn.__code__) for fn in functions if hasattr(fn, "__code__"))
+
+
+def _calls_postgres(code: CodeType) -> bool:
+    names = set(code.co_names)
+    if names & POSTGRES_HELPERS or ("fresh_database" in names and "postgresql" in code.co_consts):
+        return True
+    return any(_calls_postgres(const) for const in code.co_consts if isinstance(const, CodeType))
 
 
 @registry.task("record_note")
@@ -70,24 +113,7 @@ def pg_url(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def engine_rt(db_url: str) -> Iterator[runtime.Runtime]:
     """An engine runtime over a fresh database with the test definitions loaded."""
-    yield from _runtime(db_url)
-
-
-def _runtime(url: str) -> Iterator[runtime.Runtime]:
-    engine = create_engine(url)
-    Base.metadata.create_all(engine)
-    factory = sessionmaker(engine, expire_on_commit=False)
-    catalog = runtime.new_catalog()
-    catalog.load_folder(FIXTURES / "definitions")
-    rt = runtime.configure(runtime.Runtime(catalog=catalog, session_factory=factory,
-                                           settings={"RISKLOOP_TIMEZONE": "Asia/Shanghai"}))
-    with factory() as s:
-        catalog.sync(s)
-        s.commit()
-    yield rt
-    outbox.set_sender(None)
-    clock.freeze(None)
-    engine.dispose()
+    yield from engine_runtime(db_url)
 
 
 @pytest.fixture
@@ -95,3 +121,33 @@ def session(engine_rt: runtime.Runtime) -> Iterator[Session]:
     assert engine_rt.session_factory is not None
     with engine_rt.session_factory() as s:
         yield s
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The app over ``db_url`` with the test users and definitions; tests drain the outbox."""
+    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = make_app(db_url, tmp_path)
+    outbox.set_sender(None)  # tests drain the outbox themselves (see drain())
+    yield app
+    clock.freeze(None)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Alert intake is open: the webhook secret is configured."""
+    monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    return WEBHOOK_SECRET

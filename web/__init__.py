@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import Callable
 
 from flask import Flask
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 PAGES = (
     "auth",
@@ -23,8 +25,12 @@ PAGES = (
 )
 
 
-def register(app: Flask, api: Any) -> None:
-    """Mount the console at ``/``: language, session, CSRF, pages and error pages."""
+def register(app: Flask, *, api_error: Callable[[HTTPException], Response]) -> None:
+    """Mount the console at ``/``: language, session, CSRF, pages and error pages.
+
+    The console imports nothing from ``api``: the composition root calls this and passes
+    ``api_error``, how the app answers an unmatched API URL (a problem document).
+    """
     from . import display, errors, i18n
     from .console import ConsoleSessionInterface, blp
 
@@ -38,4 +44,4 @@ def register(app: Flask, api: Any) -> None:
     i18n.install(app)
     display.install(app)
     app.register_blueprint(blp)
-    errors.install(app)
+    errors.install(app, api_error)

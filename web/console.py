@@ -20,7 +20,6 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
-from api.extensions import db
 from workflow.accounts import users as accounts
 from workflow.errors import ValidationFailed
 from workflow.platform import clock
@@ -28,6 +27,7 @@ from workflow.platform.hygiene import text_problem
 from workflow.records.identity import Actor
 from workflow.records.models import User
 
+from .database import db
 from .uploads import allow_upload_bodies
 
 blp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
@@ -35,6 +35,12 @@ blp = Blueprint("console", __name__, template_folder="templates", static_folder=
 
 # Reachable without signing in.
 PUBLIC_ENDPOINTS = {"console.login", "console.static", "console.set_language"}
+
+
+def client_address() -> str:
+    """The caller's address (behind a proxy, ProxyFix has already put the client's here);
+    the same key as the sign-in rate limit's, which the composition root installs."""
+    return request.remote_addr or "unknown"
 
 
 def session_lifetime() -> timedelta:

@@ -11,10 +11,10 @@ from flask import Flask, g
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from api.extensions import db
 from workflow.engine import runtime
 from workflow.risk.clients.model import Client
 
+from .database import db
 from .i18n import amount, choice_label, field_label, level_label, when
 
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,7 +11,6 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from api import problems
 from workflow.errors import AuthenticationFailed, RiskloopError
 
 from .console import blp
@@ -81,11 +81,12 @@ def unexpected(exc: Exception) -> Response:
     return error_page(500)
 
 
-def install(app: Flask) -> None:
-    """Unmatched console URLs get the console's 404 page, API URLs a problem document."""
+def install(app: Flask, api_error: Callable[[HTTPException], Response]) -> None:
+    """Unmatched console URLs get the console's 404 page, API URLs ``api_error``'s answer
+    (the host app's problem document: the console does not know its format)."""
 
     @app.errorhandler(404)
     def not_found(exc: HTTPException) -> Response:
         if _wants_problem():
-            return problems.handle_http(exc)
+            return api_error(exc)
         return error_page(404)

@@ -19,7 +19,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.extensions import db
 from workflow.errors import NotFound
 from workflow.records.models import AuditRecord, Notification, WorkflowInstance
 from workflow.risk.alerts.intake import Alert
@@ -28,6 +27,7 @@ from workflow.risk.due_diligence.review import DEFINITION as DUE_DILIGENCE
 from workflow.risk.due_diligence.review import PARENT_TRIGGERS
 from workflow.risk.notify.digest import AlertDigest
 
+from .database import db
 from .i18n import choice_label, label, level_label, state_label, when
 
 _DUE_DILIGENCE = re.compile(r"due diligence #(\d+) (\w+)")

@@ -13,12 +13,12 @@ from flask import g, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 
-from api.extensions import db
 from workflow.errors import PayloadTooLarge, UnsupportedMediaType
 from workflow.platform.transaction import transact
 from workflow.records.identity import Actor
 from workflow.risk.due_diligence import evidence
 
+from .database import db
 from .i18n import filesize
 
 # Room for the multipart envelope and the other form fields around the files.

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from workflow.engine.presentation import present_instance
 from workflow.platform.transaction import transact
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
@@ -28,7 +29,6 @@ from workflow.risk.notify import notifications as notes
 from ..authorization import allow, public, signed_in
 from ..extensions import db
 from ..fields import FreeText, Text, UtcDateTime
-from ..presenters import present_instance
 from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 from .workflows import parse_cursor

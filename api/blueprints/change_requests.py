@@ -13,6 +13,7 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
+from workflow.engine.presentation import present_instance
 from workflow.platform.transaction import transact
 from workflow.risk.clients.model import SENSITIVE_FIELDS
 from workflow.risk.clients.validation import ClientFieldsSchema
@@ -26,7 +27,6 @@ from workflow.risk.sensitive_edit import (
 from ..authorization import allow
 from ..extensions import db
 from ..fields import FreeText, Text
-from ..presenters import present_instance
 from ..schemas import WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 

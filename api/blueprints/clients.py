@@ -8,6 +8,7 @@ from flask import Flask, g
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 
+from workflow.engine.presentation import present_instance
 from workflow.platform.transaction import transact
 from workflow.risk.clients.bulk_import import authorize_import, run_import
 from workflow.risk.clients.queries import list_clients, read_client
@@ -22,7 +23,6 @@ from workflow.risk.onboarding import admissible_client, start_admission
 
 from ..authorization import allow, signed_in
 from ..extensions import db
-from ..presenters import present_instance
 from ..schemas import WorkflowInstanceSchema
 from ..schemas_clients import (
     AdmissionBody,

@@ -12,6 +12,7 @@ from flask_smorest import Api, Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from workflow.engine.presentation import present_instance
 from workflow.errors import ValidationFailed
 from workflow.platform.transaction import transact
 from workflow.risk.due_diligence import evidence
@@ -20,7 +21,6 @@ from workflow.risk.due_diligence import review as due_diligence
 from ..authorization import allow
 from ..extensions import db
 from ..fields import FreeText, UtcDateTime
-from ..presenters import present_instance
 from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 from .workflows import parse_cursor

@@ -10,10 +10,10 @@ from marshmallow import Schema, fields, validate
 
 from workflow.engine import runtime
 from workflow.engine.inbox import inbox
+from workflow.engine.presentation import present_instance
 
 from ..authorization import allow, signed_in
 from ..extensions import db
-from ..presenters import present_instance
 from ..schemas import TaskPage
 from ..security import BEARER, current_actor, protect
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
 from workflow.engine import runtime, visibility
+from workflow.engine.presentation import present_instance
 from workflow.errors import ValidationFailed
 from workflow.platform.transaction import transact
 from workflow.records.identity import Actor
@@ -19,7 +20,6 @@ from workflow.records.models import AuditRecord, WorkflowInstance
 
 from ..authorization import allow, signed_in
 from ..extensions import db
-from ..presenters import present_instance
 from ..schemas import (
     ActionBody,
     AuditPage,

@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from api.extensions import db
-from tests.api.conftest import Api
+from tests.support.app import Api
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord

@@ -1,7 +1,7 @@
 """Proof 7 — authorisation matrix: every role × every API endpoint × own/other's data.
 
-The expectations are the tables in ``tests/api/authz/table.py`` (written from SPEC);
-``tests/api/authz/world.py`` builds the data and sends one request per cell. Every
+The expectations are the tables in ``tests/support/authz/table.py`` (written from SPEC);
+``tests/support/authz/world.py`` builds the data and sends one request per cell. Every
 ``/api/v1`` route of the app must have rows, so a new endpoint cannot escape the matrix.
 One app and database per module and database kind (SQLite, PostgreSQL); each row's
 fixture is built once, and again only after a call changed it.
@@ -17,10 +17,10 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.api.authz import world as w
-from tests.api.authz.table import BODY_DECIDES, CALLERS, EXPECTED, MASKED, OWNERS, VISIBLE
-from tests.api.conftest import Api, make_app
-from tests.databases import fresh_database
+from tests.support.app import Api, make_app
+from tests.support.authz import world as w
+from tests.support.authz.table import BODY_DECIDES, CALLERS, EXPECTED, MASKED, OWNERS, VISIBLE
+from tests.support.databases import fresh_database
 from workflow.platform import clock
 from workflow.records import outbox
 from workflow.records.models import Notification
@@ -65,7 +65,7 @@ def api_routes(app: Flask) -> set[str]:
 def test_every_api_route_has_rows_in_the_table(app: Flask) -> None:
     routes = api_routes(app)
     in_table = {route for route, _ in EXPECTED}
-    assert not routes - in_table, f"add rows to tests/api/authz/table.py for: {sorted(routes - in_table)}"
+    assert not routes - in_table, f"add rows to tests/support/authz/table.py for: {sorted(routes - in_table)}"
     assert not in_table - routes, f"rows for routes the app does not have: {sorted(in_table - routes)}"
     assert set(w.ROWS) == set(EXPECTED), f"rows without a request: {sorted(set(EXPECTED) ^ set(w.ROWS))}"
     assert all(len(row) == len(CALLERS) for row in EXPECTED.values())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import Api
+from tests.support.app import Api
 from workflow.risk.clients.creditcode import make_credit_code
 
 

@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from api.extensions import db
-from tests.api.conftest import Api
+from tests.support.app import Api
 from workflow.records.models import AuditRecord
 from workflow.risk.clients.creditcode import make_credit_code
 from workflow.risk.clients.model import Client, client_stream

@@ -7,36 +7,12 @@ from pathlib import Path
 
 from flask import Flask
 from openpyxl import Workbook
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from api.extensions import db
-from tests.api.conftest import TEST_KEYS, Api, drain
+from tests.support.app import TEST_KEYS, Api, drain
+from tests.support.client_imports import clients, code, csv_file, upload
 from workflow.platform.crypto import configure_cipher, generate_key, parse_keys
-from workflow.risk.clients.creditcode import make_credit_code
-from workflow.risk.clients.model import Client
-
-HEADER = "name,credit_code,registered_capital,ownership_type,bank_account,contact_name,contact_phone,litigation_count,tags"
-
-
-def code(n: int) -> str:
-    return make_credit_code(f"9151010{n:010d}")
-
-
-def csv_file(*rows: str) -> bytes:
-    return ("\n".join((HEADER, *rows)) + "\n").encode("utf-8")
-
-
-def upload(api: Api, user: str, content: bytes, name: str = "clients.csv", query: str = ""):  # noqa: ANN201
-    return api.post(user, f"/api/v1/clients/import{query}", data={"file": (io.BytesIO(content), name)},
-                    content_type="multipart/form-data")
-
-
-def clients(app: Flask) -> dict[str, Client]:
-    with app.app_context():
-        rows = db.session.execute(select(Client)).scalars().all()
-        for row in rows:
-            db.session.expunge(row)
-        return {c.credit_code: c for c in rows}
 
 
 def test_a_dry_run_reports_every_bad_row_and_writes_nothing(app: Flask, api: Api) -> None:

@@ -2,49 +2,20 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
-from typing import Any
 
 import yaml
 from flask import Flask
 
 from api.extensions import db
-from tests.api.conftest import Api
+from tests.support.app import Api
+from tests.support.due_diligence import checklist, make_client, open_case
 from workflow.engine import firing as engine
 from workflow.engine import runtime
 from workflow.engine.definitions import parse_definition
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
-from workflow.risk.clients.model import Client
 from workflow.risk.due_diligence.review import open_review
-
-ITEMS = ("basic_info", "financials", "reputation", "legal_records", "compliance")
-_codes = itertools.count(1)
-
-
-def make_client(app: Flask, *, owner: str = "sales1", risk_level: str = "low",
-                status: str = "active", contracts: list[dict[str, Any]] | None = None) -> int:
-    with app.app_context():
-        n = next(_codes)
-        client = Client(name=f"Client {n}", credit_code=f"91310000DD{n:08d}", owner=owner,
-                        created_by=owner, risk_level=risk_level, status=status,
-                        contracts=contracts or [])
-        db.session.add(client)
-        db.session.commit()
-        return client.id
-
-
-def checklist(**overrides: Any) -> dict[str, Any]:
-    items: dict[str, Any] = {k: {"finding": f"{k} checked", "risk": "low"} for k in ITEMS}
-    items.update(overrides)
-    return {k: v for k, v in items.items() if v is not None}
-
-
-def open_case(api: Api, client_id: int, user: str = "risk1") -> dict[str, Any]:
-    r = api.post(user, f"/api/v1/clients/{client_id}/due-diligence", json={})
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()
 
 
 def under_review(app: Flask, api: Api, analyst: str = "risk1") -> int:

@@ -8,8 +8,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from api.extensions import db
-from tests.api.conftest import Api, drain
-from tests.api.test_due_diligence import make_client
+from tests.support.app import Api, drain
+from tests.support.due_diligence import make_client
 from workflow.background import scheduler as scheduling
 from workflow.engine import runtime
 from workflow.platform import clock
@@ -227,7 +227,7 @@ def test_an_overdue_review_escalates_to_managers(app: Flask, api: Api) -> None:
 
 
 def test_settings_come_from_the_environment(db_url: str, tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from tests.api.conftest import make_app
+    from tests.support.app import make_app
 
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "env-instance"))
     monkeypatch.setenv("RISKLOOP_REVIEW_MONTHS_HIGH_RISK", "2")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.extensions import db
-from tests.api.conftest import drain
+from tests.support.app import drain
 from workflow.engine import firing as engine
 from workflow.records.identity import Actor
 
@@ -144,7 +144,7 @@ def test_a_body_over_the_limit_is_a_413_problem(app, api):
 
 
 def test_an_unreachable_database_answers_503_and_the_app_still_starts(tmp_path, monkeypatch):
-    from tests.api.conftest import TEST_KEYS
+    from tests.support.app import TEST_KEYS
 
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path))
     from api import create_app

@@ -14,21 +14,13 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.api.conftest import Api
-from tests.api.test_due_diligence import checklist, make_client, open_case
+from tests.support.app import Api
+from tests.support.due_diligence import checklist
+from tests.support.evidence import PDF, collecting_case, stored_files, upload
 from workflow.audit.verification import verify_all
 from workflow.engine import runtime
 from workflow.errors import PayloadTooLarge
 from workflow.risk.due_diligence import evidence
-
-PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
-
-
-def upload(api: Api, user: str, case_id: int, content: bytes = PDF, filename: str = "report.pdf",
-           content_type: str = "application/pdf", **extra: Any):  # noqa: ANN201
-    data = {"file": (io.BytesIO(content), filename, content_type), **extra}
-    return api.post(user, f"/api/v1/workflows/{case_id}/evidence", data=data,
-                    content_type="multipart/form-data")
 
 
 def minimal_docx() -> bytes:
@@ -38,17 +30,6 @@ def minimal_docx() -> bytes:
         archive.writestr("[Content_Types].xml", "<Types/>")
         archive.writestr("word/document.xml", "<w:document/>")
     return buffer.getvalue()
-
-
-def collecting_case(app: Flask, api: Api) -> int:
-    case = open_case(api, make_client(app))
-    api.act("risk1", case["id"], "start")
-    return int(case["id"])
-
-
-def stored_files(app: Flask) -> list[Path]:
-    folder = Path(app.config["RISKLOOP_EVIDENCE_DIR"])
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
 def test_an_upload_is_stored_by_its_hash_and_recorded_in_the_audit_trail(app: Flask, api: Api) -> None:

@@ -12,8 +12,8 @@ from flask import Flask
 from werkzeug.http import parse_options_header
 
 from api.extensions import db
-from tests.api.conftest import Api
-from tests.api.test_evidence import PDF, collecting_case, stored_files, upload
+from tests.support.app import Api
+from tests.support.evidence import PDF, collecting_case, stored_files, upload
 from workflow.records.identity import Actor
 from workflow.risk.due_diligence import evidence
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
-from tests.api.conftest import make_app
+from tests.support.app import make_app
 from workflow.engine import firing as engine
 from workflow.engine import runtime
 from workflow.records.identity import Actor

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import make_app
+from tests.support.app import make_app
 
 METRICS_TOKEN = "scrape-me-7f3c9a"
 

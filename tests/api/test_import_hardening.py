@@ -18,8 +18,8 @@ from click.testing import Result
 from flask import Flask
 from openpyxl import Workbook
 
-from tests.api.conftest import Api
-from tests.api.test_clients_import import HEADER, clients, code, csv_file, upload
+from tests.support.app import Api
+from tests.support.client_imports import HEADER, clients, code, csv_file, upload
 from workflow.engine import runtime
 from workflow.risk.clients.bulk_import import _xlsx_rows
 

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import event, select
 
 from api.extensions import db
+from tests.support.app import Api, make_app
 from workflow.engine import firing as engine
 from workflow.engine import runtime, visibility
 from workflow.engine.inbox import inbox
@@ -19,8 +20,6 @@ from workflow.platform import clock
 from workflow.records import outbox
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
-
-from .conftest import Api, make_app
 
 # draft has no SLA (due time NULL: last in the inbox); review and second have one.
 # not_actor_of makes each page look up who fired what on each candidate.

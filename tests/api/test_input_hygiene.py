@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.api.conftest import Api
+from tests.support.app import Api
+from tests.support.cases import start_case
 from workflow.platform import clock
 from workflow.risk.alerts.webhook import sign
 
@@ -165,9 +166,7 @@ def test_control_and_bidi_characters_in_names_are_refused_and_nothing_is_stored(
 
 def test_newlines_and_tabs_stay_allowed_in_free_text_but_control_characters_do_not(
         app: Flask, api: Api) -> None:
-    from tests.api.test_engine_api import start_case
-
-    case = start_case(app)
+    case = start_case(app, submit=False)
     r = api.act("sales1", case, "submit", comment="line one\n\tline two\r\n")
     assert r.status_code == 200, r.get_json()
     _refused(api.act("risk1", case, "approve", amount=1, comment="a\x00b"), "comment", "control")
@@ -217,9 +216,7 @@ def test_amounts_beyond_the_money_maximum_are_refused_naming_the_field(api: Api,
 
 
 def test_a_payload_number_without_a_declared_maximum_is_still_bounded(app: Flask, api: Api) -> None:
-    from tests.api.test_engine_api import start_case
-
-    case = start_case(app)
+    case = start_case(app, submit=False)
     api.act("sales1", case, "submit")
     r = api.act("risk1", case, "approve", amount=10**30)
     _refused(r, "amount", "less than or equal to")

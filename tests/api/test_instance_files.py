@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from api import create_app
 from api.extensions import db
-from tests.api.conftest import TEST_KEYS
+from tests.support.app import TEST_KEYS
 
 
 def _mode(path: Path) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import PASSWORD, make_app
+from tests.support.app import PASSWORD, make_app
 from workflow.accounts.users import ACCOUNT_LOCK_AFTER, LOCK_AFTER, LOCK_FOR
 from workflow.platform import clock
 

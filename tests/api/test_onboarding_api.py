@@ -2,60 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from api.extensions import db
-from tests.api.conftest import Api, drain
+from tests.support.app import Api, drain
+from tests.support.onboarding import (
+    A_FACTS,
+    B_FACTS,
+    S_FACTS,
+    admit,
+    client_row,
+    code,
+    new_client,
+)
 from workflow.background import scheduler as scheduling
 from workflow.engine import runtime
 from workflow.platform import clock
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, Notification
-from workflow.risk.clients.creditcode import make_credit_code
-from workflow.risk.clients.model import Client, client_stream
+from workflow.risk.clients.model import client_stream
 from workflow.risk.screening.watchlist import import_watchlist
-
-# Scorecard inputs for each rating path of the default rule set.
-S_FACTS = {"ownership_type": "central_soe", "state_ownership_pct": 90, "registered_capital": 500_000_000}
-A_FACTS = {"ownership_type": "private", "registered_capital": 200_000_000,
-           "established_on": "2001-01-01"}
-B_FACTS = {"ownership_type": "private", "registered_capital": 20_000_000,
-           "established_on": date.today().replace(year=date.today().year - 4).isoformat(),
-           "facts": {"litigation_count": 1, "payment_history": "minor_delays"}}
-C_FACTS = {"ownership_type": "private", "registered_capital": 2_000_000,
-           "established_on": date.today().replace(year=date.today().year - 2).isoformat(),
-           "facts": {"litigation_count": 3, "negative_news_count": 1, "payment_history": "minor_delays"}}
-
-
-def code(n: int) -> str:
-    return make_credit_code(f"9144030{n:010d}")
-
-
-def new_client(api: Api, n: int, owner: str = "sales1", **fields: object) -> int:
-    r = api.post(owner, "/api/v1/clients", json={"name": f"深圳示例科技有限公司 {n}",
-                                                 "credit_code": code(n), **fields})
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()["id"]
-
-
-def admit(app: Flask, api: Api, client_id: int, owner: str = "sales1") -> dict:
-    r = api.post(owner, f"/api/v1/clients/{client_id}/admission", json={})
-    assert r.status_code == 201, r.get_json()
-    assert r.get_json()["state"] == "submitted"
-    drain(app)
-    return api.get("risk1", f"/api/v1/workflows/{r.get_json()['id']}").get_json()
-
-
-def client_row(app: Flask, client_id: int) -> Client:
-    with app.app_context():
-        client = db.session.get(Client, client_id)
-        assert client is not None
-        db.session.expunge(client)
-        return client
 
 
 def test_an_s_client_is_screened_then_approved_by_a_risk_officer_from_the_inbox(app: Flask, api: Api) -> None:

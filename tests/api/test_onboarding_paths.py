@@ -11,9 +11,16 @@ from flask import Flask
 from sqlalchemy import select
 
 from api.extensions import db
-from tests.api.conftest import Api, make_app
-from tests.api.test_onboarding_api import A_FACTS, C_FACTS, admit, client_row, new_client
-from tests.integration.test_providers import FakeService
+from tests.support.app import Api, make_app
+from tests.support.onboarding import (
+    A_FACTS,
+    C_FACTS,
+    admit,
+    client_row,
+    new_client,
+    through_due_diligence,
+)
+from tests.support.providers import FakeService
 from workflow.platform import clock
 from workflow.records import outbox
 from workflow.records.models import AuditRecord, Incident
@@ -85,22 +92,8 @@ def test_a_provider_that_recovers_screens_once_without_duplicate_records(
     assert ("incident", None) not in kinds
 
 
-def _through_due_diligence(app: Flask, api: Api, n: int, decision: str, **body: object) -> dict:
-    case = admit(app, api, new_client(api, n, **C_FACTS))
-    assert (case["state"], case["data"]["screening"]["rating"]) == ("due_diligence", "C")
-    child_id = case["data"]["due_diligence_id"]
-    child = api.get("risk1", f"/api/v1/workflows/{child_id}").get_json()
-    assert (child["definition"], child["parent_id"], child["subject_id"]) == (
-        "due_diligence", case["id"], case["subject_id"])
-    assert api.act("risk1", child_id, "start").status_code == 200
-    assert api.act("risk1", child_id, "submit_for_review", checklist=CHECKLIST).status_code == 200
-    r = api.act("risk2", child_id, decision, **body)
-    assert r.status_code == 200, r.get_json()
-    return api.get("risk1", f"/api/v1/workflows/{case['id']}").get_json()
-
-
 def test_a_c_client_passes_due_diligence_then_needs_two_different_approvers(app: Flask, api: Api) -> None:
-    case = _through_due_diligence(app, api, 42, "pass_with_conditions", conditions=["quarterly accounts"])
+    case = through_due_diligence(app, api, 42, "pass_with_conditions", conditions=["quarterly accounts"])
     assert case["state"] == "dual_approval"
     assert case["data"]["due_diligence_outcome"]["conditions"] == ["quarterly accounts"]
     def offered(user: str) -> list[str]:
@@ -125,7 +118,7 @@ def test_a_c_client_passes_due_diligence_then_needs_two_different_approvers(app:
 
 
 def test_a_c_client_failing_due_diligence_is_rejected_with_its_reasons(app: Flask, api: Api) -> None:
-    case = _through_due_diligence(app, api, 43, "fail", comment="hidden debts",
+    case = through_due_diligence(app, api, 43, "fail", comment="hidden debts",
                                   reasons=["undisclosed guarantees"])
     assert case["state"] == "rejected"
     assert case["data"]["rejection_reasons"] == ["undisclosed guarantees"]

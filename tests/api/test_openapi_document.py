@@ -8,7 +8,7 @@ from typing import Any
 
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
-from tests.api.conftest import Api
+from tests.support.app import Api
 
 
 def _doc(api: Api) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from io import BytesIO
 
 import pytest
 
-from tests.api.conftest import Api
+from tests.support.app import Api
 from workflow.platform import clock
 from workflow.risk.alerts.webhook import sign
 

@@ -17,12 +17,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api import features
-from tests.api.conftest import Api, make_app
-from tests.api.test_onboarding_paths import _through_due_diligence
+from tests.support.app import Api, make_app
+from tests.support.onboarding import through_due_diligence
 
 
 def at_dual_approval(app: Flask, api: Api, n: int) -> dict[str, Any]:
-    case = _through_due_diligence(app, api, n, "pass")
+    case = through_due_diligence(app, api, n, "pass")
     assert case["state"] == "dual_approval", case
     return case
 

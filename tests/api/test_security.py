@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from api.extensions import db
 from api.logging_setup import JsonFormatter, mask
-from tests.api.conftest import PASSWORD, make_app
+from tests.support.app import PASSWORD, make_app
 from workflow.accounts import users as accounts
 from workflow.accounts.users import LOCK_AFTER
 from workflow.records.identity import Actor

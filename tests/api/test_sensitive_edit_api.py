@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from api.extensions import db
-from tests.api.conftest import PASSWORD, drain
+from tests.support.app import PASSWORD, drain
 from workflow.accounts import users as accounts
 from workflow.background import scheduler as scheduling
 from workflow.engine import runtime

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from api.extensions import db
-from tests.api.conftest import PASSWORD
+from tests.support.app import PASSWORD
 from workflow.accounts import users as accounts
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, Token

@@ -3,7 +3,7 @@ an auditor then opens the closed loop, verifies the chain and exports it."""
 
 from __future__ import annotations
 
-from .conftest import active_client, settle
+from tests.support.browser import active_client, settle
 
 RECEIPT = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from api.extensions import db
+from tests.support.browser import submitted_case
 from workflow.platform import clock
 from workflow.records.models import WorkflowInstance
-
-from .test_web_generic_flow import submitted_case
 
 
 def due_in(live, case_id: int, seconds: int) -> None:  # noqa: ANN001

@@ -8,14 +8,13 @@ from __future__ import annotations
 import re
 
 from api.extensions import db
+from tests.support.browser import User, active_client, settle
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk import onboarding
 from workflow.risk.alerts import intake as alerts
 from workflow.risk.clients import service as client_service
 from workflow.risk.clients.creditcode import make_credit_code
-
-from .conftest import User, active_client, settle
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 SALES = Actor("sales1", frozenset({"sales"}))

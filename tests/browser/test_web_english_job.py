@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 import re
 
+from tests.support.browser import User, settle
 from workflow.risk.clients.creditcode import make_credit_code
-
-from .conftest import User, settle
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 SWITCH = re.compile(r"(中文|English)")  # the language switch names each language in itself

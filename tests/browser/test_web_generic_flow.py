@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from api.extensions import db
-from workflow.engine import firing as engine
-from workflow.records.identity import Actor
-
-
-def submitted_case(live) -> int:  # noqa: ANN001
-    with live.app.app_context():
-        sales = Actor("sales1", frozenset({"sales"}))
-        instance = engine.start(db.session, "test_approval", sales, subject_type="client",
-                                data={"title": "浙江某某科技有限公司"})
-        db.session.flush()
-        engine.fire(db.session, instance.id, "submit", sales)
-        db.session.commit()
-        return instance.id
+from tests.support.browser import submitted_case
 
 
 def test_a_risk_officer_approves_from_the_inbox_on_the_case_page(sign_in, live) -> None:  # noqa: ANN001

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .conftest import settle
+from tests.support.browser import settle
 
 ACCOUNT = "6222021234567890123"
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from api.extensions import db
+from tests.support.browser import active_client
 from workflow.risk.clients.model import Client
-
-from .conftest import active_client
 
 
 def test_a_sensitive_edit_needs_two_approvers(sign_in, live) -> None:  # noqa: ANN001

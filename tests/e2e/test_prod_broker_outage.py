@@ -10,7 +10,7 @@ import time
 import requests
 from sqlalchemy import func, select
 
-from tests.e2e import services as sv
+from tests.support import services as sv
 from workflow.records.models import Notification, OutboxMessage
 
 OUTAGE_SECONDS = 10

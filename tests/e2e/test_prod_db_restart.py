@@ -9,8 +9,8 @@ import time
 
 import requests
 
-from tests.e2e import services as sv
-from tests.e2e.conftest import migrated_stack
+from tests.support import services as sv
+from tests.support.stack import migrated_stack
 
 
 def test_postgres_restart_gives_fast_503_then_recovers(tmp_path):

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.e2e import services as sv
+from tests.support import services as sv
 
 ROUNDS = 200
 

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
-from tests.e2e import services as sv
-from tests.e2e.definitions_runtime import e2e_runtime
+from tests.support import services as sv
+from tests.support.e2e_runtime import e2e_runtime
 from workflow.background import runner as tasks
 from workflow.records.models import AuditRecord, OutboxMessage, Timer
 

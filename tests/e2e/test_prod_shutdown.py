@@ -24,8 +24,8 @@ import requests
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, Engine
 
-from tests.e2e import services as sv
-from tests.e2e.definitions_runtime import e2e_runtime
+from tests.support import services as sv
+from tests.support.e2e_runtime import e2e_runtime
 from workflow.background.broker import QUEUE, build_broker, declare_actor
 from workflow.engine import firing as wf_engine
 from workflow.records import outbox, timers
@@ -208,7 +208,7 @@ def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path, processes):
         escalations = dict(s.execute(select(AuditRecord.instance_id, func.count())
                                      .where(AuditRecord.trigger == "escalate")
                                      .group_by(AuditRecord.instance_id)).all())
-    managers = 1  # manager1 (tests.api.conftest.USERS)
+    managers = 1  # manager1 (tests.support.app.USERS)
     assert rerun == 0, "a message's effect was committed twice"
     assert notified == NOTIFY_MESSAGES and notifications == NOTIFY_MESSAGES * managers
     assert set(escalations) == set(ids) and set(escalations.values()) == {1}

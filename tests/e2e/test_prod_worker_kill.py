@@ -16,8 +16,8 @@ import time
 
 from sqlalchemy import func, select, text
 
-from tests.e2e import services as sv
-from tests.e2e.definitions_runtime import e2e_runtime
+from tests.support import services as sv
+from tests.support.e2e_runtime import e2e_runtime
 from workflow.engine import firing as wf_engine
 from workflow.records import outbox
 from workflow.records.identity import Actor

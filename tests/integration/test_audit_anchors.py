@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.integration.test_audit_tampering import KEY, SALES, rehash, tamper
+from tests.support.tampering import KEY, SALES, rehash, tamper
 from workflow.audit import anchors, checkpoints
 from workflow.audit.checkpoints import AuditCheckpoint
 from workflow.audit.verification import verify_all

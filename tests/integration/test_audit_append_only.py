@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from api import create_app
 from api.extensions import db
-from tests.api.conftest import FIXTURES, TEST_KEYS
-from tests.databases import fresh_postgres
+from tests.support.app import FIXTURES, TEST_KEYS
+from tests.support.databases import fresh_postgres
 from workflow.audit import checkpoints
 from workflow.records import trail as audit
 from workflow.records.identity import Actor

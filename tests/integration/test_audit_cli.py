@@ -9,8 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from api.cli import main
-from tests.integration.test_cli import cli_env as cli_env  # the fixture
-from tests.integration.test_cli import run
+from tests.support.cli import run
 from workflow.audit import offline_verifier as export_verifier
 
 

@@ -8,19 +8,17 @@ audit key.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
+from tests.support.tampering import KEY, SALES, rehash, tamper
 from workflow.audit import checkpoints
 from workflow.audit.verification import verify_all
 from workflow.engine import firing as engine
 from workflow.errors import ConfigurationError
-from workflow.records import chain
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord
 
-KEY = "test-audit-key"
-SALES = Actor("alice", frozenset({"sales"}))
 RISK = Actor("rob", frozenset({"risk_officer"}))
 SYSTEM = Actor.system("sla")
 CLIENT = "client:5"
@@ -44,31 +42,10 @@ def trail(session):
     return audit.instance_stream(inst.id)
 
 
-def tamper(session, *statements: str, **params: object) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL session_replication_role = replica"))
-    for statement in statements:
-        session.execute(text(statement), params)
-    session.commit()
-    session.expunge_all()
-
-
 def first_break(session):
     report = verify_all(session, key=KEY)
     assert not report.ok
     return report.first_break
-
-
-def rehash(session, stream: str, seq: int, **changes: object) -> str:
-    """Rewrite a record and recompute its own hash, as a careful attacker would."""
-    rec = session.execute(select(AuditRecord).where(AuditRecord.stream == stream,
-                                                    AuditRecord.seq == seq)).scalar_one()
-    values = {k: getattr(rec, k) for k in chain.HASHED_FIELDS} | changes
-    new_hash = chain.record_hash(values)
-    sets = ", ".join(f"{k} = :{k}" for k in changes)
-    tamper(session, f"UPDATE audit_records SET {sets}, hash = :h WHERE stream = :s AND seq = :q",
-           **changes, h=new_hash, s=stream, q=seq)
-    return new_hash
 
 
 def test_a_tampered_row_is_named_with_its_stream_and_sequence(session, trail):

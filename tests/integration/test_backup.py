@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select
 
 from api.cli import main
-from tests.api.conftest import TEST_KEYS
-from tests.databases import fresh_postgres
-from tests.e2e.definitions_runtime import e2e_runtime
-from tests.e2e.services import E2E_DEFINITIONS
+from tests.support.app import TEST_KEYS
+from tests.support.databases import fresh_postgres
+from tests.support.e2e_runtime import e2e_runtime
+from tests.support.services import E2E_DEFINITIONS
 from workflow.engine import firing as engine
 from workflow.platform import backup
 from workflow.records import outbox

@@ -5,25 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from api.cli import main
-from tests.api.conftest import TEST_KEYS
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
-           "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"), **TEST_KEYS}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
-
-
-def run(*args: str, stdin: str | None = None):  # noqa: ANN201
-    return CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+from tests.support.cli import run
 
 
 def test_db_upgrade_users_create_and_audit_verify(cli_env):

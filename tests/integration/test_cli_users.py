@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from api.cli import main
-from tests.api.conftest import TEST_KEYS
+from tests.support.app import TEST_KEYS
 
 
 @pytest.fixture

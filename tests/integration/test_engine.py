@@ -152,11 +152,11 @@ def test_verification_names_a_tampered_record_and_replay_catches_a_moved_state(e
 
 @pytest.fixture
 def pg_rt(tmp_path):
-    from tests.conftest import _runtime
-    from tests.databases import fresh_database
+    from tests.support.databases import fresh_database
+    from tests.support.runtime import engine_runtime
 
     with fresh_database("postgresql", tmp_path, with_schema=True) as url:
-        yield from _runtime(url)
+        yield from engine_runtime(url)
 
 
 def test_two_approvers_at_the_same_version_give_exactly_one_transition(pg_rt):

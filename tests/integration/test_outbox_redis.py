@@ -11,7 +11,7 @@ from datetime import timedelta
 import dramatiq
 from sqlalchemy import select
 
-from tests.databases import require
+from tests.support.databases import require
 from workflow.background.broker import QUEUE, build_broker, declare_actor
 from workflow.engine import firing as engine
 from workflow.records import outbox

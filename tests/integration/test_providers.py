@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy.orm import Session
 
+from tests.support.providers import FakeService
 from workflow.errors import ConfigurationError, ServiceUnavailable, ValidationFailed
 from workflow.records.identity import Actor
 from workflow.risk.clients.creditcode import make_credit_code
@@ -26,38 +24,6 @@ from workflow.risk.screening.watchlist import import_watchlist, listings, parse_
 
 CODE = make_credit_code("91310000000000001")
 OTHER = make_credit_code("91310000000000002")
-
-
-class FakeService:
-    """A real HTTP server on 127.0.0.1 whose answers the test scripts."""
-
-    def __init__(self) -> None:
-        self.answers: list[tuple[int, object, float]] = []
-        self.requests: list[str] = []
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                service.requests.append(self.path)
-                status, body, delay = service.answers.pop(0) if service.answers else (200, {}, 0.0)
-                time.sleep(delay)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import TEST_KEYS
-from tests.databases import (
+from tests.support.app import TEST_KEYS
+from tests.support.databases import (
     PG_ADMIN_URL,
     REDIS_TEST_URL,
     postgres_available,
     redis_available,
     require,
 )
-from tests.e2e.services import free_port
+from tests.support.services import free_port
 from workflow.records import outbox
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from api.config import REQUIRED_KEYS
-from tests.api.conftest import TEST_KEYS
-from tests.databases import PG_ADMIN_URL
-from tests.e2e.services import ROOT, free_port
+from tests.support.app import TEST_KEYS
+from tests.support.databases import PG_ADMIN_URL
+from tests.support.services import ROOT, free_port
 from workflow.errors import ConfigurationError
 from workflow.records import outbox
 

@@ -5,15 +5,8 @@ from __future__ import annotations
 from flask import Flask
 
 from api.extensions import db
+from tests.support.console import new_client
 from workflow.risk.alerts.intake import Alert
-
-from .console_client import Console
-from .test_web_clients import FORM, client_row
-
-
-def new_client(sales: Console, app: Flask) -> int:
-    sales.post("/clients/new", {**FORM, "submit_for_admission": "0"})
-    return client_row(app).id
 
 
 def alert_count(app: Flask) -> int:

@@ -6,10 +6,9 @@ from __future__ import annotations
 from flask import Flask
 
 from api.extensions import db
+from tests.support.cases import start_case
 from workflow.engine import firing as engine
 from workflow.records.identity import Actor
-
-from .test_web_console import start_case
 
 
 def closed_case(app: Flask) -> int:

@@ -11,28 +11,12 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
+from tests.support.console import form_values, prospect
 from workflow.records.identity import Actor
 from workflow.risk.clients import service as client_service
-from workflow.risk.clients.creditcode import make_credit_code
 from workflow.risk.clients.model import Client
 
 SALES = Actor("sales1", frozenset({"sales"}))
-
-
-def prospect(app: Flask) -> int:
-    with app.app_context():
-        client = client_service.create_client(db.session, {
-            "name": "宁波编辑示例有限公司", "credit_code": make_credit_code("91330200MA2ED1T01"),
-            "registered_capital": "30000000", "industry": "制造业",
-            "contacts": [{"name": "周七", "phone": "13800138000", "email": "zhou@example.com"}],
-            "facts": {"litigation_count": 0, "payment_history": "good"},
-        }, SALES)
-        db.session.commit()
-        return client.id
-
-
-def form_values(page: str) -> dict[str, str]:
-    return dict(re.findall(r'<input name="([a-z_]+)" type="[a-z]+" value="([^"]*)"', page))
 
 
 def test_sales_edits_what_they_see_and_masked_values_stay(console_factory, app: Flask) -> None:

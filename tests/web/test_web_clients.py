@@ -6,19 +6,8 @@ from __future__ import annotations
 from flask import Flask
 
 from api.extensions import db
+from tests.support.console import CODE, FORM, client_row
 from workflow.records.models import AuditRecord, WorkflowInstance
-from workflow.risk.clients.model import Client
-
-CODE = "91310000MA1FL0000N"
-FORM = {"name": "上海某某贸易有限公司", "credit_code": CODE, "legal_representative": "张三",
-        "bank_account": "6222021234567890123", "contact_name": "李四",
-        "contact_phone": "13812345678", "registered_capital": "5000000",
-        "fact_litigation_count": "0", "fact_payment_history": "good"}
-
-
-def client_row(app: Flask, code: str = CODE) -> Client | None:
-    with app.app_context():
-        return db.session.query(Client).filter_by(credit_code=code).one_or_none()
 
 
 def test_new_client_form_creates_a_prospect(console_factory, app: Flask) -> None:

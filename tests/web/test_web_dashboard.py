@@ -8,7 +8,7 @@ import re
 
 from flask import Flask
 
-from .test_web_alerts import new_client
+from tests.support.console import new_client
 
 
 def _panel(page: str, key: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.api.conftest import drain
+from tests.support.app import drain
 from workflow.engine import firing as engine
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance

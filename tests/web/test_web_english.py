@@ -13,33 +13,25 @@ import pytest
 from flask import Flask, session
 
 from api.extensions import db
-from tests.api.conftest import drain
+from tests.support.app import drain
+from tests.support.console import Console
+from tests.support.english import (
+    CJK,
+    RISK1,
+    RISK2,
+    SALES,
+    make_client,
+    untranslated,
+)
 from workflow.engine import firing as engine
-from workflow.records.identity import Actor
 from workflow.risk import onboarding, sensitive_edit
 from workflow.risk.alerts import intake as alerts
-from workflow.risk.clients import service as client_service
-from workflow.risk.clients.creditcode import make_credit_code
 from workflow.risk.due_diligence import evidence
 from workflow.risk.due_diligence import review as due_diligence
 
-from .console_client import Console
-
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
-# Deliberately not translated: the language switcher names each language in itself, and
-# amounts are in 元 in both languages (SPEC: "amounts in 元 with thousands separators").
-LANGUAGE_SWITCH = re.compile(r'<form method="post" action="/language".*?</form>', re.S)
-YUAN = re.compile(r"(?<=\d )元|\(元\)")
 HTML = {"Accept": "text/html,application/xhtml+xml"}  # as a browser asks
 ROLES = {"sales": "sales1", "risk_officer": "risk1", "legal": "legal1", "manager": "manager1",
          "auditor": "auditor1", "admin": "admin"}
-SALES = Actor("sales1", frozenset({"sales"}))
-RISK1 = Actor("risk1", frozenset({"risk_officer"}))
-RISK2 = Actor("risk2", frozenset({"risk_officer"}))
-
-
-def credit_code(serial: int) -> str:
-    return make_credit_code(f"91310000MA{serial:07d}")
 
 
 @dataclass
@@ -47,18 +39,6 @@ class World:
     active_client: int
     pending_client: int
     cases: dict[str, int]
-
-
-def make_client(name: str, serial: int) -> int:
-    client = client_service.create_client(db.session, {
-        "name": name, "credit_code": credit_code(serial), "legal_representative": "John Smith",
-        "bank_account": "6222020000111122223", "registered_capital": "30000000",
-        "contacts": [{"name": "Jane Doe", "phone": "13812345678"}], "industry": "trading",
-        "region": "Shanghai",
-        "facts": {"litigation_count": 1, "negative_news_count": 0, "payment_history": "good"},
-    }, SALES)
-    db.session.flush()
-    return client.id
 
 
 @pytest.fixture
@@ -107,11 +87,6 @@ def pages(world: World) -> list[str]:
             f"/clients/{world.pending_client}", "/clients/new", f"/clients/{client}/changes/new",
             "/cases", *(f"/cases/{case}" for case in world.cases.values()),
             "/cases?definition=sensitive_edit&open=0", "/alerts", "/dashboard", "/audit", "/cases/999999", "/no-such-page"]
-
-
-def untranslated(html: str) -> list[str]:
-    text = YUAN.sub("", LANGUAGE_SWITCH.sub("", html))
-    return sorted(set(CJK.findall(text)))
 
 
 def english_console(console_factory: Any, username: str | None = None) -> Console:  # noqa: ANN401

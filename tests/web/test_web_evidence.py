@@ -13,13 +13,12 @@ from typing import Any
 from flask import Flask
 
 from api.extensions import db
-from tests.api.conftest import Api
-from tests.api.test_due_diligence import make_client, open_case
+from tests.support.app import Api
+from tests.support.console import Console
+from tests.support.due_diligence import make_client, open_case
 from workflow.engine import runtime
 from workflow.records.models import WorkflowInstance
 from workflow.risk.due_diligence.evidence import Evidence
-
-from .console_client import Console
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
 SHA = hashlib.sha256(PDF).hexdigest()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.http import parse_options_header
 
-from tests.api.conftest import Api
-from tests.api.test_evidence import PDF, collecting_case, upload
+from tests.support.app import Api
+from tests.support.evidence import PDF, collecting_case, upload
 
 
 def test_a_console_download_carries_the_detected_types_extension_and_a_safe_name(

@@ -12,11 +12,8 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
+from tests.support.console import CODE, FORM, Console, form_values, prospect
 from workflow.risk.clients.model import Client
-
-from .console_client import Console
-from .test_web_client_edit import form_values, prospect
-from .test_web_clients import CODE, FORM
 
 _VALUE = {"int": "1", "string": "x", "default": "x", "path": "x"}
 

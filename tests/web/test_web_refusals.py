@@ -14,13 +14,12 @@ from flask import Flask
 from marshmallow import fields, validate
 
 from api.extensions import db
-from tests.api.conftest import PASSWORD, Api
+from tests.support.app import PASSWORD, Api
+from tests.support.cases import start_case, state_of
+from tests.support.console import Console
+from tests.support.english import RISK1, SALES, credit_code, make_client
 from workflow.errors import Forbidden, Message, NotFound, RiskloopError
 from workflow.risk import sensitive_edit
-
-from .console_client import Console
-from .test_web_console import start_case, state_of
-from .test_web_english import SALES, credit_code, make_client
 
 LANGS = ["zh_CN", "en"]
 # Where a refusal is written on a page: the flash above the forms, the message beside a
@@ -217,7 +216,6 @@ def test_evidence_refused_in_a_closed_stage_names_the_open_one(console_factory, 
     from workflow.risk.alerts import intake as alerts
     from workflow.risk.due_diligence.evidence import Evidence
 
-    from .test_web_english import RISK1
 
     with app.app_context():
         client_id = make_client("Acme Trading Co", 4001)

@@ -12,13 +12,12 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from api.extensions import db
-from tests.api.conftest import make_app
+from tests.support.app import make_app
+from tests.support.console import Console
 from workflow.accounts import users as accounts
 from workflow.platform import clock
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, Token
-
-from .console_client import Console
 
 ADMIN = Actor.system("test")
 

@@ -12,7 +12,9 @@ from flask import Flask
 from flask_babel import force_locale
 
 from api.extensions import db
-from tests.api.conftest import drain
+from tests.support.app import drain
+from tests.support.console import Console
+from tests.support.english import untranslated
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, Notification
 from workflow.risk import onboarding
@@ -20,9 +22,6 @@ from workflow.risk.alerts import intake as alerts
 from workflow.risk.clients import service as client_service
 from workflow.risk.clients.creditcode import make_credit_code
 from workflow.risk.clients.model import Client
-
-from .console_client import Console
-from .test_web_english import untranslated
 
 SALES = Actor("sales1", frozenset({"sales"}))
 RISK1 = Actor("risk1", frozenset({"risk_officer"}))

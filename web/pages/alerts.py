@@ -10,7 +10,6 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from api.extensions import db
 from workflow.engine import runtime
 from workflow.errors import ValidationFailed
 from workflow.platform.hygiene import whole_number
@@ -19,6 +18,7 @@ from workflow.risk.alerts import intake as alert_service
 from workflow.risk.clients.model import Client
 
 from ..console import blp, current_actor
+from ..database import db
 from ..refusals import field_messages, refusal
 
 BOARD_LIMIT = 500  # the board shows the newest alerts; older ones are reached by filters

@@ -11,7 +11,6 @@ from typing import Any
 from flask import Response, render_template, request, stream_with_context
 from flask_babel import gettext as _
 
-from api.extensions import db
 from workflow.audit import anchors, checkpoints, reports, verification
 from workflow.audit import export as audit_export
 from workflow.engine import runtime
@@ -20,6 +19,7 @@ from workflow.platform import clock
 from workflow.platform.hygiene import day_problem
 
 from ..console import blp, current_actor
+from ..database import db
 
 WEEKS = 8
 

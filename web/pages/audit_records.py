@@ -9,13 +9,13 @@ from typing import Any
 
 from flask import render_template, request, url_for
 
-from api.extensions import db
 from workflow.audit import search as audit_search
 from workflow.engine import runtime
 from workflow.errors import NotFound, ValidationFailed
 from workflow.platform.hygiene import day_problem, whole_number
 
 from ..console import blp, current_actor
+from ..database import db
 
 PAGE = 100
 NUMBERS = ("instance_id", "client_id")

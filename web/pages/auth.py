@@ -8,12 +8,11 @@ from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from api.extensions import db
-from api.ratelimit import client_address
 from workflow.accounts import users as accounts
 from workflow.errors import AuthenticationFailed
 
-from ..console import blp, session_lifetime, start_session
+from ..console import blp, client_address, session_lifetime, start_session
+from ..database import db
 from ..i18n import LANGUAGES
 
 

@@ -6,11 +6,11 @@ from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from api.extensions import db
 from workflow.engine import runtime, visibility
 from workflow.records.models import WorkflowInstance
 
 from ..console import blp, current_actor
+from ..database import db
 from ..display import prefetch_subject_names
 
 PAGE = 50

@@ -12,11 +12,10 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from api.extensions import db
-from api.presenters import present_instance
 from workflow.engine import firing as engine
 from workflow.engine import runtime, visibility
 from workflow.engine.machine import mermaid
+from workflow.engine.presentation import present_instance
 from workflow.errors import (
     ConditionNotMet,
     Conflict,
@@ -33,6 +32,7 @@ from workflow.risk.due_diligence import evidence
 
 from ..action_forms import action_forms, add_evidence, file_inputs, parse_payload
 from ..console import blp, current_actor
+from ..database import db
 from ..errors import error_page
 from ..i18n import content_lang, label
 from ..refusals import Refusal, field_messages, refusal

@@ -8,7 +8,6 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from api.extensions import db
 from workflow.errors import Duplicate, ValidationFailed
 from workflow.platform.transaction import transact
 from workflow.risk import sensitive_edit
@@ -16,6 +15,7 @@ from workflow.risk.clients import queries as client_queries
 from workflow.risk.clients.model import RATINGS, RISK_LEVELS, SENSITIVE_FIELDS
 
 from ..console import blp, current_actor
+from ..database import db
 from ..refusals import Refusal, field_messages, refusal
 
 

@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from api.extensions import db
 from workflow.errors import Conflict, ValidationFailed
 from workflow.platform.hygiene import whole_number
 from workflow.platform.transaction import transact
@@ -27,6 +26,7 @@ from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
 from ..client_form import CONTACT_FIELDS, FACT_FIELDS, field_errors
 from ..console import blp, current_actor
+from ..database import db
 from ..refusals import Refusal, field_messages, refusal
 
 TEXT = ("name", "credit_code", "id_number", "industry", "region", "registered_capital",

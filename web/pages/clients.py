@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from api.extensions import db
 from workflow.engine import runtime
 from workflow.errors import Conflict, ValidationFailed
 from workflow.platform.transaction import transact
@@ -24,6 +23,7 @@ from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
 from ..client_form import client_data, field_errors
 from ..console import blp, current_actor
+from ..database import db
 from ..refusals import Refusal, field_messages, refusal
 
 PAGE = 50

@@ -12,7 +12,6 @@ from flask import render_template
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from api.extensions import db
 from workflow.audit import reports
 from workflow.engine import runtime
 from workflow.platform import clock
@@ -21,6 +20,7 @@ from workflow.risk.alerts import intake as alert_service
 from workflow.risk.clients.model import RATINGS, RISK_LEVELS, Client
 
 from ..console import blp, current_actor
+from ..database import db
 from ..i18n import label, level_label, state_label
 
 APPROVALS = ("approve",)

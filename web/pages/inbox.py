@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import render_template, request
 
-from api.extensions import db
 from workflow.engine import runtime
 from workflow.engine.inbox import inbox as inbox_service
 from workflow.platform import clock
 
 from ..console import blp, current_actor
+from ..database import db
 from ..display import prefetch_subject_names
 
 LIMIT = 200

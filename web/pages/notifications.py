@@ -6,11 +6,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from api.extensions import db
 from workflow.platform.transaction import transact
 from workflow.risk.notify import notifications as notes
 
 from ..console import blp, current_actor
+from ..database import db
 from ..system_texts import NotificationTexts
 
 PAGE = 50
