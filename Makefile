@@ -20,6 +20,7 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check workflow api web tests
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check workflow/risk/clients/creditcode.py workflow/platform/crypto.py workflow/risk/clients/masking.py workflow/risk/screening/rules.py
 
 typecheck: install
