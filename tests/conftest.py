@@ -7,19 +7,19 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 from sqlalchemy import create_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from api import composition  # every model of riskloop is on Base.metadata (explicit imports)
+from tests import fixture_registry
 from tests.databases import fresh_database
 from workflow.accounts import users as accounts
 from workflow.engine import runtime
-from workflow.engine.registry import load_domain, registry
 from workflow.platform import clock
 from workflow.platform.db import Base
-from workflow.records import outbox
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-load_domain()  # every model is on Base.metadata before tables are created
+# The field-encryption key of the test engine objects (the same as the test apps').
+ENCRYPTION_KEY = "3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="
 
 # CI runs the property tests with a fixed seed sequence so a landing is reproducible;
 # developers' runs keep exploring new examples.
@@ -29,16 +29,6 @@ if os.environ.get("CI", "").lower() == "true":
 
 # argon2 at full cost (~200 ms a hash) would dominate the suite's run time.
 accounts.set_hash_cost(time_cost=1, memory_cost=1024)
-
-
-@registry.task("record_note")
-def _record_note(ctx) -> None:  # noqa: ANN001
-    """A test task with a visible effect: it appends to the instance's data."""
-    notes = list(ctx.instance.data.get("notes", []))
-    notes.append(f"noted v{ctx.args['version']}")
-    ctx.instance.data = {**ctx.instance.data, "notes": notes}
-    if ctx.instance.data.get("fail_task"):
-        raise OSError("the data provider is down")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -76,22 +66,18 @@ def engine_rt(db_url: str) -> Iterator[runtime.Runtime]:
 def _runtime(url: str) -> Iterator[runtime.Runtime]:
     engine = create_engine(url)
     Base.metadata.create_all(engine)
-    factory = sessionmaker(engine, expire_on_commit=False)
-    catalog = runtime.new_catalog()
-    catalog.load_folder(FIXTURES / "definitions")
-    rt = runtime.configure(runtime.Runtime(catalog=catalog, session_factory=factory,
-                                           settings={"RISKLOOP_TIMEZONE": "Asia/Shanghai"}))
-    with factory() as s:
-        catalog.sync(s)
+    rt = composition.build_runtime(engine, {"RISKLOOP_TIMEZONE": "Asia/Shanghai"},
+                                   folders=[FIXTURES / "definitions"], keys=[ENCRYPTION_KEY],
+                                   extra=[fixture_registry.registry])
+    with rt.session() as s:
+        rt.catalog.sync(s)
         s.commit()
     yield rt
-    outbox.set_sender(None)
     clock.freeze(None)
     engine.dispose()
 
 
 @pytest.fixture
 def session(engine_rt: runtime.Runtime) -> Iterator[Session]:
-    assert engine_rt.session_factory is not None
-    with engine_rt.session_factory() as s:
+    with engine_rt.session() as s:
         yield s

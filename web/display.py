@@ -11,8 +11,7 @@ from flask import Flask, g
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from api.extensions import db
-from workflow.engine import runtime
+from api.extensions import db, runtime_of
 from workflow.risk.clients.model import Client
 
 from .i18n import amount, choice_label, field_label, level_label, when
@@ -126,7 +125,7 @@ def indicator_value(name: str, value: Any) -> str:
 
 
 def case_definition(instance: Any) -> Any:
-    return runtime.current().catalog.get(instance.definition, instance.definition_version)
+    return runtime_of().catalog.get(instance.definition, instance.definition_version)
 
 
 def install(app: Flask) -> None:

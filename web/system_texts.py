@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from workflow.errors import NotFound
 from workflow.records.models import AuditRecord, Notification, WorkflowInstance
 from workflow.risk.alerts.intake import Alert
@@ -334,9 +334,8 @@ def _stage_label(stage: str) -> str:
 
 
 def _definition(instance: WorkflowInstance):  # noqa: ANN202 - the engine's Definition
-    from workflow.engine import runtime
 
     try:
-        return runtime.current().catalog.get(instance.definition, instance.definition_version)
+        return runtime_of().catalog.get(instance.definition, instance.definition_version)
     except NotFound:
         return None

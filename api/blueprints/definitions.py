@@ -7,10 +7,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from workflow.engine import runtime
 from workflow.engine.definitions import Definition
 from workflow.engine.machine import mermaid
 
+from ..extensions import runtime_of
 from ..schemas import DefinitionDetail, DefinitionQuery, DefinitionSummary
 from ..security import BEARER, protect
 
@@ -19,7 +19,7 @@ blp = protect(Blueprint("definitions", __name__, url_prefix="/api/v1/definitions
 
 
 def summary(definition: Definition) -> dict[str, Any]:
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     return {
         "name": definition.name,
         "version": definition.version,
@@ -36,7 +36,7 @@ class DefinitionList(MethodView):
     @blp.response(200, DefinitionSummary(many=True))
     def get(self) -> list[dict[str, Any]]:
         """Every workflow definition at its latest version."""
-        return [summary(d) for d in runtime.current().catalog.latest()]
+        return [summary(d) for d in runtime_of().catalog.latest()]
 
 
 @blp.route("/<string:name>")
@@ -46,7 +46,7 @@ class DefinitionView(MethodView):
     @blp.response(200, DefinitionDetail)
     def get(self, query: dict[str, Any], name: str) -> dict[str, Any]:
         """A definition (latest or ``?version=``) with its Mermaid diagram."""
-        definition = runtime.current().catalog.get(name, query.get("version"))
+        definition = runtime_of().catalog.get(name, query.get("version"))
         return {
             **summary(definition),
             "initial": definition.initial,

@@ -17,7 +17,7 @@ from workflow.platform.transaction import transact
 from workflow.risk.due_diligence import evidence
 from workflow.risk.due_diligence import review as due_diligence
 
-from ..extensions import db
+from ..extensions import db, runtime_of
 from ..fields import UtcDateTime
 from ..presenters import present_instance
 from ..schemas import PageQuery, WorkflowInstanceSchema
@@ -61,7 +61,7 @@ class EvidencePage(Schema):
 def allow_evidence_bodies() -> None:
     """Uploads may exceed the API's general body limit, up to the evidence limit."""
     if request.method == "POST" and request.path.endswith("/evidence"):
-        request.max_content_length = evidence.max_bytes() + _ENVELOPE
+        request.max_content_length = evidence.max_bytes(runtime_of().settings) + _ENVELOPE
 
 
 @blp.route("/clients/<int:client_id>/due-diligence")

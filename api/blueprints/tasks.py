@@ -8,10 +8,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from workflow.engine import runtime
 from workflow.engine.inbox import inbox
 
-from ..extensions import db
+from ..extensions import db, runtime_of
 from ..presenters import present_instance
 from ..schemas import TaskPage
 from ..security import BEARER, current_actor, protect
@@ -32,7 +31,7 @@ class TaskList(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Open cases the caller can act on now, by SLA due time."""
         actor = current_actor()
-        catalog = runtime.current().catalog
+        catalog = runtime_of().catalog
         items = []
         for instance, actions in inbox(db.session, catalog, actor, limit=query["limit"],
                                        definition=query.get("definition")):

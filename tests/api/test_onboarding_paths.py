@@ -10,12 +10,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.api.conftest import Api, make_app
 from tests.api.test_onboarding_api import A_FACTS, C_FACTS, admit, client_row, new_client
 from tests.integration.test_providers import FakeService
 from workflow.platform import clock
-from workflow.records import outbox
 from workflow.records.models import AuditRecord, Incident
 from workflow.risk.clients.model import client_stream
 
@@ -36,7 +35,7 @@ def provider_app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_app(db_url, tmp_path, RISKLOOP_SCREENING_PROVIDERS="watchlist,http",
                    RISKLOOP_PROVIDER_URL=service.url, RISKLOOP_PROVIDER_RETRIES="0")
-    outbox.set_sender(None)
+    runtime_of(app).outbox_sender = None
     yield app
     clock.freeze(None)
     with app.app_context():

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from api.extensions import runtime_of
 from tests.api.conftest import PASSWORD, drain, make_app
 from workflow.platform import clock
-from workflow.records import outbox
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -51,7 +51,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     previous = os.environ.get("RISKLOOP_INSTANCE_PATH")
     os.environ["RISKLOOP_INSTANCE_PATH"] = str(tmp / "instance")
     app = make_app(f"sqlite:///{tmp / 'console.sqlite'}", tmp)
-    outbox.set_sender(None)
+    runtime_of(app).outbox_sender = None
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()

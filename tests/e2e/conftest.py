@@ -7,13 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
 
 from tests.databases import REDIS_TEST_URL, fresh_postgres, redis_available, require
-from tests.e2e.services import E2E_DEFINITIONS, create_users, environment, riskloop
+from tests.e2e.definitions_runtime import e2e_runtime
+from tests.e2e.services import create_users, environment, riskloop
 from workflow.engine import firing as wf_engine
-from workflow.engine import runtime
-from workflow.records import outbox
 from workflow.records.identity import Actor
 
 SALES1 = Actor("sales1", frozenset({"sales"}))
@@ -32,13 +30,10 @@ class Stack:
         return environment(self.url, redis_url, self.tmp, **extra)
 
     def start_instances(self, count: int, actor: Actor = SALES1) -> list[int]:
-        catalog = runtime.new_catalog()
-        catalog.load_folder(E2E_DEFINITIONS)
-        factory = sessionmaker(self.engine, expire_on_commit=False)
-        with factory() as session:
-            ids = [wf_engine.start(session, "e2e_flow", actor, catalog=catalog).id for _ in range(count)]
+        rt = e2e_runtime(self.engine)  # no outbox sender: the scheduler's relay sends them
+        with rt.session() as session:
+            ids = [wf_engine.start(session, "e2e_flow", actor).id for _ in range(count)]
             session.commit()
-        outbox.set_sender(None)
         return ids
 
 

@@ -10,8 +10,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from api.extensions import db
-from workflow.engine import runtime
+from api.extensions import db, runtime_of
 from workflow.errors import ValidationFailed
 from workflow.platform.transaction import transact
 from workflow.risk.alerts import intake as alert_service
@@ -28,7 +27,7 @@ def _board(filters: dict[str, Any]) -> dict[str, Any]:
     rows, more = alert_service.list_alerts(
         db.session, actor, level=filters["level"], state=filters["state"],
         breached=True if filters["breached"] else None, limit=BOARD_LIMIT)
-    definition = runtime.current().catalog.get(alert_service.DEFINITION)
+    definition = runtime_of().catalog.get(alert_service.DEFINITION)
     counts = Counter((a.level, i.state) for a, i in rows)
     clients = {c.id: c.name for c in db.session.query(Client.id, Client.name).filter(
         Client.id.in_({a.client_id for a, _ in rows}))} if rows else {}

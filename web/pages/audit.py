@@ -11,10 +11,9 @@ from typing import Any
 from flask import Response, render_template, request, stream_with_context
 from flask_babel import gettext as _
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from workflow.audit import checkpoints, reports, verification
 from workflow.audit import export as audit_export
-from workflow.engine import runtime
 from workflow.errors import ValidationFailed
 from workflow.platform import clock
 
@@ -50,7 +49,7 @@ def breaches_by_week(actor: Any, definition: str | None) -> dict[str, Any]:
 @blp.get("/audit")
 def audit() -> str:
     actor = current_actor()
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     definition = request.args.get("definition") or None
     where = reports.ReportFilter(since=_day("since"), until=_day("until"), definition=definition)
     loops, next_cursor = reports.closed_loops(db.session, actor, where, limit=50,

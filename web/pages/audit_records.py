@@ -9,9 +9,8 @@ from typing import Any
 
 from flask import render_template, request, url_for
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from workflow.audit import search as audit_search
-from workflow.engine import runtime
 from workflow.errors import NotFound, ValidationFailed
 
 from ..console import blp, current_actor
@@ -48,7 +47,7 @@ def audit_records() -> str:
     typed, where = _filters()
     rows, next_cursor = audit_search.search(db.session, actor, audit_search.AuditFilter(**where),
                                             limit=PAGE, cursor=request.args.get("cursor") or None)
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     definitions = {}
     for row in rows:
         key = (row.definition, row.definition_version)

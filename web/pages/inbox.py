@@ -6,8 +6,7 @@ from typing import Any
 
 from flask import render_template, request
 
-from api.extensions import db
-from workflow.engine import runtime
+from api.extensions import db, runtime_of
 from workflow.engine.inbox import inbox as inbox_service
 from workflow.platform import clock
 
@@ -18,7 +17,7 @@ LIMIT = 200
 
 
 def _rows(definition: str | None) -> list[dict[str, Any]]:
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     rows = []
     for instance, actions in inbox_service(db.session, catalog, current_actor(), limit=LIMIT,
                                            definition=definition):
@@ -38,7 +37,7 @@ def inbox() -> str:
         rows = [r for r in rows if r["instance"].breached or _overdue(r["instance"])]
     if level:
         rows = [r for r in rows if (r["instance"].data or {}).get("level") == level]
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     prefetch_subject_names([r["instance"] for r in rows])
     template = "_inbox_rows.html" if request.headers.get("HX-Request") and \
         request.headers.get("HX-Target") == "inbox-rows" else "inbox.html"

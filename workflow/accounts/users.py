@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from workflow.engine.definitions import ROLES
+from workflow.engine import runtime
 from workflow.errors import AuthenticationFailed, Duplicate, NotFound, ValidationFailed
 from workflow.platform import clock
 from workflow.records import trail as audit
@@ -34,7 +34,6 @@ def set_hash_cost(*, time_cost: int, memory_cost: int) -> None:
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=1)
     _DUMMY_HASH = _hasher.hash("riskloop-dummy-password")  # same cost as real hashes
 
-USER_ROLES = ROLES - {"system"}
 MIN_PASSWORD = 8
 LOCK_AFTER = 5
 LOCK_FOR = timedelta(minutes=15)
@@ -60,9 +59,10 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
         errors["username"] = ["Use 1-64 letters, digits, '.', '_' or '-'."]
     if len(password) < MIN_PASSWORD:
         errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
-    unknown = [r for r in roles if r not in USER_ROLES]
+    user_roles = runtime.of(session).policy.user_roles
+    unknown = [r for r in roles if r not in user_roles]
     if not roles or unknown:
-        errors["roles"] = [f"Give one or more of: {', '.join(sorted(USER_ROLES))}."]
+        errors["roles"] = [f"Give one or more of: {', '.join(sorted(user_roles))}."]
     if errors:
         raise ValidationFailed("the user is invalid", errors=errors)
     if session.execute(select(User.id).where(User.username == username)).first():
@@ -80,10 +80,11 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
 
 def set_roles(session: Session, username: str, roles: list[str], *, by: Actor) -> User:
     user = get_user(session, username)
-    unknown = [r for r in roles if r not in USER_ROLES]
+    user_roles = runtime.of(session).policy.user_roles
+    unknown = [r for r in roles if r not in user_roles]
     if not roles or unknown:
         raise ValidationFailed("the roles are invalid",
-                               errors={"roles": [f"Give one or more of: {', '.join(sorted(USER_ROLES))}."]})
+                               errors={"roles": [f"Give one or more of: {', '.join(sorted(user_roles))}."]})
     before = list(user.roles)
     user.roles = sorted(set(roles))
     audit.record_event(session, user_stream(username), "user.roles_changed", by,

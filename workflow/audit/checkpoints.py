@@ -74,10 +74,12 @@ class AuditCheckpointHead(Base):
     hmac: Mapped[str] = mapped_column(String(64))
 
 
-def audit_key(key: str | None = None) -> str:
-    """Raises:
+def audit_key(session: Session, key: str | None = None) -> str:
+    """``key``, else the engine's ``RISKLOOP_AUDIT_KEY``.
+
+    Raises:
         ConfigurationError: no audit key is configured."""
-    key = key or runtime.setting("RISKLOOP_AUDIT_KEY")
+    key = key or runtime.of(session).setting("RISKLOOP_AUDIT_KEY")
     if not key:
         raise ConfigurationError("RISKLOOP_AUDIT_KEY is not set; set it to the key that signs "
                                  "audit checkpoints (the same on every process)")
@@ -121,7 +123,7 @@ def create_checkpoint(session: Session, actor: Actor, *, key: str | None = None,
     Raises:
         ConfigurationError: no audit key is configured.
     """
-    key = audit_key(key)
+    key = audit_key(session, key)
     previous = last_checkpoint(session)
     seq = (previous.seq + 1) if previous else 1
     heads = current_heads()
@@ -181,7 +183,7 @@ def verify_checkpoints(session: Session, *, key: str | None = None,
     expected_seq = 1
     signing_key: str | None = None
     for cp in _iter_checkpoints(session):
-        signing_key = signing_key or audit_key(key)
+        signing_key = signing_key or audit_key(session, key)
         count += 1
         if cp.seq != expected_seq:
             return count, CheckpointProblem(expected_seq, None,

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow.engine import runtime, visibility
-from workflow.engine.catalog import Catalog
 from workflow.engine.context import FireContext
 from workflow.engine.definitions import Definition, TransitionDef
 from workflow.engine.machine import run_transition
@@ -31,6 +30,7 @@ from workflow.errors import (
     NotFound,
     UnknownAction,
     ValidationFailed,
+    VersionConflict,
 )
 from workflow.platform import clock
 from workflow.records import timers
@@ -59,10 +59,6 @@ class FireResult:
                 "version": self.version, "audit_seq": self.audit_seq, "replayed": self.replayed}
 
 
-def _catalog(catalog: Catalog | None) -> Catalog:
-    return catalog or runtime.current().catalog
-
-
 def start(
     session: Session,
     definition_name: str,
@@ -75,14 +71,13 @@ def start(
     assignees: list[str] | None = None,
     comment: str | None = None,
     request_id: str | None = None,
-    catalog: Catalog | None = None,
 ) -> WorkflowInstance:
     """Create an instance of the latest version of ``definition_name`` in its initial state.
 
     Raises:
         NotFound: no such definition.
     """
-    definition = _catalog(catalog).get(definition_name)
+    definition = runtime.of(session).catalog.get(definition_name)
     now = clock.now()
     instance = WorkflowInstance(
         definition=definition.name, definition_version=definition.version,
@@ -116,7 +111,6 @@ def fire(
     idempotency_key: str | None = None,
     comment: str | None = None,
     request_id: str | None = None,
-    catalog: Catalog | None = None,
 ) -> FireResult:
     """Fire ``trigger`` on an instance as ``actor``, inside the caller's transaction.
 
@@ -131,6 +125,7 @@ def fire(
         IdempotencyMismatch: the key was used for a different request.
     """
     payload = dict(payload or {})
+    catalog = runtime.of(session).catalog
     if idempotency_key:
         prior = session.get(IdempotencyRecord, (actor.username, idempotency_key))
         if prior is not None:
@@ -142,18 +137,16 @@ def fire(
             return FireResult(**{**prior.result, "replayed": True})
 
     instance = session.execute(_LOCK, {"iid": instance_id}).scalar_one_or_none()
-    if instance is None or not visibility.can_view(session, instance, actor, _catalog(catalog).registry):
+    if instance is None or not visibility.can_view(session, instance, actor, catalog):
         # A case the actor may not see is reported as missing, never as forbidden.
         raise NotFound(f"workflow instance {instance_id} does not exist")
-    definition = _catalog(catalog).get(instance.definition, instance.definition_version)
+    definition = catalog.get(instance.definition, instance.definition_version)
     if trigger not in definition.by_trigger:
         raise UnknownAction(
             f"{definition.name} has no action {trigger!r}; it defines: "
             f"{', '.join(sorted(definition.by_trigger))}"
         )
     if expected_version is not None and instance.version != expected_version:
-        from workflow.errors import VersionConflict
-
         raise VersionConflict(
             f"instance {instance.id} is at version {instance.version}, not {expected_version}: "
             "someone acted first; reload and try again",
@@ -166,7 +159,7 @@ def fire(
         raise IllegalState(
             f"{trigger!r} cannot be done while the case is {from_state!r}",
             state=from_state,
-            allowed_actions=available_actions(session, instance, actor, definition, catalog),
+            allowed_actions=available_actions(session, instance, actor, definition),
             code="action.illegal_state", params={"trigger": trigger, "state": from_state},
         )
     permitted = [t for t in candidates if actor.has_any(t.roles)]
@@ -185,7 +178,7 @@ def fire(
     ctx = FireContext(session=session, instance=instance, definition=definition, transition=probe,
                       actor=actor, payload=payload, comment=comment, from_state=from_state,
                       now=now, request_id=request_id)
-    registry = _catalog(catalog).registry
+    registry = catalog.registry
     _check_guards(ctx, probe, registry)
     _validate_payload(probe, payload, comment)
     if chosen is None:
@@ -203,7 +196,7 @@ def fire(
         raise ConditionNotMet(
             f"{trigger!r} is not possible with this data: "
             + "; ".join(t.condition.source for t in permitted if t.condition is not None),
-            allowed_actions=available_actions(session, instance, actor, definition, catalog),
+            allowed_actions=available_actions(session, instance, actor, definition),
             code="action.condition", params={"trigger": trigger},
         )
 
@@ -324,11 +317,10 @@ def _validate_payload(transition: TransitionDef, payload: dict[str, Any], commen
 
 
 def available_actions(session: Session, instance: WorkflowInstance, actor: Actor,
-                      definition: Definition | None = None,
-                      catalog: Catalog | None = None) -> list[str]:
+                      definition: Definition | None = None) -> list[str]:
     """Triggers ``actor`` may fire now: roles, guards, and the conditions that depend on the
     case alone (a condition on the action's input is judged when the action comes)."""
-    catalog = _catalog(catalog)
+    catalog = runtime.of(session).catalog
     definition = definition or catalog.get(instance.definition, instance.definition_version)
     if definition.states[instance.state].final:
         return []

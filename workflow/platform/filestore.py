@@ -13,11 +13,11 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from workflow.engine import runtime
 from workflow.errors import ConfigurationError, PayloadTooLarge, UnsupportedMediaType
 
 log = logging.getLogger(__name__)
@@ -40,22 +40,24 @@ ALLOWED_TYPES = frozenset({
     "application/vnd.oasis.opendocument.presentation",
 })
 
-def evidence_dir() -> Path:
-    """Raises:
+def evidence_dir(settings: Mapping[str, Any]) -> Path:
+    """The folder ``settings`` name (``RISKLOOP_EVIDENCE_DIR``).
+
+    Raises:
         ConfigurationError: ``RISKLOOP_EVIDENCE_DIR`` is not configured."""
-    folder = runtime.setting("RISKLOOP_EVIDENCE_DIR")
+    folder = settings.get("RISKLOOP_EVIDENCE_DIR")
     if not folder:
         raise ConfigurationError("RISKLOOP_EVIDENCE_DIR is not set; point it at a writable folder "
                                  "(the app defaults it to <instance folder>/evidence)")
     return Path(str(folder))
 
 
-def max_bytes() -> int:
-    return int(runtime.setting("RISKLOOP_EVIDENCE_MAX_BYTES", DEFAULT_MAX_BYTES))
+def max_bytes(settings: Mapping[str, Any]) -> int:
+    return int(settings.get("RISKLOOP_EVIDENCE_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
-def path_for(sha256: str) -> Path:
-    return evidence_dir() / sha256[:2] / sha256
+def path_for(settings: Mapping[str, Any], sha256: str) -> Path:
+    return evidence_dir(settings) / sha256[:2] / sha256
 
 
 def check_content_type(content_type: str | None) -> str:
@@ -111,17 +113,17 @@ def check_signature(content_type: str, head: bytes) -> None:
             allowed=sorted(ALLOWED_TYPES))
 
 
-def store_file(stream: IO[bytes], limit: int | None = None,
+def store_file(settings: Mapping[str, Any], stream: IO[bytes], limit: int | None = None,
                content_type: str | None = None) -> tuple[str, int]:
-    """Copy ``stream`` into the evidence folder; returns (sha256, size).
+    """Copy ``stream`` into the evidence folder of ``settings``; returns (sha256, size).
 
     Raises:
         PayloadTooLarge: the stream is longer than ``limit`` bytes (nothing is kept).
         UnsupportedMediaType: ``content_type`` is given and the content does not begin as
             files of that type do (nothing is kept).
     """
-    limit = max_bytes() if limit is None else limit
-    folder = evidence_dir()
+    limit = max_bytes(settings) if limit is None else limit
+    folder = evidence_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     sweep_partial_uploads(folder)
     digest = hashlib.sha256()
@@ -171,9 +173,9 @@ def sweep_partial_uploads(folder: Path, older_than: timedelta = timedelta(hours=
     return removed
 
 
-def check_file(sha256: str) -> str | None:
+def check_file(settings: Mapping[str, Any], sha256: str) -> str | None:
     """None if the stored file hashes to ``sha256``; else ``missing`` or what is wrong."""
-    path = path_for(sha256)
+    path = path_for(settings, sha256)
     if not path.is_file():
         return "missing"
     digest = hashlib.sha256()

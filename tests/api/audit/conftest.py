@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.api.conftest import FIXTURES, make_app
 from workflow.engine import firing as engine
 from workflow.platform import clock
-from workflow.records import outbox
 from workflow.records.identity import Actor
 
 LOOP_DEFINITIONS = Path(__file__).parent / "definitions"
@@ -32,7 +31,7 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_app(db_url, tmp_path,
                    RISKLOOP_EXTRA_DEFINITIONS=os.pathsep.join([str(FIXTURES), str(LOOP_DEFINITIONS)]))
-    outbox.set_sender(None)
+    runtime_of(app).outbox_sender = None
     yield app
     clock.freeze(None)
     with app.app_context():

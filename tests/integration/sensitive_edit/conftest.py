@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from workflow.engine import runtime
 from workflow.engine.definitions import parse_definition
 from workflow.platform import clock
-from workflow.platform.crypto import configure_cipher
 from workflow.records.identity import Actor
 from workflow.risk.clients.model import Client
 
@@ -35,9 +34,8 @@ SALES_RISK = Actor("sales_risk", frozenset({"sales", "risk_officer"}))
 
 
 def add_to_catalog(rt: runtime.Runtime) -> runtime.Runtime:
-    rt.catalog.add(parse_definition(DEFINITION.read_bytes(), DEFINITION.name, rt.catalog.registry))
-    assert rt.session_factory is not None
-    with rt.session_factory() as s:
+    rt.catalog.add(parse_definition(DEFINITION.read_bytes(), DEFINITION.name, rt.registry, rt.policy))
+    with rt.session() as s:
         rt.catalog.sync(s)
         s.commit()
     return rt
@@ -45,7 +43,6 @@ def add_to_catalog(rt: runtime.Runtime) -> runtime.Runtime:
 
 @pytest.fixture
 def rt(engine_rt: runtime.Runtime) -> runtime.Runtime:
-    configure_cipher([TEST_KEY])
     return add_to_catalog(engine_rt)
 
 

@@ -14,18 +14,16 @@ from workflow.audit.verification import verify_all
 from workflow.engine import firing as engine
 from workflow.engine import runtime
 from workflow.errors import Conflict, IllegalState, VersionConflict
-from workflow.platform.crypto import configure_cipher
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.model import Client
 from workflow.risk.sensitive_edit import request_sensitive_edit
 
-from .conftest import LEGAL, MANAGER, RISK, RISK2, SALES, TEST_KEY, add_to_catalog, make_client
+from .conftest import LEGAL, MANAGER, RISK, RISK2, SALES, add_to_catalog, make_client
 
 
 @pytest.fixture
 def pg(tmp_path: Path) -> Iterator[runtime.Runtime]:
-    configure_cipher([TEST_KEY])
     with fresh_database("postgresql", tmp_path, with_schema=True) as url:
         for rt in _runtime(url):
             yield add_to_catalog(rt)

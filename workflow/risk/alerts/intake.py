@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from workflow.risk.alerts.client_suspension import suspend_for_alert
 from workflow.risk.alerts.routing import route
 from workflow.risk.alerts.sla import arm_stage
 from workflow.risk.clients.model import Client
+from workflow.risk.policy import POLICY
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +85,16 @@ class Raised:
     created: bool
 
 
-def config(name: str, default: Any = None) -> Any:
-    """A setting from the app configuration, else the environment (deployment secrets)."""
-    value = runtime.setting(name)
+def config(settings: Mapping[str, Any], name: str, default: Any = None) -> Any:
+    """A setting from the engine's settings, else the environment (deployment secrets)."""
+    value = settings.get(name)
     if value in (None, ""):
         value = os.environ.get(name) or default
     return value
 
 
-def definition_settings() -> dict[str, Any]:
-    return runtime.current().catalog.get(DEFINITION).settings
+def definition_settings(session: Session) -> dict[str, Any]:
+    return runtime.of(session).catalog.get(DEFINITION).settings
 
 
 def find_alert(session: Session, source: str, external_id: str) -> Alert | None:
@@ -131,7 +133,7 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
     # Flushed first: a concurrent intake of the same alert waits here on the unique
     # key and fails; the caller's transaction retry then finds this alert.
     session.flush()
-    settings = definition_settings()
+    settings = definition_settings(session)
     owners = route(session, settings.get("routing") or {}, client, alert.level, alert.category)
     instance = engine.start(
         session, DEFINITION, actor, subject_type="client", subject_id=client.id,
@@ -206,8 +208,6 @@ def list_alerts(session: Session, actor: Actor, *, level: str | None = None,
     """
     from sqlalchemy import exists, or_
 
-    from workflow.engine.visibility import SEE_ALL
-
     stmt = select(Alert, WorkflowInstance).join(WorkflowInstance, WorkflowInstance.id == Alert.instance_id)
     if level:
         stmt = stmt.where(Alert.level == level)
@@ -219,7 +219,7 @@ def list_alerts(session: Session, actor: Actor, *, level: str | None = None,
         stmt = stmt.where(exists().where(AlertOwner.alert_id == Alert.id, AlertOwner.username == owner))
     if breached is not None:
         stmt = stmt.where(Alert.breaches > 0 if breached else Alert.breaches == 0)
-    if not (actor.has_any(SEE_ALL) or actor.is_system):
+    if not POLICY.sees_everything(actor):
         stmt = stmt.where(or_(
             exists().where(AlertOwner.alert_id == Alert.id, AlertOwner.username == actor.username),
             exists().where(Client.id == Alert.client_id, Client.owner == actor.username),
