@@ -334,7 +334,6 @@ def _stage_label(stage: str) -> str:
 
 
 def _definition(instance: WorkflowInstance):  # noqa: ANN202 - the engine's Definition
-
     try:
         return runtime_of().catalog.get(instance.definition, instance.definition_version)
     except NotFound:

@@ -14,8 +14,13 @@ from workflow.background import scheduler as scheduling
 from workflow.platform import clock
 from workflow.records.models import Notification, Timer, WorkflowInstance
 from workflow.risk.clients.model import Client
-from workflow.risk.due_diligence.periodic_review import JOB, SCAN_JOB, add_months, daily_scan
-from workflow.risk.due_diligence.review import schedule_periodic_review
+from workflow.risk.due_diligence.periodic_review import (
+    JOB,
+    SCAN_JOB,
+    add_months,
+    daily_scan,
+    schedule_periodic_review,
+)
 
 START = datetime(2026, 1, 15, 10, 0)
 

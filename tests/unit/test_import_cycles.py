@@ -71,12 +71,5 @@ def test_the_finder_sees_a_circle_when_there_is_one(tmp_path, monkeypatch):
     assert import_cycles("circular") == [["circular.a", "circular.b", "circular.c"]]
 
 
-# Circles still being taken apart (function-level imports dodge them at run time).
-KNOWN: list[list[str]] = [
-    ["workflow.risk.alerts.intake", "workflow.risk.alerts.sla"],
-    ["workflow.risk.due_diligence.periodic_review", "workflow.risk.due_diligence.review"],
-]
-
-
 def test_no_module_of_workflow_imports_itself_back_through_others():
-    assert import_cycles("workflow") == KNOWN
+    assert import_cycles("workflow") == []

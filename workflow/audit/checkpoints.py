@@ -39,7 +39,7 @@ from workflow.platform import clock
 from workflow.platform.db import Base, BigId
 from workflow.records import chain
 from workflow.records.identity import Actor
-from workflow.records.models import AuditStream, WorkflowInstance
+from workflow.records.models import AuditRecord, AuditStream, WorkflowInstance
 
 log = logging.getLogger(__name__)
 
@@ -236,8 +236,6 @@ def _verify_heads(session: Session, cp: AuditCheckpoint, key: str,
 
 def uncovered_head(session: Session) -> tuple[str, int, str] | None:
     """The first checkpointed head whose record is gone or different: (stream, seq, reason)."""
-    from workflow.records.models import AuditRecord
-
     signed = latest_signed_heads().subquery("signed")
     query = (
         select(signed.c.stream, signed.c.seq, signed.c.hash, AuditRecord.hash)

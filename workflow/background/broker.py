@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
@@ -27,8 +28,6 @@ ACTOR_NAME = "riskloop.run_outbox_message"
 def build_broker(redis_url: str | None, *, middleware: list[Middleware] | None = None,
                  heartbeat_timeout_ms: int = 15000, maintenance_chance: int = 5000) -> dramatiq.Broker:
     if redis_url:
-        from dramatiq.brokers.redis import RedisBroker
-
         # A killed worker's in-flight messages come back only when its heartbeat is
         # older than heartbeat_timeout AND another worker runs maintenance; the
         # defaults (60 s, 0.1 %) left messages stranded for many minutes (STACK.md).

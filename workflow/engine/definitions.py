@@ -20,6 +20,7 @@ import yaml
 from marshmallow import Schema, fields, validate
 
 from workflow.engine.expressions import Expression
+from workflow.engine.machine import compile_machine
 from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
 from workflow.errors import DefinitionError
@@ -205,8 +206,6 @@ class _Compiler:
             settings=doc.get("settings") or {}, content_hash=content_hash(raw),
             source=raw.decode("utf-8"), file=self.file, by_trigger=by_trigger,
         )
-        from workflow.engine.machine import compile_machine
-
         definition.machine = compile_machine(definition)
         return definition
 

@@ -19,7 +19,7 @@ from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.masking import can_see_sensitive
 from workflow.risk.clients.model import Client, get_client
 from workflow.risk.clients.service import SUSPENDED, apply_changes
-from workflow.risk.due_diligence.review import schedule_periodic_review
+from workflow.risk.due_diligence.periodic_review import schedule_periodic_review
 from workflow.risk.screening.providers import configured_providers
 from workflow.risk.screening.screen import rule_set, screen
 

@@ -1,4 +1,4 @@
-"""The roles of customer-risk management (SPEC 1), given to the engine as its policy."""
+"""The roles of customer-risk management, given to the engine as its policy."""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from workflow.records import timers
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import Timer, WorkflowInstance
+from workflow.risk.alerts.client_suspension import open_black_loops
 from workflow.risk.clients.masking import can_see_sensitive, mask_client, mask_diff
 from workflow.risk.clients.model import SENSITIVE_FIELDS, Client, client_stream, get_client
 from workflow.risk.clients.service import (
@@ -234,8 +235,6 @@ def _suspend_blacklisted(ctx: FireContext, client: Client) -> None:
 def _reinstate_cleared(ctx: FireContext, client: Client) -> None:
     """Lifting the blacklist gives a client suspended for it its former status back, unless
     a black alert loop still holds it (that loop's closing reinstates it then)."""
-    from workflow.risk.alerts.client_suspension import open_black_loops
-
     before = client.status_before_suspension
     if before is None or open_black_loops(ctx.session, client.id, besides=0):
         return

@@ -14,20 +14,20 @@ import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
 from workflow.engine import runtime
 from workflow.errors import Forbidden, ValidationFailed
 from workflow.platform import clock
-from workflow.platform.db import Base, BigId
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
+from workflow.records.outbox import enqueue
 from workflow.risk.alerts.client_suspension import suspend_for_alert
+from workflow.risk.alerts.model import Alert, AlertOwner
 from workflow.risk.alerts.routing import route
 from workflow.risk.alerts.sla import arm_stage
 from workflow.risk.clients.model import Client
@@ -41,41 +41,6 @@ CATEGORIES = ("business_change", "negative_news", "litigation", "dishonest_debto
               "payment_overdue", "other")
 # Who may raise an alert through the API (SPEC 4.4: risk officers and the system).
 RAISERS = frozenset({"risk_officer", "manager", "system"})
-
-
-class Alert(Base):
-    """One alert and the remediation instance it started (never two for one source id)."""
-
-    __tablename__ = "alerts"
-    __table_args__ = (
-        UniqueConstraint("source", "external_id"),
-        Index("ix_alerts_client", "client_id", "level"),
-        Index("ix_alerts_created", "created_at"),
-        Index("ix_alerts_breached_at", "last_breached_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    instance_id: Mapped[int | None] = mapped_column(BigId, unique=True)
-    client_id: Mapped[int] = mapped_column(BigId)
-    level: Mapped[str] = mapped_column(String(8))
-    category: Mapped[str] = mapped_column(String(32))
-    title: Mapped[str] = mapped_column(String(200))
-    details: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(64))
-    external_id: Mapped[str] = mapped_column(String(128))
-    raised_by: Mapped[str] = mapped_column(String(96))
-    breaches: Mapped[int] = mapped_column(Integer, default=0)
-    last_breached_at: Mapped[datetime | None] = mapped_column(DateTime)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
-
-
-class AlertOwner(Base):
-    """An owner of an alert (routing result): listed, filtered and sent the digest."""
-
-    __tablename__ = "alert_owners"
-
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 @dataclass(frozen=True)
@@ -147,8 +112,6 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
     instance.sla_due_at = arm_stage(session, instance, settings, "respond", now)
     if alert.level == "black":
         suspend_for_alert(session, client, instance, actor)
-    from workflow.records.outbox import enqueue
-
     enqueue(session, "notify", {
         "event": "alert_raised", "users": owners, "instance_id": instance.id,
         "title": f"[{alert.level}] {alert.title}"[:255],
@@ -206,8 +169,6 @@ def list_alerts(session: Session, actor: Actor, *, level: str | None = None,
     ``breached`` means an SLA of the alert was breached at least once. People who do
     not see every case (sales) see the alerts they own or that are on their clients.
     """
-    from sqlalchemy import exists, or_
-
     stmt = select(Alert, WorkflowInstance).join(WorkflowInstance, WorkflowInstance.id == Alert.instance_id)
     if level:
         stmt = stmt.where(Alert.level == level)

@@ -30,6 +30,7 @@ from workflow.engine.registry import Registry
 from workflow.platform.durations import parse_duration
 from workflow.records import timers
 from workflow.records.models import WorkflowInstance
+from workflow.risk.alerts.model import Alert
 
 registry = Registry()
 
@@ -112,8 +113,6 @@ def alert_sla(ctx: FireContext, stage: str) -> None:
 @registry.effect("alert_breached")
 def alert_breached(ctx: FireContext) -> None:
     """Record the breach on the alert, tell the owners and arm the next escalation."""
-    from workflow.risk.alerts.intake import Alert
-
     stage = STATE_STAGE[ctx.from_state]
     alert = ctx.session.execute(
         select(Alert).where(Alert.instance_id == ctx.instance.id)

@@ -23,6 +23,7 @@ from workflow.records.identity import Actor
 from workflow.risk.clients.model import SENSITIVE_FIELDS, Client
 from workflow.risk.clients.service import create_client, plain, require_editor, update_client
 from workflow.risk.clients.validation import validate_client_fields
+from workflow.risk.onboarding import NOT_ADMISSIBLE, running_admission, start_admission
 
 PLAIN_COLUMNS = ("name", "credit_code", "legal_representative", "id_number", "industry", "region",
                  "registered_capital", "established_on", "ownership_type", "state_ownership_pct",
@@ -251,8 +252,6 @@ def run_import(session: Session, content: bytes, filename: str, actor: Actor, *,
             errors={f"row {e['row']}: {e['field']}": e["messages"] for e in report.errors},
             report=report.to_dict())
     if submit and not dry_run:
-        from workflow.risk.onboarding import NOT_ADMISSIBLE, running_admission, start_admission
-
         for client_id in report.client_ids:
             client = session.get(Client, client_id)
             if client is None or client.status in NOT_ADMISSIBLE or running_admission(session, client_id):

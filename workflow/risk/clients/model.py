@@ -79,8 +79,6 @@ def get_client(session: Session, client_id: int, *, lock: bool = False) -> Clien
     """Raises:
         NotFound: no such client."""
     if lock:
-        from sqlalchemy import select
-
         client = session.execute(
             select(Client).where(Client.id == client_id).with_for_update()
             .execution_options(populate_existing=True)

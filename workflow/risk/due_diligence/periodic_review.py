@@ -32,6 +32,7 @@ from workflow.records.models import Timer, WorkflowInstance
 from workflow.records.outbox import enqueue
 from workflow.records.timers import schedule_job
 from workflow.risk.clients.model import Client
+from workflow.risk.due_diligence.review import open_case_for, open_review
 
 registry = Registry()
 
@@ -141,8 +142,6 @@ def scan(session: Session, now: datetime, args: dict[str, Any] | None = None) ->
 def open_due_review(session: Session, client_id: int, now: datetime,
                     timer_id: int | None = None) -> WorkflowInstance | None:
     """Open the client's periodic review (unless one is already open) and arm the next."""
-    from workflow.risk.due_diligence.review import open_case_for, open_review
-
     client = session.get(Client, client_id)
     if client is None or client.status not in REVIEWED_STATUSES:
         log.info("periodic review of client %s skipped: not an active client", client_id)
@@ -200,8 +199,6 @@ def daily_scan(session: Session, now: datetime, batch: int = 500) -> int:
             schedule_contract_reminders(session, client)
             if pending_review(session, client.id) is not None:
                 continue
-            from workflow.risk.due_diligence.review import open_case_for
-
             if open_case_for(session, client.id) is not None:
                 continue  # the running review arms the next one when its timer had fired
             schedule_periodic_review(session, client, after=_last_review(session, client.id, now))

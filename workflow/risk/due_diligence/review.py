@@ -25,12 +25,10 @@ from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.model import get_client
 from workflow.risk.due_diligence.evidence import Evidence
-from workflow.risk.due_diligence.periodic_review import schedule_periodic_review
 from workflow.risk.policy import POLICY
 
 registry = Registry()
 
-__all__ = ["DEFINITION", "open_review", "open_case_for", "schedule_periodic_review"]
 
 log = logging.getLogger(__name__)
 
