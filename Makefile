@@ -21,7 +21,7 @@ run: install
 	$(VENV)/bin/riskloop run
 
 lint: install
-	$(VENV)/bin/ruff check workflow api web tests
+	$(VENV)/bin/ruff check workflow api web tests examples
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check workflow/risk/clients/creditcode.py workflow/platform/crypto.py workflow/risk/clients/masking.py workflow/risk/screening/rules.py
 

@@ -7,25 +7,25 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
 from flask_smorest import Api
 from sqlalchemy import inspect
-from sqlalchemy.orm import sessionmaker
 
 import web
 from workflow.background.broker import build_broker, declare_actor
-from workflow.engine import runtime
+from workflow.engine.registry import Registry
 from workflow.platform import correlation
-from workflow.platform.crypto import configure_cipher, parse_keys
+from workflow.platform.crypto import parse_keys
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 
-from . import authorization, instance_folder, problems, request_shape
+from . import authorization, composition, instance_folder, problems, request_shape
 from . import config as app_config
-from .extensions import db, migrate
+from .extensions import db, migrate, runtime_of
 from .worker import AppContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,12 @@ _CACHEABLE_ENDPOINTS = frozenset({"static", "console.static", "docs_assets.swagg
                                   "api-docs.openapi_json", "api-docs.openapi_swagger_ui"})
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app; nothing connects to the database until it is used."""
+def create_app(config: dict[str, Any] | None = None, *,
+               registries: Iterable[Registry] = ()) -> Flask:
+    """Build the app; nothing connects to the database until it is used.
+
+    ``registries`` add named guards, effects, tasks and jobs to riskloop's own (a
+    deployment's or a test's definitions may name them)."""
     instance_path = os.environ.get("RISKLOOP_INSTANCE_PATH") or str(Path.cwd() / "instance")
     app = Flask(__name__, instance_path=instance_path)
     from .url_converters import BoundedIntConverter
@@ -63,33 +67,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         },
         JSON_SORT_KEYS=False,
     )
-    configure_cipher(parse_keys(app.config["RISKLOOP_ENCRYPTION_KEYS"]))
+    keys = parse_keys(app.config["RISKLOOP_ENCRYPTION_KEYS"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True)
 
-    catalog = runtime.new_catalog()
-    if app.config.get("RISKLOOP_BACKUP_DIR"):
-        from workflow.platform.backup import enable_schedule
-
-        enable_schedule(catalog.registry)
-    catalog.load_folder(Path(app.config["RISKLOOP_DEFINITIONS"]))
-    for extra in filter(None, str(app.config.get("RISKLOOP_EXTRA_DEFINITIONS", "")).split(os.pathsep)):
-        catalog.load_folder(Path(extra))
+    # The one engine object of this app: db.session and the workers' sessions carry it.
+    folders = [Path(app.config["RISKLOOP_DEFINITIONS"])]
+    folders += [Path(extra) for extra in
+                filter(None, str(app.config.get("RISKLOOP_EXTRA_DEFINITIONS", "")).split(os.pathsep))]
     with app.app_context():
-        factory = sessionmaker(db.engine, expire_on_commit=False)
-    rt = runtime.configure(runtime.Runtime(catalog=catalog, session_factory=factory,
-                                           settings=dict(app.config)))
+        rt = composition.build_runtime(db.engine, app.config, folders=folders, keys=keys,
+                                       extra=[*composition.named_registries(
+                                           str(app.config.get("RISKLOOP_REGISTRIES", ""))),
+                                           *registries])
     broker = build_broker(app.config.get("REDIS_URL"), middleware=[AppContextMiddleware(app)],
                           heartbeat_timeout_ms=app.config.get("RISKLOOP_BROKER_HEARTBEAT_MS", 15000),
                           maintenance_chance=app.config.get("RISKLOOP_BROKER_MAINTENANCE_CHANCE", 5000))
-    declare_actor(broker, factory, catalog.registry,
-                  max_attempts=app.config["RISKLOOP_TASK_MAX_ATTEMPTS"])
+    declare_actor(broker, rt, max_attempts=app.config["RISKLOOP_TASK_MAX_ATTEMPTS"])
     app.extensions["riskloop"] = {"runtime": rt, "broker": broker}
 
     from .openapi_inputs import OpenApiInputsPlugin
     from .openapi_problems import ProblemJsonPlugin, ProblemSchema
 
-    api = Api(spec_kwargs={"extra_plugins": [ProblemJsonPlugin(), OpenApiInputsPlugin(catalog)]})
+    api = Api(spec_kwargs={"extra_plugins": [ProblemJsonPlugin(), OpenApiInputsPlugin(rt.catalog)]})
     api.ERROR_SCHEMA = ProblemSchema  # errors are problem documents (api.problems)
     api.init_app(app)
     from .blueprints import auth, definitions, health, tasks, workflows
@@ -131,7 +131,7 @@ def sync_definitions(app: Flask) -> None:
     """Record new definition versions (audited) once the schema exists."""
     if not inspect(db.engine).has_table("definitions"):
         return
-    catalog = runtime.current().catalog
+    catalog = runtime_of(app).catalog
     added = catalog.sync(db.session)
     for definition in added:
         audit.record_event(db.session, "system:definitions", "definition.loaded",

@@ -17,13 +17,12 @@ from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from workflow.accounts import users as accounts
-from workflow.engine import runtime
 from workflow.engine.definitions import Definition, load_folder
 from workflow.errors import RiskloopError
 from workflow.records.identity import Actor
 
-from . import create_app
-from .extensions import db
+from . import composition, create_app
+from .extensions import db, runtime_of
 
 log = logging.getLogger(__name__)
 CLI_ACTOR = Actor("system:cli", frozenset({"system"}))
@@ -170,7 +169,7 @@ def scheduler_command(interval: float, redeliver_after: float) -> None:
 
     from workflow.background.scheduler import Scheduler
 
-    rt = runtime.current()
+    rt = runtime_of()
     scheduler = Scheduler(rt.session_factory, rt.catalog.registry, rt.settings, interval=interval,
                           redeliver_after=timedelta(seconds=redeliver_after))
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
@@ -273,9 +272,10 @@ def definitions_check(folder: Path | None) -> None:
     from .config import default_definitions_dir
 
     folder = folder or Path(os.environ.get("RISKLOOP_DEFINITIONS", default_definitions_dir()))
-    registry = runtime.new_catalog().registry
+    catalog = composition.catalog(
+        *composition.named_registries(os.environ.get("RISKLOOP_REGISTRIES", "")))
     try:
-        loaded = load_folder(folder, registry)
+        loaded = load_folder(folder, catalog.registry, catalog.policy)
     except RiskloopError as exc:
         raise click.ClickException(exc.detail) from exc
     changed = _changed_since_loaded(loaded)

@@ -17,7 +17,7 @@ from workflow.audit.export import ExportScope, export_csv, export_jsonl
 from workflow.errors import RiskloopError
 from workflow.records.identity import Actor
 
-from .extensions import db
+from .extensions import db, runtime_of
 
 CLI_ACTOR = Actor("system:cli", frozenset({"system"}))
 
@@ -40,7 +40,7 @@ def audit_verify(as_json: bool, no_progress: bool, anchor_file: Path | None) -> 
     head, replay every instance and check evidence files; exit 1 on any break."""
     from workflow.audit.verification import count_records, verify_all
 
-    anchor = anchor_file or anchors.default_file()
+    anchor = anchor_file or anchors.default_file(runtime_of().settings)
     if anchor is not None and not as_json:
         whose = "the anchor file" if anchor_file is not None else "the instance's anchor file"
         click.echo(f"comparing checkpoints with {whose} {anchor}")

@@ -51,6 +51,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RISKLOOP_LOGIN_RATE_LIMIT": env.get("RISKLOOP_LOGIN_RATE_LIMIT", "30 per minute;300 per hour"),
         "RISKLOOP_METRICS_TOKEN": env.get("RISKLOOP_METRICS_TOKEN", "").strip(),
         "RISKLOOP_EXTRA_DEFINITIONS": env.get("RISKLOOP_EXTRA_DEFINITIONS", ""),
+        "RISKLOOP_REGISTRIES": env.get("RISKLOOP_REGISTRIES", ""),
         "RISKLOOP_BACKUP_DIR": env.get("RISKLOOP_BACKUP_DIR", ""),
         "RISKLOOP_BACKUP_CRON": env.get("RISKLOOP_BACKUP_CRON", "30 2 * * *"),
         "RISKLOOP_BACKUP_KEEP": int(env.get("RISKLOOP_BACKUP_KEEP", "14")),

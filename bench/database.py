@@ -26,11 +26,8 @@ def create_schema(settings: Settings, dbname: str) -> None:
     """The engine's tables, exactly as its SQLAlchemy models declare them."""
     from sqlalchemy import create_engine
 
-    from workflow.engine.registry import load_domain
+    import api.composition  # noqa: F401  (every table of riskloop, plug-in included)
     from workflow.platform.db import Base
-    from workflow.records import models  # noqa: F401  (registers every table on Base.metadata)
-
-    load_domain()  # domain modules may declare tables of their own
 
     engine = create_engine(settings.sqlalchemy_url(dbname))
     try:

@@ -25,14 +25,11 @@ ACTOR_NAME = "bench-approver"
 
 
 def build_catalog():
-    """The engine's registry and the bench definition, compiled once, shared by all clients."""
-    from workflow.engine import runtime
-    from workflow.engine.catalog import Catalog
-    from workflow.engine.registry import load_domain
+    """riskloop's registry and the bench definition, compiled once, shared by all clients."""
+    from api import composition
 
-    catalog = Catalog(load_domain())
+    catalog = composition.catalog()
     catalog.load_folder(DEFINITIONS)
-    runtime.configure(runtime.Runtime(catalog=catalog, settings={}))
     return catalog
 
 
@@ -84,7 +81,6 @@ class FireClient:
         session = self.session
         self._transact(session, lambda: self._fire(
             session, iid, "approve", self.actor, request_id=f"bench-{self.seed}-{self.n}",
-            catalog=self.catalog,
         ))
 
     def recover(self) -> None:
@@ -94,20 +90,23 @@ class FireClient:
         self.session.close()
 
 
-def session_factory(settings: Settings, dbname: str, pool: int):
+def session_factory(settings: Settings, dbname: str, pool: int, catalog):
+    """A pool and a session factory whose sessions carry an engine object over ``catalog``."""
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
+    from workflow.engine.runtime import Runtime
+
     engine = create_engine(settings.sqlalchemy_url(dbname), pool_size=pool, max_overflow=4)
     # expire_on_commit=False as in the app: nothing is re-read after commit.
-    return engine, sessionmaker(engine, expire_on_commit=False)
+    return engine, Runtime(catalog=catalog).bind(sessionmaker(engine, expire_on_commit=False))
 
 
 def process_clients(settings: Settings, dbname: str, id_range: tuple[int, int], threads: int):
     """In one load process: its own catalog (compiled once) and connection pool, as a
     gunicorn worker has; returns the per-client factory."""
     catalog = build_catalog()
-    _engine, factory = session_factory(settings, dbname, threads + 2)
+    _engine, factory = session_factory(settings, dbname, threads + 2, catalog)
     return lambda i: FireClient(factory, catalog, id_range, seed=3000 + i)
 
 
@@ -123,7 +122,7 @@ def measure(settings: Settings, dbname: str, id_range: tuple[int, int], catalog,
             process_clients, (settings, dbname, id_range, threads), processes=procs, clients=n,
             warmup_s=settings.warmup_s, duration_s=duration_s or settings.duration_s,
         )
-    engine, factory = session_factory(settings, dbname, n + 2)
+    engine, factory = session_factory(settings, dbname, n + 2, catalog)
     try:
         return run_load(
             lambda i: FireClient(factory, catalog, id_range, seed=3000 + i),

@@ -94,7 +94,7 @@ class Probes:
 
     def measure(self, samples: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        engine, factory = engine_fire.session_factory(self.settings, self.dbname, 2)
+        engine, factory = engine_fire.session_factory(self.settings, self.dbname, 2, self.catalog)
         try:
             out["fire"] = engine_fire.latency_probe(factory, self.catalog, self.pool, samples)
         finally:

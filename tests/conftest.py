@@ -14,18 +14,15 @@ from flask.testing import FlaskClient
 from hypothesis import settings
 from sqlalchemy.orm import Session
 
-from api.extensions import db
+from api import composition  # noqa: F401  every model of riskloop is on Base.metadata (explicit imports)
+from api.extensions import db, runtime_of
 from tests.support.alerts import SECRET as WEBHOOK_SECRET
 from tests.support.app import Api, make_app
 from tests.support.databases import fresh_database
 from tests.support.runtime import engine_runtime
 from workflow.accounts import users as accounts
 from workflow.engine import runtime
-from workflow.engine.registry import load_domain, registry
 from workflow.platform import clock
-from workflow.records import outbox
-
-load_domain()  # every model is on Base.metadata before tables are created
 
 # CI runs the property tests with a fixed seed sequence so a landing is reproducible;
 # developers' runs keep exploring new examples.
@@ -74,16 +71,6 @@ def _calls_postgres(code: CodeType) -> bool:
     return any(_calls_postgres(const) for const in code.co_consts if isinstance(const, CodeType))
 
 
-@registry.task("record_note")
-def _record_note(ctx) -> None:  # noqa: ANN001
-    """A test task with a visible effect: it appends to the instance's data."""
-    notes = list(ctx.instance.data.get("notes", []))
-    notes.append(f"noted v{ctx.args['version']}")
-    ctx.instance.data = {**ctx.instance.data, "notes": notes}
-    if ctx.instance.data.get("fail_task"):
-        raise OSError("the data provider is down")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with every table already created (PostgreSQL: copied from a template)."""
@@ -118,8 +105,7 @@ def engine_rt(db_url: str) -> Iterator[runtime.Runtime]:
 
 @pytest.fixture
 def session(engine_rt: runtime.Runtime) -> Iterator[Session]:
-    assert engine_rt.session_factory is not None
-    with engine_rt.session_factory() as s:
+    with engine_rt.session() as s:
         yield s
 
 
@@ -128,7 +114,7 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """The app over ``db_url`` with the test users and definitions; tests drain the outbox."""
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_app(db_url, tmp_path)
-    outbox.set_sender(None)  # tests drain the outbox themselves (see drain())
+    runtime_of(app).outbox_sender = None  # tests drain the outbox themselves (see drain())
     yield app
     clock.freeze(None)
     with app.app_context():

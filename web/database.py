@@ -12,6 +12,8 @@ from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
 from werkzeug.local import LocalProxy
 
+from workflow.engine.runtime import Runtime
+
 
 def _app_database() -> SQLAlchemy:
     try:
@@ -24,3 +26,15 @@ def _app_database() -> SQLAlchemy:
 
 
 db: SQLAlchemy = LocalProxy(_app_database)  # type: ignore[assignment]
+
+
+def runtime_of() -> Runtime:
+    """The engine object of the app the console is mounted on, built by ``create_app``."""
+    try:
+        found: Runtime = current_app.extensions["riskloop"]["runtime"]
+    except KeyError:
+        raise RuntimeError(
+            "The console needs riskloop's engine object on its app. To solve this, build the "
+            "app with api.create_app(), which builds it before registering the console."
+        ) from None
+    return found

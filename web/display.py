@@ -11,10 +11,9 @@ from flask import Flask, g
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from workflow.engine import runtime
 from workflow.risk.clients.model import Client
 
-from .database import db
+from .database import db, runtime_of
 from .i18n import amount, choice_label, field_label, level_label, when
 
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -126,7 +125,7 @@ def indicator_value(name: str, value: Any) -> str:
 
 
 def case_definition(instance: Any) -> Any:
-    return runtime.current().catalog.get(instance.definition, instance.definition_version)
+    return runtime_of().catalog.get(instance.definition, instance.definition_version)
 
 
 def install(app: Flask) -> None:

@@ -27,7 +27,7 @@ from workflow.risk.due_diligence.review import DEFINITION as DUE_DILIGENCE
 from workflow.risk.due_diligence.review import PARENT_TRIGGERS
 from workflow.risk.notify.digest import AlertDigest
 
-from .database import db
+from .database import db, runtime_of
 from .i18n import choice_label, label, level_label, state_label, when
 
 _DUE_DILIGENCE = re.compile(r"due diligence #(\d+) (\w+)")
@@ -334,9 +334,7 @@ def _stage_label(stage: str) -> str:
 
 
 def _definition(instance: WorkflowInstance):  # noqa: ANN202 - the engine's Definition
-    from workflow.engine import runtime
-
     try:
-        return runtime.current().catalog.get(instance.definition, instance.definition_version)
+        return runtime_of().catalog.get(instance.definition, instance.definition_version)
     except NotFound:
         return None

@@ -18,7 +18,7 @@ from workflow.platform.transaction import transact
 from workflow.records.identity import Actor
 from workflow.risk.due_diligence import evidence
 
-from .database import db
+from .database import db, runtime_of
 from .i18n import filesize
 
 # Room for the multipart envelope and the other form fields around the files.
@@ -37,12 +37,12 @@ class UploadRefused(Exception):
 def allow_upload_bodies() -> None:
     """A form with files may be as large as the evidence limit (plus its envelope)."""
     if request.mimetype == "multipart/form-data":
-        request.max_content_length = evidence.max_bytes() + ENVELOPE
+        request.max_content_length = evidence.max_bytes(runtime_of().settings) + ENVELOPE
 
 
 def too_large_message() -> str:
     return _("The files sent at once may be at most %(size)s in all; compress or split them, "
-             "or upload them one at a time.", size=filesize(evidence.max_bytes()))
+             "or upload them one at a time.", size=filesize(evidence.max_bytes(runtime_of().settings)))
 
 
 def chosen(files: list[FileStorage]) -> list[FileStorage]:
@@ -67,7 +67,7 @@ def store_uploads(instance_id: int, actor: Actor, files: list[FileStorage]) -> l
         except PayloadTooLarge as exc:
             raise UploadRefused(413, _(
                 "%(name)s is larger than the limit of %(size)s; compress or split it.",
-                name=name, size=filesize(exc.extra.get("limit") or evidence.max_bytes()))) from exc
+                name=name, size=filesize(exc.extra.get("limit") or evidence.max_bytes(runtime_of().settings)))) from exc
         except UnsupportedMediaType as exc:
             raise UploadRefused(415, _(
                 "%(name)s is not accepted: upload a PDF, an image or an office document.",

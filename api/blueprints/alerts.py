@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -171,7 +171,8 @@ class AlertList(MethodView):
 def _verify_signature() -> None:
     alert_webhook.verify(request.headers.get(alert_webhook.TIMESTAMP_HEADER),
                          request.headers.get(alert_webhook.SIGNATURE_HEADER),
-                         request.get_data(cache=True))
+                         request.get_data(cache=True),
+                         current_app.extensions["riskloop"]["runtime"].settings)
 
 
 @hook_blp.route("/webhook")

@@ -16,7 +16,7 @@ from workflow.audit import search as audit_search
 from workflow.audit.search import require_auditor
 
 from ..authorization import allow
-from ..extensions import db
+from ..extensions import db, runtime_of
 from ..fields import UtcDateTime
 from ..schemas import AuditRecordSchema
 from ..security import BEARER, current_actor, protect
@@ -103,7 +103,7 @@ class AuditVerify(MethodView):
         """Compare with the anchor file, verify checkpoints, chains, heads, replay and evidence;
         names the first break."""
         return verification.verify_as(db.session, current_actor(),
-                                      anchor=anchors.default_file()).to_dict()
+                                      anchor=anchors.default_file(runtime_of().settings)).to_dict()
 
 
 @blp.route("/export")

@@ -7,11 +7,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from workflow.engine import runtime
 from workflow.engine.definitions import Definition
 from workflow.engine.machine import mermaid
 
 from ..authorization import allow, signed_in
+from ..extensions import runtime_of
 from ..schemas import DefinitionDetail, DefinitionQuery, DefinitionSummary
 from ..security import BEARER, protect
 
@@ -20,7 +20,7 @@ blp = protect(Blueprint("definitions", __name__, url_prefix="/api/v1/definitions
 
 
 def summary(definition: Definition) -> dict[str, Any]:
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     return {
         "name": definition.name,
         "version": definition.version,
@@ -38,7 +38,7 @@ class DefinitionList(MethodView):
     @blp.response(200, DefinitionSummary(many=True))
     def get(self) -> list[dict[str, Any]]:
         """Every workflow definition at its latest version."""
-        return [summary(d) for d in runtime.current().catalog.latest()]
+        return [summary(d) for d in runtime_of().catalog.latest()]
 
 
 @blp.route("/<string:name>")
@@ -49,7 +49,7 @@ class DefinitionView(MethodView):
     @blp.response(200, DefinitionDetail)
     def get(self, query: dict[str, Any], name: str) -> dict[str, Any]:
         """A definition (latest or ``?version=``) with its Mermaid diagram."""
-        definition = runtime.current().catalog.get(name, query.get("version"))
+        definition = runtime_of().catalog.get(name, query.get("version"))
         return {
             **summary(definition),
             "initial": definition.initial,

@@ -19,7 +19,7 @@ from workflow.risk.due_diligence import evidence
 from workflow.risk.due_diligence import review as due_diligence
 
 from ..authorization import allow
-from ..extensions import db
+from ..extensions import db, runtime_of
 from ..fields import FreeText, UtcDateTime
 from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
@@ -62,7 +62,7 @@ class EvidencePage(Schema):
 def allow_evidence_bodies() -> None:
     """Uploads may exceed the API's general body limit, up to the evidence limit."""
     if request.method == "POST" and request.path.endswith("/evidence"):
-        request.max_content_length = evidence.max_bytes() + _ENVELOPE
+        request.max_content_length = evidence.max_bytes(runtime_of().settings) + _ENVELOPE
 
 
 @blp.route("/clients/<int:client_id>/due-diligence")

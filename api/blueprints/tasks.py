@@ -8,12 +8,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from workflow.engine import runtime
 from workflow.engine.inbox import inbox
 from workflow.engine.presentation import present_instance
 
 from ..authorization import allow, signed_in
-from ..extensions import db
+from ..extensions import db, runtime_of
 from ..schemas import TaskPage
 from ..security import BEARER, current_actor, protect
 
@@ -34,7 +33,7 @@ class TaskList(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Open cases the caller can act on now, by SLA due time."""
         actor = current_actor()
-        catalog = runtime.current().catalog
+        catalog = runtime_of().catalog
         items = []
         for instance, actions in inbox(db.session, catalog, actor, limit=query["limit"],
                                        definition=query.get("definition")):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
-from workflow.engine import runtime, visibility
+from workflow.engine import visibility
 from workflow.engine.presentation import present_instance
 from workflow.errors import ValidationFailed
 from workflow.platform.transaction import transact
@@ -19,7 +19,7 @@ from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 
 from ..authorization import allow, signed_in
-from ..extensions import db
+from ..extensions import db, runtime_of
 from ..schemas import (
     ActionBody,
     AuditPage,
@@ -46,7 +46,7 @@ def parse_cursor(cursor: str | None) -> int | None:
 def load_visible(instance_id: int) -> WorkflowInstance:
     actor = current_actor()
     instance = db.session.get(WorkflowInstance, instance_id)
-    return visibility.require_view(db.session, instance, actor, runtime.current().catalog.registry,
+    return visibility.require_view(db.session, instance, actor, runtime_of().catalog,
                                    instance_id)
 
 
@@ -79,14 +79,14 @@ class WorkflowList(MethodView):
         after = parse_cursor(query.get("cursor"))
         if after is not None:
             stmt = stmt.where(WorkflowInstance.id < after)
-        registry = runtime.current().catalog.registry
+        catalog = runtime_of().catalog
         items: list[dict[str, Any]] = []
         limit = query["limit"]
         last_id = None
         # Visibility is checked per row; scan a bounded window so a page fills.
         for instance in db.session.execute(stmt.limit(limit * 5)).scalars():
             last_id = instance.id
-            if visibility.can_view(db.session, instance, actor, registry):
+            if visibility.can_view(db.session, instance, actor, catalog):
                 items.append(present_instance(db.session, instance, actor))
                 if len(items) == limit:
                     break
@@ -166,7 +166,7 @@ def record_for(instance: WorkflowInstance, record: AuditRecord, actor: Actor) ->
     is — screening scores, checklists and diffs stay hidden, the who/when/what stays visible."""
     data = {c.key: getattr(record, c.key) for c in AuditRecord.__table__.columns}
     payload = visibility.record_payload_for(db.session, instance, record, actor,
-                                            runtime.current().catalog.registry)
+                                            runtime_of().catalog)
     if payload is None:
         data["payload"] = {}
         data["payload_hidden"] = True

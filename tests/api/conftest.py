@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.audit_history import build_history, make_loop_app
 from workflow.platform import clock
-from workflow.records import outbox
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def loop_app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     """The app with ``test_loop`` loaded too; a module uses it by overriding ``app``."""
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_loop_app(db_url, tmp_path)
-    outbox.set_sender(None)
+    runtime_of(app).outbox_sender = None
     yield app
     clock.freeze(None)
     with app.app_context():

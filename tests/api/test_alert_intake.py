@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.alerts import SECRET, alert_body, make_client, now_unix, post_signed
 from tests.support.app import Api, make_app
 from tests.support.databases import shared_postgres
 from workflow.platform import clock
-from workflow.records import outbox
 from workflow.records.models import WorkflowInstance
 from workflow.risk.alerts.intake import Alert
 from workflow.risk.alerts.webhook import sign
@@ -80,7 +79,7 @@ def test_a_flood_of_the_same_alert_on_postgresql_creates_one_loop(tmp_path: Path
         monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
         monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRET", SECRET)
         app = make_app(url, tmp_path)
-        outbox.set_sender(None)
+        runtime_of(app).outbox_sender = None
         try:
             cid = make_client(app)
             raw = json.dumps(alert_body(cid, level="black", source="tianyancha",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.alerts import alert_body, make_client, post_signed
 from tests.support.app import drain
 from workflow.records.models import AuditRecord
@@ -136,7 +136,6 @@ def test_alerts_filter_by_level_state_client_owner_and_breached_with_a_cursor(ap
 
 
 def test_routing_rules_add_owners_by_level_category_region_and_industry(app, api):
-    from workflow.engine import runtime
     from workflow.risk.alerts.routing import route
 
     cid = make_client(app, owner="sales2", region="深圳", industry="real_estate")
@@ -150,7 +149,7 @@ def test_routing_rules_add_owners_by_level_category_region_and_industry(app, api
         assert route(db.session, routing, client, "yellow", "other") == ["risk2", "sales2"]
         assert route(db.session, routing, client, "red", "other") == ["legal1", "risk2", "sales2"]
         assert route(db.session, routing, client, "yellow", "litigation") == ["manager1", "risk2"]
-        defaults = runtime.current().catalog.get("alert_remediation").settings["routing"]
+        defaults = runtime_of(app).catalog.get("alert_remediation").settings["routing"]
         assert route(db.session, defaults, client, "red", "litigation") == [
             "legal1", "risk1", "risk2", "sales2"]
 

@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.alerts import alert_body, make_client
 from tests.support.app import drain
 from workflow.background import scheduler as scheduling
-from workflow.engine import runtime
 from workflow.platform import clock
 from workflow.records.models import Notification
 from workflow.risk.alerts.intake import Alert
@@ -31,7 +30,7 @@ def later(api, delta: timedelta) -> None:
 
 
 def run_timers(app) -> None:
-    rt = runtime.current()
+    rt = runtime_of(app)
     scheduling.tick(rt.session_factory, rt.catalog.registry, rt.settings)
     drain(app)
 

@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import Api, make_app
 from tests.support.authz import world as w
 from tests.support.authz.table import BODY_DECIDES, CALLERS, EXPECTED, MASKED, OWNERS, VISIBLE
 from tests.support.databases import fresh_database
 from workflow.platform import clock
-from workflow.records import outbox
 from workflow.records.models import Notification
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -35,7 +34,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         mp.setenv("RISKLOOP_INSTANCE_PATH", str(tmp / "instance"))
         app = make_app(url, tmp, RISKLOOP_WEBHOOK_SECRET=w.WEBHOOK_SECRET,
                        RISKLOOP_LOGIN_RATE_LIMIT="1000 per minute")
-        outbox.set_sender(None)  # drain() runs background work in the test's thread
+        runtime_of(app).outbox_sender = None  # drain() runs background work in the test's thread
         yield app
         clock.freeze(None)
         with app.app_context():

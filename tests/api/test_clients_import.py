@@ -12,7 +12,7 @@ from sqlalchemy import text
 from api.extensions import db
 from tests.support.app import TEST_KEYS, Api, drain
 from tests.support.client_imports import clients, code, csv_file, upload
-from workflow.platform.crypto import configure_cipher, generate_key, parse_keys
+from workflow.platform.crypto import FieldCipher, attach_cipher, generate_key, parse_keys
 
 
 def test_a_dry_run_reports_every_bad_row_and_writes_nothing(app: Flask, api: Api) -> None:
@@ -100,16 +100,20 @@ def test_keys_rotate_re_encrypts_every_value_with_the_newest_key(app: Flask, api
     upload(api, "sales1", csv_file(f"Eta,{code(50)},5000000,private,6222020012345678,Li,13812341234,0,"))
     old_keys = parse_keys(TEST_KEYS["RISKLOOP_ENCRYPTION_KEYS"])
     new_key = generate_key()
-    configure_cipher([new_key, *old_keys])
+    def use_keys(keys: list[str]) -> None:
+        with app.app_context():
+            attach_cipher(db.engine, FieldCipher(keys))
+
+    use_keys([new_key, *old_keys])
     try:
         result = app.test_cli_runner().invoke(main, ["keys", "rotate"])
         assert result.exit_code == 0, result.output
         assert "re-encrypted 2 of 2" in result.output
-        configure_cipher([new_key])  # the old key is gone: everything still opens
+        use_keys([new_key])  # the old key is gone: everything still opens
         eta = clients(app)[code(50)]
         assert eta.bank_account == "6222020012345678" and eta.contacts[0]["phone"] == "13812341234"
         with app.app_context():
             raw = db.session.execute(text("SELECT bank_account FROM clients")).scalar_one()
         assert raw.startswith("gAAAAA") and "6222" not in raw
     finally:
-        configure_cipher(old_keys)
+        use_keys(old_keys)

@@ -9,11 +9,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.alerts import alert_body, make_client
 from tests.support.app import drain
 from workflow.background import scheduler as scheduling
-from workflow.engine import runtime
 from workflow.platform import clock
 from workflow.records.models import Notification, Timer
 from workflow.risk.notify.digest import AlertDigest, send_digests
@@ -37,7 +36,7 @@ def digests(app) -> dict[str, list[str]]:
 
 
 def test_each_owner_gets_one_digest_at_21_00_even_with_two_schedulers_and_a_restart(app, api):
-    rt = runtime.current()
+    rt = runtime_of(app)
     second_engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     second_scheduler = sessionmaker(second_engine, expire_on_commit=False)
     try:
@@ -83,7 +82,7 @@ def test_each_owner_gets_one_digest_at_21_00_even_with_two_schedulers_and_a_rest
 
 
 def test_the_next_digest_lists_only_what_is_new_since_the_last_one(app, api):
-    rt = runtime.current()
+    rt = runtime_of(app)
     cid = make_client(app, owner="sales1")
     clock.freeze(NOON)
     api.post("risk1", "/api/v1/alerts", json=alert_body(cid, title="第一天"))
@@ -103,4 +102,4 @@ def test_the_next_digest_lists_only_what_is_new_since_the_last_one(app, api):
     drain(app)
     second = digests(app)["sales1"][-1]
     assert "第二天" in second and "第一天" not in second
-    assert rt is runtime.current()
+    assert rt is runtime_of(app)

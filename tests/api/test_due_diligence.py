@@ -7,11 +7,10 @@ from pathlib import Path
 import yaml
 from flask import Flask
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import Api
 from tests.support.due_diligence import checklist, make_client, open_case
 from workflow.engine import firing as engine
-from workflow.engine import runtime
 from workflow.engine.definitions import parse_definition
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
@@ -138,9 +137,9 @@ def test_checklist_items_come_from_the_definition(app: Flask, api: Api) -> None:
     doc = yaml.safe_load(source)
     doc["version"] += 1
     doc["settings"]["checklist"]["esg"] = {"zh-CN": "环境与社会责任", "en": "ESG"}
-    catalog = runtime.current().catalog
+    catalog = runtime_of(app).catalog
     catalog.add(parse_definition(yaml.safe_dump(doc, allow_unicode=True), "due_diligence_v2.yaml",
-                                 catalog.registry))
+                                 catalog.registry, catalog.policy))
     case = open_case(api, make_client(app))
     assert case["definition_version"] == doc["version"]
     api.act("risk1", case["id"], "start")

@@ -7,16 +7,20 @@ from datetime import datetime, timedelta
 from flask import Flask
 from sqlalchemy import select
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import Api, drain
 from tests.support.due_diligence import make_client
 from workflow.background import scheduler as scheduling
-from workflow.engine import runtime
 from workflow.platform import clock
 from workflow.records.models import Notification, Timer, WorkflowInstance
 from workflow.risk.clients.model import Client
-from workflow.risk.due_diligence.periodic_review import JOB, SCAN_JOB, add_months, daily_scan
-from workflow.risk.due_diligence.review import schedule_periodic_review
+from workflow.risk.due_diligence.periodic_review import (
+    JOB,
+    SCAN_JOB,
+    add_months,
+    daily_scan,
+    schedule_periodic_review,
+)
 
 START = datetime(2026, 1, 15, 10, 0)
 
@@ -24,7 +28,7 @@ START = datetime(2026, 1, 15, 10, 0)
 def run_due(app: Flask, at: datetime) -> None:
     """Move the clock to ``at`` and let the scheduler and a worker do what is due."""
     clock.freeze(at)
-    rt = runtime.current()
+    rt = runtime_of(app)
     assert rt.session_factory is not None
     scheduling.tick(rt.session_factory, rt.catalog.registry, rt.settings)
     drain(app)
@@ -96,7 +100,7 @@ def test_normal_clients_are_reviewed_quarterly_and_high_risk_clients_monthly(app
 
 def test_review_intervals_are_configurable(app: Flask) -> None:
     clock.freeze(START)
-    runtime.current().settings.update(RISKLOOP_REVIEW_MONTHS=6, RISKLOOP_REVIEW_MONTHS_HIGH_RISK=2)
+    runtime_of(app).settings.update(RISKLOOP_REVIEW_MONTHS=6, RISKLOOP_REVIEW_MONTHS_HIGH_RISK=2)
     normal, high = make_client(app), make_client(app, risk_level="high")
     schedule(app, normal)
     schedule(app, high)
@@ -234,7 +238,7 @@ def test_settings_come_from_the_environment(db_url: str, tmp_path, monkeypatch) 
     monkeypatch.setenv("RISKLOOP_EVIDENCE_DIR", str(tmp_path / "vault"))
     app = make_app(db_url, tmp_path)
     try:
-        settings = runtime.current().settings
+        settings = runtime_of(app).settings
         assert settings["RISKLOOP_REVIEW_MONTHS_HIGH_RISK"] == 2 and settings["RISKLOOP_REVIEW_MONTHS"] == 3
         assert settings["RISKLOOP_EVIDENCE_DIR"] == str(tmp_path / "vault")
         clock.freeze(START)

@@ -13,12 +13,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import Api
 from tests.support.due_diligence import checklist
 from tests.support.evidence import PDF, collecting_case, stored_files, upload
 from workflow.audit.verification import verify_all
-from workflow.engine import runtime
 from workflow.errors import PayloadTooLarge
 from workflow.risk.due_diligence import evidence
 
@@ -110,7 +109,7 @@ def test_disallowed_types_are_refused_with_415_and_nothing_is_stored(app: Flask,
 
 def test_oversized_files_are_refused_with_413_and_nothing_is_stored(app: Flask, api: Api) -> None:
     case_id = collecting_case(app, api)
-    runtime.current().settings["RISKLOOP_EVIDENCE_MAX_BYTES"] = 4096
+    runtime_of(app).settings["RISKLOOP_EVIDENCE_MAX_BYTES"] = 4096
     r = upload(api, "risk1", case_id, b"%PDF" + b"x" * 5000)  # over the limit, inside the envelope
     assert r.status_code == 413 and r.mimetype == "application/problem+json"
     assert "RISKLOOP_EVIDENCE_MAX_BYTES" in r.get_json()["detail"]
@@ -139,21 +138,22 @@ class _Broken(io.RawIOBase):
 
 
 def test_an_interrupted_upload_leaves_no_partial_file(app: Flask) -> None:
+    settings = runtime_of(app).settings
     with app.app_context():
         with pytest.raises(OSError):
-            evidence.store_file(io.BufferedReader(_Broken(300_000)))
+            evidence.store_file(settings, io.BufferedReader(_Broken(300_000)))
         with pytest.raises(PayloadTooLarge):
-            evidence.store_file(io.BytesIO(b"z" * 2000), limit=1000)
+            evidence.store_file(settings, io.BytesIO(b"z" * 2000), limit=1000)
         assert stored_files(app) == []
-        sha, size = evidence.store_file(io.BytesIO(b"complete"))
-        assert size == 8 and stored_files(app) == [evidence.path_for(sha)]
+        sha, size = evidence.store_file(settings, io.BytesIO(b"complete"))
+        assert size == 8 and stored_files(app) == [evidence.path_for(settings, sha)]
         # A process killed midway cannot clean up: the next upload sweeps its stale leftover.
-        fresh = evidence.evidence_dir() / ".upload-killed-just-now"
-        stale = evidence.evidence_dir() / ".upload-killed-yesterday"
+        fresh = evidence.evidence_dir(settings) / ".upload-killed-just-now"
+        stale = evidence.evidence_dir(settings) / ".upload-killed-yesterday"
         for leftover in (fresh, stale):
             leftover.write_bytes(b"partial")
         os.utime(stale, (time.time() - 86400, time.time() - 86400))
-        evidence.store_file(io.BytesIO(b"complete"))
+        evidence.store_file(settings, io.BytesIO(b"complete"))
         assert fresh.exists() and not stale.exists()
 
 
@@ -162,9 +162,10 @@ def test_a_missing_or_altered_file_is_reported_by_verification(app: Flask, api: 
     good = upload(api, "risk1", case_id).get_json()["sha256"]
     altered = upload(api, "risk1", case_id, b"%PDF-1.4 contract", "contract.pdf").get_json()["sha256"]
     gone = upload(api, "risk1", case_id, b"\xff\xd8\xff photo", "site.jpg", "image/jpeg").get_json()["sha256"]
+    settings = runtime_of(app).settings
     with app.app_context():
-        evidence.path_for(altered).write_bytes(b"%PDF-1.4 forged contract")
-        evidence.path_for(gone).unlink()
+        evidence.path_for(settings, altered).write_bytes(b"%PDF-1.4 forged contract")
+        evidence.path_for(settings, gone).unlink()
         problems = evidence.verify_evidence(db.session)
         report = verify_all(db.session)  # what `riskloop audit verify` runs
     assert not report.ok and report.first_break is not None

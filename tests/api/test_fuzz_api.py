@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
+from api.extensions import runtime_of
 from tests.support.app import make_app
 from workflow.engine import firing as engine
-from workflow.engine import runtime
 from workflow.records.identity import Actor
 
 # Per operation and database; ~800 requests a database, about 15 s of CPU on SQLite.
@@ -33,7 +33,7 @@ NASTY = [
 def fuzz_app(db_url, tmp_path, monkeypatch):  # noqa: ANN001, ANN201
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_app(db_url, tmp_path, RISKLOOP_LOGIN_RATE_LIMIT="100000 per minute")
-    with app.app_context(), runtime.current().session_factory() as session:
+    with app.app_context(), runtime_of(app).session_factory() as session:
         sales = Actor("sales1", frozenset({"sales"}))
         case = engine.start(session, "test_approval", sales)
         session.commit()

@@ -18,9 +18,9 @@ from click.testing import Result
 from flask import Flask
 from openpyxl import Workbook
 
+from api.extensions import runtime_of
 from tests.support.app import Api
 from tests.support.client_imports import HEADER, clients, code, csv_file, upload
-from workflow.engine import runtime
 from workflow.risk.clients.bulk_import import _xlsx_rows
 
 MIB = 1024 * 1024
@@ -93,7 +93,7 @@ def test_the_unpacking_limits_are_configuration(app: Flask, api: Api, tmp_path: 
     assert loaded["RISKLOOP_ZIP_MAX_TOTAL_BYTES"] == 256 * MIB and loaded["RISKLOOP_ZIP_MAX_MEMBERS"] == 10_000
     content = workbook(["name", "credit_code"], *([f"Co {n}", code(n)] for n in range(1, 60)))
     assert upload(api, "sales1", content, name="clients.xlsx", query="?dry_run=true").status_code == 200
-    runtime.current().settings["RISKLOOP_ZIP_MAX_MEMBER_BYTES"] = 2048
+    runtime_of(app).settings["RISKLOOP_ZIP_MAX_MEMBER_BYTES"] = 2048
     body = problem(upload(api, "sales1", content, name="clients.xlsx", query="?dry_run=true"), 413)
     assert body["limit"] == 2048 and "RISKLOOP_ZIP_MAX_MEMBER_BYTES" in body["detail"]
 

@@ -11,13 +11,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, select
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import Api, make_app
 from workflow.engine import firing as engine
-from workflow.engine import runtime, visibility
+from workflow.engine import visibility
 from workflow.engine.inbox import inbox
 from workflow.platform import clock
-from workflow.records import outbox
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 
@@ -65,7 +64,7 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     definitions.mkdir()
     (definitions / "inbox_order.yaml").write_text(DEFINITION, encoding="utf-8")
     app = make_app(db_url, tmp_path, RISKLOOP_EXTRA_DEFINITIONS=str(definitions))
-    outbox.set_sender(None)
+    runtime_of(app).outbox_sender = None
     yield app
     clock.freeze(None)
     with app.app_context():
@@ -101,13 +100,13 @@ def _expected(app: Flask, username: str, roles: set[str]) -> list[tuple[int, lis
     then id."""
     actor = Actor(username, frozenset(roles))
     with app.app_context():
-        catalog = runtime.current().catalog
+        catalog = runtime_of(app).catalog
         rows = db.session.execute(select(WorkflowInstance).where(WorkflowInstance.is_open.is_(True))).scalars()
         found = []
         for inst in sorted(rows, key=lambda i: (i.sla_due_at is None, i.sla_due_at or T0, i.id)):
-            if not visibility.can_view(db.session, inst, actor, catalog.registry):
+            if not visibility.can_view(db.session, inst, actor, catalog):
                 continue
-            actions = engine.available_actions(db.session, inst, actor, catalog=catalog)
+            actions = engine.available_actions(db.session, inst, actor)
             if actions:
                 found.append((inst.id, actions))
         db.session.rollback()
@@ -127,7 +126,7 @@ def test_each_page_is_the_start_of_the_brute_force_order(app, api, username, rol
         items = api.get(username, f"/api/v1/tasks?limit={limit}").get_json()["items"]
         assert [(i["id"], i["available_actions"]) for i in items] == expected[:limit], limit
     with app.app_context():
-        catalog = runtime.current().catalog
+        catalog = runtime_of(app).catalog
         # The service the console uses, filtered by definition, and a definition with no task.
         got = [(i.id, a) for i, a in inbox(db.session, catalog, Actor(username, frozenset(roles)),
                                           limit=9, definition="test_inbox_order")]
@@ -204,7 +203,7 @@ def test_turned_down_candidates_cost_a_query_per_batch_not_per_case(app, api: Ap
 def test_the_batch_lookup_answers_as_the_per_case_query_does(app):
     """Whatever triggers a guard asks about, the batch answers as actors_of alone does,
     from one read for the whole batch."""
-    from workflow.engine.builtins.standard import TRIGGER_ACTORS, actors_of
+    from workflow.engine.builtins.guards import TRIGGER_ACTORS, actors_of
     from workflow.engine.context import FireContext
     from workflow.engine.inbox import _TriggerActors
 

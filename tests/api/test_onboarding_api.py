@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import Api, drain
 from tests.support.onboarding import (
     A_FACTS,
@@ -20,7 +20,6 @@ from tests.support.onboarding import (
     new_client,
 )
 from workflow.background import scheduler as scheduling
-from workflow.engine import runtime
 from workflow.platform import clock
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, Notification
@@ -124,7 +123,7 @@ def test_review_sla_breach_escalates_to_managers(app: Flask, api: Api) -> None:
     case = admit(app, api, new_client(api, 7, **A_FACTS))
     assert case["state"] == "risk_review"
     clock.advance(timedelta(hours=47))
-    rt = runtime.current()
+    rt = runtime_of(app)
     scheduling.tick(rt.session_factory, rt.catalog.registry, rt.settings)
     drain(app)
     api.tokens.clear()  # bearer tokens expire after hours of frozen-clock time
@@ -161,7 +160,7 @@ def test_a_re_run_of_screening_does_not_duplicate_audit_records(app: Flask, api:
         screen_ids = db.session.execute(select(OutboxMessage.id).where(
             OutboxMessage.instance_id == case["id"], OutboxMessage.task == "screen_client")).scalars().all()
         db.session.remove()
-    rt = runtime.current()
+    rt = runtime_of(app)
     # A redelivered screening message (the broker re-sent it) has no second effect.
     assert [tasks.run_message(rt.session_factory, rt.catalog.registry, i) for i in screen_ids] == ["skipped"]
     assert audit_count() == before

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import Api, make_app
 from tests.support.onboarding import (
     A_FACTS,
@@ -22,7 +22,6 @@ from tests.support.onboarding import (
 )
 from tests.support.providers import FakeService
 from workflow.platform import clock
-from workflow.records import outbox
 from workflow.records.models import AuditRecord, Incident
 from workflow.risk.clients.model import client_stream
 
@@ -43,7 +42,7 @@ def provider_app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_app(db_url, tmp_path, RISKLOOP_SCREENING_PROVIDERS="watchlist,http",
                    RISKLOOP_PROVIDER_URL=service.url, RISKLOOP_PROVIDER_RETRIES="0")
-    outbox.set_sender(None)
+    runtime_of(app).outbox_sender = None
     yield app
     clock.freeze(None)
     with app.app_context():

@@ -8,11 +8,10 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import PASSWORD, drain
 from workflow.accounts import users as accounts
 from workflow.background import scheduler as scheduling
-from workflow.engine import runtime
 from workflow.platform import clock
 from workflow.records.identity import Actor
 from workflow.risk.clients.model import Client
@@ -127,7 +126,7 @@ def test_an_expired_request_cannot_be_approved(app, api):
     clock.freeze(t0)
     case = file(api, add_client(app), {"rating": "A"}).get_json()["id"]
     clock.freeze(t0 + timedelta(hours=72, minutes=1))
-    rt = runtime.current()
+    rt = runtime_of(app)
     scheduling.tick(rt.session_factory, rt.catalog.registry, rt.settings)
     drain(app)
     assert api.get("risk1", f"/api/v1/workflows/{case}").get_json()["state"] == "expired"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from api.extensions import runtime_of
 from tests.support.app import make_app
 from tests.support.browser import (
     ARGS,
@@ -21,7 +22,6 @@ from tests.support.browser import (
     require_chromium,
 )
 from workflow.platform import clock
-from workflow.records import outbox
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     previous = os.environ.get("RISKLOOP_INSTANCE_PATH")
     os.environ["RISKLOOP_INSTANCE_PATH"] = str(tmp / "instance")
     app = make_app(f"sqlite:///{tmp / 'console.sqlite'}", tmp)
-    outbox.set_sender(None)
+    runtime_of(app).outbox_sender = None
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()

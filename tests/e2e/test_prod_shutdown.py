@@ -133,8 +133,7 @@ def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path, processes):
     """With ``--processes 2`` the SIGTERM goes to the parent only (as a process manager
     sends it), which passes it on to its worker processes."""
     ids = stack.start_instances(TIMER_MESSAGES)
-    rt = e2e_runtime(stack.engine)
-    outbox.set_sender(None)
+    rt = e2e_runtime(stack.engine)  # no outbox sender until the actor is declared below
     with rt.session_factory() as session:
         for instance_id in ids[:NOTIFY_MESSAGES]:  # one quick "notify" message each
             wf_engine.fire(session, instance_id, "flag", RISK1)
@@ -150,11 +149,11 @@ def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path, processes):
 
     with sv.private_redis(tmp_path) as (redis_url, _port, _server):
         broker = build_broker(redis_url)
-        declare_actor(broker, rt.session_factory, rt.catalog.registry)
+        declare_actor(broker, rt)
         try:
             assert outbox.relay_once(rt.session_factory, redeliver_after=timedelta(0)) == total
         finally:
-            outbox.set_sender(None)
+            rt.outbox_sender = None
             broker.close()
         queue = redis.Redis.from_url(redis_url)
         queue_key = f"dramatiq:{QUEUE}"

@@ -19,7 +19,6 @@ from sqlalchemy import func, select, text
 from tests.support import services as sv
 from tests.support.e2e_runtime import e2e_runtime
 from workflow.engine import firing as wf_engine
-from workflow.records import outbox
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, Notification, OutboxMessage
 
@@ -44,7 +43,7 @@ def _counts(engine) -> tuple[int, int]:  # noqa: ANN001
 def test_workers_killed_mid_message_lose_and_repeat_nothing(stack, tmp_path):
     ids = stack.start_instances(INSTANCES)
     rt = e2e_runtime(stack.engine)
-    outbox.set_sender(None)  # the scheduler's relay hands every message to Redis
+    # No outbox sender on this runtime: the scheduler's relay hands every message to Redis.
     with rt.session_factory() as session:
         for instance_id in ids:
             for _ in range(FLAGS_PER_INSTANCE):

@@ -10,15 +10,16 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests.support.app import TEST_KEYS
-from tests.support.sensitive_edit import TEST_KEY, add_to_catalog
+from tests.support.sensitive_edit import add_to_catalog
 from workflow.engine import runtime
-from workflow.platform.crypto import configure_cipher
 
 
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
-           "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"), **TEST_KEYS}
+           "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"),
+           # the test definitions' own task (record_note), registered as a deployment would
+           "RISKLOOP_REGISTRIES": "tests.fixture_registry:registry", **TEST_KEYS}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
@@ -26,8 +27,8 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def rt(engine_rt: runtime.Runtime) -> runtime.Runtime:
-    """The test runtime with the shipped ``sensitive_edit`` definition and a cipher."""
-    configure_cipher([TEST_KEY])
+    """The test runtime with the shipped ``sensitive_edit`` definition (its cipher holds
+    the test key, TEST_KEY)."""
     return add_to_catalog(engine_rt)
 
 

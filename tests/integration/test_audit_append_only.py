@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from api import create_app
 from api.extensions import db
+from tests import fixture_registry
 from tests.support.app import FIXTURES, TEST_KEYS
 from tests.support.databases import fresh_postgres
 from workflow.audit import checkpoints
@@ -21,7 +22,8 @@ def migrated_pg(tmp_path, monkeypatch):
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     with fresh_postgres() as url:
         # Only the test definitions: this test is about the schema, not the workflows.
-        app = create_app({"DATABASE_URL": url, "RISKLOOP_DEFINITIONS": str(FIXTURES), **TEST_KEYS})
+        app = create_app({"DATABASE_URL": url, "RISKLOOP_DEFINITIONS": str(FIXTURES), **TEST_KEYS},
+                         registries=[fixture_registry.registry])
         from flask_migrate import upgrade
 
         with app.app_context():

@@ -16,9 +16,9 @@ from tests.support.app import TEST_KEYS
 from tests.support.databases import fresh_postgres
 from tests.support.e2e_runtime import e2e_runtime
 from tests.support.services import E2E_DEFINITIONS
+from workflow.background import jobs
 from workflow.engine import firing as engine
 from workflow.platform import backup
-from workflow.records import outbox
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 
@@ -52,7 +52,6 @@ def test_backup_while_writing_then_restore_and_verify(kind, tmp_path, monkeypatc
         with rt.session_factory() as s:
             ids = [engine.start(s, "e2e_flow", SALES).id for _ in range(5)]
             s.commit()
-        outbox.set_sender(None)
         stop = threading.Event()
         fired = []
 
@@ -108,6 +107,6 @@ def test_the_backup_job_is_registered_only_when_a_folder_is_configured():
     from workflow.engine.registry import Registry
 
     registry = Registry()
-    backup.enable_schedule(registry)
-    backup.enable_schedule(registry)  # idempotent: create_app may run more than once
+    jobs.enable_backups(registry)
+    jobs.enable_backups(registry)  # idempotent: create_app may run more than once
     assert registry.jobs["backup"][1] == "RISKLOOP_BACKUP_CRON"

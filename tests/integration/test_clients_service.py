@@ -18,7 +18,6 @@ from workflow.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from workflow.platform.crypto import configure_cipher, generate_key
 from workflow.records.identity import Actor
 from workflow.risk.clients.creditcode import make_credit_code
 from workflow.risk.clients.model import Client
@@ -37,11 +36,6 @@ RISK1 = Actor("risk1", frozenset({"risk_officer"}))
 MANAGER = Actor("manager1", frozenset({"manager"}))
 AUDITOR = Actor("auditor1", frozenset({"auditor"}))
 CODE = make_credit_code("91350100M000100Y4")
-
-
-@pytest.fixture(autouse=True)
-def cipher() -> None:
-    configure_cipher([generate_key()])
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.alerts import alert_body, make_client
 from workflow.background import runner as tasks
-from workflow.engine import runtime
 from workflow.records.models import Notification, OutboxMessage, User
 from workflow.risk.alerts.webhook import sign
 
@@ -41,7 +40,7 @@ def free_port() -> int:
 
 
 def run_outbox(app, rounds: int = 50) -> None:
-    rt = runtime.current()
+    rt = runtime_of(app)
     with app.app_context():
         tasks.drain(rt.session_factory, rt.catalog.registry, rounds=rounds)
 

@@ -32,7 +32,7 @@ def test_messages_written_while_redis_is_down_are_delivered_when_it_returns(engi
     rt = engine_rt
     port = free_port()
     broker = build_broker(f"redis://127.0.0.1:{port}/0")
-    declare_actor(broker, rt.session_factory, rt.catalog.registry)
+    declare_actor(broker, rt)
     try:
         with rt.session_factory() as s:
             inst = engine.start(s, "test_approval", SALES)
@@ -67,5 +67,5 @@ def test_messages_written_while_redis_is_down_are_delivered_when_it_returns(engi
             server.terminate()
             server.wait(10)
     finally:
-        outbox.set_sender(None)
+        rt.outbox_sender = None
         broker.close()

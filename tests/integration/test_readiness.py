@@ -16,7 +16,6 @@ from tests.support.databases import (
     require,
 )
 from tests.support.services import free_port
-from workflow.records import outbox
 
 
 @pytest.fixture
@@ -30,7 +29,6 @@ def client_for(monkeypatch, tmp_path):
         return app.test_client()
 
     yield build
-    outbox.set_sender(None)
 
 
 def _closed_port() -> int:

@@ -16,7 +16,6 @@ from tests.support.sensitive_edit import (
     RISK,
     RISK2,
     SALES,
-    TEST_KEY,
     add_to_catalog,
     make_client,
 )
@@ -24,7 +23,6 @@ from workflow.audit.verification import verify_all
 from workflow.engine import firing as engine
 from workflow.engine import runtime
 from workflow.errors import Conflict, IllegalState, VersionConflict
-from workflow.platform.crypto import configure_cipher
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.model import Client
@@ -33,7 +31,6 @@ from workflow.risk.sensitive_edit import request_sensitive_edit
 
 @pytest.fixture
 def pg(tmp_path: Path) -> Iterator[runtime.Runtime]:
-    configure_cipher([TEST_KEY])
     with fresh_database("postgresql", tmp_path, with_schema=True) as url:
         for rt in engine_runtime(url):
             yield add_to_catalog(rt)

@@ -23,7 +23,6 @@ from tests.support.app import TEST_KEYS
 from tests.support.databases import PG_ADMIN_URL
 from tests.support.services import ROOT, free_port
 from workflow.errors import ConfigurationError
-from workflow.records import outbox
 
 PRODUCTION_URL = PG_ADMIN_URL  # nothing connects: the keys are checked first
 VALID_FERNET = TEST_KEYS["RISKLOOP_ENCRYPTION_KEYS"]
@@ -40,7 +39,6 @@ def production_env(monkeypatch, tmp_path):
     for key, value in TEST_KEYS.items():
         monkeypatch.setenv(key, value)
     yield monkeypatch
-    outbox.set_sender(None)
 
 
 def _generated(tmp_path: Path) -> bool:

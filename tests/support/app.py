@@ -9,10 +9,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
-from api.extensions import db
+from api.extensions import db, runtime_of
+from tests import fixture_registry
 from workflow.accounts import users as accounts
 from workflow.background import runner as tasks
-from workflow.engine import runtime
 from workflow.records.identity import Actor
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "definitions"
@@ -29,7 +29,8 @@ TEST_KEYS = {
 
 def make_app(db_url: str, tmp_path: Path, **extra: object) -> Flask:
     app = create_app({"DATABASE_URL": db_url, "TESTING": True,
-                      "RISKLOOP_EXTRA_DEFINITIONS": str(FIXTURES), **TEST_KEYS, **extra})
+                      "RISKLOOP_EXTRA_DEFINITIONS": str(FIXTURES), **TEST_KEYS, **extra},
+                     registries=[fixture_registry.registry])
     with app.app_context():
         db.create_all()
         from api import sync_definitions
@@ -76,6 +77,6 @@ class Api:
 
 def drain(app: Flask) -> int:
     """Run every pending background task now, as a worker would."""
-    rt = runtime.current()
+    rt = runtime_of(app)
     with app.app_context():
         return tasks.drain(rt.session_factory, rt.catalog.registry)

@@ -62,10 +62,9 @@ def _shared_database(admin) -> str:  # noqa: ANN001
     """This test process's PostgreSQL database holding every table (created once)."""
     global _shared
     if _shared is None:
-        from workflow.engine.registry import load_domain
+        import api.composition  # noqa: F401  (every model of riskloop on Base.metadata)
         from workflow.platform.db import Base
 
-        load_domain()
         name = f"riskloop_s_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))

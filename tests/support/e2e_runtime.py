@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
 
+from api import composition
 from tests.support.services import E2E_DEFINITIONS
-from workflow.engine import runtime
+from workflow.engine.runtime import Runtime
 
 
-def e2e_runtime(engine: Engine) -> runtime.Runtime:
-    catalog = runtime.new_catalog()
-    catalog.load_folder(E2E_DEFINITIONS)
-    factory = sessionmaker(engine, expire_on_commit=False)
-    return runtime.configure(runtime.Runtime(catalog=catalog, session_factory=factory,
-                                             settings={"RISKLOOP_TIMEZONE": "Asia/Shanghai"}))
+def e2e_runtime(engine: Engine) -> Runtime:
+    return composition.build_runtime(engine, {"RISKLOOP_TIMEZONE": "Asia/Shanghai"},
+                                     folders=[E2E_DEFINITIONS])

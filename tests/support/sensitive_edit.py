@@ -32,9 +32,8 @@ SALES_RISK = Actor("sales_risk", frozenset({"sales", "risk_officer"}))
 
 
 def add_to_catalog(rt: runtime.Runtime) -> runtime.Runtime:
-    rt.catalog.add(parse_definition(DEFINITION.read_bytes(), DEFINITION.name, rt.catalog.registry))
-    assert rt.session_factory is not None
-    with rt.session_factory() as s:
+    rt.catalog.add(parse_definition(DEFINITION.read_bytes(), DEFINITION.name, rt.registry, rt.policy))
+    with rt.session() as s:
         rt.catalog.sync(s)
         s.commit()
     return rt

@@ -85,13 +85,13 @@ def riskloop(env: dict[str, str], *args: str, timeout: float = 120) -> subproces
 def create_users(database_url: str) -> None:
     """The standard test users (cheap argon2 parameters travel inside each hash)."""
     from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
 
+    from api import composition
     from workflow.accounts import users as accounts
     from workflow.records.identity import Actor
 
     engine = create_engine(database_url)
-    with Session(engine) as session:
+    with composition.build_runtime(engine, {}).session() as session:
         for name, roles in USERS.items():
             accounts.create_user(session, name, PASSWORD, roles, by=Actor.system("e2e"))
         session.commit()

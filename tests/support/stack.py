@@ -8,12 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
 
-from tests.support.services import E2E_DEFINITIONS, create_users, environment, riskloop
+from tests.support.e2e_runtime import e2e_runtime
+from tests.support.services import create_users, environment, riskloop
 from workflow.engine import firing as wf_engine
-from workflow.engine import runtime
-from workflow.records import outbox
 from workflow.records.identity import Actor
 
 SALES1 = Actor("sales1", frozenset({"sales"}))
@@ -32,13 +30,10 @@ class Stack:
         return environment(self.url, redis_url, self.tmp, **extra)
 
     def start_instances(self, count: int, actor: Actor = SALES1) -> list[int]:
-        catalog = runtime.new_catalog()
-        catalog.load_folder(E2E_DEFINITIONS)
-        factory = sessionmaker(self.engine, expire_on_commit=False)
-        with factory() as session:
-            ids = [wf_engine.start(session, "e2e_flow", actor, catalog=catalog).id for _ in range(count)]
+        rt = e2e_runtime(self.engine)  # no outbox sender: the scheduler's relay sends them
+        with rt.session() as session:
+            ids = [wf_engine.start(session, "e2e_flow", actor).id for _ in range(count)]
             session.commit()
-        outbox.set_sender(None)
         return ids
 
 

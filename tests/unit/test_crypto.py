@@ -4,7 +4,6 @@ from sqlalchemy import String, create_engine, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from workflow.errors import ConfigurationError
-from workflow.platform import crypto
 from workflow.platform.crypto import (
     CipherNotConfigured,
     DecryptionFailed,
@@ -12,18 +11,14 @@ from workflow.platform.crypto import (
     EncryptedString,
     EncryptionKeyError,
     FieldCipher,
-    configure_cipher,
+    attach_cipher,
+    cipher_of,
     generate_key,
-    get_cipher,
     parse_keys,
+    session_cipher,
 )
 
 PHONE = "13812341234"
-
-
-@pytest.fixture
-def no_cipher(monkeypatch):
-    monkeypatch.setattr(crypto, "_cipher", None)
 
 
 @pytest.fixture
@@ -32,8 +27,8 @@ def key():
 
 
 @pytest.fixture
-def cipher(no_cipher, key):
-    return configure_cipher([key])
+def cipher(key):
+    return FieldCipher([key])
 
 
 def test_generated_keys_are_valid_fernet_keys_and_differ():
@@ -127,14 +122,23 @@ def test_garbage_tokens_fail_cleanly():
         assert not cipher.is_current(token)
 
 
-def test_get_cipher_before_configuration_explains_what_to_do(no_cipher):
-    with pytest.raises(CipherNotConfigured, match="configure_cipher"):
-        get_cipher()
+def test_an_engine_without_a_cipher_explains_what_to_do():
+    engine = create_engine("sqlite://")
+    with pytest.raises(CipherNotConfigured, match="attach_cipher"):
+        cipher_of(engine.dialect)
+    engine.dispose()
 
 
-def test_configure_cipher_installs_the_process_wide_cipher(no_cipher):
-    configured = configure_cipher([generate_key()])
-    assert get_cipher() is configured
+def test_each_database_engine_has_its_own_cipher():
+    first, second = create_engine("sqlite://"), create_engine("sqlite://")
+    one, other = FieldCipher([generate_key()]), FieldCipher([generate_key()])
+    assert attach_cipher(first, one) is one
+    attach_cipher(second, other)
+    assert cipher_of(first.dialect) is one and cipher_of(second.dialect) is other
+    with Session(first) as session:
+        assert session_cipher(session) is one
+    first.dispose()
+    second.dispose()
 
 
 def test_repr_does_not_show_keys():
@@ -158,6 +162,7 @@ class Person(Base):
 @pytest.fixture
 def session(cipher):
     engine = create_engine("sqlite://")
+    attach_cipher(engine, cipher)
     Base.metadata.create_all(engine)
     with Session(engine) as session:
         yield session
@@ -181,7 +186,7 @@ def test_encrypted_columns_round_trip_and_hold_ciphertext_on_disk(session):
     assert PHONE not in raw_phone
     assert "13900001111" not in raw_contacts
     assert "王五" not in raw_contacts
-    assert get_cipher().decrypt(raw_phone) == PHONE
+    assert session_cipher(session).decrypt(raw_phone) == PHONE
 
 
 def test_null_stays_null_in_encrypted_columns(session):
@@ -201,6 +206,6 @@ def test_rows_written_before_a_key_rotation_still_load(session, key):
     session.expunge_all()
 
     # given a new key put first and the one the row was written with kept second
-    configure_cipher([generate_key(), key])
+    attach_cipher(session.get_bind(), FieldCipher([generate_key(), key]))
 
     assert session.get(Person, 3).phone == PHONE

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from api import composition
 from workflow.engine.definitions import parse_definition
 from workflow.engine.machine import mermaid
-from workflow.engine.registry import load_domain
 from workflow.errors import DefinitionError
 
 BASE = {
@@ -24,7 +24,9 @@ BASE = {
 
 
 def parse(doc: dict) -> object:
-    return parse_definition(yaml.safe_dump(doc, allow_unicode=True), "demo.yaml", load_domain())
+    catalog = composition.catalog()
+    return parse_definition(yaml.safe_dump(doc, allow_unicode=True), "demo.yaml",
+                            catalog.registry, catalog.policy)
 
 
 def variant(**changes: object) -> dict:
@@ -96,7 +98,8 @@ def test_a_bad_definition_is_refused_naming_file_and_key(case, doc, key, message
 
 def test_invalid_yaml_is_refused():
     with pytest.raises(DefinitionError, match="demo.yaml: .*not valid YAML"):
-        parse_definition("states: [", "demo.yaml", load_domain())
+        catalog = composition.catalog()
+        parse_definition("states: [", "demo.yaml", catalog.registry, catalog.policy)
 
 
 def test_the_shipped_definitions_all_load():
@@ -105,5 +108,6 @@ def test_the_shipped_definitions_all_load():
     import definitions
     from workflow.engine.definitions import load_folder
 
-    loaded = load_folder(Path(definitions.__file__).parent, load_domain())
+    catalog = composition.catalog()
+    loaded = load_folder(Path(definitions.__file__).parent, catalog.registry, catalog.policy)
     assert all(d.machine is not None for d in loaded)

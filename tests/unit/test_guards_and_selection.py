@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from workflow.engine.builtins.standard import TRIGGER_ACTORS
+from api import composition
+from workflow.engine.builtins.guards import TRIGGER_ACTORS
 from workflow.engine.catalog import Catalog
 from workflow.engine.context import FireContext
 from workflow.engine.definitions import Definition, parse_definition
 from workflow.engine.firing import available_actions
-from workflow.engine.registry import load_domain
+from workflow.engine.runtime import SESSION_KEY, Runtime
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
+from workflow.risk.policy import POLICY
 
 ROUTING = """
 name: unit_routing
@@ -57,10 +59,15 @@ MANAGER = Actor("manager1", frozenset({"manager"}))
 AUDITING_MANAGER = Actor("boss", frozenset({"manager", "auditor"}))
 
 
+def bound(catalog: Catalog) -> Session:
+    """A session bound to no database that carries an engine object of ``catalog``."""
+    return Session(info={SESSION_KEY: Runtime(catalog=catalog)})
+
+
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    catalog = Catalog(load_domain())
-    catalog.add(parse_definition(ROUTING, "unit_routing.yaml", catalog.registry))
+    catalog = Catalog(composition.registry(), POLICY)
+    catalog.add(parse_definition(ROUTING, "unit_routing.yaml", catalog.registry, catalog.policy))
     return catalog
 
 
@@ -100,12 +107,12 @@ def test_the_transitions_of_a_trigger_are_tried_in_the_order_written(routing):
 def test_an_action_is_offered_when_one_of_its_conditions_holds_on_the_case(catalog, routing):
     small, large = case(amount=50_000), case(amount=250_000)
 
-    assert "decide" in available_actions(Session(), small, RISK1, routing, catalog)
-    assert "decide" in available_actions(Session(), large, RISK1, routing, catalog)
+    assert "decide" in available_actions(bound(catalog), small, RISK1, routing)
+    assert "decide" in available_actions(bound(catalog), large, RISK1, routing)
 
 
 def test_a_condition_on_the_input_is_judged_when_the_action_comes_not_before(catalog, routing):
-    assert "settle" in available_actions(Session(), case(amount=1), RISK1, routing, catalog)
+    assert "settle" in available_actions(bound(catalog), case(amount=1), RISK1, routing)
 
 
 def test_the_guard_of_the_transition_whose_condition_holds_decides_the_offer(catalog, routing):
@@ -114,13 +121,13 @@ def test_the_guard_of_the_transition_whose_condition_holds_decides_the_offer(cat
     own_small = case(created_by="risk1", amount=50_000)
     own_large = case(created_by="risk1", amount=250_000)
 
-    assert "decide" not in available_actions(Session(), own_small, RISK1, routing, catalog)
-    assert "decide" in available_actions(Session(), own_large, RISK1, routing, catalog)
+    assert "decide" not in available_actions(bound(catalog), own_small, RISK1, routing)
+    assert "decide" in available_actions(bound(catalog), own_large, RISK1, routing)
 
 
 def test_nothing_is_offered_without_a_role_or_in_a_final_state(catalog, routing):
-    assert available_actions(Session(), case(amount=1), SALES, routing, catalog) == []
-    assert available_actions(Session(), case("approved"), RISK1, routing, catalog) == []
+    assert available_actions(bound(catalog), case(amount=1), SALES, routing) == []
+    assert available_actions(bound(catalog), case("approved"), RISK1, routing) == []
 
 
 # Guards: each returns the reason it refuses, or None.

@@ -9,7 +9,7 @@ import re
 import pytest
 from flask import Flask
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import drain
 from workflow.engine import firing as engine
 from workflow.records.identity import Actor
@@ -107,7 +107,6 @@ def test_the_credit_code_field_keeps_its_attributes(console_factory) -> None:
 
 def test_related_cases_and_the_second_approval_are_worded(console_factory, app: Flask) -> None:
     from web.i18n import action_label
-    from workflow.engine import runtime
     from workflow.risk.clients.creditcode import make_credit_code
 
     with app.app_context():
@@ -128,7 +127,7 @@ def test_related_cases_and_the_second_approval_are_worded(console_factory, app: 
     related = related[:related.index("</ul>")]
     assert "尽职调查" in related and "已开立" in related and "due_diligence" not in related
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        onboarding_def = runtime.current().catalog.get("client_onboarding")
+        onboarding_def = runtime_of(app).catalog.get("client_onboarding")
         first = action_label(onboarding_def, "dual_approval", "approve", "dual_approval")
         second = action_label(onboarding_def, "dual_approval", "approve", "approved")
         assert first != second  # the timeline names the second approval as such

@@ -12,11 +12,10 @@ from typing import Any
 
 from flask import Flask
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import Api
 from tests.support.console import Console
 from tests.support.due_diligence import make_client, open_case
-from workflow.engine import runtime
 from workflow.records.models import WorkflowInstance
 from workflow.risk.due_diligence.evidence import Evidence
 
@@ -75,7 +74,7 @@ def test_the_upload_form_shows_only_to_uploaders_and_others_are_refused(
 def test_a_file_over_the_limit_is_refused_with_the_limit_and_leaves_nothing(
         console_factory, app: Flask, api: Api) -> None:
     case_id = collecting_case(app, api)
-    runtime.current().settings["RISKLOOP_EVIDENCE_MAX_BYTES"] = 4096
+    runtime_of(app).settings["RISKLOOP_EVIDENCE_MAX_BYTES"] = 4096
     try:
         risk = console_factory("risk1")
         # Under the request limit (limit + envelope) but over the file limit: the service refuses.
@@ -89,7 +88,7 @@ def test_a_file_over_the_limit_is_refused_with_the_limit_and_leaves_nothing(
         assert "4 KB" in response.get_data(as_text=True)
         assert 'data-upload' in response.get_data(as_text=True)  # the case page, not a dead end
     finally:
-        runtime.current().settings["RISKLOOP_EVIDENCE_MAX_BYTES"] = 20 * 1024 * 1024
+        runtime_of(app).settings["RISKLOOP_EVIDENCE_MAX_BYTES"] = 20 * 1024 * 1024
     assert stored(app, case_id) == [] and files_on_disk(app) == []
 
 

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask_babel import force_locale
 
-from api.extensions import db
+from api.extensions import db, runtime_of
 from tests.support.app import drain
 from tests.support.console import Console
 from tests.support.english import untranslated
@@ -183,9 +183,8 @@ def test_review_contract_and_case_sla_notifications(console_factory, app: Flask)
                          title="Contract HT 8 of Acme Trading Co ends on 2027-01-31", body=""),
         ])
         db.session.commit()
-        from workflow.engine import runtime
-        state_zh = runtime.current().catalog.get("due_diligence").states[state].label["zh-CN"]
-        state_en = runtime.current().catalog.get("due_diligence").states[state].label["en"]
+        state_zh = runtime_of(app).catalog.get("due_diligence").states[state].label["zh-CN"]
+        state_en = runtime_of(app).catalog.get("due_diligence").states[state].label["en"]
     zh = text_of(console_in(console_factory, "zh_CN", "risk1").get("/notifications").get_data(as_text=True))
     assert f"Acme Trading Co 的定期尽职调查复核已到期（案件 #{case_id}）" in zh
     assert "Acme Trading Co 的合同 HT 7 of 2026 将于 2027-01-31 到期" in zh

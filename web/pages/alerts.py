@@ -10,7 +10,6 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from workflow.engine import runtime
 from workflow.errors import ValidationFailed
 from workflow.platform.hygiene import whole_number
 from workflow.platform.transaction import transact
@@ -18,7 +17,7 @@ from workflow.risk.alerts import intake as alert_service
 from workflow.risk.clients.model import Client
 
 from ..console import blp, current_actor
-from ..database import db
+from ..database import db, runtime_of
 from ..refusals import field_messages, refusal
 
 BOARD_LIMIT = 500  # the board shows the newest alerts; older ones are reached by filters
@@ -29,7 +28,7 @@ def _board(filters: dict[str, Any]) -> dict[str, Any]:
     rows, more = alert_service.list_alerts(
         db.session, actor, level=filters["level"], state=filters["state"],
         breached=True if filters["breached"] else None, limit=BOARD_LIMIT)
-    definition = runtime.current().catalog.get(alert_service.DEFINITION)
+    definition = runtime_of().catalog.get(alert_service.DEFINITION)
     counts = Counter((a.level, i.state) for a, i in rows)
     clients = {c.id: c.name for c in db.session.query(Client.id, Client.name).filter(
         Client.id.in_({a.client_id for a, _ in rows}))} if rows else {}

@@ -13,13 +13,12 @@ from flask_babel import gettext as _
 
 from workflow.audit import anchors, checkpoints, reports, verification
 from workflow.audit import export as audit_export
-from workflow.engine import runtime
 from workflow.errors import ValidationFailed
 from workflow.platform import clock
 from workflow.platform.hygiene import day_problem
 
 from ..console import blp, current_actor
-from ..database import db
+from ..database import db, runtime_of
 
 WEEKS = 8
 
@@ -54,7 +53,7 @@ def breaches_by_week(actor: Any, definition: str | None) -> dict[str, Any]:
 @blp.get("/audit")
 def audit() -> str:
     actor = current_actor()
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     definition = request.args.get("definition") or None
     where = reports.ReportFilter(since=_day("since"), until=_day("until"), definition=definition)
     loops, next_cursor = reports.closed_loops(db.session, actor, where, limit=50,
@@ -75,7 +74,7 @@ def audit() -> str:
 
 @blp.post("/audit/verify")
 def audit_verify() -> str:
-    report = verification.verify_as(db.session, current_actor(), anchor=anchors.default_file())
+    report = verification.verify_as(db.session, current_actor(), anchor=anchors.default_file(runtime_of().settings))
     return render_template("_verify_result.html", report=report.to_dict(),
                            last_checkpoint=checkpoints.last_checkpoint(db.session))
 

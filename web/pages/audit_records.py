@@ -10,12 +10,11 @@ from typing import Any
 from flask import render_template, request, url_for
 
 from workflow.audit import search as audit_search
-from workflow.engine import runtime
 from workflow.errors import NotFound, ValidationFailed
 from workflow.platform.hygiene import day_problem, whole_number
 
 from ..console import blp, current_actor
-from ..database import db
+from ..database import db, runtime_of
 
 PAGE = 100
 NUMBERS = ("instance_id", "client_id")
@@ -52,7 +51,7 @@ def audit_records() -> str:
     typed, where = _filters()
     rows, next_cursor = audit_search.search(db.session, actor, audit_search.AuditFilter(**where),
                                             limit=PAGE, cursor=request.args.get("cursor") or None)
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     definitions = {}
     for row in rows:
         key = (row.definition, row.definition_version)

@@ -6,11 +6,11 @@ from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from workflow.engine import runtime, visibility
+from workflow.engine import visibility
 from workflow.records.models import WorkflowInstance
 
 from ..console import blp, current_actor
-from ..database import db
+from ..database import db, runtime_of
 from ..display import prefetch_subject_names
 
 PAGE = 50
@@ -21,7 +21,7 @@ CHANGE_REQUESTS = "sensitive_edit"
 @blp.get("/cases")
 def cases() -> str:
     actor = current_actor()
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     definition = request.args.get("definition") or None
     state = request.args.get("state") or None
     open_only = request.args.get("open", "1") == "1"
@@ -38,8 +38,8 @@ def cases() -> str:
     rows, last_id = [], None
     for instance in db.session.execute(stmt.limit(SCAN)).scalars():
         last_id = instance.id
-        if visibility.can_view(db.session, instance, actor, catalog.registry):
-            view = visibility.data_for(db.session, instance, actor, catalog.registry)
+        if visibility.can_view(db.session, instance, actor, catalog):
+            view = visibility.data_for(db.session, instance, actor, catalog)
             rows.append({"instance": instance, "data": view,
                          "definition": catalog.get(instance.definition, instance.definition_version)})
             if len(rows) == PAGE:

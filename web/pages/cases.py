@@ -13,7 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from workflow.engine import firing as engine
-from workflow.engine import runtime, visibility
+from workflow.engine import visibility
 from workflow.engine.machine import mermaid
 from workflow.engine.presentation import present_instance
 from workflow.errors import (
@@ -32,7 +32,7 @@ from workflow.risk.due_diligence import evidence
 
 from ..action_forms import action_forms, add_evidence, file_inputs, parse_payload
 from ..console import blp, current_actor
-from ..database import db
+from ..database import db, runtime_of
 from ..errors import error_page
 from ..i18n import content_lang, label
 from ..refusals import Refusal, field_messages, refusal
@@ -44,7 +44,7 @@ TIMELINE_LIMIT = 500
 def load_case(instance_id: int) -> WorkflowInstance:
     instance = db.session.get(WorkflowInstance, instance_id)
     return visibility.require_view(db.session, instance, current_actor(),
-                                   runtime.current().catalog.registry, instance_id)
+                                   runtime_of().catalog, instance_id)
 
 
 def timeline(instance_id: int) -> list[AuditRecord]:
@@ -65,7 +65,7 @@ def record_files(record: AuditRecord, files_by_sha: dict[str, evidence.Evidence]
     """Files an audit record names (uploads, attachments, checklist evidence), each with a
     download link when the file is on the case; hidden like the record's payload is."""
     payload = record.payload or {}
-    if not payload or not (visibility.sees_everything(actor) or record.actor == actor.username):
+    if not payload or not (visibility.sees_everything(actor, runtime_of().catalog) or record.actor == actor.username):
         return []
     if record.kind == evidence.EVENT:
         named = [str(payload.get("sha256") or payload.get("filename") or "")]
@@ -89,7 +89,7 @@ def render_case(instance: WorkflowInstance, *, status: int = 200, failed: str | 
                 conflict: bool = False, values: Any = None) -> tuple[str, int]:
     """The case page; after a refused action, ``values`` refills the form that failed."""
     actor = current_actor()
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     definition = catalog.get(instance.definition, instance.definition_version)
     view = present_instance(db.session, instance, actor)
     children = list(db.session.execute(
@@ -106,7 +106,7 @@ def render_case(instance: WorkflowInstance, *, status: int = 200, failed: str | 
         files=files,
         can_upload=evidence.accepts_uploads(instance, actor),
         record_files=lambda record: record_files(record, files_by, actor),
-        accept=",".join(sorted(evidence.ALLOWED_TYPES)), max_file=evidence.max_bytes(),
+        accept=",".join(sorted(evidence.ALLOWED_TYPES)), max_file=evidence.max_bytes(runtime_of().settings),
         values=values if values is not None else {},
     ), status
 
@@ -120,7 +120,7 @@ def case(instance_id: int) -> tuple[str, int]:
 def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
     actor = current_actor()
     instance = load_case(instance_id)
-    definition = runtime.current().catalog.get(instance.definition, instance.definition_version)
+    definition = runtime_of().catalog.get(instance.definition, instance.definition_version)
     forms = {f.trigger: f for f in action_forms(definition, instance.state, [trigger], actor)}
     fields = forms[trigger].fields if trigger in forms else []
     payload, errors = parse_payload(request.form, fields)
@@ -177,7 +177,7 @@ def upload_evidence(instance_id: int) -> Response | tuple[str, int]:
     """Add evidence files to the case without acting on it (e.g. while collecting)."""
     actor = current_actor()
     instance = load_case(instance_id)
-    definition = runtime.current().catalog.get(instance.definition, instance.definition_version)
+    definition = runtime_of().catalog.get(instance.definition, instance.definition_version)
     try:
         hashes = store_uploads(instance_id, actor, request.files.getlist("files"))
     except UploadRefused as exc:

@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from workflow.engine import runtime
 from workflow.errors import Conflict, ValidationFailed
 from workflow.platform.transaction import transact
 from workflow.records.models import WorkflowInstance
@@ -23,7 +22,7 @@ from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
 from ..client_form import client_data, field_errors
 from ..console import blp, current_actor
-from ..database import db
+from ..database import db, runtime_of
 from ..refusals import Refusal, field_messages, refusal
 
 PAGE = 50
@@ -50,7 +49,7 @@ def client(client_id: int) -> str:
     record = client_queries.read_client(db.session, client_id, actor)
     view = client_service.client_view(db.session, record, actor)
     db.session.commit()
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     cases = list(db.session.execute(
         select(WorkflowInstance).where(WorkflowInstance.subject_type == "client",
                                        WorkflowInstance.subject_id == client_id)

@@ -13,14 +13,13 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from workflow.audit import reports
-from workflow.engine import runtime
 from workflow.platform import clock
 from workflow.records.models import AuditRecord, WorkflowInstance
 from workflow.risk.alerts import intake as alert_service
 from workflow.risk.clients.model import RATINGS, RISK_LEVELS, Client
 
 from ..console import blp, current_actor
-from ..database import db
+from ..database import db, runtime_of
 from ..i18n import label, level_label, state_label
 
 APPROVALS = ("approve",)
@@ -37,7 +36,7 @@ def _chart(labels: list[str], values: list[int], colour: str = "#1d4ed8") -> str
 def dashboard() -> str:
     actor = current_actor()
     reports.require_report_reader(actor)  # managers and auditors, as the reports API
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     week = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
     week -= timedelta(days=week.weekday())
     ratings = dict(db.session.execute(select(Client.rating, func.count()).group_by(Client.rating)).all())

@@ -6,19 +6,18 @@ from typing import Any
 
 from flask import render_template, request
 
-from workflow.engine import runtime
 from workflow.engine.inbox import inbox as inbox_service
 from workflow.platform import clock
 
 from ..console import blp, current_actor
-from ..database import db
+from ..database import db, runtime_of
 from ..display import prefetch_subject_names
 
 LIMIT = 200
 
 
 def _rows(definition: str | None) -> list[dict[str, Any]]:
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     rows = []
     for instance, actions in inbox_service(db.session, catalog, current_actor(), limit=LIMIT,
                                            definition=definition):
@@ -38,7 +37,7 @@ def inbox() -> str:
         rows = [r for r in rows if r["instance"].breached or _overdue(r["instance"])]
     if level:
         rows = [r for r in rows if (r["instance"].data or {}).get("level") == level]
-    catalog = runtime.current().catalog
+    catalog = runtime_of().catalog
     prefetch_subject_names([r["instance"] for r in rows])
     template = "_inbox_rows.html" if request.headers.get("HX-Request") and \
         request.headers.get("HX-Target") == "inbox-rows" else "inbox.html"

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from workflow.accounts.users import prune_login_failures
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
+
+registry = Registry()
 
 log = logging.getLogger(__name__)
 

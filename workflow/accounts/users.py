@@ -21,7 +21,7 @@ from workflow.accounts import login_throttle, password_policy
 from workflow.accounts.login_throttle import ACCOUNT_LOCK_AFTER as ACCOUNT_LOCK_AFTER
 from workflow.accounts.login_throttle import LOCK_AFTER as LOCK_AFTER
 from workflow.accounts.login_throttle import LOCK_FOR as LOCK_FOR
-from workflow.engine.definitions import ROLES
+from workflow.engine import runtime
 from workflow.errors import AuthenticationFailed, Duplicate, NotFound, ValidationFailed
 from workflow.platform import clock
 from workflow.records import trail as audit
@@ -37,7 +37,6 @@ def set_hash_cost(*, time_cost: int, memory_cost: int) -> None:
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=1)
     _DUMMY_HASH = _hasher.hash("riskloop-dummy-password")  # same cost as real hashes
 
-USER_ROLES = ROLES - {"system"}
 # Compared against when the username does not exist, so timing does not reveal it.
 _DUMMY_HASH = _hasher.hash("riskloop-dummy-password")
 
@@ -61,9 +60,10 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     weak = password_policy.problems(password, username, hints=[display_name, email])
     if weak:
         errors["password"] = weak
-    unknown = [r for r in roles if r not in USER_ROLES]
+    user_roles = runtime.of(session).policy.user_roles
+    unknown = [r for r in roles if r not in user_roles]
     if not roles or unknown:
-        errors["roles"] = [f"Give one or more of: {', '.join(sorted(USER_ROLES))}."]
+        errors["roles"] = [f"Give one or more of: {', '.join(sorted(user_roles))}."]
     if errors:
         raise ValidationFailed("the user is invalid", errors=errors)
     if session.execute(select(User.id).where(User.username == username)).first():
@@ -81,10 +81,11 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
 
 def set_roles(session: Session, username: str, roles: list[str], *, by: Actor) -> User:
     user = get_user(session, username)
-    unknown = [r for r in roles if r not in USER_ROLES]
+    user_roles = runtime.of(session).policy.user_roles
+    unknown = [r for r in roles if r not in user_roles]
     if not roles or unknown:
         raise ValidationFailed("the roles are invalid",
-                               errors={"roles": [f"Give one or more of: {', '.join(sorted(USER_ROLES))}."]})
+                               errors={"roles": [f"Give one or more of: {', '.join(sorted(user_roles))}."]})
     before = list(user.roles)
     user.roles = sorted(set(roles))
     _end_console_sessions(session, user)

@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,22 +65,23 @@ def anchor_line(fields: dict[str, Any]) -> str:
     return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
 
 
-def configured_file() -> Path | None:
-    """The anchor file this process appends to, if one is configured."""
-    value = runtime.setting(SETTING)
+def configured_file(settings: Mapping[str, Any]) -> Path | None:
+    """The anchor file of ``settings`` (the engine object's), if one is configured."""
+    value = settings.get(SETTING)
     return Path(str(value)) if value else None
 
 
-def default_file() -> Path | None:
+def default_file(settings: Mapping[str, Any]) -> Path | None:
     """The configured anchor file when it exists (what verification compares by default)."""
-    path = configured_file()
+    path = configured_file(settings)
     return path if path is not None and path.is_file() else None
 
 
 def append_after_commit(session: Session, seq: int, line: str) -> None:
     """Append ``line`` to the configured anchor file once the session's transaction commits
     (a checkpoint rolled back is never anchored)."""
-    path = configured_file()
+    found = session.info.get(runtime.SESSION_KEY)  # a bare session has no anchor file
+    path = configured_file(found.settings) if isinstance(found, runtime.Runtime) else None
     if path is not None:
         session.info.setdefault(_PENDING_KEY, []).append((path, seq, line))
 

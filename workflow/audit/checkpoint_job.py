@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from workflow.audit.checkpoints import create_checkpoint
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
 from workflow.records.identity import Actor
+
+registry = Registry()
 
 
 @registry.job("audit_checkpoint", "5 * * * *")

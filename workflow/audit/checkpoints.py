@@ -44,7 +44,7 @@ from workflow.platform import clock
 from workflow.platform.db import Base, BigId
 from workflow.records import chain
 from workflow.records.identity import Actor
-from workflow.records.models import AuditStream, WorkflowInstance
+from workflow.records.models import AuditRecord, AuditStream, WorkflowInstance
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,12 @@ class AuditCheckpointHead(Base):
     hmac: Mapped[str] = mapped_column(String(64))
 
 
-def audit_key(key: str | None = None) -> str:
-    """Raises:
+def audit_key(session: Session, key: str | None = None) -> str:
+    """``key``, else the engine's ``RISKLOOP_AUDIT_KEY``.
+
+    Raises:
         ConfigurationError: no audit key is configured."""
-    key = key or runtime.setting("RISKLOOP_AUDIT_KEY")
+    key = key or runtime.of(session).setting("RISKLOOP_AUDIT_KEY")
     if not key:
         raise ConfigurationError("RISKLOOP_AUDIT_KEY is not set; set it to the key that signs "
                                  "audit checkpoints (the same on every process)")
@@ -131,7 +133,7 @@ def create_checkpoint(session: Session, actor: Actor, *, key: str | None = None,
     Raises:
         ConfigurationError: no audit key is configured.
     """
-    key = audit_key(key)
+    key = audit_key(session, key)
     previous = last_checkpoint(session)
     seq = (previous.seq + 1) if previous else 1
     heads = current_heads()
@@ -224,7 +226,7 @@ def verify_checkpoints(session: Session, *, key: str | None = None,
     expected_seq = 1
     signing_key: str | None = None
     for cp in _iter_checkpoints(session):
-        signing_key = signing_key or audit_key(key)
+        signing_key = signing_key or audit_key(session, key)
         count += 1
         if cp.seq != expected_seq:
             return count, CheckpointProblem(expected_seq, None,
@@ -328,8 +330,6 @@ def _verify_heads(session: Session, cp: AuditCheckpoint, key: str,
 
 def uncovered_head(session: Session) -> tuple[str, int, str] | None:
     """The first checkpointed head whose record is gone or different: (stream, seq, reason)."""
-    from workflow.records.models import AuditRecord
-
     signed = latest_signed_heads().subquery("signed")
     query = (
         select(signed.c.stream, signed.c.seq, signed.c.hash, AuditRecord.hash)

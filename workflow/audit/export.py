@@ -166,7 +166,7 @@ def export_jsonl(session: Session, scope: ExportScope, actor: Actor, *,
     Raises:
         ConfigurationError: no audit key; and as :func:`export_rows`.
     """
-    signing_key = audit_key(key)
+    signing_key = audit_key(session, key)
     return _signed_lines(export_rows(session, scope, actor), signing_key)
 
 

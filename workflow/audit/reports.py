@@ -23,7 +23,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.audit.search import parse_cursor
 from workflow.engine import runtime
+from workflow.engine.catalog import Catalog
 from workflow.errors import Forbidden
 from workflow.records import chain
 from workflow.records.identity import Actor
@@ -104,9 +106,9 @@ class Loop:
         }
 
 
-def fold(instance: WorkflowInstance, records: Iterator[AuditRecord]) -> Loop:
+def fold(catalog: Catalog, instance: WorkflowInstance, records: Iterator[AuditRecord]) -> Loop:
     """Fold an instance's records (in sequence order) into its loop."""
-    definition = _definition(instance)
+    definition = _definition(catalog, instance)
     loop = Loop(instance)
     first_visit: dict[str, int] = {}
     for rec in records:
@@ -134,9 +136,9 @@ def fold(instance: WorkflowInstance, records: Iterator[AuditRecord]) -> Loop:
     return loop
 
 
-def _definition(instance: WorkflowInstance) -> Any:
+def _definition(catalog: Catalog, instance: WorkflowInstance) -> Any:
     try:
-        return runtime.current().catalog.get(instance.definition, instance.definition_version)
+        return catalog.get(instance.definition, instance.definition_version)
     except Exception:  # a definition no longer loaded: stages still count, fixed SLAs unknown
         return None
 
@@ -147,7 +149,7 @@ def _sla(definition: Any, state: str) -> float | None:
 
 
 def owner_of(session: Session, instance: WorkflowInstance) -> str | None:
-    finder = runtime.current().catalog.registry.subject_owners.get(instance.subject_type or "")
+    finder = runtime.of(session).registry.subject_owners.get(instance.subject_type or "")
     if finder is not None and instance.subject_id is not None:
         return finder(session, instance.subject_id)
     return instance.created_by
@@ -179,7 +181,7 @@ def iter_loops(session: Session, where: ReportFilter, *, finished_only: bool,
                 continue
             records = session.execute(select(AuditRecord).where(
                 AuditRecord.stream == instance_stream(inst.id)).order_by(AuditRecord.seq)).scalars()
-            yield fold(inst, iter(records)), owner
+            yield fold(runtime.of(session).catalog, inst, iter(records)), owner
 
 
 def _closed_in(loop: Loop, where: ReportFilter) -> bool:
@@ -211,8 +213,6 @@ def closed_loops(session: Session, actor: Actor, where: ReportFilter, *, limit: 
         Forbidden: the actor may not read reports.
         BadQuery: a malformed cursor.
     """
-    from workflow.audit.search import parse_cursor
-
     items: list[dict[str, Any]] = []
     for item in iter_closed_loops(session, actor, where, parse_cursor(cursor)):
         if len(items) == limit:

@@ -8,18 +8,16 @@ broker is Redis; without it, an in-process stub broker served by worker threads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
-from sqlalchemy.orm import Session
 
 from workflow.background.runner import DEFAULT_MAX_ATTEMPTS, run_message
-from workflow.engine.registry import Registry
+from workflow.engine.runtime import Runtime
 from workflow.errors import TaskFailed
-from workflow.records import outbox
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +28,6 @@ ACTOR_NAME = "riskloop.run_outbox_message"
 def build_broker(redis_url: str | None, *, middleware: list[Middleware] | None = None,
                  heartbeat_timeout_ms: int = 15000, maintenance_chance: int = 5000) -> dramatiq.Broker:
     if redis_url:
-        from dramatiq.brokers.redis import RedisBroker
-
         # A killed worker's in-flight messages come back only when its heartbeat is
         # older than heartbeat_timeout AND another worker runs maintenance; the
         # defaults (60 s, 0.1 %) left messages stranded for many minutes (STACK.md).
@@ -48,9 +44,14 @@ def build_broker(redis_url: str | None, *, middleware: list[Middleware] | None =
     return broker
 
 
-def declare_actor(broker: dramatiq.Broker, session_factory: Callable[[], Session],
-                  registry: Registry, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Any:
-    """Declare the outbox actor on ``broker`` and route the outbox's sends to it."""
+def declare_actor(broker: dramatiq.Broker, runtime: Runtime, *,
+                  max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Any:
+    """Declare the outbox actor on ``broker``, running messages with ``runtime``'s sessions
+    and registry, and make it ``runtime``'s outbox sender."""
+    session_factory = runtime.session_factory
+    if session_factory is None:
+        raise RuntimeError("bind the runtime to a session factory before declaring its actor")
+    registry = runtime.registry
 
     def run_outbox_message(outbox_id: int) -> None:
         # The outcome (done, skipped, failed) is recorded on the outbox row; returning it
@@ -71,5 +72,5 @@ def declare_actor(broker: dramatiq.Broker, session_factory: Callable[[], Session
         for outbox_id in ids:
             actor.send(outbox_id)
 
-    outbox.set_sender(send)
+    runtime.outbox_sender = send
     return actor

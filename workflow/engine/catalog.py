@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.engine.definitions import Definition, load_folder, parse_definition
+from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
 from workflow.errors import DefinitionError, NotFound
 from workflow.records.models import DefinitionRecord
@@ -22,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class Catalog:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, policy: RolePolicy) -> None:
         self.registry = registry
+        self.policy = policy
         self._versions: dict[tuple[str, int], Definition] = {}
         self._latest: dict[str, Definition] = {}
 
@@ -39,7 +41,7 @@ class Catalog:
         Raises:
             DefinitionError: naming the file and key of the first problem.
         """
-        loaded = load_folder(folder, self.registry)
+        loaded = load_folder(folder, self.registry, self.policy)
         for definition in loaded:
             self.add(definition)
         return loaded
@@ -71,7 +73,7 @@ class Catalog:
         for key, record in stored.items():
             if key not in self._versions:
                 self.add(parse_definition(record.source, f"{record.name}@v{record.version} (database)",
-                                          self.registry))
+                                          self.registry, self.policy))
         session.flush()
         return added
 

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from workflow.engine.runtime import Runtime, of
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
+from workflow.records.outbox import enqueue
 
 if TYPE_CHECKING:
     from workflow.engine.definitions import Definition, TransitionDef
@@ -35,10 +37,18 @@ class FireContext:
     # An effect may set the SLA due time of the state being entered (e.g. by alert level).
     sla_due_at: datetime | None = None
 
+    @property
+    def runtime(self) -> Runtime:
+        """The engine object the firing's session carries."""
+        return of(self.session)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings of :attr:`runtime` (configuration, read where needed)."""
+        return of(self.session).settings
+
     def enqueue(self, task: str, args: dict[str, Any] | None = None) -> int:
         """Queue background work after commit; returns the outbox id."""
-        from workflow.records.outbox import enqueue
-
         return enqueue(self.session, task, args, instance_id=self.instance.id)
 
 
@@ -53,3 +63,13 @@ class TaskContext:
     outbox_id: int
     attempt: int
     now: datetime
+
+    @property
+    def runtime(self) -> Runtime:
+        """The engine object the task's session carries (settings, registry, catalog)."""
+        return of(self.session)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings of :attr:`runtime` (configuration, read where needed)."""
+        return of(self.session).settings

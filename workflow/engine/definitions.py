@@ -20,14 +20,13 @@ import yaml
 from marshmallow import Schema, fields, validate
 
 from workflow.engine.expressions import Expression
+from workflow.engine.machine import compile_machine
+from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
 from workflow.errors import DefinitionError
 from workflow.platform.durations import parse_duration
 from workflow.platform.hygiene import MAX_AMOUNT, MAX_INTEGER, FreeText
-
-ROLES = frozenset({"sales", "risk_officer", "legal", "manager", "auditor", "admin", "system"})
-# Auditors read and verify; they never act on a workflow (SPEC 1).
-NON_ACTING_ROLES = frozenset({"auditor"})
+from workflow.records.identity import SYSTEM_ROLE
 
 _TOP_KEYS = {"name", "version", "title", "description", "subject", "initial", "states",
              "transitions", "timers", "settings"}
@@ -100,7 +99,7 @@ class TransitionDef:
 
     @property
     def system_only(self) -> bool:
-        return self.roles == frozenset({"system"})
+        return self.roles == frozenset({SYSTEM_ROLE})
 
 
 @dataclass
@@ -150,7 +149,7 @@ def content_hash(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def parse_definition(raw: bytes | str, file: str, registry: Registry) -> Definition:
+def parse_definition(raw: bytes | str, file: str, registry: Registry, policy: RolePolicy) -> Definition:
     """Validate and compile one definition's YAML text.
 
     Raises:
@@ -162,13 +161,14 @@ def parse_definition(raw: bytes | str, file: str, registry: Registry) -> Definit
         doc = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise DefinitionError(file, "(document)", f"is not valid YAML: {exc}") from exc
-    return _Compiler(file, registry).compile(doc, raw)
+    return _Compiler(file, registry, policy).compile(doc, raw)
 
 
 class _Compiler:
-    def __init__(self, file: str, registry: Registry) -> None:
+    def __init__(self, file: str, registry: Registry, policy: RolePolicy) -> None:
         self.file = file
         self.registry = registry
+        self.policy = policy
 
     def fail(self, key: str, message: str) -> DefinitionError:
         return DefinitionError(self.file, key, message)
@@ -207,8 +207,6 @@ class _Compiler:
             settings=doc.get("settings") or {}, content_hash=content_hash(raw),
             source=raw.decode("utf-8"), file=self.file, by_trigger=by_trigger,
         )
-        from workflow.engine.machine import compile_machine
-
         definition.machine = compile_machine(definition)
         return definition
 
@@ -292,9 +290,10 @@ class _Compiler:
         if not roles:
             raise self.fail(f"{where}.roles", "must list at least one role")
         for r in roles:
-            if r not in ROLES:
-                raise self.fail(f"{where}.roles", f"unknown role {r!r}; known: {', '.join(sorted(ROLES))}")
-            if r in NON_ACTING_ROLES:
+            if r not in self.policy.roles:
+                raise self.fail(f"{where}.roles",
+                                f"unknown role {r!r}; known: {', '.join(sorted(self.policy.roles))}")
+            if r in self.policy.non_acting:
                 raise self.fail(f"{where}.roles", f"{r!r} may never act on a workflow")
         condition = None
         if raw.get("condition") is not None:
@@ -402,7 +401,7 @@ def _as_list(value: Any, compiler: _Compiler, key: str) -> list[Any]:
     return value
 
 
-def load_folder(folder: Path, registry: Registry) -> list[Definition]:
+def load_folder(folder: Path, registry: Registry, policy: RolePolicy) -> list[Definition]:
     """Parse every ``*.yaml`` workflow file directly in ``folder`` (rules live in ``rules/``).
 
     Raises:
@@ -410,7 +409,7 @@ def load_folder(folder: Path, registry: Registry) -> list[Definition]:
     """
     found: dict[tuple[str, int], Definition] = {}
     for path in sorted(Path(folder).glob("*.yaml")):
-        definition = parse_definition(path.read_bytes(), path.name, registry)
+        definition = parse_definition(path.read_bytes(), path.name, registry, policy)
         key = (definition.name, definition.version)
         if key in found:
             raise DefinitionError(path.name, "version", f"{definition.name} v{definition.version} is also defined in {found[key].file}")

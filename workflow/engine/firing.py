@@ -61,10 +61,6 @@ class FireResult:
                 "version": self.version, "audit_seq": self.audit_seq, "replayed": self.replayed}
 
 
-def _catalog(catalog: Catalog | None) -> Catalog:
-    return catalog or runtime.current().catalog
-
-
 def start(
     session: Session,
     definition_name: str,
@@ -77,14 +73,13 @@ def start(
     assignees: list[str] | None = None,
     comment: str | None = None,
     request_id: str | None = None,
-    catalog: Catalog | None = None,
 ) -> WorkflowInstance:
     """Create an instance of the latest version of ``definition_name`` in its initial state.
 
     Raises:
         NotFound: no such definition.
     """
-    definition = _catalog(catalog).get(definition_name)
+    definition = runtime.of(session).catalog.get(definition_name)
     now = clock.now()
     instance = WorkflowInstance(
         definition=definition.name, definition_version=definition.version,
@@ -118,7 +113,6 @@ def fire(
     idempotency_key: str | None = None,
     comment: str | None = None,
     request_id: str | None = None,
-    catalog: Catalog | None = None,
 ) -> FireResult:
     """Fire ``trigger`` on an instance as ``actor``, inside the caller's transaction.
 
@@ -133,6 +127,7 @@ def fire(
         IdempotencyMismatch: the key was used for a different request.
     """
     payload = dict(payload or {})
+    catalog = runtime.of(session).catalog
     if idempotency_key:
         prior = session.get(IdempotencyRecord, (actor.username, idempotency_key))
         if prior is not None:
@@ -144,19 +139,19 @@ def fire(
             return FireResult(**{**prior.result, "replayed": True})
 
     instance = session.execute(_LOCK, {"iid": instance_id}).scalar_one_or_none()
-    admitted = _admit(session, instance, instance_id, trigger, actor, _catalog(catalog),
+    admitted = _admit(session, instance, instance_id, trigger, actor, catalog,
                       expected_version=expected_version, payload=payload, comment=comment,
                       request_id=request_id)
     assert admitted is not None  # the payload is known: every check was made
     definition, ctx, chosen = admitted.definition, admitted.ctx, admitted.chosen
     instance = ctx.instance
-    from_state, now, registry = ctx.from_state, ctx.now, _catalog(catalog).registry
+    from_state, now, registry = ctx.from_state, ctx.now, catalog.registry
     _validate_payload(ctx.transition, payload, comment)
     if chosen is None:
         raise ConditionNotMet(
             f"{trigger!r} is not possible with this data: "
             + "; ".join(t.condition.source for t in admitted.permitted if t.condition is not None),
-            allowed_actions=available_actions(session, instance, actor, definition, catalog),
+            allowed_actions=available_actions(session, instance, actor, definition),
             code="action.condition", params={"trigger": trigger},
         )
 
@@ -209,7 +204,6 @@ def authorize(
     *,
     expected_version: int | None = None,
     idempotency_key: str | None = None,
-    catalog: Catalog | None = None,
 ) -> None:
     """Check, before the action's input is read, that ``actor`` may fire ``trigger`` on
     the instance now: the checks of :func:`fire` in its order, without the row lock and
@@ -224,9 +218,10 @@ def authorize(
         IllegalState: the trigger cannot fire from the current state.
         Forbidden: a missing role or a guard refused (``extra['rule']`` names it).
     """
+    catalog = runtime.of(session).catalog
     try:
         _admit(session, session.get(WorkflowInstance, instance_id), instance_id, trigger, actor,
-               _catalog(catalog), expected_version=expected_version, payload=None)
+               catalog, expected_version=expected_version, payload=None)
     except RiskloopError:
         if idempotency_key and session.get(IdempotencyRecord, (actor.username, idempotency_key)):
             return
@@ -252,7 +247,7 @@ def _admit(session: Session, instance: WorkflowInstance | None, instance_id: int
 
     Raises: as :func:`authorize`.
     """
-    if instance is None or not visibility.can_view(session, instance, actor, catalog.registry):
+    if instance is None or not visibility.can_view(session, instance, actor, catalog):
         # A case the actor may not see is reported as missing, never as forbidden.
         raise NotFound(f"workflow instance {instance_id} does not exist")
     definition = catalog.get(instance.definition, instance.definition_version)
@@ -276,7 +271,7 @@ def _admit(session: Session, instance: WorkflowInstance | None, instance_id: int
         raise IllegalState(
             f"{trigger!r} cannot be done while the case is {from_state!r}",
             state=from_state,
-            allowed_actions=available_actions(session, instance, actor, definition, catalog),
+            allowed_actions=available_actions(session, instance, actor, definition),
             code="action.illegal_state", params={"trigger": trigger, "state": from_state},
         )
     permitted = [t for t in candidates if actor.has_any(t.roles)]
@@ -392,11 +387,10 @@ def _validate_payload(transition: TransitionDef, payload: dict[str, Any], commen
 
 
 def available_actions(session: Session, instance: WorkflowInstance, actor: Actor,
-                      definition: Definition | None = None,
-                      catalog: Catalog | None = None) -> list[str]:
+                      definition: Definition | None = None) -> list[str]:
     """Triggers ``actor`` may fire now: roles, guards, and the conditions that depend on the
     case alone (a condition on the action's input is judged when the action comes)."""
-    catalog = _catalog(catalog)
+    catalog = runtime.of(session).catalog
     definition = definition or catalog.get(instance.definition, instance.definition_version)
     if definition.states[instance.state].final:
         return []

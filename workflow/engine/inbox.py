@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
 from workflow.engine import visibility
-from workflow.engine.builtins.standard import TRIGGER_ACTORS
+from workflow.engine.builtins.guards import TRIGGER_ACTORS
 from workflow.engine.catalog import Catalog
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
@@ -63,12 +63,12 @@ def inbox(session: Session, catalog: Catalog, actor: Actor, *, limit: int = 50,
                 return
             after = (rows[-1].sla_due_at, rows[-1].id)
             session.info[TRIGGER_ACTORS] = _TriggerActors(session, [r.id for r in rows])
-            if not visibility.sees_everything(actor):
-                visibility.preload_owners(session, rows, catalog.registry)
+            if not visibility.sees_everything(actor, catalog):
+                visibility.preload_owners(session, rows, catalog)
             for instance in rows:
-                if not visibility.can_view(session, instance, actor, catalog.registry):
+                if not visibility.can_view(session, instance, actor, catalog):
                     continue
-                actions = engine.available_actions(session, instance, actor, catalog=catalog)
+                actions = engine.available_actions(session, instance, actor)
                 if actions:
                     yield instance, actions
                     found += 1

@@ -16,7 +16,7 @@ def present_instance(session: Session, instance: WorkflowInstance, actor: Actor,
                      actions: list[str] | None = None) -> dict[str, Any]:
     """The instance as ``actor`` sees it; ``actions``: its available actions when the
     caller has worked them out already (the inbox), else they are worked out here."""
-    catalog = runtime.current().catalog
+    catalog = runtime.of(session).catalog
     definition = catalog.get(instance.definition, instance.definition_version)
     return {
         "id": instance.id,
@@ -35,7 +35,7 @@ def present_instance(session: Session, instance: WorkflowInstance, actor: Actor,
         else engine.available_actions(session, instance, actor, definition),
         "sla_due_at": instance.sla_due_at,
         "breached": instance.breached,
-        "data": visibility.data_for(session, instance, actor, catalog.registry),
+        "data": visibility.data_for(session, instance, actor, catalog),
         "created_at": instance.created_at,
         "updated_at": instance.updated_at,
         "state_entered_at": instance.state_entered_at,

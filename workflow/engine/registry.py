@@ -1,14 +1,15 @@
 """Named guards, effects, background tasks and scheduled jobs that definitions refer to.
 
 Definitions (YAML) name these callables; the loader refuses a name that is not
-registered here. Domain modules in ``workflow.domain`` register theirs on import,
-so adding a workflow means a YAML file and, at most, a named guard or effect.
+registered. There is no process-wide registry: like a Flask ``Blueprint``, each
+provider of named callables owns a ``Registry`` (the engine's builtins, each module
+of a plug-in, the audit and accounts jobs) and the composition root joins the ones
+it wants with :meth:`Registry.compose`, so adding a workflow means a YAML file and,
+at most, a named guard or effect in a registry the application composes.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ GuardFn = Callable[..., "str | None"]
 EffectFn = Callable[..., None]
 TaskFn = Callable[..., None]
 JobFn = Callable[..., None]
+# fn(ctx, recipients, title): one more way the ``notify`` task delivers (e-mail, webhooks)
+ChannelFn = Callable[..., None]
 
 
 @dataclass
@@ -31,6 +34,31 @@ class Registry:
     subject_owner_batches: dict[str, Callable[..., dict[int, str | None]]] = field(default_factory=dict)
     # definition name -> fn(session, instance, actor) -> the case data this actor may see
     data_views: dict[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)
+    channels: list[ChannelFn] = field(default_factory=list)
+
+    @classmethod
+    def compose(cls, *registries: Registry) -> Registry:
+        """One registry holding every name of ``registries``.
+
+        Raises:
+            ValueError: two of them register the same name.
+        """
+        joined = cls()
+        for part in registries:
+            for table in ("guards", "effects", "tasks", "subject_owners",
+                          "subject_owner_batches", "data_views"):
+                for name, fn in getattr(part, table).items():
+                    joined._register(getattr(joined, table), name)(fn)
+            for name, (fn, cron) in part.jobs.items():
+                joined.job(name, cron)(fn)
+            joined.channels.extend(c for c in part.channels if c not in joined.channels)
+        return joined
+
+    def channel(self, fn: ChannelFn) -> ChannelFn:
+        """Register an extra delivery channel ``fn(ctx, recipients, title)`` for ``notify``."""
+        if fn not in self.channels:
+            self.channels.append(fn)
+        return fn
 
     def subject_owner(self, subject_type: str) -> Callable[[Any], Any]:
         """Register how to find the owner (a sales user) of a case's subject."""
@@ -62,7 +90,7 @@ class Registry:
         or the name of a setting holding one (resolved by the scheduler)."""
 
         def decorator(fn: JobFn) -> JobFn:
-            if name in self.jobs:
+            if name in self.jobs and self.jobs[name][0] is not fn:
                 raise ValueError(f"job {name!r} is registered twice")
             self.jobs[name] = (fn, cron)
             return fn
@@ -80,22 +108,3 @@ class Registry:
         return decorator
 
 
-registry = Registry()
-_loaded = False
-
-
-def load_domain() -> Registry:
-    """Import the engine's built-in guards, effects and tasks and every module of the
-    customer-risk plug-in (``workflow.risk``) so their names are registered."""
-    global _loaded
-    if not _loaded:
-        from workflow import risk
-        from workflow.engine import builtins
-
-        for package in (builtins, risk):
-            for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
-                importlib.import_module(module.name)
-        for name in ("workflow.audit.checkpoint_job", "workflow.accounts.upkeep"):
-            importlib.import_module(name)
-        _loaded = True
-    return registry

@@ -1,47 +1,84 @@
-"""The process-wide pieces the engine needs outside a request: the catalog,
-settings and a session factory. Set once at start-up by ``api.create_app`` (or a
-test); read by the engine, the actors and the scheduler."""
+"""The engine object: everything that decides the engine's behaviour, built once by the
+composition root (``api.create_app``, the CLI, the worker, a test, an example) and
+handed to what needs it.
+
+There is no process-wide instance. Code that holds a SQLAlchemy ``Session`` reaches
+the engine object through the session: :meth:`Runtime.bind` makes a session factory
+put it in ``Session.info`` (:data:`SESSION_KEY`), and :func:`of` reads it back. Code
+without a session (the Flask app, the Dramatiq middleware, the CLI) is given the
+object itself.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.engine.catalog import Catalog
-from workflow.engine.registry import load_domain
+from workflow.engine.policy import RolePolicy
+from workflow.engine.registry import Registry
+from workflow.platform.crypto import FieldCipher
+from workflow.platform.db import RUNTIME_KEY
+from workflow.records.outbox import Sender
+
+SESSION_KEY = RUNTIME_KEY
 
 
-@dataclass
+@dataclass(eq=False)
 class Runtime:
+    """One engine: its catalog (definitions, registry, role policy), settings, the
+    field cipher, the outbox sender (set when a broker's actor is declared) and the
+    session factory whose sessions carry it."""
+
     catalog: Catalog
-    session_factory: Callable[[], Session] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    cipher: FieldCipher | None = None
+    outbox_sender: Sender | None = None
+    session_factory: sessionmaker[Session] | None = None
+
+    @property
+    def registry(self) -> Registry:
+        return self.catalog.registry
+
+    @property
+    def policy(self) -> RolePolicy:
+        return self.catalog.policy
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        return self.settings.get(name, default)
+
+    def bind(self, factory: sessionmaker[Session]) -> sessionmaker[Session]:
+        """Make every session of ``factory`` carry this engine object; it becomes
+        :attr:`session_factory`."""
+        info = dict(factory.kw.get("info") or {})
+        info[SESSION_KEY] = self
+        factory.configure(info=info)
+        self.session_factory = factory
+        return factory
+
+    def session(self) -> Session:
+        """A new session of :attr:`session_factory`.
+
+        Raises:
+            RuntimeError: no factory is bound.
+        """
+        if self.session_factory is None:
+            raise RuntimeError("this riskloop runtime has no session factory; call bind() first")
+        return self.session_factory()
 
 
-_current: Runtime | None = None
+def of(session: Session) -> Runtime:
+    """The engine object ``session`` was made for.
 
-
-def configure(runtime: Runtime) -> Runtime:
-    global _current
-    _current = runtime
-    return runtime
-
-
-def current() -> Runtime:
-    if _current is None:
+    Raises:
+        RuntimeError: the session's factory was not bound to a runtime.
+    """
+    found = session.info.get(SESSION_KEY)
+    if not isinstance(found, Runtime):
         raise RuntimeError(
-            "the riskloop runtime is not configured; create the app with api.create_app() "
-            "or call workflow.engine.runtime.configure() first"
+            "this session carries no riskloop runtime: make sessions with a factory bound by "
+            "Runtime.bind(sessionmaker(...)) (the app factory and the test fixtures do this)"
         )
-    return _current
-
-
-def new_catalog() -> Catalog:
-    return Catalog(load_domain())
-
-
-def setting(name: str, default: Any = None) -> Any:
-    return current().settings.get(name, default) if _current else default
+    return found

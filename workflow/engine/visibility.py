@@ -1,4 +1,7 @@
-"""Who may see which cases, and how much of their data."""
+"""Who may see which cases, and how much of their data.
+
+The catalog carries what decides it: the role policy (who sees every case) and the
+registry (how to find a subject's owner, and each definition's data view)."""
 
 from __future__ import annotations
 
@@ -7,18 +10,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from workflow.engine.catalog import Catalog
 from workflow.engine.registry import Registry
 from workflow.errors import NotFound
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 
-# Roles that see every case (SPEC 1): approvers, managers and auditors.
-SEE_ALL = frozenset({"risk_officer", "legal", "manager", "auditor"})
 
-
-def sees_everything(actor: Actor) -> bool:
-    """Approvers, managers, auditors and the system see every case and its full data."""
-    return actor.has_any(SEE_ALL) or actor.is_system
+def sees_everything(actor: Actor, catalog: Catalog) -> bool:
+    """Holders of the policy's see-all roles and the system see every case and its full data."""
+    return catalog.policy.sees_everything(actor)
 
 
 # session.info key: {(subject type, subject id): owner} read for a batch of cases by
@@ -26,7 +27,7 @@ def sees_everything(actor: Actor) -> bool:
 OWNERS = "riskloop.subject_owners"
 
 
-def preload_owners(session: Session, instances: Iterable[WorkflowInstance], registry: Registry) -> None:
+def preload_owners(session: Session, instances: Iterable[WorkflowInstance], catalog: Catalog) -> None:
     """Read the owners of ``instances``' subjects in one query per subject type (for the
     inbox and lists, so that checking a page of cases is not a query per case); the
     caller removes ``session.info[OWNERS]`` when done."""
@@ -36,7 +37,7 @@ def preload_owners(session: Session, instances: Iterable[WorkflowInstance], regi
             wanted.setdefault(instance.subject_type, set()).add(int(instance.subject_id))
     cache: dict[tuple[str, int], str | None] = session.info.setdefault(OWNERS, {})
     for subject_type, ids in wanted.items():
-        batch = registry.subject_owner_batches.get(subject_type)
+        batch = catalog.registry.subject_owner_batches.get(subject_type)
         if batch is None:
             continue
         ids -= {i for t, i in cache if t == subject_type}
@@ -45,14 +46,14 @@ def preload_owners(session: Session, instances: Iterable[WorkflowInstance], regi
             cache.update({(subject_type, i): owners.get(i) for i in ids})
 
 
-def can_view(session: Session, instance: WorkflowInstance, actor: Actor, registry: Registry) -> bool:
-    """Approvers, managers, auditors and the system see every case. Anyone else sees the
-    cases of a subject they own now (a client's cases follow it to a new owner and are no
-    longer the previous owner's, whoever started them); a case whose subject has no owner,
-    if they started it or are assigned to it."""
-    if actor.has_any(SEE_ALL) or actor.is_system:
+def can_view(session: Session, instance: WorkflowInstance, actor: Actor, catalog: Catalog) -> bool:
+    """Whoever the role policy lets see everything (approvers, managers, auditors, the
+    system) sees every case. Anyone else sees the cases of a subject they own now (a
+    client's cases follow it to a new owner and are no longer the previous owner's, whoever
+    started them); a case whose subject has no owner, if they started it or are assigned to it."""
+    if catalog.policy.sees_everything(actor):
         return True
-    owner = _subject_owner(session, instance, registry)
+    owner = _subject_owner(session, instance, catalog.registry)
     if owner is not None:
         return owner == actor.username
     return actor.username == instance.created_by or actor.username in (instance.assignees or [])
@@ -72,35 +73,35 @@ def _subject_owner(session: Session, instance: WorkflowInstance, registry: Regis
 
 
 def require_view(session: Session, instance: WorkflowInstance | None, actor: Actor,
-                 registry: Registry, instance_id: int) -> WorkflowInstance:
+                 catalog: Catalog, instance_id: int) -> WorkflowInstance:
     """Raises:
         NotFound: missing, or not visible to ``actor`` (not revealed as forbidden)."""
-    if instance is None or not can_view(session, instance, actor, registry):
+    if instance is None or not can_view(session, instance, actor, catalog):
         raise NotFound(f"workflow instance {instance_id} does not exist",
                        code="instance.not_found", params={"id": instance_id})
     return instance
 
 
-def data_for(session: Session, instance: WorkflowInstance, actor: Actor, registry: Registry) -> dict[str, Any]:
-    view = registry.data_views.get(instance.definition)
+def data_for(session: Session, instance: WorkflowInstance, actor: Actor, catalog: Catalog) -> dict[str, Any]:
+    view = catalog.registry.data_views.get(instance.definition)
     if view is None:
         return dict(instance.data or {})
     return view(session, instance, actor)
 
 
 def record_payload_for(session: Session, instance: WorkflowInstance, record: AuditRecord,
-                       actor: Actor, registry: Registry) -> dict[str, Any] | None:
+                       actor: Actor, catalog: Catalog) -> dict[str, Any] | None:
     """The payload of one of ``instance``'s audit records as ``actor`` may see it, or None
     when it is hidden. People who do not see everything (sales) get only the payloads of
     their own actions, and a case's data recorded there (the ``data`` of a start record)
     goes through the definition's data view, as the case itself does: a sales user who
     filed a change of credit limit sees the request, not the limit."""
     payload = dict(record.payload or {})
-    if sees_everything(actor) or not payload:
+    if catalog.policy.sees_everything(actor) or not payload:
         return payload
     if record.actor != actor.username:
         return None
-    view = registry.data_views.get(instance.definition)
+    view = catalog.registry.data_views.get(instance.definition)
     if view is not None and isinstance(payload.get("data"), dict):
         snapshot = WorkflowInstance(id=instance.id, definition=instance.definition,
                                     definition_version=instance.definition_version,

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import struct
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
-from workflow.engine import runtime
 from workflow.errors import PayloadTooLarge, ValidationFailed
 
 MIB = 1024 * 1024
@@ -54,13 +54,14 @@ class Limits:
     members: int = DEFAULT_MAX_MEMBERS
 
     @classmethod
-    def configured(cls) -> Limits:
-        """The limits of the running process's settings (defaults where unset)."""
+    def configured(cls, settings: Mapping[str, Any] | None = None) -> Limits:
+        """The limits of ``settings`` (the engine object's; defaults where unset or None)."""
+        settings = settings or {}
         return cls(
-            member_bytes=int(runtime.setting("RISKLOOP_ZIP_MAX_MEMBER_BYTES") or DEFAULT_MAX_MEMBER_BYTES),
-            total_bytes=int(runtime.setting("RISKLOOP_ZIP_MAX_TOTAL_BYTES") or DEFAULT_MAX_TOTAL_BYTES),
-            ratio=int(runtime.setting("RISKLOOP_ZIP_MAX_RATIO") or DEFAULT_MAX_RATIO),
-            members=int(runtime.setting("RISKLOOP_ZIP_MAX_MEMBERS") or DEFAULT_MAX_MEMBERS),
+            member_bytes=int(settings.get("RISKLOOP_ZIP_MAX_MEMBER_BYTES") or DEFAULT_MAX_MEMBER_BYTES),
+            total_bytes=int(settings.get("RISKLOOP_ZIP_MAX_TOTAL_BYTES") or DEFAULT_MAX_TOTAL_BYTES),
+            ratio=int(settings.get("RISKLOOP_ZIP_MAX_RATIO") or DEFAULT_MAX_RATIO),
+            members=int(settings.get("RISKLOOP_ZIP_MAX_MEMBERS") or DEFAULT_MAX_MEMBERS),
         )
 
 
@@ -74,7 +75,7 @@ def check_zip(source: IO[bytes], what: str, limits: Limits | None = None) -> lis
         ValidationFailed: not a readable zip, a member's data does not match its headers,
             an encrypted member, or a compression method other than stored or deflate.
     """
-    limits = limits or Limits.configured()
+    limits = limits or Limits()
     try:
         _check_directory(source, what, limits)
         source.seek(0)

@@ -5,9 +5,9 @@ writers carry on. PostgreSQL: ``pg_dump --format=custom`` reads one snapshot
 (a repeatable-read transaction), so the copy is consistent without stopping
 anything; ``pg_restore`` loads it into an empty database.
 
-With ``RISKLOOP_BACKUP_DIR`` set, the ``backup`` job runs on the
-``RISKLOOP_BACKUP_CRON`` schedule (a durable cron-like timer like every job, so
-one scheduler fires it once) and keeps the newest ``RISKLOOP_BACKUP_KEEP``.
+With ``RISKLOOP_BACKUP_DIR`` set, the ``backup`` job (``workflow.background.jobs``)
+runs on the ``RISKLOOP_BACKUP_CRON`` schedule (a durable cron-like timer like every
+job, so one scheduler fires it once) and keeps the newest ``RISKLOOP_BACKUP_KEEP``.
 """
 
 from __future__ import annotations
@@ -19,13 +19,9 @@ import sqlite3
 import subprocess
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import Session
 
-from workflow.engine import runtime
-from workflow.engine.registry import Registry
 from workflow.errors import ConfigurationError
 from workflow.platform import clock
 
@@ -133,19 +129,3 @@ def restore(backup_file: Path, database_url: str) -> None:
     else:
         raise ConfigurationError(f"restore supports SQLite and PostgreSQL, not {url.get_backend_name()}")
     log.info("restored %s", backup_file.name)
-
-
-def scheduled_backup(session: Session, now: datetime, args: dict[str, Any]) -> None:
-    """The ``backup`` job: a backup into RISKLOOP_BACKUP_DIR, then keep the newest few."""
-    folder = Path(str(runtime.setting("RISKLOOP_BACKUP_DIR")))
-    url = session.get_bind().engine.url
-    written = backup(url.render_as_string(hide_password=False), folder, at=now)
-    deleted = prune(folder, int(runtime.setting("RISKLOOP_BACKUP_KEEP", 14)))
-    log.info("scheduled backup %s; %d old backups deleted", written.name, len(deleted))
-
-
-def enable_schedule(registry: Registry) -> None:
-    """Register the ``backup`` job (cron from ``RISKLOOP_BACKUP_CRON``); done at start-up
-    only when ``RISKLOOP_BACKUP_DIR`` is set, in the scheduler and worker processes alike."""
-    if "backup" not in registry.jobs:
-        registry.job("backup", "RISKLOOP_BACKUP_CRON")(scheduled_backup)

@@ -13,10 +13,12 @@ is needed.
 from __future__ import annotations
 
 import json
+import weakref
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import Session
 from sqlalchemy.types import Text, TypeDecorator
 
 from workflow.errors import ConfigurationError
@@ -33,7 +35,8 @@ class EncryptionKeyError(ConfigurationError, ValueError):
 
 
 class CipherNotConfigured(ConfigurationError, RuntimeError):
-    """Raised when an encrypted value is read or written before configure_cipher() ran."""
+    """Raised when an encrypted value is read or written through a database engine that
+    no cipher was attached to (attach_cipher)."""
 
 
 class DecryptionFailed(ConfigurationError, ValueError):
@@ -146,33 +149,43 @@ def _decrypt_hint() -> str:
     )
 
 
-_cipher: FieldCipher | None = None
+# The cipher of each database engine, keyed by the engine's dialect: the column types
+# below are given only the dialect. Attached by the composition root, per engine (two
+# apps or tests with different keys in one process do not share one).
+_ciphers: weakref.WeakKeyDictionary[Dialect, FieldCipher] = weakref.WeakKeyDictionary()
 
 
-def configure_cipher(keys: list[str]) -> FieldCipher:
-    """Install the process-wide cipher that :class:`EncryptedString` columns use.
+def attach_cipher(engine: Engine, cipher: FieldCipher) -> FieldCipher:
+    """Make :class:`EncryptedString` and :class:`EncryptedJSON` columns read and written
+    through ``engine`` use ``cipher`` (replacing any cipher attached before)."""
+    _ciphers[engine.dialect] = cipher
+    return cipher
+
+
+def cipher_of(dialect: Dialect) -> FieldCipher:
+    """The cipher attached to the engine of ``dialect``.
 
     Raises:
-        EncryptionKeyError: no keys, or a malformed key.
+        CipherNotConfigured: no cipher is attached to that engine.
     """
-    global _cipher
-    _cipher = FieldCipher(keys)
-    return _cipher
-
-
-def get_cipher() -> FieldCipher:
-    """The process-wide cipher.
-
-    Raises:
-        CipherNotConfigured: configure_cipher() has not run in this process.
-    """
-    if _cipher is None:
+    cipher = _ciphers.get(dialect)
+    if cipher is None:
         raise CipherNotConfigured(
-            "field encryption is not configured in this process: call "
-            f"workflow.platform.crypto.configure_cipher(parse_keys(os.environ['{ENV_VAR}'])) at "
-            "start-up (the app factory and the worker entry point should do this)"
+            "field encryption is not configured for this database engine: call "
+            "workflow.platform.crypto.attach_cipher(engine, "
+            f"FieldCipher(parse_keys(os.environ['{ENV_VAR}']))) at start-up "
+            "(the app factory and the worker entry point do this)"
         )
-    return _cipher
+    return cipher
+
+
+def session_cipher(session: Session) -> FieldCipher:
+    """The cipher of the database engine ``session`` is bound to.
+
+    Raises:
+        CipherNotConfigured: no cipher is attached to that engine.
+    """
+    return cipher_of(session.get_bind().dialect)
 
 
 class EncryptedString(TypeDecorator[str]):
@@ -184,12 +197,12 @@ class EncryptedString(TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return get_cipher().encrypt(value)
+        return cipher_of(dialect).encrypt(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return get_cipher().decrypt(value)
+        return cipher_of(dialect).decrypt(value)
 
 
 class EncryptedJSON(TypeDecorator[Any]):
@@ -205,9 +218,9 @@ class EncryptedJSON(TypeDecorator[Any]):
         if value is None:
             return None
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        return get_cipher().encrypt(text)
+        return cipher_of(dialect).encrypt(text)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        return json.loads(get_cipher().decrypt(value))
+        return json.loads(cipher_of(dialect).decrypt(value))

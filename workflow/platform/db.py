@@ -17,6 +17,11 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# Session.info key of the engine object (workflow.engine.runtime): the composition root's
+# session factories put it there, so code holding a session reaches the engine's settings,
+# catalog and outbox sender without a process-wide global.
+RUNTIME_KEY = "riskloop"
+
 # JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite autoincrements only INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.

@@ -22,18 +22,18 @@ import tempfile
 import time
 import unicodedata
 import zipfile
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from workflow.engine import runtime
 from workflow.errors import (
     ConfigurationError,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
-from workflow.platform.archives import check_zip
+from workflow.platform.archives import Limits, check_zip
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +55,24 @@ ALLOWED_TYPES = frozenset({
     "application/vnd.oasis.opendocument.presentation",
 })
 
-def evidence_dir() -> Path:
-    """Raises:
+def evidence_dir(settings: Mapping[str, Any]) -> Path:
+    """The folder ``settings`` name (``RISKLOOP_EVIDENCE_DIR``).
+
+    Raises:
         ConfigurationError: ``RISKLOOP_EVIDENCE_DIR`` is not configured."""
-    folder = runtime.setting("RISKLOOP_EVIDENCE_DIR")
+    folder = settings.get("RISKLOOP_EVIDENCE_DIR")
     if not folder:
         raise ConfigurationError("RISKLOOP_EVIDENCE_DIR is not set; point it at a writable folder "
                                  "(the app defaults it to <instance folder>/evidence)")
     return Path(str(folder))
 
 
-def max_bytes() -> int:
-    return int(runtime.setting("RISKLOOP_EVIDENCE_MAX_BYTES", DEFAULT_MAX_BYTES))
+def max_bytes(settings: Mapping[str, Any]) -> int:
+    return int(settings.get("RISKLOOP_EVIDENCE_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
-def path_for(sha256: str) -> Path:
-    return evidence_dir() / sha256[:2] / sha256
+def path_for(settings: Mapping[str, Any], sha256: str) -> Path:
+    return evidence_dir(settings) / sha256[:2] / sha256
 
 
 def check_content_type(content_type: str | None) -> str:
@@ -160,7 +162,8 @@ def check_signature(content_type: str, head: bytes) -> None:
         raise _not_of_type(content_type)
 
 
-def check_container(source: IO[bytes], content_type: str) -> None:
+def check_container(source: IO[bytes], content_type: str,
+                    settings: Mapping[str, Any] | None = None) -> None:
     """For the zip-based office formats: the container is measured before anyone unpacks it
     and holds the parts of ``content_type``; other types pass.
 
@@ -171,7 +174,8 @@ def check_container(source: IO[bytes], content_type: str) -> None:
     if SIGNATURES.get(content_type) != _ZIP:
         return
     try:
-        names = check_zip(source, "the file")
+        names = check_zip(source, "the file",
+                          Limits.configured(settings) if settings is not None else None)
     except ValidationFailed as exc:
         raise _not_of_type(content_type, "it is not a readable zip container") from exc
     folder = _OOXML_FOLDERS.get(content_type)
@@ -204,9 +208,9 @@ def download_name(filename: str, content_type: str) -> str:
     return (stem if _SUFFIX.fullmatch(suffix) else name) + extensions[0]
 
 
-def store_file(stream: IO[bytes], limit: int | None = None,
+def store_file(settings: Mapping[str, Any], stream: IO[bytes], limit: int | None = None,
                content_type: str | None = None) -> tuple[str, int]:
-    """Copy ``stream`` into the evidence folder; returns (sha256, size).
+    """Copy ``stream`` into the evidence folder of ``settings``; returns (sha256, size).
 
     Raises:
         PayloadTooLarge: the stream is longer than ``limit`` bytes, or (an office document)
@@ -214,8 +218,8 @@ def store_file(stream: IO[bytes], limit: int | None = None,
         UnsupportedMediaType: ``content_type`` is given and the content is not of that type
             (its first bytes, or an office document's container; nothing is kept).
     """
-    limit = max_bytes() if limit is None else limit
-    folder = evidence_dir()
+    limit = max_bytes(settings) if limit is None else limit
+    folder = evidence_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     sweep_partial_uploads(folder)
     digest = hashlib.sha256()
@@ -241,7 +245,7 @@ def store_file(stream: IO[bytes], limit: int | None = None,
             os.fsync(out.fileno())
         if content_type is not None:
             with tmp.open("rb") as written:
-                check_container(written, content_type)
+                check_container(written, content_type, settings)
         sha = digest.hexdigest()
         final = folder / sha[:2] / sha
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -268,9 +272,9 @@ def sweep_partial_uploads(folder: Path, older_than: timedelta = timedelta(hours=
     return removed
 
 
-def check_file(sha256: str) -> str | None:
+def check_file(settings: Mapping[str, Any], sha256: str) -> str | None:
     """None if the stored file hashes to ``sha256``; else ``missing`` or what is wrong."""
-    path = path_for(sha256)
+    path = path_for(settings, sha256)
     if not path.is_file():
         return "missing"
     digest = hashlib.sha256()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The role background steps act with; the engine's role policy always includes it.
+SYSTEM_ROLE = "system"
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -15,11 +18,11 @@ class Actor:
 
     @classmethod
     def system(cls, job: str) -> Actor:
-        return cls(f"system:{job}", frozenset({"system"}))
+        return cls(f"system:{job}", frozenset({SYSTEM_ROLE}))
 
     @property
     def is_system(self) -> bool:
-        return "system" in self.roles
+        return SYSTEM_ROLE in self.roles
 
     def has_any(self, roles: frozenset[str] | set[str]) -> bool:
         return not self.roles.isdisjoint(roles)

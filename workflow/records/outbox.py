@@ -18,20 +18,22 @@ from sqlalchemy import event, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from workflow.platform import clock
+from workflow.platform.db import RUNTIME_KEY
 from workflow.records.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "riskloop_outbox_new"
 
-# Set by the runtime: hands a list of outbox ids to the broker; raises if it cannot.
+# Hands a list of outbox ids to the broker; raises if it cannot. Each engine object
+# (workflow.engine.runtime) holds its own, found through the session's info.
 Sender = Callable[[list[int]], None]
-_sender: Sender | None = None
 
 
-def set_sender(sender: Sender | None) -> None:
-    global _sender
-    _sender = sender
+def sender_of(session: Session) -> Sender | None:
+    """The outbox sender of the engine object ``session`` carries (None: nothing is sent
+    after commit; a worker or a test drains the outbox instead)."""
+    return getattr(session.info.get(RUNTIME_KEY), "outbox_sender", None)
 
 
 _INSERT = insert(OutboxMessage).returning(OutboxMessage.id)
@@ -57,10 +59,11 @@ def enqueue(
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     ids = session.info.pop(_PENDING_KEY, None)
-    if not ids or _sender is None:
+    sender = sender_of(session)
+    if not ids or sender is None:
         return
     try:
-        _sender(ids)
+        sender(ids)
     except Exception:  # the broker is down: the relay loop delivers later
         log.warning("broker unavailable; %d outbox message(s) left for the relay", len(ids))
 
@@ -75,9 +78,11 @@ def relay_once(session_factory: Callable[[], Session], *, redeliver_after: timed
     """Hand the broker every message still pending ``redeliver_after`` since it was last
     sent (or written): the broker was down, or the message was lost with a worker.
     Returns how many were handed over."""
-    if _sender is None:
-        return 0
     session = session_factory()
+    sender = sender_of(session)
+    if sender is None:
+        session.close()
+        return 0
     try:
         cutoff = clock.now() - redeliver_after
         ids = list(session.execute(
@@ -95,7 +100,7 @@ def relay_once(session_factory: Callable[[], Session], *, redeliver_after: timed
         if not ids:
             session.rollback()
             return 0
-        _sender(ids)
+        sender(ids)
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(sent_at=clock.now())
         )

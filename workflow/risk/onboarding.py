@@ -11,9 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
-from workflow.engine import runtime
 from workflow.engine.context import FireContext, TaskContext
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
 from workflow.errors import Conflict, Forbidden, Message
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
@@ -21,9 +20,11 @@ from workflow.risk.clients.masking import can_see_sensitive
 from workflow.risk.clients.model import Client, get_client
 from workflow.risk.clients.queries import visible_client
 from workflow.risk.clients.service import SUSPENDED, apply_changes
-from workflow.risk.due_diligence.review import schedule_periodic_review
+from workflow.risk.due_diligence.periodic_review import schedule_periodic_review
 from workflow.risk.screening.providers import configured_providers
 from workflow.risk.screening.screen import rule_set, screen
+
+registry = Registry()
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ def screen_client(ctx: TaskContext) -> None:
     """
     if ctx.instance is None or ctx.instance.state != "screening":
         return
-    settings = runtime.current().settings if runtime._current else {}
+    settings = ctx.settings
     client = get_client(ctx.session, int(ctx.instance.subject_id or 0))
     outcome = screen(ctx.session, client, configured_providers(settings), rule_set(settings), ctx.now)
     engine.fire(ctx.session, ctx.instance.id, "screened", SCREENING_ACTOR, outcome.payload(),

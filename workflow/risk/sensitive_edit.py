@@ -20,16 +20,16 @@ from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
 from workflow.engine import runtime, visibility
-from workflow.engine.catalog import Catalog
 from workflow.engine.context import FireContext
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
 from workflow.errors import Duplicate, Forbidden, Message, ValidationFailed
 from workflow.platform import clock
-from workflow.platform.crypto import EncryptedJSON, EncryptedString, get_cipher
+from workflow.platform.crypto import EncryptedJSON, EncryptedString, FieldCipher, session_cipher
 from workflow.records import timers
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import Timer, WorkflowInstance
+from workflow.risk.alerts.client_suspension import open_black_loops
 from workflow.risk.clients.masking import can_see_sensitive, mask_client, mask_diff
 from workflow.risk.clients.model import SENSITIVE_FIELDS, Client, client_stream, get_client
 from workflow.risk.clients.queries import visible_client
@@ -42,6 +42,8 @@ from workflow.risk.clients.service import (
 )
 from workflow.risk.clients.validation import ClientFieldsSchema, validate_sensitive_change
 
+registry = Registry()
+
 log = logging.getLogger(__name__)
 
 DEFINITION = "sensitive_edit"
@@ -53,15 +55,15 @@ def is_encrypted(field: str) -> bool:
     return isinstance(Client.__table__.c[field].type, EncryptedString | EncryptedJSON)
 
 
-def _seal(field: str, value: Any) -> Any:
+def _seal(cipher: FieldCipher, field: str, value: Any) -> Any:
     if value is None or not is_encrypted(field):
         return value
-    return {"encrypted": get_cipher().encrypt(json.dumps(value))}
+    return {"encrypted": cipher.encrypt(json.dumps(value))}
 
 
-def _unseal(value: Any) -> Any:
+def _unseal(cipher: FieldCipher, value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"encrypted"}:
-        return json.loads(get_cipher().decrypt(value["encrypted"]))
+        return json.loads(cipher.decrypt(value["encrypted"]))
     return value
 
 
@@ -113,15 +115,15 @@ def open_requests(session: Session, client_id: int) -> list[WorkflowInstance]:
     ).scalars())
 
 
-def changeable_client(session: Session, client_id: int, actor: Actor, *, lock: bool = False,
-                      catalog: Catalog | None = None) -> Client:
+def changeable_client(session: Session, client_id: int, actor: Actor, *,
+                      lock: bool = False) -> Client:
     """The client ``actor`` may file a change request on (before the request is read).
 
     Raises:
         Forbidden: a role that may not request (whether the client exists or not).
         NotFound: no such client, or (sales) one owned by someone else.
     """
-    definition = (catalog or runtime.current().catalog).get(DEFINITION)
+    definition = runtime.of(session).catalog.get(DEFINITION)
     requesters = frozenset(definition.settings.get("requester_roles") or ())
     if not actor.has_any(requesters):
         raise Forbidden(f"filing a change request needs one of the roles "
@@ -136,8 +138,7 @@ def changeable_client(session: Session, client_id: int, actor: Actor, *, lock: b
 
 
 def request_sensitive_edit(session: Session, client_id: int, changes: Any, reason: str,
-                           actor: Actor, *, request_id: str | None = None,
-                           catalog: Catalog | None = None) -> WorkflowInstance:
+                           actor: Actor, *, request_id: str | None = None) -> WorkflowInstance:
     """File a change request for ``client_id``'s sensitive fields (the caller commits).
 
     Raises:
@@ -147,7 +148,7 @@ def request_sensitive_edit(session: Session, client_id: int, changes: Any, reaso
         Duplicate: an open request already changes one of the same fields.
     """
     # The client row lock serialises requests on one client (the overlap check below).
-    client = changeable_client(session, client_id, actor, lock=True, catalog=catalog)
+    client = changeable_client(session, client_id, actor, lock=True)
     if not (reason or "").strip():
         raise ValidationFailed("say why the change is needed",
                                errors={"reason": [Message("field.reason_required", "A reason is required.")]})
@@ -161,24 +162,26 @@ def request_sensitive_edit(session: Session, client_id: int, changes: Any, reaso
                 existing_id=other.id, fields=overlap, code="change.open_request",
                 params={"case_id": other.id, "fields": overlap})
     before = sensitive_values(client)
+    cipher = session_cipher(session)
     data = {
         "client_id": client.id,
         "reason": reason.strip(),
-        "changes": {f: {"before": _seal(f, before[f]), "after": _seal(f, v)}
+        "changes": {f: {"before": _seal(cipher, f, before[f]), "after": _seal(cipher, f, v)}
                     for f, v in cleaned.items()},
         "approvals": [],
     }
     instance = engine.start(session, DEFINITION, actor, subject_type="client",
                             subject_id=client.id, data=data, comment=reason.strip(),
-                            request_id=request_id, catalog=catalog)
+                            request_id=request_id)
     log.info("change request %s filed on client %s for %s", instance.id, client.id,
              ", ".join(sorted(cleaned)))
     return instance
 
 
-def planned_diff(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def planned_diff(session: Session, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The request's ``{field: {"before", "after"}}``, decrypted (never store or send as is)."""
-    return {f: {"before": _unseal(ch.get("before")), "after": _unseal(ch.get("after"))}
+    cipher = session_cipher(session)
+    return {f: {"before": _unseal(cipher, ch.get("before")), "after": _unseal(cipher, ch.get("after"))}
             for f, ch in (data.get("changes") or {}).items()}
 
 
@@ -215,7 +218,7 @@ def apply_sensitive_edit(ctx: FireContext) -> None:
     to ``conflict`` and change nothing."""
     data = ctx.instance.data
     client = get_client(ctx.session, data["client_id"], lock=True)
-    diff = planned_diff(data)
+    diff = planned_diff(ctx.session, data)
     current = sensitive_values(client)
     stale = sorted(f for f, change in diff.items() if current[f] != change["before"])
     if stale:
@@ -246,8 +249,6 @@ def _suspend_blacklisted(ctx: FireContext, client: Client) -> None:
 def _reinstate_cleared(ctx: FireContext, client: Client) -> None:
     """Lifting the blacklist gives a client suspended for it its former status back, unless
     a black alert loop still holds it (that loop's closing reinstates it then)."""
-    from workflow.risk.alerts.client_suspension import open_black_loops
-
     before = client.status_before_suspension
     if before is None or open_black_loops(ctx.session, client.id, besides=0):
         return
@@ -269,7 +270,7 @@ def visible_request(session: Session, client_id: int, instance_id: int, actor: A
     if instance is not None and (instance.definition != DEFINITION
                                  or instance.subject_id != client_id):
         instance = None
-    return visibility.require_view(session, instance, actor, runtime.current().catalog.registry,
+    return visibility.require_view(session, instance, actor, runtime.of(session).catalog,
                                    instance_id)
 
 
@@ -285,7 +286,7 @@ def read_change_values(session: Session, client_id: int, instance_id: int,
     instance = visible_request(session, client_id, instance_id, actor)
     if not can_see_sensitive(actor.roles) or actor.is_system:
         return sensitive_edit_view(session, instance, actor)["changes"]
-    diff = planned_diff(instance.data or {})
+    diff = planned_diff(session, instance.data or {})
     read = sorted(f for f, change in diff.items() if is_encrypted(f)
                   and (change["before"] or change["after"]))
     if read:
@@ -316,7 +317,7 @@ def sensitive_edit_view(session: Session, instance: WorkflowInstance,
     account); for the others as the audit diff is (bank account still last 4 digits only:
     an unmasked read must be audited, and a case view is not a recorded read)."""
     data = dict(instance.data or {})
-    diff = planned_diff(data)
+    diff = planned_diff(session, data)
     if can_see_sensitive(actor.roles):
         diff = mask_diff(diff)
     else:

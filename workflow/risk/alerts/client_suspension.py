@@ -9,12 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.engine.context import FireContext
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.model import Client, client_stream, get_client
 from workflow.risk.clients.service import SUSPENDED, suspend_client
+
+registry = Registry()
 
 log = logging.getLogger(__name__)
 

@@ -12,24 +12,26 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
 from workflow.engine import runtime
 from workflow.errors import Forbidden, ValidationFailed
 from workflow.platform import clock
-from workflow.platform.db import Base, BigId
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
+from workflow.records.outbox import enqueue
 from workflow.risk.alerts.client_suspension import suspend_for_alert
+from workflow.risk.alerts.model import Alert, AlertOwner
 from workflow.risk.alerts.routing import route
 from workflow.risk.alerts.sla import arm_stage
 from workflow.risk.clients.model import Client
+from workflow.risk.policy import POLICY
 
 log = logging.getLogger(__name__)
 
@@ -41,41 +43,6 @@ CATEGORIES = ("business_change", "negative_news", "litigation", "dishonest_debto
 RAISERS = frozenset({"risk_officer", "manager", "system"})
 
 
-class Alert(Base):
-    """One alert and the remediation instance it started (never two for one source id)."""
-
-    __tablename__ = "alerts"
-    __table_args__ = (
-        UniqueConstraint("source", "external_id"),
-        Index("ix_alerts_client", "client_id", "level"),
-        Index("ix_alerts_created", "created_at"),
-        Index("ix_alerts_breached_at", "last_breached_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    instance_id: Mapped[int | None] = mapped_column(BigId, unique=True)
-    client_id: Mapped[int] = mapped_column(BigId)
-    level: Mapped[str] = mapped_column(String(8))
-    category: Mapped[str] = mapped_column(String(32))
-    title: Mapped[str] = mapped_column(String(200))
-    details: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(64))
-    external_id: Mapped[str] = mapped_column(String(128))
-    raised_by: Mapped[str] = mapped_column(String(96))
-    breaches: Mapped[int] = mapped_column(Integer, default=0)
-    last_breached_at: Mapped[datetime | None] = mapped_column(DateTime)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
-
-
-class AlertOwner(Base):
-    """An owner of an alert (routing result): listed, filtered and sent the digest."""
-
-    __tablename__ = "alert_owners"
-
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
-
-
 @dataclass(frozen=True)
 class Raised:
     alert: Alert
@@ -83,16 +50,16 @@ class Raised:
     created: bool
 
 
-def config(name: str, default: Any = None) -> Any:
-    """A setting from the app configuration, else the environment (deployment secrets)."""
-    value = runtime.setting(name)
+def config(settings: Mapping[str, Any], name: str, default: Any = None) -> Any:
+    """A setting from the engine's settings, else the environment (deployment secrets)."""
+    value = settings.get(name)
     if value in (None, ""):
         value = os.environ.get(name) or default
     return value
 
 
-def definition_settings() -> dict[str, Any]:
-    return runtime.current().catalog.get(DEFINITION).settings
+def definition_settings(session: Session) -> dict[str, Any]:
+    return runtime.of(session).catalog.get(DEFINITION).settings
 
 
 def find_alert(session: Session, source: str, external_id: str) -> Alert | None:
@@ -107,30 +74,6 @@ def authorize_raise(actor: Actor) -> None:
     if not actor.has_any(RAISERS):
         raise Forbidden("raising an alert needs one of the roles manager, risk_officer, system",
                         rule="role")
-
-
-def hand_over_alerts(session: Session, client_id: int, before: str, after: str) -> None:
-    """The open alerts on a client handed to a new owner: the previous owner's place among
-    their owners (listed, filtered, sent the digest) goes to the new owner."""
-    open_alerts = list(session.execute(
-        select(Alert.id).join(WorkflowInstance, WorkflowInstance.id == Alert.instance_id)
-        .where(Alert.client_id == client_id, WorkflowInstance.is_open.is_(True))
-    ).scalars())
-    if not open_alerts:
-        return
-    rows = list(session.execute(
-        select(AlertOwner).where(AlertOwner.alert_id.in_(open_alerts),
-                                 AlertOwner.username.in_([before, after]))
-    ).scalars())
-    owned_by = {(row.alert_id, row.username): row for row in rows}
-    for alert_id in open_alerts:
-        previous = owned_by.get((alert_id, before))
-        if previous is None:
-            continue
-        session.delete(previous)
-        if (alert_id, after) not in owned_by:
-            session.add(AlertOwner(alert_id=alert_id, username=after))
-    session.flush()
 
 
 def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
@@ -161,7 +104,7 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
     # Flushed first: a concurrent intake of the same alert waits here on the unique
     # key and fails; the caller's transaction retry then finds this alert.
     session.flush()
-    settings = definition_settings()
+    settings = definition_settings(session)
     owners = route(session, settings.get("routing") or {}, client, alert.level, alert.category)
     instance = engine.start(
         session, DEFINITION, actor, subject_type="client", subject_id=client.id,
@@ -175,8 +118,6 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
     instance.sla_due_at = arm_stage(session, instance, settings, "respond", now)
     if alert.level == "black":
         suspend_for_alert(session, client, instance, actor)
-    from workflow.records.outbox import enqueue
-
     enqueue(session, "notify", {
         "event": "alert_raised", "users": owners, "instance_id": instance.id,
         "title": f"[{alert.level}] {alert.title}"[:255],
@@ -234,10 +175,6 @@ def list_alerts(session: Session, actor: Actor, *, level: str | None = None,
     ``breached`` means an SLA of the alert was breached at least once. People who do
     not see every case (sales) see the alerts on the clients they own now.
     """
-    from sqlalchemy import exists
-
-    from workflow.engine.visibility import SEE_ALL
-
     stmt = select(Alert, WorkflowInstance).join(WorkflowInstance, WorkflowInstance.id == Alert.instance_id)
     if level:
         stmt = stmt.where(Alert.level == level)
@@ -249,7 +186,7 @@ def list_alerts(session: Session, actor: Actor, *, level: str | None = None,
         stmt = stmt.where(exists().where(AlertOwner.alert_id == Alert.id, AlertOwner.username == owner))
     if breached is not None:
         stmt = stmt.where(Alert.breaches > 0 if breached else Alert.breaches == 0)
-    if not (actor.has_any(SEE_ALL) or actor.is_system):
+    if not POLICY.sees_everything(actor):
         # as every case of a client (workflow.engine.visibility): its owner now sees it
         stmt = stmt.where(exists().where(Client.id == Alert.client_id, Client.owner == actor.username))
     if before_id is not None:

@@ -4,7 +4,9 @@ notifications to the alert's owners."""
 from __future__ import annotations
 
 from workflow.engine.context import FireContext
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
+
+registry = Registry()
 
 
 @registry.effect("count_reopen")

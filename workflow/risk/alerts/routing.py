@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from workflow.engine.builtins.standard import users_with_roles
+from workflow.engine.builtins.tasks import users_with_roles
 from workflow.risk.clients.model import Client
 
 MATCH_KEYS = ("level", "category", "region", "industry")

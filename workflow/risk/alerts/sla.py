@@ -26,10 +26,13 @@ from sqlalchemy.orm import Session
 
 from workflow.engine import runtime
 from workflow.engine.context import FireContext
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
 from workflow.platform.durations import parse_duration
 from workflow.records import timers
 from workflow.records.models import WorkflowInstance
+from workflow.risk.alerts.model import Alert
+
+registry = Registry()
 
 # Which state each SLA stage covers.
 STAGE_STATE = {"respond": "warned", "rectify": "responded"}
@@ -82,12 +85,11 @@ def level_sla(settings: dict[str, Any], level: str) -> dict[str, Any]:
 
 
 def due_after(settings: dict[str, Any], level: str, stage: str, start: datetime,
-              key: str | None = None) -> datetime:
+              key: str | None = None, *, timezone: str = "Asia/Shanghai") -> datetime:
     """When ``stage`` (or its ``repeat`` escalation when ``key='repeat'``) is due for ``level``."""
     sla = level_sla(settings, level)
     span = parse_duration(sla.get(key or stage) or sla[stage])
     if sla.get("business_hours"):
-        timezone = str(runtime.setting("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
         return add_business_time(start, span, timezone, settings.get("business_hours"))
     return start + span
 
@@ -95,7 +97,8 @@ def due_after(settings: dict[str, Any], level: str, stage: str, start: datetime,
 def arm_stage(session: Session, instance: WorkflowInstance, settings: dict[str, Any], stage: str,
               now: datetime) -> datetime:
     """Arm the escalation of ``stage`` for the instance's level; returns the due time."""
-    due = due_after(settings, instance.data["level"], stage, now)
+    due = due_after(settings, instance.data["level"], stage, now,
+                    timezone=str(runtime.of(session).setting("RISKLOOP_TIMEZONE", "Asia/Shanghai")))
     timers.schedule(session, instance, STAGE_STATE[stage], ESCALATE, due)
     return due
 
@@ -110,8 +113,6 @@ def alert_sla(ctx: FireContext, stage: str) -> None:
 @registry.effect("alert_breached")
 def alert_breached(ctx: FireContext) -> None:
     """Record the breach on the alert, tell the owners and arm the next escalation."""
-    from workflow.risk.alerts.intake import Alert
-
     stage = STATE_STAGE[ctx.from_state]
     alert = ctx.session.execute(
         select(Alert).where(Alert.instance_id == ctx.instance.id)
@@ -119,7 +120,8 @@ def alert_breached(ctx: FireContext) -> None:
     alert.breaches += 1
     alert.last_breached_at = ctx.now
     level = ctx.instance.data["level"]
-    nxt = due_after(ctx.definition.settings, level, stage, ctx.now, key="repeat")
+    nxt = due_after(ctx.definition.settings, level, stage, ctx.now, key="repeat",
+                    timezone=str(ctx.settings.get("RISKLOOP_TIMEZONE", "Asia/Shanghai")))
     timers.schedule(ctx.session, ctx.instance, ctx.from_state, ESCALATE, nxt)
     ctx.audit.update({"stage": stage, "next_escalation_at": nxt.isoformat() + "Z"})
     ctx.enqueue("notify", {

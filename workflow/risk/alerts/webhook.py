@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from workflow.errors import AuthenticationFailed
 from workflow.platform import clock
@@ -29,10 +31,10 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def webhook_secret() -> str:
+def webhook_secret(settings: Mapping[str, Any]) -> str:
     """Raises:
         AuthenticationFailed: no secret is configured, so no request can be verified."""
-    secret = config(SECRET_SETTING)
+    secret = config(settings, SECRET_SETTING)
     if not secret:
         raise AuthenticationFailed(f"signed alert intake is off: set {SECRET_SETTING} on the server "
                                    "and share it with the sender")
@@ -40,10 +42,10 @@ def webhook_secret() -> str:
 
 
 def verify(timestamp: str | None, signature: str | None, body: bytes,
-           secret: str | None = None) -> None:
+           settings: Mapping[str, Any]) -> None:
     """Raises:
         AuthenticationFailed: missing, malformed, wrong or stale signature."""
-    secret = secret or webhook_secret()
+    secret = webhook_secret(settings)
     if not timestamp or not signature:
         raise AuthenticationFailed(f"sign the request: send {TIMESTAMP_HEADER} (Unix seconds) and "
                                    f"{SIGNATURE_HEADER}: sha256=HMAC-SHA256(secret, timestamp + '.' + body)")

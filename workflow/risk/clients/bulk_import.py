@@ -10,7 +10,7 @@ but reported, to be changed through a change request.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.engine import runtime
 from workflow.errors import Forbidden, RiskloopError, ValidationFailed
-from workflow.platform.archives import check_zip
+from workflow.platform.archives import Limits, check_zip
 from workflow.platform.spreadsheet import read_csv
 from workflow.records.identity import Actor
 from workflow.risk.clients.model import SENSITIVE_FIELDS, Client
@@ -31,6 +32,7 @@ from workflow.risk.clients.service import (
     update_client,
 )
 from workflow.risk.clients.validation import validate_client_fields
+from workflow.risk.onboarding import NOT_ADMISSIBLE, running_admission, start_admission
 
 PLAIN_COLUMNS = ("name", "credit_code", "legal_representative", "id_number", "industry", "region",
                  "registered_capital", "established_on", "ownership_type", "state_ownership_pct",
@@ -58,7 +60,8 @@ class ImportReport:
                                               "submitted", "errors", "sensitive_differences")}
 
 
-def read_rows(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_rows(content: bytes, filename: str,
+              settings: Mapping[str, Any] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """(spreadsheet row number, {column: cell}) for every non-empty data row.
 
     Raises:
@@ -68,7 +71,7 @@ def read_rows(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, An
             damaged workbook: the row is named); or unknown columns in the header.
     """
     if filename.lower().endswith(".xlsx"):
-        table = _xlsx_rows(content, filename)
+        table = _xlsx_rows(content, filename, settings)
     elif filename.lower().endswith(".csv"):
         table = read_csv(content, filename)
     else:
@@ -91,8 +94,10 @@ def _unreadable_row(filename: str, number: int, problem: str) -> ValidationFaile
                             "imported", errors={f"row {number}": [problem]})
 
 
-def _xlsx_rows(content: bytes, filename: str) -> Iterator[list[Any]]:
-    check_zip(io.BytesIO(content), filename)
+def _xlsx_rows(content: bytes, filename: str,
+               settings: Mapping[str, Any] | None = None) -> Iterator[list[Any]]:
+    check_zip(io.BytesIO(content), filename,
+              Limits.configured(settings) if settings is not None else None)
     from openpyxl import load_workbook
 
     try:
@@ -303,7 +308,7 @@ def run_import(session: Session, content: bytes, filename: str, actor: Actor, *,
         ValidationFailed: a bad file or any bad row (nothing is imported; ``extra['report']``).
     """
     authorize_import(actor)
-    report = import_clients(session, read_rows(content, filename), actor, dry_run=dry_run,
+    report = import_clients(session, read_rows(content, filename, runtime.of(session).settings), actor, dry_run=dry_run,
                             default_owner=default_owner, progress=progress)
     if report.errors and not dry_run:
         raise ValidationFailed(
@@ -312,8 +317,6 @@ def run_import(session: Session, content: bytes, filename: str, actor: Actor, *,
             errors={f"row {e['row']}: {e['field']}": e["messages"] for e in report.errors},
             report=report.to_dict())
     if submit and not dry_run:
-        from workflow.risk.onboarding import NOT_ADMISSIBLE, running_admission, start_admission
-
         for client_id in report.client_ids:
             client = session.get(Client, client_id)
             if client is None or client.status in NOT_ADMISSIBLE or running_admission(session, client_id):

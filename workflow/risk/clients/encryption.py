@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause, TableClause
 from sqlalchemy.types import Text
 
-from workflow.platform.crypto import EncryptedJSON, EncryptedString, get_cipher
+from workflow.platform.crypto import EncryptedJSON, EncryptedString, session_cipher
 from workflow.platform.db import Base
 
 
@@ -67,7 +67,7 @@ def rotate_all(session: Session, *, batch: int = 500,
     Raises:
         DecryptionFailed: a value opens with none of the configured keys.
     """
-    cipher = get_cipher()
+    cipher = session_cipher(session)
     rewritten: dict[str, int] = {}
     for target in encrypted_columns():
         tbl, key, value = _raw(target)

@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy import Boolean, Date, DateTime, Index, Integer, Numeric, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
 from workflow.errors import NotFound
 from workflow.platform import clock
 from workflow.platform.crypto import EncryptedJSON, EncryptedString
 from workflow.platform.db import Base, BigId, JsonType
+
+registry = Registry()
 
 STATUSES = ("prospect", "pending_admission", "active", "suspended", "rejected", "offboarded")
 OWNERSHIP_TYPES = ("central_soe", "local_soe", "private", "foreign", "individual", "collective", "other")
@@ -77,8 +79,6 @@ def get_client(session: Session, client_id: int, *, lock: bool = False) -> Clien
     """Raises:
         NotFound: no such client."""
     if lock:
-        from sqlalchemy import select
-
         client = session.execute(
             select(Client).where(Client.id == client_id).with_for_update()
             .execution_options(populate_existing=True)

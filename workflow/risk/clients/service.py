@@ -21,6 +21,7 @@ from workflow.platform import clock
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, User, WorkflowInstance
+from workflow.risk.alerts.handover import hand_over_alerts
 from workflow.risk.clients.masking import mask_client, mask_diff, unmasked_sensitive_fields
 from workflow.risk.clients.model import SENSITIVE_FIELDS, Client, client_stream, get_client
 from workflow.risk.clients.queries import visible_client
@@ -114,8 +115,6 @@ def hand_over_cases(session: Session, client_id: int, before: str, after: str) -
         if before in (case.assignees or []):
             case.assignees = sorted({after if u == before else u for u in case.assignees})
             moved.append(case.id)
-    from workflow.risk.alerts.intake import hand_over_alerts  # alerts builds on the client services
-
     hand_over_alerts(session, client_id, before, after)
     return sorted(moved)
 

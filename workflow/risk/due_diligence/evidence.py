@@ -39,6 +39,7 @@ from workflow.platform.filestore import (  # noqa: F401  (re-exported: the stora
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.risk.policy import POLICY
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ EVENT = "evidence.uploaded"
 UPLOADER_ROLES = frozenset({"risk_officer", "manager"})
 # Evidence is part of the risk report, which sales never sees (SPEC 1); an uploader
 # may always fetch back the file they uploaded.
-READER_ROLES = visibility.SEE_ALL
+READER_ROLES = POLICY.see_all
 OPEN_STATES = ("opened", "collecting")
 
 
@@ -91,7 +92,7 @@ def _load_case(session: Session, instance_id: int, actor: Actor, *, lock: bool) 
     if lock:  # the audit chain head lives on the instance row
         query = query.with_for_update().execution_options(populate_existing=True)
     instance = session.execute(query).scalar_one_or_none()
-    instance = visibility.require_view(session, instance, actor, runtime.current().catalog.registry,
+    instance = visibility.require_view(session, instance, actor, runtime.of(session).catalog,
                                        instance_id)
     if instance.definition not in POLICIES:
         raise Conflict(f"case {instance_id} is a {instance.definition}; evidence files belong to "
@@ -140,7 +141,7 @@ def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], 
     content_type = check_content_type(content_type)
     # Checked before the upload streams in (no row lock held meanwhile), again under the lock.
     _check_open(first, policy)
-    sha, size = store_file(stream, content_type=content_type)
+    sha, size = store_file(runtime.of(session).settings, stream, content_type=content_type)
     instance = _load_case(session, instance_id, actor, lock=True)
     _check_open(instance, policy)
     existing = session.execute(
@@ -193,7 +194,7 @@ def listable_case(session: Session, instance_id: int, actor: Actor, *,
         Forbidden: not a reader of evidence (unless ``own_only``).
     """
     instance = visibility.require_view(session, session.get(WorkflowInstance, instance_id), actor,
-                                       runtime.current().catalog.registry, instance_id)
+                                       runtime.of(session).catalog, instance_id)
     if not own_only:
         _require_reader(actor)
     return instance
@@ -219,7 +220,7 @@ def downloadable_file(session: Session, instance_id: int, sha256: str, actor: Ac
         Forbidden: neither a reader of evidence nor the file's uploader.
     """
     instance = visibility.require_view(session, session.get(WorkflowInstance, instance_id), actor,
-                                       runtime.current().catalog.registry, instance_id)
+                                       runtime.of(session).catalog, instance_id)
     row = session.execute(
         select(Evidence).where(Evidence.instance_id == instance.id, Evidence.sha256 == sha256.lower())
     ).scalar_one_or_none()
@@ -239,14 +240,14 @@ def open_for_download(session: Session, instance_id: int, sha256: str, actor: Ac
     if row is None:
         raise NotFound(f"case {instance_id} has no evidence {sha256}; see GET "
                        f"/api/v1/workflows/{instance_id}/evidence")
-    problem = check_file(row.sha256)
+    problem = check_file(runtime.of(session).settings, row.sha256)
     if problem == "missing":
         raise NotFound(f"the stored file of evidence {sha256} is missing; restore it from backup "
                        "(riskloop audit verify lists every missing file)")
     if problem:
         raise Conflict(f"the stored file of evidence {sha256} was altered ({problem}); restore it "
                        "from backup")
-    return row, path_for(row.sha256)
+    return row, path_for(runtime.of(session).settings, row.sha256)
 
 
 @dataclass(frozen=True)
@@ -276,6 +277,7 @@ def _recorded(session: Session, batch: int = 1000) -> Iterator[_Recorded]:
 def verify_evidence(session: Session) -> list[str]:
     """Problems with stored evidence: a file recorded in the audit trail (or the evidence
     table) that is missing or whose content no longer matches its SHA-256. Empty if all is well."""
+    settings = runtime.of(session).settings
     problems: list[str] = []
     checked: dict[str, str | None] = {}
     seen: set[tuple[int | None, str]] = set()
@@ -288,9 +290,9 @@ def verify_evidence(session: Session) -> list[str]:
                 continue
             seen.add((instance_id, sha))
             if sha not in checked:
-                checked[sha] = check_file(sha) if len(sha) == 64 else "not a SHA-256"
+                checked[sha] = check_file(settings, sha) if len(sha) == 64 else "not a SHA-256"
             problem = checked[sha]
             if problem:
                 problems.append(f"evidence {sha} ({filename}) of case #{instance_id}: "
-                                f"{'file missing at ' + str(path_for(sha)) if problem == 'missing' else problem}")
+                                f"{'file missing at ' + str(path_for(settings, sha)) if problem == 'missing' else problem}")
     return problems

@@ -24,14 +24,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow.engine import runtime
-from workflow.engine.builtins.standard import users_with_roles
-from workflow.engine.registry import registry
+from workflow.engine.builtins.tasks import users_with_roles
+from workflow.engine.registry import Registry
 from workflow.platform import clock
 from workflow.records.identity import Actor
 from workflow.records.models import Timer, WorkflowInstance
 from workflow.records.outbox import enqueue
 from workflow.records.timers import schedule_job
 from workflow.risk.clients.model import Client
+from workflow.risk.due_diligence.review import open_case_for, open_review
+
+registry = Registry()
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +56,11 @@ def add_months(at: datetime, months: int) -> datetime:
     return at.replace(year=year, month=month, day=min(at.day, calendar.monthrange(year, month)[1]))
 
 
-def review_months(client: Client) -> int:
+def review_months(session: Session, client: Client) -> int:
+    settings = runtime.of(session).settings
     if client.risk_level == "high":
-        return int(runtime.setting("RISKLOOP_REVIEW_MONTHS_HIGH_RISK", 1))
-    return int(runtime.setting("RISKLOOP_REVIEW_MONTHS", 3))
+        return int(settings.get("RISKLOOP_REVIEW_MONTHS_HIGH_RISK", 1))
+    return int(settings.get("RISKLOOP_REVIEW_MONTHS", 3))
 
 
 def review_key(client_id: int, due_at: datetime) -> str:
@@ -77,7 +81,7 @@ def schedule_periodic_review(session: Session, client: Client, *,
     contract reminders; call it when a client is approved. Idempotent: an earlier or
     same-period pending review is kept; a later one (the client became high risk) is
     replaced. Returns the pending review timer."""
-    due = add_months(after or clock.now(), review_months(client))
+    due = add_months(after or clock.now(), review_months(session, client))
     schedule_contract_reminders(session, client)
     pending = pending_review(session, client.id)
     if pending is not None:
@@ -103,7 +107,7 @@ def _end_date(value: Any) -> date | None:
 
 def schedule_contract_reminders(session: Session, client: Client) -> int:
     """Arm one reminder per contract not yet ended; returns how many were newly armed."""
-    days = int(runtime.setting("RISKLOOP_CONTRACT_REMINDER_DAYS", 30))
+    days = int(runtime.of(session).setting("RISKLOOP_CONTRACT_REMINDER_DAYS", 30))
     now = clock.now()
     armed = 0
     for contract in client.contracts or []:
@@ -138,8 +142,6 @@ def scan(session: Session, now: datetime, args: dict[str, Any] | None = None) ->
 def open_due_review(session: Session, client_id: int, now: datetime,
                     timer_id: int | None = None) -> WorkflowInstance | None:
     """Open the client's periodic review (unless one is already open) and arm the next."""
-    from workflow.risk.due_diligence.review import open_case_for, open_review
-
     client = session.get(Client, client_id)
     if client is None or client.status not in REVIEWED_STATUSES:
         log.info("periodic review of client %s skipped: not an active client", client_id)
@@ -197,8 +199,6 @@ def daily_scan(session: Session, now: datetime, batch: int = 500) -> int:
             schedule_contract_reminders(session, client)
             if pending_review(session, client.id) is not None:
                 continue
-            from workflow.risk.due_diligence.review import open_case_for
-
             if open_case_for(session, client.id) is not None:
                 continue  # the running review arms the next one when its timer had fired
             schedule_periodic_review(session, client, after=_last_review(session, client.id, now))

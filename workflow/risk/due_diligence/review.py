@@ -17,18 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
-from workflow.engine import visibility
-from workflow.engine.builtins.standard import actors_of
+from workflow.engine.builtins.guards import actors_of
 from workflow.engine.context import FireContext
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
 from workflow.errors import Duplicate, Forbidden, Message, ValidationFailed
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.model import Client, get_client
 from workflow.risk.due_diligence.evidence import Evidence
-from workflow.risk.due_diligence.periodic_review import schedule_periodic_review
+from workflow.risk.policy import POLICY
 
-__all__ = ["DEFINITION", "open_review", "open_case_for", "schedule_periodic_review"]
+registry = Registry()
+
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def report_to_parent(ctx: FireContext) -> None:
 def due_diligence_view(session: Session, instance: WorkflowInstance, actor: Actor) -> dict[str, Any]:
     """Sales (the client's owner) sees the outcome, never the findings or evidence."""
     data = dict(instance.data or {})
-    if actor.has_any(visibility.SEE_ALL) or actor.is_system:
+    if POLICY.sees_everything(actor):
         return data
     hidden = ("checklist", "evidence", "overall_risk")
     decision = data.get("decision")

@@ -19,12 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflow.engine import runtime
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
 from workflow.platform import clock
 from workflow.platform.db import Base, BigId
 from workflow.records.models import WorkflowInstance
 from workflow.records.outbox import enqueue
 from workflow.risk.alerts.intake import Alert, AlertOwner
+
+registry = Registry()
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ def alert_digest(session: Session, now: datetime, args: dict[str, Any] | None = 
 
 def send_digests(session: Session, now: datetime) -> list[str]:
     """Write and queue today's digests; returns the owners who got one."""
-    timezone = str(runtime.setting("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
+    timezone = str(runtime.of(session).setting("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
     day = local_day(now, timezone)
     last = dict(session.execute(
         select(AlertDigest.username, func.max(AlertDigest.covers_to)).group_by(AlertDigest.username)

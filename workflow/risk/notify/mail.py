@@ -15,19 +15,20 @@ from email.message import EmailMessage
 
 from sqlalchemy import select
 
-from workflow.engine.builtins.standard import channel
 from workflow.engine.context import TaskContext
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
 from workflow.records.models import User
 from workflow.records.outbox import enqueue
 from workflow.risk.alerts.intake import config
 
+registry = Registry()
+
 log = logging.getLogger(__name__)
 
 
-@channel
+@registry.channel
 def email_channel(ctx: TaskContext, recipients: list[str], title: str) -> None:
-    if not config("RISKLOOP_SMTP_HOST") or not recipients:
+    if not config(ctx.settings, "RISKLOOP_SMTP_HOST") or not recipients:
         return
     rows = ctx.session.execute(
         select(User.username, User.email).where(User.username.in_(recipients), User.active.is_(True))
@@ -44,7 +45,7 @@ def email_channel(ctx: TaskContext, recipients: list[str], title: str) -> None:
 def send_email(ctx: TaskContext) -> None:
     """Send one notification mail; an OSError (SMTP down or refusing) is retried."""
     message = EmailMessage()
-    sender = str(config("RISKLOOP_SMTP_FROM", "riskloop@localhost"))
+    sender = str(config(ctx.settings, "RISKLOOP_SMTP_FROM", "riskloop@localhost"))
     message["From"] = sender
     message["To"] = ctx.args["to"]
     message["Subject"] = ctx.args["subject"]
@@ -52,13 +53,13 @@ def send_email(ctx: TaskContext) -> None:
     message["Message-ID"] = f"<riskloop-{ctx.outbox_id}@{sender.rpartition('@')[2] or 'riskloop'}>"
     message["X-Riskloop-Event"] = ctx.args.get("event", "info")
     message.set_content(ctx.args.get("body") or ctx.args["subject"])
-    host = str(config("RISKLOOP_SMTP_HOST"))
-    port = int(config("RISKLOOP_SMTP_PORT", 25))
+    host = str(config(ctx.settings, "RISKLOOP_SMTP_HOST"))
+    port = int(config(ctx.settings, "RISKLOOP_SMTP_PORT", 25))
     with smtplib.SMTP(host, port, timeout=10) as smtp:
-        if str(config("RISKLOOP_SMTP_STARTTLS", "0")) == "1":
+        if str(config(ctx.settings, "RISKLOOP_SMTP_STARTTLS", "0")) == "1":
             smtp.starttls()
-        user = config("RISKLOOP_SMTP_USER")
+        user = config(ctx.settings, "RISKLOOP_SMTP_USER")
         if user:
-            smtp.login(str(user), str(config("RISKLOOP_SMTP_PASSWORD", "")))
+            smtp.login(str(user), str(config(ctx.settings, "RISKLOOP_SMTP_PASSWORD", "")))
         smtp.send_message(message)
     log.info("notification mail (outbox %s) sent to user %s", ctx.outbox_id, ctx.args.get("username"))

@@ -15,21 +15,22 @@ import urllib.error
 import urllib.request
 from datetime import UTC
 
-from workflow.engine.builtins.standard import channel
 from workflow.engine.context import TaskContext
-from workflow.engine.registry import registry
+from workflow.engine.registry import Registry
 from workflow.errors import TaskFailed
 from workflow.platform import clock
 from workflow.records.outbox import enqueue
 from workflow.risk.alerts.intake import config
 from workflow.risk.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
+registry = Registry()
+
 log = logging.getLogger(__name__)
 
 
-@channel
+@registry.channel
 def webhook_channel(ctx: TaskContext, recipients: list[str], title: str) -> None:
-    if not config("RISKLOOP_NOTIFY_WEBHOOK_URL"):
+    if not config(ctx.settings, "RISKLOOP_NOTIFY_WEBHOOK_URL"):
         return
     enqueue(ctx.session, "send_webhook", {
         "event": ctx.args.get("event", "info"), "title": title, "body": ctx.args.get("body", ""),
@@ -49,10 +50,10 @@ def send_webhook(ctx: TaskContext) -> None:
     timestamp = str(int(clock.now().replace(tzinfo=UTC).timestamp()))
     headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
                "X-Riskloop-Delivery": str(ctx.outbox_id), "User-Agent": "riskloop"}
-    secret = config("RISKLOOP_NOTIFY_WEBHOOK_SECRET")
+    secret = config(ctx.settings, "RISKLOOP_NOTIFY_WEBHOOK_SECRET")
     if secret:
         headers[SIGNATURE_HEADER] = sign(str(secret), timestamp, body)
-    request = urllib.request.Request(str(config("RISKLOOP_NOTIFY_WEBHOOK_URL")), data=body,
+    request = urllib.request.Request(str(config(ctx.settings, "RISKLOOP_NOTIFY_WEBHOOK_URL")), data=body,
                                      headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (configured URL)

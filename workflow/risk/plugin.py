@@ -1,0 +1,36 @@
+"""The customer-risk plug-in, registered explicitly: its role policy and one registry
+joined from the modules that name guards, effects, tasks, jobs, data views and
+notification channels. Nothing is found by scanning packages; a new module with
+named callables is added to :data:`MODULES`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from workflow.engine.policy import RolePolicy
+from workflow.engine.registry import Registry
+from workflow.risk import onboarding, sensitive_edit
+from workflow.risk.alerts import client_suspension, intake, loop, sla
+from workflow.risk.clients import model as clients
+from workflow.risk.due_diligence import evidence, periodic_review, review
+from workflow.risk.notify import digest, mail, webhook
+from workflow.risk.policy import POLICY
+from workflow.risk.screening import watchlist
+
+MODULES: tuple[ModuleType, ...] = (
+    clients, onboarding, sensitive_edit, review, periodic_review, sla, loop,
+    client_suspension, digest, mail, webhook,
+)
+# Modules with tables of their own and no named callables: imported so that every table
+# of the plug-in is on the shared metadata (migrations, create_all in tests).
+TABLES: tuple[ModuleType, ...] = (watchlist, evidence, intake)
+
+
+def registry() -> Registry:
+    """A new registry with every named callable of the plug-in."""
+    return Registry.compose(*(module.registry for module in MODULES))
+
+
+def policy() -> RolePolicy:
+    return POLICY
