@@ -172,7 +172,7 @@ def duration(seconds: float | None) -> str:
 
 
 def install(app: Flask) -> None:
-    from .system_texts import comment_text
+    from .texts import comment_text
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"))

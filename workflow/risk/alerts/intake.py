@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from workflow import texts
 from workflow.engine import firing as engine
 from workflow.engine import runtime
 from workflow.errors import Forbidden, ValidationFailed
@@ -149,8 +150,8 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
 
     enqueue(session, "notify", {
         "event": "alert_raised", "users": owners, "instance_id": instance.id,
-        "title": f"[{alert.level}] {alert.title}"[:255],
-        "body": f"{client.name}: {alert.category}. {alert.details}"[:4000],
+        **texts.notification("alert.raised", level=alert.level, title=alert.title,
+                             client=client.name, category=alert.category, details=alert.details),
     }, instance_id=instance.id)
     log.info("alert %s raised on client %s (level %s, instance %s)",
              alert.id, client.id, alert.level, instance.id)

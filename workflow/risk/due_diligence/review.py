@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow import texts
 from workflow.engine import firing as engine
 from workflow.engine import visibility
 from workflow.engine.builtins.standard import actors_of
@@ -204,7 +205,8 @@ def report_to_parent(ctx: FireContext) -> None:
     else:
         payload = {"conditions": list(decision.get("conditions") or [])}
     engine.fire(ctx.session, parent_id, PARENT_TRIGGERS[dest], Actor.system(DEFINITION), payload,
-                comment=f"due diligence #{ctx.instance.id} {dest}", request_id=ctx.request_id)
+                comment=texts.say("comment.due_diligence_outcome", case=ctx.instance.id, outcome=dest),
+                request_id=ctx.request_id)
     ctx.audit["parent"] = {"instance_id": parent_id, "trigger": PARENT_TRIGGERS[dest]}
 
 
