@@ -1,4 +1,6 @@
-"""Marshmallow fields shared by the API's schemas."""
+"""Marshmallow fields shared by the API's schemas, and the schema base every one of them
+uses: its fields' messages carry codes and params (``workflow.field_messages``), so a
+console can word them in the reader's language."""
 
 from __future__ import annotations
 
@@ -6,6 +8,10 @@ import datetime as dt
 from typing import Any
 
 from marshmallow import fields
+
+from workflow.field_messages import Schema
+
+__all__ = ["Schema", "UtcDateTime"]
 
 
 class UtcDateTime(fields.DateTime):

@@ -7,7 +7,7 @@ from typing import Any
 from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from workflow.platform.transaction import transact
 from workflow.records.identity import Actor
@@ -25,7 +25,7 @@ from workflow.risk.alerts.intake import (
 from workflow.risk.notify import notifications as notes
 
 from ..extensions import db
-from ..fields import UtcDateTime
+from ..fields import Schema, UtcDateTime
 from ..presenters import present_instance
 from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect

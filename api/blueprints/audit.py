@@ -7,14 +7,14 @@ from typing import Any
 from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, fields, validate
 
 from workflow.audit import export as audit_export
 from workflow.audit import search as audit_search
 from workflow.audit import verification
 
 from ..extensions import db
-from ..fields import UtcDateTime
+from ..fields import Schema, UtcDateTime
 from ..schemas import AuditRecordSchema
 from ..security import BEARER, current_actor, protect
 

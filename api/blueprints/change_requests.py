@@ -11,13 +11,14 @@ from typing import Any
 from flask import Flask, g
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, fields, validate
 
 from workflow.platform.transaction import transact
 from workflow.risk.clients.model import SENSITIVE_FIELDS
 from workflow.risk.sensitive_edit import read_change_values, request_sensitive_edit
 
 from ..extensions import db
+from ..fields import Schema
 from ..presenters import present_instance
 from ..schemas import WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect

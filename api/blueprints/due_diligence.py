@@ -10,7 +10,7 @@ from flask import Flask, Response, g, request, send_file
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from workflow.errors import ValidationFailed
 from workflow.platform.transaction import transact
@@ -18,7 +18,7 @@ from workflow.risk.due_diligence import evidence
 from workflow.risk.due_diligence import review as due_diligence
 
 from ..extensions import db
-from ..fields import UtcDateTime
+from ..fields import Schema, UtcDateTime
 from ..presenters import present_instance
 from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect

@@ -6,12 +6,13 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from workflow.engine import runtime
 from workflow.engine.inbox import inbox
 
 from ..extensions import db
+from ..fields import Schema
 from ..presenters import present_instance
 from ..schemas import TaskPage
 from ..security import BEARER, current_actor, protect

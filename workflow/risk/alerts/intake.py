@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from workflow import texts
 from workflow.engine import firing as engine
 from workflow.engine import runtime
-from workflow.errors import Forbidden, ValidationFailed
+from workflow.errors import Forbidden, Message, ValidationFailed
 from workflow.platform import clock
 from workflow.platform.db import Base, BigId
 from workflow.records.identity import Actor
@@ -167,13 +167,15 @@ def _instance(session: Session, alert: Alert) -> WorkflowInstance:
 def _validate(fields: dict[str, Any]) -> None:
     errors: dict[str, list[str]] = {}
     if fields.get("level") not in LEVELS:
-        errors["level"] = [f"Use one of {', '.join(LEVELS)}."]
+        errors["level"] = [Message("choice.one_of", f"Use one of {', '.join(LEVELS)}.",
+                                   choices=list(LEVELS))]
     if fields.get("category") not in CATEGORIES:
-        errors["category"] = [f"Use one of {', '.join(CATEGORIES)}."]
+        errors["category"] = [Message("choice.one_of", f"Use one of {', '.join(CATEGORIES)}.",
+                                      choices=list(CATEGORIES))]
     if not str(fields.get("title") or "").strip():
-        errors["title"] = ["A title is required."]
+        errors["title"] = [Message("alert.title_required", "A title is required.")]
     if not isinstance(fields.get("client_id"), int):
-        errors["client_id"] = ["A client id is required."]
+        errors["client_id"] = [Message("alert.client_required", "A client id is required.")]
     if errors:
         raise ValidationFailed("the alert is invalid", errors=errors)
 

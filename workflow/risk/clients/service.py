@@ -16,7 +16,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.errors import Conflict, Duplicate, Forbidden, ValidationFailed, VersionConflict
+from workflow.errors import (
+    Conflict,
+    Duplicate,
+    Forbidden,
+    Message,
+    ValidationFailed,
+    VersionConflict,
+)
 from workflow.platform import clock
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
@@ -87,7 +94,7 @@ def _check_owner(session: Session, owner: str) -> None:
     user = session.execute(select(User).where(User.username == owner)).scalar_one_or_none()
     if user is None or not user.active or "sales" not in (user.roles or []):
         raise ValidationFailed(f"owner {owner!r} is not an active sales user",
-                               errors={"owner": ["Name an active user with the sales role."]})
+                               errors={"owner": [Message("client.owner_sales", "Name an active user with the sales role.")]})
 
 
 def _check_unique_code(session: Session, code: str, client_id: int | None) -> None:
@@ -137,7 +144,7 @@ def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Clien
         raise ValidationFailed(
             "rating, risk level, credit limit and blacklist are set by screening; leave them out "
             "(after admission, change them with a change request)",
-            errors={f: ["Set by screening, not on creation."] for f in preset})
+            errors={f: [Message("client.preset", "Set by screening, not on creation.")] for f in preset})
     owner = cleaned.pop("owner", None)
     if "sales" in actor.roles and not actor.has_any(EDITOR_ROLES - {"sales"}):
         if owner not in (None, actor.username):

@@ -13,9 +13,10 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, ValidationError, fields, validate, validates_schema
 
-from workflow.errors import ValidationFailed
+from workflow.errors import Message, ValidationFailed
+from workflow.field_messages import Schema
 from workflow.risk.clients.creditcode import normalize_credit_code, validate_credit_code
 from workflow.risk.clients.model import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, SENSITIVE_FIELDS
 from workflow.risk.screening.rules import PAYMENT_HISTORIES
@@ -47,7 +48,7 @@ def _money(**kwargs: Any) -> fields.Decimal:
     return fields.Decimal(
         places=2, allow_nan=False,
         validate=validate.Range(min=0, max=_MAX_MONEY, max_inclusive=False,
-                                error="Must be an amount in yuan from 0 up to 10^17."),
+                                error=Message("client.money", "Must be an amount in yuan from 0 up to 10^17.")),
         **kwargs,
     )
 
@@ -58,7 +59,8 @@ class ContactSchema(Schema):
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=64))
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
-        _PHONE, error="Use digits, optionally starting with +, e.g. 13812341234 or +86 10 8888 6666."))
+        _PHONE, error=Message("client.phone", "Use digits, optionally starting with +, e.g. "
+                                              "13812341234 or +86 10 8888 6666.")))
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
 
 
@@ -68,14 +70,14 @@ class ContractSchema(Schema):
 
     number = fields.String(required=True, validate=validate.Length(min=1, max=64))
     amount = fields.Float(load_default=None, allow_none=True, allow_nan=False,
-                          validate=validate.Range(min=0, error="Must be 0 or more."))
+                          validate=validate.Range(min=0, error=Message("field.non_negative", "Must be 0 or more.")))
     start = fields.Date(required=True)
     end = fields.Date(required=True)
 
     @validates_schema
     def _end_after_start(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("start") and data.get("end") and data["end"] < data["start"]:
-            raise ValidationError("The contract ends before it starts.", "end")
+            raise ValidationError(Message("contract.ends_before_start", "The contract ends before it starts."), "end")
 
 
 class FactsSchema(Schema):
@@ -99,7 +101,7 @@ class ClientFieldsSchema(Schema):
     credit_code = _CreditCode(required=True)
     legal_representative = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
     id_number = _Compact(allow_none=True, validate=validate.Regexp(
-        _ID_NUMBER, error="Use 6 to 32 digits or letters, e.g. 110101199003071234."))
+        _ID_NUMBER, error=Message("client.id_number", "Use 6 to 32 digits or letters, e.g. 110101199003071234.")))
     industry = fields.String(allow_none=True, validate=validate.Length(max=64))
     region = fields.String(allow_none=True, validate=validate.Length(max=64))
     registered_capital = _money(allow_none=True)
@@ -107,11 +109,13 @@ class ClientFieldsSchema(Schema):
     ownership_type = fields.String(allow_none=True, validate=validate.OneOf(OWNERSHIP_TYPES))
     state_ownership_pct = fields.Decimal(
         places=2, allow_nan=False, allow_none=True,
-        validate=validate.Range(min=0, max=100, error="Must be a percentage from 0 to 100."))
+        validate=validate.Range(min=0, max=100, error=Message("client.percentage",
+                                                                "Must be a percentage from 0 to 100.")))
     contacts = fields.List(fields.Nested(ContactSchema), allow_none=True,
                            validate=validate.Length(max=20))
     bank_account = _Compact(allow_none=True, validate=validate.Regexp(
-        _ACCOUNT, error="Use 8 to 34 digits or capital letters (spaces and hyphens are ignored)."))
+        _ACCOUNT, error=Message("client.bank_account",
+                                "Use 8 to 34 digits or capital letters (spaces and hyphens are ignored).")))
     credit_limit = _money(allow_none=True)
     rating = fields.String(allow_none=True, validate=validate.OneOf(RATINGS))
     risk_level = fields.String(allow_none=True, validate=validate.OneOf(RISK_LEVELS))
@@ -150,7 +154,7 @@ def validate_client_fields(data: dict[str, Any], *, partial: bool) -> dict[str, 
     """
     if not isinstance(data, dict):
         raise ValidationFailed("client fields must be a JSON object",
-                               errors={"_body": ["Send an object of client fields."]})
+                               errors={"_body": [Message("client.fields_object", "Send an object of client fields.")]})
     try:
         cleaned = _SCHEMA.load(data, partial=_TOP_LEVEL if partial else False)
     except ValidationError as exc:
@@ -172,6 +176,6 @@ def validate_sensitive_change(field: str, value: Any) -> Any:
         raise ValidationFailed(
             f"{field!r} is not a sensitive field; change requests cover "
             f"{', '.join(SENSITIVE_FIELDS)} (edit other fields with PATCH /api/v1/clients/{{id}})",
-            errors={field: ["Not a sensitive field."]},
+            errors={field: [Message("change.not_sensitive", "Not a sensitive field.")]},
         )
     return validate_client_fields({field: value}, partial=True)[field]

@@ -92,7 +92,7 @@ def validate_checklist(ctx: FireContext) -> None:
     checklist = ctx.payload.get("checklist")
     if not isinstance(checklist, dict):
         raise ValidationFailed("the checklist must be an object with one entry per item",
-                               errors={"checklist": ["Send an object keyed by item."]},
+                               errors={"checklist": [Message("checklist.object", "Send an object keyed by item.")]},
                                missing=sorted(items))
     errors: dict[str, list[str]] = {}
     missing = [key for key in items if key not in checklist]
