@@ -16,8 +16,18 @@ from flask_babel import gettext as _
 from workflow import texts
 from workflow.errors import NotFound
 from workflow.records.models import AuditRecord, Notification
+from workflow.risk import labels
 
-from .i18n import choice_label, field_label, label, level_label, state_label, status_label, when
+from .i18n import (
+    choice_label,
+    content_lang,
+    field_label,
+    label,
+    level_label,
+    state_label,
+    status_label,
+    when,
+)
 from .navigation import role_label
 
 
@@ -46,17 +56,15 @@ def _action(p: dict[str, Any], trigger: Any) -> str:
 
 
 def _outcome(outcome: Any) -> str:
-    return {"passed": _("passed"), "passed_with_conditions": _("passed with conditions"),
-            "failed": _("failed")}.get(str(outcome), str(outcome))
+    return labels.word(labels.REVIEW_OUTCOMES, str(outcome), content_lang())
 
 
 def _decided_by(by: Any) -> str:
-    return {"rule": _("decided by the rules"),
-            "scorecard": _("decided by the scorecard")}.get(str(by), str(by))
+    return labels.word(labels.DECIDED_BY, str(by), content_lang())
 
 
 def _stage(stage: Any) -> str:
-    return {"respond": _("respond"), "rectify": _("rectify")}.get(str(stage), str(stage))
+    return labels.word(labels.ALERT_STAGES, str(stage), content_lang())
 
 
 def _digest_body(p: dict[str, Any]) -> str:
@@ -235,6 +243,20 @@ def refusal_text(code: str, p: dict[str, Any], definition: Any = None) -> str | 
             states=_listed([f"“{_state_in(definition, s)}”" for s in p.get("states") or []]),
             state=_state_in(definition, p.get("state"))),
         "race": lambda: _("Someone else changed the same record at the same moment; try again."),
+        "role.required": lambda: _("This needs one of the roles: %(roles)s.",
+                                   roles=_listed([role_label(r) for r in p.get("roles") or []])),
+        "due_diligence.open": lambda: _(
+            "Client #%(client)s already has an open due-diligence review (case #%(case)s); "
+            "continue that one.", client=p.get("client_id"), case=p.get("case_id")),
+        "client.owner_self": lambda: _("Sales users create clients they own; leave the owner empty."),
+        "client.owner_manager": lambda: _("Only a manager may hand a client to another sales user."),
+        "client.sensitive_fields": lambda: _(
+            "%(fields)s can only be changed with a dual approval: file a change request.",
+            fields=_listed([field_label(f) for f in p.get("fields") or []])),
+        "client.credit_code_fixed": lambda: _(
+            "The credit code of a client who is %(status)s can be corrected only before admission "
+            "or after a rejection; offboard this client and create it anew with the right code.",
+            status=status_label(p.get("status"))),
     }
     say = words.get(code)
     return say() if say is not None else None

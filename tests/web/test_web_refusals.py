@@ -254,3 +254,33 @@ def test_evidence_refused_in_a_closed_stage_names_the_open_one(console_factory, 
     assert ("“已预警”" if lang == "zh_CN" else "“Warned”") in said
     with app.app_context():
         assert db.session.query(Evidence).filter_by(instance_id=case_id).count() == 0
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("zh_CN", ["只有经理可以将客户转交给其他销售人员。", "此操作需要以下角色之一：",
+               "只能经双人审批后修改"]),
+    ("en", ["Only a manager may hand a client to another sales user.", "This needs one of the roles: ",
+            "can only be changed with a dual approval"])])
+def test_the_client_services_refusals_carry_codes_the_console_words(app: Flask, lang: str,
+                                                                    expected: list[str]) -> None:
+    from flask_babel import force_locale
+
+    from web.refusals import refusal
+    from workflow.records.identity import Actor
+    from workflow.risk.clients import service as client_service
+
+    with app.app_context():
+        client_id = make_client("Acme Trading Co", 3003)
+        refused = []
+        for actor, changes in ((SALES, {"owner": "sales2"}), (Actor("legal1", frozenset({"legal"})), {"region": "x"}),
+                               (SALES, {"credit_limit": 1})):
+            with pytest.raises(RiskloopError) as raised:
+                client_service.update_client(db.session, client_id, changes, actor)
+            assert raised.value.code is not None
+            refused.append(raised.value)
+        db.session.rollback()
+    with app.test_request_context("/inbox"), force_locale(lang):
+        said = [refusal(exc) for exc in refused]
+    assert all(r.original is None for r in said)  # worded by code, not by the class sentence
+    for text, words in zip(said, expected, strict=True):
+        assert words in text.text, text.text

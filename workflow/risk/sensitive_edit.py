@@ -129,7 +129,8 @@ def request_sensitive_edit(session: Session, client_id: int, changes: Any, reaso
     requesters = frozenset(definition.settings.get("requester_roles") or ())
     if not actor.has_any(requesters):
         raise Forbidden(f"filing a change request needs one of the roles "
-                        f"{', '.join(sorted(requesters))}", rule="role")
+                        f"{', '.join(sorted(requesters))}", rule="role",
+                        code="role.required", params={"roles": sorted(requesters)})
     if not (reason or "").strip():
         raise ValidationFailed("say why the change is needed",
                                errors={"reason": [Message("field.reason_required", "A reason is required.")]})

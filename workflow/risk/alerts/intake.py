@@ -112,7 +112,7 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
     """
     if not actor.has_any(RAISERS):
         raise Forbidden("raising an alert needs one of the roles manager, risk_officer, system",
-                        rule="role")
+                        rule="role", code="role.required", params={"roles": sorted(RAISERS)})
     source = fields.get("source") or "manual"
     external_id = fields.get("external_id") or uuid.uuid4().hex
     existing = find_alert(session, source, external_id)

@@ -30,7 +30,8 @@ def read_client(session: Session, client_id: int, actor: Actor) -> Client:
     client = get_client(session, client_id)
     if not _sees_all(actor) and "sales" not in actor.roles:
         raise Forbidden("reading the client archive needs one of the roles "
-                        f"{', '.join(sorted(ARCHIVE_ROLES | {'sales'}))}", rule="role")
+                        f"{', '.join(sorted(ARCHIVE_ROLES | {'sales'}))}", rule="role",
+                        code="role.required", params={"roles": sorted(ARCHIVE_ROLES | {"sales"})})
     if not _sees_all(actor) and client.owner != actor.username:
         raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner",
                         code="client.owner", params={"client_id": client_id})

@@ -82,7 +82,7 @@ def require_editor(client: Client | None, actor: Actor, what: str) -> None:
         return
     if not actor.has_any(EDITOR_ROLES):
         raise Forbidden(f"{what} needs one of the roles {', '.join(sorted(EDITOR_ROLES))}",
-                        rule="role")
+                        rule="role", code="role.required", params={"roles": sorted(EDITOR_ROLES)})
     if client is not None and not actor.has_any(EDITOR_ROLES - {"sales"}) \
             and client.owner != actor.username:
         raise Forbidden(f"client {client.id} is owned by another sales user; only its owner, "
@@ -148,7 +148,8 @@ def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Clien
     owner = cleaned.pop("owner", None)
     if "sales" in actor.roles and not actor.has_any(EDITOR_ROLES - {"sales"}):
         if owner not in (None, actor.username):
-            raise Forbidden("sales users create clients they own; leave owner out", rule="owner")
+            raise Forbidden("sales users create clients they own; leave owner out", rule="owner",
+                            code="client.owner_self")
         owner = actor.username
     if owner is None:
         raise ValidationFailed("name the sales user who owns this client",
@@ -191,7 +192,8 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
             f"{', '.join(sensitive)} can only be changed with a dual approval: file a change "
             f"request at POST /api/v1/clients/{client_id}/change-requests with "
             '{"changes": {...}, "reason": "..."}',
-            fields=sensitive, change_request_url=f"/api/v1/clients/{client_id}/change-requests")
+            fields=sensitive, change_request_url=f"/api/v1/clients/{client_id}/change-requests",
+            code="client.sensitive_fields", params={"fields": sensitive})
     if expected_version is not None and client.version != expected_version:
         raise VersionConflict(f"client {client_id} is at version {client.version}, not "
                               f"{expected_version}: someone edited it first; reload and retry",
@@ -200,7 +202,7 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
     if "owner" in cleaned:
         if not actor.has_any(frozenset({"manager"})) and not actor.is_system:
             raise Forbidden("only a manager may hand a client to another sales user",
-                            rule="owner")
+                            rule="owner", code="client.owner_manager")
         _check_owner(session, cleaned["owner"])
     if "credit_code" in cleaned and cleaned["credit_code"] != client.credit_code:
         if client.status not in CODE_EDITABLE_STATUSES:
@@ -209,7 +211,8 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
                 "that was screened against the watch lists and providers; it can be corrected "
                 "only before admission (prospect) or after a rejection. If it is wrong, "
                 "offboard this client and create it anew with the right code",
-                fields=["credit_code"], client_status=client.status)
+                fields=["credit_code"], client_status=client.status,
+                code="client.credit_code_fixed", params={"status": client.status})
         _check_unique_code(session, cleaned["credit_code"], client.id)
     apply_changes(session, client, cleaned, actor, "client.updated")
     return client

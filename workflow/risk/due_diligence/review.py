@@ -65,14 +65,16 @@ def open_review(session: Session, client_id: int, actor: Actor, *, reason: str =
     """
     if not (actor.is_system or actor.has_any(OPENER_ROLES)):
         raise Forbidden("opening a due-diligence review needs one of the roles manager, "
-                        "risk_officer", rule="role")
+                        "risk_officer", rule="role",
+                        code="role.required", params={"roles": sorted(OPENER_ROLES)})
     client = get_client(session, client_id)
     if parent_id is None:
         running = open_case_for(session, client_id)
         if running is not None:
             raise Duplicate(f"client {client_id} already has an open due-diligence review "
                             f"(case #{running.id}); continue that one",
-                            instance_id=running.id)
+                            instance_id=running.id, code="due_diligence.open",
+                            params={"client_id": client_id, "case_id": running.id})
     data = {"client_id": client.id, "client_name": client.name, "reason": reason, **(extra or {})}
     return engine.start(session, DEFINITION, actor, subject_type="client", subject_id=client.id,
                         data=data, parent_id=parent_id, assignees=assignees, comment=comment,
