@@ -1,5 +1,7 @@
-"""The texts the system writes (``workflow.texts`` codes with their params), worded in the
-reader's language: every page shows notifications and system comments through here.
+"""Codes with their params, worded in the reader's language: the one place every page
+goes through for the texts the system writes (``workflow.texts``: notifications, system
+comments, the digest), refusals (``RiskloopError.code``) and field messages
+(``workflow.errors.Message``, marshmallow's through ``workflow.field_messages``).
 
 A row written before codes existed has no code and is shown as it was stored; so is a
 code this module does not know (a newer writer, say).
@@ -307,6 +309,7 @@ def field_text(code: str, p: dict[str, Any]) -> str | None:
             [level_label(choice_label(str(c))) for c in p.get("choices") or []])),
         # riskloop's own validators
         "field.not_empty": lambda: _("Must not be empty."),
+        "field.no_nul": lambda: _("Must not contain NUL characters."),
         "field.non_negative": lambda: _("Must be 0 or more."),
         "client.money": lambda: _("Must be an amount in yuan from 0 up to 10^17."),
         "client.phone": lambda: _("Use digits, optionally starting with +, e.g. 13812341234 or +86 10 "

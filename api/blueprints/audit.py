@@ -9,9 +9,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, fields, validate
 
+from workflow.audit import anchors, verification
 from workflow.audit import export as audit_export
 from workflow.audit import search as audit_search
-from workflow.audit import verification
 
 from ..extensions import db
 from ..fields import Schema, UtcDateTime
@@ -60,6 +60,9 @@ class VerifyReportSchema(Schema):
     checkpoints = fields.Integer()
     replayed = fields.Integer()
     first_break = fields.Nested(BreakSchema, allow_none=True)
+    warnings = fields.List(fields.String(), metadata={
+        "description": "what weakens the proof without breaking it: no checkpoint, a late one, "
+                       "no anchor file compared"})
 
 
 class ExportQuery(Strict):
@@ -92,8 +95,10 @@ class AuditVerify(MethodView):
     @blp.response(200, VerifyReportSchema)
     @blp.alt_response(403, description="Not an auditor")
     def get(self) -> dict[str, Any]:
-        """Verify checkpoints, chains, heads, replay and evidence; names the first break."""
-        return verification.verify_as(db.session, current_actor()).to_dict()
+        """Compare with the anchor file, verify checkpoints, chains, heads, replay and evidence;
+        names the first break."""
+        return verification.verify_as(db.session, current_actor(),
+                                      anchor=anchors.default_file()).to_dict()
 
 
 @blp.route("/export")

@@ -13,6 +13,7 @@ from workflow.errors import AuthenticationFailed
 
 from ..extensions import db
 from ..schemas import TokenRequest, TokenResponse
+from ..security import BEARER, bearer_token
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in")
 
@@ -39,3 +40,11 @@ class TokenView(MethodView):
             "username": issued.user.username,
             "roles": issued.user.roles,
         }
+
+    @blp.doc(security=[BEARER])
+    @blp.response(204)
+    @blp.alt_response(401, description="Missing, unknown, expired or already revoked token")
+    def delete(self) -> None:
+        """Revoke the caller's own bearer token (sign out); the caller's other tokens stay valid."""
+        accounts.revoke_token(db.session, bearer_token())
+        db.session.commit()

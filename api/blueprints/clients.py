@@ -99,6 +99,7 @@ class ClientImport(MethodView):
     @blp.arguments(ImportQuery, location="query")
     @blp.arguments(ImportFile, location="files")
     @blp.response(200, ImportReport)
+    @blp.alt_response(413, description="An .xlsx that would unpack beyond the RISKLOOP_ZIP_MAX_* limits")
     @blp.alt_response(422, description="Bad rows (nothing imported); a dry run lists them all")
     def post(self, query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
         """Import clients from a CSV or XLSX file, idempotent by credit code; ``dry_run``

@@ -27,6 +27,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # --- sign-in and documentation (public) -------------------------------------------
     # each caller signs in with its own password; anonymous with a wrong one
     ("POST /api/v1/auth/token", "-"):                           (401, 200, 200, 200, 200, 200, 200),
+    # signing out revokes the caller's own token (a fresh one here); anonymous has none
+    ("DELETE /api/v1/auth/token", "-"):                         (401, 204, 204, 204, 204, 204, 204),
     ("GET /api/v1/openapi.json", "-"):                          (200, 200, 200, 200, 200, 200, 200),
 
     # --- the client archive (SPEC 1, 2) -------------------------------------------------

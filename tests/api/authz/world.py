@@ -196,6 +196,17 @@ def _token() -> tuple[Setup, Call]:
     return nothing, call
 
 
+@row("DELETE /api/v1/auth/token")
+def _revoke_token() -> tuple[Setup, Call]:
+    def call(api: Api, user: str | None, _ctx: Any) -> Any:
+        headers = {}
+        if user:  # a token of its own: the matrix's cached tokens must stay valid
+            fresh = api.client.post("/api/v1/auth/token", json={"username": user, "password": PASSWORD})
+            headers["Authorization"] = f"Bearer {fresh.get_json()['access_token']}"
+        return api.client.delete("/api/v1/auth/token", headers=headers)
+    return nothing, call
+
+
 @row("GET /api/v1/openapi.json")
 def _openapi() -> tuple[Setup, Call]:
     return nothing, get("/api/v1/openapi.json")

@@ -129,13 +129,12 @@ def apply_changes(session: Session, client: Client, values: dict[str, Any], acto
     return diff
 
 
-def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Client:
-    """Create a client (status ``prospect``); sales own what they create.
+def check_new_client(session: Session, data: dict[str, Any], actor: Actor) -> tuple[dict[str, Any], str]:
+    """The cleaned fields and the owner of the client :func:`create_client` would create from
+    ``data``; nothing is written (a dry-run import checks its rows with this).
 
     Raises:
-        Forbidden: the actor may not create clients.
-        ValidationFailed: invalid fields (per field), or a field screening sets.
-        Duplicate: the credit code is already in the archive.
+        Forbidden, ValidationFailed, Duplicate: as :func:`create_client`.
     """
     require_editor(None, actor, "creating a client")
     cleaned = validate_client_fields(data, partial=False)
@@ -156,6 +155,18 @@ def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Clien
                                errors={"owner": ["Missing data for required field."]})
     _check_owner(session, owner)
     _check_unique_code(session, cleaned["credit_code"], None)
+    return cleaned, owner
+
+
+def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Client:
+    """Create a client (status ``prospect``); sales own what they create.
+
+    Raises:
+        Forbidden: the actor may not create clients.
+        ValidationFailed: invalid fields (per field), or a field screening sets.
+        Duplicate: the credit code is already in the archive.
+    """
+    cleaned, owner = check_new_client(session, data, actor)
     now = clock.now()
     client = Client(status="prospect", owner=owner, created_by=actor.username, version=1,
                     created_at=now, updated_at=now, tags=[], contracts=[], facts={},

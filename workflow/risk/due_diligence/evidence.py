@@ -10,7 +10,6 @@ altered on disk. Which cases take files, from whom and in which states is
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,8 @@ from workflow.platform.filestore import (  # noqa: F401  (re-exported: the stora
     DEFAULT_MAX_BYTES,
     check_content_type,
     check_file,
+    clean_filename,
+    download_name,
     evidence_dir,
     max_bytes,
     path_for,
@@ -135,7 +136,7 @@ def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], 
     if existing is not None:
         return existing
     now = clock.now()
-    name = os.path.basename(filename.replace("\\", "/"))[:255] or sha
+    name = clean_filename(filename)[:255] or sha
     row = Evidence(instance_id=instance_id, sha256=sha, filename=name, content_type=content_type,
                    size=size, uploaded_by=actor.username, uploaded_at=now)
     session.add(row)

@@ -1,7 +1,7 @@
 """notifications: the code and params that word the title and body in the reader's language
 
-Revision ID: 0009_notification_codes
-Revises: 0008_inbox_state_due
+Revision ID: 0010_notification_codes
+Revises: 0009_sessions_throttle
 Create Date: 2026-12-06 03:40:00
 
 """
@@ -10,8 +10,8 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0009_notification_codes'
-down_revision = '0008_inbox_state_due'
+revision = '0010_notification_codes'
+down_revision = '0009_sessions_throttle'
 branch_labels = None
 depends_on = None
 
