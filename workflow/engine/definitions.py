@@ -21,7 +21,8 @@ from marshmallow import Schema, fields, validate
 
 from workflow.engine.expressions import Expression
 from workflow.engine.registry import Registry
-from workflow.errors import DefinitionError
+from workflow.errors import DefinitionError, Message
+from workflow.field_messages import Schema as CodedSchema
 from workflow.platform.durations import parse_duration
 from workflow.platform.hygiene import MAX_AMOUNT, MAX_INTEGER, FreeText
 
@@ -54,7 +55,7 @@ def _string_validators(spec: dict[str, Any]) -> list[Any]:
     if spec.get("enum"):
         checks.append(validate.OneOf(spec["enum"]))
     if spec.get("required"):
-        checks.append(validate.Length(min=1, error="Must not be empty."))
+        checks.append(validate.Length(min=1, error=Message("field.not_empty", "Must not be empty.")))
     return checks
 
 
@@ -341,7 +342,7 @@ class _Compiler:
                 field_obj.allow_none = True
             declared[fname] = field_obj
             payload[fname] = spec
-        return Schema.from_dict(declared, name=f"Payload_{abs(hash(where))}")()
+        return CodedSchema.from_dict(declared, name=f"Payload_{abs(hash(where))}")()
 
     def _timer(self, index: int, raw: Any, states: dict[str, StateDef], transitions: list[TransitionDef]) -> TimerDef:
         where = f"timers[{index}]"

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import Row, bindparam, insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from workflow import texts
 from workflow.platform import clock, correlation
 from workflow.records.chain import GENESIS, HASHED_FIELDS, canonical, record_hash
 from workflow.records.identity import Actor
@@ -58,7 +59,17 @@ def write_record(
 ) -> Appended:
     """Insert record ``seq`` of ``stream`` after ``prev_hash``; the caller holds the chain
     head locked and moves it (``append`` does both). A Core insert on the session's
-    connection: one per firing, never read back in the transaction."""
+    connection: one per firing, never read back in the transaction.
+
+    A system comment that carries a code (:func:`workflow.texts.say`) is stored as its
+    English text with the code and params added to the payload, so a console can word it
+    in the reader's language; the chain hashes the payload as stored."""
+    comment = fields.get("comment")
+    code = getattr(comment, "code", None)
+    if code is not None:
+        fields["comment"] = str(comment)
+        payload = {**(payload or {}), texts.COMMENT_CODE: code,
+                   texts.COMMENT_PARAMS: dict(getattr(comment, "params", None) or {})}
     values: dict[str, Any] = {
         "stream": stream,
         "seq": seq,
