@@ -1,22 +1,25 @@
 """Starting instances and firing transitions (SPEC 3.2).
 
-``fire`` does every step inside the caller's transaction: lock the instance row,
-compare versions, check roles, guards, conditions and payload, run effects,
-move the state, append the audit record, write outbox rows, re-arm timers. The
-caller commits (see ``workflow.platform.transaction``); if any step raises, nothing of
-the firing remains.
+``fire`` runs inside the caller's transaction as five steps, each a function
+below: **lock** the instance row (read as plain columns, with the idempotency
+record of the key in the same statement), **replay** the first result of a
+repeated key, **select** the transition (visible case, known trigger, current
+version, legal state, roles, condition, guards, payload), **apply** its effects
+and move the machine, **persist** every row at once (``workflow.engine.writes``:
+one statement on PostgreSQL). The caller commits (see
+``workflow.platform.transaction``); if any step raises, nothing of the firing
+remains.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from workflow.engine import runtime, visibility
+from workflow.engine import runtime, visibility, writes
 from workflow.engine.catalog import Catalog
 from workflow.engine.context import FireContext
 from workflow.engine.definitions import Definition, TransitionDef
@@ -31,13 +34,13 @@ from workflow.errors import (
     NotFound,
     UnknownAction,
     ValidationFailed,
+    VersionConflict,
 )
 from workflow.platform import clock
 from workflow.records import timers
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
-from workflow.records.models import IdempotencyRecord, WorkflowInstance
-from workflow.records.outbox import enqueue
+from workflow.records.models import WorkflowInstance
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,11 @@ def start(
     )
     session.add(instance)
     session.flush()  # the id names the audit stream and the timers
-    for key, value in _enter_state(session, instance, definition, definition.initial, now).items():
+    columns, armed = _entering(definition, definition.initial, now)
+    for key, value in columns.items():
         setattr(instance, key, value)
+    for state, timer_trigger, due_at in armed:
+        timers.arm(session, instance.id, state, timer_trigger, due_at)
     audit.append(
         session, instance, audit.instance_stream(instance.id), "started", actor, at=now,
         instance_id=instance.id, subject=_subject(instance), definition=definition.name,
@@ -120,6 +126,9 @@ def fire(
 ) -> FireResult:
     """Fire ``trigger`` on an instance as ``actor``, inside the caller's transaction.
 
+    Five steps, each below: lock (with the idempotency record), replay, select, apply,
+    persist. Nothing is written before persist, which writes everything at once.
+
     Raises:
         NotFound: no such instance.
         UnknownAction: the definition has no such trigger.
@@ -130,30 +139,50 @@ def fire(
         ConditionNotMet: no transition's condition holds.
         IdempotencyMismatch: the key was used for a different request.
     """
-    payload = dict(payload or {})
-    if idempotency_key:
-        prior = session.get(IdempotencyRecord, (actor.username, idempotency_key))
-        if prior is not None:
-            if prior.instance_id != instance_id or prior.trigger != trigger:
-                raise IdempotencyMismatch(
-                    f"Idempotency-Key {idempotency_key!r} was already used for "
-                    f"{prior.trigger!r} on instance {prior.instance_id}; use a new key per request"
-                )
-            return FireResult(**{**prior.result, "replayed": True})
+    catalog = _catalog(catalog)
+    locked = writes.lock(session, instance_id, actor.username, idempotency_key)
+    if locked.prior is not None:
+        return _replay(locked.prior, instance_id, trigger, idempotency_key)
+    ctx = _select(session, locked.instance, instance_id, trigger, actor, dict(payload or {}),
+                  expected_version=expected_version, comment=comment, request_id=request_id,
+                  catalog=catalog)
+    read = dict(ctx.instance.__dict__)
+    dest = _apply(ctx, catalog.registry)
+    change = _writes(ctx, dest, read, idempotency_key)
+    writes.persist(session, change)
+    return _result(session, ctx, change)
 
-    instance = session.execute(_LOCK, {"iid": instance_id}).scalar_one_or_none()
-    if instance is None or not visibility.can_view(session, instance, actor, _catalog(catalog).registry):
+
+def _replay(prior: writes.Prior, instance_id: int, trigger: str, key: str | None) -> FireResult:
+    """The first result of a call made again with the same Idempotency-Key.
+
+    Raises:
+        IdempotencyMismatch: the key was used for another instance or trigger.
+    """
+    if prior.instance_id != instance_id or prior.trigger != trigger:
+        raise IdempotencyMismatch(
+            f"Idempotency-Key {key!r} was already used for "
+            f"{prior.trigger!r} on instance {prior.instance_id}; use a new key per request"
+        )
+    return FireResult(**{**prior.result, "replayed": True})
+
+
+def _select(session: Session, instance: WorkflowInstance | None, instance_id: int, trigger: str,
+            actor: Actor, payload: dict[str, Any], *, expected_version: int | None,
+            comment: str | None, request_id: str | None, catalog: Catalog) -> FireContext:
+    """Which transition fires: the case visible, the trigger known, the version current,
+    the trigger allowed from the state, the roles held, a condition holding, the guards
+    passed and the payload valid — refused in that order. Returns the firing's context."""
+    if instance is None or not visibility.can_view(session, instance, actor, catalog.registry):
         # A case the actor may not see is reported as missing, never as forbidden.
         raise NotFound(f"workflow instance {instance_id} does not exist")
-    definition = _catalog(catalog).get(instance.definition, instance.definition_version)
+    definition = catalog.get(instance.definition, instance.definition_version)
     if trigger not in definition.by_trigger:
         raise UnknownAction(
             f"{definition.name} has no action {trigger!r}; it defines: "
             f"{', '.join(sorted(definition.by_trigger))}"
         )
     if expected_version is not None and instance.version != expected_version:
-        from workflow.errors import VersionConflict
-
         raise VersionConflict(
             f"instance {instance.id} is at version {instance.version}, not {expected_version}: "
             "someone acted first; reload and try again",
@@ -171,119 +200,111 @@ def fire(
         )
     permitted = [t for t in candidates if actor.has_any(t.roles)]
     if not permitted:
-        needed = sorted(set().union(*(t.roles for t in candidates)))
-        raise Forbidden(
-            f"{trigger!r} needs one of the roles {', '.join(needed)}; you have "
-            f"{', '.join(sorted(actor.roles)) or 'none'}",
-            rule="role",
-            code="action.role", params={"trigger": trigger, "roles": needed},
-        )
-    now = clock.now()
+        raise _missing_role(trigger, candidates, actor, "")
     variables = _variables(instance, actor, payload)
     chosen = next((t for t in permitted if t.condition is None or t.condition.holds(variables)), None)
-    probe = chosen or permitted[0]
-    ctx = FireContext(session=session, instance=instance, definition=definition, transition=probe,
-                      actor=actor, payload=payload, comment=comment, from_state=from_state,
-                      now=now, request_id=request_id)
-    registry = _catalog(catalog).registry
-    _check_guards(ctx, probe, registry)
-    _validate_payload(probe, payload, comment)
+    ctx = FireContext(session=session, instance=instance, definition=definition,
+                      transition=chosen or permitted[0], actor=actor, payload=payload,
+                      comment=comment, from_state=from_state, now=clock.now(),
+                      request_id=request_id)
+    _check_guards(ctx, ctx.transition, catalog.registry)
+    _validate_payload(ctx.transition, payload, comment)
     if chosen is None:
         # Someone else's step at this point of the case (the second approval, say): a
         # transition of this trigger whose condition holds needs roles the actor lacks.
         theirs = [t for t in candidates if t not in permitted
                   and (t.condition is None or t.condition.holds(variables))]
         if theirs:
-            needed = sorted(set().union(*(t.roles for t in theirs)))
-            raise Forbidden(
-                f"{trigger!r} at this point of the case needs one of the roles "
-                f"{', '.join(needed)}; you have {', '.join(sorted(actor.roles)) or 'none'}",
-                rule="role", code="action.role", params={"trigger": trigger, "roles": needed},
-            )
+            raise _missing_role(trigger, theirs, actor, " at this point of the case")
         raise ConditionNotMet(
             f"{trigger!r} is not possible with this data: "
             + "; ".join(t.condition.source for t in permitted if t.condition is not None),
             allowed_actions=available_actions(session, instance, actor, definition, catalog),
             code="action.condition", params={"trigger": trigger},
         )
+    return ctx
 
-    for call in chosen.effects:
+
+def _missing_role(trigger: str, transitions: list[TransitionDef], actor: Actor,
+                  where: str) -> Forbidden:
+    needed = sorted(set().union(*(t.roles for t in transitions)))
+    return Forbidden(
+        f"{trigger!r}{where} needs one of the roles {', '.join(needed)}; you have "
+        f"{', '.join(sorted(actor.roles)) or 'none'}",
+        rule="role", code="action.role", params={"trigger": trigger, "roles": needed},
+    )
+
+
+def _apply(ctx: FireContext, registry: Registry) -> str:
+    """Run the chosen transition's effects, then move the machine; returns the new state.
+    Effects change ``ctx.instance`` (written by persist) or write rows of their own."""
+    for call in ctx.transition.effects:
         registry.effects[call.name](ctx, **call.args)
-    dest = run_transition(definition, from_state, chosen, ctx.dest)
+    return run_transition(ctx.definition, ctx.from_state, ctx.transition, ctx.dest)
 
-    # The row's new values, written below by one UPDATE (effects may have set some of
-    # them on the instance: those are taken as they are now).
-    row = {key: getattr(instance, key) for key in _MOVED}
+
+def _writes(ctx: FireContext, dest: str, read: dict[str, Any],
+            idempotency_key: str | None) -> writes.TransitionWrites:
+    """The rows the firing writes: the instance row (state, version, times, SLA, chain
+    head, and whatever effects changed), the audit record chained on it, the timers
+    cancelled and armed, the tasks queued and the idempotency record."""
+    instance, definition, now, from_state = ctx.instance, ctx.definition, ctx.now, ctx.from_state
+    trigger = ctx.transition.trigger
+    row = {key: getattr(instance, key) for key in writes.MOVED}
     row.update(state=dest, version=instance.version + 1, updated_at=now)
+    armed: list[tuple[str, str, datetime]] = []
     if dest != from_state:
-        timers.cancel_for_state(session, instance.id, from_state)
-        row.update(_enter_state(session, instance, definition, dest, now))
+        columns, armed = _entering(definition, dest, now)
+        row.update(columns)
+    else:
+        armed = [(dest, t.trigger, now + t.after) for t in definition.timers_for(dest)
+                 if t.repeat and t.trigger == trigger]
     if ctx.sla_due_at is not None:
         row["sla_due_at"] = ctx.sla_due_at
-    if dest == from_state:
-        for timer in definition.timers_for(dest):
-            if timer.repeat and timer.trigger == trigger:
-                timers.schedule(session, instance, dest, timer.trigger, now + timer.after)
-    audit_payload = {**payload, **ctx.audit} if ctx.audit else payload
-    written = audit.write_record(
-        session, instance.audit_seq + 1, instance.audit_hash, audit.instance_stream(instance.id),
-        "transition", actor, at=now, instance_id=instance.id, subject=_subject(instance),
+    payload = {**ctx.payload, **ctx.audit} if ctx.audit else ctx.payload
+    record = audit.record_values(
+        instance.audit_seq + 1, instance.audit_hash, audit.instance_stream(instance.id),
+        "transition", ctx.actor, at=now, instance_id=instance.id, subject=_subject(instance),
         definition=definition.name, definition_version=definition.version, trigger=trigger,
-        from_state=from_state, to_state=dest, comment=comment, payload=audit_payload,
-        request_id=request_id, idempotency_key=idempotency_key,
+        from_state=from_state, to_state=dest, comment=ctx.comment, payload=payload,
+        request_id=ctx.request_id, idempotency_key=idempotency_key,
     )
-    row.update(audit_seq=written.seq, audit_hash=written.hash)
-    _move(session, instance, row)
-    for task in chosen.tasks:
-        enqueue(session, task, {"instance_id": instance.id, "version": instance.version},
-                instance_id=instance.id)
-    result = FireResult(instance.id, trigger, from_state, dest, instance.version, instance.audit_seq,
-                        instance=instance)
+    row.update(audit_seq=record["seq"], audit_hash=record["hash"])
+    row.update(writes.changed_columns(instance, read))
+    version = row["version"]
+    change = writes.TransitionWrites(
+        instance_id=instance.id, row=row, audit=record,
+        cancel_state=from_state if dest != from_state else None, timers=armed,
+        tasks=[(task, {"instance_id": instance.id, "version": version})
+               for task in ctx.transition.tasks],
+        now=now,
+    )
     if idempotency_key:
-        record = result.to_dict()
-        record.pop("replayed")
-        session.add(IdempotencyRecord(actor=actor.username, key=idempotency_key,
-                                      instance_id=instance.id, trigger=trigger, result=record,
-                                      created_at=now))
-    return result
+        result = FireResult(instance.id, trigger, from_state, dest, version, record["seq"])
+        kept = result.to_dict()
+        kept.pop("replayed")
+        change.idempotency = {"actor": ctx.actor.username, "key": idempotency_key,
+                              "trigger": trigger, "result": kept}
+    return change
 
 
-# The instance row as it is locked for a firing. The row may already be in the
-# session (read before the lock): populate_existing refreshes it.
-_LOCK = (
-    select(WorkflowInstance)
-    .where(WorkflowInstance.id == bindparam("iid"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
-
-# What a firing changes on the instance row, always all of them: one statement shape.
-_MOVED = ("state", "version", "updated_at", "state_entered_at", "is_open", "sla_due_at",
-          "breached", "audit_seq", "audit_hash")
-_MOVE = (
-    update(WorkflowInstance)
-    .where(WorkflowInstance.id == bindparam("iid"))
-    .values({key: bindparam(key) for key in _MOVED})
-)
+def _result(session: Session, ctx: FireContext, change: writes.TransitionWrites) -> FireResult:
+    """What the caller gets: the result, and the instance as the firing left it (a copy
+    the session already held is brought up to date too)."""
+    instance = ctx.instance
+    instance.__dict__.update(change.row)
+    writes.refresh_loaded(session, instance.id, change.row)
+    return FireResult(instance.id, ctx.transition.trigger, ctx.from_state, change.row["state"],
+                      change.row["version"], change.row["audit_seq"], instance=instance)
 
 
-def _move(session: Session, instance: WorkflowInstance, row: dict[str, Any]) -> None:
-    """Write the firing's changes to the locked row with one Core UPDATE, and give the
-    loaded instance the same values as committed ones, so that the ORM does not write
-    them again at commit (it still writes whatever else an effect changed)."""
-    session.connection().execute(_MOVE, {"iid": instance.id, **row})
-    for key, value in row.items():
-        set_committed_value(instance, key, value)
-
-
-def _enter_state(session: Session, instance: WorkflowInstance, definition: Definition,
-                 state: str, now: Any) -> dict[str, Any]:
-    """Arm ``state``'s timers; returns the instance columns that entering it sets."""
+def _entering(definition: Definition, state: str,
+              now: datetime) -> tuple[dict[str, Any], list[tuple[str, str, datetime]]]:
+    """The instance columns that entering ``state`` sets, and the timers it arms."""
     spec = definition.states[state]
-    for timer in definition.timers_for(state):
-        timers.schedule(session, instance, state, timer.trigger, now + timer.after)
-    return {"state_entered_at": now, "is_open": not spec.final,
-            "sla_due_at": now + spec.sla if spec.sla else None, "breached": False}
+    columns = {"state_entered_at": now, "is_open": not spec.final,
+               "sla_due_at": now + spec.sla if spec.sla else None, "breached": False}
+    return columns, [(state, t.trigger, now + t.after) for t in definition.timers_for(state)]
 
 
 def _subject(instance: WorkflowInstance) -> str | None:
