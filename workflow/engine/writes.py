@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -137,10 +137,10 @@ def lock(session: Session, instance_id: int, actor: str, key: str | None) -> Loc
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         if key is None:
-            found = connection.exec_driver_sql(_PG_LOCK, {"iid": instance_id}).first()
-            return Locked(_instance(found) if found is not None else None)
-        found = connection.exec_driver_sql(
-            _PG_LOCK_WITH_KEY, {"iid": instance_id, "actor": actor, "key": key}).one()
+            found = _driver(connection, _PG_LOCK, {"iid": instance_id})
+            return Locked(_instance(found[0]) if found else None)
+        found = _driver(connection, _PG_LOCK_WITH_KEY,
+                        {"iid": instance_id, "actor": actor, "key": key})[0]
         width = len(COLUMNS)
         prior = Prior(found[width], found[width + 1], found[width + 2]) \
             if found[width] is not None else None
@@ -150,12 +150,27 @@ def lock(session: Session, instance_id: int, actor: str, key: str | None) -> Loc
         hit = connection.execute(_PRIOR, {"actor": actor, "key": key}).first()
         if hit is not None:
             return Locked(None, Prior(hit[0], hit[1], hit[2]))
-    found = connection.execute(_READ, {"iid": instance_id}).first()
-    return Locked(_instance(found) if found is not None else None)
+    row = connection.execute(_READ, {"iid": instance_id}).first()
+    return Locked(_instance(row) if row is not None else None)
 
 
 def _instance(row: Any) -> WorkflowInstance:
     return detached_instance(dict(zip(COLUMNS, row, strict=False)))
+
+
+def _driver(connection: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
+    """Run ``sql`` on the driver's own cursor and return its rows as tuples: no result
+    object, no column metadata (the rows are read by position). A driver error is
+    raised as SQLAlchemy raises it (``IntegrityError``…, a lost connection invalidated),
+    so that ``transact`` retries what it retries."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    except Exception as exc:
+        connection._handle_dbapi_exception(exc, sql, params, cursor, None)
+    finally:
+        cursor.close()
 
 
 # --- persist -------------------------------------------------------------------------
@@ -166,7 +181,7 @@ def persist(session: Session, writes: TransitionWrites) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         sql = _pg_statement(writes)
-        ids = [r[0] for r in connection.exec_driver_sql(sql, _pg_params(writes)) if r[0] is not None]
+        ids = [r[0] for r in _driver(connection, sql, _pg_params(writes)) if r[0] is not None]
     else:
         ids = _generic(session, writes)
     writes.outbox_ids = ids
