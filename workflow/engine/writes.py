@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -85,11 +85,14 @@ class TransitionWrites:
 # --- the instance as plain columns -------------------------------------------------
 
 _new_instance = WorkflowInstance._sa_class_manager.new_instance  # type: ignore[attr-defined]
+_MAPPER = WorkflowInstance.__mapper__
 
 
 def detached_instance(values: dict[str, Any]) -> WorkflowInstance:
     """A ``WorkflowInstance`` holding ``values`` as loaded, in no session: reading and
     assigning its attributes works as on a loaded one, with no identity map and no flush."""
+    if not _MAPPER.configured:  # a fresh process whose first ORM use this is
+        configure_mappers()
     instance: WorkflowInstance = _new_instance()
     instance.__dict__.update(values)
     return instance
