@@ -22,14 +22,18 @@ from workflow.platform.crypto import configure_cipher, parse_keys
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 
+from . import authorization, instance_folder, problems, request_shape
 from . import config as app_config
-from . import instance_folder, problems, request_shape
 from .extensions import db, migrate
 from .worker import AppContextMiddleware
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Static assets and the API's documentation may be cached; everything else (API answers,
+# console pages, errors) may carry personal data or a token and is never stored.
+_CACHEABLE_ENDPOINTS = frozenset({"static", "console.static", "docs_assets.swagger_asset",
+                                  "api-docs.openapi_json", "api-docs.openapi_swagger_ui"})
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -96,9 +100,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(docs_blp)
     for hook in _extra_blueprints():
         hook(app, api)
+    authorization.install(app)  # who may call an operation, before what it carries
     request_shape.install(app)
     problems.install(app)
     _install_request_hooks(app)
+    from . import preflight
+
+    preflight.install(app)
     from . import ratelimit
 
     ratelimit.install(app)
@@ -205,6 +213,9 @@ def _install_request_hooks(app: Flask) -> None:
         )
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint not in _CACHEABLE_ENDPOINTS and "no-store" not in response.headers.get(
+                "Cache-Control", ""):
+            response.headers["Cache-Control"] = "no-store"  # replaces e.g. send_file's no-cache
         if hasattr(g, "started"):
             log_access(request.method, request.url_rule.rule if request.url_rule else "unmatched",
                        response.status_code, g.started)

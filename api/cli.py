@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -219,6 +220,45 @@ def users_create(name: str, roles: tuple[str, ...], password_stdin: bool, displa
         errors = exc.extra.get("errors")
         raise click.ClickException(f"{exc.detail}{': ' + json.dumps(errors, ensure_ascii=False) if errors else ''}") from exc
     click.echo(f"created user {name} with roles {', '.join(sorted(set(roles)))}")
+
+
+def _change_user(change: Callable[[], object], success: str) -> None:
+    try:
+        change()
+        db.session.commit()
+    except RiskloopError as exc:
+        db.session.rollback()
+        errors = exc.extra.get("errors")
+        raise click.ClickException(f"{exc.detail}{': ' + json.dumps(errors, ensure_ascii=False) if errors else ''}") from exc
+    click.echo(success)
+
+
+@users_group.command("deactivate")
+@click.argument("name")
+@with_appcontext
+def users_deactivate(name: str) -> None:
+    """Deactivate user NAME: no sign-in; every token and console session of theirs ends."""
+    _change_user(lambda: accounts.set_active(db.session, name, False, by=CLI_ACTOR),
+                 f"deactivated user {name}; their tokens and console sessions are revoked")
+
+
+@users_group.command("activate")
+@click.argument("name")
+@with_appcontext
+def users_activate(name: str) -> None:
+    """Reactivate user NAME (they sign in again; old tokens and sessions stay revoked)."""
+    _change_user(lambda: accounts.set_active(db.session, name, True, by=CLI_ACTOR),
+                 f"activated user {name}")
+
+
+@users_group.command("roles")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, help="repeat for several roles")
+@with_appcontext
+def users_roles(name: str, roles: tuple[str, ...]) -> None:
+    """Replace the roles of user NAME (their console sessions end: they sign in again)."""
+    _change_user(lambda: accounts.set_roles(db.session, name, list(roles), by=CLI_ACTOR),
+                 f"user {name} now has roles {', '.join(sorted(set(roles)))}")
 
 
 @main.group("definitions")

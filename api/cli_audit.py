@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 import click
 from flask.cli import with_appcontext
 
-from workflow.audit.checkpoints import create_checkpoint
+from workflow.audit import anchors
+from workflow.audit.checkpoints import anchor_fields, create_checkpoint
 from workflow.audit.export import ExportScope, export_csv, export_jsonl
 from workflow.errors import RiskloopError
 from workflow.records.identity import Actor
@@ -28,18 +30,26 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--no-progress", is_flag=True, help="no progress bar (e.g. in logs)")
+@click.option("--anchor", "anchor_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a file of checkpoint anchor lines (as `audit checkpoint` prints and the "
+                   "instance's anchor file holds); each must match a checkpoint in the database. "
+                   "Default: RISKLOOP_AUDIT_ANCHOR_FILE when it exists")
 @with_appcontext
-def audit_verify(as_json: bool, no_progress: bool) -> None:
-    """Verify checkpoints, every hash chain, every head, replay every instance and check
-    evidence files; exit 1 on any break."""
+def audit_verify(as_json: bool, no_progress: bool, anchor_file: Path | None) -> None:
+    """Compare checkpoints with the anchor file, verify checkpoints, every hash chain, every
+    head, replay every instance and check evidence files; exit 1 on any break."""
     from workflow.audit.verification import count_records, verify_all
 
+    anchor = anchor_file or anchors.default_file()
+    if anchor is not None and not as_json:
+        whose = "the anchor file" if anchor_file is not None else "the instance's anchor file"
+        click.echo(f"comparing checkpoints with {whose} {anchor}")
     quiet = as_json or no_progress
     try:
         if quiet:
-            report = verify_all(db.session)
+            report = verify_all(db.session, anchor=anchor)
         elif not sys.stderr.isatty():  # logs and pipes get a line every 10,000 records
-            report = verify_all(db.session, progress=click.echo)
+            report = verify_all(db.session, progress=click.echo, anchor=anchor)
         else:
             total = count_records(db.session)
             with click.progressbar(length=max(total, 1), label="verifying audit records",
@@ -50,14 +60,19 @@ def audit_verify(as_json: bool, no_progress: bool) -> None:
                     bar.update(max(0, min(count, total) - done[0]))
                     done[0] = max(done[0], min(count, total))
 
-                report = verify_all(db.session, on_records=advance)
+                report = verify_all(db.session, on_records=advance, anchor=anchor)
     except RiskloopError as exc:
         raise click.ClickException(exc.detail) from exc
+    for warning in report.warnings:
+        click.echo(f"WARNING: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     elif report.ok:
+        anchored = (f" ({report.anchored} anchored checkpoints matched)"
+                    if report.anchor_file is not None else "")
         click.echo(f"audit trail verified: {report.records} records in {report.streams} streams, "
-                   f"{report.checkpoints} checkpoints, {report.replayed} instances replayed")
+                   f"{report.checkpoints} checkpoints{anchored}, {report.replayed} instances "
+                   "replayed")
     else:
         brk = report.first_break
         assert brk is not None
@@ -68,14 +83,27 @@ def audit_verify(as_json: bool, no_progress: bool) -> None:
 @audit_group.command("checkpoint")
 @with_appcontext
 def audit_checkpoint() -> None:
-    """Sign every stream head that moved since the last checkpoint (RISKLOOP_AUDIT_KEY)."""
+    """Sign every stream head that moved since the last checkpoint (RISKLOOP_AUDIT_KEY),
+    append it to the anchor file and print its anchor line to keep elsewhere."""
     try:
         checkpoint = create_checkpoint(db.session, CLI_ACTOR)
+        seq, streams, signature = checkpoint.seq, checkpoint.streams, checkpoint.hmac
+        line = anchors.anchor_line(anchor_fields(checkpoint))
         db.session.commit()
     except RiskloopError as exc:
         db.session.rollback()
         raise click.ClickException(exc.detail) from exc
-    click.echo(f"checkpoint {checkpoint.seq} signed {checkpoint.streams} stream heads")
+    click.echo(f"checkpoint {seq} signed {streams} stream heads")
+    where = anchors.appended(db.session, seq)
+    if where is not None:
+        click.echo(f"anchored in {where}")
+    else:
+        click.echo(f"WARNING: checkpoint {seq} is not in an anchor file (RISKLOOP_AUDIT_ANCHOR_FILE "
+                   "is not set or cannot be written; see the log)", err=True)
+    click.echo(f"checkpoint {seq} hmac {signature}")
+    click.echo("Keep the next line outside this machine (a ticket, a mail, another host); "
+               "`riskloop audit verify --anchor FILE` checks a file of such lines:")
+    click.echo(line)
 
 
 def _when(value: str | None) -> datetime | None:

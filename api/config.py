@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow.errors import ConfigurationError
-from workflow.platform import liveness
+from workflow.platform import archives, liveness
 from workflow.platform.crypto import generate_key
 
 REQUIRED_KEYS = ("SECRET_KEY", "RISKLOOP_ENCRYPTION_KEYS", "RISKLOOP_AUDIT_KEY")
@@ -49,12 +49,24 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RISKLOOP_PROXY_HOPS": int(env.get("RISKLOOP_PROXY_HOPS", "0")),
         "RISKLOOP_SECURE_COOKIES": env.get("RISKLOOP_SECURE_COOKIES", "0") == "1",
         "RISKLOOP_LOGIN_RATE_LIMIT": env.get("RISKLOOP_LOGIN_RATE_LIMIT", "30 per minute;300 per hour"),
+        "RISKLOOP_METRICS_TOKEN": env.get("RISKLOOP_METRICS_TOKEN", "").strip(),
         "RISKLOOP_EXTRA_DEFINITIONS": env.get("RISKLOOP_EXTRA_DEFINITIONS", ""),
         "RISKLOOP_BACKUP_DIR": env.get("RISKLOOP_BACKUP_DIR", ""),
         "RISKLOOP_BACKUP_CRON": env.get("RISKLOOP_BACKUP_CRON", "30 2 * * *"),
         "RISKLOOP_BACKUP_KEEP": int(env.get("RISKLOOP_BACKUP_KEEP", "14")),
         "RISKLOOP_BROKER_HEARTBEAT_MS": int(env.get("RISKLOOP_BROKER_HEARTBEAT_MS", "15000")),
         "RISKLOOP_BROKER_MAINTENANCE_CHANCE": int(env.get("RISKLOOP_BROKER_MAINTENANCE_CHANCE", "5000")),
+        # Every audit checkpoint is appended here too (workflow/audit/anchors.py).
+        "RISKLOOP_AUDIT_ANCHOR_FILE": env.get("RISKLOOP_AUDIT_ANCHOR_FILE")
+        or str(Path(instance_path) / "audit-anchors.log"),
+        # How far an uploaded zip container (.xlsx import, Office evidence) may unpack.
+        "RISKLOOP_ZIP_MAX_MEMBER_BYTES": int(env.get("RISKLOOP_ZIP_MAX_MEMBER_BYTES",
+                                                     str(archives.DEFAULT_MAX_MEMBER_BYTES))),
+        "RISKLOOP_ZIP_MAX_TOTAL_BYTES": int(env.get("RISKLOOP_ZIP_MAX_TOTAL_BYTES",
+                                                    str(archives.DEFAULT_MAX_TOTAL_BYTES))),
+        "RISKLOOP_ZIP_MAX_RATIO": int(env.get("RISKLOOP_ZIP_MAX_RATIO", str(archives.DEFAULT_MAX_RATIO))),
+        "RISKLOOP_ZIP_MAX_MEMBERS": int(env.get("RISKLOOP_ZIP_MAX_MEMBERS",
+                                                str(archives.DEFAULT_MAX_MEMBERS))),
     }
     for key in REQUIRED_KEYS:
         if env.get(key):

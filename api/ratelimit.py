@@ -25,7 +25,9 @@ def client_address() -> str:
 
 
 def install(app: Flask) -> Limiter:
-    """Limit ``POST /api/v1/auth/token``; the 429 becomes a problem document."""
+    """Limit sign-in: ``POST /api/v1/auth/token`` and the console's ``POST /login`` share
+    one budget per address (an attacker gains nothing by alternating). The API's 429 is a
+    problem document, the console's a page of its own."""
     redis_url = app.config.get("REDIS_URL")
     limiter = Limiter(
         client_address,
@@ -40,11 +42,15 @@ def install(app: Flask) -> Limiter:
         default_limits=[],
     )
     rate = str(app.config.get("RISKLOOP_LOGIN_RATE_LIMIT", DEFAULT_LOGIN_LIMIT))
+    sign_in = limiter.shared_limit(rate, scope="sign-in", methods=["POST"])
     auth = app.blueprints.get("auth")
     if auth is not None:
-        limiter.limit(rate, methods=["POST"])(auth)
+        sign_in(auth)
+    console_login = app.view_functions.get("console.login")
+    if console_login is not None:  # a decorated view checks its limit when called
+        app.view_functions["console.login"] = sign_in(console_login)
     # Only sign-in is limited: every other request skips the limiter's per-request
     # look-up of its limits (measured at ~5 % of an approve's CPU).
-    limiter.request_filter(lambda: request.blueprint != "auth")
+    limiter.request_filter(lambda: request.blueprint != "auth" and request.endpoint != "console.login")
     app.extensions["riskloop"]["limiter"] = limiter
     return limiter

@@ -21,13 +21,21 @@ def current_actor() -> Actor:
     return actor
 
 
-def authenticate_request() -> None:
+def bearer_token() -> str:
+    """The token of the ``Authorization: Bearer`` header.
+
+    Raises:
+        AuthenticationFailed: no bearer token sent."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("missing bearer token; send 'Authorization: Bearer <token>' "
                                    "(get one from POST /api/v1/auth/token)")
-    g.actor = accounts.resolve_token(db.session, token.strip())
+    return token.strip()
+
+
+def authenticate_request() -> None:
+    g.actor = accounts.resolve_token(db.session, bearer_token())
 
 
 def protect(blueprint: Blueprint) -> Blueprint:

@@ -19,7 +19,7 @@ from .config import Settings
 
 BENCH_DEFINITIONS = Path(__file__).parent / "definitions"
 USERNAME = "bench-approver"
-PASSWORD = "bench-approver-password"
+PASSWORD = "bench-ledger-quartz-47"  # not containing the user name (password policy)
 
 
 @cache

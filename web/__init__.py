@@ -26,7 +26,7 @@ PAGES = (
 def register(app: Flask, api: Any) -> None:
     """Mount the console at ``/``: language, session, CSRF, pages and error pages."""
     from . import display, errors, i18n
-    from .console import blp
+    from .console import ConsoleSessionInterface, blp
 
     for page in PAGES:  # importing a page module adds its routes to the blueprint
         importlib.import_module(f"{__name__}.pages.{page}")
@@ -34,6 +34,7 @@ def register(app: Flask, api: Any) -> None:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # bound to the session, which expires
+    app.session_interface = ConsoleSessionInterface()
     i18n.install(app)
     display.install(app)
     app.register_blueprint(blp)

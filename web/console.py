@@ -1,15 +1,19 @@
 """The console blueprint: signed-in session, CSRF on every form, the current actor.
 
-Console sessions keep the user id and an expiry in Flask's signed cookie; each
-request re-reads the user so a deactivated account or changed roles apply at once.
+Console sessions keep the user id, an expiry and the user's session epoch in Flask's
+signed cookie; each request re-reads the user, so a deactivated account or changed
+roles apply at once, and a cookie issued under an older epoch (before a sign-out, a
+deactivation or a change of roles) is refused. The cookie itself expires with the
+session.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
@@ -33,22 +37,28 @@ def session_lifetime() -> timedelta:
     return timedelta(hours=float(current_app.config["RISKLOOP_TOKEN_TTL_HOURS"]))
 
 
-def start_session(user: User) -> None:
+def start_session(user: User, expires_at: datetime) -> None:
     session.clear()
     session["uid"] = user.id
-    session["exp"] = clock.isoformat(clock.now() + session_lifetime())
+    session["exp"] = clock.isoformat(expires_at)
+    session["sep"] = user.session_epoch
     session.permanent = True
 
 
+def _expiry(session: SessionMixin) -> datetime | None:
+    exp = session.get("exp")
+    return datetime.strptime(exp, "%Y-%m-%dT%H:%M:%S.%fZ") if exp else None
+
+
 def _session_actor() -> Actor | None:
-    uid, exp = session.get("uid"), session.get("exp")
+    uid, exp = session.get("uid"), _expiry(session)
     if not uid or not exp:
         return None
-    if datetime.strptime(exp, "%Y-%m-%dT%H:%M:%S.%fZ") <= clock.now():
+    if exp <= clock.now():
         session.pop("uid", None)
         return None
     user = db.session.get(User, uid)
-    if user is None or not user.active:
+    if user is None or not user.active or session.get("sep") != user.session_epoch:
         return None
     g.console_user = user
     return accounts.actor_of(user)
@@ -91,3 +101,14 @@ def inject_console() -> dict[str, Any]:
     return {"csrf_token": generate_csrf, "console_actor": getattr(g, "console_actor", None),
             "console_nav": console_nav, "role_label": role_label,
             "has_page": lambda endpoint: endpoint in current_app.view_functions}
+
+
+class ConsoleSessionInterface(SecureCookieSessionInterface):
+    """The signed-in cookie expires when its session does (not after Flask's default
+    31 days, nor later each time the session changes)."""
+
+    def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
+        expires = _expiry(session) if session.permanent else None
+        if expires is None:
+            return super().get_expiration_time(app, session)
+        return expires.replace(tzinfo=UTC)

@@ -24,8 +24,8 @@ def _titles() -> dict[int, str]:
         400: _("The form has expired"), 401: _("Please sign in"),
         403: _("You may not do this"), 404: _("Not found"),
         409: _("Someone acted first"), 413: _("The upload is too large"),
-        422: _("Some input is invalid"), 500: _("Something went wrong"),
-        503: _("The service is busy"),
+        422: _("Some input is invalid"), 429: _("Too many sign-in attempts"),
+        500: _("Something went wrong"), 503: _("The service is busy"),
     }
 
 
@@ -36,6 +36,7 @@ def _hints() -> dict[int, str]:
         404: _("The page or record does not exist, or you cannot see it."),
         409: _("The case changed after you opened it. Reload to see its current state."),
         413: _("Go back and send smaller files, or fewer at a time."),
+        429: _("Too many sign-in attempts came from your address. Wait a minute, then sign in again."),
         500: _("The request id below identifies the problem in the logs."),
         503: _("Try again in a moment."),
     }

@@ -18,12 +18,14 @@ from workflow.risk.alerts.intake import (
     LEVELS,
     Alert,
     Raised,
+    authorize_raise,
     list_alerts,
     owners_of,
     raise_alert,
 )
 from workflow.risk.notify import notifications as notes
 
+from ..authorization import allow, public, signed_in
 from ..extensions import db
 from ..fields import UtcDateTime
 from ..presenters import present_instance
@@ -138,6 +140,7 @@ def _raise(body: dict[str, Any], actor: Actor) -> tuple[dict[str, Any], int]:
 
 @blp.route("")
 class AlertList(MethodView):
+    @allow(signed_in)
     @blp.doc(security=[BEARER])
     @blp.arguments(AlertQuery, location="query")
     @blp.response(200, AlertPage)
@@ -153,6 +156,7 @@ class AlertList(MethodView):
         return {"items": [present_alert(a, i, actor, owners[a.id]) for a, i in rows],
                 "next_cursor": str(rows[-1][0].id) if more and rows else None}
 
+    @allow(authorize_raise)
     @blp.doc(security=[BEARER])
     @blp.arguments(AlertBody)
     @blp.response(201, AlertInstanceSchema, description="A new loop was started")
@@ -172,6 +176,7 @@ def _verify_signature() -> None:
 
 @hook_blp.route("/webhook")
 class AlertWebhook(MethodView):
+    @allow(public)  # the signature is the credential (checked first, by _verify_signature)
     @hook_blp.doc(parameters=[
         {"in": "header", "name": alert_webhook.TIMESTAMP_HEADER, "required": True,
          "schema": {"type": "string"}, "description": "Unix seconds; older than 5 minutes is refused"},
@@ -190,6 +195,7 @@ class AlertWebhook(MethodView):
 
 @notif_blp.route("")
 class NotificationList(MethodView):
+    @allow(signed_in)
     @notif_blp.doc(security=[BEARER])
     @notif_blp.arguments(NotificationQuery, location="query")
     @notif_blp.response(200, NotificationPage)
@@ -205,6 +211,7 @@ class NotificationList(MethodView):
 
 @notif_blp.route("/<int:notification_id>/read")
 class NotificationRead(MethodView):
+    @allow(notes.own_notification)
     @notif_blp.doc(security=[BEARER])
     @notif_blp.response(200, NotificationSchema)
     def post(self, notification_id: int) -> Any:
@@ -215,6 +222,7 @@ class NotificationRead(MethodView):
 
 @notif_blp.route("/read-all")
 class NotificationReadAll(MethodView):
+    @allow(signed_in)
     @notif_blp.doc(security=[BEARER])
     @notif_blp.response(200, ReadAll)
     def post(self) -> dict[str, Any]:

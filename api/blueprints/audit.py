@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Response, stream_with_context
@@ -9,10 +10,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
+from workflow.audit import anchors, verification
 from workflow.audit import export as audit_export
 from workflow.audit import search as audit_search
-from workflow.audit import verification
+from workflow.audit.search import require_auditor
 
+from ..authorization import allow
 from ..extensions import db
 from ..fields import UtcDateTime
 from ..schemas import AuditRecordSchema
@@ -60,6 +63,9 @@ class VerifyReportSchema(Schema):
     checkpoints = fields.Integer()
     replayed = fields.Integer()
     first_break = fields.Nested(BreakSchema, allow_none=True)
+    warnings = fields.List(fields.String(), metadata={
+        "description": "what weakens the proof without breaking it: no checkpoint, a late one, "
+                       "no anchor file compared"})
 
 
 class ExportQuery(Strict):
@@ -72,6 +78,7 @@ class ExportQuery(Strict):
 
 @blp.route("")
 class AuditSearch(MethodView):
+    @allow(partial(require_auditor, what="searching the audit trail"))
     @blp.doc(security=[BEARER])
     @blp.arguments(AuditQuery, location="query")
     @blp.response(200, AuditSearchPage)
@@ -88,16 +95,20 @@ class AuditSearch(MethodView):
 
 @blp.route("/verify")
 class AuditVerify(MethodView):
+    @allow(partial(require_auditor, what="verifying the audit trail"))
     @blp.doc(security=[BEARER])
     @blp.response(200, VerifyReportSchema)
     @blp.alt_response(403, description="Not an auditor")
     def get(self) -> dict[str, Any]:
-        """Verify checkpoints, chains, heads, replay and evidence; names the first break."""
-        return verification.verify_as(db.session, current_actor()).to_dict()
+        """Compare with the anchor file, verify checkpoints, chains, heads, replay and evidence;
+        names the first break."""
+        return verification.verify_as(db.session, current_actor(),
+                                      anchor=anchors.default_file()).to_dict()
 
 
 @blp.route("/export")
 class AuditExport(MethodView):
+    @allow(partial(require_auditor, what="exporting the audit trail"))
     @blp.doc(security=[BEARER], responses={"200": {
         "description": "JSON Lines (application/x-ndjson) or CSV (UTF-8 with BOM), streamed",
         "content": {"application/x-ndjson": {}, "text/csv": {}}}})

@@ -11,14 +11,17 @@ from flask_smorest import Blueprint
 from workflow.accounts import users as accounts
 from workflow.errors import AuthenticationFailed
 
+from ..authorization import allow, public
 from ..extensions import db
 from ..schemas import TokenRequest, TokenResponse
+from ..security import BEARER, authenticate_request, bearer_token
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in")
 
 
 @blp.route("/token")
 class TokenView(MethodView):
+    @allow(public)  # the body is the credential
     @blp.arguments(TokenRequest)
     @blp.response(200, TokenResponse)
     @blp.alt_response(401, description="Wrong credentials or locked account")
@@ -39,3 +42,12 @@ class TokenView(MethodView):
             "username": issued.user.username,
             "roles": issued.user.roles,
         }
+
+    @allow(authenticate_request)  # the bearer token sent: 401 unless valid, then revoked
+    @blp.doc(security=[BEARER])
+    @blp.response(204)
+    @blp.alt_response(401, description="Missing, unknown, expired or already revoked token")
+    def delete(self) -> None:
+        """Revoke the caller's own bearer token (sign out); the caller's other tokens stay valid."""
+        accounts.revoke_token(db.session, bearer_token())
+        db.session.commit()

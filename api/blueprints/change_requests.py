@@ -15,8 +15,14 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from workflow.platform.transaction import transact
 from workflow.risk.clients.model import SENSITIVE_FIELDS
-from workflow.risk.sensitive_edit import read_change_values, request_sensitive_edit
+from workflow.risk.sensitive_edit import (
+    changeable_client,
+    read_change_values,
+    request_sensitive_edit,
+    visible_request,
+)
 
+from ..authorization import allow
 from ..extensions import db
 from ..presenters import present_instance
 from ..schemas import WorkflowInstanceSchema
@@ -39,11 +45,12 @@ class ChangeRequestBody(Schema):
 
 @blp.route("/<int:client_id>/change-requests")
 class ChangeRequests(MethodView):
+    @allow(changeable_client)
     @blp.doc(security=[BEARER])
     @blp.arguments(ChangeRequestBody)
     @blp.response(201, WorkflowInstanceSchema)
-    @blp.alt_response(403, description="A role that may not request, or another sales user's client")
-    @blp.alt_response(404, description="No such client")
+    @blp.alt_response(403, description="A role that may not request")
+    @blp.alt_response(404, description="No such client, or (sales) another owner's")
     @blp.alt_response(409, description="An open request already changes one of these fields")
     @blp.alt_response(422, description="Empty, unknown, non-sensitive or invalid changes")
     def post(self, body: dict[str, Any], client_id: int) -> dict[str, Any]:
@@ -63,6 +70,7 @@ class ChangeValues(Schema):
 
 @blp.route("/<int:client_id>/change-requests/<int:instance_id>/values")
 class ChangeRequestValues(MethodView):
+    @allow(visible_request)
     @blp.doc(security=[BEARER])
     @blp.response(200, ChangeValues)
     @blp.alt_response(404, description="No such change request on this client")

@@ -9,11 +9,18 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 
 from workflow.platform.transaction import transact
-from workflow.risk.clients.bulk_import import run_import
+from workflow.risk.clients.bulk_import import authorize_import, run_import
 from workflow.risk.clients.queries import list_clients, read_client
-from workflow.risk.clients.service import client_view, create_client, update_client
-from workflow.risk.onboarding import start_admission
+from workflow.risk.clients.service import (
+    authorize_create,
+    client_view,
+    create_client,
+    editable_client,
+    update_client,
+)
+from workflow.risk.onboarding import admissible_client, start_admission
 
+from ..authorization import allow, signed_in
 from ..extensions import db
 from ..presenters import present_instance
 from ..schemas import WorkflowInstanceSchema
@@ -37,6 +44,7 @@ blp = protect(Blueprint("clients", __name__, url_prefix="/api/v1/clients",
 
 @blp.route("")
 class ClientList(MethodView):
+    @allow(signed_in)
     @blp.doc(security=[BEARER])
     @blp.arguments(ClientQuery, location="query")
     @blp.response(200, ClientPage)
@@ -53,6 +61,7 @@ class ClientList(MethodView):
 
         return transact(db.session, page)
 
+    @allow(authorize_create)
     @blp.doc(security=[BEARER])
     @blp.arguments(ClientCreate)
     @blp.response(201, ClientSchema)
@@ -67,19 +76,23 @@ class ClientList(MethodView):
 
 @blp.route("/<int:client_id>")
 class ClientDetail(MethodView):
+    @allow(read_client)
     @blp.doc(security=[BEARER])
     @blp.response(200, ClientSchema)
-    @blp.alt_response(403, description="A sales user asking for another owner's client")
+    @blp.alt_response(403, description="A role that reads no client (admin)")
+    @blp.alt_response(404, description="No such client, or (sales) another owner's")
     def get(self, client_id: int) -> dict[str, Any]:
         """One client, masked by role (an unmasked read of sensitive data is audited)."""
         actor = current_actor()
         return transact(db.session, lambda: client_view(
             db.session, read_client(db.session, client_id, actor), actor))
 
+    @allow(editable_client)
     @blp.doc(security=[BEARER])
     @blp.arguments(ClientPatch(partial=True))
     @blp.response(200, ClientSchema)
-    @blp.alt_response(403, description="Sales editing another owner's client")
+    @blp.alt_response(403, description="A role that may not edit clients")
+    @blp.alt_response(404, description="No such client, or (sales) another owner's")
     @blp.alt_response(409, description="A sensitive field (file a change request) or a stale version")
     def patch(self, body: dict[str, Any], client_id: int) -> dict[str, Any]:
         """Edit non-sensitive fields; ``expected_version`` guards against lost updates."""
@@ -95,10 +108,12 @@ class ClientDetail(MethodView):
 
 @blp.route("/import")
 class ClientImport(MethodView):
+    @allow(authorize_import)
     @blp.doc(security=[BEARER])
     @blp.arguments(ImportQuery, location="query")
     @blp.arguments(ImportFile, location="files")
     @blp.response(200, ImportReport)
+    @blp.alt_response(413, description="An .xlsx that would unpack beyond the RISKLOOP_ZIP_MAX_* limits")
     @blp.alt_response(422, description="Bad rows (nothing imported); a dry run lists them all")
     def post(self, query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
         """Import clients from a CSV or XLSX file, idempotent by credit code; ``dry_run``
@@ -114,9 +129,12 @@ class ClientImport(MethodView):
 
 @blp.route("/<int:client_id>/admission")
 class Admission(MethodView):
+    @allow(admissible_client)
     @blp.doc(security=[BEARER])
     @blp.arguments(AdmissionBody)
     @blp.response(201, WorkflowInstanceSchema)
+    @blp.alt_response(403, description="Admissions are submitted by sales")
+    @blp.alt_response(404, description="No such client, or (sales) another owner's")
     @blp.alt_response(409, description="An admission is already running, or the client is active")
     def post(self, body: dict[str, Any], client_id: int) -> dict[str, Any]:
         """Start onboarding (客户准入) for the client and submit it for screening."""

@@ -11,6 +11,7 @@ from workflow.engine import runtime
 from workflow.engine.definitions import Definition
 from workflow.engine.machine import mermaid
 
+from ..authorization import allow, signed_in
 from ..schemas import DefinitionDetail, DefinitionQuery, DefinitionSummary
 from ..security import BEARER, protect
 
@@ -32,6 +33,7 @@ def summary(definition: Definition) -> dict[str, Any]:
 
 @blp.route("")
 class DefinitionList(MethodView):
+    @allow(signed_in)
     @blp.doc(security=[BEARER])
     @blp.response(200, DefinitionSummary(many=True))
     def get(self) -> list[dict[str, Any]]:
@@ -41,6 +43,7 @@ class DefinitionList(MethodView):
 
 @blp.route("/<string:name>")
 class DefinitionView(MethodView):
+    @allow(signed_in)
     @blp.doc(security=[BEARER])
     @blp.arguments(DefinitionQuery, location="query")
     @blp.response(200, DefinitionDetail)

@@ -17,6 +17,7 @@ from workflow.platform.transaction import transact
 from workflow.risk.due_diligence import evidence
 from workflow.risk.due_diligence import review as due_diligence
 
+from ..authorization import allow
 from ..extensions import db
 from ..fields import UtcDateTime
 from ..presenters import present_instance
@@ -66,6 +67,7 @@ def allow_evidence_bodies() -> None:
 
 @blp.route("/clients/<int:client_id>/due-diligence")
 class ClientDueDiligence(MethodView):
+    @allow(due_diligence.reviewable_client)
     @blp.doc(security=[BEARER])
     @blp.arguments(OpenReviewBody)
     @blp.response(201, WorkflowInstanceSchema)
@@ -82,6 +84,7 @@ class ClientDueDiligence(MethodView):
 
 @blp.route("/workflows/<int:instance_id>/evidence")
 class CaseEvidence(MethodView):
+    @allow(evidence.listable_case)
     @blp.doc(security=[BEARER])
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, EvidencePage)
@@ -94,6 +97,7 @@ class CaseEvidence(MethodView):
         rows = rows[: query["limit"]]
         return {"items": rows, "next_cursor": str(rows[-1].id) if more and rows else None}
 
+    @allow(evidence.uploadable_case)
     @blp.doc(security=[BEARER])
     @blp.arguments(EvidenceUpload, location="files")
     @blp.response(201, EvidenceSchema)
@@ -113,13 +117,15 @@ class CaseEvidence(MethodView):
 
 @blp.route("/workflows/<int:instance_id>/evidence/<string:sha256>")
 class CaseEvidenceFile(MethodView):
+    @allow(evidence.downloadable_file)
     @blp.doc(security=[BEARER], responses={"200": {
         "description": "The file", "content": {"application/octet-stream": {}}}})
     def get(self, instance_id: int, sha256: str) -> Response:
         """Download an evidence file (checked against its hash first)."""
         row, path = evidence.open_for_download(db.session, instance_id, sha256, current_actor())
+        name = evidence.download_name(row.filename, row.content_type)  # the checked type's extension
         response = send_file(path, mimetype=row.content_type, as_attachment=True,
-                             download_name=row.filename, etag=row.sha256, conditional=True)
+                             download_name=name, etag=row.sha256, conditional=True)
         response.headers["Cache-Control"] = "private, no-store"
         return response
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 
+from ..config import is_embedded
 from ..extensions import db
 from ..problems import problem
 
@@ -55,7 +58,37 @@ def readyz() -> Response:
 
 @blp.get("/metrics")
 def metrics() -> Response:
+    """Prometheus metrics: to the bearer of ``RISKLOOP_METRICS_TOKEN`` when it is set;
+    without it, only to loopback callers of an embedded (SQLite) install."""
+    refusal = _metrics_refusal()
+    if refusal is not None:
+        return refusal
     return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _metrics_refusal() -> Response | None:
+    token = current_app.config.get("RISKLOOP_METRICS_TOKEN") or ""
+    if token:
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode()):
+            return None
+        response = problem(401, "Authentication required",
+                           "send 'Authorization: Bearer <RISKLOOP_METRICS_TOKEN>'", slug="unauthenticated")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if is_embedded(current_app.config) and _loopback(request.remote_addr):
+        return None
+    return problem(403, "Forbidden",
+                   "/metrics needs RISKLOOP_METRICS_TOKEN, sent as 'Authorization: Bearer <token>' "
+                   "(without it only loopback callers of an embedded install are served)",
+                   slug="forbidden")
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:
+        return False
 
 
 def observe(method: str, endpoint: str, status: int, started: float) -> None:

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 from workflow.audit import reports
 from workflow.platform.spreadsheet import csv_lines
 
+from ..authorization import allow
 from ..extensions import db
 from ..fields import UtcDateTime
 from ..security import BEARER, current_actor, protect
@@ -129,6 +130,7 @@ def _loop_rows(items: Any) -> Any:
 
 @blp.route("/closed-loops")
 class ClosedLoops(MethodView):
+    @allow(reports.require_report_reader)
     @blp.doc(security=[BEARER], **json_or_csv("LoopPage"))
     @blp.arguments(LoopQuery, location="query")
     @blp.response(200, LoopPage)
@@ -150,6 +152,7 @@ class ClosedLoops(MethodView):
 
 @blp.route("/sla")
 class Sla(MethodView):
+    @allow(reports.require_report_reader)
     @blp.doc(security=[BEARER], **json_or_csv("SlaPage"))
     @blp.arguments(ReportQuery, location="query")
     @blp.response(200, SlaPage)

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 from workflow.engine import runtime
 from workflow.engine.inbox import inbox
 
+from ..authorization import allow, signed_in
 from ..extensions import db
 from ..presenters import present_instance
 from ..schemas import TaskPage
@@ -26,6 +27,7 @@ class TaskQuery(Schema):
 
 @blp.route("")
 class TaskList(MethodView):
+    @allow(signed_in)
     @blp.doc(security=[BEARER])
     @blp.arguments(TaskQuery, location="query")
     @blp.response(200, TaskPage)

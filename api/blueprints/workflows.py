@@ -7,6 +7,7 @@ from typing import Any
 from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
 from workflow.engine import queries, runtime, visibility
@@ -15,6 +16,7 @@ from workflow.platform.transaction import transact
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 
+from ..authorization import allow, signed_in
 from ..extensions import db
 from ..presenters import present_instance
 from ..schemas import (
@@ -47,8 +49,20 @@ def load_visible(instance_id: int) -> WorkflowInstance:
                                    instance_id)
 
 
+def may_fire(session: Session, actor: Actor, instance_id: int, trigger: str) -> None:
+    """``engine.authorize`` before the body is loaded. The body's ``expected_version``, when
+    it is a number, is compared as ``fire`` compares it (a stale version is a 409 before the
+    roles, so that two approvers racing get a clean 409); nothing else of the body is read."""
+    body = request.get_json(silent=True) if request.is_json else None
+    version = body.get("expected_version") if isinstance(body, dict) else None
+    valid = type(version) is int and 1 <= version <= 2**31 - 1  # else ActionBody refuses it (422)
+    engine.authorize(session, instance_id, trigger, actor, expected_version=version if valid else None,
+                     idempotency_key=request.headers.get("Idempotency-Key"))
+
+
 @blp.route("")
 class WorkflowList(MethodView):
+    @allow(signed_in)
     @blp.doc(security=[BEARER])
     @blp.arguments(WorkflowQuery, location="query")
     @blp.response(200, WorkflowPage)
@@ -66,6 +80,7 @@ class WorkflowList(MethodView):
 
 @blp.route("/<int:instance_id>")
 class WorkflowDetail(MethodView):
+    @allow(load_visible)
     @blp.doc(security=[BEARER])
     @blp.response(200, WorkflowInstanceSchema)
     def get(self, instance_id: int) -> dict[str, Any]:
@@ -75,6 +90,7 @@ class WorkflowDetail(MethodView):
 
 @blp.route("/<int:instance_id>/actions/<string:trigger>")
 class WorkflowAction(MethodView):
+    @allow(may_fire)
     @blp.doc(security=[BEARER], parameters=[{
         "in": "header", "name": "Idempotency-Key", "required": False,
         "schema": {"type": "string", "maxLength": 128},
@@ -107,6 +123,7 @@ class WorkflowAction(MethodView):
 
 @blp.route("/<int:instance_id>/audit")
 class WorkflowAudit(MethodView):
+    @allow(load_visible)
     @blp.doc(security=[BEARER])
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, AuditPage)

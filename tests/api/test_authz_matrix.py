@@ -18,7 +18,7 @@ from flask import Flask
 
 from api.extensions import db
 from tests.api.authz import world as w
-from tests.api.authz.table import CALLERS, EXPECTED, MASKED, OWNERS, VISIBLE
+from tests.api.authz.table import BODY_DECIDES, CALLERS, EXPECTED, MASKED, OWNERS, VISIBLE
 from tests.api.conftest import Api, make_app
 from tests.databases import fresh_database
 from workflow.platform import clock
@@ -93,6 +93,60 @@ def test_every_role_on_every_endpoint_matches_the_table(world: w.World, api: Api
     print(f"\n[authz] {len(EXPECTED)} route×scenario rows × {len(CALLERS)} callers = "
           f"{len(EXPECTED) * len(CALLERS)} cells over {len({r for r, _ in EXPECTED})} routes: "
           f"{allowed} allowed, {denied} denied, 0 mismatches")
+
+
+# --- roles before bodies -------------------------------------------------------------------
+REFUSALS = (401, 403, 404)
+
+
+def test_a_refused_caller_gets_the_same_refusal_whatever_the_request_carries(world: w.World, api: Api) -> None:
+    """SPEC 7: a caller who may not do something is told 401/403/404, never the shape of a
+    body they may not send. Given every refused cell of the table, when the request carries
+    a malformed body, query values the operation refuses or an unknown query parameter,
+    then the answer is the same refusal, never a 400, 415 or 422 describing the operation."""
+    operations = w.openapi_operations(api)
+    mismatches: dict[str, tuple[int, int, Any]] = {}
+    sent = 0
+    for (route, scenario), expected in EXPECTED.items():
+        exempt = BODY_DECIDES.get((route, scenario), frozenset())
+        refused = [(caller, want) for caller, want in zip(CALLERS, expected, strict=True)
+                   if want in REFUSALS and caller not in exempt]
+        if not refused or route not in operations:  # the OpenAPI document itself
+            continue
+        row = w.ROWS[(route, scenario)]
+        ctx = row.setup(world, w.owner_of(scenario))
+        for name, variant in w.malformed_variants(operations[route]).items():
+            for caller, want in refused:
+                response = row.call(w.Malformed(api, variant), user_of(caller), ctx)
+                sent += 1
+                if response.status_code != want:
+                    body = response.get_json(silent=True) or {}
+                    mismatches[f"{route} [{scenario}] as {caller} with {name}"] = (
+                        want, response.status_code, body.get("detail") if isinstance(body, dict) else body)
+    assert not mismatches, "(expected, got, detail):\n" + "\n".join(f"  {k}: {v}" for k, v in mismatches.items())
+    print(f"\n[authz] {sent} malformed requests from refused callers: 0 mismatches")
+
+
+def test_a_caller_who_may_act_is_told_what_is_wrong_with_the_request(world: w.World, api: Api) -> None:
+    """The other side: for every route, a caller the table allows still gets the 400 naming
+    an unknown query parameter (nothing runs, nothing is written)."""
+    operations = w.openapi_operations(api)
+    proven: set[str] = set()
+    wrong: dict[str, tuple[int, Any]] = {}
+    unknown = w.malformed_variants({})["an unknown query parameter"]
+    for (route, scenario), expected in EXPECTED.items():
+        allowed = [c for c, want in zip(CALLERS, expected, strict=True) if want < 300]
+        if route in proven or not allowed or route not in operations:
+            continue
+        row = w.ROWS[(route, scenario)]
+        ctx = row.setup(world, w.owner_of(scenario))
+        response = row.call(w.Malformed(api, unknown), user_of(allowed[0]), ctx)
+        if response.status_code == 400 and "no_such_parameter" in response.get_json()["errors"]:
+            proven.add(route)
+        else:
+            wrong[f"{route} [{scenario}] as {allowed[0]}"] = (response.status_code, response.get_json(silent=True))
+    assert not wrong, wrong
+    assert proven == set(operations), f"routes no caller may call: {sorted(set(operations) - proven)}"
 
 
 # --- what a caller sees in lists ----------------------------------------------------------

@@ -116,7 +116,8 @@ def test_health_and_readiness(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["checks"]["database"] == "ok"
-    metrics = client.get("/metrics")
+    client.application.config["RISKLOOP_METRICS_TOKEN"] = "scrape"  # PostgreSQL: production mode
+    metrics = client.get("/metrics", headers={"Authorization": "Bearer scrape"})
     assert b"riskloop_http_requests_total" in metrics.data
     # Prometheus' own content type, as is (no second charset parameter appended).
     assert metrics.headers["Content-Type"].count("charset") == 1

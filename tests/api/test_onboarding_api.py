@@ -140,7 +140,7 @@ def test_withdraw_before_a_decision_and_only_one_admission_at_a_time(app: Flask,
     first = api.post("sales1", f"/api/v1/clients/{client_id}/admission", json={"submit": False})
     assert first.status_code == 201 and first.get_json()["state"] == "draft"
     assert api.post("sales1", f"/api/v1/clients/{client_id}/admission", json={}).status_code == 409
-    assert api.post("sales2", f"/api/v1/clients/{client_id}/admission", json={}).status_code == 403
+    assert api.post("sales2", f"/api/v1/clients/{client_id}/admission", json={}).status_code == 404
     assert api.act("sales1", first.get_json()["id"], "submit").status_code == 200
     drain(app)
     r = api.act("sales1", first.get_json()["id"], "withdraw", comment="client changed its mind")

@@ -109,7 +109,7 @@ def test_an_unknown_username_fails_and_locks_exactly_like_an_existing_one(app, a
     assert locked[0] == 401 and "locked" in locked[2]["detail"]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(User)) == users_before
-        failures = db.session.get(LoginFailure, "no-such-person")
+        failures = db.session.get(LoginFailure, ("no-such-person", "127.0.0.1"))
         assert failures.failed_logins == LOCK_AFTER and failures.locked_until is not None
 
 
@@ -119,7 +119,7 @@ def test_creating_a_user_clears_failures_recorded_under_that_name_before_it_exis
     with app.app_context():
         accounts.create_user(db.session, "newcomer", PASSWORD, ["sales"], by=Actor.system("test"))
         db.session.commit()
-        assert db.session.get(LoginFailure, "newcomer") is None
+        assert db.session.get(LoginFailure, ("newcomer", "127.0.0.1")) is None
     assert api.post(None, "/api/v1/auth/token",
                     json={"username": "newcomer", "password": PASSWORD}).status_code == 200
 
@@ -144,7 +144,7 @@ def test_a_lock_that_has_run_out_starts_a_fresh_count_and_stale_unknown_names_ar
         clock.advance(timedelta(seconds=2))
         assert accounts.prune_login_failures(db.session) == 1
         db.session.commit()
-        assert db.session.get(LoginFailure, "ghost") is None
+        assert db.session.get(LoginFailure, ("ghost", "127.0.0.1")) is None
 
 
 def test_the_decoy_hash_of_unknown_usernames_costs_what_a_real_one_does(app):

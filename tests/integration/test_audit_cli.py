@@ -49,3 +49,46 @@ def test_checkpoint_verify_and_export_then_a_deleted_stream_is_caught(tmp_path):
     assert broken.exit_code == 1
     assert "BROKEN: stream user:dave seq 1: deleted stream" in broken.output
 
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_checkpoints_are_anchored_and_verify_compares_the_database_with_the_anchors(tmp_path):
+    assert run("db", "upgrade").exit_code == 0
+    unsigned = run("audit", "verify", "--no-progress")
+    assert unsigned.exit_code == 0, unsigned.output
+    assert "WARNING: NO CHECKPOINT" in unsigned.output and "WARNING: NO ANCHOR" in unsigned.output
+
+    assert run("audit", "checkpoint").exit_code == 0
+    signed = run("audit", "checkpoint")
+    assert signed.exit_code == 0, signed.output
+    instance_anchors = tmp_path / "instance" / "audit-anchors.log"
+    lines = instance_anchors.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [1, 2]
+    assert f"anchored in {instance_anchors}" in signed.output
+    assert f"checkpoint 2 hmac {json.loads(lines[1])['hmac']}" in signed.output
+    # The operator keeps the printed line elsewhere.
+    kept = tmp_path / "kept-anchors.txt"
+    kept.write_text(signed.output.strip().splitlines()[-1] + "\n", encoding="utf-8")
+    assert kept.read_text(encoding="utf-8").strip() == lines[1]
+
+    verified = run("audit", "verify", "--no-progress")
+    assert verified.exit_code == 0, verified.output
+    assert f"comparing checkpoints with the instance's anchor file {instance_anchors}" in verified.output
+    assert "2 checkpoints (2 anchored checkpoints matched)" in verified.output
+    assert "WARNING" not in verified.output
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    with engine.begin() as conn:  # the newest checkpoint goes (it signed nothing new)
+        conn.execute(text("DELETE FROM audit_checkpoint_heads WHERE checkpoint_seq = 2"))
+        conn.execute(text("DELETE FROM audit_checkpoints WHERE seq = 2"))
+    engine.dispose()
+    broken = run("audit", "verify", "--no-progress")
+    assert broken.exit_code == 1
+    assert "BROKEN: stream checkpoint:2 seq 2: cut checkpoint chain" in broken.output
+    # The copy kept elsewhere says the same when the instance's anchor file is gone too.
+    instance_anchors.unlink()
+    compared = run("audit", "verify", "--anchor", str(kept), "--json")
+    assert compared.exit_code == 1
+    report = json.loads(compared.output.strip().splitlines()[-1])
+    assert report["anchor"] == {"file": str(kept), "checkpoints": 1}
+    assert report["first_break"]["stream"] == "checkpoint:2" and report["warnings"] == []

@@ -10,7 +10,14 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from workflow.accounts import users as accounts
-from workflow.errors import Conflict, Duplicate, Forbidden, ValidationFailed, VersionConflict
+from workflow.errors import (
+    Conflict,
+    Duplicate,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
 from workflow.platform.crypto import configure_cipher, generate_key
 from workflow.records.identity import Actor
 from workflow.risk.clients.creditcode import make_credit_code
@@ -111,7 +118,7 @@ def test_sales_create_their_own_clients_and_duplicates_are_refused(session: Sess
 def test_edits_are_refused_for_other_owners_and_sensitive_fields(session: Session, users: None) -> None:
     client = create_client(session, new_client(), SALES1)
     session.commit()
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another owner's client: as if there were none
         update_client(session, client.id, {"industry": "retail"}, SALES2)
     session.rollback()
     with pytest.raises(Conflict) as caught:

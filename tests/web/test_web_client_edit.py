@@ -101,7 +101,7 @@ def test_edit_needs_csrf_an_editor_role_and_the_owner(console_factory, app: Flas
     sales = console_factory("sales1")
     assert sales.post(f"/clients/{client_id}/edit", {"industry": "x", "version": "1"},
                       csrf=False).status_code == 400
-    assert console_factory("sales2").get(f"/clients/{client_id}/edit").status_code == 403
+    assert console_factory("sales2").get(f"/clients/{client_id}/edit").status_code == 404
     assert console_factory("legal1").get(f"/clients/{client_id}/edit").status_code == 403
     assert console_factory("auditor1").get(f"/clients/{client_id}/edit").status_code == 403
     risk = console_factory("risk1")

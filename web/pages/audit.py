@@ -12,7 +12,7 @@ from flask import Response, render_template, request, stream_with_context
 from flask_babel import gettext as _
 
 from api.extensions import db
-from workflow.audit import checkpoints, reports, verification
+from workflow.audit import anchors, checkpoints, reports, verification
 from workflow.audit import export as audit_export
 from workflow.engine import runtime
 from workflow.errors import ValidationFailed
@@ -71,7 +71,7 @@ def audit() -> str:
 
 @blp.post("/audit/verify")
 def audit_verify() -> str:
-    report = verification.verify_as(db.session, current_actor())
+    report = verification.verify_as(db.session, current_actor(), anchor=anchors.default_file())
     return render_template("_verify_result.html", report=report.to_dict(),
                            last_checkpoint=checkpoints.last_checkpoint(db.session))
 

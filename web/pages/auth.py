@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from api.extensions import db
+from api.ratelimit import client_address
 from workflow.accounts import users as accounts
 from workflow.errors import AuthenticationFailed
 
@@ -31,8 +32,8 @@ def login() -> str | Response:
         username = request.form.get("username", "").strip()[:64]
         password = request.form.get("password", "")
         try:
-            issued = accounts.login(db.session, username, password, ttl=session_lifetime(),
-                                    source="console")
+            signed_in = accounts.sign_in(db.session, username, password, ttl=session_lifetime(),
+                                         source=client_address())
         except AuthenticationFailed as exc:
             db.session.commit()  # keep the failed-login audit record and the lockout counter
             error = _("Wrong username or password.") if exc.extra.get("retry_after") is None \
@@ -40,7 +41,7 @@ def login() -> str | Response:
         else:
             db.session.commit()
             lang = session.get("lang")
-            start_session(issued.user)
+            start_session(signed_in.user, signed_in.expires_at)
             if lang:
                 session["lang"] = lang
             return redirect(_safe_next(request.args.get("next")))
@@ -50,6 +51,10 @@ def login() -> str | Response:
 
 @blp.post("/logout")
 def logout() -> Response:
+    user = g.get("console_user")
+    if user is not None:  # ends this and every other console session of the user
+        accounts.sign_out(db.session, user)
+        db.session.commit()
     lang = session.get("lang")
     session.clear()
     if lang:

@@ -195,8 +195,9 @@ def upload_evidence(instance_id: int) -> Response | tuple[str, int]:
 def download_evidence(instance_id: int, sha256: str) -> Response:
     """The file, checked against its hash, for those the evidence service lets read it."""
     row, path = evidence.open_for_download(db.session, instance_id, sha256, current_actor())
+    name = evidence.download_name(row.filename, row.content_type)  # the checked type's extension
     response = send_file(path, mimetype=row.content_type, as_attachment=True,
-                         download_name=row.filename, etag=row.sha256, conditional=True)
+                         download_name=name, etag=row.sha256, conditional=True)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

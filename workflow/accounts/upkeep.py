@@ -1,6 +1,6 @@
-"""Hourly upkeep of sign-in failure counts under unknown usernames (see
-:func:`workflow.accounts.users.prune_login_failures`), so that guessing names cannot grow the
-table without bound."""
+"""Hourly upkeep of sign-in failure counts per username and address (see
+:func:`workflow.accounts.users.prune_login_failures`), so that guessing names or trying from
+many addresses cannot grow the table without bound."""
 
 from __future__ import annotations
 

@@ -14,16 +14,19 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from workflow.accounts import login_throttle, password_policy
+from workflow.accounts.login_throttle import ACCOUNT_LOCK_AFTER as ACCOUNT_LOCK_AFTER
+from workflow.accounts.login_throttle import LOCK_AFTER as LOCK_AFTER
+from workflow.accounts.login_throttle import LOCK_FOR as LOCK_FOR
 from workflow.engine.definitions import ROLES
 from workflow.errors import AuthenticationFailed, Duplicate, NotFound, ValidationFailed
 from workflow.platform import clock
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
-from workflow.records.models import LoginFailure, Token, User
+from workflow.records.models import Token, User
 
 _hasher = PasswordHasher()
 
@@ -35,9 +38,6 @@ def set_hash_cost(*, time_cost: int, memory_cost: int) -> None:
     _DUMMY_HASH = _hasher.hash("riskloop-dummy-password")  # same cost as real hashes
 
 USER_ROLES = ROLES - {"system"}
-MIN_PASSWORD = 8
-LOCK_AFTER = 5
-LOCK_FOR = timedelta(minutes=15)
 # Compared against when the username does not exist, so timing does not reveal it.
 _DUMMY_HASH = _hasher.hash("riskloop-dummy-password")
 
@@ -58,8 +58,9 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     errors: dict[str, list[str]] = {}
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
         errors["username"] = ["Use 1-64 letters, digits, '.', '_' or '-'."]
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+    weak = password_policy.problems(password, username, hints=[display_name, email])
+    if weak:
+        errors["password"] = weak
     unknown = [r for r in roles if r not in USER_ROLES]
     if not roles or unknown:
         errors["roles"] = [f"Give one or more of: {', '.join(sorted(USER_ROLES))}."]
@@ -69,9 +70,9 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
         raise Duplicate(f"user {username!r} already exists")
     user = User(username=username, password_hash=_hasher.hash(password), roles=sorted(set(roles)),
                 display_name=display_name or username, email=email, active=True,
-                failed_logins=0, created_at=clock.now())
+                created_at=clock.now(), session_epoch=0)
     session.add(user)
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    login_throttle.forget_username(session, username)
     session.flush()
     audit.record_event(session, user_stream(username), "user.created", by,
                        payload={"username": username, "roles": user.roles})
@@ -86,6 +87,7 @@ def set_roles(session: Session, username: str, roles: list[str], *, by: Actor) -
                                errors={"roles": [f"Give one or more of: {', '.join(sorted(USER_ROLES))}."]})
     before = list(user.roles)
     user.roles = sorted(set(roles))
+    _end_console_sessions(session, user)
     audit.record_event(session, user_stream(username), "user.roles_changed", by,
                        payload={"before": before, "after": user.roles})
     return user
@@ -98,6 +100,33 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
+def set_active(session: Session, username: str, active: bool, *, by: Actor) -> User:
+    """Deactivate (or reactivate) a user. Deactivation revokes every bearer token and
+    ends every console session of the user, so reactivating revives neither.
+
+    Raises:
+        NotFound: no such user."""
+    user = get_user(session, username)
+    if bool(user.active) == active:
+        return user
+    user.active = active
+    _end_console_sessions(session, user)
+    revoked = 0
+    if not active:
+        result = session.execute(update(Token).where(Token.user_id == user.id, Token.revoked.is_(False))
+                                 .values(revoked=True))
+        revoked = int(getattr(result, "rowcount", 0) or 0)
+    audit.record_event(session, user_stream(username), "user.deactivated" if not active else "user.reactivated",
+                       by, payload={"tokens_revoked": revoked} if not active else {})
+    return user
+
+
+def _end_console_sessions(session: Session, user: User) -> None:
+    """Console cookies carry the epoch they were issued under; a new one refuses them all."""
+    user.session_epoch = User.session_epoch + 1  # type: ignore[assignment]  # in SQL: no lost update
+    session.flush()  # the attribute is read back from the row when next used
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     token: str
@@ -105,74 +134,97 @@ class IssuedToken:
     user: User
 
 
+@dataclass(frozen=True)
+class ConsoleSignIn:
+    user: User
+    expires_at: datetime
+
+
 def login(session: Session, username: str, password: str, *, ttl: timedelta,
           source: str | None = None) -> IssuedToken:
-    """Check a password and issue a bearer token; every attempt is audited.
+    """Check a password and issue a bearer token (the API's sign-in).
+
+    Raises:
+        AuthenticationFailed: wrong credentials, inactive user, or locked out
+            (``retry_after`` set; see :mod:`workflow.accounts.login_throttle`).
+    """
+    user = _authenticate(session, username, password, source)
+    raw = secrets.token_urlsafe(32)
+    expires = clock.now() + ttl
+    session.add(Token(token_hash=hash_token(raw), user_id=user.id, created_at=clock.now(), expires_at=expires))
+    audit.record_event(session, user_stream(user.username), "login.succeeded", actor_of(user),
+                       payload={"source": source, "channel": "api", "expires_at": clock.isoformat(expires)})
+    return IssuedToken(raw, expires, user)
+
+
+def sign_in(session: Session, username: str, password: str, *, ttl: timedelta,
+            source: str | None = None) -> ConsoleSignIn:
+    """Check a password for a console session (kept in the console's signed cookie with
+    the user's ``session_epoch``); no bearer token is issued.
+
+    Raises:
+        AuthenticationFailed: as :func:`login`.
+    """
+    user = _authenticate(session, username, password, source)
+    expires = clock.now() + ttl
+    audit.record_event(session, user_stream(user.username), "login.succeeded", actor_of(user),
+                       payload={"source": source, "channel": "console", "expires_at": clock.isoformat(expires)})
+    return ConsoleSignIn(user, expires)
+
+
+def sign_out(session: Session, user: User) -> None:
+    """End every console session of ``user`` (a replayed cookie is refused from now on)."""
+    _end_console_sessions(session, user)
+    audit.record_event(session, user_stream(user.username), "user.signed_out", actor_of(user),
+                       payload={"channel": "console"})
+
+
+def _authenticate(session: Session, username: str, password: str, source: str | None) -> User:
+    """The user whose password this is; every failure is audited and counted.
 
     A username no user has fails, counts and locks exactly as a real account does
     (same message, status and one argon2 verification), so neither the answers nor
     their timing tell which accounts exist.
 
     Raises:
-        AuthenticationFailed: wrong credentials, inactive or locked account.
+        AuthenticationFailed: wrong credentials, inactive user or locked out.
     """
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     now = clock.now()
     anonymous = Actor(f"anonymous:{username[:32]}", frozenset())
-    counter: User | LoginFailure
     if user is None:
-        counter = _unknown_username(session, username)
         _verify(_DUMMY_HASH, password)
         right = False
         stream = "system:logins"
         about: dict[str, Any] = {"username": username[:64], "reason": "unknown user"}
     else:
-        counter = user
         right = _verify(user.password_hash, password) and bool(user.active)
         stream = user_stream(user.username)
         about = {}
-    if counter.locked_until and counter.locked_until <= now:
-        # The lock has run out: a fresh count, so one typo after it does not lock again.
-        counter.failed_logins = 0
-        counter.locked_until = None
-    if counter.locked_until and counter.locked_until > now:
+    wait = login_throttle.retry_after(session, username, source, now)
+    if wait is not None:
         audit.record_event(session, stream, "login.failed", anonymous,
                            payload={**about, "source": source, "reason": "locked"})
         raise AuthenticationFailed("too many failed attempts; the account is locked for a while",
-                                   retry_after=int((counter.locked_until - now).total_seconds()))
+                                   retry_after=wait)
     if not right or user is None:
-        counter.failed_logins = (counter.failed_logins or 0) + 1
-        if counter.failed_logins >= LOCK_AFTER:
-            counter.locked_until = now + LOCK_FOR
-        if isinstance(counter, LoginFailure):
-            counter.last_failed_at = now
+        count = login_throttle.record_failure(session, username, source, now)
         audit.record_event(session, stream, "login.failed", anonymous,
-                           payload={**about, "source": source, "failed_logins": counter.failed_logins})
+                           payload={**about, "source": source, "failed_logins": count})
         raise AuthenticationFailed("wrong username or password")
-    user.failed_logins = 0
-    user.locked_until = None
-    raw = secrets.token_urlsafe(32)
-    expires = now + ttl
-    session.add(Token(token_hash=hash_token(raw), user_id=user.id, created_at=now, expires_at=expires))
-    audit.record_event(session, user_stream(user.username), "login.succeeded", actor_of(user),
-                       payload={"source": source, "expires_at": clock.isoformat(expires)})
-    return IssuedToken(raw, expires, user)
+    login_throttle.clear(session, username, source)
+    return user
 
 
-def _unknown_username(session: Session, username: str) -> LoginFailure:
-    """The failure counter of a username no user has, locked (created on its first failure;
-    no user row is made)."""
-    key = username[:64]
-    query = select(LoginFailure).where(LoginFailure.username == key).with_for_update()
-    row = session.execute(query).scalar_one_or_none()
-    if row is None:
-        try:
-            with session.begin_nested():
-                row = LoginFailure(username=key, failed_logins=0, last_failed_at=clock.now())
-                session.add(row)
-        except IntegrityError:  # a concurrent attempt created it first
-            row = session.execute(query).scalar_one()
-    return row
+def revoke_token(session: Session, raw: str) -> Actor:
+    """Revoke a bearer token (its holder signing out); returns whose it was.
+
+    Raises:
+        AuthenticationFailed: unknown, revoked or expired token."""
+    actor = resolve_token(session, raw)
+    session.execute(update(Token).where(Token.token_hash == hash_token(raw)).values(revoked=True))
+    audit.record_event(session, user_stream(actor.username), "token.revoked", actor, payload={})
+    return actor
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -207,13 +259,5 @@ _RESOLVE = (
 
 
 def prune_login_failures(session: Session, now: datetime | None = None) -> int:
-    """Forget failure counts under unknown usernames that are neither locked nor recent
-    (older than a lock period); returns how many were removed."""
-    now = now or clock.now()
-    result = session.execute(
-        delete(LoginFailure).where(
-            LoginFailure.last_failed_at < now - LOCK_FOR,
-            (LoginFailure.locked_until.is_(None)) | (LoginFailure.locked_until < now),
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    """Forget sign-in failure counts that are neither locked nor recent (the hourly job)."""
+    return login_throttle.prune(session, now)

@@ -6,16 +6,19 @@ under ``RISKLOOP_AUDIT_KEY``; the checkpoint row signs the digest of its heads
 and the previous checkpoint's signature, so checkpoints form a chain too. The
 latest head row of a stream is therefore a signed promise that the stream had
 reached that record: a later deleted stream or cut tail contradicts it, and an
-attacker without the key cannot write a new promise.
+attacker without the key cannot write a new promise. Each committed checkpoint is
+also appended to an anchor file outside the database (:mod:`workflow.audit.anchors`), so
+deleting the newest checkpoints, or all of them, is caught too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -31,8 +34,10 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
+from workflow.audit import anchors
 from workflow.engine import runtime
 from workflow.errors import ConfigurationError
 from workflow.platform import clock
@@ -42,6 +47,11 @@ from workflow.records.identity import Actor
 from workflow.records.models import AuditStream, WorkflowInstance
 
 log = logging.getLogger(__name__)
+
+# The hourly job (workflow/domain/audit_checkpoints.py) and how late its checkpoint may be
+# before verification warns that nothing has signed the trail since.
+CHECKPOINT_EVERY = timedelta(hours=1)
+CHECKPOINT_GRACE = timedelta(minutes=30)
 
 
 class AuditCheckpoint(Base):
@@ -153,8 +163,41 @@ def create_checkpoint(session: Session, actor: Actor, *, key: str | None = None,
     checkpoint.hmac = chain.sign(key, checkpoint_message(checkpoint))
     session.add(checkpoint)
     session.flush()
-    log.info("audit checkpoint %d signed %d moved stream heads", seq, count)
+    anchors.append_after_commit(session, seq, anchors.anchor_line(anchor_fields(checkpoint)))
+    log.info("audit checkpoint %d signed %d moved stream heads (hmac %s)", seq, count,
+             checkpoint.hmac)
     return checkpoint
+
+
+def ensure_checkpoint(session_factory: Callable[[], Session],
+                      actor: Actor) -> AuditCheckpoint | None:
+    """Sign the trail now when no checkpoint exists yet (at start-up), so that what it holds
+    is signed and anchored before the first hourly checkpoint; the new checkpoint or None.
+
+    Raises:
+        ConfigurationError: no audit key is configured.
+    """
+    session = session_factory()
+    try:
+        if last_checkpoint(session) is not None:
+            return None
+        checkpoint = create_checkpoint(session, actor)
+        session.commit()
+        return checkpoint
+    except IntegrityError:
+        session.rollback()  # another process wrote the first checkpoint at the same moment
+        return None
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def anchor_fields(cp: AuditCheckpoint) -> dict[str, Any]:
+    """What the anchor file keeps of a checkpoint: what it signed, and its HMAC."""
+    return {"seq": cp.seq, "created_at": chain.isoformat(cp.created_at), "streams": cp.streams,
+            "heads_digest": cp.heads_digest, "prev_hmac": cp.prev_hmac, "hmac": cp.hmac}
 
 
 def head_line(stream: str, seq: int, head_hash: str) -> bytes:
@@ -198,6 +241,57 @@ def verify_checkpoints(session: Session, *, key: str | None = None,
         expected_prev = cp.hmac
         expected_seq += 1
     return count, None
+
+
+@dataclass(frozen=True)
+class AnchorComparison:
+    compared: int
+    highest: int  # the newest checkpoint anchored (0: none)
+    problem: CheckpointProblem | None
+
+
+def compare_anchors(session: Session, anchored: Iterable[anchors.Anchor],
+                    batch: int = 1000) -> AnchorComparison:
+    """Every anchored checkpoint must still be in the database with the same HMAC.
+
+    Raises:
+        UnreadableAnchor: a line of the anchor file is not an anchor.
+    """
+    newest = last_checkpoint(session)
+    newest_seq = newest.seq if newest is not None else 0
+    count = highest = 0
+    lines = iter(anchored)
+    while chunk := list(itertools.islice(lines, batch)):
+        stored = {seq: signature for seq, signature in session.execute(
+            select(AuditCheckpoint.seq, AuditCheckpoint.hmac)
+            .where(AuditCheckpoint.seq.in_({a.seq for a in chunk})))}
+        for anchor in chunk:
+            count += 1
+            highest = max(highest, anchor.seq)
+            problem = _anchor_problem(anchor, stored.get(anchor.seq), newest_seq)
+            if problem is not None:
+                return AnchorComparison(count, highest, problem)
+    return AnchorComparison(count, highest, None)
+
+
+def _anchor_problem(anchor: anchors.Anchor, stored_hmac: str | None,
+                    newest_seq: int) -> CheckpointProblem | None:
+    where = f"(anchor line {anchor.line})"
+    if stored_hmac is None and anchor.seq > newest_seq:
+        newest = f"is {newest_seq}" if newest_seq else "does not exist"
+        return CheckpointProblem(anchor.seq, None, (
+            f"cut checkpoint chain: checkpoint {anchor.seq} was anchored {where} but the "
+            f"database's newest checkpoint {newest}: the newest checkpoints were deleted, "
+            "with whatever they signed"))
+    if stored_hmac is None:
+        return CheckpointProblem(anchor.seq, None, f"checkpoint {anchor.seq} was anchored "
+                                 f"{where} but is missing from the database (deleted)")
+    if stored_hmac != anchor.hmac:
+        return CheckpointProblem(anchor.seq, None, (
+            f"checkpoint {anchor.seq} is not the one anchored {where}: its HMAC differs, so "
+            "checkpoints were deleted and signed again over a different trail (or the anchor "
+            "file belongs to another database)"))
+    return None
 
 
 def _iter_checkpoints(session: Session) -> Iterator[AuditCheckpoint]:

@@ -15,7 +15,8 @@ JSON Lines layout (one JSON object a line), re-checked offline by
   its HMAC under the audit key (so any edit of the file shows).
 
 The CSV (UTF-8 with BOM so that Excel shows Chinese text) has the same rows
-for people to read; the JSON Lines file is the one to re-verify.
+for people to read, text a spreadsheet would run as a formula written with a leading
+apostrophe (``workflow.platform.spreadsheet``); the JSON Lines file, verbatim, is the one to re-verify.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ thousand streams per query and the replay is folded into the chain pass. The
 first problem found is reported with its stream, sequence number and reason, in
 this order:
 
+0. anchors (when an anchor file is given): every checkpoint anchored outside the
+   database is still there with the same HMAC (the newest were not deleted, the
+   chain was not deleted and signed again);
 1. checkpoints: each one's HMAC, its link to the previous one, its signed heads;
 2. chains: contiguous sequence numbers, recomputed hashes, links; the last
    record of a stream must be the head kept on the instance or stream row;
@@ -15,19 +18,28 @@ this order:
 5. replay: folding each instance's records gives its stored state and version;
 6. evidence: files whose stored SHA-256 no longer matches (if the due-diligence
    feature provides ``verify_evidence``).
+
+A trail that verifies can still be weakly proven: the report warns when no
+checkpoint exists, when the newest is older than the hourly schedule allows, and
+when no anchor file was compared.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from workflow.audit import checkpoints
+from workflow.audit import anchors, checkpoints
 from workflow.audit.search import require_auditor
+from workflow.platform import clock
+from workflow.records import chain
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, AuditStream, WorkflowInstance
 from workflow.records.trail import Break, StreamEnd, VerifyReport, instance_stream, verify_chains
@@ -43,16 +55,32 @@ def count_records(session: Session) -> int:
 
 def verify_all(session: Session, *, progress: Progress | None = None,
                on_records: Callable[[int], None] | None = None,
-               key: str | None = None) -> VerifyReport:
-    """Check checkpoints, chains, heads, replay and evidence; names the first break.
+               key: str | None = None, anchor: Path | None = None) -> VerifyReport:
+    """Compare with the anchor file, check checkpoints, chains, heads, replay and evidence;
+    names the first break and warns of what weakens the proof.
 
     ``progress`` receives a line of text now and then, ``on_records`` the number of
-    records checked so far (for a progress bar).
+    records checked so far (for a progress bar); ``anchor`` is an anchor file
+    (:mod:`workflow.audit.anchors`) whose checkpoints must all be in the database.
 
     Raises:
         ConfigurationError: checkpoints exist but no audit key is configured.
     """
     say = progress or (lambda _line: None)
+    compared = None
+    if anchor is not None:
+        say(f"comparing checkpoints with the anchor file {anchor}…")
+        compared = _anchored(session, anchor)
+    report = (_broken(0, 0, compared.problem, 0) if compared and compared.problem
+              else _verify(session, say, on_records, key))
+    report.warnings = _warnings(session, compared)
+    report.anchor_file = str(anchor) if anchor is not None else None
+    report.anchored = compared.compared if compared else 0
+    return report
+
+
+def _verify(session: Session, say: Progress, on_records: Callable[[int], None] | None,
+            key: str | None) -> VerifyReport:
     say("checking checkpoint signatures…")
     checkpoint_count, problem = checkpoints.verify_checkpoints(session, key=key)
     if problem is not None:
@@ -95,6 +123,62 @@ def verify_as(session: Session, actor: Actor, **kwargs: Any) -> VerifyReport:
     """
     require_auditor(actor, "verifying the audit trail")
     return verify_all(session, **kwargs)
+
+
+@dataclass(frozen=True)
+class _Compared:
+    compared: int
+    highest: int
+    problem: Break | None
+
+
+def _anchored(session: Session, path: Path) -> _Compared:
+    try:
+        found = checkpoints.compare_anchors(session, anchors.read(path))
+    except anchors.UnreadableAnchor as exc:
+        return _Compared(0, 0, Break(f"anchor:{path.name}", exc.line, None, str(exc)))
+    except OSError as exc:
+        return _Compared(0, 0, Break(f"anchor:{path.name}", 0, None,
+                                     f"the anchor file {path} cannot be read "
+                                     f"({exc.strerror or exc})"))
+    problem = found.problem
+    brk = None if problem is None else Break(f"checkpoint:{problem.checkpoint}",
+                                             problem.checkpoint, None, problem.reason)
+    return _Compared(found.compared, found.highest, brk)
+
+
+def _warnings(session: Session, compared: _Compared | None) -> list[str]:
+    found = []
+    newest = checkpoints.last_checkpoint(session)
+    if newest is None:
+        found.append("NO CHECKPOINT: nothing signs the audit trail, so a record rewritten "
+                     "together with its stream head, or a deleted stream, cannot be detected; "
+                     "run `riskloop audit checkpoint` (the scheduler signs one at start-up and "
+                     "every hour)")
+    else:
+        age = clock.now() - newest.created_at
+        if age > checkpoints.CHECKPOINT_EVERY + checkpoints.CHECKPOINT_GRACE:
+            found.append(f"STALE CHECKPOINT: the newest checkpoint ({newest.seq}, "
+                         f"{chain.isoformat(newest.created_at)}) is {_age(age)} old but one is "
+                         "due every hour: nothing written since is signed yet; is the "
+                         "scheduler running?")
+    if compared is None:
+        found.append("NO ANCHOR: the checkpoints were not compared with an anchor file, so "
+                     "deleting the newest checkpoints with what they signed goes unnoticed; "
+                     "compare with `riskloop audit verify --anchor FILE`")
+    elif newest is not None and compared.problem is None and newest.seq > compared.highest + 1:
+        found.append(f"ANCHOR BEHIND: the database's newest checkpoint is {newest.seq} but the "
+                     f"anchor file's is {compared.highest or 'none'}: the checkpoints since are "
+                     "not anchored there (written on another host, or appending fails: see "
+                     "the log)")
+    return found
+
+
+def _age(age: timedelta) -> str:
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60} min"
+    return f"{minutes // (24 * 60)} days"
 
 
 def _broken(records: int, streams: int, brk: Break, checkpoint_count: int,

@@ -2,7 +2,8 @@
 
 Several schedulers may run at once (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
 unique job keys everywhere). Cron-like jobs are self-re-arming timer rows keyed
-by their due time, so each run happens once even across restarts.
+by their due time, so each run happens once even across restarts. A scheduler's
+first pass signs an audit checkpoint when none exists yet.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.audit import checkpoints
 from workflow.engine.registry import Registry
+from workflow.errors import ConfigurationError
 from workflow.platform import clock
 from workflow.records import outbox, timers
+from workflow.records.identity import Actor
 from workflow.records.models import Timer
 
 log = logging.getLogger(__name__)
@@ -92,11 +96,28 @@ class Scheduler:
         self.redeliver_after = redeliver_after
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._started = False
 
     def run_once(self) -> tuple[int, int]:
+        if not self._started:
+            self._first_checkpoint()
+            self._started = True
         fired = tick(self.session_factory, self.registry, self.settings)
         relayed = outbox.relay_once(self.session_factory, redeliver_after=self.redeliver_after)
         return fired, relayed
+
+    def _first_checkpoint(self) -> None:
+        """Sign (and anchor) the trail at start-up when no checkpoint exists: otherwise,
+        until the first hourly one, a record rewritten with its head would go unnoticed."""
+        try:
+            checkpoint = checkpoints.ensure_checkpoint(self.session_factory,
+                                                       Actor.system("audit-checkpoint"))
+        except ConfigurationError as exc:
+            log.warning("no start-up audit checkpoint: %s", exc.detail)
+            return
+        if checkpoint is not None:
+            log.info("start-up audit checkpoint %d signed %d stream heads", checkpoint.seq,
+                     checkpoint.streams)
 
     def run_forever(self) -> None:
         log.info("scheduler started (interval %.1fs)", self.interval)

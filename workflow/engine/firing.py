@@ -32,6 +32,7 @@ from workflow.errors import (
     IllegalState,
     Message,
     NotFound,
+    RiskloopError,
     UnknownAction,
     ValidationFailed,
     VersionConflict,
@@ -40,7 +41,7 @@ from workflow.platform import clock
 from workflow.records import timers
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
-from workflow.records.models import WorkflowInstance
+from workflow.records.models import IdempotencyRecord, WorkflowInstance
 
 
 @dataclass(frozen=True)
@@ -167,12 +168,57 @@ def _replay(prior: writes.Prior, instance_id: int, trigger: str, key: str | None
     return FireResult(**{**prior.result, "replayed": True})
 
 
-def _select(session: Session, instance: WorkflowInstance | None, instance_id: int, trigger: str,
-            actor: Actor, payload: dict[str, Any], *, expected_version: int | None,
-            comment: str | None, request_id: str | None, catalog: Catalog) -> FireContext:
-    """Which transition fires: the case visible, the trigger known, the version current,
-    the trigger allowed from the state, the roles held, a condition holding, the guards
-    passed and the payload valid — refused in that order. Returns the firing's context."""
+def authorize(
+    session: Session,
+    instance_id: int,
+    trigger: str,
+    actor: Actor,
+    *,
+    expected_version: int | None = None,
+    idempotency_key: str | None = None,
+    catalog: Catalog | None = None,
+) -> None:
+    """Check, before the action's input is read, that ``actor`` may fire ``trigger`` on
+    the instance now: the checks of :func:`fire` in its order, without the row lock and
+    without what only the input decides (its fields; a condition on it), which
+    :func:`fire` checks again with the rest under the lock. A refused request that repeats
+    an earlier one's idempotency key is let through: :func:`fire` answers it.
+
+    Raises:
+        NotFound: no such instance, or one ``actor`` may not see.
+        UnknownAction: the definition has no such trigger.
+        VersionConflict: ``expected_version`` is stale.
+        IllegalState: the trigger cannot fire from the current state.
+        Forbidden: a missing role or a guard refused (``extra['rule']`` names it).
+    """
+    try:
+        _admit(session, session.get(WorkflowInstance, instance_id), instance_id, trigger, actor,
+               _catalog(catalog), expected_version=expected_version, payload=None)
+    except RiskloopError:
+        if idempotency_key and session.get(IdempotencyRecord, (actor.username, idempotency_key)):
+            return
+        raise
+
+
+@dataclass(frozen=True)
+class _Admitted:
+    definition: Definition
+    permitted: list[TransitionDef]
+    chosen: TransitionDef | None  # None: no permitted transition's condition holds
+    ctx: FireContext  # for the transition whose guards were checked
+
+
+def _admit(session: Session, instance: WorkflowInstance | None, instance_id: int, trigger: str,
+           actor: Actor, catalog: Catalog, *, expected_version: int | None,
+           payload: dict[str, Any] | None, comment: str | None = None,
+           request_id: str | None = None) -> _Admitted | None:
+    """Whether ``actor`` may fire ``trigger`` on ``instance`` now, in the order of SPEC 3.2
+    (seen, known, current version, allowed from the state, roles, guards, someone else's
+    step). ``payload`` None: the action's input is not read yet; if it decides which
+    transition this is, the checks stop before the guards (None is returned).
+
+    Raises: as :func:`authorize`.
+    """
     if instance is None or not visibility.can_view(session, instance, actor, catalog.registry):
         # A case the actor may not see is reported as missing, never as forbidden.
         raise NotFound(f"workflow instance {instance_id} does not exist")
@@ -201,14 +247,17 @@ def _select(session: Session, instance: WorkflowInstance | None, instance_id: in
     permitted = [t for t in candidates if actor.has_any(t.roles)]
     if not permitted:
         raise _missing_role(trigger, candidates, actor, "")
+    if payload is None and any(t.condition is not None and t.condition.reads_payload for t in candidates):
+        return None
+    now = clock.now()
+    payload = payload if payload is not None else {}  # fire()'s own dict: effects may add to it
     variables = _variables(instance, actor, payload)
     chosen = next((t for t in permitted if t.condition is None or t.condition.holds(variables)), None)
-    ctx = FireContext(session=session, instance=instance, definition=definition,
-                      transition=chosen or permitted[0], actor=actor, payload=payload,
-                      comment=comment, from_state=from_state, now=clock.now(),
-                      request_id=request_id)
-    _check_guards(ctx, ctx.transition, catalog.registry)
-    _validate_payload(ctx.transition, payload, comment)
+    probe = chosen or permitted[0]
+    ctx = FireContext(session=session, instance=instance, definition=definition, transition=probe,
+                      actor=actor, payload=payload, comment=comment, from_state=from_state,
+                      now=now, request_id=request_id)
+    _check_guards(ctx, probe, catalog.registry)
     if chosen is None:
         # Someone else's step at this point of the case (the second approval, say): a
         # transition of this trigger whose condition holds needs roles the actor lacks.
@@ -216,10 +265,28 @@ def _select(session: Session, instance: WorkflowInstance | None, instance_id: in
                   and (t.condition is None or t.condition.holds(variables))]
         if theirs:
             raise _missing_role(trigger, theirs, actor, " at this point of the case")
+    return _Admitted(definition, permitted, chosen, ctx)
+
+
+def _select(session: Session, instance: WorkflowInstance | None, instance_id: int, trigger: str,
+            actor: Actor, payload: dict[str, Any], *, expected_version: int | None,
+            comment: str | None, request_id: str | None, catalog: Catalog) -> FireContext:
+    """Which transition fires: the checks of ``_admit`` (visible, known, current version,
+    allowed from the state, roles, condition, guards, someone else's step), then the
+    payload, then a condition that holds — refused in that order. Returns the firing's
+    context, for the chosen transition."""
+    admitted = _admit(session, instance, instance_id, trigger, actor, catalog,
+                      expected_version=expected_version, payload=payload, comment=comment,
+                      request_id=request_id)
+    assert admitted is not None  # the payload is known: every check was made
+    ctx = admitted.ctx
+    _validate_payload(ctx.transition, payload, comment)
+    if admitted.chosen is None:
         raise ConditionNotMet(
             f"{trigger!r} is not possible with this data: "
-            + "; ".join(t.condition.source for t in permitted if t.condition is not None),
-            allowed_actions=available_actions(session, instance, actor, definition, catalog),
+            + "; ".join(t.condition.source for t in admitted.permitted if t.condition is not None),
+            allowed_actions=available_actions(session, ctx.instance, actor, admitted.definition,
+                                              catalog),
             code="action.condition", params={"trigger": trigger},
         )
     return ctx

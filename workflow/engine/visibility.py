@@ -46,20 +46,29 @@ def preload_owners(session: Session, instances: Iterable[WorkflowInstance], regi
 
 
 def can_view(session: Session, instance: WorkflowInstance, actor: Actor, registry: Registry) -> bool:
+    """Approvers, managers, auditors and the system see every case. Anyone else sees the
+    cases of a subject they own now (a client's cases follow it to a new owner and are no
+    longer the previous owner's, whoever started them); a case whose subject has no owner,
+    if they started it or are assigned to it."""
     if actor.has_any(SEE_ALL) or actor.is_system:
         return True
-    if actor.username == instance.created_by or actor.username in (instance.assignees or []):
-        return True
-    if instance.subject_type is None or instance.subject_id is None:
-        return False
-    key = (instance.subject_type, int(instance.subject_id))
+    owner = _subject_owner(session, instance, registry)
+    if owner is not None:
+        return owner == actor.username
+    return actor.username == instance.created_by or actor.username in (instance.assignees or [])
+
+
+def _subject_owner(session: Session, instance: WorkflowInstance, registry: Registry) -> str | None:
+    """The current owner of the case's subject (None: it has none, or no such subject)."""
+    owner_of = registry.subject_owners.get(instance.subject_type or "")
+    if owner_of is None or instance.subject_id is None:
+        return None
     cache = session.info.get(OWNERS)
+    key = (instance.subject_type or "", int(instance.subject_id))
     if cache is not None and key in cache:
-        return bool(cache[key] == actor.username)
-    owner_of = registry.subject_owners.get(instance.subject_type)
-    if owner_of is not None:
-        return bool(owner_of(session, instance.subject_id) == actor.username)
-    return False
+        return cache[key]
+    owner = owner_of(session, instance.subject_id)
+    return str(owner) if owner is not None else None
 
 
 def require_view(session: Session, instance: WorkflowInstance | None, actor: Actor,

@@ -4,6 +4,12 @@ A file is streamed to a temporary file in ``RISKLOOP_EVIDENCE_DIR`` while it is
 hashed and measured, then renamed to ``<dir>/<sha[:2]>/<sha256>``: an upload that
 fails midway (too large, connection lost) leaves no partial file, and temporary
 files of a killed process are swept by a later upload.
+
+The declared type must be borne out by the bytes: the first bytes for every type, and
+for the zip-based office formats the container itself, measured by
+:mod:`workflow.platform.archives` (a decompression bomb is refused) and holding that format's
+parts (a workbook declared as a Word document is refused). A download is named with
+the extension of that type (:func:`download_name`).
 """
 
 from __future__ import annotations
@@ -11,14 +17,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import time
+import unicodedata
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
 from workflow.engine import runtime
-from workflow.errors import ConfigurationError, PayloadTooLarge, UnsupportedMediaType
+from workflow.errors import (
+    ConfigurationError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from workflow.platform.archives import check_zip
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +107,43 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "application/vnd.oasis.opendocument.presentation": _ZIP,
 }
 _HEAD = 1024
+# Where the zip-based formats keep their parts: Office Open XML's main part folder;
+# OpenDocument names its type in its ``mimetype`` member.
+_OOXML_FOLDERS = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "word/",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xl/",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "ppt/",
+}
+# The extension a download of each type is named with (the first), and others of that type.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "application/pdf": (".pdf",),
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg", ".jpe"),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "image/tiff": (".tif", ".tiff"),
+    "image/bmp": (".bmp",),
+    "application/msword": (".doc", ".dot"),
+    "application/vnd.ms-excel": (".xls", ".xlt"),
+    "application/vnd.ms-powerpoint": (".ppt", ".pps", ".pot"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (".pptx",),
+    "application/vnd.oasis.opendocument.text": (".odt",),
+    "application/vnd.oasis.opendocument.spreadsheet": (".ods",),
+    "application/vnd.oasis.opendocument.presentation": (".odp",),
+}
+# A suffix that reads as a file type (".exe", ".pdf"), not part of a name ("v1.2").
+_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}")
+# Control, format (bidirectional overrides such as U+202E) and line-separator characters.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _not_of_type(content_type: str, reason: str = "") -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        f"the file's content is not {content_type}, as its type says{': ' + reason if reason else ''}; "
+        "upload the document itself (a renamed file of another kind is refused)",
+        allowed=sorted(ALLOWED_TYPES))
 
 
 def check_signature(content_type: str, head: bytes) -> None:
@@ -105,10 +157,51 @@ def check_signature(content_type: str, head: bytes) -> None:
     if ok and content_type == "image/webp":
         ok = head[8:12] == b"WEBP"
     if not ok:
-        raise UnsupportedMediaType(
-            f"the file's content is not {content_type}, as its type says; upload the "
-            "document itself (a renamed file of another kind is refused)",
-            allowed=sorted(ALLOWED_TYPES))
+        raise _not_of_type(content_type)
+
+
+def check_container(source: IO[bytes], content_type: str) -> None:
+    """For the zip-based office formats: the container is measured before anyone unpacks it
+    and holds the parts of ``content_type``; other types pass.
+
+    Raises:
+        PayloadTooLarge: it would unpack beyond the ``RISKLOOP_ZIP_MAX_*`` limits.
+        UnsupportedMediaType: not a readable zip, or the parts of another format.
+    """
+    if SIGNATURES.get(content_type) != _ZIP:
+        return
+    try:
+        names = check_zip(source, "the file")
+    except ValidationFailed as exc:
+        raise _not_of_type(content_type, "it is not a readable zip container") from exc
+    folder = _OOXML_FOLDERS.get(content_type)
+    if folder is not None:
+        ok = "[Content_Types].xml" in names and any(n.startswith(folder) for n in names)
+    else:  # OpenDocument; the member was measured by check_zip
+        with zipfile.ZipFile(source) as archive:
+            ok = "mimetype" in names and archive.read("mimetype").strip() == content_type.encode()
+        source.seek(0)
+    if not ok:
+        raise _not_of_type(content_type, "its parts are those of another format")
+
+
+def clean_filename(filename: str) -> str:
+    """An uploaded file's name without folders, control, bidirectional-override or
+    line-separator characters (which could fake its extension or a header); may be empty."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if unicodedata.category(ch) not in _UNSAFE_CATEGORIES).strip()
+
+
+def download_name(filename: str, content_type: str) -> str:
+    """The name to download a stored file by: cleaned, without quotes or backslashes, and
+    with the extension of the type its bytes were checked against (``report.exe`` holding a
+    PDF downloads as ``report.pdf``)."""
+    name = clean_filename(filename).replace('"', "_").replace("\\", "_") or "evidence"
+    extensions = EXTENSIONS.get(content_type, ())
+    stem, suffix = os.path.splitext(name)
+    if not extensions or suffix.lower() in extensions:
+        return name
+    return (stem if _SUFFIX.fullmatch(suffix) else name) + extensions[0]
 
 
 def store_file(stream: IO[bytes], limit: int | None = None,
@@ -116,9 +209,10 @@ def store_file(stream: IO[bytes], limit: int | None = None,
     """Copy ``stream`` into the evidence folder; returns (sha256, size).
 
     Raises:
-        PayloadTooLarge: the stream is longer than ``limit`` bytes (nothing is kept).
-        UnsupportedMediaType: ``content_type`` is given and the content does not begin as
-            files of that type do (nothing is kept).
+        PayloadTooLarge: the stream is longer than ``limit`` bytes, or (an office document)
+            would unpack beyond the ``RISKLOOP_ZIP_MAX_*`` limits (nothing is kept).
+        UnsupportedMediaType: ``content_type`` is given and the content is not of that type
+            (its first bytes, or an office document's container; nothing is kept).
     """
     limit = max_bytes() if limit is None else limit
     folder = evidence_dir()
@@ -145,6 +239,9 @@ def store_file(stream: IO[bytes], limit: int | None = None,
             if content_type is not None:
                 check_signature(content_type, head)
             os.fsync(out.fileno())
+        if content_type is not None:
+            with tmp.open("rb") as written:
+                check_container(written, content_type)
         sha = digest.hexdigest()
         final = folder / sha[:2] / sha
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -34,18 +34,20 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     roles: Mapped[list[str]] = mapped_column(JsonType, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    # Kept in each console session cookie; raising it ends every console session of the
+    # user (sign-out, deactivation, a change of roles).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class LoginFailure(Base):
-    """Failed sign-ins under a username no user has, counted and locked like a user's own
-    (``User.failed_logins``) so that lockout does not tell which accounts exist."""
+    """Failed sign-ins under one username from one source address, for every username
+    alike (one that no user has too, so lockout does not tell which accounts exist)."""
 
     __tablename__ = "login_failures"
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_failed_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)

@@ -10,7 +10,7 @@ memory and names the first broken record.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -164,6 +164,10 @@ class VerifyReport:
     first_break: Break | None
     checkpoints: int = 0
     replayed: int = 0
+    # What weakens the proof without breaking it (no checkpoint, a late one, no anchor).
+    warnings: list[str] = field(default_factory=list)
+    anchor_file: str | None = None
+    anchored: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -173,6 +177,9 @@ class VerifyReport:
             "checkpoints": self.checkpoints,
             "replayed": self.replayed,
             "first_break": self.first_break.to_dict() if self.first_break else None,
+            "warnings": list(self.warnings),
+            "anchor": ({"file": self.anchor_file, "checkpoints": self.anchored}
+                       if self.anchor_file is not None else None),
         }
 
 

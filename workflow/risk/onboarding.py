@@ -19,6 +19,7 @@ from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.masking import can_see_sensitive
 from workflow.risk.clients.model import Client, get_client
+from workflow.risk.clients.queries import visible_client
 from workflow.risk.clients.service import SUSPENDED, apply_changes
 from workflow.risk.due_diligence.review import schedule_periodic_review
 from workflow.risk.screening.providers import configured_providers
@@ -43,24 +44,36 @@ def running_admission(session: Session, client_id: int) -> WorkflowInstance | No
     ).scalar_one_or_none()
 
 
-def start_admission(session: Session, client_id: int, actor: Actor, *, submit: bool = True,
-                    comment: str | None = None, request_id: str | None = None) -> WorkflowInstance:
-    """Start onboarding for a client and, unless ``submit`` is false, submit it at once.
+def admissible_client(session: Session, client_id: int, actor: Actor, *, lock: bool = False) -> Client:
+    """The client ``actor`` may start an admission for (before anything else is read).
 
     Raises:
-        NotFound: no such client.
-        Forbidden: not the owner (sales) or a role that may not start admissions.
-        Conflict: an admission is already running, or the client is already admitted.
+        Forbidden: not a sales user (whether the client exists or not).
+        NotFound: no such client, or (sales) one owned by someone else.
     """
-    client = get_client(session, client_id, lock=True)  # serialises concurrent starts
     # Sales submit admissions (SPEC 1); a draft started by anyone else could never be
     # submitted by them and would block the owner's admission.
     if "sales" not in actor.roles:
         raise Forbidden("starting an admission needs the sales role", rule="role",
                         code="admission.role")
+    client = visible_client(session, client_id, actor, lock=lock)
     if not actor.has_any(STARTER_ROLES - {"sales"}) and client.owner != actor.username:
+        # one who sees every client (an auditor who also sells) still submits only their own
         raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner",
                         code="client.owner", params={"client_id": client_id})
+    return client
+
+
+def start_admission(session: Session, client_id: int, actor: Actor, *, submit: bool = True,
+                    comment: str | None = None, request_id: str | None = None) -> WorkflowInstance:
+    """Start onboarding for a client and, unless ``submit`` is false, submit it at once.
+
+    Raises:
+        Forbidden: a role that may not start admissions.
+        NotFound: no such client, or (sales) someone else's.
+        Conflict: an admission is already running, or the client is already admitted.
+    """
+    client = admissible_client(session, client_id, actor, lock=True)  # serialises concurrent starts
     running = running_admission(session, client_id)
     if running is not None:
         raise Conflict(f"client {client_id} already has an admission running (case #{running.id}, "

@@ -32,6 +32,7 @@ from workflow.records.identity import Actor
 from workflow.records.models import Timer, WorkflowInstance
 from workflow.risk.clients.masking import can_see_sensitive, mask_client, mask_diff
 from workflow.risk.clients.model import SENSITIVE_FIELDS, Client, client_stream, get_client
+from workflow.risk.clients.queries import visible_client
 from workflow.risk.clients.service import (
     SUSPENDED,
     plain,
@@ -112,31 +113,44 @@ def open_requests(session: Session, client_id: int) -> list[WorkflowInstance]:
     ).scalars())
 
 
-def request_sensitive_edit(session: Session, client_id: int, changes: Any, reason: str,
-                           actor: Actor, *, request_id: str | None = None,
-                           catalog: Catalog | None = None) -> WorkflowInstance:
-    """File a change request for ``client_id``'s sensitive fields (the caller commits).
+def changeable_client(session: Session, client_id: int, actor: Actor, *, lock: bool = False,
+                      catalog: Catalog | None = None) -> Client:
+    """The client ``actor`` may file a change request on (before the request is read).
 
     Raises:
-        NotFound: no such client.
-        Forbidden: a role that may not request, or sales asking for another's client.
-        ValidationFailed: empty, unknown, non-sensitive or invalid changes, or no reason.
-        Duplicate: an open request already changes one of the same fields.
+        Forbidden: a role that may not request (whether the client exists or not).
+        NotFound: no such client, or (sales) one owned by someone else.
     """
     definition = (catalog or runtime.current().catalog).get(DEFINITION)
     requesters = frozenset(definition.settings.get("requester_roles") or ())
     if not actor.has_any(requesters):
         raise Forbidden(f"filing a change request needs one of the roles "
                         f"{', '.join(sorted(requesters))}", rule="role")
-    if not (reason or "").strip():
-        raise ValidationFailed("say why the change is needed",
-                               errors={"reason": [Message("field.reason_required", "A reason is required.")]})
-    # The client row lock serialises requests on one client (the overlap check below).
-    client = get_client(session, client_id, lock=True)
+    client = visible_client(session, client_id, actor, lock=lock)
     if actor.roles & requesters == {"sales"} and client.owner != actor.username:
+        # one who sees every client (an auditor who also sells) still asks only for their own
         raise Forbidden(f"client {client.id} is owned by another sales user; only its owner, "
                         "a risk officer, legal or a manager may request a change", rule="owner",
                         code="client.owner", params={"client_id": client.id})
+    return client
+
+
+def request_sensitive_edit(session: Session, client_id: int, changes: Any, reason: str,
+                           actor: Actor, *, request_id: str | None = None,
+                           catalog: Catalog | None = None) -> WorkflowInstance:
+    """File a change request for ``client_id``'s sensitive fields (the caller commits).
+
+    Raises:
+        Forbidden: a role that may not request (checked first).
+        NotFound: no such client, or (sales) another owner's.
+        ValidationFailed: empty, unknown, non-sensitive or invalid changes, or no reason.
+        Duplicate: an open request already changes one of the same fields.
+    """
+    # The client row lock serialises requests on one client (the overlap check below).
+    client = changeable_client(session, client_id, actor, lock=True, catalog=catalog)
+    if not (reason or "").strip():
+        raise ValidationFailed("say why the change is needed",
+                               errors={"reason": [Message("field.reason_required", "A reason is required.")]})
     cleaned = _clean_changes(client, changes)
     for other in open_requests(session, client.id):
         overlap = sorted(set(cleaned) & set((other.data or {}).get("changes", {})))
@@ -248,6 +262,17 @@ def _reinstate_cleared(ctx: FireContext, client: Client) -> None:
     ctx.audit["status"] = [SUSPENDED, before]
 
 
+def visible_request(session: Session, client_id: int, instance_id: int, actor: Actor) -> WorkflowInstance:
+    """Raises:
+        NotFound: no such change request on this client, or not visible to ``actor``."""
+    instance = session.get(WorkflowInstance, instance_id)
+    if instance is not None and (instance.definition != DEFINITION
+                                 or instance.subject_id != client_id):
+        instance = None
+    return visibility.require_view(session, instance, actor, runtime.current().catalog.registry,
+                                   instance_id)
+
+
 def read_change_values(session: Session, client_id: int, instance_id: int,
                        actor: Actor) -> dict[str, Any]:
     """A change request's before/after for checking it against documents: in full for the
@@ -257,12 +282,7 @@ def read_change_values(session: Session, client_id: int, instance_id: int,
     Raises:
         NotFound: no such request on this client, or not visible to ``actor``.
     """
-    instance = session.get(WorkflowInstance, instance_id)
-    if instance is not None and (instance.definition != DEFINITION
-                                 or instance.subject_id != client_id):
-        instance = None
-    instance = visibility.require_view(session, instance, actor,
-                                       runtime.current().catalog.registry, instance_id)
+    instance = visible_request(session, client_id, instance_id, actor)
     if not can_see_sensitive(actor.roles) or actor.is_system:
         return sensitive_edit_view(session, instance, actor)["changes"]
     diff = planned_diff(instance.data or {})

@@ -104,6 +104,26 @@ def test_verify_reports_ok_with_checkpoints_then_names_a_tampered_record(app, ap
     assert report["first_break"]["seq"] == 4 and "altered" in report["first_break"]["reason"]
 
 
+def test_verify_warns_without_a_checkpoint_and_compares_the_instances_anchor_file(app, api, history):
+    unsigned = api.get("auditor1", "/api/v1/audit/verify").get_json()
+    assert unsigned["ok"] is True
+    assert [w.split(":")[0] for w in unsigned["warnings"]] == ["NO CHECKPOINT", "NO ANCHOR"]
+    checkpoint(app)
+    checkpoint(app)
+    assert api.get("auditor1", "/api/v1/audit/verify").get_json()["warnings"] == []
+    with app.app_context():
+        from sqlalchemy import text
+
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(text("SET LOCAL session_replication_role = replica"))
+        db.session.execute(text("DELETE FROM audit_checkpoint_heads WHERE checkpoint_seq = 2"))
+        db.session.execute(text("DELETE FROM audit_checkpoints WHERE seq = 2"))
+        db.session.commit()
+    report = api.get("auditor1", "/api/v1/audit/verify").get_json()
+    assert report["ok"] is False and report["first_break"]["stream"] == "checkpoint:2"
+    assert "cut checkpoint chain" in report["first_break"]["reason"]
+
+
 def export(api, **params) -> bytes:  # noqa: ANN001
     r = api.get("auditor1", "/api/v1/audit/export", query_string=params)
     assert r.status_code == 200, r.get_data(as_text=True)[:500]

@@ -27,6 +27,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # --- sign-in and documentation (public) -------------------------------------------
     # each caller signs in with its own password; anonymous with a wrong one
     ("POST /api/v1/auth/token", "-"):                           (401, 200, 200, 200, 200, 200, 200),
+    # signing out revokes the caller's own token (a fresh one here); anonymous has none
+    ("DELETE /api/v1/auth/token", "-"):                         (401, 204, 204, 204, 204, 204, 204),
     ("GET /api/v1/openapi.json", "-"):                          (200, 200, 200, 200, 200, 200, 200),
 
     # --- the client archive (SPEC 1, 2) -------------------------------------------------
@@ -37,26 +39,28 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST /api/v1/clients", "own"):                            (401, 201, 201, 403, 201, 403, 403),
     ("POST /api/v1/clients", "other"):                          (401, 403, 201, 403, 201, 403, 403),
     # SPEC silent on admin reading clients: safer rule, admin (user administration) reads
-    # no client data at all
+    # no client data at all (403 whatever the id: no role of theirs reads one)
+    # another owner's client is not found for sales, as another owner's case is (a 403
+    # would tell which ids and credit codes exist)
     ("GET /api/v1/clients/<int:client_id>", "own"):             (401, 200, 200, 200, 200, 200, 403),
-    ("GET /api/v1/clients/<int:client_id>", "other"):           (401, 403, 200, 200, 200, 200, 403),
+    ("GET /api/v1/clients/<int:client_id>", "other"):           (401, 404, 200, 200, 200, 200, 403),
     # non-sensitive edit: sales on their own clients; risk officers and managers on any
     ("PATCH /api/v1/clients/<int:client_id>", "own"):           (401, 200, 200, 403, 200, 403, 403),
-    ("PATCH /api/v1/clients/<int:client_id>", "other"):         (401, 403, 200, 403, 200, 403, 403),
+    ("PATCH /api/v1/clients/<int:client_id>", "other"):         (401, 404, 200, 403, 200, 403, 403),
     # a batch import is client creation/editing: the same roles; a row naming a client the
     # sales caller does not own is a row error (422, nothing imported)
     ("POST /api/v1/clients/import", "own"):                     (401, 200, 200, 403, 200, 403, 403),
     ("POST /api/v1/clients/import", "other"):                   (401, 422, 200, 403, 200, 403, 403),
     # admissions are submitted by sales (SPEC 1: "submit admissions") for their clients
     ("POST /api/v1/clients/<int:client_id>/admission", "own"):  (401, 201, 403, 403, 403, 403, 403),
-    ("POST /api/v1/clients/<int:client_id>/admission", "other"): (401, 403, 403, 403, 403, 403, 403),
+    ("POST /api/v1/clients/<int:client_id>/admission", "other"): (401, 404, 403, 403, 403, 403, 403),
     # ... also when it is only started as a draft (submit: false)
     ("POST /api/v1/clients/<int:client_id>/admission", "draft own"):   (401, 201, 403, 403, 403, 403, 403),
-    ("POST /api/v1/clients/<int:client_id>/admission", "draft other"): (401, 403, 403, 403, 403, 403, 403),
+    ("POST /api/v1/clients/<int:client_id>/admission", "draft other"): (401, 404, 403, 403, 403, 403, 403),
     # sensitive edits are requested by sales (own clients) and by the approver roles
     # (maker-checker: they then cannot approve their own); never by auditor or admin
     ("POST /api/v1/clients/<int:client_id>/change-requests", "own"):   (401, 201, 201, 201, 201, 403, 403),
-    ("POST /api/v1/clients/<int:client_id>/change-requests", "other"): (401, 403, 201, 201, 201, 403, 403),
+    ("POST /api/v1/clients/<int:client_id>/change-requests", "other"): (401, 404, 201, 201, 201, 403, 403),
     # the requested values: whoever sees the case (masking in MASKED below)
     ("GET /api/v1/clients/<int:client_id>/change-requests/<int:instance_id>/values", "own"):
         (401, 200, 200, 200, 200, 200, 404),
@@ -175,6 +179,16 @@ ACTIONS: dict[str, tuple[int, ...]] = {
     "alert_remediation.dismiss@responded other":       (401, 404, 200, 403, 200, 403, 404),
 }
 EXPECTED.update({(ACTION, scenario): row for scenario, row in ACTIONS.items()})
+
+# Roles before bodies (SPEC 7): a caller refused a cell (401, 403, 404) gets the same
+# refusal whatever the request carries: a malformed body, query values the operation refuses,
+# an unknown query parameter. Except where the refusal is read from the body itself:
+BODY_DECIDES: dict[tuple[str, str], frozenset[str]] = {
+    # the body is the credential
+    ("POST /api/v1/auth/token", "-"): frozenset({"anonymous"}),
+    # sales create clients, only never for another owner, which the body names
+    ("POST /api/v1/clients", "other"): frozenset({"sales1"}),
+}
 
 # Lists: does the caller's page include sales2's item? (None: not checked for this caller.)
 # Column order:                         anon  sales1 risk1 legal1 manager1 auditor1 admin

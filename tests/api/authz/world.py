@@ -191,8 +191,19 @@ def get(path: str) -> Call:
 @row("POST /api/v1/auth/token")
 def _token() -> tuple[Setup, Call]:
     def call(api: Api, user: str | None, _ctx: Any) -> Any:
-        return api.client.post("/api/v1/auth/token", json={
+        return api.call("POST", None, "/api/v1/auth/token", json={
             "username": user or "nobody", "password": PASSWORD if user else "wrong-password"})
+    return nothing, call
+
+
+@row("DELETE /api/v1/auth/token")
+def _revoke_token() -> tuple[Setup, Call]:
+    def call(api: Api, user: str | None, _ctx: Any) -> Any:
+        headers = {}
+        if user:  # a token of its own: the matrix's cached tokens must stay valid
+            fresh = api.client.post("/api/v1/auth/token", json={"username": user, "password": PASSWORD})
+            headers["Authorization"] = f"Bearer {fresh.get_json()['access_token']}"
+        return api.call("DELETE", None, "/api/v1/auth/token", headers=headers)
     return nothing, call
 
 
@@ -429,3 +440,104 @@ _action_rows()
 
 def owner_of(scenario: str) -> str:
     return OWNERS[scenario.rsplit(" ", 1)[-1]] if " " in scenario else OWNERS.get(scenario, "sales1")
+
+
+# --- malformed requests (roles before bodies) -----------------------------------------------
+# A variant rewrites one request (path with its query string, and the keyword arguments of
+# Api.call) into a malformed one; which variants apply to a route is read from the app's
+# OpenAPI document, so a route that takes a body or a query cannot be left out.
+Variant = Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
+
+
+def openapi_operations(api: Api) -> dict[str, dict[str, Any]]:
+    """The documented operations keyed as the table spells routes ("POST /api/v1/x/<int:id>")."""
+    import re
+
+    doc = api.get(None, "/api/v1/openapi.json").get_json()
+    flask_paths = {}
+    for rule in api.client.application.url_map.iter_rules():
+        flask_paths[re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", r"{\1}", rule.rule)] = rule.rule
+    return {f"{method.upper()} {flask_paths[path]}": op for path, ops in doc["paths"].items()
+            for method, op in ops.items() if method != "parameters"}
+
+
+def _with_query(path: str, values: dict[str, str]) -> str:
+    from urllib.parse import parse_qsl, urlencode
+
+    base, _, query = path.partition("?")
+    merged = dict(parse_qsl(query)) | values
+    return f"{base}?{urlencode(merged)}"
+
+
+def _body(data: Any, content_type: str) -> Variant:
+    def rewrite(path: str, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        kept = {k: v for k, v in kwargs.items() if k not in ("json", "data", "content_type", "headers")}
+        headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "content-type"}
+        return path, {**kept, "headers": headers, "data": data() if callable(data) else data,
+                      "content_type": content_type}
+    return rewrite
+
+
+def _query(values: dict[str, str]) -> Variant:
+    return lambda path, kwargs: (_with_query(path, values), kwargs)
+
+
+def _invalid_value(schema: dict[str, Any]) -> str | None:
+    """A value the parameter's schema refuses, or None when there is none to give."""
+    if schema.get("type") == "integer":
+        return "not-a-number"
+    if schema.get("type") == "boolean":
+        return "perhaps"
+    if "enum" in schema:
+        return "none-of-these"
+    if schema.get("format") == "date-time":
+        return "yesterday"
+    if "pattern" in schema:
+        return "?!"
+    if "maxLength" in schema:
+        return "x" * (int(schema["maxLength"]) + 1)
+    return None
+
+
+def malformed_variants(operation: dict[str, Any]) -> dict[str, Variant]:
+    """Every malformed form of a request to ``operation``: an unknown query parameter
+    (any operation), values its query parameters refuse, and bodies it cannot take."""
+    variants: dict[str, Variant] = {"an unknown query parameter": _query({"no_such_parameter": "1"})}
+    invalid = {p["name"]: _invalid_value(p.get("schema") or {}) for p in operation.get("parameters", [])
+               if p["in"] == "query"}
+    if any(v is not None for v in invalid.values()):
+        variants["query values it refuses"] = _query({k: v for k, v in invalid.items() if v is not None})
+    content = (operation.get("requestBody") or {}).get("content") or {}
+    if "application/json" in content:
+        variants["a JSON array for a body"] = _body(b'["not", "an", "object"]', "application/json")
+        variants["unparseable JSON"] = _body(b'{"unfinished": ', "application/json")
+        variants["a text body"] = _body(b"plain text", "text/plain")
+        variants["fields of the wrong type"] = _body(json.dumps({
+            "comment": 7, "expected_version": "first", "submit": "maybe", "changes": [],
+            "reason": 5, "name": [], "client_id": "one", "level": 3, "industry": {}}).encode(),
+            "application/json")
+    if "multipart/form-data" in content:
+        variants["a form without the file"] = _body(lambda: {"not_the_file": "x"}, "multipart/form-data")
+    return variants
+
+
+class Malformed:
+    """An :class:`Api` whose every request is rewritten by ``variant``."""
+
+    def __init__(self, api: Api, variant: Variant) -> None:
+        self.api = api
+        self.client = api.client
+        self.variant = variant
+
+    def call(self, method: str, username: str | None, path: str, **kwargs: Any) -> Any:
+        path, kwargs = self.variant(path, kwargs)
+        return self.api.call(method, username, path, **kwargs)
+
+    def get(self, username: str | None, path: str, **kw: Any) -> Any:
+        return self.call("GET", username, path, **kw)
+
+    def post(self, username: str | None, path: str, **kw: Any) -> Any:
+        return self.call("POST", username, path, **kw)
+
+    def patch(self, username: str | None, path: str, **kw: Any) -> Any:
+        return self.call("PATCH", username, path, **kw)

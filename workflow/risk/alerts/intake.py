@@ -101,6 +101,38 @@ def find_alert(session: Session, source: str, external_id: str) -> Alert | None:
     ).scalar_one_or_none()
 
 
+def authorize_raise(actor: Actor) -> None:
+    """Raises:
+        Forbidden: the actor may not raise alerts."""
+    if not actor.has_any(RAISERS):
+        raise Forbidden("raising an alert needs one of the roles manager, risk_officer, system",
+                        rule="role")
+
+
+def hand_over_alerts(session: Session, client_id: int, before: str, after: str) -> None:
+    """The open alerts on a client handed to a new owner: the previous owner's place among
+    their owners (listed, filtered, sent the digest) goes to the new owner."""
+    open_alerts = list(session.execute(
+        select(Alert.id).join(WorkflowInstance, WorkflowInstance.id == Alert.instance_id)
+        .where(Alert.client_id == client_id, WorkflowInstance.is_open.is_(True))
+    ).scalars())
+    if not open_alerts:
+        return
+    rows = list(session.execute(
+        select(AlertOwner).where(AlertOwner.alert_id.in_(open_alerts),
+                                 AlertOwner.username.in_([before, after]))
+    ).scalars())
+    owned_by = {(row.alert_id, row.username): row for row in rows}
+    for alert_id in open_alerts:
+        previous = owned_by.get((alert_id, before))
+        if previous is None:
+            continue
+        session.delete(previous)
+        if (alert_id, after) not in owned_by:
+            session.add(AlertOwner(alert_id=alert_id, username=after))
+    session.flush()
+
+
 def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
                 request_id: str | None = None) -> Raised:
     """Record an alert and start its loop, or return the loop already started for it.
@@ -109,9 +141,7 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
         Forbidden: the actor may not raise alerts.
         ValidationFailed: unknown client, level or category.
     """
-    if not actor.has_any(RAISERS):
-        raise Forbidden("raising an alert needs one of the roles manager, risk_officer, system",
-                        rule="role")
+    authorize_raise(actor)
     source = fields.get("source") or "manual"
     external_id = fields.get("external_id") or uuid.uuid4().hex
     existing = find_alert(session, source, external_id)
@@ -202,9 +232,9 @@ def list_alerts(session: Session, actor: Actor, *, level: str | None = None,
     """Alerts visible to ``actor``, newest first; returns (page, more).
 
     ``breached`` means an SLA of the alert was breached at least once. People who do
-    not see every case (sales) see the alerts they own or that are on their clients.
+    not see every case (sales) see the alerts on the clients they own now.
     """
-    from sqlalchemy import exists, or_
+    from sqlalchemy import exists
 
     from workflow.engine.visibility import SEE_ALL
 
@@ -220,10 +250,8 @@ def list_alerts(session: Session, actor: Actor, *, level: str | None = None,
     if breached is not None:
         stmt = stmt.where(Alert.breaches > 0 if breached else Alert.breaches == 0)
     if not (actor.has_any(SEE_ALL) or actor.is_system):
-        stmt = stmt.where(or_(
-            exists().where(AlertOwner.alert_id == Alert.id, AlertOwner.username == actor.username),
-            exists().where(Client.id == Alert.client_id, Client.owner == actor.username),
-        ))
+        # as every case of a client (workflow.engine.visibility): its owner now sees it
+        stmt = stmt.where(exists().where(Client.id == Alert.client_id, Client.owner == actor.username))
     if before_id is not None:
         stmt = stmt.where(Alert.id < before_id)
     rows = [(a, i) for a, i in session.execute(stmt.order_by(Alert.id.desc()).limit(limit + 1)).all()]

@@ -9,19 +9,27 @@ but reported, to be changed through a change request.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.errors import Forbidden, RiskloopError, ValidationFailed
+from workflow.platform.archives import check_zip
+from workflow.platform.spreadsheet import read_csv
 from workflow.records.identity import Actor
 from workflow.risk.clients.model import SENSITIVE_FIELDS, Client
-from workflow.risk.clients.service import create_client, plain, require_editor, update_client
+from workflow.risk.clients.service import (
+    check_new_client,
+    create_client,
+    plain,
+    require_editor,
+    update_client,
+)
 from workflow.risk.clients.validation import validate_client_fields
 
 PLAIN_COLUMNS = ("name", "credit_code", "legal_representative", "id_number", "industry", "region",
@@ -54,12 +62,15 @@ def read_rows(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, An
     """(spreadsheet row number, {column: cell}) for every non-empty data row.
 
     Raises:
-        ValidationFailed: not CSV or XLSX, unreadable, or unknown columns in the header.
+        PayloadTooLarge: an .xlsx that would unpack beyond the limits of ``workflow.platform.archives``
+            (checked before the workbook is opened).
+        ValidationFailed: not CSV or XLSX; unreadable (not UTF-8, a field over 128 KiB, a
+            damaged workbook: the row is named); or unknown columns in the header.
     """
     if filename.lower().endswith(".xlsx"):
-        table = _xlsx_rows(content)
+        table = _xlsx_rows(content, filename)
     elif filename.lower().endswith(".csv"):
-        table = iter(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+        table = read_csv(content, filename)
     else:
         raise ValidationFailed(f"{filename}: import CSV (.csv) or Excel (.xlsx) files",
                                errors={"file": ["Unsupported file type."]})
@@ -75,16 +86,39 @@ def read_rows(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, An
             yield number, row
 
 
-def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:
+def _unreadable_row(filename: str, number: int, problem: str) -> ValidationFailed:
+    return ValidationFailed(f"{filename}: row {number} cannot be read: {problem}; nothing was "
+                            "imported", errors={f"row {number}": [problem]})
+
+
+def _xlsx_rows(content: bytes, filename: str) -> Iterator[list[Any]]:
+    check_zip(io.BytesIO(content), filename)
     from openpyxl import load_workbook
 
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        # The dimension a sheet declares (A1:XFD1048576, say) would pad every row to it:
+        # read the cells there are, and data rows only as wide as the header.
+        sheet.reset_dimensions()
+        header = list(next(sheet.iter_rows(max_row=1, values_only=True), ()))
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ValidationFailed("the file is not a readable .xlsx workbook",
-                               errors={"file": [type(exc).__name__]}) from exc
-    sheet = book.worksheets[0]
-    for values in sheet.iter_rows(values_only=True):
+        raise ValidationFailed(f"{filename} is not a readable .xlsx workbook ({type(exc).__name__}); "
+                               "save it again from Excel", errors={"file": [type(exc).__name__]}) from exc
+    while header and header[-1] is None:
+        header.pop()
+    yield header
+    rows = sheet.iter_rows(min_row=2, max_col=max(len(header), 1), values_only=True)
+    number = 1
+    while True:
+        number += 1
+        try:
+            values = next(rows, None)
+        except Exception as exc:  # a damaged cell: a number that is not one, a missing string
+            raise _unreadable_row(filename, number, f"a damaged cell ({type(exc).__name__}); save "
+                                  "the workbook again from Excel") from exc
+        if values is None:
+            return
         yield list(values)
 
 
@@ -106,24 +140,37 @@ def row_fields(row: dict[str, Any]) -> dict[str, Any]:
     for column in FACT_COLUMNS:
         if column in row:
             text = str(row[column]).strip()
-            facts[column] = int(float(text)) if column.endswith("_count") and _is_number(text) else text
+            facts[column] = _count(text) if column.endswith("_count") else text
     if facts:
         data["facts"] = facts
     return data
 
 
-def _is_number(text: str) -> bool:
+def _count(text: str) -> int | str:
+    """A count cell as a whole number (a workbook stores 3 as 3.0); anything else stays text
+    for the schema to refuse by name (``1e400``, ``nan``, ``1.5``)."""
     try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+        number = Decimal(text)
+    except InvalidOperation:
+        return text
+    if number.is_finite() and number.adjusted() < 18 and number == number.to_integral_value():
+        return int(number)
+    return text
+
+
+def _messages(messages: Any) -> list[str]:
+    """Field messages as lines; a nested field's are prefixed with its name (``litigation_count: …``)."""
+    if isinstance(messages, dict):
+        return [f"{key}: {text}" if isinstance(key, str) else text
+                for key, value in messages.items() for text in _messages(value)]
+    if isinstance(messages, list):
+        return [text for message in messages for text in _messages(message)]
+    return [str(messages)]
 
 
 def _row_errors(number: int, exc: RiskloopError) -> list[dict[str, Any]]:
     errors = exc.extra.get("errors") or {"_row": [exc.detail]}
-    return [{"row": number, "field": str(name),
-             "messages": [str(m) for m in (messages if isinstance(messages, list) else [messages])]}
+    return [{"row": number, "field": str(name), "messages": _messages(messages)}
             for name, messages in errors.items()]
 
 
@@ -159,6 +206,16 @@ def import_clients(session: Session, rows: Iterator[tuple[int, dict[str, Any]]],
                 "This client is owned by another sales user; only its owner, a risk officer "
                 "or a manager may update it."]})
             continue
+        if existing is None:
+            if "owner" not in data and default_owner:
+                data = {**data, "owner": default_owner}
+            try:
+                # What creating the client checks (owner, roles), for a dry run as for the
+                # import itself, so that a dry run never counts a row the import refuses.
+                check_new_client(session, data, actor)
+            except RiskloopError as exc:
+                report.errors.extend(_row_errors(number, exc))
+                continue
         checked.append((number, data, existing))
     if report.errors or dry_run:
         for number, data, existing in checked:
@@ -166,7 +223,7 @@ def import_clients(session: Session, rows: Iterator[tuple[int, dict[str, Any]]],
         return report
     for number, data, existing in checked:
         try:
-            _write(session, report, number, data, existing, actor, default_owner)
+            _write(session, report, number, data, existing, actor)
         except RiskloopError as exc:
             report.errors.extend(_row_errors(number, exc))
         if progress is not None:
@@ -213,10 +270,8 @@ def _report_sensitive(report: ImportReport, number: int, client: Client, sensiti
 
 
 def _write(session: Session, report: ImportReport, number: int, data: dict[str, Any],
-           existing: Client | None, actor: Actor, default_owner: str | None) -> None:
+           existing: Client | None, actor: Actor) -> None:
     if existing is None:
-        if "owner" not in data and default_owner:
-            data = {**data, "owner": default_owner}
         client = create_client(session, data, actor)
         report.created += 1
         report.client_ids.append(client.id)
@@ -231,6 +286,12 @@ def _write(session: Session, report: ImportReport, number: int, data: dict[str, 
     report.updated += 1
 
 
+def authorize_import(actor: Actor) -> None:
+    """Raises:
+        Forbidden: the actor may not write clients (checked before the file is read)."""
+    require_editor(None, actor, "importing clients")
+
+
 def run_import(session: Session, content: bytes, filename: str, actor: Actor, *, dry_run: bool,
                submit: bool = False, default_owner: str | None = None,
                progress: Callable[[int], None] | None = None) -> ImportReport:
@@ -241,7 +302,7 @@ def run_import(session: Session, content: bytes, filename: str, actor: Actor, *,
         Forbidden: the actor may not write clients (checked before the file is read).
         ValidationFailed: a bad file or any bad row (nothing is imported; ``extra['report']``).
     """
-    require_editor(None, actor, "importing clients")
+    authorize_import(actor)
     report = import_clients(session, read_rows(content, filename), actor, dry_run=dry_run,
                             default_owner=default_owner, progress=progress)
     if report.errors and not dry_run:

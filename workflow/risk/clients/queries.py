@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from workflow.errors import Forbidden
+from workflow.errors import Forbidden, NotFound
 from workflow.records.identity import Actor
 from workflow.risk.clients.model import Client, get_client
 
@@ -23,18 +23,33 @@ def _sees_all(actor: Actor) -> bool:
     return actor.is_system or actor.has_any(ARCHIVE_ROLES)
 
 
+def sees_client(actor: Actor, client: Client) -> bool:
+    """Risk officers, legal, managers, auditors and the system see every client; anyone
+    else (sales) the clients they own now."""
+    return _sees_all(actor) or client.owner == actor.username
+
+
+def visible_client(session: Session, client_id: int, actor: Actor, *, lock: bool = False) -> Client:
+    """The client, if ``actor`` may see it.
+
+    Raises:
+        NotFound: no such client, or one ``actor`` may not see (told apart from a missing
+            one by nothing, as a case is: a credit code cannot be probed).
+    """
+    client = get_client(session, client_id, lock=lock)
+    if not sees_client(actor, client):
+        raise NotFound(f"client {client_id} does not exist")
+    return client
+
+
 def read_client(session: Session, client_id: int, actor: Actor) -> Client:
     """Raises:
-        NotFound: no such client.
-        Forbidden: a sales user asking for a client owned by someone else."""
-    client = get_client(session, client_id)
+        Forbidden: a role that reads no client (checked first, whether the client exists or not).
+        NotFound: no such client, or a sales user asking for a client owned by someone else."""
     if not _sees_all(actor) and "sales" not in actor.roles:
         raise Forbidden("reading the client archive needs one of the roles "
                         f"{', '.join(sorted(ARCHIVE_ROLES | {'sales'}))}", rule="role")
-    if not _sees_all(actor) and client.owner != actor.username:
-        raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner",
-                        code="client.owner", params={"client_id": client_id})
-    return client
+    return visible_client(session, client_id, actor)
 
 
 def _like(text: str) -> str:

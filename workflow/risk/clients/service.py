@@ -20,9 +20,10 @@ from workflow.errors import Conflict, Duplicate, Forbidden, ValidationFailed, Ve
 from workflow.platform import clock
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
-from workflow.records.models import AuditRecord, User
+from workflow.records.models import AuditRecord, User, WorkflowInstance
 from workflow.risk.clients.masking import mask_client, mask_diff, unmasked_sensitive_fields
 from workflow.risk.clients.model import SENSITIVE_FIELDS, Client, client_stream, get_client
+from workflow.risk.clients.queries import visible_client
 from workflow.risk.clients.validation import validate_client_fields, validate_sensitive_change
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,42 @@ def require_editor(client: Client | None, actor: Actor, what: str) -> None:
                         code="client.owner", params={"client_id": client.id})
 
 
+def authorize_create(actor: Actor) -> None:
+    """Raises:
+        Forbidden: the actor may not create clients."""
+    require_editor(None, actor, "creating a client")
+
+
+def editable_client(session: Session, client_id: int, actor: Actor, *, lock: bool = False) -> Client:
+    """The client ``actor`` may edit (its fields not yet read: roles before bodies).
+
+    Raises:
+        Forbidden: a role that may not edit clients (whether the client exists or not).
+        NotFound: no such client, or (sales) one owned by someone else.
+    """
+    require_editor(None, actor, "editing a client")
+    return visible_client(session, client_id, actor, lock=lock)
+
+
+def hand_over_cases(session: Session, client_id: int, before: str, after: str) -> list[int]:
+    """The client's open cases follow it to its new owner: wherever the previous owner is
+    among a case's assignees (an alert loop's owners), the new owner takes the place.
+    Returns the ids of the cases handed over."""
+    moved = []
+    for case in session.execute(
+        select(WorkflowInstance).where(WorkflowInstance.subject_type == "client",
+                                       WorkflowInstance.subject_id == client_id,
+                                       WorkflowInstance.is_open.is_(True))
+    ).scalars():
+        if before in (case.assignees or []):
+            case.assignees = sorted({after if u == before else u for u in case.assignees})
+            moved.append(case.id)
+    from workflow.risk.alerts.intake import hand_over_alerts  # alerts builds on the client services
+
+    hand_over_alerts(session, client_id, before, after)
+    return sorted(moved)
+
+
 def _check_owner(session: Session, owner: str) -> None:
     user = session.execute(select(User).where(User.username == owner)).scalar_one_or_none()
     if user is None or not user.active or "sales" not in (user.roles or []):
@@ -122,13 +159,12 @@ def apply_changes(session: Session, client: Client, values: dict[str, Any], acto
     return diff
 
 
-def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Client:
-    """Create a client (status ``prospect``); sales own what they create.
+def check_new_client(session: Session, data: dict[str, Any], actor: Actor) -> tuple[dict[str, Any], str]:
+    """The cleaned fields and the owner of the client :func:`create_client` would create from
+    ``data``; nothing is written (a dry-run import checks its rows with this).
 
     Raises:
-        Forbidden: the actor may not create clients.
-        ValidationFailed: invalid fields (per field), or a field screening sets.
-        Duplicate: the credit code is already in the archive.
+        Forbidden, ValidationFailed, Duplicate: as :func:`create_client`.
     """
     require_editor(None, actor, "creating a client")
     cleaned = validate_client_fields(data, partial=False)
@@ -148,6 +184,18 @@ def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Clien
                                errors={"owner": ["Missing data for required field."]})
     _check_owner(session, owner)
     _check_unique_code(session, cleaned["credit_code"], None)
+    return cleaned, owner
+
+
+def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Client:
+    """Create a client (status ``prospect``); sales own what they create.
+
+    Raises:
+        Forbidden: the actor may not create clients.
+        ValidationFailed: invalid fields (per field), or a field screening sets.
+        Duplicate: the credit code is already in the archive.
+    """
+    cleaned, owner = check_new_client(session, data, actor)
     now = clock.now()
     client = Client(status="prospect", owner=owner, created_by=actor.username, version=1,
                     created_at=now, updated_at=now, tags=[], contracts=[], facts={},
@@ -170,14 +218,13 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
     """Edit non-sensitive fields of a client.
 
     Raises:
-        NotFound: no such client.
-        Forbidden: sales editing someone else's client, or a role that may not edit.
+        Forbidden: a role that may not edit (checked first).
+        NotFound: no such client, or (sales) someone else's client.
         Conflict: a sensitive field (file a change request), or ``expected_version`` is stale.
         ValidationFailed: invalid values (per field).
         Duplicate: the new credit code belongs to another client.
     """
-    client = get_client(session, client_id, lock=True)
-    require_editor(client, actor, "editing a client")
+    client = editable_client(session, client_id, actor, lock=True)
     sensitive = sorted(set(changes) & set(SENSITIVE_FIELDS))
     if sensitive:
         raise Conflict(
@@ -195,6 +242,9 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
             raise Forbidden("only a manager may hand a client to another sales user",
                             rule="owner")
         _check_owner(session, cleaned["owner"])
+    handed_over: dict[str, Any] = {}
+    if cleaned.get("owner", client.owner) != client.owner:
+        handed_over["handed_over"] = hand_over_cases(session, client.id, client.owner, cleaned["owner"])
     if "credit_code" in cleaned and cleaned["credit_code"] != client.credit_code:
         if client.status not in CODE_EDITABLE_STATUSES:
             raise Conflict(
@@ -204,7 +254,7 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
                 "offboard this client and create it anew with the right code",
                 fields=["credit_code"], client_status=client.status)
         _check_unique_code(session, cleaned["credit_code"], client.id)
-    apply_changes(session, client, cleaned, actor, "client.updated")
+    apply_changes(session, client, cleaned, actor, "client.updated", **handed_over)
     return client
 
 

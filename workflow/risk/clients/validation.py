@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from workflow.errors import ValidationFailed
 from workflow.risk.clients.creditcode import normalize_credit_code, validate_credit_code
@@ -121,6 +121,30 @@ class ClientFieldsSchema(Schema):
                        validate=validate.Length(max=50))
     contracts = fields.List(fields.Nested(ContractSchema), validate=validate.Length(max=200))
     facts = fields.Nested(FactsSchema)
+
+    @pre_load
+    def _no_nul_characters(self, data: Any, **kwargs: Any) -> Any:
+        """PostgreSQL cannot store NUL in text; refused by name on every database, here."""
+        if isinstance(data, dict):
+            bad = sorted(str(name) for name, value in data.items() if _holds_nul(value))
+            if bad:
+                raise ValidationError({name: ["Must not contain NUL characters."] for name in bad})
+        return data
+
+
+def _holds_nul(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+            pending.extend(item.keys())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False
 
 
 _SCHEMA = ClientFieldsSchema()

@@ -10,7 +10,6 @@ altered on disk. Which cases take files, from whom and in which states is
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,8 @@ from workflow.platform.filestore import (  # noqa: F401  (re-exported: the stora
     DEFAULT_MAX_BYTES,
     check_content_type,
     check_file,
+    clean_filename,
+    download_name,
     evidence_dir,
     max_bytes,
     path_for,
@@ -105,6 +106,23 @@ def accepts_uploads(instance: WorkflowInstance, actor: Actor) -> bool:
             and instance.state in policy.open_states)
 
 
+def uploadable_case(session: Session, instance_id: int, actor: Actor) -> WorkflowInstance:
+    """The case ``actor`` may add evidence to (before the file is read).
+
+    Raises:
+        NotFound: no such case visible to ``actor``.
+        Conflict: the case's definition takes no evidence files.
+        Forbidden: ``actor`` lacks the uploader roles of the case's definition.
+    """
+    instance = _load_case(session, instance_id, actor, lock=False)
+    policy = POLICIES[instance.definition]
+    if not actor.has_any(policy.uploader_roles):
+        raise Forbidden(f"evidence of a {instance.definition} case is uploaded by "
+                        f"{', '.join(sorted(policy.uploader_roles))}", rule="role",
+                        code="evidence.role", params={"roles": sorted(policy.uploader_roles)})
+    return instance
+
+
 def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], *,
            filename: str, content_type: str | None, request_id: str | None = None) -> Evidence:
     """Store an evidence file on a due-diligence case and record its hash in the audit trail.
@@ -117,12 +135,8 @@ def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], 
         IllegalState: the case is no longer collecting evidence.
         UnsupportedMediaType, PayloadTooLarge: the file is refused (nothing is stored).
     """
-    first = _load_case(session, instance_id, actor, lock=False)
+    first = uploadable_case(session, instance_id, actor)
     policy = POLICIES[first.definition]
-    if not actor.has_any(policy.uploader_roles):
-        raise Forbidden(f"evidence of a {first.definition} case is uploaded by "
-                        f"{', '.join(sorted(policy.uploader_roles))}", rule="role",
-                        code="evidence.role", params={"roles": sorted(policy.uploader_roles)})
     content_type = check_content_type(content_type)
     # Checked before the upload streams in (no row lock held meanwhile), again under the lock.
     _check_open(first, policy)
@@ -135,7 +149,7 @@ def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], 
     if existing is not None:
         return existing
     now = clock.now()
-    name = os.path.basename(filename.replace("\\", "/"))[:255] or sha
+    name = clean_filename(filename)[:255] or sha
     row = Evidence(instance_id=instance_id, sha256=sha, filename=name, content_type=content_type,
                    size=size, uploaded_by=actor.username, uploaded_at=now)
     session.add(row)
@@ -170,18 +184,48 @@ def _require_reader(actor: Actor) -> None:
                         "legal, managers and auditors", rule="role")
 
 
+def listable_case(session: Session, instance_id: int, actor: Actor, *,
+                  own_only: bool = False) -> WorkflowInstance:
+    """The case whose evidence ``actor`` may list (their own uploads only, with ``own_only``).
+
+    Raises:
+        NotFound: no such case visible to ``actor``.
+        Forbidden: not a reader of evidence (unless ``own_only``).
+    """
+    instance = visibility.require_view(session, session.get(WorkflowInstance, instance_id), actor,
+                                       runtime.current().catalog.registry, instance_id)
+    if not own_only:
+        _require_reader(actor)
+    return instance
+
+
 def list_for(session: Session, instance_id: int, actor: Actor, *, after: int = 0,
              limit: int = 50, own_only: bool = False) -> list[Evidence]:
     """Evidence of a case visible to ``actor``, oldest first from id ``after``; with
     ``own_only`` someone who is not a reader gets their own uploads instead of a refusal."""
-    instance = visibility.require_view(session, session.get(WorkflowInstance, instance_id), actor,
-                                       runtime.current().catalog.registry, instance_id)
+    instance = listable_case(session, instance_id, actor, own_only=own_only)
     query = select(Evidence).where(Evidence.instance_id == instance.id, Evidence.id > after)
     if own_only and not actor.has_any(READER_ROLES):
         query = query.where(Evidence.uploaded_by == actor.username)
-    else:
-        _require_reader(actor)
     return list(session.execute(query.order_by(Evidence.id).limit(limit)).scalars())
+
+
+def downloadable_file(session: Session, instance_id: int, sha256: str, actor: Actor) -> Evidence | None:
+    """The evidence row ``actor`` may download, None if the case has no such file (for a
+    reader: to others, a file they did not upload is refused either way).
+
+    Raises:
+        NotFound: no such case visible to ``actor``.
+        Forbidden: neither a reader of evidence nor the file's uploader.
+    """
+    instance = visibility.require_view(session, session.get(WorkflowInstance, instance_id), actor,
+                                       runtime.current().catalog.registry, instance_id)
+    row = session.execute(
+        select(Evidence).where(Evidence.instance_id == instance.id, Evidence.sha256 == sha256.lower())
+    ).scalar_one_or_none()
+    if row is None or row.uploaded_by != actor.username:
+        _require_reader(actor)
+    return row
 
 
 def open_for_download(session: Session, instance_id: int, sha256: str, actor: Actor) -> tuple[Evidence, Path]:
@@ -191,13 +235,7 @@ def open_for_download(session: Session, instance_id: int, sha256: str, actor: Ac
         NotFound: no such case or file on it, or the stored file is missing.
         Conflict: the stored file no longer matches its hash (altered on disk).
     """
-    instance = visibility.require_view(session, session.get(WorkflowInstance, instance_id), actor,
-                                       runtime.current().catalog.registry, instance_id)
-    row = session.execute(
-        select(Evidence).where(Evidence.instance_id == instance.id, Evidence.sha256 == sha256.lower())
-    ).scalar_one_or_none()
-    if row is None or row.uploaded_by != actor.username:
-        _require_reader(actor)
+    row = downloadable_file(session, instance_id, sha256, actor)
     if row is None:
         raise NotFound(f"case {instance_id} has no evidence {sha256}; see GET "
                        f"/api/v1/workflows/{instance_id}/evidence")

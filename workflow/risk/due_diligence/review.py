@@ -24,7 +24,7 @@ from workflow.engine.registry import registry
 from workflow.errors import Duplicate, Forbidden, Message, ValidationFailed
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
-from workflow.risk.clients.model import get_client
+from workflow.risk.clients.model import Client, get_client
 from workflow.risk.due_diligence.evidence import Evidence
 from workflow.risk.due_diligence.periodic_review import schedule_periodic_review
 
@@ -51,6 +51,19 @@ def open_case_for(session: Session, client_id: int) -> WorkflowInstance | None:
     ).scalar_one_or_none()
 
 
+def reviewable_client(session: Session, client_id: int, actor: Actor) -> Client:
+    """The client ``actor`` may open a review of (before anything else is read).
+
+    Raises:
+        Forbidden: ``actor`` is neither a risk officer, a manager nor the system.
+        NotFound: no such client.
+    """
+    if not (actor.is_system or actor.has_any(OPENER_ROLES)):
+        raise Forbidden("opening a due-diligence review needs one of the roles manager, "
+                        "risk_officer", rule="role")
+    return get_client(session, client_id)
+
+
 def open_review(session: Session, client_id: int, actor: Actor, *, reason: str = "ad_hoc",
                 parent_id: int | None = None, assignees: list[str] | None = None,
                 comment: str | None = None, request_id: str | None = None,
@@ -62,10 +75,7 @@ def open_review(session: Session, client_id: int, actor: Actor, *, reason: str =
         NotFound: no such client.
         Duplicate: a review of this client is already open (except for onboarding's own).
     """
-    if not (actor.is_system or actor.has_any(OPENER_ROLES)):
-        raise Forbidden("opening a due-diligence review needs one of the roles manager, "
-                        "risk_officer", rule="role")
-    client = get_client(session, client_id)
+    client = reviewable_client(session, client_id, actor)
     if parent_id is None:
         running = open_case_for(session, client_id)
         if running is not None:

@@ -30,12 +30,19 @@ def list_notifications(session: Session, actor: Actor, *, unread: bool = False, 
     return rows[:limit], len(rows) > limit
 
 
-def mark_read(session: Session, actor: Actor, notification_id: int) -> Notification:
+def own_notification(session: Session, actor: Actor, notification_id: int) -> Notification:
     """Raises:
         NotFound: no such notification for this user (others' are never revealed)."""
     note = session.get(Notification, notification_id) if 0 < notification_id < 2**63 else None
     if note is None or note.username != actor.username:
         raise NotFound(f"notification {notification_id} does not exist")
+    return note
+
+
+def mark_read(session: Session, actor: Actor, notification_id: int) -> Notification:
+    """Raises:
+        NotFound: no such notification for this user (others' are never revealed)."""
+    note = own_notification(session, actor, notification_id)
     if note.read_at is None:
         note.read_at = clock.now()
     return note

@@ -8,8 +8,6 @@ the old list or the new one, never half of each.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from workflow.errors import ValidationFailed
 from workflow.platform import clock
 from workflow.platform.db import Base, BigId
+from workflow.platform.spreadsheet import read_csv
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.risk.clients.creditcode import normalize_credit_code, validate_credit_code
@@ -50,33 +49,30 @@ def parse_watchlist(content: bytes | str, filename: str) -> list[dict[str, str]]
     """Read a CSV or JSON (by ``filename``'s extension) watch-list file into checked rows.
 
     Raises:
-        ValidationFailed: a bad header, list or credit code; every bad row is named.
+        ValidationFailed: not UTF-8, malformed, a bad header, list or credit code, or text
+            that cannot be stored; every bad row is named.
     """
-    text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+    rows: Iterable[dict[str, Any] | None]
     if filename.lower().endswith(".json"):
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationFailed(f"{filename} is not valid JSON: {exc}",
-                                   errors={"file": [str(exc)]}) from exc
-        if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
-            raise ValidationFailed(f"{filename} must hold a JSON list of objects with keys "
-                                   f"{', '.join(COLUMNS)}", errors={"file": ["Not a list of objects."]})
-        rows: Iterable[dict[str, Any]] = raw
+        rows = _json_rows(content, filename)
         first_row = 1
     else:
-        reader = csv.DictReader(io.StringIO(text))
-        if tuple(h.strip() for h in reader.fieldnames or ()) != COLUMNS:
+        records = read_csv(content, filename)
+        header = tuple(h.strip() for h in next(records, []))
+        if header != COLUMNS:
             raise ValidationFailed(
                 f"{filename}: the header must be exactly {','.join(COLUMNS)}",
-                errors={"header": [f"Found {','.join(reader.fieldnames or ()) or 'nothing'}."]})
-        rows = reader
+                errors={"header": [f"Found {','.join(header) or 'nothing'}."]})
+        rows = (dict(zip(COLUMNS, cells, strict=False)) if any(c.strip() for c in cells) else None
+                for cells in records)  # None: a blank line
         first_row = 2  # row 1 is the header
     entries: list[dict[str, str]] = []
     errors: dict[str, list[str]] = {}
     for number, row in enumerate(rows, start=first_row):
+        if row is None:
+            continue
         values = {k: str(row.get(k) or "").strip() for k in COLUMNS}
-        problems = []
+        problems = [f"{k}: must not contain NUL characters" for k, v in values.items() if "\x00" in v]
         code_problem = validate_credit_code(values["credit_code"])
         if code_problem:
             problems.append(f"credit_code: {code_problem}")
@@ -91,6 +87,28 @@ def parse_watchlist(content: bytes | str, filename: str) -> list[dict[str, str]]
         raise ValidationFailed(f"{filename}: {len(errors)} bad row(s); nothing was imported",
                                errors=errors)
     return entries
+
+
+def _json_rows(content: bytes | str, filename: str) -> list[dict[str, Any]]:
+    try:
+        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+    except UnicodeDecodeError as exc:
+        line = content[:exc.start].count(b"\n") + 1 if isinstance(content, bytes) else 0
+        raise ValidationFailed(f"{filename} is not UTF-8 text (line {line}); save it as UTF-8",
+                               errors={"file": [f"Line {line}: not UTF-8 text."]}) from exc
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"{filename} is not valid JSON: {exc}",
+                               errors={"file": [str(exc)]}) from exc
+    except RecursionError as exc:
+        raise ValidationFailed(f"{filename} is nested too deeply to be a watch list: a JSON list "
+                               f"of objects with keys {', '.join(COLUMNS)}",
+                               errors={"file": ["Nested too deeply."]}) from exc
+    if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+        raise ValidationFailed(f"{filename} must hold a JSON list of objects with keys "
+                               f"{', '.join(COLUMNS)}", errors={"file": ["Not a list of objects."]})
+    return raw
 
 
 def import_watchlist(session: Session, entries: list[dict[str, str]], actor: Actor, *,

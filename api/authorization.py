@@ -1,0 +1,116 @@
+"""Who may call an operation, decided before anything reads what the request carries
+(SPEC 7: roles are checked before bodies are validated).
+
+Every operation of the API declares with ``@allow(check)`` the engine's own check of
+whether the caller may call it at all: the roles it needs and, for a record in its path,
+whether the caller may see that record and act on it (a client is looked up and its
+owner compared, a case goes through the case visibility rule). The services run the same
+function first, so the rule lives in one place. :func:`authorize_request` runs it after
+authentication and before the request's shape is looked at (``api.request_shape``) or
+its body and query are loaded (``@blp.arguments``): a caller who may not act is told 401,
+403 or 404 whatever the body and the query say, never the 400, 415 or 422 that would
+describe what the operation takes. An operation without a declaration stops the app at
+start-up.
+
+A check takes any of ``session``, ``actor`` and the path's parameters by name and raises
+the engine's error (``Forbidden``, ``NotFound`` …) to refuse.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, request
+from flask_smorest import Blueprint as DocumentedBlueprint
+
+from workflow.records.identity import Actor
+
+from .extensions import db
+from .security import current_actor
+
+F = TypeVar("F", bound=Callable[..., Any])
+Check = Callable[..., Any]
+_ATTRIBUTE = "_riskloop_allow"
+_SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def public() -> None:
+    """No sign-in: the operation is its own credential (sign-in, the signed webhook)."""
+
+
+def signed_in(actor: Actor) -> None:
+    """Any signed-in caller (``actor`` is read, so no one else gets past); what each one
+    sees is the service's business (lists, inboxes)."""
+
+
+def allow(check: Check) -> Callable[[F], F]:
+    """Declare the check that decides whether the caller may call the decorated operation."""
+    accepted = _parameters(check)
+
+    def declare(view: F) -> F:
+        setattr(view, _ATTRIBUTE, (check, accepted))
+        return view
+    return declare
+
+
+def _parameters(check: Check) -> frozenset[str] | None:
+    """The keyword names ``check`` takes; None: it takes any (``**kwargs``)."""
+    parameters = inspect.signature(check).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters
+                     if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
+
+
+def _declared(view_function: Any, method: str) -> tuple[Check, frozenset[str] | None] | None:
+    view_class = getattr(view_function, "view_class", None)
+    func = getattr(view_class, method.lower(), None) if view_class is not None else view_function
+    return getattr(func, _ATTRIBUTE, None)
+
+
+def authorize_request() -> None:
+    """Raises: whatever the operation's check raises (``Forbidden``, ``NotFound`` …)."""
+    if request.url_rule is None or request.method == "OPTIONS":
+        return
+    method = "GET" if request.method == "HEAD" else request.method
+    declared = _declared(current_app.view_functions.get(request.url_rule.endpoint), method)
+    if declared is None:  # install() refuses to start without one: never reached
+        raise RuntimeError(f"{method} {request.url_rule.rule} declares no authorisation")
+    check, accepted = declared
+    if check is public:
+        return
+    offered: dict[str, Any] = {"session": db.session, **(request.view_args or {})}
+    if accepted is None or "actor" in accepted:
+        offered["actor"] = current_actor()
+    check(**{k: v for k, v in offered.items() if accepted is None or k in accepted})
+
+
+def undeclared(app: Flask) -> list[str]:
+    """The documented operations (``METHOD /rule``) that declare no check."""
+    missing = []
+    for rule in app.url_map.iter_rules():
+        blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
+        if not isinstance(blueprint, DocumentedBlueprint):
+            continue
+        for method in sorted((rule.methods or set()) - _SKIPPED_METHODS):
+            if _declared(app.view_functions[rule.endpoint], method) is None:
+                missing.append(f"{method} {rule.rule}")
+    return missing
+
+
+def install(app: Flask) -> None:
+    """Run :func:`authorize_request` on every operation of the API's blueprints, after the
+    blueprint's own hooks (authentication: 401 first) and before ``api.request_shape``.
+
+    Raises:
+        RuntimeError: an operation declares no check (add ``@allow(...)`` to it).
+    """
+    missing = undeclared(app)
+    if missing:
+        raise RuntimeError("every API operation declares who may call it; add @allow(...) "
+                           f"(api.authorization) to: {', '.join(missing)}")
+    for name, blueprint in app.blueprints.items():
+        if isinstance(blueprint, DocumentedBlueprint):
+            app.before_request_funcs.setdefault(name, []).append(authorize_request)
