@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
+from workflow.records.outbox import enqueue
 
 if TYPE_CHECKING:
     from workflow.engine.definitions import Definition, TransitionDef
@@ -37,8 +38,6 @@ class FireContext:
 
     def enqueue(self, task: str, args: dict[str, Any] | None = None) -> int:
         """Queue background work after commit; returns the outbox id."""
-        from workflow.records.outbox import enqueue
-
         return enqueue(self.session, task, args, instance_id=self.instance.id)
 
 
