@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow.errors import ConfigurationError
-from workflow.platform import archives
+from workflow.platform import archives, liveness
 from workflow.platform.crypto import generate_key
 
 REQUIRED_KEYS = ("SECRET_KEY", "RISKLOOP_ENCRYPTION_KEYS", "RISKLOOP_AUDIT_KEY")
@@ -84,7 +84,9 @@ def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
     return {
-        "pool_pre_ping": True,
+        # Not pool_pre_ping (a round trip per request): a connection idle for a while is
+        # pinged, a dead busy one invalidates the pool (workflow.platform.liveness).
+        "pool_events": liveness.pool_events(),
         "pool_size": int(os.environ.get("RISKLOOP_DB_POOL", "10")),
         "max_overflow": 10,
         "pool_timeout": 5,

@@ -1,4 +1,6 @@
-"""Marshmallow fields shared by the API's schemas.
+"""Marshmallow fields shared by the API's schemas, and the schema base every one of them
+uses: its fields' messages carry codes and params (``workflow.field_messages``), so a
+console can word them in the reader's language.
 
 Text, dates and amounts come from ``workflow.platform.hygiene``, the rules every door shares:
 ``Text`` for a single line (names, codes, filters), ``FreeText`` for what a person writes
@@ -12,9 +14,10 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
+from workflow.field_messages import Schema
 from workflow.platform.hygiene import DAY_METADATA, Day, FreeText, Text, day_problem
 
-__all__ = ["Day", "FreeText", "Text", "UtcDateTime"]
+__all__ = ["Day", "FreeText", "Schema", "Text", "UtcDateTime"]
 
 
 class UtcDateTime(fields.DateTime):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, fields, validate
 
-from .fields import FreeText, Text, UtcDateTime
+from .fields import FreeText, Schema, Text, UtcDateTime
 
 
 class TokenRequest(Schema):

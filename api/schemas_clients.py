@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from workflow.risk.clients.model import RATINGS, RISK_LEVELS, STATUSES
 from workflow.risk.clients.validation import ClientFieldsSchema
 
-from .fields import FreeText
+from .fields import FreeText, Schema
 from .schemas import PageQuery
 
 

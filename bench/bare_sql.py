@@ -111,8 +111,11 @@ class BareClient:
         self.n = 0
 
     def step(self) -> None:
+        self.fire(self.rng.randint(self.lo, self.hi))
+
+    def fire(self, iid: int) -> tuple[str, int]:
+        """One transition of instance ``iid``, committed; returns its new state and version."""
         conn = self.conn
-        iid = self.rng.randint(self.lo, self.hi)
         with conn.cursor() as cur:
             cur.execute(self._LOCK, (iid,))
             definition, def_version, state, version, subject_type, subject_id, seq, prev = (
@@ -167,6 +170,7 @@ class BareClient:
                 for q, params in writes:
                     cur.execute(q, params)
         conn.commit()
+        return to_state, version
 
     def recover(self) -> None:
         self.conn.rollback()

@@ -109,7 +109,7 @@ class Server:
     """
 
     def __init__(self, settings: Settings, dbname: str, *, workers: int = 0, threads: int = 0,
-                 worker_class: str = "gthread") -> None:
+                 worker_class: str = "gthread", app: str = "bench.wsgi:app") -> None:
         root = Path(__file__).resolve().parent.parent
         conf_workers, conf_threads = production_layout(root)
         self.workers = workers or conf_workers
@@ -117,6 +117,7 @@ class Server:
         self.note: str | None = None
         self._empty_conf: str | None = None
         env = app_env.environ(settings, dbname)
+        env["BENCH_BARE_DSN"] = settings.dsn(dbname)  # bench.bare_flask's database
         # Each POST's wall and CPU time inside the worker (bench/wsgi.py).
         self.timing_dir = tempfile.mkdtemp(prefix="bench-timing-")
         env["BENCH_TIMING_DIR"] = self.timing_dir
@@ -128,7 +129,7 @@ class Server:
         layout = ((["--workers", str(workers)] if workers else [])
                   + (["--threads", str(threads)] if threads else []))
         args = [
-            "bench.wsgi:app", "--bind", f"127.0.0.1:{self.port_once()}",
+            app, "--bind", f"127.0.0.1:{self.port_once()}",
             "--worker-class", worker_class, *layout,
             "--log-level", "warning", "--max-requests", "0",
         ]
@@ -326,18 +327,36 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         script = _script(*pool, token)
         scripts.append(script)
         wrk(f"{base}/", connections=4, seconds=2, script=script)  # warm-up: connections, caches
-        levels = []
-        for c in settings.http_concurrency:
-            t0 = time.time()
-            r = wrk(f"{base}/", connections=c, seconds=d, script=script)
-            r["in_worker"] = server.in_worker(t0, time.time())
-            levels.append(r)
-            log(f"  approve, {c:>3} connections: {r['per_s']:,.0f}/s p50 {r['p50_ms']} ms "
-                f"p99 {r['p99_ms']} ms non-2xx {r['non_2xx']} socket errors {r['socket_errors']}"
-                f"; in the worker: wall p99 {r['in_worker']['wall_p99_ms']} ms, "
-                f"CPU p50/p99 {r['in_worker']['cpu_p50_ms']}/{r['in_worker']['cpu_p99_ms']} ms"
-                + (f" statuses {r['statuses']} e.g. {r.get('sample_error')}" if r.get("statuses") else ""))
+        # The bare Flask endpoint (bench/bare_flask.py) under the same gunicorn layout, on
+        # the same database and instances; each concurrency level runs on both, back to back.
+        bare_server = Server(settings, dbname, workers=settings.http_workers,
+                             threads=settings.http_threads, app="bench.bare_flask:app")
+        bare_base = f"http://127.0.0.1:{bare_server.port}"
+        wrk(f"{bare_base}/", connections=4, seconds=2, script=script)
+        levels, bare_levels = [], []
+        try:
+            for c in settings.http_concurrency:
+                t0 = time.time()
+                r = wrk(f"{base}/", connections=c, seconds=d, script=script)
+                r["in_worker"] = server.in_worker(t0, time.time())
+                levels.append(r)
+                log(f"  approve, {c:>3} connections: {r['per_s']:,.0f}/s p50 {r['p50_ms']} ms "
+                    f"p99 {r['p99_ms']} ms non-2xx {r['non_2xx']} socket errors {r['socket_errors']}"
+                    f"; in the worker: wall p99 {r['in_worker']['wall_p99_ms']} ms, "
+                    f"CPU p50/p99 {r['in_worker']['cpu_p50_ms']}/{r['in_worker']['cpu_p99_ms']} ms"
+                    + (f" statuses {r['statuses']} e.g. {r.get('sample_error')}" if r.get("statuses") else ""))
+                t0 = time.time()
+                b = wrk(f"{bare_base}/", connections=c, seconds=d, script=script)
+                b["in_worker"] = bare_server.in_worker(t0, time.time())
+                b["load_average"] = os.getloadavg()[0]
+                bare_levels.append(b)
+                log(f"  bare Flask, {c:>3} connections: {b['per_s']:,.0f}/s p50 {b['p50_ms']} ms "
+                    f"p99 {b['p99_ms']} ms non-2xx {b['non_2xx']}; in the worker: CPU p50 "
+                    f"{b['in_worker']['cpu_p50_ms']} ms; load average {b['load_average']:.1f}")
+        finally:
+            bare_server.stop()
         peak = max(levels, key=lambda r: r["per_s"] or 0)
+        bare_peak = max(bare_levels, key=lambda r: r["per_s"] or 0)
         half = (peak["per_s"] or 0) / 2
         # Paced run: 16 connections, each pausing (exponential think time, mean `pause`)
         # so that together they offer ~half the peak.
@@ -371,6 +390,14 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         out["http_p50_ms"] = paced["p50_ms"]
         out["http_p99_ms"] = paced["p99_ms"]
         out["http_layout"] = f"{server.workers} workers x {server.threads} threads"
+        out["http"]["bare_flask"] = {"levels": bare_levels, "peak": bare_peak}
+        out["http_bare_flask_per_s"] = bare_peak["per_s"]
+        out["http_vs_bare_flask"] = (round(peak["per_s"] / bare_peak["per_s"], 3)
+                                     if peak["per_s"] and bare_peak["per_s"] else None)
+        out["http_cpu_ms"] = peak["in_worker"]["cpu_p50_ms"]
+        out["http_bare_flask_cpu_ms"] = bare_peak["in_worker"]["cpu_p50_ms"]
+        log(f"  riskloop peak {peak['per_s']:,.0f}/s vs bare Flask {bare_peak['per_s']:,.0f}/s: "
+            f"{out['http_vs_bare_flask']}")
         errors = sum(r["non_2xx"] + r["socket_errors"] for r in levels + [paced])
         if errors:
             out["http"]["errors_note"] = f"{errors} non-2xx responses or socket errors in the approve runs"

@@ -22,7 +22,7 @@ import psycopg
 from . import bare_sql, database, machine, report
 from .config import Settings, load
 
-SECTIONS = ("throughput", "spiff", "scale", "verify", "http", "worker_rss")
+SECTIONS = ("throughput", "one_client", "spiff", "scale", "verify", "http", "embedded", "worker_rss")
 
 
 def log(message: str) -> None:
@@ -111,6 +111,24 @@ def section_throughput(settings: Settings, out: dict[str, Any]) -> None:
         raise RuntimeError(f"audit chains written during the run do not verify: {chains}")
 
 
+def section_one_client(settings: Settings, out: dict[str, Any]) -> None:
+    why_not = engine_ready()
+    if why_not:
+        raise Skip(why_not)
+    from . import per_transition
+
+    per_transition.run(settings, out, log)
+
+
+def section_embedded(settings: Settings, out: dict[str, Any]) -> None:
+    why_not = engine_ready() or api_ready()
+    if why_not:
+        raise Skip(why_not)
+    from . import embedded
+
+    embedded.run(settings, out, log)
+
+
 def section_spiff(settings: Settings, out: dict[str, Any]) -> None:
     if importlib.util.find_spec("SpiffWorkflow") is None:
         raise Skip("SpiffWorkflow is not installed: pip install -e '.[bench]'")
@@ -163,10 +181,12 @@ def section_worker_rss(settings: Settings, out: dict[str, Any]) -> None:
 
 RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "throughput": section_throughput,
+    "one_client": section_one_client,
     "spiff": section_spiff,
     "scale": section_scale,
     "verify": section_verify,
     "http": section_http,
+    "embedded": section_embedded,
     "worker_rss": section_worker_rss,
 }
 

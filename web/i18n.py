@@ -16,6 +16,7 @@ from flask_babel import Babel, format_datetime, get_locale
 from flask_babel import gettext as _
 
 from workflow.platform import clock
+from workflow.risk import labels
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT = "zh_CN"
@@ -93,38 +94,17 @@ def countdown_formats() -> dict[str, str]:
 
 def choice_label(value: str | None) -> str:
     """Words for the coded choices of the forms (ownership, payment history, alert category)."""
-    return {
-        "central_soe": _("Central state-owned"), "local_soe": _("Local state-owned"),
-        "private": _("Private"), "foreign": _("Foreign-invested"), "individual": _("Individual"),
-        "collective": _("Collective"), "other": _("Other"),
-        "good": _("Good"), "minor_delays": _("Minor delays"), "overdue": _("Overdue"),
-        "default": _("Defaulted"),
-        "business_change": _("Business change"), "negative_news": _("Negative news"),
-        "litigation": _("Litigation"), "dishonest_debtor": _("Dishonest judgement debtor"),
-        "payment_overdue": _("Payment overdue"),
-    }.get(value or "", value or "")
+    return labels.word(labels.CHOICES, value, content_lang())
 
 
 def field_label(name: str) -> str:
     """Words for a client field named in a diff or the record history."""
-    return {
-        "name": _("Name"), "credit_code": _("Unified social credit code"),
-        "legal_representative": _("Legal representative"), "id_number": _("Identity number"),
-        "industry": _("Industry"), "region": _("Region"),
-        "registered_capital": _("Registered capital"), "established_on": _("Established"),
-        "ownership_type": _("Ownership"), "state_ownership_pct": _("State-owned share"),
-        "contacts": _("Contacts"), "bank_account": _("Bank account"), "tags": _("Tags"),
-        "facts": _("Facts"), "rating": _("Rating"), "risk_level": _("Risk level"),
-        "risk_score": _("Risk score"), "credit_limit": _("Credit limit"),
-        "blacklisted": _("Blacklisted"), "owner": _("Owner"), "status": _("Status"),
-        "contracts": _("Contracts"),
-    }.get(name, name)
+    return labels.word(labels.FIELDS, name, content_lang())
 
 
 def level_label(level: str) -> str:
-    return {"red": _("Red"), "orange": _("Orange"), "yellow": _("Yellow"), "blue": _("Blue"),
-            "black": _("Black"),
-            "high": _("High"), "medium": _("Medium"), "low": _("Low")}.get(level, level)
+    """An alert's level or a client's risk level."""
+    return labels.word(labels.LEVELS, level, content_lang())
 
 
 def action_label(definition: Any, state: str, trigger: str, dest: str | None = None) -> str:
@@ -142,18 +122,11 @@ def state_label(definition: Any, state: str | None) -> str:
 
 
 def status_label(status: str | None) -> str:
-    return {"prospect": _("Prospect"), "pending_admission": _("Pending admission"),
-            "active": _("Active"), "suspended": _("Suspended"), "rejected": _("Rejected"),
-            "offboarded": _("Offboarded")}.get(status or "", status or "—")
+    return labels.word(labels.STATUSES, status, content_lang()) if status else "—"
 
 
 def event_label(kind: str) -> str:
-    return {"client.created": _("created"), "client.updated": _("edited"),
-            "client.screened": _("screened"), "client.sensitive_read": _("viewed sensitive data"),
-            "client.sensitive_changed": _("sensitive change applied"),
-            "client.status_changed": _("status changed"), "started": _("started"),
-            "transition": _("transition"), "incident": _("incident"),
-            "evidence.uploaded": _("evidence uploaded")}.get(kind, kind)
+    return labels.word(labels.EVENTS, kind, content_lang())
 
 
 def duration(seconds: float | None) -> str:
@@ -172,7 +145,7 @@ def duration(seconds: float | None) -> str:
 
 
 def install(app: Flask) -> None:
-    from .system_texts import comment_text
+    from .texts import comment_text
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"))

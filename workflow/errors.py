@@ -31,6 +31,12 @@ class Message(str):
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_message, (self.code, str(self), self.params))
 
+    def format(self, *args: Any, **kwargs: Any) -> Message:  # type: ignore[override]
+        """The sentence with its ``{placeholders}`` filled, still coded: marshmallow fills a
+        field's or validator's message this way. The params given at creation are kept over
+        the placeholders' values (a choice's list over its joined text)."""
+        return Message(self.code, str.format(self, *args, **kwargs), **{**kwargs, **self.params})
+
 
 def _rebuild_message(code: str, text: str, params: dict[str, Any]) -> Message:
     return Message(code, text, **params)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, fields, validate
 
 from workflow.audit import anchors, verification
 from workflow.audit import export as audit_export
@@ -17,7 +17,7 @@ from workflow.audit.search import require_auditor
 
 from ..authorization import allow
 from ..extensions import db, runtime_of
-from ..fields import UtcDateTime
+from ..fields import Schema, UtcDateTime
 from ..schemas import AuditRecordSchema
 from ..security import BEARER, current_actor, protect
 

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, g
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, fields, validate
 
 from workflow.engine.presentation import present_instance
 from workflow.platform.transaction import transact
@@ -26,7 +26,7 @@ from workflow.risk.sensitive_edit import (
 
 from ..authorization import allow
 from ..extensions import db
-from ..fields import FreeText, Text
+from ..fields import FreeText, Schema, Text
 from ..schemas import WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 

@@ -10,7 +10,7 @@ from flask import Flask, Response, g, request, send_file
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from workflow.engine.presentation import present_instance
 from workflow.errors import ValidationFailed
@@ -20,7 +20,7 @@ from workflow.risk.due_diligence import review as due_diligence
 
 from ..authorization import allow
 from ..extensions import db, runtime_of
-from ..fields import FreeText, UtcDateTime
+from ..fields import FreeText, Schema, UtcDateTime
 from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 from .workflows import parse_cursor

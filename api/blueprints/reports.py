@@ -7,14 +7,14 @@ from typing import Any
 from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from workflow.audit import reports
 from workflow.platform.spreadsheet import csv_lines
 
 from ..authorization import allow
 from ..extensions import db
-from ..fields import UtcDateTime
+from ..fields import Schema, UtcDateTime
 from ..security import BEARER, current_actor, protect
 from .audit import Strict
 

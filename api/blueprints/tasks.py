@@ -6,13 +6,14 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from workflow.engine.inbox import inbox
 from workflow.engine.presentation import present_instance
 
 from ..authorization import allow, signed_in
 from ..extensions import db, runtime_of
+from ..fields import Schema
 from ..schemas import TaskPage
 from ..security import BEARER, current_actor, protect
 

@@ -7,11 +7,10 @@ from typing import Any
 from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
-from workflow.engine import visibility
+from workflow.engine import queries, visibility
 from workflow.engine.presentation import present_instance
 from workflow.errors import ValidationFailed
 from workflow.platform.transaction import transact
@@ -70,29 +69,13 @@ class WorkflowList(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Instances visible to the caller, newest first (cursor pagination)."""
         actor = current_actor()
-        stmt = select(WorkflowInstance).order_by(WorkflowInstance.id.desc())
-        for key in ("definition", "state", "subject_id"):
-            if query.get(key) is not None:
-                stmt = stmt.where(getattr(WorkflowInstance, key) == query[key])
-        if query.get("open") is not None:
-            stmt = stmt.where(WorkflowInstance.is_open.is_(query["open"]))
-        after = parse_cursor(query.get("cursor"))
-        if after is not None:
-            stmt = stmt.where(WorkflowInstance.id < after)
-        catalog = runtime_of().catalog
-        items: list[dict[str, Any]] = []
-        limit = query["limit"]
-        last_id = None
-        # Visibility is checked per row; scan a bounded window so a page fills.
-        for instance in db.session.execute(stmt.limit(limit * 5)).scalars():
-            last_id = instance.id
-            if visibility.can_view(db.session, instance, actor, catalog):
-                items.append(present_instance(db.session, instance, actor))
-                if len(items) == limit:
-                    break
-        more = last_id is not None and db.session.execute(
-            stmt.where(WorkflowInstance.id < last_id).limit(1)).first() is not None
-        return {"items": items, "next_cursor": str(last_id) if more else None}
+        page = queries.visible_instances(
+            db.session, actor, runtime_of().catalog, limit=query["limit"],
+            definition=query.get("definition"), state=query.get("state"),
+            subject_id=query.get("subject_id"), is_open=query.get("open"),
+            before=parse_cursor(query.get("cursor")))
+        return {"items": [present_instance(db.session, instance, actor) for instance in page.items],
+                "next_cursor": str(page.next_cursor) if page.next_cursor is not None else None}
 
 
 @blp.route("/<int:instance_id>")
@@ -148,11 +131,7 @@ class WorkflowAudit(MethodView):
         """The instance's audit records in order, with their hashes."""
         instance = load_visible(instance_id)
         after = parse_cursor(query.get("cursor")) or 0
-        rows = list(db.session.execute(
-            select(AuditRecord)
-            .where(AuditRecord.stream == f"workflow:{instance_id}", AuditRecord.seq > after)
-            .order_by(AuditRecord.seq).limit(query["limit"] + 1)
-        ).scalars())
+        rows = queries.timeline(db.session, instance_id, after=after, limit=query["limit"] + 1)
         more = len(rows) > query["limit"]
         rows = rows[: query["limit"]]
         actor = current_actor()

@@ -1,17 +1,16 @@
 """The engine's refusals and field messages reach the console in the reader's language:
 coded refusals (version conflict, role, segregation of duties, duplicate, invalid input)
-are worded per code, field messages per code or marshmallow's wording, and the API keeps
+are worded per code, field messages per code (marshmallow's too), and the API keeps
 its English problem documents without the console's codes."""
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import Any
 
 import pytest
 from flask import Flask
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from api.extensions import db
 from tests.support.app import PASSWORD, Api
@@ -19,6 +18,7 @@ from tests.support.cases import start_case, state_of
 from tests.support.console import Console
 from tests.support.english import RISK1, SALES, credit_code, make_client
 from workflow.errors import Forbidden, Message, NotFound, RiskloopError
+from workflow.field_messages import Schema
 from workflow.risk import sensitive_edit
 
 LANGS = ["zh_CN", "en"]
@@ -168,33 +168,51 @@ def test_an_uncoded_refusal_gets_its_class_sentence_and_keeps_the_detail(app: Fl
 def test_field_messages_keep_their_nesting_and_are_worded_by_code(app: Flask) -> None:
     from web.refusals import field_messages
 
+    class Form(Schema):
+        amount = fields.Integer()
+        name = fields.String(validate=validate.Length(min=1))
+
+    with pytest.raises(ValidationError) as raised:
+        Form().load({"amount": "many", "name": ""})
+    assert raised.value.messages == {"amount": ["Not a valid integer."],  # marshmallow's English
+                                     "name": ["Shorter than minimum length 1."]}
     errors = {"checklist": {"ownership": [Message("checklist.finding_required", "A finding (text) is required."),
                                           Message("checklist.risk_grade", "The risk must be one of low, high.",
                                                   grades=["low", "high"])]},
-              "amount": ["Not a valid integer."], "name": ["Shorter than minimum length 1."],
-              "note": ["something the console does not know"]}
+              **raised.value.messages,
+              # Without a code, a message is shown as it is, even one that reads like marshmallow's.
+              "note": ["something the console does not know"], "count": ["Not a valid integer."]}
     with app.test_request_context("/inbox"):
         app.preprocess_request()
         said = field_messages(errors)
     assert said == {"checklist": {"ownership": ["结论必填。", "请选择风险等级：低、高。"]},
                     "amount": ["不是整数。"], "name": ["至少 1 个字符。"],
-                    "note": ["something the console does not know"]}
+                    "note": ["something the console does not know"], "count": ["Not a valid integer."]}
 
 
-def test_the_marshmallow_wording_the_console_translates_is_marshmallows() -> None:
-    """A marshmallow upgrade that rewords a message fails here, not silently on a page."""
-    from web.refusals import _fixed
+def test_every_marshmallow_message_gets_a_code_the_console_words(app: Flask) -> None:
+    """A marshmallow upgrade that adds or renames a message of the fields and validators the
+    schemas use fails here, not silently on a page."""
+    from web.texts import field_text
+    from workflow.field_messages import field_code
 
-    defaults = {text for _name, cls in inspect.getmembers(fields, inspect.isclass)
-                for text in getattr(cls, "default_error_messages", {}).values()}
-    for _name, cls in inspect.getmembers(validate, inspect.isclass):
-        defaults.update(v for k, v in vars(cls).items() if k.startswith("message") and isinstance(v, str))
-    for text in ("Missing data for required field.", "Field may not be null.", "Not a valid integer.",
-                 "Not a valid date.", "Not a valid email address.",
-                 "Length must be between {min} and {max}.", "Longer than maximum length {max}.",
+    used = (fields.Boolean, fields.Integer, fields.Decimal, fields.Float, fields.Date, fields.DateTime,
+            fields.Email, fields.Url, fields.String, fields.List, fields.Dict, fields.Nested, fields.Raw)
+    codes = {"field.unknown", "field.type", "length.min", "length.max", "length.between", "length.equal",
+             "range.min", "range.max", "range.between", "choice.one_of", "regexp.mismatch"}
+    for cls in used:
+        field = cls(fields.String) if cls in (fields.List, fields.Nested) else cls()
+        codes.update(field_code(field, key) for key in field.error_messages)
+    params = {"min": 1, "max": 2, "equal": 3, "choices": ["low"]}
+    with app.test_request_context("/inbox"):
+        app.preprocess_request()
+        unworded = sorted(code for code in codes if field_text(code, params) is None)
+    assert unworded == []
+    for text in ("Missing data for required field.", "Not a valid integer.", "Not a valid date.",
                  "Shorter than minimum length {min}.", "Must be {min_op} {{min}}."):
-        assert text in defaults, text
-    assert {"Missing data for required field.", "Not a valid integer."} <= set(_fixed.__code__.co_consts)
+        assert text in {*fields.Integer.default_error_messages.values(), *fields.Field.default_error_messages.values(),
+                        *fields.Date.default_error_messages.values(), validate.Length.message_min,
+                        validate.Range.message_min}, text
 
 
 def test_the_api_keeps_its_english_problem_documents(api: Api, app: Flask) -> None:
@@ -234,3 +252,33 @@ def test_evidence_refused_in_a_closed_stage_names_the_open_one(console_factory, 
     assert ("“已预警”" if lang == "zh_CN" else "“Warned”") in said
     with app.app_context():
         assert db.session.query(Evidence).filter_by(instance_id=case_id).count() == 0
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("zh_CN", ["只有经理可以将客户转交给其他销售人员。", "此操作需要以下角色之一：",
+               "只能经双人审批后修改"]),
+    ("en", ["Only a manager may hand a client to another sales user.", "This needs one of the roles: ",
+            "can only be changed with a dual approval"])])
+def test_the_client_services_refusals_carry_codes_the_console_words(app: Flask, lang: str,
+                                                                    expected: list[str]) -> None:
+    from flask_babel import force_locale
+
+    from web.refusals import refusal
+    from workflow.records.identity import Actor
+    from workflow.risk.clients import service as client_service
+
+    with app.app_context():
+        client_id = make_client("Acme Trading Co", 3003)
+        refused = []
+        for actor, changes in ((SALES, {"owner": "sales2"}), (Actor("legal1", frozenset({"legal"})), {"region": "x"}),
+                               (SALES, {"credit_limit": 1})):
+            with pytest.raises(RiskloopError) as raised:
+                client_service.update_client(db.session, client_id, changes, actor)
+            assert raised.value.code is not None
+            refused.append(raised.value)
+        db.session.rollback()
+    with app.test_request_context("/inbox"), force_locale(lang):
+        said = [refusal(exc) for exc in refused]
+    assert all(r.original is None for r in said)  # worded by code, not by the class sentence
+    for text, words in zip(said, expected, strict=True):
+        assert words in text.text, text.text

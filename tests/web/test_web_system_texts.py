@@ -15,8 +15,11 @@ from api.extensions import db, runtime_of
 from tests.support.app import drain
 from tests.support.console import Console
 from tests.support.english import untranslated
+from workflow import texts
+from workflow.errors import Message
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, Notification
+from workflow.records.outbox import enqueue
 from workflow.risk import onboarding
 from workflow.risk.alerts import intake as alerts
 from workflow.risk.clients import service as client_service
@@ -82,6 +85,8 @@ def test_screened_comment_reads_in_the_pages_language(console_factory, app: Flas
 
 
 def test_alert_notification_reads_in_the_pages_language(console_factory, app: Flask) -> None:
+    from workflow.engine import firing
+
     with app.app_context():
         client_id = make_client(2002)
         alerts.raise_alert(db.session, RISK1, {
@@ -94,15 +99,29 @@ def test_alert_notification_reads_in_the_pages_language(console_factory, app: Fl
         assert note is not None
         owner, title, body = note.username, note.title, note.body
         case = note.instance_id
-        # The forms alert_notify and alert_breached write (workflow/domain/alert_loop.py, alert_sla.py).
-        db.session.add_all([
-            Notification(username=owner, event="alert_reopened", instance_id=case,
-                         title="[red] respond: Late payments reported",
-                         body=f"sales1 did respond on alert case #{case}. will pay"),
-            Notification(username=owner, event="alert_breached", instance_id=case,
-                         title="[red] SLA to respond breached: Late payments reported", body=""),
-        ])
+        assert case is not None
+        assert (note.code, note.params) == ("alert.raised", {
+            "level": "red", "title": "Late payments reported", "client": "Acme Trading Co",
+            "category": "negative_news", "details": "Two suppliers complain"})
+        # The respond deadline passes: the timer escalates (alert_breached tells the owners).
+        firing.fire(db.session, case, "escalate", Actor.system("timer"))
+        # The form alert_notify writes (workflow/risk/alerts/loop.py) for a step with a comment.
+        db.session.add(Notification(
+            username=owner, event="alert_reopened", instance_id=case,
+            **texts.notification("alert.action", level="red", trigger="respond",
+                                 title="Late payments reported", actor="sales1", case=case,
+                                 comment="will pay", definition="alert_remediation", version=1)))
         db.session.commit()
+    drain(app)
+    with app.app_context():
+        breached = db.session.query(Notification).filter_by(event="alert_breached", username=owner).one()
+        assert breached.code == "alert.breached" and breached.params is not None
+        assert breached.params["stage"] == "respond"
+        # Stored as the workflow always wrote it (the API shows it so).
+        assert breached.title == "[red] SLA to respond breached: Late payments reported"
+        reopened = db.session.query(Notification).filter_by(event="alert_reopened").one()
+        assert reopened.title == "[red] respond: Late payments reported"
+        assert reopened.body == f"sales1 did respond on alert case #{case}. will pay"
     assert title == "[red] Late payments reported"  # stored as the workflow wrote it
     assert body == "Acme Trading Co: negative_news. Two suppliers complain"
     zh = text_of(console_in(console_factory, "zh_CN", owner).get("/notifications").get_data(as_text=True))
@@ -120,32 +139,55 @@ def test_alert_notification_reads_in_the_pages_language(console_factory, app: Fl
     assert "[Red] SLA to respond breached: Late payments reported" in en
 
 
-def test_unrecognised_texts_are_shown_as_stored(console_factory, app: Flask) -> None:
-    """A notification whose title is not the form the workflow writes keeps its text."""
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_notifications_stored_before_codes_are_shown_as_stored(console_factory, app: Flask,  # noqa: ANN001
+                                                               lang: str) -> None:
+    """A row written before codes existed (no code) keeps its text in either language, even
+    when it reads like one the workflow writes; so does a code the console does not know."""
     with app.app_context():
-        db.session.add(Notification(username="sales1", event="alert_raised",
-                                    title="[red] hand-written", body="as typed", instance_id=None))
+        db.session.add_all([
+            Notification(username="sales1", event="alert_raised",
+                         title="[red] hand-written", body="as typed", instance_id=None),
+            Notification(username="sales1", event="alert_breached", instance_id=None,
+                         title="[red] SLA to respond breached: Old alert", body=""),
+            Notification(username="sales1", event="alert_digest", body="New alerts / 新预警:",
+                         title="预警日报 Alert digest 2026-11-30: 1 new, 0 breached"),
+            Notification(username="sales1", event="info", title="stored title", body="stored body",
+                         code="not.a.known.code", params={}),
+        ])
         db.session.commit()
-    zh = text_of(console_in(console_factory, "zh_CN", "sales1").get("/notifications").get_data(as_text=True))
-    assert "[red] hand-written" in zh and "as typed" in zh
+    page = text_of(console_in(console_factory, lang, "sales1").get("/notifications").get_data(as_text=True))
+    assert "[red] hand-written" in page and "as typed" in page
+    assert "[red] SLA to respond breached: Old alert" in page
+    assert "预警日报 Alert digest 2026-11-30: 1 new, 0 breached" in page
+    assert "New alerts / 新预警:" in page
+    assert "stored title" in page and "stored body" in page
 
 
 @pytest.mark.parametrize(("lang", "expected"), [
     ("zh_CN", "尽职调查 #7 附条件通过"), ("en", "Due diligence #7 passed with conditions")])
 def test_due_diligence_outcome_comment(app: Flask, lang: str, expected: str) -> None:
-    from web.system_texts import comment_text
+    from web.texts import comment_text
 
+    written = texts.say("comment.due_diligence_outcome", case=7, outcome="passed_with_conditions")
+    assert written == "due diligence #7 passed_with_conditions"  # the English the API shows
     record = AuditRecord(kind="transition", actor="system:due_diligence",
-                         trigger="due_diligence_passed", comment="due diligence #7 passed_with_conditions",
-                         payload={"conditions": ["quarterly statements"]})
+                         trigger="due_diligence_passed", comment=str(written),
+                         payload={"conditions": ["quarterly statements"],
+                                  **coded(written)})
+    old = AuditRecord(kind="transition", actor="system:due_diligence", trigger="due_diligence_passed",
+                      comment="due diligence #7 passed_with_conditions", payload={})
     person = AuditRecord(kind="transition", actor="risk1", trigger="due_diligence_passed",
                          comment="due diligence #7 passed_with_conditions", payload={})
-    wrong = AuditRecord(kind="transition", actor="system:due_diligence",
-                        trigger="due_diligence_failed", comment="due diligence #7 passed", payload={})
     with app.test_request_context(), force_locale(lang):
         assert comment_text(record) == expected
+        assert comment_text(old) == old.comment
         assert comment_text(person) == person.comment
-        assert comment_text(wrong) == wrong.comment
+
+
+def coded(message: Message) -> dict[str, object]:
+    """The payload keys the trail adds beside a coded comment."""
+    return {texts.COMMENT_CODE: message.code, texts.COMMENT_PARAMS: message.params}
 
 
 def test_review_contract_and_case_sla_notifications(console_factory, app: Flask) -> None:
@@ -166,6 +208,7 @@ def test_review_contract_and_case_sla_notifications(console_factory, app: Flask)
         assert periodic_review.remind_contract(
             db.session, {"client_id": client_id, "number": "HT 7 of 2026", "end": "2027-01-31"}, now)
         case_id, state = review.id, review.state
+        definition, version = review.definition, review.definition_version
         db.session.commit()
     drain(app)
     with app.app_context():
@@ -173,23 +216,31 @@ def test_review_contract_and_case_sla_notifications(console_factory, app: Flask)
         assert notes["due_diligence_due"].title == \
             f"Periodic due-diligence review of Acme Trading Co is due (case #{case_id})"
         assert notes["contract_expiring"].title == "Contract HT 7 of 2026 of Acme Trading Co ends on 2027-01-31"
-        # The form mark_breached's notify writes (builtins._default_title), and two that are not.
+        assert notes["due_diligence_due"].code == "review.due"
+        assert notes["contract_expiring"].params == {
+            "number": "HT 7 of 2026", "client": "Acme Trading Co", "end": "2027-01-31"}
+        # What mark_breached queues for the notify task, and two rows stored before codes.
+        enqueue(db.session, "notify", {
+            "event": "sla_breached", "instance_id": case_id, "state": state, "roles": ["risk_officer"],
+            "definition": definition, "definition_version": version})
         db.session.add_all([
-            Notification(username="risk1", event="sla_breached", instance_id=case_id,
-                         title=f"SLA breached on case #{case_id} ({state})", body=""),
             Notification(username="risk1", event="sla_breached", instance_id=case_id,
                          title=f"SLA breached on case #{case_id} (nowhere)", body=""),
             Notification(username="risk1", event="contract_expiring",
                          title="Contract HT 8 of Acme Trading Co ends on 2027-01-31", body=""),
         ])
         db.session.commit()
+    drain(app)
+    with app.app_context():
+        breached = db.session.query(Notification).filter_by(event="sla_breached", code="case.sla_breached", username="risk1").one()
+        assert breached.title == f"SLA breached on case #{case_id} ({state})"
         state_zh = runtime_of(app).catalog.get("due_diligence").states[state].label["zh-CN"]
         state_en = runtime_of(app).catalog.get("due_diligence").states[state].label["en"]
     zh = text_of(console_in(console_factory, "zh_CN", "risk1").get("/notifications").get_data(as_text=True))
     assert f"Acme Trading Co 的定期尽职调查复核已到期（案件 #{case_id}）" in zh
     assert "Acme Trading Co 的合同 HT 7 of 2026 将于 2027-01-31 到期" in zh
     assert f"案件 #{case_id} 超时（{state_zh}）" in zh
-    # Not the forms the workflow would write from the stored data: shown as stored.
+    # Stored before codes: shown as stored.
     assert f"SLA breached on case #{case_id} (nowhere)" in zh
     assert "Contract HT 8 of Acme Trading Co ends on 2027-01-31" in zh
     en_html = console_in(console_factory, "en", "risk1").get("/notifications").get_data(as_text=True)
@@ -222,9 +273,12 @@ def test_alert_digest_reads_in_the_pages_language(console_factory, app: Flask) -
     drain(app)
     with app.app_context():
         note = db.session.query(Notification).filter_by(event="alert_digest", username=owner).one()
-        assert re.fullmatch(r"预警日报 Alert digest \S+: 1 new, 0 breached", note.title)
-        day = note.title.split()[3].rstrip(":")
-        # A digest title whose counts are not the digest's: shown as stored.
+        assert re.fullmatch(r"Alert digest \S+: 1 new, 0 breached", note.title)  # English only
+        assert note.code == "digest.sent" and note.params is not None
+        assert [a["id"] for a in note.params["new"]] == [alert_id] and note.params["breached"] == []
+        day = note.params["day"]
+        assert note.body.startswith(f"New alerts:\n- [yellow] #{alert_id} Court summons (client {client_id}, ")
+        # A digest stored before codes (the bilingual literal): shown as stored.
         db.session.add(Notification(username=owner, event="alert_digest",
                                     title=f"预警日报 Alert digest {day}: 5 new, 0 breached", body=""))
         db.session.commit()
@@ -246,58 +300,29 @@ def test_alert_digest_reads_in_the_pages_language(console_factory, app: Flask) -
     ("en", "Timer 41 due", "Periodic review due 2026-12-01", "Batch import of clients.xlsx")])
 def test_timer_review_and_import_comments(app: Flask, lang: str, timer: str, periodic: str,
                                           batch: str) -> None:
-    from web.system_texts import comment_text
+    from web.texts import comment_text
 
-    fired = AuditRecord(kind="transition", actor="system:timer", trigger="escalate",
-                        comment="timer 41 due 2026-12-01T09:30:00Z", payload={})
-    odd_time = AuditRecord(kind="transition", actor="system:timer", trigger="escalate",
-                           comment="timer 41 due 2026-12-01T09:30Z", payload={})
-    by_person = AuditRecord(kind="transition", actor="risk1", trigger="escalate",
+    def record(message: Message, **fields: object) -> AuditRecord:
+        return AuditRecord(comment=str(message), payload=coded(message), **fields)
+
+    fired = record(texts.say("comment.timer_due", timer=41, due="2026-12-01T09:30:00Z"),
+                   kind="transition", actor="system:timer", trigger="escalate")
+    opened = record(texts.say("comment.periodic_review_due", date="2026-12-01"), kind="started",
+                    actor="system:periodic_review", definition="due_diligence")
+    started = record(texts.say("comment.batch_import", file="clients.xlsx"), kind="started",
+                     actor="sales1", definition="client_onboarding")
+    # Stored before codes, or written by a person: shown as stored.
+    old_timer = AuditRecord(kind="transition", actor="system:timer", trigger="escalate",
                             comment="timer 41 due 2026-12-01T09:30:00Z", payload={})
-    opened = AuditRecord(kind="started", actor="system:periodic_review", definition="due_diligence",
-                         comment="periodic review due 2026-12-01", payload={"data": {"period": "2026-12"}})
-    other_period = AuditRecord(kind="started", actor="system:periodic_review", definition="due_diligence",
-                               comment="periodic review due 2026-12-01", payload={"data": {"period": "2026-11"}})
-    started = AuditRecord(kind="started", actor="sales1", definition="client_onboarding",
-                          comment="batch import of clients.xlsx", payload={})
-    submitted = AuditRecord(kind="transition", actor="sales1", definition="client_onboarding",
+    old_review = AuditRecord(kind="started", actor="system:periodic_review", definition="due_diligence",
+                             comment="periodic review due 2026-12-01", payload={"data": {"period": "2026-12"}})
+    by_person = AuditRecord(kind="transition", actor="sales1", definition="client_onboarding",
                             trigger="submit", comment="batch import of clients.xlsx", payload={})
-    elsewhere = AuditRecord(kind="transition", actor="risk1", definition="due_diligence",
-                            trigger="submit", comment="batch import of clients.xlsx", payload={})
+    assert (fired.comment, opened.comment, started.comment) == (
+        "timer 41 due 2026-12-01T09:30:00Z", "periodic review due 2026-12-01", "batch import of clients.xlsx")
     with app.test_request_context(), force_locale(lang):
         assert comment_text(fired).startswith(timer) and "2026" in comment_text(fired)
-        assert comment_text(odd_time) == odd_time.comment
-        assert comment_text(by_person) == by_person.comment
         assert comment_text(opened) == periodic
-        assert comment_text(other_period) == other_period.comment
-        assert comment_text(started) == batch and comment_text(submitted) == batch
-        assert comment_text(elsewhere) == elsewhere.comment
-
-
-@pytest.mark.parametrize(("lang", "expected"), [
-    ("zh_CN", "附条件通过"), ("en", "passed with conditions")])
-def test_due_diligence_outcome_read_from_the_child_case(app: Flask, lang: str, expected: str) -> None:
-    """The child case named by the parent's comment decides the outcome shown; a comment the
-    child does not bear out is shown as stored."""
-    from web.system_texts import comment_text
-    from workflow.risk.due_diligence import review as due_diligence
-
-    with app.app_context():
-        parent = onboarding.start_admission(db.session, make_client(2005), SALES)
-        child = due_diligence.open_review(db.session, parent.subject_id or 0, Actor.system("onboarding"),
-                                          reason="onboarding", parent_id=parent.id)
-        child.state = "passed_with_conditions"
-        db.session.flush()
-
-        def record(comment: str, instance_id: int = parent.id) -> AuditRecord:
-            return AuditRecord(kind="transition", actor="system:due_diligence", instance_id=instance_id,
-                               trigger="due_diligence_passed", comment=comment, payload={})
-
-        borne_out = record(f"due diligence #{child.id} passed_with_conditions")
-        other_outcome = record(f"due diligence #{child.id} passed")
-        other_parent = record(f"due diligence #{child.id} passed_with_conditions", instance_id=child.id)
-        with app.test_request_context(), force_locale(lang):
-            assert comment_text(borne_out).endswith(f"#{child.id} {expected}")
-            assert comment_text(other_outcome) == other_outcome.comment
-            assert comment_text(other_parent) == other_parent.comment
-        db.session.rollback()
+        assert comment_text(started) == batch
+        for old in (old_timer, old_review, by_person):
+            assert comment_text(old) == old.comment

@@ -13,7 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from workflow.engine import firing as engine
-from workflow.engine import visibility
+from workflow.engine import queries, visibility
 from workflow.engine.machine import mermaid
 from workflow.engine.presentation import present_instance
 from workflow.errors import (
@@ -48,9 +48,7 @@ def load_case(instance_id: int) -> WorkflowInstance:
 
 
 def timeline(instance_id: int) -> list[AuditRecord]:
-    return list(db.session.execute(
-        select(AuditRecord).where(AuditRecord.stream == f"workflow:{instance_id}")
-        .order_by(AuditRecord.seq).limit(TIMELINE_LIMIT)).scalars())
+    return queries.timeline(db.session, instance_id, limit=TIMELINE_LIMIT)
 
 
 def case_files(instance: WorkflowInstance, actor: Actor) -> list[evidence.Evidence]:

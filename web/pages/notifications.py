@@ -11,7 +11,7 @@ from workflow.risk.notify import notifications as notes
 
 from ..console import blp, current_actor
 from ..database import db
-from ..system_texts import NotificationTexts
+from ..texts import note_text
 
 PAGE = 50
 
@@ -27,7 +27,7 @@ def notifications() -> str:
                        **({"unread": "1"} if unread_only else {})) if more and rows else None
     return render_template("notifications.html", rows=rows, unread_only=unread_only,
                            unread=notes.unread_count(db.session, actor.username),
-                           next_url=next_url, note_text=NotificationTexts(db.session, rows))
+                           next_url=next_url, note_text=note_text)
 
 
 @blp.post("/notifications/<int:notification_id>/read")

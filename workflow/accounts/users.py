@@ -242,8 +242,9 @@ def hash_token(raw: str) -> str:
 def resolve_token(session: Session, raw: str) -> Actor:
     """Raises:
         AuthenticationFailed: unknown, revoked or expired token."""
-    # Plain columns, not Token and User objects: this runs on every API request.
-    row = session.execute(_RESOLVE, {"token_hash": hash_token(raw)}).first()
+    # Plain columns on the session's connection (a Core statement, not the ORM's
+    # execution path): this runs on every API request.
+    row = session.connection().execute(_RESOLVE, {"token_hash": hash_token(raw)}).first()
     if row is None:
         raise AuthenticationFailed("the bearer token is not valid; get one from POST /api/v1/auth/token")
     if row.revoked or row.expires_at <= clock.now() or not row.active:

@@ -23,7 +23,8 @@ from workflow.engine.expressions import Expression
 from workflow.engine.machine import compile_machine
 from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
-from workflow.errors import DefinitionError
+from workflow.errors import DefinitionError, Message
+from workflow.field_messages import Schema as CodedSchema
 from workflow.platform.durations import parse_duration
 from workflow.platform.hygiene import MAX_AMOUNT, MAX_INTEGER, FreeText
 from workflow.records.identity import SYSTEM_ROLE
@@ -53,7 +54,7 @@ def _string_validators(spec: dict[str, Any]) -> list[Any]:
     if spec.get("enum"):
         checks.append(validate.OneOf(spec["enum"]))
     if spec.get("required"):
-        checks.append(validate.Length(min=1, error="Must not be empty."))
+        checks.append(validate.Length(min=1, error=Message("field.not_empty", "Must not be empty.")))
     return checks
 
 
@@ -340,7 +341,7 @@ class _Compiler:
                 field_obj.allow_none = True
             declared[fname] = field_obj
             payload[fname] = spec
-        return Schema.from_dict(declared, name=f"Payload_{abs(hash(where))}")()
+        return CodedSchema.from_dict(declared, name=f"Payload_{abs(hash(where))}")()
 
     def _timer(self, index: int, raw: Any, states: dict[str, StateDef], transitions: list[TransitionDef]) -> TimerDef:
         where = f"timers[{index}]"

@@ -1,22 +1,25 @@
 """Starting instances and firing transitions (SPEC 3.2).
 
-``fire`` does every step inside the caller's transaction: lock the instance row,
-compare versions, check roles, guards, conditions and payload, run effects,
-move the state, append the audit record, write outbox rows, re-arm timers. The
-caller commits (see ``workflow.platform.transaction``); if any step raises, nothing of
-the firing remains.
+``fire`` runs inside the caller's transaction as five steps, each a function
+below: **lock** the instance row (read as plain columns, with the idempotency
+record of the key in the same statement), **replay** the first result of a
+repeated key, **select** the transition (visible case, known trigger, current
+version, legal state, roles, condition, guards, payload), **apply** its effects
+and move the machine, **persist** every row at once (``workflow.engine.writes``:
+one statement on PostgreSQL). The caller commits (see
+``workflow.platform.transaction``); if any step raises, nothing of the firing
+remains.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from workflow.engine import runtime, visibility
+from workflow.engine import runtime, visibility, writes
 from workflow.engine.catalog import Catalog
 from workflow.engine.context import FireContext
 from workflow.engine.definitions import Definition, TransitionDef
@@ -32,6 +35,7 @@ from workflow.errors import (
     RiskloopError,
     UnknownAction,
     ValidationFailed,
+    VersionConflict,
 )
 from workflow.platform import clock
 from workflow.platform.hygiene import text_problem
@@ -39,7 +43,6 @@ from workflow.records import timers
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import IdempotencyRecord, WorkflowInstance
-from workflow.records.outbox import enqueue
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,11 @@ def start(
     )
     session.add(instance)
     session.flush()  # the id names the audit stream and the timers
-    for key, value in _enter_state(session, instance, definition, definition.initial, now).items():
+    columns, armed = _entering(definition, definition.initial, now)
+    for key, value in columns.items():
         setattr(instance, key, value)
+    for state, timer_trigger, due_at in armed:
+        timers.arm(session, instance.id, state, timer_trigger, due_at)
     audit.append(
         session, instance, audit.instance_stream(instance.id), "started", actor, at=now,
         instance_id=instance.id, subject=_subject(instance), definition=definition.name,
@@ -116,6 +122,9 @@ def fire(
 ) -> FireResult:
     """Fire ``trigger`` on an instance as ``actor``, inside the caller's transaction.
 
+    Five steps, each below: lock (with the idempotency record), replay, select, apply,
+    persist. Nothing is written before persist, which writes everything at once.
+
     Raises:
         NotFound: no such instance.
         UnknownAction: the definition has no such trigger.
@@ -126,74 +135,32 @@ def fire(
         ConditionNotMet: no transition's condition holds.
         IdempotencyMismatch: the key was used for a different request.
     """
-    payload = dict(payload or {})
     catalog = runtime.of(session).catalog
-    if idempotency_key:
-        prior = session.get(IdempotencyRecord, (actor.username, idempotency_key))
-        if prior is not None:
-            if prior.instance_id != instance_id or prior.trigger != trigger:
-                raise IdempotencyMismatch(
-                    f"Idempotency-Key {idempotency_key!r} was already used for "
-                    f"{prior.trigger!r} on instance {prior.instance_id}; use a new key per request"
-                )
-            return FireResult(**{**prior.result, "replayed": True})
+    locked = writes.lock(session, instance_id, actor.username, idempotency_key)
+    if locked.prior is not None:
+        return _replay(locked.prior, instance_id, trigger, idempotency_key)
+    ctx = _select(session, locked.instance, instance_id, trigger, actor, dict(payload or {}),
+                  expected_version=expected_version, comment=comment, request_id=request_id,
+                  catalog=catalog)
+    read = dict(ctx.instance.__dict__)
+    dest = _apply(ctx, catalog.registry)
+    change = _writes(ctx, dest, read, idempotency_key)
+    writes.persist(session, change)
+    return _result(session, ctx, change)
 
-    instance = session.execute(_LOCK, {"iid": instance_id}).scalar_one_or_none()
-    admitted = _admit(session, instance, instance_id, trigger, actor, catalog,
-                      expected_version=expected_version, payload=payload, comment=comment,
-                      request_id=request_id)
-    assert admitted is not None  # the payload is known: every check was made
-    definition, ctx, chosen = admitted.definition, admitted.ctx, admitted.chosen
-    instance = ctx.instance
-    from_state, now, registry = ctx.from_state, ctx.now, catalog.registry
-    _validate_payload(ctx.transition, payload, comment)
-    if chosen is None:
-        raise ConditionNotMet(
-            f"{trigger!r} is not possible with this data: "
-            + "; ".join(t.condition.source for t in admitted.permitted if t.condition is not None),
-            allowed_actions=available_actions(session, instance, actor, definition),
-            code="action.condition", params={"trigger": trigger},
+
+def _replay(prior: writes.Prior, instance_id: int, trigger: str, key: str | None) -> FireResult:
+    """The first result of a call made again with the same Idempotency-Key.
+
+    Raises:
+        IdempotencyMismatch: the key was used for another instance or trigger.
+    """
+    if prior.instance_id != instance_id or prior.trigger != trigger:
+        raise IdempotencyMismatch(
+            f"Idempotency-Key {key!r} was already used for "
+            f"{prior.trigger!r} on instance {prior.instance_id}; use a new key per request"
         )
-
-    for call in chosen.effects:
-        registry.effects[call.name](ctx, **call.args)
-    dest = run_transition(definition, from_state, chosen, ctx.dest)
-
-    # The row's new values, written below by one UPDATE (effects may have set some of
-    # them on the instance: those are taken as they are now).
-    row = {key: getattr(instance, key) for key in _MOVED}
-    row.update(state=dest, version=instance.version + 1, updated_at=now)
-    if dest != from_state:
-        timers.cancel_for_state(session, instance.id, from_state)
-        row.update(_enter_state(session, instance, definition, dest, now))
-    if ctx.sla_due_at is not None:
-        row["sla_due_at"] = ctx.sla_due_at
-    if dest == from_state:
-        for timer in definition.timers_for(dest):
-            if timer.repeat and timer.trigger == trigger:
-                timers.schedule(session, instance, dest, timer.trigger, now + timer.after)
-    audit_payload = {**payload, **ctx.audit} if ctx.audit else payload
-    written = audit.write_record(
-        session, instance.audit_seq + 1, instance.audit_hash, audit.instance_stream(instance.id),
-        "transition", actor, at=now, instance_id=instance.id, subject=_subject(instance),
-        definition=definition.name, definition_version=definition.version, trigger=trigger,
-        from_state=from_state, to_state=dest, comment=comment, payload=audit_payload,
-        request_id=request_id, idempotency_key=idempotency_key,
-    )
-    row.update(audit_seq=written.seq, audit_hash=written.hash)
-    _move(session, instance, row)
-    for task in chosen.tasks:
-        enqueue(session, task, {"instance_id": instance.id, "version": instance.version},
-                instance_id=instance.id)
-    result = FireResult(instance.id, trigger, from_state, dest, instance.version, instance.audit_seq,
-                        instance=instance)
-    if idempotency_key:
-        record = result.to_dict()
-        record.pop("replayed")
-        session.add(IdempotencyRecord(actor=actor.username, key=idempotency_key,
-                                      instance_id=instance.id, trigger=trigger, result=record,
-                                      created_at=now))
-    return result
+    return FireResult(**{**prior.result, "replayed": True})
 
 
 def authorize(
@@ -257,8 +224,6 @@ def _admit(session: Session, instance: WorkflowInstance | None, instance_id: int
             f"{', '.join(sorted(definition.by_trigger))}"
         )
     if expected_version is not None and instance.version != expected_version:
-        from workflow.errors import VersionConflict
-
         raise VersionConflict(
             f"instance {instance.id} is at version {instance.version}, not {expected_version}: "
             "someone acted first; reload and try again",
@@ -276,13 +241,7 @@ def _admit(session: Session, instance: WorkflowInstance | None, instance_id: int
         )
     permitted = [t for t in candidates if actor.has_any(t.roles)]
     if not permitted:
-        needed = sorted(set().union(*(t.roles for t in candidates)))
-        raise Forbidden(
-            f"{trigger!r} needs one of the roles {', '.join(needed)}; you have "
-            f"{', '.join(sorted(actor.roles)) or 'none'}",
-            rule="role",
-            code="action.role", params={"trigger": trigger, "roles": needed},
-        )
+        raise _missing_role(trigger, candidates, actor, "")
     if payload is None and any(t.condition is not None and t.condition.reads_payload for t in candidates):
         return None
     now = clock.now()
@@ -300,51 +259,113 @@ def _admit(session: Session, instance: WorkflowInstance | None, instance_id: int
         theirs = [t for t in candidates if t not in permitted
                   and (t.condition is None or t.condition.holds(variables))]
         if theirs:
-            needed = sorted(set().union(*(t.roles for t in theirs)))
-            raise Forbidden(
-                f"{trigger!r} at this point of the case needs one of the roles "
-                f"{', '.join(needed)}; you have {', '.join(sorted(actor.roles)) or 'none'}",
-                rule="role", code="action.role", params={"trigger": trigger, "roles": needed},
-            )
+            raise _missing_role(trigger, theirs, actor, " at this point of the case")
     return _Admitted(definition, permitted, chosen, ctx)
 
 
-# The instance row as it is locked for a firing. The row may already be in the
-# session (read before the lock): populate_existing refreshes it.
-_LOCK = (
-    select(WorkflowInstance)
-    .where(WorkflowInstance.id == bindparam("iid"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
-
-# What a firing changes on the instance row, always all of them: one statement shape.
-_MOVED = ("state", "version", "updated_at", "state_entered_at", "is_open", "sla_due_at",
-          "breached", "audit_seq", "audit_hash")
-_MOVE = (
-    update(WorkflowInstance)
-    .where(WorkflowInstance.id == bindparam("iid"))
-    .values({key: bindparam(key) for key in _MOVED})
-)
-
-
-def _move(session: Session, instance: WorkflowInstance, row: dict[str, Any]) -> None:
-    """Write the firing's changes to the locked row with one Core UPDATE, and give the
-    loaded instance the same values as committed ones, so that the ORM does not write
-    them again at commit (it still writes whatever else an effect changed)."""
-    session.connection().execute(_MOVE, {"iid": instance.id, **row})
-    for key, value in row.items():
-        set_committed_value(instance, key, value)
+def _select(session: Session, instance: WorkflowInstance | None, instance_id: int, trigger: str,
+            actor: Actor, payload: dict[str, Any], *, expected_version: int | None,
+            comment: str | None, request_id: str | None, catalog: Catalog) -> FireContext:
+    """Which transition fires: the checks of ``_admit`` (visible, known, current version,
+    allowed from the state, roles, condition, guards, someone else's step), then the
+    payload, then a condition that holds — refused in that order. Returns the firing's
+    context, for the chosen transition."""
+    admitted = _admit(session, instance, instance_id, trigger, actor, catalog,
+                      expected_version=expected_version, payload=payload, comment=comment,
+                      request_id=request_id)
+    assert admitted is not None  # the payload is known: every check was made
+    ctx = admitted.ctx
+    _validate_payload(ctx.transition, payload, comment)
+    if admitted.chosen is None:
+        raise ConditionNotMet(
+            f"{trigger!r} is not possible with this data: "
+            + "; ".join(t.condition.source for t in admitted.permitted if t.condition is not None),
+            allowed_actions=available_actions(session, ctx.instance, actor, admitted.definition),
+            code="action.condition", params={"trigger": trigger},
+        )
+    return ctx
 
 
-def _enter_state(session: Session, instance: WorkflowInstance, definition: Definition,
-                 state: str, now: Any) -> dict[str, Any]:
-    """Arm ``state``'s timers; returns the instance columns that entering it sets."""
+def _missing_role(trigger: str, transitions: list[TransitionDef], actor: Actor,
+                  where: str) -> Forbidden:
+    needed = sorted(set().union(*(t.roles for t in transitions)))
+    return Forbidden(
+        f"{trigger!r}{where} needs one of the roles {', '.join(needed)}; you have "
+        f"{', '.join(sorted(actor.roles)) or 'none'}",
+        rule="role", code="action.role", params={"trigger": trigger, "roles": needed},
+    )
+
+
+def _apply(ctx: FireContext, registry: Registry) -> str:
+    """Run the chosen transition's effects, then move the machine; returns the new state.
+    Effects change ``ctx.instance`` (written by persist) or write rows of their own."""
+    for call in ctx.transition.effects:
+        registry.effects[call.name](ctx, **call.args)
+    return run_transition(ctx.definition, ctx.from_state, ctx.transition, ctx.dest)
+
+
+def _writes(ctx: FireContext, dest: str, read: dict[str, Any],
+            idempotency_key: str | None) -> writes.TransitionWrites:
+    """The rows the firing writes: the instance row (state, version, times, SLA, chain
+    head, and whatever effects changed), the audit record chained on it, the timers
+    cancelled and armed, the tasks queued and the idempotency record."""
+    instance, definition, now, from_state = ctx.instance, ctx.definition, ctx.now, ctx.from_state
+    trigger = ctx.transition.trigger
+    row = {key: getattr(instance, key) for key in writes.MOVED}
+    row.update(state=dest, version=instance.version + 1, updated_at=now)
+    armed: list[tuple[str, str, datetime]] = []
+    if dest != from_state:
+        columns, armed = _entering(definition, dest, now)
+        row.update(columns)
+    else:
+        armed = [(dest, t.trigger, now + t.after) for t in definition.timers_for(dest)
+                 if t.repeat and t.trigger == trigger]
+    if ctx.sla_due_at is not None:
+        row["sla_due_at"] = ctx.sla_due_at
+    payload = {**ctx.payload, **ctx.audit} if ctx.audit else ctx.payload
+    record = audit.record_values(
+        instance.audit_seq + 1, instance.audit_hash, audit.instance_stream(instance.id),
+        "transition", ctx.actor, at=now, instance_id=instance.id, subject=_subject(instance),
+        definition=definition.name, definition_version=definition.version, trigger=trigger,
+        from_state=from_state, to_state=dest, comment=ctx.comment, payload=payload,
+        request_id=ctx.request_id, idempotency_key=idempotency_key,
+    )
+    row.update(audit_seq=record["seq"], audit_hash=record["hash"])
+    row.update(writes.changed_columns(instance, read))
+    version = row["version"]
+    change = writes.TransitionWrites(
+        instance_id=instance.id, row=row, audit=record,
+        cancel_state=from_state if dest != from_state else None, timers=armed,
+        tasks=[(task, {"instance_id": instance.id, "version": version})
+               for task in ctx.transition.tasks],
+        now=now,
+    )
+    if idempotency_key:
+        result = FireResult(instance.id, trigger, from_state, dest, version, record["seq"])
+        kept = result.to_dict()
+        kept.pop("replayed")
+        change.idempotency = {"actor": ctx.actor.username, "key": idempotency_key,
+                              "trigger": trigger, "result": kept}
+    return change
+
+
+def _result(session: Session, ctx: FireContext, change: writes.TransitionWrites) -> FireResult:
+    """What the caller gets: the result, and the instance as the firing left it (a copy
+    the session already held is brought up to date too)."""
+    instance = ctx.instance
+    instance.__dict__.update(change.row)
+    writes.refresh_loaded(session, instance.id, change.row)
+    return FireResult(instance.id, ctx.transition.trigger, ctx.from_state, change.row["state"],
+                      change.row["version"], change.row["audit_seq"], instance=instance)
+
+
+def _entering(definition: Definition, state: str,
+              now: datetime) -> tuple[dict[str, Any], list[tuple[str, str, datetime]]]:
+    """The instance columns that entering ``state`` sets, and the timers it arms."""
     spec = definition.states[state]
-    for timer in definition.timers_for(state):
-        timers.schedule(session, instance, state, timer.trigger, now + timer.after)
-    return {"state_entered_at": now, "is_open": not spec.final,
-            "sla_due_at": now + spec.sla if spec.sla else None, "breached": False}
+    columns = {"state_entered_at": now, "is_open": not spec.final,
+               "sla_due_at": now + spec.sla if spec.sla else None, "breached": False}
+    return columns, [(state, t.trigger, now + t.after) for t in definition.timers_for(state)]
 
 
 def _subject(instance: WorkflowInstance) -> str | None:

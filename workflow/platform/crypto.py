@@ -25,9 +25,7 @@ from workflow.errors import ConfigurationError
 
 ENV_VAR = "RISKLOOP_ENCRYPTION_KEYS"
 
-_GENERATE_HINT = (
-    'generate one with: python -c "from workflow.platform.crypto import generate_key; print(generate_key())"'
-)
+_GENERATE_HINT = 'generate one with: python -c "from workflow.platform.crypto import generate_key; print(generate_key())"'
 
 
 class EncryptionKeyError(ConfigurationError, ValueError):

@@ -131,7 +131,8 @@ class Day(fields.Date):
 def amount_range(**kwargs: Any) -> validate.Range:
     """0 up to (not including) :data:`MAX_AMOUNT`: every amount in yuan."""
     return validate.Range(min=0, max=MAX_AMOUNT, max_inclusive=False,
-                          error="Must be an amount in yuan from 0 up to 10^17.", **kwargs)
+                          error=Message("client.money", "Must be an amount in yuan from 0 up to 10^17."),
+                          **kwargs)
 
 
 class _Refused:

@@ -263,3 +263,7 @@ class Notification(Base):
     outbox_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # What the title and body say, as a code of workflow.texts and its params, worded in
+    # the reader's language by the console; None on rows written before codes existed.
+    code: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JsonType)

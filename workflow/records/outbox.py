@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event, insert, or_, select, update
@@ -47,13 +47,26 @@ def enqueue(
     Returns the outbox id. A Core insert: every firing writes one, and the row is
     not read back in the transaction.
     """
-    outbox_id = session.connection().execute(_INSERT, {
-        "task": task, "args": args or {}, "instance_id": instance_id, "status": "pending",
-        "attempts": 0, "created_at": clock.now(), "sent_at": None, "done_at": None,
-        "last_error": None,
-    }).scalar_one()
-    session.info.setdefault(_PENDING_KEY, []).append(outbox_id)
+    outbox_id = write(session, task, args, instance_id=instance_id)
+    after_commit(session, [outbox_id])
     return outbox_id
+
+
+def write(session: Session, task: str, args: dict[str, Any] | None = None, *,
+          instance_id: int | None = None, at: datetime | None = None) -> int:
+    """Insert the outbox row only (``after_commit`` hands it to the broker)."""
+    return int(session.connection().execute(_INSERT, {
+        "task": task, "args": args or {}, "instance_id": instance_id, "status": "pending",
+        "attempts": 0, "created_at": at or clock.now(), "sent_at": None, "done_at": None,
+        "last_error": None,
+    }).scalar_one())
+
+
+def after_commit(session: Session, ids: list[int]) -> None:
+    """Hand outbox rows ``ids``, written in the session's transaction, to the broker once
+    it commits (dropped if it rolls back; the relay delivers what the broker missed)."""
+    if ids:
+        session.info.setdefault(_PENDING_KEY, []).extend(ids)
 
 
 @event.listens_for(Session, "after_commit")

@@ -29,8 +29,13 @@ _SCHEDULE = insert(Timer)
 def schedule(session: Session, instance: WorkflowInstance, state: str, trigger: str,
              due_at: datetime) -> None:
     """Arm a timer for ``instance`` in ``state`` (a Core insert: hot path, never read back)."""
+    arm(session, instance.id, state, trigger, due_at)
+
+
+def arm(session: Session, instance_id: int, state: str, trigger: str, due_at: datetime) -> None:
+    """Arm a timer for the instance ``instance_id`` in ``state``."""
     session.connection().execute(_SCHEDULE, {
-        "kind": "transition", "instance_id": instance.id, "state": state, "trigger": trigger,
+        "kind": "transition", "instance_id": instance_id, "state": state, "trigger": trigger,
         "job": None, "args": {}, "key": None, "due_at": due_at, "status": "pending",
         "created_at": clock.now(), "fired_at": None,
     })

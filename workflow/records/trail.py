@@ -17,12 +17,13 @@ from typing import Any, Protocol
 from sqlalchemy import Row, bindparam, insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from workflow import texts
 from workflow.platform import clock, correlation
 from workflow.records.chain import GENESIS, HASHED_FIELDS, canonical, record_hash
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, AuditStream
 
-__all__ = ["GENESIS", "HASHED_FIELDS", "canonical", "record_hash", "append", "write_record",
+__all__ = ["GENESIS", "HASHED_FIELDS", "canonical", "record_hash", "append", "write_record", "record_values",
            "Appended", "lock_stream", "record_event", "iter_records", "verify_chains", "instance_stream", "replay_state",
            "Break", "VerifyReport", "ChainHead", "StreamEnd"]
 
@@ -59,6 +60,34 @@ def write_record(
     """Insert record ``seq`` of ``stream`` after ``prev_hash``; the caller holds the chain
     head locked and moves it (``append`` does both). A Core insert on the session's
     connection: one per firing, never read back in the transaction."""
+    values = record_values(seq, prev_hash, stream, kind, actor, at=at, payload=payload, **fields)
+    session.connection().execute(_INSERT, values)
+    return Appended(stream, seq, values["hash"])
+
+
+def record_values(
+    seq: int,
+    prev_hash: str,
+    stream: str,
+    kind: str,
+    actor: Actor,
+    *,
+    at: datetime | None = None,
+    payload: dict[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Every column of record ``seq`` of ``stream`` after ``prev_hash``, hashed (for a
+    writer that inserts it itself, as a firing does on PostgreSQL).
+
+    A system comment that carries a code (:func:`workflow.texts.say`) is stored as its
+    English text with the code and params added to the payload, so a console can word it
+    in the reader's language; the chain hashes the payload as stored."""
+    comment = fields.get("comment")
+    code = getattr(comment, "code", None)
+    if code is not None:
+        fields["comment"] = str(comment)
+        payload = {**(payload or {}), texts.COMMENT_CODE: code,
+                   texts.COMMENT_PARAMS: dict(getattr(comment, "params", None) or {})}
     values: dict[str, Any] = {
         "stream": stream,
         "seq": seq,
@@ -75,8 +104,7 @@ def write_record(
     values["hash"] = record_hash(values)
     for name in _OPTIONAL:
         values.setdefault(name, None)
-    session.connection().execute(_INSERT, values)
-    return Appended(stream, seq, values["hash"])
+    return values
 
 
 # Columns a record may leave out: bound as NULL so every insert has the same shape

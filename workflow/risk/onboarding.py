@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow import texts
 from workflow.engine import firing as engine
 from workflow.engine.context import FireContext, TaskContext
 from workflow.engine.registry import Registry
@@ -142,7 +143,7 @@ def cancel_due_diligence(ctx: FireContext) -> None:
     if ctx.from_state != "due_diligence" or not child:
         return
     engine.fire(ctx.session, child, "cancel", Actor.system("onboarding"),
-                comment="the admission was withdrawn")
+                comment=texts.say("comment.admission_withdrawn"))
     ctx.audit["due_diligence_cancelled"] = child
 
 
@@ -217,7 +218,8 @@ def screen_client(ctx: TaskContext) -> None:
     client = get_client(ctx.session, int(ctx.instance.subject_id or 0))
     outcome = screen(ctx.session, client, configured_providers(settings), rule_set(settings), ctx.now)
     engine.fire(ctx.session, ctx.instance.id, "screened", SCREENING_ACTOR, outcome.payload(),
-                comment=f"rated {outcome.result.rating} ({outcome.result.decided_by})")
+                comment=texts.say("comment.rated", rating=outcome.result.rating,
+                                  decided_by=outcome.result.decided_by))
 
 
 @registry.data_view(DEFINITION)

@@ -78,15 +78,17 @@ def _clean_changes(client: Client, changes: Any) -> dict[str, Any]:
         raise ValidationFailed(
             "a change request needs at least one field in changes, e.g. "
             '{"changes": {"credit_limit": 500000}, "reason": "..."}',
-            errors={"changes": [f"Name one or more of {', '.join(SENSITIVE_FIELDS)}."]})
+            errors={"changes": [Message("change.fields", f"Name one or more of {', '.join(SENSITIVE_FIELDS)}.",
+                                         fields=list(SENSITIVE_FIELDS))]})
     current = sensitive_values(client)
     cleaned: dict[str, Any] = {}
     errors: dict[str, Any] = {}
     for field, value in changes.items():
         if field not in SENSITIVE_FIELDS:
             errors[field] = (
-                ["Not a sensitive field: change it with PATCH /api/v1/clients/{id}."]
-                if field in _CLIENT_FIELDS else ["Unknown field."])
+                [Message("change.not_sensitive", "Not a sensitive field: change it with PATCH "
+                                                 "/api/v1/clients/{id}.")]
+                if field in _CLIENT_FIELDS else [Message("field.unknown", "Unknown field.")])
             continue
         try:
             new = plain(validate_sensitive_change(field, value))
@@ -94,7 +96,7 @@ def _clean_changes(client: Client, changes: Any) -> dict[str, Any]:
             errors.update(exc.extra.get("errors") or {field: [exc.detail]})
             continue
         if new == current[field]:
-            errors[field] = ["The client already has this value."]
+            errors[field] = [Message("change.same_value", "The client already has this value.")]
             continue
         cleaned[field] = new
     if errors:
@@ -127,7 +129,8 @@ def changeable_client(session: Session, client_id: int, actor: Actor, *,
     requesters = frozenset(definition.settings.get("requester_roles") or ())
     if not actor.has_any(requesters):
         raise Forbidden(f"filing a change request needs one of the roles "
-                        f"{', '.join(sorted(requesters))}", rule="role")
+                        f"{', '.join(sorted(requesters))}", rule="role",
+                        code="role.required", params={"roles": sorted(requesters)})
     client = visible_client(session, client_id, actor, lock=lock)
     if actor.roles & requesters == {"sales"} and client.owner != actor.username:
         # one who sees every client (an auditor who also sells) still asks only for their own

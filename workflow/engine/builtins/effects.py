@@ -22,6 +22,7 @@ def mark_breached(ctx: FireContext, notify_roles: list[str] | None = None) -> No
         "event": "sla_breached",
         "instance_id": ctx.instance.id,
         "state": ctx.from_state,
+        "definition": ctx.definition.name, "definition_version": ctx.definition.version,
         "roles": list(notify_roles or []),
         "breaches": breaches,
     })

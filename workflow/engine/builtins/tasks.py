@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from workflow import texts
 from workflow.engine.context import TaskContext
 from workflow.engine.firing import fire
 from workflow.engine.registry import Registry
@@ -35,7 +36,8 @@ def fire_timer(ctx: TaskContext) -> None:
         return
     try:
         fire(ctx.session, timer.instance_id, timer.trigger or "", Actor.system("timer"),
-             comment=f"timer {timer.id} due {timer.due_at.isoformat()}Z")
+             comment=texts.say("comment.timer_due", timer=timer.id,
+                               due=f"{timer.due_at.isoformat()}Z"))
     except (IllegalState, Forbidden, ConditionNotMet) as exc:
         log.info("timer %s did not fire: %s", timer.id, exc.detail)
 
@@ -57,11 +59,16 @@ def notify(ctx: TaskContext) -> None:
     recipients = set(args.get("users") or [])
     if args.get("roles"):
         recipients.update(users_with_roles(ctx.session, list(args["roles"])))
+    if not args.get("title") and args.get("event") == "sla_breached":
+        args = {**args, **texts.notification(
+            "case.sla_breached", case=args.get("instance_id"), state=args.get("state"),
+            definition=args.get("definition"), version=args.get("definition_version"))}
     title = args.get("title") or _default_title(args)
     for username in sorted(recipients):
         ctx.session.add(Notification(
             username=username, event=args.get("event", "info"), title=title[:255],
             body=args.get("body", ""), instance_id=args.get("instance_id"),
+            code=args.get("code"), params=args.get("params") if args.get("code") else None,
             outbox_id=ctx.outbox_id, created_at=ctx.now,
         ))
     for deliver in ctx.runtime.registry.channels:
@@ -70,6 +77,4 @@ def notify(ctx: TaskContext) -> None:
 
 def _default_title(args: dict[str, Any]) -> str:
     event = args.get("event", "info")
-    if event == "sla_breached":
-        return f"SLA breached on case #{args.get('instance_id')} ({args.get('state')})"
     return f"{event} on case #{args.get('instance_id')}"

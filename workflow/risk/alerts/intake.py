@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from workflow import texts
 from workflow.engine import firing as engine
 from workflow.engine import runtime
-from workflow.errors import Forbidden, ValidationFailed
+from workflow.errors import Forbidden, Message, ValidationFailed
 from workflow.platform import clock
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
@@ -73,7 +74,7 @@ def authorize_raise(actor: Actor) -> None:
         Forbidden: the actor may not raise alerts."""
     if not actor.has_any(RAISERS):
         raise Forbidden("raising an alert needs one of the roles manager, risk_officer, system",
-                        rule="role")
+                        rule="role", code="role.required", params={"roles": sorted(RAISERS)})
 
 
 def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
@@ -120,8 +121,8 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
         suspend_for_alert(session, client, instance, actor)
     enqueue(session, "notify", {
         "event": "alert_raised", "users": owners, "instance_id": instance.id,
-        "title": f"[{alert.level}] {alert.title}"[:255],
-        "body": f"{client.name}: {alert.category}. {alert.details}"[:4000],
+        **texts.notification("alert.raised", level=alert.level, title=alert.title,
+                             client=client.name, category=alert.category, details=alert.details),
     }, instance_id=instance.id)
     log.info("alert %s raised on client %s (level %s, instance %s)",
              alert.id, client.id, alert.level, instance.id)
@@ -137,13 +138,15 @@ def _instance(session: Session, alert: Alert) -> WorkflowInstance:
 def _validate(fields: dict[str, Any]) -> None:
     errors: dict[str, list[str]] = {}
     if fields.get("level") not in LEVELS:
-        errors["level"] = [f"Use one of {', '.join(LEVELS)}."]
+        errors["level"] = [Message("choice.one_of", f"Use one of {', '.join(LEVELS)}.",
+                                   choices=list(LEVELS))]
     if fields.get("category") not in CATEGORIES:
-        errors["category"] = [f"Use one of {', '.join(CATEGORIES)}."]
+        errors["category"] = [Message("choice.one_of", f"Use one of {', '.join(CATEGORIES)}.",
+                                      choices=list(CATEGORIES))]
     if not str(fields.get("title") or "").strip():
-        errors["title"] = ["A title is required."]
+        errors["title"] = [Message("alert.title_required", "A title is required.")]
     if not isinstance(fields.get("client_id"), int):
-        errors["client_id"] = ["A client id is required."]
+        errors["client_id"] = [Message("alert.client_required", "A client id is required.")]
     if errors:
         raise ValidationFailed("the alert is invalid", errors=errors)
 

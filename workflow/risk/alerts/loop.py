@@ -3,6 +3,7 @@ notifications to the alert's owners."""
 
 from __future__ import annotations
 
+from workflow import texts
 from workflow.engine.context import FireContext
 from workflow.engine.registry import Registry
 
@@ -23,10 +24,11 @@ def count_reopen(ctx: FireContext) -> None:
 def alert_notify(ctx: FireContext, event: str, roles: list[str] | None = None) -> None:
     """Tell the alert's owners (and every holder of ``roles``) what just happened."""
     owners = list(ctx.instance.assignees or [])
-    title = str(ctx.instance.data.get("title", ""))
     ctx.enqueue("notify", {
         "event": event, "users": owners, "roles": list(roles or []), "instance_id": ctx.instance.id,
-        "title": f"[{ctx.instance.data.get('level')}] {ctx.transition.trigger}: {title}"[:255],
-        "body": f"{ctx.actor.username} did {ctx.transition.trigger} on alert case "
-                f"#{ctx.instance.id}." + (f" {ctx.comment}" if ctx.comment else ""),
+        **texts.notification(
+            "alert.action", level=ctx.instance.data.get("level"), trigger=ctx.transition.trigger,
+            title=str(ctx.instance.data.get("title", "")), actor=ctx.actor.username,
+            case=ctx.instance.id, comment=ctx.comment or "",
+            definition=ctx.definition.name, version=ctx.definition.version),
     })

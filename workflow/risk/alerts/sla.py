@@ -24,6 +24,7 @@ import chinese_calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow import texts
 from workflow.engine import runtime
 from workflow.engine.context import FireContext
 from workflow.engine.registry import Registry
@@ -127,7 +128,6 @@ def alert_breached(ctx: FireContext) -> None:
     ctx.enqueue("notify", {
         "event": "alert_breached", "users": list(ctx.instance.assignees or []),
         "instance_id": ctx.instance.id,
-        "title": f"[{level}] SLA to {stage} breached: {alert.title}"[:255],
-        "body": f"Alert #{alert.id} missed its {stage} deadline "
-                f"(breach {ctx.instance.data.get('breaches', 1)}); managers were told.",
+        **texts.notification("alert.breached", level=level, stage=stage, title=alert.title,
+                             alert=alert.id, breaches=ctx.instance.data.get("breaches", 1)),
     })

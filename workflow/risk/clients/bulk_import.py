@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow import texts
 from workflow.engine import runtime
 from workflow.errors import Forbidden, RiskloopError, ValidationFailed
 from workflow.platform.archives import Limits, check_zip
@@ -321,6 +322,6 @@ def run_import(session: Session, content: bytes, filename: str, actor: Actor, *,
             client = session.get(Client, client_id)
             if client is None or client.status in NOT_ADMISSIBLE or running_admission(session, client_id):
                 continue
-            start_admission(session, client_id, actor, comment=f"batch import of {filename}")
+            start_admission(session, client_id, actor, comment=texts.say("comment.batch_import", file=filename))
             report.submitted += 1
     return report

@@ -48,7 +48,8 @@ def read_client(session: Session, client_id: int, actor: Actor) -> Client:
         NotFound: no such client, or a sales user asking for a client owned by someone else."""
     if not _sees_all(actor) and "sales" not in actor.roles:
         raise Forbidden("reading the client archive needs one of the roles "
-                        f"{', '.join(sorted(ARCHIVE_ROLES | {'sales'}))}", rule="role")
+                        f"{', '.join(sorted(ARCHIVE_ROLES | {'sales'}))}", rule="role",
+                        code="role.required", params={"roles": sorted(ARCHIVE_ROLES | {"sales"})})
     return visible_client(session, client_id, actor)
 
 

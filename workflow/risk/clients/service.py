@@ -16,7 +16,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.errors import Conflict, Duplicate, Forbidden, ValidationFailed, VersionConflict
+from workflow.errors import (
+    Conflict,
+    Duplicate,
+    Forbidden,
+    Message,
+    ValidationFailed,
+    VersionConflict,
+)
 from workflow.platform import clock
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
@@ -77,7 +84,7 @@ def require_editor(client: Client | None, actor: Actor, what: str) -> None:
         return
     if not actor.has_any(EDITOR_ROLES):
         raise Forbidden(f"{what} needs one of the roles {', '.join(sorted(EDITOR_ROLES))}",
-                        rule="role")
+                        rule="role", code="role.required", params={"roles": sorted(EDITOR_ROLES)})
     if client is not None and not actor.has_any(EDITOR_ROLES - {"sales"}) \
             and client.owner != actor.username:
         raise Forbidden(f"client {client.id} is owned by another sales user; only its owner, "
@@ -123,7 +130,7 @@ def _check_owner(session: Session, owner: str) -> None:
     user = session.execute(select(User).where(User.username == owner)).scalar_one_or_none()
     if user is None or not user.active or "sales" not in (user.roles or []):
         raise ValidationFailed(f"owner {owner!r} is not an active sales user",
-                               errors={"owner": ["Name an active user with the sales role."]})
+                               errors={"owner": [Message("client.owner_sales", "Name an active user with the sales role.")]})
 
 
 def _check_unique_code(session: Session, code: str, client_id: int | None) -> None:
@@ -172,11 +179,12 @@ def check_new_client(session: Session, data: dict[str, Any], actor: Actor) -> tu
         raise ValidationFailed(
             "rating, risk level, credit limit and blacklist are set by screening; leave them out "
             "(after admission, change them with a change request)",
-            errors={f: ["Set by screening, not on creation."] for f in preset})
+            errors={f: [Message("client.preset", "Set by screening, not on creation.")] for f in preset})
     owner = cleaned.pop("owner", None)
     if "sales" in actor.roles and not actor.has_any(EDITOR_ROLES - {"sales"}):
         if owner not in (None, actor.username):
-            raise Forbidden("sales users create clients they own; leave owner out", rule="owner")
+            raise Forbidden("sales users create clients they own; leave owner out", rule="owner",
+                            code="client.owner_self")
         owner = actor.username
     if owner is None:
         raise ValidationFailed("name the sales user who owns this client",
@@ -230,7 +238,8 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
             f"{', '.join(sensitive)} can only be changed with a dual approval: file a change "
             f"request at POST /api/v1/clients/{client_id}/change-requests with "
             '{"changes": {...}, "reason": "..."}',
-            fields=sensitive, change_request_url=f"/api/v1/clients/{client_id}/change-requests")
+            fields=sensitive, change_request_url=f"/api/v1/clients/{client_id}/change-requests",
+            code="client.sensitive_fields", params={"fields": sensitive})
     if expected_version is not None and client.version != expected_version:
         raise VersionConflict(f"client {client_id} is at version {client.version}, not "
                               f"{expected_version}: someone edited it first; reload and retry",
@@ -239,7 +248,7 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
     if "owner" in cleaned:
         if not actor.has_any(frozenset({"manager"})) and not actor.is_system:
             raise Forbidden("only a manager may hand a client to another sales user",
-                            rule="owner")
+                            rule="owner", code="client.owner_manager")
         _check_owner(session, cleaned["owner"])
     handed_over: dict[str, Any] = {}
     if cleaned.get("owner", client.owner) != client.owner:
@@ -251,7 +260,8 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
                 "that was screened against the watch lists and providers; it can be corrected "
                 "only before admission (prospect) or after a rejection. If it is wrong, "
                 "offboard this client and create it anew with the right code",
-                fields=["credit_code"], client_status=client.status)
+                fields=["credit_code"], client_status=client.status,
+                code="client.credit_code_fixed", params={"status": client.status})
         _check_unique_code(session, cleaned["credit_code"], client.id)
     apply_changes(session, client, cleaned, actor, "client.updated", **handed_over)
     return client

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import RAISE, ValidationError, fields, pre_load, validate, validates_schema
 
-from workflow.errors import ValidationFailed
+from workflow.errors import Message, ValidationFailed
+from workflow.field_messages import Schema
 from workflow.platform.hygiene import MAX_AMOUNT, Day, Text, amount_range
 from workflow.risk.clients.creditcode import normalize_credit_code, validate_credit_code
 from workflow.risk.clients.model import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, SENSITIVE_FIELDS
@@ -53,7 +54,8 @@ class ContactSchema(Schema):
 
     name = Text(required=True, validate=validate.Length(min=1, max=64))
     phone = Text(load_default=None, allow_none=True, validate=validate.Regexp(
-        _PHONE, error="Use digits, optionally starting with +, e.g. 13812341234 or +86 10 8888 6666."))
+        _PHONE, error=Message("client.phone", "Use digits, optionally starting with +, e.g. "
+                                              "13812341234 or +86 10 8888 6666.")))
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
 
 
@@ -64,14 +66,14 @@ class ContractSchema(Schema):
     number = Text(required=True, validate=validate.Length(min=1, max=64))
     amount = fields.Float(load_default=None, allow_none=True, allow_nan=False,
                           validate=validate.Range(min=0, max=MAX_AMOUNT, max_inclusive=False,
-                                                  error="Must be an amount in yuan from 0 up to 10^17."))
+                                                  error=Message("client.money", "Must be an amount in yuan from 0 up to 10^17.")))
     start = Day(required=True)
     end = Day(required=True)
 
     @validates_schema
     def _end_after_start(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("start") and data.get("end") and data["end"] < data["start"]:
-            raise ValidationError("The contract ends before it starts.", "end")
+            raise ValidationError(Message("contract.ends_before_start", "The contract ends before it starts."), "end")
 
 
 class FactsSchema(Schema):
@@ -95,7 +97,7 @@ class ClientFieldsSchema(Schema):
     credit_code = _CreditCode(required=True)
     legal_representative = Text(allow_none=True, validate=validate.Length(min=1, max=64))
     id_number = _Compact(allow_none=True, validate=validate.Regexp(
-        _ID_NUMBER, error="Use 6 to 32 digits or letters, e.g. 110101199003071234."))
+        _ID_NUMBER, error=Message("client.id_number", "Use 6 to 32 digits or letters, e.g. 110101199003071234.")))
     industry = Text(allow_none=True, validate=validate.Length(max=64))
     region = Text(allow_none=True, validate=validate.Length(max=64))
     registered_capital = _money(allow_none=True)
@@ -103,11 +105,13 @@ class ClientFieldsSchema(Schema):
     ownership_type = Text(allow_none=True, validate=validate.OneOf(OWNERSHIP_TYPES))
     state_ownership_pct = fields.Decimal(
         places=2, allow_nan=False, allow_none=True,
-        validate=validate.Range(min=0, max=100, error="Must be a percentage from 0 to 100."))
+        validate=validate.Range(min=0, max=100, error=Message("client.percentage",
+                                                                "Must be a percentage from 0 to 100.")))
     contacts = fields.List(fields.Nested(ContactSchema), allow_none=True,
                            validate=validate.Length(max=20))
     bank_account = _Compact(allow_none=True, validate=validate.Regexp(
-        _ACCOUNT, error="Use 8 to 34 digits or capital letters (spaces and hyphens are ignored)."))
+        _ACCOUNT, error=Message("client.bank_account",
+                                "Use 8 to 34 digits or capital letters (spaces and hyphens are ignored).")))
     credit_limit = _money(allow_none=True)
     rating = Text(allow_none=True, validate=validate.OneOf(RATINGS))
     risk_level = Text(allow_none=True, validate=validate.OneOf(RISK_LEVELS))
@@ -124,7 +128,8 @@ class ClientFieldsSchema(Schema):
         if isinstance(data, dict):
             bad = sorted(str(name) for name, value in data.items() if _holds_nul(value))
             if bad:
-                raise ValidationError({name: ["Must not contain NUL characters."] for name in bad})
+                raise ValidationError({name: [Message("field.no_nul", "Must not contain NUL characters.")]
+                                       for name in bad})
         return data
 
 
@@ -170,7 +175,7 @@ def validate_client_fields(data: dict[str, Any], *, partial: bool) -> dict[str, 
     """
     if not isinstance(data, dict):
         raise ValidationFailed("client fields must be a JSON object",
-                               errors={"_body": ["Send an object of client fields."]})
+                               errors={"_body": [Message("client.fields_object", "Send an object of client fields.")]})
     try:
         cleaned = _SCHEMA.load(data, partial=_TOP_LEVEL if partial else False)
     except ValidationError as exc:
@@ -192,6 +197,6 @@ def validate_sensitive_change(field: str, value: Any) -> Any:
         raise ValidationFailed(
             f"{field!r} is not a sensitive field; change requests cover "
             f"{', '.join(SENSITIVE_FIELDS)} (edit other fields with PATCH /api/v1/clients/{{id}})",
-            errors={field: ["Not a sensitive field."]},
+            errors={field: [Message("change.not_sensitive", "Not a sensitive field.")]},
         )
     return validate_client_fields({field: value}, partial=True)[field]

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflow import texts
 from workflow.engine import runtime
 from workflow.engine.builtins.tasks import users_with_roles
 from workflow.engine.registry import Registry
@@ -153,11 +154,12 @@ def open_due_review(session: Session, client_id: int, now: datetime,
         team = users_with_roles(session, RISK_TEAM)
         instance = open_review(session, client_id, Actor.system("periodic_review"),
                                reason="periodic", assignees=team,
-                               comment=f"periodic review due {period:%Y-%m-%d}",
+                               comment=texts.say("comment.periodic_review_due",
+                                                 date=f"{period:%Y-%m-%d}"),
                                extra={"period": f"{period:%Y-%m}"})
         enqueue(session, "notify", {
             "event": "due_diligence_due", "instance_id": instance.id, "roles": RISK_TEAM,
-            "title": f"Periodic due-diligence review of {client.name} is due (case #{instance.id})",
+            **texts.notification("review.due", client=client.name, case=instance.id),
         }, instance_id=instance.id)
     else:
         log.info("periodic review of client %s: case %s is still open", client_id, instance.id)
@@ -177,7 +179,8 @@ def remind_contract(session: Session, args: dict[str, Any], now: datetime) -> bo
     enqueue(session, "notify", {
         "event": "contract_expiring", "users": [client.owner], "roles": RISK_TEAM,
         "client_id": client.id, "contract": args["number"],
-        "title": f"Contract {args['number']} of {client.name} ends on {args['end']}",
+        **texts.notification("contract.expiring", number=str(args["number"]), client=client.name,
+                             end=str(args["end"])),
     })
     return True
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow import texts
 from workflow.engine import firing as engine
 from workflow.engine.builtins.guards import actors_of
 from workflow.engine.context import FireContext
@@ -60,7 +61,8 @@ def reviewable_client(session: Session, client_id: int, actor: Actor) -> Client:
     """
     if not (actor.is_system or actor.has_any(OPENER_ROLES)):
         raise Forbidden("opening a due-diligence review needs one of the roles manager, "
-                        "risk_officer", rule="role")
+                        "risk_officer", rule="role",
+                        code="role.required", params={"roles": sorted(OPENER_ROLES)})
     return get_client(session, client_id)
 
 
@@ -81,7 +83,8 @@ def open_review(session: Session, client_id: int, actor: Actor, *, reason: str =
         if running is not None:
             raise Duplicate(f"client {client_id} already has an open due-diligence review "
                             f"(case #{running.id}); continue that one",
-                            instance_id=running.id)
+                            instance_id=running.id, code="due_diligence.open",
+                            params={"client_id": client_id, "case_id": running.id})
     data = {"client_id": client.id, "client_name": client.name, "reason": reason, **(extra or {})}
     return engine.start(session, DEFINITION, actor, subject_type="client", subject_id=client.id,
                         data=data, parent_id=parent_id, assignees=assignees, comment=comment,
@@ -101,7 +104,7 @@ def validate_checklist(ctx: FireContext) -> None:
     checklist = ctx.payload.get("checklist")
     if not isinstance(checklist, dict):
         raise ValidationFailed("the checklist must be an object with one entry per item",
-                               errors={"checklist": ["Send an object keyed by item."]},
+                               errors={"checklist": [Message("checklist.object", "Send an object keyed by item.")]},
                                missing=sorted(items))
     errors: dict[str, list[str]] = {}
     missing = [key for key in items if key not in checklist]
@@ -214,7 +217,8 @@ def report_to_parent(ctx: FireContext) -> None:
     else:
         payload = {"conditions": list(decision.get("conditions") or [])}
     engine.fire(ctx.session, parent_id, PARENT_TRIGGERS[dest], Actor.system(DEFINITION), payload,
-                comment=f"due diligence #{ctx.instance.id} {dest}", request_id=ctx.request_id)
+                comment=texts.say("comment.due_diligence_outcome", case=ctx.instance.id, outcome=dest),
+                request_id=ctx.request_id)
     ctx.audit["parent"] = {"instance_id": parent_id, "trigger": PARENT_TRIGGERS[dest]}
 
 

@@ -18,13 +18,14 @@ from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func, or_, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from workflow import texts
 from workflow.engine import runtime
 from workflow.engine.registry import Registry
 from workflow.platform import clock
 from workflow.platform.db import Base, BigId
 from workflow.records.models import WorkflowInstance
 from workflow.records.outbox import enqueue
-from workflow.risk.alerts.intake import Alert, AlertOwner
+from workflow.risk.alerts.intake import DEFINITION, Alert, AlertOwner
 
 registry = Registry()
 
@@ -96,19 +97,16 @@ def send_digests(session: Session, now: datetime) -> list[str]:
             continue
         enqueue(session, "notify", {
             "event": "alert_digest", "users": [username],
-            "title": f"预警日报 Alert digest {day}: {len(new)} new, {len(breached)} breached",
-            "body": _body(new, breached),
+            **texts.notification("digest.sent", day=day, new_count=len(new),
+                                 breached_count=len(breached), new=_listed(new),
+                                 breached=_listed(breached), definition=DEFINITION),
         })
         sent.append(username)
     log.info("alert digest %s: %d owner(s)", day, len(sent))
     return sent
 
 
-def _body(new: list[tuple[Alert, str]], breached: list[tuple[Alert, str]]) -> str:
-    def line(alert: Alert, state: str) -> str:
-        return (f"- [{alert.level}] #{alert.id} {alert.title} (client {alert.client_id}, "
-                f"{state}, case {alert.instance_id})")
-
-    parts = ["New alerts / 新预警:", *([line(a, s) for a, s in new] or ["- none"]),
-             "", "SLA breached / 超时:", *([line(a, s) for a, s in breached] or ["- none"])]
-    return "\n".join(parts)
+def _listed(items: list[tuple[Alert, str]]) -> list[dict[str, Any]]:
+    """The digest's lines as params: each alert with its case's state."""
+    return [{"level": a.level, "id": a.id, "title": a.title, "client": a.client_id, "state": s,
+             "case": a.instance_id} for a, s in items]

@@ -1,0 +1,131 @@
+"""How a firing reaches the database (workflow.engine.writes), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+
+from tests.support.databases import fresh_database
+from tests.support.runtime import engine_runtime
+from workflow.audit.verification import verify_all
+from workflow.engine import firing as engine
+from workflow.engine import writes
+from workflow.platform.transaction import transact
+from workflow.records.identity import Actor
+from workflow.records.models import IdempotencyRecord, OutboxMessage, Timer, WorkflowInstance
+
+SALES = Actor("alice", frozenset({"sales"}))
+RISK = Actor("rob", frozenset({"risk_officer"}))
+
+
+def _submitted(session) -> int:
+    inst = engine.start(session, "test_approval", SALES, subject_id=7)
+    session.commit()
+    engine.fire(session, inst.id, "submit", SALES)
+    session.commit()
+    return inst.id
+
+
+def test_a_keyed_firing_writes_every_row_and_replays(session, engine_rt):
+    case = _submitted(session)
+    first = transact(session, lambda: engine.fire(session, case, "approve", RISK, {"amount": 3},
+                                                  idempotency_key="k-1"))
+    again = transact(session, lambda: engine.fire(session, case, "approve", RISK, {"amount": 3},
+                                                  idempotency_key="k-1"))
+    assert again.replayed and (again.version, again.to_state) == (first.version, first.to_state)
+    row = session.get(IdempotencyRecord, ("rob", "k-1"))
+    assert row.result["audit_seq"] == first.audit_seq == 3
+    timers = session.execute(select(Timer.state, Timer.status).where(Timer.instance_id == case)
+                             ).all()
+    assert ("pending", "cancelled") in timers
+    assert session.execute(select(OutboxMessage.task).where(OutboxMessage.instance_id == case)
+                           ).scalars().all()  # the approve transition's task
+    assert verify_all(session).ok
+
+
+def test_a_copy_the_session_holds_is_brought_up_to_date(session, engine_rt):
+    case = _submitted(session)
+    held = session.get(WorkflowInstance, case)
+    result = engine.fire(session, case, "approve", RISK, {"amount": 3})
+    assert (held.state, held.version, held.audit_seq) == (result.to_state, result.version,
+                                                          result.audit_seq)
+    assert result.instance is not None and result.instance.state == result.to_state
+    session.commit()
+    assert session.get(WorkflowInstance, case) is held
+
+
+def test_changes_the_caller_made_are_flushed_before_the_lock_reads(session, engine_rt):
+    case = _submitted(session)
+    held = session.get(WorkflowInstance, case)
+    held.data = {**held.data, "note": "kept"}
+    engine.fire(session, case, "approve", RISK, {"amount": 3})
+    session.commit()
+    session.expire_all()
+    assert session.get(WorkflowInstance, case).data["note"] == "kept"
+
+
+@pytest.fixture
+def pg_rt(tmp_path):
+    with fresh_database("postgresql", tmp_path, with_schema=True) as url:
+        yield from engine_runtime(url)
+
+
+def test_a_key_written_first_by_another_request_is_retried_into_a_replay(pg_rt, monkeypatch):
+    """Two first writers of one key: the loser's one-statement write fails with SQLAlchemy's
+    IntegrityError (raised from the driver's cursor), ``transact`` runs it again and the
+    second time the lock step reads the winner's record: a replay, nothing written twice."""
+    with pg_rt.session_factory() as s:
+        case = _submitted(s)
+    persist = writes.persist
+    raced = []
+
+    def winner_first(session, change):  # noqa: ANN001, ANN202
+        if not raced:
+            raced.append(True)
+            with pg_rt.session_factory() as other:
+                other.add(IdempotencyRecord(
+                    actor="rob", key="race", instance_id=case, trigger="approve",
+                    result={"instance_id": case, "trigger": "approve", "from_state": "pending",
+                            "to_state": "approved", "version": 3, "audit_seq": 3}))
+                other.commit()
+        return persist(session, change)
+
+    monkeypatch.setattr(writes, "persist", winner_first)
+    with pg_rt.session_factory() as s:
+        result = transact(s, lambda: engine.fire(s, case, "approve", RISK, {"amount": 3},
+                                                 idempotency_key="race"))
+        assert result.replayed and result.to_state == "approved"
+        assert s.get(WorkflowInstance, case).version == 2  # the loser wrote nothing
+        with pytest.raises(IntegrityError):
+            s.add(IdempotencyRecord(actor="rob", key="race", instance_id=case,
+                                    trigger="approve", result={}))
+            s.flush()
+
+
+def test_postgresql_fires_in_three_round_trips(pg_rt):
+    with pg_rt.session_factory() as s:
+        case = _submitted(s)
+        sent = [0]
+        original = psycopg.Cursor.execute
+
+        def counted(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            sent[0] += 1
+            return original(self, *args, **kwargs)
+
+        def committed(*_args) -> None:  # noqa: ANN002
+            sent[0] += 1
+
+        bind = s.get_bind()
+        event.listen(bind, "commit", committed)
+        psycopg.Cursor.execute = counted  # type: ignore[method-assign]
+        try:
+            transact(s, lambda: engine.fire(s, case, "approve", RISK, {"amount": 3},
+                                            idempotency_key="rt-1"))
+        finally:
+            psycopg.Cursor.execute = original  # type: ignore[method-assign]
+            event.remove(bind, "commit", committed)
+        # lock (with the key's record), every write, COMMIT
+        assert sent[0] == 3
+        assert verify_all(s).ok

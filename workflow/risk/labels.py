@@ -1,0 +1,134 @@
+"""The words for every coded value of the customer-risk domain, in both languages, declared
+once: the console, the API's presentation and exports word a value from here.
+
+Each table maps a stored value to ``{"en": …, "zh-CN": …}`` (the shape of a definition's
+YAML labels); a value with no entry is shown as it is.
+"""
+
+from __future__ import annotations
+
+Label = dict[str, str]
+Labels = dict[str, Label]
+
+
+OWNERSHIP_TYPES: Labels = {
+    "central_soe": {"en": "Central state-owned", "zh-CN": "中央国有企业"},
+    "local_soe": {"en": "Local state-owned", "zh-CN": "地方国有企业"},
+    "private": {"en": "Private", "zh-CN": "民营企业"},
+    "foreign": {"en": "Foreign-invested", "zh-CN": "外商投资企业"},
+    "individual": {"en": "Individual", "zh-CN": "个体工商户"},
+    "collective": {"en": "Collective", "zh-CN": "集体企业"},
+    "other": {"en": "Other", "zh-CN": "其他"},
+}
+
+PAYMENT_HISTORIES: Labels = {
+    "good": {"en": "Good", "zh-CN": "良好"},
+    "minor_delays": {"en": "Minor delays", "zh-CN": "轻微延迟"},
+    "overdue": {"en": "Overdue", "zh-CN": "已超时"},
+    "default": {"en": "Defaulted", "zh-CN": "违约"},
+}
+
+ALERT_CATEGORIES: Labels = {
+    "business_change": {"en": "Business change", "zh-CN": "工商变更"},
+    "negative_news": {"en": "Negative news", "zh-CN": "负面舆情"},
+    "litigation": {"en": "Litigation", "zh-CN": "涉诉"},
+    "dishonest_debtor": {"en": "Dishonest judgement debtor", "zh-CN": "失信被执行人"},
+    "payment_overdue": {"en": "Payment overdue", "zh-CN": "付款逾期"},
+    "other": {"en": "Other", "zh-CN": "其他"},
+}
+
+ALERT_LEVELS: Labels = {
+    "red": {"en": "Red", "zh-CN": "红色"},
+    "orange": {"en": "Orange", "zh-CN": "橙色"},
+    "yellow": {"en": "Yellow", "zh-CN": "黄色"},
+    "blue": {"en": "Blue", "zh-CN": "蓝色"},
+    "black": {"en": "Black", "zh-CN": "黑色"},
+}
+
+RISK_LEVELS: Labels = {
+    "high": {"en": "High", "zh-CN": "高"},
+    "medium": {"en": "Medium", "zh-CN": "中"},
+    "low": {"en": "Low", "zh-CN": "低"},
+}
+
+STATUSES: Labels = {
+    "prospect": {"en": "Prospect", "zh-CN": "潜在客户"},
+    "pending_admission": {"en": "Pending admission", "zh-CN": "准入审批中"},
+    "active": {"en": "Active", "zh-CN": "正常"},
+    "suspended": {"en": "Suspended", "zh-CN": "已暂停"},
+    "rejected": {"en": "Rejected", "zh-CN": "已拒绝"},
+    "offboarded": {"en": "Offboarded", "zh-CN": "已退出"},
+}
+
+# Kinds of audit records.
+EVENTS: Labels = {
+    "client.created": {"en": "created", "zh-CN": "创建"},
+    "client.updated": {"en": "edited", "zh-CN": "编辑"},
+    "client.screened": {"en": "screened", "zh-CN": "完成筛查"},
+    "client.sensitive_read": {"en": "viewed sensitive data", "zh-CN": "查看了敏感信息"},
+    "client.sensitive_changed": {"en": "sensitive change applied", "zh-CN": "敏感字段变更生效"},
+    "client.status_changed": {"en": "status changed", "zh-CN": "状态变更"},
+    "started": {"en": "started", "zh-CN": "发起"},
+    "transition": {"en": "transition", "zh-CN": "流转"},
+    "incident": {"en": "incident", "zh-CN": "异常事件"},
+    "evidence.uploaded": {"en": "evidence uploaded", "zh-CN": "上传证据"},
+}
+
+# Client fields, as named in diffs, change requests and the record history.
+FIELDS: Labels = {
+    "name": {"en": "Name", "zh-CN": "名称"},
+    "credit_code": {"en": "Unified social credit code", "zh-CN": "统一社会信用代码"},
+    "legal_representative": {"en": "Legal representative", "zh-CN": "法定代表人"},
+    "id_number": {"en": "Identity number", "zh-CN": "证件号码"},
+    "industry": {"en": "Industry", "zh-CN": "行业"},
+    "region": {"en": "Region", "zh-CN": "地区"},
+    "registered_capital": {"en": "Registered capital", "zh-CN": "注册资本"},
+    "established_on": {"en": "Established", "zh-CN": "成立日期"},
+    "ownership_type": {"en": "Ownership", "zh-CN": "所有制"},
+    "state_ownership_pct": {"en": "State-owned share", "zh-CN": "国有持股比例"},
+    "contacts": {"en": "Contacts", "zh-CN": "联系人"},
+    "bank_account": {"en": "Bank account", "zh-CN": "银行账号"},
+    "tags": {"en": "Tags", "zh-CN": "标签"},
+    "facts": {"en": "Facts", "zh-CN": "评分因素"},
+    "rating": {"en": "Rating", "zh-CN": "评级"},
+    "risk_level": {"en": "Risk level", "zh-CN": "风险等级"},
+    "risk_score": {"en": "Risk score", "zh-CN": "风险评分"},
+    "credit_limit": {"en": "Credit limit", "zh-CN": "授信额度"},
+    "blacklisted": {"en": "Blacklisted", "zh-CN": "黑名单"},
+    "owner": {"en": "Owner", "zh-CN": "客户经理"},
+    "status": {"en": "Status", "zh-CN": "状态"},
+    "contracts": {"en": "Contracts", "zh-CN": "合同"},
+}
+
+# Stages of an alert whose deadline passed (alert_remediation).
+ALERT_STAGES: Labels = {
+    "respond": {"en": "respond", "zh-CN": "响应"},
+    "rectify": {"en": "rectify", "zh-CN": "整改"},
+}
+
+# How a due-diligence review ended, as its parent case is told.
+REVIEW_OUTCOMES: Labels = {
+    "passed": {"en": "passed", "zh-CN": "通过"},
+    "passed_with_conditions": {"en": "passed with conditions", "zh-CN": "附条件通过"},
+    "failed": {"en": "failed", "zh-CN": "未通过"},
+}
+
+# What decided a screening rating.
+DECIDED_BY: Labels = {
+    "rule": {"en": "decided by the rules", "zh-CN": "由规则判定"},
+    "scorecard": {"en": "decided by the scorecard", "zh-CN": "由评分卡判定"},
+}
+# Values coded by the forms (ownership, payment history, an alert's category), and levels
+# (an alert's colour, a client's risk level): one word each, whichever table has it.
+CHOICES: tuple[Labels, ...] = (OWNERSHIP_TYPES, PAYMENT_HISTORIES, ALERT_CATEGORIES)
+LEVELS: tuple[Labels, ...] = (ALERT_LEVELS, RISK_LEVELS)
+
+
+def word(tables: Labels | tuple[Labels, ...], value: str | None, lang: str) -> str:
+    """``value``'s label in ``lang`` (``en``/``zh-CN``) from the first table that has it;
+    the value itself when none has."""
+    for table in (tables,) if isinstance(tables, dict) else tables:
+        found = table.get(value or "")
+        if found is not None:
+            return found.get(lang) or found["en"]
+    return value or ""
