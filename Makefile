@@ -21,9 +21,9 @@ run: install
 	$(VENV)/bin/riskloop run
 
 lint: install
-	$(VENV)/bin/ruff check workflow api web tests examples
+	$(VENV)/bin/ruff check workflow api web tests bench examples
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff format --check workflow/risk/clients/creditcode.py workflow/platform/crypto.py workflow/risk/clients/masking.py workflow/risk/screening/rules.py
+	$(VENV)/bin/ruff format --check workflow api web tests bench examples
 
 typecheck: install
 	$(VENV)/bin/mypy workflow

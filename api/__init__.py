@@ -33,12 +33,20 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Static assets and the API's documentation may be cached; everything else (API answers,
 # console pages, errors) may carry personal data or a token and is never stored.
-_CACHEABLE_ENDPOINTS = frozenset({"static", "console.static", "docs_assets.swagger_asset",
-                                  "api-docs.openapi_json", "api-docs.openapi_swagger_ui"})
+_CACHEABLE_ENDPOINTS = frozenset(
+    {
+        "static",
+        "console.static",
+        "docs_assets.swagger_asset",
+        "api-docs.openapi_json",
+        "api-docs.openapi_swagger_ui",
+    }
+)
 
 
-def create_app(config: dict[str, Any] | None = None, *,
-               registries: Iterable[Registry] = ()) -> Flask:
+def create_app(
+    config: dict[str, Any] | None = None, *, registries: Iterable[Registry] = ()
+) -> Flask:
     """Build the app; nothing connects to the database until it is used.
 
     ``registries`` add named guards, effects, tasks and jobs to riskloop's own (a
@@ -61,8 +69,7 @@ def create_app(config: dict[str, Any] | None = None, *,
         OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
         OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         API_SPEC_OPTIONS={
-            "components": {"securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "info": {"description": "Workflow and approval engine for customer-risk management."},
         },
         JSON_SORT_KEYS=False,
@@ -73,16 +80,29 @@ def create_app(config: dict[str, Any] | None = None, *,
 
     # The one engine object of this app: db.session and the workers' sessions carry it.
     folders = [Path(app.config["RISKLOOP_DEFINITIONS"])]
-    folders += [Path(extra) for extra in
-                filter(None, str(app.config.get("RISKLOOP_EXTRA_DEFINITIONS", "")).split(os.pathsep))]
+    folders += [
+        Path(extra)
+        for extra in filter(
+            None, str(app.config.get("RISKLOOP_EXTRA_DEFINITIONS", "")).split(os.pathsep)
+        )
+    ]
     with app.app_context():
-        rt = composition.build_runtime(db.engine, app.config, folders=folders, keys=keys,
-                                       extra=[*composition.named_registries(
-                                           str(app.config.get("RISKLOOP_REGISTRIES", ""))),
-                                           *registries])
-    broker = build_broker(app.config.get("REDIS_URL"), middleware=[AppContextMiddleware(app)],
-                          heartbeat_timeout_ms=app.config.get("RISKLOOP_BROKER_HEARTBEAT_MS", 15000),
-                          maintenance_chance=app.config.get("RISKLOOP_BROKER_MAINTENANCE_CHANCE", 5000))
+        rt = composition.build_runtime(
+            db.engine,
+            app.config,
+            folders=folders,
+            keys=keys,
+            extra=[
+                *composition.named_registries(str(app.config.get("RISKLOOP_REGISTRIES", ""))),
+                *registries,
+            ],
+        )
+    broker = build_broker(
+        app.config.get("REDIS_URL"),
+        middleware=[AppContextMiddleware(app)],
+        heartbeat_timeout_ms=app.config.get("RISKLOOP_BROKER_HEARTBEAT_MS", 15000),
+        maintenance_chance=app.config.get("RISKLOOP_BROKER_MAINTENANCE_CHANCE", 5000),
+    )
     declare_actor(broker, rt, max_attempts=app.config["RISKLOOP_TASK_MAX_ATTEMPTS"])
     app.extensions["riskloop"] = {"runtime": rt, "broker": broker}
 
@@ -134,10 +154,17 @@ def sync_definitions(app: Flask) -> None:
     catalog = runtime_of(app).catalog
     added = catalog.sync(db.session)
     for definition in added:
-        audit.record_event(db.session, "system:definitions", "definition.loaded",
-                           Actor.system("definitions"),
-                           payload={"name": definition.name, "version": definition.version,
-                                    "content_hash": definition.content_hash})
+        audit.record_event(
+            db.session,
+            "system:definitions",
+            "definition.loaded",
+            Actor.system("definitions"),
+            payload={
+                "name": definition.name,
+                "version": definition.version,
+                "content_hash": definition.content_hash,
+            },
+        )
     from workflow.risk.screening.rule_set_loads import record_rule_set_load
 
     record_rule_set_load(db.session, app.config)
@@ -156,8 +183,10 @@ def try_sync_definitions(app: Flask) -> bool:
         sync_definitions(app)
     except OperationalError as exc:
         db.session.rollback()
-        log.warning("database unavailable at start-up (%s); definitions will sync later",
-                    type(exc.orig).__name__)
+        log.warning(
+            "database unavailable at start-up (%s); definitions will sync later",
+            type(exc.orig).__name__,
+        )
         app.extensions["riskloop"]["synced"] = False
         return False
     app.extensions["riskloop"]["synced"] = True
@@ -166,7 +195,9 @@ def try_sync_definitions(app: Flask) -> bool:
 
 def _too_deep(exc: RecursionError):  # noqa: ANN202
     """Deeply nested JSON exhausts the parser's recursion: a client error, not a 500."""
-    return problems.problem(400, "Malformed JSON", "The JSON is nested too deeply.", slug="malformed-json")
+    return problems.problem(
+        400, "Malformed JSON", "The JSON is nested too deeply.", slug="malformed-json"
+    )
 
 
 def _install_proxy_and_cookies(app: Flask) -> None:
@@ -176,8 +207,13 @@ def _install_proxy_and_cookies(app: Flask) -> None:
 
     hops = int(app.config.get("RISKLOOP_PROXY_HOPS", 0))
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,  # type: ignore[method-assign]
-                                x_port=hops)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=hops,
+            x_proto=hops,
+            x_host=hops,  # type: ignore[method-assign]
+            x_port=hops,
+        )
     if hops > 0 or app.config.get("RISKLOOP_SECURE_COOKIES"):
         app.config["SESSION_COOKIE_SECURE"] = True
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -217,11 +253,20 @@ def _install_request_hooks(app: Flask) -> None:
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.endpoint not in _CACHEABLE_ENDPOINTS and "no-store" not in response.headers.get(
-                "Cache-Control", ""):
+            "Cache-Control", ""
+        ):
             response.headers["Cache-Control"] = "no-store"  # replaces e.g. send_file's no-cache
         if hasattr(g, "started"):
-            log_access(request.method, request.url_rule.rule if request.url_rule else "unmatched",
-                       response.status_code, g.started)
-            observe(request.method, request.url_rule.rule if request.url_rule else "unmatched",
-                    response.status_code, g.started)
+            log_access(
+                request.method,
+                request.url_rule.rule if request.url_rule else "unmatched",
+                response.status_code,
+                g.started,
+            )
+            observe(
+                request.method,
+                request.url_rule.rule if request.url_rule else "unmatched",
+                response.status_code,
+                g.started,
+            )
         return response

@@ -52,6 +52,7 @@ def allow(check: Check) -> Callable[[F], F]:
     def declare(view: F) -> F:
         setattr(view, _ATTRIBUTE, (check, accepted))
         return view
+
     return declare
 
 
@@ -60,8 +61,11 @@ def _parameters(check: Check) -> frozenset[str] | None:
     parameters = inspect.signature(check).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return None
-    return frozenset(p.name for p in parameters
-                     if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
+    return frozenset(
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    )
 
 
 def _declared(view_function: Any, method: str) -> tuple[Check, frozenset[str] | None] | None:
@@ -109,8 +113,10 @@ def install(app: Flask) -> None:
     """
     missing = undeclared(app)
     if missing:
-        raise RuntimeError("every API operation declares who may call it; add @allow(...) "
-                           f"(api.authorization) to: {', '.join(missing)}")
+        raise RuntimeError(
+            "every API operation declares who may call it; add @allow(...) "
+            f"(api.authorization) to: {', '.join(missing)}"
+        )
     for name, blueprint in app.blueprints.items():
         if isinstance(blueprint, DocumentedBlueprint):
             app.before_request_funcs.setdefault(name, []).append(authorize_request)

@@ -39,8 +39,13 @@ def _create_app() -> object:
         raise click.ClickException(exc.detail) from exc
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
-             load_dotenv=False, add_version_option=False)
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    load_dotenv=False,
+    add_version_option=False,
+)
 def main() -> None:
     """riskloop: workflow and approval engine for customer-risk management."""
     from .logging_setup import configure
@@ -56,8 +61,9 @@ def _db_group() -> click.Group:
     """Flask-Migrate's ``db`` commands, with ``upgrade`` also recording the definitions."""
     from flask_migrate.cli import db as migrate_db
 
-    group = click.Group("db", help=migrate_db.help, params=migrate_db.params,
-                        callback=migrate_db.callback)
+    group = click.Group(
+        "db", help=migrate_db.help, params=migrate_db.params, callback=migrate_db.callback
+    )
     for name, command in migrate_db.commands.items():
         if name != "upgrade":
             group.add_command(command, name)
@@ -70,9 +76,14 @@ def _db_group() -> click.Group:
 
         sync_definitions(current_app)
 
-    group.add_command(click.Command("upgrade", callback=with_appcontext(upgrade),
-                                    params=original.params,
-                                    help="Upgrade to a later version, then record new definition versions."))
+    group.add_command(
+        click.Command(
+            "upgrade",
+            callback=with_appcontext(upgrade),
+            params=original.params,
+            help="Upgrade to a later version, then record new definition versions.",
+        )
+    )
     return group
 
 
@@ -90,10 +101,16 @@ def upgrade_database() -> None:
 
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")),
-              show_default="5000 or $PORT")
+@click.option(
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("PORT", "5000")),
+    show_default="5000 or $PORT",
+)
 @click.option("--threads", type=int, default=8, show_default=True, help="HTTP threads")
-@click.option("--no-demo", is_flag=True, help="Do not create demo users and data in an empty database")
+@click.option(
+    "--no-demo", is_flag=True, help="Do not create demo users and data in an empty database"
+)
 @with_appcontext
 def run_command(host: str, port: int, threads: int, no_demo: bool) -> None:
     """Run the embedded all-in-one server: migrate, API, console, worker, scheduler."""
@@ -114,7 +131,9 @@ def run_command(host: str, port: int, threads: int, no_demo: bool) -> None:
     if app.config.get("REDIS_URL") is None and app.config["RISKLOOP_EMBEDDED_WORKER"]:
         services = EmbeddedServices(app, threads=app.config["RISKLOOP_WORKER_THREADS"])
         services.start()
-    click.echo(f"riskloop is serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    click.echo(
+        f"riskloop is serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)"
+    )
     try:
         serve(app, host=host, port=port, threads=threads, ident="riskloop", _quiet=True)
     finally:
@@ -123,8 +142,12 @@ def run_command(host: str, port: int, threads: int, no_demo: bool) -> None:
 
 
 @main.command("worker")
-@click.option("--processes", type=int, default=lambda: int(os.environ.get("RISKLOOP_WORKER_PROCESSES", "1")))
-@click.option("--threads", type=int, default=lambda: int(os.environ.get("RISKLOOP_WORKER_THREADS", "4")))
+@click.option(
+    "--processes", type=int, default=lambda: int(os.environ.get("RISKLOOP_WORKER_PROCESSES", "1"))
+)
+@click.option(
+    "--threads", type=int, default=lambda: int(os.environ.get("RISKLOOP_WORKER_THREADS", "4"))
+)
 @with_appcontext
 def worker_command(processes: int, threads: int) -> None:
     """Run Dramatiq workers against REDIS_URL (SIGTERM lets running messages finish)."""
@@ -132,11 +155,26 @@ def worker_command(processes: int, threads: int) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config.get("REDIS_URL"):
-        raise click.ClickException("riskloop worker needs REDIS_URL; in embedded mode "
-                                   "`riskloop run` runs its own in-process worker")
+        raise click.ClickException(
+            "riskloop worker needs REDIS_URL; in embedded mode "
+            "`riskloop run` runs its own in-process worker"
+        )
     if processes > 1:
-        children = [subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--processes", "1",
-                                      "--threads", str(threads)]) for _ in range(processes)]
+        children = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "api.cli",
+                    "worker",
+                    "--processes",
+                    "1",
+                    "--threads",
+                    str(threads),
+                ]
+            )
+            for _ in range(processes)
+        ]
 
         def forward(signum: int, _frame: object) -> None:
             for child in children:
@@ -159,9 +197,13 @@ def worker_command(processes: int, threads: int) -> None:
 
 @main.command("scheduler")
 @click.option("--interval", type=float, default=1.0, show_default=True)
-@click.option("--redeliver-after", type=float, show_default="30 or $RISKLOOP_OUTBOX_REDELIVER_SECONDS",
-              default=lambda: float(os.environ.get("RISKLOOP_OUTBOX_REDELIVER_SECONDS", "30")),
-              help="re-send outbox messages still pending after this many seconds")
+@click.option(
+    "--redeliver-after",
+    type=float,
+    show_default="30 or $RISKLOOP_OUTBOX_REDELIVER_SECONDS",
+    default=lambda: float(os.environ.get("RISKLOOP_OUTBOX_REDELIVER_SECONDS", "30")),
+    help="re-send outbox messages still pending after this many seconds",
+)
 @with_appcontext
 def scheduler_command(interval: float, redeliver_after: float) -> None:
     """Claim due timers, arm cron-like jobs and relay the outbox (several may run)."""
@@ -170,8 +212,13 @@ def scheduler_command(interval: float, redeliver_after: float) -> None:
     from workflow.background.scheduler import Scheduler
 
     rt = runtime_of()
-    scheduler = Scheduler(rt.session_factory, rt.catalog.registry, rt.settings, interval=interval,
-                          redeliver_after=timedelta(seconds=redeliver_after))
+    scheduler = Scheduler(
+        rt.session_factory,
+        rt.catalog.registry,
+        rt.settings,
+        interval=interval,
+        redeliver_after=timedelta(seconds=redeliver_after),
+    )
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
     signal.signal(signal.SIGINT, lambda *_: scheduler.stop())
     thread = scheduler.start()
@@ -203,21 +250,31 @@ def users_group() -> None:
 @click.option("--display-name", default="")
 @click.option("--email", default=None)
 @with_appcontext
-def users_create(name: str, roles: tuple[str, ...], password_stdin: bool, display_name: str,
-                 email: str | None) -> None:
+def users_create(
+    name: str, roles: tuple[str, ...], password_stdin: bool, display_name: str, email: str | None
+) -> None:
     """Create user NAME with one or more roles."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        accounts.create_user(db.session, name, password, list(roles), by=CLI_ACTOR,
-                             display_name=display_name, email=email)
+        accounts.create_user(
+            db.session,
+            name,
+            password,
+            list(roles),
+            by=CLI_ACTOR,
+            display_name=display_name,
+            email=email,
+        )
         db.session.commit()
     except RiskloopError as exc:
         db.session.rollback()
         errors = exc.extra.get("errors")
-        raise click.ClickException(f"{exc.detail}{': ' + json.dumps(errors, ensure_ascii=False) if errors else ''}") from exc
+        raise click.ClickException(
+            f"{exc.detail}{': ' + json.dumps(errors, ensure_ascii=False) if errors else ''}"
+        ) from exc
     click.echo(f"created user {name} with roles {', '.join(sorted(set(roles)))}")
 
 
@@ -228,7 +285,9 @@ def _change_user(change: Callable[[], object], success: str) -> None:
     except RiskloopError as exc:
         db.session.rollback()
         errors = exc.extra.get("errors")
-        raise click.ClickException(f"{exc.detail}{': ' + json.dumps(errors, ensure_ascii=False) if errors else ''}") from exc
+        raise click.ClickException(
+            f"{exc.detail}{': ' + json.dumps(errors, ensure_ascii=False) if errors else ''}"
+        ) from exc
     click.echo(success)
 
 
@@ -237,8 +296,10 @@ def _change_user(change: Callable[[], object], success: str) -> None:
 @with_appcontext
 def users_deactivate(name: str) -> None:
     """Deactivate user NAME: no sign-in; every token and console session of theirs ends."""
-    _change_user(lambda: accounts.set_active(db.session, name, False, by=CLI_ACTOR),
-                 f"deactivated user {name}; their tokens and console sessions are revoked")
+    _change_user(
+        lambda: accounts.set_active(db.session, name, False, by=CLI_ACTOR),
+        f"deactivated user {name}; their tokens and console sessions are revoked",
+    )
 
 
 @users_group.command("activate")
@@ -246,8 +307,9 @@ def users_deactivate(name: str) -> None:
 @with_appcontext
 def users_activate(name: str) -> None:
     """Reactivate user NAME (they sign in again; old tokens and sessions stay revoked)."""
-    _change_user(lambda: accounts.set_active(db.session, name, True, by=CLI_ACTOR),
-                 f"activated user {name}")
+    _change_user(
+        lambda: accounts.set_active(db.session, name, True, by=CLI_ACTOR), f"activated user {name}"
+    )
 
 
 @users_group.command("roles")
@@ -256,8 +318,10 @@ def users_activate(name: str) -> None:
 @with_appcontext
 def users_roles(name: str, roles: tuple[str, ...]) -> None:
     """Replace the roles of user NAME (their console sessions end: they sign in again)."""
-    _change_user(lambda: accounts.set_roles(db.session, name, list(roles), by=CLI_ACTOR),
-                 f"user {name} now has roles {', '.join(sorted(set(roles)))}")
+    _change_user(
+        lambda: accounts.set_roles(db.session, name, list(roles), by=CLI_ACTOR),
+        f"user {name} now has roles {', '.join(sorted(set(roles)))}",
+    )
 
 
 @main.group("definitions")
@@ -266,14 +330,17 @@ def definitions_group() -> None:
 
 
 @definitions_group.command("check")
-@click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument(
+    "folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
 def definitions_check(folder: Path | None) -> None:
     """Validate every definition in FOLDER (default: the configured folder)."""
     from .config import default_definitions_dir
 
     folder = folder or Path(os.environ.get("RISKLOOP_DEFINITIONS", default_definitions_dir()))
     catalog = composition.catalog(
-        *composition.named_registries(os.environ.get("RISKLOOP_REGISTRIES", "")))
+        *composition.named_registries(os.environ.get("RISKLOOP_REGISTRIES", ""))
+    )
     try:
         loaded = load_folder(folder, catalog.registry, catalog.policy)
     except RiskloopError as exc:
@@ -282,8 +349,10 @@ def definitions_check(folder: Path | None) -> None:
     if changed:
         raise click.ClickException("; ".join(changed))
     for definition in loaded:
-        click.echo(f"ok  {definition.file}: {definition.name} v{definition.version} "
-                   f"({len(definition.states)} states, {len(definition.transitions)} transitions)")
+        click.echo(
+            f"ok  {definition.file}: {definition.name} v{definition.version} "
+            f"({len(definition.states)} states, {len(definition.transitions)} transitions)"
+        )
     rules = folder / "rules"
     if rules.is_dir():
         from workflow.risk.screening.rules import load_rule_set
@@ -307,8 +376,10 @@ def _changed_since_loaded(loaded: list[Definition]) -> list[str]:
     try:
         if not inspect(db.engine).has_table("definitions"):
             return []
-        stored = {(r.name, r.version): r.content_hash
-                  for r in db.session.execute(select(DefinitionRecord)).scalars()}
+        stored = {
+            (r.name, r.version): r.content_hash
+            for r in db.session.execute(select(DefinitionRecord)).scalars()
+        }
     except OperationalError:
         click.echo("note: the database does not answer; versions not compared with it", err=True)
         return []
@@ -320,7 +391,8 @@ def _changed_since_loaded(loaded: list[Definition]) -> list[str]:
             problems.append(
                 f"{definition.file}: version: {definition.name} v{definition.version} changed since "
                 f"it was loaded (content hash {known[:12]}… → {definition.content_hash[:12]}…); "
-                f"raise version to {max(latest, definition.version) + 1} to publish the change")
+                f"raise version to {max(latest, definition.version) + 1} to publish the change"
+            )
     return problems
 
 
@@ -344,7 +416,8 @@ def keys_generate() -> None:
 
 from .cli_ops import backup_command, restore_command  # noqa: E402
 
-main.add_command(backup_command); main.add_command(restore_command)  # noqa: E702
+main.add_command(backup_command)
+main.add_command(restore_command)  # noqa: E702
 
 
 from .cli_clients import register as _register_clients  # noqa: E402

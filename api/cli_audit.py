@@ -30,10 +30,14 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--no-progress", is_flag=True, help="no progress bar (e.g. in logs)")
-@click.option("--anchor", "anchor_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="a file of checkpoint anchor lines (as `audit checkpoint` prints and the "
-                   "instance's anchor file holds); each must match a checkpoint in the database. "
-                   "Default: RISKLOOP_AUDIT_ANCHOR_FILE when it exists")
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a file of checkpoint anchor lines (as `audit checkpoint` prints and the "
+    "instance's anchor file holds); each must match a checkpoint in the database. "
+    "Default: RISKLOOP_AUDIT_ANCHOR_FILE when it exists",
+)
 @with_appcontext
 def audit_verify(as_json: bool, no_progress: bool, anchor_file: Path | None) -> None:
     """Compare checkpoints with the anchor file, verify checkpoints, every hash chain, every
@@ -52,8 +56,12 @@ def audit_verify(as_json: bool, no_progress: bool, anchor_file: Path | None) -> 
             report = verify_all(db.session, progress=click.echo, anchor=anchor)
         else:
             total = count_records(db.session)
-            with click.progressbar(length=max(total, 1), label="verifying audit records",
-                                   file=sys.stderr, show_pos=True) as bar:
+            with click.progressbar(
+                length=max(total, 1),
+                label="verifying audit records",
+                file=sys.stderr,
+                show_pos=True,
+            ) as bar:
                 done = [0]
 
                 def advance(count: int) -> None:
@@ -68,11 +76,16 @@ def audit_verify(as_json: bool, no_progress: bool, anchor_file: Path | None) -> 
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     elif report.ok:
-        anchored = (f" ({report.anchored} anchored checkpoints matched)"
-                    if report.anchor_file is not None else "")
-        click.echo(f"audit trail verified: {report.records} records in {report.streams} streams, "
-                   f"{report.checkpoints} checkpoints{anchored}, {report.replayed} instances "
-                   "replayed")
+        anchored = (
+            f" ({report.anchored} anchored checkpoints matched)"
+            if report.anchor_file is not None
+            else ""
+        )
+        click.echo(
+            f"audit trail verified: {report.records} records in {report.streams} streams, "
+            f"{report.checkpoints} checkpoints{anchored}, {report.replayed} instances "
+            "replayed"
+        )
     else:
         brk = report.first_break
         assert brk is not None
@@ -98,11 +111,16 @@ def audit_checkpoint() -> None:
     if where is not None:
         click.echo(f"anchored in {where}")
     else:
-        click.echo(f"WARNING: checkpoint {seq} is not in an anchor file (RISKLOOP_AUDIT_ANCHOR_FILE "
-                   "is not set or cannot be written; see the log)", err=True)
+        click.echo(
+            f"WARNING: checkpoint {seq} is not in an anchor file (RISKLOOP_AUDIT_ANCHOR_FILE "
+            "is not set or cannot be written; see the log)",
+            err=True,
+        )
     click.echo(f"checkpoint {seq} hmac {signature}")
-    click.echo("Keep the next line outside this machine (a ticket, a mail, another host); "
-               "`riskloop audit verify --anchor FILE` checks a file of such lines:")
+    click.echo(
+        "Keep the next line outside this machine (a ticket, a mail, another host); "
+        "`riskloop audit verify --anchor FILE` checks a file of such lines:"
+    )
     click.echo(line)
 
 
@@ -122,25 +140,44 @@ def _when(value: str | None) -> datetime | None:
 
 @audit_group.command("export")
 @click.option("--instance", "instance_id", type=int, help="one workflow instance")
-@click.option("--client", "client_id", type=int, help="one client: its stream and every case about it")
+@click.option(
+    "--client", "client_id", type=int, help="one client: its stream and every case about it"
+)
 @click.option("--since", help="time range start (ISO 8601, UTC unless an offset is given)")
 @click.option("--until", help="time range end (exclusive)")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
-              help="file to write (default: standard output)")
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="file to write (default: standard output)",
+)
 @with_appcontext
-def audit_export(instance_id: int | None, client_id: int | None, since: str | None,
-                 until: str | None, fmt: str, output: IO[str]) -> None:
+def audit_export(
+    instance_id: int | None,
+    client_id: int | None,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    output: IO[str],
+) -> None:
     """Export records with their chain proof; re-check a JSON Lines export offline with
     `riskloop-verify-export FILE` (or `python -m workflow.audit.offline_verifier FILE`)."""
-    scope = ExportScope(instance_id=instance_id, client_id=client_id,
-                        since=_when(since), until=_when(until))
+    scope = ExportScope(
+        instance_id=instance_id, client_id=client_id, since=_when(since), until=_when(until)
+    )
     if scope == ExportScope():
         raise click.UsageError("choose what to export: --instance, --client and/or --since/--until")
     lines: Any
     try:
-        lines = (export_jsonl(db.session, scope, CLI_ACTOR) if fmt == "jsonl"
-                 else export_csv(db.session, scope, CLI_ACTOR))
+        lines = (
+            export_jsonl(db.session, scope, CLI_ACTOR)
+            if fmt == "jsonl"
+            else export_csv(db.session, scope, CLI_ACTOR)
+        )
         for line in lines:
             output.write(line)
     except RiskloopError as exc:

@@ -24,8 +24,10 @@ def _fail(exc: RiskloopError) -> click.ClickException:
     errors = exc.extra.get("errors")
     lines = [exc.detail]
     if errors:
-        lines += [f"  {key}: {'; '.join(map(str, msgs if isinstance(msgs, list) else [msgs]))}"
-                  for key, msgs in errors.items()]
+        lines += [
+            f"  {key}: {'; '.join(map(str, msgs if isinstance(msgs, list) else [msgs]))}"
+            for key, msgs in errors.items()
+        ]
     return click.ClickException("\n".join(lines))
 
 
@@ -34,7 +36,9 @@ def _actor(username: str | None) -> Actor:
         return CLI_ACTOR
     user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None or not user.active:
-        raise click.ClickException(f"no active user {username!r}; create it with riskloop users create")
+        raise click.ClickException(
+            f"no active user {username!r}; create it with riskloop users create"
+        )
     return Actor(user.username, frozenset(user.roles or []), user.id)
 
 
@@ -71,11 +75,16 @@ def clients_group() -> None:
 @click.option("--dry-run", is_flag=True, help="check every row and report; write nothing")
 @click.option("--submit", is_flag=True, help="start an admission for every imported client")
 @click.option("--owner", default=None, help="sales user owning rows without an owner column")
-@click.option("--as", "as_user", default=None,
-              help="act as this user (needed with --submit: admissions are started by sales)")
+@click.option(
+    "--as",
+    "as_user",
+    default=None,
+    help="act as this user (needed with --submit: admissions are started by sales)",
+)
 @with_appcontext
-def clients_import(file: Path, dry_run: bool, submit: bool, owner: str | None,
-                   as_user: str | None) -> None:
+def clients_import(
+    file: Path, dry_run: bool, submit: bool, owner: str | None, as_user: str | None
+) -> None:
     """Import clients from FILE (.csv or .xlsx), idempotent by credit_code."""
     from workflow.risk.clients.bulk_import import read_rows, run_import
 
@@ -84,8 +93,16 @@ def clients_import(file: Path, dry_run: bool, submit: bool, owner: str | None,
     try:
         total = sum(1 for _ in read_rows(content, file.name))
         with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
-            report = run_import(db.session, content, file.name, actor, dry_run=dry_run, submit=submit,
-                                default_owner=owner, progress=bar.update)
+            report = run_import(
+                db.session,
+                content,
+                file.name,
+                actor,
+                dry_run=dry_run,
+                submit=submit,
+                default_owner=owner,
+                progress=bar.update,
+            )
         if dry_run:
             db.session.rollback()
         else:
@@ -94,9 +111,15 @@ def clients_import(file: Path, dry_run: bool, submit: bool, owner: str | None,
         db.session.rollback()
         raise _fail(exc) from exc
     summary = report.to_dict()
-    click.echo(json.dumps({k: v for k, v in summary.items() if k not in ("errors", "sensitive_differences")}))
+    click.echo(
+        json.dumps(
+            {k: v for k, v in summary.items() if k not in ("errors", "sensitive_differences")}
+        )
+    )
     for error in report.errors:
-        click.echo(f"row {error['row']}: {error['field']}: {'; '.join(error['messages'])}", err=True)
+        click.echo(
+            f"row {error['row']}: {error['field']}: {'; '.join(error['messages'])}", err=True
+        )
     for diff in report.sensitive_differences:
         click.echo(f"row {diff['row']}: {diff['field']} {diff['message']}", err=True)
     if report.errors:
@@ -113,8 +136,9 @@ def keys_rotate() -> None:
         total = count_encrypted(db.session)
         with click.progressbar(length=total, label="re-encrypting", file=sys.stderr) as bar:
             rewritten = rotate_all(db.session, progress=bar.update)
-        audit.record_event(db.session, "system:keys", "keys.rotated", CLI_ACTOR,
-                           payload={"rewritten": rewritten})
+        audit.record_event(
+            db.session, "system:keys", "keys.rotated", CLI_ACTOR, payload={"rewritten": rewritten}
+        )
         db.session.commit()
     except RiskloopError as exc:
         db.session.rollback()

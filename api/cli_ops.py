@@ -25,10 +25,19 @@ def _folder(folder: Path | None) -> Path:
 
 
 @click.command("backup")
-@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="where to write (default: $RISKLOOP_BACKUP_DIR or instance/backups)")
-@click.option("--keep", type=int, default=None,
-              help="then keep only the newest N backups (default: $RISKLOOP_BACKUP_KEEP)")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="where to write (default: $RISKLOOP_BACKUP_DIR or instance/backups)",
+)
+@click.option(
+    "--keep",
+    type=int,
+    default=None,
+    help="then keep only the newest N backups (default: $RISKLOOP_BACKUP_KEEP)",
+)
 @with_appcontext
 def backup_command(folder: Path | None, keep: int | None) -> None:
     """A consistent copy of the database while the service keeps running."""
@@ -39,8 +48,12 @@ def backup_command(folder: Path | None, keep: int | None) -> None:
         raise click.ClickException(exc.detail) from exc
     except OSError as exc:
         raise click.ClickException(f"could not write the backup into {target}: {exc}") from exc
-    deleted = backups.prune(target, keep if keep is not None else current_app.config["RISKLOOP_BACKUP_KEEP"])
-    click.echo(f"backup written: {written}" + (f" ({len(deleted)} older deleted)" if deleted else ""))
+    deleted = backups.prune(
+        target, keep if keep is not None else current_app.config["RISKLOOP_BACKUP_KEEP"]
+    )
+    click.echo(
+        f"backup written: {written}" + (f" ({len(deleted)} older deleted)" if deleted else "")
+    )
 
 
 @click.command("restore")
@@ -53,12 +66,15 @@ def restore_command(backup_file: Path) -> None:
     if tables:
         raise click.ClickException(
             "the database at DATABASE_URL is not empty; restore into a new empty database "
-            "(e.g. `createdb riskloop_restored`) and point DATABASE_URL at it")
+            "(e.g. `createdb riskloop_restored`) and point DATABASE_URL at it"
+        )
     try:
         backups.restore(backup_file, _database_url())
     except RiskloopError as exc:
         raise click.ClickException(exc.detail) from exc
     except Exception as exc:  # pg_restore's own message says what went wrong
         detail = getattr(exc, "stderr", b"") or b""
-        raise click.ClickException(f"restore failed: {detail.decode(errors='replace')[-500:] or exc}") from exc
+        raise click.ClickException(
+            f"restore failed: {detail.decode(errors='replace')[-500:] or exc}"
+        ) from exc
     click.echo(f"restored {backup_file.name}; check it with `riskloop audit verify`")

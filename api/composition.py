@@ -40,8 +40,10 @@ def named_registries(spec: str) -> list[Registry]:
         try:
             value = getattr(importlib.import_module(module), attribute or "registry")
         except (ImportError, AttributeError) as exc:
-            raise ConfigurationError(f"RISKLOOP_REGISTRIES: {entry!r} names no registry ({exc}); "
-                                     "write module:attribute, e.g. mycompany.guards:registry") from exc
+            raise ConfigurationError(
+                f"RISKLOOP_REGISTRIES: {entry!r} names no registry ({exc}); "
+                "write module:attribute, e.g. mycompany.guards:registry"
+            ) from exc
         if not isinstance(value, Registry):
             raise ConfigurationError(f"RISKLOOP_REGISTRIES: {entry!r} is not a Registry")
         found.append(value)
@@ -52,8 +54,14 @@ def registry(*extra: Registry) -> Registry:
     """Every named guard, effect, task, job, data view and channel riskloop offers: the
     engine's builtins, the job runner, the audit and accounts jobs, the customer-risk
     plug-in, and ``extra`` (tests add their own)."""
-    return Registry.compose(builtins.registry, jobs.registry, checkpoint_job.registry,
-                            upkeep.registry, plugin.registry(), *extra)
+    return Registry.compose(
+        builtins.registry,
+        jobs.registry,
+        checkpoint_job.registry,
+        upkeep.registry,
+        plugin.registry(),
+        *extra,
+    )
 
 
 def catalog(*extra: Registry) -> Catalog:
@@ -61,9 +69,14 @@ def catalog(*extra: Registry) -> Catalog:
     return Catalog(registry(*extra), plugin.policy())
 
 
-def build_runtime(engine: Engine, settings: Mapping[str, Any], *,
-                  folders: Iterable[Path] = (), keys: list[str] | None = None,
-                  extra: Iterable[Registry] = ()) -> Runtime:
+def build_runtime(
+    engine: Engine,
+    settings: Mapping[str, Any],
+    *,
+    folders: Iterable[Path] = (),
+    keys: list[str] | None = None,
+    extra: Iterable[Registry] = (),
+) -> Runtime:
     """The engine object over ``engine``: definitions of ``folders`` loaded, the field
     cipher of ``keys`` attached to ``engine``, sessions made by its bound factory.
 

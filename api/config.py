@@ -29,13 +29,15 @@ def default_definitions_dir() -> str:
 def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     env = os.environ
     overrides = dict(overrides or {})
-    db_url = overrides.get("DATABASE_URL") or env.get("DATABASE_URL") or (
-        f"sqlite:///{Path(instance_path) / 'riskloop.sqlite'}"
+    db_url = (
+        overrides.get("DATABASE_URL")
+        or env.get("DATABASE_URL")
+        or (f"sqlite:///{Path(instance_path) / 'riskloop.sqlite'}")
     )
     if db_url.startswith("postgres://"):
-        db_url = "postgresql://" + db_url[len("postgres://"):]
+        db_url = "postgresql://" + db_url[len("postgres://") :]
     if db_url.startswith("postgresql://"):
-        db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
+        db_url = "postgresql+psycopg://" + db_url[len("postgresql://") :]
     config: dict[str, Any] = {
         "DATABASE_URL": db_url,
         "REDIS_URL": env.get("REDIS_URL") or None,
@@ -48,7 +50,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "MAX_CONTENT_LENGTH": int(env.get("RISKLOOP_MAX_BODY_BYTES", str(16 * 1024 * 1024))),
         "RISKLOOP_PROXY_HOPS": int(env.get("RISKLOOP_PROXY_HOPS", "0")),
         "RISKLOOP_SECURE_COOKIES": env.get("RISKLOOP_SECURE_COOKIES", "0") == "1",
-        "RISKLOOP_LOGIN_RATE_LIMIT": env.get("RISKLOOP_LOGIN_RATE_LIMIT", "30 per minute;300 per hour"),
+        "RISKLOOP_LOGIN_RATE_LIMIT": env.get(
+            "RISKLOOP_LOGIN_RATE_LIMIT", "30 per minute;300 per hour"
+        ),
         "RISKLOOP_METRICS_TOKEN": env.get("RISKLOOP_METRICS_TOKEN", "").strip(),
         "RISKLOOP_EXTRA_DEFINITIONS": env.get("RISKLOOP_EXTRA_DEFINITIONS", ""),
         "RISKLOOP_REGISTRIES": env.get("RISKLOOP_REGISTRIES", ""),
@@ -56,18 +60,25 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RISKLOOP_BACKUP_CRON": env.get("RISKLOOP_BACKUP_CRON", "30 2 * * *"),
         "RISKLOOP_BACKUP_KEEP": int(env.get("RISKLOOP_BACKUP_KEEP", "14")),
         "RISKLOOP_BROKER_HEARTBEAT_MS": int(env.get("RISKLOOP_BROKER_HEARTBEAT_MS", "15000")),
-        "RISKLOOP_BROKER_MAINTENANCE_CHANCE": int(env.get("RISKLOOP_BROKER_MAINTENANCE_CHANCE", "5000")),
+        "RISKLOOP_BROKER_MAINTENANCE_CHANCE": int(
+            env.get("RISKLOOP_BROKER_MAINTENANCE_CHANCE", "5000")
+        ),
         # Every audit checkpoint is appended here too (workflow/audit/anchors.py).
         "RISKLOOP_AUDIT_ANCHOR_FILE": env.get("RISKLOOP_AUDIT_ANCHOR_FILE")
         or str(Path(instance_path) / "audit-anchors.log"),
         # How far an uploaded zip container (.xlsx import, Office evidence) may unpack.
-        "RISKLOOP_ZIP_MAX_MEMBER_BYTES": int(env.get("RISKLOOP_ZIP_MAX_MEMBER_BYTES",
-                                                     str(archives.DEFAULT_MAX_MEMBER_BYTES))),
-        "RISKLOOP_ZIP_MAX_TOTAL_BYTES": int(env.get("RISKLOOP_ZIP_MAX_TOTAL_BYTES",
-                                                    str(archives.DEFAULT_MAX_TOTAL_BYTES))),
-        "RISKLOOP_ZIP_MAX_RATIO": int(env.get("RISKLOOP_ZIP_MAX_RATIO", str(archives.DEFAULT_MAX_RATIO))),
-        "RISKLOOP_ZIP_MAX_MEMBERS": int(env.get("RISKLOOP_ZIP_MAX_MEMBERS",
-                                                str(archives.DEFAULT_MAX_MEMBERS))),
+        "RISKLOOP_ZIP_MAX_MEMBER_BYTES": int(
+            env.get("RISKLOOP_ZIP_MAX_MEMBER_BYTES", str(archives.DEFAULT_MAX_MEMBER_BYTES))
+        ),
+        "RISKLOOP_ZIP_MAX_TOTAL_BYTES": int(
+            env.get("RISKLOOP_ZIP_MAX_TOTAL_BYTES", str(archives.DEFAULT_MAX_TOTAL_BYTES))
+        ),
+        "RISKLOOP_ZIP_MAX_RATIO": int(
+            env.get("RISKLOOP_ZIP_MAX_RATIO", str(archives.DEFAULT_MAX_RATIO))
+        ),
+        "RISKLOOP_ZIP_MAX_MEMBERS": int(
+            env.get("RISKLOOP_ZIP_MAX_MEMBERS", str(archives.DEFAULT_MAX_MEMBERS))
+        ),
     }
     for key in REQUIRED_KEYS:
         if env.get(key):
@@ -149,5 +160,7 @@ def _refuse_malformed(key: str, value: object) -> None:
     if key == "RISKLOOP_ENCRYPTION_KEYS":
         return  # comma-separated keys; surrounding blanks are dropped by parse_keys
     if value != value.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ConfigurationError(f"{key} has leading or trailing whitespace or a control "
-                                 "character; set it to the bare secret")
+        raise ConfigurationError(
+            f"{key} has leading or trailing whitespace or a control "
+            "character; set it to the bare secret"
+        )

@@ -45,14 +45,20 @@ def ensure_demo(app: Flask, echo: Callable[[str], None] = print) -> bool:
         return False
     password = demo_password()
     for username, roles, name in DEMO_USERS:
-        accounts.create_user(db.session, username, password, roles, by=DEMO_ACTOR, display_name=name)
+        accounts.create_user(
+            db.session, username, password, roles, by=DEMO_ACTOR, display_name=name
+        )
     db.session.commit()
     for add in DEMO_DATA:
         add(db.session)
         db.session.commit()
-    echo("Demo users created (password: {}): {}".format(
-        password, ", ".join(f"{u} ({'/'.join(r)})" for u, r, _ in DEMO_USERS)))
+    echo(
+        "Demo users created (password: {}): {}".format(
+            password, ", ".join(f"{u} ({'/'.join(r)})" for u, r, _ in DEMO_USERS)
+        )
+    )
     return True
+
 
 from workflow.risk.clients.demo import add_demo_clients  # noqa: E402
 

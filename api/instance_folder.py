@@ -35,7 +35,11 @@ def sqlite_file(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite":
         return None
     database = parsed.database or ""
-    if database in ("", ":memory:") or database.startswith("file:") or parsed.query.get("mode") == "memory":
+    if (
+        database in ("", ":memory:")
+        or database.startswith("file:")
+        or parsed.query.get("mode") == "memory"
+    ):
         return None
     return Path(database)
 
@@ -64,7 +68,9 @@ def _tighten(path: Path) -> None:
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             os.chmod(path, mode & 0o700)
-            log.warning("%s was readable by other users (mode %o); now %o", path, mode, mode & 0o700)
+            log.warning(
+                "%s was readable by other users (mode %o); now %o", path, mode, mode & 0o700
+            )
     except FileNotFoundError:
         return
     except PermissionError:

@@ -82,6 +82,16 @@ ACCESS = logging.getLogger("riskloop.access")
 
 def log_access(method: str, route: str, status: int, started: float) -> None:
     """One line per request: route template (never the query string or body)."""
-    ACCESS.info("%s %s %s", method, route, status, extra={
-        "method": method, "route": route, "status": status, "request_id": current_request_id(),
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+    ACCESS.info(
+        "%s %s %s",
+        method,
+        route,
+        status,
+        extra={
+            "method": method,
+            "route": route,
+            "status": status,
+            "request_id": current_request_id(),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )

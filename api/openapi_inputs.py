@@ -35,10 +35,15 @@ def _number(value: Any) -> Any:
     return value
 
 
-def number_bounds(self: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+def number_bounds(
+    self: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any
+) -> dict[str, Any]:
     """An apispec attribute function: bounds as numbers, exclusive bounds marked."""
-    out = {key: _number(ret[key]) for key in ("minimum", "maximum", "default")
-           if isinstance(ret.get(key), Decimal)}
+    out = {
+        key: _number(ret[key])
+        for key in ("minimum", "maximum", "default")
+        if isinstance(ret.get(key), Decimal)
+    }
     ranges = [v for v in field.validators if isinstance(v, ma.validate.Range)]
     lows = [r for r in ranges if r.min is not None]
     highs = [r for r in ranges if r.max is not None]
@@ -63,22 +68,30 @@ class OpenApiInputsPlugin(BasePlugin):
         self.converter = marshmallow_plugin.converter
         self.converter.add_attribute_function(number_bounds)
 
-    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
-                         **kwargs: Any) -> None:
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         for operation in (operations or {}).values():
             for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
                 schema = parameter.get("schema") if isinstance(parameter, dict) else None
-                if parameter.get("in") == "query" and isinstance(schema, dict) \
-                        and schema.get("type") == "string" \
-                        and not {"pattern", "enum", "format"} & set(schema):
+                if (
+                    parameter.get("in") == "query"
+                    and isinstance(schema, dict)
+                    and schema.get("type") == "string"
+                    and not {"pattern", "enum", "format"} & set(schema)
+                ):
                     schema["pattern"] = LINE_PATTERN
 
-    def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+    def schema_helper(
+        self, name: str, definition: dict[str, Any], **kwargs: Any
+    ) -> dict[str, Any] | None:
         schema = kwargs.get("schema")
         if not (schema is ActionBody or isinstance(schema, ActionBody)):
             return None
-        return {"properties": {**self._payload_fields(), **definition.get("properties", {})},
-                "additionalProperties": False}
+        return {
+            "properties": {**self._payload_fields(), **definition.get("properties", {})},
+            "additionalProperties": False,
+        }
 
     def _payload_fields(self) -> dict[str, Any]:
         declared: dict[str, list[dict[str, Any]]] = {}
@@ -88,15 +101,23 @@ class OpenApiInputsPlugin(BasePlugin):
                 for transition in definition.transitions:
                     if transition.payload_schema is None:
                         continue
-                    properties = self.converter.schema2jsonschema(transition.payload_schema)["properties"]
+                    properties = self.converter.schema2jsonschema(transition.payload_schema)[
+                        "properties"
+                    ]
                     for field, prop in properties.items():
                         declared.setdefault(field, []).append(prop)
                         label = f"{definition.name}: {transition.trigger}"
                         if label not in where.setdefault(field, []):
                             where[field].append(label)
-        return {field: {**_merge(props), "description": "Declared by " + "; ".join(where[field][:8])
-                        + (" …" if len(where[field]) > 8 else "")}
-                for field, props in sorted(declared.items())}
+        return {
+            field: {
+                **_merge(props),
+                "description": "Declared by "
+                + "; ".join(where[field][:8])
+                + (" …" if len(where[field]) > 8 else ""),
+            }
+            for field, props in sorted(declared.items())
+        }
 
 
 def _merge(props: list[dict[str, Any]]) -> dict[str, Any]:

@@ -30,8 +30,9 @@ class ProblemJsonPlugin(BasePlugin):
             return _as_problem(response)
         return response
 
-    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
-                         **kwargs: Any) -> None:
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         for operation in (operations or {}).values():
             if isinstance(operation, dict):
                 _document_request_checks(operation)
@@ -45,11 +46,17 @@ def _document_request_checks(operation: dict[str, Any]) -> None:
     """The 400 and 415 that ``api.request_shape`` answers before any operation's view."""
     responses = operation.setdefault("responses", {})
     problem = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    responses.setdefault("400", {"description": "Unknown query parameter, or a body that is not "
-                                                "valid JSON", "content": problem})
+    responses.setdefault(
+        "400",
+        {
+            "description": "Unknown query parameter, or a body that is not valid JSON",
+            "content": problem,
+        },
+    )
     if "application/json" in operation.get("requestBody", {}).get("content", {}):
-        responses.setdefault("415", {"description": "The body is not sent as application/json",
-                                     "content": problem})
+        responses.setdefault(
+            "415", {"description": "The body is not sent as application/json", "content": problem}
+        )
 
 
 class ProblemSchema(ma.Schema):
@@ -64,4 +71,6 @@ class ProblemSchema(ma.Schema):
     detail = ma.fields.String()
     errors = ma.fields.Dict(metadata={"description": "per-field messages"})
     request_id = ma.fields.String()
-    rule = ma.fields.String(metadata={"description": "the segregation-of-duties or role rule that refused"})
+    rule = ma.fields.String(
+        metadata={"description": "the segregation-of-duties or role rule that refused"}
+    )

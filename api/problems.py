@@ -16,8 +16,15 @@ log = logging.getLogger(__name__)
 TYPE_BASE = "https://riskloop.dev/problems/"
 
 
-def problem(status: int, title: str, detail: str | None = None, *, slug: str | None = None,
-            errors: dict[str, Any] | None = None, **extra: Any) -> Response:
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    slug: str | None = None,
+    errors: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Response:
     body: dict[str, Any] = {
         "type": TYPE_BASE + (slug or str(status)),
         "title": title,
@@ -57,10 +64,17 @@ def handle_http(exc: HTTPException) -> Response:
     errors = _flatten_messages(data["messages"]) if "messages" in data else None
     detail = exc.description if isinstance(exc.description, str) else None
     if errors and status == 400 and any("Invalid JSON" in str(v) for v in errors.values()):
-        return problem(400, "Malformed JSON", "The request body is not valid JSON.", slug="malformed-json")
+        return problem(
+            400, "Malformed JSON", "The request body is not valid JSON.", slug="malformed-json"
+        )
     if errors and status in (400, 422):
-        return problem(422, "Validation failed", "Some fields are invalid; see errors.",
-                       slug="validation", errors=errors)
+        return problem(
+            422,
+            "Validation failed",
+            "Some fields are invalid; see errors.",
+            slug="validation",
+            errors=errors,
+        )
     headers = exc.get_headers() if status == 405 else None
     response = problem(status, exc.name, detail, slug=_slug(exc.name))
     if headers:
@@ -81,8 +95,11 @@ def handle_riskloop(exc: RiskloopError) -> Response:
     retry_after = extra.pop("retry_after", None)
     clashing = sorted(_RESERVED & set(extra))
     if clashing:
-        log.error("%s raised with reserved problem members %s; dropped", type(exc).__name__,
-                  ", ".join(clashing))
+        log.error(
+            "%s raised with reserved problem members %s; dropped",
+            type(exc).__name__,
+            ", ".join(clashing),
+        )
         extra = {k: v for k, v in extra.items() if k not in _RESERVED}
     response = problem(exc.status, exc.title, exc.detail, slug=exc.slug, errors=errors, **extra)
     if retry_after:
@@ -91,9 +108,15 @@ def handle_riskloop(exc: RiskloopError) -> Response:
 
 
 def handle_database_down(exc: DBAPIError) -> Response:
-    log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
-    response = problem(503, "Service unavailable", "The database is unavailable; try again shortly.",
-                       slug="unavailable")
+    log.warning(
+        "database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__
+    )
+    response = problem(
+        503,
+        "Service unavailable",
+        "The database is unavailable; try again shortly.",
+        slug="unavailable",
+    )
     response.headers["Retry-After"] = "2"
     return response
 
@@ -104,20 +127,31 @@ def handle_unstorable_value(exc: DataError) -> Response:
     from .extensions import db
 
     db.session.rollback()
-    log.info("refused unstorable value on %s %s: %s", request.method, request.path,
-             type(exc.orig).__name__)
-    return problem(422, "Unprocessable value",
-                   "A value cannot be stored: text must not contain NUL characters and "
-                   "numbers must fit their field.", slug="invalid-value")
+    log.info(
+        "refused unstorable value on %s %s: %s",
+        request.method,
+        request.path,
+        type(exc.orig).__name__,
+    )
+    return problem(
+        422,
+        "Unprocessable value",
+        "A value cannot be stored: text must not contain NUL characters and "
+        "numbers must fit their field.",
+        slug="invalid-value",
+    )
 
 
 def handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return handle_http(exc)
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return problem(500, "Internal server error",
-                   "Something went wrong on our side; the request id identifies it in the logs.",
-                   slug="internal")
+    return problem(
+        500,
+        "Internal server error",
+        "Something went wrong on our side; the request id identifies it in the logs.",
+        slug="internal",
+    )
 
 
 def _slug(name: str) -> str:

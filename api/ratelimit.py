@@ -51,6 +51,8 @@ def install(app: Flask) -> Limiter:
         app.view_functions["console.login"] = sign_in(console_login)
     # Only sign-in is limited: every other request skips the limiter's per-request
     # look-up of its limits (measured at ~5 % of an approve's CPU).
-    limiter.request_filter(lambda: request.blueprint != "auth" and request.endpoint != "console.login")
+    limiter.request_filter(
+        lambda: request.blueprint != "auth" and request.endpoint != "console.login"
+    )
     app.extensions["riskloop"]["limiter"] = limiter
     return limiter

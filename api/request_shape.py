@@ -48,9 +48,9 @@ def _accepts(view_class: Any, endpoint: str, method: str) -> tuple[frozenset[str
 
 def check_request() -> None:
     """Raises:
-        BadQuery: a query parameter the operation does not document.
-        UnsupportedMediaType: a non-JSON body for an operation that reads JSON.
-        ValidationFailed: a query parameter or JSON value that may not be stored."""
+    BadQuery: a query parameter the operation does not document.
+    UnsupportedMediaType: a non-JSON body for an operation that reads JSON.
+    ValidationFailed: a query parameter or JSON value that may not be stored."""
     if request.url_rule is None or request.method == "OPTIONS":
         return
     endpoint = request.url_rule.endpoint
@@ -61,19 +61,28 @@ def check_request() -> None:
     if unknown:
         named = [name[:64] for name in unknown[:10]]  # echo a bounded amount of the request
         takes = f"it takes {', '.join(sorted(allowed))}" if allowed else "it takes none"
-        raise BadQuery(f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
-                       f"{', '.join(named)}{' …' if len(unknown) > 10 else ''}; {takes}",
-                       errors={name: ["Unknown query parameter."] for name in named})
-    refused = {name: [problem] for name, value in request.args.items(multi=True)
-               if (problem := text_problem(value)) is not None}
+        raise BadQuery(
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(named)}{' …' if len(unknown) > 10 else ''}; {takes}",
+            errors={name: ["Unknown query parameter."] for name in named},
+        )
+    refused = {
+        name: [problem]
+        for name, value in request.args.items(multi=True)
+        if (problem := text_problem(value)) is not None
+    }
     if refused:
-        raise ValidationFailed("some query parameters hold characters that are not allowed: "
-                               + ", ".join(sorted(refused)), errors=refused)
+        raise ValidationFailed(
+            "some query parameters hold characters that are not allowed: "
+            + ", ".join(sorted(refused)),
+            errors=refused,
+        )
     if reads_json and _has_body():
         if not request.is_json:
             sent = request.mimetype or "no Content-Type"
-            raise UnsupportedMediaType(f"the body must be JSON, sent as 'Content-Type: "
-                                       f"application/json' (got {sent})")
+            raise UnsupportedMediaType(
+                f"the body must be JSON, sent as 'Content-Type: application/json' (got {sent})"
+            )
         _check_json_body()
 
 
@@ -85,8 +94,11 @@ def _check_json_body() -> None:
 
 
 def _has_body() -> bool:
-    return bool(request.content_length) or request.headers.get("Transfer-Encoding", "") == "chunked" \
+    return (
+        bool(request.content_length)
+        or request.headers.get("Transfer-Encoding", "") == "chunked"
         or bool(request.mimetype)
+    )
 
 
 def install(app: Flask) -> None:

@@ -22,8 +22,10 @@ class TokenResponse(Schema):
 
 class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None, validate=validate.Regexp(
-        r"^[0-9]{1,18}$", error="Use next_cursor from the previous page."))
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[0-9]{1,18}$", error="Use next_cursor from the previous page."),
+    )
 
 
 class WorkflowQuery(PageQuery):
@@ -68,7 +70,9 @@ class ActionBody(Schema):
         unknown = INCLUDE
 
     comment = FreeText(validate=validate.Length(max=4000), allow_none=True)
-    expected_version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), allow_none=True)
+    expected_version = fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1), allow_none=True
+    )
 
 
 class FireResultSchema(Schema):
@@ -95,7 +99,9 @@ class AuditRecordSchema(Schema):
     at = UtcDateTime()
     comment = fields.String(allow_none=True)
     payload = fields.Dict()
-    payload_hidden = fields.Boolean(metadata={"description": "the payload is not shown to this caller"})
+    payload_hidden = fields.Boolean(
+        metadata={"description": "the payload is not shown to this caller"}
+    )
     request_id = fields.String(allow_none=True)
     idempotency_key = fields.String(allow_none=True)
     prev_hash = fields.String()

@@ -26,8 +26,10 @@ class ClientQuery(PageQuery):
     rating = fields.String(validate=validate.OneOf(RATINGS))
     risk_level = fields.String(validate=validate.OneOf(RISK_LEVELS))
     owner = fields.String(validate=validate.Length(min=1, max=64))
-    q = fields.String(validate=validate.Length(min=1, max=100),
-                      metadata={"description": "Text in the name or the credit code"})
+    q = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Text in the name or the credit code"},
+    )
 
 
 class ContactOut(Schema):
@@ -62,8 +64,12 @@ class ClientSchema(Schema):
     tags = fields.List(fields.String(), allow_none=True)
     contracts = fields.List(fields.Dict(), allow_none=True)
     facts = fields.Dict(allow_none=True)
-    screening = fields.Dict(allow_none=True, metadata={
-        "description": "The last screening: rating, fired rules, each indicator's contribution"})
+    screening = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "The last screening: rating, fired rules, each indicator's contribution"
+        },
+    )
     version = fields.Integer()
     created_by = fields.String(allow_none=True)
     created_at = fields.String(allow_none=True)
@@ -77,14 +83,17 @@ class ClientPage(Schema):
 
 class AdmissionBody(Schema):
     comment = FreeText(validate=validate.Length(max=4000), load_default=None, allow_none=True)
-    submit = fields.Boolean(load_default=True, metadata={
-        "description": "Submit at once (default); false leaves the case in draft"})
+    submit = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Submit at once (default); false leaves the case in draft"},
+    )
 
 
 class ImportQuery(Schema):
     dry_run = fields.Boolean(load_default=False)
-    submit = fields.Boolean(load_default=False, metadata={
-        "description": "Start an admission for every imported client"})
+    submit = fields.Boolean(
+        load_default=False, metadata={"description": "Start an admission for every imported client"}
+    )
 
 
 class ImportFile(Schema):

@@ -16,8 +16,9 @@ BEARER = {"bearerAuth": []}
 def current_actor() -> Actor:
     actor = getattr(g, "actor", None)
     if actor is None:
-        raise AuthenticationFailed("sign in first: POST /api/v1/auth/token, then send "
-                                   "'Authorization: Bearer <token>'")
+        raise AuthenticationFailed(
+            "sign in first: POST /api/v1/auth/token, then send 'Authorization: Bearer <token>'"
+        )
     return actor
 
 
@@ -29,8 +30,10 @@ def bearer_token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("missing bearer token; send 'Authorization: Bearer <token>' "
-                                   "(get one from POST /api/v1/auth/token)")
+        raise AuthenticationFailed(
+            "missing bearer token; send 'Authorization: Bearer <token>' "
+            "(get one from POST /api/v1/auth/token)"
+        )
     return token.strip()
 
 

@@ -29,8 +29,14 @@ class AppContextMiddleware(Middleware):
         if ctx is not None:
             ctx.pop()
 
-    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *,
-                              result: Any = None, exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.Message,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
         self._pop(message)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
@@ -46,8 +52,9 @@ class EmbeddedServices:
         rt = app.extensions["riskloop"]["runtime"]
         self.broker = app.extensions["riskloop"]["broker"]
         self.worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=200)
-        self.scheduler = Scheduler(rt.session_factory, rt.catalog.registry, rt.settings,
-                                   interval=interval)
+        self.scheduler = Scheduler(
+            rt.session_factory, rt.catalog.registry, rt.settings, interval=interval
+        )
 
     def start(self) -> None:
         self.worker.start()

@@ -45,14 +45,16 @@ def environ(settings: Settings, dbname: str) -> dict[str, str]:
     # Children import this checkout's code, whatever the installed (editable) one is.
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.update({
-        "DATABASE_URL": settings.sqlalchemy_url(dbname),
-        "REDIS_URL": settings.redis_url,
-        "RISKLOOP_INSTANCE_PATH": instance_path(),
-        "RISKLOOP_BENCH_DEFINITIONS": str(BENCH_DEFINITIONS),
-        "RISKLOOP_LOG_LEVEL": "WARNING",
-        "RISKLOOP_EMBEDDED_WORKER": "0",
-    })
+    env.update(
+        {
+            "DATABASE_URL": settings.sqlalchemy_url(dbname),
+            "REDIS_URL": settings.redis_url,
+            "RISKLOOP_INSTANCE_PATH": instance_path(),
+            "RISKLOOP_BENCH_DEFINITIONS": str(BENCH_DEFINITIONS),
+            "RISKLOOP_LOG_LEVEL": "WARNING",
+            "RISKLOOP_EMBEDDED_WORKER": "0",
+        }
+    )
     return env
 
 
@@ -85,8 +87,9 @@ def ensure_user(app) -> None:
 
     with app.app_context():
         if db.session.execute(select(User.id).where(User.username == USERNAME)).first() is None:
-            accounts.create_user(db.session, USERNAME, PASSWORD, ["risk_officer"],
-                                 by=Actor.system("bench"))
+            accounts.create_user(
+                db.session, USERNAME, PASSWORD, ["risk_officer"], by=Actor.system("bench")
+            )
             db.session.commit()
 
 
@@ -94,7 +97,9 @@ def token(app) -> str:
     client = app.test_client()
     resp = client.post("/api/v1/auth/token", json={"username": USERNAME, "password": PASSWORD})
     if resp.status_code != 200:
-        raise RuntimeError(f"could not sign in as {USERNAME}: {resp.status_code} {resp.get_data(as_text=True)[:300]}")
+        raise RuntimeError(
+            f"could not sign in as {USERNAME}: {resp.status_code} {resp.get_data(as_text=True)[:300]}"
+        )
     return resp.get_json()["access_token"]
 
 

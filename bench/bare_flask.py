@@ -28,8 +28,12 @@ _local = threading.local()
 def _client() -> BareClient:
     client = getattr(_local, "client", None)
     if client is None:
-        client = _local.client = BareClient(os.environ["BENCH_BARE_DSN"], (0, 0), pipeline=False,
-                                            seed=threading.get_ident() % 100000)
+        client = _local.client = BareClient(
+            os.environ["BENCH_BARE_DSN"],
+            (0, 0),
+            pipeline=False,
+            seed=threading.get_ident() % 100000,
+        )
     return client
 
 
@@ -42,8 +46,13 @@ def approve(instance_id: int) -> Any:
     except Exception:
         client.recover()
         raise
-    return jsonify({"instance": {"id": instance_id, "state": to_state, "version": version},
-                    "to_state": to_state, "replayed": False})
+    return jsonify(
+        {
+            "instance": {"id": instance_id, "state": to_state, "version": version},
+            "to_state": to_state,
+            "replayed": False,
+        }
+    )
 
 
 @flask_app.get("/healthz")

@@ -55,7 +55,9 @@ GENESIS = "0" * 64
 
 def chain_hash(record: dict[str, Any]) -> str:
     """SHA-256 over the canonical JSON of the record, ``prev_hash`` included (the engine's format)."""
-    body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    body = json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -64,8 +66,9 @@ def seed_pool(conn: psycopg.Connection, count: int) -> tuple[int, int]:
     and its pending timer; returns their id range."""
     from .scale_data import BENCH_WORKFLOW, add_instances
 
-    ids = add_instances(conn, count, audit_per_instance=1, open_fraction=1.0,
-                        workflows=BENCH_WORKFLOW)
+    ids = add_instances(
+        conn, count, audit_per_instance=1, open_fraction=1.0, workflows=BENCH_WORKFLOW
+    )
     conn.commit()
     return ids
 
@@ -119,7 +122,8 @@ class BareClient:
         with conn.cursor() as cur:
             cur.execute(self._LOCK, (iid,))
             definition, def_version, state, version, subject_type, subject_id, seq, prev = (
-                cur.fetchone())
+                cur.fetchone()
+            )
             to_state = NEXT_STATE[state]
             at = _now()
             seq += 1
@@ -127,7 +131,9 @@ class BareClient:
             self.n += 1
             request_id = f"bench-{self.seed}-{self.n}"
             stream = f"workflow:{iid}"
-            subject = f"{subject_type}:{subject_id}" if subject_type and subject_id is not None else None
+            subject = (
+                f"{subject_type}:{subject_id}" if subject_type and subject_id is not None else None
+            )
             prev = prev or GENESIS
             record = {
                 "stream": stream,
@@ -154,11 +160,32 @@ class BareClient:
                 (self._UPDATE, (to_state, at, at, at + SLA, seq, digest, iid)),
                 (
                     self._AUDIT,
-                    (stream, seq, "transition", iid, subject, definition, def_version, TRIGGER,
-                     state, to_state, ACTOR, Jsonb(ROLES), at, None, Jsonb({}), request_id, None,
-                     prev, digest),
+                    (
+                        stream,
+                        seq,
+                        "transition",
+                        iid,
+                        subject,
+                        definition,
+                        def_version,
+                        TRIGGER,
+                        state,
+                        to_state,
+                        ACTOR,
+                        Jsonb(ROLES),
+                        at,
+                        None,
+                        Jsonb({}),
+                        request_id,
+                        None,
+                        prev,
+                        digest,
+                    ),
                 ),
-                (self._OUTBOX, ("notify", Jsonb({"instance_id": iid, "version": version}), iid, at)),
+                (
+                    self._OUTBOX,
+                    ("notify", Jsonb({"instance_id": iid, "version": version}), iid, at),
+                ),
                 (self._CANCEL, (iid, state)),
                 (self._TIMER, (iid, to_state, Jsonb({}), at + SLA, at)),
             ]
@@ -185,13 +212,20 @@ def process_clients(dsn: str, id_range: tuple[int, int], pipeline: bool):
 
 
 def measure(
-    settings: Settings, dbname: str, id_range: tuple[int, int], *, pipeline: bool = False,
-    clients: int | None = None, duration_s: float | None = None, processes: int | None = None,
+    settings: Settings,
+    dbname: str,
+    id_range: tuple[int, int],
+    *,
+    pipeline: bool = False,
+    clients: int | None = None,
+    duration_s: float | None = None,
+    processes: int | None = None,
 ) -> LoadResult:
     """``clients`` connections spread over ``processes`` processes (``settings.processes``),
     the same layout as the engine's clients."""
     return run_load_processes(
-        process_clients, (settings.dsn(dbname), id_range, pipeline),
+        process_clients,
+        (settings.dsn(dbname), id_range, pipeline),
         processes=processes or settings.processes,
         clients=clients or settings.clients,
         warmup_s=settings.warmup_s,
@@ -214,14 +248,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None)
-    parser.add_argument("--pipeline", action="store_true", help="pipeline the writes after the lock")
+    parser.add_argument(
+        "--pipeline", action="store_true", help="pipeline the writes after the lock"
+    )
     args = parser.parse_args()
     settings = load()
     dbname = settings.dbname("bare")
     id_range = prepare(settings, dbname)
     try:
-        result = measure(settings, dbname, id_range, pipeline=args.pipeline, clients=args.clients,
-                         duration_s=args.seconds)
+        result = measure(
+            settings,
+            dbname,
+            id_range,
+            pipeline=args.pipeline,
+            clients=args.clients,
+            duration_s=args.seconds,
+        )
         print(json.dumps(result.summary(), indent=2))
         from .scale_data import check_chains
 

@@ -11,7 +11,9 @@ from .config import Settings
 def recreate(settings: Settings, dbname: str) -> None:
     """Drop ``dbname`` if it exists and create it empty."""
     with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 
@@ -19,7 +21,9 @@ def drop(settings: Settings, dbname: str) -> None:
     if settings.keep_databases:
         return
     with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
 
 
 def create_schema(settings: Settings, dbname: str) -> None:

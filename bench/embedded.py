@@ -32,13 +32,23 @@ def run(settings: Settings, out: dict[str, Any], log) -> None:
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     root = str(Path(__file__).resolve().parent.parent)
-    env.update({"RISKLOOP_INSTANCE_PATH": folder, "RISKLOOP_EXTRA_DEFINITIONS": str(app_env.BENCH_DEFINITIONS),
-                "RISKLOOP_LOG_LEVEL": "WARNING",
-                "PYTHONPATH": root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")})
+    env.update(
+        {
+            "RISKLOOP_INSTANCE_PATH": folder,
+            "RISKLOOP_EXTRA_DEFINITIONS": str(app_env.BENCH_DEFINITIONS),
+            "RISKLOOP_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
+        }
+    )
     riskloop = shutil.which("riskloop", path=os.path.dirname(sys.executable)) or "riskloop"
     log_file = tempfile.NamedTemporaryFile(prefix="bench-embedded-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen([riskloop, "run", "--no-demo", "--port", str(port)], env=env, cwd=root,
-                            stdout=log_file, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [riskloop, "run", "--no-demo", "--port", str(port)],
+        env=env,
+        cwd=root,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
     scripts: list[str] = []
     try:
         _wait(port, proc, log_file.name)
@@ -49,13 +59,20 @@ def run(settings: Settings, out: dict[str, Any], log) -> None:
         http_load.wrk(f"{base}/", connections=1, seconds=2, script=script)
         levels = []
         for c in (1, 4):
-            r = http_load.wrk(f"{base}/", connections=c, seconds=settings.http_duration_s,
-                              script=script, threads=1)
+            r = http_load.wrk(
+                f"{base}/",
+                connections=c,
+                seconds=settings.http_duration_s,
+                script=script,
+                threads=1,
+            )
             r["load_average"] = os.getloadavg()[0]
             levels.append(r)
-            log(f"  embedded (riskloop run, SQLite), approve at {c} connection(s): "
+            log(
+                f"  embedded (riskloop run, SQLite), approve at {c} connection(s): "
                 f"{r['per_s']:,.0f}/s p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms non-2xx "
-                f"{r['non_2xx']}; load average {r['load_average']:.1f}")
+                f"{r['non_2xx']}; load average {r['load_average']:.1f}"
+            )
         out["embedded"] = {"levels": levels}
         out["embedded_http_per_s"] = levels[0]["per_s"]
     finally:
@@ -76,7 +93,9 @@ def _wait(port: int, proc: subprocess.Popen, log_path: str, timeout: float = 90)
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"riskloop run exited {proc.returncode}: {Path(log_path).read_text()[-1500:]}")
+            raise RuntimeError(
+                f"riskloop run exited {proc.returncode}: {Path(log_path).read_text()[-1500:]}"
+            )
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
@@ -93,7 +112,7 @@ def _prepare(env: dict[str, str], folder: str, count: int) -> tuple[int, int, st
     served SQLite file (its keys and database URL come from the instance folder)."""
     code = f"""
 import json, os
-os.environ.update({json.dumps({k: env[k] for k in ('RISKLOOP_INSTANCE_PATH', 'RISKLOOP_EXTRA_DEFINITIONS')})})
+os.environ.update({json.dumps({k: env[k] for k in ("RISKLOOP_INSTANCE_PATH", "RISKLOOP_EXTRA_DEFINITIONS")})})
 from api import create_app
 from api.extensions import db
 from bench import app_env
@@ -108,8 +127,14 @@ with app.app_context():
     db.session.commit()
 print(json.dumps([min(ids), max(ids), token]))
 """
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=str(Path(__file__).resolve().parent.parent))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
     if done.returncode != 0:
         raise RuntimeError(f"could not prepare the embedded database: {done.stderr[-1500:]}")
     lo, hi, token = json.loads(done.stdout.strip().splitlines()[-1])

@@ -79,9 +79,16 @@ class FireClient:
         iid = self.rng.randint(self.lo, self.hi)
         self.n += 1
         session = self.session
-        self._transact(session, lambda: self._fire(
-            session, iid, "approve", self.actor, request_id=f"bench-{self.seed}-{self.n}",
-        ))
+        self._transact(
+            session,
+            lambda: self._fire(
+                session,
+                iid,
+                "approve",
+                self.actor,
+                request_id=f"bench-{self.seed}-{self.n}",
+            ),
+        )
 
     def recover(self) -> None:
         self.session.rollback()
@@ -110,23 +117,36 @@ def process_clients(settings: Settings, dbname: str, id_range: tuple[int, int], 
     return lambda i: FireClient(factory, catalog, id_range, seed=3000 + i)
 
 
-def measure(settings: Settings, dbname: str, id_range: tuple[int, int], catalog, *,
-            clients: int | None = None, duration_s: float | None = None,
-            processes: int | None = None) -> LoadResult:
+def measure(
+    settings: Settings,
+    dbname: str,
+    id_range: tuple[int, int],
+    catalog,
+    *,
+    clients: int | None = None,
+    duration_s: float | None = None,
+    processes: int | None = None,
+) -> LoadResult:
     """``clients`` firing clients spread over ``processes`` processes (``settings.processes``)."""
     n = clients or settings.clients
     procs = processes or settings.processes
     if procs > 1:
         threads = max(split(n, procs))
         return run_load_processes(
-            process_clients, (settings, dbname, id_range, threads), processes=procs, clients=n,
-            warmup_s=settings.warmup_s, duration_s=duration_s or settings.duration_s,
+            process_clients,
+            (settings, dbname, id_range, threads),
+            processes=procs,
+            clients=n,
+            warmup_s=settings.warmup_s,
+            duration_s=duration_s or settings.duration_s,
         )
     engine, factory = session_factory(settings, dbname, n + 2, catalog)
     try:
         return run_load(
             lambda i: FireClient(factory, catalog, id_range, seed=3000 + i),
-            clients=n, warmup_s=settings.warmup_s, duration_s=duration_s or settings.duration_s,
+            clients=n,
+            warmup_s=settings.warmup_s,
+            duration_s=duration_s or settings.duration_s,
         )
     finally:
         engine.dispose()
@@ -149,5 +169,9 @@ def latency_probe(factory, catalog, id_range: tuple[int, int], samples: int) -> 
 
 
 def _stats(lat: list[float]) -> dict[str, Any]:
-    return {"samples": len(lat), "p50_ms": round(percentile(lat, 50), 3),
-            "p90_ms": round(percentile(lat, 90), 3), "mean_ms": round(sum(lat) / len(lat), 3)}
+    return {
+        "samples": len(lat),
+        "p50_ms": round(percentile(lat, 50), 3),
+        "p90_ms": round(percentile(lat, 90), 3),
+        "mean_ms": round(sum(lat) / len(lat), 3),
+    }

@@ -113,8 +113,13 @@ class _Run:
 
 
 def run_load(
-    factory: Callable[[int], Any], *, clients: int, warmup_s: float, duration_s: float,
-    first_index: int = 0, sync: Callable[[], Any] | None = None,
+    factory: Callable[[int], Any],
+    *,
+    clients: int,
+    warmup_s: float,
+    duration_s: float,
+    first_index: int = 0,
+    sync: Callable[[], Any] | None = None,
 ) -> LoadResult:
     """Run ``clients`` threads; ``factory(i)`` returns an object with step/recover/close.
 
@@ -156,13 +161,26 @@ def split(clients: int, processes: int) -> list[int]:
     return [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
 
 
-def _child(make_factory: Callable[..., Callable[[int], Any]], args: tuple[Any, ...],
-           first_index: int, clients: int, warmup_s: float, duration_s: float,
-           barrier: Any, results: Any) -> None:
+def _child(
+    make_factory: Callable[..., Callable[[int], Any]],
+    args: tuple[Any, ...],
+    first_index: int,
+    clients: int,
+    warmup_s: float,
+    duration_s: float,
+    barrier: Any,
+    results: Any,
+) -> None:
     try:
         factory = make_factory(*args)
-        result = run_load(factory, clients=clients, warmup_s=warmup_s, duration_s=duration_s,
-                          first_index=first_index, sync=lambda: barrier.wait(timeout=300))
+        result = run_load(
+            factory,
+            clients=clients,
+            warmup_s=warmup_s,
+            duration_s=duration_s,
+            first_index=first_index,
+            sync=lambda: barrier.wait(timeout=300),
+        )
         results.put(("ok", result))
     except BaseException as exc:  # reported to the parent, which fails the run
         barrier.abort()
@@ -170,8 +188,13 @@ def _child(make_factory: Callable[..., Callable[[int], Any]], args: tuple[Any, .
 
 
 def run_load_processes(
-    make_factory: Callable[..., Callable[[int], Any]], args: tuple[Any, ...], *, processes: int,
-    clients: int, warmup_s: float, duration_s: float,
+    make_factory: Callable[..., Callable[[int], Any]],
+    args: tuple[Any, ...],
+    *,
+    processes: int,
+    clients: int,
+    warmup_s: float,
+    duration_s: float,
 ) -> LoadResult:
     """``run_load`` over ``processes`` fresh processes (``spawn``), ``clients`` threads in all.
 
@@ -182,17 +205,21 @@ def run_load_processes(
     """
     shares = split(clients, processes)
     if len(shares) == 1:
-        return run_load(make_factory(*args), clients=clients, warmup_s=warmup_s,
-                        duration_s=duration_s)
+        return run_load(
+            make_factory(*args), clients=clients, warmup_s=warmup_s, duration_s=duration_s
+        )
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(len(shares))
     results = ctx.Queue()
     procs = []
     first = 0
     for n in shares:
-        proc = ctx.Process(target=_child, name=f"bench-load-{first}", daemon=True,
-                           args=(make_factory, args, first, n, warmup_s, duration_s, barrier,
-                                 results))
+        proc = ctx.Process(
+            target=_child,
+            name=f"bench-load-{first}",
+            daemon=True,
+            args=(make_factory, args, first, n, warmup_s, duration_s, barrier, results),
+        )
         proc.start()
         procs.append(proc)
         first += n

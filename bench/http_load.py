@@ -108,8 +108,16 @@ class Server:
     production runs on this machine); the flags override them otherwise.
     """
 
-    def __init__(self, settings: Settings, dbname: str, *, workers: int = 0, threads: int = 0,
-                 worker_class: str = "gthread", app: str = "bench.wsgi:app") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        dbname: str,
+        *,
+        workers: int = 0,
+        threads: int = 0,
+        worker_class: str = "gthread",
+        app: str = "bench.wsgi:app",
+    ) -> None:
         root = Path(__file__).resolve().parent.parent
         conf_workers, conf_threads = production_layout(root)
         self.workers = workers or conf_workers
@@ -126,18 +134,28 @@ class Server:
         # timeouts, database pool per thread) is used when present; these flags
         # override it. --max-requests 0: no worker recycling, so that memory
         # measured over 100 thousand requests is the worker's own.
-        layout = ((["--workers", str(workers)] if workers else [])
-                  + (["--threads", str(threads)] if threads else []))
+        layout = (["--workers", str(workers)] if workers else []) + (
+            ["--threads", str(threads)] if threads else []
+        )
         args = [
-            app, "--bind", f"127.0.0.1:{self.port_once()}",
-            "--worker-class", worker_class, *layout,
-            "--log-level", "warning", "--max-requests", "0",
+            app,
+            "--bind",
+            f"127.0.0.1:{self.port_once()}",
+            "--worker-class",
+            worker_class,
+            *layout,
+            "--log-level",
+            "warning",
+            "--max-requests",
+            "0",
         ]
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115  (closed in stop())
-            prefix="bench-gunicorn-", suffix=".log", delete=False)
+            prefix="bench-gunicorn-", suffix=".log", delete=False
+        )
         self.cmd = [gunicorn, *args]
-        self.proc = subprocess.Popen(self.cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     cwd=root)
+        self.proc = subprocess.Popen(
+            self.cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root
+        )
         try:
             self._wait_ready()
         except RuntimeError as exc:
@@ -147,18 +165,30 @@ class Server:
             self.stop()
             self.note = f"gunicorn.conf.py did not boot, ran without it: {str(exc)[-300:]}"
             empty = tempfile.NamedTemporaryFile(  # noqa: SIM115
-                prefix="bench-gunicorn-conf-", suffix=".py", delete=False)
+                prefix="bench-gunicorn-conf-", suffix=".py", delete=False
+            )
             empty.close()
             self._empty_conf = empty.name
             self.port = free_port()
             args[2] = f"127.0.0.1:{self.port}"
             env["RISKLOOP_DB_POOL"] = str(max(self.threads, 10))
-            self.cmd = [gunicorn, "--config", empty.name, *args, "--reuse-port",
-                        "--workers", str(self.workers), "--threads", str(self.threads)]
+            self.cmd = [
+                gunicorn,
+                "--config",
+                empty.name,
+                *args,
+                "--reuse-port",
+                "--workers",
+                str(self.workers),
+                "--threads",
+                str(self.threads),
+            ]
             self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
-                prefix="bench-gunicorn-", suffix=".log", delete=False)
-            self.proc = subprocess.Popen(self.cmd, env=env, stdout=self.log,
-                                         stderr=subprocess.STDOUT, cwd=root)
+                prefix="bench-gunicorn-", suffix=".log", delete=False
+            )
+            self.proc = subprocess.Popen(
+                self.cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root
+            )
             self._wait_ready()
 
     def in_worker(self, since: float, until: float) -> dict[str, Any]:
@@ -177,8 +207,13 @@ class Server:
         def pct(values: list[float], q: float) -> float | None:
             return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else None
 
-        return {"requests": len(walls), "wall_p50_ms": pct(walls, 0.5), "wall_p99_ms": pct(walls, 0.99),
-                "cpu_p50_ms": pct(cpus, 0.5), "cpu_p99_ms": pct(cpus, 0.99)}
+        return {
+            "requests": len(walls),
+            "wall_p50_ms": pct(walls, 0.5),
+            "wall_p99_ms": pct(walls, 0.99),
+            "cpu_p50_ms": pct(cpus, 0.5),
+            "cpu_p99_ms": pct(cpus, 0.99),
+        }
 
     def port_once(self) -> int:
         self.port = free_port()
@@ -251,14 +286,25 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def wrk(url: str, *, connections: int, seconds: int, script: str | None = None,
-        threads: int = 2) -> dict[str, Any]:
+def wrk(
+    url: str, *, connections: int, seconds: int, script: str | None = None, threads: int = 2
+) -> dict[str, Any]:
     """Run wrk and parse requests/s, latency percentiles and errors."""
     exe = shutil.which("wrk")
     if exe is None:
         raise FileNotFoundError("wrk is not installed: apt-get install -y wrk")
-    cmd = [exe, "-t", str(min(threads, connections)), "-c", str(connections), "-d", f"{seconds}s",
-           "--latency", "--timeout", "10s"]
+    cmd = [
+        exe,
+        "-t",
+        str(min(threads, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
     if script:
         cmd += ["-s", script]
     cmd.append(url)
@@ -329,8 +375,13 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         wrk(f"{base}/", connections=4, seconds=2, script=script)  # warm-up: connections, caches
         # The bare Flask endpoint (bench/bare_flask.py) under the same gunicorn layout, on
         # the same database and instances; each concurrency level runs on both, back to back.
-        bare_server = Server(settings, dbname, workers=settings.http_workers,
-                             threads=settings.http_threads, app="bench.bare_flask:app")
+        bare_server = Server(
+            settings,
+            dbname,
+            workers=settings.http_workers,
+            threads=settings.http_threads,
+            app="bench.bare_flask:app",
+        )
         bare_base = f"http://127.0.0.1:{bare_server.port}"
         wrk(f"{bare_base}/", connections=4, seconds=2, script=script)
         levels, bare_levels = [], []
@@ -340,19 +391,27 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
                 r = wrk(f"{base}/", connections=c, seconds=d, script=script)
                 r["in_worker"] = server.in_worker(t0, time.time())
                 levels.append(r)
-                log(f"  approve, {c:>3} connections: {r['per_s']:,.0f}/s p50 {r['p50_ms']} ms "
+                log(
+                    f"  approve, {c:>3} connections: {r['per_s']:,.0f}/s p50 {r['p50_ms']} ms "
                     f"p99 {r['p99_ms']} ms non-2xx {r['non_2xx']} socket errors {r['socket_errors']}"
                     f"; in the worker: wall p99 {r['in_worker']['wall_p99_ms']} ms, "
                     f"CPU p50/p99 {r['in_worker']['cpu_p50_ms']}/{r['in_worker']['cpu_p99_ms']} ms"
-                    + (f" statuses {r['statuses']} e.g. {r.get('sample_error')}" if r.get("statuses") else ""))
+                    + (
+                        f" statuses {r['statuses']} e.g. {r.get('sample_error')}"
+                        if r.get("statuses")
+                        else ""
+                    )
+                )
                 t0 = time.time()
                 b = wrk(f"{bare_base}/", connections=c, seconds=d, script=script)
                 b["in_worker"] = bare_server.in_worker(t0, time.time())
                 b["load_average"] = os.getloadavg()[0]
                 bare_levels.append(b)
-                log(f"  bare Flask, {c:>3} connections: {b['per_s']:,.0f}/s p50 {b['p50_ms']} ms "
+                log(
+                    f"  bare Flask, {c:>3} connections: {b['per_s']:,.0f}/s p50 {b['p50_ms']} ms "
                     f"p99 {b['p99_ms']} ms non-2xx {b['non_2xx']}; in the worker: CPU p50 "
-                    f"{b['in_worker']['cpu_p50_ms']} ms; load average {b['load_average']:.1f}")
+                    f"{b['in_worker']['cpu_p50_ms']} ms; load average {b['load_average']:.1f}"
+                )
         finally:
             bare_server.stop()
         peak = max(levels, key=lambda r: r["per_s"] or 0)
@@ -373,15 +432,20 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         paced["target_per_s"] = round(half, 1)
         paced["pause_ms"] = round(pause, 1)
         paced["pauses"] = "exponential, mean pause_ms"
-        log(f"  approve paced at ~half the peak ({half:,.0f}/s offered, got {paced['per_s']:,.0f}/s): "
+        log(
+            f"  approve paced at ~half the peak ({half:,.0f}/s offered, got {paced['per_s']:,.0f}/s): "
             f"p50 {paced['p50_ms']} ms p99 {paced['p99_ms']} ms; in the worker: wall p50/p99 "
             f"{paced['in_worker']['wall_p50_ms']}/{paced['in_worker']['wall_p99_ms']} ms, CPU p50/p99 "
             f"{paced['in_worker']['cpu_p50_ms']}/{paced['in_worker']['cpu_p99_ms']} ms; "
-            f"load average {paced['load_average']:.1f} on {os.cpu_count()} cores")
+            f"load average {paced['load_average']:.1f} on {os.cpu_count()} cores"
+        )
         out["http"] = {
-            "server": " ".join(server.cmd[1:]), "server_note": server.note,
+            "server": " ".join(server.cmd[1:]),
+            "server_note": server.note,
             "layout": {"workers": server.workers, "threads": server.threads},
-            "hello": hello, "levels": levels, "paced": paced,
+            "hello": hello,
+            "levels": levels,
+            "paced": paced,
             "worker_rss_mb_after": server.worker_rss_mb(),
         }
         out["http_hello_per_s"] = hello["per_s"]
@@ -392,15 +456,22 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         out["http_layout"] = f"{server.workers} workers x {server.threads} threads"
         out["http"]["bare_flask"] = {"levels": bare_levels, "peak": bare_peak}
         out["http_bare_flask_per_s"] = bare_peak["per_s"]
-        out["http_vs_bare_flask"] = (round(peak["per_s"] / bare_peak["per_s"], 3)
-                                     if peak["per_s"] and bare_peak["per_s"] else None)
+        out["http_vs_bare_flask"] = (
+            round(peak["per_s"] / bare_peak["per_s"], 3)
+            if peak["per_s"] and bare_peak["per_s"]
+            else None
+        )
         out["http_cpu_ms"] = peak["in_worker"]["cpu_p50_ms"]
         out["http_bare_flask_cpu_ms"] = bare_peak["in_worker"]["cpu_p50_ms"]
-        log(f"  riskloop peak {peak['per_s']:,.0f}/s vs bare Flask {bare_peak['per_s']:,.0f}/s: "
-            f"{out['http_vs_bare_flask']}")
+        log(
+            f"  riskloop peak {peak['per_s']:,.0f}/s vs bare Flask {bare_peak['per_s']:,.0f}/s: "
+            f"{out['http_vs_bare_flask']}"
+        )
         errors = sum(r["non_2xx"] + r["socket_errors"] for r in levels + [paced])
         if errors:
-            out["http"]["errors_note"] = f"{errors} non-2xx responses or socket errors in the approve runs"
+            out["http"]["errors_note"] = (
+                f"{errors} non-2xx responses or socket errors in the approve runs"
+            )
     finally:
         server.stop()
         for s in scripts:
@@ -412,8 +483,16 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
 class _Driver(threading.Thread):
     """Keep-alive client firing approvals until a shared budget is spent."""
 
-    def __init__(self, port: int, token: str, pool: tuple[int, int], budget: list[int],
-                 lock: threading.Lock, deadline: float, seed: int) -> None:
+    def __init__(
+        self,
+        port: int,
+        token: str,
+        pool: tuple[int, int],
+        budget: list[int],
+        lock: threading.Lock,
+        deadline: float,
+        seed: int,
+    ) -> None:
         super().__init__(daemon=True)
         self.port, self.token, self.pool = port, token, pool
         self.budget, self.lock, self.deadline = budget, lock, deadline
@@ -431,8 +510,9 @@ class _Driver(threading.Thread):
                 self.budget[0] -= 1
             iid = self.rng.randint(*self.pool)
             try:
-                conn.request("POST", f"/api/v1/workflows/{iid}/actions/approve", body=b"{}",
-                             headers=headers)
+                conn.request(
+                    "POST", f"/api/v1/workflows/{iid}/actions/approve", body=b"{}", headers=headers
+                )
                 resp = conn.getresponse()
                 resp.read()
                 if resp.status == 200:
@@ -446,8 +526,9 @@ class _Driver(threading.Thread):
         conn.close()
 
 
-def _drive(port: int, token: str, pool: tuple[int, int], count: int, deadline: float,
-           clients: int = 6) -> tuple[int, int]:
+def _drive(
+    port: int, token: str, pool: tuple[int, int], count: int, deadline: float, clients: int = 6
+) -> tuple[int, int]:
     budget, lock = [count], threading.Lock()
     drivers = [_Driver(port, token, pool, budget, lock, deadline, seed=i) for i in range(clients)]
     for d in drivers:
@@ -467,8 +548,9 @@ def run_worker_rss(settings: Settings, out: dict[str, Any], log: Callable[[str],
         done, errors = _drive(server.port, token, pool, 100, time.time() + 120)
         after_100 = server.worker_rss_mb()
         t0 = time.time()
-        more, more_errors = _drive(server.port, token, pool, settings.rss_transitions - 100,
-                                   t0 + settings.rss_cap_s)
+        more, more_errors = _drive(
+            server.port, token, pool, settings.rss_transitions - 100, t0 + settings.rss_cap_s
+        )
         elapsed = time.time() - t0
         after_n = server.worker_rss_mb()
         total = done + more
@@ -488,12 +570,17 @@ def run_worker_rss(settings: Settings, out: dict[str, Any], log: Callable[[str],
         if after_100 and after_n:
             result["growth_mb"] = round(after_n[0] - after_100[0], 1)
         out["worker_rss"] = result
-        out["worker_rss_mb"] = {"after_100": result["rss_mb_after_100"],
-                                "after_all": result["rss_mb_after_all"], "transitions": total}
-        log(f"  one gunicorn worker: RSS {result['rss_mb_after_100']} MB after 100 transitions, "
+        out["worker_rss_mb"] = {
+            "after_100": result["rss_mb_after_100"],
+            "after_all": result["rss_mb_after_all"],
+            "transitions": total,
+        }
+        log(
+            f"  one gunicorn worker: RSS {result['rss_mb_after_100']} MB after 100 transitions, "
             f"{result['rss_mb_after_all']} MB after {total:,} on {settings.rss_instances:,} instances "
             f"({result['per_s']}/s, errors {result['errors']})"
-            + (" — capped in time" if result["capped"] else ""))
+            + (" — capped in time" if result["capped"] else "")
+        )
     finally:
         server.stop()
         database.drop(settings, dbname)

@@ -64,7 +64,17 @@ def describe(settings: Settings) -> dict[str, Any]:
         # Other work on the machine skews every figure: look here before comparing runs.
         "load_average_at_start": load_average(),
         "postgresql": pg,
-        "packages": {name: _pkg(name) for name in (
-            "SQLAlchemy", "psycopg", "Flask", "gunicorn", "transitions", "dramatiq",
-            "SpiffWorkflow", "locust")},
+        "packages": {
+            name: _pkg(name)
+            for name in (
+                "SQLAlchemy",
+                "psycopg",
+                "Flask",
+                "gunicorn",
+                "transitions",
+                "dramatiq",
+                "SpiffWorkflow",
+                "locust",
+            )
+        },
     }

@@ -34,11 +34,14 @@ def _sample(step, samples: int) -> dict[str, Any]:
         step()
         wall.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.thread_time() - c0) * 1000)
-    return {"samples": samples, "wall_p50_ms": round(percentile(wall, 50) or 0, 3),
-            "wall_mean_ms": round(sum(wall) / len(wall), 3),
-            "cpu_p50_ms": round(percentile(cpu, 50) or 0, 3),
-            "cpu_mean_ms": round(sum(cpu) / len(cpu), 3),
-            "per_s": round(1000 * len(wall) / sum(wall), 1)}
+    return {
+        "samples": samples,
+        "wall_p50_ms": round(percentile(wall, 50) or 0, 3),
+        "wall_mean_ms": round(sum(wall) / len(wall), 3),
+        "cpu_p50_ms": round(percentile(cpu, 50) or 0, 3),
+        "cpu_mean_ms": round(sum(cpu) / len(cpu), 3),
+        "per_s": round(1000 * len(wall) / sum(wall), 1),
+    }
 
 
 def _count_round_trips(engine, client, n: int = 20) -> float:
@@ -95,8 +98,13 @@ def postgresql(settings: Settings, samples: int) -> dict[str, Any]:
     finally:
         database.drop(settings, dbname)
     fire, bare = _median(fire_runs), _median(bare_runs)
-    return {"fire": fire, "bare_sql": bare, "fire_round_trips": round_trips,
-            "bare_sql_round_trips": 7, "cpu_fire_vs_bare": round(fire["cpu_p50_ms"] / bare["cpu_p50_ms"], 2)}
+    return {
+        "fire": fire,
+        "bare_sql": bare,
+        "fire_round_trips": round_trips,
+        "bare_sql_round_trips": 7,
+        "cpu_fire_vs_bare": round(fire["cpu_p50_ms"] / bare["cpu_p50_ms"], 2),
+    }
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -120,7 +128,9 @@ def sqlite(samples: int) -> dict[str, Any]:
         actor = engine_fire.actor()
         with factory() as session:
             catalog.sync(session)
-            ids = [firing.start(session, "bench_toggle", actor, catalog=catalog).id for _ in range(200)]
+            ids = [
+                firing.start(session, "bench_toggle", actor, catalog=catalog).id for _ in range(200)
+            ]
             session.commit()
         session = factory()
         n = [0]
@@ -128,8 +138,12 @@ def sqlite(samples: int) -> dict[str, Any]:
         def step() -> None:
             n[0] += 1
             iid = ids[n[0] % len(ids)]
-            transact(session, lambda: firing.fire(session, iid, "approve", actor, catalog=catalog,
-                                                  request_id=f"bench-{n[0]}"))
+            transact(
+                session,
+                lambda: firing.fire(
+                    session, iid, "approve", actor, catalog=catalog, request_id=f"bench-{n[0]}"
+                ),
+            )
 
         try:
             result = _sample(step, samples)
@@ -142,12 +156,16 @@ def sqlite(samples: int) -> dict[str, Any]:
 def run(settings: Settings, out: dict[str, Any], log) -> None:
     samples = 300 if settings.quick else 1000
     pg = postgresql(settings, samples)
-    log(f"  one client, PostgreSQL: fire() {pg['fire']['wall_p50_ms']} ms wall, "
+    log(
+        f"  one client, PostgreSQL: fire() {pg['fire']['wall_p50_ms']} ms wall, "
         f"{pg['fire']['cpu_p50_ms']} ms CPU, {pg['fire_round_trips']:.1f} round trips; "
-        f"bare SQL {pg['bare_sql']['wall_p50_ms']} ms wall, {pg['bare_sql']['cpu_p50_ms']} ms CPU")
+        f"bare SQL {pg['bare_sql']['wall_p50_ms']} ms wall, {pg['bare_sql']['cpu_p50_ms']} ms CPU"
+    )
     lite = sqlite(samples)
-    log(f"  embedded (SQLite, one process): fire() {lite['per_s']:,.0f}/s, "
-        f"{lite['cpu_p50_ms']} ms CPU")
+    log(
+        f"  embedded (SQLite, one process): fire() {lite['per_s']:,.0f}/s, "
+        f"{lite['cpu_p50_ms']} ms CPU"
+    )
     out["per_transition"] = {"postgresql": pg, "sqlite": lite}
     out["fire_cpu_ms"] = pg["fire"]["cpu_p50_ms"]
     out["bare_sql_cpu_ms"] = pg["bare_sql"]["cpu_p50_ms"]

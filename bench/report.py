@@ -30,16 +30,44 @@ ROWS: list[tuple[str, str, str, str, Any]] = [
     ("embedded_http_per_s", "embedded: approve via `riskloop run`, 1 conn.", "/s", "", None),
     ("http_p50_ms", "HTTP approve p50 at half the peak", "ms", "", None),
     ("http_p99_ms", "HTTP approve p99 at half the peak", "ms", "< 50", lambda v, r: v < 50),
-    ("scale.fire_ratio", "fire latency, large / small history", "×", "<= 1.2", lambda v, r: v <= 1.2),
-    ("scale.inbox_ratio", "inbox latency, large / small history", "×", "<= 1.2", lambda v, r: v <= 1.2),
-    ("scale.read_ratio", "instance read latency, large / small", "×", "<= 1.2", lambda v, r: v <= 1.2),
+    (
+        "scale.fire_ratio",
+        "fire latency, large / small history",
+        "×",
+        "<= 1.2",
+        lambda v, r: v <= 1.2,
+    ),
+    (
+        "scale.inbox_ratio",
+        "inbox latency, large / small history",
+        "×",
+        "<= 1.2",
+        lambda v, r: v <= 1.2,
+    ),
+    (
+        "scale.read_ratio",
+        "instance read latency, large / small",
+        "×",
+        "<= 1.2",
+        lambda v, r: v <= 1.2,
+    ),
     ("scale.inbox_seq_scans", "sequential scans in the inbox plans", "", "0", lambda v, r: v == 0),
     ("verify_records_per_s", "audit verify throughput", "rec/s", "", None),
     ("verify_peak_rss_mb", "audit verify peak RSS", "MB", "flat", None),
-    ("verify_rss_growth_mb", "verify RSS growth, 10% → end", "MB", "flat (< 20)",
-     lambda v, r: v < 20),
-    ("worker_rss.growth_mb", "API worker RSS growth, 100 → N transitions", "MB", "flat (< 20)",
-     lambda v, r: v < 20),
+    (
+        "verify_rss_growth_mb",
+        "verify RSS growth, 10% → end",
+        "MB",
+        "flat (< 20)",
+        lambda v, r: v < 20,
+    ),
+    (
+        "worker_rss.growth_mb",
+        "API worker RSS growth, 100 → N transitions",
+        "MB",
+        "flat (< 20)",
+        lambda v, r: v < 20,
+    ),
 ]
 
 
@@ -58,7 +86,11 @@ def bars(results: dict[str, Any]) -> dict[str, Any]:
         if check is None:
             continue
         value = lookup(results, key)
-        out[key] = {"bar": bar, "value": value, "pass": None if value is None else bool(check(value, results))}
+        out[key] = {
+            "bar": bar,
+            "value": value,
+            "pass": None if value is None else bool(check(value, results)),
+        }
     return out
 
 
@@ -81,11 +113,16 @@ def table(results: dict[str, Any]) -> str:
         f"PostgreSQL {m.get('postgresql')}, Python {m.get('python')}"
         + (" — QUICK" if results.get("quick") else "")
     )
-    busy = [round(x, 1) for x in (m.get("load_average_at_start") or [])[:1]
-            + (m.get("load_average_at_end") or [])[:1]]
+    busy = [
+        round(x, 1)
+        for x in (m.get("load_average_at_start") or [])[:1]
+        + (m.get("load_average_at_end") or [])[:1]
+    ]
     if busy and m.get("cores") and max(busy) > m["cores"]:
-        lines.append(f"WARNING: the machine was busy with other work (load average {busy} on "
-                     f"{m['cores']} cores): absolute figures are low; ratios measured side by side hold better")
+        lines.append(
+            f"WARNING: the machine was busy with other work (load average {busy} on "
+            f"{m['cores']} cores): absolute figures are low; ratios measured side by side hold better"
+        )
     width = max(len(r[1]) for r in ROWS) + 2
     lines.append(f"{'figure':<{width}}{'value':>14}  {'unit':<6}{'bar':<12}result")
     lines.append("-" * (width + 44))

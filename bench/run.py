@@ -22,7 +22,16 @@ import psycopg
 from . import bare_sql, database, machine, report
 from .config import Settings, load
 
-SECTIONS = ("throughput", "one_client", "spiff", "scale", "verify", "http", "embedded", "worker_rss")
+SECTIONS = (
+    "throughput",
+    "one_client",
+    "spiff",
+    "scale",
+    "verify",
+    "http",
+    "embedded",
+    "worker_rss",
+)
 
 
 def log(message: str) -> None:
@@ -76,17 +85,26 @@ def section_throughput(settings: Settings, out: dict[str, Any]) -> None:
         for r in range(rounds):
             res = bare_sql.measure(settings, dbname, bare_range)
             bare_runs.append(res.summary())
-            log(f"  round {r + 1}: bare SQL {res.per_s:,.0f}/s p99 {res.percentile(99):.1f} ms"
-                f" errors {res.errors}")
+            log(
+                f"  round {r + 1}: bare SQL {res.per_s:,.0f}/s p99 {res.percentile(99):.1f} ms"
+                f" errors {res.errors}"
+            )
             if catalog is not None:
                 res = engine_fire.measure(settings, dbname, fire_range, catalog)
                 fire_runs.append(res.summary())
                 p99 = res.percentile(99)
-                log(f"  round {r + 1}: fire() {res.per_s:,.0f}/s p99 "
+                log(
+                    f"  round {r + 1}: fire() {res.per_s:,.0f}/s p99 "
                     f"{p99 if p99 is None else round(p99, 1)} ms errors {res.errors}"
-                    + (f" first error {res.first_error}" if res.first_error else ""))
-        res = bare_sql.measure(settings, dbname, bare_range, pipeline=True,
-                               duration_s=max(3.0, settings.duration_s / 2))
+                    + (f" first error {res.first_error}" if res.first_error else "")
+                )
+        res = bare_sql.measure(
+            settings,
+            dbname,
+            bare_range,
+            pipeline=True,
+            duration_s=max(3.0, settings.duration_s / 2),
+        )
         log(f"  bare SQL, writes pipelined after the lock: {res.per_s:,.0f}/s")
         from .scale_data import check_chains
 
@@ -96,9 +114,12 @@ def section_throughput(settings: Settings, out: dict[str, Any]) -> None:
     bare = statistics.mean(r["per_s"] for r in bare_runs)
     out["bare_sql_per_s"] = round(bare, 1)
     out["throughput"] = {
-        "clients": settings.clients, "pool_instances": settings.pool_instances,
-        "seconds_per_round": settings.duration_s, "bare_sql_rounds": bare_runs,
-        "fire_rounds": fire_runs, "bare_sql_pipelined": res.summary(),
+        "clients": settings.clients,
+        "pool_instances": settings.pool_instances,
+        "seconds_per_round": settings.duration_s,
+        "bare_sql_rounds": bare_runs,
+        "fire_rounds": fire_runs,
+        "bare_sql_pipelined": res.summary(),
         "chains_recomputed": chains,
     }
     out["bare_sql_pipeline_per_s"] = round(res.per_s, 1)
@@ -135,8 +156,10 @@ def section_spiff(settings: Settings, out: dict[str, Any]) -> None:
     from . import spiff_peer
 
     res = spiff_peer.run(settings)
-    log(f"  SpiffWorkflow: {res['cases_per_s']:,.0f} cases/s = {res['transitions_per_s']:,.0f} "
-        f"transitions/s, case p99 {res['case_p99_ms']} ms, errors {res['errors']}")
+    log(
+        f"  SpiffWorkflow: {res['cases_per_s']:,.0f} cases/s = {res['transitions_per_s']:,.0f} "
+        f"transitions/s, case p99 {res['case_p99_ms']} ms, errors {res['errors']}"
+    )
     out["peer_spiff_per_s"] = res["transitions_per_s"]
     out["spiff"] = res
     if out.get("fire_per_s"):

@@ -58,8 +58,12 @@ def workflows_from(catalog) -> list[scale_data.Workflow]:
 
 
 def _stats(lat: list[float]) -> dict[str, Any]:
-    return {"samples": len(lat), "p50_ms": round(percentile(lat, 50), 3),
-            "p90_ms": round(percentile(lat, 90), 3), "mean_ms": round(sum(lat) / len(lat), 3)}
+    return {
+        "samples": len(lat),
+        "p50_ms": round(percentile(lat, 50), 3),
+        "p90_ms": round(percentile(lat, 90), 3),
+        "mean_ms": round(sum(lat) / len(lat), 3),
+    }
 
 
 def _timed(fn: Callable[[], Any], samples: int, warmup: int = 20) -> dict[str, Any]:
@@ -74,7 +78,9 @@ def _timed(fn: Callable[[], Any], samples: int, warmup: int = 20) -> dict[str, A
 
 
 class Probes:
-    def __init__(self, settings: Settings, dbname: str, app, token: str, pool: tuple[int, int]) -> None:
+    def __init__(
+        self, settings: Settings, dbname: str, app, token: str, pool: tuple[int, int]
+    ) -> None:
         self.settings = settings
         self.dbname = dbname
         self.app = app
@@ -89,7 +95,9 @@ class Probes:
         with psycopg.connect(self.settings.dsn(self.dbname)) as conn:
             rows = conn.execute(
                 "SELECT id FROM workflow_instances WHERE definition = ANY(%s) "
-                "ORDER BY random() LIMIT 2000", (names,)).fetchall()
+                "ORDER BY random() LIMIT 2000",
+                (names,),
+            ).fetchall()
         return [r[0] for r in rows]
 
     def measure(self, samples: int) -> dict[str, Any]:
@@ -99,7 +107,9 @@ class Probes:
             out["fire"] = engine_fire.latency_probe(factory, self.catalog, self.pool, samples)
         finally:
             engine.dispose()
-        bare = bare_sql.BareClient(self.settings.dsn(self.dbname), self.pool, pipeline=False, seed=5)
+        bare = bare_sql.BareClient(
+            self.settings.dsn(self.dbname), self.pool, pipeline=False, seed=5
+        )
         try:
             out["bare_sql_fire"] = _timed(bare.step, samples)
         finally:
@@ -108,33 +118,43 @@ class Probes:
         def inbox() -> None:
             resp = self.client.get("/api/v1/tasks?limit=50", headers=self.headers)
             if resp.status_code != 200:
-                raise RuntimeError(f"inbox answered {resp.status_code}: {resp.get_data(as_text=True)[:300]}")
+                raise RuntimeError(
+                    f"inbox answered {resp.status_code}: {resp.get_data(as_text=True)[:300]}"
+                )
 
         out["inbox"] = _timed(inbox, samples)
-        out["inbox_items"] = len(self.client.get("/api/v1/tasks?limit=50", headers=self.headers)
-                                 .get_json()["items"])
+        out["inbox_items"] = len(
+            self.client.get("/api/v1/tasks?limit=50", headers=self.headers).get_json()["items"]
+        )
 
         # The same page content at both sizes: what the unfiltered first page holds differs
         # with the mix of cases at each size (guarded onboarding cases cost more to check
         # than others), which is not the history's cost; one workflow's page compares like
         # with like.
         def inbox_one_workflow() -> None:
-            resp = self.client.get(f"/api/v1/tasks?limit=50&definition={SAME_CONTENT_DEFINITION}",
-                                   headers=self.headers)
+            resp = self.client.get(
+                f"/api/v1/tasks?limit=50&definition={SAME_CONTENT_DEFINITION}", headers=self.headers
+            )
             if resp.status_code != 200:
-                raise RuntimeError(f"inbox answered {resp.status_code}: {resp.get_data(as_text=True)[:300]}")
+                raise RuntimeError(
+                    f"inbox answered {resp.status_code}: {resp.get_data(as_text=True)[:300]}"
+                )
 
         out["inbox_one_workflow"] = _timed(inbox_one_workflow, samples)
-        out["inbox_one_workflow_items"] = len(self.client.get(
-            f"/api/v1/tasks?limit=50&definition={SAME_CONTENT_DEFINITION}",
-            headers=self.headers).get_json()["items"])
+        out["inbox_one_workflow_items"] = len(
+            self.client.get(
+                f"/api/v1/tasks?limit=50&definition={SAME_CONTENT_DEFINITION}", headers=self.headers
+            ).get_json()["items"]
+        )
         ids = self._readable_ids()
 
         def read() -> None:
             iid = self.rng.choice(ids)
             resp = self.client.get(f"/api/v1/workflows/{iid}", headers=self.headers)
             if resp.status_code != 200:
-                raise RuntimeError(f"read {iid} answered {resp.status_code}: {resp.get_data(as_text=True)[:300]}")
+                raise RuntimeError(
+                    f"read {iid} answered {resp.status_code}: {resp.get_data(as_text=True)[:300]}"
+                )
 
         out["read"] = _timed(read, samples)
         out["inbox_plans"] = self.inbox_plans()
@@ -168,18 +188,28 @@ class Probes:
                     continue
                 seen.add(statement)
                 plan = conn.exec_driver_sql(
-                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params).scalar()
+                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params
+                ).scalar()
                 plan = plan if isinstance(plan, list) else json.loads(plan)
                 scans = list(_seq_scans(plan[0]["Plan"]))
                 big = [s for s in scans if s in BIG_TABLES]
                 seq_scans += len(big)
                 text_plan = conn.exec_driver_sql("EXPLAIN " + statement, params).scalars().all()
-                plans.append({"sql": " ".join(statement.split())[:600], "seq_scans": scans,
-                              "execution_ms": plan[0].get("Execution Time"),
-                              "plan": text_plan})
+                plans.append(
+                    {
+                        "sql": " ".join(statement.split())[:600],
+                        "seq_scans": scans,
+                        "execution_ms": plan[0].get("Execution Time"),
+                        "plan": text_plan,
+                    }
+                )
             conn.rollback()
-        return {"statements": len(captured), "distinct": len(plans),
-                "seq_scans_on_engine_tables": seq_scans, "plans": plans}
+        return {
+            "statements": len(captured),
+            "distinct": len(plans),
+            "seq_scans_on_engine_tables": seq_scans,
+            "plans": plans,
+        }
 
 
 def _seq_scans(node: dict[str, Any]):
@@ -201,8 +231,9 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
     app_env.ensure_user(app)
     token = app_env.token(app)
     with psycopg.connect(settings.dsn(dbname)) as conn:
-        pool = scale_data.add_instances(conn, POOL, audit_per_instance=k, open_fraction=1.0,
-                                        workflows=scale_data.BENCH_WORKFLOW)
+        pool = scale_data.add_instances(
+            conn, POOL, audit_per_instance=k, open_fraction=1.0, workflows=scale_data.BENCH_WORKFLOW
+        )
         conn.commit()
     result: dict[str, Any] = {"audit_per_instance": k, "workflows": workflows}
     sizes = [("small", settings.small_instances), ("large", settings.large_instances)]
@@ -210,24 +241,30 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         t0 = time.perf_counter()
         built = scale_data_grow(settings, dbname, total, k, settings.open_fraction, workflows, log)
         counts = _counts(settings, dbname)
-        log(f"  {label}: {counts['workflow_instances']:,} instances, "
-            f"{counts['audit_records']:,} audit records (built in {time.perf_counter() - t0:.0f} s)")
+        log(
+            f"  {label}: {counts['workflow_instances']:,} instances, "
+            f"{counts['audit_records']:,} audit records (built in {time.perf_counter() - t0:.0f} s)"
+        )
         probes = Probes(settings, dbname, app, token, pool)
         measured = probes.measure(settings.latency_samples)
         measured["counts"] = counts
         measured["build"] = built
         result[label] = measured
-        log(f"  {label}: fire p50 {measured['fire']['p50_ms']} ms, bare {measured['bare_sql_fire']['p50_ms']} ms,"
+        log(
+            f"  {label}: fire p50 {measured['fire']['p50_ms']} ms, bare {measured['bare_sql_fire']['p50_ms']} ms,"
             f" inbox p50 {measured['inbox']['p50_ms']} ms ({measured['inbox_items']} items),"
             f" {SAME_CONTENT_DEFINITION} inbox p50 {measured['inbox_one_workflow']['p50_ms']} ms"
             f" ({measured['inbox_one_workflow_items']} items),"
             f" read p50 {measured['read']['p50_ms']} ms,"
-            f" seq scans in inbox plans: {measured['inbox_plans']['seq_scans_on_engine_tables']}")
+            f" seq scans in inbox plans: {measured['inbox_plans']['seq_scans_on_engine_tables']}"
+        )
     small, large = result["small"], result["large"]
     for key in ("fire", "bare_sql_fire", "inbox", "inbox_one_workflow", "read"):
         result[f"{key}_ratio"] = round(large[key]["p50_ms"] / small[key]["p50_ms"], 3)
-    result["inbox_seq_scans"] = (small["inbox_plans"]["seq_scans_on_engine_tables"]
-                                 + large["inbox_plans"]["seq_scans_on_engine_tables"])
+    result["inbox_seq_scans"] = (
+        small["inbox_plans"]["seq_scans_on_engine_tables"]
+        + large["inbox_plans"]["seq_scans_on_engine_tables"]
+    )
     result["chains_sampled"] = scale_data.check_chains(settings, dbname, sample=50)
     out["scale"] = result
     out["_scale_db"] = dbname
@@ -238,13 +275,16 @@ def scale_data_grow(settings, dbname, total, k, open_fraction, workflows, log) -
     original = scale_data.WORKFLOWS
     scale_data.WORKFLOWS = workflows
     try:
-        return scale_data.grow(settings, dbname, total, audit_per_instance=k,
-                               open_fraction=open_fraction, log=log).as_dict()
+        return scale_data.grow(
+            settings, dbname, total, audit_per_instance=k, open_fraction=open_fraction, log=log
+        ).as_dict()
     finally:
         scale_data.WORKFLOWS = original
 
 
 def _counts(settings: Settings, dbname: str) -> dict[str, int]:
     with psycopg.connect(settings.dsn(dbname)) as conn:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("workflow_instances", "audit_records", "timers", "outbox")}
+        return {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("workflow_instances", "audit_records", "timers", "outbox")
+        }

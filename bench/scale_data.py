@@ -39,9 +39,24 @@ GENESIS = "0" * 64
 # takes states and version from the shipped YAML when it is there (scale.workflows_from).
 Workflow = tuple[str, list[str], list[str], int]
 WORKFLOWS: list[Workflow] = [
-    ("client_onboarding", ["risk_review", "dual_approval", "submitted"], ["approved", "rejected", "withdrawn"], 1),
-    ("due_diligence", ["collecting", "under_review"], ["passed", "passed_with_conditions", "failed"], 1),
-    ("sensitive_edit", ["requested", "first_approved"], ["applied", "rejected", "cancelled", "expired"], 1),
+    (
+        "client_onboarding",
+        ["risk_review", "dual_approval", "submitted"],
+        ["approved", "rejected", "withdrawn"],
+        1,
+    ),
+    (
+        "due_diligence",
+        ["collecting", "under_review"],
+        ["passed", "passed_with_conditions", "failed"],
+        1,
+    ),
+    (
+        "sensitive_edit",
+        ["requested", "first_approved"],
+        ["applied", "rejected", "cancelled", "expired"],
+        1,
+    ),
     ("alert_remediation", ["warned", "responded", "rectifying"], ["closed", "dismissed"], 1),
 ]
 BENCH_WORKFLOW: list[Workflow] = [("bench_toggle", ["pending"], ["closed"], 1)]
@@ -90,7 +105,7 @@ def _j(expr: str) -> str:
 def _material(k: int, s: str, prev: str) -> str:
     """The canonical JSON text that ``workflow.records.trail.record_hash`` hashes, built in SQL."""
     f = _fields(k, s)
-    at = f"to_char({f['at']}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    at = f'to_char({f["at"]}, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')'
     parts = [
         ("actor", _j(f["actor"])),
         ("at", _j(at)),
@@ -129,11 +144,13 @@ def _stage_instances_sql(workflows: list[Workflow], open_permille: int) -> str:
     defs = [w[0] for w in workflows]
     versions = " ".join(f"WHEN {i} THEN {int(w[3])}" for i, w in enumerate(workflows))
     open_states = " ".join(f"WHEN {i} THEN {_case('g / 7', w[1])}" for i, w in enumerate(workflows))
-    final_states = " ".join(f"WHEN {i} THEN {_case('g / 7', w[2])}" for i, w in enumerate(workflows))
+    final_states = " ".join(
+        f"WHEN {i} THEN {_case('g / 7', w[2])}" for i, w in enumerate(workflows)
+    )
     is_open = f"(mod(g * 7919, 1000) < {open_permille})"
     return f"""
     INSERT INTO bench_stage_instances ({INSTANCE_COLUMNS})
-    SELECT %(first)s::bigint + (g - %(lo)s::bigint), {_case('g', defs)},
+    SELECT %(first)s::bigint + (g - %(lo)s::bigint), {_case("g", defs)},
            (CASE mod(g, {n}) {versions} END),
            CASE WHEN {is_open} THEN (CASE mod(g, {n}) {open_states} END)
                 ELSE (CASE mod(g, {n}) {final_states} END) END,
@@ -176,10 +193,10 @@ def _audit_sql(k: int) -> str:
         (stream, seq, kind, instance_id, subject, definition, definition_version, trigger,
          from_state, to_state, actor, roles, at, comment, payload, request_id, idempotency_key,
          prev_hash, hash)
-    SELECT {f['stream']}, c.seq, {f['kind']}, i.id, {f['subject']}, i.definition, i.definition_version,
-           {f['trigger']}, {f['from_state']}, {f['to_state']}, {f['actor']},
-           '["risk_officer"]'::jsonb, {f['at']}, {f['comment']}, jsonb_build_object('step', c.seq),
-           {f['request_id']}, NULL, c.prev_hash, c.hash
+    SELECT {f["stream"]}, c.seq, {f["kind"]}, i.id, {f["subject"]}, i.definition, i.definition_version,
+           {f["trigger"]}, {f["from_state"]}, {f["to_state"]}, {f["actor"]},
+           '["risk_officer"]'::jsonb, {f["at"]}, {f["comment"]}, jsonb_build_object('step', c.seq),
+           {f["request_id"]}, NULL, c.prev_hash, c.hash
     FROM bench_stage_chain c
     JOIN bench_stage_instances i ON i.id = c.instance_id
     """
@@ -187,8 +204,12 @@ def _audit_sql(k: int) -> str:
 
 MOVE_INSTANCES = f"""
 INSERT INTO workflow_instances ({INSTANCE_COLUMNS})
-SELECT {", ".join("c.hash" if col.strip() == "audit_hash" else "i." + col.strip()
-                  for col in INSTANCE_COLUMNS.split(","))}
+SELECT {
+    ", ".join(
+        "c.hash" if col.strip() == "audit_hash" else "i." + col.strip()
+        for col in INSTANCE_COLUMNS.split(",")
+    )
+}
 FROM bench_stage_instances i JOIN bench_stage_chain c ON c.instance_id = i.id AND c.seq = i.audit_seq
 """
 
@@ -215,8 +236,11 @@ class BuildReport:
     seconds: float
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"instances": self.instances, "audit_records": self.audit_records,
-                "seconds": round(self.seconds, 1)}
+        return {
+            "instances": self.instances,
+            "audit_records": self.audit_records,
+            "seconds": round(self.seconds, 1),
+        }
 
 
 def _table(name: str):
@@ -256,8 +280,13 @@ def _create_indexes(sa_engine) -> None:
 
 
 def add_instances(
-    conn: psycopg.Connection, count: int, *, audit_per_instance: int, open_fraction: float,
-    workflows: list[Workflow] | None = None, ordinal_from: int = 1,
+    conn: psycopg.Connection,
+    count: int,
+    *,
+    audit_per_instance: int,
+    open_fraction: float,
+    workflows: list[Workflow] | None = None,
+    ordinal_from: int = 1,
     first_id: int | None = None,
 ) -> tuple[int, int]:
     """Add ``count`` instances with their history; returns their (first, last) id.
@@ -270,7 +299,9 @@ def add_instances(
     if k < 1:
         raise ValueError("every instance needs at least its 'started' record")
     if first_id is None:
-        first_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM workflow_instances").fetchone()[0]
+        first_id = conn.execute(
+            "SELECT coalesce(max(id), 0) + 1 FROM workflow_instances"
+        ).fetchone()[0]
     last = first_id + count - 1
     conn.execute(STAGING)
     conn.execute(
@@ -283,15 +314,26 @@ def add_instances(
     conn.execute(_audit_sql(k))
     conn.execute(TIMERS_SQL)
     conn.execute(OUTBOX_SQL)
-    conn.execute("SELECT setval('workflow_instances_id_seq', greatest(%s, "
-                 "(SELECT last_value FROM workflow_instances_id_seq)))", (last,))
+    conn.execute(
+        "SELECT setval('workflow_instances_id_seq', greatest(%s, "
+        "(SELECT last_value FROM workflow_instances_id_seq)))",
+        (last,),
+    )
     conn.execute("TRUNCATE bench_stage_instances, bench_stage_chain")
     return first_id, last
 
 
-def grow(settings: Settings, dbname: str, total_instances: int, *, audit_per_instance: int,
-         open_fraction: float, chunk: int = 50_000, parallel: int = 2,
-         log: Callable[[str], None] = print) -> BuildReport:
+def grow(
+    settings: Settings,
+    dbname: str,
+    total_instances: int,
+    *,
+    audit_per_instance: int,
+    open_fraction: float,
+    chunk: int = 50_000,
+    parallel: int = 2,
+    log: Callable[[str], None] = print,
+) -> BuildReport:
     """Add history instances until the table holds ``total_instances`` rows.
 
     ``parallel`` connections fill disjoint chunks at once (the recursive hash
@@ -304,7 +346,8 @@ def grow(settings: Settings, dbname: str, total_instances: int, *, audit_per_ins
     t0 = time.perf_counter()
     with psycopg.connect(settings.dsn(dbname)) as conn:
         have, base = conn.execute(
-            "SELECT count(*), coalesce(max(id), 0) FROM workflow_instances").fetchone()
+            "SELECT count(*), coalesce(max(id), 0) FROM workflow_instances"
+        ).fetchone()
     missing = total_instances - have
     if missing <= 0:
         return BuildReport(0, 0, 0.0)
@@ -324,16 +367,23 @@ def grow(settings: Settings, dbname: str, total_instances: int, *, audit_per_ins
                         if not chunks or errors:
                             return
                         off, n = chunks.pop(0)
-                    add_instances(conn, n, audit_per_instance=audit_per_instance,
-                                  open_fraction=open_fraction, ordinal_from=have + off + 1,
-                                  first_id=base + off + 1)
+                    add_instances(
+                        conn,
+                        n,
+                        audit_per_instance=audit_per_instance,
+                        open_fraction=open_fraction,
+                        ordinal_from=have + off + 1,
+                        first_id=base + off + 1,
+                    )
                     conn.commit()
                     with lock:
                         progress["done"] += n
                         done = progress["done"]
                     if done == missing or done // 100_000 != (done - n) // 100_000:
-                        log(f"  history: +{done:,} of {missing:,} instances "
-                            f"({time.perf_counter() - t0:.0f} s)")
+                        log(
+                            f"  history: +{done:,} of {missing:,} instances "
+                            f"({time.perf_counter() - t0:.0f} s)"
+                        )
         except BaseException as exc:  # reported by the caller
             errors.append(exc)
 
@@ -369,13 +419,18 @@ def check_chains(settings: Settings, dbname: str, sample: int = 50) -> dict[str,
     cols = ", ".join(HASHED_FIELDS)
     bad = checked = 0
     with psycopg.connect(settings.dsn(dbname)) as conn:
-        ids = [r[0] for r in conn.execute(
-            "SELECT id FROM workflow_instances ORDER BY audit_seq DESC, random() LIMIT %s",
-            (sample,))]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM workflow_instances ORDER BY audit_seq DESC, random() LIMIT %s",
+                (sample,),
+            )
+        ]
         for iid in ids:
             cur = conn.execute(
                 f"SELECT {cols}, hash FROM audit_records WHERE stream = %s ORDER BY seq",
-                (f"workflow:{iid}",))
+                (f"workflow:{iid}",),
+            )
             prev = ENGINE_GENESIS
             for row in cur:
                 values = dict(zip(HASHED_FIELDS, row[:-1], strict=True))
@@ -383,8 +438,9 @@ def check_chains(settings: Settings, dbname: str, sample: int = 50) -> dict[str,
                 if values["prev_hash"] != prev or record_hash(values) != row[-1]:
                     bad += 1
                 prev = row[-1]
-            head = conn.execute("SELECT audit_hash FROM workflow_instances WHERE id = %s",
-                                (iid,)).fetchone()[0]
+            head = conn.execute(
+                "SELECT audit_hash FROM workflow_instances WHERE id = %s", (iid,)
+            ).fetchone()[0]
             if head != prev:
                 bad += 1
     return {"records_checked": checked, "bad": bad}

@@ -172,8 +172,9 @@ def check(settings: Settings, dbname: str) -> dict[str, int]:
     return {"cases": cases, "completed": completed, "audit_rows": audit, "avg_row_bytes": size}
 
 
-def measure(settings: Settings, dbname: str, *, clients: int | None = None,
-            duration_s: float | None = None) -> tuple[LoadResult, dict[str, Any]]:
+def measure(
+    settings: Settings, dbname: str, *, clients: int | None = None, duration_s: float | None = None
+) -> tuple[LoadResult, dict[str, Any]]:
     spec, subs = parse_spec()
     dsn = settings.dsn(dbname)
     result = run_load(

@@ -54,8 +54,10 @@ def command() -> list[str]:
 def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> None:
     dbname = out.get("_scale_db")
     if not dbname:
-        raise RuntimeError("the scale section did not leave its database; run it first "
-                           "(BENCH_SECTIONS=scale,verify)")
+        raise RuntimeError(
+            "the scale section did not leave its database; run it first "
+            "(BENCH_SECTIONS=scale,verify)"
+        )
     try:
         with psycopg.connect(settings.dsn(dbname)) as conn:
             total = conn.execute("SELECT count(*) FROM audit_records").fetchone()[0]
@@ -63,8 +65,14 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         env = app_env.environ(settings, dbname)
         env["PYTHONUNBUFFERED"] = "1"
         t_start = time.perf_counter()
-        proc = subprocess.Popen(command(), env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, cwd=os.getcwd())
+        proc = subprocess.Popen(
+            command(),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=os.getcwd(),
+        )
         marks: list[tuple[float, int]] = []
         tail: list[str] = []
         finished: dict[str, Any] = {}
@@ -92,7 +100,9 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
             st = _status_kb(proc.pid)
             if st:
                 hwm = max(hwm, st.get("VmHWM", 0))
-                samples.append((time.perf_counter(), marks[-1][1] if marks else 0, st.get("VmRSS", 0)))
+                samples.append(
+                    (time.perf_counter(), marks[-1][1] if marks else 0, st.get("VmRSS", 0))
+                )
             if time.perf_counter() - t_start > cap:
                 capped = True
                 proc.send_signal(signal.SIGTERM)
@@ -126,8 +136,10 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
             "rss_mb_at_10pct": round(rss_at_10 / 1024, 1) if rss_at_10 else None,
             "rss_mb_at_end": round(rss_end / 1024, 1) if rss_end else None,
             "peak_rss_mb": round(hwm / 1024, 1) if hwm else None,
-            "rss_timeline_mb": [(round(t - t_start, 1), n, round(r / 1024, 1))
-                                for t, n, r in samples[:: max(1, len(samples) // 40)]],
+            "rss_timeline_mb": [
+                (round(t - t_start, 1), n, round(r / 1024, 1))
+                for t, n, r in samples[:: max(1, len(samples) // 40)]
+            ],
             "output_tail": tail[-5:],
         }
         out["verify"] = result
@@ -137,9 +149,11 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         if rss_at_10 and later:
             # growth while streaming; the peak may come from start-up (imports, app)
             out["verify_rss_growth_mb"] = round((max(later) - rss_at_10) / 1024, 1)
-        log(f"  verify: {verified:,} of {total:,} records, {result['records_per_s']} records/s, "
+        log(
+            f"  verify: {verified:,} of {total:,} records, {result['records_per_s']} records/s, "
             f"RSS {result['rss_mb_at_10pct']} MB at 10 % → peak {result['peak_rss_mb']} MB"
-            + (f" (capped after {cap} s)" if capped else f", exit {proc.returncode}"))
+            + (f" (capped after {cap} s)" if capped else f", exit {proc.returncode}")
+        )
         if not capped and proc.returncode not in (0, None):
             raise RuntimeError(f"verify exited {proc.returncode}: {' | '.join(tail[-3:])}")
     finally:

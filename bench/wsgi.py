@@ -18,7 +18,9 @@ from api import create_app
 
 from .timing import timed
 
-flask_app = create_app({"RISKLOOP_EXTRA_DEFINITIONS": os.environ.get("RISKLOOP_BENCH_DEFINITIONS", "")})
+flask_app = create_app(
+    {"RISKLOOP_EXTRA_DEFINITIONS": os.environ.get("RISKLOOP_BENCH_DEFINITIONS", "")}
+)
 
 
 _folder = os.environ.get("BENCH_TIMING_DIR")

@@ -52,9 +52,15 @@ DEFAULT_GRADES = ["low", "medium", "high"]
 
 def _field(definition: Definition, name: str, spec: dict[str, Any]) -> FieldSpec:
     field_spec = FieldSpec(
-        name=name, type=spec.get("type", "string"), required=bool(spec.get("required")),
-        label=label(spec.get("label"), name), enum=list(spec.get("enum") or []),
-        min=spec.get("min"), max=spec.get("max"), max_length=spec.get("max_length"))
+        name=name,
+        type=spec.get("type", "string"),
+        required=bool(spec.get("required")),
+        label=label(spec.get("label"), name),
+        enum=list(spec.get("enum") or []),
+        min=spec.get("min"),
+        max=spec.get("max"),
+        max_length=spec.get("max_length"),
+    )
     checklist = definition.settings.get("checklist")
     if name == "checklist" and field_spec.type == "object" and isinstance(checklist, dict):
         field_spec.widget = "checklist"
@@ -65,8 +71,9 @@ def _field(definition: Definition, name: str, spec: dict[str, Any]) -> FieldSpec
     return field_spec
 
 
-def action_forms(definition: Definition, state: str, triggers: list[str],
-                 actor: Actor) -> list[ActionForm]:
+def action_forms(
+    definition: Definition, state: str, triggers: list[str], actor: Actor
+) -> list[ActionForm]:
     """One form per trigger, from the transitions open to ``actor``'s roles."""
     forms = []
     for trigger in triggers:
@@ -79,14 +86,21 @@ def action_forms(definition: Definition, state: str, triggers: list[str],
                 if name not in specs:
                     specs[name] = _field(definition, name, spec)
         first = candidates[0]
-        forms.append(ActionForm(
-            trigger=trigger, label=label(first.label, trigger), fields=list(specs.values()),
-            comment_required=any(t.comment_required for t in candidates),
-            danger=any(word in trigger for word in _DANGER)))
+        forms.append(
+            ActionForm(
+                trigger=trigger,
+                label=label(first.label, trigger),
+                fields=list(specs.values()),
+                comment_required=any(t.comment_required for t in candidates),
+                danger=any(word in trigger for word in _DANGER),
+            )
+        )
     return forms
 
 
-def parse_payload(form: MultiDict[str, str], fields: list[FieldSpec]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def parse_payload(
+    form: MultiDict[str, str], fields: list[FieldSpec]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Typed payload from the submitted form; conversion errors per field."""
     payload: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
@@ -103,7 +117,12 @@ def parse_payload(form: MultiDict[str, str], fields: list[FieldSpec]) -> tuple[d
             payload[spec.name] = raw in ("on", "true", "1", "yes")
             continue
         if spec.type == "array":
-            items = [line.strip() for line in form.getlist(key) for line in line.splitlines() if line.strip()]
+            items = [
+                line.strip()
+                for line in form.getlist(key)
+                for line in line.splitlines()
+                if line.strip()
+            ]
             if items or spec.required:
                 payload[spec.name] = items
             continue
@@ -133,11 +152,16 @@ def checklist_input(item: str, part: str) -> str:
 def parse_checklist(form: MultiDict[str, str], spec: FieldSpec) -> dict[str, Any]:
     """Every item of the checklist as the engine expects it; the engine's
     ``validate_checklist`` judges it (the same rules as the API)."""
-    return {key: {"finding": form.get(checklist_input(key, "finding"), ""),
-                  "risk": form.get(checklist_input(key, "risk"), ""),
-                  "evidence": list(dict.fromkeys(
-                      v for v in form.getlist(checklist_input(key, "evidence")) if v))}
-            for key, _text in spec.items}
+    return {
+        key: {
+            "finding": form.get(checklist_input(key, "finding"), ""),
+            "risk": form.get(checklist_input(key, "risk"), ""),
+            "evidence": list(
+                dict.fromkeys(v for v in form.getlist(checklist_input(key, "evidence")) if v)
+            ),
+        }
+        for key, _text in spec.items
+    }
 
 
 def file_inputs(fields: list[FieldSpec]) -> list[tuple[str, str, str | None]]:
@@ -151,8 +175,9 @@ def file_inputs(fields: list[FieldSpec]) -> list[tuple[str, str, str | None]]:
     return inputs
 
 
-def add_evidence(payload: dict[str, Any], field_name: str, item: str | None,
-                 hashes: list[str]) -> None:
+def add_evidence(
+    payload: dict[str, Any], field_name: str, item: str | None, hashes: list[str]
+) -> None:
     """Cite freshly uploaded files in the payload, as an API client cites the hashes it got."""
     if item is None:
         target = payload.setdefault(field_name, [])

@@ -8,9 +8,19 @@ from werkzeug.datastructures import MultiDict
 
 from workflow.platform.hygiene import whole_number
 
-TEXT_FIELDS = ("name", "credit_code", "legal_representative", "id_number", "industry", "region",
-               "registered_capital", "established_on", "ownership_type", "state_ownership_pct",
-               "bank_account")
+TEXT_FIELDS = (
+    "name",
+    "credit_code",
+    "legal_representative",
+    "id_number",
+    "industry",
+    "region",
+    "registered_capital",
+    "established_on",
+    "ownership_type",
+    "state_ownership_pct",
+    "bank_account",
+)
 CONTACT_FIELDS = ("name", "phone", "email")
 FACT_FIELDS = ("litigation_count", "negative_news_count", "payment_history")
 
@@ -21,8 +31,11 @@ def client_data(form: MultiDict[str, str]) -> dict[str, Any]:
     for name in TEXT_FIELDS:
         value = form.get(name, "").strip()
         if value:
-            data[name] = value.replace(",", "") if name in ("registered_capital",
-                                                              "state_ownership_pct") else value
+            data[name] = (
+                value.replace(",", "")
+                if name in ("registered_capital", "state_ownership_pct")
+                else value
+            )
     contact = {k: form.get(f"contact_{k}", "").strip() for k in CONTACT_FIELDS}
     if any(contact.values()):
         data["contacts"] = [{k: v or None for k, v in contact.items()} | {"name": contact["name"]}]

@@ -30,8 +30,13 @@ from workflow.records.models import User
 from .database import db
 from .uploads import allow_upload_bodies
 
-blp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
-                static_url_path="/console-static")
+blp = Blueprint(
+    "console",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/console-static",
+)
 
 # Reachable without signing in.
 PUBLIC_ENDPOINTS = {"console.login", "console.static", "console.set_language"}
@@ -99,17 +104,26 @@ def require_sign_in() -> Response | None:
 
 def check_text_fields() -> None:
     """Raises:
-        ValidationFailed: a query parameter (one line) or form field (tabs and line breaks
-            allowed) holding a NUL, another control or a bidirectional formatting character;
-            each page's own checks then word the rest beside its fields."""
-    refused = {name: [problem] for name, value in request.args.items(multi=True)
-               if (problem := text_problem(value)) is not None}
+    ValidationFailed: a query parameter (one line) or form field (tabs and line breaks
+        allowed) holding a NUL, another control or a bidirectional formatting character;
+        each page's own checks then word the rest beside its fields."""
+    refused = {
+        name: [problem]
+        for name, value in request.args.items(multi=True)
+        if (problem := text_problem(value)) is not None
+    }
     if request.method not in ("GET", "HEAD", "OPTIONS"):
-        refused.update({name: [problem] for name, value in request.form.items(multi=True)
-                        if (problem := text_problem(value, multiline=True)) is not None})
+        refused.update(
+            {
+                name: [problem]
+                for name, value in request.form.items(multi=True)
+                if (problem := text_problem(value, multiline=True)) is not None
+            }
+        )
     if refused:  # named in the detail: the page showing it has no fields to put them beside
-        raise ValidationFailed("; ".join(f"{name}: {messages[0]}"
-                                         for name, messages in sorted(refused.items())))
+        raise ValidationFailed(
+            "; ".join(f"{name}: {messages[0]}" for name, messages in sorted(refused.items()))
+        )
 
 
 def check_csrf() -> None:
@@ -124,9 +138,13 @@ def check_csrf() -> None:
 def inject_console() -> dict[str, Any]:
     from .navigation import console_nav, role_label
 
-    return {"csrf_token": generate_csrf, "console_actor": getattr(g, "console_actor", None),
-            "console_nav": console_nav, "role_label": role_label,
-            "has_page": lambda endpoint: endpoint in current_app.view_functions}
+    return {
+        "csrf_token": generate_csrf,
+        "console_actor": getattr(g, "console_actor", None),
+        "console_nav": console_nav,
+        "role_label": role_label,
+        "has_page": lambda endpoint: endpoint in current_app.view_functions,
+    }
 
 
 class ConsoleSessionInterface(SecureCookieSessionInterface):

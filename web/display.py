@@ -22,11 +22,18 @@ ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 def prefetch_subject_names(instances: list[Any]) -> None:
     """Load the client names of a page of cases in one query (for :func:`subject_name`)."""
     names: dict[int, str | None] = g.setdefault("client_names", {})
-    wanted = {int(i.subject_id) for i in instances
-              if i.subject_type == "client" and i.subject_id and not (i.data or {}).get("client_name")
-              and int(i.subject_id) not in names}
+    wanted = {
+        int(i.subject_id)
+        for i in instances
+        if i.subject_type == "client"
+        and i.subject_id
+        and not (i.data or {}).get("client_name")
+        and int(i.subject_id) not in names
+    }
     if wanted:
-        found = dict(db.session.execute(select(Client.id, Client.name).where(Client.id.in_(wanted))).all())
+        found = dict(
+            db.session.execute(select(Client.id, Client.name).where(Client.id.in_(wanted))).all()
+        )
         names.update({client_id: found.get(client_id) for client_id in wanted})
 
 
@@ -40,7 +47,8 @@ def subject_name(instance: Any) -> str:
         client_id = int(instance.subject_id)
         if client_id not in names:
             names[client_id] = db.session.execute(
-                select(Client.name).where(Client.id == client_id)).scalar_one_or_none()
+                select(Client.name).where(Client.id == client_id)
+            ).scalar_one_or_none()
         if names[client_id]:
             return str(names[client_id])
         return _("Client #%(id)s", id=client_id)
@@ -52,25 +60,56 @@ def subject_name(instance: Any) -> str:
 def data_label(key: str) -> str:
     """Words for a key of a case's data (client fields through :func:`field_label`)."""
     words = {
-        "client_id": _("Client"), "client_name": _("Client name"), "reason": _("Reason"),
-        "collector": _("Analyst"), "returned_for_info": _("Returned for information"),
-        "approvals": _("Approvals"), "level": _("Level"), "category": _("Category"),
-        "title": _("Title"), "assessment": _("Assessment"), "plan": _("Plan"),
-        "evidence": _("Evidence"), "checklist": _("Checklist"), "conditions": _("Conditions"),
-        "outcome": _("Outcome"), "by": _("By"), "at": _("At"), "comment": _("Comment"),
-        "roles": _("Roles"), "source": _("Source"), "external_id": _("External id"),
-        "owner": _("Owner"), "due_diligence_id": _("Due diligence case"),
-        "attachments": _("Attachments"), "finding": _("Finding"), "risk": _("Risk"),
-        "files": _("Files"), "description": _("Description"), "onboarding": _("Admission"),
-        "due_diligence_outcome": _("Due diligence outcome"), "first_approver": _("First approver"),
-        "second_approver": _("Second approver"), "periodic_review_due": _("Periodic review due"),
-        "requested_by": _("Requested by"), "decided_by": _("Decided by"),
-        "rejection_reasons": _("Rejection reasons"), "reasons": _("Reasons"),
-        "status_before_suspension": _("Status before suspension"), "alert_id": _("Alert"),
-        "analyst": _("Analyst"), "overall_risk": _("Overall risk"), "decision": _("Decision"),
-        "reopens": _("Reopened"), "last_reopen": _("Last reopened"), "period": _("Period"),
-        "breaches": _("SLA breaches"), "contract": _("Contract"), "number": _("Number"),
-        "end": _("End"), "kind": _("Kind"),
+        "client_id": _("Client"),
+        "client_name": _("Client name"),
+        "reason": _("Reason"),
+        "collector": _("Analyst"),
+        "returned_for_info": _("Returned for information"),
+        "approvals": _("Approvals"),
+        "level": _("Level"),
+        "category": _("Category"),
+        "title": _("Title"),
+        "assessment": _("Assessment"),
+        "plan": _("Plan"),
+        "evidence": _("Evidence"),
+        "checklist": _("Checklist"),
+        "conditions": _("Conditions"),
+        "outcome": _("Outcome"),
+        "by": _("By"),
+        "at": _("At"),
+        "comment": _("Comment"),
+        "roles": _("Roles"),
+        "source": _("Source"),
+        "external_id": _("External id"),
+        "owner": _("Owner"),
+        "due_diligence_id": _("Due diligence case"),
+        "attachments": _("Attachments"),
+        "finding": _("Finding"),
+        "risk": _("Risk"),
+        "files": _("Files"),
+        "description": _("Description"),
+        "onboarding": _("Admission"),
+        "due_diligence_outcome": _("Due diligence outcome"),
+        "first_approver": _("First approver"),
+        "second_approver": _("Second approver"),
+        "periodic_review_due": _("Periodic review due"),
+        "requested_by": _("Requested by"),
+        "decided_by": _("Decided by"),
+        "rejection_reasons": _("Rejection reasons"),
+        "reasons": _("Reasons"),
+        "status_before_suspension": _("Status before suspension"),
+        "alert_id": _("Alert"),
+        "analyst": _("Analyst"),
+        "overall_risk": _("Overall risk"),
+        "decision": _("Decision"),
+        "reopens": _("Reopened"),
+        "last_reopen": _("Last reopened"),
+        "period": _("Period"),
+        "breaches": _("SLA breaches"),
+        "contract": _("Contract"),
+        "number": _("Number"),
+        "end": _("End"),
+        "kind": _("Kind"),
     }
     return str(words[key]) if key in words else field_label(key).replace("_", " ")
 
@@ -105,12 +144,14 @@ def is_list(value: Any) -> bool:
 
 
 def indicator_label(name: str) -> str:
-    words = {"registered_capital": _("Registered capital"),
-             "years_in_business": _("Years in business"),
-             "litigation_count": _("Litigation cases"),
-             "negative_news_count": _("Negative news items"),
-             "payment_history": _("Payment history"),
-             "state_ownership_pct": _("State-owned share")}
+    words = {
+        "registered_capital": _("Registered capital"),
+        "years_in_business": _("Years in business"),
+        "litigation_count": _("Litigation cases"),
+        "negative_news_count": _("Negative news items"),
+        "payment_history": _("Payment history"),
+        "state_ownership_pct": _("State-owned share"),
+    }
     return str(words.get(name, name.replace("_", " ")))
 
 
@@ -129,7 +170,13 @@ def case_definition(instance: Any) -> Any:
 
 
 def install(app: Flask) -> None:
-    app.jinja_env.globals.update(subject_name=subject_name, data_label=data_label,
-                                 plain_value=plain_value, case_definition=case_definition,
-                                 is_mapping=is_mapping, is_list=is_list,
-                                 indicator_label=indicator_label, indicator_value=indicator_value)
+    app.jinja_env.globals.update(
+        subject_name=subject_name,
+        data_label=data_label,
+        plain_value=plain_value,
+        case_definition=case_definition,
+        is_mapping=is_mapping,
+        is_list=is_list,
+        indicator_label=indicator_label,
+        indicator_value=indicator_value,
+    )

@@ -21,11 +21,16 @@ log = logging.getLogger(__name__)
 
 def _titles() -> dict[int, str]:
     return {
-        400: _("The form has expired"), 401: _("Please sign in"),
-        403: _("You may not do this"), 404: _("Not found"),
-        409: _("Someone acted first"), 413: _("The upload is too large"),
-        422: _("Some input is invalid"), 429: _("Too many sign-in attempts"),
-        500: _("Something went wrong"), 503: _("The service is busy"),
+        400: _("The form has expired"),
+        401: _("Please sign in"),
+        403: _("You may not do this"),
+        404: _("Not found"),
+        409: _("Someone acted first"),
+        413: _("The upload is too large"),
+        422: _("Some input is invalid"),
+        429: _("Too many sign-in attempts"),
+        500: _("Something went wrong"),
+        503: _("The service is busy"),
     }
 
 
@@ -36,7 +41,9 @@ def _hints() -> dict[int, str]:
         404: _("The page or record does not exist, or you cannot see it."),
         409: _("The case changed after you opened it. Reload to see its current state."),
         413: _("Go back and send smaller files, or fewer at a time."),
-        429: _("Too many sign-in attempts came from your address. Wait a minute, then sign in again."),
+        429: _(
+            "Too many sign-in attempts came from your address. Wait a minute, then sign in again."
+        ),
         500: _("The request id below identifies the problem in the logs."),
         503: _("Try again in a moment."),
     }
@@ -44,8 +51,13 @@ def _hints() -> dict[int, str]:
 
 def error_page(status: int, detail: str | Refusal | None = None) -> Response:
     template = "_error_fragment.html" if request.headers.get("HX-Request") else "error.html"
-    body = render_template(template, status=status, title=_titles().get(status, _("Error")),
-                           hint=_hints().get(status, ""), detail=detail)
+    body = render_template(
+        template,
+        status=status,
+        title=_titles().get(status, _("Error")),
+        hint=_hints().get(status, ""),
+        detail=detail,
+    )
     return Response(body, status=status, mimetype="text/html")
 
 

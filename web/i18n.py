@@ -88,8 +88,13 @@ def countdown(due: datetime | None) -> dict[str, Any]:
 
 def countdown_formats() -> dict[str, str]:
     """The countdown's phrases for console.js, which keeps SLA countdowns ticking."""
-    return {"left": _("%(span)s left"), "overdue": _("%(span)s overdue"),
-            "dh": _("%(d)sd %(h)sh"), "hm": _("%(h)sh %(m)sm"), "ms": _("%(m)sm %(s)ss")}
+    return {
+        "left": _("%(span)s left"),
+        "overdue": _("%(span)s overdue"),
+        "dh": _("%(d)sd %(h)sh"),
+        "hm": _("%(h)sh %(m)sm"),
+        "ms": _("%(m)sm %(s)ss"),
+    }
 
 
 def choice_label(value: str | None) -> str:
@@ -148,13 +153,25 @@ def install(app: Flask) -> None:
     from .texts import comment_text
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
+    app.config.setdefault(
+        "BABEL_DEFAULT_TIMEZONE", app.config.get("RISKLOOP_TIMEZONE", "Asia/Shanghai")
+    )
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(amount=amount, when=when, label=label, filesize=filesize)
-    app.jinja_env.globals.update(countdown=countdown, countdown_formats=countdown_formats,
-                                 choice_label=choice_label, field_label=field_label, level_label=level_label,
-                                 action_label=action_label, state_label=state_label,
-                                 status_label=status_label, event_label=event_label,
-                                 duration=duration, comment_text=comment_text, LANGUAGES=LANGUAGES, get_locale=get_locale,
-                                 content_lang=content_lang)
+    app.jinja_env.globals.update(
+        countdown=countdown,
+        countdown_formats=countdown_formats,
+        choice_label=choice_label,
+        field_label=field_label,
+        level_label=level_label,
+        action_label=action_label,
+        state_label=state_label,
+        status_label=status_label,
+        event_label=event_label,
+        duration=duration,
+        comment_text=comment_text,
+        LANGUAGES=LANGUAGES,
+        get_locale=get_locale,
+        content_lang=content_lang,
+    )

@@ -21,18 +21,39 @@ class Area:
 CHANGE_REQUESTS = "sensitive_edit"  # the definition the change-request list shows
 ALL = frozenset({"sales", "risk_officer", "legal", "manager", "auditor", "admin"})
 AREAS = (
-    Area("console.clients", lazy_gettext("Clients"), "c", ALL, ("console.clients", "console.client",
-                                                                "console.new_client", "console.edit_client",
-                                                                "console.save_client")),
+    Area(
+        "console.clients",
+        lazy_gettext("Clients"),
+        "c",
+        ALL,
+        (
+            "console.clients",
+            "console.client",
+            "console.new_client",
+            "console.edit_client",
+            "console.save_client",
+        ),
+    ),
     Area("console.cases", lazy_gettext("Cases"), "w", ALL, ("console.cases", "console.case")),
     Area("console.changes", lazy_gettext("Change requests"), "r", ALL, ()),
     Area("console.alerts", lazy_gettext("Alerts"), "a", ALL, ("console.alerts",)),
-    Area("console.dashboard", lazy_gettext("Dashboard"), "d", frozenset({"manager", "auditor"}),
-         ("console.dashboard",)),
-    Area("console.audit", lazy_gettext("Audit"), "u", frozenset({"auditor", "manager"}),
-         ("console.audit", "console.audit_loop", "console.audit_records")),
-    Area("console.notifications", lazy_gettext("Notifications"), "n", ALL,
-         ("console.notifications",)),
+    Area(
+        "console.dashboard",
+        lazy_gettext("Dashboard"),
+        "d",
+        frozenset({"manager", "auditor"}),
+        ("console.dashboard",),
+    ),
+    Area(
+        "console.audit",
+        lazy_gettext("Audit"),
+        "u",
+        frozenset({"auditor", "manager"}),
+        ("console.audit", "console.audit_loop", "console.audit_records"),
+    ),
+    Area(
+        "console.notifications", lazy_gettext("Notifications"), "n", ALL, ("console.notifications",)
+    ),
 )
 
 
@@ -40,22 +61,38 @@ def console_nav() -> list[dict[str, object]]:
     actor = getattr(g, "console_actor", None)
     if actor is None:
         return []
-    return [{"url": url_for(a.endpoint), "label": a.label, "key": a.key,
-             "endpoints": (a.endpoint, *a.endpoints), "on": _is_on(a)}
-            for a in AREAS if a.endpoint in current_app.view_functions and actor.has_any(a.roles)]
+    return [
+        {
+            "url": url_for(a.endpoint),
+            "label": a.label,
+            "key": a.key,
+            "endpoints": (a.endpoint, *a.endpoints),
+            "on": _is_on(a),
+        }
+        for a in AREAS
+        if a.endpoint in current_app.view_functions and actor.has_any(a.roles)
+    ]
 
 
 def _is_on(area: Area) -> bool:
     """The area the page belongs to; the change-request list is the case list filtered."""
-    changes = request.endpoint == "console.cases" and \
-        request.args.get("definition") == CHANGE_REQUESTS
+    changes = (
+        request.endpoint == "console.cases" and request.args.get("definition") == CHANGE_REQUESTS
+    )
     if area.endpoint == "console.changes":
         return changes
     return request.endpoint in (area.endpoint, *area.endpoints) and not (
-        changes and area.endpoint == "console.cases")
+        changes and area.endpoint == "console.cases"
+    )
 
 
 def role_label(role: str) -> str:
-    return {"sales": _("Sales"), "risk_officer": _("Risk officer"), "legal": _("Legal"),
-            "manager": _("Manager"), "auditor": _("Auditor"), "admin": _("Admin"),
-            "system": _("System")}.get(role, role)
+    return {
+        "sales": _("Sales"),
+        "risk_officer": _("Risk officer"),
+        "legal": _("Legal"),
+        "manager": _("Manager"),
+        "auditor": _("Auditor"),
+        "admin": _("Admin"),
+        "system": _("System"),
+    }.get(role, role)

@@ -34,8 +34,11 @@ class Refusal:
     def __html__(self) -> str:
         if not self.original:
             return str(escape(self.text))
-        return str(Markup('{} <small class="original" lang="en">{}</small>').format(
-            self.text, self.original))
+        return str(
+            Markup('{} <small class="original" lang="en">{}</small>').format(
+                self.text, self.original
+            )
+        )
 
 
 def _generic(exc: e.RiskloopError) -> str:
@@ -45,10 +48,16 @@ def _generic(exc: e.RiskloopError) -> str:
         (e.IllegalState, lambda: _("This action is not possible at the case's current step.")),
         (e.UnknownAction, lambda: _("This case has no such action.")),
         (e.Duplicate, lambda: _("This already exists.")),
-        (e.IdempotencyMismatch, lambda: _("This form was already sent for another action; "
-                                          "reload the page.")),
-        (e.Conflict, lambda: _("The record changed or is in a state that does not allow this; "
-                               "reload the page.")),
+        (
+            e.IdempotencyMismatch,
+            lambda: _("This form was already sent for another action; reload the page."),
+        ),
+        (
+            e.Conflict,
+            lambda: _(
+                "The record changed or is in a state that does not allow this; reload the page."
+            ),
+        ),
         (e.Forbidden, lambda: _("You may not do this.")),
         (e.NotFound, lambda: _("The record does not exist, or you cannot see it.")),
         (e.ConditionNotMet, lambda: _("This action is not possible with this case's data.")),
@@ -76,6 +85,7 @@ def refusal(exc: e.RiskloopError, definition: Any = None) -> Refusal:
 
 
 # Field messages ----------------------------------------------------------------------
+
 
 def field_message(message: Any) -> str:
     """One field message in the reader's language (unknown ones stay as they are)."""

@@ -41,8 +41,11 @@ def allow_upload_bodies() -> None:
 
 
 def too_large_message() -> str:
-    return _("The files sent at once may be at most %(size)s in all; compress or split them, "
-             "or upload them one at a time.", size=filesize(evidence.max_bytes(runtime_of().settings)))
+    return _(
+        "The files sent at once may be at most %(size)s in all; compress or split them, "
+        "or upload them one at a time.",
+        size=filesize(evidence.max_bytes(runtime_of().settings)),
+    )
 
 
 def chosen(files: list[FileStorage]) -> list[FileStorage]:
@@ -61,17 +64,37 @@ def store_uploads(instance_id: int, actor: Actor, files: list[FileStorage]) -> l
     for upload in chosen(files):
         name = upload.filename or ""
         try:
-            row = transact(db.session, lambda upload=upload, name=name: evidence.attach(
-                db.session, instance_id, actor, _rewound(upload), filename=name,
-                content_type=upload.mimetype, request_id=g.get("request_id")))
+            row = transact(
+                db.session,
+                lambda upload=upload, name=name: evidence.attach(
+                    db.session,
+                    instance_id,
+                    actor,
+                    _rewound(upload),
+                    filename=name,
+                    content_type=upload.mimetype,
+                    request_id=g.get("request_id"),
+                ),
+            )
         except PayloadTooLarge as exc:
-            raise UploadRefused(413, _(
-                "%(name)s is larger than the limit of %(size)s; compress or split it.",
-                name=name, size=filesize(exc.extra.get("limit") or evidence.max_bytes(runtime_of().settings)))) from exc
+            raise UploadRefused(
+                413,
+                _(
+                    "%(name)s is larger than the limit of %(size)s; compress or split it.",
+                    name=name,
+                    size=filesize(
+                        exc.extra.get("limit") or evidence.max_bytes(runtime_of().settings)
+                    ),
+                ),
+            ) from exc
         except UnsupportedMediaType as exc:
-            raise UploadRefused(415, _(
-                "%(name)s is not accepted: upload a PDF, an image or an office document.",
-                name=name)) from exc
+            raise UploadRefused(
+                415,
+                _(
+                    "%(name)s is not accepted: upload a PDF, an image or an office document.",
+                    name=name,
+                ),
+            ) from exc
         hashes.append(row.sha256)
     return hashes
 

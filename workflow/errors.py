@@ -49,15 +49,22 @@ class RiskloopError(Exception):
     slug = "bad-request"
     title = "Bad request"
 
-    def __init__(self, detail: str, *, code: str | None = None,
-                 params: dict[str, Any] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = str(detail)
         self.extra = extra
         # A Message as the detail (e.g. a guard's reason) brings its own code.
         self.code: str | None = code or getattr(detail, "code", None)
-        self.params: dict[str, Any] = dict(params if params is not None
-                                           else getattr(detail, "params", None) or {})
+        self.params: dict[str, Any] = dict(
+            params if params is not None else getattr(detail, "params", None) or {}
+        )
 
 
 class DefinitionError(RiskloopError):

@@ -87,12 +87,17 @@ def _code_validator(v: Any) -> None:
 
 def code_field(field: fields.Field) -> fields.Field:
     """Give ``field`` (and the fields and validators inside it) coded messages."""
-    field.error_messages = {key: _coded(text, field_code(field, key))
-                            for key, text in field.error_messages.items()}
+    field.error_messages = {
+        key: _coded(text, field_code(field, key)) for key, text in field.error_messages.items()
+    }
     for v in field.validators:
         _code_validator(v)
-    for inner in (getattr(field, "inner", None), getattr(field, "key_field", None),
-                  getattr(field, "value_field", None), *(getattr(field, "tuple_fields", None) or ())):
+    for inner in (
+        getattr(field, "inner", None),
+        getattr(field, "key_field", None),
+        getattr(field, "value_field", None),
+        *(getattr(field, "tuple_fields", None) or ()),
+    ):
         if isinstance(inner, fields.Field):
             code_field(inner)
     return field

@@ -17,11 +17,21 @@ from workflow.errors import Message
 
 def _digest_body(p: dict[str, Any]) -> str:
     def lines(items: list[dict[str, Any]]) -> list[str]:
-        return [f"- [{a['level']}] #{a['id']} {a['title']} (client {a['client']}, {a['state']}, "
-                f"case {a['case']})" for a in items] or ["- none"]
+        return [
+            f"- [{a['level']}] #{a['id']} {a['title']} (client {a['client']}, {a['state']}, "
+            f"case {a['case']})"
+            for a in items
+        ] or ["- none"]
 
-    return "\n".join(["New alerts:", *lines(p.get("new") or []), "", "SLA breached:",
-                      *lines(p.get("breached") or [])])
+    return "\n".join(
+        [
+            "New alerts:",
+            *lines(p.get("new") or []),
+            "",
+            "SLA breached:",
+            *lines(p.get("breached") or []),
+        ]
+    )
 
 
 def _alert_action_body(p: dict[str, Any]) -> str:
@@ -46,7 +56,7 @@ ENGLISH: dict[str, str | Callable[[dict[str, Any]], str]] = {
     "alert.action.body": _alert_action_body,
     "alert.breached": "[{level}] SLA to {stage} breached: {title}",
     "alert.breached.body": "Alert #{alert} missed its {stage} deadline (breach {breaches}); "
-                           "managers were told.",
+    "managers were told.",
     "case.sla_breached": "SLA breached on case #{case} ({state})",
     "review.due": "Periodic due-diligence review of {client} is due (case #{case})",
     "contract.expiring": "Contract {number} of {client} ends on {end}",
@@ -76,10 +86,13 @@ def say(code: str, **params: Any) -> Message:
 def notification(code: str, **params: Any) -> dict[str, Any]:
     """The ``notify`` task's arguments for a notification worded by ``code``: its English
     title (and body, when the catalogue has one) and the code and params themselves."""
-    args: dict[str, Any] = {"code": code, "params": params,
-                            "title": english(code, params)[:LIMITS["title"]]}
+    args: dict[str, Any] = {
+        "code": code,
+        "params": params,
+        "title": english(code, params)[: LIMITS["title"]],
+    }
     if f"{code}.body" in ENGLISH:
-        args["body"] = english(f"{code}.body", params)[:LIMITS["body"]]
+        args["body"] = english(f"{code}.body", params)[: LIMITS["body"]]
     return args
 
 

@@ -33,19 +33,37 @@ from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 from .workflows import parse_cursor
 
-blp = protect(Blueprint("alerts", __name__, url_prefix="/api/v1/alerts",
-                        description="Risk alerts and their remediation loops (预警闭环)"))
-hook_blp = Blueprint("alerts_webhook", __name__, url_prefix="/api/v1/alerts",
-                     description="Signed alert intake for external monitoring systems")
-notif_blp = protect(Blueprint("notifications", __name__, url_prefix="/api/v1/notifications",
-                              description="The caller's in-app notifications"))
+blp = protect(
+    Blueprint(
+        "alerts",
+        __name__,
+        url_prefix="/api/v1/alerts",
+        description="Risk alerts and their remediation loops (预警闭环)",
+    )
+)
+hook_blp = Blueprint(
+    "alerts_webhook",
+    __name__,
+    url_prefix="/api/v1/alerts",
+    description="Signed alert intake for external monitoring systems",
+)
+notif_blp = protect(
+    Blueprint(
+        "notifications",
+        __name__,
+        url_prefix="/api/v1/notifications",
+        description="The caller's in-app notifications",
+    )
+)
 
 
 MAX_ID = 2**63 - 1  # ids are 64-bit: a larger one is a 422, not a database error
 
 
 class AlertBody(Schema):
-    client_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
+    client_id = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID)
+    )
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     title = Text(required=True, validate=validate.Length(min=1, max=200))
@@ -118,24 +136,37 @@ class ReadAll(Schema):
     unread_count = fields.Integer(required=True)
 
 
-def present_alert(alert: Alert, instance: WorkflowInstance, actor: Actor,
-                  owners: list[str]) -> dict[str, Any]:
+def present_alert(
+    alert: Alert, instance: WorkflowInstance, actor: Actor, owners: list[str]
+) -> dict[str, Any]:
     data = present_instance(db.session, instance, actor)
     data["alert"] = {
-        "id": alert.id, "client_id": alert.client_id, "level": alert.level,
-        "category": alert.category, "title": alert.title, "details": alert.details,
-        "source": alert.source, "external_id": alert.external_id, "raised_by": alert.raised_by,
-        "owners": owners, "breaches": alert.breaches, "last_breached_at": alert.last_breached_at,
-        "reopens": int((instance.data or {}).get("reopens", 0)), "created_at": alert.created_at,
+        "id": alert.id,
+        "client_id": alert.client_id,
+        "level": alert.level,
+        "category": alert.category,
+        "title": alert.title,
+        "details": alert.details,
+        "source": alert.source,
+        "external_id": alert.external_id,
+        "raised_by": alert.raised_by,
+        "owners": owners,
+        "breaches": alert.breaches,
+        "last_breached_at": alert.last_breached_at,
+        "reopens": int((instance.data or {}).get("reopens", 0)),
+        "created_at": alert.created_at,
     }
     return data
 
 
 def _raise(body: dict[str, Any], actor: Actor) -> tuple[dict[str, Any], int]:
-    raised: Raised = transact(db.session, lambda: raise_alert(db.session, actor, body,
-                                                              request_id=g.request_id))
+    raised: Raised = transact(
+        db.session, lambda: raise_alert(db.session, actor, body, request_id=g.request_id)
+    )
     owners = owners_of(db.session, [raised.alert.id])[raised.alert.id]
-    return present_alert(raised.alert, raised.instance, actor, owners), 201 if raised.created else 200
+    return present_alert(
+        raised.alert, raised.instance, actor, owners
+    ), 201 if raised.created else 200
 
 
 @blp.route("")
@@ -148,20 +179,31 @@ class AlertList(MethodView):
         """Alerts visible to the caller, newest first; ``breached`` = breached an SLA at least once."""
         actor = current_actor()
         rows, more = list_alerts(
-            db.session, actor, level=query.get("level"), state=query.get("state"),
-            client_id=query.get("client_id"), owner=query.get("owner"),
-            breached=query.get("breached"), limit=query["limit"],
-            before_id=parse_cursor(query.get("cursor")))
+            db.session,
+            actor,
+            level=query.get("level"),
+            state=query.get("state"),
+            client_id=query.get("client_id"),
+            owner=query.get("owner"),
+            breached=query.get("breached"),
+            limit=query["limit"],
+            before_id=parse_cursor(query.get("cursor")),
+        )
         owners = owners_of(db.session, [a.id for a, _ in rows])
-        return {"items": [present_alert(a, i, actor, owners[a.id]) for a, i in rows],
-                "next_cursor": str(rows[-1][0].id) if more and rows else None}
+        return {
+            "items": [present_alert(a, i, actor, owners[a.id]) for a, i in rows],
+            "next_cursor": str(rows[-1][0].id) if more and rows else None,
+        }
 
     @allow(authorize_raise)
     @blp.doc(security=[BEARER])
     @blp.arguments(AlertBody)
     @blp.response(201, AlertInstanceSchema, description="A new loop was started")
-    @blp.alt_response(200, schema=AlertInstanceSchema,
-                      description="This source and external_id were seen before: the existing loop")
+    @blp.alt_response(
+        200,
+        schema=AlertInstanceSchema,
+        description="This source and external_id were seen before: the existing loop",
+    )
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Raise an alert (risk officers, managers, system accounts); starts its remediation loop."""
         return _raise(body, current_actor())
@@ -169,25 +211,40 @@ class AlertList(MethodView):
 
 @hook_blp.before_request
 def _verify_signature() -> None:
-    alert_webhook.verify(request.headers.get(alert_webhook.TIMESTAMP_HEADER),
-                         request.headers.get(alert_webhook.SIGNATURE_HEADER),
-                         request.get_data(cache=True),
-                         current_app.extensions["riskloop"]["runtime"].settings)
+    alert_webhook.verify(
+        request.headers.get(alert_webhook.TIMESTAMP_HEADER),
+        request.headers.get(alert_webhook.SIGNATURE_HEADER),
+        request.get_data(cache=True),
+        current_app.extensions["riskloop"]["runtime"].settings,
+    )
 
 
 @hook_blp.route("/webhook")
 class AlertWebhook(MethodView):
     @allow(public)  # the signature is the credential (checked first, by _verify_signature)
-    @hook_blp.doc(parameters=[
-        {"in": "header", "name": alert_webhook.TIMESTAMP_HEADER, "required": True,
-         "schema": {"type": "string"}, "description": "Unix seconds; older than 5 minutes is refused"},
-        {"in": "header", "name": alert_webhook.SIGNATURE_HEADER, "required": True,
-         "schema": {"type": "string"},
-         "description": "sha256=hex(HMAC-SHA256(RISKLOOP_WEBHOOK_SECRET, timestamp + '.' + raw body))"},
-    ])
+    @hook_blp.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": alert_webhook.TIMESTAMP_HEADER,
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "Unix seconds; older than 5 minutes is refused",
+            },
+            {
+                "in": "header",
+                "name": alert_webhook.SIGNATURE_HEADER,
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "sha256=hex(HMAC-SHA256(RISKLOOP_WEBHOOK_SECRET, timestamp + '.' + raw body))",
+            },
+        ]
+    )
     @hook_blp.arguments(WebhookAlertBody)
     @hook_blp.response(201, AlertInstanceSchema, description="A new loop was started")
-    @hook_blp.alt_response(200, schema=AlertInstanceSchema, description="Seen before: the existing loop")
+    @hook_blp.alt_response(
+        200, schema=AlertInstanceSchema, description="Seen before: the existing loop"
+    )
     @hook_blp.alt_response(401, description="Missing, wrong or stale signature")
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Signed intake from monitoring systems; deduplicated by source and external_id."""
@@ -203,11 +260,18 @@ class NotificationList(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """The caller's notifications, newest first, with the unread count."""
         actor = current_actor()
-        rows, more = notes.list_notifications(db.session, actor, unread=query["unread"],
-                                              limit=query["limit"],
-                                              before_id=parse_cursor(query.get("cursor")))
-        return {"items": rows, "next_cursor": str(rows[-1].id) if more and rows else None,
-                "unread_count": notes.unread_count(db.session, actor.username)}
+        rows, more = notes.list_notifications(
+            db.session,
+            actor,
+            unread=query["unread"],
+            limit=query["limit"],
+            before_id=parse_cursor(query.get("cursor")),
+        )
+        return {
+            "items": rows,
+            "next_cursor": str(rows[-1].id) if more and rows else None,
+            "unread_count": notes.unread_count(db.session, actor.username),
+        }
 
 
 @notif_blp.route("/<int:notification_id>/read")

@@ -21,8 +21,11 @@ from ..fields import Schema, UtcDateTime
 from ..schemas import AuditRecordSchema
 from ..security import BEARER, current_actor, protect
 
-blp = protect(Blueprint("audit", __name__, url_prefix="/api/v1/audit",
-                        description="The audit trail (auditors only)"))
+blp = protect(
+    Blueprint(
+        "audit", __name__, url_prefix="/api/v1/audit", description="The audit trail (auditors only)"
+    )
+)
 
 
 class Strict(Schema):
@@ -40,8 +43,11 @@ class AuditQuery(Strict):
     since = UtcDateTime()
     until = UtcDateTime()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,18}$"),
-                           metadata={"description": "next_cursor of the previous page"})
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[0-9]{1,18}$"),
+        metadata={"description": "next_cursor of the previous page"},
+    )
 
 
 class AuditSearchPage(Schema):
@@ -63,9 +69,13 @@ class VerifyReportSchema(Schema):
     checkpoints = fields.Integer()
     replayed = fields.Integer()
     first_break = fields.Nested(BreakSchema, allow_none=True)
-    warnings = fields.List(fields.String(), metadata={
-        "description": "what weakens the proof without breaking it: no checkpoint, a late one, "
-                       "no anchor file compared"})
+    warnings = fields.List(
+        fields.String(),
+        metadata={
+            "description": "what weakens the proof without breaking it: no checkpoint, a late one, "
+            "no anchor file compared"
+        },
+    )
 
 
 class ExportQuery(Strict):
@@ -87,9 +97,13 @@ class AuditSearch(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Records matching every filter, oldest first (cursor pagination, stable by id)."""
         limit, cursor = query.pop("limit"), query.pop("cursor")
-        items, next_cursor = audit_search.search(db.session, current_actor(),
-                                                 audit_search.AuditFilter(**query),
-                                                 limit=limit, cursor=cursor)
+        items, next_cursor = audit_search.search(
+            db.session,
+            current_actor(),
+            audit_search.AuditFilter(**query),
+            limit=limit,
+            cursor=cursor,
+        )
         return {"items": items, "next_cursor": next_cursor}
 
 
@@ -102,16 +116,23 @@ class AuditVerify(MethodView):
     def get(self) -> dict[str, Any]:
         """Compare with the anchor file, verify checkpoints, chains, heads, replay and evidence;
         names the first break."""
-        return verification.verify_as(db.session, current_actor(),
-                                      anchor=anchors.default_file(runtime_of().settings)).to_dict()
+        return verification.verify_as(
+            db.session, current_actor(), anchor=anchors.default_file(runtime_of().settings)
+        ).to_dict()
 
 
 @blp.route("/export")
 class AuditExport(MethodView):
     @allow(partial(require_auditor, what="exporting the audit trail"))
-    @blp.doc(security=[BEARER], responses={"200": {
-        "description": "JSON Lines (application/x-ndjson) or CSV (UTF-8 with BOM), streamed",
-        "content": {"application/x-ndjson": {}, "text/csv": {}}}})
+    @blp.doc(
+        security=[BEARER],
+        responses={
+            "200": {
+                "description": "JSON Lines (application/x-ndjson) or CSV (UTF-8 with BOM), streamed",
+                "content": {"application/x-ndjson": {}, "text/csv": {}},
+            }
+        },
+    )
     @blp.arguments(ExportQuery, location="query")
     @blp.alt_response(400, description="Unknown query parameter")
     @blp.alt_response(403, description="Not an auditor")
@@ -129,9 +150,11 @@ class AuditExport(MethodView):
             lines = audit_export.export_csv(db.session, scope, actor)
             mimetype, suffix = "text/csv", "csv"  # Flask adds "; charset=utf-8"
         name = _filename(scope, suffix)
-        return Response(stream_with_context(line.encode("utf-8") for line in lines),
-                        mimetype=mimetype,
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(
+            stream_with_context(line.encode("utf-8") for line in lines),
+            mimetype=mimetype,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
 
 def _filename(scope: audit_export.ExportScope, suffix: str) -> str:

@@ -29,8 +29,9 @@ class TokenView(MethodView):
         """Exchange a username and password for a bearer token."""
         ttl = timedelta(hours=current_app.config["RISKLOOP_TOKEN_TTL_HOURS"])
         try:
-            issued = accounts.login(db.session, body["username"], body["password"], ttl=ttl,
-                                    source=request.remote_addr)
+            issued = accounts.login(
+                db.session, body["username"], body["password"], ttl=ttl, source=request.remote_addr
+            )
         except AuthenticationFailed:
             db.session.commit()  # keep the failed-login audit record and lockout counter
             raise

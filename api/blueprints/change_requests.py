@@ -30,8 +30,14 @@ from ..fields import FreeText, Schema, Text
 from ..schemas import WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 
-blp = protect(Blueprint("change_requests", __name__, url_prefix="/api/v1/clients",
-                        description="Sensitive edits of a client, applied after two approvals"))
+blp = protect(
+    Blueprint(
+        "change_requests",
+        __name__,
+        url_prefix="/api/v1/clients",
+        description="Sensitive edits of a client, applied after two approvals",
+    )
+)
 
 
 # How the document describes ``changes``: the sensitive fields, as a client has them. The
@@ -43,12 +49,15 @@ class ChangeRequestBody(Schema):
     class Meta:
         unknown = RAISE
 
-    changes = fields.Dict(keys=Text(validate=validate.Length(min=1, max=64)),
-                          required=True,
-                          metadata={"description": "New values of sensitive fields: "
-                                    + ", ".join(SENSITIVE_FIELDS),
-                                    "minProperties": 1,
-                                    "allOf": [{"$ref": "#/components/schemas/SensitiveChanges"}]})
+    changes = fields.Dict(
+        keys=Text(validate=validate.Length(min=1, max=64)),
+        required=True,
+        metadata={
+            "description": "New values of sensitive fields: " + ", ".join(SENSITIVE_FIELDS),
+            "minProperties": 1,
+            "allOf": [{"$ref": "#/components/schemas/SensitiveChanges"}],
+        },
+    )
     reason = FreeText(required=True, validate=validate.Length(min=1, max=2000))
 
 
@@ -65,16 +74,28 @@ class ChangeRequests(MethodView):
     def post(self, body: dict[str, Any], client_id: int) -> dict[str, Any]:
         """File a change request; the new values apply once two other people approve."""
         actor = current_actor()
-        instance = transact(db.session, lambda: request_sensitive_edit(
-            db.session, client_id, body["changes"], body["reason"], actor,
-            request_id=g.request_id))
+        instance = transact(
+            db.session,
+            lambda: request_sensitive_edit(
+                db.session,
+                client_id,
+                body["changes"],
+                body["reason"],
+                actor,
+                request_id=g.request_id,
+            ),
+        )
         return present_instance(db.session, instance, actor)
 
 
 class ChangeValues(Schema):
-    changes = fields.Dict(required=True, metadata={
-        "description": "{field: {before, after}}; in full for risk officers, legal, managers "
-                       "and auditors (an audited read), masked for everyone else"})
+    changes = fields.Dict(
+        required=True,
+        metadata={
+            "description": "{field: {before, after}}; in full for risk officers, legal, managers "
+            "and auditors (an audited read), masked for everyone else"
+        },
+    )
 
 
 @blp.route("/<int:client_id>/change-requests/<int:instance_id>/values")
@@ -87,8 +108,10 @@ class ChangeRequestValues(MethodView):
         """The requested values in full, to check them against documents (recorded in the
         client's audit trail); ``GET /api/v1/workflows/{id}`` shows them masked."""
         actor = current_actor()
-        return transact(db.session, lambda: {
-            "changes": read_change_values(db.session, client_id, instance_id, actor)})
+        return transact(
+            db.session,
+            lambda: {"changes": read_change_values(db.session, client_id, instance_id, actor)},
+        )
 
 
 def register(app: Flask, api: Api) -> None:

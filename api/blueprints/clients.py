@@ -38,8 +38,14 @@ from ..schemas_clients import (
 from ..security import BEARER, current_actor, protect
 from .workflows import parse_cursor
 
-blp = protect(Blueprint("clients", __name__, url_prefix="/api/v1/clients",
-                        description="The client archive, masked by role, and admissions"))
+blp = protect(
+    Blueprint(
+        "clients",
+        __name__,
+        url_prefix="/api/v1/clients",
+        description="The client archive, masked by role, and admissions",
+    )
+)
 
 
 @blp.route("")
@@ -54,10 +60,17 @@ class ClientList(MethodView):
         actor = current_actor()
 
         def page() -> dict[str, Any]:
-            rows, after = list_clients(db.session, actor, query, limit=query["limit"],
-                                       before_id=parse_cursor(query.get("cursor")))
-            return {"items": [client_view(db.session, c, actor) for c in rows],
-                    "next_cursor": str(after) if after else None}
+            rows, after = list_clients(
+                db.session,
+                actor,
+                query,
+                limit=query["limit"],
+                before_id=parse_cursor(query.get("cursor")),
+            )
+            return {
+                "items": [client_view(db.session, c, actor) for c in rows],
+                "next_cursor": str(after) if after else None,
+            }
 
         return transact(db.session, page)
 
@@ -70,8 +83,10 @@ class ClientList(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a client (status prospect); sales own the clients they create."""
         actor = current_actor()
-        return transact(db.session, lambda: client_view(
-            db.session, create_client(db.session, body, actor), actor))
+        return transact(
+            db.session,
+            lambda: client_view(db.session, create_client(db.session, body, actor), actor),
+        )
 
 
 @blp.route("/<int:client_id>")
@@ -84,8 +99,10 @@ class ClientDetail(MethodView):
     def get(self, client_id: int) -> dict[str, Any]:
         """One client, masked by role (an unmasked read of sensitive data is audited)."""
         actor = current_actor()
-        return transact(db.session, lambda: client_view(
-            db.session, read_client(db.session, client_id, actor), actor))
+        return transact(
+            db.session,
+            lambda: client_view(db.session, read_client(db.session, client_id, actor), actor),
+        )
 
     @allow(editable_client)
     @blp.doc(security=[BEARER])
@@ -93,7 +110,9 @@ class ClientDetail(MethodView):
     @blp.response(200, ClientSchema)
     @blp.alt_response(403, description="A role that may not edit clients")
     @blp.alt_response(404, description="No such client, or (sales) another owner's")
-    @blp.alt_response(409, description="A sensitive field (file a change request) or a stale version")
+    @blp.alt_response(
+        409, description="A sensitive field (file a change request) or a stale version"
+    )
     def patch(self, body: dict[str, Any], client_id: int) -> dict[str, Any]:
         """Edit non-sensitive fields; ``expected_version`` guards against lost updates."""
         actor = current_actor()
@@ -113,7 +132,9 @@ class ClientImport(MethodView):
     @blp.arguments(ImportQuery, location="query")
     @blp.arguments(ImportFile, location="files")
     @blp.response(200, ImportReport)
-    @blp.alt_response(413, description="An .xlsx that would unpack beyond the RISKLOOP_ZIP_MAX_* limits")
+    @blp.alt_response(
+        413, description="An .xlsx that would unpack beyond the RISKLOOP_ZIP_MAX_* limits"
+    )
     @blp.alt_response(422, description="Bad rows (nothing imported); a dry run lists them all")
     def post(self, query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
         """Import clients from a CSV or XLSX file, idempotent by credit code; ``dry_run``
@@ -121,9 +142,17 @@ class ClientImport(MethodView):
         actor = current_actor()
         upload = files["file"]
         content = upload.read()
-        report = transact(db.session, lambda: run_import(
-            db.session, content, upload.filename or "", actor, dry_run=query["dry_run"],
-            submit=query["submit"]))
+        report = transact(
+            db.session,
+            lambda: run_import(
+                db.session,
+                content,
+                upload.filename or "",
+                actor,
+                dry_run=query["dry_run"],
+                submit=query["submit"],
+            ),
+        )
         return report.to_dict()
 
 
@@ -139,9 +168,17 @@ class Admission(MethodView):
     def post(self, body: dict[str, Any], client_id: int) -> dict[str, Any]:
         """Start onboarding (客户准入) for the client and submit it for screening."""
         actor = current_actor()
-        instance = transact(db.session, lambda: start_admission(
-            db.session, client_id, actor, submit=body["submit"], comment=body.get("comment"),
-            request_id=g.request_id))
+        instance = transact(
+            db.session,
+            lambda: start_admission(
+                db.session,
+                client_id,
+                actor,
+                submit=body["submit"],
+                comment=body.get("comment"),
+                request_id=g.request_id,
+            ),
+        )
         return present_instance(db.session, instance, actor)
 
 

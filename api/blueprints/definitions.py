@@ -15,8 +15,14 @@ from ..extensions import runtime_of
 from ..schemas import DefinitionDetail, DefinitionQuery, DefinitionSummary
 from ..security import BEARER, protect
 
-blp = protect(Blueprint("definitions", __name__, url_prefix="/api/v1/definitions",
-                        description="Workflow definitions"))
+blp = protect(
+    Blueprint(
+        "definitions",
+        __name__,
+        url_prefix="/api/v1/definitions",
+        description="Workflow definitions",
+    )
+)
 
 
 def summary(definition: Definition) -> dict[str, Any]:
@@ -54,19 +60,36 @@ class DefinitionView(MethodView):
             **summary(definition),
             "initial": definition.initial,
             "states": [
-                {"name": s.name, "label": s.label, "final": s.final,
-                 "sla_seconds": int(s.sla.total_seconds()) if s.sla else None}
+                {
+                    "name": s.name,
+                    "label": s.label,
+                    "final": s.final,
+                    "sla_seconds": int(s.sla.total_seconds()) if s.sla else None,
+                }
                 for s in definition.states.values()
             ],
             "transitions": [
-                {"trigger": t.trigger, "sources": list(t.sources), "dest": t.dest,
-                 "outcomes": list(t.outcomes), "roles": sorted(t.roles),
-                 "guards": [g.name for g in t.guards],
-                 "condition": t.condition.source if t.condition else None,
-                 "payload": t.payload, "label": t.label}
+                {
+                    "trigger": t.trigger,
+                    "sources": list(t.sources),
+                    "dest": t.dest,
+                    "outcomes": list(t.outcomes),
+                    "roles": sorted(t.roles),
+                    "guards": [g.name for g in t.guards],
+                    "condition": t.condition.source if t.condition else None,
+                    "payload": t.payload,
+                    "label": t.label,
+                }
                 for t in definition.transitions
             ],
-            "timers": [{"state": t.state, "after_seconds": int(t.after.total_seconds()),
-                        "trigger": t.trigger, "repeat": t.repeat} for t in definition.timers],
+            "timers": [
+                {
+                    "state": t.state,
+                    "after_seconds": int(t.after.total_seconds()),
+                    "trigger": t.trigger,
+                    "repeat": t.repeat,
+                }
+                for t in definition.timers
+            ],
             "diagram": mermaid(definition, lang=query["lang"]),
         }

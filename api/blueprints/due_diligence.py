@@ -25,8 +25,14 @@ from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 from .workflows import parse_cursor
 
-blp = protect(Blueprint("due_diligence", __name__, url_prefix="/api/v1",
-                        description="Due-diligence reviews (尽职调查) and their evidence files"))
+blp = protect(
+    Blueprint(
+        "due_diligence",
+        __name__,
+        url_prefix="/api/v1",
+        description="Due-diligence reviews (尽职调查) and their evidence files",
+    )
+)
 
 # Room for the multipart envelope around a file of the largest allowed size.
 _ENVELOPE = 64 * 1024
@@ -76,9 +82,17 @@ class ClientDueDiligence(MethodView):
     def post(self, body: dict[str, Any], client_id: int) -> dict[str, Any]:
         """Open an ad-hoc due-diligence review of a client."""
         actor = current_actor()
-        instance = transact(db.session, lambda: due_diligence.open_review(
-            db.session, client_id, actor, reason="ad_hoc", comment=body.get("comment"),
-            request_id=g.request_id))
+        instance = transact(
+            db.session,
+            lambda: due_diligence.open_review(
+                db.session,
+                client_id,
+                actor,
+                reason="ad_hoc",
+                comment=body.get("comment"),
+                request_id=g.request_id,
+            ),
+        )
         return present_instance(db.session, instance, actor)
 
 
@@ -91,8 +105,9 @@ class CaseEvidence(MethodView):
     def get(self, query: dict[str, Any], instance_id: int) -> dict[str, Any]:
         """The case's evidence files, oldest first."""
         after = parse_cursor(query.get("cursor")) or 0
-        rows = evidence.list_for(db.session, instance_id, current_actor(), after=after,
-                                 limit=query["limit"] + 1)
+        rows = evidence.list_for(
+            db.session, instance_id, current_actor(), after=after, limit=query["limit"] + 1
+        )
         more = len(rows) > query["limit"]
         rows = rows[: query["limit"]]
         return {"items": rows, "next_cursor": str(rows[-1].id) if more and rows else None}
@@ -107,25 +122,45 @@ class CaseEvidence(MethodView):
         """Upload an evidence file (multipart field ``file``); stored by its SHA-256."""
         upload = files["file"]
         if request.form:
-            raise ValidationFailed("only the file is accepted",
-                                   errors={k: ["Unknown field."] for k in request.form})
+            raise ValidationFailed(
+                "only the file is accepted", errors={k: ["Unknown field."] for k in request.form}
+            )
         actor = current_actor()
-        return transact(db.session, lambda: evidence.attach(
-            db.session, instance_id, actor, upload.stream, filename=upload.filename or "",
-            content_type=upload.mimetype, request_id=g.request_id))
+        return transact(
+            db.session,
+            lambda: evidence.attach(
+                db.session,
+                instance_id,
+                actor,
+                upload.stream,
+                filename=upload.filename or "",
+                content_type=upload.mimetype,
+                request_id=g.request_id,
+            ),
+        )
 
 
 @blp.route("/workflows/<int:instance_id>/evidence/<string:sha256>")
 class CaseEvidenceFile(MethodView):
     @allow(evidence.downloadable_file)
-    @blp.doc(security=[BEARER], responses={"200": {
-        "description": "The file", "content": {"application/octet-stream": {}}}})
+    @blp.doc(
+        security=[BEARER],
+        responses={"200": {"description": "The file", "content": {"application/octet-stream": {}}}},
+    )
     def get(self, instance_id: int, sha256: str) -> Response:
         """Download an evidence file (checked against its hash first)."""
         row, path = evidence.open_for_download(db.session, instance_id, sha256, current_actor())
-        name = evidence.download_name(row.filename, row.content_type)  # the checked type's extension
-        response = send_file(path, mimetype=row.content_type, as_attachment=True,
-                             download_name=name, etag=row.sha256, conditional=True)
+        name = evidence.download_name(
+            row.filename, row.content_type
+        )  # the checked type's extension
+        response = send_file(
+            path,
+            mimetype=row.content_type,
+            as_attachment=True,
+            download_name=name,
+            etag=row.sha256,
+            conditional=True,
+        )
         response.headers["Cache-Control"] = "private, no-store"
         return response
 
@@ -145,4 +180,3 @@ def register(app: Flask, api: Api) -> None:
         value = app.config.get(key) or os.environ.get(key) or default
         app.config[key] = settings[key] = int(value) if isinstance(default, int) else str(value)
     api.register_blueprint(blp)
-

@@ -16,7 +16,9 @@ from ..problems import problem
 
 blp = Blueprint("health", __name__)
 
-REQUESTS = Counter("riskloop_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
+REQUESTS = Counter(
+    "riskloop_http_requests_total", "HTTP requests", ["method", "endpoint", "status"]
+)
 LATENCY = Histogram("riskloop_http_request_seconds", "HTTP request latency", ["method", "endpoint"])
 
 
@@ -50,8 +52,14 @@ def readyz() -> Response:
     if not failing:
         return jsonify({"status": "ready", "checks": checks})
     # Not ready: a problem document (SPEC 5.1) naming what does not answer.
-    response = problem(503, "Service not ready", f"{' and '.join(failing)} unavailable",
-                       slug="unavailable", unavailable=failing, checks=checks)
+    response = problem(
+        503,
+        "Service not ready",
+        f"{' and '.join(failing)} unavailable",
+        slug="unavailable",
+        unavailable=failing,
+        checks=checks,
+    )
     response.headers["Retry-After"] = "2"
     return response
 
@@ -70,18 +78,27 @@ def _metrics_refusal() -> Response | None:
     token = current_app.config.get("RISKLOOP_METRICS_TOKEN") or ""
     if token:
         scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode()):
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            sent.strip().encode(), token.encode()
+        ):
             return None
-        response = problem(401, "Authentication required",
-                           "send 'Authorization: Bearer <RISKLOOP_METRICS_TOKEN>'", slug="unauthenticated")
+        response = problem(
+            401,
+            "Authentication required",
+            "send 'Authorization: Bearer <RISKLOOP_METRICS_TOKEN>'",
+            slug="unauthenticated",
+        )
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     if is_embedded(current_app.config) and _loopback(request.remote_addr):
         return None
-    return problem(403, "Forbidden",
-                   "/metrics needs RISKLOOP_METRICS_TOKEN, sent as 'Authorization: Bearer <token>' "
-                   "(without it only loopback callers of an embedded install are served)",
-                   slug="forbidden")
+    return problem(
+        403,
+        "Forbidden",
+        "/metrics needs RISKLOOP_METRICS_TOKEN, sent as 'Authorization: Bearer <token>' "
+        "(without it only loopback callers of an embedded install are served)",
+        slug="forbidden",
+    )
 
 
 def _loopback(address: str | None) -> bool:

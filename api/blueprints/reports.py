@@ -18,23 +18,61 @@ from ..fields import Schema, UtcDateTime
 from ..security import BEARER, current_actor, protect
 from .audit import Strict
 
-blp = protect(Blueprint("reports", __name__, url_prefix="/api/v1/reports",
-                        description="Closed loops and SLA figures from the audit trail"))
+blp = protect(
+    Blueprint(
+        "reports",
+        __name__,
+        url_prefix="/api/v1/reports",
+        description="Closed loops and SLA figures from the audit trail",
+    )
+)
 
-LOOP_COLUMNS = ("id", "definition", "subject_type", "subject_id", "owner", "level", "state",
-                "opened_at", "closed_at", "total_seconds", "breaches", "reopens", "actors",
-                "stage", "entered_at", "left_at", "seconds", "stage_breached")
+LOOP_COLUMNS = (
+    "id",
+    "definition",
+    "subject_type",
+    "subject_id",
+    "owner",
+    "level",
+    "state",
+    "opened_at",
+    "closed_at",
+    "total_seconds",
+    "breaches",
+    "reopens",
+    "actors",
+    "stage",
+    "entered_at",
+    "left_at",
+    "seconds",
+    "stage_breached",
+)
 
 
 def json_or_csv(schema: str) -> dict[str, Any]:
     """OpenAPI for a 200 that is JSON, or CSV with ``format=csv``."""
-    return {"responses": {"200": {"description": "OK", "content": {
-        "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
-        "text/csv": {"schema": {"type": "string"}}}}}}
+    return {
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            }
+        }
+    }
 
 
-SLA_COLUMNS = ("definition", "stage", "count", "median_seconds", "p90_seconds", "breaches",
-               "breach_rate")
+SLA_COLUMNS = (
+    "definition",
+    "stage",
+    "count",
+    "median_seconds",
+    "p90_seconds",
+    "breaches",
+    "breach_rate",
+)
 
 
 class ReportQuery(Strict):
@@ -48,8 +86,11 @@ class ReportQuery(Strict):
 
 class LoopQuery(ReportQuery):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,18}$"),
-                           metadata={"description": "next_cursor of the previous page"})
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[0-9]{1,18}$"),
+        metadata={"description": "next_cursor of the previous page"},
+    )
 
 
 class StageSchema(Schema):
@@ -110,22 +151,31 @@ class SlaPage(Schema):
 
 
 def _filter(query: dict[str, Any]) -> reports.ReportFilter:
-    return reports.ReportFilter(**{k: query.get(k) for k in ("since", "until", "definition",
-                                                             "level", "owner")}).check()
+    return reports.ReportFilter(
+        **{k: query.get(k) for k in ("since", "until", "definition", "level", "owner")}
+    ).check()
 
 
 def _csv(name: str, lines: Any) -> Response:
-    return Response(stream_with_context(line.encode("utf-8") for line in lines), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        stream_with_context(line.encode("utf-8") for line in lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def _loop_rows(items: Any) -> Any:
     for item in items:
         base = {**item, "actors": " ".join(item["actors"])}
         for stage in item["stages"] or [{}]:
-            yield {**base, "stage": stage.get("state"), "entered_at": stage.get("entered_at"),
-                   "left_at": stage.get("left_at"), "seconds": stage.get("seconds"),
-                   "stage_breached": stage.get("breached")}
+            yield {
+                **base,
+                "stage": stage.get("state"),
+                "entered_at": stage.get("entered_at"),
+                "left_at": stage.get("left_at"),
+                "seconds": stage.get("seconds"),
+                "stage_breached": stage.get("breached"),
+            }
 
 
 @blp.route("/closed-loops")
@@ -145,8 +195,9 @@ class ClosedLoops(MethodView):
         if query["format"] == "csv":
             loops = reports.iter_closed_loops(db.session, actor, where)
             return _csv("closed-loops.csv", csv_lines(LOOP_COLUMNS, _loop_rows(loops)))
-        items, cursor = reports.closed_loops(db.session, actor, where, limit=query["limit"],
-                                             cursor=query["cursor"])
+        items, cursor = reports.closed_loops(
+            db.session, actor, where, limit=query["limit"], cursor=query["cursor"]
+        )
         return {"items": items, "next_cursor": cursor}
 
 
@@ -164,4 +215,3 @@ class Sla(MethodView):
         if query["format"] == "csv":
             return _csv("sla.csv", csv_lines(SLA_COLUMNS, rows))
         return {"items": rows}
-

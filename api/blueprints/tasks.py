@@ -36,7 +36,8 @@ class TaskList(MethodView):
         actor = current_actor()
         catalog = runtime_of().catalog
         items = []
-        for instance, actions in inbox(db.session, catalog, actor, limit=query["limit"],
-                                       definition=query.get("definition")):
+        for instance, actions in inbox(
+            db.session, catalog, actor, limit=query["limit"], definition=query.get("definition")
+        ):
             items.append(present_instance(db.session, instance, actor, actions))
         return {"items": items, "count": len(items)}

@@ -30,23 +30,30 @@ from ..schemas import (
 )
 from ..security import BEARER, current_actor, protect
 
-blp = protect(Blueprint("workflows", __name__, url_prefix="/api/v1/workflows",
-                        description="Workflow instances and their actions"))
+blp = protect(
+    Blueprint(
+        "workflows",
+        __name__,
+        url_prefix="/api/v1/workflows",
+        description="Workflow instances and their actions",
+    )
+)
 
 
 def parse_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     if not cursor.isdigit():
-        raise ValidationFailed("the cursor is invalid", errors={"cursor": ["Use next_cursor from the previous page."]})
+        raise ValidationFailed(
+            "the cursor is invalid", errors={"cursor": ["Use next_cursor from the previous page."]}
+        )
     return int(cursor)
 
 
 def load_visible(instance_id: int) -> WorkflowInstance:
     actor = current_actor()
     instance = db.session.get(WorkflowInstance, instance_id)
-    return visibility.require_view(db.session, instance, actor, runtime_of().catalog,
-                                   instance_id)
+    return visibility.require_view(db.session, instance, actor, runtime_of().catalog, instance_id)
 
 
 def may_fire(session: Session, actor: Actor, instance_id: int, trigger: str) -> None:
@@ -56,8 +63,14 @@ def may_fire(session: Session, actor: Actor, instance_id: int, trigger: str) -> 
     body = request.get_json(silent=True) if request.is_json else None
     version = body.get("expected_version") if isinstance(body, dict) else None
     valid = type(version) is int and 1 <= version <= 2**31 - 1  # else ActionBody refuses it (422)
-    engine.authorize(session, instance_id, trigger, actor, expected_version=version if valid else None,
-                     idempotency_key=request.headers.get("Idempotency-Key"))
+    engine.authorize(
+        session,
+        instance_id,
+        trigger,
+        actor,
+        expected_version=version if valid else None,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
 
 
 @blp.route("")
@@ -70,12 +83,20 @@ class WorkflowList(MethodView):
         """Instances visible to the caller, newest first (cursor pagination)."""
         actor = current_actor()
         page = queries.visible_instances(
-            db.session, actor, runtime_of().catalog, limit=query["limit"],
-            definition=query.get("definition"), state=query.get("state"),
-            subject_id=query.get("subject_id"), is_open=query.get("open"),
-            before=parse_cursor(query.get("cursor")))
-        return {"items": [present_instance(db.session, instance, actor) for instance in page.items],
-                "next_cursor": str(page.next_cursor) if page.next_cursor is not None else None}
+            db.session,
+            actor,
+            runtime_of().catalog,
+            limit=query["limit"],
+            definition=query.get("definition"),
+            state=query.get("state"),
+            subject_id=query.get("subject_id"),
+            is_open=query.get("open"),
+            before=parse_cursor(query.get("cursor")),
+        )
+        return {
+            "items": [present_instance(db.session, instance, actor) for instance in page.items],
+            "next_cursor": str(page.next_cursor) if page.next_cursor is not None else None,
+        }
 
 
 @blp.route("/<int:instance_id>")
@@ -91,11 +112,18 @@ class WorkflowDetail(MethodView):
 @blp.route("/<int:instance_id>/actions/<string:trigger>")
 class WorkflowAction(MethodView):
     @allow(may_fire)
-    @blp.doc(security=[BEARER], parameters=[{
-        "in": "header", "name": "Idempotency-Key", "required": False,
-        "schema": {"type": "string", "maxLength": 128},
-        "description": "Repeating a request with the same key returns the first result.",
-    }])
+    @blp.doc(
+        security=[BEARER],
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 128},
+                "description": "Repeating a request with the same key returns the first result.",
+            }
+        ],
+    )
     @blp.arguments(ActionBody)
     @blp.response(200, FireResultSchema)
     @blp.alt_response(403, description="Missing role or a segregation-of-duties rule refused")
@@ -106,19 +134,35 @@ class WorkflowAction(MethodView):
         actor = current_actor()
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= 128):
-            raise ValidationFailed("the Idempotency-Key header is invalid",
-                                   errors={"Idempotency-Key": ["Use 1-128 characters."]})
+            raise ValidationFailed(
+                "the Idempotency-Key header is invalid",
+                errors={"Idempotency-Key": ["Use 1-128 characters."]},
+            )
         comment = body.pop("comment", None)
         expected = body.pop("expected_version", None)
         # fire() checks that the actor may see the case (404 otherwise) under the row lock.
-        result = transact(db.session, lambda: engine.fire(
-            db.session, instance_id, trigger, actor, body, expected_version=expected,
-            idempotency_key=key, comment=comment, request_id=g.request_id,
-        ), keep_loaded=True)
+        result = transact(
+            db.session,
+            lambda: engine.fire(
+                db.session,
+                instance_id,
+                trigger,
+                actor,
+                body,
+                expected_version=expected,
+                idempotency_key=key,
+                comment=comment,
+                request_id=g.request_id,
+            ),
+            keep_loaded=True,
+        )
         instance = result.instance or db.session.get(WorkflowInstance, instance_id)
-        return {"instance": present_instance(db.session, instance, actor),
-                "from_state": result.from_state, "to_state": result.to_state,
-                "replayed": result.replayed}
+        return {
+            "instance": present_instance(db.session, instance, actor),
+            "from_state": result.from_state,
+            "to_state": result.to_state,
+            "replayed": result.replayed,
+        }
 
 
 @blp.route("/<int:instance_id>/audit")
@@ -144,8 +188,9 @@ def record_for(instance: WorkflowInstance, record: AuditRecord, actor: Actor) ->
     sensitive data (sales) get the payload of their own actions only, masked as the case
     is — screening scores, checklists and diffs stay hidden, the who/when/what stays visible."""
     data = {c.key: getattr(record, c.key) for c in AuditRecord.__table__.columns}
-    payload = visibility.record_payload_for(db.session, instance, record, actor,
-                                            runtime_of().catalog)
+    payload = visibility.record_payload_for(
+        db.session, instance, record, actor, runtime_of().catalog
+    )
     if payload is None:
         data["payload"] = {}
         data["payload_hidden"] = True

@@ -26,8 +26,7 @@ from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 
 HERE = Path(__file__).parent
-POLICY = RolePolicy(roles=frozenset({"employee", "supervisor"}),
-                    see_all=frozenset({"supervisor"}))
+POLICY = RolePolicy(roles=frozenset({"employee", "supervisor"}), see_all=frozenset({"supervisor"}))
 ALICE = Actor("alice", frozenset({"employee"}))
 BOB = Actor("bob", frozenset({"supervisor"}))
 CAROL = Actor("carol", frozenset({"supervisor"}))  # a supervisor asking for her own leave
@@ -51,7 +50,9 @@ def main(database_url: str) -> dict[str, object]:
     runtime = build_runtime(database_url)
     with runtime.session() as session:
         own = firing.start(session, "leave_request", CAROL, data={"days": 2, "from": "2026-12-21"})
-        leave = firing.start(session, "leave_request", ALICE, data={"days": 3, "from": "2026-12-22"})
+        leave = firing.start(
+            session, "leave_request", ALICE, data={"days": 3, "from": "2026-12-22"}
+        )
         session.commit()
         try:  # Carol may not approve her own request, supervisor or not
             firing.fire(session, own.id, "approve", CAROL)
@@ -60,21 +61,30 @@ def main(database_url: str) -> dict[str, object]:
             session.rollback()
             refused = exc.extra.get("rule")
         firing.fire(session, own.id, "approve", BOB, {"note": "enjoy"})
-        result = firing.fire(session, leave.id, "approve", BOB, {"note": "ok"},
-                             expected_version=1)
+        result = firing.fire(session, leave.id, "approve", BOB, {"note": "ok"}, expected_version=1)
         session.commit()
-        trail = list(session.execute(
-            select(AuditRecord.kind, AuditRecord.trigger).where(AuditRecord.instance_id == leave.id)
-            .order_by(AuditRecord.seq)))
+        trail = list(
+            session.execute(
+                select(AuditRecord.kind, AuditRecord.trigger)
+                .where(AuditRecord.instance_id == leave.id)
+                .order_by(AuditRecord.seq)
+            )
+        )
         instance = session.get(WorkflowInstance, leave.id)
         assert instance is not None
-        return {"state": result.to_state, "is_open": instance.is_open,
-                "self_approval_refused_by": refused,
-                "approval": instance.data["approve"]["by"],
-                "trail": [f"{kind}:{trigger or ''}" for kind, trigger in trail]}
+        return {
+            "state": result.to_state,
+            "is_open": instance.is_open,
+            "self_approval_refused_by": refused,
+            "approval": instance.data["approve"]["by"],
+            "trail": [f"{kind}:{trigger or ''}" for kind, trigger in trail],
+        }
 
 
 if __name__ == "__main__":
-    url = sys.argv[1] if len(sys.argv) > 1 else \
-        f"sqlite:///{Path(tempfile.mkdtemp(prefix='leave-')) / 'leave.sqlite'}"
+    url = (
+        sys.argv[1]
+        if len(sys.argv) > 1
+        else f"sqlite:///{Path(tempfile.mkdtemp(prefix='leave-')) / 'leave.sqlite'}"
+    )
     print(main(url))

@@ -49,7 +49,9 @@ def test_bad_missing_and_replayed_signatures_are_refused_and_nothing_is_stored(a
     ts = now_unix()
     cases = {
         "wrong secret": post_signed(api, body, secret="guess"),
-        "tampered body": post_signed(api, raw.replace(b"red", b"black"), signature=sign(SECRET, str(ts), raw)),
+        "tampered body": post_signed(
+            api, raw.replace(b"red", b"black"), signature=sign(SECRET, str(ts), raw)
+        ),
         "older than 5 minutes": post_signed(api, body, timestamp=ts - 301),
         "from the future": post_signed(api, body, timestamp=ts + 301),
         "garbage signature": post_signed(api, body, signature="sha256=00"),
@@ -62,9 +64,15 @@ def test_bad_missing_and_replayed_signatures_are_refused_and_nothing_is_stored(a
     # A signature 4 minutes old is still inside the window.
     assert post_signed(api, body, timestamp=ts - 240).status_code == 201
     clock.advance(timedelta(minutes=6))  # the very same signed request, replayed later
-    replay = api.client.post("/api/v1/alerts/webhook", data=raw, content_type="application/json",
-                             headers={"X-Riskloop-Timestamp": str(ts - 240),
-                                      "X-Riskloop-Signature": sign(SECRET, str(ts - 240), raw)})
+    replay = api.client.post(
+        "/api/v1/alerts/webhook",
+        data=raw,
+        content_type="application/json",
+        headers={
+            "X-Riskloop-Timestamp": str(ts - 240),
+            "X-Riskloop-Signature": sign(SECRET, str(ts - 240), raw),
+        },
+    )
     assert replay.status_code == 401
 
 
@@ -82,8 +90,9 @@ def test_a_flood_of_the_same_alert_on_postgresql_creates_one_loop(tmp_path: Path
         runtime_of(app).outbox_sender = None
         try:
             cid = make_client(app)
-            raw = json.dumps(alert_body(cid, level="black", source="tianyancha",
-                                        external_id="TYC-9")).encode()
+            raw = json.dumps(
+                alert_body(cid, level="black", source="tianyancha", external_id="TYC-9")
+            ).encode()
             barrier = threading.Barrier(8)
             statuses: list[int] = []
             ids: set[int] = set()

@@ -60,15 +60,23 @@ def test_a_webhook_alert_reaches_its_owners_and_runs_to_closed_with_a_reopen(app
     assert [(i["id"], i["state"], i["alert"]["reopens"]) for i in listed] == [(case, "closed", 1)]
     trail = api.get("auditor1", f"/api/v1/workflows/{case}/audit").get_json()["items"]
     assert [(a["trigger"], a["actor"], a["to_state"]) for a in trail] == [
-        (None, "system:webhook", "warned"), ("respond", "sales1", "responded"),
-        ("rectify", "sales1", "rectified"), ("reopen", "risk1", "responded"),
-        ("rectify", "sales1", "rectified"), ("review", "risk2", "closed")]
+        (None, "system:webhook", "warned"),
+        ("respond", "sales1", "responded"),
+        ("rectify", "sales1", "rectified"),
+        ("reopen", "risk1", "responded"),
+        ("rectify", "sales1", "rectified"),
+        ("review", "risk2", "closed"),
+    ]
     assert all(a["at"] for a in trail)
 
 
-def test_a_risk_officer_dismisses_a_false_positive_with_a_reason_but_not_their_own_response(app, api):
+def test_a_risk_officer_dismisses_a_false_positive_with_a_reason_but_not_their_own_response(
+    app, api
+):
     cid = make_client(app)
-    case = api.post("risk1", "/api/v1/alerts", json=alert_body(cid, level="yellow")).get_json()["id"]
+    case = api.post("risk1", "/api/v1/alerts", json=alert_body(cid, level="yellow")).get_json()[
+        "id"
+    ]
     api.act("risk1", case, "respond", assessment="疑似误报", plan="核实")
     r = api.act("risk1", case, "dismiss", reason="同名企业")
     assert r.status_code == 403 and r.get_json()["rule"] == "not_actor_of"
@@ -97,8 +105,12 @@ def test_a_black_alert_suspends_the_client_until_every_black_loop_is_closed_or_d
     assert api.act("risk2", second["id"], "dismiss", reason="误报").status_code == 200
     assert client_status(app, cid) == ("active", None)
     with app.app_context():
-        kinds = [r.kind for r in db.session.query(AuditRecord)
-                 .filter(AuditRecord.stream == f"client:{cid}").order_by(AuditRecord.seq)]
+        kinds = [
+            r.kind
+            for r in db.session.query(AuditRecord)
+            .filter(AuditRecord.stream == f"client:{cid}")
+            .order_by(AuditRecord.seq)
+        ]
     assert kinds == ["client.suspended", "client.reinstated"]
 
 
@@ -111,8 +123,10 @@ def test_a_red_alert_leaves_the_client_status_alone(app, api):
 def test_alerts_filter_by_level_state_client_owner_and_breached_with_a_cursor(app, api):
     a = make_client(app, owner="sales1")
     b = make_client(app, owner="sales2")
-    ids = [api.post("risk1", "/api/v1/alerts", json=alert_body(c, level=lvl)).get_json()["id"]
-           for c, lvl in [(a, "yellow"), (a, "red"), (b, "red"), (b, "yellow")]]
+    ids = [
+        api.post("risk1", "/api/v1/alerts", json=alert_body(c, level=lvl)).get_json()["id"]
+        for c, lvl in [(a, "yellow"), (a, "red"), (b, "red"), (b, "yellow")]
+    ]
     api.act("risk1", ids[1], "respond", assessment="a", plan="p")
 
     def listed(user: str, query: str = "") -> list[int]:
@@ -139,11 +153,15 @@ def test_routing_rules_add_owners_by_level_category_region_and_industry(app, api
     from workflow.risk.alerts.routing import route
 
     cid = make_client(app, owner="sales2", region="深圳", industry="real_estate")
-    routing = {"client_owner": True, "roles": [], "rules": [
-        {"when": {"region": "深圳"}, "users": ["risk2"]},
-        {"when": {"industry": ["real_estate", "finance"], "level": "red"}, "roles": ["legal"]},
-        {"when": {"category": "litigation"}, "users": ["manager1"], "client_owner": False},
-    ]}
+    routing = {
+        "client_owner": True,
+        "roles": [],
+        "rules": [
+            {"when": {"region": "深圳"}, "users": ["risk2"]},
+            {"when": {"industry": ["real_estate", "finance"], "level": "red"}, "roles": ["legal"]},
+            {"when": {"category": "litigation"}, "users": ["manager1"], "client_owner": False},
+        ],
+    }
     with app.app_context():
         client = db.session.get(Client, cid)
         assert route(db.session, routing, client, "yellow", "other") == ["risk2", "sales2"]
@@ -151,7 +169,11 @@ def test_routing_rules_add_owners_by_level_category_region_and_industry(app, api
         assert route(db.session, routing, client, "yellow", "litigation") == ["manager1", "risk2"]
         defaults = runtime_of(app).catalog.get("alert_remediation").settings["routing"]
         assert route(db.session, defaults, client, "red", "litigation") == [
-            "legal1", "risk1", "risk2", "sales2"]
+            "legal1",
+            "risk1",
+            "risk2",
+            "sales2",
+        ]
 
 
 def test_bad_intake_is_refused_with_a_problem_document_and_nothing_stored(app, api):
@@ -174,7 +196,9 @@ def test_bad_intake_is_refused_with_a_problem_document_and_nothing_stored(app, a
         assert response.status_code == status, response.get_json()
         assert response.mimetype == "application/problem+json"
     assert api.get("risk1", "/api/v1/alerts").get_json()["items"] == []
-    assert api.get("risk1", "/api/v1/workflows?definition=alert_remediation").get_json()["items"] == []
+    assert (
+        api.get("risk1", "/api/v1/workflows?definition=alert_remediation").get_json()["items"] == []
+    )
 
 
 def test_notifications_are_listed_per_user_and_marked_read(app, api):
@@ -191,7 +215,9 @@ def test_notifications_are_listed_per_user_and_marked_read(app, api):
     unread = api.get("sales1", "/api/v1/notifications?unread=true").get_json()
     assert unread["unread_count"] == 1 and len(unread["items"]) == 1
     assert api.post("sales1", "/api/v1/notifications/read-all").get_json() == {
-        "marked": 1, "unread_count": 0}
+        "marked": 1,
+        "unread_count": 0,
+    }
     assert api.get("auditor1", "/api/v1/notifications").get_json()["unread_count"] == 0
 
 

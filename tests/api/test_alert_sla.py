@@ -37,20 +37,26 @@ def run_timers(app) -> None:
 
 def notes(app, username: str, event: str) -> list[str]:
     with app.app_context():
-        return list(db.session.execute(
-            select(Notification.title).where(Notification.username == username,
-                                             Notification.event == event)
-            .order_by(Notification.id)).scalars())
+        return list(
+            db.session.execute(
+                select(Notification.title)
+                .where(Notification.username == username, Notification.event == event)
+                .order_by(Notification.id)
+            ).scalars()
+        )
 
 
 def breaches(app, case: int) -> int:
     with app.app_context():
-        return db.session.execute(select(Alert.breaches).where(Alert.instance_id == case)).scalar_one()
+        return db.session.execute(
+            select(Alert.breaches).where(Alert.instance_id == case)
+        ).scalar_one()
 
 
-@pytest.mark.parametrize(("level", "respond"), [("black", timedelta(hours=4)),
-                                                ("red", timedelta(hours=24)),
-                                                ("yellow", timedelta(hours=72))])
+@pytest.mark.parametrize(
+    ("level", "respond"),
+    [("black", timedelta(hours=4)), ("red", timedelta(hours=24)), ("yellow", timedelta(hours=72))],
+)
 def test_the_respond_sla_of_each_level_breaches_exactly_at_its_deadline(app, api, level, respond):
     clock.freeze(START)
     cid = make_client(app)
@@ -67,7 +73,9 @@ def test_the_respond_sla_of_each_level_breaches_exactly_at_its_deadline(app, api
     assert detail["data"]["breaches"] == 1
     assert len(notes(app, "manager1", "sla_breached")) == 1
     assert len(notes(app, "sales1", "alert_breached")) == 1
-    assert api.get("risk1", "/api/v1/alerts?breached=true").get_json()["items"][0]["id"] == case["id"]
+    assert (
+        api.get("risk1", "/api/v1/alerts?breached=true").get_json()["items"][0]["id"] == case["id"]
+    )
 
 
 def test_a_black_alert_still_late_escalates_again_and_the_rectify_sla_follows(app, api):
@@ -114,18 +122,28 @@ def test_responding_in_time_means_no_breach(app, api):
 def test_business_hours_skip_nights_weekends_and_chinese_holidays():
     tz = "Asia/Shanghai"
     # Friday 17:00 + 4 working hours → Monday 12:00 (Shanghai); times are UTC.
-    assert add_business_time(datetime(2026, 11, 20, 9, 0), timedelta(hours=4), tz) == datetime(2026, 11, 23, 4, 0)
+    assert add_business_time(datetime(2026, 11, 20, 9, 0), timedelta(hours=4), tz) == datetime(
+        2026, 11, 23, 4, 0
+    )
     # 30 September 17:00 + 4 h → the National Day holiday (1-7 October) is skipped.
-    assert add_business_time(datetime(2026, 9, 30, 9, 0), timedelta(hours=4), tz) == datetime(2026, 10, 8, 4, 0)
+    assert add_business_time(datetime(2026, 9, 30, 9, 0), timedelta(hours=4), tz) == datetime(
+        2026, 10, 8, 4, 0
+    )
     # Sunday 20 September 2026 is an adjusted working day (调休): it counts.
-    assert add_business_time(datetime(2026, 9, 19, 2, 0), timedelta(hours=1), tz) == datetime(2026, 9, 20, 2, 0)
+    assert add_business_time(datetime(2026, 9, 19, 2, 0), timedelta(hours=1), tz) == datetime(
+        2026, 9, 20, 2, 0
+    )
     # Two working days = two full 9-hour days.
-    assert add_business_time(datetime(2026, 11, 23, 1, 0), timedelta(days=2), tz) == datetime(2026, 11, 24, 10, 0)
+    assert add_business_time(datetime(2026, 11, 23, 1, 0), timedelta(days=2), tz) == datetime(
+        2026, 11, 24, 10, 0
+    )
 
 
 def test_a_level_with_business_hours_gets_its_due_time_from_the_working_calendar(app):
-    settings = {"sla": {"yellow": {"respond": "4h", "rectify": "2d", "business_hours": True}},
-                "business_hours": {"start": "09:00", "end": "18:00"}}
+    settings = {
+        "sla": {"yellow": {"respond": "4h", "rectify": "2d", "business_hours": True}},
+        "business_hours": {"start": "09:00", "end": "18:00"},
+    }
     with app.app_context():
         friday = datetime(2026, 11, 20, 9, 0)
         assert due_after(settings, "yellow", "respond", friday) == datetime(2026, 11, 23, 4, 0)

@@ -22,6 +22,7 @@ def app(loop_app: Flask) -> Flask:
     """This module's app also loads ``test_loop`` (the history is built on it)."""
     return loop_app
 
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,11 +36,18 @@ def test_search_filters_by_instance_trigger_actor_kind_and_time(api, history):
     assert [r["trigger"] for r in red[1:]] == ["respond", "rectify", "reopen", "rectify", "review"]
     reopen = search(api, trigger="reopen").get_json()["items"]
     assert [(r["stream"], r["actor"], r["comment"]) for r in reopen] == [
-        (f"workflow:{history['red']}", "risk1", "整改不充分")]
-    by_sales2 = search(api, actor="sales2", stream=f"workflow:{history['yellow']}").get_json()["items"]
+        (f"workflow:{history['red']}", "risk1", "整改不充分")
+    ]
+    by_sales2 = search(api, actor="sales2", stream=f"workflow:{history['yellow']}").get_json()[
+        "items"
+    ]
     assert [r["trigger"] for r in by_sales2] == [None, "respond", "rectify"]
-    window = search(api, since=(T0 + 24 * HOUR).isoformat() + "Z",
-                    until=(T0 + 55 * HOUR).isoformat() + "Z", kind="transition").get_json()["items"]
+    window = search(
+        api,
+        since=(T0 + 24 * HOUR).isoformat() + "Z",
+        until=(T0 + 55 * HOUR).isoformat() + "Z",
+        kind="transition",
+    ).get_json()["items"]
     assert [r["trigger"] for r in window] == ["escalate", "respond"]
 
 
@@ -68,15 +76,23 @@ def test_search_refuses_malformed_filters_and_anyone_but_auditors(api, history):
     unknown = search(api, colour="red")
     assert unknown.status_code == 400 and unknown.get_json()["type"].endswith("bad-query")
     assert unknown.get_json()["errors"] == {"colour": ["Unknown query parameter."]}
-    for params in ({"since": "not-a-time"}, {"instance_id": "x"}, {"cursor": "abc"},
-                   {"limit": "100000"}):
+    for params in (
+        {"since": "not-a-time"},
+        {"instance_id": "x"},
+        {"cursor": "abc"},
+        {"limit": "100000"},
+    ):
         r = search(api, **params)
         assert r.status_code == 422, params
-        assert r.get_json()["type"].endswith("validation") and set(r.get_json()["errors"]) == set(params)
+        assert r.get_json()["type"].endswith("validation") and set(r.get_json()["errors"]) == set(
+            params
+        )
     for user in ("risk1", "manager1", "admin"):
         assert search(api, user).status_code == 403
         assert api.get(user, "/api/v1/audit/verify").status_code == 403
-        assert api.get(user, f"/api/v1/audit/export?instance_id={history['red']}").status_code == 403
+        assert (
+            api.get(user, f"/api/v1/audit/export?instance_id={history['red']}").status_code == 403
+        )
     assert api.get(None, "/api/v1/audit").status_code == 401
 
 
@@ -95,8 +111,10 @@ def test_verify_reports_ok_with_checkpoints_then_names_a_tampered_record(app, ap
 
         if db.session.get_bind().dialect.name == "postgresql":
             db.session.execute(text("SET LOCAL session_replication_role = replica"))
-        db.session.execute(text("UPDATE audit_records SET actor = 'mallory' WHERE stream = :s AND seq = 4"),
-                           {"s": f"workflow:{history['red']}"})
+        db.session.execute(
+            text("UPDATE audit_records SET actor = 'mallory' WHERE stream = :s AND seq = 4"),
+            {"s": f"workflow:{history['red']}"},
+        )
         db.session.commit()
     report = api.get("auditor1", "/api/v1/audit/verify").get_json()
     assert report["ok"] is False
@@ -104,7 +122,9 @@ def test_verify_reports_ok_with_checkpoints_then_names_a_tampered_record(app, ap
     assert report["first_break"]["seq"] == 4 and "altered" in report["first_break"]["reason"]
 
 
-def test_verify_warns_without_a_checkpoint_and_compares_the_instances_anchor_file(app, api, history):
+def test_verify_warns_without_a_checkpoint_and_compares_the_instances_anchor_file(
+    app, api, history
+):
     unsigned = api.get("auditor1", "/api/v1/audit/verify").get_json()
     assert unsigned["ok"] is True
     assert [w.split(":")[0] for w in unsigned["warnings"]] == ["NO CHECKPOINT", "NO ANCHOR"]
@@ -124,12 +144,21 @@ def test_verify_warns_without_a_checkpoint_and_compares_the_instances_anchor_fil
     assert "cut checkpoint chain" in report["first_break"]["reason"]
 
 
-def offline_verify(tmp_path: Path, content: bytes, key: str | None = AUDIT_KEY,  # noqa: ANN201
-                   key_file_text: str | None = None):
+def offline_verify(
+    tmp_path: Path,
+    content: bytes,
+    key: str | None = AUDIT_KEY,  # noqa: ANN201
+    key_file_text: str | None = None,
+):
     """Run the verifier as an auditor would: two stdlib-only modules (and their packages' docstrings), no site-packages, no database."""
     kit = tmp_path / "kit"
-    for name in ("__init__.py", "records/__init__.py", "records/chain.py",
-                 "audit/__init__.py", "audit/offline_verifier.py"):
+    for name in (
+        "__init__.py",
+        "records/__init__.py",
+        "records/chain.py",
+        "audit/__init__.py",
+        "audit/offline_verifier.py",
+    ):
         (kit / "workflow" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "workflow" / name, kit / "workflow" / name)
     target = tmp_path / "export.jsonl"
@@ -141,11 +170,14 @@ def offline_verify(tmp_path: Path, content: bytes, key: str | None = AUDIT_KEY, 
     elif key is not None:
         (tmp_path / "audit.key").write_text(key)
         args += ["--key-file", str(tmp_path / "audit.key")]
-    return subprocess.run(args, cwd=kit, capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        args, cwd=kit, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}
+    )
 
 
-def test_an_instance_export_is_re_verified_offline_and_any_edit_is_caught(app, api, history, tmp_path):
+def test_an_instance_export_is_re_verified_offline_and_any_edit_is_caught(
+    app, api, history, tmp_path
+):
     checkpoint(app)
     content = export(api, instance_id=history["red"])
     rows = [json.loads(line) for line in content.decode("utf-8").splitlines()]
@@ -170,7 +202,8 @@ def test_an_instance_export_is_re_verified_offline_and_any_edit_is_caught(app, a
 
 
 def test_the_offline_verifier_reads_the_embedded_keys_json_and_refuses_a_bad_key_file(
-        app, api, history, tmp_path):
+    app, api, history, tmp_path
+):
     """In embedded mode the audit key lives in instance/keys.json with the other generated keys."""
     checkpoint(app)
     content = export(api, instance_id=history["red"])
@@ -178,22 +211,39 @@ def test_the_offline_verifier_reads_the_embedded_keys_json_and_refuses_a_bad_key
     ok = offline_verify(tmp_path, content, key_file_text=json.dumps(keys))
     assert ok.returncode == 0, ok.stderr
     assert "6 proven" in ok.stdout
-    wrong = offline_verify(tmp_path, content, key_file_text=json.dumps({**keys, "RISKLOOP_AUDIT_KEY": "x"}))
+    wrong = offline_verify(
+        tmp_path, content, key_file_text=json.dumps({**keys, "RISKLOOP_AUDIT_KEY": "x"})
+    )
     assert wrong.returncode == 1 and "HMAC" in wrong.stderr
     no_key = offline_verify(tmp_path, content, key_file_text=json.dumps({"SECRET_KEY": "s"}))
     assert no_key.returncode == 1 and "RISKLOOP_AUDIT_KEY" in no_key.stderr
     assert "Traceback" not in no_key.stderr
     target = tmp_path / "export.jsonl"
-    missing = subprocess.run([sys.executable, "-m", "workflow.audit.offline_verifier", str(target),
-                              "--key-file", str(tmp_path / "nowhere.key")],
-                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workflow.audit.offline_verifier",
+            str(target),
+            "--key-file",
+            str(tmp_path / "nowhere.key"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode == 1 and "cannot use key file" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 
-def test_a_time_range_export_verifies_offline_and_notes_unsigned_records(app, api, history, tmp_path):
+def test_a_time_range_export_verifies_offline_and_notes_unsigned_records(
+    app, api, history, tmp_path
+):
     checkpoint(app)
-    content = export(api, since=(T0 + 24 * HOUR).isoformat() + "Z", until=(T0 + 73 * HOUR).isoformat() + "Z")
+    content = export(
+        api, since=(T0 + 24 * HOUR).isoformat() + "Z", until=(T0 + 73 * HOUR).isoformat() + "Z"
+    )
     rows = [json.loads(line) for line in content.decode("utf-8").splitlines()]
     assert rows[0]["complete_streams"] is False and rows[-1]["records"] == 6
     result = offline_verify(tmp_path, content)

@@ -28,12 +28,21 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
     tmp = tmp_path_factory.mktemp("authz")
-    with pytest.MonkeyPatch.context() as mp, fresh_database(request.param, tmp, with_schema=True) as url:
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        fresh_database(request.param, tmp, with_schema=True) as url,
+    ):
         mp.setenv("RISKLOOP_INSTANCE_PATH", str(tmp / "instance"))
-        app = make_app(url, tmp, RISKLOOP_WEBHOOK_SECRET=w.WEBHOOK_SECRET,
-                       RISKLOOP_LOGIN_RATE_LIMIT="1000 per minute")
+        app = make_app(
+            url,
+            tmp,
+            RISKLOOP_WEBHOOK_SECRET=w.WEBHOOK_SECRET,
+            RISKLOOP_LOGIN_RATE_LIMIT="1000 per minute",
+        )
         runtime_of(app).outbox_sender = None  # drain() runs background work in the test's thread
         yield app
         clock.freeze(None)
@@ -57,16 +66,26 @@ def user_of(caller: str) -> str | None:
 
 
 def api_routes(app: Flask) -> set[str]:
-    return {f"{method} {rule.rule}" for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1")
-            for method in sorted((rule.methods or set()) - IGNORED_METHODS)}
+    return {
+        f"{method} {rule.rule}"
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1")
+        for method in sorted((rule.methods or set()) - IGNORED_METHODS)
+    }
 
 
 def test_every_api_route_has_rows_in_the_table(app: Flask) -> None:
     routes = api_routes(app)
     in_table = {route for route, _ in EXPECTED}
-    assert not routes - in_table, f"add rows to tests/support/authz/table.py for: {sorted(routes - in_table)}"
-    assert not in_table - routes, f"rows for routes the app does not have: {sorted(in_table - routes)}"
-    assert set(w.ROWS) == set(EXPECTED), f"rows without a request: {sorted(set(EXPECTED) ^ set(w.ROWS))}"
+    assert not routes - in_table, (
+        f"add rows to tests/support/authz/table.py for: {sorted(routes - in_table)}"
+    )
+    assert not in_table - routes, (
+        f"rows for routes the app does not have: {sorted(in_table - routes)}"
+    )
+    assert set(w.ROWS) == set(EXPECTED), (
+        f"rows without a request: {sorted(set(EXPECTED) ^ set(w.ROWS))}"
+    )
     assert all(len(row) == len(CALLERS) for row in EXPECTED.values())
 
 
@@ -85,20 +104,29 @@ def test_every_role_on_every_endpoint_matches_the_table(world: w.World, api: Api
             if got != want:
                 body = response.get_json(silent=True) or {}
                 mismatches[f"{route} [{scenario}] as {caller}"] = (
-                    want, got, body.get("detail") if isinstance(body, dict) else body)
+                    want,
+                    got,
+                    body.get("detail") if isinstance(body, dict) else body,
+                )
             if row.writes and got < 300:
                 ctx = row.setup(world, owner)
-    assert not mismatches, "(expected, got, detail):\n" + "\n".join(f"  {k}: {v}" for k, v in mismatches.items())
-    print(f"\n[authz] {len(EXPECTED)} route×scenario rows × {len(CALLERS)} callers = "
-          f"{len(EXPECTED) * len(CALLERS)} cells over {len({r for r, _ in EXPECTED})} routes: "
-          f"{allowed} allowed, {denied} denied, 0 mismatches")
+    assert not mismatches, "(expected, got, detail):\n" + "\n".join(
+        f"  {k}: {v}" for k, v in mismatches.items()
+    )
+    print(
+        f"\n[authz] {len(EXPECTED)} route×scenario rows × {len(CALLERS)} callers = "
+        f"{len(EXPECTED) * len(CALLERS)} cells over {len({r for r, _ in EXPECTED})} routes: "
+        f"{allowed} allowed, {denied} denied, 0 mismatches"
+    )
 
 
 # --- roles before bodies -------------------------------------------------------------------
 REFUSALS = (401, 403, 404)
 
 
-def test_a_refused_caller_gets_the_same_refusal_whatever_the_request_carries(world: w.World, api: Api) -> None:
+def test_a_refused_caller_gets_the_same_refusal_whatever_the_request_carries(
+    world: w.World, api: Api
+) -> None:
     """SPEC 7: a caller who may not do something is told 401/403/404, never the shape of a
     body they may not send. Given every refused cell of the table, when the request carries
     a malformed body, query values the operation refuses or an unknown query parameter,
@@ -108,8 +136,11 @@ def test_a_refused_caller_gets_the_same_refusal_whatever_the_request_carries(wor
     sent = 0
     for (route, scenario), expected in EXPECTED.items():
         exempt = BODY_DECIDES.get((route, scenario), frozenset())
-        refused = [(caller, want) for caller, want in zip(CALLERS, expected, strict=True)
-                   if want in REFUSALS and caller not in exempt]
+        refused = [
+            (caller, want)
+            for caller, want in zip(CALLERS, expected, strict=True)
+            if want in REFUSALS and caller not in exempt
+        ]
         if not refused or route not in operations:  # the OpenAPI document itself
             continue
         row = w.ROWS[(route, scenario)]
@@ -121,12 +152,19 @@ def test_a_refused_caller_gets_the_same_refusal_whatever_the_request_carries(wor
                 if response.status_code != want:
                     body = response.get_json(silent=True) or {}
                     mismatches[f"{route} [{scenario}] as {caller} with {name}"] = (
-                        want, response.status_code, body.get("detail") if isinstance(body, dict) else body)
-    assert not mismatches, "(expected, got, detail):\n" + "\n".join(f"  {k}: {v}" for k, v in mismatches.items())
+                        want,
+                        response.status_code,
+                        body.get("detail") if isinstance(body, dict) else body,
+                    )
+    assert not mismatches, "(expected, got, detail):\n" + "\n".join(
+        f"  {k}: {v}" for k, v in mismatches.items()
+    )
     print(f"\n[authz] {sent} malformed requests from refused callers: 0 mismatches")
 
 
-def test_a_caller_who_may_act_is_told_what_is_wrong_with_the_request(world: w.World, api: Api) -> None:
+def test_a_caller_who_may_act_is_told_what_is_wrong_with_the_request(
+    world: w.World, api: Api
+) -> None:
     """The other side: for every route, a caller the table allows still gets the 400 naming
     an unknown query parameter (nothing runs, nothing is written)."""
     operations = w.openapi_operations(api)
@@ -143,12 +181,18 @@ def test_a_caller_who_may_act_is_told_what_is_wrong_with_the_request(world: w.Wo
         if response.status_code == 400 and "no_such_parameter" in response.get_json()["errors"]:
             proven.add(route)
         else:
-            wrong[f"{route} [{scenario}] as {allowed[0]}"] = (response.status_code, response.get_json(silent=True))
+            wrong[f"{route} [{scenario}] as {allowed[0]}"] = (
+                response.status_code,
+                response.get_json(silent=True),
+            )
     assert not wrong, wrong
-    assert proven == set(operations), f"routes no caller may call: {sorted(set(operations) - proven)}"
+    assert proven == set(operations), (
+        f"routes no caller may call: {sorted(set(operations) - proven)}"
+    )
 
 
 # --- what a caller sees in lists ----------------------------------------------------------
+
 
 def others_items(world: w.World) -> dict[str, Any]:
     """sales2's client, its case waiting for a risk decision, an alert on it and a
@@ -156,8 +200,13 @@ def others_items(world: w.World) -> dict[str, Any]:
     client = world.client(OWNERS["other"])
     case = world.admission(OWNERS["other"], "risk_review")
     alert, _ = world.alert(OWNERS["other"], "warned")
-    return {"GET /api/v1/clients": client, "GET /api/v1/workflows": case, "GET /api/v1/tasks": case,
-            "GET /api/v1/alerts": alert, "GET /api/v1/notifications": world.notification("sales2")}
+    return {
+        "GET /api/v1/clients": client,
+        "GET /api/v1/workflows": case,
+        "GET /api/v1/tasks": case,
+        "GET /api/v1/alerts": alert,
+        "GET /api/v1/notifications": world.notification("sales2"),
+    }
 
 
 def listed(route: str, body: dict[str, Any], item: int) -> bool:
@@ -166,7 +215,9 @@ def listed(route: str, body: dict[str, Any], item: int) -> bool:
     return any(i["id"] == item for i in body["items"])
 
 
-def test_lists_show_other_peoples_items_only_to_roles_that_see_them(world: w.World, api: Api) -> None:
+def test_lists_show_other_peoples_items_only_to_roles_that_see_them(
+    world: w.World, api: Api
+) -> None:
     items = others_items(world)
     wrong = {}
     for route, expected in VISIBLE.items():
@@ -183,7 +234,9 @@ def test_lists_show_other_peoples_items_only_to_roles_that_see_them(world: w.Wor
     assert not wrong, f"(expected listed, got): {wrong}"
 
 
-def test_marking_all_read_never_touches_another_users_notifications(world: w.World, api: Api, app: Flask) -> None:
+def test_marking_all_read_never_touches_another_users_notifications(
+    world: w.World, api: Api, app: Flask
+) -> None:
     theirs = world.notification("sales2")
     for caller in CALLERS[1:]:
         assert api.post(caller, "/api/v1/notifications/read-all").status_code == 200
@@ -192,6 +245,7 @@ def test_marking_all_read_never_touches_another_users_notifications(world: w.Wor
 
 
 # --- masking ------------------------------------------------------------------------------
+
 
 def _mask(shown: Any, stored: Any) -> str:
     return "full" if shown == stored else "masked"
@@ -203,8 +257,13 @@ def _client_reads(world: w.World, api: Api) -> dict[str, Any]:
     change_client = api.get("risk1", f"/api/v1/workflows/{change}").get_json()["subject_id"]
     onboarding = world.admission(OWNERS["own"], "risk_review")
     review = world.due_diligence(OWNERS["own"], "under_review")
-    return {"client": client, "change": change, "change_client": change_client,
-            "onboarding": onboarding, "review": review}
+    return {
+        "client": client,
+        "change": change,
+        "change_client": change_client,
+        "onboarding": onboarding,
+        "review": review,
+    }
 
 
 def observe(api: Api, user: str | None, ids: dict[str, Any]) -> dict[str, str | None]:
@@ -217,20 +276,35 @@ def observe(api: Api, user: str | None, ids: dict[str, Any]) -> dict[str, str | 
     seen["client.registered_capital"] = client and _mask(client["registered_capital"], w.CAPITAL)
     r = api.get(user, "/api/v1/clients?limit=200")
     mine = [c for c in (r.get_json() or {}).get("items", []) if c["id"] == ids["client"]]
-    seen["client list.bank_account"] = mine[0] and _mask(mine[0]["bank_account"], w.BANK_ACCOUNT) if mine else None
-    r = api.get(user, f"/api/v1/clients/{ids['change_client']}/change-requests/{ids['change']}/values")
+    seen["client list.bank_account"] = (
+        mine[0] and _mask(mine[0]["bank_account"], w.BANK_ACCOUNT) if mine else None
+    )
+    r = api.get(
+        user, f"/api/v1/clients/{ids['change_client']}/change-requests/{ids['change']}/values"
+    )
     seen["change values.bank_account"] = (
-        _mask(r.get_json()["changes"]["bank_account"]["after"], w.NEW_BANK_ACCOUNT) if r.status_code == 200 else None)
+        _mask(r.get_json()["changes"]["bank_account"]["after"], w.NEW_BANK_ACCOUNT)
+        if r.status_code == 200
+        else None
+    )
     r = api.get(user, f"/api/v1/workflows/{ids['change']}")
     seen["change case.bank_account"] = (
         _mask(r.get_json()["data"]["changes"]["bank_account"]["after"], w.NEW_BANK_ACCOUNT)
-        if r.status_code == 200 else None)
+        if r.status_code == 200
+        else None
+    )
     r = api.get(user, f"/api/v1/workflows/{ids['onboarding']}")
     seen["onboarding case.screening"] = (
-        "full" if "score" in r.get_json()["data"]["screening"] else "masked") if r.status_code == 200 else None
+        ("full" if "score" in r.get_json()["data"]["screening"] else "masked")
+        if r.status_code == 200
+        else None
+    )
     r = api.get(user, f"/api/v1/workflows/{ids['review']}")
     seen["due diligence case.checklist"] = (
-        "full" if "checklist" in r.get_json()["data"] else "masked") if r.status_code == 200 else None
+        ("full" if "checklist" in r.get_json()["data"] else "masked")
+        if r.status_code == 200
+        else None
+    )
     r = api.get(user, f"/api/v1/workflows/{ids['onboarding']}/audit")
     if r.status_code == 200:
         screened = [i for i in r.get_json()["items"] if i["trigger"] == "screened"]
@@ -240,7 +314,9 @@ def observe(api: Api, user: str | None, ids: dict[str, Any]) -> dict[str, str | 
     return seen
 
 
-def test_sensitive_values_are_masked_for_roles_that_must_not_see_them(world: w.World, api: Api) -> None:
+def test_sensitive_values_are_masked_for_roles_that_must_not_see_them(
+    world: w.World, api: Api
+) -> None:
     ids = _client_reads(world, api)
     wrong = {}
     for caller in CALLERS:
@@ -252,7 +328,9 @@ def test_sensitive_values_are_masked_for_roles_that_must_not_see_them(world: w.W
     assert not wrong, f"(expected, got): {wrong}"
 
 
-def test_an_import_dry_run_reveals_nothing_of_a_client_the_caller_does_not_own(world: w.World, api: Api) -> None:
+def test_an_import_dry_run_reveals_nothing_of_a_client_the_caller_does_not_own(
+    world: w.World, api: Api
+) -> None:
     # sales1 probes sales2's client with a guessed bank account: the dry run must not
     # say whether the guess matches (a sensitive value oracle), only that the row is refused
     theirs = world.client(OWNERS["other"])
@@ -265,7 +343,9 @@ def test_an_import_dry_run_reveals_nothing_of_a_client_the_caller_does_not_own(w
         r = w.upload_csv(api, "sales1", content, "?dry_run=true")
         report = r.get_json()
         assert r.status_code == 200, report
-        assert report["sensitive_differences"] == [] and report["updated"] == report["unchanged"] == 0, report
+        assert (
+            report["sensitive_differences"] == [] and report["updated"] == report["unchanged"] == 0
+        ), report
         assert [e["field"] for e in report["errors"]] == ["credit_code"], report
     r = w.upload_csv(api, "auditor1", io.BytesIO(b"name,credit_code\n").getvalue(), "?dry_run=true")
     assert r.status_code == 403, r.get_json()

@@ -16,17 +16,25 @@ from workflow.platform.crypto import FieldCipher, attach_cipher, generate_key, p
 
 
 def test_a_dry_run_reports_every_bad_row_and_writes_nothing(app: Flask, api: Api) -> None:
-    content = csv_file(f"Good Co,{code(1)},5000000,private,,,,0,",
-                       f"Bad Code,{code(2)[:-1]}0,1,private,,,,0,",
-                       f"Negative,{code(3)},-5,private,,,,0,",
-                       f"Twice,{code(1)},1,private,,,,0,",
-                       f"Bad phone,{code(4)},1,martian,,Li,call me,x,")
+    content = csv_file(
+        f"Good Co,{code(1)},5000000,private,,,,0,",
+        f"Bad Code,{code(2)[:-1]}0,1,private,,,,0,",
+        f"Negative,{code(3)},-5,private,,,,0,",
+        f"Twice,{code(1)},1,private,,,,0,",
+        f"Bad phone,{code(4)},1,martian,,Li,call me,x,",
+    )
     r = upload(api, "sales1", content, query="?dry_run=true")
     assert r.status_code == 200, r.get_json()
     report = r.get_json()
     found = {(e["row"], e["field"]) for e in report["errors"]}
-    assert found == {(3, "credit_code"), (4, "registered_capital"), (5, "credit_code"),
-                     (6, "ownership_type"), (6, "contacts"), (6, "facts")}
+    assert found == {
+        (3, "credit_code"),
+        (4, "registered_capital"),
+        (5, "credit_code"),
+        (6, "ownership_type"),
+        (6, "contacts"),
+        (6, "facts"),
+    }
     assert clients(app) == {}
     r = upload(api, "sales1", content)
     assert r.status_code == 422 and "nothing was imported" in r.get_json()["detail"]
@@ -34,19 +42,27 @@ def test_a_dry_run_reports_every_bad_row_and_writes_nothing(app: Flask, api: Api
 
 
 def test_import_is_idempotent_and_never_changes_sensitive_fields(app: Flask, api: Api) -> None:
-    first = csv_file(f"Alpha,{code(10)},5000000,private,6222020012345678,Li,13812341234,1,a;b",
-                     f"Beta,{code(11)},9000000,local_soe,,,,0,")
+    first = csv_file(
+        f"Alpha,{code(10)},5000000,private,6222020012345678,Li,13812341234,1,a;b",
+        f"Beta,{code(11)},9000000,local_soe,,,,0,",
+    )
     report = upload(api, "sales1", first).get_json()
     assert (report["created"], report["updated"], report["unchanged"]) == (2, 0, 0)
     assert upload(api, "sales1", first).get_json()["unchanged"] == 2
-    changed = csv_file(f"Alpha Ltd,{code(10)},5000000,private,6222999900001111,Li,13812341234,1,a;b",
-                       f"Beta,{code(11)},9000000,local_soe,,,,0,")
+    changed = csv_file(
+        f"Alpha Ltd,{code(10)},5000000,private,6222999900001111,Li,13812341234,1,a;b",
+        f"Beta,{code(11)},9000000,local_soe,,,,0,",
+    )
     report = upload(api, "sales1", changed).get_json()
     assert (report["updated"], report["unchanged"]) == (1, 1)
     assert report["sensitive_differences"][0]["field"] == "bank_account"
     alpha = clients(app)[code(10)]
     assert alpha.name == "Alpha Ltd" and alpha.bank_account == "6222020012345678"
-    assert alpha.owner == "sales1" and alpha.tags == ["a", "b"] and alpha.facts == {"litigation_count": 1}
+    assert (
+        alpha.owner == "sales1"
+        and alpha.tags == ["a", "b"]
+        and alpha.facts == {"litigation_count": 1}
+    )
     assert alpha.contacts == [{"name": "Li", "phone": "13812341234", "email": None}]
 
 
@@ -74,7 +90,9 @@ def test_sales_may_not_update_someone_elses_client_by_import(app: Flask, api: Ap
     assert clients(app)[code(30)].name == "Alpha"
 
 
-def test_the_cli_imports_with_a_progress_bar_and_watch_lists_too(app: Flask, tmp_path: Path) -> None:
+def test_the_cli_imports_with_a_progress_bar_and_watch_lists_too(
+    app: Flask, tmp_path: Path
+) -> None:
     from api.cli import main
 
     runner = app.test_cli_runner()
@@ -97,9 +115,14 @@ def test_the_cli_imports_with_a_progress_bar_and_watch_lists_too(app: Flask, tmp
 def test_keys_rotate_re_encrypts_every_value_with_the_newest_key(app: Flask, api: Api) -> None:
     from api.cli import main
 
-    upload(api, "sales1", csv_file(f"Eta,{code(50)},5000000,private,6222020012345678,Li,13812341234,0,"))
+    upload(
+        api,
+        "sales1",
+        csv_file(f"Eta,{code(50)},5000000,private,6222020012345678,Li,13812341234,0,"),
+    )
     old_keys = parse_keys(TEST_KEYS["RISKLOOP_ENCRYPTION_KEYS"])
     new_key = generate_key()
+
     def use_keys(keys: list[str]) -> None:
         with app.app_context():
             attach_cipher(db.engine, FieldCipher(keys))

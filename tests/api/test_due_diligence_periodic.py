@@ -50,10 +50,16 @@ def review_timers(app: Flask, client_id: int, status: str | None = "pending") ->
 
 def reviews(app: Flask, client_id: int) -> list[WorkflowInstance]:
     with app.app_context():
-        return list(db.session.execute(
-            select(WorkflowInstance).where(WorkflowInstance.definition == "due_diligence",
-                                           WorkflowInstance.subject_id == client_id)
-            .order_by(WorkflowInstance.id)).scalars())
+        return list(
+            db.session.execute(
+                select(WorkflowInstance)
+                .where(
+                    WorkflowInstance.definition == "due_diligence",
+                    WorkflowInstance.subject_id == client_id,
+                )
+                .order_by(WorkflowInstance.id)
+            ).scalars()
+        )
 
 
 def test_months_are_added_on_the_calendar() -> None:
@@ -62,31 +68,41 @@ def test_months_are_added_on_the_calendar() -> None:
     assert add_months(datetime(2026, 12, 1), 1) == datetime(2027, 1, 1)
 
 
-def test_normal_clients_are_reviewed_quarterly_and_high_risk_clients_monthly(app: Flask, api: Api) -> None:
+def test_normal_clients_are_reviewed_quarterly_and_high_risk_clients_monthly(
+    app: Flask, api: Api
+) -> None:
     clock.freeze(START)
     normal, high = make_client(app, risk_level="medium"), make_client(app, risk_level="high")
     schedule(app, normal)
     schedule(app, high)
     schedule(app, high)  # idempotent: a second timer for the same period is never created
     assert [(t.key, t.due_at) for t in review_timers(app, normal)] == [
-        (f"review:{normal}:2026-04", datetime(2026, 4, 15, 10, 0))]
+        (f"review:{normal}:2026-04", datetime(2026, 4, 15, 10, 0))
+    ]
     assert [(t.key, t.due_at) for t in review_timers(app, high)] == [
-        (f"review:{high}:2026-02", datetime(2026, 2, 15, 10, 0))]
+        (f"review:{high}:2026-02", datetime(2026, 2, 15, 10, 0))
+    ]
 
     run_due(app, datetime(2026, 2, 15, 9, 59))
     assert reviews(app, high) == []
     run_due(app, datetime(2026, 2, 15, 10, 0))
     opened = reviews(app, high)
     assert [(r.state, r.created_by, r.data["reason"], r.data["period"]) for r in opened] == [
-        ("opened", "system:periodic_review", "periodic", "2026-02")]
+        ("opened", "system:periodic_review", "periodic", "2026-02")
+    ]
     assert opened[0].assignees == ["risk1", "risk2"] and reviews(app, normal) == []
     assert [t.key for t in review_timers(app, high)] == [f"review:{high}:2026-03"]
     # The risk team finds it in the inbox and was notified.
     inbox = api.get("risk1", "/api/v1/tasks").get_json()["items"]
     assert [(i["id"], i["available_actions"]) for i in inbox] == [(opened[0].id, ["start"])]
     with app.app_context():
-        notes = db.session.execute(select(Notification.username).where(
-            Notification.event == "due_diligence_due")).scalars().all()
+        notes = (
+            db.session.execute(
+                select(Notification.username).where(Notification.event == "due_diligence_due")
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(notes) == ["risk1", "risk2"]
 
     # March: the February review is still open, so none is added; April arrives for both.
@@ -139,8 +155,9 @@ def test_the_daily_scan_repairs_missing_timers_once(app: Flask) -> None:
     # The scan is a cron job at 02:30 Asia/Shanghai (18:30 UTC); the first tick arms it.
     run_due(app, START)
     with app.app_context():
-        scan = db.session.execute(select(Timer).where(Timer.job == SCAN_JOB,
-                                                      Timer.status == "pending")).scalar_one()
+        scan = db.session.execute(
+            select(Timer).where(Timer.job == SCAN_JOB, Timer.status == "pending")
+        ).scalar_one()
         assert scan.due_at == datetime(2026, 1, 15, 18, 30)
     assert review_timers(app, active) == []
     run_due(app, datetime(2026, 1, 15, 18, 30))
@@ -180,22 +197,29 @@ def test_contract_expiry_reminders_go_out_once_30_days_before_the_end(app: Flask
     schedule(app, client_id)
     schedule(app, client_id)
     with app.app_context():
-        reminders = db.session.execute(select(Timer).where(Timer.key.like("contract:%"))).scalars().all()
+        reminders = (
+            db.session.execute(select(Timer).where(Timer.key.like("contract:%"))).scalars().all()
+        )
         assert [(t.key, t.due_at) for t in reminders] == [
-            (f"contract:{client_id}:HT-2026-001:2026-03-01", datetime(2026, 1, 30))]
+            (f"contract:{client_id}:HT-2026-001:2026-03-01", datetime(2026, 1, 30))
+        ]
 
     def reminded() -> list[str]:
         with app.app_context():
-            return sorted(db.session.execute(select(Notification.username).where(
-                Notification.event == "contract_expiring")).scalars())
+            return sorted(
+                db.session.execute(
+                    select(Notification.username).where(Notification.event == "contract_expiring")
+                ).scalars()
+            )
 
     run_due(app, datetime(2026, 1, 29, 23, 59))
     assert reminded() == []
     run_due(app, datetime(2026, 1, 30, 0, 0))
     assert reminded() == ["risk1", "risk2", "sales1"]
     with app.app_context():
-        title = db.session.execute(select(Notification.title).where(
-            Notification.username == "sales1")).scalar_one()
+        title = db.session.execute(
+            select(Notification.title).where(Notification.username == "sales1")
+        ).scalar_one()
         assert "HT-2026-001" in title and "2026-03-01" in title
         daily_scan(db.session, clock.now())
         db.session.commit()
@@ -203,31 +227,46 @@ def test_contract_expiry_reminders_go_out_once_30_days_before_the_end(app: Flask
     assert reminded() == ["risk1", "risk2", "sales1"]
 
 
-def test_a_contract_ending_within_30_days_is_reminded_at_once_and_a_changed_one_is_not(app: Flask) -> None:
+def test_a_contract_ending_within_30_days_is_reminded_at_once_and_a_changed_one_is_not(
+    app: Flask,
+) -> None:
     clock.freeze(START)
     contracts = [{"number": "A", "end": "2026-01-20"}, {"number": "B", "end": "2026-02-01"}]
     client_id = make_client(app, contracts=contracts)
     schedule(app, client_id)
     with app.app_context():
         client = db.session.get(Client, client_id)
-        client.contracts = [{"number": "A", "end": "2026-01-20"}, {"number": "B", "end": "2026-12-31"}]
+        client.contracts = [
+            {"number": "A", "end": "2026-01-20"},
+            {"number": "B", "end": "2026-12-31"},
+        ]
         db.session.commit()
     run_due(app, START)
     with app.app_context():
-        titles = db.session.execute(select(Notification.title).where(
-            Notification.event == "contract_expiring", Notification.username == "sales1")).scalars().all()
+        titles = (
+            db.session.execute(
+                select(Notification.title).where(
+                    Notification.event == "contract_expiring", Notification.username == "sales1"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert len(titles) == 1 and "A of" in titles[0]
 
 
 def test_an_overdue_review_escalates_to_managers(app: Flask, api: Api) -> None:
     clock.freeze(START)
-    case = api.post("risk1", f"/api/v1/clients/{make_client(app)}/due-diligence", json={}).get_json()
+    case = api.post(
+        "risk1", f"/api/v1/clients/{make_client(app)}/due-diligence", json={}
+    ).get_json()
     run_due(app, START + timedelta(hours=48))
     detail = api.get("manager1", f"/api/v1/workflows/{case['id']}").get_json()
     assert detail["breached"] is True and detail["data"]["breaches"] == 1
     with app.app_context():
-        assert db.session.execute(select(Notification.username).where(
-            Notification.event == "sla_breached")).scalars().all() == ["manager1"]
+        assert db.session.execute(
+            select(Notification.username).where(Notification.event == "sla_breached")
+        ).scalars().all() == ["manager1"]
 
 
 def test_settings_come_from_the_environment(db_url: str, tmp_path, monkeypatch) -> None:  # noqa: ANN001
@@ -239,7 +278,10 @@ def test_settings_come_from_the_environment(db_url: str, tmp_path, monkeypatch) 
     app = make_app(db_url, tmp_path)
     try:
         settings = runtime_of(app).settings
-        assert settings["RISKLOOP_REVIEW_MONTHS_HIGH_RISK"] == 2 and settings["RISKLOOP_REVIEW_MONTHS"] == 3
+        assert (
+            settings["RISKLOOP_REVIEW_MONTHS_HIGH_RISK"] == 2
+            and settings["RISKLOOP_REVIEW_MONTHS"] == 3
+        )
         assert settings["RISKLOOP_EVIDENCE_DIR"] == str(tmp_path / "vault")
         clock.freeze(START)
         client_id = make_client(app, risk_level="high")

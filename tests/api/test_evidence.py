@@ -31,13 +31,17 @@ def minimal_docx() -> bytes:
     return buffer.getvalue()
 
 
-def test_an_upload_is_stored_by_its_hash_and_recorded_in_the_audit_trail(app: Flask, api: Api) -> None:
+def test_an_upload_is_stored_by_its_hash_and_recorded_in_the_audit_trail(
+    app: Flask, api: Api
+) -> None:
     case_id = collecting_case(app, api)
     r = upload(api, "risk1", case_id, filename="../../年报 2025.pdf")
     body = r.get_json()
     sha = hashlib.sha256(PDF).hexdigest()
     assert r.status_code == 201, body
-    assert body["sha256"] == sha and body["size"] == len(PDF) and body["filename"] == "年报 2025.pdf"
+    assert (
+        body["sha256"] == sha and body["size"] == len(PDF) and body["filename"] == "年报 2025.pdf"
+    )
     assert body["download"] == f"/api/v1/workflows/{case_id}/evidence/{sha}"
     path = Path(app.config["RISKLOOP_EVIDENCE_DIR"]) / sha[:2] / sha
     assert app.config["RISKLOOP_EVIDENCE_DIR"].endswith("/instance/evidence")
@@ -48,14 +52,24 @@ def test_an_upload_is_stored_by_its_hash_and_recorded_in_the_audit_trail(app: Fl
     # The same file again is the same evidence: no second row, record or file.
     assert upload(api, "risk1", case_id).get_json()["sha256"] == sha
     assert len(api.get("risk2", f"/api/v1/workflows/{case_id}/evidence").get_json()["items"]) == 1
-    assert len(api.get("auditor1", f"/api/v1/workflows/{case_id}/audit").get_json()["items"]) == len(records)
+    assert len(
+        api.get("auditor1", f"/api/v1/workflows/{case_id}/audit").get_json()["items"]
+    ) == len(records)
     # The trail still verifies and replays, and the checklist may cite the file.
     with app.app_context():
         assert verify_all(db.session).ok
         assert evidence.verify_evidence(db.session) == []
-    r = api.act("risk1", case_id, "submit_for_review", checklist=checklist(
-        financials={"finding": "audited accounts", "risk": "medium", "evidence": [sha]}))
-    assert r.status_code == 200 and r.get_json()["instance"]["data"]["checklist"]["financials"]["evidence"] == [sha]
+    r = api.act(
+        "risk1",
+        case_id,
+        "submit_for_review",
+        checklist=checklist(
+            financials={"finding": "audited accounts", "risk": "medium", "evidence": [sha]}
+        ),
+    )
+    assert r.status_code == 200 and r.get_json()["instance"]["data"]["checklist"]["financials"][
+        "evidence"
+    ] == [sha]
     # Evidence is added only while collecting.
     assert upload(api, "risk1", case_id, b"%PDF other").status_code == 409
 
@@ -96,13 +110,19 @@ def test_disallowed_types_are_refused_with_415_and_nothing_is_stored(app: Flask,
     assert stored_files(app) == []
     docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     # an executable or a web page declared as a PDF or an image is refused by its content
-    for content, content_type in ((b"MZ\x90\x00\x03", "application/pdf"),
-                                  (b"<html><script>", "image/png"), (b"", "application/pdf")):
+    for content, content_type in (
+        (b"MZ\x90\x00\x03", "application/pdf"),
+        (b"<html><script>", "image/png"),
+        (b"", "application/pdf"),
+    ):
         r = upload(api, "risk1", case_id, content, "fake.pdf", content_type)
         assert r.status_code == 415 and "content is not" in r.get_json()["detail"], r.get_json()
     assert stored_files(app) == []
-    for content, content_type in ((b"\x89PNG\r\n\x1a\n....", "image/png"), (minimal_docx(), docx),
-                                  (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp")):
+    for content, content_type in (
+        (b"\x89PNG\r\n\x1a\n....", "image/png"),
+        (minimal_docx(), docx),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+    ):
         assert upload(api, "risk1", case_id, content, "f", content_type).status_code == 201
     assert upload(api, "risk1", case_id, extra="1").status_code == 422
 
@@ -160,8 +180,12 @@ def test_an_interrupted_upload_leaves_no_partial_file(app: Flask) -> None:
 def test_a_missing_or_altered_file_is_reported_by_verification(app: Flask, api: Api) -> None:
     case_id = collecting_case(app, api)
     good = upload(api, "risk1", case_id).get_json()["sha256"]
-    altered = upload(api, "risk1", case_id, b"%PDF-1.4 contract", "contract.pdf").get_json()["sha256"]
-    gone = upload(api, "risk1", case_id, b"\xff\xd8\xff photo", "site.jpg", "image/jpeg").get_json()["sha256"]
+    altered = upload(api, "risk1", case_id, b"%PDF-1.4 contract", "contract.pdf").get_json()[
+        "sha256"
+    ]
+    gone = upload(
+        api, "risk1", case_id, b"\xff\xd8\xff photo", "site.jpg", "image/jpeg"
+    ).get_json()["sha256"]
     settings = runtime_of(app).settings
     with app.app_context():
         evidence.path_for(settings, altered).write_bytes(b"%PDF-1.4 forged contract")

@@ -36,31 +36,44 @@ def office(parts: dict[str, bytes], big: tuple[str, int] | None = None) -> bytes
     return buffer.getvalue()
 
 
-WORD = {"[Content_Types].xml": b"<Types/>", "_rels/.rels": b"<Relationships/>",
-        "word/document.xml": b"<w:document/>"}
+WORD = {
+    "[Content_Types].xml": b"<Types/>",
+    "_rels/.rels": b"<Relationships/>",
+    "word/document.xml": b"<w:document/>",
+}
 EXCEL = {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}
 
 
 def test_an_office_file_that_is_a_decompression_bomb_is_refused_with_413_and_nothing_is_stored(
-        app: Flask, api: Api) -> None:
+    app: Flask, api: Api
+) -> None:
     case_id = collecting_case(app, api)
-    bomb = office({k: v for k, v in WORD.items() if k != "word/document.xml"},
-                  big=("word/document.xml", 100 * MIB))
+    bomb = office(
+        {k: v for k, v in WORD.items() if k != "word/document.xml"},
+        big=("word/document.xml", 100 * MIB),
+    )
     assert len(bomb) < 512 * 1024
     r = upload(api, "risk1", case_id, bomb, "minutes.docx", DOCX)
     assert r.status_code == 413 and r.mimetype == "application/problem+json", r.get_json()
-    assert r.get_json()["member"] == "word/document.xml" and "RISKLOOP_ZIP_MAX" in r.get_json()["detail"]
+    assert (
+        r.get_json()["member"] == "word/document.xml"
+        and "RISKLOOP_ZIP_MAX" in r.get_json()["detail"]
+    )
     assert stored_files(app) == []
 
 
-@pytest.mark.parametrize(("content", "content_type"), [
-    (b"PK\x03\x04" + b"\x00" * 200, DOCX),                 # a zip signature and nothing behind it
-    (office(EXCEL), DOCX),                                 # a workbook declared as a Word document
-    (office(WORD), XLSX),                                  # and the other way round
-    (office({"mimetype": b"application/zip", "content.xml": b"<x/>"}), ODT),
-])
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"PK\x03\x04" + b"\x00" * 200, DOCX),  # a zip signature and nothing behind it
+        (office(EXCEL), DOCX),  # a workbook declared as a Word document
+        (office(WORD), XLSX),  # and the other way round
+        (office({"mimetype": b"application/zip", "content.xml": b"<x/>"}), ODT),
+    ],
+)
 def test_an_office_file_that_is_not_what_its_type_says_is_refused_with_415(
-        app: Flask, api: Api, content: bytes, content_type: str) -> None:
+    app: Flask, api: Api, content: bytes, content_type: str
+) -> None:
     case_id = collecting_case(app, api)
     r = upload(api, "risk1", case_id, content, "f", content_type)
     assert r.status_code == 415 and "content is not" in r.get_json()["detail"], r.get_json()
@@ -82,15 +95,19 @@ def disposition(response: Any) -> dict[str, str]:
     return dict(options)
 
 
-@pytest.mark.parametrize(("uploaded", "content", "content_type", "downloaded"), [
-    ("report.exe", PDF, "application/pdf", "report.pdf"),
-    ("年报 2025.PDF", PDF, "application/pdf", "年报 2025.PDF"),
-    ("scan", PNG, "image/png", "scan.png"),
-    ("Q3 v1.2", PDF, "application/pdf", "Q3 v1.2.pdf"),
-    ("minutes.pdf", office(WORD), DOCX, "minutes.docx"),
-])
+@pytest.mark.parametrize(
+    ("uploaded", "content", "content_type", "downloaded"),
+    [
+        ("report.exe", PDF, "application/pdf", "report.pdf"),
+        ("年报 2025.PDF", PDF, "application/pdf", "年报 2025.PDF"),
+        ("scan", PNG, "image/png", "scan.png"),
+        ("Q3 v1.2", PDF, "application/pdf", "Q3 v1.2.pdf"),
+        ("minutes.pdf", office(WORD), DOCX, "minutes.docx"),
+    ],
+)
 def test_a_download_is_named_with_the_extension_of_the_detected_type(
-        app: Flask, api: Api, uploaded: str, content: bytes, content_type: str, downloaded: str) -> None:
+    app: Flask, api: Api, uploaded: str, content: bytes, content_type: str, downloaded: str
+) -> None:
     case_id = collecting_case(app, api)
     body = upload(api, "risk1", case_id, content, uploaded, content_type).get_json()
     assert body["filename"] == uploaded  # the audit trail keeps the name it was given
@@ -105,8 +122,14 @@ HOSTILE = 'a"b\\c\r\nSet-Cookie: session=stolen;\x00\x07\u202egpj.exe'
 def test_a_hostile_file_name_cannot_forge_headers_of_the_download(app: Flask, api: Api) -> None:
     case_id = collecting_case(app, api)
     with app.app_context():
-        row = evidence.attach(db.session, case_id, Actor("risk1", frozenset({"risk_officer"})),
-                              io.BytesIO(PDF), filename=HOSTILE, content_type="application/pdf")
+        row = evidence.attach(
+            db.session,
+            case_id,
+            Actor("risk1", frozenset({"risk_officer"})),
+            io.BytesIO(PDF),
+            filename=HOSTILE,
+            content_type="application/pdf",
+        )
         db.session.commit()
         stored_name, sha = row.filename, row.sha256
     assert not any(ch in stored_name for ch in "\r\n\x00\x07\u202e")
@@ -117,7 +140,9 @@ def test_a_hostile_file_name_cannot_forge_headers_of_the_download(app: Flask, ap
     assert name.endswith(".pdf") and not any(ch in name for ch in '"\\\r\n\x00\u202e')
 
 
-def test_a_hostile_name_stored_before_this_check_still_downloads_safely(app: Flask, api: Api) -> None:
+def test_a_hostile_name_stored_before_this_check_still_downloads_safely(
+    app: Flask, api: Api
+) -> None:
     case_id = collecting_case(app, api)
     sha = upload(api, "risk1", case_id).get_json()["sha256"]
     with app.app_context():

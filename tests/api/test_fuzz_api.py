@@ -23,9 +23,17 @@ from workflow.records.identity import Actor
 # Invalid data (negative mode) probes the refusals: every one must be a 4xx.
 EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 6}
 NASTY = [
-    "' OR '1'='1' --", "1; DROP TABLE audit_records; --", "\" UNION SELECT password_hash FROM users --",
-    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "{{7*7}}", "../../etc/passwd",
-    "\u0000", "\ud7ff\ue000\ufffd", "𝕏" * 500, "a" * 70000,
+    "' OR '1'='1' --",
+    "1; DROP TABLE audit_records; --",
+    '" UNION SELECT password_hash FROM users --',
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "{{7*7}}",
+    "../../etc/passwd",
+    "\u0000",
+    "\ud7ff\ue000\ufffd",
+    "𝕏" * 500,
+    "a" * 70000,
 ]
 
 
@@ -43,7 +51,9 @@ def fuzz_app(db_url, tmp_path, monkeypatch):  # noqa: ANN001, ANN201
 
 
 def _token(app, username: str = "risk1") -> str:  # noqa: ANN001
-    r = app.test_client().post("/api/v1/auth/token", json={"username": username, "password": "correct-horse-battery"})
+    r = app.test_client().post(
+        "/api/v1/auth/token", json={"username": username, "password": "correct-horse-battery"}
+    )
     assert r.status_code == 200
     return r.get_json()["access_token"]
 
@@ -64,31 +74,44 @@ def test_generated_requests_reach_every_operation_get_no_5xx_and_match_the_schem
         for mode, examples in EXAMPLES.items():
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
             def check(case) -> None:  # noqa: ANN001
                 label = f"{case.operation.method.upper()} {case.operation.path}"
                 # signing out revokes the token it is sent with: a fresh one each time
                 fresh = label == "DELETE /api/v1/auth/token"
-                response = case.call(headers={"Authorization": f"Bearer {_token(fuzz_app)}"}
-                                     if fresh else headers)
+                response = case.call(
+                    headers={"Authorization": f"Bearer {_token(fuzz_app)}"} if fresh else headers
+                )
                 seen[label][response.status_code] = seen[label].get(response.status_code, 0) + 1
-                assert response.status_code < 500, (label, case.meta.generation.mode.value,
-                                                    response.status_code, response.text[:500])
+                assert response.status_code < 500, (
+                    label,
+                    case.meta.generation.mode.value,
+                    response.status_code,
+                    response.text[:500],
+                )
                 if case.meta.generation.mode is GenerationMode.POSITIVE:
                     # ignored_auth would flag our own valid token, which replaces generated
                     # credentials; positive_data_acceptance flags business rules the schema
                     # cannot express (a state that allows no such action, an unknown id).
-                    case.validate_response(response, excluded_checks=[ignored_auth,
-                                                                      positive_data_acceptance])
+                    case.validate_response(
+                        response, excluded_checks=[ignored_auth, positive_data_acceptance]
+                    )
 
             check()
     per_operation = {label: sum(statuses.values()) for label, statuses in seen.items()}
     total = sum(per_operation.values())
-    print(f"\n[fuzz] {len(operations)} operations, {total} generated requests in "
-          f"{time.monotonic() - started:.0f} s, 0 server errors, 0 schema violations on valid data; "
-          f"statuses: {dict(sorted(_merge(seen).items()))}; per operation: "
-          f"{dict(sorted(per_operation.items()))}")
+    print(
+        f"\n[fuzz] {len(operations)} operations, {total} generated requests in "
+        f"{time.monotonic() - started:.0f} s, 0 server errors, 0 schema violations on valid data; "
+        f"statuses: {dict(sorted(_merge(seen).items()))}; per operation: "
+        f"{dict(sorted(per_operation.items()))}"
+    )
     starved = sorted(label for label, n in per_operation.items() if n == 0)
     assert not starved, f"no request was generated for {starved}"
 
@@ -114,36 +137,91 @@ def test_hand_made_attacks_are_refused_cleanly(fuzz_app):
             problems.append((what, response.status_code, response.get_data(as_text=True)[:200]))
 
     case = "/api/v1/workflows/1/actions/approve"
-    expect(client.post(case, data=b'{"comment": "\xff\xfe\xfa"}', content_type="application/json", headers=auth),
-           {400, 422}, "malformed UTF-8")
-    expect(client.post("/api/v1/auth/token", data=b"\xc3\x28", content_type="application/json"),
-           {400, 422}, "malformed UTF-8 at sign-in")
-    expect(client.post(case, data=b'{"comment": "' + b"x" * (17 * 1024 * 1024) + b'"}',
-                       content_type="application/json", headers=auth), {413}, "huge body")
+    expect(
+        client.post(
+            case, data=b'{"comment": "\xff\xfe\xfa"}', content_type="application/json", headers=auth
+        ),
+        {400, 422},
+        "malformed UTF-8",
+    )
+    expect(
+        client.post("/api/v1/auth/token", data=b"\xc3\x28", content_type="application/json"),
+        {400, 422},
+        "malformed UTF-8 at sign-in",
+    )
+    expect(
+        client.post(
+            case,
+            data=b'{"comment": "' + b"x" * (17 * 1024 * 1024) + b'"}',
+            content_type="application/json",
+            headers=auth,
+        ),
+        {413},
+        "huge body",
+    )
     deep = b"[" * 100000 + b"]" * 100000
-    expect(client.post(case, data=deep, content_type="application/json", headers=auth), {400, 422}, "deep JSON")
+    expect(
+        client.post(case, data=deep, content_type="application/json", headers=auth),
+        {400, 422},
+        "deep JSON",
+    )
     deep_obj = b'{"a":' * 5000 + b"1" + b"}" * 5000
-    expect(client.post(case, data=deep_obj, content_type="application/json", headers=auth),
-           {400, 422}, "deep JSON object")
-    expect(client.post(case, data=b"not json at all", content_type="application/json", headers=auth),
-           {400}, "not JSON")
-    expect(client.post(case, data=b'{"comment": "x"}', content_type="text/plain", headers=auth),
-           {400, 415, 422}, "wrong content type")
+    expect(
+        client.post(case, data=deep_obj, content_type="application/json", headers=auth),
+        {400, 422},
+        "deep JSON object",
+    )
+    expect(
+        client.post(case, data=b"not json at all", content_type="application/json", headers=auth),
+        {400},
+        "not JSON",
+    )
+    expect(
+        client.post(case, data=b'{"comment": "x"}', content_type="text/plain", headers=auth),
+        {400, 415, 422},
+        "wrong content type",
+    )
     for text in NASTY:
-        expect(client.post("/api/v1/auth/token", json={"username": text, "password": text}),
-               {401, 422}, f"login {text[:20]!r}")
-        expect(client.post(case, json={"comment": text, "amount": 5, "expected_version": 2}, headers=auth),
-               {200, 409, 422}, f"comment {text[:20]!r}")
-        expect(client.post(case, json={"comment": "x", "amount": text}, headers=auth), {409, 422},
-               f"amount {text[:20]!r}")
+        expect(
+            client.post("/api/v1/auth/token", json={"username": text, "password": text}),
+            {401, 422},
+            f"login {text[:20]!r}",
+        )
+        expect(
+            client.post(
+                case, json={"comment": text, "amount": 5, "expected_version": 2}, headers=auth
+            ),
+            {200, 409, 422},
+            f"comment {text[:20]!r}",
+        )
+        expect(
+            client.post(case, json={"comment": "x", "amount": text}, headers=auth),
+            {409, 422},
+            f"amount {text[:20]!r}",
+        )
         for query in ("state", "definition", "cursor"):
-            expect(client.get("/api/v1/workflows", query_string={query: text}, headers=auth),
-                   {200, 400, 422}, f"?{query}={text[:20]!r}")
-        expect(client.get("/api/v1/tasks", query_string={"cursor": text}, headers=auth), {200, 400, 422},
-               f"tasks cursor {text[:20]!r}")
-        expect(client.get(f"/api/v1/definitions/{text[:200]}", headers=auth), {404, 422}, f"definition {text[:20]!r}")
-        expect(client.post(case, json={"comment": "x"}, headers={**auth, "Idempotency-Key": text[:300]}),
-               {200, 409, 422}, f"idempotency key {text[:20]!r}")
+            expect(
+                client.get("/api/v1/workflows", query_string={query: text}, headers=auth),
+                {200, 400, 422},
+                f"?{query}={text[:20]!r}",
+            )
+        expect(
+            client.get("/api/v1/tasks", query_string={"cursor": text}, headers=auth),
+            {200, 400, 422},
+            f"tasks cursor {text[:20]!r}",
+        )
+        expect(
+            client.get(f"/api/v1/definitions/{text[:200]}", headers=auth),
+            {404, 422},
+            f"definition {text[:20]!r}",
+        )
+        expect(
+            client.post(
+                case, json={"comment": "x"}, headers={**auth, "Idempotency-Key": text[:300]}
+            ),
+            {200, 409, 422},
+            f"idempotency key {text[:20]!r}",
+        )
     assert not problems, problems
     with fuzz_app.app_context():
         from sqlalchemy import func, select
@@ -153,4 +231,6 @@ def test_hand_made_attacks_are_refused_cleanly(fuzz_app):
 
         assert db.session.scalar(select(func.count()).select_from(User)) == 8
         assert db.session.scalar(select(func.count()).select_from(AuditRecord)) > 0
-    print(f"\n[fuzz] hand-made attacks: {7 + len(NASTY) * 9} requests, 0 server errors, tables intact")
+    print(
+        f"\n[fuzz] hand-made attacks: {7 + len(NASTY) * 9} requests, 0 server errors, tables intact"
+    )

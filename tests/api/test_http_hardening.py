@@ -13,8 +13,11 @@ METRICS_TOKEN = "scrape-me-7f3c9a"
 
 def test_api_responses_are_not_stored_by_caches(api):
     responses = {
-        "token": api.post(None, "/api/v1/auth/token",
-                          json={"username": "risk1", "password": "correct-horse-battery"}),
+        "token": api.post(
+            None,
+            "/api/v1/auth/token",
+            json={"username": "risk1", "password": "correct-horse-battery"},
+        ),
         "inbox": api.get("risk1", "/api/v1/tasks"),
         "401": api.get(None, "/api/v1/tasks"),
         "404": api.get("risk1", "/api/v1/workflows/999999"),
@@ -32,16 +35,24 @@ def test_documentation_and_static_assets_stay_cacheable(api):
 
 
 def test_options_answers_with_the_allowed_methods_and_no_credentials(api):
-    for path, methods in (("/api/v1/tasks", {"GET", "HEAD", "OPTIONS"}),
-                          ("/api/v1/workflows/1/actions/approve", {"POST", "OPTIONS"}),
-                          ("/api/v1/auth/token", {"POST", "DELETE", "OPTIONS"})):
-        r = api.client.options(path, headers={"Origin": "https://evil.example",
-                                              "Access-Control-Request-Method": "POST"})
+    for path, methods in (
+        ("/api/v1/tasks", {"GET", "HEAD", "OPTIONS"}),
+        ("/api/v1/workflows/1/actions/approve", {"POST", "OPTIONS"}),
+        ("/api/v1/auth/token", {"POST", "DELETE", "OPTIONS"}),
+    ):
+        r = api.client.options(
+            path,
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
         assert r.status_code == 204, (path, r.status_code)
         assert r.data == b""
         assert set(r.headers["Allow"].split(", ")) == methods
         assert set(r.headers["Access-Control-Allow-Methods"].split(", ")) == methods
-        for leak in ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Set-Cookie"):
+        for leak in (
+            "Access-Control-Allow-Origin",
+            "Access-Control-Allow-Credentials",
+            "Set-Cookie",
+        ):
             assert leak not in r.headers, (path, leak)
     assert api.client.options("/api/v1/no-such-thing").status_code == 404
 
@@ -62,7 +73,9 @@ def test_metrics_need_the_configured_bearer_token(app_with):
     assert served.status_code == 200 and b"riskloop_http_requests_total" in served.data
 
 
-def test_embedded_metrics_without_a_token_are_served_on_loopback_only(sqlite_url, tmp_path, monkeypatch):
+def test_embedded_metrics_without_a_token_are_served_on_loopback_only(
+    sqlite_url, tmp_path, monkeypatch
+):
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     client = make_app(sqlite_url, tmp_path).test_client()
     assert client.get("/metrics").status_code == 200  # the test client calls from 127.0.0.1
@@ -71,7 +84,9 @@ def test_embedded_metrics_without_a_token_are_served_on_loopback_only(sqlite_url
     assert remote.status_code == 403 and "RISKLOOP_METRICS_TOKEN" in remote.get_json()["detail"]
 
 
-def test_production_metrics_without_a_token_are_refused_even_on_loopback(pg_url, tmp_path, monkeypatch):
+def test_production_metrics_without_a_token_are_refused_even_on_loopback(
+    pg_url, tmp_path, monkeypatch
+):
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     client = make_app(pg_url, tmp_path).test_client()
     refused = client.get("/metrics")

@@ -86,12 +86,14 @@ def _history(app: Flask) -> None:
     some that risk1 may not take (risk1 submitted them: not_actor_of turns them down)."""
     with app.app_context():
         for n in range(6):
-            _case([], T0 + timedelta(hours=n))                                    # draft, due NULL
-            _case([("submit", SALES1)], T0 + timedelta(hours=3 * (n % 3)))         # review, ties
-            _case([("submit", RISK1)], T0 + timedelta(hours=n), by=RISK1)          # review, not risk1's
-            _case([("submit", SALES1), ("approve", RISK1)], T0 + timedelta(minutes=50 * n))  # second
+            _case([], T0 + timedelta(hours=n))  # draft, due NULL
+            _case([("submit", SALES1)], T0 + timedelta(hours=3 * (n % 3)))  # review, ties
+            _case([("submit", RISK1)], T0 + timedelta(hours=n), by=RISK1)  # review, not risk1's
+            _case(
+                [("submit", SALES1), ("approve", RISK1)], T0 + timedelta(minutes=50 * n)
+            )  # second
             _case([("submit", SALES1), ("approve", RISK2)], T0 + timedelta(hours=n, minutes=7))
-        _case([("submit", SALES1), ("approve", RISK2), ("confirm", RISK1)], T0)   # closed
+        _case([("submit", SALES1), ("approve", RISK2), ("confirm", RISK1)], T0)  # closed
     clock.freeze(T0 + timedelta(days=1))
 
 
@@ -101,7 +103,9 @@ def _expected(app: Flask, username: str, roles: set[str]) -> list[tuple[int, lis
     actor = Actor(username, frozenset(roles))
     with app.app_context():
         catalog = runtime_of(app).catalog
-        rows = db.session.execute(select(WorkflowInstance).where(WorkflowInstance.is_open.is_(True))).scalars()
+        rows = db.session.execute(
+            select(WorkflowInstance).where(WorkflowInstance.is_open.is_(True))
+        ).scalars()
         found = []
         for inst in sorted(rows, key=lambda i: (i.sla_due_at is None, i.sla_due_at or T0, i.id)):
             if not visibility.can_view(db.session, inst, actor, catalog):
@@ -113,10 +117,17 @@ def _expected(app: Flask, username: str, roles: set[str]) -> list[tuple[int, lis
         return found
 
 
-@pytest.mark.parametrize(("username", "roles"), [
-    ("risk1", {"risk_officer"}), ("risk2", {"risk_officer"}), ("manager1", {"manager"}),
-    ("sales1", {"sales"}), ("sales2", {"sales"}), ("auditor1", {"auditor"}),
-])
+@pytest.mark.parametrize(
+    ("username", "roles"),
+    [
+        ("risk1", {"risk_officer"}),
+        ("risk2", {"risk_officer"}),
+        ("manager1", {"manager"}),
+        ("sales1", {"sales"}),
+        ("sales2", {"sales"}),
+        ("auditor1", {"auditor"}),
+    ],
+)
 def test_each_page_is_the_start_of_the_brute_force_order(app, api, username, roles):
     _history(app)
     expected = _expected(app, username, roles)
@@ -128,20 +139,43 @@ def test_each_page_is_the_start_of_the_brute_force_order(app, api, username, rol
     with app.app_context():
         catalog = runtime_of(app).catalog
         # The service the console uses, filtered by definition, and a definition with no task.
-        got = [(i.id, a) for i, a in inbox(db.session, catalog, Actor(username, frozenset(roles)),
-                                          limit=9, definition="test_inbox_order")]
+        got = [
+            (i.id, a)
+            for i, a in inbox(
+                db.session,
+                catalog,
+                Actor(username, frozenset(roles)),
+                limit=9,
+                definition="test_inbox_order",
+            )
+        ]
         assert got == expected[:9]
-        assert list(inbox(db.session, catalog, Actor(username, frozenset(roles)), limit=9,
-                          definition="no_such_definition")) == []
-        assert "riskloop.trigger_actors" not in db.session.info  # the batch lookup is not left behind
+        assert (
+            list(
+                inbox(
+                    db.session,
+                    catalog,
+                    Actor(username, frozenset(roles)),
+                    limit=9,
+                    definition="no_such_definition",
+                )
+            )
+            == []
+        )
+        assert (
+            "riskloop.trigger_actors" not in db.session.info
+        )  # the batch lookup is not left behind
 
 
 def test_risk1_is_not_offered_what_risk1_did_before(app, api):
     _history(app)
     items = api.get("risk1", "/api/v1/tasks?limit=200").get_json()["items"]
     with app.app_context():
-        theirs = set(db.session.execute(select(WorkflowInstance.id).where(
-            WorkflowInstance.created_by == "risk1")).scalars())
+        theirs = set(
+            db.session.execute(
+                select(WorkflowInstance.id).where(WorkflowInstance.created_by == "risk1")
+            ).scalars()
+        )
     assert theirs and not theirs & {i["id"] for i in items}
     # the order of the page: dated cases by due time then id, undated (drafts) last
     keys = [(i["sla_due_at"] is None, i["sla_due_at"] or "", i["id"]) for i in items]
@@ -213,8 +247,17 @@ def test_the_batch_lookup_answers_as_the_per_case_query_does(app):
         asks = [["submit"], ["approve"], ["confirm"], ["submit", "approve"], [], ["no_such"]]
 
         def ask(inst: WorkflowInstance, triggers: list[str]) -> set[str]:
-            ctx = FireContext(session=db.session, instance=inst, definition=None, transition=None,  # type: ignore[arg-type]
-                              actor=RISK1, payload={}, comment=None, from_state=inst.state, now=clock.now())
+            ctx = FireContext(
+                session=db.session,
+                instance=inst,
+                definition=None,
+                transition=None,  # type: ignore[arg-type]
+                actor=RISK1,
+                payload={},
+                comment=None,
+                from_state=inst.state,
+                now=clock.now(),
+            )
             return actors_of(ctx, triggers)
 
         alone = {(i.id, tuple(t)): ask(i, t) for i in instances for t in asks}
@@ -242,15 +285,25 @@ def test_a_sales_inbox_reads_the_owners_of_a_batch_at_once(app, api: Api):
     with app.app_context():
         owners = {}
         for n, owner in enumerate(["sales2"] * 30 + ["sales1"] * 3):
-            client = Client(name=f"客户 {n}", credit_code=f"91310000MA1K{n:06d}", owner=owner,
-                            created_by=owner, status="prospect", version=1, tags=[], contracts=[],
-                            facts={}, blacklisted=False)
+            client = Client(
+                name=f"客户 {n}",
+                credit_code=f"91310000MA1K{n:06d}",
+                owner=owner,
+                created_by=owner,
+                status="prospect",
+                version=1,
+                tags=[],
+                contracts=[],
+                facts={},
+                blacklisted=False,
+            )
             db.session.add(client)
             db.session.flush()
             clock.freeze(T0 + timedelta(minutes=n))
             by = SALES1 if owner == "sales1" else sales2
-            case = engine.start(db.session, "test_inbox_order", by, subject_type="client",
-                                subject_id=client.id)
+            case = engine.start(
+                db.session, "test_inbox_order", by, subject_type="client", subject_id=client.id
+            )
             owners[case.id] = owner
         db.session.commit()
     clock.freeze(T0 + timedelta(days=1))

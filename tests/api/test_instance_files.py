@@ -27,8 +27,9 @@ def loose_umask():
     os.umask(old)
 
 
-def test_a_fresh_embedded_install_creates_folder_keys_and_database_owner_only(tmp_path, monkeypatch,
-                                                                               loose_umask):
+def test_a_fresh_embedded_install_creates_folder_keys_and_database_owner_only(
+    tmp_path, monkeypatch, loose_umask
+):
     instance = tmp_path / "instance"
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(instance))
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -47,8 +48,9 @@ def test_a_fresh_embedded_install_creates_folder_keys_and_database_owner_only(tm
     assert _mode(database) == 0o600
 
 
-def test_a_world_readable_database_from_an_earlier_version_is_made_owner_only(tmp_path, monkeypatch,
-                                                                            loose_umask):
+def test_a_world_readable_database_from_an_earlier_version_is_made_owner_only(
+    tmp_path, monkeypatch, loose_umask
+):
     instance = tmp_path / "instance"
     instance.mkdir()
     database = instance / "old.sqlite"

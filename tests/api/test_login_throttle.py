@@ -23,8 +23,11 @@ def client(db_url, tmp_path, monkeypatch):  # noqa: ANN001, ANN201
 
 
 def sign_in(client, username: str, password: str, address: str):  # noqa: ANN001, ANN201
-    return client.post("/api/v1/auth/token", json={"username": username, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/api/v1/auth/token",
+        json={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def test_failures_from_one_address_lock_that_address_out_and_not_the_user(client):

@@ -27,7 +27,9 @@ from workflow.risk.clients.model import client_stream
 from workflow.risk.screening.watchlist import import_watchlist
 
 
-def test_an_s_client_is_screened_then_approved_by_a_risk_officer_from_the_inbox(app: Flask, api: Api) -> None:
+def test_an_s_client_is_screened_then_approved_by_a_risk_officer_from_the_inbox(
+    app: Flask, api: Api
+) -> None:
     client_id = new_client(api, 1, **S_FACTS)
     case = admit(app, api, client_id)
     assert case["state"] == "risk_review"
@@ -48,14 +50,27 @@ def test_an_s_client_is_screened_then_approved_by_a_risk_officer_from_the_inbox(
     approved = api.get("risk1", f"/api/v1/workflows/{case['id']}").get_json()
     assert approved["data"]["periodic_review_due"] is not None  # the next periodic review is armed
     with app.app_context():
-        kinds = db.session.execute(select(AuditRecord.kind).where(
-            AuditRecord.stream == client_stream(client_id)).order_by(AuditRecord.seq)).scalars().all()
-    assert kinds[:4] == ["client.created", "client.status_changed", "client.screened", "client.admitted"]
+        kinds = (
+            db.session.execute(
+                select(AuditRecord.kind)
+                .where(AuditRecord.stream == client_stream(client_id))
+                .order_by(AuditRecord.seq)
+            )
+            .scalars()
+            .all()
+        )
+    assert kinds[:4] == [
+        "client.created",
+        "client.status_changed",
+        "client.screened",
+        "client.admitted",
+    ]
 
 
 @pytest.mark.parametrize("facts, rating", [(A_FACTS, "A"), (B_FACTS, "B")])
-def test_a_and_b_clients_go_to_risk_review_and_can_be_rejected(app: Flask, api: Api, facts: dict,
-                                                              rating: str) -> None:
+def test_a_and_b_clients_go_to_risk_review_and_can_be_rejected(
+    app: Flask, api: Api, facts: dict, rating: str
+) -> None:
     client_id = new_client(api, 2, **facts)
     case = admit(app, api, client_id)
     assert (case["state"], case["data"]["screening"]["rating"]) == ("risk_review", rating)
@@ -82,8 +97,12 @@ def test_return_for_information_and_resubmission_screens_again(app: Flask, api: 
 
 def test_a_blacklisted_client_is_rejected_by_the_system_with_reasons(app: Flask, api: Api) -> None:
     with app.app_context():
-        import_watchlist(db.session, [{"credit_code": code(4), "name": "x", "list": "blacklist",
-                                       "reason": "fraud"}], Actor.system("test"), source="test")
+        import_watchlist(
+            db.session,
+            [{"credit_code": code(4), "name": "x", "list": "blacklist", "reason": "fraud"}],
+            Actor.system("test"),
+            source="test",
+        )
         db.session.commit()
     client_id = new_client(api, 4, **S_FACTS)  # the blacklist beats the SOE white list
     case = admit(app, api, client_id)
@@ -96,8 +115,19 @@ def test_a_blacklisted_client_is_rejected_by_the_system_with_reasons(app: Flask,
 
 def test_a_dishonest_debtor_is_rated_d(app: Flask, api: Api) -> None:
     with app.app_context():
-        import_watchlist(db.session, [{"credit_code": code(5), "name": "x", "list": "dishonest_debtor",
-                                       "reason": "judgement unpaid"}], Actor.system("test"), source="t")
+        import_watchlist(
+            db.session,
+            [
+                {
+                    "credit_code": code(5),
+                    "name": "x",
+                    "list": "dishonest_debtor",
+                    "reason": "judgement unpaid",
+                }
+            ],
+            Actor.system("test"),
+            source="t",
+        )
         db.session.commit()
     case = admit(app, api, new_client(api, 5, **A_FACTS))
     assert case["state"] == "rejected"
@@ -135,8 +165,15 @@ def test_review_sla_breach_escalates_to_managers(app: Flask, api: Api) -> None:
     after = api.get("risk1", f"/api/v1/workflows/{case['id']}").get_json()
     assert after["breached"] is True and after["state"] == "risk_review"
     with app.app_context():
-        notified = db.session.execute(select(Notification.username).where(
-            Notification.instance_id == case["id"], Notification.event == "sla_breached")).scalars().all()
+        notified = (
+            db.session.execute(
+                select(Notification.username).where(
+                    Notification.instance_id == case["id"], Notification.event == "sla_breached"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert notified == ["manager1"]
 
 
@@ -150,19 +187,31 @@ def test_a_re_run_of_screening_does_not_duplicate_audit_records(app: Flask, api:
 
     def audit_count() -> int:
         with app.app_context():
-            count = len(db.session.execute(select(AuditRecord.id).where(
-                AuditRecord.stream.in_(streams))).scalars().all())
+            count = len(
+                db.session.execute(select(AuditRecord.id).where(AuditRecord.stream.in_(streams)))
+                .scalars()
+                .all()
+            )
             db.session.remove()
             return count
 
     before = audit_count()
     with app.app_context():
-        screen_ids = db.session.execute(select(OutboxMessage.id).where(
-            OutboxMessage.instance_id == case["id"], OutboxMessage.task == "screen_client")).scalars().all()
+        screen_ids = (
+            db.session.execute(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.instance_id == case["id"], OutboxMessage.task == "screen_client"
+                )
+            )
+            .scalars()
+            .all()
+        )
         db.session.remove()
     rt = runtime_of(app)
     # A redelivered screening message (the broker re-sent it) has no second effect.
-    assert [tasks.run_message(rt.session_factory, rt.catalog.registry, i) for i in screen_ids] == ["skipped"]
+    assert [tasks.run_message(rt.session_factory, rt.catalog.registry, i) for i in screen_ids] == [
+        "skipped"
+    ]
     assert audit_count() == before
 
 
@@ -173,8 +222,12 @@ def test_the_demo_clients_take_each_onboarding_path(app: Flask, api: Api) -> Non
         add_demo_clients(db.session)
         db.session.commit()
     drain(app)
-    states = {c["data"]["client_name"]: (c["state"], c["data"].get("screening", {}).get("rating"))
-              for c in api.get("risk1", "/api/v1/workflows?definition=client_onboarding").get_json()["items"]}
+    states = {
+        c["data"]["client_name"]: (c["state"], c["data"].get("screening", {}).get("rating"))
+        for c in api.get("risk1", "/api/v1/workflows?definition=client_onboarding").get_json()[
+            "items"
+        ]
+    }
     assert states["中国示例能源集团有限公司"] == ("risk_review", "S")
     assert states["上海示例精密制造有限公司"] == ("risk_review", "A")
     # C waits in due diligence; without that feature installed its screening is an incident.
@@ -185,16 +238,26 @@ def test_the_demo_clients_take_each_onboarding_path(app: Flask, api: Api) -> Non
 
 
 def test_an_admission_decided_during_a_black_alert_leaves_the_client_suspended_until_the_loop_closes(
-        app: Flask, api: Api) -> None:
+    app: Flask, api: Api
+) -> None:
     """SPEC 4.4: a black alert suspends the client until the loop closes; approving (or
     rejecting) the admission meanwhile changes the status it returns to, not the suspension."""
     approved, rejected = new_client(api, 901, **A_FACTS), new_client(api, 902, **A_FACTS)
     cases = {cid: admit(app, api, cid) for cid in (approved, rejected)}
     alerts = {}
     for cid in (approved, rejected):
-        r = api.post("risk1", "/api/v1/alerts", json={
-            "client_id": cid, "level": "black", "category": "other", "title": "重大风险",
-            "source": "test", "external_id": f"black-{cid}"})
+        r = api.post(
+            "risk1",
+            "/api/v1/alerts",
+            json={
+                "client_id": cid,
+                "level": "black",
+                "category": "other",
+                "title": "重大风险",
+                "source": "test",
+                "external_id": f"black-{cid}",
+            },
+        )
         assert r.status_code == 201, r.get_json()
         alerts[cid] = r.get_json()["id"]
         assert client_row(app, cid).status == "suspended"
@@ -208,7 +271,9 @@ def test_an_admission_decided_during_a_black_alert_leaves_the_client_suspended_u
     assert (row.status, row.status_before_suspension) == ("suspended", "rejected")
 
     for cid, status in ((approved, "active"), (rejected, "rejected")):
-        assert api.act("sales1", alerts[cid], "respond", assessment="a", plan="p").status_code == 200
+        assert (
+            api.act("sales1", alerts[cid], "respond", assessment="a", plan="p").status_code == 200
+        )
         assert api.act("risk1", alerts[cid], "dismiss", reason="误报").status_code == 200
         row = client_row(app, cid)
         assert (row.status, row.status_before_suspension) == (status, None)

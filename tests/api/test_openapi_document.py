@@ -33,15 +33,20 @@ def _walk(node: Any, path: str = ""):  # noqa: ANN202
 
 def test_the_document_is_valid_openapi_3(api: Api) -> None:
     doc = _doc(api)
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
-              for e in OpenAPIV30SpecValidator(doc).iter_errors()]
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in OpenAPIV30SpecValidator(doc).iter_errors()
+    ]
     assert not errors, errors
 
 
 def test_every_numeric_bound_and_default_is_a_number(api: Api) -> None:
-    wrong = [(path, key, node[key]) for path, node in _walk(_doc(api))
-             for key in ("minimum", "maximum", "multipleOf")
-             if key in node and (not isinstance(node[key], int | float) or isinstance(node[key], bool))]
+    wrong = [
+        (path, key, node[key])
+        for path, node in _walk(_doc(api))
+        for key in ("minimum", "maximum", "multipleOf")
+        if key in node and (not isinstance(node[key], int | float) or isinstance(node[key], bool))
+    ]
     assert not wrong, wrong
 
 
@@ -51,16 +56,28 @@ def test_money_fields_document_their_exclusive_maximum(api: Api) -> None:
         for field in ("credit_limit", "registered_capital"):
             prop = schemas[name]["properties"][field]
             assert prop["type"] == "number" and prop["minimum"] == 0, (name, field, prop)
-            assert prop["maximum"] == 10**17 and prop.get("exclusiveMaximum") is True, (name, field, prop)
+            assert prop["maximum"] == 10**17 and prop.get("exclusiveMaximum") is True, (
+                name,
+                field,
+                prop,
+            )
 
 
 def test_every_json_body_refuses_unknown_fields_and_says_so(api: Api) -> None:
     doc = _doc(api)
-    bodies = {f"{method.upper()} {path}": _resolve(doc, op["requestBody"]["content"]["application/json"]["schema"])
-              for path, ops in doc["paths"].items() for method, op in ops.items()
-              if method != "parameters" and "application/json" in op.get("requestBody", {}).get("content", {})}
+    bodies = {
+        f"{method.upper()} {path}": _resolve(
+            doc, op["requestBody"]["content"]["application/json"]["schema"]
+        )
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if method != "parameters"
+        and "application/json" in op.get("requestBody", {}).get("content", {})
+    }
     assert len(bodies) >= 9
-    open_bodies = [label for label, schema in bodies.items() if schema.get("additionalProperties") is not False]
+    open_bodies = [
+        label for label, schema in bodies.items() if schema.get("additionalProperties") is not False
+    ]
     assert not open_bodies, open_bodies
 
 
@@ -82,8 +99,14 @@ def test_change_requests_document_that_changes_must_name_a_sensitive_field(api: 
     assert changes.get("minProperties") == 1, changes
     described = _resolve(doc, changes["allOf"][0]) if "allOf" in changes else changes
     assert described.get("additionalProperties") is False, described
-    assert set(described["properties"]) == {"credit_limit", "bank_account", "legal_representative",
-                                            "blacklisted", "rating", "risk_level"}, described
+    assert set(described["properties"]) == {
+        "credit_limit",
+        "bank_account",
+        "legal_representative",
+        "blacklisted",
+        "rating",
+        "risk_level",
+    }, described
 
 
 def test_text_says_which_characters_it_refuses_in_patterns_every_validator_reads(api: Api) -> None:
@@ -97,7 +120,9 @@ def test_text_says_which_characters_it_refuses_in_patterns_every_validator_reads
     one_line = jsonschema_rs.validator_for(name)
     assert one_line.is_valid("上海某某 Ltd.") and not one_line.is_valid("a\u202eb")
     assert not one_line.is_valid("a\x00b") and not one_line.is_valid("a\nb")
-    comment = jsonschema_rs.validator_for(doc["components"]["schemas"]["ActionBody"]["properties"]["comment"])
+    comment = jsonschema_rs.validator_for(
+        doc["components"]["schemas"]["ActionBody"]["properties"]["comment"]
+    )
     assert comment.is_valid("line one\nline two") and not comment.is_valid("a\x07b")
     query = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/clients"]["get"]["parameters"]}
     assert not jsonschema_rs.validator_for(query["q"]).is_valid("a\x1bb")

@@ -16,11 +16,14 @@ def app(loop_app: Flask) -> Flask:
     """This module's app also loads ``test_loop`` (the history is built on it)."""
     return loop_app
 
+
 H = 3600.0
 
 
 def loops(api, user: str = "auditor1", **params):  # noqa: ANN201
-    r = api.get(user, "/api/v1/reports/closed-loops", query_string={"definition": "test_loop", **params})
+    r = api.get(
+        user, "/api/v1/reports/closed-loops", query_string={"definition": "test_loop", **params}
+    )
     assert r.status_code == 200, r.get_json()
     return r.get_json()
 
@@ -30,14 +33,27 @@ def test_closed_loops_give_time_per_stage_breaches_reopens_and_who_acted(api, hi
     assert [item["id"] for item in page["items"]] == [history["red"], history["yellow"]]
     red, yellow = page["items"]
     assert [(s["state"], s["seconds"]) for s in red["stages"]] == [
-        ("warned", 2 * H), ("responded", 3 * H), ("rectified", 1 * H), ("responded", 4 * H),
-        ("rectified", 1 * H)]
+        ("warned", 2 * H),
+        ("responded", 3 * H),
+        ("rectified", 1 * H),
+        ("responded", 4 * H),
+        ("rectified", 1 * H),
+    ]
     assert (red["total_seconds"], red["reopens"], red["breaches"]) == (11 * H, 1, 0)
-    assert red["actors"] == ["risk1", "sales1"] and red["level"] == "red" and red["owner"] == "sales1"
-    assert [(s["trigger"], s["actor"], s["comment"]) for s in red["steps"]][2] == ("reopen", "risk1", "整改不充分")
+    assert (
+        red["actors"] == ["risk1", "sales1"] and red["level"] == "red" and red["owner"] == "sales1"
+    )
+    assert [(s["trigger"], s["actor"], s["comment"]) for s in red["steps"]][2] == (
+        "reopen",
+        "risk1",
+        "整改不充分",
+    )
     assert (yellow["total_seconds"], yellow["reopens"], yellow["breaches"]) == (33 * H, 0, 1)
     assert [(s["state"], s["seconds"], s["breached"]) for s in yellow["stages"]] == [
-        ("warned", 30 * H, True), ("responded", 2 * H, False), ("rectified", 1 * H, False)]
+        ("warned", 30 * H, True),
+        ("responded", 2 * H, False),
+        ("rectified", 1 * H, False),
+    ]
 
 
 def test_closed_loops_filter_by_level_owner_and_period_and_paginate(api, history):
@@ -48,7 +64,9 @@ def test_closed_loops_filter_by_level_owner_and_period_and_paginate(api, history
     first = loops(api, limit=1)
     assert [i["id"] for i in first["items"]] == [history["red"]] and first["next_cursor"]
     second = loops(api, limit=1, cursor=first["next_cursor"])
-    assert [i["id"] for i in second["items"]] == [history["yellow"]] and second["next_cursor"] is None
+    assert [i["id"] for i in second["items"]] == [history["yellow"]] and second[
+        "next_cursor"
+    ] is None
 
 
 def test_sla_report_gives_count_median_p90_and_breach_rate_per_stage(api, history):
@@ -63,20 +81,32 @@ def test_sla_report_gives_count_median_p90_and_breach_rate_per_stage(api, histor
     # responded: 3 h and 4 h (red), 2 h (yellow); the open case has not left it
     assert (rows["responded"]["count"], rows["responded"]["median_seconds"]) == (3, 3 * H)
     assert rows["responded"]["p90_seconds"] == pytest.approx(3.8 * H)
-    assert (rows["rectified"]["count"], rows["rectified"]["median_seconds"],
-            rows["rectified"]["breach_rate"]) == (3, 1 * H, 0)
+    assert (
+        rows["rectified"]["count"],
+        rows["rectified"]["median_seconds"],
+        rows["rectified"]["breach_rate"],
+    ) == (3, 1 * H, 0)
 
 
 def test_sla_report_counts_stages_that_ended_in_the_period(api, history):
     since = (T0 + 24 * HOUR).isoformat() + "Z"
-    r = api.get("auditor1", "/api/v1/reports/sla", query_string={"definition": "test_loop", "since": since})
+    r = api.get(
+        "auditor1", "/api/v1/reports/sla", query_string={"definition": "test_loop", "since": since}
+    )
     rows = {row["stage"]: row for row in r.get_json()["items"]}
-    assert (rows["warned"]["count"], rows["responded"]["count"], rows["rectified"]["count"]) == (2, 1, 1)
+    assert (rows["warned"]["count"], rows["responded"]["count"], rows["rectified"]["count"]) == (
+        2,
+        1,
+        1,
+    )
 
 
 def test_reports_download_as_csv_with_a_bom(api, history):
-    r = api.get("auditor1", "/api/v1/reports/closed-loops",
-                query_string={"definition": "test_loop", "format": "csv"})
+    r = api.get(
+        "auditor1",
+        "/api/v1/reports/closed-loops",
+        query_string={"definition": "test_loop", "format": "csv"},
+    )
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert r.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
     text = r.get_data(as_text=True)
@@ -84,7 +114,9 @@ def test_reports_download_as_csv_with_a_bom(api, history):
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert len(rows) == 8 and {row["stage"] for row in rows} == {"warned", "responded", "rectified"}
     assert rows[0]["actors"] == "risk1 sales1" and rows[0]["seconds"] == "7200.0"
-    sla = api.get("auditor1", "/api/v1/reports/sla", query_string={"format": "csv"}).get_data(as_text=True)
+    sla = api.get("auditor1", "/api/v1/reports/sla", query_string={"format": "csv"}).get_data(
+        as_text=True
+    )
     assert sla.startswith("\ufeffdefinition,stage,count,median_seconds")
 
 

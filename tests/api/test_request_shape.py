@@ -20,8 +20,12 @@ SECRET = "request-shape-webhook-secret"
 
 def _operations(api: Api) -> list[tuple[str, str, dict]]:
     doc = api.get(None, "/api/v1/openapi.json").get_json()
-    return [(method.upper(), path, op) for path, ops in doc["paths"].items()
-            for method, op in ops.items() if method != "parameters"]
+    return [
+        (method.upper(), path, op)
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if method != "parameters"
+    ]
 
 
 def _concrete(path: str) -> str:
@@ -35,7 +39,8 @@ def _signed(body: bytes) -> dict[str, str]:
 
 
 def test_every_operation_refuses_an_unknown_query_parameter_with_a_400_naming_it(
-        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """For a caller who may call the operation; one who may not (an auditor creating a
     client, anyone asking for case 1 of an empty database) is refused first, whatever the
     query says: tests/api/test_authz_matrix.py proves both sides on every route."""
@@ -44,8 +49,15 @@ def test_every_operation_refuses_an_unknown_query_parameter_with_a_400_naming_it
     assert len(operations) >= 25
     refused = {}
     for method, path, op in operations:
-        r = api.call(method, "auditor1", _concrete(path), query_string={"limit": "5", "colour": "red"},
-                     data=b"{}", content_type="application/json", headers=_signed(b"{}"))
+        r = api.call(
+            method,
+            "auditor1",
+            _concrete(path),
+            query_string={"limit": "5", "colour": "red"},
+            data=b"{}",
+            content_type="application/json",
+            headers=_signed(b"{}"),
+        )
         body = r.get_json()
         label = f"{method} {path}"
         if r.status_code in (403, 404):
@@ -60,31 +72,48 @@ def test_every_operation_refuses_an_unknown_query_parameter_with_a_400_naming_it
 
 
 def test_the_lists_that_ignored_unknown_parameters_now_name_them(api: Api) -> None:
-    for path in ("/api/v1/workflows", "/api/v1/clients", "/api/v1/alerts", "/api/v1/tasks",
-                 "/api/v1/definitions", "/api/v1/notifications"):
+    for path in (
+        "/api/v1/workflows",
+        "/api/v1/clients",
+        "/api/v1/alerts",
+        "/api/v1/tasks",
+        "/api/v1/definitions",
+        "/api/v1/notifications",
+    ):
         r = api.get("risk1", path, query_string={"foo": "1", "stat": "active"})
         assert r.status_code == 400, path
-        assert r.get_json()["errors"] == {"foo": ["Unknown query parameter."],
-                                          "stat": ["Unknown query parameter."]}, path
+        assert r.get_json()["errors"] == {
+            "foo": ["Unknown query parameter."],
+            "stat": ["Unknown query parameter."],
+        }, path
 
 
-@pytest.mark.parametrize(("user", "path", "params", "field"), [
-    ("risk1", "/api/v1/workflows", {"limit": "-1"}, "limit"),
-    ("risk1", "/api/v1/alerts", {"level": "pink"}, "level"),
-    ("risk1", "/api/v1/clients", {"limit": "abc"}, "limit"),
-    ("auditor1", "/api/v1/audit", {"limit": "-1"}, "limit"),
-    ("auditor1", "/api/v1/audit", {"since": "not-a-time"}, "since"),
-    ("auditor1", "/api/v1/reports/sla", {"since": "yesterday"}, "since"),
-])
-def test_a_known_parameter_with_a_value_that_does_not_fit_is_a_422_naming_it(api: Api, user, path,
-                                                                            params, field) -> None:
+@pytest.mark.parametrize(
+    ("user", "path", "params", "field"),
+    [
+        ("risk1", "/api/v1/workflows", {"limit": "-1"}, "limit"),
+        ("risk1", "/api/v1/alerts", {"level": "pink"}, "level"),
+        ("risk1", "/api/v1/clients", {"limit": "abc"}, "limit"),
+        ("auditor1", "/api/v1/audit", {"limit": "-1"}, "limit"),
+        ("auditor1", "/api/v1/audit", {"since": "not-a-time"}, "since"),
+        ("auditor1", "/api/v1/reports/sla", {"since": "yesterday"}, "since"),
+    ],
+)
+def test_a_known_parameter_with_a_value_that_does_not_fit_is_a_422_naming_it(
+    api: Api, user, path, params, field
+) -> None:
     r = api.get(user, path, query_string=params)
     assert r.status_code == 422 and r.get_json()["type"].endswith("/validation")
     assert list(r.get_json()["errors"]) == [field]
 
 
 def test_known_parameters_still_work_and_authentication_answers_before_the_query(api: Api) -> None:
-    assert api.get("risk1", "/api/v1/workflows", query_string={"limit": "5", "open": "true"}).status_code == 200
+    assert (
+        api.get(
+            "risk1", "/api/v1/workflows", query_string={"limit": "5", "open": "true"}
+        ).status_code
+        == 200
+    )
     assert api.get("auditor1", "/api/v1/audit", query_string={"limit": "5"}).status_code == 200
     assert api.get(None, "/api/v1/workflows", query_string={"foo": "1"}).status_code == 401
     assert api.get(None, "/healthz", query_string={"foo": "1"}).status_code == 200  # not the API
@@ -97,23 +126,35 @@ def test_a_flood_of_unknown_parameters_is_named_in_bounded_space(api: Api) -> No
     assert len(r.get_json()["errors"]) == 10
 
 
-@pytest.mark.parametrize(("data", "content_type"), [
-    ("name=x&credit_code=y", "application/x-www-form-urlencoded"),
-    ('{"name": "x"}', "text/plain"),
-    (b'{"name": "x"}', None),
-])
-def test_a_body_that_is_not_json_is_a_415_problem_on_a_json_operation(api: Api, data, content_type) -> None:
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        ("name=x&credit_code=y", "application/x-www-form-urlencoded"),
+        ('{"name": "x"}', "text/plain"),
+        (b'{"name": "x"}', None),
+    ],
+)
+def test_a_body_that_is_not_json_is_a_415_problem_on_a_json_operation(
+    api: Api, data, content_type
+) -> None:
     headers = {"Content-Type": content_type or ""}  # "": a body with no media type named
     r = api.post("sales1", "/api/v1/clients", data=data, headers=headers)
     assert r.status_code == 415 and r.mimetype == "application/problem+json", r.get_json()
-    assert r.get_json()["type"].endswith("/unsupported-media-type") and "application/json" in r.get_json()["detail"]
+    assert (
+        r.get_json()["type"].endswith("/unsupported-media-type")
+        and "application/json" in r.get_json()["detail"]
+    )
     sign_in = api.post(None, "/api/v1/auth/token", data={"username": "risk1", "password": "x" * 10})
     assert sign_in.status_code == 415
 
 
 def test_json_with_a_charset_or_a_problem_type_is_still_json(api: Api) -> None:
-    r = api.post(None, "/api/v1/auth/token", data='{"username": "risk1", "password": "correct-horse-battery"}',
-                 headers={"Content-Type": "application/json; charset=utf-8"})
+    r = api.post(
+        None,
+        "/api/v1/auth/token",
+        data='{"username": "risk1", "password": "correct-horse-battery"}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert r.status_code == 200
     empty = api.post("risk1", "/api/v1/notifications/read-all")  # no body at all: nothing to refuse
     assert empty.status_code == 200
@@ -121,8 +162,12 @@ def test_json_with_a_charset_or_a_problem_type_is_still_json(api: Api) -> None:
 
 def test_multipart_operations_still_take_their_files(api: Api) -> None:
     csv = b"name,credit_code\n"
-    r = api.post("sales1", "/api/v1/clients/import", data={"file": (BytesIO(csv), "clients.csv")},
-                 content_type="multipart/form-data")
+    r = api.post(
+        "sales1",
+        "/api/v1/clients/import",
+        data={"file": (BytesIO(csv), "clients.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code in (200, 422) and r.status_code != 415, r.get_json()
 
 
@@ -131,4 +176,6 @@ def test_the_openapi_document_lists_the_400_everywhere_and_the_415_on_json_bodie
         label = f"{method} {path}"
         assert "400" in op["responses"], label
         reads_json = "application/json" in op.get("requestBody", {}).get("content", {})
-        assert ("415" in op["responses"]) == reads_json or "multipart/form-data" in op["requestBody"]["content"], label
+        assert ("415" in op["responses"]) == reads_json or "multipart/form-data" in op[
+            "requestBody"
+        ]["content"], label

@@ -28,18 +28,34 @@ def at_dual_approval(app: Flask, api: Api, n: int) -> dict[str, Any]:
 
 
 def act_raw(api: Api, user: str, case: int, trigger: str, data: bytes, **headers: str) -> Any:
-    return api.post(user, f"/api/v1/workflows/{case}/actions/{trigger}", data=data,
-                    content_type="application/json", headers=headers)
+    return api.post(
+        user,
+        f"/api/v1/workflows/{case}/actions/{trigger}",
+        data=data,
+        content_type="application/json",
+        headers=headers,
+    )
 
 
-def test_the_second_approval_is_refused_to_a_risk_officer_whatever_the_body(app: Flask, api: Api) -> None:
+def test_the_second_approval_is_refused_to_a_risk_officer_whatever_the_body(
+    app: Flask, api: Api
+) -> None:
     case = at_dual_approval(app, api, 61)
     assert api.act("risk1", case["id"], "approve").status_code == 200
     # Given the first approval is done, the second is legal's or a manager's: risk2 is
     # refused (403) with a well-formed body and with every malformed one alike.
-    for body in (b"{}", b'{"comment": 5}', b'{"expected_version": "two"}', b"[1]", b'{"unfinished": '):
+    for body in (
+        b"{}",
+        b'{"comment": 5}',
+        b'{"expected_version": "two"}',
+        b"[1]",
+        b'{"unfinished": ',
+    ):
         r = act_raw(api, "risk2", case["id"], "approve", body)
-        assert r.status_code == 403 and "legal, manager" in r.get_json()["detail"], (body, r.get_json())
+        assert r.status_code == 403 and "legal, manager" in r.get_json()["detail"], (
+            body,
+            r.get_json(),
+        )
     # legal, who may, is told what is wrong with the body
     assert act_raw(api, "legal1", case["id"], "approve", b'{"comment": 5}').status_code == 422
     assert act_raw(api, "legal1", case["id"], "approve", b'{"comment": "ok"}').status_code == 200
@@ -52,7 +68,9 @@ def test_two_approvers_racing_through_the_api_still_get_a_clean_409(app: Flask, 
     assert first.status_code == 200
     # risk2 loaded the same version: the stale version answers first, as in fire()
     late = api.act("risk2", case["id"], "approve", expected_version=version)
-    assert late.status_code == 409 and late.get_json()["current_version"] == version + 1, late.get_json()
+    assert late.status_code == 409 and late.get_json()["current_version"] == version + 1, (
+        late.get_json()
+    )
 
 
 def test_a_repeated_request_is_replayed_after_the_case_moved_on(app: Flask, api: Api) -> None:
@@ -66,8 +84,9 @@ def test_a_repeated_request_is_replayed_after_the_case_moved_on(app: Flask, api:
     assert act_raw(api, "risk1", case["id"], "approve", b'{"comment": "first"}').status_code == 403
 
 
-def test_an_operation_that_declares_no_check_stops_the_app(tmp_path: Path, sqlite_url: str,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_operation_that_declares_no_check_stops_the_app(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blp = Blueprint("undeclared", __name__, url_prefix="/api/v1/undeclared")
 
     @blp.route("")
@@ -77,7 +96,8 @@ def test_an_operation_that_declares_no_check_stops_the_app(tmp_path: Path, sqlit
             return {}
 
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
-    monkeypatch.setattr(features, "FEATURES", [*features.FEATURES,
-                                               lambda app, api: api.register_blueprint(blp)])
+    monkeypatch.setattr(
+        features, "FEATURES", [*features.FEATURES, lambda app, api: api.register_blueprint(blp)]
+    )
     with pytest.raises(RuntimeError, match=r"@allow.*GET /api/v1/undeclared"):
         make_app(sqlite_url, tmp_path)

@@ -32,8 +32,8 @@ def _assert_hardened(response) -> None:  # noqa: ANN001
 def test_every_kind_of_response_carries_the_security_headers(api):
     responses = [
         api.get(None, "/healthz"),
-        api.get(None, "/api/v1/tasks"),                      # 401 problem
-        api.get("risk1", "/api/v1/workflows/999999"),        # 404 problem
+        api.get(None, "/api/v1/tasks"),  # 401 problem
+        api.get("risk1", "/api/v1/workflows/999999"),  # 404 problem
         api.get(None, "/no/such/page"),
         api.get(None, "/api/v1/openapi.json"),
         api.post(None, "/api/v1/auth/token", data=b"{", content_type="application/json"),
@@ -43,23 +43,33 @@ def test_every_kind_of_response_carries_the_security_headers(api):
         assert "Strict-Transport-Security" not in response.headers  # plain HTTP: no HSTS
 
 
-def test_behind_a_tls_proxy_hsts_is_sent_and_the_session_cookie_is_secure(db_url, tmp_path, monkeypatch):
+def test_behind_a_tls_proxy_hsts_is_sent_and_the_session_cookie_is_secure(
+    db_url, tmp_path, monkeypatch
+):
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_app(db_url, tmp_path, RISKLOOP_PROXY_HOPS=1)
     client = app.test_client()
-    secure = client.get("/healthz", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+    secure = client.get(
+        "/healthz", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    )
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
     plain = client.get("/healthz")
     assert "Strict-Transport-Security" not in plain.headers
     assert app.config["SESSION_COOKIE_SECURE"] is True
-    assert app.config["SESSION_COOKIE_HTTPONLY"] is True and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert (
+        app.config["SESSION_COOKIE_HTTPONLY"] is True
+        and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    )
 
 
 def test_an_oversized_body_is_refused_with_a_413_problem(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_app(db_url, tmp_path, MAX_CONTENT_LENGTH=4096)
-    r = app.test_client().post("/api/v1/auth/token", data=b'{"username": "' + b"x" * 10000 + b'"}',
-                               content_type="application/json")
+    r = app.test_client().post(
+        "/api/v1/auth/token",
+        data=b'{"username": "' + b"x" * 10000 + b'"}',
+        content_type="application/json",
+    )
     assert r.status_code == 413 and r.mimetype == "application/problem+json"
     assert r.get_json()["status"] == 413
 
@@ -69,22 +79,35 @@ def test_login_attempts_are_rate_limited_per_address(db_url, tmp_path, monkeypat
     app = make_app(db_url, tmp_path, RISKLOOP_LOGIN_RATE_LIMIT="5 per minute")
     client = app.test_client()
     users = ["sales1", "sales2", "risk1", "risk2", "legal1"]
-    codes = [client.post("/api/v1/auth/token", json={"username": u, "password": "wrong-guess"}).status_code
-             for u in users]
+    codes = [
+        client.post(
+            "/api/v1/auth/token", json={"username": u, "password": "wrong-guess"}
+        ).status_code
+        for u in users
+    ]
     assert codes == [401] * 5
     limited = client.post("/api/v1/auth/token", json={"username": "manager1", "password": PASSWORD})
     assert limited.status_code == 429 and limited.mimetype == "application/problem+json"
     assert int(limited.headers["Retry-After"]) > 0
-    other = client.post("/api/v1/auth/token", json={"username": "manager1", "password": PASSWORD},
-                        environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    other = client.post(
+        "/api/v1/auth/token",
+        json={"username": "manager1", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
     assert other.status_code == 200  # another address is not affected
 
 
 def test_repeated_failures_lock_the_account_even_with_the_right_password(api):
     for _ in range(LOCK_AFTER):
-        assert api.post(None, "/api/v1/auth/token",
-                        json={"username": "auditor1", "password": "nope-nope"}).status_code == 401
-    locked = api.post(None, "/api/v1/auth/token", json={"username": "auditor1", "password": PASSWORD})
+        assert (
+            api.post(
+                None, "/api/v1/auth/token", json={"username": "auditor1", "password": "nope-nope"}
+            ).status_code
+            == 401
+        )
+    locked = api.post(
+        None, "/api/v1/auth/token", json={"username": "auditor1", "password": PASSWORD}
+    )
     assert locked.status_code == 401 and "locked" in locked.get_json()["detail"]
 
 
@@ -100,9 +123,13 @@ def test_an_unknown_username_fails_and_locks_exactly_like_an_existing_one(app, a
     answers = {}
     for username in ("auditor1", "no-such-person"):
         answers[username] = [
-            _login_answer(api.post(None, "/api/v1/auth/token",
-                                   json={"username": username, "password": "nope-nope"}))
-            for _ in range(LOCK_AFTER + 1)]
+            _login_answer(
+                api.post(
+                    None, "/api/v1/auth/token", json={"username": username, "password": "nope-nope"}
+                )
+            )
+            for _ in range(LOCK_AFTER + 1)
+        ]
     assert answers["auditor1"] == answers["no-such-person"]
     wrong, locked = answers["auditor1"][0], answers["auditor1"][-1]
     assert wrong[0] == 401 and wrong[2]["detail"] == "wrong username or password"
@@ -120,16 +147,21 @@ def test_creating_a_user_clears_failures_recorded_under_that_name_before_it_exis
         accounts.create_user(db.session, "newcomer", PASSWORD, ["sales"], by=Actor.system("test"))
         db.session.commit()
         assert db.session.get(LoginFailure, ("newcomer", "127.0.0.1")) is None
-    assert api.post(None, "/api/v1/auth/token",
-                    json={"username": "newcomer", "password": PASSWORD}).status_code == 200
+    assert (
+        api.post(
+            None, "/api/v1/auth/token", json={"username": "newcomer", "password": PASSWORD}
+        ).status_code
+        == 200
+    )
 
 
 def test_a_lock_that_has_run_out_starts_a_fresh_count_and_stale_unknown_names_are_pruned(app, api):
     from workflow.platform import clock
 
     def login(username: str, password: str = "nope-nope") -> int:
-        return api.post(None, "/api/v1/auth/token",
-                        json={"username": username, "password": password}).status_code
+        return api.post(
+            None, "/api/v1/auth/token", json={"username": username, "password": password}
+        ).status_code
 
     clock.freeze(clock.now())  # the api fixture lets the clock run again afterwards
     for _ in range(LOCK_AFTER):
@@ -157,7 +189,9 @@ def test_the_decoy_hash_of_unknown_usernames_costs_what_a_real_one_does(app):
 def test_logs_carry_request_ids_and_never_passwords_or_tokens(api, caplog):
     caplog.set_level(logging.DEBUG)
     token = api.token("risk1")
-    api.post(None, "/api/v1/auth/token", json={"username": "risk2", "password": "a-wrong-secret-pass"})
+    api.post(
+        None, "/api/v1/auth/token", json={"username": "risk2", "password": "a-wrong-secret-pass"}
+    )
     api.get("risk1", "/api/v1/tasks", headers={"X-Request-ID": "req-abc-123"})
     formatter = JsonFormatter()
     lines = [formatter.format(r) for r in caplog.records]
@@ -168,8 +202,14 @@ def test_logs_carry_request_ids_and_never_passwords_or_tokens(api, caplog):
     assert tasks_line["request_id"] == "req-abc-123" and tasks_line["status"] == 200
 
 
-@pytest.mark.parametrize("raw", [
-    "Authorization: Bearer abc.def-123", 'password="hunter2"', "token=abcdef", "SECRET_KEY: s3cr3t",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Authorization: Bearer abc.def-123",
+        'password="hunter2"',
+        "token=abcdef",
+        "SECRET_KEY: s3cr3t",
+    ],
+)
 def test_secret_looking_values_are_masked_in_messages(raw):
     assert not any(secret in mask(raw) for secret in ("abc.def-123", "hunter2", "abcdef", "s3cr3t"))

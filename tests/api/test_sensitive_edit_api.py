@@ -19,22 +19,41 @@ from workflow.risk.clients.model import Client
 NEW_ACCOUNT = "6228480099887766"
 
 
-def add_client(app, owner: str = "sales1", status: str = "active", code: str = "91310000MA1K000001") -> int:  # noqa: ANN001
+def add_client(
+    app, owner: str = "sales1", status: str = "active", code: str = "91310000MA1K000001"
+) -> int:  # noqa: ANN001
     with app.app_context():
         now = clock.now()
-        client = Client(name="华东精密制造有限公司", credit_code=code, legal_representative="张伟",
-                        credit_limit=Decimal("500000.00"), rating="B", risk_level="medium",
-                        bank_account="6222020012345678", blacklisted=False, status=status,
-                        owner=owner, created_by=owner, version=1, created_at=now, updated_at=now,
-                        tags=[], contracts=[], facts={})
+        client = Client(
+            name="华东精密制造有限公司",
+            credit_code=code,
+            legal_representative="张伟",
+            credit_limit=Decimal("500000.00"),
+            rating="B",
+            risk_level="medium",
+            bank_account="6222020012345678",
+            blacklisted=False,
+            status=status,
+            owner=owner,
+            created_by=owner,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            tags=[],
+            contracts=[],
+            facts={},
+        )
         db.session.add(client)
         db.session.commit()
         return client.id
 
 
 def file(api, client_id: int, changes: dict, who: str = "sales1", reason: str = "new contract"):  # noqa: ANN001, ANN201
-    return api.post(who, f"/api/v1/clients/{client_id}/change-requests",
-                    json={"changes": changes, "reason": reason})
+    return api.post(
+        who,
+        f"/api/v1/clients/{client_id}/change-requests",
+        json={"changes": changes, "reason": reason},
+    )
 
 
 def test_a_change_request_is_filed_approved_twice_and_applied(app, api):
@@ -42,14 +61,19 @@ def test_a_change_request_is_filed_approved_twice_and_applied(app, api):
     r = file(api, client, {"credit_limit": "800000", "bank_account": NEW_ACCOUNT})
     assert r.status_code == 201, r.get_json()
     case = r.get_json()
-    assert (case["definition"], case["state"], case["subject_id"]) == ("sensitive_edit", "requested", client)
+    assert (case["definition"], case["state"], case["subject_id"]) == (
+        "sensitive_edit",
+        "requested",
+        client,
+    )
     assert case["available_actions"] == ["cancel"]
     assert case["data"]["changes"]["credit_limit"] == {"before": None, "after": None}  # sales
     risk_view = api.get("risk1", f"/api/v1/workflows/{case['id']}").get_json()
     assert risk_view["available_actions"] == ["approve", "reject"]
     assert risk_view["data"]["changes"] == {
         "credit_limit": {"before": 500000.0, "after": 800000.0},
-        "bank_account": {"before": "**** **** **** 5678", "after": "**** **** **** 7766"}}
+        "bank_account": {"before": "**** **** **** 5678", "after": "**** **** **** 7766"},
+    }
     # ...nor in the case's audit trail, where the start record keeps the request's data
     started = api.get("sales1", f"/api/v1/workflows/{case['id']}/audit").get_json()["items"][0]
     assert started["kind"] == "started" and started["actor"] == "sales1"
@@ -65,12 +89,20 @@ def test_a_change_request_is_filed_approved_twice_and_applied(app, api):
     assert r.status_code == 200 and r.get_json()["to_state"] == "applied", r.get_json()
     with app.app_context():
         client_row = db.session.get(Client, client)
-        assert (client_row.credit_limit, client_row.bank_account) == (Decimal("800000.00"), NEW_ACCOUNT)
-        raw = db.session.execute(text("SELECT bank_account FROM clients WHERE id = :i"), {"i": client}).scalar_one()
+        assert (client_row.credit_limit, client_row.bank_account) == (
+            Decimal("800000.00"),
+            NEW_ACCOUNT,
+        )
+        raw = db.session.execute(
+            text("SELECT bank_account FROM clients WHERE id = :i"), {"i": client}
+        ).scalar_one()
         assert NEW_ACCOUNT not in raw
     audit = api.get("auditor1", f"/api/v1/workflows/{case['id']}/audit").get_json()["items"]
     assert [(a["trigger"], a["actor"], a["to_state"]) for a in audit] == [
-        (None, "sales1", "requested"), ("approve", "risk1", "first_approved"), ("approve", "legal1", "applied")]
+        (None, "sales1", "requested"),
+        ("approve", "risk1", "first_approved"),
+        ("approve", "legal1", "applied"),
+    ]
     assert audit[-1]["payload"]["diff"]["bank_account"]["after"] == "**** **** **** 7766"
     assert [a["by"] for a in audit[-1]["payload"]["approvals"]] == ["risk1", "legal1"]
     r = api.act("manager1", case["id"], "approve")
@@ -79,14 +111,19 @@ def test_a_change_request_is_filed_approved_twice_and_applied(app, api):
 
 def test_segregation_refusals_are_403_naming_the_rule(app, api):
     with app.app_context():  # an administrator who also holds an approver's role
-        accounts.create_user(db.session, "admin_risk", PASSWORD, ["admin", "risk_officer"],
-                             by=Actor.system("test"))
+        accounts.create_user(
+            db.session, "admin_risk", PASSWORD, ["admin", "risk_officer"], by=Actor.system("test")
+        )
         db.session.commit()
     client = add_client(app)
     case = file(api, client, {"rating": "A"}, who="risk1").get_json()["id"]
-    for who, trigger, rule in (("risk1", "approve", "not_initiator"), ("risk1", "reject", "not_initiator"),
-                               ("auditor1", "approve", "role"), ("admin_risk", "approve", "no_roles"),
-                               ("legal1", "cancel", "initiator_only")):
+    for who, trigger, rule in (
+        ("risk1", "approve", "not_initiator"),
+        ("risk1", "reject", "not_initiator"),
+        ("auditor1", "approve", "role"),
+        ("admin_risk", "approve", "no_roles"),
+        ("legal1", "cancel", "initiator_only"),
+    ):
         r = api.act(who, case, trigger, comment="x")
         body = r.get_json()
         assert (r.status_code, body.get("rule")) == (403, rule), (who, trigger, body)
@@ -100,15 +137,36 @@ def test_bad_change_requests_get_problem_documents(app, api):
         (file(api, client, {}), 422, "validation"),
         (file(api, client, {"nickname": "x"}), 422, "validation"),
         (file(api, client, {"rating": "Z"}), 422, "validation"),
-        (api.post("sales1", f"/api/v1/clients/{client}/change-requests", json={"changes": {"rating": "A"}}),
-         422, "validation"),
-        (api.post("sales1", f"/api/v1/clients/{client}/change-requests",
-                  json={"changes": {"rating": "A"}, "reason": "x", "extra": 1}), 422, "validation"),
+        (
+            api.post(
+                "sales1",
+                f"/api/v1/clients/{client}/change-requests",
+                json={"changes": {"rating": "A"}},
+            ),
+            422,
+            "validation",
+        ),
+        (
+            api.post(
+                "sales1",
+                f"/api/v1/clients/{client}/change-requests",
+                json={"changes": {"rating": "A"}, "reason": "x", "extra": 1},
+            ),
+            422,
+            "validation",
+        ),
         (file(api, 999999, {"rating": "A"}), 404, "not-found"),
         (file(api, other, {"rating": "A"}), 404, "not-found"),  # another owner's: as if missing
         (file(api, client, {"rating": "A"}, who="auditor1"), 403, "forbidden"),
-        (api.post(None, f"/api/v1/clients/{client}/change-requests",
-                  json={"changes": {"rating": "A"}, "reason": "x"}), 401, "unauthenticated"),
+        (
+            api.post(
+                None,
+                f"/api/v1/clients/{client}/change-requests",
+                json={"changes": {"rating": "A"}, "reason": "x"},
+            ),
+            401,
+            "unauthenticated",
+        ),
     ]
     for response, status, slug in cases:
         body = response.get_json()
@@ -146,16 +204,30 @@ def test_approvers_read_the_full_values_in_an_audited_read_and_sales_see_them_ma
     path = f"/api/v1/clients/{client}/change-requests/{case}/values"
     r = api.get("risk1", path)
     assert r.status_code == 200, r.get_json()
-    assert r.get_json()["changes"] == {"bank_account": {"before": "6222020012345678", "after": NEW_ACCOUNT},
-                                       "rating": {"before": "B", "after": "A"}}
+    assert r.get_json()["changes"] == {
+        "bank_account": {"before": "6222020012345678", "after": NEW_ACCOUNT},
+        "rating": {"before": "B", "after": "A"},
+    }
     assert api.get("sales1", path).get_json()["changes"]["bank_account"] == {
-        "before": "**** **** **** 5678", "after": "**** **** **** 7766"}
+        "before": "**** **** **** 5678",
+        "after": "**** **** **** 7766",
+    }
     assert api.get("sales2", path).status_code == 404
-    assert api.get("risk1", f"/api/v1/clients/{client + 1}/change-requests/{case}/values").status_code == 404
+    assert (
+        api.get("risk1", f"/api/v1/clients/{client + 1}/change-requests/{case}/values").status_code
+        == 404
+    )
     with app.app_context():
-        reads = db.session.execute(text(
-            "SELECT actor FROM audit_records WHERE stream = :s AND kind = 'client.sensitive_read'"),
-            {"s": f"client:{client}"}).scalars().all()
+        reads = (
+            db.session.execute(
+                text(
+                    "SELECT actor FROM audit_records WHERE stream = :s AND kind = 'client.sensitive_read'"
+                ),
+                {"s": f"client:{client}"},
+            )
+            .scalars()
+            .all()
+        )
     assert reads == ["risk1"]
 
 
@@ -163,6 +235,7 @@ def test_lifting_a_blacklist_reinstates_the_client_unless_a_black_alert_still_ho
     """Blacklisting suspends an active client; the change request that lifts the blacklist is
     the way back (no other path sets the status). An open black alert keeps it suspended
     until that loop closes."""
+
     def both_approve(changes: dict, reason: str) -> None:
         r = file(api, client, changes, who="risk1", reason=reason)
         assert r.status_code == 201, r.get_json()
@@ -180,15 +253,25 @@ def test_lifting_a_blacklist_reinstates_the_client_unless_a_black_alert_still_ho
     both_approve({"blacklisted": False}, "delisted by the court")
     assert status() == (False, "active", None)
     with app.app_context():
-        last = db.session.execute(text(
-            "SELECT kind FROM audit_records WHERE stream = :s ORDER BY seq DESC LIMIT 1"),
-            {"s": f"client:{client}"}).scalar_one()
+        last = db.session.execute(
+            text("SELECT kind FROM audit_records WHERE stream = :s ORDER BY seq DESC LIMIT 1"),
+            {"s": f"client:{client}"},
+        ).scalar_one()
     assert last == "client.reinstated"
 
     both_approve({"blacklisted": True}, "listed again")
-    alert = api.post("risk1", "/api/v1/alerts", json={
-        "client_id": client, "level": "black", "category": "other", "title": "重大风险",
-        "source": "test", "external_id": f"black-{client}"})
+    alert = api.post(
+        "risk1",
+        "/api/v1/alerts",
+        json={
+            "client_id": client,
+            "level": "black",
+            "category": "other",
+            "title": "重大风险",
+            "source": "test",
+            "external_id": f"black-{client}",
+        },
+    )
     assert alert.status_code == 201, alert.get_json()
     both_approve({"blacklisted": False}, "delisted again")
     assert status() == (False, "suspended", "active")  # the black loop still holds it

@@ -36,8 +36,15 @@ def test_delete_token_revokes_the_callers_own_token_and_no_other(app, client):
     with app.app_context():
         rows = db.session.execute(select(Token.revoked).order_by(Token.id)).scalars().all()
         assert rows == [True, False]
-        kinds = db.session.execute(select(AuditRecord.kind).where(AuditRecord.stream == "user:risk1")
-                                   .order_by(AuditRecord.id)).scalars().all()
+        kinds = (
+            db.session.execute(
+                select(AuditRecord.kind)
+                .where(AuditRecord.stream == "user:risk1")
+                .order_by(AuditRecord.id)
+            )
+            .scalars()
+            .all()
+        )
     assert kinds[-1] == "token.revoked"
 
 
@@ -55,7 +62,9 @@ def test_token_revocation_is_documented_in_openapi(client):
     assert "security" not in spec["paths"]["/api/v1/auth/token"]["post"]
 
 
-def test_deactivating_a_user_revokes_their_tokens_and_reactivating_does_not_revive_them(app, client):
+def test_deactivating_a_user_revokes_their_tokens_and_reactivating_does_not_revive_them(
+    app, client
+):
     token = sign_in(client, "sales1")
     with app.app_context():
         accounts.set_active(db.session, "sales1", False, by=ADMIN)
@@ -64,8 +73,15 @@ def test_deactivating_a_user_revokes_their_tokens_and_reactivating_does_not_revi
     with app.app_context():
         accounts.set_active(db.session, "sales1", True, by=ADMIN)
         db.session.commit()
-        kinds = db.session.execute(select(AuditRecord.kind).where(AuditRecord.stream == "user:sales1")
-                                   .order_by(AuditRecord.id)).scalars().all()
+        kinds = (
+            db.session.execute(
+                select(AuditRecord.kind)
+                .where(AuditRecord.stream == "user:sales1")
+                .order_by(AuditRecord.id)
+            )
+            .scalars()
+            .all()
+        )
     assert kinds[-2:] == ["user.deactivated", "user.reactivated"]
     assert client.get("/api/v1/tasks", headers=bearer(token)).status_code == 401
     assert client.get("/api/v1/tasks", headers=bearer(sign_in(client, "sales1"))).status_code == 200

@@ -71,5 +71,3 @@ def sign_in(browser: object, live: Live) -> Iterator[object]:
     yield make
     for user in users:
         user.close()
-
-

@@ -8,9 +8,13 @@ from tests.support.browser import active_client, settle
 RECEIPT = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
-def act(user, trigger: str, fields: dict[str, str], files: dict[str, list[dict]] | None = None) -> None:  # noqa: ANN001
+def act(
+    user, trigger: str, fields: dict[str, str], files: dict[str, list[dict]] | None = None
+) -> None:  # noqa: ANN001
     page = user.page
-    page.eval_on_selector(f"details:has(> summary[data-action={trigger}])", "d => { d.open = true; }")
+    page.eval_on_selector(
+        f"details:has(> summary[data-action={trigger}])", "d => { d.open = true; }"
+    )
     form = f"form[data-action-form={trigger}]"
     for name, value in fields.items():
         page.fill(f"{form} [name={name}]", value)
@@ -41,9 +45,21 @@ def test_an_alert_loop_runs_to_closed(sign_in, live) -> None:  # noqa: ANN001
     assert sales.page.locator("table.inbox .level-red").count() >= 1
     sales.shot("inbox-alert-sales-zh")
     sales.goto(case_path)
-    act(sales, "respond", {"p_assessment": "核实为阶段性资金紧张", "p_plan": "两周内结清欠款并提供凭证"})
-    act(sales, "rectify", {"p_evidence": "已结清，附银行回单"}, files={"f_attachments": [
-        {"name": "回单-20261120.pdf", "mimeType": "application/pdf", "buffer": RECEIPT}]})
+    act(
+        sales,
+        "respond",
+        {"p_assessment": "核实为阶段性资金紧张", "p_plan": "两周内结清欠款并提供凭证"},
+    )
+    act(
+        sales,
+        "rectify",
+        {"p_evidence": "已结清，附银行回单"},
+        files={
+            "f_attachments": [
+                {"name": "回单-20261120.pdf", "mimeType": "application/pdf", "buffer": RECEIPT}
+            ]
+        },
+    )
     sales.shot("case-alert-rectified-zh")
 
     risk.goto(case_path)

@@ -26,8 +26,9 @@ def test_the_sla_countdown_ticks_and_turns_red_when_breached(sign_in, live) -> N
     cell = f"tr:has(a[href='/cases/{case_id}']) td.sla"
     first = page.inner_text(cell)
     assert "剩余" in first and "red" not in (page.get_attribute(cell, "class") or "")
-    page.wait_for_function("([sel, text]) => document.querySelector(sel).textContent !== text",
-                           arg=[cell, first])
+    page.wait_for_function(
+        "([sel, text]) => document.querySelector(sel).textContent !== text", arg=[cell, first]
+    )
     page.wait_for_selector(f"{cell}.red")
     assert "已超时" in page.inner_text(cell)
     assert page.locator(f"tr.breached:has(a[href='/cases/{case_id}'])").count() == 1

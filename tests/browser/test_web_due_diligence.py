@@ -23,8 +23,9 @@ ITEMS = ("basic_info", "financials", "reputation", "legal_records", "compliance"
 
 def open_action(user: User, trigger: str) -> str:
     user.page.wait_for_selector(f"summary[data-action={trigger}]")
-    user.page.eval_on_selector(f"details:has(> summary[data-action={trigger}])",
-                               "d => { d.open = true; }")
+    user.page.eval_on_selector(
+        f"details:has(> summary[data-action={trigger}])", "d => { d.open = true; }"
+    )
     return f"form[data-action-form={trigger}]"
 
 
@@ -35,9 +36,11 @@ def submit(user: User, form: str) -> None:
 
 def submitted_client(live, name: str, code: str, facts: dict) -> tuple[int, int]:  # noqa: ANN001
     with live.app.app_context():
-        client = client_service.create_client(db.session, {
-            "name": name, "credit_code": code, "registered_capital": "12000000", "facts": facts},
-            SALES)
+        client = client_service.create_client(
+            db.session,
+            {"name": name, "credit_code": code, "registered_capital": "12000000", "facts": facts},
+            SALES,
+        )
         case = onboarding.start_admission(db.session, client.id, SALES)
         db.session.commit()
         ids = client.id, case.id
@@ -47,8 +50,11 @@ def submitted_client(live, name: str, code: str, facts: dict) -> tuple[int, int]
 
 def test_a_c_client_passes_due_diligence_and_two_approvals(sign_in, live) -> None:  # noqa: ANN001
     client_id, case_id = submitted_client(
-        live, "温州尽调示例有限公司", make_credit_code("91330300MA2DD0002"),
-        {"litigation_count": 3, "negative_news_count": 2, "payment_history": "minor_delays"})
+        live,
+        "温州尽调示例有限公司",
+        make_credit_code("91330300MA2DD0002"),
+        {"litigation_count": 3, "negative_news_count": 2, "payment_history": "minor_delays"},
+    )
     with live.app.app_context():
         dd_id = db.session.query(WorkflowInstance.id).filter_by(parent_id=case_id).scalar()
     assert dd_id is not None
@@ -61,8 +67,10 @@ def test_a_c_client_passes_due_diligence_and_two_approvals(sign_in, live) -> Non
     for item in ITEMS:
         analyst.page.check(f"{form} input[name=cl-{item}-risk][value=medium]")
         analyst.page.fill(f"{form} textarea[name=cl-{item}-finding]", f"{item}：已核实")
-    analyst.page.set_input_files(f"{form} input[name=cl-financials-files]", [
-        {"name": "2025年审计报告.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    analyst.page.set_input_files(
+        f"{form} input[name=cl-financials-files]",
+        [{"name": "2025年审计报告.pdf", "mimeType": "application/pdf", "buffer": PDF}],
+    )
     submit(analyst, form)
     analyst.shot("case-due-diligence-under-review-zh")
 
@@ -93,20 +101,28 @@ def test_a_c_client_passes_due_diligence_and_two_approvals(sign_in, live) -> Non
     submit(legal, form)
     assert "已准入" in legal.page.inner_text("h1")
     who = legal.page.locator("ol.timeline li .who").all_inner_texts()
-    what = [w.split(":")[0].strip() for w in legal.page.locator("ol.timeline li .what").all_inner_texts()]
+    what = [
+        w.split(":")[0].strip()
+        for w in legal.page.locator("ol.timeline li .what").all_inner_texts()
+    ]
     assert who[-2].startswith("risk1") and who[-1].startswith("legal1")
     assert what[-2] != what[-1]  # the first and the second approval, each named as such
     legal.page.wait_for_selector("pre.mermaid[data-processed] svg")
     legal.shot("case-onboarding-dual-approved-zh")
     legal.goto(f"/clients/{client_id}")
     assert "正常" in legal.page.inner_text("h1")
-    assert analyst.errors == [] and manager.errors == [] and risk.errors == [] and legal.errors == []
+    assert (
+        analyst.errors == [] and manager.errors == [] and risk.errors == [] and legal.errors == []
+    )
 
 
 def test_sales_answers_a_return_and_reads_a_notification(sign_in, live) -> None:  # noqa: ANN001
     client_id, case_id = submitted_client(
-        live, "绍兴补充资料示例有限公司", make_credit_code("91330600MA2RF0003"),
-        {"litigation_count": 0, "negative_news_count": 0, "payment_history": "good"})
+        live,
+        "绍兴补充资料示例有限公司",
+        make_credit_code("91330600MA2RF0003"),
+        {"litigation_count": 0, "negative_news_count": 0, "payment_history": "good"},
+    )
     risk = sign_in("risk1")
     risk.goto(f"/cases/{case_id}")
     form = open_action(risk, "return_for_info")
@@ -137,9 +153,16 @@ def test_sales_answers_a_return_and_reads_a_notification(sign_in, live) -> None:
 
     other = active_client(live, "舟山通知示例有限公司", make_credit_code("91330900MA2NT0004"))
     with live.app.app_context():
-        raised = alerts.raise_alert(db.session, Actor("risk1", frozenset({"risk_officer"})), {
-            "client_id": other, "level": "red", "category": "negative_news",
-            "title": "媒体报道拖欠货款"})
+        raised = alerts.raise_alert(
+            db.session,
+            Actor("risk1", frozenset({"risk_officer"})),
+            {
+                "client_id": other,
+                "level": "red",
+                "category": "negative_news",
+                "title": "媒体报道拖欠货款",
+            },
+        )
         db.session.commit()
         alert_case = raised.instance.id
     settle(live)

@@ -56,8 +56,9 @@ def test_sales_risk_and_audit_do_their_whole_job_in_english(sign_in, live) -> No
     rpage.reload()
     assert chinese_on(risk) == []
     risk.shot("inbox-risk-en")
-    rpage.locator("table.inbox tr", has_text="Hangzhou Example Technology Co").first \
-        .locator("a").first.click()
+    rpage.locator("table.inbox tr", has_text="Hangzhou Example Technology Co").first.locator(
+        "a"
+    ).first.click()
     rpage.wait_for_selector("pre.mermaid[data-processed] svg")
     assert "Risk review" in rpage.inner_text("h1")
     assert chinese_on(risk) == []
@@ -93,4 +94,6 @@ def test_sales_risk_and_audit_do_their_whole_job_in_english(sign_in, live) -> No
     assert chinese_on(auditor) == []
     auditor.shot("case-closed-auditor-en")
     assert sales.errors == [] and risk.errors == [] and auditor.errors == []
-    assert sales.only_local_requests() and risk.only_local_requests() and auditor.only_local_requests()
+    assert (
+        sales.only_local_requests() and risk.only_local_requests() and auditor.only_local_requests()
+    )

@@ -26,7 +26,9 @@ def test_a_sensitive_edit_needs_two_approvers(sign_in, live) -> None:  # noqa: A
     first.page.fill("form[data-action-form=approve] textarea[name=comment]", "材料核对无误")
     first.page.click("form[data-action-form=approve] button[type=submit]")
     first.page.wait_for_selector(".flash.ok")
-    assert first.page.locator("summary[data-action=approve]").count() == 0  # not twice by one person
+    assert (
+        first.page.locator("summary[data-action=approve]").count() == 0
+    )  # not twice by one person
     first.shot("change-request-first-approval-zh")
     with live.app.app_context():
         assert db.session.get(Client, client_id).legal_representative != "钱七"

@@ -36,8 +36,12 @@ def test_redis_outage_loses_no_message(stack, tmp_path):
                 n = 0
                 while not stop.is_set():
                     case = ids[n % len(ids)]
-                    r = http.post(f"{base}/api/v1/workflows/{case}/actions/flag", json={},
-                                  headers=auth, timeout=10)
+                    r = http.post(
+                        f"{base}/api/v1/workflows/{case}/actions/flag",
+                        json={},
+                        headers=auth,
+                        timeout=10,
+                    )
                     statuses[phase].append(r.status_code)
                     n += 1
                     time.sleep(0.05)
@@ -56,14 +60,26 @@ def test_redis_outage_loses_no_message(stack, tmp_path):
             time.sleep(3)
             stop.set()
             sender.join(30)
-            ready_after = sv.wait_for(lambda: requests.get(base + "/readyz", timeout=5).status_code == 200,
-                                      30, "/readyz to recover")
+            ready_after = sv.wait_for(
+                lambda: requests.get(base + "/readyz", timeout=5).status_code == 200,
+                30,
+                "/readyz to recover",
+            )
 
             def delivered() -> bool:
                 with stack.engine.connect() as conn:
-                    return conn.scalar(select(func.count()).select_from(OutboxMessage)
-                                       .where(OutboxMessage.status != "done")) == 0
-            sv.wait_for(delivered, 90, "every message to be delivered after Redis returned", interval=0.5)
+                    return (
+                        conn.scalar(
+                            select(func.count())
+                            .select_from(OutboxMessage)
+                            .where(OutboxMessage.status != "done")
+                        )
+                        == 0
+                    )
+
+            sv.wait_for(
+                delivered, 90, "every message to be delivered after Redis returned", interval=0.5
+            )
         finally:
             stop.set()
             for proc in (worker, relay, web):
@@ -81,6 +97,15 @@ def test_redis_outage_loses_no_message(stack, tmp_path):
         messages = conn.scalar(select(func.count()).select_from(OutboxMessage))
     assert messages == len(answered) and notifications == len(answered)
     sv.riskloop(stack.env, "audit", "verify")
-    sv.report("broker outage", outage_seconds=OUTAGE_SECONDS, transitions=len(answered),
-              during_outage=sent["outage"], non_200=0, messages=messages, delivered=notifications,
-              lost=0, readyz_during="503", audit="verified")
+    sv.report(
+        "broker outage",
+        outage_seconds=OUTAGE_SECONDS,
+        transitions=len(answered),
+        during_outage=sent["outage"],
+        non_200=0,
+        messages=messages,
+        delivered=notifications,
+        lost=0,
+        readyz_during="503",
+        audit="verified",
+    )

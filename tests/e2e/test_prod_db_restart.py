@@ -33,14 +33,25 @@ def test_postgres_restart_gives_fast_503_then_recovers(tmp_path):
                 while not stop.is_set():
                     began, at = time.perf_counter(), phase
                     if n % 2:
-                        r = http.post(f"{base}/api/v1/workflows/{ids[n % len(ids)]}/actions/flag",
-                                      json={}, headers=auth, timeout=30)
+                        r = http.post(
+                            f"{base}/api/v1/workflows/{ids[n % len(ids)]}/actions/flag",
+                            json={},
+                            headers=auth,
+                            timeout=30,
+                        )
                     else:
-                        r = http.get(f"{base}/api/v1/workflows/{ids[n % len(ids)]}", headers=auth, timeout=30)
+                        r = http.get(
+                            f"{base}/api/v1/workflows/{ids[n % len(ids)]}", headers=auth, timeout=30
+                        )
                     # A request that straddles a phase change (e.g. began just before the
                     # database stopped) belongs to neither phase's expectations.
-                    samples.append((at if phase == at else "between", r.status_code,
-                                    time.perf_counter() - began))
+                    samples.append(
+                        (
+                            at if phase == at else "between",
+                            r.status_code,
+                            time.perf_counter() - began,
+                        )
+                    )
                     if r.status_code == 503:
                         assert r.headers["Content-Type"].startswith("application/problem+json")
                         assert r.headers.get("Retry-After")
@@ -64,6 +75,7 @@ def test_postgres_restart_gives_fast_503_then_recovers(tmp_path):
             def healthy() -> bool:
                 recent = [s for p, s, _ in samples[-6:] if p == "restarted"]
                 return len(recent) >= 6 and set(recent) == {200}
+
             sv.wait_for(healthy, 60, "requests to succeed again without restarting gunicorn")
             recovery = time.monotonic() - restarted
             stop.set()
@@ -79,8 +91,15 @@ def test_postgres_restart_gives_fast_503_then_recovers(tmp_path):
         assert {s for p, s, _ in samples if p == "before"} == {200}
         assert ready_down == 503
         sv.riskloop(stack.env, "audit", "verify")
-        sv.report("database restart", requests=len(samples), during_outage=len(down), outage_status="503",
-                  slowest_503_seconds=round(slowest, 2), recovered_after_seconds=round(recovery, 1),
-                  gunicorn_restarted="no", audit="verified")
+        sv.report(
+            "database restart",
+            requests=len(samples),
+            during_outage=len(down),
+            outage_status="503",
+            slowest_503_seconds=round(slowest, 2),
+            recovered_after_seconds=round(recovery, 1),
+            gunicorn_restarted="no",
+            audit="verified",
+        )
     finally:
         cluster.destroy()

@@ -24,9 +24,12 @@ def test_two_approvers_race_through_gunicorn(stack, tmp_path):
 
         def approve(user: str, instance_id: int) -> int:
             barrier.wait(timeout=10)
-            r = sessions[user].post(f"{base}/api/v1/workflows/{instance_id}/actions/approve",
-                                    json={"expected_version": 1},
-                                    headers={"Authorization": f"Bearer {tokens[user]}"}, timeout=30)
+            r = sessions[user].post(
+                f"{base}/api/v1/workflows/{instance_id}/actions/approve",
+                json={"expected_version": 1},
+                headers={"Authorization": f"Bearer {tokens[user]}"},
+                timeout=30,
+            )
             assert r.status_code in (200, 409), (r.status_code, r.text)
             if r.status_code == 409:
                 assert r.headers["Content-Type"].startswith("application/problem+json")
@@ -47,6 +50,14 @@ def test_two_approvers_race_through_gunicorn(stack, tmp_path):
     assert not bad, f"rounds without exactly one 200 and one 409: {bad[:5]}"
     verified = sv.riskloop(stack.env, "audit", "verify")
     assert "audit trail verified" in verified.stdout
-    sv.report("races", rounds=ROUNDS, requests=2 * ROUNDS, ok_200=ROUNDS, conflicts_409=ROUNDS,
-              double_approvals=0, seconds=round(elapsed, 1), audit="verified",
-              gunicorn_exit="0 after SIGTERM")
+    sv.report(
+        "races",
+        rounds=ROUNDS,
+        requests=2 * ROUNDS,
+        ok_200=ROUNDS,
+        conflicts_409=ROUNDS,
+        double_approvals=0,
+        seconds=round(elapsed, 1),
+        audit="verified",
+        gunicorn_exit="0 after SIGTERM",
+    )

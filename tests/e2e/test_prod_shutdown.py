@@ -43,15 +43,20 @@ GRACEFUL_TIMEOUT = int(runpy.run_path(str(sv.ROOT / "gunicorn.conf.py"))["gracef
 def _lock_waiters(engine: Engine) -> int:
     """Backends of this test's database waiting for a row lock (the held work)."""
     with engine.connect() as conn:
-        return conn.scalar(text("SELECT count(*) FROM pg_stat_activity "
-                                "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+        return conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
 
 
 def _hold_locks(engine: Engine, ids: list[int], mode: str) -> Connection:
     conn = engine.connect()
     conn.begin()
-    locked = conn.execute(text(f"SELECT id FROM workflow_instances WHERE id = ANY(:ids) {mode}"),
-                          {"ids": ids}).all()
+    locked = conn.execute(
+        text(f"SELECT id FROM workflow_instances WHERE id = ANY(:ids) {mode}"), {"ids": ids}
+    ).all()
     assert len(locked) == len(ids)
     return conn
 
@@ -69,24 +74,31 @@ def _refused(port: int) -> bool:
 def test_sigterm_lets_in_flight_requests_finish(stack, tmp_path):
     ids = stack.start_instances(IN_FLIGHT_REQUESTS)
     # One gthread worker per request at most: every request runs, none waits for a thread.
-    server, base = sv.gunicorn(stack.env, tmp_path, workers=2, threads=IN_FLIGHT_REQUESTS + 2,
-                               boot_timeout=180)
+    server, base = sv.gunicorn(
+        stack.env, tmp_path, workers=2, threads=IN_FLIGHT_REQUESTS + 2, boot_timeout=180
+    )
     port = urlsplit(base).port
     assert port is not None
     try:
         auth = {"Authorization": f"Bearer {sv.token(base, 'risk1')}"}
 
         def approve(instance_id: int) -> requests.Response:
-            return requests.post(f"{base}/api/v1/workflows/{instance_id}/actions/approve",
-                                 json={"expected_version": 1, "comment": "approved during shutdown"},
-                                 headers=auth, timeout=120)
+            return requests.post(
+                f"{base}/api/v1/workflows/{instance_id}/actions/approve",
+                json={"expected_version": 1, "comment": "approved during shutdown"},
+                headers=auth,
+                timeout=120,
+            )
 
         with ThreadPoolExecutor(IN_FLIGHT_REQUESTS) as pool:
             holder = _hold_locks(stack.engine, ids, "FOR UPDATE")
             try:
                 pending = [pool.submit(approve, i) for i in ids]
-                sv.wait_for(lambda: _lock_waiters(stack.engine) == IN_FLIGHT_REQUESTS, 180,
-                            f"{IN_FLIGHT_REQUESTS} requests to wait on the held rows")
+                sv.wait_for(
+                    lambda: _lock_waiters(stack.engine) == IN_FLIGHT_REQUESTS,
+                    180,
+                    f"{IN_FLIGHT_REQUESTS} requests to wait on the held rows",
+                )
                 server.signal(signal.SIGTERM)
                 signalled = time.monotonic()
                 # New connections are refused while the held requests are still running.
@@ -104,28 +116,46 @@ def test_sigterm_lets_in_flight_requests_finish(stack, tmp_path):
     finally:
         server.stop()
 
-    assert [r.status_code for r in responses] == [200] * IN_FLIGHT_REQUESTS, \
-        [(r.status_code, r.text[:200]) for r in responses]
+    assert [r.status_code for r in responses] == [200] * IN_FLIGHT_REQUESTS, [
+        (r.status_code, r.text[:200]) for r in responses
+    ]
     assert exit_code == 0, server.tail()
     assert refused_after
     with stack.engine.connect() as conn:
-        states = conn.execute(select(WorkflowInstance.state, WorkflowInstance.version)
-                              .where(WorkflowInstance.id.in_(ids))).all()
-        approvals = conn.scalar(select(func.count()).select_from(AuditRecord)
-                                .where(AuditRecord.trigger == "approve", AuditRecord.instance_id.in_(ids)))
+        states = conn.execute(
+            select(WorkflowInstance.state, WorkflowInstance.version).where(
+                WorkflowInstance.id.in_(ids)
+            )
+        ).all()
+        approvals = conn.scalar(
+            select(func.count())
+            .select_from(AuditRecord)
+            .where(AuditRecord.trigger == "approve", AuditRecord.instance_id.in_(ids))
+        )
     assert sorted(states) == [("approved", 2)] * IN_FLIGHT_REQUESTS
     assert approvals == IN_FLIGHT_REQUESTS
     sv.riskloop(stack.env, "audit", "verify")
-    sv.report("SIGTERM with requests in flight", in_flight=IN_FLIGHT_REQUESTS,
-              completed_200=IN_FLIGHT_REQUESTS, committed=approvals, lost=0,
-              new_connections="refused while draining", gunicorn_exit=exit_code,
-              seconds_sigterm_to_exit=drained_s, graceful_timeout_s=GRACEFUL_TIMEOUT, audit="verified")
+    sv.report(
+        "SIGTERM with requests in flight",
+        in_flight=IN_FLIGHT_REQUESTS,
+        completed_200=IN_FLIGHT_REQUESTS,
+        committed=approvals,
+        lost=0,
+        new_connections="refused while draining",
+        gunicorn_exit=exit_code,
+        seconds_sigterm_to_exit=drained_s,
+        graceful_timeout_s=GRACEFUL_TIMEOUT,
+        audit="verified",
+    )
 
 
 def _statuses(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return dict(conn.execute(select(OutboxMessage.status, func.count())
-                                 .group_by(OutboxMessage.status)).all())
+        return dict(
+            conn.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            ).all()
+        )
 
 
 @pytest.mark.parametrize("processes", [1, 2], ids=["one-process", "two-processes"])
@@ -139,8 +169,12 @@ def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path, processes):
             wf_engine.fire(session, instance_id, "flag", RISK1)
             session.commit()
     with stack.engine.begin() as conn:
-        conn.execute(text("UPDATE timers SET due_at = now() at time zone 'utc' - interval '1 minute' "
-                          "WHERE kind = 'transition' AND status = 'pending'"))
+        conn.execute(
+            text(
+                "UPDATE timers SET due_at = now() at time zone 'utc' - interval '1 minute' "
+                "WHERE kind = 'transition' AND status = 'pending'"
+            )
+        )
     with rt.session_factory() as session:  # one "fire_timer" message per case, queued after
         assert len(timers.claim_due(session)) == TIMER_MESSAGES
         session.commit()
@@ -162,18 +196,29 @@ def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path, processes):
         # worker runs came back to the queue from the first one.
         env = stack.with_redis(redis_url, RISKLOOP_BROKER_MAINTENANCE_CHANCE="1000000000")
         holder = _hold_locks(stack.engine, ids, "FOR NO KEY UPDATE")  # blocks fire(), not inserts
-        first = sv.worker(env, tmp_path, name="worker-first", threads=WORKER_THREADS // processes,
-                          processes=processes)
+        first = sv.worker(
+            env,
+            tmp_path,
+            name="worker-first",
+            threads=WORKER_THREADS // processes,
+            processes=processes,
+        )
         second: sv.Process | None = None
         try:
-            sv.wait_for(lambda: _lock_waiters(stack.engine) == WORKER_THREADS, 180,
-                        "every worker thread to be inside a timer message")
+            sv.wait_for(
+                lambda: _lock_waiters(stack.engine) == WORKER_THREADS,
+                180,
+                "every worker thread to be inside a timer message",
+            )
             in_flight = _lock_waiters(stack.engine)
             done_before = _statuses(stack.engine).get("done", 0)
             assert 0 < done_before < total
             first.signal(signal.SIGTERM)
-            sv.wait_for(lambda: first.tail(20000).count("letting running messages finish")
-                        == processes, 60, "every worker process to start shutting down")
+            sv.wait_for(
+                lambda: first.tail(20000).count("letting running messages finish") == processes,
+                60,
+                "every worker process to start shutting down",
+            )
             # Shutting down, it waits for the messages it has started.
             assert first.alive() and _lock_waiters(stack.engine) == in_flight
             assert _statuses(stack.engine).get("done", 0) == done_before
@@ -189,8 +234,12 @@ def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path, processes):
             assert requeued == after_stop["pending"], "a message not started was left off the queue"
 
             second = sv.worker(env, tmp_path, name="worker-second", threads=WORKER_THREADS)
-            sv.wait_for(lambda: _statuses(stack.engine) == {"done": total}, 180,
-                        "the restarted worker to finish the rest", interval=0.5)
+            sv.wait_for(
+                lambda: _statuses(stack.engine) == {"done": total},
+                180,
+                "the restarted worker to finish the rest",
+                interval=0.5,
+            )
             second_exit = second.stop()
             assert second_exit == 0, second.tail()
         finally:
@@ -201,19 +250,34 @@ def test_sigterm_lets_in_flight_messages_finish(stack, tmp_path, processes):
                 second.stop()
 
     with rt.session_factory() as s:
-        rerun = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.attempts != 1))
+        rerun = s.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.attempts != 1)
+        )
         notified = s.scalar(select(func.count(func.distinct(Notification.outbox_id))))
         notifications = s.scalar(select(func.count()).select_from(Notification))
-        escalations = dict(s.execute(select(AuditRecord.instance_id, func.count())
-                                     .where(AuditRecord.trigger == "escalate")
-                                     .group_by(AuditRecord.instance_id)).all())
+        escalations = dict(
+            s.execute(
+                select(AuditRecord.instance_id, func.count())
+                .where(AuditRecord.trigger == "escalate")
+                .group_by(AuditRecord.instance_id)
+            ).all()
+        )
     managers = 1  # manager1 (tests.support.app.USERS)
     assert rerun == 0, "a message's effect was committed twice"
     assert notified == NOTIFY_MESSAGES and notifications == NOTIFY_MESSAGES * managers
     assert set(escalations) == set(ids) and set(escalations.values()) == {1}
     sv.riskloop(stack.env, "audit", "verify")
-    sv.report("SIGTERM with messages in flight", worker_processes=processes, messages=total, done_before_sigterm=done_before,
-              in_flight_at_sigterm=in_flight, finished_after_sigterm=in_flight,
-              requeued_not_started=requeued, worker_exit=first_exit,
-              done_by_restarted_worker=total - done_before - in_flight, lost=0, duplicated=0,
-              audit="verified")
+    sv.report(
+        "SIGTERM with messages in flight",
+        worker_processes=processes,
+        messages=total,
+        done_before_sigterm=done_before,
+        in_flight_at_sigterm=in_flight,
+        finished_after_sigterm=in_flight,
+        requeued_not_started=requeued,
+        worker_exit=first_exit,
+        done_by_restarted_worker=total - done_before - in_flight,
+        lost=0,
+        duplicated=0,
+        audit="verified",
+    )

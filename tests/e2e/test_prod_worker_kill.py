@@ -50,14 +50,21 @@ def test_workers_killed_mid_message_lose_and_repeat_nothing(stack, tmp_path):
                 wf_engine.fire(session, instance_id, "flag", RISK1)
                 session.commit()
     with stack.engine.begin() as conn:
-        conn.execute(text("UPDATE timers SET due_at = now() at time zone 'utc' - interval '1 minute' "
-                          "WHERE kind = 'transition' AND status = 'pending'"))
+        conn.execute(
+            text(
+                "UPDATE timers SET due_at = now() at time zone 'utc' - interval '1 minute' "
+                "WHERE kind = 'transition' AND status = 'pending'"
+            )
+        )
     flags = INSTANCES * FLAGS_PER_INSTANCE
 
     with sv.private_redis(tmp_path) as (redis_url, _port, _server):
-        env = stack.with_redis(redis_url, RISKLOOP_BROKER_HEARTBEAT_MS="2000",
-                               RISKLOOP_BROKER_MAINTENANCE_CHANCE="200000",
-                               RISKLOOP_OUTBOX_REDELIVER_SECONDS="5")
+        env = stack.with_redis(
+            redis_url,
+            RISKLOOP_BROKER_HEARTBEAT_MS="2000",
+            RISKLOOP_BROKER_MAINTENANCE_CHANCE="200000",
+            RISKLOOP_OUTBOX_REDELIVER_SECONDS="5",
+        )
         relay = sv.scheduler(env, tmp_path, interval=0.2)
         workers = [sv.worker(env, tmp_path, name=f"worker-{n}", threads=2) for n in range(ROTATION)]
         spawned = ROTATION
@@ -65,6 +72,7 @@ def test_workers_killed_mid_message_lose_and_repeat_nothing(stack, tmp_path):
         kills_mid_message = 0
         started = time.perf_counter()
         try:
+
             def booted(proc: sv.Process) -> bool:
                 assert proc.alive() or proc.proc.returncode == -signal.SIGKILL, proc.tail()
                 return "worker started" in proc.log_path.read_text(errors="replace")
@@ -93,31 +101,60 @@ def test_workers_killed_mid_message_lose_and_repeat_nothing(stack, tmp_path):
                 victim.proc.wait(10)
                 victim.stop()
                 kills_mid_message += 1
-                workers = [*workers[1:], sv.worker(env, tmp_path, name=f"worker-{spawned}", threads=2)]
+                workers = [
+                    *workers[1:],
+                    sv.worker(env, tmp_path, name=f"worker-{spawned}", threads=2),
+                ]
                 spawned += 1
             killed_at = _counts(stack.engine)
-            sv.wait_for(lambda: (lambda d, t: d == t)(*_counts(stack.engine)), 180,
-                        "every message to be done after the last kill", interval=0.5)
+            sv.wait_for(
+                lambda: (lambda d, t: d == t)(*_counts(stack.engine)),
+                180,
+                "every message to be done after the last kill",
+                interval=0.5,
+            )
         finally:
             for proc in [*workers, relay]:
                 proc.stop()
         elapsed = time.perf_counter() - started
 
     with rt.session_factory() as s:
-        statuses = dict(s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+        statuses = dict(
+            s.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            ).all()
+        )
         notifications = s.scalar(select(func.count()).select_from(Notification))
         notified_messages = s.scalar(select(func.count(func.distinct(Notification.outbox_id))))
-        notify_messages = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.task == "notify"))
-        escalations = dict(s.execute(select(AuditRecord.instance_id, func.count())
-                                     .where(AuditRecord.trigger == "escalate")
-                                     .group_by(AuditRecord.instance_id)).all())
-        rerun = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.attempts != 1))
+        notify_messages = s.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.task == "notify")
+        )
+        escalations = dict(
+            s.execute(
+                select(AuditRecord.instance_id, func.count())
+                .where(AuditRecord.trigger == "escalate")
+                .group_by(AuditRecord.instance_id)
+            ).all()
+        )
+        rerun = s.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.attempts != 1)
+        )
     assert statuses == {"done": flags + INSTANCES}  # one notify per flag, one fire_timer per case
     assert notify_messages == flags and notifications == flags and notified_messages == flags
     assert set(escalations) == set(ids) and set(escalations.values()) == {1}
     assert rerun == 0, "a message's effect was committed twice (attempts != 1)"
     sv.riskloop(stack.env, "audit", "verify")
-    sv.report("worker killed", kills=KILLS, workers_started=spawned, top_ups=top_ups,
-              messages=sum(statuses.values()),
-              done_when_last_killed=killed_at[0], notifications=notifications, timers_fired=len(escalations),
-              lost=0, duplicated=0, seconds=round(elapsed, 1), audit="verified")
+    sv.report(
+        "worker killed",
+        kills=KILLS,
+        workers_started=spawned,
+        top_ups=top_ups,
+        messages=sum(statuses.values()),
+        done_when_last_killed=killed_at[0],
+        notifications=notifications,
+        timers_fired=len(escalations),
+        lost=0,
+        duplicated=0,
+        seconds=round(elapsed, 1),
+        audit="verified",
+    )

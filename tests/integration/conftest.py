@@ -16,10 +16,13 @@ from workflow.engine import runtime
 
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
-           "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"),
-           # the test definitions' own task (record_note), registered as a deployment would
-           "RISKLOOP_REGISTRIES": "tests.fixture_registry:registry", **TEST_KEYS}
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+        "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"),
+        # the test definitions' own task (record_note), registered as a deployment would
+        "RISKLOOP_REGISTRIES": "tests.fixture_registry:registry",
+        **TEST_KEYS,
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env

@@ -22,8 +22,10 @@ def migrated_pg(tmp_path, monkeypatch):
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     with fresh_postgres() as url:
         # Only the test definitions: this test is about the schema, not the workflows.
-        app = create_app({"DATABASE_URL": url, "RISKLOOP_DEFINITIONS": str(FIXTURES), **TEST_KEYS},
-                         registries=[fixture_registry.registry])
+        app = create_app(
+            {"DATABASE_URL": url, "RISKLOOP_DEFINITIONS": str(FIXTURES), **TEST_KEYS},
+            registries=[fixture_registry.registry],
+        )
         from flask_migrate import upgrade
 
         with app.app_context():
@@ -32,7 +34,9 @@ def migrated_pg(tmp_path, monkeypatch):
             db.engine.dispose()
         engine = create_engine(url)
         with Session(engine) as s:
-            audit.record_event(s, "client:1", "client.created", Actor("sales1", frozenset({"sales"})))
+            audit.record_event(
+                s, "client:1", "client.created", Actor("sales1", frozenset({"sales"}))
+            )
             checkpoints.create_checkpoint(s, Actor.system("test"), key="k")
             s.commit()
         yield url, engine
@@ -40,7 +44,9 @@ def migrated_pg(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("table", ["audit_records", "audit_checkpoints", "audit_checkpoint_heads"])
-@pytest.mark.parametrize("statement", ["UPDATE {t} SET seq = seq + 1000", "DELETE FROM {t}", "TRUNCATE {t} CASCADE"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE {t} SET seq = seq + 1000", "DELETE FROM {t}", "TRUNCATE {t} CASCADE"]
+)
 def test_the_trigger_refuses_changing_or_removing_audit_rows(migrated_pg, table, statement):
     _url, engine = migrated_pg
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
@@ -55,13 +61,22 @@ def test_inserting_still_works_and_test_clean_up_in_replica_mode_is_not_refused(
         audit.record_event(s, "client:1", "client.updated", Actor("sales1", frozenset({"sales"})))
         s.commit()
     with engine.connect() as conn:
-        enabled = set(conn.execute(text(
-            "SELECT tgenabled FROM pg_trigger WHERE tgname LIKE 'audit_%' AND NOT tgisinternal")).scalars())
+        enabled = set(
+            conn.execute(
+                text(
+                    "SELECT tgenabled FROM pg_trigger WHERE tgname LIKE 'audit_%' AND NOT tgisinternal"
+                )
+            ).scalars()
+        )
     assert enabled == {"O"}  # ordinary triggers: not ENABLE ALWAYS
     # What tests.databases.truncate_all does between tests, on the audit tables.
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(text("TRUNCATE audit_records, audit_checkpoints, audit_checkpoint_heads "
-                          "RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text(
+                "TRUNCATE audit_records, audit_checkpoints, audit_checkpoint_heads "
+                "RESTART IDENTITY CASCADE"
+            )
+        )
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_records")).scalar_one() == 0

@@ -17,7 +17,15 @@ from workflow.audit import offline_verifier as export_verifier
 def test_checkpoint_verify_and_export_then_a_deleted_stream_is_caught(tmp_path):
     assert run("db", "upgrade").exit_code == 0
     for name in ("carol", "dave"):
-        created = run("users", "create", name, "--role", "auditor", "--password-stdin", stdin="a-long-password\n")
+        created = run(
+            "users",
+            "create",
+            name,
+            "--role",
+            "auditor",
+            "--password-stdin",
+            stdin="a-long-password\n",
+        )
         assert created.exit_code == 0, created.output
     signed = run("audit", "checkpoint")
     assert signed.exit_code == 0, signed.output
@@ -34,7 +42,12 @@ def test_checkpoint_verify_and_export_then_a_deleted_stream_is_caught(tmp_path):
     assert exported.exit_code == 0, exported.output
     assert export_verifier.main([str(out)]) == 0  # RISKLOOP_AUDIT_KEY is in the environment
     csv_out = tmp_path / "range.csv"
-    assert run("audit", "export", "--since", "2000-01-01", "--format", "csv", "-o", str(csv_out)).exit_code == 0
+    assert (
+        run(
+            "audit", "export", "--since", "2000-01-01", "--format", "csv", "-o", str(csv_out)
+        ).exit_code
+        == 0
+    )
     assert csv_out.read_bytes().startswith(b"\xef\xbb\xbftype,stream,seq")
     no_scope = CliRunner().invoke(main, ["audit", "export"])
     assert no_scope.exit_code != 0 and "choose what to export" in no_scope.output
@@ -47,7 +60,6 @@ def test_checkpoint_verify_and_export_then_a_deleted_stream_is_caught(tmp_path):
     broken = run("audit", "verify", "--no-progress")
     assert broken.exit_code == 1
     assert "BROKEN: stream user:dave seq 1: deleted stream" in broken.output
-
 
 
 @pytest.mark.usefixtures("cli_env")
@@ -72,7 +84,10 @@ def test_checkpoints_are_anchored_and_verify_compares_the_database_with_the_anch
 
     verified = run("audit", "verify", "--no-progress")
     assert verified.exit_code == 0, verified.output
-    assert f"comparing checkpoints with the instance's anchor file {instance_anchors}" in verified.output
+    assert (
+        f"comparing checkpoints with the instance's anchor file {instance_anchors}"
+        in verified.output
+    )
     assert "2 checkpoints (2 anchored checkpoints matched)" in verified.output
     assert "WARNING" not in verified.output
 

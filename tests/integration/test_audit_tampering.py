@@ -29,12 +29,18 @@ def trail(session):
     """An approved case of five records, a client stream of four, and a checkpoint."""
     inst = engine.start(session, "test_approval", SALES, subject_id=5)
     session.commit()
-    for trigger, actor, payload in (("submit", SALES, {}), ("escalate", SYSTEM, {}),
-                                    ("escalate", SYSTEM, {}), ("approve", RISK, {"amount": 9})):
+    for trigger, actor, payload in (
+        ("submit", SALES, {}),
+        ("escalate", SYSTEM, {}),
+        ("escalate", SYSTEM, {}),
+        ("approve", RISK, {"amount": 9}),
+    ):
         engine.fire(session, inst.id, trigger, actor, payload)
         session.commit()
     for n in range(4):
-        audit.record_event(session, CLIENT, "client.updated", SALES, payload={"n": n, "名称": "华为"})
+        audit.record_event(
+            session, CLIENT, "client.updated", SALES, payload={"n": n, "名称": "华为"}
+        )
         session.commit()
     checkpoints.create_checkpoint(session, Actor.system("test"), key=KEY)
     session.commit()
@@ -49,7 +55,11 @@ def first_break(session):
 
 
 def test_a_tampered_row_is_named_with_its_stream_and_sequence(session, trail):
-    tamper(session, "UPDATE audit_records SET comment = 'forged' WHERE stream = :s AND seq = 3", s=trail)
+    tamper(
+        session,
+        "UPDATE audit_records SET comment = 'forged' WHERE stream = :s AND seq = 3",
+        s=trail,
+    )
     brk = first_break(session)
     assert (brk.stream, brk.seq) == (trail, 3) and "altered" in brk.reason
 
@@ -62,7 +72,9 @@ def test_a_tampered_row_with_a_recomputed_hash_is_caught_by_the_next_link(sessio
 
 def test_a_rehashed_last_record_with_its_head_rewritten_is_caught_by_the_checkpoint(session, trail):
     new_hash = rehash(session, CLIENT, 4, actor="mallory")
-    tamper(session, "UPDATE audit_streams SET audit_hash = :h WHERE stream = :s", h=new_hash, s=CLIENT)
+    tamper(
+        session, "UPDATE audit_streams SET audit_hash = :h WHERE stream = :s", h=new_hash, s=CLIENT
+    )
     brk = first_break(session)
     assert (brk.stream, brk.seq) == (CLIENT, 4) and "differs from the checkpoint" in brk.reason
 
@@ -74,17 +86,24 @@ def test_a_deleted_row_is_reported_missing(session, trail):
 
 
 def test_a_reordered_pair_is_reported_as_reordered(session, trail):
-    tamper(session,
-           "UPDATE audit_records SET seq = -1 WHERE stream = :s AND seq = 2",
-           "UPDATE audit_records SET seq = 2 WHERE stream = :s AND seq = 3",
-           "UPDATE audit_records SET seq = 3 WHERE stream = :s AND seq = -1", s=trail)
+    tamper(
+        session,
+        "UPDATE audit_records SET seq = -1 WHERE stream = :s AND seq = 2",
+        "UPDATE audit_records SET seq = 2 WHERE stream = :s AND seq = 3",
+        "UPDATE audit_records SET seq = 3 WHERE stream = :s AND seq = -1",
+        s=trail,
+    )
     brk = first_break(session)
     assert (brk.stream, brk.seq) == (trail, 2) and "reordered" in brk.reason
 
 
 def test_a_deleted_stream_with_its_head_row_is_caught_by_the_checkpoint(session, trail):
-    tamper(session, "DELETE FROM audit_records WHERE stream = :s",
-           "DELETE FROM audit_streams WHERE stream = :s", s=CLIENT)
+    tamper(
+        session,
+        "DELETE FROM audit_records WHERE stream = :s",
+        "DELETE FROM audit_streams WHERE stream = :s",
+        s=CLIENT,
+    )
     brk = first_break(session)
     assert (brk.stream, brk.seq) == (CLIENT, 4) and "deleted stream" in brk.reason
 
@@ -96,22 +115,36 @@ def test_a_deleted_instance_stream_is_caught_by_its_head_row(session, trail):
 
 
 def test_a_cut_tail_with_the_head_moved_back_is_caught_by_the_checkpoint(session, trail):
-    previous = session.execute(select(AuditRecord.hash).where(
-        AuditRecord.stream == CLIENT, AuditRecord.seq == 3)).scalar_one()
-    tamper(session, "DELETE FROM audit_records WHERE stream = :s AND seq = 4",
-           "UPDATE audit_streams SET audit_seq = 3, audit_hash = :h WHERE stream = :s",
-           s=CLIENT, h=previous)
+    previous = session.execute(
+        select(AuditRecord.hash).where(AuditRecord.stream == CLIENT, AuditRecord.seq == 3)
+    ).scalar_one()
+    tamper(
+        session,
+        "DELETE FROM audit_records WHERE stream = :s AND seq = 4",
+        "UPDATE audit_streams SET audit_seq = 3, audit_hash = :h WHERE stream = :s",
+        s=CLIENT,
+        h=previous,
+    )
     brk = first_break(session)
-    assert (brk.stream, brk.seq) == (CLIENT, 4) and "cut tail" in brk.reason and "ends at 3" in brk.reason
+    assert (
+        (brk.stream, brk.seq) == (CLIENT, 4)
+        and "cut tail" in brk.reason
+        and "ends at 3" in brk.reason
+    )
 
 
 def test_a_checkpoint_forged_without_the_key_is_reported(session, trail):
     # Cut the tail, then try to cover it with a new checkpoint signed by a guessed key.
-    previous = session.execute(select(AuditRecord.hash).where(
-        AuditRecord.stream == CLIENT, AuditRecord.seq == 3)).scalar_one()
-    tamper(session, "DELETE FROM audit_records WHERE stream = :s AND seq = 4",
-           "UPDATE audit_streams SET audit_seq = 3, audit_hash = :h WHERE stream = :s",
-           s=CLIENT, h=previous)
+    previous = session.execute(
+        select(AuditRecord.hash).where(AuditRecord.stream == CLIENT, AuditRecord.seq == 3)
+    ).scalar_one()
+    tamper(
+        session,
+        "DELETE FROM audit_records WHERE stream = :s AND seq = 4",
+        "UPDATE audit_streams SET audit_seq = 3, audit_hash = :h WHERE stream = :s",
+        s=CLIENT,
+        h=previous,
+    )
     checkpoints.create_checkpoint(session, Actor("mallory", frozenset()), key="guessed-key")
     session.commit()
     brk = first_break(session)

@@ -42,9 +42,16 @@ def _url(kind: str, stack: ExitStack, tmp_path: Path, name: str) -> str:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_backup_while_writing_then_restore_and_verify(kind, tmp_path, monkeypatch):
     with ExitStack() as stack:
-        source, target = _url(kind, stack, tmp_path, "source"), _url(kind, stack, tmp_path, "target")
-        env = {"DATABASE_URL": source, "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"),
-               "RISKLOOP_DEFINITIONS": str(E2E_DEFINITIONS), **TEST_KEYS}
+        source, target = (
+            _url(kind, stack, tmp_path, "source"),
+            _url(kind, stack, tmp_path, "target"),
+        )
+        env = {
+            "DATABASE_URL": source,
+            "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"),
+            "RISKLOOP_DEFINITIONS": str(E2E_DEFINITIONS),
+            **TEST_KEYS,
+        }
         monkeypatch.delenv("REDIS_URL", raising=False)
         assert run(env, monkeypatch, "db", "upgrade").exit_code == 0
         db = create_engine(source)

@@ -32,18 +32,28 @@ def test_the_scheduled_job_writes_a_chained_checkpoint_every_hour(engine_rt, ses
     session.commit()
     run_scheduler_at(engine_rt, start + timedelta(minutes=6))  # 02:05 has passed
     audit.record_event(session, "client:9", "client.updated", Actor("sales1", frozenset({"sales"})))
-    audit.record_event(session, "client:10", "client.created", Actor("sales1", frozenset({"sales"})))
+    audit.record_event(
+        session, "client:10", "client.created", Actor("sales1", frozenset({"sales"}))
+    )
     session.commit()
     run_scheduler_at(engine_rt, start + timedelta(hours=1, minutes=6))
 
     session.expire_all()
     signed = session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).scalars().all()
     assert [(c.seq, c.streams, c.created_by) for c in signed] == [
-        (1, 1, "system:audit-checkpoint"), (2, 2, "system:audit-checkpoint")]
+        (1, 1, "system:audit-checkpoint"),
+        (2, 2, "system:audit-checkpoint"),
+    ]
     assert signed[1].prev_hmac == signed[0].hmac
-    heads = session.execute(select(AuditCheckpointHead.checkpoint_seq, AuditCheckpointHead.stream,
-                                   AuditCheckpointHead.seq)
-                            .order_by(AuditCheckpointHead.checkpoint_seq, AuditCheckpointHead.stream)).all()
-    assert [tuple(h) for h in heads] == [(1, "client:9", 1), (2, "client:10", 1), (2, "client:9", 2)]
+    heads = session.execute(
+        select(
+            AuditCheckpointHead.checkpoint_seq, AuditCheckpointHead.stream, AuditCheckpointHead.seq
+        ).order_by(AuditCheckpointHead.checkpoint_seq, AuditCheckpointHead.stream)
+    ).all()
+    assert [tuple(h) for h in heads] == [
+        (1, "client:9", 1),
+        (2, "client:10", 1),
+        (2, "client:9", 2),
+    ]
     report = verify_all(session, key=KEY)
     assert report.ok and report.checkpoints == 2

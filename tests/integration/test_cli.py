@@ -14,11 +14,28 @@ from tests.support.cli import run
 
 def test_db_upgrade_users_create_and_audit_verify(cli_env):
     assert run("db", "upgrade").exit_code == 0
-    result = run("users", "create", "carol", "--role", "risk_officer", "--role", "legal", "--password-stdin",
-                 stdin="a-long-password\n")
+    result = run(
+        "users",
+        "create",
+        "carol",
+        "--role",
+        "risk_officer",
+        "--role",
+        "legal",
+        "--password-stdin",
+        stdin="a-long-password\n",
+    )
     assert result.exit_code == 0, result.output
     assert "created user carol with roles legal, risk_officer" in result.output
-    duplicate = run("users", "create", "carol", "--role", "legal", "--password-stdin", stdin="another-password\n")
+    duplicate = run(
+        "users",
+        "create",
+        "carol",
+        "--role",
+        "legal",
+        "--password-stdin",
+        stdin="another-password\n",
+    )
     assert duplicate.exit_code != 0 and "already exists" in duplicate.output
     bad = run("users", "create", "dave", "--role", "wizard", "--password-stdin", stdin="short\n")
     assert bad.exit_code != 0 and "roles" in bad.output and "password" in bad.output
@@ -44,20 +61,26 @@ def test_definitions_check_accepts_the_shipped_folder_and_names_a_bad_file(cli_e
     bad_dir.mkdir()
     (bad_dir / "broken.yaml").write_text(
         "name: broken\nversion: 1\ninitial: a\nstates: {a: {}, z: {final: true}}\n"
-        "transitions: [{trigger: go, source: a, dest: z, roles: [wizard]}]\n", encoding="utf-8")
+        "transitions: [{trigger: go, source: a, dest: z, roles: [wizard]}]\n",
+        encoding="utf-8",
+    )
     result = CliRunner().invoke(main, ["definitions", "check", str(bad_dir)])
     assert result.exit_code != 0
     assert "broken.yaml: transitions[0] (go).roles: unknown role 'wizard'" in result.output
 
 
-def test_a_changed_definition_without_a_new_version_is_refused_at_start(cli_env, tmp_path, monkeypatch):
+def test_a_changed_definition_without_a_new_version_is_refused_at_start(
+    cli_env, tmp_path, monkeypatch
+):
     defs = tmp_path / "defs"
     defs.mkdir()
     source = Path("tests/fixtures/definitions/approval.yaml").read_text(encoding="utf-8")
     (defs / "approval.yaml").write_text(source, encoding="utf-8")
     monkeypatch.setenv("RISKLOOP_DEFINITIONS", str(defs))
     assert run("db", "upgrade").exit_code == 0
-    (defs / "approval.yaml").write_text(source.replace("测试审批", "测试审批（改）"), encoding="utf-8")
+    (defs / "approval.yaml").write_text(
+        source.replace("测试审批", "测试审批（改）"), encoding="utf-8"
+    )
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 1
     # One line naming the file, the key and the fix; no traceback.
@@ -65,7 +88,9 @@ def test_a_changed_definition_without_a_new_version_is_refused_at_start(cli_env,
     assert "changed since it was loaded" in result.output and "raise version to 2" in result.output
 
 
-def test_definitions_check_of_a_folder_compares_versions_with_the_database(cli_env, tmp_path, monkeypatch):
+def test_definitions_check_of_a_folder_compares_versions_with_the_database(
+    cli_env, tmp_path, monkeypatch
+):
     """A file edited without raising its version fails ``check`` (before a deployment would)."""
     defs = tmp_path / "defs"
     defs.mkdir()
@@ -76,14 +101,18 @@ def test_definitions_check_of_a_folder_compares_versions_with_the_database(cli_e
     monkeypatch.delenv("RISKLOOP_DEFINITIONS")  # the running service still has the old files
     edited = tmp_path / "edited"
     edited.mkdir()
-    (edited / "approval.yaml").write_text(source.replace("测试审批", "测试审批（改）"), encoding="utf-8")
+    (edited / "approval.yaml").write_text(
+        source.replace("测试审批", "测试审批（改）"), encoding="utf-8"
+    )
     result = CliRunner().invoke(main, ["definitions", "check", str(edited)])
     assert result.exit_code == 1, result.output
     assert "approval.yaml: version: " in result.output and "raise version to 2" in result.output
     bumped = tmp_path / "bumped"
     bumped.mkdir()
     (bumped / "approval.yaml").write_text(
-        source.replace("测试审批", "测试审批（改）").replace("version: 1", "version: 2", 1), encoding="utf-8")
+        source.replace("测试审批", "测试审批（改）").replace("version: 1", "version: 2", 1),
+        encoding="utf-8",
+    )
     ok = run("definitions", "check", str(bumped))
     assert ok.exit_code == 0 and "v2" in ok.output
 
@@ -97,13 +126,24 @@ def test_the_demo_check_on_a_database_with_users_leaves_the_database_writable(cl
     from api import create_app, demo
 
     assert run("db", "upgrade").exit_code == 0
-    assert run("users", "create", "carol", "--role", "sales", "--password-stdin",
-               stdin="a-long-password\n").exit_code == 0
+    assert (
+        run(
+            "users",
+            "create",
+            "carol",
+            "--role",
+            "sales",
+            "--password-stdin",
+            stdin="a-long-password\n",
+        ).exit_code
+        == 0
+    )
     app = create_app()
     with app.app_context():
         assert demo.ensure_demo(app) is False
-        other = sqlite3.connect(cli_env["DATABASE_URL"].removeprefix("sqlite:///"), timeout=0.2,
-                                isolation_level=None)
+        other = sqlite3.connect(
+            cli_env["DATABASE_URL"].removeprefix("sqlite:///"), timeout=0.2, isolation_level=None
+        )
         try:
             other.execute("BEGIN IMMEDIATE")  # "database is locked" while a transaction is open
             other.execute("ROLLBACK")

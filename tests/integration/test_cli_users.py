@@ -15,8 +15,11 @@ from tests.support.app import TEST_KEYS
 
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
-           "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"), **TEST_KEYS}
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+        "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"),
+        **TEST_KEYS,
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert run("db", "upgrade").exit_code == 0
@@ -37,22 +40,51 @@ def users(env: dict[str, str], columns: str = "active, roles, session_epoch") ->
 
 @pytest.mark.parametrize("password", ["password123", "qwertyuiop", "iloveyou2"])
 def test_users_create_refuses_a_common_password(cli_env, password):
-    result = run("users", "create", "carol", "--role", "sales", "--password-stdin", stdin=password + "\n")
+    result = run(
+        "users", "create", "carol", "--role", "sales", "--password-stdin", stdin=password + "\n"
+    )
     assert result.exit_code != 0 and "password" in result.output and "guess" in result.output
     assert "carol" not in users(cli_env, "active")
 
 
 def test_users_create_refuses_a_password_containing_the_user_name(cli_env):
-    result = run("users", "create", "carol", "--role", "sales", "--password-stdin",
-                 stdin="Carol-Xq9#mT2vLp\n")
+    result = run(
+        "users",
+        "create",
+        "carol",
+        "--role",
+        "sales",
+        "--password-stdin",
+        stdin="Carol-Xq9#mT2vLp\n",
+    )
     assert result.exit_code != 0 and "user name" in result.output
-    assert run("users", "create", "carol", "--role", "sales", "--password-stdin",
-               stdin="kite-ledger-quartz\n").exit_code == 0
+    assert (
+        run(
+            "users",
+            "create",
+            "carol",
+            "--role",
+            "sales",
+            "--password-stdin",
+            stdin="kite-ledger-quartz\n",
+        ).exit_code
+        == 0
+    )
 
 
 def test_users_deactivate_and_roles_end_the_users_sessions(cli_env):
-    assert run("users", "create", "carol", "--role", "sales", "--password-stdin",
-               stdin="kite-ledger-quartz\n").exit_code == 0
+    assert (
+        run(
+            "users",
+            "create",
+            "carol",
+            "--role",
+            "sales",
+            "--password-stdin",
+            stdin="kite-ledger-quartz\n",
+        ).exit_code
+        == 0
+    )
     _, _, epoch = users(cli_env)["carol"]
     roles = run("users", "roles", "carol", "--role", "risk_officer", "--role", "legal")
     assert roles.exit_code == 0, roles.output

@@ -46,29 +46,51 @@ def users(session: Session) -> None:
 
 
 def new_client(**extra: object) -> dict:
-    return {"name": "厦门示例贸易有限公司", "credit_code": CODE, "registered_capital": 20_000_000,
-            "ownership_type": "private", "state_ownership_pct": 0,
-            "contacts": [{"name": "李四", "phone": "13812341234", "email": "lisi@example.com"}],
-            "bank_account": "6222 0200 1234 5678", "legal_representative": "张三", **extra}
+    return {
+        "name": "厦门示例贸易有限公司",
+        "credit_code": CODE,
+        "registered_capital": 20_000_000,
+        "ownership_type": "private",
+        "state_ownership_pct": 0,
+        "contacts": [{"name": "李四", "phone": "13812341234", "email": "lisi@example.com"}],
+        "bank_account": "6222 0200 1234 5678",
+        "legal_representative": "张三",
+        **extra,
+    }
 
 
 def test_validation_reports_every_bad_field_at_once() -> None:
-    bad = new_client(credit_code=CODE[:-1] + ("0" if CODE[-1] != "0" else "1"),
-                     registered_capital=-5, state_ownership_pct=120, rating="E",
-                     risk_level="extreme", bank_account="12", credit_limit=-1,
-                     contacts=[{"name": "x", "phone": "call me"}])
+    bad = new_client(
+        credit_code=CODE[:-1] + ("0" if CODE[-1] != "0" else "1"),
+        registered_capital=-5,
+        state_ownership_pct=120,
+        rating="E",
+        risk_level="extreme",
+        bank_account="12",
+        credit_limit=-1,
+        contacts=[{"name": "x", "phone": "call me"}],
+    )
     with pytest.raises(ValidationFailed) as caught:
         validate_client_fields(bad, partial=False)
     errors = caught.value.extra["errors"]
-    assert set(errors) == {"credit_code", "registered_capital", "state_ownership_pct", "rating",
-                           "risk_level", "bank_account", "credit_limit", "contacts"}
+    assert set(errors) == {
+        "credit_code",
+        "registered_capital",
+        "state_ownership_pct",
+        "rating",
+        "risk_level",
+        "bank_account",
+        "credit_limit",
+        "contacts",
+    }
     assert "check character" in errors["credit_code"][0]
     assert "phone" in errors["contacts"][0]
 
 
 def test_validation_cleans_values_and_refuses_unknown_fields() -> None:
-    cleaned = validate_client_fields(new_client(credit_code=CODE.lower(), tags=["b", "a", "a"]),
-                                     partial=False)
+    cleaned = validate_client_fields(
+        new_client(credit_code=CODE.lower(), tags=["b", "a", "a"]), partial=False
+    )
     assert cleaned["credit_code"] == CODE
     assert cleaned["bank_account"] == "6222020012345678"
     assert cleaned["registered_capital"] == Decimal("20000000")
@@ -90,7 +112,9 @@ def test_sensitive_change_validation_covers_only_the_six_fields() -> None:
         validate_sensitive_change("name", "x")
 
 
-def test_sales_create_their_own_clients_and_duplicates_are_refused(session: Session, users: None) -> None:
+def test_sales_create_their_own_clients_and_duplicates_are_refused(
+    session: Session, users: None
+) -> None:
     client = create_client(session, new_client(), SALES1)
     session.commit()
     assert (client.owner, client.status, client.version) == ("sales1", "prospect", 1)
@@ -98,18 +122,26 @@ def test_sales_create_their_own_clients_and_duplicates_are_refused(session: Sess
         create_client(session, new_client(name="another"), SALES2)
     session.rollback()
     with pytest.raises(Forbidden):
-        create_client(session, new_client(credit_code=make_credit_code("91110000100000001"),
-                                          owner="sales2"), SALES1)
+        create_client(
+            session,
+            new_client(credit_code=make_credit_code("91110000100000001"), owner="sales2"),
+            SALES1,
+        )
     session.rollback()
     with pytest.raises(ValidationFailed) as caught:
-        create_client(session, new_client(credit_code=make_credit_code("91110000100000002"),
-                                          rating="A"), SALES1)
+        create_client(
+            session,
+            new_client(credit_code=make_credit_code("91110000100000002"), rating="A"),
+            SALES1,
+        )
     assert "rating" in caught.value.extra["errors"]
     with pytest.raises(Forbidden):
         create_client(session, new_client(), AUDITOR)
 
 
-def test_edits_are_refused_for_other_owners_and_sensitive_fields(session: Session, users: None) -> None:
+def test_edits_are_refused_for_other_owners_and_sensitive_fields(
+    session: Session, users: None
+) -> None:
     client = create_client(session, new_client(), SALES1)
     session.commit()
     with pytest.raises(NotFound):  # another owner's client: as if there were none
@@ -122,8 +154,16 @@ def test_edits_are_refused_for_other_owners_and_sensitive_fields(session: Sessio
     with pytest.raises(VersionConflict):
         update_client(session, client.id, {"industry": "retail"}, SALES1, expected_version=7)
     session.rollback()
-    update_client(session, client.id, {"industry": "retail", "contacts": [
-        {"name": "李四", "phone": "13900001111", "email": None}]}, SALES1, expected_version=1)
+    update_client(
+        session,
+        client.id,
+        {
+            "industry": "retail",
+            "contacts": [{"name": "李四", "phone": "13900001111", "email": None}],
+        },
+        SALES1,
+        expected_version=1,
+    )
     session.commit()
     assert client.version == 2
     edit = client_history(session, client.id)[-1]
@@ -142,7 +182,9 @@ def test_creation_diff_masks_personal_data(session: Session, users: None) -> Non
     assert "6222020012345678" not in str(created.payload)
 
 
-def test_views_are_masked_by_role_and_unmasked_reads_are_audited(session: Session, users: None) -> None:
+def test_views_are_masked_by_role_and_unmasked_reads_are_audited(
+    session: Session, users: None
+) -> None:
     client = create_client(session, new_client(), SALES1)
     session.commit()
     sales_view = client_view(session, client, SALES1)
@@ -156,14 +198,21 @@ def test_views_are_masked_by_role_and_unmasked_reads_are_audited(session: Sessio
     session.commit()
     reads = [r for r in client_history(session, client.id) if r.kind == "client.sensitive_read"]
     assert [(r.actor, r.payload["fields"]) for r in reads] == [
-        ("risk1", ["bank_account", "contacts.phone"])]
+        ("risk1", ["bank_account", "contacts.phone"])
+    ]
 
 
 def test_sensitive_fields_change_through_the_approved_path(session: Session, users: None) -> None:
     client = create_client(session, new_client(), SALES1)
     session.commit()
-    diff = set_sensitive_fields(session, client, {"credit_limit": 500000, "bank_account": "6222999988887777"},
-                                Actor.system("sensitive_edit"), reason="new bank", approvers=["risk1", "legal1"])
+    diff = set_sensitive_fields(
+        session,
+        client,
+        {"credit_limit": 500000, "bank_account": "6222999988887777"},
+        Actor.system("sensitive_edit"),
+        reason="new bank",
+        approvers=["risk1", "legal1"],
+    )
     session.commit()
     assert client.credit_limit == Decimal("500000")
     assert diff["bank_account"]["after"] == "6222999988887777"
@@ -176,8 +225,10 @@ def test_sensitive_fields_change_through_the_approved_path(session: Session, use
 def test_personal_data_is_ciphertext_in_the_database(session: Session, users: None) -> None:
     client = create_client(session, new_client(id_number="110101199003071234"), SALES1)
     session.commit()
-    row = session.execute(text("SELECT bank_account, contacts, id_number FROM clients WHERE id = :id"),
-                           {"id": client.id}).one()
+    row = session.execute(
+        text("SELECT bank_account, contacts, id_number FROM clients WHERE id = :id"),
+        {"id": client.id},
+    ).one()
     for raw in row:
         assert raw.startswith("gAAAAA")  # a Fernet token
     assert "13812341234" not in row.contacts and "6222" not in row.bank_account

@@ -72,7 +72,11 @@ def test_a_due_timer_fires_once_even_after_a_scheduler_restart(engine_rt, sessio
     session.expire_all()
     inst = session.get(WorkflowInstance, inst.id)
     assert inst.breached is True and inst.data["breaches"] == 1
-    records = session.execute(select(AuditRecord).where(AuditRecord.trigger == "escalate")).scalars().all()
+    records = (
+        session.execute(select(AuditRecord).where(AuditRecord.trigger == "escalate"))
+        .scalars()
+        .all()
+    )
     assert [r.actor for r in records] == ["system:timer"]
 
 
@@ -81,7 +85,9 @@ def test_a_timer_whose_case_moved_on_is_a_no_op(engine_rt, session):
     rt = engine_rt
     timer = session.execute(select(Timer).where(Timer.instance_id == inst.id)).scalar_one()
     # the case leaves the state but the timer row was already claimed (race with the scheduler)
-    session.execute(text("UPDATE timers SET due_at = :t"), {"t": clock.now() - timedelta(seconds=1)})
+    session.execute(
+        text("UPDATE timers SET due_at = :t"), {"t": clock.now() - timedelta(seconds=1)}
+    )
     session.commit()
     Scheduler(rt.session_factory, rt.catalog.registry, rt.settings).run_once()
     engine.fire(session, inst.id, "withdraw", SALES)
@@ -126,13 +132,22 @@ def test_background_tasks_run_once_and_repeated_failure_opens_an_incident(engine
     session.rollback()  # release SQLite's write lock before the worker runs
     tasks.drain(rt.session_factory, rt.catalog.registry, max_attempts=3)
     session.expire_all()
-    incident = session.execute(select(Incident).where(Incident.instance_id == failing.id)).scalar_one()
+    incident = session.execute(
+        select(Incident).where(Incident.instance_id == failing.id)
+    ).scalar_one()
     assert incident.attempts == 3 and "data provider is down" in incident.error
     failed = session.get(WorkflowInstance, failing.id)
-    assert failed.state == "pending" and "notes" not in failed.data  # never a silent skip or approval
-    kinds = [r.kind for r in session.execute(
-        select(AuditRecord).where(AuditRecord.stream == audit.instance_stream(failing.id))
-        .order_by(AuditRecord.seq)).scalars()]
+    assert (
+        failed.state == "pending" and "notes" not in failed.data
+    )  # never a silent skip or approval
+    kinds = [
+        r.kind
+        for r in session.execute(
+            select(AuditRecord)
+            .where(AuditRecord.stream == audit.instance_stream(failing.id))
+            .order_by(AuditRecord.seq)
+        ).scalars()
+    ]
     assert kinds == ["started", "transition", "incident"]
     assert verify_all(session).ok
 

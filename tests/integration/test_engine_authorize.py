@@ -28,11 +28,11 @@ def pending(session: Session) -> WorkflowInstance:
 def test_it_refuses_as_fire_would_without_reading_any_input(session: Session, engine_rt) -> None:  # noqa: ANN001
     case = pending(session)
     refusals = [
-        (OTHER_SALES, "approve", {}, NotFound),          # not theirs to see
+        (OTHER_SALES, "approve", {}, NotFound),  # not theirs to see
         (RISK, "no_such_action", {}, UnknownAction),
         (RISK, "approve", {"expected_version": 1}, VersionConflict),
-        (RISK, "submit", {}, IllegalState),              # not from pending
-        (AUDITOR, "approve", {}, Forbidden),             # no role for it
+        (RISK, "submit", {}, IllegalState),  # not from pending
+        (AUDITOR, "approve", {}, Forbidden),  # no role for it
         (SALES, "reject", {}, Forbidden),
     ]
     for actor, trigger, kwargs, error in refusals:
@@ -46,11 +46,14 @@ def test_it_refuses_as_fire_would_without_reading_any_input(session: Session, en
 
 
 def test_a_refusal_gives_way_to_an_earlier_request_with_the_same_idempotency_key(
-        session: Session, engine_rt) -> None:  # noqa: ANN001
+    session: Session, engine_rt
+) -> None:  # noqa: ANN001
     case = pending(session)
     engine.fire(session, case.id, "approve", RISK, {"amount": 5}, idempotency_key="k-1")
     session.commit()
     with pytest.raises(IllegalState):  # the case is approved now
         engine.authorize(session, case.id, "approve", RISK)
     engine.authorize(session, case.id, "approve", RISK, idempotency_key="k-1")  # fire() replays it
-    assert engine.fire(session, case.id, "approve", RISK, {"amount": 5}, idempotency_key="k-1").replayed
+    assert engine.fire(
+        session, case.id, "approve", RISK, {"amount": 5}, idempotency_key="k-1"
+    ).replayed

@@ -28,8 +28,11 @@ ACTORS = [
     Actor.system("timer"),
 ]
 TRIGGERS = ["submit", "approve", "reject", "withdraw", "escalate", "fly"]
-PAYLOADS = st.one_of(st.just({}), st.fixed_dictionaries({"amount": st.integers(-5, 2_000_000)}),
-                     st.fixed_dictionaries({"amount": st.text(max_size=3)}))
+PAYLOADS = st.one_of(
+    st.just({}),
+    st.fixed_dictionaries({"amount": st.integers(-5, 2_000_000)}),
+    st.fixed_dictionaries({"amount": st.text(max_size=3)}),
+)
 
 
 def run_machine(rt, max_examples: int) -> None:
@@ -46,14 +49,27 @@ def run_machine(rt, max_examples: int) -> None:
             self.seen[inst.id] = (1, False)
 
         @precondition(lambda self: bool(self.seen))
-        @rule(data=st.data(), actor=st.sampled_from(ACTORS), trigger=st.sampled_from(TRIGGERS),
-              payload=PAYLOADS, stale=st.booleans(), comment=st.sampled_from([None, "", "ok"]))
+        @rule(
+            data=st.data(),
+            actor=st.sampled_from(ACTORS),
+            trigger=st.sampled_from(TRIGGERS),
+            payload=PAYLOADS,
+            stale=st.booleans(),
+            comment=st.sampled_from([None, "", "ok"]),
+        )
         def act(self, data, actor, trigger, payload, stale, comment) -> None:  # noqa: ANN001
             case = data.draw(st.sampled_from(sorted(self.seen)))
             version, _ = self.seen[case]
             try:
-                engine.fire(self.session, case, trigger, actor, payload, comment=comment,
-                            expected_version=version - 1 if stale else version)
+                engine.fire(
+                    self.session,
+                    case,
+                    trigger,
+                    actor,
+                    payload,
+                    comment=comment,
+                    expected_version=version - 1 if stale else version,
+                )
                 self.session.commit()
             except RiskloopError:
                 self.session.rollback()
@@ -78,9 +94,15 @@ def run_machine(rt, max_examples: int) -> None:
                 assert n == inst.version  # one 'started' record plus one per transition
             self.session.close()
 
-    run_state_machine_as_test(EngineMachine, settings=settings(
-        max_examples=max_examples, stateful_step_count=12, deadline=None,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        EngineMachine,
+        settings=settings(
+            max_examples=max_examples,
+            stateful_step_count=12,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
 
 
 def test_random_action_sequences_keep_versions_finals_chain_and_replay(engine_rt, db_url):

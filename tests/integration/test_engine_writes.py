@@ -30,18 +30,26 @@ def _submitted(session) -> int:
 
 def test_a_keyed_firing_writes_every_row_and_replays(session, engine_rt):
     case = _submitted(session)
-    first = transact(session, lambda: engine.fire(session, case, "approve", RISK, {"amount": 3},
-                                                  idempotency_key="k-1"))
-    again = transact(session, lambda: engine.fire(session, case, "approve", RISK, {"amount": 3},
-                                                  idempotency_key="k-1"))
+    first = transact(
+        session,
+        lambda: engine.fire(session, case, "approve", RISK, {"amount": 3}, idempotency_key="k-1"),
+    )
+    again = transact(
+        session,
+        lambda: engine.fire(session, case, "approve", RISK, {"amount": 3}, idempotency_key="k-1"),
+    )
     assert again.replayed and (again.version, again.to_state) == (first.version, first.to_state)
     row = session.get(IdempotencyRecord, ("rob", "k-1"))
     assert row.result["audit_seq"] == first.audit_seq == 3
-    timers = session.execute(select(Timer.state, Timer.status).where(Timer.instance_id == case)
-                             ).all()
+    timers = session.execute(
+        select(Timer.state, Timer.status).where(Timer.instance_id == case)
+    ).all()
     assert ("pending", "cancelled") in timers
-    assert session.execute(select(OutboxMessage.task).where(OutboxMessage.instance_id == case)
-                           ).scalars().all()  # the approve transition's task
+    assert (
+        session.execute(select(OutboxMessage.task).where(OutboxMessage.instance_id == case))
+        .scalars()
+        .all()
+    )  # the approve transition's task
     assert verify_all(session).ok
 
 
@@ -49,8 +57,11 @@ def test_a_copy_the_session_holds_is_brought_up_to_date(session, engine_rt):
     case = _submitted(session)
     held = session.get(WorkflowInstance, case)
     result = engine.fire(session, case, "approve", RISK, {"amount": 3})
-    assert (held.state, held.version, held.audit_seq) == (result.to_state, result.version,
-                                                          result.audit_seq)
+    assert (held.state, held.version, held.audit_seq) == (
+        result.to_state,
+        result.version,
+        result.audit_seq,
+    )
     assert result.instance is not None and result.instance.state == result.to_state
     session.commit()
     assert session.get(WorkflowInstance, case) is held
@@ -85,22 +96,38 @@ def test_a_key_written_first_by_another_request_is_retried_into_a_replay(pg_rt, 
         if not raced:
             raced.append(True)
             with pg_rt.session_factory() as other:
-                other.add(IdempotencyRecord(
-                    actor="rob", key="race", instance_id=case, trigger="approve",
-                    result={"instance_id": case, "trigger": "approve", "from_state": "pending",
-                            "to_state": "approved", "version": 3, "audit_seq": 3}))
+                other.add(
+                    IdempotencyRecord(
+                        actor="rob",
+                        key="race",
+                        instance_id=case,
+                        trigger="approve",
+                        result={
+                            "instance_id": case,
+                            "trigger": "approve",
+                            "from_state": "pending",
+                            "to_state": "approved",
+                            "version": 3,
+                            "audit_seq": 3,
+                        },
+                    )
+                )
                 other.commit()
         return persist(session, change)
 
     monkeypatch.setattr(writes, "persist", winner_first)
     with pg_rt.session_factory() as s:
-        result = transact(s, lambda: engine.fire(s, case, "approve", RISK, {"amount": 3},
-                                                 idempotency_key="race"))
+        result = transact(
+            s, lambda: engine.fire(s, case, "approve", RISK, {"amount": 3}, idempotency_key="race")
+        )
         assert result.replayed and result.to_state == "approved"
         assert s.get(WorkflowInstance, case).version == 2  # the loser wrote nothing
         with pytest.raises(IntegrityError):
-            s.add(IdempotencyRecord(actor="rob", key="race", instance_id=case,
-                                    trigger="approve", result={}))
+            s.add(
+                IdempotencyRecord(
+                    actor="rob", key="race", instance_id=case, trigger="approve", result={}
+                )
+            )
             s.flush()
 
 
@@ -121,8 +148,12 @@ def test_postgresql_fires_in_three_round_trips(pg_rt):
         event.listen(bind, "commit", committed)
         psycopg.Cursor.execute = counted  # type: ignore[method-assign]
         try:
-            transact(s, lambda: engine.fire(s, case, "approve", RISK, {"amount": 3},
-                                            idempotency_key="rt-1"))
+            transact(
+                s,
+                lambda: engine.fire(
+                    s, case, "approve", RISK, {"amount": 3}, idempotency_key="rt-1"
+                ),
+            )
         finally:
             psycopg.Cursor.execute = original  # type: ignore[method-assign]
             event.remove(bind, "commit", committed)

@@ -27,14 +27,22 @@ print(json.dumps({"outcome": outcome, "foreign": foreign}))
 
 
 def test_the_leave_request_runs_to_its_final_state_on_the_engine_alone(empty_db_url):
-    done = subprocess.run([sys.executable, "-c", PROBE, str(EXAMPLE), empty_db_url],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(EXAMPLE), empty_db_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["foreign"] == []
     assert report["outcome"] == {
-        "state": "approved", "is_open": False, "self_approval_refused_by": "not_initiator",
-        "approval": "bob", "trail": ["started:", "transition:approve"],
+        "state": "approved",
+        "is_open": False,
+        "self_approval_refused_by": "not_initiator",
+        "approval": "bob",
+        "trail": ["started:", "transition:approve"],
     }
 
 
@@ -49,6 +57,7 @@ def test_the_example_definition_is_refused_with_the_policy_roles_named_when_it_n
     doc["transitions"][0]["roles"] = ["risk_officer"]
     policy = RolePolicy(roles=frozenset({"employee", "supervisor"}))
     catalog = Catalog(builtins.registry, policy)
-    with pytest.raises(DefinitionError,
-                       match="unknown role 'risk_officer'; known: employee, supervisor, system"):
+    with pytest.raises(
+        DefinitionError, match="unknown role 'risk_officer'; known: employee, supervisor, system"
+    ):
         parse_definition(yaml.safe_dump(doc), "leave_request.yaml", catalog.registry, policy)

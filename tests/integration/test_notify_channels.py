@@ -64,7 +64,10 @@ def test_an_alert_mail_is_received_by_a_real_smtp_server(app, api, smtp_env):
     controller.start()
     try:
         cid = make_client(app, owner="sales1")
-        assert api.post("risk1", "/api/v1/alerts", json=alert_body(cid, title="客户涉诉")).status_code == 201
+        assert (
+            api.post("risk1", "/api/v1/alerts", json=alert_body(cid, title="客户涉诉")).status_code
+            == 201
+        )
         run_outbox(app)
     finally:
         controller.stop()
@@ -75,16 +78,24 @@ def test_an_alert_mail_is_received_by_a_real_smtp_server(app, api, smtp_env):
     assert "Subject:" in content
 
 
-def test_a_smtp_server_that_is_down_delays_mail_without_blocking_the_loop_or_in_app(app, api, smtp_env):
+def test_a_smtp_server_that_is_down_delays_mail_without_blocking_the_loop_or_in_app(
+    app, api, smtp_env
+):
     cid = make_client(app, owner="sales1")
     case = api.post("risk1", "/api/v1/alerts", json=alert_body(cid)).get_json()["id"]
     run_outbox(app, rounds=2)  # notify, then a first e-mail attempt against a closed port
     with app.app_context():
-        mails = list(db.session.execute(select(OutboxMessage).where(OutboxMessage.task == "send_email")).scalars())
+        mails = list(
+            db.session.execute(
+                select(OutboxMessage).where(OutboxMessage.task == "send_email")
+            ).scalars()
+        )
         assert len(mails) == 3
         assert {(m.status, m.attempts) for m in mails} == {("pending", 1)}
         assert "ConnectionRefusedError" in (mails[0].last_error or "")
-        assert db.session.execute(select(Notification).where(Notification.username == "sales1")).first()
+        assert db.session.execute(
+            select(Notification).where(Notification.username == "sales1")
+        ).first()
     assert api.act("sales1", case, "respond", assessment="a", plan="p").status_code == 200
 
     inbox = Inbox()
@@ -96,7 +107,9 @@ def test_a_smtp_server_that_is_down_delays_mail_without_blocking_the_loop_or_in_
         controller.stop()
     assert len(inbox.messages) == 3
     with app.app_context():
-        statuses = db.session.execute(select(OutboxMessage.status).where(OutboxMessage.task == "send_email")).scalars()
+        statuses = db.session.execute(
+            select(OutboxMessage.status).where(OutboxMessage.task == "send_email")
+        ).scalars()
         assert set(statuses) == {"done"}
 
 
@@ -118,7 +131,9 @@ class Receiver(BaseHTTPRequestHandler):
         return
 
 
-def test_notifications_are_posted_signed_to_the_webhook_and_retried_after_an_error(app, api, monkeypatch):
+def test_notifications_are_posted_signed_to_the_webhook_and_retried_after_an_error(
+    app, api, monkeypatch
+):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     Receiver.received, Receiver.fail_first = [], 1
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -127,17 +142,23 @@ def test_notifications_are_posted_signed_to_the_webhook_and_retried_after_an_err
     monkeypatch.setenv("RISKLOOP_NOTIFY_WEBHOOK_SECRET", "chat-secret")
     try:
         cid = make_client(app)
-        case = api.post("risk1", "/api/v1/alerts", json=alert_body(cid, level="black")).get_json()["id"]
+        case = api.post("risk1", "/api/v1/alerts", json=alert_body(cid, level="black")).get_json()[
+            "id"
+        ]
         run_outbox(app)
     finally:
         server.shutdown()
         server.server_close()
     assert len(Receiver.received) == 1  # the 503 was retried, then delivered once
     headers, body = Receiver.received[0]
-    assert headers["X-Riskloop-Signature"] == sign("chat-secret", headers["X-Riskloop-Timestamp"], body)
+    assert headers["X-Riskloop-Signature"] == sign(
+        "chat-secret", headers["X-Riskloop-Timestamp"], body
+    )
     payload = json.loads(body)
     assert payload["event"] == "alert_raised" and payload["instance_id"] == case
     assert "manager1" in payload["recipients"]
     with app.app_context():
-        hook = db.session.execute(select(OutboxMessage).where(OutboxMessage.task == "send_webhook")).scalar_one()
+        hook = db.session.execute(
+            select(OutboxMessage).where(OutboxMessage.task == "send_webhook")
+        ).scalar_one()
         assert (hook.status, hook.attempts) == ("done", 2)

@@ -43,9 +43,22 @@ def test_messages_written_while_redis_is_down_are_delivered_when_it_returns(engi
         with rt.session_factory() as s:
             assert [m.status for m in s.execute(select(OutboxMessage)).scalars()] == ["pending"]
 
-        server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                   "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                                  stdout=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         try:
             for _ in range(50):
                 try:

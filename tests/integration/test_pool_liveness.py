@@ -16,8 +16,9 @@ def _url_dsn(url: str) -> str:
 
 
 def test_an_idle_connection_cut_by_the_server_is_replaced_at_checkout(pg_url):
-    engine = create_engine(pg_url, pool_size=1, max_overflow=0,
-                           pool_events=liveness.pool_events(idle_s=0.05))
+    engine = create_engine(
+        pg_url, pool_size=1, max_overflow=0, pool_events=liveness.pool_events(idle_s=0.05)
+    )
     try:
         with engine.connect() as conn:
             first = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
@@ -32,8 +33,9 @@ def test_an_idle_connection_cut_by_the_server_is_replaced_at_checkout(pg_url):
 
 
 def test_a_connection_just_returned_is_not_pinged(pg_url):
-    engine = create_engine(pg_url, pool_size=1, max_overflow=0,
-                           pool_events=liveness.pool_events(idle_s=60))
+    engine = create_engine(
+        pg_url, pool_size=1, max_overflow=0, pool_events=liveness.pool_events(idle_s=60)
+    )
     sent: list[str] = []
     original = psycopg.Cursor.execute
 

@@ -38,8 +38,17 @@ def client() -> Client:
 
 
 def test_the_http_provider_reads_facts_and_hits(service: FakeService) -> None:
-    service.answers.append((200, {"dishonest_debtor": True, "litigation_count": 4,
-                                  "hits": [{"list": "court", "reason": "unpaid"}]}, 0.0))
+    service.answers.append(
+        (
+            200,
+            {
+                "dishonest_debtor": True,
+                "litigation_count": 4,
+                "hits": [{"list": "court", "reason": "unpaid"}],
+            },
+            0.0,
+        )
+    )
     result = HttpProvider(service.url, timeout=2, retries=0).lookup(None, client())  # type: ignore[arg-type]
     assert result.facts == {"dishonest_debtor": True, "litigation_count": 4}
     assert result.hits == [{"list": "court", "reason": "unpaid"}]
@@ -78,8 +87,15 @@ def test_nonsense_from_a_provider_is_not_taken_as_a_clean_record(service: FakeSe
 
 
 def test_providers_come_from_configuration() -> None:
-    names = [p.name for p in configured_providers({"RISKLOOP_SCREENING_PROVIDERS": "watchlist,http",
-                                                   "RISKLOOP_PROVIDER_URL": "http://127.0.0.1:9"})]
+    names = [
+        p.name
+        for p in configured_providers(
+            {
+                "RISKLOOP_SCREENING_PROVIDERS": "watchlist,http",
+                "RISKLOOP_PROVIDER_URL": "http://127.0.0.1:9",
+            }
+        )
+    ]
     assert names == ["watchlist", "http"]
     with pytest.raises(ConfigurationError):
         configured_providers({"RISKLOOP_SCREENING_PROVIDERS": "http"})
@@ -88,10 +104,15 @@ def test_providers_come_from_configuration() -> None:
 
 
 def test_provider_facts_only_make_a_client_look_worse() -> None:
-    merged = merge_facts({"blacklisted": False, "litigation_count": 2, "payment_history": "overdue"}, [
-        ProviderResult("a", {"blacklisted": True, "litigation_count": 1, "payment_history": "good"}),
-        ProviderResult("b", {"blacklisted": False, "litigation_count": 5}),
-    ])
+    merged = merge_facts(
+        {"blacklisted": False, "litigation_count": 2, "payment_history": "overdue"},
+        [
+            ProviderResult(
+                "a", {"blacklisted": True, "litigation_count": 1, "payment_history": "good"}
+            ),
+            ProviderResult("b", {"blacklisted": False, "litigation_count": 5}),
+        ],
+    )
     assert merged == {"blacklisted": True, "litigation_count": 5, "payment_history": "overdue"}
 
 
@@ -102,20 +123,40 @@ def test_watchlist_files_are_checked_row_by_row() -> None:
     assert set(caught.value.extra["errors"]) == {"row 3", "row 4"}
     with pytest.raises(ValidationFailed):
         parse_watchlist(b"code,name\n", "lists.csv")
-    rows = parse_watchlist(json.dumps([{"credit_code": CODE.lower(), "name": "A", "list": "dishonest_debtor",
-                                        "reason": ""}]), "lists.json")
+    rows = parse_watchlist(
+        json.dumps(
+            [{"credit_code": CODE.lower(), "name": "A", "list": "dishonest_debtor", "reason": ""}]
+        ),
+        "lists.json",
+    )
     assert rows[0]["credit_code"] == CODE
 
 
 def test_re_importing_a_list_replaces_it_and_leaves_other_lists(session: Session) -> None:
     actor = Actor.system("test")
-    import_watchlist(session, parse_watchlist(
-        f"credit_code,name,list,reason\n{CODE},A,blacklist,fraud\n{OTHER},B,dishonest_debtor,debt\n",
-        "first.csv"), actor, source="first.csv")
+    import_watchlist(
+        session,
+        parse_watchlist(
+            f"credit_code,name,list,reason\n{CODE},A,blacklist,fraud\n{OTHER},B,dishonest_debtor,debt\n",
+            "first.csv",
+        ),
+        actor,
+        source="first.csv",
+    )
     session.commit()
-    assert WatchlistProvider().lookup(session, client()).facts == {"blacklisted": True, "dishonest_debtor": False}
-    import_watchlist(session, parse_watchlist(f"credit_code,name,list,reason\n{OTHER},B,blacklist,new\n",
-                                              "second.csv"), actor, source="second.csv")
+    assert WatchlistProvider().lookup(session, client()).facts == {
+        "blacklisted": True,
+        "dishonest_debtor": False,
+    }
+    import_watchlist(
+        session,
+        parse_watchlist(f"credit_code,name,list,reason\n{OTHER},B,blacklist,new\n", "second.csv"),
+        actor,
+        source="second.csv",
+    )
     session.commit()
     assert listings(session, CODE) == []
-    assert sorted(e.list_name for e in listings(session, OTHER)) == ["blacklist", "dishonest_debtor"]
+    assert sorted(e.list_name for e in listings(session, OTHER)) == [
+        "blacklist",
+        "dishonest_debtor",
+    ]

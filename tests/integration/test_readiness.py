@@ -50,8 +50,11 @@ def test_not_ready_names_the_dependency_that_does_not_answer(client_for, failing
     require("PostgreSQL", postgres_available())
     require("Redis", redis_available())
     closed = _closed_port()
-    database_url = (f"postgresql+psycopg://postgres@127.0.0.1:{closed}/riskloop"
-                    if failing == "database" else PG_ADMIN_URL)
+    database_url = (
+        f"postgresql+psycopg://postgres@127.0.0.1:{closed}/riskloop"
+        if failing == "database"
+        else PG_ADMIN_URL
+    )
     redis_url = f"redis://127.0.0.1:{closed}/0" if failing == "broker" else REDIS_TEST_URL
     client = client_for(database_url, redis_url)
 
@@ -72,8 +75,10 @@ def test_not_ready_names_the_dependency_that_does_not_answer(client_for, failing
 
 def test_both_down_are_both_named(client_for):
     closed = _closed_port()
-    client = client_for(f"postgresql+psycopg://postgres@127.0.0.1:{closed}/riskloop",
-                        f"redis://127.0.0.1:{closed}/0")
+    client = client_for(
+        f"postgresql+psycopg://postgres@127.0.0.1:{closed}/riskloop",
+        f"redis://127.0.0.1:{closed}/0",
+    )
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.get_json()["unavailable"] == ["database", "broker"]

@@ -39,16 +39,31 @@ from workflow.records.trail import instance_stream
 from workflow.risk.clients.model import Client
 from workflow.risk.sensitive_edit import request_sensitive_edit
 
-PEOPLE = [SALES, SALES2, RISK, RISK2, LEGAL, MANAGER, AUDITOR, ADMIN, ADMIN_RISK,
-          AUDITOR_LEGAL, SALES_RISK]
+PEOPLE = [
+    SALES,
+    SALES2,
+    RISK,
+    RISK2,
+    LEGAL,
+    MANAGER,
+    AUDITOR,
+    ADMIN,
+    ADMIN_RISK,
+    AUDITOR_LEGAL,
+    SALES_RISK,
+]
 # Approvers come up more often so that runs often get as far as an applied change.
 EVERYONE = [*PEOPLE, RISK, RISK2, LEGAL, MANAGER, Actor.system("timer")]
 TRIGGERS = ["approve"] * 6 + ["reject", "cancel", "expire"]
 CHANGES = st.one_of(
     st.fixed_dictionaries({"rating": st.sampled_from(["S", "A", "C", "D"])}),
     st.fixed_dictionaries({"credit_limit": st.integers(0, 10**9)}),
-    st.fixed_dictionaries({"rating": st.sampled_from(["A", "C"]),
-                           "legal_representative": st.sampled_from(["李娜", "王强"])}),
+    st.fixed_dictionaries(
+        {
+            "rating": st.sampled_from(["A", "C"]),
+            "legal_representative": st.sampled_from(["李娜", "王强"]),
+        }
+    ),
 )
 FORBIDDEN_ROLES = {"auditor", "admin"}
 
@@ -68,8 +83,11 @@ def run_machine(rt, max_examples: int) -> set[str]:  # noqa: ANN001
 
         def values(self, client_id: int) -> dict[str, object]:
             client = self.s.get(Client, client_id)
-            return {"rating": client.rating, "credit_limit": client.credit_limit,
-                    "legal_representative": client.legal_representative}
+            return {
+                "rating": client.rating,
+                "credit_limit": client.credit_limit,
+                "legal_representative": client.legal_representative,
+            }
 
         @initialize(changes=CHANGES)
         def first_request(self, changes: dict) -> None:
@@ -85,22 +103,29 @@ def run_machine(rt, max_examples: int) -> set[str]:  # noqa: ANN001
                 self.s.rollback()
 
         @precondition(lambda self: bool(self.cases))
-        @rule(data=st.data(), actor=st.sampled_from(EVERYONE), trigger=st.sampled_from(TRIGGERS),
-              comment=st.sampled_from([None, "reason"]),
-              stale=st.sampled_from([False, False, False, True]))
-        def act(self, data: st.DataObject, actor: Actor, trigger: str, comment: str | None,
-                stale: bool) -> None:
+        @rule(
+            data=st.data(),
+            actor=st.sampled_from(EVERYONE),
+            trigger=st.sampled_from(TRIGGERS),
+            comment=st.sampled_from([None, "reason"]),
+            stale=st.sampled_from([False, False, False, True]),
+        )
+        def act(
+            self, data: st.DataObject, actor: Actor, trigger: str, comment: str | None, stale: bool
+        ) -> None:
             case = data.draw(st.sampled_from(self.cases[-3:]))
             inst = self.s.get(WorkflowInstance, case)
             version = inst.version - 1 if stale else None
             self.s.rollback()
             self.act_on(case, actor, trigger, comment, version)
 
-        def act_on(self, case: int, actor: Actor, trigger: str, comment: str | None,
-                   version: int | None) -> None:
+        def act_on(
+            self, case: int, actor: Actor, trigger: str, comment: str | None, version: int | None
+        ) -> None:
             try:
-                result = engine.fire(self.s, case, trigger, actor, comment=comment,
-                                     expected_version=version)
+                result = engine.fire(
+                    self.s, case, trigger, actor, comment=comment, expected_version=version
+                )
                 self.s.commit()
             except RiskloopError:
                 self.s.rollback()
@@ -128,12 +153,18 @@ def run_machine(rt, max_examples: int) -> set[str]:  # noqa: ANN001
 
         @invariant()
         def every_applied_change_had_two_distinct_eligible_approvers(self) -> None:
-            applied = self.s.execute(select(WorkflowInstance).where(
-                WorkflowInstance.state == "applied")).scalars()
+            applied = self.s.execute(
+                select(WorkflowInstance).where(WorkflowInstance.state == "applied")
+            ).scalars()
             for inst in applied:
-                approvals = list(self.s.execute(select(AuditRecord).where(
-                    AuditRecord.stream == instance_stream(inst.id),
-                    AuditRecord.trigger == "approve")).scalars())
+                approvals = list(
+                    self.s.execute(
+                        select(AuditRecord).where(
+                            AuditRecord.stream == instance_stream(inst.id),
+                            AuditRecord.trigger == "approve",
+                        )
+                    ).scalars()
+                )
                 people = {r.actor for r in approvals}
                 assert len(approvals) == 2 and len(people) == 2, people
                 assert inst.created_by not in people
@@ -149,7 +180,8 @@ def run_machine(rt, max_examples: int) -> set[str]:  # noqa: ANN001
                 for field, value in expected.items():
                     now = current[field]
                     assert (float(now) if field == "credit_limit" else now) == (
-                        float(value) if field == "credit_limit" else value), field  # type: ignore[arg-type]
+                        float(value) if field == "credit_limit" else value
+                    ), field  # type: ignore[arg-type]
             self.s.rollback()
 
         def teardown(self) -> None:
@@ -157,13 +189,21 @@ def run_machine(rt, max_examples: int) -> set[str]:  # noqa: ANN001
             assert report.ok, report.first_break
             self.s.close()
 
-    run_state_machine_as_test(DualApproval, settings=settings(
-        max_examples=max_examples, stateful_step_count=20, deadline=None,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        DualApproval,
+        settings=settings(
+            max_examples=max_examples,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
     return reached
 
 
-def test_no_sequence_of_actions_applies_a_change_without_two_distinct_eligible_approvers(rt, db_url):
+def test_no_sequence_of_actions_applies_a_change_without_two_distinct_eligible_approvers(
+    rt, db_url
+):
     reached = run_machine(rt, 25 if db_url.startswith("sqlite") else 10)
     # The run must get as far as applied changes, or the invariants prove little. (Which
     # sequences a derandomized run draws also depends on the modules loaded in the process:

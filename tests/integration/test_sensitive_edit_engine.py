@@ -58,16 +58,21 @@ def refused(db, inst, trigger, actor) -> str:  # noqa: ANN001
 
 
 def records(db, stream: str) -> list[AuditRecord]:  # noqa: ANN001
-    return list(db.execute(select(AuditRecord).where(AuditRecord.stream == stream)
-                           .order_by(AuditRecord.seq)).scalars())
+    return list(
+        db.execute(
+            select(AuditRecord).where(AuditRecord.stream == stream).order_by(AuditRecord.seq)
+        ).scalars()
+    )
 
 
 def test_two_distinct_approvers_apply_the_change_and_the_trail_shows_who_approved_what(db):
     client = make_client(db)
     inst = request(db, client, {"credit_limit": 800000, "rating": "A"})
     assert inst.state == "requested"
-    assert inst.data["changes"] == {"credit_limit": {"before": 500000.0, "after": 800000.0},
-                                    "rating": {"before": "B", "after": "A"}}
+    assert inst.data["changes"] == {
+        "credit_limit": {"before": 500000.0, "after": 800000.0},
+        "rating": {"before": "B", "after": "A"},
+    }
     act(db, inst, "approve", RISK)
     assert inst.state == "first_approved"
     act(db, inst, "approve", LEGAL)
@@ -77,11 +82,17 @@ def test_two_distinct_approvers_apply_the_change_and_the_trail_shows_who_approve
     assert (client.credit_limit, client.rating, client.version) == (Decimal("800000.00"), "A", 2)
     final = records(db, f"workflow:{inst.id}")[-1]
     assert (final.trigger, final.to_state, final.actor) == ("approve", "applied", "legal1")
-    assert final.payload["diff"] == {"credit_limit": {"before": 500000.0, "after": 800000.0},
-                                     "rating": {"before": "B", "after": "A"}}
+    assert final.payload["diff"] == {
+        "credit_limit": {"before": 500000.0, "after": 800000.0},
+        "rating": {"before": "B", "after": "A"},
+    }
     assert [(a["by"], a["roles"]) for a in final.payload["approvals"]] == [
-        ("risk1", ["risk_officer"]), ("legal1", ["legal"])]
-    changed = [r for r in records(db, client_stream(client.id)) if r.kind == "client.sensitive_changed"]
+        ("risk1", ["risk_officer"]),
+        ("legal1", ["legal"]),
+    ]
+    changed = [
+        r for r in records(db, client_stream(client.id)) if r.kind == "client.sensitive_changed"
+    ]
     assert len(changed) == 1
     assert changed[0].payload["diff"]["rating"] == {"before": "B", "after": "A"}
     assert changed[0].payload["approvers"] == ["risk1 (risk_officer)", "legal1 (legal)"]
@@ -123,7 +134,9 @@ def test_people_without_an_approver_role_who_may_not_see_the_case_are_refused(db
         db.rollback()
         assert info.value.extra.get("rule", "role") == "role"
     assert (db.get(WorkflowInstance, inst.id).state, db.get(WorkflowInstance, inst.id).version) == (
-        "requested", 1)
+        "requested",
+        1,
+    )
 
 
 @pytest.mark.parametrize("actor", [ADMIN_RISK, AUDITOR_LEGAL])
@@ -174,7 +187,9 @@ def test_stale_data_at_apply_time_ends_in_conflict_and_changes_nothing(db):
     db.expire_all()
     client = db.get(Client, client.id)
     assert (client.credit_limit, client.legal_representative) == (Decimal("600000.00"), "张伟")
-    assert not [r for r in records(db, client_stream(client.id)) if r.kind == "client.sensitive_changed"]
+    assert not [
+        r for r in records(db, client_stream(client.id)) if r.kind == "client.sensitive_changed"
+    ]
     assert records(db, f"workflow:{inst.id}")[-1].payload["conflict_fields"] == ["credit_limit"]
 
 
@@ -188,17 +203,24 @@ def _expire_due(rt, db, at: datetime) -> None:  # noqa: ANN001
 def test_a_request_expires_72_hours_after_it_was_filed_even_after_one_approval(rt, db):
     t0 = datetime(2026, 11, 23, 9, 0)
     clock.freeze(t0)
-    first, second = request(db, make_client(db), {"rating": "A"}), request(db, make_client(db), {"rating": "C"})
+    first, second = (
+        request(db, make_client(db), {"rating": "A"}),
+        request(db, make_client(db), {"rating": "C"}),
+    )
     clock.freeze(t0 + timedelta(hours=70))
     act(db, first, "approve", RISK)  # the deadline does not restart with the first approval
     _expire_due(rt, db, t0 + timedelta(hours=71, minutes=59))
     db.expire_all()
-    assert (db.get(WorkflowInstance, first.id).state, db.get(WorkflowInstance, second.id).state) == (
-        "first_approved", "requested")
+    assert (
+        db.get(WorkflowInstance, first.id).state,
+        db.get(WorkflowInstance, second.id).state,
+    ) == ("first_approved", "requested")
     _expire_due(rt, db, t0 + timedelta(hours=72, seconds=1))
     db.expire_all()
-    assert (db.get(WorkflowInstance, first.id).state, db.get(WorkflowInstance, second.id).state) == (
-        "expired", "expired")
+    assert (
+        db.get(WorkflowInstance, first.id).state,
+        db.get(WorkflowInstance, second.id).state,
+    ) == ("expired", "expired")
     last = records(db, f"workflow:{first.id}")[-1]
     assert (last.trigger, last.actor) == ("expire", "system:timer")
     with pytest.raises(IllegalState):
@@ -227,7 +249,11 @@ def test_blacklisting_an_active_client_also_suspends_it(db):
         assert inst.state == "applied"
     db.expire_all()
     active, prospect = db.get(Client, active.id), db.get(Client, prospect.id)
-    assert (active.blacklisted, active.status, active.status_before_suspension) == (True, "suspended", "active")
+    assert (active.blacklisted, active.status, active.status_before_suspension) == (
+        True,
+        "suspended",
+        "active",
+    )
     assert (prospect.blacklisted, prospect.status) == (True, "prospect")
     kinds = [r.kind for r in records(db, client_stream(active.id))]
     assert kinds[-2:] == ["client.sensitive_changed", "client.suspended"]
@@ -240,16 +266,22 @@ def test_an_applied_bank_account_is_stored_encrypted_and_never_in_clear_in_the_c
     act(db, inst, "approve", MANAGER)
     db.expire_all()
     assert db.get(Client, client.id).bank_account == NEW_ACCOUNT
-    raw = db.execute(text("SELECT bank_account FROM clients WHERE id = :id"), {"id": client.id}).scalar_one()
+    raw = db.execute(
+        text("SELECT bank_account FROM clients WHERE id = :id"), {"id": client.id}
+    ).scalar_one()
     assert raw.startswith("gAAAA") and NEW_ACCOUNT not in raw
-    case = db.execute(text("SELECT data FROM workflow_instances WHERE id = :id"), {"id": inst.id}).scalar_one()
+    case = db.execute(
+        text("SELECT data FROM workflow_instances WHERE id = :id"), {"id": inst.id}
+    ).scalar_one()
     trail = db.execute(text("SELECT payload FROM audit_records")).scalars().all()
     for stored in [case, *trail]:
         dumped = stored if isinstance(stored, str) else json.dumps(stored)
         assert NEW_ACCOUNT not in dumped and "6222020012345678" not in dumped
     final = records(db, f"workflow:{inst.id}")[-1]
-    assert final.payload["diff"]["bank_account"] == {"before": "**** **** **** 5678",
-                                                     "after": "**** **** **** 7766"}
+    assert final.payload["diff"]["bank_account"] == {
+        "before": "**** **** **** 5678",
+        "after": "**** **** **** 7766",
+    }
 
 
 def test_the_case_shows_before_and_after_masked_by_role(db):
@@ -257,12 +289,16 @@ def test_the_case_shows_before_and_after_masked_by_role(db):
     inst = request(db, client, {"bank_account": NEW_ACCOUNT, "credit_limit": 700000, "rating": "A"})
     sales_view = sensitive_edit_view(db, inst, SALES)["changes"]
     risk_view = sensitive_edit_view(db, inst, RISK)["changes"]
-    assert sales_view == {"bank_account": {"before": "**** **** **** 5678", "after": "**** **** **** 7766"},
-                          "credit_limit": {"before": None, "after": None},
-                          "rating": {"before": "B", "after": "A"}}
-    assert risk_view == {"bank_account": {"before": "**** **** **** 5678", "after": "**** **** **** 7766"},
-                         "credit_limit": {"before": 500000.0, "after": 700000.0},
-                         "rating": {"before": "B", "after": "A"}}
+    assert sales_view == {
+        "bank_account": {"before": "**** **** **** 5678", "after": "**** **** **** 7766"},
+        "credit_limit": {"before": None, "after": None},
+        "rating": {"before": "B", "after": "A"},
+    }
+    assert risk_view == {
+        "bank_account": {"before": "**** **** **** 5678", "after": "**** **** **** 7766"},
+        "credit_limit": {"before": 500000.0, "after": 700000.0},
+        "rating": {"before": "B", "after": "A"},
+    }
     assert sensitive_edit_view(db, inst, ADMIN)["changes"] == sales_view
 
 
@@ -279,16 +315,19 @@ def test_a_second_open_request_on_the_same_field_is_refused(db):
     assert request(db, client, {"credit_limit": 2}).state == "requested"
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({}, "changes"),
-    ({"nickname": "x"}, "nickname"),
-    ({"industry": "mining"}, "industry"),
-    ({"rating": "Z"}, "rating"),
-    ({"credit_limit": -5}, "credit_limit"),
-    ({"bank_account": "12"}, "bank_account"),
-    ({"blacklisted": "yes"}, "blacklisted"),
-    ({"rating": "B"}, "rating"),  # the value it already has
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({}, "changes"),
+        ({"nickname": "x"}, "nickname"),
+        ({"industry": "mining"}, "industry"),
+        ({"rating": "Z"}, "rating"),
+        ({"credit_limit": -5}, "credit_limit"),
+        ({"bank_account": "12"}, "bank_account"),
+        ({"blacklisted": "yes"}, "blacklisted"),
+        ({"rating": "B"}, "rating"),  # the value it already has
+    ],
+)
 def test_invalid_changes_are_refused_with_the_field_named(db, changes, field):
     client = make_client(db)
     with pytest.raises(ValidationFailed) as info:
@@ -322,5 +361,9 @@ def test_the_demo_change_request_waits_for_two_approvers(db):
     add_demo_change_request(db)
     db.commit()
     inst = db.execute(select(WorkflowInstance)).scalar_one()
-    assert (inst.state, inst.subject_id, list(inst.data["changes"])) == ("requested", client.id, ["bank_account"])
+    assert (inst.state, inst.subject_id, list(inst.data["changes"])) == (
+        "requested",
+        client.id,
+        ["bank_account"],
+    )
     assert engine.available_actions(db, inst, RISK) == ["approve", "reject"]

@@ -36,8 +36,9 @@ def pg(tmp_path: Path) -> Iterator[runtime.Runtime]:
             yield add_to_catalog(rt)
 
 
-def race(rt: runtime.Runtime, case: int, actors: tuple[Actor, Actor],
-         version: int | None) -> list[str]:
+def race(
+    rt: runtime.Runtime, case: int, actors: tuple[Actor, Actor], version: int | None
+) -> list[str]:
     """Both actors approve at the same moment from their own session and thread."""
     results: list[str] = []
     barrier = threading.Barrier(2)

@@ -80,17 +80,35 @@ MALFORMED = [
     ("SECRET_KEY", "   ", "SECRET_KEY is set but blank"),
     ("SECRET_KEY", "a-real-looking-secret\n", "SECRET_KEY has leading or trailing whitespace"),
     ("RISKLOOP_AUDIT_KEY", " audit-key-with-a-space", "RISKLOOP_AUDIT_KEY has leading or trailing"),
-    ("RISKLOOP_AUDIT_KEY", "audit\x00key", "RISKLOOP_AUDIT_KEY has leading or trailing whitespace or a control"),
-    ("RISKLOOP_ENCRYPTION_KEYS", "not-a-fernet-key", "key 1 of 1 in RISKLOOP_ENCRYPTION_KEYS is not a valid"),
-    ("RISKLOOP_ENCRYPTION_KEYS", f"{VALID_FERNET},0123456789abcdef",
-     "key 2 of 2 in RISKLOOP_ENCRYPTION_KEYS is not a valid"),
-    ("RISKLOOP_ENCRYPTION_KEYS", " , ", "no encryption key configured: set RISKLOOP_ENCRYPTION_KEYS"),
+    (
+        "RISKLOOP_AUDIT_KEY",
+        "audit\x00key",
+        "RISKLOOP_AUDIT_KEY has leading or trailing whitespace or a control",
+    ),
+    (
+        "RISKLOOP_ENCRYPTION_KEYS",
+        "not-a-fernet-key",
+        "key 1 of 1 in RISKLOOP_ENCRYPTION_KEYS is not a valid",
+    ),
+    (
+        "RISKLOOP_ENCRYPTION_KEYS",
+        f"{VALID_FERNET},0123456789abcdef",
+        "key 2 of 2 in RISKLOOP_ENCRYPTION_KEYS is not a valid",
+    ),
+    (
+        "RISKLOOP_ENCRYPTION_KEYS",
+        " , ",
+        "no encryption key configured: set RISKLOOP_ENCRYPTION_KEYS",
+    ),
     ("RISKLOOP_ENCRYPTION_KEYS", "  ", "RISKLOOP_ENCRYPTION_KEYS is set but blank"),
 ]
 
 
-@pytest.mark.parametrize(("key", "value", "expected"), MALFORMED,
-                         ids=[f"{k}-{n}" for n, (k, _, _) in enumerate(MALFORMED)])
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    MALFORMED,
+    ids=[f"{k}-{n}" for n, (k, _, _) in enumerate(MALFORMED)],
+)
 def test_create_app_refuses_malformed_keys(production_env, tmp_path, key, value, expected):
     from api import create_app
 
@@ -128,22 +146,34 @@ def _run(argv: list[str], env: dict[str, str], timeout: float = 180) -> subproce
 
 
 def _process_env(tmp_path: Path, drop: str | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("RISKLOOP_", "GUNICORN_")) and k not in ("SECRET_KEY", "REDIS_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RISKLOOP_", "GUNICORN_")) and k not in ("SECRET_KEY", "REDIS_URL")
+    }
     env.update(TEST_KEYS)
-    env.update({"DATABASE_URL": PRODUCTION_URL, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-                "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT)})
+    env.update(
+        {
+            "DATABASE_URL": PRODUCTION_URL,
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "RISKLOOP_INSTANCE_PATH": str(tmp_path / "instance"),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     if drop:
         env.pop(drop)
     env.update(extra)
     return env
 
 
-@pytest.mark.parametrize(("command", "drop", "extra"), [
-    ("worker", "RISKLOOP_AUDIT_KEY", {}),
-    ("scheduler", "SECRET_KEY", {}),
-    ("worker", None, {"RISKLOOP_ENCRYPTION_KEYS": "not-a-fernet-key"}),
-])
+@pytest.mark.parametrize(
+    ("command", "drop", "extra"),
+    [
+        ("worker", "RISKLOOP_AUDIT_KEY", {}),
+        ("scheduler", "SECRET_KEY", {}),
+        ("worker", None, {"RISKLOOP_ENCRYPTION_KEYS": "not-a-fernet-key"}),
+    ],
+)
 def test_worker_and_scheduler_refuse_to_start(tmp_path, command, drop, extra):
     done = _run([sys.executable, "-m", "api.cli", command], _process_env(tmp_path, drop, **extra))
     named = drop or next(iter(extra))
@@ -156,9 +186,21 @@ def test_worker_and_scheduler_refuse_to_start(tmp_path, command, drop, extra):
 
 def test_gunicorn_refuses_to_start_without_the_encryption_keys(tmp_path):
     port = free_port()
-    done = _run([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-                 "--bind", f"127.0.0.1:{port}", "--workers", "1", "api:create_app()"],
-                _process_env(tmp_path, "RISKLOOP_ENCRYPTION_KEYS"))
+    done = _run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "api:create_app()",
+        ],
+        _process_env(tmp_path, "RISKLOOP_ENCRYPTION_KEYS"),
+    )
     assert done.returncode != 0
     assert "RISKLOOP_ENCRYPTION_KEYS is not set" in done.stdout + done.stderr
     assert not _generated(tmp_path)

@@ -18,19 +18,33 @@ from workflow.records.identity import Actor
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "definitions"
 PASSWORD = "correct-horse-battery"
 USERS = {
-    "sales1": ["sales"], "sales2": ["sales"], "risk1": ["risk_officer"], "risk2": ["risk_officer"],
-    "legal1": ["legal"], "manager1": ["manager"], "auditor1": ["auditor"], "admin": ["admin"],
+    "sales1": ["sales"],
+    "sales2": ["sales"],
+    "risk1": ["risk_officer"],
+    "risk2": ["risk_officer"],
+    "legal1": ["legal"],
+    "manager1": ["manager"],
+    "auditor1": ["auditor"],
+    "admin": ["admin"],
 }
 TEST_KEYS = {
-    "SECRET_KEY": "test-secret", "RISKLOOP_AUDIT_KEY": "test-audit-key",
+    "SECRET_KEY": "test-secret",
+    "RISKLOOP_AUDIT_KEY": "test-audit-key",
     "RISKLOOP_ENCRYPTION_KEYS": "3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I=",
 }
 
 
 def make_app(db_url: str, tmp_path: Path, **extra: object) -> Flask:
-    app = create_app({"DATABASE_URL": db_url, "TESTING": True,
-                      "RISKLOOP_EXTRA_DEFINITIONS": str(FIXTURES), **TEST_KEYS, **extra},
-                     registries=[fixture_registry.registry])
+    app = create_app(
+        {
+            "DATABASE_URL": db_url,
+            "TESTING": True,
+            "RISKLOOP_EXTRA_DEFINITIONS": str(FIXTURES),
+            **TEST_KEYS,
+            **extra,
+        },
+        registries=[fixture_registry.registry],
+    )
     with app.app_context():
         db.create_all()
         from api import sync_definitions
@@ -51,7 +65,9 @@ class Api:
 
     def token(self, username: str) -> str:
         if username not in self.tokens:
-            r = self.client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+            r = self.client.post(
+                "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+            )
             assert r.status_code == 200, r.get_json()
             self.tokens[username] = r.get_json()["access_token"]
         return self.tokens[username]

@@ -27,15 +27,20 @@ SYSTEM = Actor.system("sla")
 
 
 def make_loop_app(db_url: str, tmp_path: Path) -> Flask:
-    return make_app(db_url, tmp_path,
-                    RISKLOOP_EXTRA_DEFINITIONS=os.pathsep.join([str(FIXTURES), str(LOOP_DEFINITIONS)]))
+    return make_app(
+        db_url,
+        tmp_path,
+        RISKLOOP_EXTRA_DEFINITIONS=os.pathsep.join([str(FIXTURES), str(LOOP_DEFINITIONS)]),
+    )
 
 
 def _at(when: datetime) -> None:
     clock.freeze(when)
 
 
-def _step(case: int, trigger: str, actor: Actor, when: datetime, comment: str | None = None) -> None:
+def _step(
+    case: int, trigger: str, actor: Actor, when: datetime, comment: str | None = None
+) -> None:
     _at(when)
     engine.fire(db.session, case, trigger, actor, {}, comment=comment)
     db.session.commit()

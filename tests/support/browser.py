@@ -18,8 +18,14 @@ from workflow.engine import firing as engine
 from workflow.records.identity import Actor
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -44,14 +50,23 @@ class User:
 
     def __init__(self, browser: object, live: Live, username: str, lang: str | None = None) -> None:
         self.live = live
-        self.context = browser.new_context(viewport={"width": 1360, "height": 900},  # type: ignore[attr-defined]
-                                           locale="zh-CN")
+        self.context = browser.new_context(
+            viewport={"width": 1360, "height": 900},  # type: ignore[attr-defined]
+            locale="zh-CN",
+        )
         self.page = self.context.new_page()
         self.page.set_default_timeout(30000)  # CI machines are shared and often busy
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(
-            f"{msg.text} at {msg.location.get('url')}:{msg.location.get('lineNumber')} on {self.page.url}"))
+        self.page.on(
+            "console",
+            lambda msg: (
+                msg.type == "error"
+                and self.errors.append(
+                    f"{msg.text} at {msg.location.get('url')}:{msg.location.get('lineNumber')} on {self.page.url}"
+                )
+            ),
+        )
         self.requests: list[str] = []
         self.page.on("request", lambda req: self.requests.append(req.url))
         self.goto("/login")
@@ -98,11 +113,21 @@ def active_client(live: Live, name: str, credit_code: str, owner: str = "sales1"
 
     sales = Actor(owner, frozenset({"sales"}))
     with live.app.app_context():
-        client = client_service.create_client(db.session, {
-            "name": name, "credit_code": credit_code, "bank_account": "6222020000111122223",
-            "registered_capital": "30000000",
-            "facts": {"litigation_count": 0, "negative_news_count": 0, "payment_history": "good"},
-        }, sales)
+        client = client_service.create_client(
+            db.session,
+            {
+                "name": name,
+                "credit_code": credit_code,
+                "bank_account": "6222020000111122223",
+                "registered_capital": "30000000",
+                "facts": {
+                    "litigation_count": 0,
+                    "negative_news_count": 0,
+                    "payment_history": "good",
+                },
+            },
+            sales,
+        )
         case = onboarding.start_admission(db.session, client.id, sales)
         db.session.commit()
         client_id, case_id = client.id, case.id
@@ -117,8 +142,13 @@ def active_client(live: Live, name: str, credit_code: str, owner: str = "sales1"
 def submitted_case(live) -> int:  # noqa: ANN001
     with live.app.app_context():
         sales = Actor("sales1", frozenset({"sales"}))
-        instance = engine.start(db.session, "test_approval", sales, subject_type="client",
-                                data={"title": "浙江某某科技有限公司"})
+        instance = engine.start(
+            db.session,
+            "test_approval",
+            sales,
+            subject_type="client",
+            data={"title": "浙江某某科技有限公司"},
+        )
         db.session.flush()
         engine.fire(db.session, instance.id, "submit", sales)
         db.session.commit()

@@ -14,8 +14,13 @@ from workflow.records.models import WorkflowInstance
 def start_case(app: Flask, by: str = "sales1", submit: bool = True) -> int:
     with app.app_context():
         actor = Actor(by, frozenset({"sales"}))
-        instance = engine.start(db.session, "test_approval", actor, subject_type="client",
-                                data={"title": "上海某某贸易有限公司"})
+        instance = engine.start(
+            db.session,
+            "test_approval",
+            actor,
+            subject_type="client",
+            data={"title": "上海某某贸易有限公司"},
+        )
         db.session.flush()
         if submit:
             engine.fire(db.session, instance.id, "submit", actor)

@@ -25,8 +25,12 @@ def csv_file(*rows: str) -> bytes:
 
 
 def upload(api: Api, user: str, content: bytes, name: str = "clients.csv", query: str = ""):  # noqa: ANN201
-    return api.post(user, f"/api/v1/clients/import{query}", data={"file": (io.BytesIO(content), name)},
-                    content_type="multipart/form-data")
+    return api.post(
+        user,
+        f"/api/v1/clients/import{query}",
+        data={"file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def clients(app: Flask) -> dict[str, Client]:

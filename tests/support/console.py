@@ -30,11 +30,19 @@ class Console:
         return match.group(1)
 
     def login(self, username: str, password: str = PASSWORD) -> Any:
-        return self.client.post("/login", data={"username": username, "password": password,
-                                                "csrf_token": self.csrf()})
+        return self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": self.csrf()}
+        )
 
-    def post(self, path: str, data: dict[str, Any] | None = None, *, token_from: str | None = None,
-             csrf: bool = True, **kwargs: Any) -> Any:
+    def post(
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        *,
+        token_from: str | None = None,
+        csrf: bool = True,
+        **kwargs: Any,
+    ) -> Any:
         form = dict(data or {})
         if csrf:
             form["csrf_token"] = self.csrf(token_from or "/inbox")
@@ -45,10 +53,17 @@ class Console:
 
 
 CODE = "91310000MA1FL0000N"
-FORM = {"name": "上海某某贸易有限公司", "credit_code": CODE, "legal_representative": "张三",
-        "bank_account": "6222021234567890123", "contact_name": "李四",
-        "contact_phone": "13812345678", "registered_capital": "5000000",
-        "fact_litigation_count": "0", "fact_payment_history": "good"}
+FORM = {
+    "name": "上海某某贸易有限公司",
+    "credit_code": CODE,
+    "legal_representative": "张三",
+    "bank_account": "6222021234567890123",
+    "contact_name": "李四",
+    "contact_phone": "13812345678",
+    "registered_capital": "5000000",
+    "fact_litigation_count": "0",
+    "fact_payment_history": "good",
+}
 
 
 def client_row(app: Flask, code: str = CODE) -> Client | None:
@@ -67,12 +82,18 @@ SALES = Actor("sales1", frozenset({"sales"}))
 def prospect(app: Flask) -> int:
     """A prospect of sales1's with masked values (capital, a contact, facts); its id."""
     with app.app_context():
-        client = client_service.create_client(db.session, {
-            "name": "宁波编辑示例有限公司", "credit_code": make_credit_code("91330200MA2ED1T01"),
-            "registered_capital": "30000000", "industry": "制造业",
-            "contacts": [{"name": "周七", "phone": "13800138000", "email": "zhou@example.com"}],
-            "facts": {"litigation_count": 0, "payment_history": "good"},
-        }, SALES)
+        client = client_service.create_client(
+            db.session,
+            {
+                "name": "宁波编辑示例有限公司",
+                "credit_code": make_credit_code("91330200MA2ED1T01"),
+                "registered_capital": "30000000",
+                "industry": "制造业",
+                "contacts": [{"name": "周七", "phone": "13800138000", "email": "zhou@example.com"}],
+                "facts": {"litigation_count": 0, "payment_history": "good"},
+            },
+            SALES,
+        )
         db.session.commit()
         return client.id
 

@@ -16,13 +16,25 @@ ITEMS = ("basic_info", "financials", "reputation", "legal_records", "compliance"
 _codes = itertools.count(1)
 
 
-def make_client(app: Flask, *, owner: str = "sales1", risk_level: str = "low",
-                status: str = "active", contracts: list[dict[str, Any]] | None = None) -> int:
+def make_client(
+    app: Flask,
+    *,
+    owner: str = "sales1",
+    risk_level: str = "low",
+    status: str = "active",
+    contracts: list[dict[str, Any]] | None = None,
+) -> int:
     with app.app_context():
         n = next(_codes)
-        client = Client(name=f"Client {n}", credit_code=f"91310000DD{n:08d}", owner=owner,
-                        created_by=owner, risk_level=risk_level, status=status,
-                        contracts=contracts or [])
+        client = Client(
+            name=f"Client {n}",
+            credit_code=f"91310000DD{n:08d}",
+            owner=owner,
+            created_by=owner,
+            risk_level=risk_level,
+            status=status,
+            contracts=contracts or [],
+        )
         db.session.add(client)
         db.session.commit()
         return client.id

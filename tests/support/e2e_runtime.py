@@ -10,5 +10,6 @@ from workflow.engine.runtime import Runtime
 
 
 def e2e_runtime(engine: Engine) -> Runtime:
-    return composition.build_runtime(engine, {"RISKLOOP_TIMEZONE": "Asia/Shanghai"},
-                                     folders=[E2E_DEFINITIONS])
+    return composition.build_runtime(
+        engine, {"RISKLOOP_TIMEZONE": "Asia/Shanghai"}, folders=[E2E_DEFINITIONS]
+    )

@@ -27,13 +27,21 @@ def credit_code(serial: int) -> str:
 
 
 def make_client(name: str, serial: int) -> int:
-    client = client_service.create_client(db.session, {
-        "name": name, "credit_code": credit_code(serial), "legal_representative": "John Smith",
-        "bank_account": "6222020000111122223", "registered_capital": "30000000",
-        "contacts": [{"name": "Jane Doe", "phone": "13812345678"}], "industry": "trading",
-        "region": "Shanghai",
-        "facts": {"litigation_count": 1, "negative_news_count": 0, "payment_history": "good"},
-    }, SALES)
+    client = client_service.create_client(
+        db.session,
+        {
+            "name": name,
+            "credit_code": credit_code(serial),
+            "legal_representative": "John Smith",
+            "bank_account": "6222020000111122223",
+            "registered_capital": "30000000",
+            "contacts": [{"name": "Jane Doe", "phone": "13812345678"}],
+            "industry": "trading",
+            "region": "Shanghai",
+            "facts": {"litigation_count": 1, "negative_news_count": 0, "payment_history": "good"},
+        },
+        SALES,
+    )
     db.session.flush()
     return client.id
 

@@ -15,11 +15,19 @@ from tests.support.due_diligence import make_client, open_case
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
 
-def upload(api: Api, user: str, case_id: int, content: bytes = PDF, filename: str = "report.pdf",
-           content_type: str = "application/pdf", **extra: Any):  # noqa: ANN201
+def upload(
+    api: Api,
+    user: str,
+    case_id: int,
+    content: bytes = PDF,
+    filename: str = "report.pdf",
+    content_type: str = "application/pdf",
+    **extra: Any,
+):  # noqa: ANN201
     data = {"file": (io.BytesIO(content), filename, content_type), **extra}
-    return api.post(user, f"/api/v1/workflows/{case_id}/evidence", data=data,
-                    content_type="multipart/form-data")
+    return api.post(
+        user, f"/api/v1/workflows/{case_id}/evidence", data=data, content_type="multipart/form-data"
+    )
 
 
 def collecting_case(app: Flask, api: Api) -> int:

@@ -22,9 +22,13 @@ def engine_runtime(url: str) -> Iterator[runtime.Runtime]:
     """Yield the engine object (tables created, no outbox sender), then reset the clock."""
     engine = create_engine(url)
     Base.metadata.create_all(engine)
-    rt = composition.build_runtime(engine, {"RISKLOOP_TIMEZONE": "Asia/Shanghai"},
-                                   folders=[FIXTURES / "definitions"], keys=[ENCRYPTION_KEY],
-                                   extra=[fixture_registry.registry])
+    rt = composition.build_runtime(
+        engine,
+        {"RISKLOOP_TIMEZONE": "Asia/Shanghai"},
+        folders=[FIXTURES / "definitions"],
+        keys=[ENCRYPTION_KEY],
+        extra=[fixture_registry.registry],
+    )
     with rt.session() as s:
         rt.catalog.sync(s)
         s.commit()

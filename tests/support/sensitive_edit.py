@@ -32,7 +32,9 @@ SALES_RISK = Actor("sales_risk", frozenset({"sales", "risk_officer"}))
 
 
 def add_to_catalog(rt: runtime.Runtime) -> runtime.Runtime:
-    rt.catalog.add(parse_definition(DEFINITION.read_bytes(), DEFINITION.name, rt.registry, rt.policy))
+    rt.catalog.add(
+        parse_definition(DEFINITION.read_bytes(), DEFINITION.name, rt.registry, rt.policy)
+    )
     with rt.session() as s:
         rt.catalog.sync(s)
         s.commit()
@@ -42,15 +44,28 @@ def add_to_catalog(rt: runtime.Runtime) -> runtime.Runtime:
 _codes = iter(range(10_000))
 
 
-def make_client(session: Session, *, owner: str = "sales1", status: str = "active",
-                **fields: object) -> Client:
+def make_client(
+    session: Session, *, owner: str = "sales1", status: str = "active", **fields: object
+) -> Client:
     now = clock.now()
     values: dict[str, object] = {
-        "name": "华东精密制造有限公司", "credit_code": f"91310000MA1K{next(_codes):06d}",
-        "legal_representative": "张伟", "credit_limit": Decimal("500000.00"), "rating": "B",
-        "risk_level": "medium", "bank_account": "6222020012345678", "blacklisted": False,
-        "status": status, "owner": owner, "created_by": owner, "version": 1,
-        "created_at": now, "updated_at": now, "tags": [], "contracts": [], "facts": {},
+        "name": "华东精密制造有限公司",
+        "credit_code": f"91310000MA1K{next(_codes):06d}",
+        "legal_representative": "张伟",
+        "credit_limit": Decimal("500000.00"),
+        "rating": "B",
+        "risk_level": "medium",
+        "bank_account": "6222020012345678",
+        "blacklisted": False,
+        "status": status,
+        "owner": owner,
+        "created_by": owner,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "tags": [],
+        "contracts": [],
+        "facts": {},
         **fields,
     }
     client = Client(**values)

@@ -56,18 +56,22 @@ def port_open(port: int) -> bool:
         return False
 
 
-def environment(database_url: str, redis_url: str | None, tmp: Path, **extra: str) -> dict[str, str]:
+def environment(
+    database_url: str, redis_url: str | None, tmp: Path, **extra: str
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RISKLOOP_", "GUNICORN_"))}
     env.update(TEST_KEYS)
-    env.update({
-        "DATABASE_URL": database_url,
-        "RISKLOOP_INSTANCE_PATH": str(tmp / "instance"),
-        # Only the e2e workflow: the proofs do not depend on the feature workflows.
-        "RISKLOOP_DEFINITIONS": str(E2E_DEFINITIONS),
-        "RISKLOOP_EMBEDDED_WORKER": "0",
-        "RISKLOOP_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "RISKLOOP_INSTANCE_PATH": str(tmp / "instance"),
+            # Only the e2e workflow: the proofs do not depend on the feature workflows.
+            "RISKLOOP_DEFINITIONS": str(E2E_DEFINITIONS),
+            "RISKLOOP_EMBEDDED_WORKER": "0",
+            "RISKLOOP_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.pop("REDIS_URL", None)
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -76,9 +80,17 @@ def environment(database_url: str, redis_url: str | None, tmp: Path, **extra: st
 
 
 def riskloop(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"riskloop {' '.join(args)} failed:\n{done.stdout}\n{done.stderr[-3000:]}"
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, (
+        f"riskloop {' '.join(args)} failed:\n{done.stdout}\n{done.stderr[-3000:]}"
+    )
     return done
 
 
@@ -105,8 +117,14 @@ class Process:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     @property
     def pid(self) -> int:
@@ -134,12 +152,34 @@ class Process:
         return self.log_path.read_text(errors="replace")[-chars:]
 
 
-def gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 2, threads: int = 4,
-             boot_timeout: float = 60) -> tuple[Process, str]:
+def gunicorn(
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    workers: int = 2,
+    threads: int = 4,
+    boot_timeout: float = 60,
+) -> tuple[Process, str]:
     port = free_port()
-    proc = Process("gunicorn", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-                                "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                                "--threads", str(threads), "api:create_app()"], env, log_dir)
+    proc = Process(
+        "gunicorn",
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "api:create_app()",
+        ],
+        env,
+        log_dir,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -153,20 +193,41 @@ def gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 2, threads: i
     return proc, base
 
 
-def worker(env: dict[str, str], log_dir: Path, name: str = "worker", threads: int = 4,
-           processes: int = 1) -> Process:
-    return Process(name, [sys.executable, "-m", "api.cli", "worker", "--processes", str(processes),
-                          "--threads", str(threads)], env, log_dir)
+def worker(
+    env: dict[str, str], log_dir: Path, name: str = "worker", threads: int = 4, processes: int = 1
+) -> Process:
+    return Process(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "worker",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ],
+        env,
+        log_dir,
+    )
 
 
-def scheduler(env: dict[str, str], log_dir: Path, name: str = "scheduler", interval: float = 0.2) -> Process:
-    return Process(name, [sys.executable, "-m", "api.cli", "scheduler", "--interval", str(interval)],
-                   env, log_dir)
+def scheduler(
+    env: dict[str, str], log_dir: Path, name: str = "scheduler", interval: float = 0.2
+) -> Process:
+    return Process(
+        name,
+        [sys.executable, "-m", "api.cli", "scheduler", "--interval", str(interval)],
+        env,
+        log_dir,
+    )
 
 
 def token(base: str, username: str) -> str:
-    r = requests.post(base + "/api/v1/auth/token", json={"username": username, "password": PASSWORD},
-                      timeout=10)
+    r = requests.post(
+        base + "/api/v1/auth/token", json={"username": username, "password": PASSWORD}, timeout=10
+    )
     assert r.status_code == 200, r.text
     return r.json()["access_token"]
 
@@ -176,8 +237,19 @@ def private_redis(tmp: Path) -> Iterator[tuple[str, int, Process]]:
     """A redis-server of our own on a free port (stoppable without touching the shared one)."""
     require("redis-server", shutil.which("redis-server") is not None)
     port = free_port()
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(tmp)]
+    argv = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp),
+    ]
     proc = Process(f"redis-{port}", argv, dict(os.environ), tmp)
     wait_for(lambda: port_open(port), 10, "redis-server to listen")
     try:
@@ -187,8 +259,19 @@ def private_redis(tmp: Path) -> Iterator[tuple[str, int, Process]]:
 
 
 def start_redis_again(tmp: Path, port: int) -> Process:
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(tmp)]
+    argv = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp),
+    ]
     proc = Process(f"redis-{port}-again", argv, dict(os.environ), tmp)
     wait_for(lambda: port_open(port), 10, "redis-server to listen again")
     return proc
@@ -215,18 +298,40 @@ class PrivatePostgres:
         if os.geteuid() == 0:  # initdb refuses to run as root
             shutil.chown(self.dir, "postgres", "postgres")
             self.prefix = ["runuser", "-u", "postgres", "--"]
-        self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres",
-                  "--no-sync", "-E", "UTF8")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.dir / "data"),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, tool: str, *args: str) -> None:
-        subprocess.run([*self.prefix, str(self.bindir / tool), *args], check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [*self.prefix, str(self.bindir / tool), *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "server.log"), "-w",
-                  "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
-                  "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.dir / "data"),
+            "-l",
+            str(self.dir / "server.log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")

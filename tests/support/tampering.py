@@ -24,11 +24,18 @@ def tamper(session, *statements: str, **params: object) -> None:
 
 def rehash(session, stream: str, seq: int, **changes: object) -> str:
     """Rewrite a record and recompute its own hash, as a careful attacker would."""
-    rec = session.execute(select(AuditRecord).where(AuditRecord.stream == stream,
-                                                    AuditRecord.seq == seq)).scalar_one()
+    rec = session.execute(
+        select(AuditRecord).where(AuditRecord.stream == stream, AuditRecord.seq == seq)
+    ).scalar_one()
     values = {k: getattr(rec, k) for k in chain.HASHED_FIELDS} | changes
     new_hash = chain.record_hash(values)
     sets = ", ".join(f"{k} = :{k}" for k in changes)
-    tamper(session, f"UPDATE audit_records SET {sets}, hash = :h WHERE stream = :s AND seq = :q",
-           **changes, h=new_hash, s=stream, q=seq)
+    tamper(
+        session,
+        f"UPDATE audit_records SET {sets}, hash = :h WHERE stream = :s AND seq = :q",
+        **changes,
+        h=new_hash,
+        s=stream,
+        q=seq,
+    )
     return new_hash

@@ -47,7 +47,10 @@ def lying(content: bytes, declared: int) -> bytes:
 
 def test_an_ordinary_workbook_passes_and_its_members_are_named() -> None:
     content = zip_of({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>" * 100})
-    assert check_zip(io.BytesIO(content), "clients.xlsx") == ["[Content_Types].xml", "xl/workbook.xml"]
+    assert check_zip(io.BytesIO(content), "clients.xlsx") == [
+        "[Content_Types].xml",
+        "xl/workbook.xml",
+    ]
 
 
 def test_a_member_unpacking_far_beyond_its_packed_size_is_refused_by_its_ratio() -> None:
@@ -113,4 +116,8 @@ def test_limits_come_from_the_settings_with_documented_defaults() -> None:
     defaults = Limits.configured()
     assert defaults == Limits()
     assert (defaults.member_bytes, defaults.total_bytes, defaults.ratio, defaults.members) == (
-        64 * MIB, 256 * MIB, 100, 10_000)
+        64 * MIB,
+        256 * MIB,
+        100,
+        10_000,
+    )

@@ -25,8 +25,9 @@ BASE = {
 
 def parse(doc: dict) -> object:
     catalog = composition.catalog()
-    return parse_definition(yaml.safe_dump(doc, allow_unicode=True), "demo.yaml",
-                            catalog.registry, catalog.policy)
+    return parse_definition(
+        yaml.safe_dump(doc, allow_unicode=True), "demo.yaml", catalog.registry, catalog.policy
+    )
 
 
 def variant(**changes: object) -> dict:
@@ -44,46 +45,180 @@ def test_a_valid_definition_compiles_into_a_shared_machine_and_a_diagram():
 
 
 BAD = [
-    ("unknown role", variant(transitions=[{"trigger": "go", "source": "a", "dest": "done", "roles": ["ceo"]}]),
-     "transitions[0] (go).roles", "unknown role 'ceo'"),
-    ("auditor acting", variant(transitions=[{"trigger": "go", "source": "a", "dest": "done", "roles": ["auditor"]}]),
-     "roles", "may never act"),
-    ("unknown guard", variant(transitions=[{"trigger": "go", "source": "a", "dest": "done", "roles": ["sales"],
-                                             "guards": ["is_friday"]}]), "guards[0]", "unknown guard 'is_friday'"),
-    ("unknown effect", variant(transitions=[{"trigger": "go", "source": "a", "dest": "done", "roles": ["sales"],
-                                              "effects": ["launch"]}]), "effects[0]", "unknown effect 'launch'"),
-    ("unknown task", variant(transitions=[{"trigger": "go", "source": "a", "dest": "done", "roles": ["sales"],
-                                            "tasks": ["fax"]}]), "tasks[0]", "unknown task 'fax'"),
-    ("unreachable state", variant(states={"a": {}, "lost": {"final": True}, "done": {"final": True}},
-                                  transitions=[{"trigger": "go", "source": "a", "dest": "done", "roles": ["sales"]}],
-                                  timers=[]), "states.lost", "unreachable"),
-    ("dead end", variant(states={"a": {}, "stuck": {}, "done": {"final": True}},
-                         transitions=[{"trigger": "go", "source": "a", "dest": "stuck", "roles": ["sales"]},
-                                      {"trigger": "end", "source": "a", "dest": "done", "roles": ["sales"]}],
-                         timers=[]), "states.stuck", "no transition out"),
-    ("out of final", variant(transitions=[*BASE["transitions"],
-                                          {"trigger": "undo", "source": "done", "dest": "a", "roles": ["sales"]}]),
-     "source", "is final"),
-    ("timer on missing state", variant(timers=[{"state": "nowhere", "after": "1h", "trigger": "finish"}]),
-     "timers[0].state", "missing state"),
-    ("timer trigger not leaving its state", variant(timers=[{"state": "a", "after": "1h", "trigger": "finish"}]),
-     "timers[0].trigger", "no transition 'finish' leaves state 'a'"),
-    ("bad duration", variant(timers=[{"state": "b", "after": "soon", "trigger": "finish"}]),
-     "timers[0].after", "not a duration"),
-    ("ambiguous", variant(transitions=[*BASE["transitions"],
-                                       {"trigger": "go", "source": "a", "dest": "done", "roles": ["sales"]}]),
-     "transitions[2] (go)", "ambiguous"),
-    ("bad expression", variant(transitions=[{"trigger": "go", "source": "a", "dest": "b", "roles": ["sales"],
-                                             "condition": "payload.x >"}, BASE["transitions"][1]]),
-     "condition", "does not parse"),
+    (
+        "unknown role",
+        variant(transitions=[{"trigger": "go", "source": "a", "dest": "done", "roles": ["ceo"]}]),
+        "transitions[0] (go).roles",
+        "unknown role 'ceo'",
+    ),
+    (
+        "auditor acting",
+        variant(
+            transitions=[{"trigger": "go", "source": "a", "dest": "done", "roles": ["auditor"]}]
+        ),
+        "roles",
+        "may never act",
+    ),
+    (
+        "unknown guard",
+        variant(
+            transitions=[
+                {
+                    "trigger": "go",
+                    "source": "a",
+                    "dest": "done",
+                    "roles": ["sales"],
+                    "guards": ["is_friday"],
+                }
+            ]
+        ),
+        "guards[0]",
+        "unknown guard 'is_friday'",
+    ),
+    (
+        "unknown effect",
+        variant(
+            transitions=[
+                {
+                    "trigger": "go",
+                    "source": "a",
+                    "dest": "done",
+                    "roles": ["sales"],
+                    "effects": ["launch"],
+                }
+            ]
+        ),
+        "effects[0]",
+        "unknown effect 'launch'",
+    ),
+    (
+        "unknown task",
+        variant(
+            transitions=[
+                {
+                    "trigger": "go",
+                    "source": "a",
+                    "dest": "done",
+                    "roles": ["sales"],
+                    "tasks": ["fax"],
+                }
+            ]
+        ),
+        "tasks[0]",
+        "unknown task 'fax'",
+    ),
+    (
+        "unreachable state",
+        variant(
+            states={"a": {}, "lost": {"final": True}, "done": {"final": True}},
+            transitions=[{"trigger": "go", "source": "a", "dest": "done", "roles": ["sales"]}],
+            timers=[],
+        ),
+        "states.lost",
+        "unreachable",
+    ),
+    (
+        "dead end",
+        variant(
+            states={"a": {}, "stuck": {}, "done": {"final": True}},
+            transitions=[
+                {"trigger": "go", "source": "a", "dest": "stuck", "roles": ["sales"]},
+                {"trigger": "end", "source": "a", "dest": "done", "roles": ["sales"]},
+            ],
+            timers=[],
+        ),
+        "states.stuck",
+        "no transition out",
+    ),
+    (
+        "out of final",
+        variant(
+            transitions=[
+                *BASE["transitions"],
+                {"trigger": "undo", "source": "done", "dest": "a", "roles": ["sales"]},
+            ]
+        ),
+        "source",
+        "is final",
+    ),
+    (
+        "timer on missing state",
+        variant(timers=[{"state": "nowhere", "after": "1h", "trigger": "finish"}]),
+        "timers[0].state",
+        "missing state",
+    ),
+    (
+        "timer trigger not leaving its state",
+        variant(timers=[{"state": "a", "after": "1h", "trigger": "finish"}]),
+        "timers[0].trigger",
+        "no transition 'finish' leaves state 'a'",
+    ),
+    (
+        "bad duration",
+        variant(timers=[{"state": "b", "after": "soon", "trigger": "finish"}]),
+        "timers[0].after",
+        "not a duration",
+    ),
+    (
+        "ambiguous",
+        variant(
+            transitions=[
+                *BASE["transitions"],
+                {"trigger": "go", "source": "a", "dest": "done", "roles": ["sales"]},
+            ]
+        ),
+        "transitions[2] (go)",
+        "ambiguous",
+    ),
+    (
+        "bad expression",
+        variant(
+            transitions=[
+                {
+                    "trigger": "go",
+                    "source": "a",
+                    "dest": "b",
+                    "roles": ["sales"],
+                    "condition": "payload.x >",
+                },
+                BASE["transitions"][1],
+            ]
+        ),
+        "condition",
+        "does not parse",
+    ),
     ("unknown key", variant(colour="blue"), "colour", "not a known key"),
-    ("no final state", variant(states={"a": {}, "b": {}}, transitions=[
-        {"trigger": "go", "source": "a", "dest": "b", "roles": ["sales"]},
-        {"trigger": "back", "source": "b", "dest": "a", "roles": ["sales"]}], timers=[]), "states", "final"),
+    (
+        "no final state",
+        variant(
+            states={"a": {}, "b": {}},
+            transitions=[
+                {"trigger": "go", "source": "a", "dest": "b", "roles": ["sales"]},
+                {"trigger": "back", "source": "b", "dest": "a", "roles": ["sales"]},
+            ],
+            timers=[],
+        ),
+        "states",
+        "final",
+    ),
     ("missing initial", variant(initial="zzz"), "initial", "unknown state"),
-    ("bad payload type", variant(transitions=[{"trigger": "go", "source": "a", "dest": "b", "roles": ["sales"],
-                                               "payload": {"x": {"type": "date"}}}, BASE["transitions"][1]]),
-     "payload.x.type", "unknown type"),
+    (
+        "bad payload type",
+        variant(
+            transitions=[
+                {
+                    "trigger": "go",
+                    "source": "a",
+                    "dest": "b",
+                    "roles": ["sales"],
+                    "payload": {"x": {"type": "date"}},
+                },
+                BASE["transitions"][1],
+            ]
+        ),
+        "payload.x.type",
+        "unknown type",
+    ),
 ]
 
 

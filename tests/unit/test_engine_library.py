@@ -14,16 +14,26 @@ from workflow.errors import DefinitionError
 from workflow.records.identity import Actor
 
 LEAVE = {
-    "name": "leave", "version": 1, "initial": "asked",
+    "name": "leave",
+    "version": 1,
+    "initial": "asked",
     "states": {"asked": {}, "granted": {"final": True}},
-    "transitions": [{"trigger": "grant", "source": "asked", "dest": "granted",
-                     "roles": ["supervisor"], "guards": ["not_initiator"]}],
+    "transitions": [
+        {
+            "trigger": "grant",
+            "source": "asked",
+            "dest": "granted",
+            "roles": ["supervisor"],
+            "guards": ["not_initiator"],
+        }
+    ],
 }
 
 
 def test_a_policy_always_knows_the_system_role_and_tells_who_sees_everything():
-    policy = RolePolicy(roles=frozenset({"employee", "supervisor"}),
-                        see_all=frozenset({"supervisor"}))
+    policy = RolePolicy(
+        roles=frozenset({"employee", "supervisor"}), see_all=frozenset({"supervisor"})
+    )
     assert policy.roles == {"employee", "supervisor", "system"}
     assert policy.user_roles == {"employee", "supervisor"}
     assert policy.sees_everything(Actor("bob", frozenset({"supervisor"})))
@@ -41,7 +51,9 @@ def test_a_definition_is_checked_against_the_policy_it_is_given():
     policy = RolePolicy(roles=frozenset({"employee", "supervisor"}))
     assert parse_definition(leave, "leave.yaml", builtins.registry, policy).name == "leave"
     other = RolePolicy(roles=frozenset({"sales", "manager"}))
-    with pytest.raises(DefinitionError, match="unknown role 'supervisor'; known: manager, sales, system"):
+    with pytest.raises(
+        DefinitionError, match="unknown role 'supervisor'; known: manager, sales, system"
+    ):
         parse_definition(leave, "leave.yaml", builtins.registry, other)
 
 
@@ -78,7 +90,9 @@ def test_registries_are_joined_explicitly_and_a_name_registered_twice_is_refused
 def test_a_guard_unknown_to_the_registry_names_the_ones_it_knows():
     doc = {**LEAVE, "transitions": [{**LEAVE["transitions"][0], "guards": ["weekday_only"]}]}
     policy = RolePolicy(roles=frozenset({"supervisor"}))
-    with pytest.raises(DefinitionError, match="unknown guard 'weekday_only'; known: .*not_initiator"):
+    with pytest.raises(
+        DefinitionError, match="unknown guard 'weekday_only'; known: .*not_initiator"
+    ):
         parse_definition(yaml.safe_dump(doc), "leave.yaml", builtins.registry, policy)
 
 
@@ -88,12 +102,16 @@ def test_the_engine_object_travels_with_the_sessions_of_the_factory_it_was_bound
     from workflow.engine import runtime
     from workflow.engine.catalog import Catalog
 
-    rt = runtime.Runtime(catalog=Catalog(builtins.registry, RolePolicy(roles=frozenset())),
-                         settings={"RISKLOOP_TIMEZONE": "UTC"})
+    rt = runtime.Runtime(
+        catalog=Catalog(builtins.registry, RolePolicy(roles=frozenset())),
+        settings={"RISKLOOP_TIMEZONE": "UTC"},
+    )
     other = runtime.Runtime(catalog=rt.catalog)
     factory = rt.bind(sessionmaker())
     other.bind(sessionmaker())
     with factory() as session:
-        assert runtime.of(session) is rt and runtime.of(session).setting("RISKLOOP_TIMEZONE") == "UTC"
+        assert (
+            runtime.of(session) is rt and runtime.of(session).setting("RISKLOOP_TIMEZONE") == "UTC"
+        )
     with Session() as unbound, pytest.raises(RuntimeError, match=r"Runtime\.bind"):
         runtime.of(unbound)

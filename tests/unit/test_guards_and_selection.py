@@ -77,16 +77,36 @@ def routing(catalog: Catalog) -> Definition:
 
 
 def case(state: str = "submitted", created_by: str = "sales1", **data: Any) -> WorkflowInstance:
-    return WorkflowInstance(definition="unit_routing", definition_version=1, state=state,
-                            version=1, data=data, created_by=created_by, assignees=[])
+    return WorkflowInstance(
+        definition="unit_routing",
+        definition_version=1,
+        state=state,
+        version=1,
+        data=data,
+        created_by=created_by,
+        assignees=[],
+    )
 
 
-def firing(routing: Definition, instance: WorkflowInstance, actor: Actor, trigger: str,
-           session: Session | None = None) -> FireContext:
+def firing(
+    routing: Definition,
+    instance: WorkflowInstance,
+    actor: Actor,
+    trigger: str,
+    session: Session | None = None,
+) -> FireContext:
     transition = routing.candidates(trigger, instance.state)[0]
-    return FireContext(session=session or Session(), instance=instance, definition=routing,
-                       transition=transition, actor=actor, payload={}, comment=None,
-                       from_state=instance.state, now=datetime(2026, 1, 5, 2, 0))
+    return FireContext(
+        session=session or Session(),
+        instance=instance,
+        definition=routing,
+        transition=transition,
+        actor=actor,
+        payload={},
+        comment=None,
+        from_state=instance.state,
+        now=datetime(2026, 1, 5, 2, 0),
+    )
 
 
 def guard(catalog: Catalog, name: str, ctx: FireContext, **args: Any) -> Any:
@@ -95,10 +115,13 @@ def guard(catalog: Catalog, name: str, ctx: FireContext, **args: Any) -> Any:
 
 # Selection: which transition of a trigger applies, and which actions are offered.
 
+
 def test_the_transitions_of_a_trigger_are_tried_in_the_order_written(routing):
     given = {"data": {"amount": 250_000}}
 
-    holding = [t.dest for t in routing.candidates("decide", "submitted") if t.condition.holds(given)]
+    holding = [
+        t.dest for t in routing.candidates("decide", "submitted") if t.condition.holds(given)
+    ]
 
     assert [t.dest for t in routing.candidates("decide", "submitted")] == ["approved", "escalated"]
     assert holding == ["escalated"]
@@ -132,6 +155,7 @@ def test_nothing_is_offered_without_a_role_or_in_a_final_state(catalog, routing)
 
 # Guards: each returns the reason it refuses, or None.
 
+
 def test_the_initiator_never_decides_their_own_case(catalog, routing):
     own = firing(routing, case(created_by="risk1"), RISK1, "decide")
     other = firing(routing, case(created_by="sales1"), RISK1, "decide")
@@ -144,8 +168,9 @@ def test_the_second_approver_is_not_the_first(catalog, routing):
     session = Session()  # bound to nothing: who acted comes from the batch look-up below
     session.info[TRIGGER_ACTORS] = lambda instance_id, triggers: {"manager1"}
     ctx = firing(routing, case("escalated"), MANAGER, "close", session)
-    by_another = firing(routing, case("escalated"), Actor("manager2", frozenset({"manager"})),
-                        "close", session)
+    by_another = firing(
+        routing, case("escalated"), Actor("manager2", frozenset({"manager"})), "close", session
+    )
 
     assert "decide" in str(guard(catalog, "not_actor_of", ctx, triggers=["decide"]))
     assert guard(catalog, "not_actor_of", by_another, triggers=["decide"]) is None
@@ -155,8 +180,15 @@ def test_a_forbidden_role_refuses_whatever_other_roles_are_held(catalog, routing
     ctx = firing(routing, case("escalated"), AUDITING_MANAGER, "close")
 
     assert "auditor" in str(guard(catalog, "no_roles", ctx, roles=["auditor", "admin"]))
-    assert guard(catalog, "no_roles", firing(routing, case("escalated"), MANAGER, "close"),
-                 roles=["auditor", "admin"]) is None
+    assert (
+        guard(
+            catalog,
+            "no_roles",
+            firing(routing, case("escalated"), MANAGER, "close"),
+            roles=["auditor", "admin"],
+        )
+        is None
+    )
 
 
 def test_only_the_initiator_may_withdraw_and_the_named_user_may_not_act(catalog, routing):
@@ -174,9 +206,16 @@ def test_an_assigned_case_is_for_its_assignees_and_the_exempt_roles(catalog, rou
     assigned.assignees = ["risk2"]
 
     refused = guard(catalog, "assignee_only", firing(routing, assigned, RISK1, "decide"))
-    exempt = guard(catalog, "assignee_only", firing(routing, assigned, RISK1, "decide"),
-                   roles_exempt=["risk_officer"])
-    assignee = guard(catalog, "assignee_only",
-                     firing(routing, assigned, Actor("risk2", frozenset({"risk_officer"})), "decide"))
+    exempt = guard(
+        catalog,
+        "assignee_only",
+        firing(routing, assigned, RISK1, "decide"),
+        roles_exempt=["risk_officer"],
+    )
+    assignee = guard(
+        catalog,
+        "assignee_only",
+        firing(routing, assigned, Actor("risk2", frozenset({"risk_officer"})), "decide"),
+    )
 
     assert refused is not None and exempt is None and assignee is None

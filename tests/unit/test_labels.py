@@ -14,10 +14,14 @@ from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
 def test_every_value_has_english_and_chinese_words() -> None:
     for table, values in (
-        (labels.STATUSES, STATUSES), (labels.OWNERSHIP_TYPES, OWNERSHIP_TYPES),
-        (labels.RISK_LEVELS, RISK_LEVELS), (labels.PAYMENT_HISTORIES, PAYMENT_HISTORIES),
-        (labels.ALERT_LEVELS, LEVELS), (labels.ALERT_CATEGORIES, CATEGORIES),
-        (labels.ALERT_STAGES, set(STATE_STAGE.values())), (labels.REVIEW_OUTCOMES, PARENT_TRIGGERS),
+        (labels.STATUSES, STATUSES),
+        (labels.OWNERSHIP_TYPES, OWNERSHIP_TYPES),
+        (labels.RISK_LEVELS, RISK_LEVELS),
+        (labels.PAYMENT_HISTORIES, PAYMENT_HISTORIES),
+        (labels.ALERT_LEVELS, LEVELS),
+        (labels.ALERT_CATEGORIES, CATEGORIES),
+        (labels.ALERT_STAGES, set(STATE_STAGE.values())),
+        (labels.REVIEW_OUTCOMES, PARENT_TRIGGERS),
         (labels.FIELDS, {*SENSITIVE_FIELDS, *ClientFieldsSchema().fields}),
     ):
         for value in values:

@@ -34,14 +34,21 @@ def test_tests_import_shared_helpers_only_from_tests_support():
         if "support" in path.relative_to(TESTS).parts:
             continue  # support modules may import each other
         for module, level in imports_of(path):
-            if level > 0 or (module.startswith("tests.") and not module.startswith("tests.support")):
+            if level > 0 or (
+                module.startswith("tests.") and not module.startswith("tests.support")
+            ):
                 offenders.append(f"{path.relative_to(TESTS)}: {'.' * level}{module}")
 
     assert offenders == []
 
 
 def test_levels_have_no_subfolders():
-    nested = [str(p.relative_to(TESTS)) for level in LEVELS if (TESTS / level).is_dir()
-              for p in (TESTS / level).iterdir() if p.is_dir() and p.name != "__pycache__"]
+    nested = [
+        str(p.relative_to(TESTS))
+        for level in LEVELS
+        if (TESTS / level).is_dir()
+        for p in (TESTS / level).iterdir()
+        if p.is_dir() and p.name != "__pycache__"
+    ]
 
     assert nested == []

@@ -14,4 +14,5 @@ def console_factory(app: Flask):  # noqa: ANN201
             response = console.login(username)
             assert response.status_code == 302, response.get_data(as_text=True)
         return console
+
     return make

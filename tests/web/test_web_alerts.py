@@ -28,7 +28,9 @@ def test_raising_an_alert_needs_csrf_and_a_raiser_role(console_factory, app: Fla
 def test_the_board_counts_by_level_and_stage(console_factory, app: Flask) -> None:
     client_id = new_client(console_factory("sales1"), app)
     risk = console_factory("risk1")
-    risk.post("/alerts", {"client_id": str(client_id), "level": "red", "category": "other", "title": "A"})
+    risk.post(
+        "/alerts", {"client_id": str(client_id), "level": "red", "category": "other", "title": "A"}
+    )
     page = risk.get("/alerts").get_data(as_text=True)
     assert 'data-level="red" data-state="warned">1<' in page
     assert console_factory("sales2").get("/alerts").status_code == 200
@@ -36,6 +38,7 @@ def test_the_board_counts_by_level_and_stage(console_factory, app: Flask) -> Non
 
 
 def test_an_unknown_client_is_reported_on_the_form(console_factory, app: Flask) -> None:
-    response = console_factory("risk1").post("/alerts", {"client_id": "999999", "level": "red",
-                                                          "category": "other", "title": "A"})
+    response = console_factory("risk1").post(
+        "/alerts", {"client_id": "999999", "level": "red", "category": "other", "title": "A"}
+    )
     assert response.status_code == 422 and alert_count(app) == 0

@@ -14,8 +14,13 @@ from workflow.records.identity import Actor
 def closed_case(app: Flask) -> int:
     case_id = start_case(app)
     with app.app_context():
-        engine.fire(db.session, case_id, "approve", Actor("risk1", frozenset({"risk_officer"})),
-                    {"amount": 10})
+        engine.fire(
+            db.session,
+            case_id,
+            "approve",
+            Actor("risk1", frozenset({"risk_officer"})),
+            {"amount": 10},
+        )
         db.session.commit()
     return case_id
 
@@ -44,7 +49,10 @@ def test_export_streams_the_chain_for_auditors_only(console_factory, app: Flask)
     response = auditor.get(f"/audit/export?instance_id={case_id}")
     assert response.status_code == 200 and response.mimetype == "application/x-ndjson"
     body = response.get_data(as_text=True)
-    assert '"approve"' in body and f"audit-instance-{case_id}.jsonl" in response.headers["Content-Disposition"]
+    assert (
+        '"approve"' in body
+        and f"audit-instance-{case_id}.jsonl" in response.headers["Content-Disposition"]
+    )
     csv = auditor.get(f"/audit/export?instance_id={case_id}&format=csv")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
     assert console_factory("sales1").get(f"/audit/export?instance_id={case_id}").status_code == 403

@@ -19,9 +19,14 @@ SALES = Actor("sales1", frozenset({"sales"}))
 
 def submitted(app: Flask) -> tuple[int, int]:
     with app.app_context():
-        client = client_service.create_client(db.session, {
-            "name": "嘉兴审计检索示例有限公司", "credit_code": make_credit_code("91330400MA2AU0001"),
-        }, SALES)
+        client = client_service.create_client(
+            db.session,
+            {
+                "name": "嘉兴审计检索示例有限公司",
+                "credit_code": make_credit_code("91330400MA2AU0001"),
+            },
+            SALES,
+        )
         case = onboarding.start_admission(db.session, client.id, SALES, comment="请审批")
         db.session.commit()
         return client.id, case.id
@@ -32,7 +37,9 @@ def record_ids(page: str) -> list[int]:
 
 
 @pytest.mark.parametrize(("lang", "submit_words"), [("zh_CN", "提交准入"), ("en", "Submit")])
-def test_auditors_search_the_trail(console_factory, app: Flask, lang: str, submit_words: str) -> None:
+def test_auditors_search_the_trail(
+    console_factory, app: Flask, lang: str, submit_words: str
+) -> None:
     client_id, case_id = submitted(app)
     auditor = console_factory()
     auditor.post("/language", {"lang": lang, "next": "/login"}, token_from="/login")
@@ -42,7 +49,9 @@ def test_auditors_search_the_trail(console_factory, app: Flask, lang: str, submi
     ids = record_ids(page)
     assert len(ids) == 2 and ids == sorted(ids)  # started and submitted, oldest first
     assert f'href="/cases/{case_id}"' in page and submit_words in page and "请审批" in page
-    page = auditor.get(f"/audit/records?client_id={client_id}&kind=client.created").get_data(as_text=True)
+    page = auditor.get(f"/audit/records?client_id={client_id}&kind=client.created").get_data(
+        as_text=True
+    )
     assert len(record_ids(page)) == 1 and f'href="/clients/{client_id}"' in page
     page = auditor.get("/audit/records?actor=nobody-at-all").get_data(as_text=True)
     assert record_ids(page) == [] and ("没有符合" in page or "No audit records match" in page)
@@ -54,4 +63,6 @@ def test_audit_search_is_for_auditors(console_factory, app: Flask) -> None:
     submitted(app)
     for username in ("sales1", "risk1", "manager1"):
         assert console_factory(username).get("/audit/records").status_code == 403, username
-    assert 'href="/audit/records"' not in console_factory("manager1").get("/audit").get_data(as_text=True)
+    assert 'href="/audit/records"' not in console_factory("manager1").get("/audit").get_data(
+        as_text=True
+    )

@@ -23,13 +23,30 @@ NAME = "常州移交示例有限公司"
 def client_with_cases(app: Flask) -> tuple[int, int, int]:
     """(client, draft admission, alert case) of sales1."""
     with app.app_context():
-        client = client_service.create_client(db.session, {
-            "name": NAME, "credit_code": make_credit_code("91320400MA1HAND01"),
-            "registered_capital": "20000000", "ownership_type": "private"}, SALES1)
+        client = client_service.create_client(
+            db.session,
+            {
+                "name": NAME,
+                "credit_code": make_credit_code("91320400MA1HAND01"),
+                "registered_capital": "20000000",
+                "ownership_type": "private",
+            },
+            SALES1,
+        )
         admission = onboarding.start_admission(db.session, client.id, SALES1, submit=False)
-        alert = raise_alert(db.session, RISK, {
-            "client_id": client.id, "level": "yellow", "category": "negative_news",
-            "title": "负面舆情", "details": "", "source": "manual", "external_id": "handover-1"})
+        alert = raise_alert(
+            db.session,
+            RISK,
+            {
+                "client_id": client.id,
+                "level": "yellow",
+                "category": "negative_news",
+                "title": "负面舆情",
+                "details": "",
+                "source": "manual",
+                "external_id": "handover-1",
+            },
+        )
         db.session.commit()
         return client.id, admission.id, alert.instance.id
 
@@ -56,15 +73,27 @@ def where_seen(console, client_id: int, cases: tuple[int, ...]) -> dict[str, obj
 
 
 def test_a_handed_over_clients_cases_leave_the_previous_owners_console_for_the_new_owners(
-        console_factory, app: Flask) -> None:
+    console_factory, app: Flask
+) -> None:
     client_id, admission, alert = client_with_cases(app)
     cases = (admission, alert)
     sales1, sales2 = console_factory("sales1"), console_factory("sales2")
-    owners_view = {"case pages": {admission: 200, alert: 200}, "inbox": {admission, alert},
-                   "case list": {admission, alert}, "alert board": True, "client page": 200,
-                   "client list": True}
-    nobodys_view = {"case pages": {admission: 404, alert: 404}, "inbox": set(), "case list": set(),
-                    "alert board": False, "client page": 404, "client list": False}
+    owners_view = {
+        "case pages": {admission: 200, alert: 200},
+        "inbox": {admission, alert},
+        "case list": {admission, alert},
+        "alert board": True,
+        "client page": 200,
+        "client list": True,
+    }
+    nobodys_view = {
+        "case pages": {admission: 404, alert: 404},
+        "inbox": set(),
+        "case list": set(),
+        "alert board": False,
+        "client page": 404,
+        "client list": False,
+    }
     assert where_seen(sales1, client_id, cases) == owners_view
     assert where_seen(sales2, client_id, cases) == nobodys_view
 

@@ -12,13 +12,14 @@ from workflow.records.models import AuditRecord, WorkflowInstance
 
 def test_new_client_form_creates_a_prospect(console_factory, app: Flask) -> None:
     sales = console_factory("sales1")
-    response = sales.post("/clients/new", {**FORM, "submit_for_admission": "0"},
-                          token_from="/clients/new")
+    response = sales.post(
+        "/clients/new", {**FORM, "submit_for_admission": "0"}, token_from="/clients/new"
+    )
     assert response.status_code == 302
     row = client_row(app)
     assert row is not None and row.status == "prospect" and row.owner == "sales1"
     page = sales.get(response.headers["Location"]).get_data(as_text=True)
-    assert "上海某某贸易有限公司" in page and 'data-submit-admission' in page
+    assert "上海某某贸易有限公司" in page and "data-submit-admission" in page
 
 
 def test_save_and_submit_starts_the_admission(console_factory, app: Flask) -> None:
@@ -27,8 +28,11 @@ def test_save_and_submit_starts_the_admission(console_factory, app: Flask) -> No
     assert response.status_code == 302
     row = client_row(app)
     with app.app_context():
-        case = db.session.query(WorkflowInstance).filter_by(
-            definition="client_onboarding", subject_id=row.id).one()
+        case = (
+            db.session.query(WorkflowInstance)
+            .filter_by(definition="client_onboarding", subject_id=row.id)
+            .one()
+        )
         assert case.state != "draft"
     assert "提交准入" in sales.get(f"/cases/{case.id}").get_data(as_text=True)
 
@@ -70,7 +74,11 @@ def test_sales_never_see_an_unmasked_bank_account(console_factory, app: Flask) -
     risk = console_factory("risk1")
     assert "6222021234567890123" in risk.get(location).get_data(as_text=True)
     with app.app_context():
-        reads = db.session.query(AuditRecord).filter_by(kind="client.sensitive_read", actor="risk1").count()
+        reads = (
+            db.session.query(AuditRecord)
+            .filter_by(kind="client.sensitive_read", actor="risk1")
+            .count()
+        )
     assert reads >= 1
 
 

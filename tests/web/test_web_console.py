@@ -45,8 +45,10 @@ def test_wrong_password_is_refused_and_audited(console_factory, app: Flask) -> N
 def test_login_redirects_only_to_local_paths(console_factory) -> None:
     console = console_factory()
     token = console.csrf()
-    response = console.client.post("/login?next=//evil.example/x", data={
-        "username": "sales1", "password": "correct-horse-battery", "csrf_token": token})
+    response = console.client.post(
+        "/login?next=//evil.example/x",
+        data={"username": "sales1", "password": "correct-horse-battery", "csrf_token": token},
+    )
     assert response.headers["Location"] == "/inbox"
 
 
@@ -127,9 +129,11 @@ def test_case_page_shows_diagram_actions_and_timeline(console_factory, app: Flas
 def test_an_action_fires_through_the_engine(console_factory, app: Flask) -> None:
     case_id = start_case(app)
     risk = console_factory("risk1")
-    response = risk.post(f"/cases/{case_id}/actions/approve",
-                         {"p_amount": "500000", "expected_version": "2", "comment": "同意"},
-                         token_from=f"/cases/{case_id}")
+    response = risk.post(
+        f"/cases/{case_id}/actions/approve",
+        {"p_amount": "500000", "expected_version": "2", "comment": "同意"},
+        token_from=f"/cases/{case_id}",
+    )
     assert response.status_code == 302
     assert state_of(app, case_id) == ("approved", 3)
     page = risk.get(f"/cases/{case_id}").get_data(as_text=True)
@@ -138,16 +142,18 @@ def test_an_action_fires_through_the_engine(console_factory, app: Flask) -> None
 
 def test_an_action_without_csrf_changes_nothing(console_factory, app: Flask) -> None:
     case_id = start_case(app)
-    response = console_factory("risk1").post(f"/cases/{case_id}/actions/approve",
-                                             {"p_amount": "1", "expected_version": "2"}, csrf=False)
+    response = console_factory("risk1").post(
+        f"/cases/{case_id}/actions/approve", {"p_amount": "1", "expected_version": "2"}, csrf=False
+    )
     assert response.status_code == 400
     assert state_of(app, case_id) == ("pending", 2)
 
 
 def test_a_stale_version_says_someone_acted_first(console_factory, app: Flask) -> None:
     case_id = start_case(app)
-    response = console_factory("risk1").post(f"/cases/{case_id}/actions/approve",
-                                             {"p_amount": "1", "expected_version": "1"})
+    response = console_factory("risk1").post(
+        f"/cases/{case_id}/actions/approve", {"p_amount": "1", "expected_version": "1"}
+    )
     assert response.status_code == 409
     assert "已有人先处理" in response.get_data(as_text=True)
     assert state_of(app, case_id) == ("pending", 2)
@@ -158,7 +164,9 @@ def test_the_engine_refuses_what_the_role_may_not_do(console_factory, app: Flask
     sales = console_factory("sales1")
     page = sales.get(f"/cases/{case_id}").get_data(as_text=True)
     assert 'data-action-form="approve"' not in page
-    response = sales.post(f"/cases/{case_id}/actions/approve", {"p_amount": "1", "expected_version": "2"})
+    response = sales.post(
+        f"/cases/{case_id}/actions/approve", {"p_amount": "1", "expected_version": "2"}
+    )
     assert response.status_code == 403
     assert state_of(app, case_id) == ("pending", 2)
     other = console_factory("sales2").get(f"/cases/{case_id}")
@@ -171,7 +179,9 @@ def test_invalid_input_is_shown_beside_the_field(console_factory, app: Flask) ->
     response = risk.post(f"/cases/{case_id}/actions/reject", {"expected_version": "2"})
     assert response.status_code == 422
     assert "此操作须填写意见" in response.get_data(as_text=True)
-    response = risk.post(f"/cases/{case_id}/actions/approve", {"p_amount": "abc", "expected_version": "2"})
+    response = risk.post(
+        f"/cases/{case_id}/actions/approve", {"p_amount": "abc", "expected_version": "2"}
+    )
     assert response.status_code == 422
     assert state_of(app, case_id) == ("pending", 2)
 
@@ -194,7 +204,9 @@ def test_amounts_and_dates_follow_the_language(app: Flask) -> None:
 
     with app.test_request_context("/"):
         assert amount(1234567.5) == "1,234,567.50 元"
-        assert "2026" in when(datetime(2026, 1, 2, 3, 4)) and "年" in when(datetime(2026, 1, 2, 3, 4))
+        assert "2026" in when(datetime(2026, 1, 2, 3, 4)) and "年" in when(
+            datetime(2026, 1, 2, 3, 4)
+        )
         session["lang"] = "en"
         app.extensions["babel"].instance.domain_instance  # noqa: B018  (babel is installed)
     with app.test_request_context("/"):

@@ -27,11 +27,20 @@ def returned_case(app: Flask) -> tuple[int, int]:
     from workflow.risk.clients.creditcode import make_credit_code
 
     with app.app_context():
-        client = client_service.create_client(db.session, {
-            "name": NAME, "credit_code": make_credit_code("91330100MA2CD0001"),
-            "registered_capital": "30000000",
-            "facts": {"litigation_count": 0, "negative_news_count": 0, "payment_history": "good"},
-        }, SALES)
+        client = client_service.create_client(
+            db.session,
+            {
+                "name": NAME,
+                "credit_code": make_credit_code("91330100MA2CD0001"),
+                "registered_capital": "30000000",
+                "facts": {
+                    "litigation_count": 0,
+                    "negative_news_count": 0,
+                    "payment_history": "good",
+                },
+            },
+            SALES,
+        )
         case = onboarding.start_admission(db.session, client.id, SALES)
         db.session.commit()
         client_id, case_id = client.id, case.id
@@ -45,21 +54,31 @@ def returned_case(app: Flask) -> tuple[int, int]:
     return client_id, case_id
 
 
-@pytest.mark.parametrize(("lang", "words", "absent"), [
-    ("zh_CN", ("客户名称", "退回补充记录", "操作人", "请补充近三年财报", "时间"),
-     ("returned_for_info", "client_name")),
-    ("en", ("Client name", "Returned for information", "By", "At"),
-     ("returned_for_info", "client_name")),
-])
-def test_case_data_is_worded_and_readable(console_factory, app: Flask, lang: str,
-                                          words: tuple[str, ...], absent: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("lang", "words", "absent"),
+    [
+        (
+            "zh_CN",
+            ("客户名称", "退回补充记录", "操作人", "请补充近三年财报", "时间"),
+            ("returned_for_info", "client_name"),
+        ),
+        (
+            "en",
+            ("Client name", "Returned for information", "By", "At"),
+            ("returned_for_info", "client_name"),
+        ),
+    ],
+)
+def test_case_data_is_worded_and_readable(
+    console_factory, app: Flask, lang: str, words: tuple[str, ...], absent: tuple[str, ...]
+) -> None:
     client_id, case_id = returned_case(app)
     sales = console_factory()
     sales.post("/language", {"lang": lang, "next": "/login"}, token_from="/login")
     assert sales.login("sales1").status_code == 302
     page = sales.get(f"/cases/{case_id}").get_data(as_text=True)
-    data = page[page.index('<dl class="data">'):]
-    data = data[:data.index("</section>")]
+    data = page[page.index('<dl class="data">') :]
+    data = data[: data.index("</section>")]
     text = re.sub(r"<[^>]+>", " ", data)
     for word in words:
         assert word in text, (word, text)
@@ -74,7 +93,8 @@ def test_cases_are_named_by_their_client(console_factory, app: Flask) -> None:
     client_id, _case = returned_case(app)
     with app.app_context():
         request = sensitive_edit.request_sensitive_edit(
-            db.session, client_id, {"bank_account": "6222020000111122229"}, "开户行变更", SALES)
+            db.session, client_id, {"bank_account": "6222020000111122229"}, "开户行变更", SALES
+        )
         db.session.commit()
         request_id = request.id
     risk = console_factory("risk1")
@@ -110,12 +130,20 @@ def test_related_cases_and_the_second_approval_are_worded(console_factory, app: 
     from workflow.risk.clients.creditcode import make_credit_code
 
     with app.app_context():
-        client = client_service.create_client(db.session, {
-            "name": "温州尽调示例有限公司", "credit_code": make_credit_code("91330300MA2DD0001"),
-            "registered_capital": "12000000",
-            "facts": {"litigation_count": 3, "negative_news_count": 2,
-                      "payment_history": "minor_delays"},
-        }, SALES)
+        client = client_service.create_client(
+            db.session,
+            {
+                "name": "温州尽调示例有限公司",
+                "credit_code": make_credit_code("91330300MA2DD0001"),
+                "registered_capital": "12000000",
+                "facts": {
+                    "litigation_count": 3,
+                    "negative_news_count": 2,
+                    "payment_history": "minor_delays",
+                },
+            },
+            SALES,
+        )
         case = onboarding.start_admission(db.session, client.id, SALES)
         db.session.commit()
         case_id = case.id
@@ -123,8 +151,8 @@ def test_related_cases_and_the_second_approval_are_worded(console_factory, app: 
         if drain(app) == 0:
             break
     page = console_factory("risk1").get(f"/cases/{case_id}").get_data(as_text=True)
-    related = page[page.index('<ul class="plain">'):]
-    related = related[:related.index("</ul>")]
+    related = page[page.index('<ul class="plain">') :]
+    related = related[: related.index("</ul>")]
     assert "尽职调查" in related and "已开立" in related and "due_diligence" not in related
     with app.test_request_context(headers={"Accept-Language": "en"}):
         onboarding_def = runtime_of(app).catalog.get("client_onboarding")
@@ -142,7 +170,8 @@ def test_an_alert_is_raised_from_the_clients_page(console_factory, app: Flask) -
     assert re.search(r'<details class="card" id="raise"\s+open>', board)
     assert re.search(rf'name="client_id" type="number" min="1" required value="{client_id}"', board)
     assert "data-raise-alert" not in console_factory("sales1").get(
-        f"/clients/{client_id}").get_data(as_text=True)
+        f"/clients/{client_id}"
+    ).get_data(as_text=True)
 
 
 def test_the_inbox_reads_the_names_of_its_clients_in_one_query(console_factory, app: Flask) -> None:
@@ -156,13 +185,23 @@ def test_the_inbox_reads_the_names_of_its_clients_in_one_query(console_factory, 
     sales = Actor("sales1", frozenset({"sales"}))
     with app.app_context():
         for n in range(4):
-            client = Client(name=f"名单客户 {n}", credit_code=f"91310000MA1K{n:06d}", owner="sales1",
-                            created_by="sales1", status="prospect", version=1, tags=[], contracts=[],
-                            facts={}, blacklisted=False)
+            client = Client(
+                name=f"名单客户 {n}",
+                credit_code=f"91310000MA1K{n:06d}",
+                owner="sales1",
+                created_by="sales1",
+                status="prospect",
+                version=1,
+                tags=[],
+                contracts=[],
+                facts={},
+                blacklisted=False,
+            )
             _db.session.add(client)
             _db.session.flush()
-            case = wf_engine.start(_db.session, "test_approval", sales, subject_type="client",
-                                   subject_id=client.id)
+            case = wf_engine.start(
+                _db.session, "test_approval", sales, subject_type="client", subject_id=client.id
+            )
             wf_engine.fire(_db.session, case.id, "submit", sales)
         _db.session.commit()
         statements: list[str] = []

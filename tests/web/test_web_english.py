@@ -30,8 +30,14 @@ from workflow.risk.due_diligence import evidence
 from workflow.risk.due_diligence import review as due_diligence
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}  # as a browser asks
-ROLES = {"sales": "sales1", "risk_officer": "risk1", "legal": "legal1", "manager": "manager1",
-         "auditor": "auditor1", "admin": "admin"}
+ROLES = {
+    "sales": "sales1",
+    "risk_officer": "risk1",
+    "legal": "legal1",
+    "manager": "manager1",
+    "auditor": "auditor1",
+    "admin": "admin",
+}
 
 
 @dataclass
@@ -61,32 +67,71 @@ def world(app: Flask) -> World:
         review = due_diligence.open_review(db.session, active, RISK1, comment="annual review")
         db.session.flush()
         engine.fire(db.session, review.id, "start", RISK1)
-        evidence.attach(db.session, review.id, RISK1, io.BytesIO(b"%PDF-1.4 report"),
-                        filename="annual-report.pdf", content_type="application/pdf")
+        evidence.attach(
+            db.session,
+            review.id,
+            RISK1,
+            io.BytesIO(b"%PDF-1.4 report"),
+            filename="annual-report.pdf",
+            content_type="application/pdf",
+        )
         change = sensitive_edit.request_sensitive_edit(
-            db.session, active, {"credit_limit": "2000000"}, "larger orders expected", SALES)
-        raised = alerts.raise_alert(db.session, RISK1, {
-            "client_id": active, "level": "red", "category": "negative_news",
-            "title": "Late payments reported"})
+            db.session, active, {"credit_limit": "2000000"}, "larger orders expected", SALES
+        )
+        raised = alerts.raise_alert(
+            db.session,
+            RISK1,
+            {
+                "client_id": active,
+                "level": "red",
+                "category": "negative_news",
+                "title": "Late payments reported",
+            },
+        )
         db.session.flush()
         alert_case = raised.instance.id
-        engine.fire(db.session, alert_case, "respond", SALES,
-                    {"assessment": "temporary cash shortage", "plan": "pay within two weeks"})
+        engine.fire(
+            db.session,
+            alert_case,
+            "respond",
+            SALES,
+            {"assessment": "temporary cash shortage", "plan": "pay within two weeks"},
+        )
         db.session.commit()
-        cases = {"client_onboarding": onboarding_id, "client_onboarding (closed)": admission_id,
-                 "due_diligence": review.id, "sensitive_edit": change.id,
-                 "alert_remediation": alert_case}
+        cases = {
+            "client_onboarding": onboarding_id,
+            "client_onboarding (closed)": admission_id,
+            "due_diligence": review.id,
+            "sensitive_edit": change.id,
+            "alert_remediation": alert_case,
+        }
     drain(app)
     return World(active_client=active, pending_client=pending, cases=cases)
 
 
 def pages(world: World) -> list[str]:
     client = world.active_client
-    return ["/inbox", "/inbox?overdue=1", "/inbox?level=red", "/inbox/count",
-            "/clients", "/clients?q=Acme", "/clients?q=nothing-matches", f"/clients/{client}",
-            f"/clients/{world.pending_client}", "/clients/new", f"/clients/{client}/changes/new",
-            "/cases", *(f"/cases/{case}" for case in world.cases.values()),
-            "/cases?definition=sensitive_edit&open=0", "/alerts", "/dashboard", "/audit", "/cases/999999", "/no-such-page"]
+    return [
+        "/inbox",
+        "/inbox?overdue=1",
+        "/inbox?level=red",
+        "/inbox/count",
+        "/clients",
+        "/clients?q=Acme",
+        "/clients?q=nothing-matches",
+        f"/clients/{client}",
+        f"/clients/{world.pending_client}",
+        "/clients/new",
+        f"/clients/{client}/changes/new",
+        "/cases",
+        *(f"/cases/{case}" for case in world.cases.values()),
+        "/cases?definition=sensitive_edit&open=0",
+        "/alerts",
+        "/dashboard",
+        "/audit",
+        "/cases/999999",
+        "/no-such-page",
+    ]
 
 
 def english_console(console_factory: Any, username: str | None = None) -> Console:  # noqa: ANN401
@@ -112,13 +157,19 @@ def test_every_page_is_english_for_every_role(console_factory, app: Flask, world
             response = console.get(path, headers=HTML)
             seen[path] = response.status_code
             if untranslated(response.get_data(as_text=True)):
-                found[f"{role} {path} ({response.status_code})"] = untranslated(response.get_data(as_text=True))
+                found[f"{role} {path} ({response.status_code})"] = untranslated(
+                    response.get_data(as_text=True)
+                )
         # Forms refused or failing render in English too.
-        refused = console.post(f"/cases/{world.cases['alert_remediation']}/actions/rectify",
-                               {"p_evidence": "", "expected_version": "0"},
-                               token_from=f"/cases/{world.cases['alert_remediation']}")
+        refused = console.post(
+            f"/cases/{world.cases['alert_remediation']}/actions/rectify",
+            {"p_evidence": "", "expected_version": "0"},
+            token_from=f"/cases/{world.cases['alert_remediation']}",
+        )
         if untranslated(refused.get_data(as_text=True)):
-            found[f"{role} rectify refused ({refused.status_code})"] = untranslated(refused.get_data(as_text=True))
+            found[f"{role} rectify refused ({refused.status_code})"] = untranslated(
+                refused.get_data(as_text=True)
+            )
         expired = console.post("/alerts", {"title": "x"}, csrf=False)
         if untranslated(expired.get_data(as_text=True)):
             found[f"{role} missing CSRF"] = untranslated(expired.get_data(as_text=True))
@@ -128,7 +179,7 @@ def test_every_page_is_english_for_every_role(console_factory, app: Flask, world
     assert verify.status_code == 200
     if untranslated(verify.get_data(as_text=True)):
         found["auditor verify"] = untranslated(verify.get_data(as_text=True))
-    assert found == {}, '\n'.join(f'{k}: {v}' for k, v in found.items())
+    assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
 
 
 def test_every_error_page_is_english(app: Flask) -> None:
@@ -149,10 +200,30 @@ LABEL_ATTRIBUTE = re.compile(r'(?:title|placeholder|aria-label|alt)="([^"]+)"')
 ENGLISH = re.compile(r"[A-Za-z]{2,}")
 # Shown as-is in both languages: names of the product, formats, languages and roles'
 # user names, and the user data of the world above.
-NOT_LABELS = {"riskloop", "English", "SHA", "PDF", "CSV", "JSONL", "JSON", "Acme Trading Co",
-              "Birch Logistics Ltd", "John Smith", "Jane Doe", "Late payments reported",
-              "Shanghai", "trading", *ROLES.values(), "risk2", "system",
-              "S", "A", "B", "C", "D"}
+NOT_LABELS = {
+    "riskloop",
+    "English",
+    "SHA",
+    "PDF",
+    "CSV",
+    "JSONL",
+    "JSON",
+    "Acme Trading Co",
+    "Birch Logistics Ltd",
+    "John Smith",
+    "Jane Doe",
+    "Late payments reported",
+    "Shanghai",
+    "trading",
+    *ROLES.values(),
+    "risk2",
+    "system",
+    "S",
+    "A",
+    "B",
+    "C",
+    "D",
+}
 
 
 def english_labels(html: str) -> list[str]:
@@ -168,8 +239,9 @@ def english_labels(html: str) -> list[str]:
     return sorted(found)
 
 
-def test_chinese_pages_have_no_untranslated_english_labels(console_factory, app: Flask,
-                                                            world: World) -> None:
+def test_chinese_pages_have_no_untranslated_english_labels(
+    console_factory, app: Flask, world: World
+) -> None:
     found: dict[str, list[str]] = {}
     for role, username in ROLES.items():
         console = console_factory(username)
@@ -177,4 +249,4 @@ def test_chinese_pages_have_no_untranslated_english_labels(console_factory, app:
             words = english_labels(console.get(path, headers=HTML).get_data(as_text=True))
             if words:
                 found[f"{role} {path}"] = words
-    assert found == {}, '\n'.join(f'{k}: {v}' for k, v in found.items())
+    assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())

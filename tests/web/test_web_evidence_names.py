@@ -11,7 +11,8 @@ from tests.support.evidence import PDF, collecting_case, upload
 
 
 def test_a_console_download_carries_the_detected_types_extension_and_a_safe_name(
-        console_factory, app: Flask, api: Api) -> None:  # noqa: ANN001
+    console_factory, app: Flask, api: Api
+) -> None:  # noqa: ANN001
     case_id = collecting_case(app, api)
     body = upload(api, "risk1", case_id, PDF, "report\u202egpj.exe", "application/pdf").get_json()
     r = console_factory("risk2").get(f"/cases/{case_id}/evidence/{body['sha256']}")

@@ -15,10 +15,20 @@ from workflow.records.models import Notification
 
 def add_notes(app: Flask, username: str = "sales1") -> list[int]:
     with app.app_context():
-        notes = [Notification(username=username, event="alert.raised", title=title, body=body,
-                              instance_id=instance, created_at=clock.now())
-                 for title, body, instance in (("红色预警：负面新闻", "请在24小时内响应", 41),
-                                               ("每日预警汇总", "", None))]
+        notes = [
+            Notification(
+                username=username,
+                event="alert.raised",
+                title=title,
+                body=body,
+                instance_id=instance,
+                created_at=clock.now(),
+            )
+            for title, body, instance in (
+                ("红色预警：负面新闻", "请在24小时内响应", 41),
+                ("每日预警汇总", "", None),
+            )
+        ]
         db.session.add_all(notes)
         db.session.commit()
         return [n.id for n in notes]
@@ -49,7 +59,9 @@ def test_notification_forms_need_csrf_and_never_touch_anothers(console_factory, 
     assert sales.post(f"/notifications/{first}/read", csrf=False).status_code == 400
     assert sales.post("/notifications/read-all", csrf=False).status_code == 400
     other = console_factory("sales2")
-    assert other.post(f"/notifications/{first}/read", token_from="/notifications").status_code == 404
+    assert (
+        other.post(f"/notifications/{first}/read", token_from="/notifications").status_code == 404
+    )
     with app.app_context():
         assert db.session.get(Notification, first).read_at is None
 

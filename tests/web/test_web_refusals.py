@@ -24,8 +24,11 @@ from workflow.risk import sensitive_edit
 LANGS = ["zh_CN", "en"]
 # Where a refusal is written on a page: the flash above the forms, the message beside a
 # field, the detail of an error page.
-REFUSAL = re.compile(r'<(?:p class="flash error[^"]*"|span class="err"[^>]*|p class="detail")[^>]*>'
-                     r'(.*?)</(?:p|span)>', re.S)
+REFUSAL = re.compile(
+    r'<(?:p class="flash error[^"]*"|span class="err"[^>]*|p class="detail")[^>]*>'
+    r"(.*?)</(?:p|span)>",
+    re.S,
+)
 ENGLISH_SENTENCE = re.compile(r"[A-Za-z]+(?:[ ,;:'’\-]+[A-Za-z]+){2,}")
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -57,11 +60,16 @@ def assert_in_language(html: str, lang: str) -> str:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_a_version_conflict_says_someone_acted_first(console_factory, app: Flask, lang: str) -> None:
+def test_a_version_conflict_says_someone_acted_first(
+    console_factory, app: Flask, lang: str
+) -> None:
     case_id = start_case(app)
     risk = console_in(console_factory, lang, "risk1")
-    response = risk.post(f"/cases/{case_id}/actions/approve", {"p_amount": "1", "expected_version": "1"},
-                         token_from=f"/cases/{case_id}")
+    response = risk.post(
+        f"/cases/{case_id}/actions/approve",
+        {"p_amount": "1", "expected_version": "1"},
+        token_from=f"/cases/{case_id}",
+    )
     assert response.status_code == 409
     said = assert_in_language(response.get_data(as_text=True), lang)
     assert ("已有人先处理" if lang == "zh_CN" else "Someone acted first") in said
@@ -69,11 +77,16 @@ def test_a_version_conflict_says_someone_acted_first(console_factory, app: Flask
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_an_action_the_role_may_not_do_names_the_roles(console_factory, app: Flask, lang: str) -> None:
+def test_an_action_the_role_may_not_do_names_the_roles(
+    console_factory, app: Flask, lang: str
+) -> None:
     case_id = start_case(app)
     sales = console_in(console_factory, lang, "sales1")
-    response = sales.post(f"/cases/{case_id}/actions/approve", {"p_amount": "1", "expected_version": "2"},
-                          token_from=f"/cases/{case_id}")
+    response = sales.post(
+        f"/cases/{case_id}/actions/approve",
+        {"p_amount": "1", "expected_version": "2"},
+        token_from=f"/cases/{case_id}",
+    )
     assert response.status_code == 403
     said = assert_in_language(response.get_data(as_text=True), lang)
     assert ("风控专员" if lang == "zh_CN" else "Risk officer") in said
@@ -81,22 +94,30 @@ def test_an_action_the_role_may_not_do_names_the_roles(console_factory, app: Fla
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_a_second_approval_by_the_first_approver_gives_the_rule(console_factory, app: Flask,
-                                                                lang: str) -> None:
+def test_a_second_approval_by_the_first_approver_gives_the_rule(
+    console_factory, app: Flask, lang: str
+) -> None:
     """Given a change request risk1 approved first, when risk1 approves again, the page
     says the segregation-of-duties rule in the reader's language."""
     with app.app_context():
         client_id = make_client("Acme Trading Co", 2001)
         change = sensitive_edit.request_sensitive_edit(
-            db.session, client_id, {"credit_limit": "2000000"}, "larger orders expected", SALES)
+            db.session, client_id, {"credit_limit": "2000000"}, "larger orders expected", SALES
+        )
         db.session.commit()
         case_id = change.id
     risk = console_in(console_factory, lang, "risk1")
-    first = risk.post(f"/cases/{case_id}/actions/approve", {"expected_version": "1"},
-                      token_from=f"/cases/{case_id}")
+    first = risk.post(
+        f"/cases/{case_id}/actions/approve",
+        {"expected_version": "1"},
+        token_from=f"/cases/{case_id}",
+    )
     assert first.status_code == 302, first.get_data(as_text=True)
-    response = risk.post(f"/cases/{case_id}/actions/approve", {"expected_version": "2"},
-                         token_from=f"/cases/{case_id}")
+    response = risk.post(
+        f"/cases/{case_id}/actions/approve",
+        {"expected_version": "2"},
+        token_from=f"/cases/{case_id}",
+    )
     assert response.status_code == 403
     said = assert_in_language(response.get_data(as_text=True), lang)
     assert ("职责分离" if lang == "zh_CN" else "Segregation of duties") in said
@@ -105,17 +126,24 @@ def test_a_second_approval_by_the_first_approver_gives_the_rule(console_factory,
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_invalid_action_input_is_worded_beside_each_field(console_factory, app: Flask,
-                                                          lang: str) -> None:
+def test_invalid_action_input_is_worded_beside_each_field(
+    console_factory, app: Flask, lang: str
+) -> None:
     case_id = start_case(app)
     risk = console_in(console_factory, lang, "risk1")
-    no_comment = risk.post(f"/cases/{case_id}/actions/reject", {"expected_version": "2"},
-                           token_from=f"/cases/{case_id}")
+    no_comment = risk.post(
+        f"/cases/{case_id}/actions/reject",
+        {"expected_version": "2"},
+        token_from=f"/cases/{case_id}",
+    )
     assert no_comment.status_code == 422
     said = assert_in_language(no_comment.get_data(as_text=True), lang)
     assert ("须填写意见" if lang == "zh_CN" else "A comment is required") in said
-    negative = risk.post(f"/cases/{case_id}/actions/approve", {"p_amount": "-5", "expected_version": "2"},
-                         token_from=f"/cases/{case_id}")
+    negative = risk.post(
+        f"/cases/{case_id}/actions/approve",
+        {"p_amount": "-5", "expected_version": "2"},
+        token_from=f"/cases/{case_id}",
+    )
     assert negative.status_code == 422
     said = assert_in_language(negative.get_data(as_text=True), lang)
     assert ("至少 0" if lang == "zh_CN" else "at least 0") in said
@@ -127,10 +155,17 @@ def test_the_client_form_words_every_field_message(console_factory, app: Flask, 
     sales = console_in(console_factory, lang, "sales1")
     code = credit_code(3001)
     wrong_check = code[:17] + ("0" if code[17] != "0" else "1")
-    response = sales.post("/clients/new", {"name": "", "credit_code": wrong_check,
-                                           "contact_name": "Jane Doe", "contact_phone": "call me",
-                                           "registered_capital": "-1"},
-                          token_from="/clients/new")
+    response = sales.post(
+        "/clients/new",
+        {
+            "name": "",
+            "credit_code": wrong_check,
+            "contact_name": "Jane Doe",
+            "contact_phone": "call me",
+            "registered_capital": "-1",
+        },
+        token_from="/clients/new",
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     said = assert_in_language(html, lang)
@@ -140,14 +175,18 @@ def test_the_client_form_words_every_field_message(console_factory, app: Flask, 
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_a_duplicate_credit_code_points_at_the_existing_client(console_factory, app: Flask,
-                                                                lang: str) -> None:
+def test_a_duplicate_credit_code_points_at_the_existing_client(
+    console_factory, app: Flask, lang: str
+) -> None:
     with app.app_context():
         existing = make_client("Acme Trading Co", 3002)
         db.session.commit()
     sales = console_in(console_factory, lang, "sales1")
-    response = sales.post("/clients/new", {"name": "Acme Again", "credit_code": credit_code(3002)},
-                          token_from="/clients/new")
+    response = sales.post(
+        "/clients/new",
+        {"name": "Acme Again", "credit_code": credit_code(3002)},
+        token_from="/clients/new",
+    )
     assert response.status_code == 409
     said = assert_in_language(response.get_data(as_text=True), lang)
     assert f"#{existing}" in said
@@ -174,20 +213,36 @@ def test_field_messages_keep_their_nesting_and_are_worded_by_code(app: Flask) ->
 
     with pytest.raises(ValidationError) as raised:
         Form().load({"amount": "many", "name": ""})
-    assert raised.value.messages == {"amount": ["Not a valid integer."],  # marshmallow's English
-                                     "name": ["Shorter than minimum length 1."]}
-    errors = {"checklist": {"ownership": [Message("checklist.finding_required", "A finding (text) is required."),
-                                          Message("checklist.risk_grade", "The risk must be one of low, high.",
-                                                  grades=["low", "high"])]},
-              **raised.value.messages,
-              # Without a code, a message is shown as it is, even one that reads like marshmallow's.
-              "note": ["something the console does not know"], "count": ["Not a valid integer."]}
+    assert raised.value.messages == {
+        "amount": ["Not a valid integer."],  # marshmallow's English
+        "name": ["Shorter than minimum length 1."],
+    }
+    errors = {
+        "checklist": {
+            "ownership": [
+                Message("checklist.finding_required", "A finding (text) is required."),
+                Message(
+                    "checklist.risk_grade",
+                    "The risk must be one of low, high.",
+                    grades=["low", "high"],
+                ),
+            ]
+        },
+        **raised.value.messages,
+        # Without a code, a message is shown as it is, even one that reads like marshmallow's.
+        "note": ["something the console does not know"],
+        "count": ["Not a valid integer."],
+    }
     with app.test_request_context("/inbox"):
         app.preprocess_request()
         said = field_messages(errors)
-    assert said == {"checklist": {"ownership": ["结论必填。", "请选择风险等级：低、高。"]},
-                    "amount": ["不是整数。"], "name": ["至少 1 个字符。"],
-                    "note": ["something the console does not know"], "count": ["Not a valid integer."]}
+    assert said == {
+        "checklist": {"ownership": ["结论必填。", "请选择风险等级：低、高。"]},
+        "amount": ["不是整数。"],
+        "name": ["至少 1 个字符。"],
+        "note": ["something the console does not know"],
+        "count": ["Not a valid integer."],
+    }
 
 
 def test_every_marshmallow_message_gets_a_code_the_console_words(app: Flask) -> None:
@@ -196,10 +251,34 @@ def test_every_marshmallow_message_gets_a_code_the_console_words(app: Flask) -> 
     from web.texts import field_text
     from workflow.field_messages import field_code
 
-    used = (fields.Boolean, fields.Integer, fields.Decimal, fields.Float, fields.Date, fields.DateTime,
-            fields.Email, fields.Url, fields.String, fields.List, fields.Dict, fields.Nested, fields.Raw)
-    codes = {"field.unknown", "field.type", "length.min", "length.max", "length.between", "length.equal",
-             "range.min", "range.max", "range.between", "choice.one_of", "regexp.mismatch"}
+    used = (
+        fields.Boolean,
+        fields.Integer,
+        fields.Decimal,
+        fields.Float,
+        fields.Date,
+        fields.DateTime,
+        fields.Email,
+        fields.Url,
+        fields.String,
+        fields.List,
+        fields.Dict,
+        fields.Nested,
+        fields.Raw,
+    )
+    codes = {
+        "field.unknown",
+        "field.type",
+        "length.min",
+        "length.max",
+        "length.between",
+        "length.equal",
+        "range.min",
+        "range.max",
+        "range.between",
+        "choice.one_of",
+        "regexp.mismatch",
+    }
     for cls in used:
         field = cls(fields.String) if cls in (fields.List, fields.Nested) else cls()
         codes.update(field_code(field, key) for key in field.error_messages)
@@ -208,11 +287,20 @@ def test_every_marshmallow_message_gets_a_code_the_console_words(app: Flask) -> 
         app.preprocess_request()
         unworded = sorted(code for code in codes if field_text(code, params) is None)
     assert unworded == []
-    for text in ("Missing data for required field.", "Not a valid integer.", "Not a valid date.",
-                 "Shorter than minimum length {min}.", "Must be {min_op} {{min}}."):
-        assert text in {*fields.Integer.default_error_messages.values(), *fields.Field.default_error_messages.values(),
-                        *fields.Date.default_error_messages.values(), validate.Length.message_min,
-                        validate.Range.message_min}, text
+    for text in (
+        "Missing data for required field.",
+        "Not a valid integer.",
+        "Not a valid date.",
+        "Shorter than minimum length {min}.",
+        "Must be {min_op} {{min}}.",
+    ):
+        assert text in {
+            *fields.Integer.default_error_messages.values(),
+            *fields.Field.default_error_messages.values(),
+            *fields.Date.default_error_messages.values(),
+            validate.Length.message_min,
+            validate.Range.message_min,
+        }, text
 
 
 def test_the_api_keeps_its_english_problem_documents(api: Api, app: Flask) -> None:
@@ -225,8 +313,9 @@ def test_the_api_keeps_its_english_problem_documents(api: Api, app: Flask) -> No
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_evidence_refused_in_a_closed_stage_names_the_open_one(console_factory, app: Flask,
-                                                               lang: str) -> None:
+def test_evidence_refused_in_a_closed_stage_names_the_open_one(
+    console_factory, app: Flask, lang: str
+) -> None:
     """Given a fresh alert (warned), when risk1 uploads a file to it, the page says files
     are added while it is responded, in the reader's language, and nothing is stored."""
     import io
@@ -234,18 +323,27 @@ def test_evidence_refused_in_a_closed_stage_names_the_open_one(console_factory, 
     from workflow.risk.alerts import intake as alerts
     from workflow.risk.due_diligence.evidence import Evidence
 
-
     with app.app_context():
         client_id = make_client("Acme Trading Co", 4001)
-        raised = alerts.raise_alert(db.session, RISK1, {
-            "client_id": client_id, "level": "red", "category": "negative_news",
-            "title": "Late payments reported"})
+        raised = alerts.raise_alert(
+            db.session,
+            RISK1,
+            {
+                "client_id": client_id,
+                "level": "red",
+                "category": "negative_news",
+                "title": "Late payments reported",
+            },
+        )
         db.session.commit()
         case_id = raised.instance.id
     risk = console_in(console_factory, lang, "risk1")
-    response = risk.post(f"/cases/{case_id}/evidence",
-                         {"files": (io.BytesIO(b"%PDF-1.4 receipt"), "receipt.pdf", "application/pdf")},
-                         token_from=f"/cases/{case_id}", content_type="multipart/form-data")
+    response = risk.post(
+        f"/cases/{case_id}/evidence",
+        {"files": (io.BytesIO(b"%PDF-1.4 receipt"), "receipt.pdf", "application/pdf")},
+        token_from=f"/cases/{case_id}",
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 409
     said = assert_in_language(response.get_data(as_text=True), lang)
     assert ("“已响应”" if lang == "zh_CN" else "“Responded”") in said
@@ -254,13 +352,30 @@ def test_evidence_refused_in_a_closed_stage_names_the_open_one(console_factory, 
         assert db.session.query(Evidence).filter_by(instance_id=case_id).count() == 0
 
 
-@pytest.mark.parametrize(("lang", "expected"), [
-    ("zh_CN", ["只有经理可以将客户转交给其他销售人员。", "此操作需要以下角色之一：",
-               "只能经双人审批后修改"]),
-    ("en", ["Only a manager may hand a client to another sales user.", "This needs one of the roles: ",
-            "can only be changed with a dual approval"])])
-def test_the_client_services_refusals_carry_codes_the_console_words(app: Flask, lang: str,
-                                                                    expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        (
+            "zh_CN",
+            [
+                "只有经理可以将客户转交给其他销售人员。",
+                "此操作需要以下角色之一：",
+                "只能经双人审批后修改",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Only a manager may hand a client to another sales user.",
+                "This needs one of the roles: ",
+                "can only be changed with a dual approval",
+            ],
+        ),
+    ],
+)
+def test_the_client_services_refusals_carry_codes_the_console_words(
+    app: Flask, lang: str, expected: list[str]
+) -> None:
     from flask_babel import force_locale
 
     from web.refusals import refusal
@@ -270,8 +385,11 @@ def test_the_client_services_refusals_carry_codes_the_console_words(app: Flask, 
     with app.app_context():
         client_id = make_client("Acme Trading Co", 3003)
         refused = []
-        for actor, changes in ((SALES, {"owner": "sales2"}), (Actor("legal1", frozenset({"legal"})), {"region": "x"}),
-                               (SALES, {"credit_limit": 1})):
+        for actor, changes in (
+            (SALES, {"owner": "sales2"}),
+            (Actor("legal1", frozenset({"legal"})), {"region": "x"}),
+            (SALES, {"credit_limit": 1}),
+        ):
             with pytest.raises(RiskloopError) as raised:
                 client_service.update_client(db.session, client_id, changes, actor)
             assert raised.value.code is not None

@@ -45,7 +45,9 @@ def test_console_sign_in_is_rate_limited_per_address_with_a_console_page(limited
 
 def test_the_429_page_follows_the_chosen_language(limited_app) -> None:
     console = Console(limited_app.test_client())
-    console.client.post("/language", data={"lang": "en", "next": "/login", "csrf_token": console.csrf()})
+    console.client.post(
+        "/language", data={"lang": "en", "next": "/login", "csrf_token": console.csrf()}
+    )
     for _ in range(5):
         console.login("sales1", "wrong-guess")
     page = console.login("sales1").get_data(as_text=True)
@@ -55,8 +57,12 @@ def test_the_429_page_follows_the_chosen_language(limited_app) -> None:
 def test_console_and_api_sign_ins_share_one_budget_per_address(limited_app) -> None:
     client = limited_app.test_client()
     for _ in range(3):
-        assert client.post("/api/v1/auth/token", json={"username": "sales1", "password": "x-wrong-x"}
-                           ).status_code == 401
+        assert (
+            client.post(
+                "/api/v1/auth/token", json={"username": "sales1", "password": "x-wrong-x"}
+            ).status_code
+            == 401
+        )
     console = Console(client)
     assert console.login("sales1", "wrong-guess").status_code == 401
     assert console.login("sales1", "wrong-guess").status_code == 401
@@ -69,8 +75,15 @@ def test_console_sign_ins_record_the_callers_address(console_factory, app: Flask
     console.login("sales1", "wrong-guess")
     assert console.login("sales1").status_code == 302
     with app.app_context():
-        records = db.session.execute(select(AuditRecord).where(AuditRecord.stream == "user:sales1")
-                                     .order_by(AuditRecord.id)).scalars().all()
+        records = (
+            db.session.execute(
+                select(AuditRecord)
+                .where(AuditRecord.stream == "user:sales1")
+                .order_by(AuditRecord.id)
+            )
+            .scalars()
+            .all()
+        )
     failed, succeeded = records[-2:]
     assert failed.kind == "login.failed" and failed.payload["source"] == "203.0.113.5"
     assert succeeded.kind == "login.succeeded" and succeeded.payload["source"] == "203.0.113.5"
@@ -102,8 +115,15 @@ def test_a_cookie_replayed_after_sign_out_is_refused(console_factory, app: Flask
     replayed = _replay(app, cookie).get("/inbox")
     assert replayed.status_code == 302 and replayed.headers["Location"].startswith("/login")
     with app.app_context():
-        kinds = db.session.execute(select(AuditRecord.kind).where(AuditRecord.stream == "user:sales1")
-                                   .order_by(AuditRecord.id)).scalars().all()
+        kinds = (
+            db.session.execute(
+                select(AuditRecord.kind)
+                .where(AuditRecord.stream == "user:sales1")
+                .order_by(AuditRecord.id)
+            )
+            .scalars()
+            .all()
+        )
     assert kinds[-1] == "user.signed_out"
     assert console_factory("sales1").get("/inbox").status_code == 200  # signing in again works
 
@@ -132,8 +152,12 @@ def test_a_change_of_roles_ends_console_sessions(console_factory, app: Flask) ->
 
 
 def _cookie_expiry(response) -> datetime:  # noqa: ANN001
-    header = next(v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session="))
-    expires = next(part.split("=", 1)[1] for part in header.split("; ") if part.startswith("Expires="))
+    header = next(
+        v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session=")
+    )
+    expires = next(
+        part.split("=", 1)[1] for part in header.split("; ") if part.startswith("Expires=")
+    )
     return parsedate_to_datetime(expires).replace(tzinfo=None)
 
 
@@ -145,7 +169,9 @@ def test_the_cookie_lives_exactly_as_long_as_the_session(console_factory, app: F
     assert abs(_cookie_expiry(signed_in) - (clock.now() + ttl)) <= timedelta(seconds=1)
     clock.advance(timedelta(hours=2))  # a later change to the session does not extend it
     switched = console.post("/language", {"lang": "en", "next": "/inbox"})
-    assert abs(_cookie_expiry(switched) - (clock.now() - timedelta(hours=2) + ttl)) <= timedelta(seconds=1)
+    assert abs(_cookie_expiry(switched) - (clock.now() - timedelta(hours=2) + ttl)) <= timedelta(
+        seconds=1
+    )
 
 
 def test_console_pages_are_not_stored_but_assets_may_be(console_factory) -> None:
@@ -159,7 +185,16 @@ def test_console_pages_are_not_stored_but_assets_may_be(console_factory) -> None
 def test_options_on_console_pages_needs_no_sign_in_and_sets_no_cookie(console_factory) -> None:
     console = console_factory()
     inbox = console.client.options("/inbox")
-    assert inbox.status_code == 204 and set(inbox.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert inbox.status_code == 204 and set(inbox.headers["Allow"].split(", ")) == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+    }
     assert "Set-Cookie" not in inbox.headers
     new = console.client.options("/clients/new")  # one URL, two views: both methods
-    assert set(new.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert set(new.headers["Access-Control-Allow-Methods"].split(", ")) == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "POST",
+    }

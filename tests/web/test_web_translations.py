@@ -23,12 +23,17 @@ def test_every_console_message_has_a_chinese_translation() -> None:
     po = catalogue()
     missing = []
     for _file, _line, message, _comments, _context in extract_from_dir(
-            str(WEB), METHODS, keywords=KEYWORDS):
+        str(WEB), METHODS, keywords=KEYWORDS
+    ):
         msgid = message[0] if isinstance(message, tuple) else message
         entry = po.get(message if isinstance(message, str) else message[0])
-        if entry is None or not (entry.string[0] if isinstance(entry.string, tuple) else entry.string):
+        if entry is None or not (
+            entry.string[0] if isinstance(entry.string, tuple) else entry.string
+        ):
             missing.append(msgid)
-    assert missing == [], "run pybabel extract/update and translate: " + ", ".join(sorted(set(missing)))
+    assert missing == [], "run pybabel extract/update and translate: " + ", ".join(
+        sorted(set(missing))
+    )
 
 
 def test_the_compiled_catalogue_matches_the_po_file() -> None:
@@ -38,7 +43,10 @@ def test_the_compiled_catalogue_matches_the_po_file() -> None:
         if not message.id:
             continue
         if isinstance(message.id, tuple):
-            assert compiled.ngettext(message.id[0], message.id[1], 1) == message.string[0], message.id
+            assert compiled.ngettext(message.id[0], message.id[1], 1) == message.string[0], (
+                message.id
+            )
         else:
             assert compiled.gettext(message.id) == message.string, (
-                f"{message.id!r}: recompile with `pybabel compile -d web/translations`")
+                f"{message.id!r}: recompile with `pybabel compile -d web/translations`"
+            )

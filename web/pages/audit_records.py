@@ -29,16 +29,19 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]]:
         if typed[name]:
             number = whole_number(typed[name])
             if number is None or not 0 < number < 2**62:
-                raise ValidationFailed(f"{name} must be a positive whole number",
-                                       errors={name: ["Must be a positive whole number."]})
+                raise ValidationFailed(
+                    f"{name} must be a positive whole number",
+                    errors={name: ["Must be a positive whole number."]},
+                )
             where[name] = number
     for name in ("since", "until"):
         if typed[name]:
             try:
                 day = datetime.strptime(typed[name], "%Y-%m-%d")
             except ValueError as exc:
-                raise ValidationFailed(f"{name} must be a date (YYYY-MM-DD)",
-                                       errors={name: ["Use YYYY-MM-DD."]}) from exc
+                raise ValidationFailed(
+                    f"{name} must be a date (YYYY-MM-DD)", errors={name: ["Use YYYY-MM-DD."]}
+                ) from exc
             if (problem := day_problem(day.date())) is not None:
                 raise ValidationFailed(f"{name}: {problem}", errors={name: [problem]})
             where[name] = day + timedelta(days=1) if name == "until" else day  # until: whole day
@@ -49,8 +52,13 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]]:
 def audit_records() -> str:
     actor = current_actor()
     typed, where = _filters()
-    rows, next_cursor = audit_search.search(db.session, actor, audit_search.AuditFilter(**where),
-                                            limit=PAGE, cursor=request.args.get("cursor") or None)
+    rows, next_cursor = audit_search.search(
+        db.session,
+        actor,
+        audit_search.AuditFilter(**where),
+        limit=PAGE,
+        cursor=request.args.get("cursor") or None,
+    )
     catalog = runtime_of().catalog
     definitions = {}
     for row in rows:
@@ -60,8 +68,18 @@ def audit_records() -> str:
                 definitions[key] = catalog.get(row.definition, row.definition_version)
             except NotFound:  # a definition no longer loaded still lists its records
                 definitions[key] = None
-    next_url = url_for("console.audit_records", cursor=next_cursor,
-                       **{k: v for k, v in typed.items() if v}) if next_cursor else None
-    return render_template("audit_records.html", rows=rows, filters=typed,
-                           definitions=definitions, next_url=next_url,
-                           searched=any(typed.values()))
+    next_url = (
+        url_for(
+            "console.audit_records", cursor=next_cursor, **{k: v for k, v in typed.items() if v}
+        )
+        if next_cursor
+        else None
+    )
+    return render_template(
+        "audit_records.html",
+        rows=rows,
+        filters=typed,
+        definitions=definitions,
+        next_url=next_url,
+        searched=any(typed.values()),
+    )

@@ -18,7 +18,12 @@ from ..i18n import LANGUAGES
 
 def _safe_next(target: str | None) -> str:
     """Only a local path: an open redirect would turn the login page into a phishing aid."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("console.inbox")
 
@@ -31,12 +36,16 @@ def login() -> str | Response:
         username = request.form.get("username", "").strip()[:64]
         password = request.form.get("password", "")
         try:
-            signed_in = accounts.sign_in(db.session, username, password, ttl=session_lifetime(),
-                                         source=client_address())
+            signed_in = accounts.sign_in(
+                db.session, username, password, ttl=session_lifetime(), source=client_address()
+            )
         except AuthenticationFailed as exc:
             db.session.commit()  # keep the failed-login audit record and the lockout counter
-            error = _("Wrong username or password.") if exc.extra.get("retry_after") is None \
+            error = (
+                _("Wrong username or password.")
+                if exc.extra.get("retry_after") is None
                 else _("Too many failed attempts; the account is locked for a while.")
+            )
         else:
             db.session.commit()
             lang = session.get("lang")

@@ -40,18 +40,37 @@ def cases() -> str:
         last_id = instance.id
         if visibility.can_view(db.session, instance, actor, catalog):
             view = visibility.data_for(db.session, instance, actor, catalog)
-            rows.append({"instance": instance, "data": view,
-                         "definition": catalog.get(instance.definition, instance.definition_version)})
+            rows.append(
+                {
+                    "instance": instance,
+                    "data": view,
+                    "definition": catalog.get(instance.definition, instance.definition_version),
+                }
+            )
             if len(rows) == PAGE:
                 break
-    more = last_id is not None and db.session.execute(
-        stmt.where(WorkflowInstance.id < last_id).limit(1)).first() is not None
-    args = {k: v for k, v in {"definition": definition, "state": state,
-                              "open": "1" if open_only else "0"}.items() if v}
+    more = (
+        last_id is not None
+        and db.session.execute(stmt.where(WorkflowInstance.id < last_id).limit(1)).first()
+        is not None
+    )
+    args = {
+        k: v
+        for k, v in {
+            "definition": definition,
+            "state": state,
+            "open": "1" if open_only else "0",
+        }.items()
+        if v
+    }
     prefetch_subject_names([r["instance"] for r in rows])
-    return render_template("cases.html", rows=rows, definitions=catalog.latest(),
-                           filters={"definition": definition, "state": state, "open": open_only},
-                           next_url=url_for("console.cases", before=last_id, **args) if more else None)
+    return render_template(
+        "cases.html",
+        rows=rows,
+        definitions=catalog.latest(),
+        filters={"definition": definition, "state": state, "open": open_only},
+        next_url=url_for("console.cases", before=last_id, **args) if more else None,
+    )
 
 
 @blp.get("/changes")

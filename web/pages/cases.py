@@ -43,8 +43,9 @@ TIMELINE_LIMIT = 500
 
 def load_case(instance_id: int) -> WorkflowInstance:
     instance = db.session.get(WorkflowInstance, instance_id)
-    return visibility.require_view(db.session, instance, current_actor(),
-                                   runtime_of().catalog, instance_id)
+    return visibility.require_view(
+        db.session, instance, current_actor(), runtime_of().catalog, instance_id
+    )
 
 
 def timeline(instance_id: int) -> list[AuditRecord]:
@@ -58,12 +59,15 @@ def case_files(instance: WorkflowInstance, actor: Actor) -> list[evidence.Eviden
     return evidence.list_for(db.session, instance.id, actor, limit=500, own_only=True)
 
 
-def record_files(record: AuditRecord, files_by_sha: dict[str, evidence.Evidence],
-                 actor: Actor) -> list[dict[str, Any]]:
+def record_files(
+    record: AuditRecord, files_by_sha: dict[str, evidence.Evidence], actor: Actor
+) -> list[dict[str, Any]]:
     """Files an audit record names (uploads, attachments, checklist evidence), each with a
     download link when the file is on the case; hidden like the record's payload is."""
     payload = record.payload or {}
-    if not payload or not (visibility.sees_everything(actor, runtime_of().catalog) or record.actor == actor.username):
+    if not payload or not (
+        visibility.sees_everything(actor, runtime_of().catalog) or record.actor == actor.username
+    ):
         return []
     if record.kind == evidence.EVENT:
         named = [str(payload.get("sha256") or payload.get("filename") or "")]
@@ -71,40 +75,73 @@ def record_files(record: AuditRecord, files_by_sha: dict[str, evidence.Evidence]
         named = [str(a) for a in payload.get("attachments") or [] if a]
         checklist = payload.get("checklist")
         if isinstance(checklist, dict):
-            named += [str(e) for item in checklist.values() if isinstance(item, dict)
-                      for e in item.get("evidence") or [] if isinstance(item.get("evidence"), list)]
+            named += [
+                str(e)
+                for item in checklist.values()
+                if isinstance(item, dict)
+                for e in item.get("evidence") or []
+                if isinstance(item.get("evidence"), list)
+            ]
     shown = []
     for ref in dict.fromkeys(named):
         row = files_by_sha.get(ref)
-        shown.append({"name": row.filename if row else ref, "sha256": row.sha256 if row else None,
-                      "url": url_for("console.download_evidence", instance_id=record.instance_id,
-                                     sha256=row.sha256) if row else None})
+        shown.append(
+            {
+                "name": row.filename if row else ref,
+                "sha256": row.sha256 if row else None,
+                "url": url_for(
+                    "console.download_evidence", instance_id=record.instance_id, sha256=row.sha256
+                )
+                if row
+                else None,
+            }
+        )
     return shown
 
 
-def render_case(instance: WorkflowInstance, *, status: int = 200, failed: str | None = None,
-                errors: dict[str, Any] | None = None, message: str | Refusal | None = None,
-                conflict: bool = False, values: Any = None) -> tuple[str, int]:
+def render_case(
+    instance: WorkflowInstance,
+    *,
+    status: int = 200,
+    failed: str | None = None,
+    errors: dict[str, Any] | None = None,
+    message: str | Refusal | None = None,
+    conflict: bool = False,
+    values: Any = None,
+) -> tuple[str, int]:
     """The case page; after a refused action, ``values`` refills the form that failed."""
     actor = current_actor()
     catalog = runtime_of().catalog
     definition = catalog.get(instance.definition, instance.definition_version)
     view = present_instance(db.session, instance, actor)
-    children = list(db.session.execute(
-        select(WorkflowInstance).where(WorkflowInstance.parent_id == instance.id)
-        .order_by(WorkflowInstance.id)).scalars())
+    children = list(
+        db.session.execute(
+            select(WorkflowInstance)
+            .where(WorkflowInstance.parent_id == instance.id)
+            .order_by(WorkflowInstance.id)
+        ).scalars()
+    )
     files = case_files(instance, actor)
     files_by = {f.sha256: f for f in files}
     return render_template(
-        "case.html", case=view, instance=instance, definition=definition,
+        "case.html",
+        case=view,
+        instance=instance,
+        definition=definition,
         diagram=mermaid(definition, current=instance.state, lang=content_lang()),
         forms=action_forms(definition, instance.state, view["available_actions"], actor),
-        records=timeline(instance.id), failed=failed, errors=errors or {}, message=message,
-        conflict=conflict, idempotency_key=uuid.uuid4().hex, children=children,
+        records=timeline(instance.id),
+        failed=failed,
+        errors=errors or {},
+        message=message,
+        conflict=conflict,
+        idempotency_key=uuid.uuid4().hex,
+        children=children,
         files=files,
         can_upload=evidence.accepts_uploads(instance, actor),
         record_files=lambda record: record_files(record, files_by, actor),
-        accept=",".join(sorted(evidence.ALLOWED_TYPES)), max_file=evidence.max_bytes(runtime_of().settings),
+        accept=",".join(sorted(evidence.ALLOWED_TYPES)),
+        max_file=evidence.max_bytes(runtime_of().settings),
         values=values if values is not None else {},
     ), status
 
@@ -128,8 +165,14 @@ def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
     except ValueError:
         expected = None
     if errors:
-        return render_case(instance, status=422, failed=trigger, errors=errors,
-                           message=_("Some input is invalid."), values=request.form)
+        return render_case(
+            instance,
+            status=422,
+            failed=trigger,
+            errors=errors,
+            message=_("Some input is invalid."),
+            values=request.form,
+        )
     # Files first, each through the evidence service as an API client would upload them;
     # the action then cites their hashes. A refused action keeps the files on the case.
     values = request.form.copy()
@@ -142,31 +185,70 @@ def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
                 values.add(selected, sha)
     except UploadRefused as exc:
         db.session.expire_all()
-        return render_case(load_case(instance_id), status=exc.status, failed=trigger,
-                           message=exc.message, values=values)
+        return render_case(
+            load_case(instance_id),
+            status=exc.status,
+            failed=trigger,
+            message=exc.message,
+            values=values,
+        )
     except (Forbidden, IllegalState, Conflict) as exc:
         db.session.expire_all()
-        return render_case(load_case(instance_id), status=exc.status, failed=trigger,
-                           message=refusal(exc, definition), values=values)
+        return render_case(
+            load_case(instance_id),
+            status=exc.status,
+            failed=trigger,
+            message=refusal(exc, definition),
+            values=values,
+        )
     key = (request.form.get("idempotency_key") or "")[:128] or None
     try:
-        result = transact(db.session, lambda: engine.fire(
-            db.session, instance_id, trigger, actor, payload, expected_version=expected,
-            idempotency_key=key, comment=comment, request_id=g.get("request_id")))
+        result = transact(
+            db.session,
+            lambda: engine.fire(
+                db.session,
+                instance_id,
+                trigger,
+                actor,
+                payload,
+                expected_version=expected,
+                idempotency_key=key,
+                comment=comment,
+                request_id=g.get("request_id"),
+            ),
+        )
     except VersionConflict:
         db.session.expire_all()
         return render_case(load_case(instance_id), status=409, conflict=True)
     except (ValidationFailed, ConditionNotMet) as exc:
         db.session.expire_all()
-        return render_case(load_case(instance_id), status=422, failed=trigger,
-                           errors=field_messages(exc.extra.get("errors") or {}),
-                           message=refusal(exc, definition), values=values)
+        return render_case(
+            load_case(instance_id),
+            status=422,
+            failed=trigger,
+            errors=field_messages(exc.extra.get("errors") or {}),
+            message=refusal(exc, definition),
+            values=values,
+        )
     except (Forbidden, IllegalState) as exc:
         db.session.expire_all()
-        return render_case(load_case(instance_id), status=exc.status, failed=trigger,
-                           message=refusal(exc, definition), values=values)
-    flash(_("Done: %(from)s → %(to)s", **{"from": _state(definition, result.from_state),
-                                           "to": _state(definition, result.to_state)}), "ok")
+        return render_case(
+            load_case(instance_id),
+            status=exc.status,
+            failed=trigger,
+            message=refusal(exc, definition),
+            values=values,
+        )
+    flash(
+        _(
+            "Done: %(from)s → %(to)s",
+            **{
+                "from": _state(definition, result.from_state),
+                "to": _state(definition, result.to_state),
+            },
+        ),
+        "ok",
+    )
     return redirect(url_for("console.case", instance_id=instance_id))
 
 
@@ -183,8 +265,9 @@ def upload_evidence(instance_id: int) -> Response | tuple[str, int]:
         return render_case(load_case(instance_id), status=exc.status, message=exc.message)
     except (Forbidden, IllegalState, Conflict) as exc:
         db.session.expire_all()
-        return render_case(load_case(instance_id), status=exc.status,
-                           message=refusal(exc, definition))
+        return render_case(
+            load_case(instance_id), status=exc.status, message=refusal(exc, definition)
+        )
     if not hashes:
         return render_case(load_case(instance_id), status=422, message=_("Choose a file first."))
     flash(ngettext("%(num)d file uploaded", "%(num)d files uploaded", len(hashes)), "ok")
@@ -196,8 +279,14 @@ def download_evidence(instance_id: int, sha256: str) -> Response:
     """The file, checked against its hash, for those the evidence service lets read it."""
     row, path = evidence.open_for_download(db.session, instance_id, sha256, current_actor())
     name = evidence.download_name(row.filename, row.content_type)  # the checked type's extension
-    response = send_file(path, mimetype=row.content_type, as_attachment=True,
-                         download_name=name, etag=row.sha256, conditional=True)
+    response = send_file(
+        path,
+        mimetype=row.content_type,
+        as_attachment=True,
+        download_name=name,
+        etag=row.sha256,
+        conditional=True,
+    )
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -45,13 +45,24 @@ def request_change(client_id: int) -> Response | tuple[str, int]:
         changes = _changes(request.form)
         reason = request.form.get("reason", "")
         try:
-            case = transact(db.session, lambda: sensitive_edit.request_sensitive_edit(
-                db.session, client_id, changes, reason, actor, request_id=g.get("request_id")))
+            case = transact(
+                db.session,
+                lambda: sensitive_edit.request_sensitive_edit(
+                    db.session, client_id, changes, reason, actor, request_id=g.get("request_id")
+                ),
+            )
         except (ValidationFailed, Duplicate) as exc:
             errors = field_messages(exc.extra.get("errors") or {})
             message, status = refusal(exc), exc.status
         else:
             flash(_("Change request #%(id)s filed; it needs two approvers.", id=case.id), "ok")
             return redirect(url_for("console.case", instance_id=case.id))
-    return render_template("change_new.html", client=client, errors=errors, message=message,
-                           values=request.form, ratings=RATINGS, risk_levels=RISK_LEVELS), status
+    return render_template(
+        "change_new.html",
+        client=client,
+        errors=errors,
+        message=message,
+        values=request.form,
+        ratings=RATINGS,
+        risk_levels=RISK_LEVELS,
+    ), status

@@ -29,8 +29,17 @@ from ..console import blp, current_actor
 from ..database import db
 from ..refusals import Refusal, field_messages, refusal
 
-TEXT = ("name", "credit_code", "id_number", "industry", "region", "registered_capital",
-        "established_on", "ownership_type", "state_ownership_pct")
+TEXT = (
+    "name",
+    "credit_code",
+    "id_number",
+    "industry",
+    "region",
+    "registered_capital",
+    "established_on",
+    "ownership_type",
+    "state_ownership_pct",
+)
 NUMBERS = ("registered_capital", "state_ownership_pct")
 
 
@@ -64,8 +73,9 @@ def _fact(key: str, value: str) -> Any:
     return value if number is None else number
 
 
-def _changes(form: MultiDict[str, str], before: dict[str, str], client: Client,
-             hidden: frozenset[str]) -> dict[str, Any]:
+def _changes(
+    form: MultiDict[str, str], before: dict[str, str], client: Client, hidden: frozenset[str]
+) -> dict[str, Any]:
     """Only what the editor changed, as the service's fields. An emptied field is cleared,
     except one hidden from the editor: there an empty field keeps the stored value."""
     now = {k: form.get(k, "").strip() for k in before}
@@ -90,14 +100,25 @@ def _changes(form: MultiDict[str, str], before: dict[str, str], client: Client,
     return out
 
 
-def _page(client: Client, values: dict[str, str], errors: dict[str, str],
-          message: Refusal | None, status: int = 200) -> tuple[str, int]:
+def _page(
+    client: Client,
+    values: dict[str, str],
+    errors: dict[str, str],
+    message: Refusal | None,
+    status: int = 200,
+) -> tuple[str, int]:
     roles = current_actor().roles
-    return render_template("client_edit.html", client=client, values=values, errors=errors,
-                           message=message, hidden=_hidden(roles),
-                           code_editable=client.status in CODE_EDITABLE_STATUSES,
-                           ownership_types=OWNERSHIP_TYPES,
-                           payment_histories=PAYMENT_HISTORIES), status
+    return render_template(
+        "client_edit.html",
+        client=client,
+        values=values,
+        errors=errors,
+        message=message,
+        hidden=_hidden(roles),
+        code_editable=client.status in CODE_EDITABLE_STATUSES,
+        ownership_types=OWNERSHIP_TYPES,
+        payment_histories=PAYMENT_HISTORIES,
+    ), status
 
 
 def _editable(client_id: int) -> Client:
@@ -125,17 +146,31 @@ def save_client(client_id: int) -> Response | tuple[str, int]:
         flash(_("Nothing changed."), "ok")
         return redirect(url_for("console.client", client_id=client_id))
     try:
-        transact(db.session, lambda: client_service.update_client(
-            db.session, client_id, changes, actor,
-            expected_version=request.form.get("version", type=int)))
+        transact(
+            db.session,
+            lambda: client_service.update_client(
+                db.session,
+                client_id,
+                changes,
+                actor,
+                expected_version=request.form.get("version", type=int),
+            ),
+        )
     except ValidationFailed as exc:
         db.session.rollback()
-        return _page(client, request.form.to_dict(),
-                     field_errors(field_messages(exc.extra.get("errors") or {})), refusal(exc), 422)
+        return _page(
+            client,
+            request.form.to_dict(),
+            field_errors(field_messages(exc.extra.get("errors") or {})),
+            refusal(exc),
+            422,
+        )
     except Conflict as exc:  # someone edited first, or a duplicate credit code
         db.session.rollback()
-        if "credit_code" in (exc.extra.get("fields") or []) or exc.code == \
-                "client.duplicate_credit_code":
+        if (
+            "credit_code" in (exc.extra.get("fields") or [])
+            or exc.code == "client.duplicate_credit_code"
+        ):
             said = refusal(exc)
             return _page(client, request.form.to_dict(), {"credit_code": said.text}, said, 409)
         # The form starts again from the current record: sending the old form with the new

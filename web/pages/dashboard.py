@@ -28,8 +28,14 @@ APPROVALS = ("approve",)
 def _chart(labels: list[str], values: list[int], colour: str = "#1d4ed8") -> str:
     # "Workflow · stage" on two lines: one long line was cut off at the chart's left edge.
     lines = [label.split(" · ") if " · " in label else label for label in labels]
-    return json.dumps({"type": "bar", "labels": lines, "horizontal": True,
-                       "datasets": [{"data": values, "backgroundColor": colour}]})
+    return json.dumps(
+        {
+            "type": "bar",
+            "labels": lines,
+            "horizontal": True,
+            "datasets": [{"data": values, "backgroundColor": colour}],
+        }
+    )
 
 
 @blp.get("/dashboard")
@@ -39,14 +45,26 @@ def dashboard() -> str:
     catalog = runtime_of().catalog
     week = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
     week -= timedelta(days=week.weekday())
-    ratings = dict(db.session.execute(select(Client.rating, func.count()).group_by(Client.rating)).all())
-    levels = dict(db.session.execute(select(Client.risk_level, func.count()).group_by(Client.risk_level)).all())
+    ratings = dict(
+        db.session.execute(select(Client.rating, func.count()).group_by(Client.rating)).all()
+    )
+    levels = dict(
+        db.session.execute(
+            select(Client.risk_level, func.count()).group_by(Client.risk_level)
+        ).all()
+    )
     open_cases = db.session.execute(
-        select(WorkflowInstance.definition, WorkflowInstance.definition_version,
-               WorkflowInstance.state, func.count())
+        select(
+            WorkflowInstance.definition,
+            WorkflowInstance.definition_version,
+            WorkflowInstance.state,
+            func.count(),
+        )
         .where(WorkflowInstance.is_open.is_(True))
-        .group_by(WorkflowInstance.definition, WorkflowInstance.definition_version,
-                  WorkflowInstance.state)).all()
+        .group_by(
+            WorkflowInstance.definition, WorkflowInstance.definition_version, WorkflowInstance.state
+        )
+    ).all()
     stages: dict[str, int] = {}
     waiting = 0
     for name, version, state, count in open_cases:
@@ -60,26 +78,43 @@ def dashboard() -> str:
         select(alert_service.Alert.level, WorkflowInstance.state, func.count())
         .join(WorkflowInstance, WorkflowInstance.id == alert_service.Alert.instance_id)
         .where(WorkflowInstance.is_open.is_(True))
-        .group_by(alert_service.Alert.level, WorkflowInstance.state)).all()
+        .group_by(alert_service.Alert.level, WorkflowInstance.state)
+    ).all()
     level_order = {lv: n for n, lv in enumerate(alert_service.LEVELS)}
     state_order = {st: n for n, st in enumerate(alert_definition.states)}
-    alerts = [(f"{level_label(lv)} · {state_label(alert_definition, st)}", n)
-              for lv, st, n in sorted(open_alerts, key=lambda r: (-level_order.get(r[0], -1),
-                                                                  state_order.get(r[1], 99)))]
-    done = db.session.execute(select(func.count()).select_from(AuditRecord).where(
-        AuditRecord.kind == "transition", AuditRecord.trigger.in_(APPROVALS),
-        AuditRecord.at >= week)).scalar_one()
+    alerts = [
+        (f"{level_label(lv)} · {state_label(alert_definition, st)}", n)
+        for lv, st, n in sorted(
+            open_alerts, key=lambda r: (-level_order.get(r[0], -1), state_order.get(r[1], 99))
+        )
+    ]
+    done = db.session.execute(
+        select(func.count())
+        .select_from(AuditRecord)
+        .where(
+            AuditRecord.kind == "transition",
+            AuditRecord.trigger.in_(APPROVALS),
+            AuditRecord.at >= week,
+        )
+    ).scalar_one()
     sla = reports.sla_report(db.session, actor, reports.ReportFilter(since=week))
-    breaches = {f"{label(catalog.get(r['definition']).title, r['definition'])} · "
-                f"{state_label(catalog.get(r['definition']), r['stage'])}": r["breaches"]
-                for r in sla if r["breaches"]}
+    breaches = {
+        f"{label(catalog.get(r['definition']).title, r['definition'])} · "
+        f"{state_label(catalog.get(r['definition']), r['stage'])}": r["breaches"]
+        for r in sla
+        if r["breaches"]
+    }
     figures: dict[str, Any] = {
         "ratings": [(r, ratings.get(r, 0)) for r in RATINGS],
         "levels": [(level_label(lv), levels.get(lv, 0)) for lv in RISK_LEVELS],
-        "stages": sorted(stages.items()), "alerts": alerts, "breaches": sorted(breaches.items()),
+        "stages": sorted(stages.items()),
+        "alerts": alerts,
+        "breaches": sorted(breaches.items()),
         "approvals": [(_("Done"), done), (_("Waiting"), waiting)],
     }
     colours = {"breaches": "#b91c1c", "alerts": "#c2410c"}
-    charts = {k: _chart([str(a) for a, _ in v], [b for _, b in v], colours.get(k, "#1d4ed8"))
-              for k, v in figures.items()}
+    charts = {
+        k: _chart([str(a) for a, _ in v], [b for _, b in v], colours.get(k, "#1d4ed8"))
+        for k, v in figures.items()
+    }
     return render_template("dashboard.html", figures=figures, charts=charts, week=week)

@@ -19,11 +19,18 @@ LIMIT = 200
 def _rows(definition: str | None) -> list[dict[str, Any]]:
     catalog = runtime_of().catalog
     rows = []
-    for instance, actions in inbox_service(db.session, catalog, current_actor(), limit=LIMIT,
-                                           definition=definition):
+    for instance, actions in inbox_service(
+        db.session, catalog, current_actor(), limit=LIMIT, definition=definition
+    ):
         spec = catalog.get(instance.definition, instance.definition_version)
-        rows.append({"instance": instance, "definition": spec, "actions": actions,
-                     "state": spec.states[instance.state]})
+        rows.append(
+            {
+                "instance": instance,
+                "definition": spec,
+                "actions": actions,
+                "state": spec.states[instance.state],
+            }
+        )
     return rows
 
 
@@ -39,10 +46,17 @@ def inbox() -> str:
         rows = [r for r in rows if (r["instance"].data or {}).get("level") == level]
     catalog = runtime_of().catalog
     prefetch_subject_names([r["instance"] for r in rows])
-    template = "_inbox_rows.html" if request.headers.get("HX-Request") and \
-        request.headers.get("HX-Target") == "inbox-rows" else "inbox.html"
-    return render_template(template, rows=rows, definitions=catalog.latest(),
-                           filters={"definition": definition, "overdue": overdue_only, "level": level})
+    template = (
+        "_inbox_rows.html"
+        if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "inbox-rows"
+        else "inbox.html"
+    )
+    return render_template(
+        template,
+        rows=rows,
+        definitions=catalog.latest(),
+        filters={"definition": definition, "overdue": overdue_only, "level": level},
+    )
 
 
 def _overdue(instance: Any) -> bool:

@@ -21,13 +21,28 @@ def notifications() -> str:
     actor = current_actor()
     unread_only = request.args.get("unread") == "1"
     before = request.args.get("before", type=int)
-    rows, more = notes.list_notifications(db.session, actor, unread=unread_only, limit=PAGE,
-                                          before_id=before if before and before > 0 else None)
-    next_url = url_for("console.notifications", before=rows[-1].id,
-                       **({"unread": "1"} if unread_only else {})) if more and rows else None
-    return render_template("notifications.html", rows=rows, unread_only=unread_only,
-                           unread=notes.unread_count(db.session, actor.username),
-                           next_url=next_url, note_text=note_text)
+    rows, more = notes.list_notifications(
+        db.session,
+        actor,
+        unread=unread_only,
+        limit=PAGE,
+        before_id=before if before and before > 0 else None,
+    )
+    next_url = (
+        url_for(
+            "console.notifications", before=rows[-1].id, **({"unread": "1"} if unread_only else {})
+        )
+        if more and rows
+        else None
+    )
+    return render_template(
+        "notifications.html",
+        rows=rows,
+        unread_only=unread_only,
+        unread=notes.unread_count(db.session, actor.username),
+        next_url=next_url,
+        note_text=note_text,
+    )
 
 
 @blp.post("/notifications/<int:notification_id>/read")

@@ -36,7 +36,9 @@ def _key(username: str, source: str | None) -> tuple[str, str]:
 
 def _row(session: Session, username: str, source: str | None) -> LoginFailure | None:
     name, address = _key(username, source)
-    query = select(LoginFailure).where(LoginFailure.username == name, LoginFailure.source == address)
+    query = select(LoginFailure).where(
+        LoginFailure.username == name, LoginFailure.source == address
+    )
     return session.execute(query.with_for_update()).scalar_one_or_none()
 
 
@@ -50,8 +52,12 @@ def retry_after(session: Session, username: str, source: str | None, now: dateti
     if row is not None and row.locked_until is not None and row.locked_until > now:
         return _seconds(row.locked_until - now)
     total, newest = session.execute(
-        select(func.coalesce(func.sum(LoginFailure.failed_logins), 0), func.max(LoginFailure.last_failed_at))
-        .where(LoginFailure.username == _key(username, source)[0], LoginFailure.last_failed_at > since)
+        select(
+            func.coalesce(func.sum(LoginFailure.failed_logins), 0),
+            func.max(LoginFailure.last_failed_at),
+        ).where(
+            LoginFailure.username == _key(username, source)[0], LoginFailure.last_failed_at > since
+        )
     ).one()
     if total >= ACCOUNT_LOCK_AFTER:
         return _seconds(newest + LOCK_FOR - now)
@@ -65,7 +71,9 @@ def record_failure(session: Session, username: str, source: str | None, now: dat
         name, address = _key(username, source)
         try:
             with session.begin_nested():
-                row = LoginFailure(username=name, source=address, failed_logins=0, last_failed_at=now)
+                row = LoginFailure(
+                    username=name, source=address, failed_logins=0, last_failed_at=now
+                )
                 session.add(row)
         except IntegrityError:  # a concurrent attempt created it first
             row = _row(session, username, source)
@@ -80,8 +88,9 @@ def record_failure(session: Session, username: str, source: str | None, now: dat
 def clear(session: Session, username: str, source: str | None) -> None:
     """A successful sign-in forgets its own address's failures (not other addresses')."""
     name, address = _key(username, source)
-    session.execute(delete(LoginFailure).where(LoginFailure.username == name,
-                                               LoginFailure.source == address))
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.username == name, LoginFailure.source == address)
+    )
 
 
 def forget_username(session: Session, username: str) -> None:

@@ -35,8 +35,10 @@ def problems(password: str, username: str, *, hints: Iterable[str | None] = ()) 
     if len(password) < MIN_LENGTH:
         found.append(f"Use at least {MIN_LENGTH} characters.")
     name = username.casefold()
-    if name and (password.casefold() == name
-                 or (len(name) >= _CONTAINED_NAME_LENGTH and name in password.casefold())):
+    if name and (
+        password.casefold() == name
+        or (len(name) >= _CONTAINED_NAME_LENGTH and name in password.casefold())
+    ):
         found.append("Do not use the user name in the password.")
     inputs = _inputs([username, *hints])
     with _estimating:
@@ -44,9 +46,10 @@ def problems(password: str, username: str, *, hints: Iterable[str | None] = ()) 
     if estimate["score"] < MIN_SCORE:
         feedback = estimate["feedback"]
         advice = " ".join(filter(None, [feedback.get("warning"), *feedback.get("suggestions", [])]))
-        found.append("This password is too easy to guess (a common password, word, name or "
-                     "pattern); use a longer phrase of unrelated words."
-                     + (f" {advice}" if advice else ""))
+        found.append(
+            "This password is too easy to guess (a common password, word, name or "
+            "pattern); use a longer phrase of unrelated words." + (f" {advice}" if advice else "")
+        )
     return found
 
 

@@ -37,6 +37,7 @@ def set_hash_cost(*, time_cost: int, memory_cost: int) -> None:
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=1)
     _DUMMY_HASH = _hasher.hash("riskloop-dummy-password")  # same cost as real hashes
 
+
 # Compared against when the username does not exist, so timing does not reveal it.
 _DUMMY_HASH = _hasher.hash("riskloop-dummy-password")
 
@@ -49,13 +50,25 @@ def actor_of(user: User) -> Actor:
     return Actor(user.username, frozenset(user.roles or []), user.id)
 
 
-def create_user(session: Session, username: str, password: str, roles: list[str], *,
-                by: Actor, display_name: str = "", email: str | None = None) -> User:
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    roles: list[str],
+    *,
+    by: Actor,
+    display_name: str = "",
+    email: str | None = None,
+) -> User:
     """Raises:
-        ValidationFailed: bad username, password or role.
-        Duplicate: the username is taken."""
+    ValidationFailed: bad username, password or role.
+    Duplicate: the username is taken."""
     errors: dict[str, list[str]] = {}
-    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+    if (
+        not username
+        or len(username) > 64
+        or not username.replace("_", "").replace(".", "").replace("-", "").isalnum()
+    ):
         errors["username"] = ["Use 1-64 letters, digits, '.', '_' or '-'."]
     weak = password_policy.problems(password, username, hints=[display_name, email])
     if weak:
@@ -68,14 +81,26 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
         raise ValidationFailed("the user is invalid", errors=errors)
     if session.execute(select(User.id).where(User.username == username)).first():
         raise Duplicate(f"user {username!r} already exists")
-    user = User(username=username, password_hash=_hasher.hash(password), roles=sorted(set(roles)),
-                display_name=display_name or username, email=email, active=True,
-                created_at=clock.now(), session_epoch=0)
+    user = User(
+        username=username,
+        password_hash=_hasher.hash(password),
+        roles=sorted(set(roles)),
+        display_name=display_name or username,
+        email=email,
+        active=True,
+        created_at=clock.now(),
+        session_epoch=0,
+    )
     session.add(user)
     login_throttle.forget_username(session, username)
     session.flush()
-    audit.record_event(session, user_stream(username), "user.created", by,
-                       payload={"username": username, "roles": user.roles})
+    audit.record_event(
+        session,
+        user_stream(username),
+        "user.created",
+        by,
+        payload={"username": username, "roles": user.roles},
+    )
     return user
 
 
@@ -84,13 +109,20 @@ def set_roles(session: Session, username: str, roles: list[str], *, by: Actor) -
     user_roles = runtime.of(session).policy.user_roles
     unknown = [r for r in roles if r not in user_roles]
     if not roles or unknown:
-        raise ValidationFailed("the roles are invalid",
-                               errors={"roles": [f"Give one or more of: {', '.join(sorted(user_roles))}."]})
+        raise ValidationFailed(
+            "the roles are invalid",
+            errors={"roles": [f"Give one or more of: {', '.join(sorted(user_roles))}."]},
+        )
     before = list(user.roles)
     user.roles = sorted(set(roles))
     _end_console_sessions(session, user)
-    audit.record_event(session, user_stream(username), "user.roles_changed", by,
-                       payload={"before": before, "after": user.roles})
+    audit.record_event(
+        session,
+        user_stream(username),
+        "user.roles_changed",
+        by,
+        payload={"before": before, "after": user.roles},
+    )
     return user
 
 
@@ -114,11 +146,19 @@ def set_active(session: Session, username: str, active: bool, *, by: Actor) -> U
     _end_console_sessions(session, user)
     revoked = 0
     if not active:
-        result = session.execute(update(Token).where(Token.user_id == user.id, Token.revoked.is_(False))
-                                 .values(revoked=True))
+        result = session.execute(
+            update(Token)
+            .where(Token.user_id == user.id, Token.revoked.is_(False))
+            .values(revoked=True)
+        )
         revoked = int(getattr(result, "rowcount", 0) or 0)
-    audit.record_event(session, user_stream(username), "user.deactivated" if not active else "user.reactivated",
-                       by, payload={"tokens_revoked": revoked} if not active else {})
+    audit.record_event(
+        session,
+        user_stream(username),
+        "user.deactivated" if not active else "user.reactivated",
+        by,
+        payload={"tokens_revoked": revoked} if not active else {},
+    )
     return user
 
 
@@ -141,8 +181,9 @@ class ConsoleSignIn:
     expires_at: datetime
 
 
-def login(session: Session, username: str, password: str, *, ttl: timedelta,
-          source: str | None = None) -> IssuedToken:
+def login(
+    session: Session, username: str, password: str, *, ttl: timedelta, source: str | None = None
+) -> IssuedToken:
     """Check a password and issue a bearer token (the API's sign-in).
 
     Raises:
@@ -152,14 +193,24 @@ def login(session: Session, username: str, password: str, *, ttl: timedelta,
     user = _authenticate(session, username, password, source)
     raw = secrets.token_urlsafe(32)
     expires = clock.now() + ttl
-    session.add(Token(token_hash=hash_token(raw), user_id=user.id, created_at=clock.now(), expires_at=expires))
-    audit.record_event(session, user_stream(user.username), "login.succeeded", actor_of(user),
-                       payload={"source": source, "channel": "api", "expires_at": clock.isoformat(expires)})
+    session.add(
+        Token(
+            token_hash=hash_token(raw), user_id=user.id, created_at=clock.now(), expires_at=expires
+        )
+    )
+    audit.record_event(
+        session,
+        user_stream(user.username),
+        "login.succeeded",
+        actor_of(user),
+        payload={"source": source, "channel": "api", "expires_at": clock.isoformat(expires)},
+    )
     return IssuedToken(raw, expires, user)
 
 
-def sign_in(session: Session, username: str, password: str, *, ttl: timedelta,
-            source: str | None = None) -> ConsoleSignIn:
+def sign_in(
+    session: Session, username: str, password: str, *, ttl: timedelta, source: str | None = None
+) -> ConsoleSignIn:
     """Check a password for a console session (kept in the console's signed cookie with
     the user's ``session_epoch``); no bearer token is issued.
 
@@ -168,16 +219,26 @@ def sign_in(session: Session, username: str, password: str, *, ttl: timedelta,
     """
     user = _authenticate(session, username, password, source)
     expires = clock.now() + ttl
-    audit.record_event(session, user_stream(user.username), "login.succeeded", actor_of(user),
-                       payload={"source": source, "channel": "console", "expires_at": clock.isoformat(expires)})
+    audit.record_event(
+        session,
+        user_stream(user.username),
+        "login.succeeded",
+        actor_of(user),
+        payload={"source": source, "channel": "console", "expires_at": clock.isoformat(expires)},
+    )
     return ConsoleSignIn(user, expires)
 
 
 def sign_out(session: Session, user: User) -> None:
     """End every console session of ``user`` (a replayed cookie is refused from now on)."""
     _end_console_sessions(session, user)
-    audit.record_event(session, user_stream(user.username), "user.signed_out", actor_of(user),
-                       payload={"channel": "console"})
+    audit.record_event(
+        session,
+        user_stream(user.username),
+        "user.signed_out",
+        actor_of(user),
+        payload={"channel": "console"},
+    )
 
 
 def _authenticate(session: Session, username: str, password: str, source: str | None) -> User:
@@ -204,14 +265,25 @@ def _authenticate(session: Session, username: str, password: str, source: str | 
         about = {}
     wait = login_throttle.retry_after(session, username, source, now)
     if wait is not None:
-        audit.record_event(session, stream, "login.failed", anonymous,
-                           payload={**about, "source": source, "reason": "locked"})
-        raise AuthenticationFailed("too many failed attempts; the account is locked for a while",
-                                   retry_after=wait)
+        audit.record_event(
+            session,
+            stream,
+            "login.failed",
+            anonymous,
+            payload={**about, "source": source, "reason": "locked"},
+        )
+        raise AuthenticationFailed(
+            "too many failed attempts; the account is locked for a while", retry_after=wait
+        )
     if not right or user is None:
         count = login_throttle.record_failure(session, username, source, now)
-        audit.record_event(session, stream, "login.failed", anonymous,
-                           payload={**about, "source": source, "failed_logins": count})
+        audit.record_event(
+            session,
+            stream,
+            "login.failed",
+            anonymous,
+            payload={**about, "source": source, "failed_logins": count},
+        )
         raise AuthenticationFailed("wrong username or password")
     login_throttle.clear(session, username, source)
     return user
@@ -241,14 +313,18 @@ def hash_token(raw: str) -> str:
 
 def resolve_token(session: Session, raw: str) -> Actor:
     """Raises:
-        AuthenticationFailed: unknown, revoked or expired token."""
+    AuthenticationFailed: unknown, revoked or expired token."""
     # Plain columns on the session's connection (a Core statement, not the ORM's
     # execution path): this runs on every API request.
     row = session.connection().execute(_RESOLVE, {"token_hash": hash_token(raw)}).first()
     if row is None:
-        raise AuthenticationFailed("the bearer token is not valid; get one from POST /api/v1/auth/token")
+        raise AuthenticationFailed(
+            "the bearer token is not valid; get one from POST /api/v1/auth/token"
+        )
     if row.revoked or row.expires_at <= clock.now() or not row.active:
-        raise AuthenticationFailed("the bearer token has expired; get a new one from POST /api/v1/auth/token")
+        raise AuthenticationFailed(
+            "the bearer token has expired; get a new one from POST /api/v1/auth/token"
+        )
     return Actor(row.username, frozenset(row.roles or []), row.id)
 
 

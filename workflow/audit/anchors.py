@@ -53,9 +53,11 @@ class UnreadableAnchor(ValueError):
     """Raised when a line of an anchor file is not a checkpoint anchor."""
 
     def __init__(self, path: Path, line: int, why: str) -> None:
-        super().__init__(f"{path.name} line {line} is not a checkpoint anchor ({why}): the file "
-                         "was altered or a write was cut short; compare it with the copies "
-                         "kept elsewhere")
+        super().__init__(
+            f"{path.name} line {line} is not a checkpoint anchor ({why}): the file "
+            "was altered or a write was cut short; compare it with the copies "
+            "kept elsewhere"
+        )
         self.line = line
 
 
@@ -101,8 +103,14 @@ def _after_commit(session: Session) -> None:
         try:
             append(path, line)
         except OSError as exc:
-            log.error("audit checkpoint %d is committed but could not be appended to the anchor "
-                      "file %s (%s); keep this line elsewhere: %s", seq, path, exc, line)
+            log.error(
+                "audit checkpoint %d is committed but could not be appended to the anchor "
+                "file %s (%s); keep this line elsewhere: %s",
+                seq,
+                path,
+                exc,
+                line,
+            )
             continue
         done[seq] = path
         log.info("audit checkpoint %d anchored in %s", seq, path)
@@ -163,7 +171,7 @@ def read(path: Path) -> Iterator[Anchor]:
 
 def parse(path: Path, number: int, text: str) -> Anchor:
     """Raises:
-        UnreadableAnchor: ``text`` is not an anchor line."""
+    UnreadableAnchor: ``text`` is not an anchor line."""
     try:
         fields = json.loads(text)
     except ValueError as exc:

@@ -91,8 +91,10 @@ def audit_key(session: Session, key: str | None = None) -> str:
         ConfigurationError: no audit key is configured."""
     key = key or runtime.of(session).setting("RISKLOOP_AUDIT_KEY")
     if not key:
-        raise ConfigurationError("RISKLOOP_AUDIT_KEY is not set; set it to the key that signs "
-                                 "audit checkpoints (the same on every process)")
+        raise ConfigurationError(
+            "RISKLOOP_AUDIT_KEY is not set; set it to the key that signs "
+            "audit checkpoints (the same on every process)"
+        )
     return str(key)
 
 
@@ -100,10 +102,14 @@ def current_heads() -> Any:
     """Every stream's current head (instances' on their rows, others' in audit_streams)."""
     instances = select(
         (literal("workflow:") + cast(WorkflowInstance.id, String)).label("stream"),
-        WorkflowInstance.audit_seq.label("seq"), WorkflowInstance.audit_hash.label("hash"),
+        WorkflowInstance.audit_seq.label("seq"),
+        WorkflowInstance.audit_hash.label("hash"),
     ).where(WorkflowInstance.audit_seq > 0)
-    others = select(AuditStream.stream.label("stream"), AuditStream.audit_seq.label("seq"),
-                    AuditStream.audit_hash.label("hash")).where(AuditStream.audit_seq > 0)
+    others = select(
+        AuditStream.stream.label("stream"),
+        AuditStream.audit_seq.label("seq"),
+        AuditStream.audit_hash.label("hash"),
+    ).where(AuditStream.audit_seq > 0)
     return union_all(instances, others).subquery("heads")
 
 
@@ -112,7 +118,8 @@ def latest_signed_heads(up_to: int | None = None) -> Any:
     newer = aliased(AuditCheckpointHead)
     later = select(newer.checkpoint_seq).where(
         newer.stream == AuditCheckpointHead.stream,
-        newer.checkpoint_seq > AuditCheckpointHead.checkpoint_seq)
+        newer.checkpoint_seq > AuditCheckpointHead.checkpoint_seq,
+    )
     if up_to is not None:
         later = later.where(newer.checkpoint_seq <= up_to)
     query = select(AuditCheckpointHead).where(~later.exists())
@@ -123,11 +130,13 @@ def latest_signed_heads(up_to: int | None = None) -> Any:
 
 def last_checkpoint(session: Session) -> AuditCheckpoint | None:
     return session.execute(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).scalar_one_or_none()
+        select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)
+    ).scalar_one_or_none()
 
 
-def create_checkpoint(session: Session, actor: Actor, *, key: str | None = None,
-                      batch: int = 2000) -> AuditCheckpoint:
+def create_checkpoint(
+    session: Session, actor: Actor, *, key: str | None = None, batch: int = 2000
+) -> AuditCheckpoint:
     """Sign every head that moved since the last checkpoint; runs in the caller's transaction.
 
     Raises:
@@ -141,8 +150,9 @@ def create_checkpoint(session: Session, actor: Actor, *, key: str | None = None,
     moved = (
         select(heads.c.stream, heads.c.seq, heads.c.hash)
         .outerjoin(signed, signed.c.stream == heads.c.stream)
-        .where(or_(signed.c.seq.is_(None), signed.c.seq != heads.c.seq,
-                   signed.c.hash != heads.c.hash))
+        .where(
+            or_(signed.c.seq.is_(None), signed.c.seq != heads.c.seq, signed.c.hash != heads.c.hash)
+        )
         .order_by(heads.c.stream)
     )
     digest = hashlib.sha256()
@@ -150,29 +160,43 @@ def create_checkpoint(session: Session, actor: Actor, *, key: str | None = None,
     pending: list[AuditCheckpointHead] = []
     for stream, head_seq, head_hash in session.execute(moved).yield_per(batch):
         digest.update(head_line(stream, head_seq, head_hash))
-        pending.append(AuditCheckpointHead(
-            checkpoint_seq=seq, stream=stream, seq=head_seq, hash=head_hash,
-            hmac=chain.sign(key, chain.head_message(seq, stream, head_seq, head_hash))))
+        pending.append(
+            AuditCheckpointHead(
+                checkpoint_seq=seq,
+                stream=stream,
+                seq=head_seq,
+                hash=head_hash,
+                hmac=chain.sign(key, chain.head_message(seq, stream, head_seq, head_hash)),
+            )
+        )
         count += 1
         if len(pending) >= batch:
             session.add_all(pending)
             session.flush()
             pending = []
     session.add_all(pending)
-    checkpoint = AuditCheckpoint(seq=seq, created_at=clock.now(), created_by=actor.username,
-                                 streams=count, heads_digest=digest.hexdigest(),
-                                 prev_hmac=previous.hmac if previous else chain.GENESIS, hmac="")
+    checkpoint = AuditCheckpoint(
+        seq=seq,
+        created_at=clock.now(),
+        created_by=actor.username,
+        streams=count,
+        heads_digest=digest.hexdigest(),
+        prev_hmac=previous.hmac if previous else chain.GENESIS,
+        hmac="",
+    )
     checkpoint.hmac = chain.sign(key, checkpoint_message(checkpoint))
     session.add(checkpoint)
     session.flush()
     anchors.append_after_commit(session, seq, anchors.anchor_line(anchor_fields(checkpoint)))
-    log.info("audit checkpoint %d signed %d moved stream heads (hmac %s)", seq, count,
-             checkpoint.hmac)
+    log.info(
+        "audit checkpoint %d signed %d moved stream heads (hmac %s)", seq, count, checkpoint.hmac
+    )
     return checkpoint
 
 
-def ensure_checkpoint(session_factory: Callable[[], Session],
-                      actor: Actor) -> AuditCheckpoint | None:
+def ensure_checkpoint(
+    session_factory: Callable[[], Session], actor: Actor
+) -> AuditCheckpoint | None:
     """Sign the trail now when no checkpoint exists yet (at start-up), so that what it holds
     is signed and anchored before the first hourly checkpoint; the new checkpoint or None.
 
@@ -198,8 +222,14 @@ def ensure_checkpoint(session_factory: Callable[[], Session],
 
 def anchor_fields(cp: AuditCheckpoint) -> dict[str, Any]:
     """What the anchor file keeps of a checkpoint: what it signed, and its HMAC."""
-    return {"seq": cp.seq, "created_at": chain.isoformat(cp.created_at), "streams": cp.streams,
-            "heads_digest": cp.heads_digest, "prev_hmac": cp.prev_hmac, "hmac": cp.hmac}
+    return {
+        "seq": cp.seq,
+        "created_at": chain.isoformat(cp.created_at),
+        "streams": cp.streams,
+        "heads_digest": cp.heads_digest,
+        "prev_hmac": cp.prev_hmac,
+        "hmac": cp.hmac,
+    }
 
 
 def head_line(stream: str, seq: int, head_hash: str) -> bytes:
@@ -207,8 +237,9 @@ def head_line(stream: str, seq: int, head_hash: str) -> bytes:
 
 
 def checkpoint_message(cp: AuditCheckpoint) -> str:
-    return chain.checkpoint_message(cp.seq, chain.isoformat(cp.created_at), cp.streams,
-                                    cp.heads_digest, cp.prev_hmac)
+    return chain.checkpoint_message(
+        cp.seq, chain.isoformat(cp.created_at), cp.streams, cp.heads_digest, cp.prev_hmac
+    )
 
 
 @dataclass(frozen=True)
@@ -218,8 +249,9 @@ class CheckpointProblem:
     reason: str
 
 
-def verify_checkpoints(session: Session, *, key: str | None = None,
-                       batch: int = 2000) -> tuple[int, CheckpointProblem | None]:
+def verify_checkpoints(
+    session: Session, *, key: str | None = None, batch: int = 2000
+) -> tuple[int, CheckpointProblem | None]:
     """Check every checkpoint's signature, chain and heads; (count, first problem)."""
     count = 0
     expected_prev = chain.GENESIS
@@ -229,14 +261,22 @@ def verify_checkpoints(session: Session, *, key: str | None = None,
         signing_key = signing_key or audit_key(session, key)
         count += 1
         if cp.seq != expected_seq:
-            return count, CheckpointProblem(expected_seq, None,
-                                            f"checkpoint {expected_seq} is missing (deleted)")
+            return count, CheckpointProblem(
+                expected_seq, None, f"checkpoint {expected_seq} is missing (deleted)"
+            )
         if cp.prev_hmac != expected_prev:
-            return count, CheckpointProblem(cp.seq, None, "forged checkpoint: it does not link to "
-                                            "the previous checkpoint's signature")
+            return count, CheckpointProblem(
+                cp.seq,
+                None,
+                "forged checkpoint: it does not link to the previous checkpoint's signature",
+            )
         if not chain.signature_matches(signing_key, checkpoint_message(cp), cp.hmac):
-            return count, CheckpointProblem(cp.seq, None, "forged checkpoint: its HMAC does not "
-                                            "match (written without the audit key, or altered)")
+            return count, CheckpointProblem(
+                cp.seq,
+                None,
+                "forged checkpoint: its HMAC does not "
+                "match (written without the audit key, or altered)",
+            )
         problem = _verify_heads(session, cp, signing_key, batch)
         if problem:
             return count, problem
@@ -252,8 +292,9 @@ class AnchorComparison:
     problem: CheckpointProblem | None
 
 
-def compare_anchors(session: Session, anchored: Iterable[anchors.Anchor],
-                    batch: int = 1000) -> AnchorComparison:
+def compare_anchors(
+    session: Session, anchored: Iterable[anchors.Anchor], batch: int = 1000
+) -> AnchorComparison:
     """Every anchored checkpoint must still be in the database with the same HMAC.
 
     Raises:
@@ -264,9 +305,14 @@ def compare_anchors(session: Session, anchored: Iterable[anchors.Anchor],
     count = highest = 0
     lines = iter(anchored)
     while chunk := list(itertools.islice(lines, batch)):
-        stored = {seq: signature for seq, signature in session.execute(
-            select(AuditCheckpoint.seq, AuditCheckpoint.hmac)
-            .where(AuditCheckpoint.seq.in_({a.seq for a in chunk})))}
+        stored = {
+            seq: signature
+            for seq, signature in session.execute(
+                select(AuditCheckpoint.seq, AuditCheckpoint.hmac).where(
+                    AuditCheckpoint.seq.in_({a.seq for a in chunk})
+                )
+            )
+        }
         for anchor in chunk:
             count += 1
             highest = max(highest, anchor.seq)
@@ -276,55 +322,88 @@ def compare_anchors(session: Session, anchored: Iterable[anchors.Anchor],
     return AnchorComparison(count, highest, None)
 
 
-def _anchor_problem(anchor: anchors.Anchor, stored_hmac: str | None,
-                    newest_seq: int) -> CheckpointProblem | None:
+def _anchor_problem(
+    anchor: anchors.Anchor, stored_hmac: str | None, newest_seq: int
+) -> CheckpointProblem | None:
     where = f"(anchor line {anchor.line})"
     if stored_hmac is None and anchor.seq > newest_seq:
         newest = f"is {newest_seq}" if newest_seq else "does not exist"
-        return CheckpointProblem(anchor.seq, None, (
-            f"cut checkpoint chain: checkpoint {anchor.seq} was anchored {where} but the "
-            f"database's newest checkpoint {newest}: the newest checkpoints were deleted, "
-            "with whatever they signed"))
+        return CheckpointProblem(
+            anchor.seq,
+            None,
+            (
+                f"cut checkpoint chain: checkpoint {anchor.seq} was anchored {where} but the "
+                f"database's newest checkpoint {newest}: the newest checkpoints were deleted, "
+                "with whatever they signed"
+            ),
+        )
     if stored_hmac is None:
-        return CheckpointProblem(anchor.seq, None, f"checkpoint {anchor.seq} was anchored "
-                                 f"{where} but is missing from the database (deleted)")
+        return CheckpointProblem(
+            anchor.seq,
+            None,
+            f"checkpoint {anchor.seq} was anchored "
+            f"{where} but is missing from the database (deleted)",
+        )
     if stored_hmac != anchor.hmac:
-        return CheckpointProblem(anchor.seq, None, (
-            f"checkpoint {anchor.seq} is not the one anchored {where}: its HMAC differs, so "
-            "checkpoints were deleted and signed again over a different trail (or the anchor "
-            "file belongs to another database)"))
+        return CheckpointProblem(
+            anchor.seq,
+            None,
+            (
+                f"checkpoint {anchor.seq} is not the one anchored {where}: its HMAC differs, so "
+                "checkpoints were deleted and signed again over a different trail (or the anchor "
+                "file belongs to another database)"
+            ),
+        )
     return None
 
 
 def _iter_checkpoints(session: Session) -> Iterator[AuditCheckpoint]:
     last = 0
     while True:
-        rows = list(session.execute(select(AuditCheckpoint).where(AuditCheckpoint.seq > last)
-                                    .order_by(AuditCheckpoint.seq).limit(100)).scalars())
+        rows = list(
+            session.execute(
+                select(AuditCheckpoint)
+                .where(AuditCheckpoint.seq > last)
+                .order_by(AuditCheckpoint.seq)
+                .limit(100)
+            ).scalars()
+        )
         if not rows:
             return
         yield from rows
         last = rows[-1].seq
 
 
-def _verify_heads(session: Session, cp: AuditCheckpoint, key: str,
-                  batch: int) -> CheckpointProblem | None:
+def _verify_heads(
+    session: Session, cp: AuditCheckpoint, key: str, batch: int
+) -> CheckpointProblem | None:
     digest = hashlib.sha256()
     count = 0
-    query = (select(AuditCheckpointHead.stream, AuditCheckpointHead.seq, AuditCheckpointHead.hash,
-                    AuditCheckpointHead.hmac)
-             .where(AuditCheckpointHead.checkpoint_seq == cp.seq)
-             .order_by(AuditCheckpointHead.stream))
+    query = (
+        select(
+            AuditCheckpointHead.stream,
+            AuditCheckpointHead.seq,
+            AuditCheckpointHead.hash,
+            AuditCheckpointHead.hmac,
+        )
+        .where(AuditCheckpointHead.checkpoint_seq == cp.seq)
+        .order_by(AuditCheckpointHead.stream)
+    )
     for stream, seq, head_hash, signature in session.execute(query).yield_per(batch):
-        if not chain.signature_matches(key, chain.head_message(cp.seq, stream, seq, head_hash),
-                                       signature):
-            return CheckpointProblem(cp.seq, stream, "forged checkpoint: the HMAC of this "
-                                     "stream's head does not match")
+        if not chain.signature_matches(
+            key, chain.head_message(cp.seq, stream, seq, head_hash), signature
+        ):
+            return CheckpointProblem(
+                cp.seq, stream, "forged checkpoint: the HMAC of this stream's head does not match"
+            )
         digest.update(head_line(stream, seq, head_hash))
         count += 1
     if count != cp.streams or digest.hexdigest() != cp.heads_digest:
-        return CheckpointProblem(cp.seq, None, "forged checkpoint: its stream heads were "
-                                 "added, removed or changed after signing")
+        return CheckpointProblem(
+            cp.seq,
+            None,
+            "forged checkpoint: its stream heads were added, removed or changed after signing",
+        )
     return None
 
 
@@ -333,22 +412,38 @@ def uncovered_head(session: Session) -> tuple[str, int, str] | None:
     signed = latest_signed_heads().subquery("signed")
     query = (
         select(signed.c.stream, signed.c.seq, signed.c.hash, AuditRecord.hash)
-        .outerjoin(AuditRecord, and_(AuditRecord.stream == signed.c.stream,
-                                     AuditRecord.seq == signed.c.seq))
+        .outerjoin(
+            AuditRecord,
+            and_(AuditRecord.stream == signed.c.stream, AuditRecord.seq == signed.c.seq),
+        )
         .where(or_(AuditRecord.id.is_(None), AuditRecord.hash != signed.c.hash))
-        .order_by(signed.c.stream).limit(1)
+        .order_by(signed.c.stream)
+        .limit(1)
     )
     row = session.execute(query).first()
     if row is None:
         return None
     stream, seq, signed_hash, found_hash = row
     if found_hash is not None:
-        return stream, seq, ("record differs from the checkpoint: it was altered and its hash "
-                             "recomputed, or the chain was rewritten")
-    remaining = session.execute(select(func.max(AuditRecord.seq))
-                                .where(AuditRecord.stream == stream)).scalar_one_or_none()
+        return (
+            stream,
+            seq,
+            (
+                "record differs from the checkpoint: it was altered and its hash "
+                "recomputed, or the chain was rewritten"
+            ),
+        )
+    remaining = session.execute(
+        select(func.max(AuditRecord.seq)).where(AuditRecord.stream == stream)
+    ).scalar_one_or_none()
     if remaining is None:
-        return stream, seq, (f"deleted stream: the checkpoint signed {seq} records but the stream "
-                             "has none")
-    return stream, seq, (f"cut tail: the checkpoint signed records up to {seq} but the stream "
-                         f"ends at {remaining}")
+        return (
+            stream,
+            seq,
+            (f"deleted stream: the checkpoint signed {seq} records but the stream has none"),
+        )
+    return (
+        stream,
+        seq,
+        (f"cut tail: the checkpoint signed records up to {seq} but the stream ends at {remaining}"),
+    )

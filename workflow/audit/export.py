@@ -65,20 +65,27 @@ class ExportScope:
         return self.since is None and self.until is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"instance_id": self.instance_id, "client_id": self.client_id,
-                "since": chain.isoformat(self.since), "until": chain.isoformat(self.until)}
+        return {
+            "instance_id": self.instance_id,
+            "client_id": self.client_id,
+            "since": chain.isoformat(self.since),
+            "until": chain.isoformat(self.until),
+        }
 
 
 def client_streams(session: Session, client_id: int) -> list[str]:
     """The client's own stream and the streams of every case about it."""
-    ids = session.execute(select(WorkflowInstance.id).where(
-        WorkflowInstance.subject_type == "client", WorkflowInstance.subject_id == client_id)).scalars()
+    ids = session.execute(
+        select(WorkflowInstance.id).where(
+            WorkflowInstance.subject_type == "client", WorkflowInstance.subject_id == client_id
+        )
+    ).scalars()
     return [f"client:{client_id}", *(instance_stream(i) for i in ids)]
 
 
 def scope_filter(session: Session, scope: ExportScope) -> Any:
     """Raises:
-        NotFound: the instance does not exist."""
+    NotFound: the instance does not exist."""
     conditions = []
     if scope.instance_id is not None:
         if session.get(WorkflowInstance, scope.instance_id) is None:
@@ -96,12 +103,16 @@ def scope_filter(session: Session, scope: ExportScope) -> Any:
 def covering_head(session: Session, stream: str, last_seq: int) -> AuditCheckpointHead | None:
     """The first signed head at or beyond ``last_seq``, else the latest one."""
     base = select(AuditCheckpointHead).where(AuditCheckpointHead.stream == stream)
-    beyond = session.execute(base.where(AuditCheckpointHead.seq >= last_seq)
-                             .order_by(AuditCheckpointHead.checkpoint_seq).limit(1)).scalar_one_or_none()
+    beyond = session.execute(
+        base.where(AuditCheckpointHead.seq >= last_seq)
+        .order_by(AuditCheckpointHead.checkpoint_seq)
+        .limit(1)
+    ).scalar_one_or_none()
     if beyond is not None:
         return beyond
-    return session.execute(base.order_by(AuditCheckpointHead.checkpoint_seq.desc())
-                           .limit(1)).scalar_one_or_none()
+    return session.execute(
+        base.order_by(AuditCheckpointHead.checkpoint_seq.desc()).limit(1)
+    ).scalar_one_or_none()
 
 
 def record_row(rec: AuditRecord) -> dict[str, Any]:
@@ -116,8 +127,14 @@ def record_row(rec: AuditRecord) -> dict[str, Any]:
 
 
 def proof_row(head: AuditCheckpointHead) -> dict[str, Any]:
-    return {"type": "proof", "stream": head.stream, "seq": head.seq, "hash": head.hash,
-            "checkpoint": head.checkpoint_seq, "hmac": head.hmac}
+    return {
+        "type": "proof",
+        "stream": head.stream,
+        "seq": head.seq,
+        "hash": head.hash,
+        "checkpoint": head.checkpoint_seq,
+        "hmac": head.hmac,
+    }
 
 
 def export_rows(session: Session, scope: ExportScope, actor: Actor) -> Iterator[dict[str, Any]]:
@@ -135,22 +152,36 @@ def export_rows(session: Session, scope: ExportScope, actor: Actor) -> Iterator[
     return _rows(session, scope, actor, where)
 
 
-def _rows(session: Session, scope: ExportScope, actor: Actor, where: Any) -> Iterator[dict[str, Any]]:
-    yield {"type": "header", "format": FORMAT, "version": FORMAT_VERSION, "scope": scope.to_dict(),
-           "complete_streams": scope.complete_streams, "exported_at": chain.isoformat(clock.now()),
-           "exported_by": actor.username, "hashed_fields": list(chain.HASHED_FIELDS)}
+def _rows(
+    session: Session, scope: ExportScope, actor: Actor, where: Any
+) -> Iterator[dict[str, Any]]:
+    yield {
+        "type": "header",
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "scope": scope.to_dict(),
+        "complete_streams": scope.complete_streams,
+        "exported_at": chain.isoformat(clock.now()),
+        "exported_by": actor.username,
+        "hashed_fields": list(chain.HASHED_FIELDS),
+    }
     records = streams = 0
     current: str | None = None
-    query = (select(AuditRecord).where(where).order_by(AuditRecord.stream, AuditRecord.seq)
-             .execution_options(yield_per=1000))
+    query = (
+        select(AuditRecord)
+        .where(where)
+        .order_by(AuditRecord.stream, AuditRecord.seq)
+        .execution_options(yield_per=1000)
+    )
     for rec in session.execute(query).scalars():
         if rec.stream != current:
             current = rec.stream
             streams += 1
             # The proof goes before the stream's records, so that the offline
             # verifier checks it while streaming through them.
-            last_seq = session.execute(select(func.max(AuditRecord.seq)).where(
-                where, AuditRecord.stream == current)).scalar_one()
+            last_seq = session.execute(
+                select(func.max(AuditRecord.seq)).where(where, AuditRecord.stream == current)
+            ).scalar_one()
             head = covering_head(session, current, int(last_seq))
             if head is not None:
                 yield proof_row(head)
@@ -159,8 +190,9 @@ def _rows(session: Session, scope: ExportScope, actor: Actor, where: Any) -> Ite
     yield {"type": "footer", "records": records, "streams": streams}
 
 
-def export_jsonl(session: Session, scope: ExportScope, actor: Actor, *,
-                 key: str | None = None) -> Iterator[str]:
+def export_jsonl(
+    session: Session, scope: ExportScope, actor: Actor, *, key: str | None = None
+) -> Iterator[str]:
     """JSON Lines text, line by line; the footer signs the SHA-256 of every line before it.
 
     Raises:
@@ -188,8 +220,11 @@ def export_csv(session: Session, scope: ExportScope, actor: Actor) -> Iterator[s
     def rows() -> Iterator[dict[str, Any]]:
         for row in produced:
             if row["type"] == "record":
-                yield {**row, "roles": chain.canonical(row["roles"]),
-                       "payload": chain.canonical(row["payload"])}
+                yield {
+                    **row,
+                    "roles": chain.canonical(row["roles"]),
+                    "payload": chain.canonical(row["payload"]),
+                }
             elif row["type"] == "proof":
                 yield row
 

@@ -51,7 +51,7 @@ class _Stream:
 
 def verify_lines(lines: Iterable[str], key: str | None) -> ExportResult:
     """Raises:
-        ExportBroken: the first problem found."""
+    ExportBroken: the first problem found."""
     result = ExportResult()
     digest = hashlib.sha256()
     header: dict[str, Any] | None = None
@@ -72,7 +72,9 @@ def verify_lines(lines: Iterable[str], key: str | None) -> ExportResult:
         if kind == "footer":
             footer = row
             continue
-        digest.update(line.encode("utf-8") if line.endswith("\n") else (line + "\n").encode("utf-8"))
+        digest.update(
+            line.encode("utf-8") if line.endswith("\n") else (line + "\n").encode("utf-8")
+        )
         if header is None:
             if kind != "header" or row.get("format") != "riskloop-audit-export":
                 raise ExportBroken("line 1: not a riskloop audit export (no header)")
@@ -84,7 +86,9 @@ def verify_lines(lines: Iterable[str], key: str | None) -> ExportResult:
                 if stream is not None:
                     _end_stream(stream, result)
                 if row.get("stream") in seen:
-                    raise ExportBroken(f"line {number}: records of stream {row.get('stream')} are not together")
+                    raise ExportBroken(
+                        f"line {number}: records of stream {row.get('stream')} are not together"
+                    )
                 stream = _Stream(str(row.get("stream")), bool(header.get("complete_streams")))
                 seen.add(stream.name)
                 result.streams += 1
@@ -102,25 +106,36 @@ def verify_lines(lines: Iterable[str], key: str | None) -> ExportResult:
     if footer is None:
         raise ExportBroken("the footer is missing: the file was cut short")
     if (footer.get("records"), footer.get("streams")) != (result.records, result.streams):
-        raise ExportBroken(f"the footer counts {footer.get('records')} records in {footer.get('streams')} "
-                           f"streams but the file holds {result.records} in {result.streams}")
+        raise ExportBroken(
+            f"the footer counts {footer.get('records')} records in {footer.get('streams')} "
+            f"streams but the file holds {result.records} in {result.streams}"
+        )
     if footer.get("sha256") != digest.hexdigest():
-        raise ExportBroken("the file's lines do not match the digest in its footer (edited after export)")
+        raise ExportBroken(
+            "the file's lines do not match the digest in its footer (edited after export)"
+        )
     if key is not None:
         if not chain.signature_matches(key, digest.hexdigest(), footer.get("hmac", "")):
-            raise ExportBroken("the footer's HMAC does not match: the file was not exported with this "
-                               "audit key, or it was edited")
+            raise ExportBroken(
+                "the footer's HMAC does not match: the file was not exported with this "
+                "audit key, or it was edited"
+            )
         result.signed = True
     return result
 
 
-def _check_proof(row: dict[str, Any], key: str | None, number: int,
-                 result: ExportResult) -> dict[str, Any]:
+def _check_proof(
+    row: dict[str, Any], key: str | None, number: int, result: ExportResult
+) -> dict[str, Any]:
     if key is not None and not chain.signature_matches(
-            key, chain.head_message(int(row["checkpoint"]), row["stream"], int(row["seq"]), row["hash"]),
-            row.get("hmac", "")):
-        raise ExportBroken(f"line {number}: forged checkpoint proof for stream {row['stream']} "
-                           f"(checkpoint {row['checkpoint']}): its HMAC does not match")
+        key,
+        chain.head_message(int(row["checkpoint"]), row["stream"], int(row["seq"]), row["hash"]),
+        row.get("hmac", ""),
+    ):
+        raise ExportBroken(
+            f"line {number}: forged checkpoint proof for stream {row['stream']} "
+            f"(checkpoint {row['checkpoint']}): its HMAC does not match"
+        )
     return row
 
 
@@ -132,8 +147,10 @@ def _check_record(stream: _Stream, row: dict[str, Any], number: int) -> None:
     if stream.first_seq == 0:
         stream.first_seq = seq
         if stream.complete and (seq != 1 or row.get("prev_hash") != chain.GENESIS):
-            raise ExportBroken(f"{where}: the stream should start at record 1 from the genesis hash "
-                               f"(records before {seq} are missing)")
+            raise ExportBroken(
+                f"{where}: the stream should start at record 1 from the genesis hash "
+                f"(records before {seq} are missing)"
+            )
     else:
         if seq != stream.last_seq + 1:
             what = "missing" if seq > stream.last_seq + 1 else "out of order"
@@ -141,12 +158,15 @@ def _check_record(stream: _Stream, row: dict[str, Any], number: int) -> None:
     if chain.record_hash(row) != row.get("hash"):
         raise ExportBroken(f"{where}: hash does not match the record's content (altered)")
     if stream.last_seq and row.get("prev_hash") != stream.last_hash:
-        raise ExportBroken(f"{where}: does not link to record {stream.last_seq} (altered, replaced "
-                           "or reordered)")
+        raise ExportBroken(
+            f"{where}: does not link to record {stream.last_seq} (altered, replaced or reordered)"
+        )
     if stream.proof is not None and stream.proof["seq"] == seq:
         if stream.proof["hash"] != row["hash"]:
-            raise ExportBroken(f"{where}: differs from the record signed by checkpoint "
-                               f"{stream.proof['checkpoint']}")
+            raise ExportBroken(
+                f"{where}: differs from the record signed by checkpoint "
+                f"{stream.proof['checkpoint']}"
+            )
         stream.proof_matched = True
     stream.last_seq, stream.last_hash = seq, row["hash"]
 
@@ -154,20 +174,28 @@ def _check_record(stream: _Stream, row: dict[str, Any], number: int) -> None:
 def _end_stream(stream: _Stream, result: ExportResult) -> None:
     proof = stream.proof
     if proof is None:
-        result.notes.append(f"stream {stream.name}: no checkpoint has signed it yet; its chain "
-                            "is checked but not proven")
+        result.notes.append(
+            f"stream {stream.name}: no checkpoint has signed it yet; its chain "
+            "is checked but not proven"
+        )
         return
     if stream.proof_matched:
         result.proven += proof["seq"] - stream.first_seq + 1
         if stream.last_seq > proof["seq"]:
-            result.notes.append(f"stream {stream.name}: records after {proof['seq']} are newer "
-                                "than the last checkpoint")
+            result.notes.append(
+                f"stream {stream.name}: records after {proof['seq']} are newer "
+                "than the last checkpoint"
+            )
         return
     if proof["seq"] > stream.last_seq and stream.complete:
-        raise ExportBroken(f"stream {stream.name}: cut tail: checkpoint {proof['checkpoint']} "
-                           f"signed records up to {proof['seq']} but the export ends at {stream.last_seq}")
-    result.notes.append(f"stream {stream.name}: the covering checkpoint signed record {proof['seq']}, "
-                        f"outside the exported records {stream.first_seq}-{stream.last_seq}")
+        raise ExportBroken(
+            f"stream {stream.name}: cut tail: checkpoint {proof['checkpoint']} "
+            f"signed records up to {proof['seq']} but the export ends at {stream.last_seq}"
+        )
+    result.notes.append(
+        f"stream {stream.name}: the covering checkpoint signed record {proof['seq']}, "
+        f"outside the exported records {stream.first_seq}-{stream.last_seq}"
+    )
 
 
 def read_key_file(path: str) -> str:
@@ -194,18 +222,24 @@ def read_key_file(path: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="riskloop-verify-export",
-        description="Re-verify a riskloop audit export (JSON Lines) without the database.")
+        description="Re-verify a riskloop audit export (JSON Lines) without the database.",
+    )
     parser.add_argument("file", help="the .jsonl file to verify")
-    parser.add_argument("--key-file", help="file holding the audit key, or an embedded instance's "
-                        "keys.json (default: $RISKLOOP_AUDIT_KEY)")
+    parser.add_argument(
+        "--key-file",
+        help="file holding the audit key, or an embedded instance's "
+        "keys.json (default: $RISKLOOP_AUDIT_KEY)",
+    )
     args = parser.parse_args(argv)
     key = os.environ.get("RISKLOOP_AUDIT_KEY") or None
     if args.key_file:
         try:
             key = read_key_file(args.key_file)
         except (OSError, ValueError) as exc:
-            print(f"cannot use key file {args.key_file}: {getattr(exc, 'strerror', None) or exc}",
-                  file=sys.stderr)
+            print(
+                f"cannot use key file {args.key_file}: {getattr(exc, 'strerror', None) or exc}",
+                file=sys.stderr,
+            )
             return 1
     try:
         with open(args.file, encoding="utf-8-sig") as fh:
@@ -218,11 +252,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for note in result.notes:
         print(f"note: {note}")
-    print(f"verified {result.records} records in {result.streams} streams; "
-          f"{result.proven} proven by signed checkpoints")
+    print(
+        f"verified {result.records} records in {result.streams} streams; "
+        f"{result.proven} proven by signed checkpoints"
+    )
     if not result.signed:
-        print("UNPROVEN: no audit key given (--key-file or RISKLOOP_AUDIT_KEY), so the "
-              "signatures were not checked", file=sys.stderr)
+        print(
+            "UNPROVEN: no audit key given (--key-file or RISKLOOP_AUDIT_KEY), so the "
+            "signatures were not checked",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

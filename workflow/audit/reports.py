@@ -37,7 +37,7 @@ REPORT_ROLES = frozenset({"auditor", "manager"})
 
 def require_report_reader(actor: Actor) -> None:
     """Raises:
-        Forbidden: the actor is neither an auditor nor a manager."""
+    Forbidden: the actor is neither an auditor nor a manager."""
     if not (actor.is_system or actor.has_any(REPORT_ROLES)):
         raise Forbidden("reports are for auditors and managers", rule="role")
 
@@ -71,12 +71,18 @@ class Stage:
     def breached(self) -> bool:
         seconds = self.seconds
         return self.breaches > 0 or (
-            self.sla_seconds is not None and seconds is not None and seconds > self.sla_seconds)
+            self.sla_seconds is not None and seconds is not None and seconds > self.sla_seconds
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "entered_at": chain.isoformat(self.entered_at),
-                "left_at": chain.isoformat(self.left_at), "seconds": self.seconds,
-                "breached": self.breached, "breaches": self.breaches}
+        return {
+            "state": self.state,
+            "entered_at": chain.isoformat(self.entered_at),
+            "left_at": chain.isoformat(self.left_at),
+            "seconds": self.seconds,
+            "breached": self.breached,
+            "breaches": self.breaches,
+        }
 
 
 @dataclass
@@ -94,12 +100,19 @@ class Loop:
         opened = self.stages[0].entered_at if self.stages else None
         closed = self.stages[-1].entered_at if self.stages and not inst.is_open else None
         return {
-            "id": inst.id, "definition": inst.definition, "subject_type": inst.subject_type,
-            "subject_id": inst.subject_id, "owner": owner, "level": (inst.data or {}).get("level"),
-            "state": inst.state, "is_open": inst.is_open,
-            "opened_at": chain.isoformat(opened), "closed_at": chain.isoformat(closed),
+            "id": inst.id,
+            "definition": inst.definition,
+            "subject_type": inst.subject_type,
+            "subject_id": inst.subject_id,
+            "owner": owner,
+            "level": (inst.data or {}).get("level"),
+            "state": inst.state,
+            "is_open": inst.is_open,
+            "opened_at": chain.isoformat(opened),
+            "closed_at": chain.isoformat(closed),
             "total_seconds": (closed - opened).total_seconds() if opened and closed else None,
-            "breaches": self.breaches, "reopens": self.reopens,
+            "breaches": self.breaches,
+            "reopens": self.reopens,
             "actors": sorted({s["actor"] for s in self.steps}),
             "stages": [s.to_dict() for s in self.stages if s.left_at is not None],
             "steps": self.steps,
@@ -113,14 +126,24 @@ def fold(catalog: Catalog, instance: WorkflowInstance, records: Iterator[AuditRe
     first_visit: dict[str, int] = {}
     for rec in records:
         if rec.kind == "started" and rec.to_state:
-            loop.stages.append(Stage(rec.to_state, rec.at, sla_seconds=_sla(definition, rec.to_state)))
+            loop.stages.append(
+                Stage(rec.to_state, rec.at, sla_seconds=_sla(definition, rec.to_state))
+            )
             first_visit.setdefault(rec.to_state, 0)
             continue
         if rec.kind != "transition" or not loop.stages:
             continue
-        loop.steps.append({"seq": rec.seq, "trigger": rec.trigger, "from_state": rec.from_state,
-                           "to_state": rec.to_state, "actor": rec.actor,
-                           "at": chain.isoformat(rec.at), "comment": rec.comment})
+        loop.steps.append(
+            {
+                "seq": rec.seq,
+                "trigger": rec.trigger,
+                "from_state": rec.from_state,
+                "to_state": rec.to_state,
+                "actor": rec.actor,
+                "at": chain.isoformat(rec.at),
+                "comment": rec.comment,
+            }
+        )
         current = loop.stages[-1]
         if "breaches" in (rec.payload or {}):
             current.breaches += 1
@@ -155,8 +178,14 @@ def owner_of(session: Session, instance: WorkflowInstance) -> str | None:
     return instance.created_by
 
 
-def iter_loops(session: Session, where: ReportFilter, *, finished_only: bool,
-               after_id: int = 0, batch: int = 200) -> Iterator[tuple[Loop, str | None]]:
+def iter_loops(
+    session: Session,
+    where: ReportFilter,
+    *,
+    finished_only: bool,
+    after_id: int = 0,
+    batch: int = 200,
+) -> Iterator[tuple[Loop, str | None]]:
     """Matching cases with their folded history, by id; one batch of instances at a time."""
     where.check()
     while True:
@@ -169,7 +198,9 @@ def iter_loops(session: Session, where: ReportFilter, *, finished_only: bool,
             query = query.where(WorkflowInstance.updated_at >= where.since)
         if where.until is not None:
             query = query.where(WorkflowInstance.created_at < where.until)
-        instances = list(session.execute(query.order_by(WorkflowInstance.id).limit(batch)).scalars())
+        instances = list(
+            session.execute(query.order_by(WorkflowInstance.id).limit(batch)).scalars()
+        )
         if not instances:
             return
         for inst in instances:
@@ -179,8 +210,11 @@ def iter_loops(session: Session, where: ReportFilter, *, finished_only: bool,
             owner = owner_of(session, inst)
             if where.owner and owner != where.owner:
                 continue
-            records = session.execute(select(AuditRecord).where(
-                AuditRecord.stream == instance_stream(inst.id)).order_by(AuditRecord.seq)).scalars()
+            records = session.execute(
+                select(AuditRecord)
+                .where(AuditRecord.stream == instance_stream(inst.id))
+                .order_by(AuditRecord.seq)
+            ).scalars()
             yield fold(runtime.of(session).catalog, inst, iter(records)), owner
 
 
@@ -188,11 +222,14 @@ def _closed_in(loop: Loop, where: ReportFilter) -> bool:
     closed = loop.stages[-1].entered_at if loop.stages else None
     if closed is None:
         return False
-    return (where.since is None or closed >= where.since) and (where.until is None or closed < where.until)
+    return (where.since is None or closed >= where.since) and (
+        where.until is None or closed < where.until
+    )
 
 
-def iter_closed_loops(session: Session, actor: Actor, where: ReportFilter,
-                      after_id: int = 0) -> Iterator[dict[str, Any]]:
+def iter_closed_loops(
+    session: Session, actor: Actor, where: ReportFilter, after_id: int = 0
+) -> Iterator[dict[str, Any]]:
     """Every finished case closed within the period, by id (streamed).
 
     Raises:
@@ -200,13 +237,21 @@ def iter_closed_loops(session: Session, actor: Actor, where: ReportFilter,
     """
     require_report_reader(actor)
     where.check()
-    return (loop.to_dict(owner)
-            for loop, owner in iter_loops(session, where, finished_only=True, after_id=after_id)
-            if _closed_in(loop, where))
+    return (
+        loop.to_dict(owner)
+        for loop, owner in iter_loops(session, where, finished_only=True, after_id=after_id)
+        if _closed_in(loop, where)
+    )
 
 
-def closed_loops(session: Session, actor: Actor, where: ReportFilter, *, limit: int = 50,
-                 cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+def closed_loops(
+    session: Session,
+    actor: Actor,
+    where: ReportFilter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
     """One page of :func:`iter_closed_loops`; (items, next cursor).
 
     Raises:
@@ -236,20 +281,26 @@ def sla_report(session: Session, actor: Actor, where: ReportFilter) -> list[dict
         for stage in loop.stages:
             if stage.left_at is None or stage.seconds is None:
                 continue
-            if (where.since and stage.left_at < where.since) or (where.until and stage.left_at >= where.until):
+            if (where.since and stage.left_at < where.since) or (
+                where.until and stage.left_at >= where.until
+            ):
                 continue
             key = (loop.instance.definition, stage.state)
             durations.setdefault(key, []).append(stage.seconds)
             breached[key] = breached.get(key, 0) + (1 if stage.breached else 0)
     rows = []
     for (definition, state), values in sorted(durations.items()):
-        rows.append({
-            "definition": definition, "stage": state, "count": len(values),
-            "median_seconds": statistics.median(values),
-            "p90_seconds": percentile(values, 90),
-            "breaches": breached[(definition, state)],
-            "breach_rate": round(breached[(definition, state)] / len(values), 4),
-        })
+        rows.append(
+            {
+                "definition": definition,
+                "stage": state,
+                "count": len(values),
+                "median_seconds": statistics.median(values),
+                "p90_seconds": percentile(values, 90),
+                "breaches": breached[(definition, state)],
+                "breach_rate": round(breached[(definition, state)] / len(values), 4),
+            }
+        )
     return rows
 
 

@@ -19,10 +19,11 @@ AUDIT_ROLES = frozenset({"auditor"})
 
 def require_auditor(actor: Actor, what: str) -> None:
     """Raises:
-        Forbidden: the actor is not an auditor (system actors: the CLI and jobs, may)."""
+    Forbidden: the actor is not an auditor (system actors: the CLI and jobs, may)."""
     if not (actor.is_system or actor.has_any(AUDIT_ROLES)):
-        raise Forbidden(f"{what} is for auditors only; ask an administrator for the auditor role",
-                        rule="role")
+        raise Forbidden(
+            f"{what} is for auditors only; ask an administrator for the auditor role", rule="role"
+        )
 
 
 @dataclass(frozen=True)
@@ -59,17 +60,25 @@ class AuditFilter:
 
 def parse_cursor(cursor: str | None) -> int:
     """Raises:
-        BadQuery: the cursor is not one this API gave out."""
+    BadQuery: the cursor is not one this API gave out."""
     if cursor is None:
         return 0
     if not cursor.isdigit():
-        raise BadQuery("the cursor is malformed",
-                       errors={"cursor": ["Use next_cursor from the previous page."]})
+        raise BadQuery(
+            "the cursor is malformed",
+            errors={"cursor": ["Use next_cursor from the previous page."]},
+        )
     return int(cursor)
 
 
-def search(session: Session, actor: Actor, where: AuditFilter, *, limit: int = 50,
-           cursor: str | None = None) -> tuple[list[AuditRecord], str | None]:
+def search(
+    session: Session,
+    actor: Actor,
+    where: AuditFilter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[AuditRecord], str | None]:
     """One page of matching records in insertion order and the cursor of the next page.
 
     Raises:
@@ -78,10 +87,14 @@ def search(session: Session, actor: Actor, where: AuditFilter, *, limit: int = 5
     """
     require_auditor(actor, "searching the audit trail")
     after = parse_cursor(cursor)
-    rows = list(session.execute(
-        select(AuditRecord).where(AuditRecord.id > after, *where.conditions())
-        .order_by(AuditRecord.id).limit(limit + 1)
-    ).scalars())
+    rows = list(
+        session.execute(
+            select(AuditRecord)
+            .where(AuditRecord.id > after, *where.conditions())
+            .order_by(AuditRecord.id)
+            .limit(limit + 1)
+        ).scalars()
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (str(rows[-1].id) if more and rows else None)

@@ -53,9 +53,14 @@ def count_records(session: Session) -> int:
     return int(session.execute(select(func.count()).select_from(AuditRecord)).scalar_one())
 
 
-def verify_all(session: Session, *, progress: Progress | None = None,
-               on_records: Callable[[int], None] | None = None,
-               key: str | None = None, anchor: Path | None = None) -> VerifyReport:
+def verify_all(
+    session: Session,
+    *,
+    progress: Progress | None = None,
+    on_records: Callable[[int], None] | None = None,
+    key: str | None = None,
+    anchor: Path | None = None,
+) -> VerifyReport:
     """Compare with the anchor file, check checkpoints, chains, heads, replay and evidence;
     names the first break and warns of what weakens the proof.
 
@@ -71,21 +76,34 @@ def verify_all(session: Session, *, progress: Progress | None = None,
     if anchor is not None:
         say(f"comparing checkpoints with the anchor file {anchor}…")
         compared = _anchored(session, anchor)
-    report = (_broken(0, 0, compared.problem, 0) if compared and compared.problem
-              else _verify(session, say, on_records, key))
+    report = (
+        _broken(0, 0, compared.problem, 0)
+        if compared and compared.problem
+        else _verify(session, say, on_records, key)
+    )
     report.warnings = _warnings(session, compared)
     report.anchor_file = str(anchor) if anchor is not None else None
     report.anchored = compared.compared if compared else 0
     return report
 
 
-def _verify(session: Session, say: Progress, on_records: Callable[[int], None] | None,
-            key: str | None) -> VerifyReport:
+def _verify(
+    session: Session, say: Progress, on_records: Callable[[int], None] | None, key: str | None
+) -> VerifyReport:
     say("checking checkpoint signatures…")
     checkpoint_count, problem = checkpoints.verify_checkpoints(session, key=key)
     if problem is not None:
-        return _broken(0, 0, Break(problem.stream or f"checkpoint:{problem.checkpoint}",
-                                   problem.checkpoint, None, problem.reason), checkpoint_count)
+        return _broken(
+            0,
+            0,
+            Break(
+                problem.stream or f"checkpoint:{problem.checkpoint}",
+                problem.checkpoint,
+                None,
+                problem.reason,
+            ),
+            checkpoint_count,
+        )
 
     def counted(count: int) -> None:
         if on_records is not None:
@@ -138,12 +156,22 @@ def _anchored(session: Session, path: Path) -> _Compared:
     except anchors.UnreadableAnchor as exc:
         return _Compared(0, 0, Break(f"anchor:{path.name}", exc.line, None, str(exc)))
     except OSError as exc:
-        return _Compared(0, 0, Break(f"anchor:{path.name}", 0, None,
-                                     f"the anchor file {path} cannot be read "
-                                     f"({exc.strerror or exc})"))
+        return _Compared(
+            0,
+            0,
+            Break(
+                f"anchor:{path.name}",
+                0,
+                None,
+                f"the anchor file {path} cannot be read ({exc.strerror or exc})",
+            ),
+        )
     problem = found.problem
-    brk = None if problem is None else Break(f"checkpoint:{problem.checkpoint}",
-                                             problem.checkpoint, None, problem.reason)
+    brk = (
+        None
+        if problem is None
+        else Break(f"checkpoint:{problem.checkpoint}", problem.checkpoint, None, problem.reason)
+    )
     return _Compared(found.compared, found.highest, brk)
 
 
@@ -151,26 +179,34 @@ def _warnings(session: Session, compared: _Compared | None) -> list[str]:
     found = []
     newest = checkpoints.last_checkpoint(session)
     if newest is None:
-        found.append("NO CHECKPOINT: nothing signs the audit trail, so a record rewritten "
-                     "together with its stream head, or a deleted stream, cannot be detected; "
-                     "run `riskloop audit checkpoint` (the scheduler signs one at start-up and "
-                     "every hour)")
+        found.append(
+            "NO CHECKPOINT: nothing signs the audit trail, so a record rewritten "
+            "together with its stream head, or a deleted stream, cannot be detected; "
+            "run `riskloop audit checkpoint` (the scheduler signs one at start-up and "
+            "every hour)"
+        )
     else:
         age = clock.now() - newest.created_at
         if age > checkpoints.CHECKPOINT_EVERY + checkpoints.CHECKPOINT_GRACE:
-            found.append(f"STALE CHECKPOINT: the newest checkpoint ({newest.seq}, "
-                         f"{chain.isoformat(newest.created_at)}) is {_age(age)} old but one is "
-                         "due every hour: nothing written since is signed yet; is the "
-                         "scheduler running?")
+            found.append(
+                f"STALE CHECKPOINT: the newest checkpoint ({newest.seq}, "
+                f"{chain.isoformat(newest.created_at)}) is {_age(age)} old but one is "
+                "due every hour: nothing written since is signed yet; is the "
+                "scheduler running?"
+            )
     if compared is None:
-        found.append("NO ANCHOR: the checkpoints were not compared with an anchor file, so "
-                     "deleting the newest checkpoints with what they signed goes unnoticed; "
-                     "compare with `riskloop audit verify --anchor FILE`")
+        found.append(
+            "NO ANCHOR: the checkpoints were not compared with an anchor file, so "
+            "deleting the newest checkpoints with what they signed goes unnoticed; "
+            "compare with `riskloop audit verify --anchor FILE`"
+        )
     elif newest is not None and compared.problem is None and newest.seq > compared.highest + 1:
-        found.append(f"ANCHOR BEHIND: the database's newest checkpoint is {newest.seq} but the "
-                     f"anchor file's is {compared.highest or 'none'}: the checkpoints since are "
-                     "not anchored there (written on another host, or appending fails: see "
-                     "the log)")
+        found.append(
+            f"ANCHOR BEHIND: the database's newest checkpoint is {newest.seq} but the "
+            f"anchor file's is {compared.highest or 'none'}: the checkpoints since are "
+            "not anchored there (written on another host, or appending fails: see "
+            "the log)"
+        )
     return found
 
 
@@ -181,10 +217,12 @@ def _age(age: timedelta) -> str:
     return f"{minutes // (24 * 60)} days"
 
 
-def _broken(records: int, streams: int, brk: Break, checkpoint_count: int,
-            replayed: int = 0) -> VerifyReport:
-    return VerifyReport(False, records, streams, brk, checkpoints=checkpoint_count,
-                        replayed=replayed)
+def _broken(
+    records: int, streams: int, brk: Break, checkpoint_count: int, replayed: int = 0
+) -> VerifyReport:
+    return VerifyReport(
+        False, records, streams, brk, checkpoints=checkpoint_count, replayed=replayed
+    )
 
 
 _INSTANCE_PREFIX = "workflow:"
@@ -201,21 +239,43 @@ class _Heads:
         self.replay_break: tuple[int, Break] | None = None
 
     def check(self, ends: list[StreamEnd]) -> tuple[StreamEnd, str] | None:
-        ids = [int(e.stream[len(_INSTANCE_PREFIX):]) for e in ends
-               if e.stream.startswith(_INSTANCE_PREFIX)]
+        ids = [
+            int(e.stream[len(_INSTANCE_PREFIX) :])
+            for e in ends
+            if e.stream.startswith(_INSTANCE_PREFIX)
+        ]
         names = [e.stream for e in ends if not e.stream.startswith(_INSTANCE_PREFIX)]
-        instances = {row.id: row for row in self.session.execute(
-            select(WorkflowInstance.id, WorkflowInstance.state, WorkflowInstance.version,
-                   WorkflowInstance.audit_seq, WorkflowInstance.audit_hash)
-            .where(WorkflowInstance.id.in_(ids))
-        )} if ids else {}
-        streams = {row.stream: row for row in self.session.execute(
-            select(AuditStream.stream, AuditStream.audit_seq, AuditStream.audit_hash)
-            .where(AuditStream.stream.in_(names))
-        )} if names else {}
+        instances = (
+            {
+                row.id: row
+                for row in self.session.execute(
+                    select(
+                        WorkflowInstance.id,
+                        WorkflowInstance.state,
+                        WorkflowInstance.version,
+                        WorkflowInstance.audit_seq,
+                        WorkflowInstance.audit_hash,
+                    ).where(WorkflowInstance.id.in_(ids))
+                )
+            }
+            if ids
+            else {}
+        )
+        streams = (
+            {
+                row.stream: row
+                for row in self.session.execute(
+                    select(AuditStream.stream, AuditStream.audit_seq, AuditStream.audit_hash).where(
+                        AuditStream.stream.in_(names)
+                    )
+                )
+            }
+            if names
+            else {}
+        )
         for end in ends:
             if end.stream.startswith(_INSTANCE_PREFIX):
-                instance_id = int(end.stream[len(_INSTANCE_PREFIX):])
+                instance_id = int(end.stream[len(_INSTANCE_PREFIX) :])
                 instance = instances.get(instance_id)
                 if instance is None:
                     return end, "the audit stream has no workflow instance"
@@ -233,8 +293,10 @@ class _Heads:
         return None
 
     def _replayed(self, end: StreamEnd, instance_id: int, instance: Any) -> None:
-        if end.replay_error is None and (end.state, end.version) == (instance.state,
-                                                                     instance.version):
+        if end.replay_error is None and (end.state, end.version) == (
+            instance.state,
+            instance.version,
+        ):
             self.replayed += 1
             return
         if self.replay_break is not None and self.replay_break[0] < instance_id:
@@ -249,43 +311,68 @@ class _Heads:
         """Every instance folds to its stored state and version; the first (by id) that
         does not is reported, as is an instance without any record."""
         unrecorded = self.session.execute(
-            select(WorkflowInstance.id, WorkflowInstance.state, WorkflowInstance.version,
-                   WorkflowInstance.audit_seq)
-            .where(~exists().where(
-                AuditRecord.stream == literal(_INSTANCE_PREFIX) + cast(WorkflowInstance.id,
-                                                                       String)))
-            .order_by(WorkflowInstance.id).limit(1)
+            select(
+                WorkflowInstance.id,
+                WorkflowInstance.state,
+                WorkflowInstance.version,
+                WorkflowInstance.audit_seq,
+            )
+            .where(
+                ~exists().where(
+                    AuditRecord.stream
+                    == literal(_INSTANCE_PREFIX) + cast(WorkflowInstance.id, String)
+                )
+            )
+            .order_by(WorkflowInstance.id)
+            .limit(1)
         ).first()
         found = self.replay_break
         if unrecorded is not None and (found is None or unrecorded.id < found[0]):
-            found = (unrecorded.id, _replay_mismatch(instance_stream(unrecorded.id), None, 0,
-                                                     unrecorded))
+            found = (
+                unrecorded.id,
+                _replay_mismatch(instance_stream(unrecorded.id), None, 0, unrecorded),
+            )
         if found is None:
             chains.replayed = self.replayed
             return chains
         instance_id, brk = found
         before = self.session.execute(
-            select(func.count()).select_from(WorkflowInstance)
+            select(func.count())
+            .select_from(WorkflowInstance)
             .where(WorkflowInstance.id < instance_id)
         ).scalar_one()
-        return VerifyReport(False, chains.records, chains.streams, brk,
-                            checkpoints=chains.checkpoints, replayed=int(before))
+        return VerifyReport(
+            False,
+            chains.records,
+            chains.streams,
+            brk,
+            checkpoints=chains.checkpoints,
+            replayed=int(before),
+        )
 
 
 def _replay_mismatch(stream: str, state: str | None, version: int, instance: Any) -> Break:
-    return Break(stream, instance.audit_seq, None,
-                 f"replay gives state {state!r} v{version} but the instance is "
-                 f"{instance.state!r} v{instance.version}")
+    return Break(
+        stream,
+        instance.audit_seq,
+        None,
+        f"replay gives state {state!r} v{version} but the instance is "
+        f"{instance.state!r} v{instance.version}",
+    )
 
 
 def _head_mismatch(end: StreamEnd, head_seq: int, head_hash: str) -> str | None:
     """Why the stream's last record is not the head kept on its row, or None."""
     if head_seq != end.seq:
-        return (f"the stream's head is record {head_seq} but the last record is {end.seq}: "
-                "records were removed or added")
+        return (
+            f"the stream's head is record {head_seq} but the last record is {end.seq}: "
+            "records were removed or added"
+        )
     if head_hash != end.hash:
-        return (f"record {end.seq} was altered or replaced (its hash was recomputed): it is not "
-                "the head the stream recorded")
+        return (
+            f"record {end.seq} was altered or replaced (its hash was recomputed): it is not "
+            "the head the stream recorded"
+        )
     return None
 
 
@@ -294,16 +381,22 @@ def _orphan_head(session: Session) -> Break | None:
     heads = checkpoints.current_heads()
     row = session.execute(
         select(heads.c.stream, heads.c.seq)
-        .outerjoin(AuditRecord, and_(AuditRecord.stream == heads.c.stream,
-                                     AuditRecord.seq == heads.c.seq))
+        .outerjoin(
+            AuditRecord, and_(AuditRecord.stream == heads.c.stream, AuditRecord.seq == heads.c.seq)
+        )
         .where(or_(AuditRecord.id.is_(None), AuditRecord.hash != heads.c.hash))
-        .order_by(heads.c.stream).limit(1)
+        .order_by(heads.c.stream)
+        .limit(1)
     ).first()
     if row is None:
         return None
     stream, seq = row
-    return Break(stream, seq, None, f"the stream's head is record {seq} but that record is gone "
-                 "(deleted stream or cut tail)")
+    return Break(
+        stream,
+        seq,
+        None,
+        f"the stream's head is record {seq} but that record is gone (deleted stream or cut tail)",
+    )
 
 
 def _checkpoint_coverage(session: Session) -> Break | None:

@@ -25,15 +25,22 @@ QUEUE = "riskloop"
 ACTOR_NAME = "riskloop.run_outbox_message"
 
 
-def build_broker(redis_url: str | None, *, middleware: list[Middleware] | None = None,
-                 heartbeat_timeout_ms: int = 15000, maintenance_chance: int = 5000) -> dramatiq.Broker:
+def build_broker(
+    redis_url: str | None,
+    *,
+    middleware: list[Middleware] | None = None,
+    heartbeat_timeout_ms: int = 15000,
+    maintenance_chance: int = 5000,
+) -> dramatiq.Broker:
     if redis_url:
         # A killed worker's in-flight messages come back only when its heartbeat is
         # older than heartbeat_timeout AND another worker runs maintenance; the
         # defaults (60 s, 0.1 %) left messages stranded for many minutes (STACK.md).
         broker: dramatiq.Broker = RedisBroker(
-            url=redis_url, heartbeat_timeout=heartbeat_timeout_ms,
-            maintenance_chance=maintenance_chance, dead_message_ttl=7 * 86400 * 1000,
+            url=redis_url,
+            heartbeat_timeout=heartbeat_timeout_ms,
+            maintenance_chance=maintenance_chance,
+            dead_message_ttl=7 * 86400 * 1000,
         )
     else:
         broker = StubBroker()
@@ -44,8 +51,9 @@ def build_broker(redis_url: str | None, *, middleware: list[Middleware] | None =
     return broker
 
 
-def declare_actor(broker: dramatiq.Broker, runtime: Runtime, *,
-                  max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Any:
+def declare_actor(
+    broker: dramatiq.Broker, runtime: Runtime, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+) -> Any:
     """Declare the outbox actor on ``broker``, running messages with ``runtime``'s sessions
     and registry, and make it ``runtime``'s outbox sender."""
     session_factory = runtime.session_factory
@@ -60,10 +68,14 @@ def declare_actor(broker: dramatiq.Broker, runtime: Runtime, *,
         log.debug("outbox message %s: %s", outbox_id, outcome)
 
     actor = dramatiq.actor(
-        broker=broker, actor_name=ACTOR_NAME, queue_name=QUEUE,
+        broker=broker,
+        actor_name=ACTOR_NAME,
+        queue_name=QUEUE,
         # Our own attempt counter (in the outbox row) decides when to give up and
         # open an incident; Dramatiq only needs to retry transient failures.
-        max_retries=max_attempts, min_backoff=500, max_backoff=30000,
+        max_retries=max_attempts,
+        min_backoff=500,
+        max_backoff=30000,
         retry_when=lambda retries, exc: isinstance(exc, TaskFailed) and retries < max_attempts,
         time_limit=300000,
     )(run_outbox_message)

@@ -37,8 +37,11 @@ def run_job(ctx: TaskContext) -> None:
     settings = engine.settings
     timer = ctx.session.get(Timer, ctx.args.get("timer_id"))
     after = timer.due_at if timer is not None else ctx.now
-    due = next_run(resolve_cron(cron, settings), max(after, ctx.now),
-                   str(settings.get("RISKLOOP_TIMEZONE", "Asia/Shanghai")))
+    due = next_run(
+        resolve_cron(cron, settings),
+        max(after, ctx.now),
+        str(settings.get("RISKLOOP_TIMEZONE", "Asia/Shanghai")),
+    )
     schedule_job(ctx.session, name, due, key=job_key(name, due))
 
 

@@ -56,8 +56,12 @@ def ensure_jobs(session: Session, registry: Registry, settings: dict[str, object
         pending = session.execute(
             # Only the job's own cron runs count (keys from job_key); other timers of
             # the same job (e.g. one per client) must not stop its next run being armed.
-            select(Timer.id).where(Timer.kind == "job", Timer.job == name, Timer.status == "pending",
-                                   Timer.key.like(f"job:{name}:%"))
+            select(Timer.id).where(
+                Timer.kind == "job",
+                Timer.job == name,
+                Timer.status == "pending",
+                Timer.key.like(f"job:{name}:%"),
+            )
         ).first()
         if pending:
             continue
@@ -67,8 +71,13 @@ def ensure_jobs(session: Session, registry: Registry, settings: dict[str, object
     return armed
 
 
-def tick(session_factory: Callable[[], Session], registry: Registry, settings: dict[str, object],
-         *, now: datetime | None = None) -> int:
+def tick(
+    session_factory: Callable[[], Session],
+    registry: Registry,
+    settings: dict[str, object],
+    *,
+    now: datetime | None = None,
+) -> int:
     """One scheduler pass: claim due timers into the outbox; returns how many fired."""
     session = session_factory()
     try:
@@ -86,9 +95,15 @@ def tick(session_factory: Callable[[], Session], registry: Registry, settings: d
 class Scheduler:
     """A loop that ticks every ``interval`` seconds and relays the outbox."""
 
-    def __init__(self, session_factory: Callable[[], Session], registry: Registry,
-                 settings: dict[str, object], *, interval: float = 1.0,
-                 redeliver_after: timedelta = timedelta(seconds=30)) -> None:
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        registry: Registry,
+        settings: dict[str, object],
+        *,
+        interval: float = 1.0,
+        redeliver_after: timedelta = timedelta(seconds=30),
+    ) -> None:
         self.session_factory = session_factory
         self.registry = registry
         self.settings = settings
@@ -110,14 +125,18 @@ class Scheduler:
         """Sign (and anchor) the trail at start-up when no checkpoint exists: otherwise,
         until the first hourly one, a record rewritten with its head would go unnoticed."""
         try:
-            checkpoint = checkpoints.ensure_checkpoint(self.session_factory,
-                                                       Actor.system("audit-checkpoint"))
+            checkpoint = checkpoints.ensure_checkpoint(
+                self.session_factory, Actor.system("audit-checkpoint")
+            )
         except ConfigurationError as exc:
             log.warning("no start-up audit checkpoint: %s", exc.detail)
             return
         if checkpoint is not None:
-            log.info("start-up audit checkpoint %d signed %d stream heads", checkpoint.seq,
-                     checkpoint.streams)
+            log.info(
+                "start-up audit checkpoint %d signed %d stream heads",
+                checkpoint.seq,
+                checkpoint.streams,
+            )
 
     def run_forever(self) -> None:
         log.info("scheduler started (interval %.1fs)", self.interval)
@@ -130,7 +149,9 @@ class Scheduler:
         log.info("scheduler stopped")
 
     def start(self) -> threading.Thread:
-        self._thread = threading.Thread(target=self.run_forever, name="riskloop-scheduler", daemon=True)
+        self._thread = threading.Thread(
+            target=self.run_forever, name="riskloop-scheduler", daemon=True
+        )
         self._thread.start()
         return self._thread
 

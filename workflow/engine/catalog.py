@@ -54,26 +54,40 @@ class Catalog:
         Raises:
             DefinitionError: a file changed without raising its version.
         """
-        stored = {(r.name, r.version): r for r in session.execute(select(DefinitionRecord)).scalars()}
+        stored = {
+            (r.name, r.version): r for r in session.execute(select(DefinitionRecord)).scalars()
+        }
         added = []
         for key, definition in sorted(self._versions.items()):
             record = stored.get(key)
             if record is None:
-                session.add(DefinitionRecord(name=definition.name, version=definition.version,
-                                             content_hash=definition.content_hash,
-                                             source=definition.source))
+                session.add(
+                    DefinitionRecord(
+                        name=definition.name,
+                        version=definition.version,
+                        content_hash=definition.content_hash,
+                        source=definition.source,
+                    )
+                )
                 added.append(definition)
             elif record.content_hash != definition.content_hash:
                 raise DefinitionError(
-                    definition.file, "version",
+                    definition.file,
+                    "version",
                     f"{definition.name} v{definition.version} changed since it was loaded "
                     f"(content hash {record.content_hash[:12]}… → {definition.content_hash[:12]}…); "
                     f"raise version to {self.max_version(definition.name, stored) + 1} to publish the change",
                 )
         for key, record in stored.items():
             if key not in self._versions:
-                self.add(parse_definition(record.source, f"{record.name}@v{record.version} (database)",
-                                          self.registry, self.policy))
+                self.add(
+                    parse_definition(
+                        record.source,
+                        f"{record.name}@v{record.version} (database)",
+                        self.registry,
+                        self.policy,
+                    )
+                )
         session.flush()
         return added
 
@@ -82,8 +96,10 @@ class Catalog:
 
     def get(self, name: str, version: int | None = None) -> Definition:
         """Raises:
-            NotFound: no such definition or version."""
-        definition = self._latest.get(name) if version is None else self._versions.get((name, version))
+        NotFound: no such definition or version."""
+        definition = (
+            self._latest.get(name) if version is None else self._versions.get((name, version))
+        )
         if definition is None:
             what = name if version is None else f"{name} v{version}"
             raise NotFound(f"no workflow definition {what}; see GET /api/v1/definitions")
@@ -93,7 +109,9 @@ class Catalog:
         return sorted(self._latest.values(), key=lambda d: d.name)
 
     def versions(self, name: str) -> list[Definition]:
-        return sorted((d for (n, _), d in self._versions.items() if n == name), key=lambda d: d.version)
+        return sorted(
+            (d for (n, _), d in self._versions.items() if n == name), key=lambda d: d.version
+        )
 
     def __contains__(self, name: str) -> bool:
         return name in self._latest

@@ -29,11 +29,33 @@ from workflow.platform.durations import parse_duration
 from workflow.platform.hygiene import MAX_AMOUNT, MAX_INTEGER, FreeText
 from workflow.records.identity import SYSTEM_ROLE
 
-_TOP_KEYS = {"name", "version", "title", "description", "subject", "initial", "states",
-             "transitions", "timers", "settings"}
+_TOP_KEYS = {
+    "name",
+    "version",
+    "title",
+    "description",
+    "subject",
+    "initial",
+    "states",
+    "transitions",
+    "timers",
+    "settings",
+}
 _STATE_KEYS = {"label", "final", "sla", "description"}
-_TRANSITION_KEYS = {"trigger", "source", "dest", "roles", "guards", "condition", "payload",
-                    "effects", "tasks", "label", "comment_required", "outcomes"}
+_TRANSITION_KEYS = {
+    "trigger",
+    "source",
+    "dest",
+    "roles",
+    "guards",
+    "condition",
+    "payload",
+    "effects",
+    "tasks",
+    "label",
+    "comment_required",
+    "outcomes",
+}
 _TIMER_KEYS = {"state", "after", "trigger", "repeat"}
 _PAYLOAD_KEYS = {"type", "required", "enum", "max_length", "min", "max", "items", "label"}
 _PAYLOAD_TYPES: dict[str, Callable[[dict[str, Any]], fields.Field]] = {
@@ -54,7 +76,9 @@ def _string_validators(spec: dict[str, Any]) -> list[Any]:
     if spec.get("enum"):
         checks.append(validate.OneOf(spec["enum"]))
     if spec.get("required"):
-        checks.append(validate.Length(min=1, error=Message("field.not_empty", "Must not be empty.")))
+        checks.append(
+            validate.Length(min=1, error=Message("field.not_empty", "Must not be empty."))
+        )
     return checks
 
 
@@ -150,7 +174,9 @@ def content_hash(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def parse_definition(raw: bytes | str, file: str, registry: Registry, policy: RolePolicy) -> Definition:
+def parse_definition(
+    raw: bytes | str, file: str, registry: Registry, policy: RolePolicy
+) -> Definition:
     """Validate and compile one definition's YAML text.
 
     Raises:
@@ -176,7 +202,9 @@ class _Compiler:
 
     def compile(self, doc: Any, raw: bytes) -> Definition:
         if not isinstance(doc, dict):
-            raise self.fail("(document)", "must be a mapping with name, version, states, transitions")
+            raise self.fail(
+                "(document)", "must be a mapping with name, version, states, transitions"
+            )
         self._no_unknown(doc, _TOP_KEYS, "")
         for key in ("name", "version", "initial", "states", "transitions"):
             if key not in doc:
@@ -189,24 +217,43 @@ class _Compiler:
             raise self.fail("version", "must be a positive integer")
         title = doc.get("title") or {"en": name}
         if not isinstance(title, dict):
-            raise self.fail("title", "must map languages to text, e.g. {zh-CN: 客户准入, en: Onboarding}")
+            raise self.fail(
+                "title", "must map languages to text, e.g. {zh-CN: 客户准入, en: Onboarding}"
+            )
 
         states = self._states(doc["states"])
         initial = doc["initial"]
         if initial not in states:
-            raise self.fail("initial", f"names unknown state {initial!r}; use one of {sorted(states)}")
-        transitions = [self._transition(i, t, states) for i, t in enumerate(_as_list(doc["transitions"], self, "transitions"))]
-        timers = [self._timer(i, t, states, transitions) for i, t in enumerate(_as_list(doc.get("timers") or [], self, "timers"))]
+            raise self.fail(
+                "initial", f"names unknown state {initial!r}; use one of {sorted(states)}"
+            )
+        transitions = [
+            self._transition(i, t, states)
+            for i, t in enumerate(_as_list(doc["transitions"], self, "transitions"))
+        ]
+        timers = [
+            self._timer(i, t, states, transitions)
+            for i, t in enumerate(_as_list(doc.get("timers") or [], self, "timers"))
+        ]
         by_trigger: dict[str, list[TransitionDef]] = {}
         for t in transitions:
             by_trigger.setdefault(t.trigger, []).append(t)
         self._check_ambiguity(by_trigger)
         self._check_graph(states, initial, transitions, timers)
         definition = Definition(
-            name=name, version=version, title=title, subject=doc.get("subject"),
-            initial=initial, states=states, transitions=transitions, timers=timers,
-            settings=doc.get("settings") or {}, content_hash=content_hash(raw),
-            source=raw.decode("utf-8"), file=self.file, by_trigger=by_trigger,
+            name=name,
+            version=version,
+            title=title,
+            subject=doc.get("subject"),
+            initial=initial,
+            states=states,
+            transitions=transitions,
+            timers=timers,
+            settings=doc.get("settings") or {},
+            content_hash=content_hash(raw),
+            source=raw.decode("utf-8"),
+            file=self.file,
+            by_trigger=by_trigger,
         )
         definition.machine = compile_machine(definition)
         return definition
@@ -243,15 +290,19 @@ class _Compiler:
             raise self.fail("states", "needs at least one state with final: true")
         return states
 
-    def _named(self, raw: Any, where: str, table: dict[str, Any], kind: str) -> tuple[NamedCall, ...]:
+    def _named(
+        self, raw: Any, where: str, table: dict[str, Any], kind: str
+    ) -> tuple[NamedCall, ...]:
         calls = []
         for i, item in enumerate(raw or []):
             if isinstance(item, str):
                 call = NamedCall(item)
             elif isinstance(item, dict) and len(item) == 1:
-                (cname, args), = item.items()
+                ((cname, args),) = item.items()
                 if args is not None and not isinstance(args, dict):
-                    raise self.fail(f"{where}[{i}]", f"arguments of {kind} {cname!r} must be a mapping")
+                    raise self.fail(
+                        f"{where}[{i}]", f"arguments of {kind} {cname!r} must be a mapping"
+                    )
                 call = NamedCall(cname, dict(args or {}))
             else:
                 raise self.fail(f"{where}[{i}]", f"must be a {kind} name or {{name: {{args}}}}")
@@ -283,7 +334,9 @@ class _Compiler:
             raise self.fail(f"{where}.dest", f"unknown state {raw['dest']!r}")
         outcomes = raw.get("outcomes") or []
         if not isinstance(outcomes, list):
-            raise self.fail(f"{where}.outcomes", "must list states an effect may send the instance to")
+            raise self.fail(
+                f"{where}.outcomes", "must list states an effect may send the instance to"
+            )
         for o in outcomes:
             if o not in states:
                 raise self.fail(f"{where}.outcomes", f"unknown state {o!r}")
@@ -292,8 +345,10 @@ class _Compiler:
             raise self.fail(f"{where}.roles", "must list at least one role")
         for r in roles:
             if r not in self.policy.roles:
-                raise self.fail(f"{where}.roles",
-                                f"unknown role {r!r}; known: {', '.join(sorted(self.policy.roles))}")
+                raise self.fail(
+                    f"{where}.roles",
+                    f"unknown role {r!r}; known: {', '.join(sorted(self.policy.roles))}",
+                )
             if r in self.policy.non_acting:
                 raise self.fail(f"{where}.roles", f"{r!r} may never act on a workflow")
         condition = None
@@ -304,17 +359,29 @@ class _Compiler:
                 raise self.fail(f"{where}.condition", f"does not parse: {exc}") from exc
         payload = raw.get("payload") or {}
         schema = self._payload_schema(payload, f"{where}.payload")
-        tasks = tuple(c.name for c in self._named(raw.get("tasks"), f"{where}.tasks", self.registry.tasks, "task"))
+        tasks = tuple(
+            c.name
+            for c in self._named(raw.get("tasks"), f"{where}.tasks", self.registry.tasks, "task")
+        )
         label = raw.get("label") or {"en": trigger}
         if isinstance(label, str):
             label = {"en": label, "zh-CN": label}
         return TransitionDef(
-            index=index, trigger=trigger, sources=tuple(sources), dest=raw["dest"],
+            index=index,
+            trigger=trigger,
+            sources=tuple(sources),
+            dest=raw["dest"],
             roles=frozenset(roles),
             guards=self._named(raw.get("guards"), f"{where}.guards", self.registry.guards, "guard"),
-            condition=condition, payload=payload, payload_schema=schema,
-            effects=self._named(raw.get("effects"), f"{where}.effects", self.registry.effects, "effect"),
-            tasks=tasks, label=label, comment_required=bool(raw.get("comment_required", False)),
+            condition=condition,
+            payload=payload,
+            payload_schema=schema,
+            effects=self._named(
+                raw.get("effects"), f"{where}.effects", self.registry.effects, "effect"
+            ),
+            tasks=tasks,
+            label=label,
+            comment_required=bool(raw.get("comment_required", False)),
             outcomes=tuple(outcomes),
         )
 
@@ -332,7 +399,9 @@ class _Compiler:
             self._no_unknown(spec, _PAYLOAD_KEYS, fwhere)
             ftype = spec.get("type", "string")
             if ftype not in _PAYLOAD_TYPES:
-                raise self.fail(f"{fwhere}.type", f"unknown type {ftype!r}; use one of {sorted(_PAYLOAD_TYPES)}")
+                raise self.fail(
+                    f"{fwhere}.type", f"unknown type {ftype!r}; use one of {sorted(_PAYLOAD_TYPES)}"
+                )
             if ftype == "array" and spec.get("items") and spec["items"] not in _PAYLOAD_TYPES:
                 raise self.fail(f"{fwhere}.items", f"unknown item type {spec['items']!r}")
             field_obj = _PAYLOAD_TYPES[ftype](spec)
@@ -343,7 +412,9 @@ class _Compiler:
             payload[fname] = spec
         return CodedSchema.from_dict(declared, name=f"Payload_{abs(hash(where))}")()
 
-    def _timer(self, index: int, raw: Any, states: dict[str, StateDef], transitions: list[TransitionDef]) -> TimerDef:
+    def _timer(
+        self, index: int, raw: Any, states: dict[str, StateDef], transitions: list[TransitionDef]
+    ) -> TimerDef:
         where = f"timers[{index}]"
         if not isinstance(raw, dict):
             raise self.fail(where, "must be a mapping with state, after, trigger")
@@ -356,7 +427,10 @@ class _Compiler:
         if states[raw["state"]].final:
             raise self.fail(f"{where}.state", "a final state cannot have timers")
         if not any(t.trigger == raw["trigger"] and raw["state"] in t.sources for t in transitions):
-            raise self.fail(f"{where}.trigger", f"no transition {raw['trigger']!r} leaves state {raw['state']!r}")
+            raise self.fail(
+                f"{where}.trigger",
+                f"no transition {raw['trigger']!r} leaves state {raw['state']!r}",
+            )
         try:
             after = parse_duration(raw["after"])
         except ValueError as exc:
@@ -366,7 +440,7 @@ class _Compiler:
     def _check_ambiguity(self, by_trigger: dict[str, list[TransitionDef]]) -> None:
         for trigger, ts in by_trigger.items():
             for i, a in enumerate(ts):
-                for b in ts[i + 1:]:
+                for b in ts[i + 1 :]:
                     shared = set(a.sources) & set(b.sources)
                     if shared and (a.condition is None or b.condition is None):
                         raise self.fail(
@@ -375,8 +449,13 @@ class _Compiler:
                             "give both a condition that tells them apart",
                         )
 
-    def _check_graph(self, states: dict[str, StateDef], initial: str,
-                     transitions: list[TransitionDef], timers: list[TimerDef]) -> None:
+    def _check_graph(
+        self,
+        states: dict[str, StateDef],
+        initial: str,
+        transitions: list[TransitionDef],
+        timers: list[TimerDef],
+    ) -> None:
         outgoing: dict[str, set[str]] = {s: set() for s in states}
         for t in transitions:
             for s in t.sources:
@@ -391,9 +470,14 @@ class _Compiler:
                     queue.append(nxt)
         for sname, state in states.items():
             if sname not in seen:
-                raise self.fail(f"states.{sname}", f"is unreachable from the initial state {initial!r}")
+                raise self.fail(
+                    f"states.{sname}", f"is unreachable from the initial state {initial!r}"
+                )
             if not state.final and not outgoing[sname]:
-                raise self.fail(f"states.{sname}", "is not final and has no transition out; add one or mark it final: true")
+                raise self.fail(
+                    f"states.{sname}",
+                    "is not final and has no transition out; add one or mark it final: true",
+                )
 
 
 def _as_list(value: Any, compiler: _Compiler, key: str) -> list[Any]:
@@ -413,6 +497,10 @@ def load_folder(folder: Path, registry: Registry, policy: RolePolicy) -> list[De
         definition = parse_definition(path.read_bytes(), path.name, registry, policy)
         key = (definition.name, definition.version)
         if key in found:
-            raise DefinitionError(path.name, "version", f"{definition.name} v{definition.version} is also defined in {found[key].file}")
+            raise DefinitionError(
+                path.name,
+                "version",
+                f"{definition.name} v{definition.version} is also defined in {found[key].file}",
+            )
         found[key] = definition
     return list(found.values())

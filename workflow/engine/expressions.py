@@ -37,9 +37,7 @@ class Expression:
         try:
             return self._program.execute(dict(context))
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise Unprocessable(
-                f"condition {self.source!r} could not be evaluated: {exc}"
-            ) from exc
+            raise Unprocessable(f"condition {self.source!r} could not be evaluated: {exc}") from exc
 
     def holds(self, context: Mapping[str, Any]) -> bool:
         """True when the expression evaluates to boolean true; missing data counts as false."""

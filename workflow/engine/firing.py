@@ -59,9 +59,15 @@ class FireResult:
     instance: WorkflowInstance | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"instance_id": self.instance_id, "trigger": self.trigger,
-                "from_state": self.from_state, "to_state": self.to_state,
-                "version": self.version, "audit_seq": self.audit_seq, "replayed": self.replayed}
+        return {
+            "instance_id": self.instance_id,
+            "trigger": self.trigger,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "version": self.version,
+            "audit_seq": self.audit_seq,
+            "replayed": self.replayed,
+        }
 
 
 def start(
@@ -85,12 +91,23 @@ def start(
     definition = runtime.of(session).catalog.get(definition_name)
     now = clock.now()
     instance = WorkflowInstance(
-        definition=definition.name, definition_version=definition.version,
-        state=definition.initial, version=1, is_open=True,
-        subject_type=subject_type or definition.subject, subject_id=subject_id,
-        parent_id=parent_id, created_by=actor.username, assignees=list(assignees or []),
-        data=dict(data or {}), created_at=now, updated_at=now, state_entered_at=now,
-        audit_seq=0, audit_hash="", breached=False,
+        definition=definition.name,
+        definition_version=definition.version,
+        state=definition.initial,
+        version=1,
+        is_open=True,
+        subject_type=subject_type or definition.subject,
+        subject_id=subject_id,
+        parent_id=parent_id,
+        created_by=actor.username,
+        assignees=list(assignees or []),
+        data=dict(data or {}),
+        created_at=now,
+        updated_at=now,
+        state_entered_at=now,
+        audit_seq=0,
+        audit_hash="",
+        breached=False,
     )
     session.add(instance)
     session.flush()  # the id names the audit stream and the timers
@@ -100,10 +117,20 @@ def start(
     for state, timer_trigger, due_at in armed:
         timers.arm(session, instance.id, state, timer_trigger, due_at)
     audit.append(
-        session, instance, audit.instance_stream(instance.id), "started", actor, at=now,
-        instance_id=instance.id, subject=_subject(instance), definition=definition.name,
-        definition_version=definition.version, to_state=definition.initial, comment=comment,
-        payload={"data": instance.data} if instance.data else {}, request_id=request_id,
+        session,
+        instance,
+        audit.instance_stream(instance.id),
+        "started",
+        actor,
+        at=now,
+        instance_id=instance.id,
+        subject=_subject(instance),
+        definition=definition.name,
+        definition_version=definition.version,
+        to_state=definition.initial,
+        comment=comment,
+        payload={"data": instance.data} if instance.data else {},
+        request_id=request_id,
     )
     return instance
 
@@ -139,9 +166,18 @@ def fire(
     locked = writes.lock(session, instance_id, actor.username, idempotency_key)
     if locked.prior is not None:
         return _replay(locked.prior, instance_id, trigger, idempotency_key)
-    ctx = _select(session, locked.instance, instance_id, trigger, actor, dict(payload or {}),
-                  expected_version=expected_version, comment=comment, request_id=request_id,
-                  catalog=catalog)
+    ctx = _select(
+        session,
+        locked.instance,
+        instance_id,
+        trigger,
+        actor,
+        dict(payload or {}),
+        expected_version=expected_version,
+        comment=comment,
+        request_id=request_id,
+        catalog=catalog,
+    )
     read = dict(ctx.instance.__dict__)
     dest = _apply(ctx, catalog.registry)
     change = _writes(ctx, dest, read, idempotency_key)
@@ -187,8 +223,16 @@ def authorize(
     """
     catalog = runtime.of(session).catalog
     try:
-        _admit(session, session.get(WorkflowInstance, instance_id), instance_id, trigger, actor,
-               catalog, expected_version=expected_version, payload=None)
+        _admit(
+            session,
+            session.get(WorkflowInstance, instance_id),
+            instance_id,
+            trigger,
+            actor,
+            catalog,
+            expected_version=expected_version,
+            payload=None,
+        )
     except RiskloopError:
         if idempotency_key and session.get(IdempotencyRecord, (actor.username, idempotency_key)):
             return
@@ -203,10 +247,19 @@ class _Admitted:
     ctx: FireContext  # for the transition whose guards were checked
 
 
-def _admit(session: Session, instance: WorkflowInstance | None, instance_id: int, trigger: str,
-           actor: Actor, catalog: Catalog, *, expected_version: int | None,
-           payload: dict[str, Any] | None, comment: str | None = None,
-           request_id: str | None = None) -> _Admitted | None:
+def _admit(
+    session: Session,
+    instance: WorkflowInstance | None,
+    instance_id: int,
+    trigger: str,
+    actor: Actor,
+    catalog: Catalog,
+    *,
+    expected_version: int | None,
+    payload: dict[str, Any] | None,
+    comment: str | None = None,
+    request_id: str | None = None,
+) -> _Admitted | None:
     """Whether ``actor`` may fire ``trigger`` on ``instance`` now, in the order of SPEC 3.2
     (seen, known, current version, allowed from the state, roles, guards, someone else's
     step). ``payload`` None: the action's input is not read yet; if it decides which
@@ -227,7 +280,8 @@ def _admit(session: Session, instance: WorkflowInstance | None, instance_id: int
         raise VersionConflict(
             f"instance {instance.id} is at version {instance.version}, not {expected_version}: "
             "someone acted first; reload and try again",
-            current_version=instance.version, state=instance.state,
+            current_version=instance.version,
+            state=instance.state,
             code="instance.version_conflict",
         )
     from_state = instance.state
@@ -237,42 +291,78 @@ def _admit(session: Session, instance: WorkflowInstance | None, instance_id: int
             f"{trigger!r} cannot be done while the case is {from_state!r}",
             state=from_state,
             allowed_actions=available_actions(session, instance, actor, definition),
-            code="action.illegal_state", params={"trigger": trigger, "state": from_state},
+            code="action.illegal_state",
+            params={"trigger": trigger, "state": from_state},
         )
     permitted = [t for t in candidates if actor.has_any(t.roles)]
     if not permitted:
         raise _missing_role(trigger, candidates, actor, "")
-    if payload is None and any(t.condition is not None and t.condition.reads_payload for t in candidates):
+    if payload is None and any(
+        t.condition is not None and t.condition.reads_payload for t in candidates
+    ):
         return None
     now = clock.now()
     payload = payload if payload is not None else {}  # fire()'s own dict: effects may add to it
     variables = _variables(instance, actor, payload)
-    chosen = next((t for t in permitted if t.condition is None or t.condition.holds(variables)), None)
+    chosen = next(
+        (t for t in permitted if t.condition is None or t.condition.holds(variables)), None
+    )
     probe = chosen or permitted[0]
-    ctx = FireContext(session=session, instance=instance, definition=definition, transition=probe,
-                      actor=actor, payload=payload, comment=comment, from_state=from_state,
-                      now=now, request_id=request_id)
+    ctx = FireContext(
+        session=session,
+        instance=instance,
+        definition=definition,
+        transition=probe,
+        actor=actor,
+        payload=payload,
+        comment=comment,
+        from_state=from_state,
+        now=now,
+        request_id=request_id,
+    )
     _check_guards(ctx, probe, catalog.registry)
     if chosen is None:
         # Someone else's step at this point of the case (the second approval, say): a
         # transition of this trigger whose condition holds needs roles the actor lacks.
-        theirs = [t for t in candidates if t not in permitted
-                  and (t.condition is None or t.condition.holds(variables))]
+        theirs = [
+            t
+            for t in candidates
+            if t not in permitted and (t.condition is None or t.condition.holds(variables))
+        ]
         if theirs:
             raise _missing_role(trigger, theirs, actor, " at this point of the case")
     return _Admitted(definition, permitted, chosen, ctx)
 
 
-def _select(session: Session, instance: WorkflowInstance | None, instance_id: int, trigger: str,
-            actor: Actor, payload: dict[str, Any], *, expected_version: int | None,
-            comment: str | None, request_id: str | None, catalog: Catalog) -> FireContext:
+def _select(
+    session: Session,
+    instance: WorkflowInstance | None,
+    instance_id: int,
+    trigger: str,
+    actor: Actor,
+    payload: dict[str, Any],
+    *,
+    expected_version: int | None,
+    comment: str | None,
+    request_id: str | None,
+    catalog: Catalog,
+) -> FireContext:
     """Which transition fires: the checks of ``_admit`` (visible, known, current version,
     allowed from the state, roles, condition, guards, someone else's step), then the
     payload, then a condition that holds — refused in that order. Returns the firing's
     context, for the chosen transition."""
-    admitted = _admit(session, instance, instance_id, trigger, actor, catalog,
-                      expected_version=expected_version, payload=payload, comment=comment,
-                      request_id=request_id)
+    admitted = _admit(
+        session,
+        instance,
+        instance_id,
+        trigger,
+        actor,
+        catalog,
+        expected_version=expected_version,
+        payload=payload,
+        comment=comment,
+        request_id=request_id,
+    )
     assert admitted is not None  # the payload is known: every check was made
     ctx = admitted.ctx
     _validate_payload(ctx.transition, payload, comment)
@@ -281,18 +371,22 @@ def _select(session: Session, instance: WorkflowInstance | None, instance_id: in
             f"{trigger!r} is not possible with this data: "
             + "; ".join(t.condition.source for t in admitted.permitted if t.condition is not None),
             allowed_actions=available_actions(session, ctx.instance, actor, admitted.definition),
-            code="action.condition", params={"trigger": trigger},
+            code="action.condition",
+            params={"trigger": trigger},
         )
     return ctx
 
 
-def _missing_role(trigger: str, transitions: list[TransitionDef], actor: Actor,
-                  where: str) -> Forbidden:
+def _missing_role(
+    trigger: str, transitions: list[TransitionDef], actor: Actor, where: str
+) -> Forbidden:
     needed = sorted(set().union(*(t.roles for t in transitions)))
     return Forbidden(
         f"{trigger!r}{where} needs one of the roles {', '.join(needed)}; you have "
         f"{', '.join(sorted(actor.roles)) or 'none'}",
-        rule="role", code="action.role", params={"trigger": trigger, "roles": needed},
+        rule="role",
+        code="action.role",
+        params={"trigger": trigger, "roles": needed},
     )
 
 
@@ -304,8 +398,9 @@ def _apply(ctx: FireContext, registry: Registry) -> str:
     return run_transition(ctx.definition, ctx.from_state, ctx.transition, ctx.dest)
 
 
-def _writes(ctx: FireContext, dest: str, read: dict[str, Any],
-            idempotency_key: str | None) -> writes.TransitionWrites:
+def _writes(
+    ctx: FireContext, dest: str, read: dict[str, Any], idempotency_key: str | None
+) -> writes.TransitionWrites:
     """The rows the firing writes: the instance row (state, version, times, SLA, chain
     head, and whatever effects changed), the audit record chained on it, the timers
     cancelled and armed, the tasks queued and the idempotency record."""
@@ -318,34 +413,58 @@ def _writes(ctx: FireContext, dest: str, read: dict[str, Any],
         columns, armed = _entering(definition, dest, now)
         row.update(columns)
     else:
-        armed = [(dest, t.trigger, now + t.after) for t in definition.timers_for(dest)
-                 if t.repeat and t.trigger == trigger]
+        armed = [
+            (dest, t.trigger, now + t.after)
+            for t in definition.timers_for(dest)
+            if t.repeat and t.trigger == trigger
+        ]
     if ctx.sla_due_at is not None:
         row["sla_due_at"] = ctx.sla_due_at
     payload = {**ctx.payload, **ctx.audit} if ctx.audit else ctx.payload
     record = audit.record_values(
-        instance.audit_seq + 1, instance.audit_hash, audit.instance_stream(instance.id),
-        "transition", ctx.actor, at=now, instance_id=instance.id, subject=_subject(instance),
-        definition=definition.name, definition_version=definition.version, trigger=trigger,
-        from_state=from_state, to_state=dest, comment=ctx.comment, payload=payload,
-        request_id=ctx.request_id, idempotency_key=idempotency_key,
+        instance.audit_seq + 1,
+        instance.audit_hash,
+        audit.instance_stream(instance.id),
+        "transition",
+        ctx.actor,
+        at=now,
+        instance_id=instance.id,
+        subject=_subject(instance),
+        definition=definition.name,
+        definition_version=definition.version,
+        trigger=trigger,
+        from_state=from_state,
+        to_state=dest,
+        comment=ctx.comment,
+        payload=payload,
+        request_id=ctx.request_id,
+        idempotency_key=idempotency_key,
     )
     row.update(audit_seq=record["seq"], audit_hash=record["hash"])
     row.update(writes.changed_columns(instance, read))
     version = row["version"]
     change = writes.TransitionWrites(
-        instance_id=instance.id, row=row, audit=record,
-        cancel_state=from_state if dest != from_state else None, timers=armed,
-        tasks=[(task, {"instance_id": instance.id, "version": version})
-               for task in ctx.transition.tasks],
+        instance_id=instance.id,
+        row=row,
+        audit=record,
+        cancel_state=from_state if dest != from_state else None,
+        timers=armed,
+        tasks=[
+            (task, {"instance_id": instance.id, "version": version})
+            for task in ctx.transition.tasks
+        ],
         now=now,
     )
     if idempotency_key:
         result = FireResult(instance.id, trigger, from_state, dest, version, record["seq"])
         kept = result.to_dict()
         kept.pop("replayed")
-        change.idempotency = {"actor": ctx.actor.username, "key": idempotency_key,
-                              "trigger": trigger, "result": kept}
+        change.idempotency = {
+            "actor": ctx.actor.username,
+            "key": idempotency_key,
+            "trigger": trigger,
+            "result": kept,
+        }
     return change
 
 
@@ -355,16 +474,28 @@ def _result(session: Session, ctx: FireContext, change: writes.TransitionWrites)
     instance = ctx.instance
     instance.__dict__.update(change.row)
     writes.refresh_loaded(session, instance.id, change.row)
-    return FireResult(instance.id, ctx.transition.trigger, ctx.from_state, change.row["state"],
-                      change.row["version"], change.row["audit_seq"], instance=instance)
+    return FireResult(
+        instance.id,
+        ctx.transition.trigger,
+        ctx.from_state,
+        change.row["state"],
+        change.row["version"],
+        change.row["audit_seq"],
+        instance=instance,
+    )
 
 
-def _entering(definition: Definition, state: str,
-              now: datetime) -> tuple[dict[str, Any], list[tuple[str, str, datetime]]]:
+def _entering(
+    definition: Definition, state: str, now: datetime
+) -> tuple[dict[str, Any], list[tuple[str, str, datetime]]]:
     """The instance columns that entering ``state`` sets, and the timers it arms."""
     spec = definition.states[state]
-    columns = {"state_entered_at": now, "is_open": not spec.final,
-               "sla_due_at": now + spec.sla if spec.sla else None, "breached": False}
+    columns = {
+        "state_entered_at": now,
+        "is_open": not spec.final,
+        "sla_due_at": now + spec.sla if spec.sla else None,
+        "breached": False,
+    }
     return columns, [(state, t.trigger, now + t.after) for t in definition.timers_for(state)]
 
 
@@ -379,8 +510,11 @@ def _variables(instance: WorkflowInstance, actor: Actor, payload: dict[str, Any]
         "data": instance.data or {},
         "payload": payload,
         "actor": {"username": actor.username, "roles": sorted(actor.roles)},
-        "instance": {"state": instance.state, "version": instance.version,
-                     "created_by": instance.created_by},
+        "instance": {
+            "state": instance.state,
+            "version": instance.version,
+            "created_by": instance.created_by,
+        },
     }
 
 
@@ -391,24 +525,31 @@ def _check_guards(ctx: FireContext, transition: TransitionDef, registry: Registr
             raise Forbidden(reason, rule=call.name)
 
 
-def _validate_payload(transition: TransitionDef, payload: dict[str, Any], comment: str | None) -> None:
+def _validate_payload(
+    transition: TransitionDef, payload: dict[str, Any], comment: str | None
+) -> None:
     errors: dict[str, Any] = {}
     if transition.payload_schema is not None:
         errors.update(transition.payload_schema.validate(payload))
     if transition.comment_required and not (comment or "").strip():
-        errors["comment"] = [Message("field.comment_required", "A comment is required for this action.")]
+        errors["comment"] = [
+            Message("field.comment_required", "A comment is required for this action.")
+        ]
     elif comment and (problem := text_problem(comment, multiline=True)) is not None:
         errors["comment"] = [problem]
     if errors:
         raise ValidationFailed(
-            f"the {transition.trigger!r} action's input is invalid", errors=errors,
+            f"the {transition.trigger!r} action's input is invalid",
+            errors=errors,
             fields=sorted(transition.payload),
-            code="action.invalid", params={"trigger": transition.trigger},
+            code="action.invalid",
+            params={"trigger": transition.trigger},
         )
 
 
-def available_actions(session: Session, instance: WorkflowInstance, actor: Actor,
-                      definition: Definition | None = None) -> list[str]:
+def available_actions(
+    session: Session, instance: WorkflowInstance, actor: Actor, definition: Definition | None = None
+) -> list[str]:
     """Triggers ``actor`` may fire now: roles, guards, and the conditions that depend on the
     case alone (a condition on the action's input is judged when the action comes)."""
     catalog = runtime.of(session).catalog
@@ -419,15 +560,27 @@ def available_actions(session: Session, instance: WorkflowInstance, actor: Actor
     guards = catalog.registry.guards
     variables: dict[str, Any] | None = None
     for t in definition.transitions_from(instance.state):
-        if t.trigger in allowed or not actor.has_any(t.roles) or (t.system_only and not actor.is_system):
+        if (
+            t.trigger in allowed
+            or not actor.has_any(t.roles)
+            or (t.system_only and not actor.is_system)
+        ):
             continue
         if t.condition is not None and not t.condition.reads_payload:
             variables = variables or _variables(instance, actor, {})
             if not t.condition.holds(variables):
                 continue
-        ctx = FireContext(session=session, instance=instance, definition=definition, transition=t,
-                          actor=actor, payload={}, comment=None, from_state=instance.state,
-                          now=clock.now())
+        ctx = FireContext(
+            session=session,
+            instance=instance,
+            definition=definition,
+            transition=t,
+            actor=actor,
+            payload={},
+            comment=None,
+            from_state=instance.state,
+            now=clock.now(),
+        )
         if all(not guards[c.name](ctx, **c.args) for c in t.guards):
             allowed.append(t.trigger)
     return allowed

@@ -36,8 +36,14 @@ def actionable_states(catalog: Catalog, actor: Actor) -> list[tuple[str, int, st
     return sorted(triples)
 
 
-def inbox(session: Session, catalog: Catalog, actor: Actor, *, limit: int = 50,
-          definition: str | None = None) -> Iterator[tuple[WorkflowInstance, list[str]]]:
+def inbox(
+    session: Session,
+    catalog: Catalog,
+    actor: Actor,
+    *,
+    limit: int = 50,
+    definition: str | None = None,
+) -> Iterator[tuple[WorkflowInstance, list[str]]]:
     """Yield up to ``limit`` (instance, available actions), by SLA due time (none last)
     then age (id).
 
@@ -49,7 +55,9 @@ def inbox(session: Session, catalog: Catalog, actor: Actor, *, limit: int = 50,
     lookups of segregation guards (``not_actor_of`` …) made once per batch, so a page
     costs the same few queries whatever the history size and the page size.
     """
-    triples = [t for t in actionable_states(catalog, actor) if definition is None or t[0] == definition]
+    triples = [
+        t for t in actionable_states(catalog, actor) if definition is None or t[0] == definition
+    ]
     if not triples:
         return
     found = 0
@@ -85,8 +93,9 @@ def inbox(session: Session, catalog: Catalog, actor: Actor, *, limit: int = 50,
             session.info[TRIGGER_ACTORS] = previous
 
 
-def _candidates(triples: Sequence[tuple[str, int, str]], after: Key | None,
-                size: int) -> Select[WorkflowInstance]:
+def _candidates(
+    triples: Sequence[tuple[str, int, str]], after: Key | None, size: int
+) -> Select[WorkflowInstance]:
     """The next ``size`` open cases in the triples' states after ``after``, in inbox order.
 
     Each branch is one index range read in order with its own LIMIT; the union of the
@@ -98,15 +107,17 @@ def _candidates(triples: Sequence[tuple[str, int, str]], after: Key | None,
         # ``is_open`` as the partial index's own predicate (``is_open IS TRUE`` does not
         # let PostgreSQL use it)
         base = select(wi.id, wi.sla_due_at).where(
-            wi.is_open, wi.definition == name, wi.definition_version == version,
-            wi.state == state)
+            wi.is_open, wi.definition == name, wi.definition_version == version, wi.state == state
+        )
         if after is None:
             parts = [base]
         elif after[0] is None:
             parts = [base.where(wi.sla_due_at.is_(None), wi.id > after[1])]
         else:
-            parts = [base.where(tuple_(wi.sla_due_at, wi.id) > tuple_(after[0], after[1])),
-                     base.where(wi.sla_due_at.is_(None))]
+            parts = [
+                base.where(tuple_(wi.sla_due_at, wi.id) > tuple_(after[0], after[1])),
+                base.where(wi.sla_due_at.is_(None)),
+            ]
         for part in parts:
             ordered = part.order_by(wi.sla_due_at.asc().nulls_last(), wi.id).limit(size).subquery()
             branches.append(select(ordered.c.id, ordered.c.sla_due_at))

@@ -53,12 +53,15 @@ def compile_machine(definition: Definition) -> Machine:
     )
     for t in definition.transitions:
         for dest in (t.dest, *t.outcomes):
-            machine.add_transition(t.trigger, list(t.sources), dest, conditions=[_Chosen(t.index, dest)])
+            machine.add_transition(
+                t.trigger, list(t.sources), dest, conditions=[_Chosen(t.index, dest)]
+            )
     return machine
 
 
-def run_transition(definition: Definition, state: str, transition: TransitionDef,
-                   dest: str | None = None) -> str:
+def run_transition(
+    definition: Definition, state: str, transition: TransitionDef, dest: str | None = None
+) -> str:
     """Move from ``state`` along ``transition`` (to ``dest``, one of its outcomes, if given)
     on the shared machine; returns the new state."""
     proxy = _Proxy(state, transition.index, dest or transition.dest)

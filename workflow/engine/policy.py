@@ -29,7 +29,9 @@ class RolePolicy:
         object.__setattr__(self, "roles", frozenset(self.roles) | {SYSTEM_ROLE})
         stray = (self.see_all | self.non_acting) - self.roles
         if stray:
-            raise ValueError(f"the policy names roles it does not define: {', '.join(sorted(stray))}")
+            raise ValueError(
+                f"the policy names roles it does not define: {', '.join(sorted(stray))}"
+            )
 
     @property
     def system(self) -> str:

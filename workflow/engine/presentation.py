@@ -12,8 +12,9 @@ from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 
 
-def present_instance(session: Session, instance: WorkflowInstance, actor: Actor,
-                     actions: list[str] | None = None) -> dict[str, Any]:
+def present_instance(
+    session: Session, instance: WorkflowInstance, actor: Actor, actions: list[str] | None = None
+) -> dict[str, Any]:
     """The instance as ``actor`` sees it; ``actions``: its available actions when the
     caller has worked them out already (the inbox), else they are worked out here."""
     catalog = runtime.of(session).catalog
@@ -31,7 +32,8 @@ def present_instance(session: Session, instance: WorkflowInstance, actor: Actor,
         "parent_id": instance.parent_id,
         "created_by": instance.created_by,
         "assignees": list(instance.assignees or []),
-        "available_actions": actions if actions is not None
+        "available_actions": actions
+        if actions is not None
         else engine.available_actions(session, instance, actor, definition),
         "sla_due_at": instance.sla_due_at,
         "breached": instance.breached,

@@ -28,10 +28,18 @@ class InstancePage:
     next_cursor: int | None  # pass as ``before`` for the next page
 
 
-def visible_instances(session: Session, actor: Actor, catalog: Catalog, *, limit: int,
-                      definition: str | None = None, state: str | None = None,
-                      subject_id: int | None = None, is_open: bool | None = None,
-                      before: int | None = None) -> InstancePage:
+def visible_instances(
+    session: Session,
+    actor: Actor,
+    catalog: Catalog,
+    *,
+    limit: int,
+    definition: str | None = None,
+    state: str | None = None,
+    subject_id: int | None = None,
+    is_open: bool | None = None,
+    before: int | None = None,
+) -> InstancePage:
     """Instances ``actor`` may see, newest first, at most ``limit`` of them, looking at a
     bounded window of ``limit × SCAN_FACTOR`` rows so that a page fills (a short page
     with a cursor means the window held fewer visible ones)."""
@@ -54,17 +62,22 @@ def visible_instances(session: Session, actor: Actor, catalog: Catalog, *, limit
             items.append(instance)
             if len(items) == limit:
                 break
-    more = last_id is not None and session.execute(
-        stmt.where(WorkflowInstance.id < last_id).limit(1)).first() is not None
+    more = (
+        last_id is not None
+        and session.execute(stmt.where(WorkflowInstance.id < last_id).limit(1)).first() is not None
+    )
     return InstancePage(items, last_id if more else None)
 
 
-def timeline(session: Session, instance_id: int, *, after: int = 0,
-             limit: int | None = None) -> list[AuditRecord]:
+def timeline(
+    session: Session, instance_id: int, *, after: int = 0, limit: int | None = None
+) -> list[AuditRecord]:
     """The instance's audit records in order, from record ``after + 1``, at most ``limit``."""
-    stmt = (select(AuditRecord)
-            .where(AuditRecord.stream == instance_stream(instance_id), AuditRecord.seq > after)
-            .order_by(AuditRecord.seq))
+    stmt = (
+        select(AuditRecord)
+        .where(AuditRecord.stream == instance_stream(instance_id), AuditRecord.seq > after)
+        .order_by(AuditRecord.seq)
+    )
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(session.execute(stmt).scalars())

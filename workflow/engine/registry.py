@@ -31,7 +31,9 @@ class Registry:
     # subject type -> fn(session, subject_id) -> owner username (for sales visibility)
     subject_owners: dict[str, Callable[..., str | None]] = field(default_factory=dict)
     # subject type -> fn(session, subject_ids) -> {subject_id: owner} (a page of cases at once)
-    subject_owner_batches: dict[str, Callable[..., dict[int, str | None]]] = field(default_factory=dict)
+    subject_owner_batches: dict[str, Callable[..., dict[int, str | None]]] = field(
+        default_factory=dict
+    )
     # definition name -> fn(session, instance, actor) -> the case data this actor may see
     data_views: dict[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)
     channels: list[ChannelFn] = field(default_factory=list)
@@ -45,8 +47,14 @@ class Registry:
         """
         joined = cls()
         for part in registries:
-            for table in ("guards", "effects", "tasks", "subject_owners",
-                          "subject_owner_batches", "data_views"):
+            for table in (
+                "guards",
+                "effects",
+                "tasks",
+                "subject_owners",
+                "subject_owner_batches",
+                "data_views",
+            ):
                 for name, fn in getattr(part, table).items():
                     joined._register(getattr(joined, table), name)(fn)
             for name, (fn, cron) in part.jobs.items():
@@ -106,5 +114,3 @@ class Registry:
             return fn
 
         return decorator
-
-

@@ -27,7 +27,9 @@ def sees_everything(actor: Actor, catalog: Catalog) -> bool:
 OWNERS = "riskloop.subject_owners"
 
 
-def preload_owners(session: Session, instances: Iterable[WorkflowInstance], catalog: Catalog) -> None:
+def preload_owners(
+    session: Session, instances: Iterable[WorkflowInstance], catalog: Catalog
+) -> None:
     """Read the owners of ``instances``' subjects in one query per subject type (for the
     inbox and lists, so that checking a page of cases is not a query per case); the
     caller removes ``session.info[OWNERS]`` when done."""
@@ -72,25 +74,40 @@ def _subject_owner(session: Session, instance: WorkflowInstance, registry: Regis
     return str(owner) if owner is not None else None
 
 
-def require_view(session: Session, instance: WorkflowInstance | None, actor: Actor,
-                 catalog: Catalog, instance_id: int) -> WorkflowInstance:
+def require_view(
+    session: Session,
+    instance: WorkflowInstance | None,
+    actor: Actor,
+    catalog: Catalog,
+    instance_id: int,
+) -> WorkflowInstance:
     """Raises:
-        NotFound: missing, or not visible to ``actor`` (not revealed as forbidden)."""
+    NotFound: missing, or not visible to ``actor`` (not revealed as forbidden)."""
     if instance is None or not can_view(session, instance, actor, catalog):
-        raise NotFound(f"workflow instance {instance_id} does not exist",
-                       code="instance.not_found", params={"id": instance_id})
+        raise NotFound(
+            f"workflow instance {instance_id} does not exist",
+            code="instance.not_found",
+            params={"id": instance_id},
+        )
     return instance
 
 
-def data_for(session: Session, instance: WorkflowInstance, actor: Actor, catalog: Catalog) -> dict[str, Any]:
+def data_for(
+    session: Session, instance: WorkflowInstance, actor: Actor, catalog: Catalog
+) -> dict[str, Any]:
     view = catalog.registry.data_views.get(instance.definition)
     if view is None:
         return dict(instance.data or {})
     return view(session, instance, actor)
 
 
-def record_payload_for(session: Session, instance: WorkflowInstance, record: AuditRecord,
-                       actor: Actor, catalog: Catalog) -> dict[str, Any] | None:
+def record_payload_for(
+    session: Session,
+    instance: WorkflowInstance,
+    record: AuditRecord,
+    actor: Actor,
+    catalog: Catalog,
+) -> dict[str, Any] | None:
     """The payload of one of ``instance``'s audit records as ``actor`` may see it, or None
     when it is hidden. People who do not see everything (sales) get only the payloads of
     their own actions, and a case's data recorded there (the ``data`` of a start record)
@@ -103,10 +120,15 @@ def record_payload_for(session: Session, instance: WorkflowInstance, record: Aud
         return None
     view = catalog.registry.data_views.get(instance.definition)
     if view is not None and isinstance(payload.get("data"), dict):
-        snapshot = WorkflowInstance(id=instance.id, definition=instance.definition,
-                                    definition_version=instance.definition_version,
-                                    state=instance.state, subject_type=instance.subject_type,
-                                    subject_id=instance.subject_id,
-                                    created_by=instance.created_by, data=payload["data"])
+        snapshot = WorkflowInstance(
+            id=instance.id,
+            definition=instance.definition,
+            definition_version=instance.definition_version,
+            state=instance.state,
+            subject_type=instance.subject_type,
+            subject_id=instance.subject_id,
+            created_by=instance.created_by,
+            data=payload["data"],
+        )
         payload["data"] = view(session, snapshot, actor)
     return payload

@@ -44,8 +44,17 @@ _JSON_COLUMNS = frozenset({"assignees", "data"})
 
 # What every firing writes on the instance row (one statement shape); any other column
 # an effect changed (``data`` mostly) is added to it.
-MOVED = ("state", "version", "updated_at", "state_entered_at", "is_open", "sla_due_at",
-         "breached", "audit_seq", "audit_hash")
+MOVED = (
+    "state",
+    "version",
+    "updated_at",
+    "state_entered_at",
+    "is_open",
+    "sla_due_at",
+    "breached",
+    "audit_seq",
+    "audit_hash",
+)
 _OTHERS = tuple(c for c in COLUMNS if c not in MOVED and c != "id")
 
 
@@ -101,8 +110,11 @@ def detached_instance(values: dict[str, Any]) -> WorkflowInstance:
 def changed_columns(instance: WorkflowInstance, read: dict[str, Any]) -> dict[str, Any]:
     """Columns outside ``MOVED`` that guards or effects assigned since ``read``."""
     now = instance.__dict__
-    return {key: now[key] for key in _OTHERS
-            if now.get(key) is not read.get(key) and now.get(key) != read.get(key)}
+    return {
+        key: now[key]
+        for key in _OTHERS
+        if now.get(key) is not read.get(key) and now.get(key) != read.get(key)
+    }
 
 
 def refresh_loaded(session: Session, instance_id: int, row: dict[str, Any]) -> None:
@@ -116,8 +128,7 @@ def refresh_loaded(session: Session, instance_id: int, row: dict[str, Any]) -> N
 
 # --- lock ----------------------------------------------------------------------------
 
-_PG_LOCK = (f"SELECT {', '.join(COLUMNS)} FROM workflow_instances "
-            "WHERE id = %(iid)s FOR UPDATE")
+_PG_LOCK = f"SELECT {', '.join(COLUMNS)} FROM workflow_instances WHERE id = %(iid)s FOR UPDATE"
 _PG_LOCK_WITH_KEY = (
     f"WITH locked AS ({_PG_LOCK}) "
     f"SELECT {', '.join('locked.' + c for c in COLUMNS)}, "
@@ -127,7 +138,8 @@ _PG_LOCK_WITH_KEY = (
 )
 _READ = select(*_INSTANCES.columns).where(_INSTANCES.c.id == bindparam("iid"))
 _PRIOR = select(_KEYS.c.instance_id, _KEYS.c.trigger, _KEYS.c.result).where(
-    _KEYS.c.actor == bindparam("actor"), _KEYS.c.key == bindparam("key"))
+    _KEYS.c.actor == bindparam("actor"), _KEYS.c.key == bindparam("key")
+)
 
 
 def lock(session: Session, instance_id: int, actor: str, key: str | None) -> Locked:
@@ -142,11 +154,15 @@ def lock(session: Session, instance_id: int, actor: str, key: str | None) -> Loc
         if key is None:
             found = _driver(connection, _PG_LOCK, {"iid": instance_id})
             return Locked(_instance(found[0]) if found else None)
-        found = _driver(connection, _PG_LOCK_WITH_KEY,
-                        {"iid": instance_id, "actor": actor, "key": key})[0]
+        found = _driver(
+            connection, _PG_LOCK_WITH_KEY, {"iid": instance_id, "actor": actor, "key": key}
+        )[0]
         width = len(COLUMNS)
-        prior = Prior(found[width], found[width + 1], found[width + 2]) \
-            if found[width] is not None else None
+        prior = (
+            Prior(found[width], found[width + 1], found[width + 2])
+            if found[width] is not None
+            else None
+        )
         instance = _instance(found) if found[0] is not None else None
         return Locked(instance, prior)
     if key is not None:
@@ -178,6 +194,7 @@ def _driver(connection: Connection, sql: str, params: dict[str, Any]) -> list[An
 
 # --- persist -------------------------------------------------------------------------
 
+
 def persist(session: Session, writes: TransitionWrites) -> None:
     """Write ``writes`` in the caller's transaction; the outbox ids are handed to the
     broker after commit (``workflow.records.outbox``)."""
@@ -201,40 +218,61 @@ def _value(name: str, json_column: bool) -> str:
 
 
 def _pg_statement(writes: TransitionWrites) -> str:
-    shape = (tuple(writes.row), writes.cancel_state is not None, len(writes.timers),
-             len(writes.tasks), writes.idempotency is not None)
+    shape = (
+        tuple(writes.row),
+        writes.cancel_state is not None,
+        len(writes.timers),
+        len(writes.tasks),
+        writes.idempotency is not None,
+    )
     sql = _PG_CACHE.get(shape)
     if sql is None:
         sql = _PG_CACHE[shape] = _build_pg_statement(*shape)
     return sql
 
 
-def _build_pg_statement(row: tuple[str, ...], cancel: bool, n_timers: int, n_tasks: int,
-                        keyed: bool) -> str:
+def _build_pg_statement(
+    row: tuple[str, ...], cancel: bool, n_timers: int, n_tasks: int, keyed: bool
+) -> str:
     """One statement of data-modifying CTEs; returns the outbox ids (or one NULL)."""
     sets = ", ".join(f"{c} = {_value('r_' + c, c in _JSON_COLUMNS)}" for c in row)
     parts = [f"moved AS (UPDATE workflow_instances SET {sets} WHERE id = %(iid)s)"]
     audit_values = ", ".join(_value("a_" + c, c in _AUDIT_JSON) for c in _AUDIT_COLUMNS)
-    parts.append(f"recorded AS (INSERT INTO audit_records ({', '.join(_AUDIT_COLUMNS)}) "
-                 f"VALUES ({audit_values}))")
+    parts.append(
+        f"recorded AS (INSERT INTO audit_records ({', '.join(_AUDIT_COLUMNS)}) "
+        f"VALUES ({audit_values}))"
+    )
     if cancel:
-        parts.append("cancelled AS (UPDATE timers SET status = 'cancelled' WHERE "
-                     "instance_id = %(iid)s AND state = %(cancel_state)s AND status = 'pending')")
+        parts.append(
+            "cancelled AS (UPDATE timers SET status = 'cancelled' WHERE "
+            "instance_id = %(iid)s AND state = %(cancel_state)s AND status = 'pending')"
+        )
     if n_timers:
         rows = ", ".join(
             f"('transition', %(iid)s, %(t{i}_state)s, %(t{i}_trigger)s, NULL, '{{}}'::jsonb, NULL, "
-            f"%(t{i}_due)s, 'pending', %(now)s, NULL)" for i in range(n_timers))
-        parts.append("armed AS (INSERT INTO timers (kind, instance_id, state, trigger, job, args, "
-                     f"key, due_at, status, created_at, fired_at) VALUES {rows})")
+            f"%(t{i}_due)s, 'pending', %(now)s, NULL)"
+            for i in range(n_timers)
+        )
+        parts.append(
+            "armed AS (INSERT INTO timers (kind, instance_id, state, trigger, job, args, "
+            f"key, due_at, status, created_at, fired_at) VALUES {rows})"
+        )
     if keyed:
-        parts.append("kept AS (INSERT INTO idempotency_keys (actor, key, instance_id, trigger, "
-                     "result, created_at) VALUES (%(k_actor)s, %(k_key)s, %(iid)s, %(k_trigger)s, "
-                     "%(k_result)s::jsonb, %(now)s))")
+        parts.append(
+            "kept AS (INSERT INTO idempotency_keys (actor, key, instance_id, trigger, "
+            "result, created_at) VALUES (%(k_actor)s, %(k_key)s, %(iid)s, %(k_trigger)s, "
+            "%(k_result)s::jsonb, %(now)s))"
+        )
     if n_tasks:
-        rows = ", ".join(f"(%(q{i}_task)s, %(q{i}_args)s::jsonb, %(iid)s, 'pending', 0, %(now)s, "
-                         "NULL, NULL, NULL)" for i in range(n_tasks))
-        parts.append("queued AS (INSERT INTO outbox (task, args, instance_id, status, attempts, "
-                     f"created_at, sent_at, done_at, last_error) VALUES {rows} RETURNING id)")
+        rows = ", ".join(
+            f"(%(q{i}_task)s, %(q{i}_args)s::jsonb, %(iid)s, 'pending', 0, %(now)s, "
+            "NULL, NULL, NULL)"
+            for i in range(n_tasks)
+        )
+        parts.append(
+            "queued AS (INSERT INTO outbox (task, args, instance_id, status, attempts, "
+            f"created_at, sent_at, done_at, last_error) VALUES {rows} RETURNING id)"
+        )
         final = "SELECT id FROM queued"
     else:
         final = "SELECT NULL"
@@ -245,8 +283,11 @@ _dumps = json.dumps
 
 
 def _pg_params(writes: TransitionWrites) -> dict[str, Any]:
-    params: dict[str, Any] = {"iid": writes.instance_id, "now": writes.now,
-                              "cancel_state": writes.cancel_state}
+    params: dict[str, Any] = {
+        "iid": writes.instance_id,
+        "now": writes.now,
+        "cancel_state": writes.cancel_state,
+    }
     for key, value in writes.row.items():
         params["r_" + key] = _dumps(value) if key in _JSON_COLUMNS else value
     for key, value in writes.audit.items():
@@ -275,8 +316,10 @@ def _generic(session: Session, writes: TransitionWrites) -> list[int]:
     statement = _UPDATE_CACHE.get(shape)
     if statement is None:
         statement = _UPDATE_CACHE[shape] = (
-            update(_INSTANCES).where(_INSTANCES.c.id == bindparam("iid"))
-            .values({key: bindparam(key) for key in shape}))
+            update(_INSTANCES)
+            .where(_INSTANCES.c.id == bindparam("iid"))
+            .values({key: bindparam(key) for key in shape})
+        )
     connection.execute(statement, {"iid": writes.instance_id, **writes.row})
     connection.execute(_INSERT_AUDIT, writes.audit)
     if writes.cancel_state is not None:
@@ -284,7 +327,11 @@ def _generic(session: Session, writes: TransitionWrites) -> list[int]:
     for state, trigger, due in writes.timers:
         timers.arm(session, writes.instance_id, state, trigger, due)
     if writes.idempotency is not None:
-        connection.execute(_INSERT_KEY, {**writes.idempotency, "instance_id": writes.instance_id,
-                                         "created_at": writes.now})
-    return [outbox.write(session, task, args, instance_id=writes.instance_id, at=writes.now)
-            for task, args in writes.tasks]
+        connection.execute(
+            _INSERT_KEY,
+            {**writes.idempotency, "instance_id": writes.instance_id, "created_at": writes.now},
+        )
+    return [
+        outbox.write(session, task, args, instance_id=writes.instance_id, at=writes.now)
+        for task, args in writes.tasks
+    ]

@@ -58,8 +58,12 @@ class Limits:
         """The limits of ``settings`` (the engine object's; defaults where unset or None)."""
         settings = settings or {}
         return cls(
-            member_bytes=int(settings.get("RISKLOOP_ZIP_MAX_MEMBER_BYTES") or DEFAULT_MAX_MEMBER_BYTES),
-            total_bytes=int(settings.get("RISKLOOP_ZIP_MAX_TOTAL_BYTES") or DEFAULT_MAX_TOTAL_BYTES),
+            member_bytes=int(
+                settings.get("RISKLOOP_ZIP_MAX_MEMBER_BYTES") or DEFAULT_MAX_MEMBER_BYTES
+            ),
+            total_bytes=int(
+                settings.get("RISKLOOP_ZIP_MAX_TOTAL_BYTES") or DEFAULT_MAX_TOTAL_BYTES
+            ),
             ratio=int(settings.get("RISKLOOP_ZIP_MAX_RATIO") or DEFAULT_MAX_RATIO),
             members=int(settings.get("RISKLOOP_ZIP_MAX_MEMBERS") or DEFAULT_MAX_MEMBERS),
         )
@@ -84,8 +88,16 @@ def check_zip(source: IO[bytes], what: str, limits: Limits | None = None) -> lis
             _check_declared(members, what, limits)
             for info in members:
                 _unpack_bounded(archive, info, what, min(info.file_size, limits.member_bytes))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, RuntimeError,
-            NotImplementedError, ValueError, struct.error) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        OSError,
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+        struct.error,
+    ) as exc:
         raise _unreadable(what, str(exc) or type(exc).__name__) from exc
     finally:
         source.seek(0)
@@ -93,15 +105,22 @@ def check_zip(source: IO[bytes], what: str, limits: Limits | None = None) -> lis
 
 
 def _unreadable(what: str, reason: str) -> ValidationFailed:
-    return ValidationFailed(f"{what} is not a readable zip container (damaged, encrypted or of "
-                            f"another kind: {reason}); save it again from its application",
-                            errors={"file": [f"Unreadable: {reason}"]})
+    return ValidationFailed(
+        f"{what} is not a readable zip container (damaged, encrypted or of "
+        f"another kind: {reason}); save it again from its application",
+        errors={"file": [f"Unreadable: {reason}"]},
+    )
 
 
-def _too_large(what: str, reason: str, setting: str, limit: int, member: str | None) -> PayloadTooLarge:
-    return PayloadTooLarge(f"{what} is refused: {reason}; this protects the server from "
-                           f"decompression bombs (the limit is {setting})",
-                           limit=limit, member=member)
+def _too_large(
+    what: str, reason: str, setting: str, limit: int, member: str | None
+) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"{what} is refused: {reason}; this protects the server from "
+        f"decompression bombs (the limit is {setting})",
+        limit=limit,
+        member=member,
+    )
 
 
 def _check_directory(source: IO[bytes], what: str, limits: Limits) -> None:
@@ -117,39 +136,69 @@ def _check_directory(source: IO[bytes], what: str, limits: Limits) -> None:
     fields = _EOCD.unpack_from(tail, at)
     entries, directory_bytes = fields[4], fields[5]
     locator_at = at - _LOCATOR_SIZE
-    if locator_at >= _EOCD64.size and tail[locator_at:locator_at + 4] == b"PK\x06\x07":
+    if locator_at >= _EOCD64.size and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
         record = _EOCD64.unpack_from(tail, locator_at - _EOCD64.size)
         if record[0] == b"PK\x06\x06":
             entries, directory_bytes = record[7], record[8]
     budget = limits.members * DIRECTORY_BYTES_PER_MEMBER
     if entries > limits.members or directory_bytes > budget:
-        raise _too_large(what, f"it holds more than {limits.members} members",
-                         "RISKLOOP_ZIP_MAX_MEMBERS", limits.members, None)
+        raise _too_large(
+            what,
+            f"it holds more than {limits.members} members",
+            "RISKLOOP_ZIP_MAX_MEMBERS",
+            limits.members,
+            None,
+        )
 
 
 def _check_declared(members: list[zipfile.ZipInfo], what: str, limits: Limits) -> None:
     if len(members) > limits.members:
-        raise _too_large(what, f"it holds {len(members)} members, more than {limits.members}",
-                         "RISKLOOP_ZIP_MAX_MEMBERS", limits.members, None)
+        raise _too_large(
+            what,
+            f"it holds {len(members)} members, more than {limits.members}",
+            "RISKLOOP_ZIP_MAX_MEMBERS",
+            limits.members,
+            None,
+        )
     total = 0
     for info in members:
         if info.compress_type not in METHODS:
-            raise _unreadable(what, f"member {info.filename} uses compression method "
-                                    f"{info.compress_type}, not stored or deflate")
+            raise _unreadable(
+                what,
+                f"member {info.filename} uses compression method "
+                f"{info.compress_type}, not stored or deflate",
+            )
         if info.flag_bits & 0x1:
             raise _unreadable(what, f"member {info.filename} is encrypted")
         if info.file_size > limits.member_bytes:
-            raise _too_large(what, f"member {info.filename} unpacks to {info.file_size} bytes, more "
-                             f"than {limits.member_bytes}", "RISKLOOP_ZIP_MAX_MEMBER_BYTES",
-                             limits.member_bytes, info.filename)
-        if info.file_size > RATIO_GRACE_BYTES and info.file_size > limits.ratio * max(info.compress_size, 1):
-            raise _too_large(what, f"member {info.filename} unpacks {info.file_size // max(info.compress_size, 1)} "
-                             f"times its packed size, more than {limits.ratio}",
-                             "RISKLOOP_ZIP_MAX_RATIO", limits.ratio, info.filename)
+            raise _too_large(
+                what,
+                f"member {info.filename} unpacks to {info.file_size} bytes, more "
+                f"than {limits.member_bytes}",
+                "RISKLOOP_ZIP_MAX_MEMBER_BYTES",
+                limits.member_bytes,
+                info.filename,
+            )
+        if info.file_size > RATIO_GRACE_BYTES and info.file_size > limits.ratio * max(
+            info.compress_size, 1
+        ):
+            raise _too_large(
+                what,
+                f"member {info.filename} unpacks {info.file_size // max(info.compress_size, 1)} "
+                f"times its packed size, more than {limits.ratio}",
+                "RISKLOOP_ZIP_MAX_RATIO",
+                limits.ratio,
+                info.filename,
+            )
         total += info.file_size
         if total > limits.total_bytes:
-            raise _too_large(what, f"its members unpack to more than {limits.total_bytes} bytes",
-                             "RISKLOOP_ZIP_MAX_TOTAL_BYTES", limits.total_bytes, info.filename)
+            raise _too_large(
+                what,
+                f"its members unpack to more than {limits.total_bytes} bytes",
+                "RISKLOOP_ZIP_MAX_TOTAL_BYTES",
+                limits.total_bytes,
+                info.filename,
+            )
 
 
 def _unpack_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str, limit: int) -> None:
@@ -159,8 +208,14 @@ def _unpack_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str, 
         while piece := member.read(CHUNK):
             unpacked += len(piece)
             if unpacked > limit:
-                raise _unreadable(what, f"member {info.filename} unpacks to more than its "
-                                        f"headers say ({info.file_size} bytes)")
+                raise _unreadable(
+                    what,
+                    f"member {info.filename} unpacks to more than its "
+                    f"headers say ({info.file_size} bytes)",
+                )
     if unpacked != info.file_size:
-        raise _unreadable(what, f"member {info.filename} unpacks to {unpacked} bytes, not the "
-                                f"{info.file_size} its headers say")
+        raise _unreadable(
+            what,
+            f"member {info.filename} unpacks to {unpacked} bytes, not the "
+            f"{info.file_size} its headers say",
+        )

@@ -33,14 +33,23 @@ SUFFIXES = (".sqlite", ".pgdump")
 
 def _sqlite_path(url: URL) -> Path:
     if not url.database or url.database == ":memory:":
-        raise ConfigurationError("an in-memory SQLite database cannot be backed up; "
-                                 "point DATABASE_URL at a file")
+        raise ConfigurationError(
+            "an in-memory SQLite database cannot be backed up; point DATABASE_URL at a file"
+        )
     return Path(url.database)
 
 
 def _pg_args(url: URL) -> tuple[list[str], dict[str, str]]:
-    args = ["--host", url.host or "127.0.0.1", "--port", str(url.port or 5432),
-            "--username", url.username or "postgres", "--dbname", url.database or "postgres"]
+    args = [
+        "--host",
+        url.host or "127.0.0.1",
+        "--port",
+        str(url.port or 5432),
+        "--username",
+        url.username or "postgres",
+        "--dbname",
+        url.database or "postgres",
+    ]
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = str(url.password)
@@ -50,8 +59,10 @@ def _pg_args(url: URL) -> tuple[list[str], dict[str, str]]:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise ConfigurationError(f"{name} is not on PATH; install the PostgreSQL client tools "
-                                 "(the same major version as the server)")
+        raise ConfigurationError(
+            f"{name} is not on PATH; install the PostgreSQL client tools "
+            "(the same major version as the server)"
+        )
     return found
 
 
@@ -74,11 +85,25 @@ def backup(database_url: str, folder: Path, *, at: datetime | None = None) -> Pa
         target = folder / f"{PREFIX}{stamp}.pgdump"
         partial = target.with_suffix(".partial")
         args, env = _pg_args(url)
-        subprocess.run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-                        "--file", str(partial), *args], env=env, check=True,
-                       capture_output=True, timeout=3600)
+        subprocess.run(
+            [
+                _tool("pg_dump"),
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                "--file",
+                str(partial),
+                *args,
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=3600,
+        )
     else:
-        raise ConfigurationError(f"backups support SQLite and PostgreSQL, not {url.get_backend_name()}")
+        raise ConfigurationError(
+            f"backups support SQLite and PostgreSQL, not {url.get_backend_name()}"
+        )
     os.replace(partial, target)
     os.chmod(target, 0o600)
     log.info("backup written: %s (%d bytes)", target.name, target.stat().st_size)
@@ -89,8 +114,7 @@ def backups(folder: Path) -> list[Path]:
     """Backups in ``folder``, oldest first."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir()
-                  if p.name.startswith(PREFIX) and p.suffix in SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.name.startswith(PREFIX) and p.suffix in SUFFIXES)
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
@@ -123,9 +147,23 @@ def restore(backup_file: Path, database_url: str) -> None:
         if backup_file.suffix != ".pgdump":
             raise ConfigurationError("restore a .pgdump backup into a PostgreSQL DATABASE_URL")
         args, env = _pg_args(url)
-        subprocess.run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-                        "--single-transaction", *args, str(backup_file)], env=env, check=True,
-                       capture_output=True, timeout=3600)
+        subprocess.run(
+            [
+                _tool("pg_restore"),
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                "--single-transaction",
+                *args,
+                str(backup_file),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=3600,
+        )
     else:
-        raise ConfigurationError(f"restore supports SQLite and PostgreSQL, not {url.get_backend_name()}")
+        raise ConfigurationError(
+            f"restore supports SQLite and PostgreSQL, not {url.get_backend_name()}"
+        )
     log.info("restored %s", backup_file.name)

@@ -20,8 +20,10 @@ def freeze(at: datetime | None) -> None:
     """Pin the clock at ``at`` (naive UTC); ``None`` lets it run again."""
     global _frozen
     with _lock:
-        _frozen = at.replace(tzinfo=None) if at is not None and at.tzinfo is None else (
-            at.astimezone(UTC).replace(tzinfo=None) if at is not None else None
+        _frozen = (
+            at.replace(tzinfo=None)
+            if at is not None and at.tzinfo is None
+            else (at.astimezone(UTC).replace(tzinfo=None) if at is not None else None)
         )
 
 

@@ -41,19 +41,27 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 CHUNK = 64 * 1024
 _TMP_PREFIX = ".upload-"
 # PDF, images and office documents (Microsoft and OpenDocument formats).
-ALLOWED_TYPES = frozenset({
-    "application/pdf",
-    "image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation",
-})
+ALLOWED_TYPES = frozenset(
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/tiff",
+        "image/bmp",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+    }
+)
+
 
 def evidence_dir(settings: Mapping[str, Any]) -> Path:
     """The folder ``settings`` name (``RISKLOOP_EVIDENCE_DIR``).
@@ -62,8 +70,10 @@ def evidence_dir(settings: Mapping[str, Any]) -> Path:
         ConfigurationError: ``RISKLOOP_EVIDENCE_DIR`` is not configured."""
     folder = settings.get("RISKLOOP_EVIDENCE_DIR")
     if not folder:
-        raise ConfigurationError("RISKLOOP_EVIDENCE_DIR is not set; point it at a writable folder "
-                                 "(the app defaults it to <instance folder>/evidence)")
+        raise ConfigurationError(
+            "RISKLOOP_EVIDENCE_DIR is not set; point it at a writable folder "
+            "(the app defaults it to <instance folder>/evidence)"
+        )
     return Path(str(folder))
 
 
@@ -77,13 +87,15 @@ def path_for(settings: Mapping[str, Any], sha256: str) -> Path:
 
 def check_content_type(content_type: str | None) -> str:
     """Raises:
-        UnsupportedMediaType: not a PDF, image or office document."""
+    UnsupportedMediaType: not a PDF, image or office document."""
     base = (content_type or "").split(";", 1)[0].strip().lower()
     if base not in ALLOWED_TYPES:
         raise UnsupportedMediaType(
             f"evidence of type {base or 'unknown'!r} is not accepted; upload a PDF, an image "
             "(PNG, JPEG, GIF, WebP, TIFF, BMP) or an office document (Word, Excel, PowerPoint, "
-            "OpenDocument)", allowed=sorted(ALLOWED_TYPES))
+            "OpenDocument)",
+            allowed=sorted(ALLOWED_TYPES),
+        )
     return base
 
 
@@ -145,13 +157,14 @@ def _not_of_type(content_type: str, reason: str = "") -> UnsupportedMediaType:
     return UnsupportedMediaType(
         f"the file's content is not {content_type}, as its type says{': ' + reason if reason else ''}; "
         "upload the document itself (a renamed file of another kind is refused)",
-        allowed=sorted(ALLOWED_TYPES))
+        allowed=sorted(ALLOWED_TYPES),
+    )
 
 
 def check_signature(content_type: str, head: bytes) -> None:
     """Raises:
-        UnsupportedMediaType: the file's first bytes are not those of ``content_type`` (an
-            executable or script renamed ``.pdf``, say)."""
+    UnsupportedMediaType: the file's first bytes are not those of ``content_type`` (an
+        executable or script renamed ``.pdf``, say)."""
     starts = SIGNATURES.get(content_type, ())
     ok = any(head.startswith(sig) for sig in starts)
     if content_type == "application/pdf":
@@ -162,8 +175,9 @@ def check_signature(content_type: str, head: bytes) -> None:
         raise _not_of_type(content_type)
 
 
-def check_container(source: IO[bytes], content_type: str,
-                    settings: Mapping[str, Any] | None = None) -> None:
+def check_container(
+    source: IO[bytes], content_type: str, settings: Mapping[str, Any] | None = None
+) -> None:
     """For the zip-based office formats: the container is measured before anyone unpacks it
     and holds the parts of ``content_type``; other types pass.
 
@@ -174,8 +188,9 @@ def check_container(source: IO[bytes], content_type: str,
     if SIGNATURES.get(content_type) != _ZIP:
         return
     try:
-        names = check_zip(source, "the file",
-                          Limits.configured(settings) if settings is not None else None)
+        names = check_zip(
+            source, "the file", Limits.configured(settings) if settings is not None else None
+        )
     except ValidationFailed as exc:
         raise _not_of_type(content_type, "it is not a readable zip container") from exc
     folder = _OOXML_FOLDERS.get(content_type)
@@ -208,8 +223,12 @@ def download_name(filename: str, content_type: str) -> str:
     return (stem if _SUFFIX.fullmatch(suffix) else name) + extensions[0]
 
 
-def store_file(settings: Mapping[str, Any], stream: IO[bytes], limit: int | None = None,
-               content_type: str | None = None) -> tuple[str, int]:
+def store_file(
+    settings: Mapping[str, Any],
+    stream: IO[bytes],
+    limit: int | None = None,
+    content_type: str | None = None,
+) -> tuple[str, int]:
     """Copy ``stream`` into the evidence folder of ``settings``; returns (sha256, size).
 
     Raises:
@@ -236,7 +255,9 @@ def store_file(settings: Mapping[str, Any], stream: IO[bytes], limit: int | None
                 if size > limit:
                     raise PayloadTooLarge(
                         f"the file is larger than the evidence limit of {limit} bytes; compress or "
-                        "split it (the limit is RISKLOOP_EVIDENCE_MAX_BYTES)", limit=limit)
+                        "split it (the limit is RISKLOOP_EVIDENCE_MAX_BYTES)",
+                        limit=limit,
+                    )
                 digest.update(chunk)
                 out.write(chunk)
             out.flush()

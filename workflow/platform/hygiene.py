@@ -39,8 +39,10 @@ MAX_DIGITS = 64
 # bidirectional embeddings, overrides and isolates. One line also excludes tab, LF, CR and
 # the line and paragraph separators. Surrogates are checked but left out of the document's
 # patterns: a string of characters cannot hold one, and regex engines refuse the range.
-_FREE_TEXT_EXCLUDES = (r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
-                       r"\u202a-\u202e\u2066-\u2069")
+_FREE_TEXT_EXCLUDES = (
+    r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+    r"\u202a-\u202e\u2066-\u2069"
+)
 _LINE_EXCLUDES = r"\u0009\u000a\u000d\u2028\u2029" + _FREE_TEXT_EXCLUDES
 _SURROGATES = r"\ud800-\udfff"
 _UNSAFE_IN_FREE_TEXT = re.compile(f"[{_FREE_TEXT_EXCLUDES}{_SURROGATES}]")
@@ -57,14 +59,23 @@ def text_problem(value: str, *, multiline: bool = False) -> Message | None:
     char = match.group()
     code = f"U+{ord(char):04X}"
     if "\ud800" <= char <= "\udfff":
-        return Message("text.surrogate", f"Not valid Unicode text: a lone UTF-16 surrogate ({code}).",
-                       char=code)
+        return Message(
+            "text.surrogate",
+            f"Not valid Unicode text: a lone UTF-16 surrogate ({code}).",
+            char=code,
+        )
     if "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069":
-        return Message("text.bidi", f"Must not contain bidirectional formatting characters ({code}).",
-                       char=code)
+        return Message(
+            "text.bidi",
+            f"Must not contain bidirectional formatting characters ({code}).",
+            char=code,
+        )
     if char in "\t\n\r\u2028\u2029":
-        return Message("text.line_break", "Must be a single line: no line breaks, tabs or other "
-                       f"control characters ({code}).", char=code)
+        return Message(
+            "text.line_break",
+            f"Must be a single line: no line breaks, tabs or other control characters ({code}).",
+            char=code,
+        )
     return Message("text.control", f"Must not contain control characters ({code}).", char=code)
 
 
@@ -130,9 +141,13 @@ class Day(fields.Date):
 
 def amount_range(**kwargs: Any) -> validate.Range:
     """0 up to (not including) :data:`MAX_AMOUNT`: every amount in yuan."""
-    return validate.Range(min=0, max=MAX_AMOUNT, max_inclusive=False,
-                          error=Message("client.money", "Must be an amount in yuan from 0 up to 10^17."),
-                          **kwargs)
+    return validate.Range(
+        min=0,
+        max=MAX_AMOUNT,
+        max_inclusive=False,
+        error=Message("client.money", "Must be an amount in yuan from 0 up to 10^17."),
+        **kwargs,
+    )
 
 
 class _Refused:
@@ -150,8 +165,14 @@ _NOT_FINITE = Message("number.not_finite", "Must be a finite number (no NaN or i
 def _parse_int(text: str) -> Any:
     digits = len(text) - text.startswith("-")
     if digits > MAX_DIGITS:
-        return _Refused(Message("number.too_long", f"A number of {digits} digits is too long; "
-                                f"use at most {MAX_DIGITS} digits.", digits=digits, max=MAX_DIGITS))
+        return _Refused(
+            Message(
+                "number.too_long",
+                f"A number of {digits} digits is too long; use at most {MAX_DIGITS} digits.",
+                digits=digits,
+                max=MAX_DIGITS,
+            )
+        )
     return int(text)
 
 
@@ -207,12 +228,14 @@ def load_json(text: str | bytes) -> Any:
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8")
-    document = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
-                          parse_constant=_parse_constant)
+    document = json.loads(
+        text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+    )
     problems = json_problems(document)
     if problems:
-        raise ValidationFailed("some values cannot be accepted: " + ", ".join(_paths(problems)),
-                               errors=problems)
+        raise ValidationFailed(
+            "some values cannot be accepted: " + ", ".join(_paths(problems)), errors=problems
+        )
     return document
 
 

@@ -70,10 +70,16 @@ def read_csv(content: bytes | str, filename: str) -> Iterator[list[str]]:
         try:
             cells = next(reader, None)
         except csv.Error as exc:
-            problem = ("a field is too long (over 128 KiB); no field of an import needs more than "
-                       "a few hundred characters" if "field limit" in str(exc) else str(exc))
-            raise ValidationFailed(f"{filename}: row {number} cannot be read: {problem}; nothing "
-                                   "was imported", errors={f"row {number}": [problem]}) from exc
+            problem = (
+                "a field is too long (over 128 KiB); no field of an import needs more than "
+                "a few hundred characters"
+                if "field limit" in str(exc)
+                else str(exc)
+            )
+            raise ValidationFailed(
+                f"{filename}: row {number} cannot be read: {problem}; nothing was imported",
+                errors={f"row {number}": [problem]},
+            ) from exc
         if cells is None:
             return
         for column, cell in enumerate(cells if damaged is not None else ()):
@@ -83,7 +89,10 @@ def read_csv(content: bytes | str, filename: str) -> Iterator[list[str]]:
                     f"{filename} is not UTF-8 text (row {number}, {name}: byte "
                     f"0x{ord(bad.group()) - 0xDC00:02x}); save it as CSV UTF-8 (Excel: Save As, "
                     "CSV UTF-8) and import it again",
-                    errors={f"row {number}": [f"{name}: not UTF-8 text; save the file as CSV UTF-8."]})
+                    errors={
+                        f"row {number}": [f"{name}: not UTF-8 text; save the file as CSV UTF-8."]
+                    },
+                )
         if number == 1:
             header = [cell.strip() for cell in cells]
         yield cells

@@ -18,8 +18,9 @@ T = TypeVar("T")
 _RETRYABLE_PG = {"40001", "40P01"}
 
 
-def transact(session: Session, command: Callable[[], T], *, retries: int = 3,
-             keep_loaded: bool = False) -> T:
+def transact(
+    session: Session, command: Callable[[], T], *, retries: int = 3, keep_loaded: bool = False
+) -> T:
     """Run ``command`` and commit; roll back on any error.
 
     ``keep_loaded`` keeps the objects the command touched usable after commit
@@ -39,8 +40,9 @@ def transact(session: Session, command: Callable[[], T], *, retries: int = 3,
         except IntegrityError as exc:
             session.rollback()
             if attempt == retries:
-                raise Conflict("a concurrent request changed the same record; try again",
-                               code="race") from exc
+                raise Conflict(
+                    "a concurrent request changed the same record; try again", code="race"
+                ) from exc
             log.info("integrity race, retrying (attempt %d)", attempt)
         except OperationalError as exc:
             session.rollback()

@@ -15,9 +15,24 @@ from typing import Any
 GENESIS = "0" * 64
 
 HASHED_FIELDS = (
-    "stream", "seq", "kind", "instance_id", "subject", "definition", "definition_version",
-    "trigger", "from_state", "to_state", "actor", "roles", "at", "comment", "payload",
-    "request_id", "idempotency_key", "prev_hash",
+    "stream",
+    "seq",
+    "kind",
+    "instance_id",
+    "subject",
+    "definition",
+    "definition_version",
+    "trigger",
+    "from_state",
+    "to_state",
+    "actor",
+    "roles",
+    "at",
+    "comment",
+    "payload",
+    "request_id",
+    "idempotency_key",
+    "prev_hash",
 )
 
 
@@ -54,11 +69,21 @@ def signature_matches(key: str, message: str, signature: str) -> bool:
 
 def head_message(checkpoint_seq: int, stream: str, seq: int, head_hash: str) -> str:
     """What a checkpoint signs for one stream's head."""
-    return canonical({"checkpoint": checkpoint_seq, "stream": stream, "seq": seq, "hash": head_hash})
+    return canonical(
+        {"checkpoint": checkpoint_seq, "stream": stream, "seq": seq, "hash": head_hash}
+    )
 
 
-def checkpoint_message(seq: int, created_at: str | None, streams: int, heads_digest: str,
-                       prev_hmac: str) -> str:
+def checkpoint_message(
+    seq: int, created_at: str | None, streams: int, heads_digest: str, prev_hmac: str
+) -> str:
     """What a checkpoint signs as a whole (chained to the previous checkpoint)."""
-    return canonical({"seq": seq, "created_at": created_at, "streams": streams,
-                      "heads_digest": heads_digest, "prev_hmac": prev_hmac})
+    return canonical(
+        {
+            "seq": seq,
+            "created_at": created_at,
+            "streams": streams,
+            "heads_digest": heads_digest,
+            "prev_hmac": prev_hmac,
+        }
+    )

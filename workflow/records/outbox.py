@@ -40,7 +40,11 @@ _INSERT = insert(OutboxMessage).returning(OutboxMessage.id)
 
 
 def enqueue(
-    session: Session, task: str, args: dict[str, Any] | None = None, *, instance_id: int | None = None
+    session: Session,
+    task: str,
+    args: dict[str, Any] | None = None,
+    *,
+    instance_id: int | None = None,
 ) -> int:
     """Write a task for a worker; it leaves only if the surrounding transaction commits.
 
@@ -52,14 +56,33 @@ def enqueue(
     return outbox_id
 
 
-def write(session: Session, task: str, args: dict[str, Any] | None = None, *,
-          instance_id: int | None = None, at: datetime | None = None) -> int:
+def write(
+    session: Session,
+    task: str,
+    args: dict[str, Any] | None = None,
+    *,
+    instance_id: int | None = None,
+    at: datetime | None = None,
+) -> int:
     """Insert the outbox row only (``after_commit`` hands it to the broker)."""
-    return int(session.connection().execute(_INSERT, {
-        "task": task, "args": args or {}, "instance_id": instance_id, "status": "pending",
-        "attempts": 0, "created_at": at or clock.now(), "sent_at": None, "done_at": None,
-        "last_error": None,
-    }).scalar_one())
+    return int(
+        session.connection()
+        .execute(
+            _INSERT,
+            {
+                "task": task,
+                "args": args or {},
+                "instance_id": instance_id,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": at or clock.now(),
+                "sent_at": None,
+                "done_at": None,
+                "last_error": None,
+            },
+        )
+        .scalar_one()
+    )
 
 
 def after_commit(session: Session, ids: list[int]) -> None:
@@ -86,8 +109,9 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
-def relay_once(session_factory: Callable[[], Session], *, redeliver_after: timedelta,
-               limit: int = 500) -> int:
+def relay_once(
+    session_factory: Callable[[], Session], *, redeliver_after: timedelta, limit: int = 500
+) -> int:
     """Hand the broker every message still pending ``redeliver_after`` since it was last
     sent (or written): the broker was down, or the message was lost with a worker.
     Returns how many were handed over."""
@@ -98,18 +122,20 @@ def relay_once(session_factory: Callable[[], Session], *, redeliver_after: timed
         return 0
     try:
         cutoff = clock.now() - redeliver_after
-        ids = list(session.execute(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == "pending",
-                or_(
-                    OutboxMessage.sent_at <= cutoff,
-                    OutboxMessage.sent_at.is_(None) & (OutboxMessage.created_at <= cutoff),
-                ),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        ).scalars())
+        ids = list(
+            session.execute(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status == "pending",
+                    or_(
+                        OutboxMessage.sent_at <= cutoff,
+                        OutboxMessage.sent_at.is_(None) & (OutboxMessage.created_at <= cutoff),
+                    ),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            ).scalars()
+        )
         if not ids:
             session.rollback()
             return 0

@@ -26,25 +26,40 @@ log = logging.getLogger(__name__)
 _SCHEDULE = insert(Timer)
 
 
-def schedule(session: Session, instance: WorkflowInstance, state: str, trigger: str,
-             due_at: datetime) -> None:
+def schedule(
+    session: Session, instance: WorkflowInstance, state: str, trigger: str, due_at: datetime
+) -> None:
     """Arm a timer for ``instance`` in ``state`` (a Core insert: hot path, never read back)."""
     arm(session, instance.id, state, trigger, due_at)
 
 
 def arm(session: Session, instance_id: int, state: str, trigger: str, due_at: datetime) -> None:
     """Arm a timer for the instance ``instance_id`` in ``state``."""
-    session.connection().execute(_SCHEDULE, {
-        "kind": "transition", "instance_id": instance_id, "state": state, "trigger": trigger,
-        "job": None, "args": {}, "key": None, "due_at": due_at, "status": "pending",
-        "created_at": clock.now(), "fired_at": None,
-    })
+    session.connection().execute(
+        _SCHEDULE,
+        {
+            "kind": "transition",
+            "instance_id": instance_id,
+            "state": state,
+            "trigger": trigger,
+            "job": None,
+            "args": {},
+            "key": None,
+            "due_at": due_at,
+            "status": "pending",
+            "created_at": clock.now(),
+            "fired_at": None,
+        },
+    )
 
 
 _CANCEL = (
     update(Timer)
-    .where(Timer.instance_id == bindparam("iid"), Timer.state == bindparam("st"),
-           Timer.status == "pending")
+    .where(
+        Timer.instance_id == bindparam("iid"),
+        Timer.state == bindparam("st"),
+        Timer.status == "pending",
+    )
     .values(status="cancelled")
 )
 
@@ -56,15 +71,25 @@ def cancel_for_state(session: Session, instance_id: int, state: str) -> None:
     session.connection().execute(_CANCEL, {"iid": instance_id, "st": state})
 
 
-def schedule_job(session: Session, job: str, due_at: datetime, *, key: str,
-                 args: dict[str, Any] | None = None) -> bool:
+def schedule_job(
+    session: Session, job: str, due_at: datetime, *, key: str, args: dict[str, Any] | None = None
+) -> bool:
     """Arm a job timer once per ``key`` (e.g. ``digest:2026-11-23``); False if it exists."""
     if session.execute(select(Timer.id).where(Timer.key == key)).first():
         return False
     try:
         with session.begin_nested():
-            session.add(Timer(kind="job", job=job, key=key, args=args or {}, due_at=due_at,
-                              status="pending", created_at=clock.now()))
+            session.add(
+                Timer(
+                    kind="job",
+                    job=job,
+                    key=key,
+                    args=args or {},
+                    due_at=due_at,
+                    status="pending",
+                    created_at=clock.now(),
+                )
+            )
     except IntegrityError:  # another scheduler armed it first
         return False
     return True
@@ -92,7 +117,8 @@ def claim_due(session: Session, *, now: datetime | None = None, limit: int = 200
         for timer in candidates:
             # SQLite has no SKIP LOCKED: claim with a conditional update instead.
             result = session.execute(
-                update(Timer).where(Timer.id == timer.id, Timer.status == "pending")
+                update(Timer)
+                .where(Timer.id == timer.id, Timer.status == "pending")
                 .values(status="claimed")
             )
             claimed = getattr(result, "rowcount", 0)
@@ -102,7 +128,9 @@ def claim_due(session: Session, *, now: datetime | None = None, limit: int = 200
         timer.status = "fired"
         timer.fired_at = now
         if timer.kind == "job":
-            enqueue(session, "run_job", {"timer_id": timer.id, "job": timer.job, **(timer.args or {})})
+            enqueue(
+                session, "run_job", {"timer_id": timer.id, "job": timer.job, **(timer.args or {})}
+            )
         else:
             enqueue(session, "fire_timer", {"timer_id": timer.id}, instance_id=timer.instance_id)
     return timers

@@ -23,9 +23,26 @@ from workflow.records.chain import GENESIS, HASHED_FIELDS, canonical, record_has
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, AuditStream
 
-__all__ = ["GENESIS", "HASHED_FIELDS", "canonical", "record_hash", "append", "write_record", "record_values",
-           "Appended", "lock_stream", "record_event", "iter_records", "verify_chains", "instance_stream", "replay_state",
-           "Break", "VerifyReport", "ChainHead", "StreamEnd"]
+__all__ = [
+    "GENESIS",
+    "HASHED_FIELDS",
+    "canonical",
+    "record_hash",
+    "append",
+    "write_record",
+    "record_values",
+    "Appended",
+    "lock_stream",
+    "record_event",
+    "iter_records",
+    "verify_chains",
+    "instance_stream",
+    "replay_state",
+    "Break",
+    "VerifyReport",
+    "ChainHead",
+    "StreamEnd",
+]
 
 
 class ChainHead(Protocol):
@@ -86,8 +103,11 @@ def record_values(
     code = getattr(comment, "code", None)
     if code is not None:
         fields["comment"] = str(comment)
-        payload = {**(payload or {}), texts.COMMENT_CODE: code,
-                   texts.COMMENT_PARAMS: dict(getattr(comment, "params", None) or {})}
+        payload = {
+            **(payload or {}),
+            texts.COMMENT_CODE: code,
+            texts.COMMENT_PARAMS: dict(getattr(comment, "params", None) or {}),
+        }
     values: dict[str, Any] = {
         "stream": stream,
         "seq": seq,
@@ -109,8 +129,18 @@ def record_values(
 
 # Columns a record may leave out: bound as NULL so every insert has the same shape
 # (one compiled statement, one prepared statement on the server).
-_OPTIONAL = ("instance_id", "subject", "definition", "definition_version", "trigger",
-             "from_state", "to_state", "comment", "request_id", "idempotency_key")
+_OPTIONAL = (
+    "instance_id",
+    "subject",
+    "definition",
+    "definition_version",
+    "trigger",
+    "from_state",
+    "to_state",
+    "comment",
+    "request_id",
+    "idempotency_key",
+)
 
 
 def append(
@@ -125,8 +155,17 @@ def append(
     **fields: Any,
 ) -> Appended:
     """Append a record to ``stream`` whose chain head ``head`` the caller holds locked."""
-    written = write_record(session, head.audit_seq + 1, head.audit_hash, stream, kind, actor,
-                           at=at, payload=payload, **fields)
+    written = write_record(
+        session,
+        head.audit_seq + 1,
+        head.audit_hash,
+        stream,
+        kind,
+        actor,
+        at=at,
+        payload=payload,
+        **fields,
+    )
     head.audit_seq = written.seq
     head.audit_hash = written.hash
     return written
@@ -146,9 +185,7 @@ def lock_stream(session: Session, stream: str) -> AuditStream:
     return head
 
 
-def record_event(
-    session: Session, stream: str, kind: str, actor: Actor, **fields: Any
-) -> Appended:
+def record_event(session: Session, stream: str, kind: str, actor: Actor, **fields: Any) -> Appended:
     """Append an event (client edit, login, unmasked read…) to a non-instance stream."""
     head = lock_stream(session, stream)
     return append(session, head, stream, kind, actor, **fields)
@@ -164,7 +201,12 @@ class Break:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stream": self.stream, "seq": self.seq, "record_id": self.record_id, "reason": self.reason}
+        return {
+            "stream": self.stream,
+            "seq": self.seq,
+            "record_id": self.record_id,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -189,8 +231,11 @@ class VerifyReport:
             "replayed": self.replayed,
             "first_break": self.first_break.to_dict() if self.first_break else None,
             "warnings": list(self.warnings),
-            "anchor": ({"file": self.anchor_file, "checkpoints": self.anchored}
-                       if self.anchor_file is not None else None),
+            "anchor": (
+                {"file": self.anchor_file, "checkpoints": self.anchored}
+                if self.anchor_file is not None
+                else None
+            ),
         }
 
 
@@ -209,8 +254,10 @@ def iter_records(session: Session, batch: int = 5000, where: Any = None) -> Iter
     """
     query = (
         select(*_VERIFY_COLUMNS)
-        .where(tuple_(_table.c.stream, _table.c.seq) > tuple_(bindparam("after_stream"),
-                                                               bindparam("after_seq")))
+        .where(
+            tuple_(_table.c.stream, _table.c.seq)
+            > tuple_(bindparam("after_stream"), bindparam("after_seq"))
+        )
         .order_by(_table.c.stream, _table.c.seq)
         .limit(batch)
     )
@@ -279,14 +326,26 @@ def verify_chains(
         if found is None:
             return None
         end, reason = found
-        return VerifyReport(False, end.records, end.streams,
-                            Break(end.stream, end.seq, end.record_id, reason))
+        return VerifyReport(
+            False, end.records, end.streams, Break(end.stream, end.seq, end.record_id, reason)
+        )
 
     for rec in iter_records(session, where=where):
         if rec.stream != current:
             if current is not None and last is not None:
-                pending.append(StreamEnd(current, last.seq, last.id, last.hash, records, streams,
-                                         state, version, replay_error))
+                pending.append(
+                    StreamEnd(
+                        current,
+                        last.seq,
+                        last.id,
+                        last.hash,
+                        records,
+                        streams,
+                        state,
+                        version,
+                        replay_error,
+                    )
+                )
                 if len(pending) >= STREAM_END_BATCH:
                     report = hand_over()
                     if report is not None:
@@ -308,40 +367,68 @@ def verify_chains(
             state, version = rec.to_state, 1
         elif rec.kind == "transition" and replay_error is None:
             if rec.from_state != state:
-                replay_error = (f"record {rec.seq} leaves {rec.from_state!r} but the instance "
-                                f"was in {state!r}")
+                replay_error = (
+                    f"record {rec.seq} leaves {rec.from_state!r} but the instance was in {state!r}"
+                )
             else:
                 state = rec.to_state
                 version += 1
     if current is not None and last is not None:
-        pending.append(StreamEnd(current, last.seq, last.id, last.hash, records, streams,
-                                 state, version, replay_error))
+        pending.append(
+            StreamEnd(
+                current,
+                last.seq,
+                last.id,
+                last.hash,
+                records,
+                streams,
+                state,
+                version,
+                replay_error,
+            )
+        )
     return hand_over() or VerifyReport(True, records, streams, None)
 
 
-def _check_link(rec: Row[Any], expected_seq: int, prev_hash: str,
-                last: Row[Any] | None) -> Break | None:
+def _check_link(
+    rec: Row[Any], expected_seq: int, prev_hash: str, last: Row[Any] | None
+) -> Break | None:
     """Why ``rec`` cannot follow ``last`` in its chain, or None."""
     if rec.seq != expected_seq:
         what = "missing (deleted)" if rec.seq > expected_seq else "out of order"
-        return Break(rec.stream, expected_seq, rec.id,
-                     f"record {expected_seq} is {what} (found {rec.seq} next)")
+        return Break(
+            rec.stream,
+            expected_seq,
+            rec.id,
+            f"record {expected_seq} is {what} (found {rec.seq} next)",
+        )
     values = dict(zip(HASHED_FIELDS, rec[_HASHED], strict=True))
     if record_hash(values) != rec.hash:
         for other in (rec.seq + 1, rec.seq - 1):
             if other > 0 and record_hash({**values, "seq": other}) == rec.hash:
-                return Break(rec.stream, rec.seq, rec.id,
-                             f"records {min(rec.seq, other)} and {max(rec.seq, other)} were "
-                             "reordered (the record at this position was written as "
-                             f"record {other})")
-        return Break(rec.stream, rec.seq, rec.id,
-                     "hash does not match the record's content (altered)")
+                return Break(
+                    rec.stream,
+                    rec.seq,
+                    rec.id,
+                    f"records {min(rec.seq, other)} and {max(rec.seq, other)} were "
+                    "reordered (the record at this position was written as "
+                    f"record {other})",
+                )
+        return Break(
+            rec.stream, rec.seq, rec.id, "hash does not match the record's content (altered)"
+        )
     if rec.prev_hash != prev_hash:
         if last is not None:
-            return Break(rec.stream, last.seq, last.id,
-                         f"record {last.seq} was altered or replaced (its hash was recomputed): "
-                         f"record {rec.seq} links to a different hash")
-        return Break(rec.stream, rec.seq, rec.id, "the first record does not start from the genesis hash")
+            return Break(
+                rec.stream,
+                last.seq,
+                last.id,
+                f"record {last.seq} was altered or replaced (its hash was recomputed): "
+                f"record {rec.seq} links to a different hash",
+            )
+        return Break(
+            rec.stream, rec.seq, rec.id, "the first record does not start from the genesis hash"
+        )
     return None
 
 

@@ -39,14 +39,20 @@ NOT_ADMISSIBLE = ("active", "suspended", "offboarded")
 def running_admission(session: Session, client_id: int) -> WorkflowInstance | None:
     """The client's open onboarding case, if any."""
     return session.execute(
-        select(WorkflowInstance).where(
-            WorkflowInstance.definition == DEFINITION, WorkflowInstance.subject_type == "client",
-            WorkflowInstance.subject_id == client_id, WorkflowInstance.is_open.is_(True),
-        ).limit(1)
+        select(WorkflowInstance)
+        .where(
+            WorkflowInstance.definition == DEFINITION,
+            WorkflowInstance.subject_type == "client",
+            WorkflowInstance.subject_id == client_id,
+            WorkflowInstance.is_open.is_(True),
+        )
+        .limit(1)
     ).scalar_one_or_none()
 
 
-def admissible_client(session: Session, client_id: int, actor: Actor, *, lock: bool = False) -> Client:
+def admissible_client(
+    session: Session, client_id: int, actor: Actor, *, lock: bool = False
+) -> Client:
     """The client ``actor`` may start an admission for (before anything else is read).
 
     Raises:
@@ -56,18 +62,30 @@ def admissible_client(session: Session, client_id: int, actor: Actor, *, lock: b
     # Sales submit admissions (SPEC 1); a draft started by anyone else could never be
     # submitted by them and would block the owner's admission.
     if "sales" not in actor.roles:
-        raise Forbidden("starting an admission needs the sales role", rule="role",
-                        code="admission.role")
+        raise Forbidden(
+            "starting an admission needs the sales role", rule="role", code="admission.role"
+        )
     client = visible_client(session, client_id, actor, lock=lock)
     if not actor.has_any(STARTER_ROLES - {"sales"}) and client.owner != actor.username:
         # one who sees every client (an auditor who also sells) still submits only their own
-        raise Forbidden(f"client {client_id} is owned by another sales user", rule="owner",
-                        code="client.owner", params={"client_id": client_id})
+        raise Forbidden(
+            f"client {client_id} is owned by another sales user",
+            rule="owner",
+            code="client.owner",
+            params={"client_id": client_id},
+        )
     return client
 
 
-def start_admission(session: Session, client_id: int, actor: Actor, *, submit: bool = True,
-                    comment: str | None = None, request_id: str | None = None) -> WorkflowInstance:
+def start_admission(
+    session: Session,
+    client_id: int,
+    actor: Actor,
+    *,
+    submit: bool = True,
+    comment: str | None = None,
+    request_id: str | None = None,
+) -> WorkflowInstance:
     """Start onboarding for a client and, unless ``submit`` is false, submit it at once.
 
     Raises:
@@ -78,18 +96,35 @@ def start_admission(session: Session, client_id: int, actor: Actor, *, submit: b
     client = admissible_client(session, client_id, actor, lock=True)  # serialises concurrent starts
     running = running_admission(session, client_id)
     if running is not None:
-        raise Conflict(f"client {client_id} already has an admission running (case #{running.id}, "
-                       f"{running.state}); act on that case or withdraw it first",
-                       instance_id=running.id, code="admission.running",
-                       params={"client_id": client_id, "case_id": running.id})
+        raise Conflict(
+            f"client {client_id} already has an admission running (case #{running.id}, "
+            f"{running.state}); act on that case or withdraw it first",
+            instance_id=running.id,
+            code="admission.running",
+            params={"client_id": client_id, "case_id": running.id},
+        )
     if client.status in NOT_ADMISSIBLE:
-        raise Conflict(f"client {client_id} is {client.status}; only prospects and rejected "
-                       "clients can be submitted for admission", status_now=client.status,
-                       code="admission.status", params={"client_id": client_id, "status": client.status})
-    instance = engine.start(session, DEFINITION, actor, subject_type="client", subject_id=client.id,
-                            data={"client_id": client.id, "client_name": client.name,
-                                  "credit_code": client.credit_code},
-                            comment=comment, request_id=request_id)
+        raise Conflict(
+            f"client {client_id} is {client.status}; only prospects and rejected "
+            "clients can be submitted for admission",
+            status_now=client.status,
+            code="admission.status",
+            params={"client_id": client_id, "status": client.status},
+        )
+    instance = engine.start(
+        session,
+        DEFINITION,
+        actor,
+        subject_type="client",
+        subject_id=client.id,
+        data={
+            "client_id": client.id,
+            "client_name": client.name,
+            "credit_code": client.credit_code,
+        },
+        comment=comment,
+        request_id=request_id,
+    )
     if submit:
         engine.fire(session, instance.id, "submit", actor, comment=comment, request_id=request_id)
     return instance
@@ -110,8 +145,15 @@ def _status(client: Client, status: str) -> dict[str, str]:
 
 def _set_status(ctx: FireContext, status: str, **payload: Any) -> Client:
     client = _client(ctx)
-    apply_changes(ctx.session, client, _status(client, status), ctx.actor, "client.status_changed",
-                  instance_id=ctx.instance.id, **payload)
+    apply_changes(
+        ctx.session,
+        client,
+        _status(client, status),
+        ctx.actor,
+        "client.status_changed",
+        instance_id=ctx.instance.id,
+        **payload,
+    )
     return client
 
 
@@ -142,8 +184,13 @@ def cancel_due_diligence(ctx: FireContext) -> None:
     child = ctx.instance.data.get("due_diligence_id")
     if ctx.from_state != "due_diligence" or not child:
         return
-    engine.fire(ctx.session, child, "cancel", Actor.system("onboarding"),
-                comment=texts.say("comment.admission_withdrawn"))
+    engine.fire(
+        ctx.session,
+        child,
+        "cancel",
+        Actor.system("onboarding"),
+        comment=texts.say("comment.admission_withdrawn"),
+    )
     ctx.audit["due_diligence_cancelled"] = child
 
 
@@ -161,24 +208,32 @@ def record_screening(ctx: FireContext) -> None:
     """Store the rating and its explanation on the client and on the case."""
     client = _client(ctx)
     report = dict(ctx.payload)
-    values: dict[str, Any] = {"rating": report["rating"], "risk_level": report["risk_level"],
-                              "risk_score": Decimal(str(report["score"]))}
+    values: dict[str, Any] = {
+        "rating": report["rating"],
+        "risk_level": report["risk_level"],
+        "risk_score": Decimal(str(report["score"])),
+    }
     if any(c.get("facts", {}).get("blacklisted") for c in report.get("checks") or []):
         values["blacklisted"] = True
-    apply_changes(ctx.session, client, values, ctx.actor, "client.screened",
-                  instance_id=ctx.instance.id)
-    client.screening = {**report, "instance_id": ctx.instance.id,
-                        "at": ctx.now.isoformat() + "Z"}
+    apply_changes(
+        ctx.session, client, values, ctx.actor, "client.screened", instance_id=ctx.instance.id
+    )
+    client.screening = {**report, "instance_id": ctx.instance.id, "at": ctx.now.isoformat() + "Z"}
     ctx.instance.data = {**ctx.instance.data, "screening": report}
 
 
 @registry.effect("start_onboarding_due_diligence")
 def start_onboarding_due_diligence(ctx: FireContext) -> None:
     """Open the due-diligence case whose outcome fires back on this one (linked both ways)."""
-    child = engine.start(ctx.session, "due_diligence", Actor.system("onboarding"),
-                         subject_type="client", subject_id=ctx.instance.subject_id,
-                         parent_id=ctx.instance.id,
-                         data={"client_id": ctx.instance.subject_id, "reason": "onboarding"})
+    child = engine.start(
+        ctx.session,
+        "due_diligence",
+        Actor.system("onboarding"),
+        subject_type="client",
+        subject_id=ctx.instance.subject_id,
+        parent_id=ctx.instance.id,
+        data={"client_id": ctx.instance.subject_id, "reason": "onboarding"},
+    )
     ctx.instance.data = {**ctx.instance.data, "due_diligence_id": child.id}
     ctx.audit["due_diligence_id"] = child.id
 
@@ -188,13 +243,21 @@ def activate_client(ctx: FireContext) -> None:
     """Admit the client: active, credit limit from the screening's formula, periodic review."""
     client = _client(ctx)
     limit = (ctx.instance.data.get("screening") or {}).get("credit_limit", 0)
-    apply_changes(ctx.session, client, {**_status(client, "active"), "credit_limit": Decimal(str(limit))},
-                  ctx.actor, "client.admitted", instance_id=ctx.instance.id)
+    apply_changes(
+        ctx.session,
+        client,
+        {**_status(client, "active"), "credit_limit": Decimal(str(limit))},
+        ctx.actor,
+        "client.admitted",
+        instance_id=ctx.instance.id,
+    )
     ctx.audit["credit_limit"] = limit
     timer = schedule_periodic_review(ctx.session, client)
     due = getattr(timer, "due_at", None)
-    ctx.instance.data = {**ctx.instance.data,
-                         "periodic_review_due": due.isoformat() + "Z" if due else None}
+    ctx.instance.data = {
+        **ctx.instance.data,
+        "periodic_review_due": due.isoformat() + "Z" if due else None,
+    }
 
 
 @registry.task("begin_screening")
@@ -216,10 +279,19 @@ def screen_client(ctx: TaskContext) -> None:
         return
     settings = ctx.settings
     client = get_client(ctx.session, int(ctx.instance.subject_id or 0))
-    outcome = screen(ctx.session, client, configured_providers(settings), rule_set(settings), ctx.now)
-    engine.fire(ctx.session, ctx.instance.id, "screened", SCREENING_ACTOR, outcome.payload(),
-                comment=texts.say("comment.rated", rating=outcome.result.rating,
-                                  decided_by=outcome.result.decided_by))
+    outcome = screen(
+        ctx.session, client, configured_providers(settings), rule_set(settings), ctx.now
+    )
+    engine.fire(
+        ctx.session,
+        ctx.instance.id,
+        "screened",
+        SCREENING_ACTOR,
+        outcome.payload(),
+        comment=texts.say(
+            "comment.rated", rating=outcome.result.rating, decided_by=outcome.result.decided_by
+        ),
+    )
 
 
 @registry.data_view(DEFINITION)

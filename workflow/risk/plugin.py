@@ -19,8 +19,17 @@ from workflow.risk.policy import POLICY
 from workflow.risk.screening import watchlist
 
 MODULES: tuple[ModuleType, ...] = (
-    clients, onboarding, sensitive_edit, review, periodic_review, sla, loop,
-    client_suspension, digest, mail, webhook,
+    clients,
+    onboarding,
+    sensitive_edit,
+    review,
+    periodic_review,
+    sla,
+    loop,
+    client_suspension,
+    digest,
+    mail,
+    webhook,
 )
 # Modules with tables of their own and no named callables: imported so that every table
 # of the plug-in is on the shared metadata (migrations, create_all in tests).

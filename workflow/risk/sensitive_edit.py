@@ -78,17 +78,31 @@ def _clean_changes(client: Client, changes: Any) -> dict[str, Any]:
         raise ValidationFailed(
             "a change request needs at least one field in changes, e.g. "
             '{"changes": {"credit_limit": 500000}, "reason": "..."}',
-            errors={"changes": [Message("change.fields", f"Name one or more of {', '.join(SENSITIVE_FIELDS)}.",
-                                         fields=list(SENSITIVE_FIELDS))]})
+            errors={
+                "changes": [
+                    Message(
+                        "change.fields",
+                        f"Name one or more of {', '.join(SENSITIVE_FIELDS)}.",
+                        fields=list(SENSITIVE_FIELDS),
+                    )
+                ]
+            },
+        )
     current = sensitive_values(client)
     cleaned: dict[str, Any] = {}
     errors: dict[str, Any] = {}
     for field, value in changes.items():
         if field not in SENSITIVE_FIELDS:
             errors[field] = (
-                [Message("change.not_sensitive", "Not a sensitive field: change it with PATCH "
-                                                 "/api/v1/clients/{id}.")]
-                if field in _CLIENT_FIELDS else [Message("field.unknown", "Unknown field.")])
+                [
+                    Message(
+                        "change.not_sensitive",
+                        "Not a sensitive field: change it with PATCH /api/v1/clients/{id}.",
+                    )
+                ]
+                if field in _CLIENT_FIELDS
+                else [Message("field.unknown", "Unknown field.")]
+            )
             continue
         try:
             new = plain(validate_sensitive_change(field, value))
@@ -103,22 +117,31 @@ def _clean_changes(client: Client, changes: Any) -> dict[str, Any]:
         raise ValidationFailed(
             "some requested changes are invalid: " + ", ".join(sorted(errors)) + ". Only "
             f"{', '.join(SENSITIVE_FIELDS)} go through a change request; edit other fields "
-            "with PATCH /api/v1/clients/{id}", errors=errors)
+            "with PATCH /api/v1/clients/{id}",
+            errors=errors,
+        )
     return cleaned
 
 
 def open_requests(session: Session, client_id: int) -> list[WorkflowInstance]:
     """The client's change requests still awaiting a decision."""
-    return list(session.execute(
-        select(WorkflowInstance).where(
-            WorkflowInstance.definition == DEFINITION, WorkflowInstance.subject_type == "client",
-            WorkflowInstance.subject_id == client_id, WorkflowInstance.is_open.is_(True),
-        ).order_by(WorkflowInstance.id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(WorkflowInstance)
+            .where(
+                WorkflowInstance.definition == DEFINITION,
+                WorkflowInstance.subject_type == "client",
+                WorkflowInstance.subject_id == client_id,
+                WorkflowInstance.is_open.is_(True),
+            )
+            .order_by(WorkflowInstance.id)
+        ).scalars()
+    )
 
 
-def changeable_client(session: Session, client_id: int, actor: Actor, *,
-                      lock: bool = False) -> Client:
+def changeable_client(
+    session: Session, client_id: int, actor: Actor, *, lock: bool = False
+) -> Client:
     """The client ``actor`` may file a change request on (before the request is read).
 
     Raises:
@@ -128,20 +151,34 @@ def changeable_client(session: Session, client_id: int, actor: Actor, *,
     definition = runtime.of(session).catalog.get(DEFINITION)
     requesters = frozenset(definition.settings.get("requester_roles") or ())
     if not actor.has_any(requesters):
-        raise Forbidden(f"filing a change request needs one of the roles "
-                        f"{', '.join(sorted(requesters))}", rule="role",
-                        code="role.required", params={"roles": sorted(requesters)})
+        raise Forbidden(
+            f"filing a change request needs one of the roles {', '.join(sorted(requesters))}",
+            rule="role",
+            code="role.required",
+            params={"roles": sorted(requesters)},
+        )
     client = visible_client(session, client_id, actor, lock=lock)
     if actor.roles & requesters == {"sales"} and client.owner != actor.username:
         # one who sees every client (an auditor who also sells) still asks only for their own
-        raise Forbidden(f"client {client.id} is owned by another sales user; only its owner, "
-                        "a risk officer, legal or a manager may request a change", rule="owner",
-                        code="client.owner", params={"client_id": client.id})
+        raise Forbidden(
+            f"client {client.id} is owned by another sales user; only its owner, "
+            "a risk officer, legal or a manager may request a change",
+            rule="owner",
+            code="client.owner",
+            params={"client_id": client.id},
+        )
     return client
 
 
-def request_sensitive_edit(session: Session, client_id: int, changes: Any, reason: str,
-                           actor: Actor, *, request_id: str | None = None) -> WorkflowInstance:
+def request_sensitive_edit(
+    session: Session,
+    client_id: int,
+    changes: Any,
+    reason: str,
+    actor: Actor,
+    *,
+    request_id: str | None = None,
+) -> WorkflowInstance:
     """File a change request for ``client_id``'s sensitive fields (the caller commits).
 
     Raises:
@@ -153,8 +190,10 @@ def request_sensitive_edit(session: Session, client_id: int, changes: Any, reaso
     # The client row lock serialises requests on one client (the overlap check below).
     client = changeable_client(session, client_id, actor, lock=True)
     if not (reason or "").strip():
-        raise ValidationFailed("say why the change is needed",
-                               errors={"reason": [Message("field.reason_required", "A reason is required.")]})
+        raise ValidationFailed(
+            "say why the change is needed",
+            errors={"reason": [Message("field.reason_required", "A reason is required.")]},
+        )
     cleaned = _clean_changes(client, changes)
     for other in open_requests(session, client.id):
         overlap = sorted(set(cleaned) & set((other.data or {}).get("changes", {})))
@@ -162,40 +201,62 @@ def request_sensitive_edit(session: Session, client_id: int, changes: Any, reaso
             raise Duplicate(
                 f"change request {other.id} on client {client.id} is still open for "
                 f"{', '.join(overlap)}; wait for its decision or ask its requester to cancel it",
-                existing_id=other.id, fields=overlap, code="change.open_request",
-                params={"case_id": other.id, "fields": overlap})
+                existing_id=other.id,
+                fields=overlap,
+                code="change.open_request",
+                params={"case_id": other.id, "fields": overlap},
+            )
     before = sensitive_values(client)
     cipher = session_cipher(session)
     data = {
         "client_id": client.id,
         "reason": reason.strip(),
-        "changes": {f: {"before": _seal(cipher, f, before[f]), "after": _seal(cipher, f, v)}
-                    for f, v in cleaned.items()},
+        "changes": {
+            f: {"before": _seal(cipher, f, before[f]), "after": _seal(cipher, f, v)}
+            for f, v in cleaned.items()
+        },
         "approvals": [],
     }
-    instance = engine.start(session, DEFINITION, actor, subject_type="client",
-                            subject_id=client.id, data=data, comment=reason.strip(),
-                            request_id=request_id)
-    log.info("change request %s filed on client %s for %s", instance.id, client.id,
-             ", ".join(sorted(cleaned)))
+    instance = engine.start(
+        session,
+        DEFINITION,
+        actor,
+        subject_type="client",
+        subject_id=client.id,
+        data=data,
+        comment=reason.strip(),
+        request_id=request_id,
+    )
+    log.info(
+        "change request %s filed on client %s for %s",
+        instance.id,
+        client.id,
+        ", ".join(sorted(cleaned)),
+    )
     return instance
 
 
 def planned_diff(session: Session, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The request's ``{field: {"before", "after"}}``, decrypted (never store or send as is)."""
     cipher = session_cipher(session)
-    return {f: {"before": _unseal(cipher, ch.get("before")), "after": _unseal(cipher, ch.get("after"))}
-            for f, ch in (data.get("changes") or {}).items()}
+    return {
+        f: {"before": _unseal(cipher, ch.get("before")), "after": _unseal(cipher, ch.get("after"))}
+        for f, ch in (data.get("changes") or {}).items()
+    }
 
 
 @registry.effect("record_approval")
 def record_approval(ctx: FireContext) -> None:
     """Add who approved, with the roles that allowed it, to ``data['approvals']``."""
-    entry = {"by": ctx.actor.username,
-             "roles": sorted(ctx.actor.roles & ctx.transition.roles),
-             "at": clock.isoformat(ctx.now)}
-    ctx.instance.data = {**ctx.instance.data,
-                         "approvals": [*ctx.instance.data.get("approvals", []), entry]}
+    entry = {
+        "by": ctx.actor.username,
+        "roles": sorted(ctx.actor.roles & ctx.transition.roles),
+        "at": clock.isoformat(ctx.now),
+    }
+    ctx.instance.data = {
+        **ctx.instance.data,
+        "approvals": [*ctx.instance.data.get("approvals", []), entry],
+    }
     ctx.audit["approval"] = entry
 
 
@@ -206,10 +267,15 @@ def carry_timers(ctx: FireContext, triggers: list[str]) -> None:
     dest = ctx.dest or ctx.transition.dest
     for trigger in triggers:
         latest = ctx.session.execute(
-            select(Timer).where(Timer.instance_id == ctx.instance.id,
-                                Timer.state == ctx.from_state, Timer.trigger == trigger,
-                                Timer.status != "cancelled")
-            .order_by(Timer.id.desc()).limit(1)
+            select(Timer)
+            .where(
+                Timer.instance_id == ctx.instance.id,
+                Timer.state == ctx.from_state,
+                Timer.trigger == trigger,
+                Timer.status != "cancelled",
+            )
+            .order_by(Timer.id.desc())
+            .limit(1)
         ).scalar_one_or_none()
         if latest is not None:
             timers.schedule(ctx.session, ctx.instance, dest, trigger, latest.due_at)
@@ -228,24 +294,39 @@ def apply_sensitive_edit(ctx: FireContext) -> None:
         ctx.dest = "conflict"
         ctx.instance.data = {**data, "conflict_fields": stale}
         ctx.audit["conflict_fields"] = stale
-        log.info("change request %s not applied: %s changed since the request",
-                 ctx.instance.id, ", ".join(stale))
+        log.info(
+            "change request %s not applied: %s changed since the request",
+            ctx.instance.id,
+            ", ".join(stale),
+        )
         return
     approvals = data.get("approvals", [])
     approvers = [f"{a['by']} ({', '.join(a['roles'])})" for a in approvals]
-    written = set_sensitive_fields(ctx.session, client, {f: c["after"] for f, c in diff.items()},
-                                   ctx.actor, reason=data.get("reason", ""), approvers=approvers)
+    written = set_sensitive_fields(
+        ctx.session,
+        client,
+        {f: c["after"] for f, c in diff.items()},
+        ctx.actor,
+        reason=data.get("reason", ""),
+        approvers=approvers,
+    )
     if diff.get("blacklisted", {}).get("after") is True and client.status == "active":
         _suspend_blacklisted(ctx, client)
     elif diff.get("blacklisted", {}).get("after") is False and client.status == SUSPENDED:
         _reinstate_cleared(ctx, client)
-    ctx.audit.update({"client_id": client.id, "diff": mask_diff(written),
-                      "approvals": approvals})
+    ctx.audit.update({"client_id": client.id, "diff": mask_diff(written), "approvals": approvals})
 
 
 def _suspend_blacklisted(ctx: FireContext, client: Client) -> None:
-    if suspend_client(ctx.session, client, ctx.actor, at=ctx.now, instance_id=ctx.instance.id,
-                      reason="blacklisted", change_request=ctx.instance.id):
+    if suspend_client(
+        ctx.session,
+        client,
+        ctx.actor,
+        at=ctx.now,
+        instance_id=ctx.instance.id,
+        reason="blacklisted",
+        change_request=ctx.instance.id,
+    ):
         ctx.audit["status"] = [client.status_before_suspension, SUSPENDED]
 
 
@@ -259,26 +340,40 @@ def _reinstate_cleared(ctx: FireContext, client: Client) -> None:
     client.status_before_suspension = None
     client.version += 1
     client.updated_at = ctx.now
-    audit.record_event(ctx.session, client_stream(client.id), "client.reinstated", ctx.actor,
-                       subject=client_stream(client.id), instance_id=ctx.instance.id,
-                       payload={"status": [SUSPENDED, before], "reason": "blacklist lifted",
-                                "change_request": ctx.instance.id})
+    audit.record_event(
+        ctx.session,
+        client_stream(client.id),
+        "client.reinstated",
+        ctx.actor,
+        subject=client_stream(client.id),
+        instance_id=ctx.instance.id,
+        payload={
+            "status": [SUSPENDED, before],
+            "reason": "blacklist lifted",
+            "change_request": ctx.instance.id,
+        },
+    )
     ctx.audit["status"] = [SUSPENDED, before]
 
 
-def visible_request(session: Session, client_id: int, instance_id: int, actor: Actor) -> WorkflowInstance:
+def visible_request(
+    session: Session, client_id: int, instance_id: int, actor: Actor
+) -> WorkflowInstance:
     """Raises:
-        NotFound: no such change request on this client, or not visible to ``actor``."""
+    NotFound: no such change request on this client, or not visible to ``actor``."""
     instance = session.get(WorkflowInstance, instance_id)
-    if instance is not None and (instance.definition != DEFINITION
-                                 or instance.subject_id != client_id):
+    if instance is not None and (
+        instance.definition != DEFINITION or instance.subject_id != client_id
+    ):
         instance = None
-    return visibility.require_view(session, instance, actor, runtime.of(session).catalog,
-                                   instance_id)
+    return visibility.require_view(
+        session, instance, actor, runtime.of(session).catalog, instance_id
+    )
 
 
-def read_change_values(session: Session, client_id: int, instance_id: int,
-                       actor: Actor) -> dict[str, Any]:
+def read_change_values(
+    session: Session, client_id: int, instance_id: int, actor: Actor
+) -> dict[str, Any]:
     """A change request's before/after for checking it against documents: in full for the
     roles that see everything on a client, each such read of an encrypted value recorded
     in the client's audit stream (the caller commits); masked as in the case view otherwise.
@@ -290,31 +385,45 @@ def read_change_values(session: Session, client_id: int, instance_id: int,
     if not can_see_sensitive(actor.roles) or actor.is_system:
         return sensitive_edit_view(session, instance, actor)["changes"]
     diff = planned_diff(session, instance.data or {})
-    read = sorted(f for f, change in diff.items() if is_encrypted(f)
-                  and (change["before"] or change["after"]))
+    read = sorted(
+        f for f, change in diff.items() if is_encrypted(f) and (change["before"] or change["after"])
+    )
     if read:
-        audit.record_event(session, client_stream(client_id), "client.sensitive_read", actor,
-                           subject=client_stream(client_id), instance_id=instance.id,
-                           payload={"fields": read, "change_request": instance.id})
+        audit.record_event(
+            session,
+            client_stream(client_id),
+            "client.sensitive_read",
+            actor,
+            subject=client_stream(client_id),
+            instance_id=instance.id,
+            payload={"fields": read, "change_request": instance.id},
+        )
     return diff
 
 
 def add_demo_change_request(session: Session) -> None:
     """Demo data: sales1 asks for a new bank account on their first client that has one
     (risk officers, legal and managers find it in their inbox)."""
-    client = session.execute(
-        select(Client).where(Client.owner == "sales1").order_by(Client.id)
-    ).scalars().first()
+    client = (
+        session.execute(select(Client).where(Client.owner == "sales1").order_by(Client.id))
+        .scalars()
+        .first()
+    )
     if client is None or not client.bank_account:
         return
-    request_sensitive_edit(session, client.id, {"bank_account": "6228480099887766"},
-                           "demo: the client moved its settlement account (结算账户变更)",
-                           Actor("sales1", frozenset({"sales"})))
+    request_sensitive_edit(
+        session,
+        client.id,
+        {"bank_account": "6228480099887766"},
+        "demo: the client moved its settlement account (结算账户变更)",
+        Actor("sales1", frozenset({"sales"})),
+    )
 
 
 @registry.data_view(DEFINITION)
-def sensitive_edit_view(session: Session, instance: WorkflowInstance,
-                        actor: Actor) -> dict[str, Any]:
+def sensitive_edit_view(
+    session: Session, instance: WorkflowInstance, actor: Actor
+) -> dict[str, Any]:
     """The request's before/after as ``actor`` may see it: as the client record is masked
     for roles that do not see everything (sales: no credit limit, last 4 digits of a bank
     account); for the others as the audit diff is (bank account still last 4 digits only:

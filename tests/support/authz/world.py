@@ -45,8 +45,10 @@ PHONE = "13812341234"
 CAPITAL = 500_000_000
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 4 + b"\n%%EOF\n"
 OWNER_PDF = PDF + b"% uploaded by the client's owner\n"
-CHECKLIST = {k: {"finding": f"{k} checked", "risk": "low"}
-             for k in ("basic_info", "financials", "reputation", "legal_records", "compliance")}
+CHECKLIST = {
+    k: {"finding": f"{k} checked", "risk": "low"}
+    for k in ("basic_info", "financials", "reputation", "legal_records", "compliance")
+}
 RISK2 = Actor("risk2", frozenset({"risk_officer"}))
 _serial = itertools.count(1)
 
@@ -76,13 +78,22 @@ class World:
     def client(self, owner: str) -> int:
         """A prospect of ``owner`` rated S by screening (central SOE, 90 % state owned)."""
         with self.session() as s:
-            client = create_client(s, {
-                "name": f"华东精密制造有限公司 {next(_serial)}", "credit_code": self.credit_code(),
-                "legal_representative": "张伟", "industry": "制造业", "region": "上海",
-                "registered_capital": CAPITAL, "ownership_type": "central_soe",
-                "state_ownership_pct": 90, "bank_account": BANK_ACCOUNT,
-                "contacts": [{"name": "王芳", "phone": PHONE, "email": "wang@example.com"}],
-            }, sales(owner))
+            client = create_client(
+                s,
+                {
+                    "name": f"华东精密制造有限公司 {next(_serial)}",
+                    "credit_code": self.credit_code(),
+                    "legal_representative": "张伟",
+                    "industry": "制造业",
+                    "region": "上海",
+                    "registered_capital": CAPITAL,
+                    "ownership_type": "central_soe",
+                    "state_ownership_pct": 90,
+                    "bank_account": BANK_ACCOUNT,
+                    "contacts": [{"name": "王芳", "phone": PHONE, "email": "wang@example.com"}],
+                },
+                sales(owner),
+            )
             return client.id
 
     # --- cases ---------------------------------------------------------------------
@@ -100,8 +111,13 @@ class World:
         """(client, case): ``owner`` asks for a new bank account on their client."""
         client_id = self.client(owner)
         with self.session() as s:
-            case = request_sensitive_edit(s, client_id, {"bank_account": NEW_BANK_ACCOUNT},
-                                          "the client moved its settlement account", sales(owner))
+            case = request_sensitive_edit(
+                s,
+                client_id,
+                {"bank_account": NEW_BANK_ACCOUNT},
+                "the client moved its settlement account",
+                sales(owner),
+            )
             return client_id, case.id
 
     def due_diligence(self, owner: str, state: str) -> int:
@@ -112,8 +128,14 @@ class World:
         if state in ("collecting", "under_review"):
             self.fire(case, "start", RISK2)
             with self.session() as s:
-                evidence.attach(s, case, RISK2, io.BytesIO(PDF), filename="report.pdf",
-                                content_type="application/pdf")
+                evidence.attach(
+                    s,
+                    case,
+                    RISK2,
+                    io.BytesIO(PDF),
+                    filename="report.pdf",
+                    content_type="application/pdf",
+                )
         if state == "under_review":
             self.fire(case, "submit_for_review", RISK2, {"checklist": CHECKLIST})
         self.expect_state(case, state)
@@ -124,10 +146,19 @@ class World:
         to ``state`` by the owner."""
         client_id = self.client(owner)
         with self.session() as s:
-            raised = raise_alert(s, RISK2, {
-                "client_id": client_id, "level": "red", "category": "payment_overdue",
-                "title": "付款逾期 30 天", "details": "", "source": "manual",
-                "external_id": f"authz-{next(_serial)}"})
+            raised = raise_alert(
+                s,
+                RISK2,
+                {
+                    "client_id": client_id,
+                    "level": "red",
+                    "category": "payment_overdue",
+                    "title": "付款逾期 30 天",
+                    "details": "",
+                    "source": "manual",
+                    "external_id": f"authz-{next(_serial)}",
+                },
+            )
             alert_id, case = raised.alert.id, raised.instance.id
         if state in ("responded", "rectified"):
             self.fire(case, "respond", sales(owner), {"assessment": "overdue", "plan": "call"})
@@ -136,7 +167,9 @@ class World:
         self.expect_state(case, state)
         return alert_id, case
 
-    def fire(self, case: int, trigger: str, actor: Actor, payload: dict[str, Any] | None = None) -> None:
+    def fire(
+        self, case: int, trigger: str, actor: Actor, payload: dict[str, Any] | None = None
+    ) -> None:
         with self.session() as s:
             engine.fire(s, case, trigger, actor, payload or {}, comment="set-up")
 
@@ -145,7 +178,10 @@ class World:
             from workflow.records.models import WorkflowInstance
 
             instance = s.get(WorkflowInstance, case)
-            assert instance is not None and instance.state == state, (case, instance and instance.state)
+            assert instance is not None and instance.state == state, (
+                case,
+                instance and instance.state,
+            )
 
     def notification(self, username: str) -> int:
         with self.session() as s:
@@ -172,11 +208,13 @@ ROWS: dict[tuple[str, str], Row] = {}
 
 def row(route: str, *scenarios: str, writes: bool = False) -> Callable[[Any], Any]:
     """Register ``(setup, call)`` returned by the decorated factory for each scenario."""
+
     def register(factory: Callable[[], tuple[Setup, Call]]) -> Callable[[], tuple[Setup, Call]]:
         setup, call = factory()
         for scenario in scenarios or ("-",):
             ROWS[(route, scenario)] = Row(setup, call, writes)
         return factory
+
     return register
 
 
@@ -191,8 +229,13 @@ def get(path: str) -> Call:
 @row("POST /api/v1/auth/token")
 def _token() -> tuple[Setup, Call]:
     def call(api: Api, user: str | None, _ctx: Any) -> Any:
-        return api.call("POST", None, "/api/v1/auth/token", json={
-            "username": user or "nobody", "password": PASSWORD if user else "wrong-password"})
+        return api.call(
+            "POST",
+            None,
+            "/api/v1/auth/token",
+            json={"username": user or "nobody", "password": PASSWORD if user else "wrong-password"},
+        )
+
     return nothing, call
 
 
@@ -201,9 +244,12 @@ def _revoke_token() -> tuple[Setup, Call]:
     def call(api: Api, user: str | None, _ctx: Any) -> Any:
         headers = {}
         if user:  # a token of its own: the matrix's cached tokens must stay valid
-            fresh = api.client.post("/api/v1/auth/token", json={"username": user, "password": PASSWORD})
+            fresh = api.client.post(
+                "/api/v1/auth/token", json={"username": user, "password": PASSWORD}
+            )
             headers["Authorization"] = f"Bearer {fresh.get_json()['access_token']}"
         return api.call("DELETE", None, "/api/v1/auth/token", headers=headers)
+
     return nothing, call
 
 
@@ -212,19 +258,37 @@ def _openapi() -> tuple[Setup, Call]:
     return nothing, get("/api/v1/openapi.json")
 
 
-for _path in ("/api/v1/clients", "/api/v1/alerts", "/api/v1/notifications", "/api/v1/audit",
-              "/api/v1/audit/verify", "/api/v1/reports/closed-loops", "/api/v1/reports/sla",
-              "/api/v1/definitions", "/api/v1/tasks", "/api/v1/workflows"):
+for _path in (
+    "/api/v1/clients",
+    "/api/v1/alerts",
+    "/api/v1/notifications",
+    "/api/v1/audit",
+    "/api/v1/audit/verify",
+    "/api/v1/reports/closed-loops",
+    "/api/v1/reports/sla",
+    "/api/v1/definitions",
+    "/api/v1/tasks",
+    "/api/v1/workflows",
+):
     ROWS[(f"GET {_path}", "-")] = Row(nothing, get(_path), writes=False)
 ROWS[("GET /api/v1/definitions/<string:name>", "-")] = Row(
-    nothing, get("/api/v1/definitions/client_onboarding"), writes=False)
+    nothing, get("/api/v1/definitions/client_onboarding"), writes=False
+)
 
 
 @row("POST /api/v1/clients", "own", "other", writes=True)
 def _create_client() -> tuple[Setup, Call]:
     def call(api: Api, user: str | None, owner: str) -> Any:
-        return api.post(user, "/api/v1/clients", json={
-            "name": f"新客户 {next(_serial)}", "credit_code": World.credit_code(), "owner": owner})
+        return api.post(
+            user,
+            "/api/v1/clients",
+            json={
+                "name": f"新客户 {next(_serial)}",
+                "credit_code": World.credit_code(),
+                "owner": owner,
+            },
+        )
+
     return (lambda world, owner: owner), call
 
 
@@ -236,7 +300,10 @@ def _read_client() -> tuple[Setup, Call]:
 @row("PATCH /api/v1/clients/<int:client_id>", "own", "other", writes=True)
 def _edit_client() -> tuple[Setup, Call]:
     def call(api: Api, user: str | None, client: int) -> Any:
-        return api.patch(user, f"/api/v1/clients/{client}", json={"industry": f"批发业 {next(_serial)}"})
+        return api.patch(
+            user, f"/api/v1/clients/{client}", json={"industry": f"批发业 {next(_serial)}"}
+        )
+
     return World.client, call
 
 
@@ -251,8 +318,12 @@ def import_file(world: World, owner: str) -> bytes:
 
 
 def upload_csv(api: Api, user: str | None, content: bytes, query: str = "") -> Any:
-    return api.post(user, f"/api/v1/clients/import{query}",
-                    data={"file": (io.BytesIO(content), "clients.csv")}, content_type="multipart/form-data")
+    return api.post(
+        user,
+        f"/api/v1/clients/import{query}",
+        data={"file": (io.BytesIO(content), "clients.csv")},
+        content_type="multipart/form-data",
+    )
 
 
 @row("POST /api/v1/clients/import", "own", "other", writes=True)
@@ -263,32 +334,38 @@ def _import() -> tuple[Setup, Call]:
 @row("POST /api/v1/clients/<int:client_id>/admission", "own", "other", writes=True)
 def _admission() -> tuple[Setup, Call]:
     return World.client, lambda api, user, client: api.post(
-        user, f"/api/v1/clients/{client}/admission", json={})
+        user, f"/api/v1/clients/{client}/admission", json={}
+    )
 
 
 @row("POST /api/v1/clients/<int:client_id>/admission", "draft own", "draft other", writes=True)
 def _draft_admission() -> tuple[Setup, Call]:
     return World.client, lambda api, user, client: api.post(
-        user, f"/api/v1/clients/{client}/admission", json={"submit": False})
+        user, f"/api/v1/clients/{client}/admission", json={"submit": False}
+    )
 
 
 @row("POST /api/v1/clients/<int:client_id>/change-requests", "own", "other", writes=True)
 def _change_request() -> tuple[Setup, Call]:
     return World.client, lambda api, user, client: api.post(
-        user, f"/api/v1/clients/{client}/change-requests",
-        json={"changes": {"credit_limit": 1_000_000}, "reason": "new contract signed"})
+        user,
+        f"/api/v1/clients/{client}/change-requests",
+        json={"changes": {"credit_limit": 1_000_000}, "reason": "new contract signed"},
+    )
 
 
 @row("GET /api/v1/clients/<int:client_id>/change-requests/<int:instance_id>/values", "own", "other")
 def _change_values() -> tuple[Setup, Call]:
     return World.change_request, lambda api, user, ids: api.get(
-        user, f"/api/v1/clients/{ids[0]}/change-requests/{ids[1]}/values")
+        user, f"/api/v1/clients/{ids[0]}/change-requests/{ids[1]}/values"
+    )
 
 
 @row("POST /api/v1/clients/<int:client_id>/due-diligence", "own", "other", writes=True)
 def _open_review() -> tuple[Setup, Call]:
     return World.client, lambda api, user, client: api.post(
-        user, f"/api/v1/clients/{client}/due-diligence", json={})
+        user, f"/api/v1/clients/{client}/due-diligence", json={}
+    )
 
 
 def collecting(world: World, owner: str) -> int:
@@ -304,15 +381,22 @@ def _evidence_list() -> tuple[Setup, Call]:
 def _evidence_upload() -> tuple[Setup, Call]:
     def call(api: Api, user: str | None, case: int) -> Any:
         content = PDF + str(next(_serial)).encode()
-        return api.post(user, f"/api/v1/workflows/{case}/evidence", content_type="multipart/form-data",
-                        data={"file": (io.BytesIO(content), "more.pdf", "application/pdf")})
+        return api.post(
+            user,
+            f"/api/v1/workflows/{case}/evidence",
+            content_type="multipart/form-data",
+            data={"file": (io.BytesIO(content), "more.pdf", "application/pdf")},
+        )
+
     return collecting, call
 
 
 @row("GET /api/v1/workflows/<int:instance_id>/evidence/<string:sha256>", "own", "other")
 def _evidence_download() -> tuple[Setup, Call]:
     sha = hashlib.sha256(PDF).hexdigest()
-    return collecting, lambda api, user, case: api.get(user, f"/api/v1/workflows/{case}/evidence/{sha}")
+    return collecting, lambda api, user, case: api.get(
+        user, f"/api/v1/workflows/{case}/evidence/{sha}"
+    )
 
 
 def alert_with_files(world: World, owner: str) -> int:
@@ -320,41 +404,85 @@ def alert_with_files(world: World, owner: str) -> int:
     _, case = world.alert(owner, "responded")
     with world.session() as s:
         for actor, content in ((sales(owner), OWNER_PDF), (RISK2, PDF)):
-            evidence.attach(s, case, actor, io.BytesIO(content), filename="proof.pdf",
-                            content_type="application/pdf")
+            evidence.attach(
+                s,
+                case,
+                actor,
+                io.BytesIO(content),
+                filename="proof.pdf",
+                content_type="application/pdf",
+            )
     return case
 
 
 ROWS[("POST /api/v1/workflows/<int:instance_id>/evidence", "alert own")] = Row(
-    alert_with_files, ROWS[("POST /api/v1/workflows/<int:instance_id>/evidence", "own")].call, writes=False)
+    alert_with_files,
+    ROWS[("POST /api/v1/workflows/<int:instance_id>/evidence", "own")].call,
+    writes=False,
+)
 ROWS[("POST /api/v1/workflows/<int:instance_id>/evidence", "alert other")] = Row(
-    alert_with_files, ROWS[("POST /api/v1/workflows/<int:instance_id>/evidence", "own")].call, writes=False)
+    alert_with_files,
+    ROWS[("POST /api/v1/workflows/<int:instance_id>/evidence", "own")].call,
+    writes=False,
+)
 for _whose in ("own", "other"):
     for _who, _content in (("owner's", OWNER_PDF), ("risk's", PDF)):
-        ROWS[("GET /api/v1/workflows/<int:instance_id>/evidence/<string:sha256>", f"alert {_who} file {_whose}")] = Row(
-            alert_with_files, (lambda sha: lambda api, user, case: api.get(
-                user, f"/api/v1/workflows/{case}/evidence/{sha}"))(hashlib.sha256(_content).hexdigest()),
-            writes=False)
+        ROWS[
+            (
+                "GET /api/v1/workflows/<int:instance_id>/evidence/<string:sha256>",
+                f"alert {_who} file {_whose}",
+            )
+        ] = Row(
+            alert_with_files,
+            (
+                lambda sha: (
+                    lambda api, user, case: api.get(
+                        user, f"/api/v1/workflows/{case}/evidence/{sha}"
+                    )
+                )
+            )(hashlib.sha256(_content).hexdigest()),
+            writes=False,
+        )
 
 
 @row("POST /api/v1/alerts", "own", "other")
 def _raise_alert() -> tuple[Setup, Call]:
     def call(api: Api, user: str | None, client: int) -> Any:
-        return api.post(user, "/api/v1/alerts", json={
-            "client_id": client, "level": "yellow", "category": "negative_news", "title": "负面新闻"})
+        return api.post(
+            user,
+            "/api/v1/alerts",
+            json={
+                "client_id": client,
+                "level": "yellow",
+                "category": "negative_news",
+                "title": "负面新闻",
+            },
+        )
+
     return World.client, call
 
 
 def webhook(signed: bool) -> Call:
     def call(api: Api, user: str | None, client: int) -> Any:
-        body = json.dumps({"client_id": client, "level": "yellow", "category": "other",
-                           "title": "监测系统预警", "source": "monitor",
-                           "external_id": f"ext-{next(_serial)}"}).encode()
+        body = json.dumps(
+            {
+                "client_id": client,
+                "level": "yellow",
+                "category": "other",
+                "title": "监测系统预警",
+                "source": "monitor",
+                "external_id": f"ext-{next(_serial)}",
+            }
+        ).encode()
         headers = {"Content-Type": "application/json"}
         if signed:
             stamp = str(int(time.time()))
-            headers |= {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(WEBHOOK_SECRET, stamp, body)}
+            headers |= {
+                TIMESTAMP_HEADER: stamp,
+                SIGNATURE_HEADER: sign(WEBHOOK_SECRET, stamp, body),
+            }
         return api.call("POST", user, "/api/v1/alerts/webhook", data=body, headers=headers)
+
     return call
 
 
@@ -373,29 +501,34 @@ def _read_notification() -> tuple[Setup, Call]:
 
     def call(api: Api, user: str | None, notes: dict[str, int]) -> Any:
         return api.post(user, f"/api/v1/notifications/{notes[user or 'sales1']}/read")
+
     return setup, call
 
 
 ROWS[("POST /api/v1/notifications/read-all", "-")] = Row(
-    nothing, lambda api, user, _ctx: api.post(user, "/api/v1/notifications/read-all"), writes=False)
+    nothing, lambda api, user, _ctx: api.post(user, "/api/v1/notifications/read-all"), writes=False
+)
 
 
 @row("GET /api/v1/audit/export", "own", "other")
 def _export() -> tuple[Setup, Call]:
     return (lambda world, owner: world.change_request(owner)[1]), lambda api, user, case: api.get(
-        user, f"/api/v1/audit/export?instance_id={case}")
+        user, f"/api/v1/audit/export?instance_id={case}"
+    )
 
 
 @row("GET /api/v1/workflows/<int:instance_id>", "own", "other")
 def _read_case() -> tuple[Setup, Call]:
     return (lambda world, owner: world.admission(owner, "draft")), lambda api, user, case: api.get(
-        user, f"/api/v1/workflows/{case}")
+        user, f"/api/v1/workflows/{case}"
+    )
 
 
 @row("GET /api/v1/workflows/<int:instance_id>/audit", "own", "other")
 def _read_case_audit() -> tuple[Setup, Call]:
     return (lambda world, owner: world.admission(owner, "draft")), lambda api, user, case: api.get(
-        user, f"/api/v1/workflows/{case}/audit")
+        user, f"/api/v1/workflows/{case}/audit"
+    )
 
 
 # --- actions -----------------------------------------------------------------------------
@@ -415,6 +548,7 @@ def action_setup(definition: str, state: str) -> Setup:
         if definition == "due_diligence":
             return world.due_diligence(owner, state)
         return world.alert(owner, state)[1]
+
     return setup
 
 
@@ -422,6 +556,7 @@ def action_call(trigger: str) -> Call:
     def call(api: Api, user: str | None, case: int) -> Any:
         body = {"comment": "authorisation matrix", **PAYLOADS.get(trigger, {})}
         return api.post(user, f"/api/v1/workflows/{case}/actions/{trigger}", json=body)
+
     return call
 
 
@@ -432,14 +567,18 @@ def _action_rows() -> None:
         name, _whose = scenario.split(" ")
         definition, rest = name.split(".")
         trigger, state = rest.split("@")
-        ROWS[(ACTION, scenario)] = Row(action_setup(definition, state), action_call(trigger), writes=True)
+        ROWS[(ACTION, scenario)] = Row(
+            action_setup(definition, state), action_call(trigger), writes=True
+        )
 
 
 _action_rows()
 
 
 def owner_of(scenario: str) -> str:
-    return OWNERS[scenario.rsplit(" ", 1)[-1]] if " " in scenario else OWNERS.get(scenario, "sales1")
+    return (
+        OWNERS[scenario.rsplit(" ", 1)[-1]] if " " in scenario else OWNERS.get(scenario, "sales1")
+    )
 
 
 # --- malformed requests (roles before bodies) -----------------------------------------------
@@ -457,8 +596,12 @@ def openapi_operations(api: Api) -> dict[str, dict[str, Any]]:
     flask_paths = {}
     for rule in api.client.application.url_map.iter_rules():
         flask_paths[re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", r"{\1}", rule.rule)] = rule.rule
-    return {f"{method.upper()} {flask_paths[path]}": op for path, ops in doc["paths"].items()
-            for method, op in ops.items() if method != "parameters"}
+    return {
+        f"{method.upper()} {flask_paths[path]}": op
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if method != "parameters"
+    }
 
 
 def _with_query(path: str, values: dict[str, str]) -> str:
@@ -471,10 +614,19 @@ def _with_query(path: str, values: dict[str, str]) -> str:
 
 def _body(data: Any, content_type: str) -> Variant:
     def rewrite(path: str, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        kept = {k: v for k, v in kwargs.items() if k not in ("json", "data", "content_type", "headers")}
-        headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "content-type"}
-        return path, {**kept, "headers": headers, "data": data() if callable(data) else data,
-                      "content_type": content_type}
+        kept = {
+            k: v for k, v in kwargs.items() if k not in ("json", "data", "content_type", "headers")
+        }
+        headers = {
+            k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "content-type"
+        }
+        return path, {
+            **kept,
+            "headers": headers,
+            "data": data() if callable(data) else data,
+            "content_type": content_type,
+        }
+
     return rewrite
 
 
@@ -502,22 +654,43 @@ def _invalid_value(schema: dict[str, Any]) -> str | None:
 def malformed_variants(operation: dict[str, Any]) -> dict[str, Variant]:
     """Every malformed form of a request to ``operation``: an unknown query parameter
     (any operation), values its query parameters refuse, and bodies it cannot take."""
-    variants: dict[str, Variant] = {"an unknown query parameter": _query({"no_such_parameter": "1"})}
-    invalid = {p["name"]: _invalid_value(p.get("schema") or {}) for p in operation.get("parameters", [])
-               if p["in"] == "query"}
+    variants: dict[str, Variant] = {
+        "an unknown query parameter": _query({"no_such_parameter": "1"})
+    }
+    invalid = {
+        p["name"]: _invalid_value(p.get("schema") or {})
+        for p in operation.get("parameters", [])
+        if p["in"] == "query"
+    }
     if any(v is not None for v in invalid.values()):
-        variants["query values it refuses"] = _query({k: v for k, v in invalid.items() if v is not None})
+        variants["query values it refuses"] = _query(
+            {k: v for k, v in invalid.items() if v is not None}
+        )
     content = (operation.get("requestBody") or {}).get("content") or {}
     if "application/json" in content:
         variants["a JSON array for a body"] = _body(b'["not", "an", "object"]', "application/json")
         variants["unparseable JSON"] = _body(b'{"unfinished": ', "application/json")
         variants["a text body"] = _body(b"plain text", "text/plain")
-        variants["fields of the wrong type"] = _body(json.dumps({
-            "comment": 7, "expected_version": "first", "submit": "maybe", "changes": [],
-            "reason": 5, "name": [], "client_id": "one", "level": 3, "industry": {}}).encode(),
-            "application/json")
+        variants["fields of the wrong type"] = _body(
+            json.dumps(
+                {
+                    "comment": 7,
+                    "expected_version": "first",
+                    "submit": "maybe",
+                    "changes": [],
+                    "reason": 5,
+                    "name": [],
+                    "client_id": "one",
+                    "level": 3,
+                    "industry": {},
+                }
+            ).encode(),
+            "application/json",
+        )
     if "multipart/form-data" in content:
-        variants["a form without the file"] = _body(lambda: {"not_the_file": "x"}, "multipart/form-data")
+        variants["a form without the file"] = _body(
+            lambda: {"not_the_file": "x"}, "multipart/form-data"
+        )
     return variants
 
 

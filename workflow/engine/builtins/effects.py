@@ -18,18 +18,24 @@ def mark_breached(ctx: FireContext, notify_roles: list[str] | None = None) -> No
     breaches = int(ctx.instance.data.get("breaches", 0)) + 1
     ctx.instance.data = {**ctx.instance.data, "breaches": breaches}
     ctx.audit["breaches"] = breaches
-    ctx.enqueue("notify", {
-        "event": "sla_breached",
-        "instance_id": ctx.instance.id,
-        "state": ctx.from_state,
-        "definition": ctx.definition.name, "definition_version": ctx.definition.version,
-        "roles": list(notify_roles or []),
-        "breaches": breaches,
-    })
+    ctx.enqueue(
+        "notify",
+        {
+            "event": "sla_breached",
+            "instance_id": ctx.instance.id,
+            "state": ctx.from_state,
+            "definition": ctx.definition.name,
+            "definition_version": ctx.definition.version,
+            "roles": list(notify_roles or []),
+            "breaches": breaches,
+        },
+    )
 
 
 @registry.effect("store_payload")
-def store_payload(ctx: FireContext, key: str | None = None, fields: list[str] | None = None) -> None:
+def store_payload(
+    ctx: FireContext, key: str | None = None, fields: list[str] | None = None
+) -> None:
     """Keep the action's input (or some fields of it) in the case data under ``key``."""
     values: dict[str, Any] = {k: v for k, v in ctx.payload.items() if not fields or k in fields}
     entry = {**values, "by": ctx.actor.username, "at": ctx.now.isoformat() + "Z"}

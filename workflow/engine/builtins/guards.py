@@ -44,8 +44,10 @@ def actors_of(ctx: FireContext, triggers: list[str]) -> set[str]:
 def not_initiator(ctx: FireContext) -> str | None:
     """Nobody acts on their own request (maker-checker)."""
     if ctx.actor.username == ctx.instance.created_by:
-        return Message("sod.initiator",
-                       "segregation of duties: the person who started this case may not decide it")
+        return Message(
+            "sod.initiator",
+            "segregation of duties: the person who started this case may not decide it",
+        )
     return None
 
 
@@ -53,9 +55,15 @@ def not_initiator(ctx: FireContext) -> str | None:
 def not_actor_of(ctx: FireContext, triggers: list[str], reason: str | None = None) -> str | None:
     """The actor must not have done any of ``triggers`` on this case (e.g. two approvers)."""
     if ctx.actor.username in actors_of(ctx, triggers):
-        return Message("sod.repeat_actor", reason or (
-            f"segregation of duties: you already did {', '.join(triggers)} on this case; "
-            "another person must do this step"), triggers=list(triggers))
+        return Message(
+            "sod.repeat_actor",
+            reason
+            or (
+                f"segregation of duties: you already did {', '.join(triggers)} on this case; "
+                "another person must do this step"
+            ),
+            triggers=list(triggers),
+        )
     return None
 
 
@@ -63,8 +71,11 @@ def not_actor_of(ctx: FireContext, triggers: list[str], reason: str | None = Non
 def not_data_user(ctx: FireContext, key: str, reason: str | None = None) -> str | None:
     """The actor must not be the user recorded at ``data[key]`` (e.g. the analyst)."""
     if ctx.instance.data.get(key) == ctx.actor.username:
-        return Message("sod.data_user", reason or f"segregation of duties: the {key} may not do this step",
-                       key=key)
+        return Message(
+            "sod.data_user",
+            reason or f"segregation of duties: the {key} may not do this step",
+            key=key,
+        )
     return None
 
 
@@ -74,9 +85,15 @@ def no_roles(ctx: FireContext, roles: list[str], reason: str | None = None) -> s
     hold (e.g. auditors and admins never approve)."""
     held = sorted(ctx.actor.roles.intersection(roles))
     if held:
-        return Message("sod.no_roles", reason or (
-            f"segregation of duties: a user holding the role {', '.join(held)} may not do "
-            "this step, even with another role; ask an approver without it"), roles=held)
+        return Message(
+            "sod.no_roles",
+            reason
+            or (
+                f"segregation of duties: a user holding the role {', '.join(held)} may not do "
+                "this step, even with another role; ask an approver without it"
+            ),
+            roles=held,
+        )
     return None
 
 
@@ -84,9 +101,11 @@ def no_roles(ctx: FireContext, roles: list[str], reason: str | None = None) -> s
 def initiator_only(ctx: FireContext, reason: str | None = None) -> str | None:
     """Only the person who started the case may do this step (e.g. cancel a request)."""
     if ctx.actor.username != ctx.instance.created_by:
-        return Message("guard.initiator_only", reason or (
-            f"only {ctx.instance.created_by}, who started this case, may do this step"),
-            initiator=ctx.instance.created_by)
+        return Message(
+            "guard.initiator_only",
+            reason or (f"only {ctx.instance.created_by}, who started this case, may do this step"),
+            initiator=ctx.instance.created_by,
+        )
     return None
 
 

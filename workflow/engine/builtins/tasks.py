@@ -35,9 +35,15 @@ def fire_timer(ctx: TaskContext) -> None:
         log.info("timer %s skipped: instance left state %s", timer.id, timer.state)
         return
     try:
-        fire(ctx.session, timer.instance_id, timer.trigger or "", Actor.system("timer"),
-             comment=texts.say("comment.timer_due", timer=timer.id,
-                               due=f"{timer.due_at.isoformat()}Z"))
+        fire(
+            ctx.session,
+            timer.instance_id,
+            timer.trigger or "",
+            Actor.system("timer"),
+            comment=texts.say(
+                "comment.timer_due", timer=timer.id, due=f"{timer.due_at.isoformat()}Z"
+            ),
+        )
     except (IllegalState, Forbidden, ConditionNotMet) as exc:
         log.info("timer %s did not fire: %s", timer.id, exc.detail)
 
@@ -46,7 +52,8 @@ def users_with_roles(session: Any, roles: list[str]) -> list[str]:
     """Active usernames holding any of ``roles`` (roles are few; users are hundreds)."""
     wanted = set(roles)
     return sorted(
-        u.username for u in session.execute(select(User).where(User.active.is_(True))).scalars()
+        u.username
+        for u in session.execute(select(User).where(User.active.is_(True))).scalars()
         if wanted.intersection(u.roles or [])
     )
 
@@ -60,17 +67,31 @@ def notify(ctx: TaskContext) -> None:
     if args.get("roles"):
         recipients.update(users_with_roles(ctx.session, list(args["roles"])))
     if not args.get("title") and args.get("event") == "sla_breached":
-        args = {**args, **texts.notification(
-            "case.sla_breached", case=args.get("instance_id"), state=args.get("state"),
-            definition=args.get("definition"), version=args.get("definition_version"))}
+        args = {
+            **args,
+            **texts.notification(
+                "case.sla_breached",
+                case=args.get("instance_id"),
+                state=args.get("state"),
+                definition=args.get("definition"),
+                version=args.get("definition_version"),
+            ),
+        }
     title = args.get("title") or _default_title(args)
     for username in sorted(recipients):
-        ctx.session.add(Notification(
-            username=username, event=args.get("event", "info"), title=title[:255],
-            body=args.get("body", ""), instance_id=args.get("instance_id"),
-            code=args.get("code"), params=args.get("params") if args.get("code") else None,
-            outbox_id=ctx.outbox_id, created_at=ctx.now,
-        ))
+        ctx.session.add(
+            Notification(
+                username=username,
+                event=args.get("event", "info"),
+                title=title[:255],
+                body=args.get("body", ""),
+                instance_id=args.get("instance_id"),
+                code=args.get("code"),
+                params=args.get("params") if args.get("code") else None,
+                outbox_id=ctx.outbox_id,
+                created_at=ctx.now,
+            )
+        )
     for deliver in ctx.runtime.registry.channels:
         deliver(ctx, sorted(recipients), title)
 

@@ -21,19 +21,28 @@ registry = Registry()
 log = logging.getLogger(__name__)
 
 
-def suspend_for_alert(session: Session, client: Client, instance: WorkflowInstance,
-                      actor: Actor) -> None:
+def suspend_for_alert(
+    session: Session, client: Client, instance: WorkflowInstance, actor: Actor
+) -> None:
     """Suspend ``client`` for black alert ``instance``, remembering its former status."""
-    suspend_client(session, client, actor, at=instance.created_at, instance_id=instance.id,
-                   alert_instance=instance.id)
+    suspend_client(
+        session,
+        client,
+        actor,
+        at=instance.created_at,
+        instance_id=instance.id,
+        alert_instance=instance.id,
+    )
 
 
 def open_black_loops(session: Session, client_id: int, *, besides: int) -> int:
     rows = session.execute(
         select(WorkflowInstance.id, WorkflowInstance.data).where(
             WorkflowInstance.definition == "alert_remediation",
-            WorkflowInstance.subject_type == "client", WorkflowInstance.subject_id == client_id,
-            WorkflowInstance.is_open.is_(True), WorkflowInstance.id != besides,
+            WorkflowInstance.subject_type == "client",
+            WorkflowInstance.subject_id == client_id,
+            WorkflowInstance.is_open.is_(True),
+            WorkflowInstance.id != besides,
         )
     )
     return sum(1 for _id, data in rows if (data or {}).get("level") == "black")
@@ -60,7 +69,13 @@ def release_client(ctx: FireContext) -> None:
     client.status_before_suspension = None
     client.version += 1
     client.updated_at = ctx.now
-    audit.record_event(ctx.session, client_stream(client.id), "client.reinstated", ctx.actor,
-                       subject=f"client:{client.id}", instance_id=ctx.instance.id,
-                       payload={"status": [SUSPENDED, before], "alert_instance": ctx.instance.id})
+    audit.record_event(
+        ctx.session,
+        client_stream(client.id),
+        "client.reinstated",
+        ctx.actor,
+        subject=f"client:{client.id}",
+        instance_id=ctx.instance.id,
+        payload={"status": [SUSPENDED, before], "alert_instance": ctx.instance.id},
+    )
     ctx.audit["client_reinstated"] = before

@@ -38,8 +38,14 @@ log = logging.getLogger(__name__)
 
 DEFINITION = "alert_remediation"
 LEVELS = ("yellow", "red", "black")
-CATEGORIES = ("business_change", "negative_news", "litigation", "dishonest_debtor",
-              "payment_overdue", "other")
+CATEGORIES = (
+    "business_change",
+    "negative_news",
+    "litigation",
+    "dishonest_debtor",
+    "payment_overdue",
+    "other",
+)
 # Who may raise an alert through the API (SPEC 4.4: risk officers and the system).
 RAISERS = frozenset({"risk_officer", "manager", "system"})
 
@@ -71,14 +77,19 @@ def find_alert(session: Session, source: str, external_id: str) -> Alert | None:
 
 def authorize_raise(actor: Actor) -> None:
     """Raises:
-        Forbidden: the actor may not raise alerts."""
+    Forbidden: the actor may not raise alerts."""
     if not actor.has_any(RAISERS):
-        raise Forbidden("raising an alert needs one of the roles manager, risk_officer, system",
-                        rule="role", code="role.required", params={"roles": sorted(RAISERS)})
+        raise Forbidden(
+            "raising an alert needs one of the roles manager, risk_officer, system",
+            rule="role",
+            code="role.required",
+            params={"roles": sorted(RAISERS)},
+        )
 
 
-def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
-                request_id: str | None = None) -> Raised:
+def raise_alert(
+    session: Session, actor: Actor, fields: dict[str, Any], *, request_id: str | None = None
+) -> Raised:
     """Record an alert and start its loop, or return the loop already started for it.
 
     Raises:
@@ -94,13 +105,27 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
     _validate(fields)
     client = session.get(Client, fields["client_id"])
     if client is None:
-        raise ValidationFailed("the alert names an unknown client",
-                               errors={"client_id": [f"No client {fields['client_id']}; use an id "
-                                                     "from GET /api/v1/clients."]})
+        raise ValidationFailed(
+            "the alert names an unknown client",
+            errors={
+                "client_id": [
+                    f"No client {fields['client_id']}; use an id from GET /api/v1/clients."
+                ]
+            },
+        )
     now = clock.now()
-    alert = Alert(client_id=client.id, level=fields["level"], category=fields["category"],
-                  title=fields["title"], details=fields.get("details") or "", source=source,
-                  external_id=external_id, raised_by=actor.username, breaches=0, created_at=now)
+    alert = Alert(
+        client_id=client.id,
+        level=fields["level"],
+        category=fields["category"],
+        title=fields["title"],
+        details=fields.get("details") or "",
+        source=source,
+        external_id=external_id,
+        raised_by=actor.username,
+        breaches=0,
+        created_at=now,
+    )
     session.add(alert)
     # Flushed first: a concurrent intake of the same alert waits here on the unique
     # key and fails; the caller's transaction retry then finds this alert.
@@ -108,24 +133,54 @@ def raise_alert(session: Session, actor: Actor, fields: dict[str, Any], *,
     settings = definition_settings(session)
     owners = route(session, settings.get("routing") or {}, client, alert.level, alert.category)
     instance = engine.start(
-        session, DEFINITION, actor, subject_type="client", subject_id=client.id,
-        assignees=owners, request_id=request_id,
-        data={"alert_id": alert.id, "level": alert.level, "category": alert.category,
-              "title": alert.title, "source": source, "external_id": external_id,
-              "reopens": 0, "breaches": 0},
+        session,
+        DEFINITION,
+        actor,
+        subject_type="client",
+        subject_id=client.id,
+        assignees=owners,
+        request_id=request_id,
+        data={
+            "alert_id": alert.id,
+            "level": alert.level,
+            "category": alert.category,
+            "title": alert.title,
+            "source": source,
+            "external_id": external_id,
+            "reopens": 0,
+            "breaches": 0,
+        },
     )
     alert.instance_id = instance.id
     session.add_all(AlertOwner(alert_id=alert.id, username=u) for u in owners)
     instance.sla_due_at = arm_stage(session, instance, settings, "respond", now)
     if alert.level == "black":
         suspend_for_alert(session, client, instance, actor)
-    enqueue(session, "notify", {
-        "event": "alert_raised", "users": owners, "instance_id": instance.id,
-        **texts.notification("alert.raised", level=alert.level, title=alert.title,
-                             client=client.name, category=alert.category, details=alert.details),
-    }, instance_id=instance.id)
-    log.info("alert %s raised on client %s (level %s, instance %s)",
-             alert.id, client.id, alert.level, instance.id)
+    enqueue(
+        session,
+        "notify",
+        {
+            "event": "alert_raised",
+            "users": owners,
+            "instance_id": instance.id,
+            **texts.notification(
+                "alert.raised",
+                level=alert.level,
+                title=alert.title,
+                client=client.name,
+                category=alert.category,
+                details=alert.details,
+            ),
+        },
+        instance_id=instance.id,
+    )
+    log.info(
+        "alert %s raised on client %s (level %s, instance %s)",
+        alert.id,
+        client.id,
+        alert.level,
+        instance.id,
+    )
     return Raised(alert, instance, created=True)
 
 
@@ -138,11 +193,15 @@ def _instance(session: Session, alert: Alert) -> WorkflowInstance:
 def _validate(fields: dict[str, Any]) -> None:
     errors: dict[str, list[str]] = {}
     if fields.get("level") not in LEVELS:
-        errors["level"] = [Message("choice.one_of", f"Use one of {', '.join(LEVELS)}.",
-                                   choices=list(LEVELS))]
+        errors["level"] = [
+            Message("choice.one_of", f"Use one of {', '.join(LEVELS)}.", choices=list(LEVELS))
+        ]
     if fields.get("category") not in CATEGORIES:
-        errors["category"] = [Message("choice.one_of", f"Use one of {', '.join(CATEGORIES)}.",
-                                      choices=list(CATEGORIES))]
+        errors["category"] = [
+            Message(
+                "choice.one_of", f"Use one of {', '.join(CATEGORIES)}.", choices=list(CATEGORIES)
+            )
+        ]
     if not str(fields.get("title") or "").strip():
         errors["title"] = [Message("alert.title_required", "A title is required.")]
     if not isinstance(fields.get("client_id"), int):
@@ -163,22 +222,33 @@ def owners_of(session: Session, alert_ids: list[int]) -> dict[int, list[str]]:
     if alert_ids:
         for alert_id, username in session.execute(
             select(AlertOwner.alert_id, AlertOwner.username)
-            .where(AlertOwner.alert_id.in_(alert_ids)).order_by(AlertOwner.username)
+            .where(AlertOwner.alert_id.in_(alert_ids))
+            .order_by(AlertOwner.username)
         ):
             found[alert_id].append(username)
     return found
 
 
-def list_alerts(session: Session, actor: Actor, *, level: str | None = None,
-                state: str | None = None, client_id: int | None = None,
-                owner: str | None = None, breached: bool | None = None, limit: int = 50,
-                before_id: int | None = None) -> tuple[list[tuple[Alert, WorkflowInstance]], bool]:
+def list_alerts(
+    session: Session,
+    actor: Actor,
+    *,
+    level: str | None = None,
+    state: str | None = None,
+    client_id: int | None = None,
+    owner: str | None = None,
+    breached: bool | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> tuple[list[tuple[Alert, WorkflowInstance]], bool]:
     """Alerts visible to ``actor``, newest first; returns (page, more).
 
     ``breached`` means an SLA of the alert was breached at least once. People who do
     not see every case (sales) see the alerts on the clients they own now.
     """
-    stmt = select(Alert, WorkflowInstance).join(WorkflowInstance, WorkflowInstance.id == Alert.instance_id)
+    stmt = select(Alert, WorkflowInstance).join(
+        WorkflowInstance, WorkflowInstance.id == Alert.instance_id
+    )
     if level:
         stmt = stmt.where(Alert.level == level)
     if state:
@@ -186,13 +256,19 @@ def list_alerts(session: Session, actor: Actor, *, level: str | None = None,
     if client_id is not None:
         stmt = stmt.where(Alert.client_id == client_id)
     if owner:
-        stmt = stmt.where(exists().where(AlertOwner.alert_id == Alert.id, AlertOwner.username == owner))
+        stmt = stmt.where(
+            exists().where(AlertOwner.alert_id == Alert.id, AlertOwner.username == owner)
+        )
     if breached is not None:
         stmt = stmt.where(Alert.breaches > 0 if breached else Alert.breaches == 0)
     if not POLICY.sees_everything(actor):
         # as every case of a client (workflow.engine.visibility): its owner now sees it
-        stmt = stmt.where(exists().where(Client.id == Alert.client_id, Client.owner == actor.username))
+        stmt = stmt.where(
+            exists().where(Client.id == Alert.client_id, Client.owner == actor.username)
+        )
     if before_id is not None:
         stmt = stmt.where(Alert.id < before_id)
-    rows = [(a, i) for a, i in session.execute(stmt.order_by(Alert.id.desc()).limit(limit + 1)).all()]
+    rows = [
+        (a, i) for a, i in session.execute(stmt.order_by(Alert.id.desc()).limit(limit + 1)).all()
+    ]
     return rows[:limit], len(rows) > limit

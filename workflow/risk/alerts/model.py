@@ -43,5 +43,7 @@ class AlertOwner(Base):
 
     __tablename__ = "alert_owners"
 
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
     username: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

@@ -28,11 +28,16 @@ def matches(when: dict[str, Any], facts: dict[str, Any]) -> bool:
     return True
 
 
-def route(session: Session, routing: dict[str, Any], client: Client, level: str,
-          category: str) -> list[str]:
+def route(
+    session: Session, routing: dict[str, Any], client: Client, level: str, category: str
+) -> list[str]:
     """Usernames owning an alert of ``level``/``category`` on ``client`` (sorted, unique)."""
-    facts = {"level": level, "category": category, "region": client.region,
-             "industry": client.industry}
+    facts = {
+        "level": level,
+        "category": category,
+        "region": client.region,
+        "industry": client.industry,
+    }
     include_owner = bool(routing.get("client_owner", True))
     users: set[str] = set(routing.get("users") or [])
     roles: set[str] = set(routing.get("roles") or [])

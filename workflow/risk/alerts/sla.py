@@ -58,8 +58,9 @@ def _clock_time(text: str) -> dt.time:
     return dt.time(int(hours), int(minutes or 0))
 
 
-def add_business_time(start: datetime, span: timedelta, timezone: str,
-                      hours: dict[str, Any] | None = None) -> datetime:
+def add_business_time(
+    start: datetime, span: timedelta, timezone: str, hours: dict[str, Any] | None = None
+) -> datetime:
     """``start`` (naive UTC) plus ``span`` of working time; whole days are working days."""
     zone = ZoneInfo(timezone)
     opens = _clock_time((hours or {}).get("start", "09:00"))
@@ -82,11 +83,21 @@ def add_business_time(start: datetime, span: timedelta, timezone: str,
 
 
 def level_sla(settings: dict[str, Any], level: str) -> dict[str, Any]:
-    return {**DEFAULT_SLA.get(level, DEFAULT_SLA["yellow"]), **((settings.get("sla") or {}).get(level) or {})}
+    return {
+        **DEFAULT_SLA.get(level, DEFAULT_SLA["yellow"]),
+        **((settings.get("sla") or {}).get(level) or {}),
+    }
 
 
-def due_after(settings: dict[str, Any], level: str, stage: str, start: datetime,
-              key: str | None = None, *, timezone: str = "Asia/Shanghai") -> datetime:
+def due_after(
+    settings: dict[str, Any],
+    level: str,
+    stage: str,
+    start: datetime,
+    key: str | None = None,
+    *,
+    timezone: str = "Asia/Shanghai",
+) -> datetime:
     """When ``stage`` (or its ``repeat`` escalation when ``key='repeat'``) is due for ``level``."""
     sla = level_sla(settings, level)
     span = parse_duration(sla.get(key or stage) or sla[stage])
@@ -95,11 +106,21 @@ def due_after(settings: dict[str, Any], level: str, stage: str, start: datetime,
     return start + span
 
 
-def arm_stage(session: Session, instance: WorkflowInstance, settings: dict[str, Any], stage: str,
-              now: datetime) -> datetime:
+def arm_stage(
+    session: Session,
+    instance: WorkflowInstance,
+    settings: dict[str, Any],
+    stage: str,
+    now: datetime,
+) -> datetime:
     """Arm the escalation of ``stage`` for the instance's level; returns the due time."""
-    due = due_after(settings, instance.data["level"], stage, now,
-                    timezone=str(runtime.of(session).setting("RISKLOOP_TIMEZONE", "Asia/Shanghai")))
+    due = due_after(
+        settings,
+        instance.data["level"],
+        stage,
+        now,
+        timezone=str(runtime.of(session).setting("RISKLOOP_TIMEZONE", "Asia/Shanghai")),
+    )
     timers.schedule(session, instance, STAGE_STATE[stage], ESCALATE, due)
     return due
 
@@ -121,13 +142,29 @@ def alert_breached(ctx: FireContext) -> None:
     alert.breaches += 1
     alert.last_breached_at = ctx.now
     level = ctx.instance.data["level"]
-    nxt = due_after(ctx.definition.settings, level, stage, ctx.now, key="repeat",
-                    timezone=str(ctx.settings.get("RISKLOOP_TIMEZONE", "Asia/Shanghai")))
+    nxt = due_after(
+        ctx.definition.settings,
+        level,
+        stage,
+        ctx.now,
+        key="repeat",
+        timezone=str(ctx.settings.get("RISKLOOP_TIMEZONE", "Asia/Shanghai")),
+    )
     timers.schedule(ctx.session, ctx.instance, ctx.from_state, ESCALATE, nxt)
     ctx.audit.update({"stage": stage, "next_escalation_at": nxt.isoformat() + "Z"})
-    ctx.enqueue("notify", {
-        "event": "alert_breached", "users": list(ctx.instance.assignees or []),
-        "instance_id": ctx.instance.id,
-        **texts.notification("alert.breached", level=level, stage=stage, title=alert.title,
-                             alert=alert.id, breaches=ctx.instance.data.get("breaches", 1)),
-    })
+    ctx.enqueue(
+        "notify",
+        {
+            "event": "alert_breached",
+            "users": list(ctx.instance.assignees or []),
+            "instance_id": ctx.instance.id,
+            **texts.notification(
+                "alert.breached",
+                level=level,
+                stage=stage,
+                title=alert.title,
+                alert=alert.id,
+                breaches=ctx.instance.data.get("breaches", 1),
+            ),
+        },
+    )

@@ -33,29 +33,37 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def webhook_secret(settings: Mapping[str, Any]) -> str:
     """Raises:
-        AuthenticationFailed: no secret is configured, so no request can be verified."""
+    AuthenticationFailed: no secret is configured, so no request can be verified."""
     secret = config(settings, SECRET_SETTING)
     if not secret:
-        raise AuthenticationFailed(f"signed alert intake is off: set {SECRET_SETTING} on the server "
-                                   "and share it with the sender")
+        raise AuthenticationFailed(
+            f"signed alert intake is off: set {SECRET_SETTING} on the server "
+            "and share it with the sender"
+        )
     return str(secret)
 
 
-def verify(timestamp: str | None, signature: str | None, body: bytes,
-           settings: Mapping[str, Any]) -> None:
+def verify(
+    timestamp: str | None, signature: str | None, body: bytes, settings: Mapping[str, Any]
+) -> None:
     """Raises:
-        AuthenticationFailed: missing, malformed, wrong or stale signature."""
+    AuthenticationFailed: missing, malformed, wrong or stale signature."""
     secret = webhook_secret(settings)
     if not timestamp or not signature:
-        raise AuthenticationFailed(f"sign the request: send {TIMESTAMP_HEADER} (Unix seconds) and "
-                                   f"{SIGNATURE_HEADER}: sha256=HMAC-SHA256(secret, timestamp + '.' + body)")
+        raise AuthenticationFailed(
+            f"sign the request: send {TIMESTAMP_HEADER} (Unix seconds) and "
+            f"{SIGNATURE_HEADER}: sha256=HMAC-SHA256(secret, timestamp + '.' + body)"
+        )
     try:
         sent = datetime.fromtimestamp(int(timestamp), UTC).replace(tzinfo=None)
     except (ValueError, OverflowError, OSError) as exc:
         raise AuthenticationFailed(f"{TIMESTAMP_HEADER} must be Unix seconds") from exc
     if abs(clock.now() - sent) > MAX_SKEW:
-        raise AuthenticationFailed("the signature is older than 5 minutes (or from the future); "
-                                   "sign the request again with the current time")
+        raise AuthenticationFailed(
+            "the signature is older than 5 minutes (or from the future); "
+            "sign the request again with the current time"
+        )
     if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
-        raise AuthenticationFailed("the signature does not match the body; sign the exact raw body "
-                                   "with the shared secret")
+        raise AuthenticationFailed(
+            "the signature does not match the body; sign the exact raw body with the shared secret"
+        )

@@ -35,9 +35,21 @@ from workflow.risk.clients.service import (
 from workflow.risk.clients.validation import validate_client_fields
 from workflow.risk.onboarding import NOT_ADMISSIBLE, running_admission, start_admission
 
-PLAIN_COLUMNS = ("name", "credit_code", "legal_representative", "id_number", "industry", "region",
-                 "registered_capital", "established_on", "ownership_type", "state_ownership_pct",
-                 "bank_account", "owner", "tags")
+PLAIN_COLUMNS = (
+    "name",
+    "credit_code",
+    "legal_representative",
+    "id_number",
+    "industry",
+    "region",
+    "registered_capital",
+    "established_on",
+    "ownership_type",
+    "state_ownership_pct",
+    "bank_account",
+    "owner",
+    "tags",
+)
 CONTACT_COLUMNS = {"contact_name": "name", "contact_phone": "phone", "contact_email": "email"}
 FACT_COLUMNS = ("litigation_count", "negative_news_count", "payment_history")
 COLUMNS = PLAIN_COLUMNS + tuple(CONTACT_COLUMNS) + FACT_COLUMNS
@@ -57,12 +69,24 @@ class ImportReport:
     client_ids: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("dry_run", "rows", "created", "updated", "unchanged",
-                                              "submitted", "errors", "sensitive_differences")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "dry_run",
+                "rows",
+                "created",
+                "updated",
+                "unchanged",
+                "submitted",
+                "errors",
+                "sensitive_differences",
+            )
+        }
 
 
-def read_rows(content: bytes, filename: str,
-              settings: Mapping[str, Any] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_rows(
+    content: bytes, filename: str, settings: Mapping[str, Any] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """(spreadsheet row number, {column: cell}) for every non-empty data row.
 
     Raises:
@@ -76,14 +100,18 @@ def read_rows(content: bytes, filename: str,
     elif filename.lower().endswith(".csv"):
         table = read_csv(content, filename)
     else:
-        raise ValidationFailed(f"{filename}: import CSV (.csv) or Excel (.xlsx) files",
-                               errors={"file": ["Unsupported file type."]})
+        raise ValidationFailed(
+            f"{filename}: import CSV (.csv) or Excel (.xlsx) files",
+            errors={"file": ["Unsupported file type."]},
+        )
     header = [str(h or "").strip() for h in next(table, [])]
     unknown = [h for h in header if h and h not in COLUMNS]
     if unknown or "credit_code" not in header:
         raise ValidationFailed(
             f"{filename}: unknown column(s) {', '.join(unknown) or '-'}; the header needs credit_code "
-            f"and may use {', '.join(COLUMNS)}", errors={"header": [f"Unknown: {', '.join(unknown)}"]})
+            f"and may use {', '.join(COLUMNS)}",
+            errors={"header": [f"Unknown: {', '.join(unknown)}"]},
+        )
     for number, cells in enumerate(table, start=2):
         row = {h: c for h, c in zip(header, cells, strict=False) if h and c not in (None, "")}
         if row:
@@ -91,14 +119,18 @@ def read_rows(content: bytes, filename: str,
 
 
 def _unreadable_row(filename: str, number: int, problem: str) -> ValidationFailed:
-    return ValidationFailed(f"{filename}: row {number} cannot be read: {problem}; nothing was "
-                            "imported", errors={f"row {number}": [problem]})
+    return ValidationFailed(
+        f"{filename}: row {number} cannot be read: {problem}; nothing was imported",
+        errors={f"row {number}": [problem]},
+    )
 
 
-def _xlsx_rows(content: bytes, filename: str,
-               settings: Mapping[str, Any] | None = None) -> Iterator[list[Any]]:
-    check_zip(io.BytesIO(content), filename,
-              Limits.configured(settings) if settings is not None else None)
+def _xlsx_rows(
+    content: bytes, filename: str, settings: Mapping[str, Any] | None = None
+) -> Iterator[list[Any]]:
+    check_zip(
+        io.BytesIO(content), filename, Limits.configured(settings) if settings is not None else None
+    )
     from openpyxl import load_workbook
 
     try:
@@ -109,8 +141,11 @@ def _xlsx_rows(content: bytes, filename: str,
         sheet.reset_dimensions()
         header = list(next(sheet.iter_rows(max_row=1, values_only=True), ()))
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ValidationFailed(f"{filename} is not a readable .xlsx workbook ({type(exc).__name__}); "
-                               "save it again from Excel", errors={"file": [type(exc).__name__]}) from exc
+        raise ValidationFailed(
+            f"{filename} is not a readable .xlsx workbook ({type(exc).__name__}); "
+            "save it again from Excel",
+            errors={"file": [type(exc).__name__]},
+        ) from exc
     while header and header[-1] is None:
         header.pop()
     yield header
@@ -121,8 +156,11 @@ def _xlsx_rows(content: bytes, filename: str,
         try:
             values = next(rows, None)
         except Exception as exc:  # a damaged cell: a number that is not one, a missing string
-            raise _unreadable_row(filename, number, f"a damaged cell ({type(exc).__name__}); save "
-                                  "the workbook again from Excel") from exc
+            raise _unreadable_row(
+                filename,
+                number,
+                f"a damaged cell ({type(exc).__name__}); save the workbook again from Excel",
+            ) from exc
         if values is None:
             return
         yield list(values)
@@ -139,7 +177,9 @@ def row_fields(row: dict[str, Any]) -> dict[str, Any]:
             data[column] = value.isoformat() if hasattr(value, "isoformat") else str(value).strip()
     if "tags" in data:
         data["tags"] = [t.strip() for t in data["tags"].replace(";", ",").split(",") if t.strip()]
-    contact = {key: str(row[column]).strip() for column, key in CONTACT_COLUMNS.items() if column in row}
+    contact = {
+        key: str(row[column]).strip() for column, key in CONTACT_COLUMNS.items() if column in row
+    }
     if contact:
         data["contacts"] = [contact]
     facts: dict[str, Any] = {}
@@ -167,8 +207,11 @@ def _count(text: str) -> int | str:
 def _messages(messages: Any) -> list[str]:
     """Field messages as lines; a nested field's are prefixed with its name (``litigation_count: …``)."""
     if isinstance(messages, dict):
-        return [f"{key}: {text}" if isinstance(key, str) else text
-                for key, value in messages.items() for text in _messages(value)]
+        return [
+            f"{key}: {text}" if isinstance(key, str) else text
+            for key, value in messages.items()
+            for text in _messages(value)
+        ]
     if isinstance(messages, list):
         return [text for message in messages for text in _messages(message)]
     return [str(messages)]
@@ -176,13 +219,21 @@ def _messages(messages: Any) -> list[str]:
 
 def _row_errors(number: int, exc: RiskloopError) -> list[dict[str, Any]]:
     errors = exc.extra.get("errors") or {"_row": [exc.detail]}
-    return [{"row": number, "field": str(name), "messages": _messages(messages)}
-            for name, messages in errors.items()]
+    return [
+        {"row": number, "field": str(name), "messages": _messages(messages)}
+        for name, messages in errors.items()
+    ]
 
 
-def import_clients(session: Session, rows: Iterator[tuple[int, dict[str, Any]]], actor: Actor, *,
-                   dry_run: bool, default_owner: str | None = None,
-                   progress: Callable[[int], None] | None = None) -> ImportReport:
+def import_clients(
+    session: Session,
+    rows: Iterator[tuple[int, dict[str, Any]]],
+    actor: Actor,
+    *,
+    dry_run: bool,
+    default_owner: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Check every row, then (unless ``dry_run`` or a row is bad) create or update the clients
     inside the caller's transaction; ``progress(1)`` is called per row."""
     report = ImportReport(dry_run=dry_run)
@@ -191,8 +242,10 @@ def import_clients(session: Session, rows: Iterator[tuple[int, dict[str, Any]]],
     for number, row in rows:
         report.rows += 1
         if report.rows > MAX_ROWS:
-            raise ValidationFailed(f"import at most {MAX_ROWS} rows per file; split the file",
-                                   errors={"file": ["Too many rows."]})
+            raise ValidationFailed(
+                f"import at most {MAX_ROWS} rows per file; split the file",
+                errors={"file": ["Too many rows."]},
+            )
         try:
             data = validate_client_fields(row_fields(row), partial=False)
         except ValidationFailed as exc:
@@ -200,17 +253,31 @@ def import_clients(session: Session, rows: Iterator[tuple[int, dict[str, Any]]],
             continue
         code = data["credit_code"]
         if code in seen:
-            report.errors.append({"row": number, "field": "credit_code",
-                                  "messages": [f"Also in row {seen[code]}; keep one row per client."]})
+            report.errors.append(
+                {
+                    "row": number,
+                    "field": "credit_code",
+                    "messages": [f"Also in row {seen[code]}; keep one row per client."],
+                }
+            )
             continue
         seen[code] = number
-        existing = session.execute(select(Client).where(Client.credit_code == code)).scalar_one_or_none()
+        existing = session.execute(
+            select(Client).where(Client.credit_code == code)
+        ).scalar_one_or_none()
         if existing is not None and not _may_edit(existing, actor):
             # Refused before any comparison: a dry run must not tell a sales user whether
             # a guessed value (a bank account) matches another owner's client.
-            report.errors.append({"row": number, "field": "credit_code", "messages": [
-                "This client is owned by another sales user; only its owner, a risk officer "
-                "or a manager may update it."]})
+            report.errors.append(
+                {
+                    "row": number,
+                    "field": "credit_code",
+                    "messages": [
+                        "This client is owned by another sales user; only its owner, a risk officer "
+                        "or a manager may update it."
+                    ],
+                }
+            )
             continue
         if existing is None:
             if "owner" not in data and default_owner:
@@ -255,7 +322,9 @@ def _split(data: dict[str, Any], existing: Client) -> tuple[dict[str, Any], dict
     return changes, sensitive
 
 
-def _classify(report: ImportReport, number: int, data: dict[str, Any], existing: Client | None) -> None:
+def _classify(
+    report: ImportReport, number: int, data: dict[str, Any], existing: Client | None
+) -> None:
     if existing is None:
         report.created += 1
         return
@@ -267,16 +336,28 @@ def _classify(report: ImportReport, number: int, data: dict[str, Any], existing:
         report.unchanged += 1
 
 
-def _report_sensitive(report: ImportReport, number: int, client: Client, sensitive: dict[str, Any]) -> None:
+def _report_sensitive(
+    report: ImportReport, number: int, client: Client, sensitive: dict[str, Any]
+) -> None:
     for name in sorted(sensitive):
-        report.sensitive_differences.append({
-            "row": number, "client_id": client.id, "field": name,
-            "message": f"not changed: file a change request at POST /api/v1/clients/{client.id}/change-requests",
-        })
+        report.sensitive_differences.append(
+            {
+                "row": number,
+                "client_id": client.id,
+                "field": name,
+                "message": f"not changed: file a change request at POST /api/v1/clients/{client.id}/change-requests",
+            }
+        )
 
 
-def _write(session: Session, report: ImportReport, number: int, data: dict[str, Any],
-           existing: Client | None, actor: Actor) -> None:
+def _write(
+    session: Session,
+    report: ImportReport,
+    number: int,
+    data: dict[str, Any],
+    existing: Client | None,
+    actor: Actor,
+) -> None:
     if existing is None:
         client = create_client(session, data, actor)
         report.created += 1
@@ -294,13 +375,21 @@ def _write(session: Session, report: ImportReport, number: int, data: dict[str, 
 
 def authorize_import(actor: Actor) -> None:
     """Raises:
-        Forbidden: the actor may not write clients (checked before the file is read)."""
+    Forbidden: the actor may not write clients (checked before the file is read)."""
     require_editor(None, actor, "importing clients")
 
 
-def run_import(session: Session, content: bytes, filename: str, actor: Actor, *, dry_run: bool,
-               submit: bool = False, default_owner: str | None = None,
-               progress: Callable[[int], None] | None = None) -> ImportReport:
+def run_import(
+    session: Session,
+    content: bytes,
+    filename: str,
+    actor: Actor,
+    *,
+    dry_run: bool,
+    submit: bool = False,
+    default_owner: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Import a file inside the caller's transaction and optionally submit every imported
     client for admission (those not already admitted or under way).
 
@@ -309,19 +398,32 @@ def run_import(session: Session, content: bytes, filename: str, actor: Actor, *,
         ValidationFailed: a bad file or any bad row (nothing is imported; ``extra['report']``).
     """
     authorize_import(actor)
-    report = import_clients(session, read_rows(content, filename, runtime.of(session).settings), actor, dry_run=dry_run,
-                            default_owner=default_owner, progress=progress)
+    report = import_clients(
+        session,
+        read_rows(content, filename, runtime.of(session).settings),
+        actor,
+        dry_run=dry_run,
+        default_owner=default_owner,
+        progress=progress,
+    )
     if report.errors and not dry_run:
         raise ValidationFailed(
             f"{filename}: {len({e['row'] for e in report.errors})} bad row(s); nothing was "
             "imported (run a dry run to see them all)",
             errors={f"row {e['row']}: {e['field']}": e["messages"] for e in report.errors},
-            report=report.to_dict())
+            report=report.to_dict(),
+        )
     if submit and not dry_run:
         for client_id in report.client_ids:
             client = session.get(Client, client_id)
-            if client is None or client.status in NOT_ADMISSIBLE or running_admission(session, client_id):
+            if (
+                client is None
+                or client.status in NOT_ADMISSIBLE
+                or running_admission(session, client_id)
+            ):
                 continue
-            start_admission(session, client_id, actor, comment=texts.say("comment.batch_import", file=filename))
+            start_admission(
+                session, client_id, actor, comment=texts.say("comment.batch_import", file=filename)
+            )
             report.submitted += 1
     return report

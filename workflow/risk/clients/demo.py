@@ -16,33 +16,90 @@ from workflow.risk.screening.watchlist import import_watchlist
 _TODAY = date.today()
 DEMO_CLIENTS: list[tuple[str, bool, dict[str, Any]]] = [
     # (owner, submit for admission, fields)
-    ("sales1", True, {"name": "中国示例能源集团有限公司", "credit_code": make_credit_code("91110000100000011"),
-                      "ownership_type": "central_soe", "state_ownership_pct": 95,
-                      "registered_capital": 5_000_000_000, "industry": "energy", "region": "北京市",
-                      "legal_representative": "王建国", "established_on": "1998-06-01",
-                      "contacts": [{"name": "周敏", "phone": "13800138001", "email": "zhou@example.com"}],
-                      "bank_account": "6222020200112233445"}),
-    ("sales1", True, {"name": "上海示例精密制造有限公司", "credit_code": make_credit_code("91310000100000022"),
-                      "ownership_type": "private", "registered_capital": 200_000_000,
-                      "established_on": "2008-03-15", "industry": "manufacturing", "region": "上海市",
-                      "contacts": [{"name": "陈静", "phone": "13900139002", "email": None}]}),
-    ("sales2", False, {"name": "杭州示例电子商务有限公司", "credit_code": make_credit_code("91330100100000033"),
-                       "ownership_type": "private", "registered_capital": 20_000_000,
-                       "established_on": _TODAY.replace(year=_TODAY.year - 4).isoformat(),
-                       "industry": "e-commerce", "region": "浙江省杭州市",
-                       "facts": {"litigation_count": 1, "payment_history": "minor_delays"}}),
-    ("sales2", True, {"name": "成都示例建材有限公司", "credit_code": make_credit_code("91510100100000044"),
-                      "ownership_type": "private", "registered_capital": 2_000_000,
-                      "established_on": _TODAY.replace(year=_TODAY.year - 2).isoformat(),
-                      "industry": "construction", "region": "四川省成都市",
-                      "facts": {"litigation_count": 3, "negative_news_count": 1,
-                                "payment_history": "minor_delays"}}),
-    ("sales1", True, {"name": "广州示例贸易有限公司", "credit_code": make_credit_code("91440100100000055"),
-                      "ownership_type": "private", "registered_capital": 10_000_000,
-                      "industry": "trade", "region": "广东省广州市"}),
+    (
+        "sales1",
+        True,
+        {
+            "name": "中国示例能源集团有限公司",
+            "credit_code": make_credit_code("91110000100000011"),
+            "ownership_type": "central_soe",
+            "state_ownership_pct": 95,
+            "registered_capital": 5_000_000_000,
+            "industry": "energy",
+            "region": "北京市",
+            "legal_representative": "王建国",
+            "established_on": "1998-06-01",
+            "contacts": [{"name": "周敏", "phone": "13800138001", "email": "zhou@example.com"}],
+            "bank_account": "6222020200112233445",
+        },
+    ),
+    (
+        "sales1",
+        True,
+        {
+            "name": "上海示例精密制造有限公司",
+            "credit_code": make_credit_code("91310000100000022"),
+            "ownership_type": "private",
+            "registered_capital": 200_000_000,
+            "established_on": "2008-03-15",
+            "industry": "manufacturing",
+            "region": "上海市",
+            "contacts": [{"name": "陈静", "phone": "13900139002", "email": None}],
+        },
+    ),
+    (
+        "sales2",
+        False,
+        {
+            "name": "杭州示例电子商务有限公司",
+            "credit_code": make_credit_code("91330100100000033"),
+            "ownership_type": "private",
+            "registered_capital": 20_000_000,
+            "established_on": _TODAY.replace(year=_TODAY.year - 4).isoformat(),
+            "industry": "e-commerce",
+            "region": "浙江省杭州市",
+            "facts": {"litigation_count": 1, "payment_history": "minor_delays"},
+        },
+    ),
+    (
+        "sales2",
+        True,
+        {
+            "name": "成都示例建材有限公司",
+            "credit_code": make_credit_code("91510100100000044"),
+            "ownership_type": "private",
+            "registered_capital": 2_000_000,
+            "established_on": _TODAY.replace(year=_TODAY.year - 2).isoformat(),
+            "industry": "construction",
+            "region": "四川省成都市",
+            "facts": {
+                "litigation_count": 3,
+                "negative_news_count": 1,
+                "payment_history": "minor_delays",
+            },
+        },
+    ),
+    (
+        "sales1",
+        True,
+        {
+            "name": "广州示例贸易有限公司",
+            "credit_code": make_credit_code("91440100100000055"),
+            "ownership_type": "private",
+            "registered_capital": 10_000_000,
+            "industry": "trade",
+            "region": "广东省广州市",
+        },
+    ),
 ]
-DEMO_WATCHLIST = [{"credit_code": make_credit_code("91440100100000055"), "name": "广州示例贸易有限公司",
-                   "list": "blacklist", "reason": "demo: contract fraud (合同诈骗)"}]
+DEMO_WATCHLIST = [
+    {
+        "credit_code": make_credit_code("91440100100000055"),
+        "name": "广州示例贸易有限公司",
+        "list": "blacklist",
+        "reason": "demo: contract fraud (合同诈骗)",
+    }
+]
 
 
 def add_demo_clients(session: Session) -> None:

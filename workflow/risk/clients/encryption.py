@@ -54,12 +54,15 @@ def count_encrypted(session: Session) -> int:
     total = 0
     for target in encrypted_columns():
         tbl, _, value = _raw(target)
-        total += session.execute(select(func.count()).select_from(tbl).where(value.is_not(None))).scalar_one()
+        total += session.execute(
+            select(func.count()).select_from(tbl).where(value.is_not(None))
+        ).scalar_one()
     return total
 
 
-def rotate_all(session: Session, *, batch: int = 500,
-               progress: Callable[[int], None] | None = None) -> dict[str, int]:
+def rotate_all(
+    session: Session, *, batch: int = 500, progress: Callable[[int], None] | None = None
+) -> dict[str, int]:
     """Re-encrypt every value not yet under the newest key; commits per batch.
 
     Returns how many values were rewritten per ``table.column``.
@@ -75,7 +78,9 @@ def rotate_all(session: Session, *, batch: int = 500,
         for rows in _batches(session, tbl, key, value, batch):
             for row_id, token in rows:
                 if not cipher.is_current(token):
-                    session.execute(update(tbl).where(key == row_id).values({value: cipher.rotate(token)}))
+                    session.execute(
+                        update(tbl).where(key == row_id).values({value: cipher.rotate(token)})
+                    )
                     done += 1
             session.commit()
             if progress is not None:
@@ -84,11 +89,14 @@ def rotate_all(session: Session, *, batch: int = 500,
     return rewritten
 
 
-def _batches(session: Session, tbl: TableClause, key: ColumnClause[Any], value: ColumnClause[Any],
-             size: int) -> Iterator[list[tuple[int, str]]]:
+def _batches(
+    session: Session, tbl: TableClause, key: ColumnClause[Any], value: ColumnClause[Any], size: int
+) -> Iterator[list[tuple[int, str]]]:
     last = None
     while True:
-        stmt = select(key, value).select_from(tbl).where(value.is_not(None)).order_by(key).limit(size)
+        stmt = (
+            select(key, value).select_from(tbl).where(value.is_not(None)).order_by(key).limit(size)
+        )
         if last is not None:
             stmt = stmt.where(key > last)
         rows = [(r[0], r[1]) for r in session.execute(stmt)]

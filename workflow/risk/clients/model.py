@@ -22,12 +22,26 @@ from workflow.platform.db import Base, BigId, JsonType
 registry = Registry()
 
 STATUSES = ("prospect", "pending_admission", "active", "suspended", "rejected", "offboarded")
-OWNERSHIP_TYPES = ("central_soe", "local_soe", "private", "foreign", "individual", "collective", "other")
+OWNERSHIP_TYPES = (
+    "central_soe",
+    "local_soe",
+    "private",
+    "foreign",
+    "individual",
+    "collective",
+    "other",
+)
 RATINGS = ("S", "A", "B", "C", "D")
 RISK_LEVELS = ("low", "medium", "high")
 # Changed only through a dual approval (SPEC 2, 4.3); a direct PATCH is refused with 409.
-SENSITIVE_FIELDS = ("credit_limit", "bank_account", "legal_representative", "blacklisted",
-                    "rating", "risk_level")
+SENSITIVE_FIELDS = (
+    "credit_limit",
+    "bank_account",
+    "legal_representative",
+    "blacklisted",
+    "rating",
+    "risk_level",
+)
 
 
 class Client(Base):
@@ -77,10 +91,12 @@ def client_stream(client_id: int) -> str:
 
 def get_client(session: Session, client_id: int, *, lock: bool = False) -> Client:
     """Raises:
-        NotFound: no such client."""
+    NotFound: no such client."""
     if lock:
         client = session.execute(
-            select(Client).where(Client.id == client_id).with_for_update()
+            select(Client)
+            .where(Client.id == client_id)
+            .with_for_update()
             .execution_options(populate_existing=True)
         ).scalar_one_or_none()
     else:
@@ -98,4 +114,6 @@ def client_owner(session: Session, client_id: int) -> str | None:
 
 @registry.subject_owner_batch("client")
 def client_owners(session: Session, client_ids: list[int]) -> dict[int, str | None]:
-    return dict(session.execute(select(Client.id, Client.owner).where(Client.id.in_(client_ids))).all())
+    return dict(
+        session.execute(select(Client.id, Client.owner).where(Client.id.in_(client_ids))).all()
+    )

@@ -44,12 +44,16 @@ def visible_client(session: Session, client_id: int, actor: Actor, *, lock: bool
 
 def read_client(session: Session, client_id: int, actor: Actor) -> Client:
     """Raises:
-        Forbidden: a role that reads no client (checked first, whether the client exists or not).
-        NotFound: no such client, or a sales user asking for a client owned by someone else."""
+    Forbidden: a role that reads no client (checked first, whether the client exists or not).
+    NotFound: no such client, or a sales user asking for a client owned by someone else."""
     if not _sees_all(actor) and "sales" not in actor.roles:
-        raise Forbidden("reading the client archive needs one of the roles "
-                        f"{', '.join(sorted(ARCHIVE_ROLES | {'sales'}))}", rule="role",
-                        code="role.required", params={"roles": sorted(ARCHIVE_ROLES | {"sales"})})
+        raise Forbidden(
+            "reading the client archive needs one of the roles "
+            f"{', '.join(sorted(ARCHIVE_ROLES | {'sales'}))}",
+            rule="role",
+            code="role.required",
+            params={"roles": sorted(ARCHIVE_ROLES | {"sales"})},
+        )
     return visible_client(session, client_id, actor)
 
 
@@ -58,8 +62,14 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def list_clients(session: Session, actor: Actor, filters: Mapping[str, Any], *, limit: int,
-                 before_id: int | None = None) -> tuple[list[Client], int | None]:
+def list_clients(
+    session: Session,
+    actor: Actor,
+    filters: Mapping[str, Any],
+    *,
+    limit: int,
+    before_id: int | None = None,
+) -> tuple[list[Client], int | None]:
     """Clients matching ``filters`` (status, rating, risk_level, owner; ``q`` searches name
     and credit code), newest first; returns the page and the cursor of the next one."""
     stmt = select(Client).order_by(Client.id.desc())
@@ -70,8 +80,12 @@ def list_clients(session: Session, actor: Actor, filters: Mapping[str, Any], *, 
             stmt = stmt.where(getattr(Client, key) == filters[key])
     text = (filters.get("q") or "").strip()
     if text:
-        stmt = stmt.where(or_(func.lower(Client.name).like(_like(text.lower()), escape="\\"),
-                              Client.credit_code.like(_like(text.upper()), escape="\\")))
+        stmt = stmt.where(
+            or_(
+                func.lower(Client.name).like(_like(text.lower()), escape="\\"),
+                Client.credit_code.like(_like(text.upper()), escape="\\"),
+            )
+        )
     if before_id is not None:
         stmt = stmt.where(Client.id < before_id)
     rows = list(session.execute(stmt.limit(limit + 1)).scalars())

@@ -44,11 +44,34 @@ EDITOR_ROLES = frozenset({"sales", "risk_officer", "manager"})
 CODE_EDITABLE_STATUSES = frozenset({"prospect", "rejected"})
 SYSTEM_SET_ON_CREATE = ("credit_limit", "rating", "risk_level", "blacklisted")
 RECORD_FIELDS = (
-    "id", "name", "credit_code", "legal_representative", "id_number", "industry", "region",
-    "registered_capital", "established_on", "ownership_type", "state_ownership_pct",
-    "contacts", "bank_account", "credit_limit", "rating", "risk_score", "risk_level",
-    "status", "owner", "blacklisted", "tags", "contracts", "facts", "screening", "version",
-    "created_by", "created_at", "updated_at",
+    "id",
+    "name",
+    "credit_code",
+    "legal_representative",
+    "id_number",
+    "industry",
+    "region",
+    "registered_capital",
+    "established_on",
+    "ownership_type",
+    "state_ownership_pct",
+    "contacts",
+    "bank_account",
+    "credit_limit",
+    "rating",
+    "risk_score",
+    "risk_level",
+    "status",
+    "owner",
+    "blacklisted",
+    "tags",
+    "contracts",
+    "facts",
+    "screening",
+    "version",
+    "created_by",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -79,26 +102,39 @@ def sensitive_values(client: Client) -> dict[str, Any]:
 
 def require_editor(client: Client | None, actor: Actor, what: str) -> None:
     """Raises:
-        Forbidden: the actor may not write clients, or (sales) not this one."""
+    Forbidden: the actor may not write clients, or (sales) not this one."""
     if actor.is_system:
         return
     if not actor.has_any(EDITOR_ROLES):
-        raise Forbidden(f"{what} needs one of the roles {', '.join(sorted(EDITOR_ROLES))}",
-                        rule="role", code="role.required", params={"roles": sorted(EDITOR_ROLES)})
-    if client is not None and not actor.has_any(EDITOR_ROLES - {"sales"}) \
-            and client.owner != actor.username:
-        raise Forbidden(f"client {client.id} is owned by another sales user; only its owner, "
-                        "a risk officer or a manager may edit it", rule="owner",
-                        code="client.owner", params={"client_id": client.id})
+        raise Forbidden(
+            f"{what} needs one of the roles {', '.join(sorted(EDITOR_ROLES))}",
+            rule="role",
+            code="role.required",
+            params={"roles": sorted(EDITOR_ROLES)},
+        )
+    if (
+        client is not None
+        and not actor.has_any(EDITOR_ROLES - {"sales"})
+        and client.owner != actor.username
+    ):
+        raise Forbidden(
+            f"client {client.id} is owned by another sales user; only its owner, "
+            "a risk officer or a manager may edit it",
+            rule="owner",
+            code="client.owner",
+            params={"client_id": client.id},
+        )
 
 
 def authorize_create(actor: Actor) -> None:
     """Raises:
-        Forbidden: the actor may not create clients."""
+    Forbidden: the actor may not create clients."""
     require_editor(None, actor, "creating a client")
 
 
-def editable_client(session: Session, client_id: int, actor: Actor, *, lock: bool = False) -> Client:
+def editable_client(
+    session: Session, client_id: int, actor: Actor, *, lock: bool = False
+) -> Client:
     """The client ``actor`` may edit (its fields not yet read: roles before bodies).
 
     Raises:
@@ -115,9 +151,11 @@ def hand_over_cases(session: Session, client_id: int, before: str, after: str) -
     Returns the ids of the cases handed over."""
     moved = []
     for case in session.execute(
-        select(WorkflowInstance).where(WorkflowInstance.subject_type == "client",
-                                       WorkflowInstance.subject_id == client_id,
-                                       WorkflowInstance.is_open.is_(True))
+        select(WorkflowInstance).where(
+            WorkflowInstance.subject_type == "client",
+            WorkflowInstance.subject_id == client_id,
+            WorkflowInstance.is_open.is_(True),
+        )
     ).scalars():
         if before in (case.assignees or []):
             case.assignees = sorted({after if u == before else u for u in case.assignees})
@@ -129,21 +167,36 @@ def hand_over_cases(session: Session, client_id: int, before: str, after: str) -
 def _check_owner(session: Session, owner: str) -> None:
     user = session.execute(select(User).where(User.username == owner)).scalar_one_or_none()
     if user is None or not user.active or "sales" not in (user.roles or []):
-        raise ValidationFailed(f"owner {owner!r} is not an active sales user",
-                               errors={"owner": [Message("client.owner_sales", "Name an active user with the sales role.")]})
+        raise ValidationFailed(
+            f"owner {owner!r} is not an active sales user",
+            errors={
+                "owner": [Message("client.owner_sales", "Name an active user with the sales role.")]
+            },
+        )
 
 
 def _check_unique_code(session: Session, code: str, client_id: int | None) -> None:
-    other = session.execute(select(Client.id).where(Client.credit_code == code)).scalar_one_or_none()
+    other = session.execute(
+        select(Client.id).where(Client.credit_code == code)
+    ).scalar_one_or_none()
     if other is not None and other != client_id:
-        raise Duplicate(f"a client with credit code {code} already exists (client {other}); "
-                        "open that record instead of creating a second one",
-                        existing_id=other, code="client.duplicate_credit_code",
-                        params={"credit_code": code, "client_id": other})
+        raise Duplicate(
+            f"a client with credit code {code} already exists (client {other}); "
+            "open that record instead of creating a second one",
+            existing_id=other,
+            code="client.duplicate_credit_code",
+            params={"credit_code": code, "client_id": other},
+        )
 
 
-def apply_changes(session: Session, client: Client, values: dict[str, Any], actor: Actor,
-                  kind: str, **payload: Any) -> dict[str, Any]:
+def apply_changes(
+    session: Session,
+    client: Client,
+    values: dict[str, Any],
+    actor: Actor,
+    kind: str,
+    **payload: Any,
+) -> dict[str, Any]:
     """Write cleaned ``values`` to ``client`` and audit the (masked) diff; returns the diff.
 
     Nothing is recorded when no value changes.
@@ -159,13 +212,20 @@ def apply_changes(session: Session, client: Client, values: dict[str, Any], acto
     client.version += 1
     client.updated_at = clock.now()
     session.flush()
-    audit.record_event(session, client_stream(client.id), kind, actor,
-                       subject=client_stream(client.id),
-                       payload={"diff": mask_diff(diff), **payload})
+    audit.record_event(
+        session,
+        client_stream(client.id),
+        kind,
+        actor,
+        subject=client_stream(client.id),
+        payload={"diff": mask_diff(diff), **payload},
+    )
     return diff
 
 
-def check_new_client(session: Session, data: dict[str, Any], actor: Actor) -> tuple[dict[str, Any], str]:
+def check_new_client(
+    session: Session, data: dict[str, Any], actor: Actor
+) -> tuple[dict[str, Any], str]:
     """The cleaned fields and the owner of the client :func:`create_client` would create from
     ``data``; nothing is written (a dry-run import checks its rows with this).
 
@@ -179,16 +239,24 @@ def check_new_client(session: Session, data: dict[str, Any], actor: Actor) -> tu
         raise ValidationFailed(
             "rating, risk level, credit limit and blacklist are set by screening; leave them out "
             "(after admission, change them with a change request)",
-            errors={f: [Message("client.preset", "Set by screening, not on creation.")] for f in preset})
+            errors={
+                f: [Message("client.preset", "Set by screening, not on creation.")] for f in preset
+            },
+        )
     owner = cleaned.pop("owner", None)
     if "sales" in actor.roles and not actor.has_any(EDITOR_ROLES - {"sales"}):
         if owner not in (None, actor.username):
-            raise Forbidden("sales users create clients they own; leave owner out", rule="owner",
-                            code="client.owner_self")
+            raise Forbidden(
+                "sales users create clients they own; leave owner out",
+                rule="owner",
+                code="client.owner_self",
+            )
         owner = actor.username
     if owner is None:
-        raise ValidationFailed("name the sales user who owns this client",
-                               errors={"owner": ["Missing data for required field."]})
+        raise ValidationFailed(
+            "name the sales user who owns this client",
+            errors={"owner": ["Missing data for required field."]},
+        )
     _check_owner(session, owner)
     _check_unique_code(session, cleaned["credit_code"], None)
     return cleaned, owner
@@ -204,24 +272,47 @@ def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Clien
     """
     cleaned, owner = check_new_client(session, data, actor)
     now = clock.now()
-    client = Client(status="prospect", owner=owner, created_by=actor.username, version=1,
-                    created_at=now, updated_at=now, tags=[], contracts=[], facts={},
-                    blacklisted=False)
+    client = Client(
+        status="prospect",
+        owner=owner,
+        created_by=actor.username,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        tags=[],
+        contracts=[],
+        facts={},
+        blacklisted=False,
+    )
     for name, value in cleaned.items():
         setattr(client, name, value)
     session.add(client)
     session.flush()
-    diff = {name: {"before": None, "after": plain(value)} for name, value in cleaned.items()
-            if value not in (None, [], {})}
+    diff = {
+        name: {"before": None, "after": plain(value)}
+        for name, value in cleaned.items()
+        if value not in (None, [], {})
+    }
     diff["owner"] = {"before": None, "after": owner}
-    audit.record_event(session, client_stream(client.id), "client.created", actor,
-                       subject=client_stream(client.id), payload={"diff": mask_diff(diff)})
+    audit.record_event(
+        session,
+        client_stream(client.id),
+        "client.created",
+        actor,
+        subject=client_stream(client.id),
+        payload={"diff": mask_diff(diff)},
+    )
     log.info("client %s created by %s", client.id, actor.username)
     return client
 
 
-def update_client(session: Session, client_id: int, changes: dict[str, Any], actor: Actor,
-                  expected_version: int | None = None) -> Client:
+def update_client(
+    session: Session,
+    client_id: int,
+    changes: dict[str, Any],
+    actor: Actor,
+    expected_version: int | None = None,
+) -> Client:
     """Edit non-sensitive fields of a client.
 
     Raises:
@@ -238,21 +329,32 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
             f"{', '.join(sensitive)} can only be changed with a dual approval: file a change "
             f"request at POST /api/v1/clients/{client_id}/change-requests with "
             '{"changes": {...}, "reason": "..."}',
-            fields=sensitive, change_request_url=f"/api/v1/clients/{client_id}/change-requests",
-            code="client.sensitive_fields", params={"fields": sensitive})
+            fields=sensitive,
+            change_request_url=f"/api/v1/clients/{client_id}/change-requests",
+            code="client.sensitive_fields",
+            params={"fields": sensitive},
+        )
     if expected_version is not None and client.version != expected_version:
-        raise VersionConflict(f"client {client_id} is at version {client.version}, not "
-                              f"{expected_version}: someone edited it first; reload and retry",
-                              current_version=client.version, code="client.version_conflict")
+        raise VersionConflict(
+            f"client {client_id} is at version {client.version}, not "
+            f"{expected_version}: someone edited it first; reload and retry",
+            current_version=client.version,
+            code="client.version_conflict",
+        )
     cleaned = validate_client_fields(changes, partial=True)
     if "owner" in cleaned:
         if not actor.has_any(frozenset({"manager"})) and not actor.is_system:
-            raise Forbidden("only a manager may hand a client to another sales user",
-                            rule="owner", code="client.owner_manager")
+            raise Forbidden(
+                "only a manager may hand a client to another sales user",
+                rule="owner",
+                code="client.owner_manager",
+            )
         _check_owner(session, cleaned["owner"])
     handed_over: dict[str, Any] = {}
     if cleaned.get("owner", client.owner) != client.owner:
-        handed_over["handed_over"] = hand_over_cases(session, client.id, client.owner, cleaned["owner"])
+        handed_over["handed_over"] = hand_over_cases(
+            session, client.id, client.owner, cleaned["owner"]
+        )
     if "credit_code" in cleaned and cleaned["credit_code"] != client.credit_code:
         if client.status not in CODE_EDITABLE_STATUSES:
             raise Conflict(
@@ -260,30 +362,48 @@ def update_client(session: Session, client_id: int, changes: dict[str, Any], act
                 "that was screened against the watch lists and providers; it can be corrected "
                 "only before admission (prospect) or after a rejection. If it is wrong, "
                 "offboard this client and create it anew with the right code",
-                fields=["credit_code"], client_status=client.status,
-                code="client.credit_code_fixed", params={"status": client.status})
+                fields=["credit_code"],
+                client_status=client.status,
+                code="client.credit_code_fixed",
+                params={"status": client.status},
+            )
         _check_unique_code(session, cleaned["credit_code"], client.id)
     apply_changes(session, client, cleaned, actor, "client.updated", **handed_over)
     return client
 
 
-def set_sensitive_fields(session: Session, client: Client, values: dict[str, Any], actor: Actor,
-                         *, reason: str, approvers: list[str]) -> dict[str, Any]:
+def set_sensitive_fields(
+    session: Session,
+    client: Client,
+    values: dict[str, Any],
+    actor: Actor,
+    *,
+    reason: str,
+    approvers: list[str],
+) -> dict[str, Any]:
     """Write approved changes to sensitive fields (after a dual approval); returns the diff.
 
     Raises:
         ValidationFailed: a field is not sensitive or a value is invalid.
     """
     cleaned = {name: validate_sensitive_change(name, value) for name, value in values.items()}
-    return apply_changes(session, client, cleaned, actor, "client.sensitive_changed",
-                         reason=reason, approvers=list(approvers))
+    return apply_changes(
+        session,
+        client,
+        cleaned,
+        actor,
+        "client.sensitive_changed",
+        reason=reason,
+        approvers=list(approvers),
+    )
 
 
 SUSPENDED = "suspended"
 
 
-def suspend_client(session: Session, client: Client, actor: Actor, *, at: datetime,
-                   instance_id: int, **reason: Any) -> bool:
+def suspend_client(
+    session: Session, client: Client, actor: Actor, *, at: datetime, instance_id: int, **reason: Any
+) -> bool:
     """Suspend ``client`` (locked here), remembering its former status so that it can be
     reinstated; the client's audit stream records why (``reason``). False when it is
     already suspended (another black alert, a blacklisting, or by hand): its former status
@@ -296,9 +416,15 @@ def suspend_client(session: Session, client: Client, actor: Actor, *, at: dateti
     client.status = SUSPENDED
     client.version += 1
     client.updated_at = at
-    audit.record_event(session, client_stream(client.id), "client.suspended", actor,
-                       subject=client_stream(client.id), instance_id=instance_id,
-                       payload={"status": [before, SUSPENDED], **reason})
+    audit.record_event(
+        session,
+        client_stream(client.id),
+        "client.suspended",
+        actor,
+        subject=client_stream(client.id),
+        instance_id=instance_id,
+        payload={"status": [before, SUSPENDED], **reason},
+    )
     log.info("client %s suspended (case %s)", client.id, instance_id)
     return True
 
@@ -310,14 +436,24 @@ def client_view(session: Session, client: Client, actor: Actor) -> dict[str, Any
     view = mask_client(record, actor.roles)
     read = unmasked_sensitive_fields(record, actor.roles)
     if read and not actor.is_system:
-        audit.record_event(session, client_stream(client.id), "client.sensitive_read", actor,
-                           subject=client_stream(client.id), payload={"fields": read})
+        audit.record_event(
+            session,
+            client_stream(client.id),
+            "client.sensitive_read",
+            actor,
+            subject=client_stream(client.id),
+            payload={"fields": read},
+        )
     return view
 
 
 def client_history(session: Session, client_id: int, limit: int = 100) -> list[AuditRecord]:
     """The client's own audit records (creation, edits, reads), oldest first."""
-    return list(session.execute(
-        select(AuditRecord).where(AuditRecord.stream == client_stream(client_id))
-        .order_by(AuditRecord.seq).limit(limit)
-    ).scalars())
+    return list(
+        session.execute(
+            select(AuditRecord)
+            .where(AuditRecord.stream == client_stream(client_id))
+            .order_by(AuditRecord.seq)
+            .limit(limit)
+        ).scalars()
+    )

@@ -53,9 +53,17 @@ class ContactSchema(Schema):
         unknown = RAISE
 
     name = Text(required=True, validate=validate.Length(min=1, max=64))
-    phone = Text(load_default=None, allow_none=True, validate=validate.Regexp(
-        _PHONE, error=Message("client.phone", "Use digits, optionally starting with +, e.g. "
-                                              "13812341234 or +86 10 8888 6666.")))
+    phone = Text(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(
+            _PHONE,
+            error=Message(
+                "client.phone",
+                "Use digits, optionally starting with +, e.g. 13812341234 or +86 10 8888 6666.",
+            ),
+        ),
+    )
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
 
 
@@ -64,16 +72,26 @@ class ContractSchema(Schema):
         unknown = RAISE
 
     number = Text(required=True, validate=validate.Length(min=1, max=64))
-    amount = fields.Float(load_default=None, allow_none=True, allow_nan=False,
-                          validate=validate.Range(min=0, max=MAX_AMOUNT, max_inclusive=False,
-                                                  error=Message("client.money", "Must be an amount in yuan from 0 up to 10^17.")))
+    amount = fields.Float(
+        load_default=None,
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(
+            min=0,
+            max=MAX_AMOUNT,
+            max_inclusive=False,
+            error=Message("client.money", "Must be an amount in yuan from 0 up to 10^17."),
+        ),
+    )
     start = Day(required=True)
     end = Day(required=True)
 
     @validates_schema
     def _end_after_start(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("start") and data.get("end") and data["end"] < data["start"]:
-            raise ValidationError(Message("contract.ends_before_start", "The contract ends before it starts."), "end")
+            raise ValidationError(
+                Message("contract.ends_before_start", "The contract ends before it starts."), "end"
+            )
 
 
 class FactsSchema(Schema):
@@ -96,29 +114,51 @@ class ClientFieldsSchema(Schema):
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     credit_code = _CreditCode(required=True)
     legal_representative = Text(allow_none=True, validate=validate.Length(min=1, max=64))
-    id_number = _Compact(allow_none=True, validate=validate.Regexp(
-        _ID_NUMBER, error=Message("client.id_number", "Use 6 to 32 digits or letters, e.g. 110101199003071234.")))
+    id_number = _Compact(
+        allow_none=True,
+        validate=validate.Regexp(
+            _ID_NUMBER,
+            error=Message(
+                "client.id_number", "Use 6 to 32 digits or letters, e.g. 110101199003071234."
+            ),
+        ),
+    )
     industry = Text(allow_none=True, validate=validate.Length(max=64))
     region = Text(allow_none=True, validate=validate.Length(max=64))
     registered_capital = _money(allow_none=True)
     established_on = Day(allow_none=True)
     ownership_type = Text(allow_none=True, validate=validate.OneOf(OWNERSHIP_TYPES))
     state_ownership_pct = fields.Decimal(
-        places=2, allow_nan=False, allow_none=True,
-        validate=validate.Range(min=0, max=100, error=Message("client.percentage",
-                                                                "Must be a percentage from 0 to 100.")))
-    contacts = fields.List(fields.Nested(ContactSchema), allow_none=True,
-                           validate=validate.Length(max=20))
-    bank_account = _Compact(allow_none=True, validate=validate.Regexp(
-        _ACCOUNT, error=Message("client.bank_account",
-                                "Use 8 to 34 digits or capital letters (spaces and hyphens are ignored).")))
+        places=2,
+        allow_nan=False,
+        allow_none=True,
+        validate=validate.Range(
+            min=0,
+            max=100,
+            error=Message("client.percentage", "Must be a percentage from 0 to 100."),
+        ),
+    )
+    contacts = fields.List(
+        fields.Nested(ContactSchema), allow_none=True, validate=validate.Length(max=20)
+    )
+    bank_account = _Compact(
+        allow_none=True,
+        validate=validate.Regexp(
+            _ACCOUNT,
+            error=Message(
+                "client.bank_account",
+                "Use 8 to 34 digits or capital letters (spaces and hyphens are ignored).",
+            ),
+        ),
+    )
     credit_limit = _money(allow_none=True)
     rating = Text(allow_none=True, validate=validate.OneOf(RATINGS))
     risk_level = Text(allow_none=True, validate=validate.OneOf(RISK_LEVELS))
     blacklisted = fields.Boolean(truthy={True, "true"}, falsy={False, "false"})
     owner = Text(validate=validate.Length(min=1, max=64))
-    tags = fields.List(Text(validate=validate.Length(min=1, max=32)),
-                       validate=validate.Length(max=50))
+    tags = fields.List(
+        Text(validate=validate.Length(min=1, max=32)), validate=validate.Length(max=50)
+    )
     contracts = fields.List(fields.Nested(ContractSchema), validate=validate.Length(max=200))
     facts = fields.Nested(FactsSchema)
 
@@ -128,8 +168,12 @@ class ClientFieldsSchema(Schema):
         if isinstance(data, dict):
             bad = sorted(str(name) for name, value in data.items() if _holds_nul(value))
             if bad:
-                raise ValidationError({name: [Message("field.no_nul", "Must not contain NUL characters.")]
-                                       for name in bad})
+                raise ValidationError(
+                    {
+                        name: [Message("field.no_nul", "Must not contain NUL characters.")]
+                        for name in bad
+                    }
+                )
         return data
 
 
@@ -174,8 +218,10 @@ def validate_client_fields(data: dict[str, Any], *, partial: bool) -> dict[str, 
         ValidationFailed: ``extra['errors']`` maps each bad field to its messages.
     """
     if not isinstance(data, dict):
-        raise ValidationFailed("client fields must be a JSON object",
-                               errors={"_body": [Message("client.fields_object", "Send an object of client fields.")]})
+        raise ValidationFailed(
+            "client fields must be a JSON object",
+            errors={"_body": [Message("client.fields_object", "Send an object of client fields.")]},
+        )
     try:
         cleaned = _SCHEMA.load(data, partial=_TOP_LEVEL if partial else False)
     except ValidationError as exc:

@@ -92,19 +92,25 @@ def _load_case(session: Session, instance_id: int, actor: Actor, *, lock: bool) 
     if lock:  # the audit chain head lives on the instance row
         query = query.with_for_update().execution_options(populate_existing=True)
     instance = session.execute(query).scalar_one_or_none()
-    instance = visibility.require_view(session, instance, actor, runtime.of(session).catalog,
-                                       instance_id)
+    instance = visibility.require_view(
+        session, instance, actor, runtime.of(session).catalog, instance_id
+    )
     if instance.definition not in POLICIES:
-        raise Conflict(f"case {instance_id} is a {instance.definition}; evidence files belong to "
-                       f"cases of {', '.join(POLICIES)}")
+        raise Conflict(
+            f"case {instance_id} is a {instance.definition}; evidence files belong to "
+            f"cases of {', '.join(POLICIES)}"
+        )
     return instance
 
 
 def accepts_uploads(instance: WorkflowInstance, actor: Actor) -> bool:
     """Whether ``actor`` may add evidence to the (visible) case now; :func:`attach` decides."""
     policy = POLICIES.get(instance.definition)
-    return (policy is not None and actor.has_any(policy.uploader_roles)
-            and instance.state in policy.open_states)
+    return (
+        policy is not None
+        and actor.has_any(policy.uploader_roles)
+        and instance.state in policy.open_states
+    )
 
 
 def uploadable_case(session: Session, instance_id: int, actor: Actor) -> WorkflowInstance:
@@ -118,14 +124,26 @@ def uploadable_case(session: Session, instance_id: int, actor: Actor) -> Workflo
     instance = _load_case(session, instance_id, actor, lock=False)
     policy = POLICIES[instance.definition]
     if not actor.has_any(policy.uploader_roles):
-        raise Forbidden(f"evidence of a {instance.definition} case is uploaded by "
-                        f"{', '.join(sorted(policy.uploader_roles))}", rule="role",
-                        code="evidence.role", params={"roles": sorted(policy.uploader_roles)})
+        raise Forbidden(
+            f"evidence of a {instance.definition} case is uploaded by "
+            f"{', '.join(sorted(policy.uploader_roles))}",
+            rule="role",
+            code="evidence.role",
+            params={"roles": sorted(policy.uploader_roles)},
+        )
     return instance
 
 
-def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], *,
-           filename: str, content_type: str | None, request_id: str | None = None) -> Evidence:
+def attach(
+    session: Session,
+    instance_id: int,
+    actor: Actor,
+    stream: IO[bytes],
+    *,
+    filename: str,
+    content_type: str | None,
+    request_id: str | None = None,
+) -> Evidence:
     """Store an evidence file on a due-diligence case and record its hash in the audit trail.
 
     Raises:
@@ -151,19 +169,38 @@ def attach(session: Session, instance_id: int, actor: Actor, stream: IO[bytes], 
         return existing
     now = clock.now()
     name = clean_filename(filename)[:255] or sha
-    row = Evidence(instance_id=instance_id, sha256=sha, filename=name, content_type=content_type,
-                   size=size, uploaded_by=actor.username, uploaded_at=now)
+    row = Evidence(
+        instance_id=instance_id,
+        sha256=sha,
+        filename=name,
+        content_type=content_type,
+        size=size,
+        uploaded_by=actor.username,
+        uploaded_at=now,
+    )
     session.add(row)
     entry = {"sha256": sha, "filename": name, "content_type": content_type, "size": size}
-    instance.data = {**instance.data, "evidence": [*instance.data.get("evidence", []),
-                                                   {**entry, "by": actor.username,
-                                                    "at": clock.isoformat(now)}]}
+    instance.data = {
+        **instance.data,
+        "evidence": [
+            *instance.data.get("evidence", []),
+            {**entry, "by": actor.username, "at": clock.isoformat(now)},
+        ],
+    }
     instance.updated_at = now
     audit.append(
-        session, instance, audit.instance_stream(instance.id), EVENT, actor, at=now,
-        instance_id=instance.id, subject=f"{instance.subject_type}:{instance.subject_id}",
-        definition=instance.definition, definition_version=instance.definition_version,
-        payload=entry, request_id=request_id,
+        session,
+        instance,
+        audit.instance_stream(instance.id),
+        EVENT,
+        actor,
+        at=now,
+        instance_id=instance.id,
+        subject=f"{instance.subject_type}:{instance.subject_id}",
+        definition=instance.definition,
+        definition_version=instance.definition_version,
+        payload=entry,
+        request_id=request_id,
     )
     return row
 
@@ -173,35 +210,56 @@ def _check_open(instance: WorkflowInstance, policy: Policy) -> None:
         raise IllegalState(
             f"case {instance.id} is {instance.state!r}; evidence is added while it is "
             f"{' or '.join(policy.open_states)}"
-            + (" (a reviewer may send it back to collecting)"
-               if instance.definition == "due_diligence" else ""),
-            state=instance.state, code="evidence.closed",
-            params={"state": instance.state, "states": list(policy.open_states)})
+            + (
+                " (a reviewer may send it back to collecting)"
+                if instance.definition == "due_diligence"
+                else ""
+            ),
+            state=instance.state,
+            code="evidence.closed",
+            params={"state": instance.state, "states": list(policy.open_states)},
+        )
 
 
 def _require_reader(actor: Actor) -> None:
     if not actor.has_any(READER_ROLES):
-        raise Forbidden("evidence files are part of the risk report, readable by risk officers, "
-                        "legal, managers and auditors", rule="role")
+        raise Forbidden(
+            "evidence files are part of the risk report, readable by risk officers, "
+            "legal, managers and auditors",
+            rule="role",
+        )
 
 
-def listable_case(session: Session, instance_id: int, actor: Actor, *,
-                  own_only: bool = False) -> WorkflowInstance:
+def listable_case(
+    session: Session, instance_id: int, actor: Actor, *, own_only: bool = False
+) -> WorkflowInstance:
     """The case whose evidence ``actor`` may list (their own uploads only, with ``own_only``).
 
     Raises:
         NotFound: no such case visible to ``actor``.
         Forbidden: not a reader of evidence (unless ``own_only``).
     """
-    instance = visibility.require_view(session, session.get(WorkflowInstance, instance_id), actor,
-                                       runtime.of(session).catalog, instance_id)
+    instance = visibility.require_view(
+        session,
+        session.get(WorkflowInstance, instance_id),
+        actor,
+        runtime.of(session).catalog,
+        instance_id,
+    )
     if not own_only:
         _require_reader(actor)
     return instance
 
 
-def list_for(session: Session, instance_id: int, actor: Actor, *, after: int = 0,
-             limit: int = 50, own_only: bool = False) -> list[Evidence]:
+def list_for(
+    session: Session,
+    instance_id: int,
+    actor: Actor,
+    *,
+    after: int = 0,
+    limit: int = 50,
+    own_only: bool = False,
+) -> list[Evidence]:
     """Evidence of a case visible to ``actor``, oldest first from id ``after``; with
     ``own_only`` someone who is not a reader gets their own uploads instead of a refusal."""
     instance = listable_case(session, instance_id, actor, own_only=own_only)
@@ -211,7 +269,9 @@ def list_for(session: Session, instance_id: int, actor: Actor, *, after: int = 0
     return list(session.execute(query.order_by(Evidence.id).limit(limit)).scalars())
 
 
-def downloadable_file(session: Session, instance_id: int, sha256: str, actor: Actor) -> Evidence | None:
+def downloadable_file(
+    session: Session, instance_id: int, sha256: str, actor: Actor
+) -> Evidence | None:
     """The evidence row ``actor`` may download, None if the case has no such file (for a
     reader: to others, a file they did not upload is refused either way).
 
@@ -219,17 +279,26 @@ def downloadable_file(session: Session, instance_id: int, sha256: str, actor: Ac
         NotFound: no such case visible to ``actor``.
         Forbidden: neither a reader of evidence nor the file's uploader.
     """
-    instance = visibility.require_view(session, session.get(WorkflowInstance, instance_id), actor,
-                                       runtime.of(session).catalog, instance_id)
+    instance = visibility.require_view(
+        session,
+        session.get(WorkflowInstance, instance_id),
+        actor,
+        runtime.of(session).catalog,
+        instance_id,
+    )
     row = session.execute(
-        select(Evidence).where(Evidence.instance_id == instance.id, Evidence.sha256 == sha256.lower())
+        select(Evidence).where(
+            Evidence.instance_id == instance.id, Evidence.sha256 == sha256.lower()
+        )
     ).scalar_one_or_none()
     if row is None or row.uploaded_by != actor.username:
         _require_reader(actor)
     return row
 
 
-def open_for_download(session: Session, instance_id: int, sha256: str, actor: Actor) -> tuple[Evidence, Path]:
+def open_for_download(
+    session: Session, instance_id: int, sha256: str, actor: Actor
+) -> tuple[Evidence, Path]:
     """The evidence row and its verified file, for an actor who may read the case.
 
     Raises:
@@ -238,15 +307,20 @@ def open_for_download(session: Session, instance_id: int, sha256: str, actor: Ac
     """
     row = downloadable_file(session, instance_id, sha256, actor)
     if row is None:
-        raise NotFound(f"case {instance_id} has no evidence {sha256}; see GET "
-                       f"/api/v1/workflows/{instance_id}/evidence")
+        raise NotFound(
+            f"case {instance_id} has no evidence {sha256}; see GET "
+            f"/api/v1/workflows/{instance_id}/evidence"
+        )
     problem = check_file(runtime.of(session).settings, row.sha256)
     if problem == "missing":
-        raise NotFound(f"the stored file of evidence {sha256} is missing; restore it from backup "
-                       "(riskloop audit verify lists every missing file)")
+        raise NotFound(
+            f"the stored file of evidence {sha256} is missing; restore it from backup "
+            "(riskloop audit verify lists every missing file)"
+        )
     if problem:
-        raise Conflict(f"the stored file of evidence {sha256} was altered ({problem}); restore it "
-                       "from backup")
+        raise Conflict(
+            f"the stored file of evidence {sha256} was altered ({problem}); restore it from backup"
+        )
     return row, path_for(runtime.of(session).settings, row.sha256)
 
 
@@ -261,17 +335,23 @@ def _recorded(session: Session, batch: int = 1000) -> Iterator[_Recorded]:
     """Every evidence hash named by the audit trail (the tamper-evident source)."""
     last_id = 0
     while True:
-        rows = list(session.execute(
-            select(AuditRecord.id, AuditRecord.instance_id, AuditRecord.payload)
-            .where(AuditRecord.kind == EVENT, AuditRecord.id > last_id)
-            .order_by(AuditRecord.id).limit(batch)
-        ))
+        rows = list(
+            session.execute(
+                select(AuditRecord.id, AuditRecord.instance_id, AuditRecord.payload)
+                .where(AuditRecord.kind == EVENT, AuditRecord.id > last_id)
+                .order_by(AuditRecord.id)
+                .limit(batch)
+            )
+        )
         if not rows:
             return
         for rid, instance_id, payload in rows:
             last_id = rid
-            yield _Recorded(str((payload or {}).get("sha256", "")), instance_id,
-                            str((payload or {}).get("filename", "")))
+            yield _Recorded(
+                str((payload or {}).get("sha256", "")),
+                instance_id,
+                str((payload or {}).get("filename", "")),
+            )
 
 
 def verify_evidence(session: Session) -> list[str]:
@@ -281,8 +361,10 @@ def verify_evidence(session: Session) -> list[str]:
     problems: list[str] = []
     checked: dict[str, str | None] = {}
     seen: set[tuple[int | None, str]] = set()
-    table = ((r.sha256, r.instance_id, r.filename) for r in session.execute(
-        select(Evidence).order_by(Evidence.id)).scalars())
+    table = (
+        (r.sha256, r.instance_id, r.filename)
+        for r in session.execute(select(Evidence).order_by(Evidence.id)).scalars()
+    )
     trail = ((r.sha256, r.instance_id, r.filename) for r in _recorded(session))
     for source in (trail, table):
         for sha, instance_id, filename in source:
@@ -293,6 +375,8 @@ def verify_evidence(session: Session) -> list[str]:
                 checked[sha] = check_file(settings, sha) if len(sha) == 64 else "not a SHA-256"
             problem = checked[sha]
             if problem:
-                problems.append(f"evidence {sha} ({filename}) of case #{instance_id}: "
-                                f"{'file missing at ' + str(path_for(settings, sha)) if problem == 'missing' else problem}")
+                problems.append(
+                    f"evidence {sha} ({filename}) of case #{instance_id}: "
+                    f"{'file missing at ' + str(path_for(settings, sha)) if problem == 'missing' else problem}"
+                )
     return problems

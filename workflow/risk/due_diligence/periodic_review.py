@@ -70,14 +70,21 @@ def review_key(client_id: int, due_at: datetime) -> str:
 
 def pending_review(session: Session, client_id: int) -> Timer | None:
     return session.execute(
-        select(Timer).where(Timer.kind == "job", Timer.job == JOB, Timer.status == "pending",
-                            Timer.key.like(f"review:{client_id}:%"))
-        .order_by(Timer.due_at).limit(1)
+        select(Timer)
+        .where(
+            Timer.kind == "job",
+            Timer.job == JOB,
+            Timer.status == "pending",
+            Timer.key.like(f"review:{client_id}:%"),
+        )
+        .order_by(Timer.due_at)
+        .limit(1)
     ).scalar_one_or_none()
 
 
-def schedule_periodic_review(session: Session, client: Client, *,
-                             after: datetime | None = None) -> Timer | None:
+def schedule_periodic_review(
+    session: Session, client: Client, *, after: datetime | None = None
+) -> Timer | None:
     """Arm the client's next periodic review (quarterly, monthly when high risk) and its
     contract reminders; call it when a client is approved. Idempotent: an earlier or
     same-period pending review is kept; a later one (the client became high risk) is
@@ -90,7 +97,9 @@ def schedule_periodic_review(session: Session, client: Client, *,
             return pending
         pending.status = "cancelled"
     key = review_key(client.id, due)
-    if not schedule_job(session, JOB, due, key=key, args={"kind": "review", "client_id": client.id}):
+    if not schedule_job(
+        session, JOB, due, key=key, args={"kind": "review", "client_id": client.id}
+    ):
         log.info("review %s was already armed for this period", key)
     return pending_review(session, client.id)
 
@@ -118,7 +127,12 @@ def schedule_contract_reminders(session: Session, client: Client) -> int:
             continue
         remind_at = max(datetime.combine(end - timedelta(days=days), datetime.min.time()), now)
         key = f"contract:{client.id}:{number}:{end.isoformat()}"[:160]
-        args = {"kind": "contract", "client_id": client.id, "number": number, "end": end.isoformat()}
+        args = {
+            "kind": "contract",
+            "client_id": client.id,
+            "number": number,
+            "end": end.isoformat(),
+        }
         armed += schedule_job(session, JOB, remind_at, key=key, args=args)
     return armed
 
@@ -140,8 +154,9 @@ def scan(session: Session, now: datetime, args: dict[str, Any] | None = None) ->
     daily_scan(session, now)
 
 
-def open_due_review(session: Session, client_id: int, now: datetime,
-                    timer_id: int | None = None) -> WorkflowInstance | None:
+def open_due_review(
+    session: Session, client_id: int, now: datetime, timer_id: int | None = None
+) -> WorkflowInstance | None:
     """Open the client's periodic review (unless one is already open) and arm the next."""
     client = session.get(Client, client_id)
     if client is None or client.status not in REVIEWED_STATUSES:
@@ -152,15 +167,26 @@ def open_due_review(session: Session, client_id: int, now: datetime,
     instance = open_case_for(session, client_id)
     if instance is None:
         team = users_with_roles(session, RISK_TEAM)
-        instance = open_review(session, client_id, Actor.system("periodic_review"),
-                               reason="periodic", assignees=team,
-                               comment=texts.say("comment.periodic_review_due",
-                                                 date=f"{period:%Y-%m-%d}"),
-                               extra={"period": f"{period:%Y-%m}"})
-        enqueue(session, "notify", {
-            "event": "due_diligence_due", "instance_id": instance.id, "roles": RISK_TEAM,
-            **texts.notification("review.due", client=client.name, case=instance.id),
-        }, instance_id=instance.id)
+        instance = open_review(
+            session,
+            client_id,
+            Actor.system("periodic_review"),
+            reason="periodic",
+            assignees=team,
+            comment=texts.say("comment.periodic_review_due", date=f"{period:%Y-%m-%d}"),
+            extra={"period": f"{period:%Y-%m}"},
+        )
+        enqueue(
+            session,
+            "notify",
+            {
+                "event": "due_diligence_due",
+                "instance_id": instance.id,
+                "roles": RISK_TEAM,
+                **texts.notification("review.due", client=client.name, case=instance.id),
+            },
+            instance_id=instance.id,
+        )
     else:
         log.info("periodic review of client %s: case %s is still open", client_id, instance.id)
     schedule_periodic_review(session, client, after=period)
@@ -176,12 +202,23 @@ def remind_contract(session: Session, args: dict[str, Any], now: datetime) -> bo
     if current.get(str(args["number"])) != _end_date(args["end"]):
         log.info("contract reminder for client %s skipped: the contract changed", client.id)
         return False
-    enqueue(session, "notify", {
-        "event": "contract_expiring", "users": [client.owner], "roles": RISK_TEAM,
-        "client_id": client.id, "contract": args["number"],
-        **texts.notification("contract.expiring", number=str(args["number"]), client=client.name,
-                             end=str(args["end"])),
-    })
+    enqueue(
+        session,
+        "notify",
+        {
+            "event": "contract_expiring",
+            "users": [client.owner],
+            "roles": RISK_TEAM,
+            "client_id": client.id,
+            "contract": args["number"],
+            **texts.notification(
+                "contract.expiring",
+                number=str(args["number"]),
+                client=client.name,
+                end=str(args["end"]),
+            ),
+        },
+    )
     return True
 
 
@@ -191,10 +228,14 @@ def daily_scan(session: Session, now: datetime, batch: int = 500) -> int:
     repaired = 0
     last_id = 0
     while True:
-        clients = list(session.execute(
-            select(Client).where(Client.status.in_(REVIEWED_STATUSES), Client.id > last_id)
-            .order_by(Client.id).limit(batch)
-        ).scalars())
+        clients = list(
+            session.execute(
+                select(Client)
+                .where(Client.status.in_(REVIEWED_STATUSES), Client.id > last_id)
+                .order_by(Client.id)
+                .limit(batch)
+            ).scalars()
+        )
         if not clients:
             return repaired
         for client in clients:
@@ -211,13 +252,16 @@ def daily_scan(session: Session, now: datetime, batch: int = 500) -> int:
 def _last_review(session: Session, client_id: int, now: datetime) -> datetime:
     """When the client was last reviewed (or last due), so a repaired timer keeps the rhythm."""
     last_due = session.execute(
-        select(func.max(Timer.due_at)).where(Timer.job == JOB, Timer.status == "fired",
-                                             Timer.key.like(f"review:{client_id}:%"))
+        select(func.max(Timer.due_at)).where(
+            Timer.job == JOB, Timer.status == "fired", Timer.key.like(f"review:{client_id}:%")
+        )
     ).scalar_one_or_none()
     last_case = session.execute(
         select(func.max(WorkflowInstance.created_at)).where(
-            WorkflowInstance.definition == "due_diligence", WorkflowInstance.subject_type == "client",
-            WorkflowInstance.subject_id == client_id)
+            WorkflowInstance.definition == "due_diligence",
+            WorkflowInstance.subject_type == "client",
+            WorkflowInstance.subject_id == client_id,
+        )
     ).scalar_one_or_none()
     candidates = [d for d in (last_due, last_case) if d is not None]
     return max(candidates) if candidates else now

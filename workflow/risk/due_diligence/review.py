@@ -38,17 +38,25 @@ OPENER_ROLES = frozenset({"risk_officer", "manager"})
 DEFAULT_GRADES = ("low", "medium", "high")
 ITEM_KEYS = {"finding", "risk", "evidence"}
 # Parent triggers (defined by the onboarding workflow) for each final outcome.
-PARENT_TRIGGERS = {"passed": "due_diligence_passed", "passed_with_conditions": "due_diligence_passed",
-                   "failed": "due_diligence_failed"}
+PARENT_TRIGGERS = {
+    "passed": "due_diligence_passed",
+    "passed_with_conditions": "due_diligence_passed",
+    "failed": "due_diligence_failed",
+}
 
 
 def open_case_for(session: Session, client_id: int) -> WorkflowInstance | None:
     """The client's due-diligence case still open, if any."""
     return session.execute(
-        select(WorkflowInstance).where(
-            WorkflowInstance.definition == DEFINITION, WorkflowInstance.subject_type == "client",
-            WorkflowInstance.subject_id == client_id, WorkflowInstance.is_open.is_(True),
-        ).order_by(WorkflowInstance.id).limit(1)
+        select(WorkflowInstance)
+        .where(
+            WorkflowInstance.definition == DEFINITION,
+            WorkflowInstance.subject_type == "client",
+            WorkflowInstance.subject_id == client_id,
+            WorkflowInstance.is_open.is_(True),
+        )
+        .order_by(WorkflowInstance.id)
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -60,16 +68,27 @@ def reviewable_client(session: Session, client_id: int, actor: Actor) -> Client:
         NotFound: no such client.
     """
     if not (actor.is_system or actor.has_any(OPENER_ROLES)):
-        raise Forbidden("opening a due-diligence review needs one of the roles manager, "
-                        "risk_officer", rule="role",
-                        code="role.required", params={"roles": sorted(OPENER_ROLES)})
+        raise Forbidden(
+            "opening a due-diligence review needs one of the roles manager, risk_officer",
+            rule="role",
+            code="role.required",
+            params={"roles": sorted(OPENER_ROLES)},
+        )
     return get_client(session, client_id)
 
 
-def open_review(session: Session, client_id: int, actor: Actor, *, reason: str = "ad_hoc",
-                parent_id: int | None = None, assignees: list[str] | None = None,
-                comment: str | None = None, request_id: str | None = None,
-                extra: dict[str, Any] | None = None) -> WorkflowInstance:
+def open_review(
+    session: Session,
+    client_id: int,
+    actor: Actor,
+    *,
+    reason: str = "ad_hoc",
+    parent_id: int | None = None,
+    assignees: list[str] | None = None,
+    comment: str | None = None,
+    request_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> WorkflowInstance:
     """Open a due-diligence case on a client (ad hoc, periodic, or for onboarding).
 
     Raises:
@@ -81,14 +100,26 @@ def open_review(session: Session, client_id: int, actor: Actor, *, reason: str =
     if parent_id is None:
         running = open_case_for(session, client_id)
         if running is not None:
-            raise Duplicate(f"client {client_id} already has an open due-diligence review "
-                            f"(case #{running.id}); continue that one",
-                            instance_id=running.id, code="due_diligence.open",
-                            params={"client_id": client_id, "case_id": running.id})
+            raise Duplicate(
+                f"client {client_id} already has an open due-diligence review "
+                f"(case #{running.id}); continue that one",
+                instance_id=running.id,
+                code="due_diligence.open",
+                params={"client_id": client_id, "case_id": running.id},
+            )
     data = {"client_id": client.id, "client_name": client.name, "reason": reason, **(extra or {})}
-    return engine.start(session, DEFINITION, actor, subject_type="client", subject_id=client.id,
-                        data=data, parent_id=parent_id, assignees=assignees, comment=comment,
-                        request_id=request_id)
+    return engine.start(
+        session,
+        DEFINITION,
+        actor,
+        subject_type="client",
+        subject_id=client.id,
+        data=data,
+        parent_id=parent_id,
+        assignees=assignees,
+        comment=comment,
+        request_id=request_id,
+    )
 
 
 def checklist_items(ctx: FireContext) -> dict[str, Any]:
@@ -103,16 +134,25 @@ def validate_checklist(ctx: FireContext) -> None:
     grades = tuple(ctx.definition.settings.get("risk_grades") or DEFAULT_GRADES)
     checklist = ctx.payload.get("checklist")
     if not isinstance(checklist, dict):
-        raise ValidationFailed("the checklist must be an object with one entry per item",
-                               errors={"checklist": [Message("checklist.object", "Send an object keyed by item.")]},
-                               missing=sorted(items))
+        raise ValidationFailed(
+            "the checklist must be an object with one entry per item",
+            errors={"checklist": [Message("checklist.object", "Send an object keyed by item.")]},
+            missing=sorted(items),
+        )
     errors: dict[str, list[str]] = {}
     missing = [key for key in items if key not in checklist]
     for key in missing:
-        errors[key] = [Message("checklist.item_missing", "Missing item: give a finding and a risk grade.")]
+        errors[key] = [
+            Message("checklist.item_missing", "Missing item: give a finding and a risk grade.")
+        ]
     for key in sorted(set(checklist) - set(items)):
-        errors[key] = [Message("checklist.item_unknown", f"Unknown item; the checklist has: {', '.join(items)}.",
-                               items=list(items))]
+        errors[key] = [
+            Message(
+                "checklist.item_unknown",
+                f"Unknown item; the checklist has: {', '.join(items)}.",
+                items=list(items),
+            )
+        ]
     uploaded = _uploaded(ctx)
     for key in items:
         entry = checklist.get(key)
@@ -122,48 +162,87 @@ def validate_checklist(ctx: FireContext) -> None:
         if problems:
             errors[key] = problems
     if errors:
-        detail = (f"the checklist is missing {', '.join(missing)}" if missing
-                  else "some checklist items are invalid")
-        raise ValidationFailed(detail + "; see errors", errors={"checklist": errors},
-                               missing=missing)
-    kept = {key: {"finding": checklist[key]["finding"].strip(), "risk": checklist[key]["risk"],
-                  "evidence": list(checklist[key].get("evidence") or [])} for key in items}
-    ctx.instance.data = {**ctx.instance.data, "checklist": kept,
-                         "overall_risk": max((kept[k]["risk"] for k in kept), key=grades.index,
-                                             default=None)}
+        detail = (
+            f"the checklist is missing {', '.join(missing)}"
+            if missing
+            else "some checklist items are invalid"
+        )
+        raise ValidationFailed(
+            detail + "; see errors", errors={"checklist": errors}, missing=missing
+        )
+    kept = {
+        key: {
+            "finding": checklist[key]["finding"].strip(),
+            "risk": checklist[key]["risk"],
+            "evidence": list(checklist[key].get("evidence") or []),
+        }
+        for key in items
+    }
+    ctx.instance.data = {
+        **ctx.instance.data,
+        "checklist": kept,
+        "overall_risk": max((kept[k]["risk"] for k in kept), key=grades.index, default=None),
+    }
 
 
 def _uploaded(ctx: FireContext) -> set[str]:
-    return set(ctx.session.execute(
-        select(Evidence.sha256).where(Evidence.instance_id == ctx.instance.id)).scalars())
+    return set(
+        ctx.session.execute(
+            select(Evidence.sha256).where(Evidence.instance_id == ctx.instance.id)
+        ).scalars()
+    )
 
 
 def _item_problems(entry: Any, grades: tuple[str, ...], uploaded: set[str]) -> list[str]:
     if not isinstance(entry, dict):
-        return [Message("checklist.item_shape",
-                        'Give {"finding": text, "risk": grade, "evidence": [sha256, …]}.')]
-    problems: list[str] = [Message("checklist.unknown_field", f"Unknown field {k!r}.", field=k)
-                for k in sorted(set(entry) - ITEM_KEYS)]
+        return [
+            Message(
+                "checklist.item_shape",
+                'Give {"finding": text, "risk": grade, "evidence": [sha256, …]}.',
+            )
+        ]
+    problems: list[str] = [
+        Message("checklist.unknown_field", f"Unknown field {k!r}.", field=k)
+        for k in sorted(set(entry) - ITEM_KEYS)
+    ]
     finding = entry.get("finding")
     if not isinstance(finding, str) or not finding.strip():
         problems.append(Message("checklist.finding_required", "A finding (text) is required."))
     elif len(finding) > 8000:
-        problems.append(Message("checklist.finding_too_long",
-                                "The finding is longer than 8000 characters.", max=8000))
+        problems.append(
+            Message(
+                "checklist.finding_too_long",
+                "The finding is longer than 8000 characters.",
+                max=8000,
+            )
+        )
     if entry.get("risk") not in grades:
-        problems.append(Message("checklist.risk_grade", f"The risk must be one of {', '.join(grades)}.",
-                                grades=list(grades)))
+        problems.append(
+            Message(
+                "checklist.risk_grade",
+                f"The risk must be one of {', '.join(grades)}.",
+                grades=list(grades),
+            )
+        )
     evidence = entry.get("evidence") or []
     if not isinstance(evidence, list) or not all(isinstance(e, str) for e in evidence):
-        problems.append(Message("checklist.evidence_shape",
-                                "Evidence must be a list of SHA-256 hashes of uploaded files."))
+        problems.append(
+            Message(
+                "checklist.evidence_shape",
+                "Evidence must be a list of SHA-256 hashes of uploaded files.",
+            )
+        )
     else:
         unknown = [e for e in evidence if e not in uploaded]
         if unknown:
-            problems.append(Message(
-                "checklist.evidence_unknown",
-                f"Evidence not uploaded to this case: {', '.join(unknown)}; upload it "
-                "first (POST /api/v1/workflows/{id}/evidence).", hashes=unknown))
+            problems.append(
+                Message(
+                    "checklist.evidence_unknown",
+                    f"Evidence not uploaded to this case: {', '.join(unknown)}; upload it "
+                    "first (POST /api/v1/workflows/{id}/evidence).",
+                    hashes=unknown,
+                )
+            )
     return problems
 
 
@@ -175,9 +254,11 @@ def not_analyst(ctx: FireContext) -> str | None:
     if ctx.instance.data.get("analyst"):
         analysts.add(ctx.instance.data["analyst"])
     if ctx.actor.username in analysts:
-        return Message("sod.analyst",
-                       "segregation of duties: you submitted this review as the analyst and may "
-                       "not decide it; another risk officer or a manager must")
+        return Message(
+            "sod.analyst",
+            "segregation of duties: you submitted this review as the analyst and may "
+            "not decide it; another risk officer or a manager must",
+        )
     return None
 
 
@@ -186,12 +267,20 @@ def record_decision(ctx: FireContext) -> None:
     """Keep the reviewer's decision (outcome, conditions, reasons) on the case."""
     conditions = [c.strip() for c in ctx.payload.get("conditions") or []]
     if ctx.transition.trigger == "pass_with_conditions" and not any(conditions):
-        raise ValidationFailed("passing with conditions needs at least one condition",
-                               errors={"conditions": [Message("decision.conditions_required",
-                                                              "List at least one condition.")]})
-    decision: dict[str, Any] = {"outcome": ctx.transition.dest, "by": ctx.actor.username,
-                                "at": ctx.now.isoformat() + "Z",
-                                "conditions": [c for c in conditions if c]}
+        raise ValidationFailed(
+            "passing with conditions needs at least one condition",
+            errors={
+                "conditions": [
+                    Message("decision.conditions_required", "List at least one condition.")
+                ]
+            },
+        )
+    decision: dict[str, Any] = {
+        "outcome": ctx.transition.dest,
+        "by": ctx.actor.username,
+        "at": ctx.now.isoformat() + "Z",
+        "conditions": [c for c in conditions if c],
+    }
     if ctx.transition.dest == "failed":
         decision["reasons"] = _reasons(ctx)
     if ctx.comment:
@@ -216,14 +305,22 @@ def report_to_parent(ctx: FireContext) -> None:
         payload: dict[str, Any] = {"reasons": decision.get("reasons") or _reasons(ctx)}
     else:
         payload = {"conditions": list(decision.get("conditions") or [])}
-    engine.fire(ctx.session, parent_id, PARENT_TRIGGERS[dest], Actor.system(DEFINITION), payload,
-                comment=texts.say("comment.due_diligence_outcome", case=ctx.instance.id, outcome=dest),
-                request_id=ctx.request_id)
+    engine.fire(
+        ctx.session,
+        parent_id,
+        PARENT_TRIGGERS[dest],
+        Actor.system(DEFINITION),
+        payload,
+        comment=texts.say("comment.due_diligence_outcome", case=ctx.instance.id, outcome=dest),
+        request_id=ctx.request_id,
+    )
     ctx.audit["parent"] = {"instance_id": parent_id, "trigger": PARENT_TRIGGERS[dest]}
 
 
 @registry.data_view(DEFINITION)
-def due_diligence_view(session: Session, instance: WorkflowInstance, actor: Actor) -> dict[str, Any]:
+def due_diligence_view(
+    session: Session, instance: WorkflowInstance, actor: Actor
+) -> dict[str, Any]:
     """Sales (the client's owner) sees the outcome, never the findings or evidence."""
     data = dict(instance.data or {})
     if POLICY.sees_everything(actor):
@@ -232,5 +329,7 @@ def due_diligence_view(session: Session, instance: WorkflowInstance, actor: Acto
     decision = data.get("decision")
     view = {k: v for k, v in data.items() if k not in hidden}
     if isinstance(decision, dict):
-        view["decision"] = {k: decision[k] for k in ("outcome", "at", "conditions") if k in decision}
+        view["decision"] = {
+            k: decision[k] for k in ("outcome", "at", "conditions") if k in decision
+        }
     return view

@@ -64,9 +64,13 @@ def send_digests(session: Session, now: datetime) -> list[str]:
     """Write and queue today's digests; returns the owners who got one."""
     timezone = str(runtime.of(session).setting("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
     day = local_day(now, timezone)
-    last = dict(session.execute(
-        select(AlertDigest.username, func.max(AlertDigest.covers_to)).group_by(AlertDigest.username)
-    ).all())
+    last = dict(
+        session.execute(
+            select(AlertDigest.username, func.max(AlertDigest.covers_to)).group_by(
+                AlertDigest.username
+            )
+        ).all()
+    )
     default_since = now - FIRST_WINDOW
     earliest = min([default_since, *last.values()])
     rows = session.execute(
@@ -84,23 +88,45 @@ def send_digests(session: Session, now: datetime) -> list[str]:
         since = last.get(username, default_since)
         # Each digest covers (its predecessor's end, now]: nothing is listed twice or missed.
         new = [(a, s) for a, s in items if since < a.created_at <= now]
-        breached = [(a, s) for a, s in items
-                    if a.last_breached_at is not None and since < a.last_breached_at <= now]
+        breached = [
+            (a, s)
+            for a, s in items
+            if a.last_breached_at is not None and since < a.last_breached_at <= now
+        ]
         if not new and not breached:
             continue
         try:
             with session.begin_nested():
-                session.add(AlertDigest(username=username, day=day, covers_from=since, covers_to=now,
-                                        new_count=len(new), breached_count=len(breached),
-                                        created_at=now))
+                session.add(
+                    AlertDigest(
+                        username=username,
+                        day=day,
+                        covers_from=since,
+                        covers_to=now,
+                        new_count=len(new),
+                        breached_count=len(breached),
+                        created_at=now,
+                    )
+                )
         except IntegrityError:  # this owner's digest of the day exists: never twice
             continue
-        enqueue(session, "notify", {
-            "event": "alert_digest", "users": [username],
-            **texts.notification("digest.sent", day=day, new_count=len(new),
-                                 breached_count=len(breached), new=_listed(new),
-                                 breached=_listed(breached), definition=DEFINITION),
-        })
+        enqueue(
+            session,
+            "notify",
+            {
+                "event": "alert_digest",
+                "users": [username],
+                **texts.notification(
+                    "digest.sent",
+                    day=day,
+                    new_count=len(new),
+                    breached_count=len(breached),
+                    new=_listed(new),
+                    breached=_listed(breached),
+                    definition=DEFINITION,
+                ),
+            },
+        )
         sent.append(username)
     log.info("alert digest %s: %d owner(s)", day, len(sent))
     return sent
@@ -108,5 +134,14 @@ def send_digests(session: Session, now: datetime) -> list[str]:
 
 def _listed(items: list[tuple[Alert, str]]) -> list[dict[str, Any]]:
     """The digest's lines as params: each alert with its case's state."""
-    return [{"level": a.level, "id": a.id, "title": a.title, "client": a.client_id, "state": s,
-             "case": a.instance_id} for a, s in items]
+    return [
+        {
+            "level": a.level,
+            "id": a.id,
+            "title": a.title,
+            "client": a.client_id,
+            "state": s,
+            "case": a.instance_id,
+        }
+        for a, s in items
+    ]

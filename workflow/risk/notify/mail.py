@@ -31,14 +31,24 @@ def email_channel(ctx: TaskContext, recipients: list[str], title: str) -> None:
     if not config(ctx.settings, "RISKLOOP_SMTP_HOST") or not recipients:
         return
     rows = ctx.session.execute(
-        select(User.username, User.email).where(User.username.in_(recipients), User.active.is_(True))
+        select(User.username, User.email).where(
+            User.username.in_(recipients), User.active.is_(True)
+        )
     )
     for username, email in rows:
         if email:
-            enqueue(ctx.session, "send_email", {
-                "to": email, "username": username, "subject": title,
-                "body": ctx.args.get("body") or title, "event": ctx.args.get("event", "info"),
-            }, instance_id=ctx.args.get("instance_id"))
+            enqueue(
+                ctx.session,
+                "send_email",
+                {
+                    "to": email,
+                    "username": username,
+                    "subject": title,
+                    "body": ctx.args.get("body") or title,
+                    "event": ctx.args.get("event", "info"),
+                },
+                instance_id=ctx.args.get("instance_id"),
+            )
 
 
 @registry.task("send_email")
@@ -62,4 +72,6 @@ def send_email(ctx: TaskContext) -> None:
         if user:
             smtp.login(str(user), str(config(ctx.settings, "RISKLOOP_SMTP_PASSWORD", "")))
         smtp.send_message(message)
-    log.info("notification mail (outbox %s) sent to user %s", ctx.outbox_id, ctx.args.get("username"))
+    log.info(
+        "notification mail (outbox %s) sent to user %s", ctx.outbox_id, ctx.args.get("username")
+    )

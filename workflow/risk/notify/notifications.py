@@ -12,14 +12,23 @@ from workflow.records.models import Notification
 
 
 def unread_count(session: Session, username: str) -> int:
-    return int(session.execute(
-        select(func.count()).select_from(Notification)
-        .where(Notification.username == username, Notification.read_at.is_(None))
-    ).scalar_one())
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.username == username, Notification.read_at.is_(None))
+        ).scalar_one()
+    )
 
 
-def list_notifications(session: Session, actor: Actor, *, unread: bool = False, limit: int = 50,
-                       before_id: int | None = None) -> tuple[list[Notification], bool]:
+def list_notifications(
+    session: Session,
+    actor: Actor,
+    *,
+    unread: bool = False,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> tuple[list[Notification], bool]:
     """The actor's notifications, newest first; returns (page, more)."""
     stmt = select(Notification).where(Notification.username == actor.username)
     if unread:
@@ -32,7 +41,7 @@ def list_notifications(session: Session, actor: Actor, *, unread: bool = False, 
 
 def own_notification(session: Session, actor: Actor, notification_id: int) -> Notification:
     """Raises:
-        NotFound: no such notification for this user (others' are never revealed)."""
+    NotFound: no such notification for this user (others' are never revealed)."""
     note = session.get(Notification, notification_id) if 0 < notification_id < 2**63 else None
     if note is None or note.username != actor.username:
         raise NotFound(f"notification {notification_id} does not exist")
@@ -41,7 +50,7 @@ def own_notification(session: Session, actor: Actor, notification_id: int) -> No
 
 def mark_read(session: Session, actor: Actor, notification_id: int) -> Notification:
     """Raises:
-        NotFound: no such notification for this user (others' are never revealed)."""
+    NotFound: no such notification for this user (others' are never revealed)."""
     note = own_notification(session, actor, notification_id)
     if note.read_at is None:
         note.read_at = clock.now()

@@ -32,10 +32,18 @@ log = logging.getLogger(__name__)
 def webhook_channel(ctx: TaskContext, recipients: list[str], title: str) -> None:
     if not config(ctx.settings, "RISKLOOP_NOTIFY_WEBHOOK_URL"):
         return
-    enqueue(ctx.session, "send_webhook", {
-        "event": ctx.args.get("event", "info"), "title": title, "body": ctx.args.get("body", ""),
-        "instance_id": ctx.args.get("instance_id"), "recipients": recipients,
-    }, instance_id=ctx.args.get("instance_id"))
+    enqueue(
+        ctx.session,
+        "send_webhook",
+        {
+            "event": ctx.args.get("event", "info"),
+            "title": title,
+            "body": ctx.args.get("body", ""),
+            "instance_id": ctx.args.get("instance_id"),
+            "recipients": recipients,
+        },
+        instance_id=ctx.args.get("instance_id"),
+    )
 
 
 @registry.task("send_webhook")
@@ -45,16 +53,25 @@ def send_webhook(ctx: TaskContext) -> None:
     Raises:
         TaskFailed: the receiver answered with an error (retried).
     """
-    body = json.dumps({**ctx.args, "delivery": ctx.outbox_id}, ensure_ascii=False,
-                      sort_keys=True).encode("utf-8")
+    body = json.dumps(
+        {**ctx.args, "delivery": ctx.outbox_id}, ensure_ascii=False, sort_keys=True
+    ).encode("utf-8")
     timestamp = str(int(clock.now().replace(tzinfo=UTC).timestamp()))
-    headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
-               "X-Riskloop-Delivery": str(ctx.outbox_id), "User-Agent": "riskloop"}
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: timestamp,
+        "X-Riskloop-Delivery": str(ctx.outbox_id),
+        "User-Agent": "riskloop",
+    }
     secret = config(ctx.settings, "RISKLOOP_NOTIFY_WEBHOOK_SECRET")
     if secret:
         headers[SIGNATURE_HEADER] = sign(str(secret), timestamp, body)
-    request = urllib.request.Request(str(config(ctx.settings, "RISKLOOP_NOTIFY_WEBHOOK_URL")), data=body,
-                                     headers=headers, method="POST")
+    request = urllib.request.Request(
+        str(config(ctx.settings, "RISKLOOP_NOTIFY_WEBHOOK_URL")),
+        data=body,
+        headers=headers,
+        method="POST",
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (configured URL)
             status = response.status

@@ -32,8 +32,13 @@ from workflow.risk.screening.watchlist import listings
 log = logging.getLogger(__name__)
 
 # Facts a provider may report; the rest of the rule set's facts come from the record.
-PROVIDER_FACTS = ("blacklisted", "dishonest_debtor", "litigation_count", "negative_news_count",
-                  "payment_history")
+PROVIDER_FACTS = (
+    "blacklisted",
+    "dishonest_debtor",
+    "litigation_count",
+    "negative_news_count",
+    "payment_history",
+)
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,14 @@ class WatchlistProvider(DataProvider):
         lists = {e.list_name for e in entries}
         return ProviderResult(
             provider=self.name,
-            facts={"blacklisted": "blacklist" in lists, "dishonest_debtor": "dishonest_debtor" in lists},
-            hits=[{"list": e.list_name, "name": e.name, "reason": e.reason, "source": e.source}
-                  for e in entries],
+            facts={
+                "blacklisted": "blacklist" in lists,
+                "dishonest_debtor": "dishonest_debtor" in lists,
+            },
+            hits=[
+                {"list": e.list_name, "name": e.name, "reason": e.reason, "source": e.source}
+                for e in entries
+            ],
         )
 
 
@@ -84,10 +94,13 @@ class HttpProvider(DataProvider):
 
     name = "http"
 
-    def __init__(self, base_url: str, *, timeout: float = 5.0, retries: int = 2,
-                 backoff: float = 0.2) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 5.0, retries: int = 2, backoff: float = 0.2
+    ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"RISKLOOP_PROVIDER_URL must be an http(s) URL, got {base_url!r}")
+            raise ConfigurationError(
+                f"RISKLOOP_PROVIDER_URL must be an http(s) URL, got {base_url!r}"
+            )
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
@@ -106,17 +119,25 @@ class HttpProvider(DataProvider):
                 if exc.code == 404:
                     return ProviderResult(provider=self.name)
                 if exc.code < 500 and exc.code != 429:
-                    raise ServiceUnavailable(f"data provider refused the lookup (HTTP {exc.code}); "
-                                             "check RISKLOOP_PROVIDER_URL") from exc
+                    raise ServiceUnavailable(
+                        f"data provider refused the lookup (HTTP {exc.code}); "
+                        "check RISKLOOP_PROVIDER_URL"
+                    ) from exc
                 last_error = f"HTTP {exc.code}"
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
                 last_error = type(exc).__name__
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 last_error = f"invalid JSON ({exc})"
-            log.warning("data provider attempt %d of %d failed: %s", attempt + 1,
-                        self.retries + 1, last_error)
-        raise ServiceUnavailable(f"data provider {self.base_url} unavailable after "
-                                 f"{self.retries + 1} attempt(s): {last_error}")
+            log.warning(
+                "data provider attempt %d of %d failed: %s",
+                attempt + 1,
+                self.retries + 1,
+                last_error,
+            )
+        raise ServiceUnavailable(
+            f"data provider {self.base_url} unavailable after "
+            f"{self.retries + 1} attempt(s): {last_error}"
+        )
 
     def _result(self, body: Any) -> ProviderResult:
         if not isinstance(body, Mapping):
@@ -130,8 +151,11 @@ class HttpProvider(DataProvider):
                 raise ServiceUnavailable(f"data provider sent an invalid {key}: {value!r}")
             facts[key] = value
         hits = body.get("hits") or []
-        return ProviderResult(provider=self.name, facts=facts,
-                              hits=[dict(h) for h in hits if isinstance(h, Mapping)][:100])
+        return ProviderResult(
+            provider=self.name,
+            facts=facts,
+            hits=[dict(h) for h in hits if isinstance(h, Mapping)][:100],
+        )
 
 
 def _valid_fact(key: str, value: Any) -> bool:
@@ -148,22 +172,32 @@ def configured_providers(settings: Mapping[str, Any] | None = None) -> list[Data
     Raises:
         ConfigurationError: an unknown provider name, or ``http`` without a URL.
     """
+
     def setting(key: str, default: str) -> str:
         if settings is not None and settings.get(key) not in (None, ""):
             return str(settings[key])
         return os.environ.get(key, default)
 
     providers: list[DataProvider] = []
-    for name in filter(None, (n.strip() for n in setting("RISKLOOP_SCREENING_PROVIDERS", "watchlist").split(","))):
+    for name in filter(
+        None, (n.strip() for n in setting("RISKLOOP_SCREENING_PROVIDERS", "watchlist").split(","))
+    ):
         if name == "watchlist":
             providers.append(WatchlistProvider())
         elif name == "http":
             url = setting("RISKLOOP_PROVIDER_URL", "")
             if not url:
                 raise ConfigurationError("the http screening provider needs RISKLOOP_PROVIDER_URL")
-            providers.append(HttpProvider(url, timeout=float(setting("RISKLOOP_PROVIDER_TIMEOUT", "5")),
-                                          retries=int(setting("RISKLOOP_PROVIDER_RETRIES", "2"))))
+            providers.append(
+                HttpProvider(
+                    url,
+                    timeout=float(setting("RISKLOOP_PROVIDER_TIMEOUT", "5")),
+                    retries=int(setting("RISKLOOP_PROVIDER_RETRIES", "2")),
+                )
+            )
         else:
-            raise ConfigurationError(f"unknown screening provider {name!r} in "
-                                     "RISKLOOP_SCREENING_PROVIDERS; use watchlist and/or http")
+            raise ConfigurationError(
+                f"unknown screening provider {name!r} in "
+                "RISKLOOP_SCREENING_PROVIDERS; use watchlist and/or http"
+            )
     return providers

@@ -35,11 +35,21 @@ def record_rule_set_load(session: Session, settings: Mapping[str, Any]) -> audit
         log.warning("the risk rule set could not be loaded: %s", exc.detail)
         return None
     known = session.execute(
-        select(AuditRecord.payload).where(AuditRecord.stream == STREAM, AuditRecord.kind == "rule_set.loaded")
-        .order_by(AuditRecord.seq.desc()).limit(1)
+        select(AuditRecord.payload)
+        .where(AuditRecord.stream == STREAM, AuditRecord.kind == "rule_set.loaded")
+        .order_by(AuditRecord.seq.desc())
+        .limit(1)
     ).scalar_one_or_none()
     if known and known.get("content_hash") == rule_set.content_hash:
         return None
-    return audit.record_event(session, STREAM, "rule_set.loaded", Actor.system("rules"),
-                              payload={"name": rule_set.name, "version": rule_set.version,
-                                       "content_hash": rule_set.content_hash})
+    return audit.record_event(
+        session,
+        STREAM,
+        "rule_set.loaded",
+        Actor.system("rules"),
+        payload={
+            "name": rule_set.name,
+            "version": rule_set.version,
+            "content_hash": rule_set.content_hash,
+        },
+    )

@@ -82,26 +82,37 @@ class Screening:
 
     def reasons(self) -> list[str]:
         """Why the client is rated as it is, for a rejection (zh-CN / en)."""
-        reasons = [f"{r['reason'].get('zh-CN', '')} / {r['reason'].get('en', '')}".strip(" /")
-                   for r in self.result.fired_rules if r["rating"] == self.result.rating]
+        reasons = [
+            f"{r['reason'].get('zh-CN', '')} / {r['reason'].get('en', '')}".strip(" /")
+            for r in self.result.fired_rules
+            if r["rating"] == self.result.rating
+        ]
         if not reasons:
-            reasons.append(f"评分 {self.result.score} 对应评级 {self.result.rating} / "
-                           f"scorecard score {self.result.score} gives rating {self.result.rating}")
+            reasons.append(
+                f"评分 {self.result.score} 对应评级 {self.result.rating} / "
+                f"scorecard score {self.result.score} gives rating {self.result.rating}"
+            )
         return reasons
 
     def payload(self) -> dict[str, Any]:
         """The ``screened`` action's payload (see definitions/client_onboarding.yaml)."""
         data = self.result.to_dict()
         return {
-            "rating": data["rating"], "score": data["score"], "risk_level": data["risk_level"],
-            "credit_limit": data["credit_limit"], "decided_by": data["decided_by"],
-            "fired_rules": data["fired_rules"], "contributions": data["contributions"],
-            "checks": self.checks, "reasons": self.reasons(),
+            "rating": data["rating"],
+            "score": data["score"],
+            "risk_level": data["risk_level"],
+            "credit_limit": data["credit_limit"],
+            "decided_by": data["decided_by"],
+            "fired_rules": data["fired_rules"],
+            "contributions": data["contributions"],
+            "checks": self.checks,
+            "reasons": self.reasons(),
         }
 
 
-def screen(session: Session, client: Client, providers: list[DataProvider], rules: RuleSet,
-           now: datetime) -> Screening:
+def screen(
+    session: Session, client: Client, providers: list[DataProvider], rules: RuleSet, now: datetime
+) -> Screening:
     """Ask every provider, then rate the client.
 
     Raises:

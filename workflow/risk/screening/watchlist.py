@@ -62,9 +62,12 @@ def parse_watchlist(content: bytes | str, filename: str) -> list[dict[str, str]]
         if header != COLUMNS:
             raise ValidationFailed(
                 f"{filename}: the header must be exactly {','.join(COLUMNS)}",
-                errors={"header": [f"Found {','.join(header) or 'nothing'}."]})
-        rows = (dict(zip(COLUMNS, cells, strict=False)) if any(c.strip() for c in cells) else None
-                for cells in records)  # None: a blank line
+                errors={"header": [f"Found {','.join(header) or 'nothing'}."]},
+            )
+        rows = (
+            dict(zip(COLUMNS, cells, strict=False)) if any(c.strip() for c in cells) else None
+            for cells in records
+        )  # None: a blank line
         first_row = 2  # row 1 is the header
     entries: list[dict[str, str]] = []
     errors: dict[str, list[str]] = {}
@@ -72,7 +75,9 @@ def parse_watchlist(content: bytes | str, filename: str) -> list[dict[str, str]]
         if row is None:
             continue
         values = {k: str(row.get(k) or "").strip() for k in COLUMNS}
-        problems = [f"{k}: must not contain NUL characters" for k, v in values.items() if "\x00" in v]
+        problems = [
+            f"{k}: must not contain NUL characters" for k, v in values.items() if "\x00" in v
+        ]
         code_problem = validate_credit_code(values["credit_code"])
         if code_problem:
             problems.append(f"credit_code: {code_problem}")
@@ -84,8 +89,9 @@ def parse_watchlist(content: bytes | str, filename: str) -> list[dict[str, str]]
         values["credit_code"] = normalize_credit_code(values["credit_code"])
         entries.append(values)
     if errors:
-        raise ValidationFailed(f"{filename}: {len(errors)} bad row(s); nothing was imported",
-                               errors=errors)
+        raise ValidationFailed(
+            f"{filename}: {len(errors)} bad row(s); nothing was imported", errors=errors
+        )
     return entries
 
 
@@ -93,26 +99,39 @@ def _json_rows(content: bytes | str, filename: str) -> list[dict[str, Any]]:
     try:
         text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
     except UnicodeDecodeError as exc:
-        line = content[:exc.start].count(b"\n") + 1 if isinstance(content, bytes) else 0
-        raise ValidationFailed(f"{filename} is not UTF-8 text (line {line}); save it as UTF-8",
-                               errors={"file": [f"Line {line}: not UTF-8 text."]}) from exc
+        line = content[: exc.start].count(b"\n") + 1 if isinstance(content, bytes) else 0
+        raise ValidationFailed(
+            f"{filename} is not UTF-8 text (line {line}); save it as UTF-8",
+            errors={"file": [f"Line {line}: not UTF-8 text."]},
+        ) from exc
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"{filename} is not valid JSON: {exc}",
-                               errors={"file": [str(exc)]}) from exc
+        raise ValidationFailed(
+            f"{filename} is not valid JSON: {exc}", errors={"file": [str(exc)]}
+        ) from exc
     except RecursionError as exc:
-        raise ValidationFailed(f"{filename} is nested too deeply to be a watch list: a JSON list "
-                               f"of objects with keys {', '.join(COLUMNS)}",
-                               errors={"file": ["Nested too deeply."]}) from exc
+        raise ValidationFailed(
+            f"{filename} is nested too deeply to be a watch list: a JSON list "
+            f"of objects with keys {', '.join(COLUMNS)}",
+            errors={"file": ["Nested too deeply."]},
+        ) from exc
     if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
-        raise ValidationFailed(f"{filename} must hold a JSON list of objects with keys "
-                               f"{', '.join(COLUMNS)}", errors={"file": ["Not a list of objects."]})
+        raise ValidationFailed(
+            f"{filename} must hold a JSON list of objects with keys {', '.join(COLUMNS)}",
+            errors={"file": ["Not a list of objects."]},
+        )
     return raw
 
 
-def import_watchlist(session: Session, entries: list[dict[str, str]], actor: Actor, *,
-                     source: str, lists: Iterable[str] | None = None) -> dict[str, int]:
+def import_watchlist(
+    session: Session,
+    entries: list[dict[str, str]],
+    actor: Actor,
+    *,
+    source: str,
+    lists: Iterable[str] | None = None,
+) -> dict[str, int]:
     """Replace each list present in ``entries`` (or every list named in ``lists``) with
     ``entries``' rows, inside the caller's transaction; returns rows per list."""
     replaced = set(lists or ()) | {e["list"] for e in entries}
@@ -120,19 +139,34 @@ def import_watchlist(session: Session, entries: list[dict[str, str]], actor: Act
     for name in sorted(replaced):
         session.execute(delete(WatchlistEntry).where(WatchlistEntry.list_name == name))
     for entry in entries:
-        session.add(WatchlistEntry(list_name=entry["list"], credit_code=entry["credit_code"],
-                                   name=entry["name"][:200], reason=entry["reason"][:500],
-                                   source=source[:255], imported_at=now))
+        session.add(
+            WatchlistEntry(
+                list_name=entry["list"],
+                credit_code=entry["credit_code"],
+                name=entry["name"][:200],
+                reason=entry["reason"][:500],
+                source=source[:255],
+                imported_at=now,
+            )
+        )
     counts = {name: 0 for name in sorted(replaced)} | dict(Counter(e["list"] for e in entries))
     session.flush()
-    audit.record_event(session, AUDIT_STREAM, "watchlist.imported", actor,
-                       payload={"source": source[:255], "rows": counts})
+    audit.record_event(
+        session,
+        AUDIT_STREAM,
+        "watchlist.imported",
+        actor,
+        payload={"source": source[:255], "rows": counts},
+    )
     return counts
 
 
 def listings(session: Session, credit_code: str) -> list[WatchlistEntry]:
     """Every watch-list entry for ``credit_code``."""
-    return list(session.execute(
-        select(WatchlistEntry).where(WatchlistEntry.credit_code == normalize_credit_code(credit_code))
-        .order_by(WatchlistEntry.list_name, WatchlistEntry.id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(WatchlistEntry)
+            .where(WatchlistEntry.credit_code == normalize_credit_code(credit_code))
+            .order_by(WatchlistEntry.list_name, WatchlistEntry.id)
+        ).scalars()
+    )
