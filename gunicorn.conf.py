@@ -36,7 +36,7 @@ workers = int(os.environ.get("GUNICORN_WORKERS", str(min(4, _cores()))))
 # hold up the others of its worker.
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # With keep-alive load one gthread worker tended to take every connection while
-# the others idled; SO_REUSEPORT lets the kernel spread them (STACK.md).
+# the others idled; SO_REUSEPORT lets the kernel spread them.
 reuse_port = True
 # A request that runs longer than this is killed and its worker replaced.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

@@ -1,5 +1,5 @@
-"""Who may call an operation, decided before anything reads what the request carries
-(SPEC 7: roles are checked before bodies are validated).
+"""Who may call an operation, decided before anything reads what the request carries:
+roles are checked before bodies are validated.
 
 Every operation of the API declares with ``@allow(check)`` the engine's own check of
 whether the caller may call it at all: the roles it needs and, for a record in its path,

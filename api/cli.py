@@ -366,7 +366,7 @@ def definitions_check(folder: Path | None) -> None:
 
 
 def _changed_since_loaded(loaded: list[Definition]) -> list[str]:
-    """Files whose version the database already holds with other content (SPEC 3.1: a
+    """Files whose version the database already holds with other content (a
     change needs a new version), so ``check`` fails before a deployment would."""
     from sqlalchemy import inspect, select
     from sqlalchemy.exc import OperationalError

@@ -1,4 +1,4 @@
-"""Configuration from the environment (SPEC 5.1 names).
+"""Configuration from the environment.
 
 Embedded mode (SQLite, no ``REDIS_URL``) generates missing keys once and keeps
 them in the instance folder with owner-only permissions; with PostgreSQL a

@@ -1,4 +1,4 @@
-"""Cost flat in history size (SPEC 7): fire, inbox and instance read at two sizes.
+"""Cost flat in history size: fire, inbox and instance read at two sizes.
 
 One database is filled with a small history (``small_instances``, 10 thousand,
 with ``audit_per_instance`` audit records each), measured, grown with bulk SQL

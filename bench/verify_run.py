@@ -1,4 +1,4 @@
-"""Audit verification over the scale database: throughput and memory (SPEC 7: streams, constant memory).
+"""Audit verification over the scale database: throughput and memory.
 
 Runs the real command, ``riskloop audit verify``, in a child process against the
 large history the scale section built (10 million records in the full run),

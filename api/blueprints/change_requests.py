@@ -1,4 +1,4 @@
-"""Change requests: sensitive edits of a client, applied after a dual approval (SPEC 4.3).
+"""Change requests: sensitive edits of a client, applied after a dual approval.
 
 Approving, rejecting and cancelling are the generic workflow actions
 (``POST /api/v1/workflows/{id}/actions/approve|reject|cancel``).

@@ -51,7 +51,7 @@ def readyz() -> Response:
     failing = [name for name, state in checks.items() if not state.startswith("ok")]
     if not failing:
         return jsonify({"status": "ready", "checks": checks})
-    # Not ready: a problem document (SPEC 5.1) naming what does not answer.
+    # Not ready: a problem document naming what does not answer.
     response = problem(
         503,
         "Service not ready",

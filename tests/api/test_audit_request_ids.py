@@ -1,4 +1,4 @@
-"""Every audit record made while serving a request carries that request's id (SPEC 3.4),
+"""Every audit record made while serving a request carries that request's id,
 including those written deep in the domain (unmasked reads, suspensions), and none is
 carried over to work done outside a request."""
 

@@ -127,7 +127,7 @@ REFUSALS = (401, 403, 404)
 def test_a_refused_caller_gets_the_same_refusal_whatever_the_request_carries(
     world: w.World, api: Api
 ) -> None:
-    """SPEC 7: a caller who may not do something is told 401/403/404, never the shape of a
+    """Roles before bodies: a caller who may not do something is told 401/403/404, never the shape of a
     body they may not send. Given every refused cell of the table, when the request carries
     a malformed body, query values the operation refuses or an unknown query parameter,
     then the answer is the same refusal, never a 400, 415 or 422 describing the operation."""

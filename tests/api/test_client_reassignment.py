@@ -1,4 +1,4 @@
-"""Who sees a client's cases follows the client's owner (SPEC 1: sales see what they own).
+"""Who sees a client's cases follows the client's owner.
 
 A manager hands a client to another sales user with ``PATCH /api/v1/clients/{id}``
 (``owner``): from then on the new owner sees the client's cases — the admission, its

@@ -1,5 +1,6 @@
-"""Embedded mode keeps its instance folder and SQLite database to the owner (SPEC 5.1:
-generated keys 'with owner-only permissions'; the database beside them holds the rest)."""
+"""Embedded mode keeps its instance folder and SQLite database to the owner (the
+generated keys are written with owner-only permissions; the database beside them holds
+the rest)."""
 
 from __future__ import annotations
 

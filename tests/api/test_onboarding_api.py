@@ -240,7 +240,7 @@ def test_the_demo_clients_take_each_onboarding_path(app: Flask, api: Api) -> Non
 def test_an_admission_decided_during_a_black_alert_leaves_the_client_suspended_until_the_loop_closes(
     app: Flask, api: Api
 ) -> None:
-    """SPEC 4.4: a black alert suspends the client until the loop closes; approving (or
+    """A black alert suspends the client until the loop closes; approving (or
     rejecting) the admission meanwhile changes the status it returns to, not the suspension."""
     approved, rejected = new_client(api, 901, **A_FACTS), new_client(api, 902, **A_FACTS)
     cases = {cid: admit(app, api, cid) for cid in (approved, rejected)}

@@ -1,4 +1,4 @@
-"""SPEC 5.1 refusals of a request's shape, the same on every operation:
+"""Refusals of a request's shape, the same on every operation:
 an unknown query parameter is a 400 naming it (never silently ignored), a value that does
 not fit is a 422 naming its parameter, and a body that is not JSON sent to an operation
 that reads JSON is a 415; the OpenAPI document lists the 400 and 415 where they happen."""

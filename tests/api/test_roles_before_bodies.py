@@ -1,4 +1,4 @@
-"""Roles before bodies (SPEC 7) where the answer depends on the case's state: an action is
+"""Roles before bodies where the answer depends on the case's state: an action is
 authorised before its body is loaded with the engine's own checks, in the order ``fire``
 makes them — so a step that is someone else's is a 403 whatever the body says, two
 approvers racing still get a clean 409, and a repeated request is still replayed. The

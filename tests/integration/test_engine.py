@@ -1,4 +1,4 @@
-"""fire() as SPEC 3.2 states it, on SQLite and PostgreSQL."""
+"""fire() as ARCHITECTURE.md ("Firing a transition") states it, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """engine.authorize(): whether an actor may fire a trigger now, decided before the action's
-input is read, with fire()'s own checks in fire()'s order (SPEC 3.2, SPEC 7)."""
+input is read, with fire()'s own checks in fire()'s order."""
 
 from __future__ import annotations
 

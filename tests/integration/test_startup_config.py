@@ -1,4 +1,4 @@
-"""Start-up refuses missing or malformed keys in production (SPEC 5.1).
+"""Start-up refuses missing or malformed keys in production.
 
 With a PostgreSQL ``DATABASE_URL``, each of ``SECRET_KEY``, ``RISKLOOP_ENCRYPTION_KEYS``
 and ``RISKLOOP_AUDIT_KEY`` missing stops ``create_app()``, ``riskloop worker``,

@@ -1,7 +1,7 @@
 """Test databases: a throw-away SQLite file or a throw-away PostgreSQL database.
 
 PostgreSQL tests run whenever a server answers on loopback; under ``CI=true`` a
-missing server fails them instead of skipping (SPEC 6).
+missing server fails them instead of skipping.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from workflow.risk.clients.creditcode import make_credit_code
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
 
 # Deliberately not translated: the language switcher names each language in itself, and
-# amounts are in 元 in both languages (SPEC: "amounts in 元 with thousands separators").
+# amounts are in 元 in both languages.
 LANGUAGE_SWITCH = re.compile(r'<form method="post" action="/language".*?</form>', re.S)
 YUAN = re.compile(r"(?<=\d )元|\(元\)")
 

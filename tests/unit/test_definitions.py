@@ -1,4 +1,4 @@
-"""Every rule of SPEC 3.1 refuses a bad definition with a message naming file and key."""
+"""Every rule of a definition's schema refuses a bad definition with a message naming file and key."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def build_broker(
     if redis_url:
         # A killed worker's in-flight messages come back only when its heartbeat is
         # older than heartbeat_timeout AND another worker runs maintenance; the
-        # defaults (60 s, 0.1 %) left messages stranded for many minutes (STACK.md).
+        # defaults (60 s, 0.1 %) left messages stranded for many minutes.
         broker: dramatiq.Broker = RedisBroker(
             url=redis_url,
             heartbeat_timeout=heartbeat_timeout_ms,

@@ -1,4 +1,4 @@
-"""Starting instances and firing transitions (SPEC 3.2).
+"""Starting instances and firing transitions.
 
 ``fire`` runs inside the caller's transaction as five steps, each a function
 below: **lock** the instance row (read as plain columns, with the idempotency
@@ -260,7 +260,7 @@ def _admit(
     comment: str | None = None,
     request_id: str | None = None,
 ) -> _Admitted | None:
-    """Whether ``actor`` may fire ``trigger`` on ``instance`` now, in the order of SPEC 3.2
+    """Whether ``actor`` may fire ``trigger`` on ``instance`` now, in the order fire() checks them
     (seen, known, current version, allowed from the state, roles, guards, someone else's
     step). ``payload`` None: the action's input is not read yet; if it decides which
     transition this is, the checks stop before the guards (None is returned).

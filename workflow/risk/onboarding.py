@@ -59,7 +59,7 @@ def admissible_client(
         Forbidden: not a sales user (whether the client exists or not).
         NotFound: no such client, or (sales) one owned by someone else.
     """
-    # Sales submit admissions (SPEC 1); a draft started by anyone else could never be
+    # Sales submit admissions; a draft started by anyone else could never be
     # submitted by them and would block the owner's admission.
     if "sales" not in actor.roles:
         raise Forbidden(
@@ -136,7 +136,7 @@ def _client(ctx: FireContext) -> Client:
 
 def _status(client: Client, status: str) -> dict[str, str]:
     """The status an admission step gives ``client``: while a black alert or a blacklisting
-    holds it suspended (SPEC 4.4: until the loop closes) the step changes the status it
+    holds it suspended the step changes the status it
     will be reinstated to, never the suspension itself."""
     if client.status == SUSPENDED and client.status_before_suspension is not None:
         return {"status_before_suspension": status}

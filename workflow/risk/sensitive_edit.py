@@ -1,4 +1,4 @@
-"""Dual approval of sensitive client edits (敏感信息修改双人审批, SPEC 4.3).
+"""Dual approval of sensitive client edits (敏感信息修改双人审批).
 
 ``request_sensitive_edit`` files a change request (an instance of the
 ``sensitive_edit`` definition) recording each field's current value as "before";

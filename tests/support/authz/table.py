@@ -4,7 +4,7 @@ Every row is (route as Flask spells it, scenario) → the status each caller mus
 in the order of :data:`CALLERS`. "own" is data of sales1 (a client sales1 owns, a case
 on it, sales1's own notification), "other" the same thing belonging to sales2; callers
 other than sales1 are not owners, so for them the two columns differ only where a rule
-says so. The rows were written from the role table of SPEC 1, not by watching the code;
+says so. The rows were written from the product's role table, not by watching the code;
 where SPEC is silent the safer reading is taken and marked ``# SPEC silent:``.
 
 Rules read off SPEC and used throughout:
@@ -30,11 +30,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # signing out revokes the caller's own token (a fresh one here); anonymous has none
     ("DELETE /api/v1/auth/token", "-"): (401, 204, 204, 204, 204, 204, 204),
     ("GET /api/v1/openapi.json", "-"): (200, 200, 200, 200, 200, 200, 200),
-    # --- the client archive (SPEC 1, 2) -------------------------------------------------
+    # --- the client archive -------------------------------------------------
     # everyone signed in may list; what each sees is in VISIBLE below
     ("GET /api/v1/clients", "-"): (401, 200, 200, 200, 200, 200, 200),
     # sales create clients they own; risk officers and managers create on behalf of a
-    # sales owner (SPEC silent: kept, it is not a sensitive act); legal, auditor, admin never
+    # sales owner; legal, auditor, admin never
     ("POST /api/v1/clients", "own"): (401, 201, 201, 403, 201, 403, 403),
     ("POST /api/v1/clients", "other"): (401, 403, 201, 403, 201, 403, 403),
     # SPEC silent on admin reading clients: safer rule, admin (user administration) reads
@@ -50,7 +50,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # sales caller does not own is a row error (422, nothing imported)
     ("POST /api/v1/clients/import", "own"): (401, 200, 200, 403, 200, 403, 403),
     ("POST /api/v1/clients/import", "other"): (401, 422, 200, 403, 200, 403, 403),
-    # admissions are submitted by sales (SPEC 1: "submit admissions") for their clients
+    # admissions are submitted by sales for their clients
     ("POST /api/v1/clients/<int:client_id>/admission", "own"): (401, 201, 403, 403, 403, 403, 403),
     ("POST /api/v1/clients/<int:client_id>/admission", "other"): (
         401,
@@ -119,7 +119,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
         200,
         404,
     ),
-    # ad-hoc due diligence: risk officers (SPEC 5.1) and managers (may do what risk may)
+    # ad-hoc due diligence: risk officers and managers (may do what risk may)
     ("POST /api/v1/clients/<int:client_id>/due-diligence", "own"): (
         401,
         403,
@@ -235,7 +235,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
         "GET /api/v1/workflows/<int:instance_id>/evidence/<string:sha256>",
         "alert risk's file other",
     ): (401, 404, 200, 200, 200, 200, 404),
-    # --- alerts (SPEC 4.4) ----------------------------------------------------------------
+    # --- alerts ----------------------------------------------------------------
     ("GET /api/v1/alerts", "-"): (401, 200, 200, 200, 200, 200, 200),
     # raised by the risk team (risk officers, managers) and systems; sales respond to them
     ("POST /api/v1/alerts", "own"): (401, 403, 201, 403, 201, 403, 403),
@@ -265,7 +265,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
         404,
     ),
     ("POST /api/v1/notifications/read-all", "-"): (401, 200, 200, 200, 200, 200, 200),
-    # --- auditor views (SPEC 3.4, 5.1) ----------------------------------------------------
+    # --- auditor views ----------------------------------------------------
     ("GET /api/v1/audit", "-"): (401, 403, 403, 403, 403, 200, 403),
     ("GET /api/v1/audit/verify", "-"): (401, 403, 403, 403, 403, 200, 403),
     ("GET /api/v1/audit/export", "own"): (401, 403, 403, 403, 403, 200, 403),
@@ -286,10 +286,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
 }
 
 # Actions: one route, authorised per definition and trigger (the transition's roles and
-# guards, SPEC 4). Scenario "definition.trigger@state own|other".
+# guards). Scenario "definition.trigger@state own|other".
 ACTION = "POST /api/v1/workflows/<int:instance_id>/actions/<string:trigger>"
 ACTIONS: dict[str, tuple[int, ...]] = {
-    # onboarding (SPEC 4.1): sales submit and withdraw their own; one risk officer (or a
+    # onboarding: sales submit and withdraw their own; one risk officer (or a
     # manager) decides at risk_review, never the submitter
     "client_onboarding.submit@draft own": (401, 200, 403, 403, 403, 403, 404),
     "client_onboarding.submit@draft other": (401, 404, 403, 403, 403, 403, 404),
@@ -297,13 +297,13 @@ ACTIONS: dict[str, tuple[int, ...]] = {
     "client_onboarding.approve@risk_review other": (401, 404, 200, 403, 200, 403, 404),
     "client_onboarding.return_for_info@risk_review own": (401, 403, 200, 403, 200, 403, 404),
     "client_onboarding.return_for_info@risk_review other": (401, 404, 200, 403, 200, 403, 404),
-    # SPEC 4.1 names "one risk officer" at risk_review; legal decides only high-risk
+    # The admission names "one risk officer" at risk_review; legal decides only high-risk
     # admissions (dual_approval), so legal may not reject at risk_review (definition v3)
     "client_onboarding.reject@risk_review own": (401, 403, 200, 403, 200, 403, 404),
     "client_onboarding.reject@risk_review other": (401, 404, 200, 403, 200, 403, 404),
     "client_onboarding.withdraw@risk_review own": (401, 200, 403, 403, 403, 403, 404),
     "client_onboarding.withdraw@risk_review other": (401, 404, 403, 403, 403, 403, 404),
-    # sensitive edit (SPEC 4.3), requested by the client's owner: risk, legal, manager
+    # sensitive edit, requested by the client's owner: risk, legal, manager
     # approve or reject; only the requester cancels; auditor and admin never approve
     "sensitive_edit.approve@requested own": (401, 403, 200, 200, 200, 403, 404),
     "sensitive_edit.approve@requested other": (401, 404, 200, 200, 200, 403, 404),
@@ -311,7 +311,7 @@ ACTIONS: dict[str, tuple[int, ...]] = {
     "sensitive_edit.reject@requested other": (401, 404, 200, 200, 200, 403, 404),
     "sensitive_edit.cancel@requested own": (401, 200, 403, 403, 403, 403, 404),
     "sensitive_edit.cancel@requested other": (401, 404, 403, 403, 403, 403, 404),
-    # due diligence (SPEC 4.2), opened by risk2 who is also the analyst: risk officers and
+    # due diligence, opened by risk2 who is also the analyst: risk officers and
     # managers work it; the reviewer is not the analyst (risk1 is not)
     "due_diligence.start@opened own": (401, 403, 200, 403, 200, 403, 404),
     "due_diligence.start@opened other": (401, 404, 200, 403, 200, 403, 404),
@@ -319,7 +319,7 @@ ACTIONS: dict[str, tuple[int, ...]] = {
     "due_diligence.pass@under_review other": (401, 404, 200, 403, 200, 403, 404),
     "due_diligence.send_back@under_review own": (401, 403, 200, 403, 200, 403, 404),
     "due_diligence.send_back@under_review other": (401, 404, 200, 403, 200, 403, 404),
-    # alert remediation (SPEC 4.4), raised by risk2 on the client: the owner and the risk
+    # alert remediation, raised by risk2 on the client: the owner and the risk
     # team respond and rectify; a reviewer (risk, manager) who did not rectify reviews
     "alert_remediation.respond@warned own": (401, 200, 200, 403, 200, 403, 404),
     "alert_remediation.respond@warned other": (401, 404, 200, 403, 200, 403, 404),
@@ -334,7 +334,7 @@ ACTIONS: dict[str, tuple[int, ...]] = {
 }
 EXPECTED.update({(ACTION, scenario): row for scenario, row in ACTIONS.items()})
 
-# Roles before bodies (SPEC 7): a caller refused a cell (401, 403, 404) gets the same
+# Roles before bodies: a caller refused a cell (401, 403, 404) gets the same
 # refusal whatever the request carries: a malformed body, query values the operation refuses,
 # an unknown query parameter. Except where the refusal is read from the body itself:
 BODY_DECIDES: dict[tuple[str, str], frozenset[str]] = {
@@ -356,7 +356,7 @@ VISIBLE: dict[str, tuple[bool | None, ...]] = {
     "GET /api/v1/notifications": (None, False, False, False, False, False, False),
 }
 
-# Masking (SPEC 1, 2): how the caller reads a sensitive value of sales1's client.
+# Masking: how the caller reads a sensitive value of sales1's client.
 # "full": the stored value; "masked": never the stored value; None: the read is refused.
 # Column order:                         anon  sales1    risk1   legal1  manager1 auditor1 admin
 MASKED: dict[str, tuple[str | None, ...]] = {

@@ -1,5 +1,5 @@
 """Black alerts suspend their client at once; the client gets its former status back
-only when every black loop on it is closed or dismissed (SPEC 4.4)."""
+only when every black loop on it is closed or dismissed."""
 
 from __future__ import annotations
 

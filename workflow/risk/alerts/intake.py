@@ -1,4 +1,4 @@
-"""Risk alerts (预警): intake, deduplication and the remediation loop they start (SPEC 4.4).
+"""Risk alerts (预警): intake, deduplication and the remediation loop they start.
 
 ``raise_alert`` is the one door for the API, the signed webhook and the console:
 it deduplicates by ``source`` + ``external_id`` (a unique constraint, so two
@@ -46,7 +46,7 @@ CATEGORIES = (
     "payment_overdue",
     "other",
 )
-# Who may raise an alert through the API (SPEC 4.4: risk officers and the system).
+# Who may raise an alert through the API.
 RAISERS = frozenset({"risk_officer", "manager", "system"})
 
 

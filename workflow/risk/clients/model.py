@@ -33,7 +33,7 @@ OWNERSHIP_TYPES = (
 )
 RATINGS = ("S", "A", "B", "C", "D")
 RISK_LEVELS = ("low", "medium", "high")
-# Changed only through a dual approval (SPEC 2, 4.3); a direct PATCH is refused with 409.
+# Changed only through a dual approval; a direct PATCH is refused with 409.
 SENSITIVE_FIELDS = (
     "credit_limit",
     "bank_account",

@@ -14,7 +14,7 @@ from workflow.records.identity import Actor
 from workflow.risk.clients.model import Client, get_client
 
 # Roles that see the whole archive; sales see the clients they own. Admins manage users
-# and definitions, not business data (SPEC 1): they see no client.
+# and definitions, not business data: they see no client.
 ARCHIVE_ROLES = frozenset({"risk_officer", "legal", "manager", "auditor"})
 FILTERS = ("status", "rating", "risk_level", "owner")
 

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 EVENT = "evidence.uploaded"
 UPLOADER_ROLES = frozenset({"risk_officer", "manager"})
-# Evidence is part of the risk report, which sales never sees (SPEC 1); an uploader
+# Evidence is part of the risk report, which sales never sees; an uploader
 # may always fetch back the file they uploaded.
 READER_ROLES = POLICY.see_all
 OPEN_STATES = ("opened", "collecting")

@@ -1,4 +1,4 @@
-"""Periodic re-review of active clients and contract expiry reminders (SPEC 4.2, 3.3).
+"""Periodic re-review of active clients and contract expiry reminders.
 
 Both are durable job timers with unique keys, so nothing is armed twice:
 

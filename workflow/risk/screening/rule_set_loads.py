@@ -1,4 +1,4 @@
-"""Auditing which risk rule set a process screens with (SPEC 3.4: rule-set loads).
+"""Auditing which risk rule set a process screens with.
 
 The first process to run a rule set's content records ``rule_set.loaded`` with
 its name, version and content hash on the ``system:rule_sets`` stream; later
