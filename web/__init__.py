@@ -31,7 +31,7 @@ def register(app: Flask, *, api_error: Callable[[HTTPException], Response]) -> N
     The console imports nothing from ``api``: the composition root calls this and passes
     ``api_error``, how the app answers an unmatched API URL (a problem document).
     """
-    from . import display, errors, i18n
+    from . import display, errors, i18n, texts
     from .console import ConsoleSessionInterface, blp
 
     for page in PAGES:  # importing a page module adds its routes to the blueprint
@@ -42,6 +42,8 @@ def register(app: Flask, *, api_error: Callable[[HTTPException], Response]) -> N
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # bound to the session, which expires
     app.session_interface = ConsoleSessionInterface()
     i18n.install(app)
+    # The texts the system writes, worded by web/texts.py (which builds on i18n).
+    app.jinja_env.globals["comment_text"] = texts.comment_text
     display.install(app)
     app.register_blueprint(blp)
     errors.install(app, api_error)

@@ -150,8 +150,6 @@ def duration(seconds: float | None) -> str:
 
 
 def install(app: Flask) -> None:
-    from .texts import comment_text
-
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault(
         "BABEL_DEFAULT_TIMEZONE", app.config.get("RISKLOOP_TIMEZONE", "Asia/Shanghai")
@@ -170,7 +168,6 @@ def install(app: Flask) -> None:
         status_label=status_label,
         event_label=event_label,
         duration=duration,
-        comment_text=comment_text,
         LANGUAGES=LANGUAGES,
         get_locale=get_locale,
         content_lang=content_lang,
