@@ -28,6 +28,7 @@ from workflow.records.identity import Actor
 from workflow.records.models import User
 
 from .database import db
+from .navigation import console_nav, role_label
 from .uploads import allow_upload_bodies
 
 blp = Blueprint(
@@ -136,8 +137,6 @@ def check_csrf() -> None:
 
 @blp.app_context_processor
 def inject_console() -> dict[str, Any]:
-    from .navigation import console_nav, role_label
-
     return {
         "csrf_token": generate_csrf,
         "console_actor": getattr(g, "console_actor", None),
