@@ -60,6 +60,28 @@ STATUSES: Labels = {
     "offboarded": {"en": "Offboarded", "zh-CN": "已退出"},
 }
 
+# Types of risk events (风险事件) of the living risk picture.
+RISK_EVENT_TYPES: Labels = {
+    "business_change": {"en": "Business change", "zh-CN": "工商变更"},
+    "negative_news": {"en": "Negative news", "zh-CN": "负面舆情"},
+    "litigation": {"en": "Litigation", "zh-CN": "司法诉讼"},
+    "dishonest_debtor": {"en": "Dishonest judgement debtor", "zh-CN": "失信被执行人"},
+    "abnormal_operation": {"en": "Abnormal operation", "zh-CN": "经营异常"},
+    "payment_overdue": {"en": "Payment overdue", "zh-CN": "付款逾期"},
+    "watchlist_hit": {"en": "Watch-list hit", "zh-CN": "名单命中"},
+    "administrative_penalty": {"en": "Administrative penalty", "zh-CN": "行政处罚"},
+    "equity_freeze": {"en": "Equity freeze", "zh-CN": "股权冻结"},
+    "tax_violation": {"en": "Tax violation", "zh-CN": "税务违法"},
+    "other": {"en": "Other", "zh-CN": "其他"},
+}
+
+# What became of a re-rating: applied at once, proposed for a dual approval, or no change.
+RATING_OUTCOMES: Labels = {
+    "applied": {"en": "applied", "zh-CN": "已生效"},
+    "proposed": {"en": "proposed for approval", "zh-CN": "待双人审批"},
+    "unchanged": {"en": "unchanged", "zh-CN": "无变化"},
+}
+
 # Kinds of audit records.
 EVENTS: Labels = {
     "client.created": {"en": "created", "zh-CN": "创建"},
