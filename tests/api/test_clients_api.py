@@ -33,6 +33,7 @@ def test_sales_create_a_client_and_see_it_masked(api: Api) -> None:
     assert r.status_code == 201, r.get_json()
     created = r.get_json()
     assert created["owner"] == "sales1" and created["status"] == "prospect"
+    assert created["created_by"] == "sales1"  # who entered it is not a secret
     assert created["contacts"][0]["phone"] == "138****1234"
     assert created["bank_account"] == "**** **** **** 5678"
     assert created["registered_capital"] is None

@@ -24,7 +24,7 @@ OWNERSHIP_TYPES: Labels = {
 PAYMENT_HISTORIES: Labels = {
     "good": {"en": "Good", "zh-CN": "良好"},
     "minor_delays": {"en": "Minor delays", "zh-CN": "轻微延迟"},
-    "overdue": {"en": "Overdue", "zh-CN": "已超时"},
+    "overdue": {"en": "Overdue", "zh-CN": "逾期"},
     "default": {"en": "Defaulted", "zh-CN": "违约"},
 }
 

@@ -35,6 +35,7 @@ PUBLIC_FIELDS = frozenset(
         "blacklisted",
         "tags",
         "version",
+        "created_by",
         "created_at",
         "updated_at",
     }
@@ -153,7 +154,7 @@ def mask_client(data: Mapping[str, Any], roles: Iterable[str] | str) -> dict[str
 
     - shown: name, credit_code, legal_representative, industry, region,
       ownership_type, state_ownership_pct, rating, risk_level, status, owner,
-      blacklisted, tags, id, version, created_at, updated_at;
+      blacklisted, tags, id, version, created_by, created_at, updated_at;
     - masked: ``contacts[].phone`` (``138****1234``), ``contacts[].email``
       (``z***@example.com``), ``bank_account`` (last 4), ``id_number`` (first 3
       and last 4), ``contracts[].amount`` (None; number and dates shown);
