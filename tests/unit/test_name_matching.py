@@ -42,6 +42,24 @@ def test_precision_and_recall_on_the_fixture_stay_above_the_measured_floors():
     assert stats["recall"] >= RECALL_FLOOR, stats
 
 
+def test_the_index_finds_every_listed_name_the_scorer_would_match():
+    pairs = labelled_pairs()
+    index = NameIndex()
+    listed = sorted({b for _, b, _ in pairs})
+    for ref, name in enumerate(listed):
+        index.add(ref, name)
+    thresholds = Thresholds()
+
+    missed = [
+        (query, name)
+        for query, name, _ in pairs
+        if compare(query, name).score >= thresholds.possible
+        and listed.index(name) not in {h.ref for h in index.search(query, limit=50)}
+    ]
+
+    assert missed == []
+
+
 def test_traditional_script_with_a_region_prefix_matches_the_simplified_entry():
     match = compare("深圳市華強科技有限公司", "深圳华强科技有限公司")
 

@@ -21,10 +21,10 @@ common keys are read last and capped, so one query reads a few posting lists.
 from __future__ import annotations
 
 import functools
-import heapq
 import re
 import unicodedata
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -224,6 +224,8 @@ _BRACKETS = str.maketrans({"（": "(", "）": ")", "【": "(", "】": ")"})
 # A key read by more entries than this is used only when nothing rarer is in the name.
 _COMMON_KEY = 20_000
 _CANDIDATES = 200
+_POSTINGS_BUDGET = 30_000
+_SHARED_KEYS = 0.34
 
 _t2s = opencc.OpenCC("t2s")
 
@@ -249,7 +251,7 @@ class Thresholds:
         return "possible" if score >= self.possible else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Folded:
     """A name folded for comparison."""
 
@@ -259,6 +261,7 @@ class Folded:
     region: str
     traditional: bool  # simplifying changed the name
     cjk: bool
+    words: tuple[str, ...] = ()  # a short name's romanised words, for word-order variants
 
     @property
     def empty(self) -> bool:
@@ -284,8 +287,12 @@ class Hit:
 
 
 @functools.lru_cache(maxsize=65_536)
+def _syllables(core: str) -> tuple[str, ...]:
+    return tuple(w.lower() for w in lazy_pinyin(core))
+
+
 def _pinyin(core: str) -> str:
-    return "".join(lazy_pinyin(core)).lower()
+    return "".join(_syllables(core))
 
 
 def _strip_cjk(text: str) -> tuple[str, str]:
@@ -331,11 +338,15 @@ def fold(name: str) -> Folded:
         core, region = _strip_cjk(simplified)
         if not core:  # a name that is only legal forms keeps its words
             core = _DROP.sub("", simplified)
-        pinyin = _pinyin(core)
+        syllables = _syllables(core)
+        pinyin = "".join(syllables)
+        # surname and given name, as a romanised person's name is written (Li Na)
+        words: tuple[str, ...] = (syllables[0], "".join(syllables[1:])) if len(core) <= 4 else ()
         cjk = True
     else:
         core, region = _strip_latin(simplified)
         pinyin = core.replace(" ", "")
+        words = tuple(core.split()) if core.count(" ") in (1, 2) else ()
         cjk = False
     return Folded(
         text=" ".join((name or "").split()),
@@ -344,6 +355,7 @@ def fold(name: str) -> Folded:
         region=region,
         traditional=simplified != text,
         cjk=cjk,
+        words=words,
     )
 
 
@@ -393,8 +405,7 @@ def _spaced(f: Folded) -> str:
     """A romanisation's words; a Chinese name as surname and given name (Huang Xiaoming)."""
     if not f.cjk:
         return f.core
-    syllables = lazy_pinyin(f.core)
-    return f"{syllables[0]} {''.join(syllables[1:])}"
+    return " ".join(f.words) if f.words else f.pinyin
 
 
 def _region_key(f: Folded) -> str:
@@ -409,6 +420,7 @@ def _keys(f: Folded) -> set[str]:
         keys.update("c" + core[i : i + 2] for i in range(max(len(core) - 1, 1)))
     sound = f.pinyin
     keys.update("p" + sound[i : i + 3] for i in range(max(len(sound) - 2, 1)))
+    keys.update("w" + word for word in f.words if word)
     return keys
 
 
@@ -446,19 +458,27 @@ class NameIndex:
                 postings.append(slot)
 
     def candidates(self, folded: Folded) -> list[int]:
-        """Slots sharing the most keys with ``folded`` (at most a few hundred)."""
+        """Slots sharing the most keys with ``folded`` (at most a few hundred).
+
+        Keys are read rarest first; reading stops once a key is common or enough postings
+        were read, after at least the three rarest: a name like the query shares most of
+        its keys, so it shares some of the rare ones.
+        """
         lists = sorted(
             (p for p in (self._postings.get(k) for k in _keys(folded)) if p is not None), key=len
         )
-        counts: dict[int, int] = {}
-        for number, postings in enumerate(lists):
-            if number and len(postings) > _COMMON_KEY:
-                break  # the rest are as common or more; the rarer keys found the candidates
-            for slot in postings[: _COMMON_KEY * 5]:
-                counts[slot] = counts.get(slot, 0) + 1
-        if len(counts) > _CANDIDATES:
-            return heapq.nlargest(_CANDIDATES, counts, key=counts.__getitem__)
-        return list(counts)
+        counts: Counter[int] = Counter()
+        read = used = 0
+        for postings in lists:
+            if used >= 3 and (len(postings) > _COMMON_KEY or read > _POSTINGS_BUDGET):
+                break
+            counts.update(postings[:_COMMON_KEY])
+            read += len(postings)
+            used += 1
+        # A name that can score high shares a good part of the keys read; one that shares
+        # a single trade word (科技) is not worth scoring.
+        least = max(1, int(used * _SHARED_KEYS))
+        return [slot for slot, n in counts.most_common(_CANDIDATES) if n >= least]
 
     def search(self, name: str, *, floor: int = 85, limit: int = 10) -> list[Hit]:
         """Entries whose name or alias scores at least ``floor`` against ``name``, best
