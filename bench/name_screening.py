@@ -1,4 +1,4 @@
-"""Name screening figures (SPEC 4.7, section 7): precision and recall on the labelled
+"""Name screening figures (README, Name screening): precision and recall on the labelled
 fixture at the configured thresholds, the name index over 1,000,000 entries (build
 time, memory, p50/p95 latency of one name), and the re-screening of 100,000 active
 clients against a 1,000-entry watch-list delta on PostgreSQL (time, memory growth).

@@ -1,4 +1,4 @@
-"""Name screening at admission (SPEC 4.7): a possible watch-list name match sends the case
+"""Name screening at admission: a possible watch-list name match sends the case
 to a human with the hit and its path, whatever the rating; a reviewer who is not the
 submitter confirms it (blacklisted, rejected) or clears it as a false positive, which is
 remembered for that entry until the entry changes."""

@@ -33,7 +33,7 @@ class NameHit:
     certainty: str
 
     def to_dict(self) -> dict[str, Any]:
-        """The shape of ``possible_matches`` items (SPEC 5.1) plus what a reviewer needs."""
+        """An item of an admission's ``possible_matches`` (README, Name screening)."""
         return {
             "list": self.entry.list_name,
             "name": self.name,
