@@ -7,18 +7,14 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.support.app import drain
+from tests.support.app import Api
+from tests.support.onboarding import A_FACTS, admit, code
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
-from workflow.risk import onboarding
-from workflow.risk.clients import service as client_service
-from workflow.risk.clients.creditcode import make_credit_code
 from workflow.risk.screening.watchlist import import_watchlist
 
-SALES = Actor("sales1", frozenset({"sales"}))
 
-
-def matched_case(app: Flask) -> int:
+def matched_case(app: Flask, api: Api) -> int:
     with app.app_context():
         import_watchlist(
             db.session,
@@ -33,24 +29,15 @@ def matched_case(app: Flask) -> int:
             Actor.system("test"),
             source="test",
         )
-        client = client_service.create_client(
-            db.session,
-            {
-                "name": "深圳市華強科技有限公司",
-                "credit_code": make_credit_code("91440300MA5D00001"),
-                "registered_capital": "30000000",
-            },
-            SALES,
-        )
-        case = onboarding.start_admission(db.session, client.id, SALES)
         db.session.commit()
-        case_id = case.id
-    for _ in range(5):
-        if drain(app) == 0:
-            break
-    with app.app_context():
-        assert db.session.get(WorkflowInstance, case_id).state == "name_review"
-    return case_id
+    created = api.post(
+        "sales1",
+        "/api/v1/clients",
+        json={"name": "深圳市華強科技有限公司", "credit_code": code(801), **A_FACTS},
+    )
+    case = admit(app, api, created.get_json()["id"])
+    assert case["state"] == "name_review"
+    return case["id"]
 
 
 @pytest.mark.parametrize(
@@ -61,9 +48,9 @@ def matched_case(app: Flask) -> int:
     ],
 )
 def test_the_case_page_lists_the_matches_with_their_path(
-    console_factory, app: Flask, lang: str, words: tuple[str, ...]
+    console_factory, app: Flask, api: Api, lang: str, words: tuple[str, ...]
 ) -> None:
-    case_id = matched_case(app)
+    case_id = matched_case(app, api)
     risk = console_factory("risk1")
     risk.post("/language", {"lang": lang, "next": "/inbox"}, token_from="/inbox")
 
@@ -77,8 +64,10 @@ def test_the_case_page_lists_the_matches_with_their_path(
     assert "深圳华强科技有限公司" not in sales_page
 
 
-def test_a_reviewer_clears_the_match_from_the_console(console_factory, app: Flask) -> None:
-    case_id = matched_case(app)
+def test_a_reviewer_clears_the_match_from_the_console(
+    console_factory, app: Flask, api: Api
+) -> None:
+    case_id = matched_case(app, api)
     risk = console_factory("risk1")
 
     response = risk.post(

@@ -290,32 +290,27 @@ def _apply_delta(
     }
 
 
-def listings(session: Session, credit_code: str) -> list[WatchlistEntry]:
-    """Every watch-list entry for ``credit_code`` (none for an empty code)."""
-    code = normalize_credit_code(credit_code or "")
-    if not code:
-        return []
+def _entries_where(session: Session, column: Any, value: str) -> list[WatchlistEntry]:
+    if not value:
+        return []  # an entry without a code or an ID number is matched by name only
     return list(
         session.execute(
             select(WatchlistEntry)
-            .where(WatchlistEntry.credit_code == code)
+            .where(column == value)
             .order_by(WatchlistEntry.list_name, WatchlistEntry.id)
         ).scalars()
     )
+
+
+def listings(session: Session, credit_code: str) -> list[WatchlistEntry]:
+    """Every watch-list entry for ``credit_code`` (none for an empty code)."""
+    code = normalize_credit_code(credit_code or "")
+    return _entries_where(session, WatchlistEntry.credit_code, code)
 
 
 def listings_by_id_number(session: Session, id_number: str | None) -> list[WatchlistEntry]:
     """Every watch-list entry for a person's ID number (none for an empty one)."""
-    digest = id_number_digest(id_number)
-    if not digest:
-        return []
-    return list(
-        session.execute(
-            select(WatchlistEntry)
-            .where(WatchlistEntry.id_number == digest)
-            .order_by(WatchlistEntry.list_name, WatchlistEntry.id)
-        ).scalars()
-    )
+    return _entries_where(session, WatchlistEntry.id_number, id_number_digest(id_number))
 
 
 def cleared_keys(session: Session, client_id: int) -> set[tuple[str, str]]:
