@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from workflow.errors import ConfigurationError
 from workflow.risk.screening.names import (
     NameIndex,
     Thresholds,
@@ -127,12 +128,19 @@ def test_the_index_reads_only_candidates_sharing_keys_not_every_entry():
     assert [h.ref for h in index.search("華強科技")] == [9_999]
 
 
-def test_thresholds_come_from_the_settings_and_stay_ordered():
+def test_thresholds_come_from_the_settings_and_a_bad_one_is_named():
     thresholds = Thresholds.from_settings(
-        {"RISKLOOP_NAME_MATCH_CERTAIN": "90", "RISKLOOP_NAME_MATCH_POSSIBLE": "95"}
+        {"RISKLOOP_NAME_MATCH_CERTAIN": "90", "RISKLOOP_NAME_MATCH_POSSIBLE": "80"}
     )
 
-    assert (thresholds.certain, thresholds.possible) == (90, 90)
+    assert (thresholds.certain, thresholds.possible) == (90, 80)
     assert thresholds.certainty(91) == "certain"
     assert Thresholds().certainty(86) == "possible"
     assert Thresholds().certainty(50) is None
+    for bad, named in (
+        ({"RISKLOOP_NAME_MATCH_POSSIBLE": "high"}, "RISKLOOP_NAME_MATCH_POSSIBLE"),
+        ({"RISKLOOP_NAME_MATCH_CERTAIN": "101"}, "RISKLOOP_NAME_MATCH_CERTAIN"),
+        ({"RISKLOOP_NAME_MATCH_POSSIBLE": "96"}, "must not be above"),
+    ):
+        with pytest.raises(ConfigurationError, match=named):
+            Thresholds.from_settings(bad)

@@ -35,6 +35,8 @@ from pypinyin.phrases_dict import phrases_dict
 from pypinyin.pinyin_dict import pinyin_dict
 from rapidfuzz import fuzz
 
+from workflow.errors import ConfigurationError
+
 PATHS = ("exact", "normalized", "traditional", "pinyin", "alias")
 
 # Longest first, so 有限责任公司 goes before 有限公司 and 公司.
@@ -241,11 +243,33 @@ class Thresholds:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None) -> Thresholds:
-        """``RISKLOOP_NAME_MATCH_CERTAIN`` / ``RISKLOOP_NAME_MATCH_POSSIBLE`` (0–100)."""
+        """``RISKLOOP_NAME_MATCH_CERTAIN`` / ``RISKLOOP_NAME_MATCH_POSSIBLE`` (1–100).
+
+        Raises:
+            ConfigurationError: not a whole number from 1 to 100, or possible above certain.
+        """
         values = settings or {}
-        certain = int(values.get("RISKLOOP_NAME_MATCH_CERTAIN") or cls.certain)
-        possible = int(values.get("RISKLOOP_NAME_MATCH_POSSIBLE") or cls.possible)
-        return cls(certain=min(max(certain, 1), 100), possible=min(max(possible, 1), certain))
+
+        def read(key: str, default: int) -> int:
+            raw = values.get(key)
+            if raw in (None, ""):
+                return default
+            try:
+                number = int(str(raw).strip())
+            except ValueError:
+                number = 0
+            if not 1 <= number <= 100:
+                raise ConfigurationError(f"{key} must be a whole number from 1 to 100, got {raw!r}")
+            return number
+
+        certain = read("RISKLOOP_NAME_MATCH_CERTAIN", cls.certain)
+        possible = read("RISKLOOP_NAME_MATCH_POSSIBLE", cls.possible)
+        if possible > certain:
+            raise ConfigurationError(
+                f"RISKLOOP_NAME_MATCH_POSSIBLE ({possible}) must not be above "
+                f"RISKLOOP_NAME_MATCH_CERTAIN ({certain})"
+            )
+        return cls(certain=certain, possible=possible)
 
     def certainty(self, score: int) -> str | None:
         if score >= self.certain:
