@@ -18,8 +18,9 @@ from workflow.risk.screening.names import (
 )
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "name_pairs.csv"
-# Measured on the fixture at the default thresholds (95 / 85): 0.998 and 0.996.
-PRECISION_FLOOR = 0.99
+# Measured on the fixture's 673 pairs at the default thresholds (95 / 85): precision 0.996
+# (2 false matches), recall 0.992 (4 missed). A change that loses one more pair fails.
+PRECISION_FLOOR = 0.995
 RECALL_FLOOR = 0.99
 
 
@@ -33,7 +34,14 @@ def test_the_fixture_has_at_least_300_labelled_pairs_of_every_kind():
         kinds = {r["kind"] for r in csv.DictReader(handle)}
 
     assert len(labelled_pairs()) >= 300
-    assert {"traditional", "pinyin", "legal_form", "common_word", "person_pinyin"} <= kinds
+    assert {
+        "traditional",
+        "pinyin",
+        "legal_form",
+        "common_word",
+        "person_pinyin",
+        "handwritten",
+    } <= kinds
 
 
 def test_precision_and_recall_on_the_fixture_stay_above_the_measured_floors():

@@ -120,7 +120,46 @@ _LATIN_WORDS = {
     "software": "ruanjian",
     "international": "guoji",
     "industries": "shiye",
+    "china": "zhongguo",
+    "automobile": "qiche",
+    "auto": "qiche",
+    "motor": "qiche",
+    "motors": "qiche",
+    "communication": "tongxun",
+    "communications": "tongxun",
+    "information": "xinxi",
+    "insurance": "baoxian",
+    "securities": "zhengquan",
+    "steel": "gangtie",
+    "airlines": "hangkong",
+    "shipping": "haiyun",
 }
+# Words written either way in Chinese names: a translation of either (Huawei
+# Technologies, 华为技术) is also compared with the pinyin of the other word.
+_CJK_SYNONYMS = {"技术": "科技"}
+_COMPOUND_SURNAMES = frozenset(
+    [
+        "欧阳",
+        "司马",
+        "诸葛",
+        "上官",
+        "东方",
+        "皇甫",
+        "尉迟",
+        "公孙",
+        "慕容",
+        "令狐",
+        "长孙",
+        "宇文",
+        "司徒",
+        "夏侯",
+        "轩辕",
+        "端木",
+        "独孤",
+        "南宫",
+        "西门",
+    ]
+)
 _PROVINCES = [
     "北京",
     "天津",
@@ -218,7 +257,6 @@ _LATIN_REGIONS = frozenset("".join(lazy_pinyin(r)) for r in _REGIONS) | {
     "hongkong",
     "hk",
     "macau",
-    "china",
 }
 _BRACKETED_REGION = re.compile(r"\((?:" + "|".join(_REGIONS) + r")[^)]*\)")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -288,6 +326,7 @@ class Folded:
     traditional: bool  # simplifying changed the name
     cjk: bool
     words: tuple[str, ...] = ()  # a short name's romanised words, for word-order variants
+    alt_pinyin: str = ""  # the pinyin with synonyms (技术 → 科技) when that differs
 
     @property
     def empty(self) -> bool:
@@ -402,12 +441,20 @@ def fold(name: str) -> Folded:
         syllables = _syllables(core)
         pinyin = "".join(syllables)
         # surname and given name, as a romanised person's name is written (Li Na)
-        words: tuple[str, ...] = (syllables[0], "".join(syllables[1:])) if len(core) <= 4 else ()
+        alt_core = core
+        for word, synonym in _CJK_SYNONYMS.items():
+            alt_core = alt_core.replace(word, synonym)
+        alt_pinyin = _pinyin(alt_core) if alt_core != core else ""
+        split = 2 if core[:2] in _COMPOUND_SURNAMES else 1
+        words: tuple[str, ...] = (
+            ("".join(syllables[:split]), "".join(syllables[split:])) if len(core) <= 4 else ()
+        )
         cjk = True
     else:
         core, region = _strip_latin(simplified)
         pinyin = core.replace(" ", "")
         words = tuple(core.split()) if core.count(" ") in (1, 2) else ()
+        alt_pinyin = ""
         cjk = False
     return Folded(
         text=" ".join((name or "").split()),
@@ -417,6 +464,7 @@ def fold(name: str) -> Folded:
         traditional=simplified != text,
         cjk=cjk,
         words=words,
+        alt_pinyin=alt_pinyin,
     )
 
 
@@ -450,6 +498,10 @@ def compare(query: str | Folded, candidate: str | Folded) -> Match:
             best = Match(int(round(ratio * 0.98)), "normalized")
     if len(a.pinyin) >= 4 and len(b.pinyin) >= 4 and best.score < 92:
         sound = fuzz.ratio(a.pinyin, b.pinyin)
+        if a.cjk != b.cjk:
+            cjk, latin = (a, b) if a.cjk else (b, a)
+            if cjk.alt_pinyin:
+                sound = max(sound, fuzz.ratio(cjk.alt_pinyin, latin.pinyin))
         if not (a.cjk and b.cjk):
             # Spacing and word order of a romanisation vary: Zhang San, San Zhang.
             sound = max(sound, fuzz.token_sort_ratio(_spaced(a), _spaced(b)))
@@ -479,8 +531,8 @@ def _keys(f: Folded) -> set[str]:
     if f.cjk:
         core = f.core
         keys.update("c" + core[i : i + 2] for i in range(max(len(core) - 1, 1)))
-    sound = f.pinyin
-    keys.update("p" + sound[i : i + 3] for i in range(max(len(sound) - 2, 1)))
+    for sound in filter(None, (f.pinyin, f.alt_pinyin)):
+        keys.update("p" + sound[i : i + 3] for i in range(max(len(sound) - 2, 1)))
     keys.update("w" + word for word in f.words if word)
     return keys
 
