@@ -17,7 +17,12 @@ from workflow.risk.clients.model import Client
 from workflow.risk.events.model import RiskEvent
 from workflow.risk.screening.names import Thresholds
 from workflow.risk.screening.rescreen import RESCREEN_TASK, rescreen_chunk
-from workflow.risk.screening.watchlist import WatchlistImport, import_watchlist
+from workflow.risk.screening.watchlist import (
+    WatchlistClearance,
+    WatchlistEntry,
+    WatchlistImport,
+    import_watchlist,
+)
 
 ACTOR = Actor.system("test")
 
@@ -140,3 +145,30 @@ def test_the_import_queues_the_job_and_the_worker_runs_it_to_the_end(
     )
     session.commit()
     assert again.delta == 0  # nothing to re-screen
+
+
+def test_a_match_a_reviewer_cleared_is_not_raised_again_when_the_entry_returns_unchanged(
+    engine_rt: runtime.Runtime, session: Session
+) -> None:
+    ids = add_clients(session)
+    import_id = delta_import(session, ids)
+    entry = session.execute(
+        select(WatchlistEntry).where(WatchlistEntry.name == "深圳华强科技有限公司")
+    ).scalar_one()
+    session.add(
+        WatchlistClearance(
+            client_id=ids["listed_by_name"],
+            list_name=entry.list_name,
+            content_key=entry.content_key,
+            entry_name=entry.name,
+            reason="another company",
+            cleared_by="risk1",
+        )
+    )
+    session.commit()
+
+    while rescreen_chunk(session, import_id, Thresholds(), clock.now()):
+        session.commit()
+    session.commit()
+
+    assert [h[0] for h in hits(session)] == sorted([ids["listed_by_code"], ids["listed_by_id"]])

@@ -83,7 +83,8 @@ def name_hits(
 ) -> list[NameHit]:
     """Entries of ``index`` whose names score at least ``thresholds.possible`` against
     ``name``, minus those cleared for ``client_id`` and the entry ids in ``skip``."""
-    found = [h for h in index.search(name, floor=thresholds.possible) if h.ref not in set(skip)]
+    skipped = set(skip)
+    found = [h for h in index.search(name, floor=thresholds.possible) if h.ref not in skipped]
     if not found:
         return []
     entries = {

@@ -32,6 +32,7 @@ from workflow.risk.screening.name_index import build_index
 from workflow.risk.screening.names import NameIndex, Thresholds
 from workflow.risk.screening.watchlist import (
     RESCREEN_TASK,
+    WatchlistClearance,
     WatchlistEntry,
     WatchlistImport,
     id_number_digest,
@@ -149,10 +150,24 @@ def rescreen_chunk(
         .order_by(Client.id)
         .limit(chunk)
     ).all()
+    cleared = {
+        (row.client_id, row.list_name, row.content_key)
+        for row in session.execute(
+            select(
+                WatchlistClearance.client_id,
+                WatchlistClearance.list_name,
+                WatchlistClearance.content_key,
+            ).where(WatchlistClearance.client_id.in_([c.id for c in clients]))
+        )
+    }
     events = [
         _event(client.id, entry, match, now)
         for client in clients
         for entry, match in client_hits(delta, client, thresholds)
+        # a reviewer found this very entry is not this client (it came back unchanged);
+        # a credit code or an ID number on a list is the client whatever was cleared
+        if match["match"] in ("credit_code", "id_number")
+        or (client.id, entry.list_name, entry.content_key) not in cleared
     ]
     if events:
         known = set(
