@@ -105,7 +105,7 @@ def test_a_large_file_imports_with_progress_in_bounded_memory(
 
     assert summary.counts["sanctions"]["rows"] == 50_000
     assert seen == sorted(seen) and seen[-1] == 50_000 and len(seen) >= 25
-    assert peak < 40 * 1024 * 1024  # the 50,000 rows are never all in memory at once
+    assert peak < 16 * 1024 * 1024  # measured 8 MB for 10,000 rows and for 50,000 alike
 
 
 def test_the_delta_counts_added_changed_and_removed_and_the_same_file_changes_nothing(

@@ -244,6 +244,7 @@ def _apply_delta(
             ),
         )
         .values(changed=True)
+        .execution_options(synchronize_session=False)  # no row ids fetched back
     )
 
     def per_list(query: Any) -> dict[str, int]:
@@ -278,7 +279,11 @@ def _apply_delta(
         )
         .group_by(entry.list_name)
     )
-    session.execute(delete(entry).where(and_(entry.list_name.in_(replaced), previous)))
+    session.execute(
+        delete(entry)
+        .where(and_(entry.list_name.in_(replaced), previous))
+        .execution_options(synchronize_session=False)
+    )
     return {
         name: {
             "rows": rows.get(name, 0),
