@@ -137,6 +137,42 @@ _LATIN_WORDS = {
 # Words written either way in Chinese names: a translation of either (Huawei
 # Technologies, 华为技术) is also compared with the pinyin of the other word.
 _CJK_SYNONYMS = {"技术": "科技"}
+# Words that do not name a company on their own (上海银行 is a bank's whole name).
+_GENERIC_WORDS = frozenset(
+    [
+        "银行",
+        "商业银行",
+        "农村商业银行",
+        "农商银行",
+        "科技",
+        "贸易",
+        "实业",
+        "投资",
+        "证券",
+        "保险",
+        "信托",
+        "电子",
+        "物流",
+        "建设",
+        "医药",
+        "能源",
+        "传媒",
+        "食品",
+        "发展",
+        "控股",
+        "电力",
+        "燃气",
+        "水务",
+        "地铁",
+        "港务",
+        "机场",
+        "航空",
+        "钢铁",
+        "化工",
+        "建工",
+        "城投",
+    ]
+)
 _COMPOUND_SURNAMES = frozenset(
     [
         "欧阳",
@@ -397,7 +433,12 @@ def _pinyin(core: str) -> str:
 
 def _strip_cjk(text: str) -> tuple[str, str]:
     """Remove legal-form words anywhere and leading regions (广东省深圳市); returns
-    (core, the innermost region)."""
+    (core, the innermost region). A region is the name itself when only a generic word
+    follows it (上海银行, 北京科技): then it stays."""
+    for word in _CJK_LEGAL:
+        text = text.replace(word, "")
+    # A bracketed region inside the name, 华强科技(深圳): dropped like a leading one.
+    text = _DROP.sub("", _BRACKETED_REGION.sub("", text))
     region = ""
     stripped = True
     while stripped:
@@ -409,14 +450,10 @@ def _strip_cjk(text: str) -> tuple[str, str]:
                     if rest.startswith(suffix):
                         rest = rest[len(suffix) :]
                         break
-                if len(rest) >= 2:
+                if len(rest) >= 2 and rest not in _GENERIC_WORDS:
                     region, text, stripped = name, rest, True
                 break
-    for word in _CJK_LEGAL:
-        text = text.replace(word, "")
-    # A bracketed region inside the name, 华强科技(深圳): dropped like a leading one.
-    text = _BRACKETED_REGION.sub("", text)
-    return _DROP.sub("", text), region
+    return text, region
 
 
 def _strip_latin(text: str) -> tuple[str, str]:
