@@ -7,15 +7,17 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from workflow.errors import RiskloopError
+from workflow.platform import clock
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import User
 
-from .extensions import db
+from .extensions import db, runtime_of
 
 CLI_ACTOR = Actor("system:cli", frozenset({"system"}))
 
@@ -49,20 +51,55 @@ def watchlist_group() -> None:
 
 @watchlist_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--background",
+    is_flag=True,
+    help="leave the re-screening of active clients to the workers instead of running it here",
+)
 @with_appcontext
-def watchlist_import(file: Path) -> None:
-    """Import FILE (CSV: credit_code,name,list,reason; or JSON); replaces each list it holds."""
-    from workflow.risk.screening.watchlist import import_watchlist, parse_watchlist
+def watchlist_import(file: Path, background: bool) -> None:
+    """Import FILE (CSV: credit_code,name,list,reason[,aliases,id_number] or the Chinese
+    headers; or JSON); replaces each list it holds, then re-screens active clients
+    against what changed."""
+    from workflow.risk.screening.names import Thresholds
+    from workflow.risk.screening.rescreen import rescreen_chunk
+    from workflow.risk.screening.watchlist import WatchlistImport, import_watchlist
+    from workflow.risk.screening.watchlist_files import read_watchlist_file
+
+    def progress(rows: int) -> None:
+        if rows % 100_000 < 2_000:
+            click.echo(f"  {rows:,} rows read", err=True)
 
     try:
-        entries = parse_watchlist(file.read_bytes(), file.name)
-        counts = import_watchlist(db.session, entries, CLI_ACTOR, source=file.name)
+        summary = import_watchlist(
+            db.session, read_watchlist_file(file), CLI_ACTOR, source=file.name, progress=progress
+        )
         db.session.commit()
     except RiskloopError as exc:
         db.session.rollback()
         raise _fail(exc) from exc
-    for name, count in counts.items():
-        click.echo(f"{name}: {count} entries (list replaced)")
+    for name, c in summary.counts.items():
+        click.echo(
+            f"{name}: {c['rows']} entries ({c['added']} added, {c['changed']} changed, "
+            f"{c['removed']} removed)"
+        )
+    if not summary.delta:
+        click.echo("nothing changed; no client needs re-screening")
+        return
+    if background:
+        click.echo(f"re-screening of active clients queued (import {summary.import_id})")
+        return
+    thresholds = Thresholds.from_settings(runtime_of(current_app).settings)
+    while rescreen_chunk(db.session, summary.import_id, thresholds, clock.now()):
+        db.session.commit()
+        record = db.session.get(WatchlistImport, summary.import_id)
+        click.echo(f"  {record.clients_rescreened:,} clients re-screened", err=True)
+    db.session.commit()
+    record = db.session.get(WatchlistImport, summary.import_id)
+    click.echo(
+        f"{record.clients_rescreened} active clients re-screened against "
+        f"{summary.delta} new or changed entries: {record.hits} hit(s) recorded as risk events"
+    )
 
 
 @click.group("clients")

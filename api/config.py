@@ -16,6 +16,7 @@ from typing import Any
 from workflow.errors import ConfigurationError
 from workflow.platform import archives, liveness
 from workflow.platform.crypto import generate_key
+from workflow.risk.screening.names import Thresholds
 
 REQUIRED_KEYS = ("SECRET_KEY", "RISKLOOP_ENCRYPTION_KEYS", "RISKLOOP_AUDIT_KEY")
 
@@ -79,6 +80,10 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RISKLOOP_ZIP_MAX_MEMBERS": int(
             env.get("RISKLOOP_ZIP_MAX_MEMBERS", str(archives.DEFAULT_MAX_MEMBERS))
         ),
+        # Name screening: a score from "possible" goes to a person; from "certain" it is
+        # labelled near certain (workflow/risk/screening/names.py).
+        "RISKLOOP_NAME_MATCH_POSSIBLE": env.get("RISKLOOP_NAME_MATCH_POSSIBLE", "85"),
+        "RISKLOOP_NAME_MATCH_CERTAIN": env.get("RISKLOOP_NAME_MATCH_CERTAIN", "95"),
     }
     for key in REQUIRED_KEYS:
         if env.get(key):
@@ -87,6 +92,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     config["DATABASE_URL"] = overrides.get("DATABASE_URL", db_url)
     config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(config["DATABASE_URL"]))
+    Thresholds.from_settings(config)  # a bad threshold stops start-up, naming the variable
     _fill_keys(config, instance_path)
     return config
 

@@ -68,6 +68,28 @@ ROWS: list[tuple[str, str, str, str, Any]] = [
         "flat (< 20)",
         lambda v, r: v < 20,
     ),
+    ("names.accuracy.precision", "name screening precision (fixture)", "", "", None),
+    ("names.accuracy.recall", "name screening recall (fixture)", "", "", None),
+    ("names.index.build_s", "name index build, N entries", "s", "", None),
+    ("names.index.index_rss_mb", "name index memory, N entries", "MB", "", None),
+    ("names.index.p50_ms", "one name vs N entries, p50", "ms", "", None),
+    ("names.index.p95_ms", "one name vs N entries, p95", "ms", "", None),
+    ("names.import.seconds", "watch-list import, N rows (streamed CSV)", "s", "", None),
+    (
+        "names.import.rss_growth_mb",
+        "watch-list import RSS growth, 10% → end",
+        "MB",
+        "flat (< 20)",
+        lambda v, r: v < 20,
+    ),
+    ("names.rescreen.seconds", "re-screen active clients vs 1,000-entry delta", "s", "", None),
+    (
+        "names.rescreen.rss_growth_mb",
+        "re-screen RSS growth, 10% → end",
+        "MB",
+        "flat (< 20)",
+        lambda v, r: v < 20,
+    ),
 ]
 
 

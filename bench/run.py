@@ -31,6 +31,7 @@ SECTIONS = (
     "http",
     "embedded",
     "worker_rss",
+    "names",
 )
 
 
@@ -202,6 +203,12 @@ def section_worker_rss(settings: Settings, out: dict[str, Any]) -> None:
     http_load.run_worker_rss(settings, out, log)
 
 
+def section_names(settings: Settings, out: dict[str, Any]) -> None:
+    from . import name_screening
+
+    name_screening.run_section(settings, out, log)
+
+
 RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "throughput": section_throughput,
     "one_client": section_one_client,
@@ -211,6 +218,7 @@ RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "http": section_http,
     "embedded": section_embedded,
     "worker_rss": section_worker_rss,
+    "names": section_names,
 }
 
 

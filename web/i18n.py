@@ -112,6 +112,16 @@ def level_label(level: str) -> str:
     return labels.word(labels.LEVELS, level, content_lang())
 
 
+def match_label(key: str, value: str | None) -> str:
+    """A watch-list name match's ``list``, ``match`` (path) or ``certainty``, in words."""
+    table = {
+        "list": labels.WATCHLISTS,
+        "match": labels.NAME_MATCH_PATHS,
+        "certainty": labels.MATCH_CERTAINTIES,
+    }[key]
+    return labels.word(table, value, content_lang()) if value else "—"
+
+
 def action_label(definition: Any, state: str, trigger: str, dest: str | None = None) -> str:
     """The action's words; ``dest`` picks among transitions sharing a trigger (the first and
     the second approval of a dual approval are both ``approve``)."""
@@ -163,6 +173,7 @@ def install(app: Flask) -> None:
         choice_label=choice_label,
         field_label=field_label,
         level_label=level_label,
+        match_label=match_label,
         action_label=action_label,
         state_label=state_label,
         status_label=status_label,

@@ -9,7 +9,9 @@ from workflow.risk.alerts.sla import STATE_STAGE
 from workflow.risk.clients.model import OWNERSHIP_TYPES, RISK_LEVELS, SENSITIVE_FIELDS, STATUSES
 from workflow.risk.clients.validation import ClientFieldsSchema
 from workflow.risk.due_diligence.review import PARENT_TRIGGERS
+from workflow.risk.screening.names import PATHS
 from workflow.risk.screening.rules import PAYMENT_HISTORIES
+from workflow.risk.screening.watchlist_files import LISTS
 
 
 def test_every_value_has_english_and_chinese_words() -> None:
@@ -23,6 +25,9 @@ def test_every_value_has_english_and_chinese_words() -> None:
         (labels.ALERT_STAGES, set(STATE_STAGE.values())),
         (labels.REVIEW_OUTCOMES, PARENT_TRIGGERS),
         (labels.FIELDS, {*SENSITIVE_FIELDS, *ClientFieldsSchema().fields}),
+        (labels.WATCHLISTS, LISTS),
+        (labels.NAME_MATCH_PATHS, PATHS),
+        (labels.MATCH_CERTAINTIES, ("certain", "possible")),
     ):
         for value in values:
             assert set(table[value]) == {"en", "zh-CN"}, value

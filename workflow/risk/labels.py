@@ -87,6 +87,10 @@ EVENTS: Labels = {
     "client.created": {"en": "created", "zh-CN": "创建"},
     "client.updated": {"en": "edited", "zh-CN": "编辑"},
     "client.screened": {"en": "screened", "zh-CN": "完成筛查"},
+    "client.watchlist_match_confirmed": {
+        "en": "watch-list match confirmed",
+        "zh-CN": "确认名单命中",
+    },
     "client.sensitive_read": {"en": "viewed sensitive data", "zh-CN": "查看了敏感信息"},
     "client.sensitive_changed": {"en": "sensitive change applied", "zh-CN": "敏感字段变更生效"},
     "client.status_changed": {"en": "status changed", "zh-CN": "状态变更"},
@@ -94,6 +98,30 @@ EVENTS: Labels = {
     "transition": {"en": "transition", "zh-CN": "流转"},
     "incident": {"en": "incident", "zh-CN": "异常事件"},
     "evidence.uploaded": {"en": "evidence uploaded", "zh-CN": "上传证据"},
+}
+
+# Watch lists (the ``list`` of a watch-list entry).
+WATCHLISTS: Labels = {
+    "blacklist": {"en": "Blacklist", "zh-CN": "黑名单"},
+    "dishonest_debtor": {"en": "Dishonest judgement debtors", "zh-CN": "失信被执行人"},
+    "sanctions": {"en": "Sanctions", "zh-CN": "制裁名单"},
+}
+
+# How a name matched a watch-list entry (``possible_matches[].match``).
+NAME_MATCH_PATHS: Labels = {
+    "exact": {"en": "exact", "zh-CN": "完全一致"},
+    "normalized": {"en": "normalised", "zh-CN": "规范化后一致"},
+    "traditional": {"en": "traditional script", "zh-CN": "繁简转换"},
+    "pinyin": {"en": "pinyin / romanised", "zh-CN": "拼音/罗马字"},
+    "alias": {"en": "alias", "zh-CN": "别名"},
+    "credit_code": {"en": "credit code", "zh-CN": "统一社会信用代码"},
+    "id_number": {"en": "ID number", "zh-CN": "证件号码"},
+}
+
+# How certain a name match is.
+MATCH_CERTAINTIES: Labels = {
+    "certain": {"en": "near certain", "zh-CN": "高度疑似"},
+    "possible": {"en": "possible", "zh-CN": "疑似"},
 }
 
 # Client fields, as named in diffs, change requests and the record history.

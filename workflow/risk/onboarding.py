@@ -24,6 +24,7 @@ from workflow.risk.clients.service import SUSPENDED, apply_changes
 from workflow.risk.due_diligence.periodic_review import schedule_periodic_review
 from workflow.risk.screening.providers import configured_providers
 from workflow.risk.screening.screen import rule_set, screen
+from workflow.risk.screening.watchlist import WatchlistClearance, cleared_keys
 
 registry = Registry()
 
@@ -208,6 +209,7 @@ def record_screening(ctx: FireContext) -> None:
     """Store the rating and its explanation on the client and on the case."""
     client = _client(ctx)
     report = dict(ctx.payload)
+    matches = report.pop("possible_matches", None) or []
     values: dict[str, Any] = {
         "rating": report["rating"],
         "risk_level": report["risk_level"],
@@ -219,7 +221,63 @@ def record_screening(ctx: FireContext) -> None:
         ctx.session, client, values, ctx.actor, "client.screened", instance_id=ctx.instance.id
     )
     client.screening = {**report, "instance_id": ctx.instance.id, "at": ctx.now.isoformat() + "Z"}
-    ctx.instance.data = {**ctx.instance.data, "screening": report}
+    ctx.instance.data = {**ctx.instance.data, "screening": report, "possible_matches": matches}
+    if matches:
+        ctx.audit["possible_matches"] = [
+            {k: m.get(k) for k in ("list", "name", "score", "match")} for m in matches
+        ]
+
+
+@registry.effect("confirm_name_match")
+def confirm_name_match(ctx: FireContext) -> None:
+    """The reviewer finds the client is the listed party: it is blacklisted (and the case
+    rejected by the next effect, with the reviewer's comment as the reason)."""
+    client = _client(ctx)
+    matches = list(ctx.instance.data.get("possible_matches") or [])
+    apply_changes(
+        ctx.session,
+        client,
+        {"blacklisted": True},
+        ctx.actor,
+        "client.watchlist_match_confirmed",
+        instance_id=ctx.instance.id,
+        matches=[{k: m.get(k) for k in ("list", "name", "score", "match")} for m in matches],
+    )
+    ctx.instance.data = {
+        **ctx.instance.data,
+        "name_review": {"outcome": "confirmed", "by": ctx.actor.username, "reason": ctx.comment},
+    }
+
+
+@registry.effect("clear_name_matches")
+def clear_name_matches(ctx: FireContext) -> None:
+    """The reviewer finds the matches are not this client: each is remembered for the
+    entry's content, so the same pair is not raised again until the entry changes."""
+    client_id = int(ctx.instance.subject_id or 0)
+    matches = list(ctx.instance.data.get("possible_matches") or [])
+    known = cleared_keys(ctx.session, client_id)
+    for match in matches:
+        key = (str(match.get("list", "")), str(match.get("content_key", "")))
+        if key in known or not key[1]:
+            continue
+        known.add(key)
+        ctx.session.add(
+            WatchlistClearance(
+                client_id=client_id,
+                list_name=key[0],
+                content_key=key[1],
+                entry_name=str(match.get("name", ""))[:200],
+                reason=ctx.comment or "",
+                cleared_by=ctx.actor.username,
+                cleared_at=ctx.now,
+                instance_id=ctx.instance.id,
+            )
+        )
+    ctx.instance.data = {
+        **ctx.instance.data,
+        "name_review": {"outcome": "cleared", "by": ctx.actor.username, "reason": ctx.comment},
+    }
+    ctx.audit["cleared_matches"] = len(matches)
 
 
 @registry.effect("start_onboarding_due_diligence")
@@ -303,4 +361,5 @@ def onboarding_view(session: Session, instance: WorkflowInstance, actor: Actor) 
     report = data.get("screening")
     if isinstance(report, dict):
         data["screening"] = {"rating": report.get("rating"), "risk_level": report.get("risk_level")}
+    data.pop("possible_matches", None)
     return data

@@ -17,7 +17,7 @@ from workflow.risk.due_diligence import evidence, periodic_review, review
 from workflow.risk.events import model as events
 from workflow.risk.notify import digest, mail, webhook
 from workflow.risk.policy import POLICY
-from workflow.risk.screening import watchlist
+from workflow.risk.screening import rescreen, watchlist
 
 MODULES: tuple[ModuleType, ...] = (
     clients,
@@ -31,6 +31,7 @@ MODULES: tuple[ModuleType, ...] = (
     digest,
     mail,
     webhook,
+    rescreen,
 )
 # Modules with tables of their own and no named callables: imported so that every table
 # of the plug-in is on the shared metadata (migrations, create_all in tests).

@@ -303,6 +303,12 @@ ACTIONS: dict[str, tuple[int, ...]] = {
     "client_onboarding.reject@risk_review other": (401, 404, 200, 403, 200, 403, 404),
     "client_onboarding.withdraw@risk_review own": (401, 200, 403, 403, 403, 403, 404),
     "client_onboarding.withdraw@risk_review other": (401, 404, 403, 403, 403, 403, 404),
+    # a possible watch-list name match: a risk officer or a manager, not the submitter,
+    # confirms it or clears it as a false positive (legal decides only dual approvals)
+    "client_onboarding.confirm_match@name_review own": (401, 403, 200, 403, 200, 403, 404),
+    "client_onboarding.confirm_match@name_review other": (401, 404, 200, 403, 200, 403, 404),
+    "client_onboarding.clear_matches@name_review own": (401, 403, 200, 403, 200, 403, 404),
+    "client_onboarding.clear_matches@name_review other": (401, 404, 200, 403, 200, 403, 404),
     # sensitive edit, requested by the client's owner: risk, legal, manager
     # approve or reject; only the requester cancels; auditor and admin never approve
     "sensitive_edit.approve@requested own": (401, 403, 200, 200, 200, 403, 404),

@@ -34,6 +34,7 @@ from workflow.risk.clients.service import create_client
 from workflow.risk.due_diligence import evidence
 from workflow.risk.due_diligence.review import open_review
 from workflow.risk.onboarding import start_admission
+from workflow.risk.screening.watchlist import import_watchlist
 from workflow.risk.sensitive_edit import request_sensitive_edit
 
 from .table import ACTION, OWNERS
@@ -75,13 +76,13 @@ class World:
     def credit_code() -> str:
         return make_credit_code(f"9144030{next(_serial) + 7_000_000:010d}")
 
-    def client(self, owner: str) -> int:
+    def client(self, owner: str, name: str | None = None) -> int:
         """A prospect of ``owner`` rated S by screening (central SOE, 90 % state owned)."""
         with self.session() as s:
             client = create_client(
                 s,
                 {
-                    "name": f"华东精密制造有限公司 {next(_serial)}",
+                    "name": name or f"华东精密制造有限公司 {next(_serial)}",
                     "credit_code": self.credit_code(),
                     "legal_representative": "张伟",
                     "industry": "制造业",
@@ -98,11 +99,20 @@ class World:
 
     # --- cases ---------------------------------------------------------------------
     def admission(self, owner: str, state: str) -> int:
-        """An onboarding case of ``owner``'s client in ``draft`` or ``risk_review``."""
-        client_id = self.client(owner)
+        """An onboarding case of ``owner``'s client in ``draft``, ``risk_review`` or
+        ``name_review`` (its name is like a blacklisted one, in traditional script)."""
+        name = None
+        if state == "name_review":
+            name = f"瓊州星河遠洋物流有限公司 {next(_serial)}"
+            with self.session() as s:
+                listed = {"credit_code": "", "list": "blacklist", "reason": "matrix"}
+                import_watchlist(
+                    s, [{**listed, "name": name}], Actor.system("matrix"), source="matrix"
+                )
+        client_id = self.client(owner, name)
         with self.session() as s:
             case = start_admission(s, client_id, sales(owner), submit=state != "draft").id
-        if state == "risk_review":
+        if state in ("risk_review", "name_review"):
             drain(self.app)  # screening, as the worker would
         self.expect_state(case, state)
         return case

@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session
 
 from workflow.errors import ConfigurationError, ServiceUnavailable
 from workflow.risk.clients.model import Client
+from workflow.risk.screening.name_index import name_hits, watchlist_index
+from workflow.risk.screening.names import Thresholds
 from workflow.risk.screening.rules import PAYMENT_HISTORIES
-from workflow.risk.screening.watchlist import listings
+from workflow.risk.screening.watchlist import WatchlistEntry, listings, listings_by_id_number
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class ProviderResult:
     provider: str
     facts: dict[str, Any] = field(default_factory=dict)
     hits: list[dict[str, Any]] = field(default_factory=list)
+    # Name matches a human must look at: [{list, name, score, match, certainty, ...}].
+    possible_matches: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"provider": self.provider, "facts": dict(self.facts), "hits": list(self.hits)}
@@ -68,24 +72,57 @@ class DataProvider(ABC):
 
 
 class WatchlistProvider(DataProvider):
-    """The built-in provider over the imported watch lists (``riskloop watchlist import``)."""
+    """The built-in provider over the imported watch lists (``riskloop watchlist import``).
+
+    A credit code or ID number on a list is a listing (certain). A name like the
+    client's (:mod:`workflow.risk.screening.names`) is a possible match whatever its
+    score: a name alone does not prove identity, so it goes to a human, who confirms
+    or clears it; a cleared entry is not raised again for the client until it changes.
+    """
 
     name = "watchlist"
 
+    def __init__(self, thresholds: Thresholds | None = None) -> None:
+        self.thresholds = thresholds or Thresholds()
+
     def lookup(self, session: Session, client: Client) -> ProviderResult:
         entries = listings(session, client.credit_code)
+        by_id = listings_by_id_number(session, client.id_number)
+        known = {e.id for e in entries}
+        entries += [e for e in by_id if e.id not in known]
         lists = {e.list_name for e in entries}
+        matches = name_hits(
+            session,
+            watchlist_index(session),
+            client.name,
+            self.thresholds,
+            client_id=client.id,
+            skip=[e.id for e in entries],
+        )
         return ProviderResult(
             provider=self.name,
             facts={
                 "blacklisted": "blacklist" in lists,
                 "dishonest_debtor": "dishonest_debtor" in lists,
             },
-            hits=[
-                {"list": e.list_name, "name": e.name, "reason": e.reason, "source": e.source}
-                for e in entries
-            ],
+            hits=[_listing(e, client) for e in entries],
+            possible_matches=[m.to_dict() for m in matches],
         )
+
+
+def _listing(entry: WatchlistEntry, client: Client) -> dict[str, Any]:
+    match = (
+        "credit_code"
+        if entry.credit_code and entry.credit_code == client.credit_code
+        else ("id_number")
+    )
+    return {
+        "list": entry.list_name,
+        "name": entry.name,
+        "reason": entry.reason,
+        "source": entry.source,
+        "match": match,
+    }
 
 
 class HttpProvider(DataProvider):
@@ -166,6 +203,13 @@ def _valid_fact(key: str, value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _name_settings(setting: Any) -> dict[str, str]:
+    return {
+        key: setting(key, "")
+        for key in ("RISKLOOP_NAME_MATCH_CERTAIN", "RISKLOOP_NAME_MATCH_POSSIBLE")
+    }
+
+
 def configured_providers(settings: Mapping[str, Any] | None = None) -> list[DataProvider]:
     """The providers named in ``RISKLOOP_SCREENING_PROVIDERS`` (default ``watchlist``).
 
@@ -183,7 +227,7 @@ def configured_providers(settings: Mapping[str, Any] | None = None) -> list[Data
         None, (n.strip() for n in setting("RISKLOOP_SCREENING_PROVIDERS", "watchlist").split(","))
     ):
         if name == "watchlist":
-            providers.append(WatchlistProvider())
+            providers.append(WatchlistProvider(Thresholds.from_settings(_name_settings(setting))))
         elif name == "http":
             url = setting("RISKLOOP_PROVIDER_URL", "")
             if not url:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +79,7 @@ class Screening:
 
     result: RatingResult
     checks: list[dict[str, Any]]
+    possible_matches: list[dict[str, Any]] = field(default_factory=list)
 
     def reasons(self) -> list[str]:
         """Why the client is rated as it is, for a rejection (zh-CN / en)."""
@@ -107,6 +108,7 @@ class Screening:
             "contributions": data["contributions"],
             "checks": self.checks,
             "reasons": self.reasons(),
+            "possible_matches": self.possible_matches,
         }
 
 
@@ -121,4 +123,8 @@ def screen(
     """
     results = [provider.lookup(session, client) for provider in providers]
     facts = merge_facts(record_facts(client, now), results)
-    return Screening(result=rules.evaluate(facts), checks=[r.to_dict() for r in results])
+    return Screening(
+        result=rules.evaluate(facts),
+        checks=[r.to_dict() for r in results],
+        possible_matches=[m for r in results for m in r.possible_matches],
+    )
