@@ -490,6 +490,62 @@ ROWS[("POST /api/v1/alerts/webhook", "unsigned")] = Row(World.client, webhook(Fa
 ROWS[("POST /api/v1/alerts/webhook", "signed")] = Row(World.client, webhook(True), writes=False)
 
 
+def event_webhook(signed: bool) -> Call:
+    def call(api: Api, user: str | None, client: int) -> Any:
+        body = json.dumps(
+            {
+                "events": [
+                    {
+                        "client_id": client,
+                        "type": "business_change",
+                        "title": "法定代表人变更",
+                        "source": "monitor",
+                        "external_id": f"evt-{next(_serial)}",
+                    }
+                ]
+            }
+        ).encode()
+        headers = {"Content-Type": "application/json"}
+        if signed:
+            stamp = str(int(time.time()))
+            headers |= {
+                TIMESTAMP_HEADER: stamp,
+                SIGNATURE_HEADER: sign(WEBHOOK_SECRET, stamp, body),
+            }
+        return api.call("POST", user, "/api/v1/events/webhook", data=body, headers=headers)
+
+    return call
+
+
+ROWS[("POST /api/v1/events/webhook", "unsigned")] = Row(
+    World.client, event_webhook(False), writes=False
+)
+ROWS[("POST /api/v1/events/webhook", "signed")] = Row(
+    World.client, event_webhook(True), writes=False
+)
+
+
+@row("GET /api/v1/clients/<int:client_id>/events", "own", "other")
+def _events() -> tuple[Setup, Call]:
+    return World.client, lambda api, user, client: api.get(user, f"/api/v1/clients/{client}/events")
+
+
+@row("POST /api/v1/clients/<int:client_id>/events", "own", "other", writes=True)
+def _record_event() -> tuple[Setup, Call]:
+    return World.client, lambda api, user, client: api.post(
+        user,
+        f"/api/v1/clients/{client}/events",
+        json={"type": "business_change", "title": "注册资本变更"},
+    )
+
+
+@row("GET /api/v1/clients/<int:client_id>/ratings", "own", "other")
+def _ratings() -> tuple[Setup, Call]:
+    return World.client, lambda api, user, client: api.get(
+        user, f"/api/v1/clients/{client}/ratings"
+    )
+
+
 @row("POST /api/v1/notifications/<int:notification_id>/read", "own", "other")
 def _read_notification() -> tuple[Setup, Call]:
     # "own" is the caller's: the setup makes one for every caller (anonymous: sales1's)
