@@ -263,7 +263,7 @@ def rerate(
         if worse:
             _notify(session, client, before, trigger)
     if better:
-        proposal = _propose(session, client, {f: new[f] for f in better}, new, trigger, actor)
+        proposal = _propose(session, client, {f: new[f] for f in better}, new, trigger)
         record = _append(
             session,
             client.id,
@@ -364,9 +364,9 @@ def _propose(
     changes: dict[str, Any],
     new: dict[str, Any],
     trigger: str,
-    actor: Actor,
 ) -> int:
-    """A change request (dual approval) for the better values; an open one is kept."""
+    """A change request (dual approval) for the better values, filed by the system so that
+    anyone who may approve can (an open one is kept)."""
     existing = open_proposal(session, client.id)
     if existing is not None:
         return existing.id
@@ -378,7 +378,7 @@ def _propose(
     instance = engine.start(
         session,
         _SENSITIVE_EDIT,
-        actor,
+        RERATING_ACTOR,
         subject_type="client",
         subject_id=client.id,
         data={
