@@ -1,4 +1,4 @@
-"""Done when (SPEC 4.5): posting a litigation event that matches a rule raises the alert,
+"""Done when: posting a litigation event that matches a rule raises the alert,
 tags and re-rates the client within seconds in embedded mode — the in-process Dramatiq
 worker and scheduler of ``riskloop run``, nothing drained by the test."""
 

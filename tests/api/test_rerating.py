@@ -1,4 +1,4 @@
-"""Re-rating on every fact change (SPEC 4.5): worse applies at once (audited, notified),
+"""Re-rating on every fact change: worse applies at once (audited, notified),
 better is proposed through the dual approval, screened inputs are not PATCHed."""
 
 from __future__ import annotations

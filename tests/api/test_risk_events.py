@@ -1,4 +1,4 @@
-"""Risk events (SPEC 4.5): intake by API and signed batches, the default monitoring rules,
+"""Risk events: intake by API and signed batches, the default monitoring rules,
 thresholds over windows, failing rules, and rows written by other code handled once."""
 
 from __future__ import annotations

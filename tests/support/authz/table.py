@@ -243,7 +243,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # the signature is the credential: a bearer token of any role does not replace it
     ("POST /api/v1/alerts/webhook", "unsigned"): (401, 401, 401, 401, 401, 401, 401),
     ("POST /api/v1/alerts/webhook", "signed"): (201, 201, 201, 201, 201, 201, 201),
-    # --- risk events and the rating history (SPEC 4.5) ------------------------------------
+    # --- risk events and the rating history ------------------------------------
     # the risk picture is read by the roles that see everything on a client; sales (who
     # never see the full risk report) and admin get 403 whatever the client
     ("GET /api/v1/clients/<int:client_id>/events", "own"): (401, 403, 200, 200, 200, 200, 403),
