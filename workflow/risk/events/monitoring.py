@@ -304,22 +304,22 @@ class _RulesBuilder(_Builder):
         return rule
 
     def condition(self, value: Any, key: str) -> _Expression:
-        expression = _compile(value, self.file, key)
-        _check_variables(expression, VARIABLES)
         try:
+            expression = _compile(value, self.file, key)
+            _check_variables(expression, VARIABLES)
             expression.boolean(
                 cel.Context(variables={"event": _PROBE_EVENT, "client": _PROBE_CLIENT})
             )
         except RuleSetError as exc:
-            if "unknown name" not in str(exc) and "failed" not in str(exc):
-                raise
-            # A missing key of event.data is a rule written for events that carry it; guard
-            # it with has(event.data.key) — checked now, since a failing rule is an incident.
-            raise self.error(
-                key,
-                f"{exc}; guard optional keys with has(), e.g. "
-                "has(event.data.certainty) && event.data.certainty == 'certain'",
-            ) from exc
+            message = exc.detail.removeprefix(f"{exc.file}: {exc.key}: ")
+            if "reads unknown name" in message:
+                # a key of event.data that sample events lack: a rule for events that
+                # carry it must say so, or it fails (an incident) on every other event
+                message += (
+                    "; guard optional keys with has(), e.g. "
+                    "has(event.data.certainty) && event.data.certainty == 'certain'"
+                )
+            raise self.error(key, message) from exc
         return expression
 
     def threshold(self, value: Any, key: str) -> Threshold:
