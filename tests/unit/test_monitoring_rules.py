@@ -96,7 +96,7 @@ def test_the_shipped_rules_load_with_the_defaults_of_the_field() -> None:
             '      when: "facts.blacklisted"',
             "      rescore: true",
             "rules[0].match.when",
-            "event, client",
+            "client, event",
         ),
         (
             "      when: \"event.data.certainty == 'certain'\"",
