@@ -61,7 +61,7 @@ def test_the_provider_events_of_an_active_client_are_stored_once_and_monitored(
     clock.freeze(NOW)
     active, prospect = make_client(app), make_client(app, status="prospect")
     with app.app_context():
-        armed = provider_poll.scan(db.session, clock.now(), {})
+        armed = provider_poll.scan(db.session, clock.now())
         db.session.commit()
     assert armed == 1 and polls(app, active) == [(NOW, 0)] and polls(app, prospect) == []
     answer = {
@@ -103,4 +103,4 @@ def test_nothing_is_polled_without_an_http_provider(app: Flask) -> None:
     cid = make_client(app)
     assert poll(app, cid) is None
     with app.app_context():
-        assert provider_poll.scan(db.session, clock.now(), {}) == 0
+        assert provider_poll.scan(db.session, clock.now()) == 0

@@ -124,8 +124,13 @@ def poll(session: Session, now: datetime, args: dict[str, Any] | None = None) ->
 
 
 @registry.job(SCAN_JOB, SCAN_CRON)
-def scan(session: Session, now: datetime, args: dict[str, Any] | None = None) -> int:
+def scan_job(session: Session, now: datetime, args: dict[str, Any] | None = None) -> None:
     """Hourly: arm a first poll for every polled client that has none pending."""
+    scan(session, now)
+
+
+def scan(session: Session, now: datetime) -> int:
+    """Arm a first poll for every polled client that has none pending; how many were armed."""
     if http_provider(runtime.of(session).settings) is None:
         return 0
     pending = {
