@@ -31,6 +31,7 @@ SECTIONS = (
     "http",
     "embedded",
     "worker_rss",
+    "events",
 )
 
 
@@ -202,6 +203,15 @@ def section_worker_rss(settings: Settings, out: dict[str, Any]) -> None:
     http_load.run_worker_rss(settings, out, log)
 
 
+def section_events(settings: Settings, out: dict[str, Any]) -> None:
+    why_not = engine_ready() or api_ready()
+    if why_not:
+        raise Skip(why_not)
+    from . import events
+
+    events.run(settings, out, log)
+
+
 RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "throughput": section_throughput,
     "one_client": section_one_client,
@@ -211,6 +221,7 @@ RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "http": section_http,
     "embedded": section_embedded,
     "worker_rss": section_worker_rss,
+    "events": section_events,
 }
 
 

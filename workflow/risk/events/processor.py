@@ -276,9 +276,9 @@ def process_event(
         event.outcome = outcome
         return outcome
     rescore = event.type in FACT_EVENT_TYPES
-    ordered = [r for r in rules.rules if r.score_drop is None]
-    for rule in ordered:
-        fired = _run_rule(session, rule, event, client, now, outbox_id, outcome)
+    views = {"now": now, "event": _event_view(event), "client": _client_view(session, client, now)}
+    for rule in (r for r in rules.rules if r.score_drop is None):
+        fired = _run_rule(session, rule, event, client, views, outbox_id, outcome)
         rescore = rescore or (fired and rule.rescore)
     if rescore:
         try:
@@ -292,9 +292,9 @@ def process_event(
                 }
         except Exception as exc:  # noqa: BLE001 - any failure is an incident, not a lost event
             outcome["errors"].append(_fail(session, event, "(rescore)", exc, outbox_id))
-        session.refresh(client)
+        views["client"] = _client_view(session, client, now)
     for rule in (r for r in rules.rules if r.score_drop is not None):
-        _run_rule(session, rule, event, client, now, outbox_id, outcome)
+        _run_rule(session, rule, event, client, views, outbox_id, outcome)
     outcome["processed_at"] = clock.isoformat(clock.now())
     event.outcome = outcome
     return outcome
@@ -305,23 +305,30 @@ def _run_rule(
     rule: MonitoringRule,
     event: RiskEvent,
     client: Client,
-    now: datetime,
+    views: dict[str, Any],
     outbox_id: int | None,
     outcome: dict[str, Any],
 ) -> bool:
+    """One rule on one event; ``views`` holds the event and client as the rules read them
+    (the client's again after a rule changed its tags)."""
     try:
+        # matching in memory first: most rules are about other event types, and they
+        # cost no round trip
+        if not rule.matches_event(views["event"], views["client"]):
+            return False
         with session.begin_nested():
             if not (
-                rule.matches_event(_event_view(event), _client_view(session, client, now))
-                and _threshold_met(session, rule, event, now)
-                and _score_dropped(session, rule, client, now)
+                _threshold_met(session, rule, event, views["now"])
+                and _score_dropped(session, rule, client, views["now"])
             ):
                 return False
-            actions = _act(session, rule, event, client, now)
+            actions = _act(session, rule, event, client, views["now"])
     except Exception as exc:  # noqa: BLE001 - one failing rule must not stop the others
         outcome["errors"].append(_fail(session, event, rule.id, exc, outbox_id))
         return False
     outcome["fired"].append({"rule": rule.id, "actions": actions})
+    if rule.tag is not None:
+        views["client"] = _client_view(session, client, views["now"])
     return True
 
 
