@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow.platform import clock
@@ -43,6 +43,13 @@ class RiskEvent(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_risk_events_client_type_time", "client_id", "type", "occurred_at"),
         Index("ix_risk_events_received", "received_at"),
+        # the events the monitoring rules have not handled yet (the sweep's query)
+        Index(
+            "ix_risk_events_unhandled",
+            "id",
+            postgresql_where=text("outcome IS NULL"),
+            sqlite_where=text("outcome IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
