@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import fields, validate
 
 from workflow.platform.transaction import transact
 from workflow.records.identity import Actor
-from workflow.risk.alerts import webhook as signed
 from workflow.risk.events.intake import (
     MAX_BATCH,
     EventFields,
@@ -29,6 +28,7 @@ from ..extensions import db
 from ..fields import Schema, UtcDateTime
 from ..schemas import PageQuery
 from ..security import BEARER, current_actor, protect
+from .alerts import SIGNATURE_PARAMETERS, verify_signature
 from .workflows import parse_cursor
 
 blp = protect(
@@ -199,37 +199,13 @@ class ClientRatings(MethodView):
         }
 
 
-@hook_blp.before_request
-def _verify_signature() -> None:
-    signed.verify(
-        request.headers.get(signed.TIMESTAMP_HEADER),
-        request.headers.get(signed.SIGNATURE_HEADER),
-        request.get_data(cache=True),
-        current_app.extensions["riskloop"]["runtime"].settings,
-    )
+hook_blp.before_request(verify_signature)
 
 
 @hook_blp.route("/webhook")
 class EventWebhook(MethodView):
-    @allow(public)  # the signature is the credential (checked first, by _verify_signature)
-    @hook_blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": signed.TIMESTAMP_HEADER,
-                "required": True,
-                "schema": {"type": "string"},
-                "description": "Unix seconds; older than 5 minutes is refused",
-            },
-            {
-                "in": "header",
-                "name": signed.SIGNATURE_HEADER,
-                "required": True,
-                "schema": {"type": "string"},
-                "description": "sha256=hex(HMAC-SHA256(RISKLOOP_WEBHOOK_SECRET, timestamp + '.' + raw body))",
-            },
-        ]
-    )
+    @allow(public)  # the signature is the credential (checked first, by verify_signature)
+    @hook_blp.doc(parameters=SIGNATURE_PARAMETERS)
     @hook_blp.arguments(BatchBody)
     @hook_blp.response(200, BatchResult)
     @hook_blp.alt_response(401, description="Missing, wrong or stale signature: nothing stored")

@@ -13,8 +13,8 @@ from flask import Flask
 from api.extensions import db
 from api.worker import EmbeddedServices
 from tests.support.app import Api, drain, make_app
-from tests.support.events import admitted_client, alerts_of, client_of, event, ratings_of, tags_of
-from tests.support.onboarding import A_FACTS
+from tests.support.events import admitted_client, alerts_of, event, ratings_of, tags_of
+from tests.support.onboarding import A_FACTS, client_row
 from tests.support.services import wait_for
 
 
@@ -63,7 +63,7 @@ def test_a_litigation_event_raises_the_alert_tags_and_re_rates_through_the_embed
     assert [a[:2] for a in alerts_of(live, cid)] == [("red", "litigation")]
     assert "频繁涉诉" in tags_of(live, cid)
     latest = ratings_of(live, cid)[-1]
-    client = client_of(live, cid)
+    client = client_row(live, cid)
     # three lawsuits score the litigation indicator 40 instead of 100: 100 → 88, still A
     assert (latest.rating, float(latest.risk_score)) == (client.rating, float(client.risk_score))
     assert float(client.risk_score) == 88.0

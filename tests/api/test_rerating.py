@@ -14,12 +14,11 @@ from tests.support.app import Api, drain
 from tests.support.events import (
     admitted_client,
     alerts_of,
-    client_of,
     event,
     post_event,
     ratings_of,
 )
-from tests.support.onboarding import A_FACTS, B_FACTS, admit, new_client
+from tests.support.onboarding import A_FACTS, B_FACTS, admit, client_row, new_client
 from workflow.platform import clock
 from workflow.records.models import AuditRecord, Notification, WorkflowInstance
 from workflow.risk.clients.model import client_stream
@@ -31,13 +30,13 @@ def test_a_worse_rating_applies_at_once_audited_notified_and_in_the_history(
     app: Flask, api: Api
 ) -> None:
     cid = admitted_client(app, api, 21, **A_FACTS)
-    before = client_of(app, cid)
+    before = client_row(app, cid)
     assert (before.rating, before.risk_level, int(before.credit_limit)) == ("A", "low", 50_000_000)
     clock.freeze(datetime(2026, 11, 20, 8, 0))
     posted = post_event(
         app, api, cid, event("payment_overdue", "货款违约 90 天", data={"severity": "default"})
     )
-    client = client_of(app, cid)
+    client = client_row(app, cid)
     # payment history "default" scores 0 of 25 points: 100 → 75, band B, limit 20 % of 200 M
     assert (client.rating, float(client.risk_score), client.risk_level) == ("B", 75.0, "medium")
     assert int(client.credit_limit) == 40_000_000
@@ -87,7 +86,7 @@ def test_a_better_rating_is_proposed_and_applies_only_after_two_people_approve(
     app: Flask, api: Api
 ) -> None:
     cid = admitted_client(app, api, 22, **B_FACTS)
-    assert client_of(app, cid).rating == "B"
+    assert client_row(app, cid).rating == "B"
     # the screened facts change only through a change request …
     r = api.post(
         "sales1",
@@ -101,7 +100,7 @@ def test_a_better_rating_is_proposed_and_applies_only_after_two_people_approve(
     _approve(api, r.get_json()["id"], "risk1", "legal1")
     drain(app)
     # … whose approval re-rates: better, so proposed, not applied
-    client = client_of(app, cid)
+    client = client_row(app, cid)
     assert client.rating == "B" and client.facts["litigation_count"] == 0
     proposed = ratings_of(app, cid)[-1]
     assert (proposed.outcome, proposed.rating, proposed.risk_level) == ("proposed", "A", "low")
@@ -114,9 +113,9 @@ def test_a_better_rating_is_proposed_and_applies_only_after_two_people_approve(
     # segregation of duties: one person cannot give both approvals
     assert api.act("risk1", proposed.change_request_id, "approve").status_code == 200
     assert api.act("risk1", proposed.change_request_id, "approve").status_code == 403
-    assert client_of(app, cid).rating == "B"
+    assert client_row(app, cid).rating == "B"
     _approve(api, proposed.change_request_id, "manager1")
-    client = client_of(app, cid)
+    client = client_row(app, cid)
     assert (client.rating, client.risk_level, int(client.credit_limit)) == ("A", "low", 6_000_000)
     assert float(client.risk_score) == proposed.risk_score
     assert client.screening["rating"] == "A" and client.screening["credit_limit"] == 6_000_000

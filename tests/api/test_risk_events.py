@@ -17,7 +17,6 @@ from tests.support.app import Api, drain
 from tests.support.events import (
     admitted_client,
     alerts_of,
-    client_of,
     event,
     post_batch,
     post_event,
@@ -25,7 +24,7 @@ from tests.support.events import (
     stored_event,
     tags_of,
 )
-from tests.support.onboarding import A_FACTS
+from tests.support.onboarding import A_FACTS, client_row
 from workflow.platform import clock
 from workflow.records.models import AuditRecord, Incident
 from workflow.risk.alerts.webhook import sign
@@ -79,7 +78,7 @@ def test_an_invalid_event_is_refused_per_field(app: Flask, api: Api) -> None:
 
 def test_a_signed_batch_stores_the_good_events_and_names_each_bad_one(app: Flask, api: Api) -> None:
     cid = make_client(app)
-    code = client_of(app, cid).credit_code
+    code = client_row(app, cid).credit_code
     seen = event("business_change", "经营范围变更")
     assert post_batch(api, {"events": [{**seen, "client_id": cid}]}).status_code == 200
     batch = [
@@ -133,11 +132,11 @@ def test_a_dishonest_debtor_event_raises_a_black_alert_suspends_tags_and_rates_d
     app: Flask, api: Api
 ) -> None:
     cid = admitted_client(app, api, 11, **A_FACTS)
-    assert client_of(app, cid).rating == "A"
+    assert client_row(app, cid).rating == "A"
     posted = post_event(app, api, cid, event("dishonest_debtor", "被列为失信被执行人"))
     assert [a[:2] for a in alerts_of(app, cid)] == [("black", "dishonest_debtor")]
     assert tags_of(app, cid) == ["失信被执行人"]
-    client = client_of(app, cid)
+    client = client_row(app, cid)
     assert (client.status, client.rating, client.risk_level, int(client.credit_limit)) == (
         "suspended",
         "D",
@@ -170,7 +169,7 @@ def test_a_watchlist_hit_is_black_when_certain_and_red_when_possible(
     post_event(app, api, cid, event("watchlist_hit", "名单命中：黑名单", data=data))
     assert [a[:2] for a in alerts_of(app, cid)] == alerts
     assert tags_of(app, cid) == tags
-    assert client_of(app, cid).rating == ("D" if certainty == "certain" else "A")
+    assert client_row(app, cid).rating == ("D" if certainty == "certain" else "A")
 
 
 @pytest.mark.parametrize(
@@ -207,19 +206,22 @@ def test_abnormal_operation_raises_a_red_alert_and_a_tag_that_expires(app: Flask
         assert processor.current_tags(db.session, cid, later) == []
 
 
+NOW = datetime(2026, 11, 20, 8, 0)
+
+
+def lawsuits(app: Flask, api: Api, client_id: int, *, days_ago: tuple[int, ...]) -> None:
+    """Lawsuits that occurred ``days_ago`` before NOW (the clock frozen there)."""
+    clock.freeze(NOW)
+    for days in days_ago:
+        when = (NOW - timedelta(days=days)).isoformat()
+        post_event(app, api, client_id, event("litigation", "合同纠纷", occurred_at=when))
+
+
 def test_three_lawsuits_within_90_days_raise_a_red_alert_once_the_third_arrives(
     app: Flask, api: Api
 ) -> None:
     cid = admitted_client(app, api, 13, **A_FACTS)
-    now = datetime(2026, 11, 20, 8, 0)
-    clock.freeze(now)
-    for days in (89, 45):
-        post_event(
-            app,
-            api,
-            cid,
-            event("litigation", "合同纠纷", occurred_at=(now - timedelta(days=days)).isoformat()),
-        )
+    lawsuits(app, api, cid, days_ago=(89, 45))
     assert alerts_of(app, cid) == []
     third = post_event(app, api, cid, event("litigation", "借款纠纷"))
     assert alerts_of(app, cid) == [
@@ -230,24 +232,16 @@ def test_three_lawsuits_within_90_days_raise_a_red_alert_once_the_third_arrives(
     history = ratings_of(app, cid)
     assert [r.trigger for r in history][:1] == ["screening"]
     assert history[-1].trigger == f"event:{third['id']}"
-    assert client_of(app, cid).rating == history[-1].rating
+    assert client_row(app, cid).rating == history[-1].rating
 
 
 def test_a_lawsuit_exactly_90_days_old_is_outside_the_window(app: Flask, api: Api) -> None:
     cid = make_client(app)
-    now = datetime(2026, 11, 20, 8, 0)
-    clock.freeze(now)
-    for days in (90, 30):
-        post_event(
-            app,
-            api,
-            cid,
-            event("litigation", "纠纷", occurred_at=(now - timedelta(days=days)).isoformat()),
-        )
+    lawsuits(app, api, cid, days_ago=(90, 30))
     post_event(app, api, cid, event("litigation", "纠纷"))
     assert alerts_of(app, cid) == []
     # a day later the oldest in the window is 89 days old: a fourth one makes three
-    clock.freeze(now + timedelta(days=1))
+    clock.freeze(NOW + timedelta(days=1))
     api.tokens.clear()  # the day-old token has expired
     post_event(app, api, cid, event("litigation", "纠纷"))
     assert [a[:2] for a in alerts_of(app, cid)] == [("red", "litigation")]
@@ -342,6 +336,6 @@ def test_a_watchlist_hit_inserted_directly_is_handled_exactly_once(app: Flask, a
         db.session.commit()
     assert [a[:2] for a in alerts_of(app, cid)] == [("black", "watchlist_hit")]
     assert stored_event(app, event_id).outcome["fired"][0]["rule"] == "watchlist_certain_black"
-    client = client_of(app, cid)
+    client = client_row(app, cid)
     assert (client.status, client.rating) == ("suspended", "D")
     assert [r.outcome for r in ratings_of(app, cid)] == ["applied", "applied"]

@@ -16,7 +16,6 @@ from tests.support.app import Api, drain
 from tests.support.onboarding import admit, new_client
 from workflow.risk.alerts.intake import Alert
 from workflow.risk.alerts.webhook import sign
-from workflow.risk.clients.model import Client
 from workflow.risk.events.model import ClientTag, RatingRecord, RiskEvent
 
 _ids = itertools.count(1)
@@ -93,14 +92,6 @@ def ratings_of(app: Flask, client_id: int) -> list[RatingRecord]:
         )
         db.session.expunge_all()
         return rows
-
-
-def client_of(app: Flask, client_id: int) -> Client:
-    with app.app_context():
-        client = db.session.get(Client, client_id)
-        assert client is not None
-        db.session.expunge(client)
-        return client
 
 
 def stored_event(app: Flask, event_id: int) -> RiskEvent:

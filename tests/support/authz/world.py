@@ -462,61 +462,54 @@ def _raise_alert() -> tuple[Setup, Call]:
     return World.client, call
 
 
-def webhook(signed: bool) -> Call:
-    def call(api: Api, user: str | None, client: int) -> Any:
-        body = json.dumps(
+def signed_post(path: str, body_of: Callable[[int], dict[str, Any]]) -> Callable[[bool], Call]:
+    """Calls of a signed intake at ``path`` with ``body_of(client)``, signed or not."""
+
+    def calls(signed: bool) -> Call:
+        def call(api: Api, user: str | None, client: int) -> Any:
+            body = json.dumps(body_of(client)).encode()
+            headers = {"Content-Type": "application/json"}
+            if signed:
+                stamp = str(int(time.time()))
+                headers |= {
+                    TIMESTAMP_HEADER: stamp,
+                    SIGNATURE_HEADER: sign(WEBHOOK_SECRET, stamp, body),
+                }
+            return api.call("POST", user, path, data=body, headers=headers)
+
+        return call
+
+    return calls
+
+
+webhook = signed_post(
+    "/api/v1/alerts/webhook",
+    lambda client: {
+        "client_id": client,
+        "level": "yellow",
+        "category": "other",
+        "title": "监测系统预警",
+        "source": "monitor",
+        "external_id": f"ext-{next(_serial)}",
+    },
+)
+event_webhook = signed_post(
+    "/api/v1/events/webhook",
+    lambda client: {
+        "events": [
             {
                 "client_id": client,
-                "level": "yellow",
-                "category": "other",
-                "title": "监测系统预警",
+                "type": "business_change",
+                "title": "法定代表人变更",
                 "source": "monitor",
-                "external_id": f"ext-{next(_serial)}",
+                "external_id": f"evt-{next(_serial)}",
             }
-        ).encode()
-        headers = {"Content-Type": "application/json"}
-        if signed:
-            stamp = str(int(time.time()))
-            headers |= {
-                TIMESTAMP_HEADER: stamp,
-                SIGNATURE_HEADER: sign(WEBHOOK_SECRET, stamp, body),
-            }
-        return api.call("POST", user, "/api/v1/alerts/webhook", data=body, headers=headers)
-
-    return call
-
+        ]
+    },
+)
 
 ROWS[("POST /api/v1/alerts/webhook", "unsigned")] = Row(World.client, webhook(False), writes=False)
 ROWS[("POST /api/v1/alerts/webhook", "signed")] = Row(World.client, webhook(True), writes=False)
-
-
-def event_webhook(signed: bool) -> Call:
-    def call(api: Api, user: str | None, client: int) -> Any:
-        body = json.dumps(
-            {
-                "events": [
-                    {
-                        "client_id": client,
-                        "type": "business_change",
-                        "title": "法定代表人变更",
-                        "source": "monitor",
-                        "external_id": f"evt-{next(_serial)}",
-                    }
-                ]
-            }
-        ).encode()
-        headers = {"Content-Type": "application/json"}
-        if signed:
-            stamp = str(int(time.time()))
-            headers |= {
-                TIMESTAMP_HEADER: stamp,
-                SIGNATURE_HEADER: sign(WEBHOOK_SECRET, stamp, body),
-            }
-        return api.call("POST", user, "/api/v1/events/webhook", data=body, headers=headers)
-
-    return call
-
-
 ROWS[("POST /api/v1/events/webhook", "unsigned")] = Row(
     World.client, event_webhook(False), writes=False
 )

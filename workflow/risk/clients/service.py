@@ -314,6 +314,18 @@ def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Clien
     return client
 
 
+def _change_request_only(client_id: int, fields: list[str], why: str, code: str) -> Conflict:
+    """The refusal of a PATCH of ``fields``, pointing to the change request that may."""
+    return Conflict(
+        f"{', '.join(fields)} {why} POST /api/v1/clients/{client_id}/change-requests with "
+        '{"changes": {...}, "reason": "..."}',
+        fields=fields,
+        change_request_url=f"/api/v1/clients/{client_id}/change-requests",
+        code=code,
+        params={"fields": fields},
+    )
+
+
 def update_client(
     session: Session,
     client_id: int,
@@ -333,14 +345,11 @@ def update_client(
     client = editable_client(session, client_id, actor, lock=True)
     sensitive = sorted(set(changes) & set(SENSITIVE_FIELDS))
     if sensitive:
-        raise Conflict(
-            f"{', '.join(sensitive)} can only be changed with a dual approval: file a change "
-            f"request at POST /api/v1/clients/{client_id}/change-requests with "
-            '{"changes": {...}, "reason": "..."}',
-            fields=sensitive,
-            change_request_url=f"/api/v1/clients/{client_id}/change-requests",
-            code="client.sensitive_fields",
-            params={"fields": sensitive},
+        raise _change_request_only(
+            client_id,
+            sensitive,
+            "can only be changed with a dual approval: file a change request at",
+            "client.sensitive_fields",
         )
     if expected_version is not None and client.version != expected_version:
         raise VersionConflict(
@@ -357,14 +366,12 @@ def update_client(
     )
     if screened and client.screening is not None and not actor.is_system:
         # a form sending the values the client has is no change and passes
-        raise Conflict(
-            f"{', '.join(screened)} were screened already: they change only with a dual "
-            f"approval (POST /api/v1/clients/{client_id}/change-requests with "
-            '{"changes": {...}, "reason": "..."}) or through risk events',
-            fields=screened,
-            change_request_url=f"/api/v1/clients/{client_id}/change-requests",
-            code="client.screening_fields",
-            params={"fields": screened},
+        raise _change_request_only(
+            client_id,
+            screened,
+            "were screened already: they change only through risk events or with a dual "
+            "approval, a change request at",
+            "client.screening_fields",
         )
     if "owner" in cleaned:
         if not actor.has_any(frozenset({"manager"})) and not actor.is_system:

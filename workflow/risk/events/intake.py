@@ -9,7 +9,6 @@ periodic sweep catches rows written by any other code.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 from workflow.errors import Forbidden, Message, NotFound, ValidationFailed
 from workflow.field_messages import Schema
 from workflow.platform import clock
-from workflow.platform.hygiene import DAY_METADATA, FreeText, Text, day_problem
+from workflow.platform.hygiene import FreeText, Text, UtcDateTime
 from workflow.records.identity import Actor
 from workflow.records.outbox import enqueue
 from workflow.risk.clients.creditcode import normalize_credit_code
@@ -43,23 +42,6 @@ MONITOR_TASK = "monitor_events"
 _CHUNK = 100
 
 
-class Instant(fields.DateTime):
-    """A moment from 1900 to 2100, with or without a zone (none: UTC); kept as naive UTC."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs["metadata"] = {**DAY_METADATA, **(kwargs.get("metadata") or {})}
-        super().__init__(**kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
-        parsed = super()._deserialize(value, attr, data, **kwargs)
-        problem = day_problem(parsed.date())
-        if problem is not None:
-            raise ValidationError(problem)
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-        return parsed
-
-
 class EventFields(Schema):
     """A risk event as it is sent: ``{type, title, details, keywords, occurred_at, source,
     external_id, data}``."""
@@ -75,7 +57,7 @@ class EventFields(Schema):
         load_default=list,
         validate=validate.Length(max=50),
     )
-    occurred_at = Instant(load_default=None)
+    occurred_at = UtcDateTime(load_default=None)
     source = Text(load_default="api", validate=validate.Length(min=1, max=64))
     external_id = Text(load_default=None, validate=validate.Length(min=1, max=128))
     data = fields.Dict(

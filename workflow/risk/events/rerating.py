@@ -262,7 +262,8 @@ def rerate(
         )
         if worse:
             _notify(session, client, before, trigger)
-    if better:
+    if better or record is None:
+        # the better values wait for two approvals; nothing moved: the evaluation is kept
         proposal = _propose(session, client, {f: new[f] for f in better}, new, trigger)
         record = _append(
             session,
@@ -272,20 +273,8 @@ def rerate(
             reasons=reasons,
             rule_set_version=label,
             trigger=trigger,
-            outcome="proposed",
+            outcome="proposed" if better else "unchanged",
             change_request_id=proposal,
-            now=now,
-        )
-    if record is None:
-        record = _append(
-            session,
-            client.id,
-            new,
-            before,
-            reasons=reasons,
-            rule_set_version=label,
-            trigger=trigger,
-            outcome="unchanged",
             now=now,
         )
     log.info(
@@ -364,9 +353,11 @@ def _propose(
     changes: dict[str, Any],
     new: dict[str, Any],
     trigger: str,
-) -> int:
+) -> int | None:
     """A change request (dual approval) for the better values, filed by the system so that
-    anyone who may approve can (an open one is kept)."""
+    anyone who may approve can (an open one is kept); None when nothing is better."""
+    if not changes:
+        return None
     existing = open_proposal(session, client.id)
     if existing is not None:
         return existing.id
