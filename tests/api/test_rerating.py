@@ -54,8 +54,10 @@ def test_a_worse_rating_applies_at_once_audited_notified_and_in_the_history(
     )
     assert latest["previous"]["rating"] == "A"
     assert any(r["kind"] == "scorecard" for r in latest["reasons"])
-    # a fall of 25 points within 30 days: the score-drop rule raises a red alert
+    # a fall of 25 points within 30 days: the score-drop rule raises a red alert, once
     assert [a[:2] for a in alerts_of(app, cid)] == [("red", "other")]
+    post_event(app, api, cid, event("business_change", "经营范围变更"))
+    assert len(alerts_of(app, cid)) == 1
     with app.app_context():
         kinds = (
             db.session.execute(

@@ -228,10 +228,15 @@ def test_three_lawsuits_within_90_days_raise_a_red_alert_once_the_third_arrives(
         ("red", "litigation", f"litigation_three_in_90_days:{third['id']}")
     ]
     assert "频繁涉诉" in tags_of(app, cid)
+    # a fourth while that loop is open: the window still holds, no second alert
+    fourth = post_event(app, api, cid, event("litigation", "租赁纠纷"))
+    assert len(alerts_of(app, cid)) == 1
+    fired = stored_event(app, fourth["id"]).outcome["fired"]
+    assert fired[0]["actions"][0] == {"action": "alert", "alert_id": 1, "created": False}
     # three lawsuits move the litigation indicator: re-rated at once, worse
     history = ratings_of(app, cid)
     assert [r.trigger for r in history][:1] == ["screening"]
-    assert history[-1].trigger == f"event:{third['id']}"
+    assert history[-1].trigger == f"event:{fourth['id']}"
     assert client_row(app, cid).rating == history[-1].rating
 
 

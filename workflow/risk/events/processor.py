@@ -26,8 +26,9 @@ from workflow.engine.registry import Registry
 from workflow.platform import clock
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
-from workflow.records.models import Incident
+from workflow.records.models import Incident, WorkflowInstance
 from workflow.risk.alerts.intake import raise_alert
+from workflow.risk.alerts.model import Alert
 from workflow.risk.clients.model import Client, client_stream
 from workflow.risk.events.intake import MONITOR_TASK
 from workflow.risk.events.model import ClientTag, RatingRecord, RiskEvent
@@ -160,11 +161,33 @@ def _score_dropped(session: Session, rule: MonitoringRule, client: Client, now: 
     return highest is not None and float(highest) - float(client.risk_score) >= drop.points
 
 
+def _open_window_alert(session: Session, rule: MonitoringRule, client_id: int) -> int | None:
+    """The open alert a threshold or score-drop rule already raised on the client."""
+    if rule.alert is None or (rule.threshold is None and rule.score_drop is None):
+        return None
+    return session.execute(
+        select(Alert.id)
+        .join(WorkflowInstance, WorkflowInstance.id == Alert.instance_id)
+        .where(
+            Alert.client_id == client_id,
+            Alert.source == ALERT_SOURCE,
+            Alert.external_id.startswith(f"{rule.id}:", autoescape=True),
+            WorkflowInstance.is_open.is_(True),
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+
+
 def _act(
     session: Session, rule: MonitoringRule, event: RiskEvent, client: Client, now: datetime
 ) -> list[dict[str, Any]]:
     actions: list[dict[str, Any]] = []
-    if rule.alert is not None:
+    open_loop = _open_window_alert(session, rule, client.id)
+    if open_loop is not None:
+        # a window rule stays true for every later event in the window: one open loop
+        # is enough until it is closed
+        actions.append({"action": "alert", "alert_id": open_loop, "created": False})
+    elif rule.alert is not None:
         raised = raise_alert(
             session,
             MONITOR_ACTOR,
