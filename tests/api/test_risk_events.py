@@ -4,6 +4,7 @@ thresholds over windows, failing rules, and rows written by other code handled o
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -344,3 +345,39 @@ def test_a_watchlist_hit_inserted_directly_is_handled_exactly_once(app: Flask, a
     client = client_row(app, cid)
     assert (client.status, client.rating) == ("suspended", "D")
     assert [r.outcome for r in ratings_of(app, cid)] == ["applied", "applied"]
+
+
+def test_two_workers_on_the_same_event_act_once(app: Flask, api: Api) -> None:
+    cid = make_client(app)
+    with app.app_context():
+        row = RiskEvent(
+            client_id=cid,
+            type="dishonest_debtor",
+            title="被列为失信被执行人",
+            source="court",
+            external_id="SX-1",
+            occurred_at=clock.now(),
+            received_at=clock.now(),
+            recorded_by="system:court",
+        )
+        db.session.add(row)
+        db.session.commit()
+        event_id = row.id
+    factory = runtime_of(app).session_factory
+    results: list[object] = []
+    start = threading.Barrier(2)
+
+    def worker() -> None:
+        with factory() as session:
+            start.wait()
+            results.append(processor.process_event(session, event_id))
+            session.commit()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r is None for r in results) == [False, True]
+    assert [a[:2] for a in alerts_of(app, cid)] == [("black", "dishonest_debtor")]
+    assert tags_of(app, cid) == ["失信被执行人"]
