@@ -323,6 +323,7 @@ def test_a_watchlist_hit_inserted_directly_is_handled_exactly_once(app: Flask, a
             occurred_at=clock.now(),
             received_at=clock.now(),
             recorded_by="system:watchlist",
+            outcome=None,  # as another writer may say it: stored as SQL NULL, swept
         )
         db.session.add(row)
         db.session.commit()

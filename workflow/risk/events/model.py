@@ -14,11 +14,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, DateTime, Index, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow.platform import clock
 from workflow.platform.db import Base, BigId, JsonType
+
+UNHANDLED_AS_NULL = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 EVENT_TYPES = (
     "business_change",
@@ -65,8 +68,10 @@ class RiskEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime)
     received_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     recorded_by: Mapped[str] = mapped_column(String(96))
-    # What the monitoring rules did with it: [{rule, actions: [...]}], or an error.
-    outcome: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    # What the monitoring rules did with it: {rule_set, fired: [{rule, actions}], errors,
+    # rating}. SQL NULL until they ran — also when a writer sets None (not JSON null), so
+    # the monitoring sweep finds every row not handled yet.
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(UNHANDLED_AS_NULL)
 
 
 class ClientTag(Base):
