@@ -25,3 +25,6 @@ FEATURES.append(_clients)
 from .blueprints.alerts import register as _alerts  # noqa: E402
 
 FEATURES.append(_alerts)
+from .blueprints.events import register as _events  # noqa: E402
+
+FEATURES.append(_events)

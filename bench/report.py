@@ -90,6 +90,9 @@ ROWS: list[tuple[str, str, str, str, Any]] = [
         "flat (< 20)",
         lambda v, r: v < 20,
     ),
+    ("events_monitored_per_s", "risk events through the monitoring rules", "/s", "", None),
+    ("events_bare_per_s", "bare INSERT of the same event rows", "/s", "", None),
+    ("events_vs_bare", "monitored events / bare inserts", "×", "", None),
 ]
 
 

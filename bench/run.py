@@ -32,6 +32,7 @@ SECTIONS = (
     "embedded",
     "worker_rss",
     "names",
+    "events",
 )
 
 
@@ -209,6 +210,15 @@ def section_names(settings: Settings, out: dict[str, Any]) -> None:
     name_screening.run_section(settings, out, log)
 
 
+def section_events(settings: Settings, out: dict[str, Any]) -> None:
+    why_not = engine_ready() or api_ready()
+    if why_not:
+        raise Skip(why_not)
+    from . import events
+
+    events.run(settings, out, log)
+
+
 RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "throughput": section_throughput,
     "one_client": section_one_client,
@@ -219,6 +229,7 @@ RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "embedded": section_embedded,
     "worker_rss": section_worker_rss,
     "names": section_names,
+    "events": section_events,
 }
 
 

@@ -164,6 +164,18 @@ _WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
         breached=p.get("breached_count"),
     ),
     "digest.sent.body": _digest_body,
+    "client.rerated": lambda p: _(
+        "%(client)s re-rated %(before)s → %(after)s",
+        client=p.get("client"),
+        before=p.get("before"),
+        after=p.get("after"),
+    ),
+    "client.rerated.body": lambda p: _(
+        "Risk level %(level)s, credit limit %(limit)s (%(trigger)s).",
+        level=choice_label(p.get("level")),
+        limit=p.get("limit"),
+        trigger=p.get("trigger"),
+    ),
 }
 
 
@@ -335,6 +347,11 @@ def refusal_text(code: str, p: dict[str, Any], definition: Any = None) -> str | 
         ),
         "client.sensitive_fields": lambda: _(
             "%(fields)s can only be changed with a dual approval: file a change request.",
+            fields=_listed([field_label(f) for f in p.get("fields") or []]),
+        ),
+        "client.screening_fields": lambda: _(
+            "%(fields)s were screened already: they change only with a dual approval "
+            "(a change request) or through risk events.",
             fields=_listed([field_label(f) for f in p.get("fields") or []]),
         ),
         "client.credit_code_fixed": lambda: _(

@@ -62,6 +62,8 @@ ENGLISH: dict[str, str | Callable[[dict[str, Any]], str]] = {
     "contract.expiring": "Contract {number} of {client} ends on {end}",
     "digest.sent": "Alert digest {day}: {new_count} new, {breached_count} breached",
     "digest.sent.body": _digest_body,
+    "client.rerated": "{client} re-rated {before} -> {after}",
+    "client.rerated.body": "Risk level {level}, credit limit {limit} ({trigger}).",
 }
 
 # The longest text each stored column takes.

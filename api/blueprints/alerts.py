@@ -209,8 +209,9 @@ class AlertList(MethodView):
         return _raise(body, current_actor())
 
 
-@hook_blp.before_request
-def _verify_signature() -> None:
+def verify_signature() -> None:
+    """Before a signed intake's body is read: its signature (alerts and risk events share
+    the scheme and the secret)."""
     alert_webhook.verify(
         request.headers.get(alert_webhook.TIMESTAMP_HEADER),
         request.headers.get(alert_webhook.SIGNATURE_HEADER),
@@ -219,27 +220,30 @@ def _verify_signature() -> None:
     )
 
 
+# How the OpenAPI document describes the signature headers of a signed intake.
+SIGNATURE_PARAMETERS = [
+    {
+        "in": "header",
+        "name": alert_webhook.TIMESTAMP_HEADER,
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Unix seconds; older than 5 minutes is refused",
+    },
+    {
+        "in": "header",
+        "name": alert_webhook.SIGNATURE_HEADER,
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "sha256=hex(HMAC-SHA256(RISKLOOP_WEBHOOK_SECRET, timestamp + '.' + raw body))",
+    },
+]
+hook_blp.before_request(verify_signature)
+
+
 @hook_blp.route("/webhook")
 class AlertWebhook(MethodView):
-    @allow(public)  # the signature is the credential (checked first, by _verify_signature)
-    @hook_blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": alert_webhook.TIMESTAMP_HEADER,
-                "required": True,
-                "schema": {"type": "string"},
-                "description": "Unix seconds; older than 5 minutes is refused",
-            },
-            {
-                "in": "header",
-                "name": alert_webhook.SIGNATURE_HEADER,
-                "required": True,
-                "schema": {"type": "string"},
-                "description": "sha256=hex(HMAC-SHA256(RISKLOOP_WEBHOOK_SECRET, timestamp + '.' + raw body))",
-            },
-        ]
-    )
+    @allow(public)  # the signature is the credential (checked first, by verify_signature)
+    @hook_blp.doc(parameters=SIGNATURE_PARAMETERS)
     @hook_blp.arguments(WebhookAlertBody)
     @hook_blp.response(201, AlertInstanceSchema, description="A new loop was started")
     @hook_blp.alt_response(

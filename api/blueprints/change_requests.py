@@ -15,7 +15,7 @@ from marshmallow import RAISE, fields, validate
 
 from workflow.engine.presentation import present_instance
 from workflow.platform.transaction import transact
-from workflow.risk.clients.model import SENSITIVE_FIELDS
+from workflow.risk.clients.model import CHANGEABLE_FIELDS
 from workflow.risk.clients.validation import ClientFieldsSchema
 from workflow.risk.sensitive_edit import (
     changeable_client,
@@ -42,7 +42,7 @@ blp = protect(
 
 # How the document describes ``changes``: the sensitive fields, as a client has them. The
 # service checks them (an empty object, or a field that is not sensitive, is a 422).
-SENSITIVE_CHANGES = ClientFieldsSchema(only=SENSITIVE_FIELDS)
+SENSITIVE_CHANGES = ClientFieldsSchema(only=CHANGEABLE_FIELDS)
 
 
 class ChangeRequestBody(Schema):
@@ -53,7 +53,8 @@ class ChangeRequestBody(Schema):
         keys=Text(validate=validate.Length(min=1, max=64)),
         required=True,
         metadata={
-            "description": "New values of sensitive fields: " + ", ".join(SENSITIVE_FIELDS),
+            "description": "New values of sensitive fields and screened inputs: "
+            + ", ".join(CHANGEABLE_FIELDS),
             "minProperties": 1,
             "allOf": [{"$ref": "#/components/schemas/SensitiveChanges"}],
         },

@@ -93,7 +93,9 @@ def test_the_action_body_lists_every_payload_field_a_definition_declares(api: Ap
     assert r.status_code in (404, 422), r.get_json()  # an undeclared field is never accepted
 
 
-def test_change_requests_document_that_changes_must_name_a_sensitive_field(api: Api) -> None:
+def test_change_requests_document_that_changes_must_name_a_sensitive_field_or_screened_input(
+    api: Api,
+) -> None:
     doc = _doc(api)
     changes = doc["components"]["schemas"]["ChangeRequestBody"]["properties"]["changes"]
     assert changes.get("minProperties") == 1, changes
@@ -106,6 +108,12 @@ def test_change_requests_document_that_changes_must_name_a_sensitive_field(api: 
         "blacklisted",
         "rating",
         "risk_level",
+        # screened inputs, fixed after the first screening
+        "facts",
+        "ownership_type",
+        "state_ownership_pct",
+        "established_on",
+        "registered_capital",
     }, described
 
 

@@ -245,3 +245,26 @@ def _paths(nested: dict[str, Any], prefix: str = "") -> list[str]:
         where = f"{prefix}.{key}" if prefix else key
         paths.extend(_paths(value, where) if isinstance(value, dict) else [where])
     return paths
+
+
+class UtcDateTime(fields.DateTime):
+    """Timestamps are stored as naive UTC; say so on the wire (``…+00:00``). Inputs lie
+    from 1900 to 2100, like every date (and so convert to UTC without overflowing)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {**DAY_METADATA, **(kwargs.get("metadata") or {})}
+        super().__init__(**kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        problem = day_problem(parsed.date())
+        if problem is not None:
+            raise ValidationError(problem)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        return parsed

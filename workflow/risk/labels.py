@@ -34,6 +34,8 @@ ALERT_CATEGORIES: Labels = {
     "litigation": {"en": "Litigation", "zh-CN": "涉诉"},
     "dishonest_debtor": {"en": "Dishonest judgement debtor", "zh-CN": "失信被执行人"},
     "payment_overdue": {"en": "Payment overdue", "zh-CN": "付款逾期"},
+    "abnormal_operation": {"en": "Abnormal operation", "zh-CN": "经营异常"},
+    "watchlist_hit": {"en": "Watch-list hit", "zh-CN": "名单命中"},
     "other": {"en": "Other", "zh-CN": "其他"},
 }
 
@@ -94,6 +96,8 @@ EVENTS: Labels = {
     "client.sensitive_read": {"en": "viewed sensitive data", "zh-CN": "查看了敏感信息"},
     "client.sensitive_changed": {"en": "sensitive change applied", "zh-CN": "敏感字段变更生效"},
     "client.status_changed": {"en": "status changed", "zh-CN": "状态变更"},
+    "client.rerated": {"en": "re-rated", "zh-CN": "重新评级"},
+    "monitoring.failed": {"en": "monitoring rule failed", "zh-CN": "监控规则执行失败"},
     "started": {"en": "started", "zh-CN": "发起"},
     "transition": {"en": "transition", "zh-CN": "流转"},
     "incident": {"en": "incident", "zh-CN": "异常事件"},

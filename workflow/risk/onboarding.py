@@ -22,6 +22,7 @@ from workflow.risk.clients.model import Client, get_client
 from workflow.risk.clients.queries import visible_client
 from workflow.risk.clients.service import SUSPENDED, apply_changes
 from workflow.risk.due_diligence.periodic_review import schedule_periodic_review
+from workflow.risk.events.rerating import event_facts, record_screening_rating, rule_set_label
 from workflow.risk.screening.providers import configured_providers
 from workflow.risk.screening.screen import rule_set, screen
 from workflow.risk.screening.watchlist import WatchlistClearance, cleared_keys
@@ -222,6 +223,9 @@ def record_screening(ctx: FireContext) -> None:
     )
     client.screening = {**report, "instance_id": ctx.instance.id, "at": ctx.now.isoformat() + "Z"}
     ctx.instance.data = {**ctx.instance.data, "screening": report, "possible_matches": matches}
+    rules = rule_set(ctx.settings)
+    record = record_screening_rating(ctx.session, client, report, rule_set_label(rules), ctx.now)
+    ctx.audit["rating_record"] = record.id
     if matches:
         ctx.audit["possible_matches"] = [
             {k: m.get(k) for k in ("list", "name", "score", "match")} for m in matches
@@ -338,7 +342,12 @@ def screen_client(ctx: TaskContext) -> None:
     settings = ctx.settings
     client = get_client(ctx.session, int(ctx.instance.subject_id or 0))
     outcome = screen(
-        ctx.session, client, configured_providers(settings), rule_set(settings), ctx.now
+        ctx.session,
+        client,
+        configured_providers(settings),
+        rule_set(settings),
+        ctx.now,
+        extra=[event_facts(ctx.session, client.id, ctx.now)],
     )
     engine.fire(
         ctx.session,

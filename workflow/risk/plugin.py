@@ -15,6 +15,8 @@ from workflow.risk.alerts import client_suspension, intake, loop, sla
 from workflow.risk.clients import model as clients
 from workflow.risk.due_diligence import evidence, periodic_review, review
 from workflow.risk.events import model as events
+from workflow.risk.events import processor as monitoring
+from workflow.risk.events import provider_poll
 from workflow.risk.notify import digest, mail, webhook
 from workflow.risk.policy import POLICY
 from workflow.risk.screening import rescreen, watchlist
@@ -32,6 +34,8 @@ MODULES: tuple[ModuleType, ...] = (
     mail,
     webhook,
     rescreen,
+    monitoring,
+    provider_poll,
 )
 # Modules with tables of their own and no named callables: imported so that every table
 # of the plug-in is on the shared metadata (migrations, create_all in tests).

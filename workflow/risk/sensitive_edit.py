@@ -31,7 +31,7 @@ from workflow.records.identity import Actor
 from workflow.records.models import Timer, WorkflowInstance
 from workflow.risk.alerts.client_suspension import open_black_loops
 from workflow.risk.clients.masking import can_see_sensitive, mask_client, mask_diff
-from workflow.risk.clients.model import SENSITIVE_FIELDS, Client, client_stream, get_client
+from workflow.risk.clients.model import CHANGEABLE_FIELDS, Client, client_stream, get_client
 from workflow.risk.clients.queries import visible_client
 from workflow.risk.clients.service import (
     SUSPENDED,
@@ -41,6 +41,7 @@ from workflow.risk.clients.service import (
     suspend_client,
 )
 from workflow.risk.clients.validation import ClientFieldsSchema, validate_sensitive_change
+from workflow.risk.events.rerating import after_change_request
 
 registry = Registry()
 
@@ -82,8 +83,8 @@ def _clean_changes(client: Client, changes: Any) -> dict[str, Any]:
                 "changes": [
                     Message(
                         "change.fields",
-                        f"Name one or more of {', '.join(SENSITIVE_FIELDS)}.",
-                        fields=list(SENSITIVE_FIELDS),
+                        f"Name one or more of {', '.join(CHANGEABLE_FIELDS)}.",
+                        fields=list(CHANGEABLE_FIELDS),
                     )
                 ]
             },
@@ -92,7 +93,7 @@ def _clean_changes(client: Client, changes: Any) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     errors: dict[str, Any] = {}
     for field, value in changes.items():
-        if field not in SENSITIVE_FIELDS:
+        if field not in CHANGEABLE_FIELDS:
             errors[field] = (
                 [
                     Message(
@@ -116,7 +117,7 @@ def _clean_changes(client: Client, changes: Any) -> dict[str, Any]:
     if errors:
         raise ValidationFailed(
             "some requested changes are invalid: " + ", ".join(sorted(errors)) + ". Only "
-            f"{', '.join(SENSITIVE_FIELDS)} go through a change request; edit other fields "
+            f"{', '.join(CHANGEABLE_FIELDS)} go through a change request; edit other fields "
             "with PATCH /api/v1/clients/{id}",
             errors=errors,
         )
@@ -315,6 +316,9 @@ def apply_sensitive_edit(ctx: FireContext) -> None:
     elif diff.get("blacklisted", {}).get("after") is False and client.status == SUSPENDED:
         _reinstate_cleared(ctx, client)
     ctx.audit.update({"client_id": client.id, "diff": mask_diff(written), "approvals": approvals})
+    rated = after_change_request(ctx.session, client, set(written), ctx.instance, ctx.actor)
+    if rated is not None:
+        ctx.audit["rating_record"] = rated.id
 
 
 def _suspend_blacklisted(ctx: FireContext, client: Client) -> None:

@@ -243,6 +243,20 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # the signature is the credential: a bearer token of any role does not replace it
     ("POST /api/v1/alerts/webhook", "unsigned"): (401, 401, 401, 401, 401, 401, 401),
     ("POST /api/v1/alerts/webhook", "signed"): (201, 201, 201, 201, 201, 201, 201),
+    # --- risk events and the rating history ------------------------------------
+    # the risk picture is read by the roles that see everything on a client; sales (who
+    # never see the full risk report) and admin get 403 whatever the client
+    ("GET /api/v1/clients/<int:client_id>/events", "own"): (401, 403, 200, 200, 200, 200, 403),
+    ("GET /api/v1/clients/<int:client_id>/events", "other"): (401, 403, 200, 200, 200, 200, 403),
+    # recorded by risk officers, managers and legal (who learn of lawsuits); never by
+    # sales, auditors or admin
+    ("POST /api/v1/clients/<int:client_id>/events", "own"): (401, 403, 201, 201, 201, 403, 403),
+    ("POST /api/v1/clients/<int:client_id>/events", "other"): (401, 403, 201, 201, 201, 403, 403),
+    ("GET /api/v1/clients/<int:client_id>/ratings", "own"): (401, 403, 200, 200, 200, 200, 403),
+    ("GET /api/v1/clients/<int:client_id>/ratings", "other"): (401, 403, 200, 200, 200, 200, 403),
+    # the signature is the credential, as for alerts
+    ("POST /api/v1/events/webhook", "unsigned"): (401, 401, 401, 401, 401, 401, 401),
+    ("POST /api/v1/events/webhook", "signed"): (200, 200, 200, 200, 200, 200, 200),
     # --- in-app notifications: each user's own only ---------------------------------------
     ("GET /api/v1/notifications", "-"): (401, 200, 200, 200, 200, 200, 200),
     # "own" = the caller's own notification; "other" = sales2's (never revealed: 404)

@@ -472,32 +472,81 @@ def _raise_alert() -> tuple[Setup, Call]:
     return World.client, call
 
 
-def webhook(signed: bool) -> Call:
-    def call(api: Api, user: str | None, client: int) -> Any:
-        body = json.dumps(
+def signed_post(path: str, body_of: Callable[[int], dict[str, Any]]) -> Callable[[bool], Call]:
+    """Calls of a signed intake at ``path`` with ``body_of(client)``, signed or not."""
+
+    def calls(signed: bool) -> Call:
+        def call(api: Api, user: str | None, client: int) -> Any:
+            body = json.dumps(body_of(client)).encode()
+            headers = {"Content-Type": "application/json"}
+            if signed:
+                stamp = str(int(time.time()))
+                headers |= {
+                    TIMESTAMP_HEADER: stamp,
+                    SIGNATURE_HEADER: sign(WEBHOOK_SECRET, stamp, body),
+                }
+            return api.call("POST", user, path, data=body, headers=headers)
+
+        return call
+
+    return calls
+
+
+webhook = signed_post(
+    "/api/v1/alerts/webhook",
+    lambda client: {
+        "client_id": client,
+        "level": "yellow",
+        "category": "other",
+        "title": "监测系统预警",
+        "source": "monitor",
+        "external_id": f"ext-{next(_serial)}",
+    },
+)
+event_webhook = signed_post(
+    "/api/v1/events/webhook",
+    lambda client: {
+        "events": [
             {
                 "client_id": client,
-                "level": "yellow",
-                "category": "other",
-                "title": "监测系统预警",
+                "type": "business_change",
+                "title": "法定代表人变更",
                 "source": "monitor",
-                "external_id": f"ext-{next(_serial)}",
+                "external_id": f"evt-{next(_serial)}",
             }
-        ).encode()
-        headers = {"Content-Type": "application/json"}
-        if signed:
-            stamp = str(int(time.time()))
-            headers |= {
-                TIMESTAMP_HEADER: stamp,
-                SIGNATURE_HEADER: sign(WEBHOOK_SECRET, stamp, body),
-            }
-        return api.call("POST", user, "/api/v1/alerts/webhook", data=body, headers=headers)
-
-    return call
-
+        ]
+    },
+)
 
 ROWS[("POST /api/v1/alerts/webhook", "unsigned")] = Row(World.client, webhook(False), writes=False)
 ROWS[("POST /api/v1/alerts/webhook", "signed")] = Row(World.client, webhook(True), writes=False)
+ROWS[("POST /api/v1/events/webhook", "unsigned")] = Row(
+    World.client, event_webhook(False), writes=False
+)
+ROWS[("POST /api/v1/events/webhook", "signed")] = Row(
+    World.client, event_webhook(True), writes=False
+)
+
+
+@row("GET /api/v1/clients/<int:client_id>/events", "own", "other")
+def _events() -> tuple[Setup, Call]:
+    return World.client, lambda api, user, client: api.get(user, f"/api/v1/clients/{client}/events")
+
+
+@row("POST /api/v1/clients/<int:client_id>/events", "own", "other", writes=True)
+def _record_event() -> tuple[Setup, Call]:
+    return World.client, lambda api, user, client: api.post(
+        user,
+        f"/api/v1/clients/{client}/events",
+        json={"type": "business_change", "title": "注册资本变更"},
+    )
+
+
+@row("GET /api/v1/clients/<int:client_id>/ratings", "own", "other")
+def _ratings() -> tuple[Setup, Call]:
+    return World.client, lambda api, user, client: api.get(
+        user, f"/api/v1/clients/{client}/ratings"
+    )
 
 
 @row("POST /api/v1/notifications/<int:notification_id>/read", "own", "other")

@@ -44,6 +44,8 @@ CATEGORIES = (
     "litigation",
     "dishonest_debtor",
     "payment_overdue",
+    "abnormal_operation",
+    "watchlist_hit",
     "other",
 )
 # Who may raise an alert through the API.

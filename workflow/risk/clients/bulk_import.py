@@ -24,7 +24,7 @@ from workflow.errors import Forbidden, RiskloopError, ValidationFailed
 from workflow.platform.archives import Limits, check_zip
 from workflow.platform.spreadsheet import read_csv
 from workflow.records.identity import Actor
-from workflow.risk.clients.model import SENSITIVE_FIELDS, Client
+from workflow.risk.clients.model import SCREENING_FIELDS, SENSITIVE_FIELDS, Client
 from workflow.risk.clients.service import (
     check_new_client,
     create_client,
@@ -318,7 +318,11 @@ def _split(data: dict[str, Any], existing: Client) -> tuple[dict[str, Any], dict
     for name, value in data.items():
         if name == "owner" or plain(getattr(existing, name)) == plain(value):
             continue
-        (sensitive if name in SENSITIVE_FIELDS else changes)[name] = value
+        # screened inputs change only through a change request, like sensitive fields
+        fixed = name in SENSITIVE_FIELDS or (
+            name in SCREENING_FIELDS and existing.screening is not None
+        )
+        (sensitive if fixed else changes)[name] = value
     return changes, sensitive
 
 

@@ -42,6 +42,18 @@ SENSITIVE_FIELDS = (
     "rating",
     "risk_level",
 )
+# The inputs of the risk rule set: set freely until the first screening, afterwards only
+# by a dual approval (a change request) or by risk events — never by a direct PATCH, so
+# nobody re-submits a rejected client with friendlier facts.
+SCREENING_FIELDS = (
+    "facts",
+    "ownership_type",
+    "state_ownership_pct",
+    "established_on",
+    "registered_capital",
+)
+# What a change request may change.
+CHANGEABLE_FIELDS = SENSITIVE_FIELDS + SCREENING_FIELDS
 
 
 class Client(Base):

@@ -30,7 +30,14 @@ from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, User, WorkflowInstance
 from workflow.risk.alerts.handover import hand_over_alerts
 from workflow.risk.clients.masking import mask_client, mask_diff, unmasked_sensitive_fields
-from workflow.risk.clients.model import SENSITIVE_FIELDS, Client, client_stream, get_client
+from workflow.risk.clients.model import (
+    CHANGEABLE_FIELDS,
+    SCREENING_FIELDS,
+    SENSITIVE_FIELDS,
+    Client,
+    client_stream,
+    get_client,
+)
 from workflow.risk.clients.queries import visible_client
 from workflow.risk.clients.validation import validate_client_fields, validate_sensitive_change
 
@@ -96,8 +103,9 @@ def client_record(client: Client) -> dict[str, Any]:
 
 
 def sensitive_values(client: Client) -> dict[str, Any]:
-    """The current values of :data:`SENSITIVE_FIELDS`, as plain JSON (for before/after checks)."""
-    return {name: plain(getattr(client, name)) for name in SENSITIVE_FIELDS}
+    """The current values of what a change request may change (:data:`CHANGEABLE_FIELDS`),
+    as plain JSON (for before/after checks)."""
+    return {name: plain(getattr(client, name)) for name in CHANGEABLE_FIELDS}
 
 
 def require_editor(client: Client | None, actor: Actor, what: str) -> None:
@@ -306,6 +314,18 @@ def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Clien
     return client
 
 
+def _change_request_only(client_id: int, fields: list[str], why: str, code: str) -> Conflict:
+    """The refusal of a PATCH of ``fields``, pointing to the change request that may."""
+    return Conflict(
+        f"{', '.join(fields)} {why} POST /api/v1/clients/{client_id}/change-requests with "
+        '{"changes": {...}, "reason": "..."}',
+        fields=fields,
+        change_request_url=f"/api/v1/clients/{client_id}/change-requests",
+        code=code,
+        params={"fields": fields},
+    )
+
+
 def update_client(
     session: Session,
     client_id: int,
@@ -325,14 +345,11 @@ def update_client(
     client = editable_client(session, client_id, actor, lock=True)
     sensitive = sorted(set(changes) & set(SENSITIVE_FIELDS))
     if sensitive:
-        raise Conflict(
-            f"{', '.join(sensitive)} can only be changed with a dual approval: file a change "
-            f"request at POST /api/v1/clients/{client_id}/change-requests with "
-            '{"changes": {...}, "reason": "..."}',
-            fields=sensitive,
-            change_request_url=f"/api/v1/clients/{client_id}/change-requests",
-            code="client.sensitive_fields",
-            params={"fields": sensitive},
+        raise _change_request_only(
+            client_id,
+            sensitive,
+            "can only be changed with a dual approval: file a change request at",
+            "client.sensitive_fields",
         )
     if expected_version is not None and client.version != expected_version:
         raise VersionConflict(
@@ -342,6 +359,20 @@ def update_client(
             code="client.version_conflict",
         )
     cleaned = validate_client_fields(changes, partial=True)
+    screened = sorted(
+        f
+        for f in set(cleaned) & set(SCREENING_FIELDS)
+        if plain(cleaned[f]) != plain(getattr(client, f))
+    )
+    if screened and client.screening is not None and not actor.is_system:
+        # a form sending the values the client has is no change and passes
+        raise _change_request_only(
+            client_id,
+            screened,
+            "were screened already: they change only through risk events or with a dual "
+            "approval, a change request at",
+            "client.screening_fields",
+        )
     if "owner" in cleaned:
         if not actor.has_any(frozenset({"manager"})) and not actor.is_system:
             raise Forbidden(

@@ -19,7 +19,7 @@ from workflow.errors import Message, ValidationFailed
 from workflow.field_messages import Schema
 from workflow.platform.hygiene import MAX_AMOUNT, Day, Text, amount_range
 from workflow.risk.clients.creditcode import normalize_credit_code, validate_credit_code
-from workflow.risk.clients.model import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, SENSITIVE_FIELDS
+from workflow.risk.clients.model import CHANGEABLE_FIELDS, OWNERSHIP_TYPES, RATINGS, RISK_LEVELS
 from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,24}$")
@@ -234,15 +234,15 @@ def validate_client_fields(data: dict[str, Any], *, partial: bool) -> dict[str, 
 
 
 def validate_sensitive_change(field: str, value: Any) -> Any:
-    """Check a new value for one of :data:`SENSITIVE_FIELDS` and return it cleaned.
+    """Check a new value for one of :data:`CHANGEABLE_FIELDS` and return it cleaned.
 
     Raises:
         ValidationFailed: not a sensitive field, or the value is invalid.
     """
-    if field not in SENSITIVE_FIELDS:
+    if field not in CHANGEABLE_FIELDS:
         raise ValidationFailed(
             f"{field!r} is not a sensitive field; change requests cover "
-            f"{', '.join(SENSITIVE_FIELDS)} (edit other fields with PATCH /api/v1/clients/{{id}})",
+            f"{', '.join(CHANGEABLE_FIELDS)} (edit other fields with PATCH /api/v1/clients/{{id}})",
             errors={field: [Message("change.not_sensitive", "Not a sensitive field.")]},
         )
     return validate_client_fields({field: value}, partial=True)[field]

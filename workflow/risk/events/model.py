@@ -14,11 +14,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow.platform import clock
 from workflow.platform.db import Base, BigId, JsonType
+
+UNHANDLED_AS_NULL = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 EVENT_TYPES = (
     "business_change",
@@ -43,6 +46,13 @@ class RiskEvent(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_risk_events_client_type_time", "client_id", "type", "occurred_at"),
         Index("ix_risk_events_received", "received_at"),
+        # the events the monitoring rules have not handled yet (the sweep's query)
+        Index(
+            "ix_risk_events_unhandled",
+            "id",
+            postgresql_where=text("outcome IS NULL"),
+            sqlite_where=text("outcome IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -58,8 +68,10 @@ class RiskEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime)
     received_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     recorded_by: Mapped[str] = mapped_column(String(96))
-    # What the monitoring rules did with it: [{rule, actions: [...]}], or an error.
-    outcome: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    # What the monitoring rules did with it: {rule_set, fired: [{rule, actions}], errors,
+    # rating}. SQL NULL until they ran — also when a writer sets None (not JSON null), so
+    # the monitoring sweep finds every row not handled yet.
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(UNHANDLED_AS_NULL)
 
 
 class ClientTag(Base):

@@ -43,6 +43,9 @@ PROVIDER_FACTS = (
 )
 
 
+MAX_EVENTS = 200
+
+
 @dataclass(frozen=True)
 class ProviderResult:
     """What one provider knows about a company."""
@@ -52,6 +55,9 @@ class ProviderResult:
     hits: list[dict[str, Any]] = field(default_factory=list)
     # Name matches a human must look at: [{list, name, score, match, certainty, ...}].
     possible_matches: list[dict[str, Any]] = field(default_factory=list)
+    # Risk events the source reports (risk event bodies with an ``external_id``), taken by
+    # the scheduled poll of active clients (workflow.risk.events.provider_poll).
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"provider": self.provider, "facts": dict(self.facts), "hits": list(self.hits)}
@@ -127,7 +133,8 @@ def _listing(entry: WatchlistEntry, client: Client) -> dict[str, Any]:
 
 class HttpProvider(DataProvider):
     """An external data service: ``GET {base_url}/companies/{credit_code}`` answering JSON
-    with any of :data:`PROVIDER_FACTS` and an optional ``hits`` list; 404 means unknown."""
+    with any of :data:`PROVIDER_FACTS`, an optional ``hits`` list and an optional ``events``
+    list (risk events); 404 means unknown."""
 
     name = "http"
 
@@ -188,10 +195,14 @@ class HttpProvider(DataProvider):
                 raise ServiceUnavailable(f"data provider sent an invalid {key}: {value!r}")
             facts[key] = value
         hits = body.get("hits") or []
+        events = body.get("events") or []
         return ProviderResult(
             provider=self.name,
             facts=facts,
             hits=[dict(h) for h in hits if isinstance(h, Mapping)][:100],
+            events=[dict(e) for e in events if isinstance(e, Mapping)][:MAX_EVENTS]
+            if isinstance(events, list)
+            else [],
         )
 
 

@@ -27,6 +27,7 @@ from workflow.engine.context import TaskContext
 from workflow.engine.registry import Registry
 from workflow.records import outbox
 from workflow.risk.clients.model import Client
+from workflow.risk.events.intake import monitor_later
 from workflow.risk.events.model import RiskEvent
 from workflow.risk.screening.name_index import build_index
 from workflow.risk.screening.names import NameIndex, Thresholds
@@ -181,6 +182,18 @@ def rescreen_chunk(
         fresh = [e for e in events if e["external_id"] not in known]
         if fresh:
             session.execute(insert(RiskEvent), fresh)
+            # the monitoring rules act on the hits once this chunk commits (not at the sweep)
+            monitor_later(
+                session,
+                list(
+                    session.execute(
+                        select(RiskEvent.id).where(
+                            RiskEvent.source == SOURCE,
+                            RiskEvent.external_id.in_([e["external_id"] for e in fresh]),
+                        )
+                    ).scalars()
+                ),
+            )
         record.hits += len(fresh)
     record.clients_rescreened += len(clients)
     if clients:

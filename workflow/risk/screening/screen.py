@@ -113,7 +113,13 @@ class Screening:
 
 
 def screen(
-    session: Session, client: Client, providers: list[DataProvider], rules: RuleSet, now: datetime
+    session: Session,
+    client: Client,
+    providers: list[DataProvider],
+    rules: RuleSet,
+    now: datetime,
+    *,
+    extra: list[ProviderResult] | None = None,
 ) -> Screening:
     """Ask every provider, then rate the client.
 
@@ -122,7 +128,8 @@ def screen(
         InvalidFactsError: the record or a provider gave facts the rule set refuses.
     """
     results = [provider.lookup(session, client) for provider in providers]
-    facts = merge_facts(record_facts(client, now), results)
+    # ``extra``: facts known already (the client's risk events), merged like a provider's
+    facts = merge_facts(record_facts(client, now), [*results, *(extra or [])])
     return Screening(
         result=rules.evaluate(facts),
         checks=[r.to_dict() for r in results],
