@@ -140,16 +140,25 @@ def current_rating(session: Session, client: Client) -> dict[str, Any]:
         client, latest.rating, latest.risk_score, latest.risk_level, latest.credit_limit
     ):
         explanation = _explanation_of_record(latest)
-    elif client.rating is not None:
-        screening = client.screening or {}
-        if screening and _states_current(
+    screening = client.screening or {}
+    unexplained = explanation is None or not any(
+        explanation[k] for k in ("fired_rules", "contributions", "notes")
+    )
+    # A record that states the current values without reasons (e.g. written by an approval)
+    # leaves the screening to explain them, if it states them too.
+    if (
+        unexplained
+        and client.rating is not None
+        and screening
+        and _states_current(
             client,
             screening.get("rating"),
             screening.get("score"),
             screening.get("risk_level"),
             screening.get("credit_limit"),
-        ):
-            explanation = _explanation_of_screening(screening)
+        )
+    ):
+        explanation = _explanation_of_screening(screening)
     return {
         "rating": client.rating,
         "risk_score": plain(client.risk_score),
