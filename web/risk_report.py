@@ -73,7 +73,7 @@ def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
             field_label(name),
             amount(value)
             if name == "registered_capital"
-            else choice_label(value)
+            else choice_label(value) or "—"
             if name == "ownership_type"
             else _text(value),
         ]

@@ -65,7 +65,11 @@ def test_the_html_report_follows_the_language_asked_for(api, client_id) -> None:
     en = api.get("auditor1", path, headers={"Accept-Language": "en-GB,en;q=0.9"})
     assert en.mimetype == "text/html"
     page = en.get_data(as_text=True)
-    assert "Risk report" in page and "Rating history" in page and "Litigation and court records" in page
+    assert (
+        "Risk report" in page
+        and "Rating history" in page
+        and "Litigation and court records" in page
+    )
     assert "风险报告" not in page
     assert "Risk report" in api.get("risk1", path + "&lang=en").get_data(as_text=True)
 

@@ -40,11 +40,17 @@ def walk_tabs(user: User, client_id: int, titles: tuple[str, ...]) -> dict[str, 
     return bodies
 
 
-def download_pdf(user: User) -> bytes:
+def open_report(user: User, client_id: int, overview: str) -> str:
+    """Download the PDF from the overview's button (checked to be a PDF), then open the
+    print version; its text."""
+    user.page.locator("nav.tabs a", has_text=overview).first.click()
+    user.page.wait_for_selector("[data-report-pdf]")
     with user.page.expect_download() as info:
         user.page.click("[data-report-pdf]")
-    path = info.value.path()
-    return open(path, "rb").read()  # noqa: PTH123
+    with open(info.value.path(), "rb") as pdf:  # noqa: PTH123
+        assert pdf.read(5) == b"%PDF-"
+    user.goto(f"/clients/{client_id}/report?format=html")
+    return user.page.inner_text("body")
 
 
 def test_the_portrait_and_report_in_chinese(sign_in, live: Live, client_id: int) -> None:
@@ -60,11 +66,7 @@ def test_the_portrait_and_report_in_chinese(sign_in, live: Live, client_id: int)
     risk.page.wait_for_selector("canvas[data-chart][data-drawn='1']")
     assert "已生效" in risk.page.inner_text(".tab-body")
     risk.shot("client-portrait-ratings-zh")
-    risk.page.locator("nav.tabs a", has_text="概览").first.click()
-    risk.page.wait_for_selector("[data-report-pdf]")
-    assert download_pdf(risk).startswith(b"%PDF-")
-    risk.goto(f"/clients/{client_id}/report?format=html")
-    text = risk.page.inner_text("body")
+    text = open_report(risk, client_id, "概览")
     assert NAME in text and "风险报告" in text and "评级历史" in text and "25,000,000.00" in text
     risk.shot("client-report-zh")
     assert risk.errors == [] and risk.only_local_requests()
@@ -79,11 +81,7 @@ def test_the_portrait_and_report_in_english(sign_in, live: Live, client_id: int)
     assert "Business change" in bodies["Business background"]
     assert "applied" in bodies["Rating history"]
     risk.shot("client-portrait-en")
-    risk.page.locator("nav.tabs a", has_text="Overview").first.click()
-    risk.page.wait_for_selector("[data-report-pdf]")
-    assert download_pdf(risk).startswith(b"%PDF-")
-    risk.goto(f"/clients/{client_id}/report?format=html")
-    text = risk.page.inner_text("body")
+    text = open_report(risk, client_id, "Overview")
     assert "Risk report" in text and "Rating history" in text and "风险报告" not in text
     risk.shot("client-report-en")
     assert risk.errors == [] and risk.only_local_requests()

@@ -42,6 +42,19 @@ def add_event(client_id: int, type_: str, title: str, *, days_ago: int = 1, **ex
     )
 
 
+def add_tag(client_id: int, tag: str, *, since: datetime, days: int) -> None:
+    """A system risk tag current from ``since`` for ``days``."""
+    db.session.add(
+        ClientTag(
+            client_id=client_id,
+            tag=tag,
+            source="rule:test",
+            since=since,
+            expires_at=since + timedelta(days=days),
+        )
+    )
+
+
 def add_rating(
     client_id: int,
     rating: str,
@@ -133,24 +146,8 @@ def portrait_client(app: Flask, *, owner: str = "sales1") -> int:
             at=now - timedelta(days=2),
             before="A",
         )
-        db.session.add(
-            ClientTag(
-                client_id=client.id,
-                tag="涉诉频繁",
-                source="rule:litigation_3_in_90d",
-                since=now - timedelta(days=2),
-                expires_at=now + timedelta(days=88),
-            )
-        )
-        db.session.add(
-            ClientTag(
-                client_id=client.id,
-                tag="已过期标签",
-                source="rule:old",
-                since=now - timedelta(days=100),
-                expires_at=now - timedelta(days=10),
-            )
-        )
+        add_tag(client.id, "涉诉频繁", since=now - timedelta(days=2), days=90)
+        add_tag(client.id, "已过期标签", since=now - timedelta(days=100), days=90)
         add_event(client.id, "business_change", "法定代表人变更", days_ago=5)
         add_event(
             client.id,

@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from workflow.audit import reports
-from workflow.errors import Forbidden
 from workflow.platform import clock
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
@@ -26,7 +25,6 @@ from ..database import db, runtime_of
 from ..i18n import event_type_label, label, level_label, state_label
 
 APPROVALS = ("approve",)
-READERS = reports.REPORT_ROLES | {"risk_officer"}
 # The SLA figures come from the reports service, which serves auditors and managers; the
 # dashboard reads them on behalf of every reader it admits.
 DASHBOARD = Actor.system("dashboard")
@@ -48,14 +46,7 @@ def _chart(labels: list[str], values: list[int], colour: str = "#1d4ed8") -> str
 @blp.get("/dashboard")
 def dashboard() -> str:
     actor = current_actor()
-    if not actor.has_any(READERS):
-        roles = sorted(READERS)
-        raise Forbidden(
-            f"the dashboard needs one of the roles {', '.join(roles)}",
-            rule="role",
-            code="role.required",
-            params={"roles": roles},
-        )
+    portrait.require_dashboard_reader(actor)
     catalog = runtime_of().catalog
     week = portrait.week_start(clock.now())
     active = Client.status == "active"  # prospects and rejected clients carry no live rating

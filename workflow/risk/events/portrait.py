@@ -53,6 +53,20 @@ REGISTRATION_FIELDS = (
 LIMIT = 200  # rows per list: a portrait is a page, not an export
 
 
+DASHBOARD_ROLES = frozenset({"auditor", "manager", "risk_officer"})
+
+
+def _require_roles(actor: Actor, roles: frozenset[str], what: str) -> None:
+    if not (actor.is_system or actor.has_any(roles)):
+        names = sorted(roles)
+        raise Forbidden(
+            f"{what} needs one of the roles {', '.join(names)}",
+            rule="role",
+            code="role.required",
+            params={"roles": names},
+        )
+
+
 def authorize_report(session: Session, client_id: int, actor: Actor) -> Client:
     """The client whose full risk report ``actor`` may read.
 
@@ -62,15 +76,14 @@ def authorize_report(session: Session, client_id: int, actor: Actor) -> Client:
         NotFound: no such client, or (sales) another owner's.
     """
     client = read_client(session, client_id, actor)
-    if not (actor.is_system or can_see_sensitive(actor.roles)):
-        roles = sorted(UNMASKED_ROLES)
-        raise Forbidden(
-            f"the risk report needs one of the roles {', '.join(roles)}",
-            rule="role",
-            code="role.required",
-            params={"roles": roles},
-        )
+    _require_roles(actor, UNMASKED_ROLES, "the risk report")
     return client
+
+
+def require_dashboard_reader(actor: Actor) -> None:
+    """Raises:
+    Forbidden: the actor is none of a manager, an auditor or a risk officer."""
+    _require_roles(actor, DASHBOARD_ROLES, "the dashboard")
 
 
 def _amount(value: Any) -> Decimal | None:
