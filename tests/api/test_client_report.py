@@ -9,6 +9,8 @@ import pytest
 from flask import Flask
 from pypdf import PdfReader
 
+from tests.support.app import drain
+from tests.support.onboarding import admit, new_client
 from tests.support.portrait import CURRENT_LIMIT, NAME, portrait_client
 
 
@@ -91,3 +93,38 @@ def test_the_report_is_in_the_openapi_document(api) -> None:
     operation = document["paths"]["/api/v1/clients/{client_id}/report"]["get"]
     content = operation["responses"]["200"]["content"]
     assert {"application/json", "application/pdf", "text/html"} <= set(content)
+
+
+def test_after_a_sensitive_edit_of_the_limit_the_report_never_shows_the_screened_one(
+    app: Flask, api
+) -> None:
+    """Given a client screened and admitted with the screening's limit, when a dual
+    approval raises the limit, then the report shows the new limit and no longer the
+    screening's explanation (which stated the old one)."""
+    client = new_client(
+        api,
+        71,
+        registered_capital="50000000",
+        facts={"litigation_count": 0, "payment_history": "good"},
+    )
+    case = admit(app, api, client)
+    approved = api.act("risk1", case["id"], "approve", expected_version=case["version"])
+    assert approved.status_code == 200, approved.get_json()
+    drain(app)
+    before = api.get("risk1", f"/api/v1/clients/{client}/report").get_json()["rating"]
+    screened = case["data"]["screening"]["credit_limit"]
+    assert before["credit_limit"] == screened
+    assert before["explanation"]["source"] == "screening"
+    raised = screened + 7_000_000
+    filed = api.post(
+        "sales1",
+        f"/api/v1/clients/{client}/change-requests",
+        json={"changes": {"credit_limit": str(raised)}, "reason": "larger framework contract"},
+    ).get_json()
+    assert api.act("risk1", filed["id"], "approve", expected_version=1).status_code == 200
+    assert api.act("legal1", filed["id"], "approve", expected_version=2).status_code == 200
+    after = api.get("risk1", f"/api/v1/clients/{client}/report").get_json()["rating"]
+    assert after["credit_limit"] == raised and after["explanation"] is None
+    page = api.get("risk1", f"/api/v1/clients/{client}/report?format=html&lang=en")
+    text = page.get_data(as_text=True)
+    assert f"{raised:,.2f}" in text and f"{screened:,.2f}" not in text
