@@ -190,3 +190,12 @@ def test_risk_officers_open_the_dashboard_with_active_clients_and_the_week(
     assert "司法诉讼" in events
     changes = re.search(r'data-panel="rating-changes">(.*?)</section>', page, re.S).group(1)
     assert NAME in changes and "A → <b>B</b>" in changes
+
+
+def test_the_record_history_words_its_values(console_factory, client_id) -> None:
+    page = tab(console_factory("risk1"), client_id, "overview")
+    history = page[page.index("timeline") :]
+    assert "{'" not in history and "['" not in history  # no Python reprs
+    assert "50,000,000.00 元" in history  # money in yuan
+    assert "涉诉案件数: 3" in history and "付款记录: 良好" in history  # facts worded
+    assert "赵六 · 139****1111 · z@example.com" in history  # a contact as text
