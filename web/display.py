@@ -108,6 +108,9 @@ def data_label(key: str) -> str:
         "breaches": _("SLA breaches"),
         "contract": _("Contract"),
         "number": _("Number"),
+        "amount": _("Amount"),
+        "court": _("Court"),
+        "case_number": _("Case number"),
         "end": _("End"),
         "kind": _("Kind"),
     }

@@ -64,6 +64,7 @@ def test_sales_see_no_financials_on_any_tab(console_factory, client_id) -> None:
     risk = "".join(tab(console_factory("risk1"), client_id, name) for name in TABS)
     for shown in ("25,000,000.00", "50,000,000.00", "3,000,000.00", "62.5", "杭州市中级人民法院"):
         assert shown in risk, shown
+    assert "<dt>法院</dt>" in risk and "1,250,000.00 元" in risk  # an event's extras, worded
 
 
 def test_system_tags_are_shown_apart_from_manual_ones(console_factory, client_id) -> None:
