@@ -115,3 +115,34 @@ class ImportReport(Schema):
     submitted = fields.Integer()
     errors = fields.List(fields.Nested(ImportRowError))
     sensitive_differences = fields.List(fields.Dict())
+
+
+class ReportQuery(Schema):
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(("json", "pdf", "html")),
+        metadata={"description": "json (default), pdf (a download) or html (print-ready)"},
+    )
+    lang = fields.String(
+        validate=validate.OneOf(("zh-CN", "en")),
+        metadata={"description": "Language of a pdf or html report; else Accept-Language"},
+    )
+
+
+class ClientReport(Schema):
+    """The client's portrait and risk report, masked by the reader's role: the current
+    rating with the explanation that states it (null when none does), tags (manual and
+    system), registration data and events, litigation, alerts, cases, rating history,
+    contracts."""
+
+    client = fields.Nested(ClientSchema, required=True)
+    rating = fields.Dict(required=True)
+    tags = fields.Dict(required=True)
+    background = fields.Dict(required=True)
+    legal = fields.Dict(required=True)
+    events = fields.List(fields.Dict(), required=True)
+    alerts = fields.List(fields.Dict(), required=True)
+    cases = fields.List(fields.Dict(), required=True)
+    ratings = fields.List(fields.Dict(), required=True)
+    contracts = fields.List(fields.Dict(), required=True)
+    generated_at = fields.String(required=True)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from workflow.risk.clients.model import Client
 
 from .database import db, runtime_of
-from .i18n import amount, choice_label, field_label, level_label, when
+from .i18n import amount, choice_label, field_label, level_label, status_label, when
 
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
@@ -108,6 +108,9 @@ def data_label(key: str) -> str:
         "breaches": _("SLA breaches"),
         "contract": _("Contract"),
         "number": _("Number"),
+        "amount": _("Amount"),
+        "court": _("Court"),
+        "case_number": _("Case number"),
         "end": _("End"),
         "kind": _("Kind"),
     }
@@ -165,6 +168,29 @@ def indicator_value(name: str, value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+def history_value(field: str, value: Any) -> str:
+    """A value in a client's record history (an audit diff) worded for reading: statuses,
+    levels and choices in words, money in 元, contacts and facts as text, never a repr."""
+    leaf = field.rsplit(".", 1)[-1]
+    if value is None:
+        return ""
+    if leaf == "status" or leaf == "status_before_suspension":
+        return status_label(value)
+    if leaf == "risk_level":
+        return level_label(value)
+    if leaf in ("registered_capital", "credit_limit"):
+        return amount(value)
+    if leaf == "facts" and isinstance(value, dict):
+        return "; ".join(f"{indicator_label(k)}: {indicator_value(k, v)}" for k, v in value.items())
+    if isinstance(value, dict):  # a contact or a contract; PostgreSQL's JSON sorts the keys
+        order = {k: n for n, k in enumerate(("name", "number", "phone", "email", "amount"))}
+        keys = sorted(value, key=lambda k: (order.get(k, len(order)), k))
+        return " · ".join(str(value[k]) for k in keys if value[k] not in (None, ""))
+    if isinstance(value, list):
+        return "; ".join(history_value(leaf, v) for v in value)
+    return plain_value(leaf, value)
+
+
 def case_definition(instance: Any) -> Any:
     return runtime_of().catalog.get(instance.definition, instance.definition_version)
 
@@ -178,5 +204,6 @@ def install(app: Flask) -> None:
         is_mapping=is_mapping,
         is_list=is_list,
         indicator_label=indicator_label,
+        history_value=history_value,
         indicator_value=indicator_value,
     )

@@ -144,6 +144,16 @@ def event_label(kind: str) -> str:
     return labels.word(labels.EVENTS, kind, content_lang())
 
 
+def event_type_label(kind: str | None) -> str:
+    """A risk event's type (工商变更, 司法诉讼, …)."""
+    return labels.word(labels.RISK_EVENT_TYPES, kind, content_lang())
+
+
+def rating_outcome_label(outcome: str | None) -> str:
+    """What became of a re-rating (applied, proposed for approval, unchanged)."""
+    return labels.word(labels.RATING_OUTCOMES, outcome, content_lang())
+
+
 def duration(seconds: float | None) -> str:
     """``93784`` → ``1d 2h`` / ``1天2小时``: how long a stage took."""
     if seconds is None:
@@ -178,6 +188,8 @@ def install(app: Flask) -> None:
         state_label=state_label,
         status_label=status_label,
         event_label=event_label,
+        event_type_label=event_type_label,
+        rating_outcome_label=rating_outcome_label,
         duration=duration,
         LANGUAGES=LANGUAGES,
         get_locale=get_locale,

@@ -41,7 +41,7 @@ AREAS = (
         "console.dashboard",
         lazy_gettext("Dashboard"),
         "d",
-        frozenset({"manager", "auditor"}),
+        frozenset({"manager", "auditor", "risk_officer"}),
         ("console.dashboard",),
     ),
     Area(

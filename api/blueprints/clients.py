@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 
+from web import risk_report
 from workflow.engine.presentation import present_instance
 from workflow.platform.transaction import transact
 from workflow.risk.clients.bulk_import import authorize_import, run_import
@@ -19,6 +20,7 @@ from workflow.risk.clients.service import (
     editable_client,
     update_client,
 )
+from workflow.risk.events.portrait import authorize_report, portrait
 from workflow.risk.onboarding import admissible_client, start_admission
 
 from ..authorization import allow, signed_in
@@ -30,10 +32,12 @@ from ..schemas_clients import (
     ClientPage,
     ClientPatch,
     ClientQuery,
+    ClientReport,
     ClientSchema,
     ImportFile,
     ImportQuery,
     ImportReport,
+    ReportQuery,
 )
 from ..security import BEARER, current_actor, protect
 from .workflows import parse_cursor
@@ -180,6 +184,48 @@ class Admission(MethodView):
             ),
         )
         return present_instance(db.session, instance, actor)
+
+
+def _report_lang(asked: str | None) -> str:
+    if asked:
+        return asked
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    return "en" if best == "en" else "zh-CN"
+
+
+@blp.route("/<int:client_id>/report")
+class Report(MethodView):
+    @allow(authorize_report)
+    @blp.doc(security=[BEARER])
+    @blp.arguments(ReportQuery, location="query")
+    @blp.response(200, ClientReport)
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The report: JSON, a PDF download or a print-ready page",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ClientReport"}},
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                    "text/html": {"schema": {"type": "string"}},
+                },
+            }
+        }
+    )
+    @blp.alt_response(403, description="Sales and admins never see the risk report")
+    @blp.alt_response(404, description="No such client, or (sales) another owner's")
+    def get(self, query: dict[str, Any], client_id: int) -> Any:
+        """The client's risk report: its portrait as JSON, or ``format=pdf`` (a download)
+        or ``format=html`` (print-ready) worded in ``lang`` or the Accept-Language."""
+        actor = current_actor()
+
+        def read() -> dict[str, Any]:
+            return portrait(db.session, authorize_report(db.session, client_id, actor), actor)
+
+        data = transact(db.session, read)
+        if query["format"] == "json":
+            return data
+        with risk_report.in_language(_report_lang(query.get("lang"))):
+            return risk_report.response(data, query["format"])
 
 
 def register(app: Flask, api: Api) -> None:

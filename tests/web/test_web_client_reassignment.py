@@ -101,5 +101,5 @@ def test_a_handed_over_clients_cases_leave_the_previous_owners_console_for_the_n
 
     assert where_seen(sales1, client_id, cases) == nobodys_view
     assert where_seen(sales2, client_id, cases) == owners_view
-    page = sales2.get(f"/clients/{client_id}").get_data(as_text=True)
+    page = sales2.get(f"/clients/{client_id}?tab=cases").get_data(as_text=True)
     assert f'href="/cases/{admission}"' in page and f'href="/cases/{alert}"' in page

@@ -3,26 +3,28 @@ and history, and the new-client form with "submit for admission"."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from workflow.errors import Conflict, ValidationFailed
 from workflow.platform.transaction import transact
-from workflow.records.models import WorkflowInstance
 from workflow.risk import onboarding
 from workflow.risk.clients import queries as client_queries
 from workflow.risk.clients import service as client_service
 from workflow.risk.clients.masking import can_see_sensitive
 from workflow.risk.clients.model import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, STATUSES
+from workflow.risk.events import portrait
 from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
+from .. import risk_report
 from ..client_form import client_data, field_errors
 from ..console import blp, current_actor
 from ..database import db, runtime_of
+from ..i18n import when
 from ..refusals import Refusal, field_messages, refusal
 
 PAGE = 50
@@ -53,36 +55,72 @@ def clients() -> str:
     )
 
 
+TABS = ("overview", "background", "legal", "events", "alerts", "cases", "ratings", "contracts")
+RATING_RANKS = {"S": 5, "A": 4, "B": 3, "C": 2, "D": 1}
+
+
+def _rating_chart(ratings: list[dict[str, Any]], scores: bool) -> str | None:
+    """The rating history as a line chart: the score for those who see it, otherwise the
+    rating's rank (D=1 … S=5)."""
+    if not ratings:
+        return None
+    values = [r["risk_score"] if scores else RATING_RANKS.get(r["rating"]) for r in ratings]
+    return json.dumps(
+        {
+            "type": "line",
+            "labels": [when(r["rated_at"], "short") for r in ratings],
+            "datasets": [
+                {
+                    "label": _("Risk score") if scores else _("Rating (D=1 … S=5)"),
+                    "data": values,
+                    "borderColor": "#1d4ed8",
+                    "backgroundColor": "#1d4ed8",
+                }
+            ],
+        }
+    )
+
+
 @blp.get("/clients/<int:client_id>")
 def client(client_id: int) -> str:
     actor = current_actor()
+    tab = request.args.get("tab", "overview")
+    if tab not in TABS:
+        abort(404)
     record = client_queries.read_client(db.session, client_id, actor)
-    view = client_service.client_view(db.session, record, actor)
-    db.session.commit()
-    catalog = runtime_of().catalog
-    cases = list(
-        db.session.execute(
-            select(WorkflowInstance)
-            .where(
-                WorkflowInstance.subject_type == "client", WorkflowInstance.subject_id == client_id
-            )
-            .order_by(WorkflowInstance.id.desc())
-            .limit(100)
-        ).scalars()
-    )
+    data = portrait.portrait(db.session, record, actor)
+    db.session.commit()  # unmasked reads are audited
+    sensitive = can_see_sensitive(actor.roles)
     return render_template(
         "client.html",
-        client=view,
-        cases=cases,
-        catalog=catalog,
+        client=data["client"],
+        portrait=data,
+        tab=tab,
+        tabs=TABS,
+        catalog=runtime_of().catalog,
+        rating_chart=_rating_chart(data["ratings"], sensitive) if tab == "ratings" else None,
         # The audit diffs hold figures masking hides from sales (e.g. registered capital).
         history=client_service.client_history(db.session, client_id)
-        if can_see_sensitive(actor.roles)
+        if sensitive and tab == "overview"
         else [],
+        can_report=sensitive,
         can_submit=record.status not in onboarding.NOT_ADMISSIBLE
         and onboarding.running_admission(db.session, client_id) is None
         and actor.has_any(onboarding.STARTER_ROLES),
     )
+
+
+@blp.get("/clients/<int:client_id>/report")
+def client_report(client_id: int) -> Response:
+    """The risk report to download (PDF) or print (HTML), in the console's language."""
+    actor = current_actor()
+    kind = request.args.get("format", "pdf")
+    if kind not in risk_report.FORMATS:
+        abort(404)
+    record = portrait.authorize_report(db.session, client_id, actor)
+    data = portrait.portrait(db.session, record, actor)
+    db.session.commit()
+    return risk_report.response(data, kind)
 
 
 def _form_page(

@@ -1,11 +1,11 @@
-"""Management dashboard: clients by rating and risk level, open cases by workflow and
-stage, open alerts by level and stage, SLA breaches this week, approvals done and
-waiting — each a chart with its numbers."""
+"""Management dashboard: active clients by rating and risk level, open cases by workflow
+and stage, open alerts by level and stage, SLA breaches this week, approvals done and
+waiting, the week's risk events by type and its rating changes — each a chart with its
+numbers. Managers, auditors and risk officers open it."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from flask import render_template
@@ -14,15 +14,20 @@ from sqlalchemy import func, select
 
 from workflow.audit import reports
 from workflow.platform import clock
+from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 from workflow.risk.alerts import intake as alert_service
 from workflow.risk.clients.model import RATINGS, RISK_LEVELS, Client
+from workflow.risk.events import portrait
 
 from ..console import blp, current_actor
 from ..database import db, runtime_of
-from ..i18n import label, level_label, state_label
+from ..i18n import event_type_label, label, level_label, state_label
 
 APPROVALS = ("approve",)
+# The SLA figures come from the reports service, which serves auditors and managers; the
+# dashboard reads them on behalf of every reader it admits.
+DASHBOARD = Actor.system("dashboard")
 
 
 def _chart(labels: list[str], values: list[int], colour: str = "#1d4ed8") -> str:
@@ -41,16 +46,18 @@ def _chart(labels: list[str], values: list[int], colour: str = "#1d4ed8") -> str
 @blp.get("/dashboard")
 def dashboard() -> str:
     actor = current_actor()
-    reports.require_report_reader(actor)  # managers and auditors, as the reports API
+    portrait.require_dashboard_reader(actor)
     catalog = runtime_of().catalog
-    week = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    week -= timedelta(days=week.weekday())
+    week = portrait.week_start(clock.now())
+    active = Client.status == "active"  # prospects and rejected clients carry no live rating
     ratings = dict(
-        db.session.execute(select(Client.rating, func.count()).group_by(Client.rating)).all()
+        db.session.execute(
+            select(Client.rating, func.count()).where(active).group_by(Client.rating)
+        ).all()
     )
     levels = dict(
         db.session.execute(
-            select(Client.risk_level, func.count()).group_by(Client.risk_level)
+            select(Client.risk_level, func.count()).where(active).group_by(Client.risk_level)
         ).all()
     )
     open_cases = db.session.execute(
@@ -97,7 +104,8 @@ def dashboard() -> str:
             AuditRecord.at >= week,
         )
     ).scalar_one()
-    sla = reports.sla_report(db.session, actor, reports.ReportFilter(since=week))
+    sla = reports.sla_report(db.session, DASHBOARD, reports.ReportFilter(since=week))
+    summary = portrait.week_summary(db.session, week)
     breaches = {
         f"{label(catalog.get(r['definition']).title, r['definition'])} · "
         f"{state_label(catalog.get(r['definition']), r['stage'])}": r["breaches"]
@@ -111,10 +119,21 @@ def dashboard() -> str:
         "alerts": alerts,
         "breaches": sorted(breaches.items()),
         "approvals": [(_("Done"), done), (_("Waiting"), waiting)],
+        "events": sorted(
+            ((event_type_label(k), n) for k, n in summary["events"].items()),
+            key=lambda row: -row[1],
+        ),
     }
     colours = {"breaches": "#b91c1c", "alerts": "#c2410c"}
     charts = {
         k: _chart([str(a) for a, _ in v], [b for _, b in v], colours.get(k, "#1d4ed8"))
         for k, v in figures.items()
     }
-    return render_template("dashboard.html", figures=figures, charts=charts, week=week)
+    return render_template(
+        "dashboard.html",
+        figures=figures,
+        charts=charts,
+        week=week,
+        changes=summary["changes"],
+        change_count=summary["change_count"],
+    )

@@ -43,6 +43,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # would tell which ids and credit codes exist)
     ("GET /api/v1/clients/<int:client_id>", "own"): (401, 200, 200, 200, 200, 200, 403),
     ("GET /api/v1/clients/<int:client_id>", "other"): (401, 404, 200, 200, 200, 200, 403),
+    # the full risk report: the roles that see financials; sales never
+    ("GET /api/v1/clients/<int:client_id>/report", "own"): (401, 403, 200, 200, 200, 200, 403),
+    ("GET /api/v1/clients/<int:client_id>/report", "other"): (401, 404, 200, 200, 200, 200, 403),
     # non-sensitive edit: sales on their own clients; risk officers and managers on any
     ("PATCH /api/v1/clients/<int:client_id>", "own"): (401, 200, 200, 403, 200, 403, 403),
     ("PATCH /api/v1/clients/<int:client_id>", "other"): (401, 404, 200, 403, 200, 403, 403),

@@ -307,6 +307,11 @@ def _read_client() -> tuple[Setup, Call]:
     return World.client, lambda api, user, client: api.get(user, f"/api/v1/clients/{client}")
 
 
+@row("GET /api/v1/clients/<int:client_id>/report", "own", "other")
+def _client_report() -> tuple[Setup, Call]:
+    return World.client, lambda api, user, client: api.get(user, f"/api/v1/clients/{client}/report")
+
+
 @row("PATCH /api/v1/clients/<int:client_id>", "own", "other", writes=True)
 def _edit_client() -> tuple[Setup, Call]:
     def call(api: Api, user: str | None, client: int) -> Any:
