@@ -18,8 +18,8 @@ from workflow.errors import Message
 def _digest_body(p: dict[str, Any]) -> str:
     def lines(items: list[dict[str, Any]]) -> list[str]:
         return [
-            f"- [{a['level']}] #{a['id']} {a['title']} (client {a['client']}, {a['state']}, "
-            f"case {a['case']})"
+            f"- [{a['level']}] #{a['id']} {a['title']} "
+            f"(client {a.get('client_name') or a['client']}, {a['state']}, case {a['case']})"
             for a in items
         ] or ["- none"]
 

@@ -6,8 +6,11 @@ named callables is added to :data:`MODULES`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
+from workflow.engine.catalog import Catalog
 from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
 from workflow.risk import onboarding, sensitive_edit
@@ -15,7 +18,7 @@ from workflow.risk.alerts import client_suspension, intake, loop, sla
 from workflow.risk.clients import model as clients
 from workflow.risk.due_diligence import evidence, periodic_review, review
 from workflow.risk.events import model as events
-from workflow.risk.notify import digest, mail, webhook
+from workflow.risk.notify import digest, mail, robots, webhook
 from workflow.risk.policy import POLICY
 from workflow.risk.screening import watchlist
 
@@ -31,6 +34,7 @@ MODULES: tuple[ModuleType, ...] = (
     digest,
     mail,
     webhook,
+    robots,
 )
 # Modules with tables of their own and no named callables: imported so that every table
 # of the plug-in is on the shared metadata (migrations, create_all in tests).
@@ -44,3 +48,15 @@ def registry() -> Registry:
 
 def policy() -> RolePolicy:
     return POLICY
+
+
+def check(catalog: Catalog, settings: Mapping[str, Any]) -> None:
+    """Check, at start-up, the plug-in's configuration that definitions and settings hold
+    (push channels, the digest's hour).
+
+    Raises:
+        DefinitionError: a push channel is invalid (file, key, fix).
+        ConfigurationError: a setting is malformed.
+    """
+    robots.check_channels(catalog, settings)
+    digest.digest_cron(settings)
