@@ -96,6 +96,24 @@ def notification(code: str, **params: Any) -> dict[str, Any]:
     return args
 
 
+def worded(
+    args: dict[str, Any],
+    language: str,
+    word: Callable[[str, dict[str, Any], str], str | None],
+    title: str = "",
+) -> tuple[str, str]:
+    """A notification's title and body (the ``notify`` task's ``args``) in ``language`` by
+    ``word`` (the engine object's wording); the stored English (or ``title``) where there
+    is no code or the wording does not know it."""
+    code, params = args.get("code"), dict(args.get("params") or {})
+    worded_title = word(code, params, language) if code else None
+    worded_body = word(f"{code}.body", params, language) if code else None
+    return (
+        worded_title or title or str(args.get("title") or ""),
+        worded_body or str(args.get("body") or ""),
+    )
+
+
 def comment_text(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
     """The code and params of a system comment stored in an audit record's payload."""
     code = (payload or {}).get(COMMENT_CODE)

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from workflow import texts
 from workflow.engine.catalog import Catalog
 from workflow.engine.context import TaskContext
 from workflow.engine.registry import Registry
@@ -182,7 +183,7 @@ def send_robot(ctx: TaskContext) -> None:
     settings = ctx.runtime.settings
     url, _ = resolve(str(channel.get("url") or ""), settings)
     secret, _ = resolve(str(channel.get("secret") or ""), settings)
-    title, body = worded(ctx, str(channel.get("language", "zh-CN")))
+    title, body = texts.worded(ctx.args, str(channel.get("language", "zh-CN")), ctx.runtime.word)
     timestamp = clock.now().replace(tzinfo=UTC).timestamp()
     message = robot_message(kind, title, body, secret, timestamp)
     if kind == "dingtalk" and secret:
@@ -202,15 +203,6 @@ def send_robot(ctx: TaskContext) -> None:
         raise DeliveryRefused(f"the {kind} robot {key} answered {exc.code}") from exc
     check_answer(kind, key, answer)
     log.info("%s robot %s (outbox %s) delivered", kind, key, ctx.outbox_id)
-
-
-def worded(ctx: TaskContext, language: str) -> tuple[str, str]:
-    """The notification's title and body in ``language`` (its stored English without a
-    code or a wording)."""
-    code, params = ctx.args.get("code"), dict(ctx.args.get("params") or {})
-    title = (code and ctx.runtime.word(code, params, language)) or ctx.args.get("title") or ""
-    body = (code and ctx.runtime.word(f"{code}.body", params, language)) or ctx.args.get("body")
-    return str(title), str(body or "")
 
 
 def _clip(text: str) -> str:
