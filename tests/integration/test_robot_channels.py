@@ -11,6 +11,7 @@ import hmac
 import json
 import urllib.parse
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.support.robots import RobotServer, definitions_with_channels, robot_s
 from workflow.errors import DefinitionError
 from workflow.platform import clock
 from workflow.records.models import Incident, OutboxMessage
+from workflow.risk.notify.robots import send_group_digests
 
 pytestmark = pytest.mark.usefixtures("webhook_secret")  # alert intake is open
 
@@ -45,7 +47,7 @@ RULE_CHANNELS = {
             "url": "${RISKLOOP_TEST_FEISHU_URL}",
             "secret": "${RISKLOOP_TEST_FEISHU_SECRET}",
             "language": "en",
-            "events": ["alert_raised"],
+            "events": ["alert_raised", "alert_digest"],
         }
     ],
 }
@@ -180,6 +182,27 @@ def test_a_robot_answering_503_is_retried_until_it_takes_the_message(robot_app, 
 
     (message,) = outbox(robot_app, "send_robot")
     assert (message.status, message.attempts) == ("done", 2)
+
+
+def test_a_channel_taking_the_digest_gets_its_rules_alerts_once_a_day(robot_app, robots):
+    raise_alert(robot_app, level="red", category="litigation", title="被诉")
+    raise_alert(robot_app, level="yellow", category="negative_news", title="舆情")
+    drain(robot_app)
+    robots.received.clear()
+
+    with robot_app.app_context():
+        at = clock.now() + timedelta(minutes=1)
+        assert send_group_digests(db.session, at) == ["routing.rules[1].channels[0]"]
+        assert send_group_digests(db.session, at + timedelta(minutes=1)) == []  # once a day
+        db.session.commit()
+    drain(robot_app)
+
+    (digest,) = robots.received
+    assert digest.path == "/feishu/hook/abc"
+    text = digest.body["content"]["text"]
+    assert text.startswith("Alert digest ") and ": 1 new, 0 breached" in text
+    assert "[Red]" in text and "被诉" in text and "Warned" in text
+    assert "舆情" not in text  # not an alert of the litigation rule
 
 
 @pytest.mark.parametrize(

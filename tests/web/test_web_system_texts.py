@@ -155,7 +155,7 @@ def test_alert_notification_reads_in_the_pages_language(console_factory, app: Fl
                     case=case,
                     comment="will pay",
                     definition="alert_remediation",
-                    version=1,
+                    version=2,
                 ),
             )
         )

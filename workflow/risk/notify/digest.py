@@ -102,59 +102,67 @@ def send_digests(session: Session, now: datetime) -> list[str]:
         .where(or_(Alert.created_at >= earliest, Alert.last_breached_at >= earliest))
         .order_by(AlertOwner.username, Alert.id)
     ).all()
-    by_owner: dict[str, list[tuple[Alert, str, str]]] = {}
+    by_owner: dict[str, list[Item]] = {}
     for username, alert, state, client_name in rows:
         by_owner.setdefault(username, []).append((alert, state, client_name))
     sent: list[str] = []
     for username, items in by_owner.items():
         since = last.get(username, default_since)
         # Each digest covers (its predecessor's end, now]: nothing is listed twice or missed.
-        new = [item for item in items if since < item[0].created_at <= now]
-        breached = [
-            item
-            for item in items
-            if item[0].last_breached_at is not None and since < item[0].last_breached_at <= now
-        ]
-        if not new and not breached:
+        coded = record_digest(session, username, day, since, now, items)
+        if coded is None:
             continue
-        try:
-            with session.begin_nested():
-                session.add(
-                    AlertDigest(
-                        username=username,
-                        day=day,
-                        covers_from=since,
-                        covers_to=now,
-                        new_count=len(new),
-                        breached_count=len(breached),
-                        created_at=now,
-                    )
-                )
-        except IntegrityError:  # this owner's digest of the day exists: never twice
-            continue
-        enqueue(
-            session,
-            "notify",
-            {
-                "event": "alert_digest",
-                "users": [username],
-                **texts.notification(
-                    "digest.sent",
-                    day=day,
-                    new_count=len(new),
-                    breached_count=len(breached),
-                    new=_listed(new),
-                    breached=_listed(breached),
-                    definition=DEFINITION,
-                ),
-            },
-        )
+        enqueue(session, "notify", {"event": "alert_digest", "users": [username], **coded})
         sent.append(username)
     log.info("alert digest %s: %d owner(s)", day, len(sent))
     return sent
 
 
-def _listed(items: list[tuple[Alert, str, str]]) -> list[dict[str, Any]]:
+Item = tuple[Alert, str, str]  # an alert, its case's state, its client's name
+
+
+def record_digest(
+    session: Session, name: str, day: str, since: datetime, now: datetime, items: list[Item]
+) -> dict[str, Any] | None:
+    """Record the digest of ``name`` (an owner, or ``robot:<channel>``) for ``day`` over
+    (``since``, ``now``] and return the ``notify`` texts listing ``items`` new or breached
+    in it; None when nothing is new or breached, or that digest of the day exists."""
+    # Each digest covers (its predecessor's end, now]: nothing is listed twice or missed.
+    new = [item for item in items if since < item[0].created_at <= now]
+    breached = [
+        item
+        for item in items
+        if item[0].last_breached_at is not None and since < item[0].last_breached_at <= now
+    ]
+    if not new and not breached:
+        return None
+    try:
+        with session.begin_nested():
+            session.add(
+                AlertDigest(
+                    username=name,
+                    day=day,
+                    covers_from=since,
+                    covers_to=now,
+                    new_count=len(new),
+                    breached_count=len(breached),
+                    created_at=now,
+                )
+            )
+    except IntegrityError:  # this digest of the day exists: never twice
+        return None
+    return texts.notification(
+        "digest.sent",
+        day=day,
+        new_count=len(new),
+        breached_count=len(breached),
+        new=listed(new),
+        breached=listed(breached),
+        definition=DEFINITION,
+    )
+
+
+def listed(items: list[Item]) -> list[dict[str, Any]]:
     """The digest's lines as params: each alert with its client's name and its case's state."""
     return [
         {

@@ -23,22 +23,38 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from workflow import texts
+from workflow.engine import runtime
 from workflow.engine.catalog import Catalog
 from workflow.engine.context import TaskContext
 from workflow.engine.registry import Registry
 from workflow.errors import DefinitionError, DeliveryRefused, TaskFailed
 from workflow.platform import clock
+from workflow.records.models import WorkflowInstance
 from workflow.records.outbox import enqueue
 from workflow.risk.alerts.intake import DEFINITION, config, definition_settings
 from workflow.risk.alerts.model import Alert
-from workflow.risk.alerts.routing import all_channels, channel_at, channels_for, facts_of
+from workflow.risk.alerts.routing import (
+    all_channels,
+    channel_at,
+    channels_for,
+    facts_of,
+    matches,
+)
 from workflow.risk.clients.model import Client
+from workflow.risk.notify.digest import (
+    FIRST_WINDOW,
+    AlertDigest,
+    digest_cron,
+    local_day,
+    record_digest,
+)
 
 registry = Registry()
 
@@ -49,6 +65,8 @@ SIGNED = frozenset({"dingtalk", "feishu"})
 LANGUAGES = ("zh-CN", "en")
 # The notifications of the alert loop a group hears about (a channel may list fewer).
 EVENTS = ("alert_raised", "alert_breached", "alert_rectified", "alert_reopened")
+# Opt-in (``events: [..., alert_digest]``): the group's own nightly digest of its alerts.
+DIGEST = "alert_digest"
 CHANNEL_KEYS = frozenset({"type", "url", "secret", "language", "events"})
 # Error codes a robot answers (HTTP 200) when it is sent too much: retried with backoff.
 RATE_LIMITED = {"wecom": {45009}, "dingtalk": {130101, 130102}, "feishu": {11232}}
@@ -127,8 +145,8 @@ def _check_channel(file: str, key: str, channel: Any, settings: Mapping[str, Any
     if channel.get("language", "zh-CN") not in LANGUAGES:
         raise fail(f"language must be one of {', '.join(LANGUAGES)}")
     events = channel.get("events", list(EVENTS))
-    if not isinstance(events, list) or not set(events) <= set(EVENTS):
-        raise fail(f"events must be a list of {', '.join(EVENTS)}")
+    if not isinstance(events, list) or not set(events) <= {*EVENTS, DIGEST}:
+        raise fail(f"events must be a list of {', '.join([*EVENTS, DIGEST])}")
 
 
 @registry.channel
@@ -146,22 +164,76 @@ def robot_channel(ctx: TaskContext, recipients: list[str], title: str) -> None:
         return
     routing = definition_settings(ctx.session).get("routing") or {}
     for key, channel in channels_for(routing, facts_of(client, alert.level, alert.category)):
-        if event not in channel.get("events", EVENTS):
-            continue
-        enqueue(
-            ctx.session,
-            "send_robot",
-            {
-                "channel": key,
-                "event": event,
-                "title": title,
-                "body": ctx.args.get("body", ""),
-                "code": ctx.args.get("code"),
-                "params": ctx.args.get("params"),
-                "instance_id": instance_id,
-            },
-            instance_id=instance_id,
+        if event in channel.get("events", EVENTS):
+            _push(ctx.session, key, {**ctx.args, "title": title}, instance_id)
+
+
+def _push(session: Session, key: str, args: dict[str, Any], instance_id: int | None) -> None:
+    """Queue one delivery to the channel at ``key`` of a coded notification."""
+    enqueue(
+        session,
+        "send_robot",
+        {
+            "channel": key,
+            "event": args.get("event"),
+            "title": args.get("title", ""),
+            "body": args.get("body", ""),
+            "code": args.get("code"),
+            "params": args.get("params"),
+            "instance_id": instance_id,
+        },
+        instance_id=instance_id,
+    )
+
+
+@registry.job("robot_digest", digest_cron)
+def robot_digest(session: Session, now: datetime, args: dict[str, Any] | None = None) -> None:
+    """At the digest's hour, each channel with ``alert_digest`` among its events gets the
+    alerts of its rule new or breached since its last digest; returns nothing."""
+    send_group_digests(session, now)
+
+
+def send_group_digests(session: Session, now: datetime) -> list[str]:
+    """Queue today's digest of every channel that takes one (once a day each: its row in
+    ``alert_digests`` is keyed ``robot:<channel key>``); returns the channels' keys."""
+    if DEFINITION not in runtime.of(session).catalog:
+        return []
+    routing = definition_settings(session).get("routing") or {}
+    wanted = [
+        (key, when)
+        for key, channel, when in all_channels(routing)
+        if isinstance(channel, dict) and DIGEST in (channel.get("events") or [])
+    ]
+    if not wanted:
+        return []
+    day = local_day(now, str(runtime.of(session).setting("RISKLOOP_TIMEZONE", "Asia/Shanghai")))
+    sent = []
+    for key, when in wanted:
+        name = f"robot:{key}"
+        since = (
+            session.execute(
+                select(func.max(AlertDigest.covers_to)).where(AlertDigest.username == name)
+            ).scalar_one_or_none()
+            or now - FIRST_WINDOW
         )
+        rows = session.execute(
+            select(Alert, WorkflowInstance.state, Client)
+            .join(WorkflowInstance, WorkflowInstance.id == Alert.instance_id)
+            .join(Client, Client.id == Alert.client_id)
+            .where(or_(Alert.created_at > since, Alert.last_breached_at > since))
+            .order_by(Alert.id)
+        ).all()
+        mine = [
+            (a, s, c.name)
+            for a, s, c in rows
+            if when is None or matches(when, facts_of(c, a.level, a.category))
+        ]
+        coded = record_digest(session, name, day, since, now, mine)
+        if coded is None:
+            continue
+        _push(session, key, {"event": DIGEST, **coded}, None)
+        sent.append(key)
+    return sent
 
 
 @registry.task("send_robot")
