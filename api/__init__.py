@@ -16,6 +16,7 @@ from flask_smorest import Api
 from sqlalchemy import inspect
 
 import web
+from web import texts as web_texts
 from workflow.background.broker import build_broker, declare_actor
 from workflow.engine.registry import Registry
 from workflow.platform import correlation
@@ -124,6 +125,7 @@ def create_app(
         hook(app, api)
     authorization.install(app)  # who may call an operation, before what it carries
     web.register(app, api_error=problems.handle_http)  # the console, mounted at /
+    rt.wording = web_texts.wording(app)  # mail and group robots in the reader's language
     request_shape.install(app)
     problems.install(app)
     _install_request_hooks(app)

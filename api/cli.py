@@ -20,6 +20,7 @@ from workflow.accounts import users as accounts
 from workflow.engine.definitions import Definition, load_folder
 from workflow.errors import RiskloopError
 from workflow.records.identity import Actor
+from workflow.risk import plugin
 
 from . import composition, create_app
 from .extensions import db, runtime_of
@@ -343,6 +344,9 @@ def definitions_check(folder: Path | None) -> None:
     )
     try:
         loaded = load_folder(folder, catalog.registry, catalog.policy)
+        for definition in loaded:
+            catalog.add(definition)
+        plugin.check(catalog, dict(os.environ))  # push channels, as at start-up
     except RiskloopError as exc:
         raise click.ClickException(exc.detail) from exc
     changed = _changed_since_loaded(loaded)

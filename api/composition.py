@@ -81,7 +81,8 @@ def build_runtime(
     cipher of ``keys`` attached to ``engine``, sessions made by its bound factory.
 
     Raises:
-        DefinitionError: a definition in ``folders`` is invalid.
+        DefinitionError: a definition in ``folders`` (or a push channel) is invalid.
+        ConfigurationError: a setting of the plug-in is malformed.
         EncryptionKeyError: a malformed key.
     """
     found = catalog(*extra)
@@ -89,6 +90,7 @@ def build_runtime(
         jobs.enable_backups(found.registry)
     for folder in folders:
         found.load_folder(Path(folder))
+    plugin.check(found, settings)
     cipher = attach_cipher(engine, FieldCipher(keys)) if keys is not None else None
     runtime = Runtime(catalog=found, settings=dict(settings), cipher=cipher)
     runtime.bind(sessionmaker(engine, expire_on_commit=False))

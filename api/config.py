@@ -43,6 +43,10 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "DATABASE_URL": db_url,
         "REDIS_URL": env.get("REDIS_URL") or None,
         "RISKLOOP_TIMEZONE": env.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"),
+        # The nightly alert digest's time of day (HH:MM in RISKLOOP_TIMEZONE).
+        "RISKLOOP_DIGEST_AT": env.get("RISKLOOP_DIGEST_AT", "21:00"),
+        # The language of mail to a user who never chose one in the console (zh-CN or en).
+        "RISKLOOP_LANGUAGE": env.get("RISKLOOP_LANGUAGE", "zh-CN"),
         "RISKLOOP_DEFINITIONS": env.get("RISKLOOP_DEFINITIONS", default_definitions_dir()),
         "RISKLOOP_TOKEN_TTL_HOURS": float(env.get("RISKLOOP_TOKEN_TTL_HOURS", "8")),
         "RISKLOOP_EMBEDDED_WORKER": env.get("RISKLOOP_EMBEDDED_WORKER", "1") == "1",

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from workflow import texts
@@ -76,7 +78,7 @@ def _digest_body(p: dict[str, Any]) -> str:
                 level=level_label(str(a.get("level"))),
                 id=a.get("id"),
                 title=a.get("title"),
-                client=a.get("client"),
+                client=a.get("client_name") or a.get("client"),
                 state=_state(p, a.get("state")),
                 case=a.get("case"),
             )
@@ -206,6 +208,17 @@ def note_text(note: Notification) -> NoteText:
         return NoteText(note.title, note.body or "")
     body = render(f"{note.code}.body", note.params)
     return NoteText(title, body if body is not None else note.body or "")
+
+
+def wording(app: Flask) -> Callable[[str, dict[str, Any], str], str | None]:
+    """How the engine words a code for texts pushed out of ``app`` (mail, group robots):
+    :func:`render` in the given language (``zh-CN``/``en``), outside any request."""
+
+    def word(code: str, params: dict[str, Any], language: str) -> str | None:
+        with app.app_context(), force_locale("en" if language == "en" else "zh_CN"):
+            return render(code, params)
+
+    return word
 
 
 def system_words() -> set[str]:

@@ -209,6 +209,15 @@ class TaskFailed(RiskloopError):
     title = "Background task failed"
 
 
+class DeliveryRefused(RiskloopError):
+    """Raised when a receiver refuses a delivery for good (a group robot's error code for a
+    bad signature, key or message); the task is not retried and opens an incident."""
+
+    status = 502
+    slug = "delivery-refused"
+    title = "Delivery refused"
+
+
 class BadQuery(RiskloopError):
     """Raised when query parameters (filters, cursor, time range) are malformed."""
 

@@ -18,8 +18,8 @@ from workflow.errors import Message
 def _digest_body(p: dict[str, Any]) -> str:
     def lines(items: list[dict[str, Any]]) -> list[str]:
         return [
-            f"- [{a['level']}] #{a['id']} {a['title']} (client {a['client']}, {a['state']}, "
-            f"case {a['case']})"
+            f"- [{a['level']}] #{a['id']} {a['title']} "
+            f"(client {a.get('client_name') or a['client']}, {a['state']}, case {a['case']})"
             for a in items
         ] or ["- none"]
 
@@ -96,6 +96,24 @@ def notification(code: str, **params: Any) -> dict[str, Any]:
     if f"{code}.body" in ENGLISH:
         args["body"] = english(f"{code}.body", params)[: LIMITS["body"]]
     return args
+
+
+def worded(
+    args: dict[str, Any],
+    language: str,
+    word: Callable[[str, dict[str, Any], str], str | None],
+    title: str = "",
+) -> tuple[str, str]:
+    """A notification's title and body (the ``notify`` task's ``args``) in ``language`` by
+    ``word`` (the engine object's wording); the stored English (or ``title``) where there
+    is no code or the wording does not know it."""
+    code, params = args.get("code"), dict(args.get("params") or {})
+    worded_title = word(code, params, language) if code else None
+    worded_body = word(f"{code}.body", params, language) if code else None
+    return (
+        worded_title or title or str(args.get("title") or ""),
+        worded_body or str(args.get("body") or ""),
+    )
 
 
 def comment_text(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from api.cli import main
 from tests.support.cli import run
+from tests.support.robots import definitions_with_channels
 
 
 def test_db_upgrade_users_create_and_audit_verify(cli_env):
@@ -149,3 +150,18 @@ def test_the_demo_check_on_a_database_with_users_leaves_the_database_writable(cl
             other.execute("ROLLBACK")
         finally:
             other.close()
+
+
+def test_definitions_check_refuses_a_push_channel_naming_an_unset_variable(
+    cli_env, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("RISKLOOP_TEST_UNSET_URL", raising=False)
+    folder = definitions_with_channels(
+        tmp_path / "defs", [{"type": "wecom", "url": "${RISKLOOP_TEST_UNSET_URL}"}], {}
+    )
+
+    result = CliRunner().invoke(main, ["definitions", "check", str(folder)])
+
+    assert result.exit_code == 1, result.output
+    assert "alert_remediation.yaml: settings.routing.channels[0]: url names " in result.output
+    assert "RISKLOOP_TEST_UNSET_URL, which is not set" in result.output

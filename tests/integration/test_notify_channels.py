@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,28 +14,13 @@ from sqlalchemy import select
 
 from api.extensions import db, runtime_of
 from tests.support.alerts import alert_body, make_client
+from tests.support.mail import Inbox
+from tests.support.services import free_port
 from workflow.background import runner as tasks
 from workflow.records.models import Notification, OutboxMessage, User
 from workflow.risk.alerts.webhook import sign
 
 pytestmark = pytest.mark.usefixtures("webhook_secret")  # alert intake is open
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_outbox(app, rounds: int = 50) -> None:

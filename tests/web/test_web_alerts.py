@@ -42,3 +42,27 @@ def test_an_unknown_client_is_reported_on_the_form(console_factory, app: Flask) 
         "/alerts", {"client_id": "999999", "level": "red", "category": "other", "title": "A"}
     )
     assert response.status_code == 422 and alert_count(app) == 0
+
+
+def test_the_alert_page_shows_legal_as_owner_where_routed_and_as_reader_elsewhere(
+    console_factory, app: Flask
+) -> None:
+    client_id = new_client(console_factory("sales1"), app)
+    risk = console_factory("risk1")
+    cases = {}
+    for category in ("litigation", "payment_overdue"):
+        response = risk.post(
+            "/alerts",
+            {"client_id": str(client_id), "level": "red", "category": category, "title": "T"},
+        )
+        cases[category] = response.headers["Location"]
+    legal = console_factory("legal1")
+
+    owned = legal.get(cases["litigation"]).get_data(as_text=True)
+    assert 'data-owner="legal1">legal1 · 法务' in owned
+    assert 'data-part="owner">负责人：已分派给您，由您处理' in owned
+    assert 'data-action="respond"' in owned
+    other = legal.get(cases["payment_overdue"]).get_data(as_text=True)
+    assert 'data-owner="legal1"' not in other
+    assert 'data-part="reader">未分派给您：仅可查看' in other
+    assert 'data-action="respond"' not in other

@@ -155,7 +155,7 @@ def test_alert_notification_reads_in_the_pages_language(console_factory, app: Fl
                     case=case,
                     comment="will pay",
                     definition="alert_remediation",
-                    version=1,
+                    version=2,
                 ),
             )
         )
@@ -423,7 +423,7 @@ def test_alert_digest_reads_in_the_pages_language(console_factory, app: Flask) -
         assert [a["id"] for a in note.params["new"]] == [alert_id] and note.params["breached"] == []
         day = note.params["day"]
         assert note.body.startswith(
-            f"New alerts:\n- [yellow] #{alert_id} Court summons (client {client_id}, "
+            f"New alerts:\n- [yellow] #{alert_id} Court summons (client Acme Trading Co, "
         )
         # A digest stored before codes (the bilingual literal): shown as stored.
         db.session.add(
@@ -439,14 +439,15 @@ def test_alert_digest_reads_in_the_pages_language(console_factory, app: Flask) -
         console_in(console_factory, "zh_CN", owner).get("/notifications").get_data(as_text=True)
     )
     assert f"预警日报 {day}：新增 1 条，超时 0 条" in zh
-    assert f"新预警： - 【黄色】#{alert_id} Court summons（客户 {client_id}，" in zh
+    assert f"新预警： - 【黄色】#{alert_id} Court summons（客户 Acme Trading Co，" in zh
     assert f"案件 {case}） 超时： - 无" in zh
     assert f"预警日报 Alert digest {day}: 5 new, 0 breached" in zh
     en_html = console_in(console_factory, "en", owner).get("/notifications").get_data(as_text=True)
     en = text_of(en_html)
     assert f"Alert digest {day}: 1 new, 0 breached" in en
-    assert f"New alerts: - [Yellow] #{alert_id} Court summons (client {client_id}, " in en
+    assert f"New alerts: - [Yellow] #{alert_id} Court summons (client Acme Trading Co, " in en
     assert f"case {case}) SLA breached: - none" in en
+    assert "已预警" in zh and "Warned" in en  # the case's state, worded
     assert "新预警" not in en.replace(f"预警日报 Alert digest {day}: 5 new", "")
 
 

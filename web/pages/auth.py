@@ -15,6 +15,9 @@ from ..console import blp, client_address, session_lifetime, start_session
 from ..database import db
 from ..i18n import LANGUAGES
 
+# A user's stored language (``zh-CN``/``en``) as the console's locale.
+CONSOLE_LOCALES = {"zh-CN": "zh_CN", "en": "en"}
+
 
 def _safe_next(target: str | None) -> str:
     """Only a local path: an open redirect would turn the login page into a phishing aid."""
@@ -48,7 +51,8 @@ def login() -> str | Response:
             )
         else:
             db.session.commit()
-            lang = session.get("lang")
+            # the language picked before signing in, else the one the user chose last time
+            lang = session.get("lang") or CONSOLE_LOCALES.get(signed_in.user.language or "")
             start_session(signed_in.user, signed_in.expires_at)
             if lang:
                 session["lang"] = lang
@@ -75,6 +79,10 @@ def set_language() -> Response:
     lang = request.form.get("lang", "")
     if lang in LANGUAGES:
         session["lang"] = lang
+        user = g.get("console_user")
+        if user is not None:  # remembered: mail and the digest are worded in it
+            accounts.set_language(db.session, user, "en" if lang == "en" else "zh-CN")
+            db.session.commit()
     return redirect(_safe_next(request.form.get("next")))
 
 

@@ -27,7 +27,7 @@ from workflow.errors import (
 )
 from workflow.platform.transaction import transact
 from workflow.records.identity import Actor
-from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.records.models import AuditRecord, User, WorkflowInstance
 from workflow.risk.due_diligence import evidence
 
 from ..action_forms import action_forms, add_evidence, file_inputs, parse_payload
@@ -125,6 +125,8 @@ def render_case(
     files_by = {f.sha256: f for f in files}
     return render_template(
         "case.html",
+        owners=owners_with_roles(list(instance.assignees or [])),
+        assigned=actor.username in (instance.assignees or []),
         case=view,
         instance=instance,
         definition=definition,
@@ -144,6 +146,18 @@ def render_case(
         max_file=evidence.max_bytes(runtime_of().settings),
         values=values if values is not None else {},
     ), status
+
+
+def owners_with_roles(usernames: list[str]) -> list[tuple[str, list[str]]]:
+    """The case's assignees (an alert's owners, legal among them when routed) with roles."""
+    if not usernames:
+        return []
+    roles = dict(
+        db.session.execute(
+            select(User.username, User.roles).where(User.username.in_(usernames))
+        ).all()
+    )
+    return [(name, list(roles.get(name) or [])) for name in sorted(usernames)]
 
 
 @blp.get("/cases/<int:instance_id>")

@@ -289,6 +289,24 @@ def _authenticate(session: Session, username: str, password: str, source: str | 
     return user
 
 
+# The languages riskloop writes in (mail, the digest, group robots), as YAML labels key them.
+LANGUAGES = ("zh-CN", "en")
+
+
+def set_language(session: Session, user: User, language: str) -> None:
+    """Remember the language ``user`` reads in (chosen in the console): mail and the digest
+    to them are worded in it.
+
+    Raises:
+        ValidationFailed: not one of :data:`LANGUAGES`.
+    """
+    if language not in LANGUAGES:
+        raise ValidationFailed(
+            "unknown language", errors={"language": [f"Use one of {', '.join(LANGUAGES)}."]}
+        )
+    user.language = language
+
+
 def revoke_token(session: Session, raw: str) -> Actor:
     """Revoke a bearer token (its holder signing out); returns whose it was.
 

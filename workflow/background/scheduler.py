@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.audit import checkpoints
-from workflow.engine.registry import Registry
+from workflow.engine.registry import CronSpec, Registry
 from workflow.errors import ConfigurationError
 from workflow.platform import clock
 from workflow.records import outbox, timers
@@ -42,9 +42,11 @@ def job_key(job: str, due_at: datetime) -> str:
     return f"job:{job}:{due_at.strftime('%Y-%m-%dT%H:%M')}"
 
 
-def resolve_cron(spec: str, settings: dict[str, object]) -> str:
-    value = settings.get(spec, spec)
-    return str(value)
+def resolve_cron(spec: CronSpec, settings: dict[str, object]) -> str:
+    """The crontab expression of a job's ``spec`` (see :meth:`Registry.job`)."""
+    if callable(spec):
+        return spec(settings)
+    return str(settings.get(spec, spec))
 
 
 def ensure_jobs(session: Session, registry: Registry, settings: dict[str, object]) -> int:

@@ -20,6 +20,8 @@ TaskFn = Callable[..., None]
 JobFn = Callable[..., None]
 # fn(ctx, recipients, title): one more way the ``notify`` task delivers (e-mail, webhooks)
 ChannelFn = Callable[..., None]
+# a crontab expression, the name of a setting holding one, or fn(settings) -> crontab
+CronSpec = str | Callable[[Any], str]
 
 
 @dataclass
@@ -27,7 +29,7 @@ class Registry:
     guards: dict[str, GuardFn] = field(default_factory=dict)
     effects: dict[str, EffectFn] = field(default_factory=dict)
     tasks: dict[str, TaskFn] = field(default_factory=dict)
-    jobs: dict[str, tuple[JobFn, str]] = field(default_factory=dict)
+    jobs: dict[str, tuple[JobFn, CronSpec]] = field(default_factory=dict)
     # subject type -> fn(session, subject_id) -> owner username (for sales visibility)
     subject_owners: dict[str, Callable[..., str | None]] = field(default_factory=dict)
     # subject type -> fn(session, subject_ids) -> {subject_id: owner} (a page of cases at once)
@@ -93,9 +95,10 @@ class Registry:
         """Register a background task ``fn(ctx)`` run by a worker after commit."""
         return self._register(self.tasks, name)
 
-    def job(self, name: str, cron: str) -> Callable[[JobFn], JobFn]:
-        """Register a cron-like job ``fn(session, now)``; ``cron`` is a crontab expression
-        or the name of a setting holding one (resolved by the scheduler)."""
+    def job(self, name: str, cron: CronSpec) -> Callable[[JobFn], JobFn]:
+        """Register a cron-like job ``fn(session, now)``; ``cron`` is a crontab expression,
+        the name of a setting holding one, or a function of the settings returning one
+        (resolved by the scheduler)."""
 
         def decorator(fn: JobFn) -> JobFn:
             if name in self.jobs and self.jobs[name][0] is not fn:

@@ -11,6 +11,7 @@ object itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,18 +26,24 @@ from workflow.records.outbox import Sender
 
 SESSION_KEY = RUNTIME_KEY
 
+# fn(code, params, language) -> the text of ``code`` in ``language`` (None: code unknown)
+Wording = Callable[[str, dict[str, Any], str], "str | None"]
+
 
 @dataclass(eq=False)
 class Runtime:
     """One engine: its catalog (definitions, registry, role policy), settings, the
-    field cipher, the outbox sender (set when a broker's actor is declared) and the
-    session factory whose sessions carry it."""
+    field cipher, the outbox sender (set when a broker's actor is declared), the
+    session factory whose sessions carry it, and the wording of text codes in a
+    language for texts pushed out of the app (mail, group robots), set by the
+    composition root from the console's catalogue; without it they go out in English."""
 
     catalog: Catalog
     settings: dict[str, Any] = field(default_factory=dict)
     cipher: FieldCipher | None = None
     outbox_sender: Sender | None = None
     session_factory: sessionmaker[Session] | None = None
+    wording: Wording | None = None
 
     @property
     def registry(self) -> Registry:
@@ -48,6 +55,13 @@ class Runtime:
 
     def setting(self, name: str, default: Any = None) -> Any:
         return self.settings.get(name, default)
+
+    def word(self, code: str, params: dict[str, Any], language: str) -> str | None:
+        """``code`` with ``params`` in ``language`` (``zh-CN``/``en``); None when no
+        wording is set or it does not know the code (the caller keeps its English)."""
+        if self.wording is None:
+            return None
+        return self.wording(code, params, language)
 
     def bind(self, factory: sessionmaker[Session]) -> sessionmaker[Session]:
         """Make every session of ``factory`` carry this engine object; it becomes

@@ -38,6 +38,9 @@ class User(Base):
     # Kept in each console session cookie; raising it ends every console session of the
     # user (sign-out, deactivation, a change of roles).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The language chosen in the console (``zh-CN``/``en``): mail to the user is worded in
+    # it; None until the user picks one (then ``RISKLOOP_LANGUAGE``).
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class LoginFailure(Base):

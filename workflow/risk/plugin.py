@@ -6,8 +6,11 @@ named callables is added to :data:`MODULES`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
+from workflow.engine.catalog import Catalog
 from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
 from workflow.risk import onboarding, sensitive_edit
@@ -17,7 +20,7 @@ from workflow.risk.due_diligence import evidence, periodic_review, review
 from workflow.risk.events import model as events
 from workflow.risk.events import processor as monitoring
 from workflow.risk.events import provider_poll
-from workflow.risk.notify import digest, mail, webhook
+from workflow.risk.notify import digest, mail, robots, webhook
 from workflow.risk.policy import POLICY
 from workflow.risk.screening import rescreen, watchlist
 
@@ -36,6 +39,7 @@ MODULES: tuple[ModuleType, ...] = (
     rescreen,
     monitoring,
     provider_poll,
+    robots,
 )
 # Modules with tables of their own and no named callables: imported so that every table
 # of the plug-in is on the shared metadata (migrations, create_all in tests).
@@ -49,3 +53,15 @@ def registry() -> Registry:
 
 def policy() -> RolePolicy:
     return POLICY
+
+
+def check(catalog: Catalog, settings: Mapping[str, Any]) -> None:
+    """Check, at start-up, the plug-in's configuration that definitions and settings hold
+    (push channels, the digest's hour).
+
+    Raises:
+        DefinitionError: a push channel is invalid (file, key, fix).
+        ConfigurationError: a setting is malformed.
+    """
+    robots.check_channels(catalog, settings)
+    digest.digest_cron(settings)

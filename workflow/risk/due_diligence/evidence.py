@@ -57,13 +57,22 @@ class Policy:
 
     uploader_roles: frozenset[str]
     open_states: tuple[str, ...]
+    # Roles that upload only to the cases assigned to them (legal, on the alerts it owns).
+    assignee_roles: frozenset[str] = frozenset()
+
+    def uploads(self, instance: WorkflowInstance, actor: Actor) -> bool:
+        return actor.has_any(self.uploader_roles) or (
+            actor.has_any(self.assignee_roles) and actor.username in (instance.assignees or [])
+        )
 
 
 POLICIES = {
     "due_diligence": Policy(UPLOADER_ROLES, OPEN_STATES),
     # The assignee (usually the client's sales owner) attaches the proof of rectification
     # while the alert is responded; `assignee_only` on `rectify` still decides who fires it.
-    "alert_remediation": Policy(frozenset({"sales", "risk_officer", "manager"}), ("responded",)),
+    "alert_remediation": Policy(
+        frozenset({"sales", "risk_officer", "manager"}), ("responded",), frozenset({"legal"})
+    ),
 }
 DEFINITIONS = tuple(POLICIES)
 
@@ -108,7 +117,7 @@ def accepts_uploads(instance: WorkflowInstance, actor: Actor) -> bool:
     policy = POLICIES.get(instance.definition)
     return (
         policy is not None
-        and actor.has_any(policy.uploader_roles)
+        and policy.uploads(instance, actor)
         and instance.state in policy.open_states
     )
 
@@ -123,7 +132,7 @@ def uploadable_case(session: Session, instance_id: int, actor: Actor) -> Workflo
     """
     instance = _load_case(session, instance_id, actor, lock=False)
     policy = POLICIES[instance.definition]
-    if not actor.has_any(policy.uploader_roles):
+    if not policy.uploads(instance, actor):
         raise Forbidden(
             f"evidence of a {instance.definition} case is uploaded by "
             f"{', '.join(sorted(policy.uploader_roles))}",

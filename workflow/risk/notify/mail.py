@@ -2,7 +2,9 @@
 
 Configured by ``RISKLOOP_SMTP_HOST`` / ``RISKLOOP_SMTP_PORT`` / ``RISKLOOP_SMTP_FROM``
 (optionally ``RISKLOOP_SMTP_USER``, ``RISKLOOP_SMTP_PASSWORD``, ``RISKLOOP_SMTP_STARTTLS=1``);
-without a host no mail is queued. Each mail is its own outbox message, so an SMTP
+without a host no mail is queued. A coded notification (the digest among them) is
+worded in the recipient's language: the one they chose in the console, else
+``RISKLOOP_LANGUAGE`` (zh-CN by default). Each mail is its own outbox message, so an SMTP
 server that is down delays mail (retries with backoff, then an incident) without
 holding back the in-app notification or any transition.
 """
@@ -15,6 +17,7 @@ from email.message import EmailMessage
 
 from sqlalchemy import select
 
+from workflow import texts
 from workflow.engine.context import TaskContext
 from workflow.engine.registry import Registry
 from workflow.records.models import User
@@ -31,20 +34,24 @@ def email_channel(ctx: TaskContext, recipients: list[str], title: str) -> None:
     if not config(ctx.settings, "RISKLOOP_SMTP_HOST") or not recipients:
         return
     rows = ctx.session.execute(
-        select(User.username, User.email).where(
+        select(User.username, User.email, User.language).where(
             User.username.in_(recipients), User.active.is_(True)
         )
     )
-    for username, email in rows:
+    default = str(config(ctx.settings, "RISKLOOP_LANGUAGE", "zh-CN"))
+    for username, email, language in rows:
         if email:
+            lang = language or default
+            subject, body = texts.worded(ctx.args, lang, ctx.runtime.word, title)
             enqueue(
                 ctx.session,
                 "send_email",
                 {
                     "to": email,
                     "username": username,
-                    "subject": title,
-                    "body": ctx.args.get("body") or title,
+                    "subject": subject[:255],
+                    "body": body or subject,
+                    "language": lang,
                     "event": ctx.args.get("event", "info"),
                 },
                 instance_id=ctx.args.get("instance_id"),
