@@ -4,39 +4,21 @@ statement, COMMIT — and nothing after the commit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import event
 
-from api.extensions import db, runtime_of
-from tests.support.app import Api, make_app
-from tests.support.databases import fresh_database
+from api.extensions import db
+from tests.support.app import Api
 from workflow.audit.verification import verify_all
 from workflow.engine import firing as engine
-from workflow.platform import clock
 from workflow.records.identity import Actor
 
 
-@pytest.fixture
-def pg_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
-    with fresh_database("postgresql", tmp_path, with_schema=True) as url:
-        app = make_app(url, tmp_path)
-        runtime_of(app).outbox_sender = None
-        yield app
-        clock.freeze(None)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-def test_an_approve_is_five_statements_with_the_commit(pg_app: Flask) -> None:
-    api = Api(pg_app.test_client())
-    with pg_app.app_context():
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_an_approve_is_five_statements_with_the_commit(app: Flask, api: Api) -> None:
+    with app.app_context():
         case = engine.start(
             db.session, "test_approval", Actor("sales1", frozenset({"sales"})), subject_id=1
         ).id
@@ -53,7 +35,7 @@ def test_an_approve_is_five_statements_with_the_commit(pg_app: Flask) -> None:
     def committed(*_args: object) -> None:
         sent.append("COMMIT")
 
-    with pg_app.app_context():
+    with app.app_context():
         bind = db.engine
     event.listen(bind, "commit", committed)
     psycopg.Cursor.execute = counted  # type: ignore[method-assign]
@@ -66,5 +48,5 @@ def test_an_approve_is_five_statements_with_the_commit(pg_app: Flask) -> None:
     assert r.get_json()["instance"]["state"] == "approved"
     # token, authorisation's read, lock (with the key's record), every write, COMMIT
     assert sent == ["SELECT", "SELECT", "SELECT", "WITH", "COMMIT"]
-    with pg_app.app_context():
+    with app.app_context():
         assert verify_all(db.session).ok

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import time
 
-import dramatiq
 import redis
 from sqlalchemy import select
 
 from tests.support.databases import REDIS_TEST_URL, redis_available, require
+from tests.support.worker import run_queue
 from workflow.background.broker import QUEUE, build_broker, declare_actor
 from workflow.background.sending import BatchSender
 from workflow.engine import firing as engine
@@ -50,12 +50,7 @@ def test_ids_committed_together_leave_as_one_message_and_are_all_run(engine_rt):
                 time.sleep(0.05)
             time.sleep(0.3)
             assert _queued(client) == 1  # five outbox ids, one message
-        worker = dramatiq.Worker(broker, worker_timeout=50)
-        worker.start()
-        try:
-            broker.join(QUEUE, timeout=20000)
-        finally:
-            worker.stop()
+        run_queue(broker)
         with engine_rt.session_factory() as s:
             statuses = s.execute(select(OutboxMessage.status)).scalars().all()
             assert statuses == ["done"] * 5
