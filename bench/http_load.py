@@ -215,6 +215,19 @@ class Server:
             "cpu_p99_ms": pct(cpus, 0.99),
         }
 
+    def workers_cpu_s(self) -> float:
+        """CPU seconds the worker processes have used so far, every thread included (the
+        outbox sender's too, which ``in_worker``'s per-request thread time leaves out)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.worker_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        return total
+
     def port_once(self) -> int:
         self.port = free_port()
         return self.port
@@ -284,6 +297,12 @@ def _ms(text: str) -> float:
     if not m:
         raise ValueError(f"unexpected wrk latency {text!r}")
     return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _per_request(cpu_s: float, result: dict[str, Any]) -> float | None:
+    """The worker processes' CPU over a wrk run, per request it completed (ms)."""
+    done = (result.get("per_s") or 0) * (result.get("seconds") or 0)
+    return round(cpu_s * 1000 / done, 2) if done else None
 
 
 def wrk(
@@ -387,30 +406,37 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         levels, bare_levels = [], []
         try:
             for c in settings.http_concurrency:
-                t0 = time.time()
+                t0, cpu0 = time.time(), server.workers_cpu_s()
                 r = wrk(f"{base}/", connections=c, seconds=d, script=script)
                 r["in_worker"] = server.in_worker(t0, time.time())
+                r["in_worker"]["process_cpu_ms"] = _per_request(server.workers_cpu_s() - cpu0, r)
                 levels.append(r)
                 log(
                     f"  approve, {c:>3} connections: {r['per_s']:,.0f}/s p50 {r['p50_ms']} ms "
                     f"p99 {r['p99_ms']} ms non-2xx {r['non_2xx']} socket errors {r['socket_errors']}"
                     f"; in the worker: wall p99 {r['in_worker']['wall_p99_ms']} ms, "
                     f"CPU p50/p99 {r['in_worker']['cpu_p50_ms']}/{r['in_worker']['cpu_p99_ms']} ms"
+                    f", processes' CPU {r['in_worker']['process_cpu_ms']} ms per request"
                     + (
                         f" statuses {r['statuses']} e.g. {r.get('sample_error')}"
                         if r.get("statuses")
                         else ""
                     )
                 )
-                t0 = time.time()
+                t0, cpu0 = time.time(), bare_server.workers_cpu_s()
                 b = wrk(f"{bare_base}/", connections=c, seconds=d, script=script)
                 b["in_worker"] = bare_server.in_worker(t0, time.time())
+                b["in_worker"]["process_cpu_ms"] = _per_request(
+                    bare_server.workers_cpu_s() - cpu0, b
+                )
                 b["load_average"] = os.getloadavg()[0]
                 bare_levels.append(b)
                 log(
                     f"  bare Flask, {c:>3} connections: {b['per_s']:,.0f}/s p50 {b['p50_ms']} ms "
                     f"p99 {b['p99_ms']} ms non-2xx {b['non_2xx']}; in the worker: CPU p50 "
-                    f"{b['in_worker']['cpu_p50_ms']} ms; load average {b['load_average']:.1f}"
+                    f"{b['in_worker']['cpu_p50_ms']} ms, processes' CPU "
+                    f"{b['in_worker']['process_cpu_ms']} ms per request; "
+                    f"load average {b['load_average']:.1f}"
                 )
         finally:
             bare_server.stop()
@@ -463,6 +489,8 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         )
         out["http_cpu_ms"] = peak["in_worker"]["cpu_p50_ms"]
         out["http_bare_flask_cpu_ms"] = bare_peak["in_worker"]["cpu_p50_ms"]
+        out["http_process_cpu_ms"] = peak["in_worker"]["process_cpu_ms"]
+        out["http_bare_flask_process_cpu_ms"] = bare_peak["in_worker"]["process_cpu_ms"]
         log(
             f"  riskloop peak {peak['per_s']:,.0f}/s vs bare Flask {bare_peak['per_s']:,.0f}/s: "
             f"{out['http_vs_bare_flask']}"

@@ -82,7 +82,7 @@ def postgresql(settings: Settings, samples: int) -> dict[str, Any]:
         engine_fire.sync_catalog(settings, dbname, catalog)
         with psycopg.connect(settings.dsn(dbname), autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
-        engine, factory = engine_fire.session_factory(settings, dbname, 2)
+        engine, factory = engine_fire.session_factory(settings, dbname, 2, catalog)
         fire_client = engine_fire.FireClient(factory, catalog, fire_range, seed=7)
         bare_client = bare_sql.BareClient(settings.dsn(dbname), bare_range, pipeline=False, seed=7)
         try:
@@ -117,6 +117,7 @@ def sqlite(samples: int) -> dict[str, Any]:
     from sqlalchemy.orm import sessionmaker
 
     from workflow.engine import firing
+    from workflow.engine.runtime import Runtime
     from workflow.platform.db import Base
     from workflow.platform.transaction import transact
 
@@ -124,13 +125,11 @@ def sqlite(samples: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
         Base.metadata.create_all(engine)
-        factory = sessionmaker(engine, expire_on_commit=False)
+        factory = Runtime(catalog=catalog).bind(sessionmaker(engine, expire_on_commit=False))
         actor = engine_fire.actor()
         with factory() as session:
             catalog.sync(session)
-            ids = [
-                firing.start(session, "bench_toggle", actor, catalog=catalog).id for _ in range(200)
-            ]
+            ids = [firing.start(session, "bench_toggle", actor).id for _ in range(200)]
             session.commit()
         session = factory()
         n = [0]
@@ -140,9 +139,7 @@ def sqlite(samples: int) -> dict[str, Any]:
             iid = ids[n[0] % len(ids)]
             transact(
                 session,
-                lambda: firing.fire(
-                    session, iid, "approve", actor, catalog=catalog, request_id=f"bench-{n[0]}"
-                ),
+                lambda: firing.fire(session, iid, "approve", actor, request_id=f"bench-{n[0]}"),
             )
 
         try:

@@ -27,6 +27,8 @@ ROWS: list[tuple[str, str, str, str, Any]] = [
     ("http_vs_bare_flask", "HTTP approve / bare Flask", "×", ">= 0.8", lambda v, r: v >= 0.8),
     ("http_cpu_ms", "HTTP approve CPU in the worker (at peak)", "ms", "", None),
     ("http_bare_flask_cpu_ms", "bare Flask CPU in the worker (at peak)", "ms", "", None),
+    ("http_process_cpu_ms", "HTTP approve, workers' CPU per request", "ms", "", None),
+    ("http_bare_flask_process_cpu_ms", "bare Flask, workers' CPU per request", "ms", "", None),
     ("embedded_http_per_s", "embedded: approve via `riskloop run`, 1 conn.", "/s", "", None),
     ("http_p50_ms", "HTTP approve p50 at half the peak", "ms", "", None),
     ("http_p99_ms", "HTTP approve p99 at half the peak", "ms", "< 50", lambda v, r: v < 50),

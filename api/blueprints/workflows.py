@@ -124,7 +124,8 @@ class WorkflowAction(MethodView):
             }
         ],
     )
-    @blp.arguments(ActionBody)
+    # An instance, not the class: webargs would build a schema object per request.
+    @blp.arguments(ActionBody())
     @blp.response(200, FireResultSchema)
     @blp.alt_response(403, description="Missing role or a segregation-of-duties rule refused")
     @blp.alt_response(409, description="Version conflict or action not allowed in this state")

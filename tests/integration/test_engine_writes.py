@@ -160,3 +160,14 @@ def test_postgresql_fires_in_three_round_trips(pg_rt):
         # lock (with the key's record), every write, COMMIT
         assert sent[0] == 3
         assert verify_all(s).ok
+
+
+def test_authorize_reads_the_row_as_plain_columns_and_leaves_the_session_empty(session, engine_rt):
+    case = _submitted(session)
+    session.expunge_all()
+    engine.authorize(session, case, "approve", RISK, expected_version=2)
+    assert len(session.identity_map) == 0
+    seen = writes.read(session, case)
+    assert seen is not None and (seen.state, seen.version) == ("pending", 2)
+    assert writes.read(session, 999_999) is None
+    session.rollback()

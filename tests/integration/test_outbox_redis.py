@@ -8,11 +8,11 @@ import subprocess
 import time
 from datetime import timedelta
 
-import dramatiq
 from sqlalchemy import select
 
 from tests.support.databases import require
-from workflow.background.broker import QUEUE, build_broker, declare_actor
+from tests.support.worker import run_queue
+from workflow.background.broker import build_broker, declare_actor
 from workflow.engine import firing as engine
 from workflow.records import outbox
 from workflow.records.identity import Actor
@@ -67,12 +67,7 @@ def test_messages_written_while_redis_is_down_are_delivered_when_it_returns(engi
                 except OSError:
                     time.sleep(0.1)
             assert outbox.relay_once(rt.session_factory, redeliver_after=timedelta(0)) == 1
-            worker = dramatiq.Worker(broker, worker_timeout=50)
-            worker.start()
-            try:
-                broker.join(QUEUE, timeout=20000)
-            finally:
-                worker.stop()
+            run_queue(broker)
             with rt.session_factory() as s:
                 assert [m.status for m in s.execute(select(OutboxMessage)).scalars()] == ["done"]
                 assert s.get(WorkflowInstance, case).data["notes"] == ["noted v2"]

@@ -23,7 +23,7 @@ from workflow.accounts.login_throttle import LOCK_AFTER as LOCK_AFTER
 from workflow.accounts.login_throttle import LOCK_FOR as LOCK_FOR
 from workflow.engine import runtime
 from workflow.errors import AuthenticationFailed, Duplicate, NotFound, ValidationFailed
-from workflow.platform import clock
+from workflow.platform import clock, driver
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import Token, User
@@ -332,24 +332,37 @@ def hash_token(raw: str) -> str:
 def resolve_token(session: Session, raw: str) -> Actor:
     """Raises:
     AuthenticationFailed: unknown, revoked or expired token."""
-    # Plain columns on the session's connection (a Core statement, not the ORM's
-    # execution path): this runs on every API request.
-    row = session.connection().execute(_RESOLVE, {"token_hash": hash_token(raw)}).first()
+    # Plain SQL on the driver's cursor (PostgreSQL) or a Core statement: this runs on
+    # every API request, and the ORM's or even Core's execution path costs more Python
+    # than the look-up itself.
+    connection = session.connection()
+    params = {"token_hash": hash_token(raw)}
+    if driver.is_postgresql(connection):
+        found = driver.rows(connection, _PG_RESOLVE, params)
+        row = found[0] if found else None
+    else:
+        row = connection.execute(_RESOLVE, params).first()
     if row is None:
         raise AuthenticationFailed(
             "the bearer token is not valid; get one from POST /api/v1/auth/token"
         )
-    if row.revoked or row.expires_at <= clock.now() or not row.active:
+    revoked, expires_at, user_id, username, roles, active = row
+    if revoked or expires_at <= clock.now() or not active:
         raise AuthenticationFailed(
             "the bearer token has expired; get a new one from POST /api/v1/auth/token"
         )
-    return Actor(row.username, frozenset(row.roles or []), row.id)
+    return Actor(username, frozenset(roles or []), user_id)
 
 
 _RESOLVE = (
     select(Token.revoked, Token.expires_at, User.id, User.username, User.roles, User.active)
     .join(User, User.id == Token.user_id)
     .where(Token.token_hash == bindparam("token_hash"))
+)
+_PG_RESOLVE = (
+    "SELECT tokens.revoked, tokens.expires_at, users.id, users.username, users.roles, "
+    "users.active FROM tokens JOIN users ON users.id = tokens.user_id "
+    "WHERE tokens.token_hash = %(token_hash)s"
 )
 
 

@@ -16,6 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
 from workflow.background.runner import DEFAULT_MAX_ATTEMPTS, run_message
+from workflow.background.sending import BatchSender
 from workflow.engine.runtime import Runtime
 from workflow.errors import TaskFailed
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 QUEUE = "riskloop"
 ACTOR_NAME = "riskloop.run_outbox_message"
+BATCH_ACTOR_NAME = "riskloop.run_outbox_messages"
 
 
 def build_broker(
@@ -80,9 +82,38 @@ def declare_actor(
         time_limit=300000,
     )(run_outbox_message)
 
+    def run_outbox_messages(outbox_ids: list[int]) -> None:
+        # A batch from a web process's BatchSender, run id by id. One that fails goes back
+        # to the broker as a message of its own, with the single actor's retries.
+        for outbox_id in outbox_ids:
+            try:
+                run_outbox_message(outbox_id)
+            except Exception:
+                actor.send_with_options(args=(outbox_id,), delay=500)
+
+    batch_actor = dramatiq.actor(
+        broker=broker,
+        actor_name=BATCH_ACTOR_NAME,
+        queue_name=QUEUE,
+        max_retries=0,  # each failed id is re-sent alone, above
+        time_limit=300000,
+    )(run_outbox_messages)
+
     def send(ids: list[int]) -> None:
         for outbox_id in ids:
             actor.send(outbox_id)
 
-    runtime.outbox_sender = send
+    def send_batch(ids: list[int]) -> None:
+        if len(ids) == 1:
+            actor.send(ids[0])
+        else:
+            batch_actor.send(ids)
+
+    if isinstance(broker, RedisBroker):
+        # After commit, off the request's thread and several ids per message; the relay
+        # (BatchSender.now) still sends one message per id, on its own thread.
+        runtime.outbox_sender = BatchSender(send_batch, send)
+    else:
+        # The in-process stub broker (embedded mode, tests): at once, on the caller's thread.
+        runtime.outbox_sender = send
     return actor

@@ -225,7 +225,7 @@ def authorize(
     try:
         _admit(
             session,
-            session.get(WorkflowInstance, instance_id),
+            writes.read(session, instance_id),
             instance_id,
             trigger,
             actor,

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from workflow.platform import driver
 from workflow.records import outbox, timers
 from workflow.records.models import (
     AuditRecord,
@@ -150,11 +151,11 @@ def lock(session: Session, instance_id: int, actor: str, key: str | None) -> Loc
     """
     session.flush()  # changes the caller made in the ORM reach the row before it is read
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if driver.is_postgresql(connection):
         if key is None:
-            found = _driver(connection, _PG_LOCK, {"iid": instance_id})
+            found = driver.rows(connection, _PG_LOCK, {"iid": instance_id})
             return Locked(_instance(found[0]) if found else None)
-        found = _driver(
+        found = driver.rows(
             connection, _PG_LOCK_WITH_KEY, {"iid": instance_id, "actor": actor, "key": key}
         )[0]
         width = len(COLUMNS)
@@ -173,23 +174,23 @@ def lock(session: Session, instance_id: int, actor: str, key: str | None) -> Loc
     return Locked(_instance(row) if row is not None else None)
 
 
+_PG_READ = f"SELECT {', '.join(COLUMNS)} FROM workflow_instances WHERE id = %(iid)s"
+
+
+def read(session: Session, instance_id: int) -> WorkflowInstance | None:
+    """The instance row as plain columns, without a lock (None: no such row): what
+    ``authorize`` checks before the action's input is read; ``lock`` reads it again."""
+    session.flush()  # as in lock: the caller's ORM changes reach the row first
+    connection = session.connection()
+    if driver.is_postgresql(connection):
+        found = driver.rows(connection, _PG_READ, {"iid": instance_id})
+        return _instance(found[0]) if found else None
+    row = connection.execute(_READ, {"iid": instance_id}).first()
+    return _instance(row) if row is not None else None
+
+
 def _instance(row: Any) -> WorkflowInstance:
     return detached_instance(dict(zip(COLUMNS, row, strict=False)))
-
-
-def _driver(connection: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
-    """Run ``sql`` on the driver's own cursor and return its rows as tuples: no result
-    object, no column metadata (the rows are read by position). A driver error is
-    raised as SQLAlchemy raises it (``IntegrityError``…, a lost connection invalidated),
-    so that ``transact`` retries what it retries."""
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-    except Exception as exc:
-        connection._handle_dbapi_exception(exc, sql, params, cursor, None)
-    finally:
-        cursor.close()
 
 
 # --- persist -------------------------------------------------------------------------
@@ -199,9 +200,9 @@ def persist(session: Session, writes: TransitionWrites) -> None:
     """Write ``writes`` in the caller's transaction; the outbox ids are handed to the
     broker after commit (``workflow.records.outbox``)."""
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if driver.is_postgresql(connection):
         sql = _pg_statement(writes)
-        ids = [r[0] for r in _driver(connection, sql, _pg_params(writes)) if r[0] is not None]
+        ids = [r[0] for r in driver.rows(connection, sql, _pg_params(writes)) if r[0] is not None]
     else:
         ids = _generic(session, writes)
     writes.outbox_ids = ids

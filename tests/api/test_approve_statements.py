@@ -1,0 +1,52 @@
+"""What one approve costs the database through the API on PostgreSQL: the token check,
+the authorisation's read (plain columns, no ORM load), the lock, every write in one
+statement, COMMIT — and nothing after the commit."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from flask import Flask
+from sqlalchemy import event
+
+from api.extensions import db
+from tests.support.app import Api
+from workflow.audit.verification import verify_all
+from workflow.engine import firing as engine
+from workflow.records.identity import Actor
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_an_approve_is_five_statements_with_the_commit(app: Flask, api: Api) -> None:
+    with app.app_context():
+        case = engine.start(
+            db.session, "test_approval", Actor("sales1", frozenset({"sales"})), subject_id=1
+        ).id
+        db.session.commit()
+    assert api.act("sales1", case, "submit", expected_version=1).status_code == 200
+    api.token("risk1")  # signed in before counting
+    sent: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def counted(self, query, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        sent.append(str(query).split()[0])
+        return original(self, query, *args, **kwargs)
+
+    def committed(*_args: object) -> None:
+        sent.append("COMMIT")
+
+    with app.app_context():
+        bind = db.engine
+    event.listen(bind, "commit", committed)
+    psycopg.Cursor.execute = counted  # type: ignore[method-assign]
+    try:
+        r = api.act("risk1", case, "approve", amount=5000, expected_version=2)
+    finally:
+        psycopg.Cursor.execute = original  # type: ignore[method-assign]
+        event.remove(bind, "commit", committed)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["instance"]["state"] == "approved"
+    # token, authorisation's read, lock (with the key's record), every write, COMMIT
+    assert sent == ["SELECT", "SELECT", "SELECT", "WITH", "COMMIT"]
+    with app.app_context():
+        assert verify_all(db.session).ok

@@ -1,0 +1,84 @@
+"""After commit, a Redis-backed engine hands its outbox ids to the broker off the caller's
+thread, several per message (workflow.background.sending); a worker runs each id, and
+one that fails is retried alone."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from sqlalchemy import select
+
+from tests.support.databases import REDIS_TEST_URL, redis_available, require
+from tests.support.worker import run_queue
+from workflow.background.broker import QUEUE, build_broker, declare_actor
+from workflow.background.sending import BatchSender
+from workflow.engine import firing as engine
+from workflow.records.identity import Actor
+from workflow.records.models import OutboxMessage, WorkflowInstance
+
+SALES = Actor("alice", frozenset({"sales"}))
+
+
+def _queued(client: redis.Redis) -> int:
+    return int(client.llen(f"dramatiq:{QUEUE}"))
+
+
+def test_ids_committed_together_leave_as_one_message_and_are_all_run(engine_rt):
+    require("Redis", redis_available())
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    broker = build_broker(REDIS_TEST_URL)
+    declare_actor(broker, engine_rt)
+    sender = engine_rt.outbox_sender
+    assert isinstance(sender, BatchSender)
+    try:
+        cases = []
+        with engine_rt.session_factory() as s:
+            for _ in range(5):
+                inst = engine.start(s, "test_approval", SALES)
+                s.commit()
+                cases.append(inst.id)
+        with engine_rt.session_factory() as s:
+            sender._linger_s = 0.2  # the five commits below land in one batch
+            for case in cases:
+                engine.fire(s, case, "submit", SALES)
+                s.commit()  # returns before the broker is reached
+            for _ in range(100):
+                if _queued(client):
+                    break
+                time.sleep(0.05)
+            time.sleep(0.3)
+            assert _queued(client) == 1  # five outbox ids, one message
+        run_queue(broker)
+        with engine_rt.session_factory() as s:
+            statuses = s.execute(select(OutboxMessage.status)).scalars().all()
+            assert statuses == ["done"] * 5
+            for case in cases:
+                assert s.get(WorkflowInstance, case).data["notes"] == ["noted v2"]
+    finally:
+        engine_rt.outbox_sender = None
+        broker.close()
+        client.flushdb()
+
+
+def test_a_batch_sender_sends_now_on_the_callers_thread_and_survives_a_broker_error():
+    sent: list[list[int]] = []
+
+    def send_batch(ids: list[int]) -> None:
+        if 13 in ids:
+            raise ConnectionError("broker down")
+        sent.append(ids)
+
+    each: list[list[int]] = []
+    sender = BatchSender(send_batch, each.append, linger_s=0)
+    sender.now([1, 2])
+    assert each == [[1, 2]] and sent == []
+    sender([13])  # refused by the broker: logged, left to the relay
+    time.sleep(0.2)
+    sender([3])
+    for _ in range(100):
+        if [3] in sent:
+            break
+        time.sleep(0.01)
+    assert sent == [[3]]  # the thread outlived the refused batch
