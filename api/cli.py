@@ -359,14 +359,23 @@ def definitions_check(folder: Path | None) -> None:
         )
     rules = folder / "rules"
     if rules.is_dir():
+        from workflow.risk.events.monitoring import load_monitoring_rules
         from workflow.risk.screening.rules import load_rule_set
 
         for path in sorted(rules.glob("*.yaml")):
             try:
-                rule_set = load_rule_set(path)
+                # monitoring.yaml holds the monitoring rules; every other file is a rule set
+                if path.name == "monitoring.yaml":
+                    monitoring = load_monitoring_rules(str(path))
+                    found = (
+                        f"{monitoring.name} v{monitoring.version} ({len(monitoring.rules)} rules)"
+                    )
+                else:
+                    rule_set = load_rule_set(path)
+                    found = f"{rule_set.name} v{rule_set.version}"
             except RiskloopError as exc:
                 raise click.ClickException(exc.detail) from exc
-            click.echo(f"ok  rules/{path.name}: {rule_set.name} v{rule_set.version}")
+            click.echo(f"ok  rules/{path.name}: {found}")
 
 
 def _changed_since_loaded(loaded: list[Definition]) -> list[str]:

@@ -84,7 +84,23 @@ def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
         for rule in explanation.get("fired_rules") or []
     ]
     why += [["", "", note] for note in explanation.get("notes") or []]
-    if explanation and explanation.get("decided_by") != "rule" and r.get("risk_score") is not None:
+    if explanation.get("change_request"):
+        why.append(
+            [
+                "",
+                _text(r.get("rating")),
+                _(
+                    "Set by the dual-approval change request #%(id)s.",
+                    id=explanation["change_request"],
+                ),
+            ]
+        )
+    if (
+        explanation
+        and not explanation.get("change_request")
+        and explanation.get("decided_by") != "rule"
+        and r.get("risk_score") is not None
+    ):
         why.append(
             [
                 "",

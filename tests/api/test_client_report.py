@@ -99,8 +99,8 @@ def test_after_a_sensitive_edit_of_the_limit_the_report_never_shows_the_screened
     app: Flask, api
 ) -> None:
     """Given a client screened and admitted with the screening's limit, when a dual
-    approval raises the limit, then the report shows the new limit and no longer the
-    screening's explanation (which stated the old one)."""
+    approval raises the limit, then the report shows the new limit explained by that
+    approval, and no longer the screening's explanation (which stated the old one)."""
     client = new_client(
         api,
         71,
@@ -114,7 +114,9 @@ def test_after_a_sensitive_edit_of_the_limit_the_report_never_shows_the_screened
     before = api.get("risk1", f"/api/v1/clients/{client}/report").get_json()["rating"]
     screened = case["data"]["screening"]["credit_limit"]
     assert before["credit_limit"] == screened
-    assert before["explanation"]["source"] == "screening"
+    # the admission's screening is the first record of the rating history
+    assert before["explanation"]["source"] == "rating_record"
+    assert before["explanation"]["contributions"]
     raised = screened + 7_000_000
     filed = api.post(
         "sales1",
@@ -124,7 +126,18 @@ def test_after_a_sensitive_edit_of_the_limit_the_report_never_shows_the_screened
     assert api.act("risk1", filed["id"], "approve", expected_version=1).status_code == 200
     assert api.act("legal1", filed["id"], "approve", expected_version=2).status_code == 200
     after = api.get("risk1", f"/api/v1/clients/{client}/report").get_json()["rating"]
-    assert after["credit_limit"] == raised and after["explanation"] is None
+    # explained by the record of the approved change request, never by the screening
+    # (whose scorecard gave the old limit)
+    assert after["credit_limit"] == raised
+    assert after["explanation"]["source"] == "rating_record"
+    assert after["explanation"]["change_request"] == filed["id"]
+    assert after["explanation"]["contributions"] == []
     page = api.get("risk1", f"/api/v1/clients/{client}/report?format=html&lang=en")
     text = page.get_data(as_text=True)
-    assert f"{raised:,.2f}" in text and f"{screened:,.2f}" not in text
+    # the limit in force is the raised one; the screened one is only in the rating history
+    assert f"Credit limit <b data-credit-limit>{raised:,.2f}" in text
+    overview = (
+        text.split("<h2>Rating history</h2>")[0] if "<h2>Rating history</h2>" in text else text
+    )
+    assert f"{screened:,.2f}" not in overview.split("Credit limit <b data-credit-limit>")[1][:40]
+    assert f"change request #{filed['id']}" in text

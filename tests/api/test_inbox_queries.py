@@ -210,8 +210,9 @@ def test_a_page_costs_the_same_few_statements_whatever_its_size(app, api: Api):
         with _Statements(app) as st:
             items = api.get("manager1", f"/api/v1/tasks?limit={limit}").get_json()["items"]
         assert len(items) == min(limit, 24)
-        # the token, the candidates, who fired what on them: nothing per case
-        assert len(st.seen) == 3, "\n".join(st.seen)
+        # the token (on PostgreSQL checked on the driver's cursor, unseen here), the
+        # candidates, who fired what on them: nothing per case
+        assert len(st.seen) in (2, 3), "\n".join(st.seen)
         assert sum(s.startswith("SELECT workflow_instances.") for s in st.seen) == 1
         assert sum(s.startswith("SELECT audit_records.") for s in st.seen) == 1
         counts[limit] = len(st.seen)

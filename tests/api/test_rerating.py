@@ -139,7 +139,7 @@ def test_screened_inputs_cannot_be_patched_after_the_first_screening(app: Flask,
     admit(app, api, cid)
     for user, change in [
         ("sales1", {"facts": {"litigation_count": 0}}),
-        ("sales1", {"ownership_type": "central_soe", "state_ownership_pct": 95}),
+        ("sales1", {"ownership_type": "central_soe"}),
         ("sales1", {"registered_capital": 900_000_000}),
         ("risk1", {"established_on": "1990-01-01"}),
     ]:
@@ -150,3 +150,21 @@ def test_screened_inputs_cannot_be_patched_after_the_first_screening(app: Flask,
     # sending the values it has is no change; other fields stay editable
     same = api.patch("sales1", path, json={"facts": {"litigation_count": 2}, "region": "深圳"})
     assert same.status_code == 200, same.get_json()
+
+
+def test_before_admission_a_missing_input_may_be_filled_in_but_a_screened_one_not(
+    app: Flask, api: Api
+) -> None:
+    """Answering a return for information: the risk officer asks for the founding date the
+    screening lacked; sales fills it in, while the values that were screened stay."""
+    facts = {k: v for k, v in B_FACTS.items() if k != "established_on"}
+    cid = new_client(api, 24, **facts)
+    admit(app, api, cid)
+    path = f"/api/v1/clients/{cid}"
+    assert client_row(app, cid).status == "pending_admission"
+    filled = api.patch("sales1", path, json={"established_on": "2012-03-15"})
+    assert filled.status_code == 200, filled.get_json()
+    # now screened-or-filled, it is not changed again, nor is any value the screening read
+    for change in ({"established_on": "1990-01-01"}, {"facts": {"litigation_count": 0}}):
+        r = api.patch("sales1", path, json=change)
+        assert r.status_code == 409, (change, r.get_json())

@@ -58,6 +58,15 @@ def test_definitions_check_accepts_the_shipped_folder_and_names_a_bad_file(cli_e
     ok = run("definitions", "check")
     assert ok.exit_code == 0, ok.output
     assert "ok  rules/default.yaml" in ok.output
+    assert "ok  rules/monitoring.yaml" in ok.output  # the monitoring rules, checked as such
+    rules_dir = tmp_path / "with_rules"
+    (rules_dir / "rules").mkdir(parents=True)
+    (rules_dir / "rules" / "monitoring.yaml").write_text(
+        "name: monitoring\nversion: 1\nrules: [{id: x, when: {type: nonsense}}]\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["definitions", "check", str(rules_dir)])
+    assert result.exit_code != 0 and "monitoring.yaml" in result.output, result.output
     bad_dir = tmp_path / "defs"
     bad_dir.mkdir()
     (bad_dir / "broken.yaml").write_text(

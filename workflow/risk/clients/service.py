@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 # Who may write client records at all; sales only their own clients.
 EDITOR_ROLES = frozenset({"sales", "risk_officer", "manager"})
 # Set by screening or a change request, never typed in when creating a client.
+# Before admission, a screening input the screening lacked may still be filled in.
+FILLABLE_STATUSES = frozenset({"prospect", "pending_admission"})
 # A client's credit code may be corrected only before it was screened for admission (or
 # after a rejection, before it is submitted again and screened anew).
 CODE_EDITABLE_STATUSES = frozenset({"prospect", "rejected"})
@@ -363,6 +365,9 @@ def update_client(
         f
         for f in set(cleaned) & set(SCREENING_FIELDS)
         if plain(cleaned[f]) != plain(getattr(client, f))
+        # answering a return for information: a value the screening lacked may be filled
+        # in before admission (the next submission screens it); a screened one stays
+        and not (client.status in FILLABLE_STATUSES and getattr(client, f) in (None, "", {}))
     )
     if screened and client.screening is not None and not actor.is_system:
         # a form sending the values the client has is no change and passes

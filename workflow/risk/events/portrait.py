@@ -105,24 +105,36 @@ def _states_current(client: Client, rating: Any, score: Any, level: Any, limit: 
 
 
 def _explanation_of_record(record: RatingRecord) -> dict[str, Any]:
-    """A rating record's ``reasons`` (fired rules, indicator scores, notes) in the
-    screening report's shape."""
-    fired, contributions, notes = [], [], []
+    """A rating record's ``reasons`` in the screening report's shape: the rules that fired
+    and the scorecard's contributions of a re-rating, or the change request that set the
+    values (an approved override or re-rating proposal)."""
+    fired: list[Any] = []
+    contributions: list[Any] = []
+    notes: list[str] = []
+    decided_by = None
+    change_request = None
     for item in record.reasons or []:
-        if isinstance(item, Mapping) and "indicator" in item:
+        kind = item.get("kind") if isinstance(item, Mapping) else None
+        if kind == "scorecard":
+            contributions.extend(plain(list(item.get("contributions") or [])))
+            decided_by = item.get("decided_by") or decided_by
+        elif kind == "change_request":
+            change_request = item.get("id")
+        elif isinstance(item, Mapping) and "indicator" in item:
             contributions.append(plain(dict(item)))
         elif isinstance(item, Mapping) and "reason" in item:
-            fired.append(plain(dict(item)))
+            fired.append(plain({k: v for k, v in item.items() if k != "kind"}))
         elif isinstance(item, str):
             notes.append(item)
     return {
         "source": "rating_record",
         "rated_at": plain(record.rated_at),
         "trigger": record.trigger,
-        "decided_by": "rule" if fired else "scorecard",
+        "decided_by": "rule" if fired else (decided_by or "scorecard"),
         "fired_rules": fired,
         "contributions": contributions,
         "notes": notes,
+        "change_request": change_request,
     }
 
 
@@ -135,6 +147,7 @@ def _explanation_of_screening(screening: Mapping[str, Any]) -> dict[str, Any]:
         "fired_rules": plain(list(screening.get("fired_rules") or [])),
         "contributions": plain(list(screening.get("contributions") or [])),
         "notes": [],
+        "change_request": None,
     }
 
 
@@ -155,7 +168,7 @@ def current_rating(session: Session, client: Client) -> dict[str, Any]:
         explanation = _explanation_of_record(latest)
     screening = client.screening or {}
     unexplained = explanation is None or not any(
-        explanation[k] for k in ("fired_rules", "contributions", "notes")
+        explanation[k] for k in ("fired_rules", "contributions", "notes", "change_request")
     )
     # A record that states the current values without reasons (e.g. written by an approval)
     # leaves the screening to explain them, if it states them too.

@@ -405,10 +405,17 @@ def after_change_request(
             trigger=trigger,
         )
     now = clock.now()
-    report = dict(client.screening or {})
-    report.update(snapshot(client) | {"score": float(client.risk_score or 0), "trigger": trigger})
-    report.pop("risk_score", None)
-    client.screening = report
+    if proposal:
+        # a re-rating proposal: the rule set's evaluation is now in force
+        report = dict(client.screening or {})
+        report.update(
+            snapshot(client) | {"score": float(client.risk_score or 0), "trigger": trigger}
+        )
+        report.pop("risk_score", None)
+        client.screening = report
+    # An override keeps the stored screening as the screening found it; the rating
+    # history (and the portrait, which explains the current values by the record that
+    # states them) tells that an approved change request set them.
     return _append(
         session,
         client.id,

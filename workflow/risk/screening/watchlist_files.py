@@ -24,6 +24,9 @@ from workflow.errors import ValidationFailed
 from workflow.platform.spreadsheet import read_csv
 from workflow.risk.clients.creditcode import normalize_credit_code, validate_credit_code
 
+# What undecodable bytes become under ``errors="surrogateescape"``.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
 LISTS = ("blacklist", "dishonest_debtor", "sanctions")
 COLUMNS = ("credit_code", "name", "list", "reason")
 OPTIONAL = ("aliases", "id_number")
@@ -149,17 +152,19 @@ def _csv_rows(records: Iterator[list[str]], filename: str) -> Iterator[tuple[int
 
 
 def _stream_csv(path: Path) -> Iterator[list[str]]:
+    # Bytes that are not UTF-8 become lone surrogates, so the row holding them is named
+    # (a strict decoder fails a whole buffer ahead of the rows read so far).
+    number = 0
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            number = 0
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
             for number, cells in enumerate(csv.reader(handle), start=1):  # noqa: B007
+                if any(_NOT_UTF8.search(cell) for cell in cells):
+                    raise ValidationFailed(
+                        f"{path.name} is not UTF-8 text (row {number}); save it as UTF-8; "
+                        "nothing was imported",
+                        errors={f"row {number}": ["not UTF-8 text; save the file as UTF-8."]},
+                    )
                 yield cells
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed(
-            f"{path.name} is not UTF-8 text (after row {number}); save it as UTF-8; "
-            "nothing was imported",
-            errors={"file": [f"Row {number + 1}: not UTF-8 text."]},
-        ) from exc
     except csv.Error as exc:
         raise ValidationFailed(
             f"{path.name}: row {number + 1} cannot be read: {exc}; nothing was imported",
