@@ -16,6 +16,11 @@ from workflow.records.models import Notification, OutboxMessage
 OUTAGE_SECONDS = 10
 
 
+# The scheduler's own cron runs (``run_job``: e.g. the minute sweep of unhandled risk
+# events) are outbox rows too; the proofs count the work this test caused.
+TEST_WORK = OutboxMessage.task != "run_job"
+
+
 def test_redis_outage_loses_no_message(stack, tmp_path):
     ids = stack.start_instances(40)
     with sv.private_redis(tmp_path) as (redis_url, port, server):
@@ -94,7 +99,7 @@ def test_redis_outage_loses_no_message(stack, tmp_path):
     assert 503 in ready_during and ready_after
     with stack.engine.connect() as conn:
         notifications = conn.scalar(select(func.count()).select_from(Notification))
-        messages = conn.scalar(select(func.count()).select_from(OutboxMessage))
+        messages = conn.scalar(select(func.count()).select_from(OutboxMessage).where(TEST_WORK))
     assert messages == len(answered) and notifications == len(answered)
     sv.riskloop(stack.env, "audit", "verify")
     sv.report(
