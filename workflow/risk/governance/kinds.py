@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
@@ -142,7 +143,7 @@ def check_rule_set(document: Any, source: str) -> list[Problem]:
     if isinstance(rules, list):
         for index, rule in enumerate(rules):
             found: list[Problem] = []
-            _attempt(found, source, lambda rule=rule: builder.rating_rules([rule]))
+            _attempt(found, source, partial(builder.rating_rules, [rule]))
             problems += [_rekey(p, "rating_rules[0]", f"rating_rules[{index}]") for p in found]
     for key, message in reason_conflicts(rules):
         problems.append(Problem(source, key, message))
@@ -166,11 +167,7 @@ def check_monitoring(document: Any, source: str) -> list[Problem]:
     items = document.get("rules")
     if isinstance(items, list):
         for index, item in enumerate(items):
-            _attempt(
-                problems,
-                source,
-                lambda item=item, index=index: builder.rule(item, f"rules[{index}]"),
-            )
+            _attempt(problems, source, partial(builder.rule, item, f"rules[{index}]"))
     if not problems:
         _attempt(problems, source, lambda: monitoring.parse_monitoring_rules(_dump(document)))
     return problems
