@@ -4,6 +4,7 @@ hash, and the next admission is rated by the new version without a restart."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,9 @@ def test_the_central_soe_threshold_moves_under_four_eyes_without_a_restart(
     assert record["old_hash"] == active["content_hash"]
     assert record["new_hash"] == data["content_hash"]
     assert record["backtest_hash"] == data["backtest"]["hash"]
+
+    report = api.get("auditor1", "/api/v1/audit/verify").get_json()
+    assert report["ok"] is True, report
 
     # another process over the same database (a new app object) rates with it too
     other = open_app(db_url)
@@ -228,6 +232,42 @@ def test_two_drafts_of_one_kind_give_one_active_version_and_one_clean_refusal(
             )
         ).all()
     assert sorted(rows) == [(1, "superseded"), (first["data"]["version"], "active")]
+
+
+def test_two_approvals_at_the_same_moment_activate_one_version(app: Flask, api: Api) -> None:
+    content = active_content(api)["content"]
+    changes = [
+        drafted_and_backtested(app, api, "rule_set", soe_threshold_70(content)),
+        drafted_and_backtested(
+            app, api, "rule_set", content.replace("round_to: 10000", "round_to: 1000")
+        ),
+    ]
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def approve_in_thread(change: dict) -> None:
+        checker = Api(app.test_client())
+        checker.token("manager1")
+        barrier.wait()
+        statuses.append(approve(checker, change).status_code)
+
+    threads = [threading.Thread(target=approve_in_thread, args=(c,)) for c in changes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(statuses) == [200, 409]
+    with app.app_context():
+        active = (
+            db.session.execute(
+                select(ConfigVersion.change_id).where(
+                    ConfigVersion.kind == "rule_set", ConfigVersion.status == "active"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(active) == 1 and active[0] in {c["id"] for c in changes}
 
 
 def test_the_maker_withdraws_a_draft(app: Flask, api: Api) -> None:
