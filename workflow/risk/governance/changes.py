@@ -179,7 +179,7 @@ def config_backtest(ctx: TaskContext) -> None:
             ctx.instance.id,
             "backtest_failed",
             BACKTEST_ACTOR,
-            {"reason": exc.reason[:2000], "progress": progress},
+            {"reason": str(exc)[:2000], "progress": progress},
         )
         return
     engine.fire(
