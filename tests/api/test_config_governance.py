@@ -5,6 +5,7 @@ hash, and the next admission is rated by the new version without a restart."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,10 @@ from tests.support.config_changes import (
 from tests.support.onboarding import admit, new_client
 from workflow.accounts import users as accounts
 from workflow.errors import ConfigurationError
-from workflow.records.config_versions import ConfigVersion
+from workflow.records.config_versions import CHECK_SECONDS, ConfigVersion
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.risk.governance.active import active_rule_set
 
 
 def open_app(db_url: str, **extra: object) -> Flask:
@@ -67,6 +69,11 @@ def test_the_central_soe_threshold_moves_under_four_eyes_without_a_restart(
     refused = approve(api, change, user="risk1")
     assert refused.status_code == 403, refused.get_json()
 
+    # another process over the same database, already screening with the old version
+    other = open_app(db_url)
+    with other.app_context():
+        assert active_rule_set(db.session).version == active["version"]
+
     done = approve(api, change)
     assert done.status_code == 200, done.get_json()
     assert done.get_json()["to_state"] == "active"
@@ -91,18 +98,20 @@ def test_the_central_soe_threshold_moves_under_four_eyes_without_a_restart(
     report = api.get("auditor1", "/api/v1/audit/verify").get_json()
     assert report["ok"] is True, report
 
-    # another process over the same database (a new app object) rates with it too
-    other = open_app(db_url)
-    from workflow.risk.governance.active import active_rule_set
-
+    # the other process was told nothing: it finds the new version on its next check
+    deadline = time.monotonic() + CHECK_SECONDS + 1.0
     with other.app_context():
-        rules = active_rule_set(db.session)
-        assert rules.version == data["version"]
-        assert (
-            rules.evaluate({"ownership_type": "central_soe", "state_ownership_pct": 75.0}).rating
-            == "S"
-        )
+        while (rules := active_rule_set(db.session)).version != data["version"]:
+            assert time.monotonic() < deadline, "the other process kept the old rule set"
+            time.sleep(0.1)
+        facts = {"ownership_type": "central_soe", "state_ownership_pct": 75.0}
+        assert rules.evaluate(facts).rating == "S"
     close(other)
+    # and so does a process started now
+    fresh = open_app(db_url)
+    with fresh.app_context():
+        assert active_rule_set(db.session).version == data["version"]
+    close(fresh)
 
 
 def test_a_draft_that_does_not_validate_is_refused_with_every_error(app: Flask, api: Api) -> None:
