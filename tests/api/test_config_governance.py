@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from api import create_app
 from api.extensions import db, runtime_of
 from tests import fixture_registry
+from tests.support.alerts import alert_body, make_client
 from tests.support.app import FIXTURES, PASSWORD, TEST_KEYS, Api, drain, make_app
 from tests.support.config_changes import (
     SOE_70,
@@ -27,6 +29,7 @@ from tests.support.config_changes import (
 from tests.support.onboarding import admit, new_client
 from workflow.accounts import users as accounts
 from workflow.errors import ConfigurationError
+from workflow.platform import clock
 from workflow.records.config_versions import CHECK_SECONDS, ConfigVersion
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
@@ -304,6 +307,22 @@ def test_an_approved_checklist_reaches_the_due_diligence_cases(app: Flask, api: 
             db.session, "dd_checklist", runtime_of(app).catalog.get("due_diligence").settings
         )
     assert list(settings["checklist"])[-2:] == ["sanctions", "compliance"]
+
+
+@pytest.mark.usefixtures("webhook_secret")
+def test_approved_alert_routing_reaches_the_next_alert(app: Flask, api: Api) -> None:
+    content = active_content(api, "alert_routing")["content"]
+    assert "respond: 24h" in content
+    faster = content.replace("respond: 24h", "respond: 12h").replace(
+        "roles:\n  - risk_officer\n", "roles:\n  - risk_officer\n  - legal\n", 1
+    )
+    assert faster.count("legal") > content.count("legal")
+    change = drafted_and_backtested(app, api, "alert_routing", faster)
+    assert approve(api, change).status_code == 200
+    clock.freeze(datetime(2026, 11, 23, 2, 0))
+    case = api.post("risk1", "/api/v1/alerts", json=alert_body(make_client(app))).get_json()
+    assert case["sla_due_at"] == "2026-11-23T14:00:00+00:00"
+    assert "legal1" in case["assignees"]
 
 
 def test_a_shipped_file_edited_without_a_new_version_stops_start_up(
