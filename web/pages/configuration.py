@@ -13,12 +13,26 @@ from werkzeug.wrappers import Response
 from workflow.errors import ValidationFailed
 from workflow.platform.transaction import transact
 from workflow.records import config_versions as versions
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
 from workflow.risk.governance import changes
 from workflow.risk.governance.kinds import KINDS
 
 from ..console import blp, current_actor
 from ..database import db
 from ..refusals import Refusal, refusal
+
+
+def _file_draft(kind: str, actor: Actor) -> WorkflowInstance:
+    form = request.form
+    return changes.draft_change(
+        db.session,
+        kind,
+        form.get("content", ""),
+        form.get("reason", ""),
+        actor,
+        request_id=g.get("request_id"),
+    )
 
 
 @blp.get("/config")
@@ -40,14 +54,8 @@ def config_kind(kind: str) -> Response | tuple[str, int]:
     content = active.content
     if request.method == "POST":
         content = request.form.get("content", "")
-        reason = request.form.get("reason", "")
         try:
-            case = transact(
-                db.session,
-                lambda: changes.draft_change(
-                    db.session, kind, content, reason, actor, request_id=g.get("request_id")
-                ),
-            )
+            case = transact(db.session, lambda: _file_draft(kind, actor))
         except ValidationFailed as exc:
             problems = list((exc.extra.get("errors") or {}).get("content") or [])
             message, status = refusal(exc), exc.status
