@@ -189,7 +189,10 @@ def test_who_may_draft_and_read(api: Api) -> None:
     assert api.get("risk1", "/api/v1/config/no_such_kind").status_code == 404
     r = api.post("risk1", "/api/v1/config/rule_set/drafts", json={"content": "x"})
     assert r.status_code == 422 and "reason" in r.get_json()["errors"]
-    change = draft(api, "rule_set", active_content(api)["content"]).get_json()
+    unchanged = draft(api, "rule_set", active_content(api)["content"])
+    assert unchanged.status_code == 422, unchanged.get_json()
+    assert "unchanged" in unchanged.get_json()["detail"]
+    change = draft(api, "rule_set", soe_threshold_70(active_content(api)["content"])).get_json()
     assert api.get("sales1", f"/api/v1/workflows/{change['id']}").status_code == 404
     assert api.get("manager1", f"/api/v1/workflows/{change['id']}").status_code == 200
 

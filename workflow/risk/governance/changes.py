@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import difflib
 import logging
+from typing import Any
 
+import yaml
 from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
@@ -125,6 +127,12 @@ def draft_change(
     stamped = stamp_version(content, version)
     source = f"{kind.name} draft (version {version})"
     document = validate(kind, stamped, source)
+    if _without_version(document) == _without_version(yaml.safe_load(base.content)):
+        raise ValidationFailed(
+            f"the draft is the active {kind.name} (version {base.version}) unchanged; "
+            "change something or leave it",
+            errors={"content": [Message("config.unchanged", "Nothing changes.")]},
+        )
     digest = content_hash(document)
     diff = "".join(
         difflib.unified_diff(
@@ -156,6 +164,12 @@ def draft_change(
     enqueue(session, "config_backtest", instance_id=instance.id)
     log.info("config change %s drafted: %s version %s", instance.id, kind.name, version)
     return instance
+
+
+def _without_version(document: Any) -> Any:
+    if isinstance(document, dict):
+        return {k: v for k, v in document.items() if k != "version"}
+    return document
 
 
 @registry.task("config_backtest")
