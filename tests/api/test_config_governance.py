@@ -169,6 +169,11 @@ SOE_80_EXPR = "facts.state_ownership_pct > 80.0"
             "sla: {red: {respond: soon}}\nrouting: {roles: [janitor]}\n",
             "sla.red.respond",
         ),
+        (
+            "alert_routing",
+            "sla: {red: {respond: 4h}}\nrouting:\n  channels: [{type: fax, url: 'x'}]\n",
+            "routing.channels[0]",
+        ),
         ("dd_checklist", "checklist: {basic_info: {zh-CN: 基本信息}}\n", "checklist.basic_info"),
     ],
 )

@@ -126,7 +126,7 @@ def draft_change(
     version = versions.highest_version(session, kind.name) + 1
     stamped = stamp_version(content, version)
     source = f"{kind.name} draft (version {version})"
-    document = validate(kind, stamped, source)
+    document = validate(kind, stamped, source, runtime.of(session).settings)
     if _without_version(document) == _without_version(yaml.safe_load(base.content)):
         raise ValidationFailed(
             f"the draft is the active {kind.name} (version {base.version}) unchanged; "

@@ -30,8 +30,10 @@ from workflow.errors import RiskloopError, ValidationFailed
 from workflow.platform.durations import parse_duration
 from workflow.records.config_versions import canonical_hash
 from workflow.risk.alerts.intake import CATEGORIES, LEVELS
+from workflow.risk.alerts.routing import all_channels
 from workflow.risk.events import monitoring
 from workflow.risk.governance.reasons import reason_conflicts
+from workflow.risk.notify.robots import check_channel
 from workflow.risk.policy import POLICY
 from workflow.risk.screening import rules as rating
 
@@ -71,7 +73,7 @@ class InvalidDraft(ValidationFailed):
 @dataclass(frozen=True)
 class Kind:
     name: str
-    check: Callable[[Any, str], list[Problem]]
+    check: Callable[[Any, str, Mapping[str, Any]], list[Problem]]
     seed: Callable[[Catalog, Mapping[str, Any]], Seed | None]
 
 
@@ -95,7 +97,7 @@ def stamp_version(content: str, version: int) -> str:
     return f"version: {version}\n{content}"
 
 
-def validate(kind: Kind, content: str, source: str) -> Any:
+def validate(kind: Kind, content: str, source: str, settings: Mapping[str, Any]) -> Any:
     """The parsed document of a valid draft.
 
     Raises:
@@ -103,7 +105,7 @@ def validate(kind: Kind, content: str, source: str) -> Any:
     """
     document, problems = load_document(content, source)
     if not problems:
-        problems = kind.check(document, source)
+        problems = kind.check(document, source, settings)
     if problems:
         raise InvalidDraft(
             f"the {kind.name} draft has {len(problems)} problem(s): "
@@ -134,7 +136,7 @@ def _rekey(problem: Problem, old: str, new: str) -> Problem:
     return problem
 
 
-def check_rule_set(document: Any, source: str) -> list[Problem]:
+def check_rule_set(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
     builder = rating._Builder(source)
     problems: list[Problem] = []
     if not isinstance(document, Mapping):
@@ -159,7 +161,7 @@ def check_rule_set(document: Any, source: str) -> list[Problem]:
     return problems
 
 
-def check_monitoring(document: Any, source: str) -> list[Problem]:
+def check_monitoring(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
     builder = monitoring._RulesBuilder(source)
     problems: list[Problem] = []
     if not isinstance(document, Mapping):
@@ -267,7 +269,7 @@ def _check_routing(value: Any, source: str) -> list[Problem]:
     return problems
 
 
-def check_alert_routing(document: Any, source: str) -> list[Problem]:
+def check_alert_routing(document: Any, source: str, settings: Mapping[str, Any]) -> list[Problem]:
     problems = _check_keys(document, source, ALERT_KEYS, ("sla", "routing"))
     if not isinstance(document, Mapping):
         return problems
@@ -289,10 +291,13 @@ def check_alert_routing(document: Any, source: str) -> list[Problem]:
                     )
     if "routing" in document:
         problems += _check_routing(document["routing"], source)
+        if isinstance(document["routing"], Mapping):
+            for key, channel, _when in all_channels(dict(document["routing"])):
+                _attempt(problems, source, partial(check_channel, source, key, channel, settings))
     return problems
 
 
-def check_dd_checklist(document: Any, source: str) -> list[Problem]:
+def check_dd_checklist(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
     problems = _check_keys(document, source, DD_KEYS, ("checklist",))
     if not isinstance(document, Mapping):
         return problems

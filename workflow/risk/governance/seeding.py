@@ -67,7 +67,7 @@ def seed_kind(
     if seed.version <= versions.highest_version(session, kind.name):
         return None  # an older file than the database holds: the database is the source
     try:
-        validate(kind, seed.content, seed.source)
+        validate(kind, seed.content, seed.source, settings)
     except Exception as exc:
         raise ConfigurationError(f"the shipped {kind.name} is invalid: {exc}") from exc
     old, new = versions.activate(
