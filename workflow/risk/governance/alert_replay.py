@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,7 +31,7 @@ from workflow.risk.clients.model import Client
 from workflow.risk.events.model import RiskEvent
 from workflow.risk.events.monitoring import MonitoringRule, MonitoringRules
 from workflow.risk.events.processor import client_view, event_view, windows_met
-from workflow.risk.screening.rules import _UniqueKeyLoader
+from workflow.risk.governance.candidate import settings_document
 
 CHUNK = 500
 MAX_LISTED = 200
@@ -205,12 +204,7 @@ def parse_routing(content: bytes, active: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         ValueError: not YAML, or a key or value production would refuse (key named).
     """
-    try:
-        document = yaml.load(content, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"(document): not valid YAML: {exc}") from exc
-    if isinstance(document, Mapping) and isinstance(document.get("settings"), Mapping):
-        document = document["settings"]
+    document = settings_document(content)
     if not isinstance(document, Mapping) or not document:
         raise ValueError("(document): must be a mapping of " + ", ".join(ROUTING_KEYS))
     for key in document:

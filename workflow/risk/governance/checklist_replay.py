@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.records.models import WorkflowInstance
 from workflow.risk.due_diligence.review import DEFINITION
-from workflow.risk.screening.rules import _UniqueKeyLoader
+from workflow.risk.governance.candidate import settings_document
 
 CHUNK = 500
 MAX_LISTED = 200
@@ -30,12 +29,7 @@ def parse_checklist(content: bytes) -> dict[str, Any]:
     Raises:
         ValueError: not YAML, or not a checklist (the key named).
     """
-    try:
-        document = yaml.load(content, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"(document): not valid YAML: {exc}") from exc
-    if isinstance(document, Mapping) and isinstance(document.get("settings"), Mapping):
-        document = document["settings"]
+    document = settings_document(content)
     checklist = document.get("checklist") if isinstance(document, Mapping) else None
     if not isinstance(checklist, Mapping) or not checklist:
         raise ValueError("checklist: must be a non-empty mapping of item to labels")
