@@ -152,6 +152,33 @@ def test_candidate_that_fails_is_refused_with_the_reason(app: Flask, api: Api) -
     assert info.value.status == 422
 
 
+def test_the_session_refuses_writes_while_the_backtest_runs(app: Flask, api: Api) -> None:
+    client_id = admitted_client(app, api, 1, **A_FACTS)
+    rename = update(Client).where(Client.id == client_id).values(name="改名")
+    with app.app_context():
+        other = db.session.session_factory()  # another thread's session is not held back
+        # (on SQLite every transaction begins IMMEDIATE: the backtest's holds the lock)
+        concurrent = db.engine.dialect.name == "postgresql"
+
+        others_wrote: list[int] = []
+
+        def progress(done: int, total: int) -> None:
+            if concurrent:
+                others_wrote.append(other.execute(rename).rowcount)
+                other.rollback()
+            db.session.execute(rename)
+
+        with pytest.raises(RuntimeError, match="must not write"):
+            run_backtest(db.session, "rule_set", rules_with_threshold("70.0"), progress=progress)
+        db.session.rollback()
+        assert others_wrote == ([1] if concurrent else [])
+        other.close()
+        db.session.execute(rename)  # the guard is gone afterwards
+        db.session.rollback()
+    with pytest.raises(BacktestFailed, match="unknown configuration kind"):
+        backtest(app, "definition:due_diligence", b"")
+
+
 def test_monitoring_rules_over_the_last_days(app: Flask, api: Api) -> None:
     history(app, api)
     candidate = (

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, scoped_session
 
 from workflow.engine import runtime
 from workflow.errors import Unprocessable
@@ -57,7 +57,7 @@ def _refuse_writes(state: ORMExecuteState) -> None:
 
 
 def run_backtest(
-    session: Session,
+    session: Session | scoped_session[Session],
     kind: str,
     content: bytes,
     *,
@@ -79,16 +79,19 @@ def run_backtest(
         raise BacktestFailed(f"days must be at least 1, got {days}")
     now = now or clock.now()
     started = time.perf_counter()
-    session.flush()  # the caller's pending changes are theirs, not the backtest's
-    event.listen(session, "before_flush", _refuse_flush)
-    event.listen(session, "do_orm_execute", _refuse_writes)
+    # Listening on a scoped_session would listen on every session of its factory (every
+    # thread's): the guard goes on this thread's session alone.
+    guarded = session() if isinstance(session, scoped_session) else session
+    guarded.flush()  # the caller's pending changes are theirs, not the backtest's
+    event.listen(guarded, "before_flush", _refuse_flush)
+    event.listen(guarded, "do_orm_execute", _refuse_writes)
     try:
-        body = _RUNNERS[kind](session, content, now, days, progress)
+        body = _RUNNERS[kind](guarded, content, now, days, progress)
     except ValueError as exc:  # RuleSetError, InvalidFactsError, a refused key or value
         raise BacktestFailed(str(exc)) from exc
     finally:
-        event.remove(session, "do_orm_execute", _refuse_writes)
-        event.remove(session, "before_flush", _refuse_flush)
+        event.remove(guarded, "do_orm_execute", _refuse_writes)
+        event.remove(guarded, "before_flush", _refuse_flush)
     return {
         "kind": kind,
         "candidate_hash": hashlib.sha256(content).hexdigest(),
