@@ -84,6 +84,8 @@ def test_lower_central_soe_threshold_moves_the_soe_at_75_percent(app: Flask, api
     assert report["clients"] == 4
     assert report["changed"] == {"any": 1, "rating": 1, "risk_level": 0, "credit_limit": 0}
     assert report["rating_moves"] == {"A->S": 1}
+    limits = report["credit_limit_total"]  # every limit at the cap already
+    assert limits["active"] == limits["candidate"] == 4 * 50_000_000
     [mover] = report["movers"]
     assert mover["client_id"] == ids["soe_75"]
     assert (mover["from"]["rating"], mover["to"]["rating"]) == ("A", "S")

@@ -103,6 +103,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.clients = 0
+        self.limits = {"active": 0, "candidate": 0}
         self.changed: Counter[str] = Counter()
         self.moves: Counter[str] = Counter()
         self.movers: list[dict[str, Any]] = []
@@ -112,6 +113,8 @@ class _Tally:
 
     def add(self, client: Client, before: dict[str, Any], after: dict[str, Any]) -> None:
         self.clients += 1
+        self.limits["active"] += before["credit_limit"]
+        self.limits["candidate"] += after["credit_limit"]
         changed = [f for f in RATING_FIELDS if before[f] != after[f]]
         self.changed.update(changed)
         for segment in SEGMENTS:
@@ -132,6 +135,7 @@ class _Tally:
             "clients": self.clients,
             "changed": {f: self.changed[f] for f in ("any", *RATING_FIELDS)},
             "rating_moves": dict(sorted(self.moves.items())),
+            "credit_limit_total": dict(self.limits),
             "movers": self.movers,
             "movers_truncated": self.changed["any"] > len(self.movers),
             "segments": {
