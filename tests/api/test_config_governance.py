@@ -33,6 +33,7 @@ from workflow.platform import clock
 from workflow.records.config_versions import CHECK_SECONDS, ConfigVersion
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.risk.clients.model import Client
 from workflow.risk.governance.active import active_rule_set
 
 
@@ -291,6 +292,30 @@ def test_two_approvals_at_the_same_moment_activate_one_version(app: Flask, api: 
             .all()
         )
     assert len(active) == 1 and active[0] in {c["id"] for c in changes}
+
+
+def test_a_failing_backtest_leaves_the_change_unpublishable_with_the_reason(
+    app: Flask, api: Api
+) -> None:
+    client_id = make_client(app)
+    with app.app_context():
+        client = db.session.get(Client, client_id)
+        assert client is not None
+        client.rating, client.facts = "A", {"litigation_count": "many"}  # stored bad data
+        db.session.commit()
+    r = draft(api, "rule_set", soe_threshold_70(active_content(api)["content"]))
+    assert r.status_code == 201, r.get_json()
+    drain(app)
+    change = api.get("risk1", f"/api/v1/workflows/{r.get_json()['id']}").get_json()
+    assert change["state"] == "backtesting"
+    failed = change["data"]["backtest"]["failed"]
+    assert f"client {client_id}" in failed and "litigation_count" in failed
+    refused = approve(api, change)
+    assert refused.status_code == 409, refused.get_json()
+    assert (
+        api.act("risk1", change["id"], "withdraw", expected_version=change["version"]).status_code
+        == 200
+    )
 
 
 def test_the_maker_withdraws_a_draft(app: Flask, api: Api) -> None:
