@@ -294,7 +294,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET /api/v1/definitions", "-"): (401, 200, 200, 200, 200, 200, 200),
     ("GET /api/v1/definitions/<string:name>", "-"): (401, 200, 200, 200, 200, 200, 200),
     # --- governed configuration: read by risk, managers, auditors and admins; drafted by
-    # risk officers (SPEC 4.6); approving a draft is the workflow action (manager, not maker)
+    # risk officers; approving a draft is the workflow action (manager, not maker)
     ("GET /api/v1/config", "-"): (401, 403, 200, 403, 200, 200, 200),
     ("GET /api/v1/config/<string:kind>", "-"): (401, 403, 200, 403, 200, 200, 200),
     ("POST /api/v1/config/<string:kind>/drafts", "-"): (401, 403, 201, 403, 403, 403, 403),
