@@ -437,5 +437,9 @@ from .cli_clients import register as _register_clients  # noqa: E402
 
 _register_clients(main)
 
+from .cli_config import register as _register_config  # noqa: E402
+
+_register_config(main)
+
 if __name__ == "__main__":
     main()

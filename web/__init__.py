@@ -22,6 +22,7 @@ PAGES = (
     "audit",
     "audit_records",
     "notifications",
+    "configuration",
 )
 
 

@@ -7,6 +7,7 @@ checked by the engine's own payload schema (one set of rules, in ``fire``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +51,7 @@ ATTACHMENT_FIELDS = ("attachments",)
 DEFAULT_GRADES = ["low", "medium", "high"]
 
 
-def _field(definition: Definition, name: str, spec: dict[str, Any]) -> FieldSpec:
+def _field(settings: Mapping[str, Any], name: str, spec: dict[str, Any]) -> FieldSpec:
     field_spec = FieldSpec(
         name=name,
         type=spec.get("type", "string"),
@@ -61,20 +62,25 @@ def _field(definition: Definition, name: str, spec: dict[str, Any]) -> FieldSpec
         max=spec.get("max"),
         max_length=spec.get("max_length"),
     )
-    checklist = definition.settings.get("checklist")
+    checklist = settings.get("checklist")
     if name == "checklist" and field_spec.type == "object" and isinstance(checklist, dict):
         field_spec.widget = "checklist"
         field_spec.items = [(key, label(text, key)) for key, text in checklist.items()]
-        field_spec.grades = list(definition.settings.get("risk_grades") or DEFAULT_GRADES)
+        field_spec.grades = list(settings.get("risk_grades") or DEFAULT_GRADES)
     elif name in ATTACHMENT_FIELDS and field_spec.type == "array":
         field_spec.widget = "attachments"
     return field_spec
 
 
 def action_forms(
-    definition: Definition, state: str, triggers: list[str], actor: Actor
+    definition: Definition,
+    state: str,
+    triggers: list[str],
+    actor: Actor,
+    settings: Mapping[str, Any] | None = None,
 ) -> list[ActionForm]:
-    """One form per trigger, from the transitions open to ``actor``'s roles."""
+    """One form per trigger, from the transitions open to ``actor``'s roles; ``settings``:
+    the definition's settings as governed configuration has them (the active checklist)."""
     forms = []
     for trigger in triggers:
         candidates = [t for t in definition.candidates(trigger, state) if actor.has_any(t.roles)]
@@ -84,7 +90,9 @@ def action_forms(
         for t in candidates:
             for name, spec in t.payload.items():
                 if name not in specs:
-                    specs[name] = _field(definition, name, spec)
+                    specs[name] = _field(
+                        definition.settings if settings is None else settings, name, spec
+                    )
         first = candidates[0]
         forms.append(
             ActionForm(

@@ -107,6 +107,11 @@ def field_label(name: str) -> str:
     return labels.word(labels.FIELDS, name, content_lang())
 
 
+def config_kind_label(kind: str) -> str:
+    """A kind of governed configuration, in words."""
+    return labels.word(labels.CONFIG_KINDS, kind, content_lang())
+
+
 def level_label(level: str) -> str:
     """An alert's level or a client's risk level."""
     return labels.word(labels.LEVELS, level, content_lang())
@@ -183,6 +188,7 @@ def install(app: Flask) -> None:
         choice_label=choice_label,
         field_label=field_label,
         level_label=level_label,
+        config_kind_label=config_kind_label,
         match_label=match_label,
         action_label=action_label,
         state_label=state_label,

@@ -52,6 +52,13 @@ AREAS = (
         ("console.audit", "console.audit_loop", "console.audit_records"),
     ),
     Area(
+        "console.configuration",
+        lazy_gettext("Configuration"),
+        "g",
+        frozenset({"risk_officer", "manager", "auditor", "admin"}),
+        ("console.configuration", "console.config_kind"),
+    ),
+    Area(
         "console.notifications", lazy_gettext("Notifications"), "n", ALL, ("console.notifications",)
     ),
 )

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 from flask import Flask
 
+from api import sync_definitions
 from api.extensions import db, runtime_of
 from tests.support.app import Api
 from tests.support.due_diligence import checklist, make_client, open_case
@@ -194,7 +195,7 @@ def test_a_manager_fails_a_review_with_reasons_and_sales_sees_only_the_outcome(
 
 
 def test_checklist_items_come_from_the_definition(app: Flask, api: Api) -> None:
-    """A company adds an item in YAML (a new version); no code changes."""
+    """A company adds an item in YAML (a new version, deployed); no code changes."""
     source = (Path(__file__).parents[2] / "definitions" / "due_diligence.yaml").read_text()
     doc = yaml.safe_load(source)
     doc["version"] += 1
@@ -208,6 +209,8 @@ def test_checklist_items_come_from_the_definition(app: Flask, api: Api) -> None:
             catalog.policy,
         )
     )
+    with app.app_context():
+        sync_definitions(app)  # start-up: the new version's checklist becomes the active one
     case = open_case(api, make_client(app))
     assert case["definition_version"] == doc["version"]
     api.act("risk1", case["id"], "start")

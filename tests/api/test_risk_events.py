@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -15,6 +14,7 @@ from sqlalchemy import func, select
 from api.extensions import db, runtime_of
 from tests.support.alerts import SECRET, make_client, now_unix
 from tests.support.app import Api, drain
+from tests.support.config_changes import approve, drafted_and_backtested
 from tests.support.events import (
     admitted_client,
     alerts_of,
@@ -275,11 +275,11 @@ rules:
 
 
 def test_a_rule_that_fails_on_an_event_raises_an_incident_and_the_others_still_act(
-    app: Flask, api: Api, tmp_path: Path
+    app: Flask, api: Api
 ) -> None:
-    rules = tmp_path / "monitoring.yaml"
-    rules.write_text(FAILING_RULES, encoding="utf-8")
-    runtime_of(app).settings["RISKLOOP_MONITORING_RULES"] = str(rules)
+    # the rules in force are the database's: publish them as a governed change
+    change = drafted_and_backtested(app, api, "monitoring_rules", FAILING_RULES)
+    assert approve(api, change).status_code == 200
     cid = make_client(app)
     posted = post_event(app, api, cid, event("litigation", "纠纷", data={"court": "上海一中院"}))
     assert tags_of(app, cid) == ["涉诉"]

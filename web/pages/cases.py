@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from workflow.engine import firing as engine
 from workflow.engine import queries, visibility
+from workflow.engine.definitions import Definition
 from workflow.engine.machine import mermaid
 from workflow.engine.presentation import present_instance
 from workflow.errors import (
@@ -29,6 +30,7 @@ from workflow.platform.transaction import transact
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, User, WorkflowInstance
 from workflow.risk.due_diligence import evidence
+from workflow.risk.governance.overlay import governed_settings
 
 from ..action_forms import action_forms, add_evidence, file_inputs, parse_payload
 from ..console import blp, current_actor
@@ -131,7 +133,13 @@ def render_case(
         instance=instance,
         definition=definition,
         diagram=mermaid(definition, current=instance.state, lang=content_lang()),
-        forms=action_forms(definition, instance.state, view["available_actions"], actor),
+        forms=action_forms(
+            definition,
+            instance.state,
+            view["available_actions"],
+            actor,
+            form_settings(definition),
+        ),
         records=timeline(instance.id),
         failed=failed,
         errors=errors or {},
@@ -165,12 +173,22 @@ def case(instance_id: int) -> tuple[str, int]:
     return render_case(load_case(instance_id))
 
 
+def form_settings(definition: Definition) -> dict[str, Any]:
+    """A due-diligence case's checklist is the active ``dd_checklist`` version."""
+    if definition.name != "due_diligence":
+        return dict(definition.settings)
+    return governed_settings(db.session, "dd_checklist", definition.settings)
+
+
 @blp.post("/cases/<int:instance_id>/actions/<trigger>")
 def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
     actor = current_actor()
     instance = load_case(instance_id)
     definition = runtime_of().catalog.get(instance.definition, instance.definition_version)
-    forms = {f.trigger: f for f in action_forms(definition, instance.state, [trigger], actor)}
+    settings = form_settings(definition)
+    forms = {
+        f.trigger: f for f in action_forms(definition, instance.state, [trigger], actor, settings)
+    }
     fields = forms[trigger].fields if trigger in forms else []
     payload, errors = parse_payload(request.form, fields)
     comment = request.form.get("comment", "").strip() or None

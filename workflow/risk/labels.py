@@ -175,6 +175,13 @@ DECIDED_BY: Labels = {
     "rule": {"en": "decided by the rules", "zh-CN": "由规则判定"},
     "scorecard": {"en": "decided by the scorecard", "zh-CN": "由评分卡判定"},
 }
+# Kinds of governed configuration (config_change).
+CONFIG_KINDS: Labels = {
+    "rule_set": {"en": "Risk rating rules", "zh-CN": "风险评级规则"},
+    "monitoring_rules": {"en": "Monitoring rules", "zh-CN": "监控规则"},
+    "alert_routing": {"en": "Alert routing and SLAs", "zh-CN": "预警分派与时限"},
+    "dd_checklist": {"en": "Due-diligence checklist", "zh-CN": "尽职调查清单"},
+}
 # Values coded by the forms (ownership, payment history, an alert's category), and levels
 # (an alert's colour, a client's risk level): one word each, whichever table has it.
 CHOICES: tuple[Labels, ...] = (OWNERSHIP_TYPES, PAYMENT_HISTORIES, ALERT_CATEGORIES)

@@ -23,8 +23,9 @@ from workflow.risk.clients.queries import visible_client
 from workflow.risk.clients.service import SUSPENDED, apply_changes
 from workflow.risk.due_diligence.periodic_review import schedule_periodic_review
 from workflow.risk.events.rerating import event_facts, record_screening_rating, rule_set_label
+from workflow.risk.governance.active import active_rule_set
 from workflow.risk.screening.providers import configured_providers
-from workflow.risk.screening.screen import rule_set, screen
+from workflow.risk.screening.screen import screen
 from workflow.risk.screening.watchlist import WatchlistClearance, cleared_keys
 
 registry = Registry()
@@ -223,7 +224,7 @@ def record_screening(ctx: FireContext) -> None:
     )
     client.screening = {**report, "instance_id": ctx.instance.id, "at": ctx.now.isoformat() + "Z"}
     ctx.instance.data = {**ctx.instance.data, "screening": report, "possible_matches": matches}
-    rules = rule_set(ctx.settings)
+    rules = active_rule_set(ctx.session)
     record = record_screening_rating(ctx.session, client, report, rule_set_label(rules), ctx.now)
     ctx.audit["rating_record"] = record.id
     if matches:
@@ -345,7 +346,7 @@ def screen_client(ctx: TaskContext) -> None:
         ctx.session,
         client,
         configured_providers(settings),
-        rule_set(settings),
+        active_rule_set(ctx.session),
         ctx.now,
         extra=[event_facts(ctx.session, client.id, ctx.now)],
     )

@@ -20,6 +20,7 @@ from workflow.risk.due_diligence import evidence, periodic_review, review
 from workflow.risk.events import model as events
 from workflow.risk.events import processor as monitoring
 from workflow.risk.events import provider_poll
+from workflow.risk.governance import changes as config_changes
 from workflow.risk.notify import digest, mail, robots, webhook
 from workflow.risk.policy import POLICY
 from workflow.risk.screening import rescreen, watchlist
@@ -40,6 +41,7 @@ MODULES: tuple[ModuleType, ...] = (
     monitoring,
     provider_poll,
     robots,
+    config_changes,
 )
 # Modules with tables of their own and no named callables: imported so that every table
 # of the plug-in is on the shared metadata (migrations, create_all in tests).

@@ -293,6 +293,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # --- definitions (read by every user; changed by admins through files, not the API) ----
     ("GET /api/v1/definitions", "-"): (401, 200, 200, 200, 200, 200, 200),
     ("GET /api/v1/definitions/<string:name>", "-"): (401, 200, 200, 200, 200, 200, 200),
+    # --- governed configuration: read by risk, managers, auditors and admins; drafted by
+    # risk officers; approving a draft is the workflow action (manager, not maker)
+    ("GET /api/v1/config", "-"): (401, 403, 200, 403, 200, 200, 200),
+    ("GET /api/v1/config/<string:kind>", "-"): (401, 403, 200, 403, 200, 200, 200),
+    ("POST /api/v1/config/<string:kind>/drafts", "-"): (401, 403, 201, 403, 403, 403, 403),
     # --- inbox and cases ------------------------------------------------------------------
     ("GET /api/v1/tasks", "-"): (401, 200, 200, 200, 200, 200, 200),
     ("GET /api/v1/workflows", "-"): (401, 200, 200, 200, 200, 200, 200),

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Any
 
 from flask import Flask
@@ -281,6 +282,22 @@ for _path in (
     "/api/v1/workflows",
 ):
     ROWS[(f"GET {_path}", "-")] = Row(nothing, get(_path), writes=False)
+ROWS[("GET /api/v1/config", "-")] = Row(nothing, get("/api/v1/config"), writes=False)
+ROWS[("GET /api/v1/config/<string:kind>", "-")] = Row(
+    nothing, get("/api/v1/config/rule_set"), writes=False
+)
+
+
+@row("POST /api/v1/config/<string:kind>/drafts", writes=True)
+def _config_draft() -> tuple[Setup, Call]:
+    content = (files("definitions") / "rules" / "default.yaml").read_text(encoding="utf-8")
+    return nothing, lambda api, user, _ctx: api.post(
+        user,
+        "/api/v1/config/rule_set/drafts",
+        json={"content": content.replace("cap: 50000000", "cap: 40000000"), "reason": "cap"},
+    )
+
+
 ROWS[("GET /api/v1/definitions/<string:name>", "-")] = Row(
     nothing, get("/api/v1/definitions/client_onboarding"), writes=False
 )

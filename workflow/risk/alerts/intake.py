@@ -32,6 +32,7 @@ from workflow.risk.alerts.model import Alert, AlertOwner
 from workflow.risk.alerts.routing import route
 from workflow.risk.alerts.sla import arm_stage
 from workflow.risk.clients.model import Client
+from workflow.risk.governance.overlay import governed_settings
 from workflow.risk.policy import POLICY
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,10 @@ def config(settings: Mapping[str, Any], name: str, default: Any = None) -> Any:
 
 
 def definition_settings(session: Session) -> dict[str, Any]:
-    return runtime.of(session).catalog.get(DEFINITION).settings
+    """The definition's settings with the active ``alert_routing`` version on top."""
+    return governed_settings(
+        session, "alert_routing", runtime.of(session).catalog.get(DEFINITION).settings
+    )
 
 
 def find_alert(session: Session, source: str, external_id: str) -> Alert | None:

@@ -32,6 +32,7 @@ from workflow.platform.durations import parse_duration
 from workflow.records import timers
 from workflow.records.models import WorkflowInstance
 from workflow.risk.alerts.model import Alert
+from workflow.risk.governance.overlay import governed_settings
 
 registry = Registry()
 
@@ -125,10 +126,15 @@ def arm_stage(
     return due
 
 
+def _settings(ctx: FireContext) -> dict[str, Any]:
+    """The definition's settings with the active ``alert_routing`` version on top."""
+    return governed_settings(ctx.session, "alert_routing", ctx.definition.settings)
+
+
 @registry.effect("alert_sla")
 def alert_sla(ctx: FireContext, stage: str) -> None:
     """Arm the level's SLA for the state this transition enters."""
-    ctx.sla_due_at = arm_stage(ctx.session, ctx.instance, ctx.definition.settings, stage, ctx.now)
+    ctx.sla_due_at = arm_stage(ctx.session, ctx.instance, _settings(ctx), stage, ctx.now)
     ctx.audit["sla_due_at"] = ctx.sla_due_at.isoformat() + "Z"
 
 
@@ -143,7 +149,7 @@ def alert_breached(ctx: FireContext) -> None:
     alert.last_breached_at = ctx.now
     level = ctx.instance.data["level"]
     nxt = due_after(
-        ctx.definition.settings,
+        _settings(ctx),
         level,
         stage,
         ctx.now,

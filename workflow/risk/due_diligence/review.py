@@ -26,6 +26,7 @@ from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.model import Client, get_client
 from workflow.risk.due_diligence.evidence import Evidence
+from workflow.risk.governance.overlay import governed_settings
 from workflow.risk.policy import POLICY
 
 registry = Registry()
@@ -122,8 +123,13 @@ def open_review(
     )
 
 
+def _settings(ctx: FireContext) -> dict[str, Any]:
+    """The definition's settings with the active ``dd_checklist`` version on top."""
+    return governed_settings(ctx.session, "dd_checklist", ctx.definition.settings)
+
+
 def checklist_items(ctx: FireContext) -> dict[str, Any]:
-    items = ctx.definition.settings.get("checklist") or {}
+    items = _settings(ctx).get("checklist") or {}
     return dict(items)
 
 
@@ -131,7 +137,7 @@ def checklist_items(ctx: FireContext) -> dict[str, Any]:
 def validate_checklist(ctx: FireContext) -> None:
     """Refuse (422) a checklist missing a declared item, or with an invalid one; keep it."""
     items = checklist_items(ctx)
-    grades = tuple(ctx.definition.settings.get("risk_grades") or DEFAULT_GRADES)
+    grades = tuple(_settings(ctx).get("risk_grades") or DEFAULT_GRADES)
     checklist = ctx.payload.get("checklist")
     if not isinstance(checklist, dict):
         raise ValidationFailed(

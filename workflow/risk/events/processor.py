@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from workflow.engine import runtime
 from workflow.engine.context import TaskContext
 from workflow.engine.registry import Registry
 from workflow.platform import clock
@@ -32,8 +31,9 @@ from workflow.risk.alerts.model import Alert
 from workflow.risk.clients.model import Client, client_stream
 from workflow.risk.events.intake import MONITOR_TASK
 from workflow.risk.events.model import ClientTag, RatingRecord, RiskEvent
-from workflow.risk.events.monitoring import MonitoringRule, MonitoringRules, monitoring_rules
+from workflow.risk.events.monitoring import MonitoringRule, MonitoringRules
 from workflow.risk.events.rerating import FACT_EVENT_TYPES, rerate
+from workflow.risk.governance.active import active_monitoring_rules
 
 registry = Registry()
 
@@ -295,7 +295,7 @@ def process_event(
     if event is None:
         return None
     now = clock.now()
-    rules = rules or monitoring_rules(runtime.of(session).settings)
+    rules = rules or active_monitoring_rules(session)
     outcome: dict[str, Any] = {
         "rule_set": f"{rules.name}@{rules.version}",
         "fired": [],
@@ -363,7 +363,7 @@ def _run_rule(
 @registry.task(MONITOR_TASK)
 def monitor_events(ctx: TaskContext) -> None:
     """Run the monitoring rules on the events an intake stored (each at most once)."""
-    rules = monitoring_rules(ctx.settings)
+    rules = active_monitoring_rules(ctx.session)
     for event_id in ctx.args.get("event_ids") or []:
         process_event(ctx.session, int(event_id), rules=rules, outbox_id=ctx.outbox_id)
 
@@ -382,6 +382,6 @@ def sweep(session: Session, now: datetime, args: dict[str, Any]) -> None:
     )
     if not ids:
         return
-    rules = monitoring_rules(runtime.of(session).settings)
+    rules = active_monitoring_rules(session)
     handled = sum(1 for i in ids if process_event(session, i, rules=rules) is not None)
     log.info("monitoring sweep handled %d of %d unhandled events", handled, len(ids))

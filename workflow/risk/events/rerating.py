@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from workflow import texts
 from workflow.engine import firing as engine
-from workflow.engine import runtime
 from workflow.platform import clock
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
@@ -31,9 +30,10 @@ from workflow.records.outbox import enqueue
 from workflow.risk.clients.model import RATINGS, RISK_LEVELS, SCREENING_FIELDS, Client, get_client
 from workflow.risk.clients.service import apply_changes
 from workflow.risk.events.model import RatingRecord, RiskEvent
+from workflow.risk.governance.active import active_rule_set
 from workflow.risk.screening.providers import ProviderResult
 from workflow.risk.screening.rules import RatingResult, RuleSet
-from workflow.risk.screening.screen import Screening, merge_facts, record_facts, rule_set
+from workflow.risk.screening.screen import Screening, merge_facts, record_facts
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ def rerate(
     if client.status not in RATED_STATUSES or client.rating is None:
         return None
     now = now or clock.now()
-    rules = rule_set(runtime.of(session).settings)
+    rules = active_rule_set(session)
     result = rules.evaluate(current_facts(session, client, now))
     before = snapshot(client)
     new = {

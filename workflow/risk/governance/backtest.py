@@ -24,12 +24,13 @@ from workflow.errors import Unprocessable
 from workflow.platform import clock
 from workflow.risk.alerts.intake import definition_settings
 from workflow.risk.due_diligence.review import DEFINITION as DUE_DILIGENCE
-from workflow.risk.events.monitoring import monitoring_rules, parse_monitoring_rules
+from workflow.risk.events.monitoring import parse_monitoring_rules
+from workflow.risk.governance.active import active_monitoring_rules, active_rule_set
 from workflow.risk.governance.alert_replay import parse_routing, replay_monitoring, replay_routing
 from workflow.risk.governance.checklist_replay import parse_checklist, replay_checklist
+from workflow.risk.governance.overlay import governed_settings
 from workflow.risk.governance.rating_replay import replay_rule_set
 from workflow.risk.screening.rules import parse_rule_set
-from workflow.risk.screening.screen import rule_set
 
 KINDS = ("rule_set", "monitoring_rules", "alert_routing", "dd_checklist")
 DEFAULT_DAYS = 90
@@ -105,16 +106,14 @@ def _rule_set(
     session: Session, content: bytes, now: datetime, days: int, progress: Progress | None
 ) -> dict[str, Any]:
     candidate = parse_rule_set(content, "candidate rule_set")
-    return replay_rule_set(
-        session, candidate, rule_set(runtime.of(session).settings), now, progress
-    )
+    return replay_rule_set(session, candidate, active_rule_set(session), now, progress)
 
 
 def _monitoring(
     session: Session, content: bytes, now: datetime, days: int, progress: Progress | None
 ) -> dict[str, Any]:
     candidate = parse_monitoring_rules(content, "candidate monitoring_rules")
-    active = monitoring_rules(runtime.of(session).settings)
+    active = active_monitoring_rules(session)
     return replay_monitoring(session, candidate, active, now, days, progress)
 
 
@@ -130,7 +129,8 @@ def _routing(
 def _checklist(
     session: Session, content: bytes, now: datetime, days: int, progress: Progress | None
 ) -> dict[str, Any]:
-    active = runtime.of(session).catalog.get(DUE_DILIGENCE).settings.get("checklist") or {}
+    settings = runtime.of(session).catalog.get(DUE_DILIGENCE).settings
+    active = governed_settings(session, "dd_checklist", settings).get("checklist") or {}
     return replay_checklist(session, parse_checklist(content), active, progress)
 
 

@@ -11,7 +11,8 @@ from workflow.risk.screening.rules import _UniqueKeyLoader
 
 
 def settings_document(content: bytes) -> Any:
-    """A definition's ``settings`` given bare or under ``settings:`` (a whole definition).
+    """A definition's ``settings`` given bare, under ``settings:`` (a whole definition), or as
+    a governed version (bare, with its ``version``).
 
     Raises:
         ValueError: not valid YAML.
@@ -22,4 +23,7 @@ def settings_document(content: bytes) -> Any:
         raise ValueError(f"(document): not valid YAML: {exc}") from exc
     if isinstance(document, Mapping) and isinstance(document.get("settings"), Mapping):
         return document["settings"]
+    if isinstance(document, Mapping) and "version" in document:
+        # a governed version (alert_routing, dd_checklist) carries its number beside the keys
+        return {k: v for k, v in document.items() if k != "version"}
     return document

@@ -109,11 +109,14 @@ def check_channels(catalog: Catalog, settings: Mapping[str, Any]) -> int:
             raise DefinitionError(definition.file, where, "must be a list of channels")
     channels = all_channels(routing)
     for key, channel, _when in channels:
-        _check_channel(definition.file, f"settings.{key}", channel, settings)
+        check_channel(definition.file, f"settings.{key}", channel, settings)
     return len(channels)
 
 
-def _check_channel(file: str, key: str, channel: Any, settings: Mapping[str, Any]) -> None:
+def check_channel(file: str, key: str, channel: Any, settings: Mapping[str, Any]) -> None:
+    """Raises:
+    DefinitionError: the channel at ``key`` is invalid (its type, url, secret, events…)."""
+
     def fail(message: str) -> DefinitionError:
         return DefinitionError(file, key, message)
 

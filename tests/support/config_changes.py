@@ -1,0 +1,53 @@
+"""Governed configuration for tests: the central-SOE threshold draft, drafts driven through
+backtest to approval."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from tests.support.app import Api, drain
+
+SOE_80 = "facts.state_ownership_pct > 80.0"
+SOE_70 = "facts.state_ownership_pct > 70.0"
+
+
+def active_content(api: Api, kind: str = "rule_set") -> dict:
+    r = api.get("risk1", f"/api/v1/config/{kind}")
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def soe_threshold_70(content: str) -> str:
+    """The rule set with the central-SOE white list at 70 %, reasons saying so."""
+    assert SOE_80 in content
+    return (
+        content.replace(SOE_80, SOE_70)
+        .replace("超过 80%", "超过 70%")
+        .replace("more than 80 %", "more than 70 %")
+    )
+
+
+def draft(api: Api, kind: str, content: str, user: str = "risk1", reason: str = "why"):  # noqa: ANN201
+    return api.post(
+        user, f"/api/v1/config/{kind}/drafts", json={"content": content, "reason": reason}
+    )
+
+
+def drafted_and_backtested(app: Flask, api: Api, kind: str, content: str) -> dict:
+    """A draft filed by risk1 and backtested; the change as it is then."""
+    r = draft(api, kind, content)
+    assert r.status_code == 201, r.get_json()
+    drain(app)
+    change = api.get("risk1", f"/api/v1/workflows/{r.get_json()['id']}").get_json()
+    assert change["state"] == "awaiting_approval", change
+    return change
+
+
+def approve(api: Api, change: dict, user: str = "manager1", content_hash: str | None = None):  # noqa: ANN201
+    return api.act(
+        user,
+        change["id"],
+        "approve",
+        expected_version=change["version"],
+        content_hash=content_hash or change["data"]["content_hash"],
+    )

@@ -1,0 +1,77 @@
+"""Governed configuration in the console: the kinds with their active versions, and an
+editor that files a draft (validated on the server: every problem named with its key);
+the backtest, diff and approval follow on the ``config_change`` case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from workflow.errors import ValidationFailed
+from workflow.platform.transaction import transact
+from workflow.records import config_versions as versions
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
+from workflow.risk.governance import changes
+from workflow.risk.governance.kinds import KINDS
+
+from ..console import blp, current_actor
+from ..database import db
+from ..refusals import Refusal, refusal
+
+
+def _file_draft(kind: str, actor: Actor) -> WorkflowInstance:
+    form = request.form
+    return changes.draft_change(
+        db.session,
+        kind,
+        form.get("content", ""),
+        form.get("reason", ""),
+        actor,
+        request_id=g.get("request_id"),
+    )
+
+
+@blp.get("/config")
+def configuration() -> str:
+    actor = current_actor()
+    changes.may_read(actor)
+    rows = transact(db.session, lambda: [changes.current(db.session, k) for k in KINDS.values()])
+    return render_template("config.html", rows=rows)
+
+
+@blp.route("/config/<kind>", methods=["GET", "POST"])
+def config_kind(kind: str) -> Response | tuple[str, int]:
+    actor = current_actor()
+    changes.may_read(actor)
+    active = transact(db.session, lambda: changes.current(db.session, changes.kind_named(kind)))
+    problems: list[dict[str, Any]] = []
+    message: Refusal | None = None
+    status = 200
+    content = active.content
+    if request.method == "POST":
+        content = request.form.get("content", "")
+        try:
+            case = transact(db.session, lambda: _file_draft(kind, actor))
+        except ValidationFailed as exc:
+            problems = list((exc.extra.get("errors") or {}).get("content") or [])
+            message, status = refusal(exc), exc.status
+        else:
+            flash(
+                _("Draft #%(id)s filed; it is backtested, then a manager approves it.", id=case.id),
+                "ok",
+            )
+            return redirect(url_for("console.case", instance_id=case.id))
+    return render_template(
+        "config_kind.html",
+        active=active,
+        history=versions.history(db.session, kind),
+        content=content,
+        reason=request.form.get("reason", ""),
+        problems=problems,
+        message=message,
+        may_draft=actor.has_any(changes.DRAFTER_ROLES),
+    ), status

@@ -1,0 +1,273 @@
+"""Publishing configuration under four eyes: the ``config_change`` workflow.
+
+``draft_change`` validates a draft (every problem, file/key/fix), gives it the next
+version of its kind, and starts a ``config_change`` instance in ``backtesting`` whose data
+holds the content, its hash, the unified diff against the active version and the
+reason; the backtest runs as an outbox task (``config_backtest``) and moves the change
+to ``awaiting_approval`` with the report and its hash (or keeps it in ``backtesting``,
+unpublishable, with the reason). A manager other than the maker approves the exact
+content hash (``activate_config``): the version becomes active in the same transaction,
+and the audit trail gets maker, checker, both hashes and the backtest hash.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from workflow.engine import firing as engine
+from workflow.engine import runtime
+from workflow.engine.context import FireContext, TaskContext
+from workflow.engine.registry import Registry
+from workflow.errors import Conflict, Forbidden, Message, NotFound, ValidationFailed
+from workflow.records import config_versions as versions
+from workflow.records import trail as audit
+from workflow.records.identity import Actor
+from workflow.records.models import WorkflowInstance
+from workflow.records.outbox import enqueue
+from workflow.risk.governance.backtest import BacktestFailed, run_backtest
+from workflow.risk.governance.kinds import KINDS, Kind, content_hash, stamp_version, validate
+from workflow.risk.governance.seeding import STREAM, seed_kind
+
+registry = Registry()
+log = logging.getLogger(__name__)
+
+DEFINITION = "config_change"
+DRAFTER_ROLES = frozenset({"risk_officer"})
+READER_ROLES = frozenset({"risk_officer", "manager", "auditor", "admin"})
+BACKTEST_ACTOR = Actor.system("backtest")
+
+
+def kind_named(name: str) -> Kind:
+    """Raises:
+    NotFound: no such kind (the known ones are named)."""
+    kind = KINDS.get(name)
+    if kind is None:
+        raise NotFound(
+            f"no configuration kind {name!r}; the kinds are {', '.join(KINDS)}",
+            code="config.unknown_kind",
+            params={"kind": name, "kinds": list(KINDS)},
+        )
+    return kind
+
+
+def may_read(actor: Actor) -> None:
+    """Raises:
+    Forbidden: a role that does not read governed configuration."""
+    if not actor.has_any(READER_ROLES):
+        raise Forbidden(
+            f"reading configuration needs one of the roles {', '.join(sorted(READER_ROLES))}",
+            rule="role",
+            code="role.required",
+            params={"roles": sorted(READER_ROLES)},
+        )
+
+
+def may_draft(actor: Actor, kind: str) -> Kind:
+    """The kind ``actor`` may draft (checked before the body is read).
+
+    Raises:
+        Forbidden: not a risk officer.
+        NotFound: no such kind.
+    """
+    if not actor.has_any(DRAFTER_ROLES):
+        raise Forbidden(
+            f"drafting {kind} needs the role risk_officer",
+            rule="role",
+            code="role.required",
+            params={"roles": sorted(DRAFTER_ROLES)},
+        )
+    return kind_named(kind)
+
+
+def current(session: Session, kind: Kind) -> versions.ConfigVersion:
+    """The active version of ``kind``, seeding the shipped one first if none is stored.
+
+    Raises:
+        NotFound: the kind's source definition is not loaded.
+    """
+    row = versions.active(session, kind.name)
+    if row is None:
+        rt = runtime.of(session)
+        row = seed_kind(session, kind, rt.catalog, rt.settings)
+    if row is None:
+        raise NotFound(f"{kind.name} has no active version", code="config.no_version")
+    return row
+
+
+def draft_change(
+    session: Session,
+    kind_name: str,
+    content: str,
+    reason: str,
+    actor: Actor,
+    *,
+    request_id: str | None = None,
+) -> WorkflowInstance:
+    """File a draft of ``kind_name`` for backtest and approval (the caller commits).
+
+    Raises:
+        Forbidden: not a risk officer.
+        NotFound: no such kind.
+        ValidationFailed: no reason; ``InvalidDraft``: the content does not validate
+            (``errors['content']`` lists every problem with file, key and message).
+    """
+    kind = may_draft(actor, kind_name)
+    if not reason.strip():
+        raise ValidationFailed(
+            "say why the configuration changes",
+            errors={"reason": [Message("field.reason_required", "A reason is required.")]},
+        )
+    base = current(session, kind)
+    version = versions.highest_version(session, kind.name) + 1
+    stamped = stamp_version(content, version)
+    source = f"{kind.name} draft (version {version})"
+    document = validate(kind, stamped, source, runtime.of(session).settings)
+    if _without_version(document) == _without_version(yaml.safe_load(base.content)):
+        raise ValidationFailed(
+            f"the draft is the active {kind.name} (version {base.version}) unchanged; "
+            "change something or leave it",
+            errors={"content": [Message("config.unchanged", "Nothing changes.")]},
+        )
+    digest = content_hash(document)
+    diff = "".join(
+        difflib.unified_diff(
+            base.content.splitlines(keepends=True),
+            stamped.splitlines(keepends=True),
+            fromfile=f"{kind.name} version {base.version} (active)",
+            tofile=f"{kind.name} version {version} (draft)",
+        )
+    )
+    instance = engine.start(
+        session,
+        DEFINITION,
+        actor,
+        subject_type="config",
+        data={
+            "kind": kind.name,
+            "version": version,
+            "base_version": base.version,
+            "base_hash": base.content_hash,
+            "content": stamped,
+            "content_hash": digest,
+            "diff": diff,
+            "reason": reason.strip(),
+            "backtest": None,
+        },
+        comment=reason.strip(),
+        request_id=request_id,
+    )
+    enqueue(session, "config_backtest", instance_id=instance.id)
+    log.info("config change %s drafted: %s version %s", instance.id, kind.name, version)
+    return instance
+
+
+def _without_version(document: Any) -> Any:
+    if isinstance(document, dict):
+        return {k: v for k, v in document.items() if k != "version"}
+    return document
+
+
+@registry.task("config_backtest")
+def config_backtest(ctx: TaskContext) -> None:
+    """Backtest the change's content and move it on (a no-op once it left backtesting)."""
+    if ctx.instance is None or ctx.instance.state != "backtesting":
+        return
+    data = ctx.instance.data or {}
+    progress: dict[str, int] = {"done": 0, "total": 0}
+
+    def note(done: int, total: int) -> None:
+        progress.update(done=done, total=total)
+
+    try:
+        report = run_backtest(
+            ctx.session, data["kind"], str(data["content"]).encode("utf-8"), progress=note
+        )
+    except BacktestFailed as exc:
+        engine.fire(
+            ctx.session,
+            ctx.instance.id,
+            "backtest_failed",
+            BACKTEST_ACTOR,
+            {"reason": str(exc)[:2000], "progress": progress},
+        )
+        return
+    engine.fire(
+        ctx.session,
+        ctx.instance.id,
+        "backtested",
+        BACKTEST_ACTOR,
+        {"backtest": report, "backtest_hash": content_hash(report), "progress": progress},
+    )
+
+
+@registry.effect("record_backtest")
+def record_backtest(ctx: FireContext) -> None:
+    """Keep the report and its hash on the change (what the checker reads)."""
+    ctx.instance.data = {
+        **ctx.instance.data,
+        "backtest": {
+            "report": ctx.payload["backtest"],
+            "hash": ctx.payload["backtest_hash"],
+            "progress": ctx.payload.get("progress"),
+        },
+    }
+    ctx.audit["backtest_hash"] = ctx.payload["backtest_hash"]
+
+
+@registry.effect("record_backtest_failure")
+def record_backtest_failure(ctx: FireContext) -> None:
+    """Keep why the backtest failed: the change stays unpublishable."""
+    ctx.instance.data = {
+        **ctx.instance.data,
+        "backtest": {"failed": ctx.payload["reason"], "progress": ctx.payload.get("progress")},
+    }
+    ctx.audit["backtest_failed"] = ctx.payload["reason"]
+
+
+@registry.effect("activate_config")
+def activate_config(ctx: FireContext) -> None:
+    """Make the approved content the active version of its kind.
+
+    Raises:
+        Conflict: the hash approved is not the change's content hash, or another version
+            of the kind became active since the draft (draft again).
+    """
+    data = ctx.instance.data
+    if ctx.payload.get("content_hash") != data["content_hash"]:
+        raise Conflict(
+            f"the content hash approved ({ctx.payload.get('content_hash')}) is not this "
+            f"change's content hash ({data['content_hash']}); read the change again and "
+            "approve what it holds",
+            code="config.hash_mismatch",
+            params={"content_hash": data["content_hash"]},
+        )
+    backtest = data.get("backtest") or {}
+    old, new = versions.activate(
+        ctx.session,
+        data["kind"],
+        int(data["version"]),
+        data["content"],
+        data["content_hash"],
+        created_by=ctx.instance.created_by,
+        approved_by=ctx.actor.username,
+        change_id=ctx.instance.id,
+    )
+    record = {
+        "kind": new.kind,
+        "version": new.version,
+        "change_id": ctx.instance.id,
+        "maker": ctx.instance.created_by,
+        "checker": ctx.actor.username,
+        "old_version": old.version if old else None,
+        "old_hash": old.content_hash if old else None,
+        "new_hash": new.content_hash,
+        "backtest_hash": backtest.get("hash"),
+    }
+    audit.record_event(ctx.session, STREAM, "config.activated", ctx.actor, payload=record)
+    ctx.audit["activated"] = record
+    ctx.instance.data = {**data, "activated_version": new.version}

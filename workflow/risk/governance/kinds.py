@@ -1,0 +1,378 @@
+"""The kinds of governed configuration: where each is shipped, how a draft is validated.
+
+| kind | shipped as | content |
+| --- | --- | --- |
+| ``rule_set`` | ``definitions/rules/default.yaml`` (or ``RISKLOOP_RULE_SET``) | the rule-set file |
+| ``monitoring_rules`` | ``definitions/rules/monitoring.yaml`` (or ``RISKLOOP_MONITORING_RULES``) | the rule file |
+| ``alert_routing`` | ``settings`` of ``definitions/alert_remediation.yaml`` | ``version``, ``levels``, ``categories``, ``sla``, ``business_hours``, ``routing`` |
+| ``dd_checklist`` | ``settings`` of ``definitions/due_diligence.yaml`` | ``version``, ``checklist``, ``risk_grades`` |
+
+Every content is a YAML document with a whole-number ``version``. Validation collects
+every error it can find, each naming the file, the key and the fix: the parts of a
+document are checked one by one (each rating rule, each monitoring rule, each section),
+so one mistake does not hide the next.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from importlib.resources import files
+from typing import Any
+
+import yaml
+
+from workflow.engine.catalog import Catalog
+from workflow.errors import RiskloopError, ValidationFailed
+from workflow.platform.durations import parse_duration
+from workflow.records.config_versions import canonical_hash
+from workflow.risk.alerts.intake import CATEGORIES, LEVELS
+from workflow.risk.alerts.routing import all_channels
+from workflow.risk.events import monitoring
+from workflow.risk.governance.reasons import reason_conflicts
+from workflow.risk.notify.robots import check_channel
+from workflow.risk.policy import POLICY
+from workflow.risk.screening import rules as rating
+
+ALERT_DEFINITION = "alert_remediation"
+DD_DEFINITION = "due_diligence"
+ALERT_KEYS = ("levels", "categories", "sla", "business_hours", "routing")
+DD_KEYS = ("checklist", "risk_grades")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_VERSION_LINE = re.compile(r"^version:[^\n]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a draft: the file, the key and what to do."""
+
+    file: str
+    key: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"file": self.file, "key": self.key, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Seed:
+    """The shipped content of a kind: where it came from, its declared version, its text."""
+
+    source: str
+    version: int
+    content: str
+
+
+class InvalidDraft(ValidationFailed):
+    """Raised when a configuration draft does not validate; ``errors`` lists every problem."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    check: Callable[[Any, str, Mapping[str, Any]], list[Problem]]
+    seed: Callable[[Catalog, Mapping[str, Any]], Seed | None]
+
+
+def load_document(content: str, source: str) -> tuple[Any, list[Problem]]:
+    """The parsed YAML (duplicate keys refused) and the problem, if it does not parse."""
+    try:
+        return yaml.load(content, Loader=rating._UniqueKeyLoader), []
+    except yaml.YAMLError as exc:
+        return None, [Problem(source, "(document)", f"not valid YAML: {exc}")]
+
+
+def content_hash(document: Any) -> str:
+    return canonical_hash(document)
+
+
+def stamp_version(content: str, version: int) -> str:
+    """``content`` with its top-level ``version:`` line set to ``version`` (added if absent),
+    comments and layout kept: versions are assigned by the system."""
+    if _VERSION_LINE.search(content):
+        return _VERSION_LINE.sub(f"version: {version}", content, count=1)
+    return f"version: {version}\n{content}"
+
+
+def validate(kind: Kind, content: str, source: str, settings: Mapping[str, Any]) -> Any:
+    """The parsed document of a valid draft.
+
+    Raises:
+        InvalidDraft: every problem found (file, key, fix).
+    """
+    document, problems = load_document(content, source)
+    if not problems:
+        problems = kind.check(document, source, settings)
+    if problems:
+        raise InvalidDraft(
+            f"the {kind.name} draft has {len(problems)} problem(s): "
+            + "; ".join(f"{p.key}: {p.message}" for p in problems),
+            errors={"content": [p.to_dict() for p in problems]},
+        )
+    return document
+
+
+def _attempt(problems: list[Problem], source: str, check: Callable[[], Any]) -> None:
+    try:
+        check()
+    except RiskloopError as exc:
+        problems.append(
+            Problem(getattr(exc, "file", source), getattr(exc, "key", "(document)"), _message(exc))
+        )
+
+
+def _message(exc: RiskloopError) -> str:
+    detail = exc.detail
+    prefix = f"{getattr(exc, 'file', '')}: {getattr(exc, 'key', '')}: "
+    return detail[len(prefix) :] if detail.startswith(prefix) else detail
+
+
+def _rekey(problem: Problem, old: str, new: str) -> Problem:
+    if problem.key.startswith(old):
+        return Problem(problem.file, new + problem.key[len(old) :], problem.message)
+    return problem
+
+
+def check_rule_set(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
+    builder = rating._Builder(source)
+    problems: list[Problem] = []
+    if not isinstance(document, Mapping):
+        return [Problem(source, "(document)", "must be a mapping with the rule-set keys")]
+    rules = document.get("rating_rules")
+    if isinstance(rules, list):
+        for index, rule in enumerate(rules):
+            found: list[Problem] = []
+            _attempt(found, source, partial(builder.rating_rules, [rule]))
+            problems += [_rekey(p, "rating_rules[0]", f"rating_rules[{index}]") for p in found]
+    for key, message in reason_conflicts(rules):
+        problems.append(Problem(source, key, message))
+    scorecard = document.get("scorecard")
+    if isinstance(scorecard, Mapping):
+        _attempt(problems, source, lambda: builder.indicators(scorecard.get("indicators")))
+        _attempt(problems, source, lambda: builder.bands(scorecard.get("bands")))
+    if "credit_limit" in document:
+        _attempt(problems, source, lambda: builder.credit_limit(document["credit_limit"]))
+    if not problems:
+        # the whole document: top-level keys, duplicate ids, the probes on sample facts
+        _attempt(problems, source, lambda: rating._Builder(source).build(_dump(document)))
+    return problems
+
+
+def check_monitoring(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
+    builder = monitoring._RulesBuilder(source)
+    problems: list[Problem] = []
+    if not isinstance(document, Mapping):
+        return [Problem(source, "(document)", "must be a mapping with name, version and rules")]
+    items = document.get("rules")
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            _attempt(problems, source, partial(builder.rule, item, f"rules[{index}]"))
+    if not problems:
+        _attempt(problems, source, lambda: monitoring.parse_monitoring_rules(_dump(document)))
+    return problems
+
+
+def _dump(document: Any) -> bytes:
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False).encode("utf-8")
+
+
+def _check_version(document: Mapping[str, Any], source: str) -> list[Problem]:
+    version = document.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        return [Problem(source, "version", f"must be a whole number from 1, got {version!r}")]
+    return []
+
+
+def _check_keys(
+    document: Any, source: str, allowed: tuple[str, ...], required: tuple[str, ...]
+) -> list[Problem]:
+    if not isinstance(document, Mapping):
+        return [Problem(source, "(document)", f"must be a mapping with {', '.join(allowed)}")]
+    problems = [
+        Problem(source, str(key), f"unknown key; allowed: version, {', '.join(allowed)}")
+        for key in document
+        if key != "version" and key not in allowed
+    ]
+    problems += [
+        Problem(source, key, "missing required key") for key in required if key not in document
+    ]
+    return problems + _check_version(document, source)
+
+
+def _subset(value: Any, key: str, allowed: tuple[str, ...], source: str) -> list[Problem]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return [Problem(source, key, f"must be a list of names from {', '.join(allowed)}")]
+    return [
+        Problem(source, f"{key}[{i}]", f"unknown {v!r}; use one of {', '.join(allowed)}")
+        for i, v in enumerate(value)
+        if v not in allowed
+    ]
+
+
+def _check_durations(value: Any, key: str, source: str) -> list[Problem]:
+    problems: list[Problem] = []
+    if not isinstance(value, Mapping):
+        return [Problem(source, key, "must map each level to {respond, rectify}")]
+    for level, spec in value.items():
+        where = f"{key}.{level}"
+        if level not in LEVELS:
+            problems.append(Problem(source, where, f"unknown level; use {', '.join(LEVELS)}"))
+            continue
+        if not isinstance(spec, Mapping):
+            problems.append(Problem(source, where, "must be a mapping like {respond: 4h}"))
+            continue
+        for name, duration in spec.items():
+            if name == "business_hours":
+                if not isinstance(duration, bool):
+                    problems.append(Problem(source, f"{where}.{name}", "must be true or false"))
+                continue
+            if name not in ("respond", "rectify", "repeat"):
+                problems.append(
+                    Problem(source, f"{where}.{name}", "unknown key; use respond, rectify, repeat")
+                )
+                continue
+            try:
+                parse_duration(duration)
+            except ValueError as exc:
+                problems.append(Problem(source, f"{where}.{name}", f"{exc}; write e.g. 4h or 2d"))
+    return problems
+
+
+def _check_roles(value: Any, key: str, source: str) -> list[Problem]:
+    return _subset(value, key, tuple(sorted(POLICY.roles)), source)
+
+
+def _check_routing(value: Any, source: str) -> list[Problem]:
+    if not isinstance(value, Mapping):
+        return [Problem(source, "routing", "must be a mapping with client_owner, roles, rules")]
+    problems: list[Problem] = []
+    if "client_owner" in value and not isinstance(value["client_owner"], bool):
+        problems.append(Problem(source, "routing.client_owner", "must be true or false"))
+    if "roles" in value:
+        problems += _check_roles(value["roles"], "routing.roles", source)
+    for index, rule in enumerate(value.get("rules") or []):
+        where = f"routing.rules[{index}]"
+        if not isinstance(rule, Mapping) or not isinstance(rule.get("when"), Mapping):
+            problems.append(Problem(source, where, "must be a mapping with when and roles/users"))
+            continue
+        for name, allowed in (("level", LEVELS), ("category", CATEGORIES)):
+            wanted = rule["when"].get(name)
+            if wanted is None:
+                continue
+            listed = wanted if isinstance(wanted, list) else [wanted]
+            problems += _subset(listed, f"{where}.when.{name}", allowed, source)
+        if "roles" in rule:
+            problems += _check_roles(rule["roles"], f"{where}.roles", source)
+    return problems
+
+
+def check_alert_routing(document: Any, source: str, settings: Mapping[str, Any]) -> list[Problem]:
+    problems = _check_keys(document, source, ALERT_KEYS, ("sla", "routing"))
+    if not isinstance(document, Mapping):
+        return problems
+    if "levels" in document:
+        problems += _subset(document["levels"], "levels", LEVELS, source)
+    if "categories" in document:
+        problems += _subset(document["categories"], "categories", CATEGORIES, source)
+    if "sla" in document:
+        problems += _check_durations(document["sla"], "sla", source)
+    hours = document.get("business_hours")
+    if hours is not None:
+        if not isinstance(hours, Mapping):
+            problems.append(Problem(source, "business_hours", 'write {start: "09:00", end: ...}'))
+        else:
+            for name in ("start", "end"):
+                if not isinstance(hours.get(name), str) or not _CLOCK.match(hours[name]):
+                    problems.append(
+                        Problem(source, f"business_hours.{name}", 'must be a time like "09:00"')
+                    )
+    if "routing" in document:
+        problems += _check_routing(document["routing"], source)
+        if isinstance(document["routing"], Mapping):
+            for key, channel, _when in all_channels(dict(document["routing"])):
+                _attempt(problems, source, partial(check_channel, source, key, channel, settings))
+    return problems
+
+
+def check_dd_checklist(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
+    problems = _check_keys(document, source, DD_KEYS, ("checklist",))
+    if not isinstance(document, Mapping):
+        return problems
+    checklist = document.get("checklist")
+    if "checklist" in document:
+        if not isinstance(checklist, Mapping) or not checklist:
+            problems.append(Problem(source, "checklist", "must map each item key to its labels"))
+        else:
+            for item, label in checklist.items():
+                where = f"checklist.{item}"
+                if not isinstance(item, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", item):
+                    problems.append(Problem(source, where, "item keys are snake_case words"))
+                if not isinstance(label, Mapping) or not all(
+                    isinstance(label.get(lang), str) and label[lang].strip()
+                    for lang in ("zh-CN", "en")
+                ):
+                    problems.append(
+                        Problem(source, where, "needs labels {zh-CN: …, en: …}, both non-empty")
+                    )
+    grades = document.get("risk_grades")
+    if grades is not None and (
+        not isinstance(grades, list)
+        or not grades
+        or not all(isinstance(g, str) and g.strip() for g in grades)
+    ):
+        problems.append(Problem(source, "risk_grades", "must be a non-empty list of grade names"))
+    return problems
+
+
+def _file_seed(setting: str, shipped: str) -> Callable[[Catalog, Mapping[str, Any]], Seed]:
+    def seed(_catalog: Catalog, settings: Mapping[str, Any]) -> Seed:
+        path = str(settings.get(setting) or os.environ.get(setting, ""))
+        if path:
+            with open(path, encoding="utf-8") as handle:
+                text, source = handle.read(), path
+        else:
+            resource = files("definitions") / "rules" / shipped
+            text, source = resource.read_text(encoding="utf-8"), str(resource)
+        document, _ = load_document(text, source)
+        version = document.get("version") if isinstance(document, Mapping) else None
+        return Seed(source, version if isinstance(version, int) else 0, text)
+
+    return seed
+
+
+def _settings_seed(
+    definition: str, keys: tuple[str, ...]
+) -> Callable[[Catalog, Mapping[str, Any]], Seed | None]:
+    def seed(catalog: Catalog, _settings: Mapping[str, Any]) -> Seed | None:
+        if definition not in catalog:
+            return None
+        loaded = catalog.get(definition)
+        document = {"version": loaded.version} | {
+            k: loaded.settings[k] for k in keys if k in loaded.settings
+        }
+        text = (
+            f"# The settings of {definition} (from {os.path.basename(loaded.file)}), "
+            "governed as configuration.\n"
+            + yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+        )
+        return Seed(loaded.file, loaded.version, text)
+
+    return seed
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind("rule_set", check_rule_set, _file_seed("RISKLOOP_RULE_SET", "default.yaml")),
+        Kind(
+            "monitoring_rules",
+            check_monitoring,
+            _file_seed(monitoring.SETTING, "monitoring.yaml"),
+        ),
+        Kind("alert_routing", check_alert_routing, _settings_seed(ALERT_DEFINITION, ALERT_KEYS)),
+        Kind("dd_checklist", check_dd_checklist, _settings_seed(DD_DEFINITION, DD_KEYS)),
+    )
+}
