@@ -28,3 +28,6 @@ FEATURES.append(_alerts)
 from .blueprints.events import register as _events  # noqa: E402
 
 FEATURES.append(_events)
+from .blueprints.erasure import register as _erasure  # noqa: E402
+
+FEATURES.append(_erasure)

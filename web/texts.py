@@ -114,6 +114,11 @@ _WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
         "Timer %(id)s due %(when)s", id=p.get("timer"), when=when(str(p.get("due")))
     ),
     "comment.periodic_review_due": lambda p: _("Periodic review due %(date)s", date=p.get("date")),
+    "comment.retention_due": lambda p: _(
+        "Retention period (%(years)s years after offboarding on %(date)s) has passed",
+        years=p.get("years"),
+        date=p.get("date"),
+    ),
     "comment.batch_import": lambda p: _("Batch import of %(file)s", file=p.get("file")),
     "alert.raised": lambda p: _(
         "[%(level)s] %(title)s", level=level_label(str(p.get("level"))), title=p.get("title")

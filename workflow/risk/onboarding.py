@@ -20,6 +20,7 @@ from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.masking import can_see_sensitive
 from workflow.risk.clients.model import Client, get_client
 from workflow.risk.clients.queries import visible_client
+from workflow.risk.clients.sealing import erased_refusal
 from workflow.risk.clients.service import SUSPENDED, apply_changes
 from workflow.risk.due_diligence.periodic_review import schedule_periodic_review
 from workflow.risk.events.rerating import event_facts, record_screening_rating, rule_set_label
@@ -68,6 +69,8 @@ def admissible_client(
             "starting an admission needs the sales role", rule="role", code="admission.role"
         )
     client = visible_client(session, client_id, actor, lock=lock)
+    if client.erased_at is not None:
+        raise erased_refusal(client.id)
     if not actor.has_any(STARTER_ROLES - {"sales"}) and client.owner != actor.username:
         # one who sees every client (an auditor who also sells) still submits only their own
         raise Forbidden(
