@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from api.extensions import db, runtime_of
 from tests.support.app import Api, drain
 from tests.support.due_diligence import checklist, open_case
-from tests.support.evidence import PDF, upload
+from tests.support.evidence import upload
 from workflow.audit.verification import verify_all
 from workflow.platform import clock
 from workflow.platform.crypto import FieldCipher, attach_cipher, generate_key
@@ -261,4 +261,3 @@ def test_the_retention_job_proposes_erasures_of_long_offboarded_clients(
     assert api.get("risk1", f"/api/v1/clients/{long_gone}").get_json()["erased_at"]
     for kept in (recent, still_active):
         assert api.get("risk1", f"/api/v1/clients/{kept}").get_json()["erased_at"] is None
-
