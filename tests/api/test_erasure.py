@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select, text
 
+from api.cli_clients import clients_retention
 from api.extensions import db, runtime_of
 from tests.support.app import Api, drain
 from tests.support.due_diligence import checklist, open_case
@@ -257,6 +258,9 @@ def test_the_retention_job_proposes_erasures_of_long_offboarded_clients(
         db.session.commit()
     inbox = api.get("manager1", "/api/v1/tasks").get_json()["items"]
     assert case in [item["id"] for item in inbox]
+    # the command line runs the same scan: nothing new to propose
+    result = app.test_cli_runner().invoke(clients_retention)
+    assert result.exit_code == 0 and "0 erasure request(s) proposed" in result.output, result.output
     assert api.act("manager1", case, "approve").status_code == 200
     assert api.get("risk1", f"/api/v1/clients/{long_gone}").get_json()["erased_at"]
     for kept in (recent, still_active):
