@@ -23,6 +23,7 @@ from workflow.audit.verification import verify_all
 from workflow.platform import clock
 from workflow.platform.crypto import FieldCipher, attach_cipher, generate_key
 from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.records.trail import instance_stream
 from workflow.risk.clients.creditcode import make_credit_code
 from workflow.risk.clients.encryption import rotate_all
 from workflow.risk.clients.model import Client, client_stream
@@ -128,6 +129,9 @@ def test_an_erasure_waits_for_open_cases_needs_a_manager_and_shreds_the_personal
     # the change request's values, sealed with the destroyed key, read as nothing
     values = api.get("risk1", f"/api/v1/clients/{client_id}/change-requests/{change}/values")
     assert values.get_json()["changes"]["bank_account"] == {"before": None, "after": None}
+    # cases name the client by reference: the placeholder now
+    review_view = api.get("risk1", f"/api/v1/workflows/{review}").get_json()
+    assert review_view["data"]["client_name"] == placeholder_name(client_id)
     # the evidence is gone from the store and refused with a reason
     r = api.get("risk1", f"/api/v1/workflows/{review}/evidence/{sha}")
     assert r.status_code == 404 and "erased" in r.get_json()["detail"], r.get_json()
@@ -154,12 +158,19 @@ def test_an_erasure_waits_for_open_cases_needs_a_manager_and_shreds_the_personal
             for p in db.session.execute(
                 select(AuditRecord.payload).where(
                     AuditRecord.stream.in_(
-                        [client_stream(client_id), f"instance:{change}", f"instance:{case['id']}"]
+                        [
+                            client_stream(client_id),
+                            *(instance_stream(i) for i in (change, review, case["id"])),
+                        ]
                     )
                 )
             ).scalars()
         )
-        instance_data = str(db.session.get(WorkflowInstance, change).data)  # type: ignore[union-attr]
+        assert len(trail) > 1000  # the streams were found: creation, cases, evidence, erasure
+        instance_data = " ".join(
+            str(db.session.get(WorkflowInstance, i).data)  # type: ignore[union-attr]
+            for i in (change, review, case["id"])
+        )
         for secret in (REPRESENTATIVE, CONTACT, EMAIL, "示例贸易有限公司 1", "6228480099887766"):
             assert secret not in trail and secret not in instance_data, secret
         assert "sealed" in trail  # the copies are there, as unreadable tokens

@@ -198,6 +198,7 @@ def erase_client(ctx: FireContext) -> None:
         setattr(client, f"sealed_{field}", None)
     client.data_key = None
     client.name = placeholder_name(client.id)
+    _scrub_case_names(ctx.session, client.id)
     client.erased_at = now
     client.version += 1
     client.updated_at = now
@@ -225,6 +226,17 @@ def erase_client(ctx: FireContext) -> None:
     ctx.instance.data = {**ctx.instance.data, "erased_at": fact["erased_at"]}
     ctx.audit.update({"client_id": client.id, "erased_at": fact["erased_at"]})
     log.info("client %s erased by case %s", client.id, ctx.instance.id)
+
+
+def _scrub_case_names(session: Session, client_id: int) -> None:
+    # Cases opened before names were kept by reference hold a copy in their data.
+    for case in session.execute(
+        select(WorkflowInstance).where(
+            WorkflowInstance.subject_type == "client", WorkflowInstance.subject_id == client_id
+        )
+    ).scalars():
+        if (case.data or {}).get("client_name"):
+            case.data = {**case.data, "client_name": placeholder_name(client_id)}
 
 
 @registry.task(SHRED_TASK)
