@@ -11,6 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
@@ -20,7 +21,7 @@ from tests.support.app import Api, drain
 from tests.support.due_diligence import checklist, open_case
 from tests.support.evidence import upload
 from workflow.audit.verification import verify_all
-from workflow.platform import clock
+from workflow.platform import backup, clock
 from workflow.platform.crypto import FieldCipher, attach_cipher, generate_key
 from workflow.records.models import AuditRecord, WorkflowInstance
 from workflow.records.trail import instance_stream
@@ -276,3 +277,24 @@ def test_the_retention_job_proposes_erasures_of_long_offboarded_clients(
     assert api.get("risk1", f"/api/v1/clients/{long_gone}").get_json()["erased_at"]
     for kept in (recent, still_active):
         assert api.get("risk1", f"/api/v1/clients/{kept}").get_json()["erased_at"] is None
+
+
+def test_a_backup_made_after_an_erasure_holds_no_trace_of_the_data_key(
+    app: Flask, api: Api, tmp_path: Path
+) -> None:
+    """SQLite: the page that held the wrapped key is overwritten (secure_delete), so an online
+    backup (a page-by-page copy) has neither the wrapped key nor the plaintext."""
+    if not app.config["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("PostgreSQL backups are pg_dump snapshots: dead rows are never dumped")
+    client_id = create(api, 8)
+    with app.app_context():
+        wrapped = str(raw_row(client_id)["data_key"])
+        sealed = str(raw_row(client_id)["bank_account"])
+    case = request(api, client_id).get_json()["id"]
+    assert api.act("manager1", case, "approve").status_code == 200
+    with app.app_context():
+        copy = backup.backup(app.config["DATABASE_URL"], tmp_path / "backups")
+    content = copy.read_bytes()
+    assert wrapped.encode() not in content and sealed.encode() not in content
+    assert REPRESENTATIVE.encode() not in content and ACCOUNT.encode() not in content
+    assert placeholder_name(client_id).encode() in content  # the copy is of the erased row
