@@ -337,6 +337,20 @@ def refusal_text(code: str, p: dict[str, Any], definition: Any = None) -> str | 
             case=p.get("case_id"),
             fields=_listed([field_label(f) for f in p.get("fields") or []]),
         ),
+        "erasure.open_case": lambda: _(
+            "Case #%(case)s on this client is still open; its personal data can be erased once "
+            "every case on it has ended.",
+            case=p.get("case_id"),
+        ),
+        "erasure.open_request": lambda: _(
+            "Erasure request #%(case)s for this client is still open; wait for its decision.",
+            case=p.get("case_id"),
+        ),
+        "client.erased": lambda: _(
+            "Client #%(client)s was erased (PIPL): its personal data can no longer be written "
+            "or read.",
+            client=p.get("client_id"),
+        ),
         "evidence.role": lambda: _(
             "Evidence files of this case are uploaded by: %(roles)s.",
             roles=_listed([role_label(r) for r in p.get("roles") or []]),

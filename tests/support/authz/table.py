@@ -122,7 +122,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
         200,
         404,
     ),
-    # PIPL erasure requests: legal and managers only (SPEC 2, 5.1), whose client it is does
+    # PIPL erasure requests: legal and managers only (the role table), whose client it is does
     # not matter; the role is checked before the client is looked up (403 for sales either way)
     ("POST /api/v1/clients/<int:client_id>/erasure", "own"): (401, 403, 403, 201, 201, 403, 403),
     ("POST /api/v1/clients/<int:client_id>/erasure", "other"): (401, 403, 403, 201, 201, 403, 403),
