@@ -20,10 +20,11 @@ from api.extensions import db, runtime_of
 from tests.support.app import Api, drain
 from tests.support.due_diligence import checklist, open_case
 from tests.support.evidence import upload
+from workflow import texts
 from workflow.audit.verification import verify_all
 from workflow.platform import backup, clock
 from workflow.platform.crypto import FieldCipher, attach_cipher, generate_key
-from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.records.models import AuditRecord, Notification, WorkflowInstance
 from workflow.records.trail import instance_stream
 from workflow.risk.clients.creditcode import make_credit_code
 from workflow.risk.clients.encryption import rotate_all
@@ -117,6 +118,12 @@ def test_an_erasure_waits_for_open_cases_needs_a_manager_and_shreds_the_personal
     assert api.act("legal1", case["id"], "approve").status_code == 403
     inbox = api.get("manager1", "/api/v1/tasks").get_json()["items"]
     assert case["id"] in [item["id"] for item in inbox]
+    with app.app_context():  # what the notify task left in a reviewer's inbox about the client
+        worded = texts.notification("review.due", client="示例贸易有限公司 1", case=review)
+        db.session.add(
+            Notification(username="risk2", event="due_diligence_due", instance_id=review, **worded)
+        )
+        db.session.commit()
     r = api.act("manager1", case["id"], "approve", comment="checked the request")
     assert r.status_code == 200 and r.get_json()["to_state"] == "erased", r.get_json()
     assert drain(app) >= 1  # the evidence files go after commit
@@ -175,6 +182,11 @@ def test_an_erasure_waits_for_open_cases_needs_a_manager_and_shreds_the_personal
         for secret in (REPRESENTATIVE, CONTACT, EMAIL, "示例贸易有限公司 1", "6228480099887766"):
             assert secret not in trail and secret not in instance_data, secret
         assert "sealed" in trail  # the copies are there, as unreadable tokens
+        note = db.session.execute(
+            select(Notification).where(Notification.instance_id == review)
+        ).scalar_one()
+        assert "示例贸易有限公司 1" not in f"{note.title} {note.body} {note.params}"
+        assert note.params["client"] == placeholder_name(client_id)
         erased = db.session.execute(
             select(AuditRecord).where(
                 AuditRecord.stream == client_stream(client_id), AuditRecord.kind == "client.erased"

@@ -40,7 +40,7 @@ from workflow.platform import clock, envelope
 from workflow.records import outbox
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
-from workflow.records.models import WorkflowInstance
+from workflow.records.models import Notification, WorkflowInstance
 from workflow.risk.clients.model import Client, client_stream, get_client
 from workflow.risk.clients.queries import visible_client
 from workflow.risk.clients.sealing import PERSONAL_FIELDS, erased_refusal
@@ -199,6 +199,7 @@ def erase_client(ctx: FireContext) -> None:
     client.data_key = None
     client.name = placeholder_name(client.id)
     _scrub_case_names(ctx.session, client.id)
+    _scrub_notifications(ctx.session, client.id)
     client.erased_at = now
     client.version += 1
     client.updated_at = now
@@ -237,6 +238,24 @@ def _scrub_case_names(session: Session, client_id: int) -> None:
     ).scalars():
         if (case.data or {}).get("client_name"):
             case.data = {**case.data, "client_name": placeholder_name(client_id)}
+
+
+def _scrub_notifications(session: Session, client_id: int) -> None:
+    # In-app notifications about the client's cases name it in their params and wording.
+    cases = select(WorkflowInstance.id).where(
+        WorkflowInstance.subject_type == "client", WorkflowInstance.subject_id == client_id
+    )
+    for note in session.execute(
+        select(Notification).where(Notification.instance_id.in_(cases))
+    ).scalars():
+        params = note.params or {}
+        if "client" not in params:
+            continue
+        note.params = {**params, "client": placeholder_name(client_id)}
+        if note.code:
+            worded = texts.notification(note.code, **note.params)
+            note.title = worded["title"]
+            note.body = worded.get("body", "")
 
 
 @registry.task(SHRED_TASK)
