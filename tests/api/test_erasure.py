@@ -154,6 +154,9 @@ def test_an_erasure_waits_for_open_cases_needs_a_manager_and_shreds_the_personal
     )
     assert r.status_code == 409 and "was erased" in r.get_json()["detail"], r.get_json()
     assert request(api, client_id, "manager1").status_code == 409
+    alert = {"client_id": client_id, "level": "red", "category": "litigation", "title": "sued"}
+    r = api.post("risk1", "/api/v1/alerts", json=alert)
+    assert r.status_code == 409 and "was erased" in r.get_json()["detail"], r.get_json()
 
     with app.app_context():
         row = raw_row(client_id)

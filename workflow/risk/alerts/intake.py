@@ -32,6 +32,7 @@ from workflow.risk.alerts.model import Alert, AlertOwner
 from workflow.risk.alerts.routing import route
 from workflow.risk.alerts.sla import arm_stage
 from workflow.risk.clients.model import Client
+from workflow.risk.clients.sealing import erased_refusal
 from workflow.risk.policy import POLICY
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def raise_alert(
     Raises:
         Forbidden: the actor may not raise alerts.
         ValidationFailed: unknown client, level or category.
+        Conflict: the client was erased (PIPL).
     """
     authorize_raise(actor)
     source = fields.get("source") or "manual"
@@ -115,6 +117,8 @@ def raise_alert(
                 ]
             },
         )
+    if client.erased_at is not None:
+        raise erased_refusal(client.id)
     now = clock.now()
     alert = Alert(
         client_id=client.id,
