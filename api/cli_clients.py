@@ -1,4 +1,5 @@
-"""Command-line tools of the client archive: watch lists, batch import, key rotation."""
+"""Command-line tools of the client archive: watch lists, batch import, key rotation, the
+retention scan."""
 
 from __future__ import annotations
 
@@ -161,6 +162,25 @@ def clients_import(
         click.echo(f"row {diff['row']}: {diff['field']} {diff['message']}", err=True)
     if report.errors:
         raise SystemExit(1)
+
+
+@clients_group.command("retention")
+@with_appcontext
+def clients_retention() -> None:
+    """Propose now what the daily retention job would: an erasure request for every client
+    offboarded more than RISKLOOP_RETENTION_YEARS ago (a manager still approves each)."""
+    from workflow.risk.erasure import propose_erasures
+
+    try:
+        proposed = propose_erasures(db.session, clock.now())
+        ids = [(case.id, case.subject_id) for case in proposed]
+        db.session.commit()
+    except RiskloopError as exc:
+        db.session.rollback()
+        raise _fail(exc) from exc
+    for case_id, client_id in ids:
+        click.echo(f"erasure request #{case_id} for client {client_id}")
+    click.echo(f"{len(ids)} erasure request(s) proposed")
 
 
 @click.command("rotate")

@@ -45,6 +45,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RISKLOOP_TIMEZONE": env.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"),
         # The nightly alert digest's time of day (HH:MM in RISKLOOP_TIMEZONE).
         "RISKLOOP_DIGEST_AT": env.get("RISKLOOP_DIGEST_AT", "21:00"),
+        "RISKLOOP_RETENTION_YEARS": env.get("RISKLOOP_RETENTION_YEARS", "5"),
         # The language of mail to a user who never chose one in the console (zh-CN or en).
         "RISKLOOP_LANGUAGE": env.get("RISKLOOP_LANGUAGE", "zh-CN"),
         "RISKLOOP_DEFINITIONS": env.get("RISKLOOP_DEFINITIONS", default_definitions_dir()),

@@ -31,3 +31,6 @@ FEATURES.append(_events)
 from .blueprints.config import register as _config  # noqa: E402
 
 FEATURES.append(_config)
+from .blueprints.erasure import register as _erasure  # noqa: E402
+
+FEATURES.append(_erasure)

@@ -74,6 +74,10 @@ class ClientSchema(Schema):
     created_by = fields.String(allow_none=True)
     created_at = fields.String(allow_none=True)
     updated_at = fields.String(allow_none=True)
+    erased_at = fields.String(
+        allow_none=True,
+        metadata={"description": "When the personal data was erased (PIPL); null if never"},
+    )
 
 
 class ClientPage(Schema):

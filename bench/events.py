@@ -58,7 +58,14 @@ def events(count: int, client_ids: list[int], seed: int = 7) -> list[dict[str, A
 
 
 def _seed_clients(settings: Settings, dbname: str) -> list[int]:
+    from workflow.platform.crypto import FieldCipher, parse_keys
+
+    from .app_env import environ
+
     now = time.strftime("%Y-%m-%d %H:%M:%S")
+    # financial figures are stored encrypted with the app's keys
+    cipher = FieldCipher(parse_keys(environ(settings, dbname)["RISKLOOP_ENCRYPTION_KEYS"]))
+    capital, limit = cipher.encrypt("200000000.00"), cipher.encrypt("50000000.00")
     with psycopg.connect(settings.dsn(dbname)) as conn:
         ids = []
         for n in range(CLIENTS):
@@ -67,10 +74,18 @@ def _seed_clients(settings: Settings, dbname: str) -> list[int]:
                 " established_on, ownership_type, state_ownership_pct, rating, risk_score,"
                 " risk_level, credit_limit, status, owner, blacklisted, tags, contracts, facts,"
                 " screening, version, created_by, created_at, updated_at) VALUES (%s, %s,"
-                " '制造业', '上海', 200000000, '2001-01-01', 'private', 0, 'A', 100, 'low',"
-                " 50000000, 'active', 'sales1', false, '[]', '[]', '{}', %s, 1, 'bench', %s, %s)"
+                " '制造业', '上海', %s, '2001-01-01', 'private', 0, 'A', 100, 'low',"
+                " %s, 'active', 'sales1', false, '[]', '[]', '{}', %s, 1, 'bench', %s, %s)"
                 " RETURNING id",
-                (f"基准客户 {n}", f"BENCH{n:013d}", Jsonb({"checks": []}), now, now),
+                (
+                    f"基准客户 {n}",
+                    f"BENCH{n:013d}",
+                    capital,
+                    limit,
+                    Jsonb({"checks": []}),
+                    now,
+                    now,
+                ),
             ).fetchone()
             ids.append(row[0])
     return ids

@@ -68,6 +68,8 @@ def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
         [_("Tags"), "、".join(data["tags"]["manual"]) or "—"],
         [_("System risk tags"), "、".join(t["tag"] for t in data["tags"]["system"]) or "—"],
     ]
+    if c.get("erased_at"):
+        overview.append([_("Personal data erased (PIPL)"), when(c["erased_at"], "short")])
     background = [
         [
             field_label(name),

@@ -114,6 +114,11 @@ _WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
         "Timer %(id)s due %(when)s", id=p.get("timer"), when=when(str(p.get("due")))
     ),
     "comment.periodic_review_due": lambda p: _("Periodic review due %(date)s", date=p.get("date")),
+    "comment.retention_due": lambda p: _(
+        "Retention period (%(years)s years after offboarding on %(date)s) has passed",
+        years=p.get("years"),
+        date=p.get("date"),
+    ),
     "comment.batch_import": lambda p: _("Batch import of %(file)s", file=p.get("file")),
     "alert.raised": lambda p: _(
         "[%(level)s] %(title)s", level=level_label(str(p.get("level"))), title=p.get("title")
@@ -331,6 +336,20 @@ def refusal_text(code: str, p: dict[str, Any], definition: Any = None) -> str | 
             "ask its requester to cancel it.",
             case=p.get("case_id"),
             fields=_listed([field_label(f) for f in p.get("fields") or []]),
+        ),
+        "erasure.open_case": lambda: _(
+            "Case #%(case)s on this client is still open; its personal data can be erased once "
+            "every case on it has ended.",
+            case=p.get("case_id"),
+        ),
+        "erasure.open_request": lambda: _(
+            "Erasure request #%(case)s for this client is still open; wait for its decision.",
+            case=p.get("case_id"),
+        ),
+        "client.erased": lambda: _(
+            "Client #%(client)s was erased (PIPL): its personal data can no longer be written "
+            "or read.",
+            client=p.get("client_id"),
         ),
         "evidence.role": lambda: _(
             "Evidence files of this case are uploaded by: %(roles)s.",

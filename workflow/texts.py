@@ -49,6 +49,8 @@ ENGLISH: dict[str, str | Callable[[dict[str, Any]], str]] = {
     "comment.timer_due": "timer {timer} due {due}",
     "comment.periodic_review_due": "periodic review due {date}",
     "comment.batch_import": "batch import of {file}",
+    "comment.retention_due": "retention period ({years} years after offboarding on {date}) "
+    "has passed",
     # notifications
     "alert.raised": "[{level}] {title}",
     "alert.raised.body": "{client}: {category}. {details}",

@@ -37,7 +37,7 @@ from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 from workflow.records.trail import instance_stream
 from workflow.risk.clients.model import Client
-from workflow.risk.sensitive_edit import request_sensitive_edit
+from workflow.risk.sensitive_edit import planned_diff, request_sensitive_edit
 
 PEOPLE = [
     SALES,
@@ -133,7 +133,7 @@ def run_machine(rt, max_examples: int) -> set[str]:  # noqa: ANN001
             reached.add(result.to_state)
             if result.to_state == "applied":
                 inst = self.s.get(WorkflowInstance, case)
-                for field, change in inst.data["changes"].items():
+                for field, change in planned_diff(self.s, inst.data).items():
                     self.expected[inst.subject_id][field] = change["after"]
 
         @precondition(lambda self: bool(self.cases))

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from workflow.errors import Conflict, ValidationFailed
 from workflow.platform.transaction import transact
-from workflow.risk import onboarding
+from workflow.risk import erasure, onboarding
 from workflow.risk.clients import queries as client_queries
 from workflow.risk.clients import service as client_service
 from workflow.risk.clients.masking import can_see_sensitive
@@ -192,4 +192,23 @@ def submit_admission(client_id: int) -> Response:
         ),
     )
     flash(_("Submitted for admission (case #%(id)s).", id=case.id), "ok")
+    return redirect(url_for("console.case", instance_id=case.id))
+
+
+@blp.post("/clients/<int:client_id>/erasure")
+def request_erasure(client_id: int) -> Response:
+    """Legal or a manager asks for the erasure of the client's personal data (PIPL)."""
+    actor = current_actor()
+    erasure.erasable_client(db.session, client_id, actor)
+    case = transact(
+        db.session,
+        lambda: erasure.request_erasure(
+            db.session,
+            client_id,
+            request.form.get("reason") or "",
+            actor,
+            request_id=g.get("request_id"),
+        ),
+    )
+    flash(_("Erasure requested (case #%(id)s); a manager decides it.", id=case.id), "ok")
     return redirect(url_for("console.case", instance_id=case.id))

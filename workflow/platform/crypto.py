@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import weakref
+from decimal import Decimal
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -222,3 +223,37 @@ class EncryptedJSON(TypeDecorator[Any]):
         if value is None:
             return None
         return json.loads(cipher_of(dialect).decrypt(value))
+
+
+_CENTS = Decimal("0.01")
+
+
+class EncryptedDecimal(TypeDecorator[Decimal]):
+    """An amount (e.g. registered capital, a credit limit) stored encrypted; None stays NULL.
+
+    Not comparable or sortable in SQL: filter and sort such amounts in Python.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: Decimal | float | int | None, dialect: Dialect
+    ) -> str | None:
+        if value is None:
+            return None
+        # Two decimal places, as the NUMERIC(20, 2) columns these replace stored them.
+        return cipher_of(dialect).encrypt(str(Decimal(str(value)).quantize(_CENTS)))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(cipher_of(dialect).decrypt(value))
+
+
+# Column types whose stored tokens are made with the master keys (rotated by key rotation).
+MASTER_KEY_TYPES: tuple[type[TypeDecorator[Any]], ...] = (
+    EncryptedString,
+    EncryptedJSON,
+    EncryptedDecimal,
+)

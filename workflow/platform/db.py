@@ -51,6 +51,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Overwrite what an UPDATE or DELETE frees: a destroyed data key (PIPL erasure) must
+    # not linger in a page's free space, which an online backup copies byte for byte.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

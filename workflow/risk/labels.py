@@ -101,6 +101,7 @@ EVENTS: Labels = {
     "client.admitted": {"en": "admitted", "zh-CN": "准入生效"},
     "client.suspended": {"en": "suspended", "zh-CN": "暂停合作"},
     "client.reinstated": {"en": "reinstated", "zh-CN": "恢复合作"},
+    "client.erased": {"en": "personal data erased", "zh-CN": "个人信息已删除"},
     "started": {"en": "started", "zh-CN": "发起"},
     "transition": {"en": "transition", "zh-CN": "流转"},
     "incident": {"en": "incident", "zh-CN": "异常事件"},
@@ -155,6 +156,8 @@ FIELDS: Labels = {
     "owner": {"en": "Owner", "zh-CN": "客户经理"},
     "status": {"en": "Status", "zh-CN": "状态"},
     "contracts": {"en": "Contracts", "zh-CN": "合同"},
+    "erased_at": {"en": "Personal data erased", "zh-CN": "个人信息删除时间"},
+    "offboarded_at": {"en": "Offboarded", "zh-CN": "退出时间"},
 }
 
 # Stages of an alert whose deadline passed (alert_remediation).

@@ -19,7 +19,8 @@ from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.masking import can_see_sensitive
 from workflow.risk.clients.model import Client, get_client
-from workflow.risk.clients.queries import visible_client
+from workflow.risk.clients.queries import visible_client, with_client_name
+from workflow.risk.clients.sealing import erased_refusal
 from workflow.risk.clients.service import SUSPENDED, apply_changes
 from workflow.risk.due_diligence.periodic_review import schedule_periodic_review
 from workflow.risk.events.rerating import event_facts, record_screening_rating, rule_set_label
@@ -69,6 +70,8 @@ def admissible_client(
             "starting an admission needs the sales role", rule="role", code="admission.role"
         )
     client = visible_client(session, client_id, actor, lock=lock)
+    if client.erased_at is not None:
+        raise erased_refusal(client.id)
     if not actor.has_any(STARTER_ROLES - {"sales"}) and client.owner != actor.username:
         # one who sees every client (an auditor who also sells) still submits only their own
         raise Forbidden(
@@ -121,8 +124,8 @@ def start_admission(
         subject_type="client",
         subject_id=client.id,
         data={
+            # the name by reference (with_client_name): the trail keeps no copy of it
             "client_id": client.id,
-            "client_name": client.name,
             "credit_code": client.credit_code,
         },
         comment=comment,
@@ -365,7 +368,7 @@ def screen_client(ctx: TaskContext) -> None:
 @registry.data_view(DEFINITION)
 def onboarding_view(session: Session, instance: WorkflowInstance, actor: Actor) -> dict[str, Any]:
     """Sales see the outcome of screening but not the risk report behind it."""
-    data = dict(instance.data or {})
+    data = with_client_name(session, dict(instance.data or {}))
     if can_see_sensitive(actor.roles) or actor.is_system:
         return data
     report = data.get("screening")

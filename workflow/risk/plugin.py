@@ -13,7 +13,7 @@ from typing import Any
 from workflow.engine.catalog import Catalog
 from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
-from workflow.risk import onboarding, sensitive_edit
+from workflow.risk import erasure, onboarding, sensitive_edit
 from workflow.risk.alerts import client_suspension, intake, loop, sla
 from workflow.risk.clients import model as clients
 from workflow.risk.due_diligence import evidence, periodic_review, review
@@ -42,6 +42,7 @@ MODULES: tuple[ModuleType, ...] = (
     provider_poll,
     robots,
     config_changes,
+    erasure,
 )
 # Modules with tables of their own and no named callables: imported so that every table
 # of the plug-in is on the shared metadata (migrations, create_all in tests).
@@ -59,7 +60,7 @@ def policy() -> RolePolicy:
 
 def check(catalog: Catalog, settings: Mapping[str, Any]) -> None:
     """Check, at start-up, the plug-in's configuration that definitions and settings hold
-    (push channels, the digest's hour).
+    (push channels, the digest's hour, the retention period).
 
     Raises:
         DefinitionError: a push channel is invalid (file, key, fix).
@@ -67,3 +68,4 @@ def check(catalog: Catalog, settings: Mapping[str, Any]) -> None:
     """
     robots.check_channels(catalog, settings)
     digest.digest_cron(settings)
+    erasure.retention_years(settings)

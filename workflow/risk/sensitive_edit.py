@@ -24,7 +24,8 @@ from workflow.engine.context import FireContext
 from workflow.engine.registry import Registry
 from workflow.errors import Duplicate, Forbidden, Message, ValidationFailed
 from workflow.platform import clock
-from workflow.platform.crypto import EncryptedJSON, EncryptedString, FieldCipher, session_cipher
+from workflow.platform.crypto import MASTER_KEY_TYPES, FieldCipher, session_cipher
+from workflow.platform.envelope import DataKey
 from workflow.records import timers
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
@@ -33,6 +34,13 @@ from workflow.risk.alerts.client_suspension import open_black_loops
 from workflow.risk.clients.masking import can_see_sensitive, mask_client, mask_diff
 from workflow.risk.clients.model import CHANGEABLE_FIELDS, Client, client_stream, get_client
 from workflow.risk.clients.queries import visible_client
+from workflow.risk.clients.sealing import (
+    PERSONAL_FIELDS,
+    erased_refusal,
+    open_copy,
+    seal_copy,
+    seal_diff,
+)
 from workflow.risk.clients.service import (
     SUSPENDED,
     plain,
@@ -52,20 +60,23 @@ _CLIENT_FIELDS = frozenset(ClientFieldsSchema().fields)
 
 
 def is_encrypted(field: str) -> bool:
-    """True when the client model stores ``field`` encrypted."""
-    return isinstance(Client.__table__.c[field].type, EncryptedString | EncryptedJSON)
+    """True when the client model stores ``field`` encrypted (or sealed with its data key)."""
+    return field in PERSONAL_FIELDS or isinstance(Client.__table__.c[field].type, MASTER_KEY_TYPES)
 
 
-def _seal(cipher: FieldCipher, field: str, value: Any) -> Any:
+def _seal(cipher: FieldCipher, client: Client, field: str, value: Any) -> Any:
+    # Personal values are sealed with the record's key, so an erasure shreds them here too.
     if value is None or not is_encrypted(field):
         return value
+    if field in PERSONAL_FIELDS:
+        return seal_copy(client, value)
     return {"encrypted": cipher.encrypt(json.dumps(value))}
 
 
-def _unseal(cipher: FieldCipher, value: Any) -> Any:
+def _unseal(cipher: FieldCipher, key: DataKey | None, value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"encrypted"}:
         return json.loads(cipher.decrypt(value["encrypted"]))
-    return value
+    return open_copy(key, value)
 
 
 def _clean_changes(client: Client, changes: Any) -> dict[str, Any]:
@@ -190,6 +201,8 @@ def request_sensitive_edit(
     """
     # The client row lock serialises requests on one client (the overlap check below).
     client = changeable_client(session, client_id, actor, lock=True)
+    if client.erased_at is not None:
+        raise erased_refusal(client.id)
     if not (reason or "").strip():
         raise ValidationFailed(
             "say why the change is needed",
@@ -213,7 +226,7 @@ def request_sensitive_edit(
         "client_id": client.id,
         "reason": reason.strip(),
         "changes": {
-            f: {"before": _seal(cipher, f, before[f]), "after": _seal(cipher, f, v)}
+            f: {"before": _seal(cipher, client, f, before[f]), "after": _seal(cipher, client, f, v)}
             for f, v in cleaned.items()
         },
         "approvals": [],
@@ -238,10 +251,16 @@ def request_sensitive_edit(
 
 
 def planned_diff(session: Session, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The request's ``{field: {"before", "after"}}``, decrypted (never store or send as is)."""
+    """The request's ``{field: {"before", "after"}}``, decrypted (never store or send as is;
+    personal values of an erased client read None)."""
     cipher = session_cipher(session)
+    client = session.get(Client, data.get("client_id"))
+    key = client.data_key if client is not None else None
     return {
-        f: {"before": _unseal(cipher, ch.get("before")), "after": _unseal(cipher, ch.get("after"))}
+        f: {
+            "before": _unseal(cipher, key, ch.get("before")),
+            "after": _unseal(cipher, key, ch.get("after")),
+        }
         for f, ch in (data.get("changes") or {}).items()
     }
 
@@ -315,7 +334,13 @@ def apply_sensitive_edit(ctx: FireContext) -> None:
         _suspend_blacklisted(ctx, client)
     elif diff.get("blacklisted", {}).get("after") is False and client.status == SUSPENDED:
         _reinstate_cleared(ctx, client)
-    ctx.audit.update({"client_id": client.id, "diff": mask_diff(written), "approvals": approvals})
+    ctx.audit.update(
+        {
+            "client_id": client.id,
+            "diff": seal_diff(client, mask_diff(written)),
+            "approvals": approvals,
+        }
+    )
     rated = after_change_request(ctx.session, client, set(written), ctx.instance, ctx.actor)
     if rated is not None:
         ctx.audit["rating_record"] = rated.id

@@ -122,6 +122,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
         200,
         404,
     ),
+    # PIPL erasure requests: legal and managers only (the role table), whose client it is does
+    # not matter; the role is checked before the client is looked up (403 for sales either way)
+    ("POST /api/v1/clients/<int:client_id>/erasure", "own"): (401, 403, 403, 201, 201, 403, 403),
+    ("POST /api/v1/clients/<int:client_id>/erasure", "other"): (401, 403, 403, 201, 201, 403, 403),
     # ad-hoc due diligence: risk officers and managers (may do what risk may)
     ("POST /api/v1/clients/<int:client_id>/due-diligence", "own"): (
         401,
@@ -359,6 +363,14 @@ ACTIONS: dict[str, tuple[int, ...]] = {
     "alert_remediation.reopen@rectified other": (401, 404, 200, 403, 200, 403, 404),
     "alert_remediation.dismiss@responded own": (401, 403, 200, 403, 200, 403, 404),
     "alert_remediation.dismiss@responded other": (401, 404, 200, 403, 200, 403, 404),
+    # erasure, requested by legal1: a manager (never the requester) approves or rejects;
+    # only the requester cancels
+    "erasure.approve@requested own": (401, 403, 403, 403, 200, 403, 404),
+    "erasure.approve@requested other": (401, 404, 403, 403, 200, 403, 404),
+    "erasure.reject@requested own": (401, 403, 403, 403, 200, 403, 404),
+    "erasure.reject@requested other": (401, 404, 403, 403, 200, 403, 404),
+    "erasure.cancel@requested own": (401, 403, 403, 200, 403, 403, 404),
+    "erasure.cancel@requested other": (401, 404, 403, 200, 403, 403, 404),
 }
 EXPECTED.update({(ACTION, scenario): row for scenario, row in ACTIONS.items()})
 

@@ -34,6 +34,7 @@ from workflow.risk.clients.creditcode import make_credit_code
 from workflow.risk.clients.service import create_client
 from workflow.risk.due_diligence import evidence
 from workflow.risk.due_diligence.review import open_review
+from workflow.risk.erasure import request_erasure
 from workflow.risk.onboarding import start_admission
 from workflow.risk.screening.watchlist import import_watchlist
 from workflow.risk.sensitive_edit import request_sensitive_edit
@@ -52,6 +53,7 @@ CHECKLIST = {
     for k in ("basic_info", "financials", "reputation", "legal_records", "compliance")
 }
 RISK2 = Actor("risk2", frozenset({"risk_officer"}))
+LEGAL1 = Actor("legal1", frozenset({"legal"}))
 _serial = itertools.count(1)
 
 
@@ -129,6 +131,13 @@ class World:
                 "the client moved its settlement account",
                 sales(owner),
             )
+            return client_id, case.id
+
+    def erasure(self, owner: str) -> tuple[int, int]:
+        """(client, case): legal1 asks for the erasure of ``owner``'s client."""
+        client_id = self.client(owner)
+        with self.session() as s:
+            case = request_erasure(s, client_id, "the data subject asked (PIPL art. 47)", LEGAL1)
             return client_id, case.id
 
     def due_diligence(self, owner: str, state: str) -> int:
@@ -393,6 +402,13 @@ def _change_values() -> tuple[Setup, Call]:
     )
 
 
+@row("POST /api/v1/clients/<int:client_id>/erasure", "own", "other", writes=True)
+def _erasure() -> tuple[Setup, Call]:
+    return World.client, lambda api, user, client: api.post(
+        user, f"/api/v1/clients/{client}/erasure", json={"reason": "the data subject asked"}
+    )
+
+
 @row("POST /api/v1/clients/<int:client_id>/due-diligence", "own", "other", writes=True)
 def _open_review() -> tuple[Setup, Call]:
     return World.client, lambda api, user, client: api.post(
@@ -626,6 +642,8 @@ def action_setup(definition: str, state: str) -> Setup:
             return world.admission(owner, state)
         if definition == "sensitive_edit":
             return world.change_request(owner)[1]
+        if definition == "erasure":
+            return world.erasure(owner)[1]
         if definition == "due_diligence":
             return world.due_diligence(owner, state)
         return world.alert(owner, state)[1]

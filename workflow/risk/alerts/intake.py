@@ -33,6 +33,7 @@ from workflow.risk.alerts.routing import route
 from workflow.risk.alerts.sla import arm_stage
 from workflow.risk.clients.model import Client
 from workflow.risk.governance.overlay import governed_settings
+from workflow.risk.clients.sealing import erased_refusal
 from workflow.risk.policy import POLICY
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def raise_alert(
     Raises:
         Forbidden: the actor may not raise alerts.
         ValidationFailed: unknown client, level or category.
+        Conflict: the client was erased (PIPL).
     """
     authorize_raise(actor)
     source = fields.get("source") or "manual"
@@ -119,6 +121,8 @@ def raise_alert(
                 ]
             },
         )
+    if client.erased_at is not None:
+        raise erased_refusal(client.id)
     now = clock.now()
     alert = Alert(
         client_id=client.id,

@@ -1,5 +1,8 @@
 """Key rotation: re-encrypt every encrypted column with the newest key.
 
+That includes the wrapped data keys of client records (re-wrapped; the values sealed
+with a data key need no rewrite).
+
 After putting a new key first in ``RISKLOOP_ENCRYPTION_KEYS``, new writes use it
 at once; this pass rewrites the stored values still made with an older key so the
 old key can be dropped. It reads and writes the raw tokens (never the plaintext
@@ -18,8 +21,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause, TableClause
 from sqlalchemy.types import Text
 
-from workflow.platform.crypto import EncryptedJSON, EncryptedString, session_cipher
+from workflow.platform.crypto import MASTER_KEY_TYPES, session_cipher
 from workflow.platform.db import Base
+from workflow.platform.envelope import WrappedKey
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ def encrypted_columns() -> list[EncryptedColumn]:
         if len(keys) != 1:
             continue
         for col in tbl.columns:
-            if isinstance(col.type, EncryptedString | EncryptedJSON):
+            if isinstance(col.type, (*MASTER_KEY_TYPES, WrappedKey)):
                 found.append(EncryptedColumn(tbl.name, keys[0].name, col.name))
     return found
 

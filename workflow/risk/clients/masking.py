@@ -38,6 +38,7 @@ PUBLIC_FIELDS = frozenset(
         "created_by",
         "created_at",
         "updated_at",
+        "erased_at",
     }
 )
 # Partly shown: enough to recognise the value, not to use it.

@@ -1,7 +1,9 @@
 """The client record (客户档案): the subject of onboarding, due diligence, edits and alerts.
 
-Personal and banking data (contacts, bank account, identity number) are encrypted
-at rest with ``RISKLOOP_ENCRYPTION_KEYS``; responses mask them by role.
+Personal data (legal representative, identity number, contacts, bank account) is
+sealed with the record's own data key (``sealing.py``), itself wrapped by
+``RISKLOOP_ENCRYPTION_KEYS``; financial figures are encrypted with those keys;
+responses mask them by role.
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Index, Integer, Numeric, String, select
+from sqlalchemy import Boolean, Date, DateTime, Index, Integer, Numeric, String, Text, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflow.engine.registry import Registry
 from workflow.errors import NotFound
 from workflow.platform import clock
-from workflow.platform.crypto import EncryptedJSON, EncryptedString
+from workflow.platform.crypto import EncryptedDecimal
 from workflow.platform.db import Base, BigId, JsonType
+from workflow.platform.envelope import DataKey, WrappedKey
+from workflow.risk.clients.sealing import Sealed
 
 registry = Registry()
 
@@ -68,17 +72,22 @@ class Client(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
     credit_code: Mapped[str] = mapped_column(String(18), unique=True)
-    legal_representative: Mapped[str | None] = mapped_column(String(64))
-    id_number: Mapped[str | None] = mapped_column(EncryptedString)
+    # Personal fields: stored sealed with the record's data key (see the block at the end).
+    sealed_legal_representative: Mapped[str | None] = mapped_column("legal_representative", Text)
+    legal_representative: Sealed[str] = Sealed("sealed_legal_representative")
+    sealed_id_number: Mapped[str | None] = mapped_column("id_number", Text)
+    id_number: Sealed[str] = Sealed("sealed_id_number")
     industry: Mapped[str | None] = mapped_column(String(64))
     region: Mapped[str | None] = mapped_column(String(64))
-    registered_capital: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    registered_capital: Mapped[Decimal | None] = mapped_column(EncryptedDecimal)
     established_on: Mapped[date | None] = mapped_column(Date)
     ownership_type: Mapped[str | None] = mapped_column(String(24))
     state_ownership_pct: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
-    contacts: Mapped[list[dict[str, Any]] | None] = mapped_column(EncryptedJSON)
-    bank_account: Mapped[str | None] = mapped_column(EncryptedString)
-    credit_limit: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    sealed_contacts: Mapped[str | None] = mapped_column("contacts", Text)
+    contacts: Sealed[list[dict[str, Any]]] = Sealed("sealed_contacts")
+    sealed_bank_account: Mapped[str | None] = mapped_column("bank_account", Text)
+    bank_account: Sealed[str] = Sealed("sealed_bank_account")
+    credit_limit: Mapped[Decimal | None] = mapped_column(EncryptedDecimal)
     rating: Mapped[str | None] = mapped_column(String(1))
     risk_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
     risk_level: Mapped[str | None] = mapped_column(String(8))
@@ -95,6 +104,19 @@ class Client(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+
+    # PIPL erasure and retention: the record's own data key (wrapped by the master keys;
+    # NULL once destroyed), when the record was erased, when it was offboarded.
+    data_key: Mapped[DataKey | None] = mapped_column(WrappedKey)
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime)
+    offboarded_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+@event.listens_for(Client.status, "set")
+def _stamp_offboarding(client: Client, value: str, old: Any, _initiator: Any) -> None:
+    # Retention counts from here, whichever door offboarded the client.
+    if value == "offboarded" and old != "offboarded":
+        client.offboarded_at = clock.now()
 
 
 def client_stream(client_id: int) -> str:

@@ -92,3 +92,14 @@ def list_clients(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more and rows else None)
+
+
+def with_client_name(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+    """Case data with the client's current name as ``client_name``. Cases keep only a
+    reference (``client_id``): a copy of the name in the case data would also be in the
+    audit trail for good, where an erasure could not reach it."""
+    client_id = data.get("client_id")
+    if client_id is None or data.get("client_name"):
+        return data
+    client = session.get(Client, client_id)
+    return {**data, "client_name": client.name if client is not None else None}

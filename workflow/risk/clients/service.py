@@ -9,6 +9,7 @@ sensitive data by a person is recorded too.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,7 @@ from workflow.risk.clients.model import (
     get_client,
 )
 from workflow.risk.clients.queries import visible_client
+from workflow.risk.clients.sealing import erased_refusal, open_diff, seal_diff
 from workflow.risk.clients.validation import validate_client_fields, validate_sensitive_change
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ RECORD_FIELDS = (
     "created_by",
     "created_at",
     "updated_at",
+    "erased_at",
 )
 
 
@@ -228,7 +231,7 @@ def apply_changes(
         kind,
         actor,
         subject=client_stream(client.id),
-        payload={"diff": mask_diff(diff), **payload},
+        payload={"diff": seal_diff(client, mask_diff(diff)), **payload},
     )
     return diff
 
@@ -310,7 +313,7 @@ def create_client(session: Session, data: dict[str, Any], actor: Actor) -> Clien
         "client.created",
         actor,
         subject=client_stream(client.id),
-        payload={"diff": mask_diff(diff)},
+        payload={"diff": seal_diff(client, mask_diff(diff))},
     )
     log.info("client %s created by %s", client.id, actor.username)
     return client
@@ -345,6 +348,8 @@ def update_client(
         Duplicate: the new credit code belongs to another client.
     """
     client = editable_client(session, client_id, actor, lock=True)
+    if client.erased_at is not None:
+        raise erased_refusal(client.id)
     sensitive = sorted(set(changes) & set(SENSITIVE_FIELDS))
     if sensitive:
         raise _change_request_only(
@@ -483,13 +488,45 @@ def client_view(session: Session, client: Client, actor: Actor) -> dict[str, Any
     return view
 
 
-def client_history(session: Session, client_id: int, limit: int = 100) -> list[AuditRecord]:
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One audit record of a client as its history shows it: the personal values of its
+    diff opened with the record's key (None once the client is erased)."""
+
+    id: int
+    seq: int
+    at: datetime
+    actor: str
+    kind: str
+    payload: dict[str, Any]
+
+
+def client_history(session: Session, client_id: int, limit: int = 100) -> list[HistoryEntry]:
     """The client's own audit records (creation, edits, reads), oldest first."""
-    return list(
-        session.execute(
-            select(AuditRecord)
-            .where(AuditRecord.stream == client_stream(client_id))
-            .order_by(AuditRecord.seq)
-            .limit(limit)
-        ).scalars()
-    )
+    client = session.get(Client, client_id)
+    key = client.data_key if client is not None else None
+    records = session.execute(
+        select(AuditRecord)
+        .where(AuditRecord.stream == client_stream(client_id))
+        .order_by(AuditRecord.seq)
+        .limit(limit)
+    ).scalars()
+    return [
+        HistoryEntry(
+            r.id,
+            r.seq,
+            r.at,
+            r.actor,
+            r.kind,
+            # a copy: an audit record is never changed, not even in memory
+            {
+                **(r.payload or {}),
+                **(
+                    {"diff": open_diff(key, r.payload["diff"])}
+                    if r.payload and "diff" in r.payload
+                    else {}
+                ),
+            },
+        )
+        for r in records
+    ]

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import BigInteger, DateTime, Index, String, UniqueConstraint, select
+from sqlalchemy import BigInteger, DateTime, Index, String, UniqueConstraint, and_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflow.engine import runtime, visibility
@@ -39,6 +39,7 @@ from workflow.platform.filestore import (  # noqa: F401  (re-exported: the stora
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
+from workflow.risk.clients.model import Client
 from workflow.risk.policy import POLICY
 
 log = logging.getLogger(__name__)
@@ -320,6 +321,13 @@ def open_for_download(
             f"case {instance_id} has no evidence {sha256}; see GET "
             f"/api/v1/workflows/{instance_id}/evidence"
         )
+    if row.instance_id in erased_cases(session):
+        raise NotFound(
+            f"evidence {sha256} of case {instance_id} was erased with its client's personal "
+            "data (PIPL)",
+            code="evidence.erased",
+            params={"case_id": instance_id},
+        )
     problem = check_file(runtime.of(session).settings, row.sha256)
     if problem == "missing":
         raise NotFound(
@@ -331,6 +339,50 @@ def open_for_download(
             f"the stored file of evidence {sha256} was altered ({problem}); restore it from backup"
         )
     return row, path_for(runtime.of(session).settings, row.sha256)
+
+
+def erased_cases(session: Session) -> set[int]:
+    """The ids of the cases on erased clients (whose evidence files were deleted)."""
+    return set(
+        session.execute(
+            select(WorkflowInstance.id)
+            .join(
+                Client,
+                and_(
+                    WorkflowInstance.subject_type == "client",
+                    WorkflowInstance.subject_id == Client.id,
+                ),
+            )
+            .where(Client.erased_at.is_not(None))
+        ).scalars()
+    )
+
+
+def shred_client_files(session: Session, client_id: int) -> int:
+    """Delete from the evidence store the files of an erased client's cases that no case of
+    another (not erased) client holds too; returns how many files were deleted."""
+    erased = erased_cases(session)
+    cases = select(WorkflowInstance.id).where(
+        WorkflowInstance.subject_type == "client", WorkflowInstance.subject_id == client_id
+    )
+    shas = set(
+        session.execute(select(Evidence.sha256).where(Evidence.instance_id.in_(cases))).scalars()
+    )
+    kept = {
+        sha
+        for sha, instance_id in session.execute(
+            select(Evidence.sha256, Evidence.instance_id).where(Evidence.sha256.in_(shas))
+        )
+        if instance_id not in erased
+    }
+    settings = runtime.of(session).settings
+    deleted = 0
+    for sha in sorted(shas - kept):
+        path = path_for(settings, sha)
+        if path.is_file():
+            path.unlink()
+            deleted += 1
+    return deleted
 
 
 @dataclass(frozen=True)
@@ -369,7 +421,9 @@ def verify_evidence(session: Session) -> list[str]:
     settings = runtime.of(session).settings
     problems: list[str] = []
     checked: dict[str, str | None] = {}
+    # the files of an erased client's cases were deleted on purpose (the trail keeps the hashes)
     seen: set[tuple[int | None, str]] = set()
+    erased = erased_cases(session)
     table = (
         (r.sha256, r.instance_id, r.filename)
         for r in session.execute(select(Evidence).order_by(Evidence.id)).scalars()
@@ -377,7 +431,7 @@ def verify_evidence(session: Session) -> list[str]:
     trail = ((r.sha256, r.instance_id, r.filename) for r in _recorded(session))
     for source in (trail, table):
         for sha, instance_id, filename in source:
-            if (instance_id, sha) in seen:
+            if (instance_id, sha) in seen or instance_id in erased:
                 continue
             seen.add((instance_id, sha))
             if sha not in checked:

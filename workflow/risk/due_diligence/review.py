@@ -25,6 +25,7 @@ from workflow.errors import Duplicate, Forbidden, Message, ValidationFailed
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.clients.model import Client, get_client
+from workflow.risk.clients.queries import with_client_name
 from workflow.risk.due_diligence.evidence import Evidence
 from workflow.risk.governance.overlay import governed_settings
 from workflow.risk.policy import POLICY
@@ -108,7 +109,8 @@ def open_review(
                 code="due_diligence.open",
                 params={"client_id": client_id, "case_id": running.id},
             )
-    data = {"client_id": client.id, "client_name": client.name, "reason": reason, **(extra or {})}
+    # the name by reference (with_client_name): the trail keeps no copy an erasure cannot reach
+    data = {"client_id": client.id, "reason": reason, **(extra or {})}
     return engine.start(
         session,
         DEFINITION,
@@ -328,7 +330,7 @@ def due_diligence_view(
     session: Session, instance: WorkflowInstance, actor: Actor
 ) -> dict[str, Any]:
     """Sales (the client's owner) sees the outcome, never the findings or evidence."""
-    data = dict(instance.data or {})
+    data = with_client_name(session, dict(instance.data or {}))
     if POLICY.sees_everything(actor):
         return data
     hidden = ("checklist", "evidence", "overall_risk")

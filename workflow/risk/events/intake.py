@@ -28,6 +28,7 @@ from workflow.records.outbox import enqueue
 from workflow.risk.clients.creditcode import normalize_credit_code
 from workflow.risk.clients.model import Client, get_client
 from workflow.risk.clients.queries import visible_client
+from workflow.risk.clients.sealing import erased_refusal
 from workflow.risk.events.model import EVENT_TYPES, RiskEvent
 from workflow.risk.policy import POLICY
 
@@ -103,6 +104,7 @@ def recordable_client(session: Session, actor: Actor, client_id: int) -> Client:
     Raises:
         Forbidden: a role that may not record events.
         NotFound: no such client.
+        Conflict: the client was erased (PIPL).
     """
     _require(actor, RECORDERS, "recording a risk event")
     return visible_client(session, client_id, actor)
@@ -160,6 +162,8 @@ def record_event(
     if existing is not None:
         return Recorded(existing, created=False)
     client = get_client(session, client_id)
+    if client.erased_at is not None:
+        raise erased_refusal(client.id)
     now = clock.now()
     event = RiskEvent(
         client_id=client.id,

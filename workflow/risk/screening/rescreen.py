@@ -145,12 +145,15 @@ def rescreen_chunk(
     if record is None or record.rescreen_status != "pending":
         return False
     delta = delta_of(session, record)
-    clients = session.execute(
-        select(Client.id, Client.name, Client.credit_code, Client.id_number)
-        .where(Client.status == "active", Client.id > record.rescreen_cursor)
-        .order_by(Client.id)
-        .limit(chunk)
-    ).all()
+    # whole records: the ID number is sealed with each record's key, opened in Python
+    clients = list(
+        session.execute(
+            select(Client)
+            .where(Client.status == "active", Client.id > record.rescreen_cursor)
+            .order_by(Client.id)
+            .limit(chunk)
+        ).scalars()
+    )
     cleared = {
         (row.client_id, row.list_name, row.content_key)
         for row in session.execute(
