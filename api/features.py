@@ -28,3 +28,6 @@ FEATURES.append(_alerts)
 from .blueprints.events import register as _events  # noqa: E402
 
 FEATURES.append(_events)
+from .blueprints.definition_migrations import register as _definition_migrations  # noqa: E402
+
+FEATURES.append(_definition_migrations)

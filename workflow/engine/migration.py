@@ -342,11 +342,11 @@ def revert(
     return report
 
 
-def get(session: Session, migration_id: int) -> DefinitionMigration:
+def get(session: Session, migration_id: int, name: str | None = None) -> DefinitionMigration:
     """Raises:
-    NotFound: no such migration."""
+    NotFound: no such migration (of the definition ``name``, when given)."""
     record = session.get(DefinitionMigration, migration_id)
-    if record is None:
+    if record is None or (name is not None and record.definition != name):
         raise NotFound(f"definition migration {migration_id} does not exist")
     return record
 
