@@ -293,6 +293,26 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # --- definitions (read by every user; changed by admins through files, not the API) ----
     ("GET /api/v1/definitions", "-"): (401, 200, 200, 200, 200, 200, 200),
     ("GET /api/v1/definitions/<string:name>", "-"): (401, 200, 200, 200, 200, 200, 200),
+    # moving running cases to another definition version: administrators only
+    ("POST /api/v1/definitions/<string:name>/migrations", "-"): (401, 403, 403, 403, 403, 403, 200),
+    ("GET /api/v1/definitions/<string:name>/migrations/<int:migration_id>", "-"): (
+        401,
+        403,
+        403,
+        403,
+        403,
+        403,
+        200,
+    ),
+    ("POST /api/v1/definitions/<string:name>/migrations/<int:migration_id>/revert", "-"): (
+        401,
+        403,
+        403,
+        403,
+        403,
+        403,
+        200,
+    ),
     # --- inbox and cases ------------------------------------------------------------------
     ("GET /api/v1/tasks", "-"): (401, 200, 200, 200, 200, 200, 200),
     ("GET /api/v1/workflows", "-"): (401, 200, 200, 200, 200, 200, 200),
