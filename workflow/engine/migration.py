@@ -241,7 +241,36 @@ def apply(
     session.commit()
     report = Report(name, to_version, goal.content_hash, state_map, migration_id=record.id)
     total = _open_elsewhere(session, name, to_version)
+    try:
+        report.instances = _apply_batches(
+            session, record, goal, state_map, actor, batch_size, progress, request_id, total
+        )
+    except BaseException:
+        session.rollback()  # the batch in flight, whole; earlier batches stay committed
+        raise
+    record.blocked = sum(1 for p in report.instances if p.status == "blocked")
+    report.remaining = _open_elsewhere(session, name, to_version) - record.blocked
+    record.status = report.status = "applied"
+    record.finished_at = clock.now()
+    session.commit()
+    return report
+
+
+def _apply_batches(
+    session: Session,
+    record: DefinitionMigration,
+    goal: Definition,
+    state_map: dict[str, str],
+    actor: Actor,
+    batch_size: int,
+    progress: Progress | None,
+    request_id: str | None,
+    total: int,
+) -> list[InstancePlan]:
+    catalog = runtime.of(session).catalog
+    name, to_version = record.definition, record.to_version
     done = 0
+    planned: list[InstancePlan] = []
     for batch in _batches(session, name, to_version, lock=True, size=batch_size):
         plans = _classified(session, batch, goal, state_map)
         by_id = {i.id: i for i in batch}
@@ -258,17 +287,12 @@ def apply(
             session, [by_id[p.instance_id] for p in moving], moving, record, actor, request_id
         )
         record.migrated += len(moving)
-        report.instances.extend(plans)
+        planned.extend(plans)
         session.commit()
         done += len(batch)
         if progress is not None:
             progress(done, total)
-    record.blocked = sum(1 for p in report.instances if p.status == "blocked")
-    report.remaining = _open_elsewhere(session, name, to_version) - record.blocked
-    record.status = report.status = "applied"
-    record.finished_at = clock.now()
-    session.commit()
-    return report
+    return planned
 
 
 def revert(
