@@ -33,6 +33,7 @@ SECTIONS = (
     "worker_rss",
     "names",
     "events",
+    "migration",
 )
 
 
@@ -219,6 +220,15 @@ def section_events(settings: Settings, out: dict[str, Any]) -> None:
     events.run(settings, out, log)
 
 
+def section_migration(settings: Settings, out: dict[str, Any]) -> None:
+    why_not = engine_ready() or api_ready()
+    if why_not:
+        raise Skip(why_not)
+    from . import migration
+
+    migration.run(settings, out, log)
+
+
 RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "throughput": section_throughput,
     "one_client": section_one_client,
@@ -230,6 +240,7 @@ RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "worker_rss": section_worker_rss,
     "names": section_names,
     "events": section_events,
+    "migration": section_migration,
 }
 
 

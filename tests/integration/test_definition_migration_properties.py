@@ -251,20 +251,21 @@ def test_a_crash_mid_apply_loses_only_the_batch_in_flight_and_apply_again_finish
 
     inserts = itertools.count(1)
 
-    def crash_on_the_fourth_audit_record(conn, cursor, statement, params, context, many):  # noqa: ANN001
+    # each batch writes its audit records in one statement: the second one dies midway
+    def crash_writing_the_second_batch(conn, cursor, statement, params, context, many):  # noqa: ANN001
         if (
             statement.lstrip().upper().startswith("INSERT INTO AUDIT_RECORDS")
-            and next(inserts) == 4
+            and next(inserts) == 2
         ):
             raise RuntimeError("the process died")
 
     engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", crash_on_the_fourth_audit_record)
+    event.listen(engine, "before_cursor_execute", crash_writing_the_second_batch)
     try:
         with pytest.raises(RuntimeError, match="the process died"):
             migration.apply(session, name, 2, ADMIN, batch_size=2)
     finally:
-        event.remove(engine, "before_cursor_execute", crash_on_the_fourth_audit_record)
+        event.remove(engine, "before_cursor_execute", crash_writing_the_second_batch)
 
     halfway = image(session, name)
     moved = sorted(i for i, found in halfway.items() if found["definition_version"] == 2)

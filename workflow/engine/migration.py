@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from workflow.engine import runtime
@@ -31,10 +31,10 @@ from workflow.engine.definitions import Definition
 from workflow.engine.firing import subject_of
 from workflow.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from workflow.platform import clock
-from workflow.records import timers
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import (
+    AuditRecord,
     DefinitionMigration,
     DefinitionMigrationItem,
     OutboxMessage,
@@ -277,15 +277,32 @@ def _apply_batches(
         now = clock.now()
         moving = [p for p in plans if p.status == "migratable"]
         pending = _pending_timers(session, [p.instance_id for p in moving])
+        writes = _Writes()
         for item in moving:
             instance = by_id[item.instance_id]
             source = catalog.get(name, instance.definition_version)
-            _move(session, record, instance, source, goal, item.to_state, pending, now, actor)
+            _move(session, record, instance, source, goal, item.to_state, pending, now, writes)
             if source.version not in record.from_versions:
                 record.from_versions = [*record.from_versions, source.version]
-        _audit_moves(
-            session, [by_id[p.instance_id] for p in moving], moving, record, actor, request_id
-        )
+            writes.chain(
+                instance,
+                MIGRATED,
+                actor,
+                now,
+                request_id,
+                definition=record.definition,
+                definition_version=record.to_version,
+                from_state=item.state,
+                to_state=item.to_state,
+                payload={
+                    "migration_id": record.id,
+                    "from_version": item.from_version,
+                    "to_version": record.to_version,
+                    "from_hash": source.content_hash,
+                    "to_hash": record.to_hash,
+                },
+            )
+        writes.write(session)
         record.migrated += len(moving)
         planned.extend(plans)
         session.commit()
@@ -352,9 +369,23 @@ def revert(
             ).scalars()
         }
         now = clock.now()
+        restorable = [
+            item
+            for item in items
+            if (found := instances.get(item.instance_id)) is not None
+            and found.version == item.after_version
+        ]
+        _reset_timers(session, restorable)
+        writes = _Writes()
         for item in items:
             found = instances.get(item.instance_id)
-            report.instances.append(_restore(session, record, item, found, now, actor, request_id))
+            if item in restorable and found is not None:
+                report.instances.append(
+                    _restore(record, item, found, now, actor, request_id, writes)
+                )
+            else:
+                report.instances.append(_unrestorable(record, item, found))
+        writes.write(session)
         session.commit()
         done += len(items)
         if progress is not None:
@@ -540,7 +571,7 @@ def _move(
     to_state: str,
     pending: dict[int, list[Timer]],
     now: datetime,
-    actor: Actor,
+    writes: _Writes,
 ) -> None:
     """Move one locked instance: before-image, timers, columns (the audit record follows)."""
     old_timers = pending.get(instance.id, [])
@@ -568,10 +599,10 @@ def _move(
         instance.state_entered_at = now
         instance.breached = False
         for t in goal.timers_for(to_state):
-            timers.arm(session, instance.id, to_state, t.trigger, now + t.after)
+            writes.arm(instance.id, to_state, t.trigger, now + t.after)
     else:
         for trigger, due_at in _rearmed(source, goal, instance, old_timers):
-            timers.arm(session, instance.id, to_state, trigger, due_at)
+            writes.arm(instance.id, to_state, trigger, due_at)
     instance.sla_due_at = instance.state_entered_at + spec.sla if spec.sla else None
     instance.state = to_state
     instance.definition_version = goal.version
@@ -601,69 +632,107 @@ def _rearmed(
     return armed
 
 
-def _audit_moves(
-    session: Session,
-    instances: list[WorkflowInstance],
-    plans: list[InstancePlan],
-    record: DefinitionMigration,
-    actor: Actor,
-    request_id: str | None,
-) -> None:
-    catalog = runtime.of(session).catalog
-    for instance, item in zip(instances, plans, strict=True):
-        audit.append(
-            session,
-            instance,
+class _Writes:
+    """The audit records and timers of one batch, inserted by one statement each."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.timers: list[dict[str, Any]] = []
+
+    def arm(self, instance_id: int, state: str, trigger: str, due_at: datetime) -> None:
+        self.timers.append(
+            {
+                "kind": "transition",
+                "instance_id": instance_id,
+                "state": state,
+                "trigger": trigger,
+                "job": None,
+                "args": {},
+                "key": None,
+                "due_at": due_at,
+                "status": "pending",
+                "created_at": clock.now(),
+                "fired_at": None,
+            }
+        )
+
+    def chain(
+        self,
+        instance: WorkflowInstance,
+        kind: str,
+        actor: Actor,
+        at: datetime,
+        request_id: str | None,
+        **fields: Any,
+    ) -> None:
+        """The next record of the instance's chain; its head moves on the (locked) row."""
+        values = audit.record_values(
+            instance.audit_seq + 1,
+            instance.audit_hash,
             audit.instance_stream(instance.id),
-            MIGRATED,
+            kind,
             actor,
+            at=at,
             instance_id=instance.id,
             subject=subject_of(instance),
-            definition=record.definition,
-            definition_version=record.to_version,
-            from_state=item.state,
-            to_state=item.to_state,
             request_id=request_id,
-            payload={
-                "migration_id": record.id,
-                "from_version": item.from_version,
-                "to_version": record.to_version,
-                "from_hash": catalog.get(record.definition, item.from_version).content_hash,
-                "to_hash": record.to_hash,
-            },
+            **fields,
         )
+        instance.audit_seq, instance.audit_hash = values["seq"], values["hash"]
+        self.records.append(values)
+
+    def write(self, session: Session) -> None:
+        connection = session.connection()
+        if self.records:
+            connection.execute(insert(AuditRecord), self.records)
+        if self.timers:
+            connection.execute(insert(Timer), self.timers)
 
 
-def _restore(
-    session: Session,
-    record: DefinitionMigration,
-    item: DefinitionMigrationItem,
-    instance: WorkflowInstance | None,
-    now: datetime,
-    actor: Actor,
-    request_id: str | None,
-) -> InstancePlan:
-    before = item.before
-    if instance is None or instance.version != item.after_version:
-        return InstancePlan(
-            item.instance_id,
-            record.to_version,
-            instance.state if instance is not None else before["state"],
-            before["state"],
-            "blocked",
-            "changed_since_migration",
-        )
-    session.execute(
+def _reset_timers(session: Session, items: list[DefinitionMigrationItem]) -> None:
+    """Cancel the timers the migration armed and make the ones it cancelled pending again."""
+    if not items:
+        return
+    connection = session.connection()
+    connection.execute(
         update(Timer)
         .where(
-            Timer.instance_id == instance.id, Timer.status == "pending", Timer.kind == "transition"
+            Timer.instance_id.in_([item.instance_id for item in items]),
+            Timer.status == "pending",
+            Timer.kind == "transition",
         )
         .values(status="cancelled")
     )
-    if before["timers"]:
-        session.execute(
-            update(Timer).where(Timer.id.in_(before["timers"])).values(status="pending")
-        )
+    earlier = [timer_id for item in items for timer_id in item.before["timers"]]
+    if earlier:
+        connection.execute(update(Timer).where(Timer.id.in_(earlier)).values(status="pending"))
+
+
+def _unrestorable(
+    record: DefinitionMigration, item: DefinitionMigrationItem, instance: WorkflowInstance | None
+) -> InstancePlan:
+    before = item.before
+    return InstancePlan(
+        item.instance_id,
+        record.to_version,
+        instance.state if instance is not None else before["state"],
+        before["state"],
+        "blocked",
+        "changed_since_migration",
+    )
+
+
+def _restore(
+    record: DefinitionMigration,
+    item: DefinitionMigrationItem,
+    instance: WorkflowInstance,
+    now: datetime,
+    actor: Actor,
+    request_id: str | None,
+    writes: _Writes,
+) -> InstancePlan:
+    """Put one locked instance back as its before-image says (its timers are reset)."""
+    before = item.before
     from_state = instance.state
     instance.definition_version = before["definition_version"]
     instance.state = before["state"]
@@ -675,19 +744,16 @@ def _restore(
     instance.version += 1
     instance.updated_at = now
     item.reverted_at = now
-    audit.append(
-        session,
+    writes.chain(
         instance,
-        audit.instance_stream(instance.id),
         REVERTED,
         actor,
-        instance_id=instance.id,
-        subject=subject_of(instance),
+        now,
+        request_id,
         definition=record.definition,
         definition_version=instance.definition_version,
         from_state=from_state,
         to_state=instance.state,
-        request_id=request_id,
         payload={
             "migration_id": record.id,
             "from_version": record.to_version,
