@@ -31,6 +31,7 @@ from workflow.engine.definitions import Definition
 from workflow.engine.firing import subject_of
 from workflow.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from workflow.platform import clock
+from workflow.records import timers
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import (
@@ -640,21 +641,7 @@ class _Writes:
         self.timers: list[dict[str, Any]] = []
 
     def arm(self, instance_id: int, state: str, trigger: str, due_at: datetime) -> None:
-        self.timers.append(
-            {
-                "kind": "transition",
-                "instance_id": instance_id,
-                "state": state,
-                "trigger": trigger,
-                "job": None,
-                "args": {},
-                "key": None,
-                "due_at": due_at,
-                "status": "pending",
-                "created_at": clock.now(),
-                "fired_at": None,
-            }
-        )
+        self.timers.append(timers.row(instance_id, state, trigger, due_at))
 
     def chain(
         self,
