@@ -504,14 +504,14 @@ def _classified(
     return [classify(i, goal, state_map, i.id in busy) for i in batch]
 
 
-def _pending_timers(session: Session, ids: Iterable[int]) -> dict[int, list[Timer]]:
-    found: dict[int, list[Timer]] = {}
+def _pending_timers(session: Session, ids: Iterable[int]) -> dict[int, list[Any]]:
+    """The pending timers of each instance, as plain rows (id, instance, state, trigger, due)."""
+    found: dict[int, list[Any]] = {}
     for timer in session.execute(
-        select(Timer).where(
+        select(Timer.id, Timer.instance_id, Timer.state, Timer.trigger, Timer.due_at).where(
             Timer.instance_id.in_(list(ids)), Timer.status == "pending", Timer.kind == "transition"
         )
-    ).scalars():
-        assert timer.instance_id is not None
+    ):
         found.setdefault(timer.instance_id, []).append(timer)
     return found
 
@@ -570,7 +570,7 @@ def _move(
     source: Definition,
     goal: Definition,
     to_state: str,
-    pending: dict[int, list[Timer]],
+    pending: dict[int, list[Any]],
     now: datetime,
     writes: _Writes,
 ) -> None:
@@ -593,8 +593,7 @@ def _move(
             from_hash=source.content_hash,
         )
     )
-    for timer in old_timers:
-        timer.status = "cancelled"
+    writes.cancelled.extend(t.id for t in old_timers)
     spec = goal.states[to_state]
     if to_state != instance.state:
         instance.state_entered_at = now
@@ -612,7 +611,7 @@ def _move(
 
 
 def _rearmed(
-    source: Definition, goal: Definition, instance: WorkflowInstance, old: list[Timer]
+    source: Definition, goal: Definition, instance: WorkflowInstance, old: list[Any]
 ) -> list[tuple[str, datetime]]:
     """The new version's timers of a state the instance stays in: a pending timer keeps its
     place in the schedule, moved by the change of its delay (a repeating escalation is not
@@ -639,6 +638,7 @@ class _Writes:
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
         self.timers: list[dict[str, Any]] = []
+        self.cancelled: list[int] = []  # ids of pending timers the batch cancels
 
     def arm(self, instance_id: int, state: str, trigger: str, due_at: datetime) -> None:
         self.timers.append(timers.row(instance_id, state, trigger, due_at))
@@ -670,6 +670,10 @@ class _Writes:
 
     def write(self, session: Session) -> None:
         connection = session.connection()
+        if self.cancelled:
+            connection.execute(
+                update(Timer).where(Timer.id.in_(self.cancelled)).values(status="cancelled")
+            )
         if self.records:
             connection.execute(insert(AuditRecord), self.records)
         if self.timers:
