@@ -87,10 +87,6 @@ def _seed(session: Any, count: int) -> None:
 
 
 def run(settings: Settings, out: dict[str, Any], log) -> None:  # noqa: ANN001
-    from sqlalchemy import create_engine
-
-    import definitions
-    from api import composition
     from workflow.engine import migration
     from workflow.records.identity import Actor
 
@@ -98,13 +94,7 @@ def run(settings: Settings, out: dict[str, Any], log) -> None:  # noqa: ANN001
     database.recreate(settings, dbname)
     database.create_schema(settings, dbname)
     count = 2_000 if settings.quick else 10_000
-    engine = create_engine(settings.sqlalchemy_url(dbname))
-    rt = composition.build_runtime(
-        engine,
-        {"RISKLOOP_TIMEZONE": "Asia/Shanghai"},
-        folders=[Path(definitions.__file__).parent],
-        keys=["3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="],
-    )
+    engine, rt = database.shipped_runtime(settings, dbname)
     admin = Actor("admin", frozenset({"admin"}))
     state_map = {"under_review": "collecting"}
     try:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from api import create_app
 from api.extensions import db
@@ -44,6 +45,13 @@ V2 = FLOW.format(
     after="4h",
 )
 OFFICER = Actor("risk1", frozenset({"risk_officer"}))
+
+
+def versions(app: Flask) -> dict[int, int]:
+    with app.app_context():
+        found = {i.id: i.definition_version for i in db.session.query(WorkflowInstance)}
+        db.session.remove()
+    return found
 
 
 @pytest.fixture
@@ -91,19 +99,13 @@ def test_a_dry_run_then_migrate_and_revert_from_the_command_line(
     assert applied.exit_code == 0, applied.output
     assert "2 migrated, 1 blocked" in applied.output and "migration 1 applied" in applied.output
     assert "moved 1/3" in applied.output and "moved 3/3" in applied.output  # progress
-    with app.app_context():
-        versions = {i.id: i.definition_version for i in db.session.query(WorkflowInstance)}
-        db.session.remove()
-    assert versions == {ids[0]: 2, ids[1]: 2, ids[2]: 1}
+    assert versions(app) == {ids[0]: 2, ids[1]: 2, ids[2]: 1}
     assert run("audit", "verify", "--no-progress").exit_code == 0
 
     reverted = run("definitions", "migrate-revert", "1")
     assert reverted.exit_code == 0, reverted.output
     assert "2 reverted, 0 blocked" in reverted.output
-    with app.app_context():
-        versions = {i.id: i.definition_version for i in db.session.query(WorkflowInstance)}
-        db.session.remove()
-    assert versions == {ids[0]: 1, ids[1]: 1, ids[2]: 1}
+    assert versions(app) == {ids[0]: 1, ids[1]: 1, ids[2]: 1}
     assert run("audit", "verify", "--no-progress").exit_code == 0
 
     again = run("definitions", "migrate-revert", "1")
