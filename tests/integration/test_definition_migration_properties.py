@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from workflow.audit.verification import verify_all
 from workflow.engine import firing, migration, runtime
 from workflow.engine.definitions import parse_definition
+from workflow.errors import Conflict
 from workflow.records.identity import Actor
 from workflow.records.models import DefinitionMigration, Timer, WorkflowInstance
 
@@ -275,6 +276,10 @@ def test_a_crash_mid_apply_loses_only_the_batch_in_flight_and_apply_again_finish
     record = session.execute(select(DefinitionMigration)).scalars().all()[-1]
     assert (record.status, record.migrated) == ("running", 2)
     assert verify_all(session).ok
+    # while it is unfinished, no other migration of the definition starts
+    with pytest.raises(Conflict, match="unfinished"):
+        migration.apply(session, name, 2, ADMIN, {"open": "open"})
+    session.rollback()
 
     report = migration.apply(session, name, 2, ADMIN, batch_size=2)
 

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workflow.engine import runtime
@@ -519,19 +520,24 @@ def _pending_timers(session: Session, ids: Iterable[int]) -> dict[int, list[Any]
 def _running(
     session: Session, name: str, to_version: int, state_map: dict[str, str], actor: Actor
 ) -> DefinitionMigration:
-    """The unfinished migration of ``name`` to ``to_version``, or a new one."""
+    """The unfinished migration of ``name`` to ``to_version``, or a new one. One migration
+    of a definition runs at a time (a partial unique index holds it against a race).
+
+    Raises:
+        Conflict: an unfinished migration goes elsewhere or uses another state map, or
+        another one started first.
+    """
     record = session.execute(
         select(DefinitionMigration).where(
-            DefinitionMigration.definition == name,
-            DefinitionMigration.to_version == to_version,
-            DefinitionMigration.status == "running",
+            DefinitionMigration.definition == name, DefinitionMigration.status == "running"
         )
     ).scalar_one_or_none()
     if record is not None:
-        if dict(record.state_map or {}) != state_map:
+        if record.to_version != to_version or dict(record.state_map or {}) != state_map:
             raise Conflict(
-                f"migration {record.id} of {name} to version {to_version} is unfinished with "
-                f"the state map {record.state_map}; apply again with that map to finish it"
+                f"migration {record.id} of {name} to version {record.to_version} with the "
+                f"state map {record.state_map} is unfinished; apply it again to finish it, "
+                "or revert it, before another one"
             )
         return record
     goal = runtime.of(session).catalog.get(name, to_version)
@@ -547,8 +553,11 @@ def _running(
         created_by=actor.username,
         created_at=clock.now(),
     )
-    session.add(record)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError as exc:
+        raise Conflict(f"another migration of {name} started just now; try again") from exc
     return record
 
 

@@ -278,6 +278,16 @@ class DefinitionMigration(Base):
     before-image so the move can be reverted."""
 
     __tablename__ = "definition_migrations"
+    __table_args__ = (
+        # one unfinished migration per definition: a second admin racing gets a refusal
+        Index(
+            "uq_definition_migrations_running",
+            "definition",
+            unique=True,
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     definition: Mapped[str] = mapped_column(String(64))

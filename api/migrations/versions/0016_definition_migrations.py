@@ -38,6 +38,14 @@ def upgrade():
         sa.Column("reverted_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_definition_migrations")),
     )
+    op.create_index(
+        "uq_definition_migrations_running",
+        "definition_migrations",
+        ["definition"],
+        unique=True,
+        postgresql_where=sa.text("status = 'running'"),
+        sqlite_where=sa.text("status = 'running'"),
+    )
     op.create_table(
         "definition_migration_items",
         sa.Column("migration_id", sa.Integer(), nullable=False),
@@ -64,4 +72,5 @@ def upgrade():
 
 def downgrade():
     op.drop_table("definition_migration_items")
+    op.drop_index("uq_definition_migrations_running", table_name="definition_migrations")
     op.drop_table("definition_migrations")
