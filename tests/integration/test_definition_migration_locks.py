@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests.support.runtime import engine_runtime
 from workflow.engine import firing, migration, runtime
 from workflow.engine.definitions import parse_definition
+from workflow.errors import Forbidden
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 
@@ -58,3 +59,6 @@ def test_a_case_held_by_another_transaction_is_left_for_the_next_apply(
         assert [p.instance_id for p in again.instances] == [ids[1]] and again.remaining == 0
         versions = s.execute(select(WorkflowInstance.definition_version)).scalars().all()
         assert set(versions) == {2}
+        # the service checks the role itself, whoever calls it
+        with pytest.raises(Forbidden):
+            migration.revert(s, again.migration_id or 0, OFFICER)

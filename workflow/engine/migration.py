@@ -119,10 +119,12 @@ class Report:
 
 
 def require_administrator(session: Session, actor: Actor) -> None:
-    """Raises:
-    Forbidden: ``actor`` holds none of the policy's ``administer`` roles."""
+    """The command line acts as the system and may too.
+
+    Raises:
+        Forbidden: ``actor`` holds none of the policy's ``administer`` roles."""
     administer = runtime.of(session).policy.administer
-    if not actor.has_any(administer):
+    if not (actor.has_any(administer) or actor.is_system):
         raise Forbidden(
             "moving running instances to another definition version needs one of the roles "
             f"{', '.join(sorted(administer)) or '(none configured)'}",
@@ -234,8 +236,10 @@ def apply(
 
     Raises:
         NotFound, ValidationFailed: as :func:`plan`.
+        Forbidden: ``actor`` may not move instances (:func:`require_administrator`).
         Conflict: an unfinished migration to this version used another state map.
     """
+    require_administrator(session, actor)
     catalog = runtime.of(session).catalog
     goal = target(catalog, name, to_version)
     state_map = check_state_map(catalog, name, goal, state_map)
@@ -327,9 +331,11 @@ def revert(
     after each batch.
 
     Raises:
+        Forbidden: ``actor`` may not move instances (:func:`require_administrator`).
         NotFound: no such migration.
         Conflict: it was reverted already.
     """
+    require_administrator(session, actor)
     record = get(session, migration_id)
     if record.status == "reverted":
         raise Conflict(f"migration {migration_id} was reverted already")
