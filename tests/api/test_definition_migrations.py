@@ -14,7 +14,7 @@ from api.extensions import db
 from tests.support.app import Api
 from tests.support.definition_versions import cases_in_each_state, publish_versions
 from workflow.audit.verification import verify_all
-from workflow.records.models import AuditRecord, Timer, WorkflowInstance
+from workflow.records.models import AuditRecord, DefinitionMigration, Timer, WorkflowInstance
 
 URL = "/api/v1/definitions/due_diligence/migrations"
 SNAPSHOT = ("definition_version", "state", "sla_due_at", "state_entered_at", "breached", "is_open")
@@ -211,3 +211,33 @@ def test_only_administrators_migrate_and_bad_requests_name_the_field(app: Flask,
     assert api.post("admin", f"{URL}/999/revert").status_code == 404
     assert api.get("risk1", f"{URL}/999").status_code == 403
     assert cases["opened"]
+
+
+def test_an_unfinished_migration_is_finished_before_another_starts(app: Flask, api: Api) -> None:
+    cases = cases_in_each_state(app, api)
+    publish_versions(app)
+    with app.app_context():  # an apply that died after its first batch left this behind
+        db.session.add(
+            DefinitionMigration(
+                definition="due_diligence",
+                from_versions=[],
+                to_version=3,
+                to_hash="0" * 64,
+                state_map={},
+                status="running",
+                migrated=0,
+                blocked=0,
+                created_by="admin",
+            )
+        )
+        db.session.commit()
+        db.session.remove()
+    body = {"to_version": 3, "dry_run": False, "state_map": {"under_review": "collecting"}}
+    r = api.post("admin", URL, json=body)
+    assert r.status_code == 409 and "unfinished" in r.get_json()["detail"]
+    # the same request as the unfinished one finishes it
+    r = api.post("admin", URL, json={"to_version": 3, "dry_run": False})
+    assert r.status_code == 201 and r.get_json()["status"] == "applied"
+    assert {i["instance_id"] for i in r.get_json()["instances"]} == set(
+        cases["opened"] + cases["collecting"] + cases["under_review"]
+    )
