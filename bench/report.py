@@ -95,6 +95,13 @@ ROWS: list[tuple[str, str, str, str, Any]] = [
     ("events_monitored_per_s", "risk events through the monitoring rules", "/s", "", None),
     ("events_bare_per_s", "bare INSERT of the same event rows", "/s", "", None),
     ("events_vs_bare", "monitored events / bare inserts", "×", "", None),
+    (
+        "backtest_clients_per_s",
+        "backtest: clients re-rated by a candidate rule set",
+        "/s",
+        "",
+        None,
+    ),
     ("migration.apply_per_s", "open instances moved to a new version (apply)", "/s", "", None),
     ("migration.plan_per_s", "open instances classified (dry run)", "/s", "", None),
     ("migration.revert_per_s", "moved instances put back (revert)", "/s", "", None),

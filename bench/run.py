@@ -33,6 +33,7 @@ SECTIONS = (
     "worker_rss",
     "names",
     "events",
+    "backtest",
     "migration",
 )
 
@@ -211,6 +212,15 @@ def section_names(settings: Settings, out: dict[str, Any]) -> None:
     name_screening.run_section(settings, out, log)
 
 
+def section_backtest(settings: Settings, out: dict[str, Any]) -> None:
+    why_not = engine_ready() or api_ready()
+    if why_not:
+        raise Skip(why_not)
+    from . import backtest
+
+    backtest.run(settings, out, log)
+
+
 def section_events(settings: Settings, out: dict[str, Any]) -> None:
     why_not = engine_ready() or api_ready()
     if why_not:
@@ -240,6 +250,7 @@ RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "worker_rss": section_worker_rss,
     "names": section_names,
     "events": section_events,
+    "backtest": section_backtest,
     "migration": section_migration,
 }
 

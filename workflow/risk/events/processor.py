@@ -102,7 +102,7 @@ def add_tag(
     return row
 
 
-def _event_view(event: RiskEvent) -> dict[str, Any]:
+def event_view(event: RiskEvent) -> dict[str, Any]:
     return {
         "id": event.id,
         "type": event.type,
@@ -114,7 +114,7 @@ def _event_view(event: RiskEvent) -> dict[str, Any]:
     }
 
 
-def _client_view(session: Session, client: Client, now: datetime) -> dict[str, Any]:
+def client_view(session: Session, client: Client, now: datetime) -> dict[str, Any]:
     return {
         "id": client.id,
         "name": client.name,
@@ -159,6 +159,14 @@ def _score_dropped(session: Session, rule: MonitoringRule, client: Client, now: 
         )
     ).scalar_one()
     return highest is not None and float(highest) - float(client.risk_score) >= drop.points
+
+
+def windows_met(
+    session: Session, rule: MonitoringRule, event: RiskEvent, client: Client, now: datetime
+) -> bool:
+    """The rule's threshold and score-drop windows hold at ``now`` (read only; a rule
+    without windows holds)."""
+    return _threshold_met(session, rule, event, now) and _score_dropped(session, rule, client, now)
 
 
 def _open_window_alert(session: Session, rule: MonitoringRule, client_id: int) -> int | None:
@@ -299,7 +307,7 @@ def process_event(
         event.outcome = outcome
         return outcome
     rescore = event.type in FACT_EVENT_TYPES
-    views = {"now": now, "event": _event_view(event), "client": _client_view(session, client, now)}
+    views = {"now": now, "event": event_view(event), "client": client_view(session, client, now)}
     for rule in (r for r in rules.rules if r.score_drop is None):
         fired = _run_rule(session, rule, event, client, views, outbox_id, outcome)
         rescore = rescore or (fired and rule.rescore)
@@ -315,7 +323,7 @@ def process_event(
                 }
         except Exception as exc:  # noqa: BLE001 - any failure is an incident, not a lost event
             outcome["errors"].append(_fail(session, event, "(rescore)", exc, outbox_id))
-        views["client"] = _client_view(session, client, now)
+        views["client"] = client_view(session, client, now)
     for rule in (r for r in rules.rules if r.score_drop is not None):
         _run_rule(session, rule, event, client, views, outbox_id, outcome)
     outcome["processed_at"] = clock.isoformat(clock.now())
@@ -340,10 +348,7 @@ def _run_rule(
         if not rule.matches_event(views["event"], views["client"]):
             return False
         with session.begin_nested():
-            if not (
-                _threshold_met(session, rule, event, views["now"])
-                and _score_dropped(session, rule, client, views["now"])
-            ):
+            if not windows_met(session, rule, event, client, views["now"]):
                 return False
             actions = _act(session, rule, event, client, views["now"])
     except Exception as exc:  # noqa: BLE001 - one failing rule must not stop the others
@@ -351,7 +356,7 @@ def _run_rule(
         return False
     outcome["fired"].append({"rule": rule.id, "actions": actions})
     if rule.tag is not None:
-        views["client"] = _client_view(session, client, views["now"])
+        views["client"] = client_view(session, client, views["now"])
     return True
 
 

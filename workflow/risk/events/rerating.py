@@ -50,16 +50,36 @@ PAYMENT_WINDOW = timedelta(days=365)
 _SENSITIVE_EDIT = "sensitive_edit"
 
 
-def event_facts(session: Session, client_id: int, now: datetime) -> ProviderResult:
-    """What the client's risk events say, as facts of the rule set."""
+def fact_events(session: Session, client_ids: list[int]) -> dict[int, list[Any]]:
+    """The risk events that carry scoring facts of ``client_ids`` (one query), by client:
+    rows of ``(type, occurred_at, received_at, data)``."""
+    found: dict[int, list[Any]] = {client_id: [] for client_id in client_ids}
+    for row in session.execute(
+        select(
+            RiskEvent.client_id,
+            RiskEvent.type,
+            RiskEvent.occurred_at,
+            RiskEvent.received_at,
+            RiskEvent.data,
+        )
+        .where(RiskEvent.client_id.in_(client_ids), RiskEvent.type.in_(sorted(FACT_EVENT_TYPES)))
+        .order_by(RiskEvent.id)
+    ):
+        found.setdefault(row.client_id, []).append(row)
+    return found
+
+
+def event_facts(
+    session: Session, client_id: int, now: datetime, *, events: list[Any] | None = None
+) -> ProviderResult:
+    """What the client's risk events say, as facts of the rule set (``events``: the rows
+    :func:`fact_events` read already, else they are read)."""
+    if events is None:
+        events = fact_events(session, [client_id])[client_id]
     facts: dict[str, Any] = {}
     litigation = news = 0
-    for type_, occurred_at, data in session.execute(
-        select(RiskEvent.type, RiskEvent.occurred_at, RiskEvent.data).where(
-            RiskEvent.client_id == client_id, RiskEvent.type.in_(sorted(FACT_EVENT_TYPES))
-        )
-    ):
-        data = data or {}
+    for event in events:
+        type_, occurred_at, data = event.type, event.occurred_at, event.data or {}
         if type_ == "litigation":
             litigation += 1
         elif type_ == "negative_news" and occurred_at >= now - NEWS_WINDOW:
@@ -89,10 +109,13 @@ def admission_checks(client: Client) -> list[ProviderResult]:
     ]
 
 
-def current_facts(session: Session, client: Client, now: datetime) -> dict[str, Any]:
-    """The facts the rule set rates ``client`` on now."""
+def current_facts(
+    session: Session, client: Client, now: datetime, *, events: list[Any] | None = None
+) -> dict[str, Any]:
+    """The facts the rule set rates ``client`` on now (``events``: as for :func:`event_facts`)."""
     return merge_facts(
-        record_facts(client, now), [*admission_checks(client), event_facts(session, client.id, now)]
+        record_facts(client, now),
+        [*admission_checks(client), event_facts(session, client.id, now, events=events)],
     )
 
 

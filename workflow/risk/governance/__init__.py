@@ -1,0 +1,1 @@
+"""Governed configuration: changes to rules, routing and checklists, tested before they go live."""
