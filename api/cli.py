@@ -378,6 +378,12 @@ def definitions_check(folder: Path | None) -> None:
             click.echo(f"ok  rules/{path.name}: {found}")
 
 
+from .cli_definitions import definitions_migrate, definitions_migrate_revert  # noqa: E402
+
+definitions_group.add_command(definitions_migrate)
+definitions_group.add_command(definitions_migrate_revert)
+
+
 def _changed_since_loaded(loaded: list[Definition]) -> list[str]:
     """Files whose version the database already holds with other content (a
     change needs a new version), so ``check`` fails before a deployment would."""

@@ -34,3 +34,6 @@ FEATURES.append(_config)
 from .blueprints.erasure import register as _erasure  # noqa: E402
 
 FEATURES.append(_erasure)
+from .blueprints.definition_migrations import register as _definition_migrations  # noqa: E402
+
+FEATURES.append(_definition_migrations)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -116,23 +115,15 @@ def bare(settings: Settings, dbname: str, rows: list[dict[str, Any]]) -> float:
 
 def monitored(settings: Settings, dbname: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Events per second through the intake and the monitoring rules, and what they did."""
-    from sqlalchemy import create_engine, func, select
+    from sqlalchemy import func, select
 
-    import definitions
-    from api import composition
     from workflow.records.identity import Actor
     from workflow.risk.alerts.model import Alert
     from workflow.risk.events.intake import record_event
     from workflow.risk.events.model import RatingRecord
     from workflow.risk.events.processor import process_event
 
-    engine = create_engine(settings.sqlalchemy_url(dbname))
-    rt = composition.build_runtime(
-        engine,
-        {"RISKLOOP_TIMEZONE": "Asia/Shanghai"},
-        folders=[Path(definitions.__file__).parent],
-        keys=["3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="],
-    )
+    engine, rt = database.shipped_runtime(settings, dbname)
     actor = Actor.system("bench")
     try:
         with rt.session() as s:

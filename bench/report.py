@@ -102,6 +102,9 @@ ROWS: list[tuple[str, str, str, str, Any]] = [
         "",
         None,
     ),
+    ("migration.apply_per_s", "open instances moved to a new version (apply)", "/s", "", None),
+    ("migration.plan_per_s", "open instances classified (dry run)", "/s", "", None),
+    ("migration.revert_per_s", "moved instances put back (revert)", "/s", "", None),
 ]
 
 

@@ -34,6 +34,7 @@ SECTIONS = (
     "names",
     "events",
     "backtest",
+    "migration",
 )
 
 
@@ -229,6 +230,15 @@ def section_events(settings: Settings, out: dict[str, Any]) -> None:
     events.run(settings, out, log)
 
 
+def section_migration(settings: Settings, out: dict[str, Any]) -> None:
+    why_not = engine_ready() or api_ready()
+    if why_not:
+        raise Skip(why_not)
+    from . import migration
+
+    migration.run(settings, out, log)
+
+
 RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "throughput": section_throughput,
     "one_client": section_one_client,
@@ -241,6 +251,7 @@ RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], None]] = {
     "names": section_names,
     "events": section_events,
     "backtest": section_backtest,
+    "migration": section_migration,
 }
 
 

@@ -41,7 +41,7 @@ _TOP_KEYS = {
     "timers",
     "settings",
 }
-_STATE_KEYS = {"label", "final", "sla", "description"}
+_STATE_KEYS = {"label", "final", "sla", "description", "requires"}
 _TRANSITION_KEYS = {
     "trigger",
     "source",
@@ -102,6 +102,9 @@ class StateDef:
     label: dict[str, str]
     final: bool = False
     sla: timedelta | None = None
+    # Keys of the case data an instance must hold in this state; an instance moved to a
+    # new definition version (``workflow.engine.migration``) without them stays where it is.
+    requires: tuple[str, ...] = ()
 
 
 @dataclass
@@ -285,10 +288,22 @@ class _Compiler:
             label = spec.get("label") or {"en": sname}
             if isinstance(label, str):
                 label = {"en": label, "zh-CN": label}
-            states[sname] = StateDef(sname, label, bool(spec.get("final", False)), sla)
+            states[sname] = StateDef(
+                sname, label, bool(spec.get("final", False)), sla, self._requires(spec, where)
+            )
         if not any(s.final for s in states.values()):
             raise self.fail("states", "needs at least one state with final: true")
         return states
+
+    def _requires(self, spec: dict[str, Any], where: str) -> tuple[str, ...]:
+        raw = spec.get("requires") or []
+        if not isinstance(raw, list) or not all(
+            isinstance(key, str) and key.isidentifier() for key in raw
+        ):
+            raise self.fail(
+                f"{where}.requires", "must list data keys (identifiers), e.g. [collector]"
+            )
+        return tuple(raw)
 
     def _named(
         self, raw: Any, where: str, table: dict[str, Any], kind: str

@@ -124,7 +124,7 @@ def start(
         actor,
         at=now,
         instance_id=instance.id,
-        subject=_subject(instance),
+        subject=subject_of(instance),
         definition=definition.name,
         definition_version=definition.version,
         to_state=definition.initial,
@@ -429,7 +429,7 @@ def _writes(
         ctx.actor,
         at=now,
         instance_id=instance.id,
-        subject=_subject(instance),
+        subject=subject_of(instance),
         definition=definition.name,
         definition_version=definition.version,
         trigger=trigger,
@@ -499,7 +499,7 @@ def _entering(
     return columns, [(state, t.trigger, now + t.after) for t in definition.timers_for(state)]
 
 
-def _subject(instance: WorkflowInstance) -> str | None:
+def subject_of(instance: WorkflowInstance) -> str | None:
     if instance.subject_type and instance.subject_id is not None:
         return f"{instance.subject_type}:{instance.subject_id}"
     return None

@@ -18,16 +18,18 @@ class RolePolicy:
 
     ``roles`` are the roles definitions may name (the system role is always one of
     them); ``see_all`` see every case and its full data; ``non_acting`` read but may
-    never be named in a transition's ``roles``.
+    never be named in a transition's ``roles``; ``administer`` move running instances to
+    another definition version (``workflow.engine.migration``).
     """
 
     roles: frozenset[str]
     see_all: frozenset[str] = frozenset()
     non_acting: frozenset[str] = frozenset()
+    administer: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "roles", frozenset(self.roles) | {SYSTEM_ROLE})
-        stray = (self.see_all | self.non_acting) - self.roles
+        stray = (self.see_all | self.non_acting | self.administer) - self.roles
         if stray:
             raise ValueError(
                 f"the policy names roles it does not define: {', '.join(sorted(stray))}"

@@ -270,3 +270,55 @@ class Notification(Base):
     # the reader's language by the console; None on rows written before codes existed.
     code: Mapped[str | None] = mapped_column(String(64))
     params: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+
+
+class DefinitionMigration(Base):
+    """Open instances of one definition moved to another version (``workflow.engine.migration``):
+    who, when, to which version and with which state map; its items keep each instance's
+    before-image so the move can be reverted."""
+
+    __tablename__ = "definition_migrations"
+    __table_args__ = (
+        # one unfinished migration per definition: a second admin racing gets a refusal
+        Index(
+            "uq_definition_migrations_running",
+            "definition",
+            unique=True,
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[str] = mapped_column(String(64))
+    # The versions the moved instances came from (several when older versions coexist).
+    from_versions: Mapped[list[int]] = mapped_column(JsonType, default=list)
+    to_version: Mapped[int] = mapped_column(Integer)
+    to_hash: Mapped[str] = mapped_column(String(64))
+    state_map: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict)
+    # running (batches still to come) → applied → reverted
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    migrated: Mapped[int] = mapped_column(Integer, default=0)
+    blocked: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reverted_by: Mapped[str | None] = mapped_column(String(64))
+    reverted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DefinitionMigrationItem(Base):
+    """One instance a migration moved, with what it was before (its before-image)."""
+
+    __tablename__ = "definition_migration_items"
+
+    migration_id: Mapped[int] = mapped_column(
+        ForeignKey("definition_migrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    instance_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # definition_version, state, version, sla_due_at, state_entered_at, breached, and the
+    # ids of the timers that were pending (cancelled by the move, re-armed by a revert).
+    before: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    after_version: Mapped[int] = mapped_column(Integer)
+    from_hash: Mapped[str] = mapped_column(String(64))
+    reverted_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -35,22 +35,24 @@ def schedule(
 
 def arm(session: Session, instance_id: int, state: str, trigger: str, due_at: datetime) -> None:
     """Arm a timer for the instance ``instance_id`` in ``state``."""
-    session.connection().execute(
-        _SCHEDULE,
-        {
-            "kind": "transition",
-            "instance_id": instance_id,
-            "state": state,
-            "trigger": trigger,
-            "job": None,
-            "args": {},
-            "key": None,
-            "due_at": due_at,
-            "status": "pending",
-            "created_at": clock.now(),
-            "fired_at": None,
-        },
-    )
+    session.connection().execute(_SCHEDULE, row(instance_id, state, trigger, due_at))
+
+
+def row(instance_id: int, state: str, trigger: str, due_at: datetime) -> dict[str, Any]:
+    """Every column of a pending timer of the instance in ``state`` (for one insert of many)."""
+    return {
+        "kind": "transition",
+        "instance_id": instance_id,
+        "state": state,
+        "trigger": trigger,
+        "job": None,
+        "args": {},
+        "key": None,
+        "due_at": due_at,
+        "status": "pending",
+        "created_at": clock.now(),
+        "fired_at": None,
+    }
 
 
 _CANCEL = (

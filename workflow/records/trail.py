@@ -365,7 +365,7 @@ def verify_chains(
         # The replay of replay_state(), folded into the same pass.
         if rec.kind == "started":
             state, version = rec.to_state, 1
-        elif rec.kind == "transition" and replay_error is None:
+        elif rec.kind in MOVES and replay_error is None:
             if rec.from_state != state:
                 replay_error = (
                     f"record {rec.seq} leaves {rec.from_state!r} but the instance was in {state!r}"
@@ -432,6 +432,11 @@ def _check_link(
     return None
 
 
+# Records that move an instance from one state to another (and raise its version): a
+# firing, and a move to another definition version or back (``workflow.engine.migration``).
+MOVES = frozenset({"transition", "instance.migrated", "instance.migration_reverted"})
+
+
 def instance_stream(instance_id: int) -> str:
     return f"workflow:{instance_id}"
 
@@ -447,7 +452,7 @@ def replay_state(records: list[AuditRecord] | Iterator[AuditRecord]) -> tuple[st
     for rec in records:
         if rec.kind == "started":
             state, version = rec.to_state, 1
-        elif rec.kind == "transition":
+        elif rec.kind in MOVES:
             if rec.from_state != state:
                 raise ValueError(
                     f"record {rec.seq} leaves {rec.from_state!r} but the instance was in {state!r}"

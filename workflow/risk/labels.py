@@ -106,6 +106,11 @@ EVENTS: Labels = {
     "transition": {"en": "transition", "zh-CN": "流转"},
     "incident": {"en": "incident", "zh-CN": "异常事件"},
     "evidence.uploaded": {"en": "evidence uploaded", "zh-CN": "上传证据"},
+    "instance.migrated": {"en": "moved to a new workflow version", "zh-CN": "迁移至新流程版本"},
+    "instance.migration_reverted": {
+        "en": "workflow version migration reverted",
+        "zh-CN": "撤销流程版本迁移",
+    },
 }
 
 # Watch lists (the ``list`` of a watch-list entry).

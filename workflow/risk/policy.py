@@ -10,4 +10,6 @@ POLICY = RolePolicy(
     see_all=frozenset({"risk_officer", "legal", "manager", "auditor"}),
     # Auditors read and verify; they never act on a workflow.
     non_acting=frozenset({"auditor"}),
+    # Administrators move running cases to a new definition version.
+    administer=frozenset({"admin"}),
 )

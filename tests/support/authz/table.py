@@ -302,6 +302,26 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET /api/v1/config", "-"): (401, 403, 200, 403, 200, 200, 200),
     ("GET /api/v1/config/<string:kind>", "-"): (401, 403, 200, 403, 200, 200, 200),
     ("POST /api/v1/config/<string:kind>/drafts", "-"): (401, 403, 201, 403, 403, 403, 403),
+    # moving running cases to another definition version: administrators only
+    ("POST /api/v1/definitions/<string:name>/migrations", "-"): (401, 403, 403, 403, 403, 403, 200),
+    ("GET /api/v1/definitions/<string:name>/migrations/<int:migration_id>", "-"): (
+        401,
+        403,
+        403,
+        403,
+        403,
+        403,
+        200,
+    ),
+    ("POST /api/v1/definitions/<string:name>/migrations/<int:migration_id>/revert", "-"): (
+        401,
+        403,
+        403,
+        403,
+        403,
+        403,
+        200,
+    ),
     # --- inbox and cases ------------------------------------------------------------------
     ("GET /api/v1/tasks", "-"): (401, 200, 200, 200, 200, 200, 200),
     ("GET /api/v1/workflows", "-"): (401, 200, 200, 200, 200, 200, 200),

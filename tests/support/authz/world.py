@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from api.extensions import db
 from tests.support.app import PASSWORD, Api, drain
 from workflow.engine import firing as engine
+from workflow.engine import migration
 from workflow.records.identity import Actor
 from workflow.records.models import Notification
 from workflow.risk.alerts.intake import raise_alert
@@ -54,6 +55,7 @@ CHECKLIST = {
 }
 RISK2 = Actor("risk2", frozenset({"risk_officer"}))
 LEGAL1 = Actor("legal1", frozenset({"legal"}))
+ADMIN = Actor("admin", frozenset({"admin"}))
 _serial = itertools.count(1)
 
 
@@ -309,6 +311,26 @@ def _config_draft() -> tuple[Setup, Call]:
 
 ROWS[("GET /api/v1/definitions/<string:name>", "-")] = Row(
     nothing, get("/api/v1/definitions/client_onboarding"), writes=False
+)
+MIGRATIONS = "/api/v1/definitions/due_diligence/migrations"
+ROWS[("POST /api/v1/definitions/<string:name>/migrations", "-")] = Row(
+    nothing,
+    lambda api, user, _ctx: api.post(user, MIGRATIONS, json={"to_version": 2}),
+    writes=False,
+)
+
+
+def a_migration(world: World, owner: str) -> int:
+    """A (vacuous) migration of due_diligence to its current version, by an admin."""
+    with world.session() as s:
+        return migration.apply(s, "due_diligence", 2, ADMIN).migration_id or 0
+
+
+ROWS[("GET /api/v1/definitions/<string:name>/migrations/<int:migration_id>", "-")] = Row(
+    a_migration, lambda api, user, ctx: api.get(user, f"{MIGRATIONS}/{ctx}"), writes=False
+)
+ROWS[("POST /api/v1/definitions/<string:name>/migrations/<int:migration_id>/revert", "-")] = Row(
+    a_migration, lambda api, user, ctx: api.post(user, f"{MIGRATIONS}/{ctx}/revert"), writes=True
 )
 
 

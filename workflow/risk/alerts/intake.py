@@ -32,8 +32,8 @@ from workflow.risk.alerts.model import Alert, AlertOwner
 from workflow.risk.alerts.routing import route
 from workflow.risk.alerts.sla import arm_stage
 from workflow.risk.clients.model import Client
-from workflow.risk.governance.overlay import governed_settings
 from workflow.risk.clients.sealing import erased_refusal
+from workflow.risk.governance.overlay import governed_settings
 from workflow.risk.policy import POLICY
 
 log = logging.getLogger(__name__)
