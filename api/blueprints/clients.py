@@ -16,6 +16,7 @@ from workflow.risk.clients.queries import list_clients, read_client
 from workflow.risk.clients.service import (
     authorize_create,
     client_view,
+    client_views,
     create_client,
     editable_client,
     update_client,
@@ -72,7 +73,7 @@ class ClientList(MethodView):
                 before_id=parse_cursor(query.get("cursor")),
             )
             return {
-                "items": [client_view(db.session, c, actor) for c in rows],
+                "items": client_views(db.session, rows, actor),
                 "next_cursor": str(after) if after else None,
             }
 
@@ -219,7 +220,9 @@ class Report(MethodView):
         actor = current_actor()
 
         def read() -> dict[str, Any]:
-            return portrait(db.session, authorize_report(db.session, client_id, actor), actor)
+            return portrait(
+                db.session, authorize_report(db.session, client_id, actor), actor, view="report"
+            )
 
         data = transact(db.session, read)
         if query["format"] == "json":

@@ -38,8 +38,8 @@ def clients() -> str:
     rows, next_cursor = client_queries.list_clients(
         db.session, actor, filters, limit=PAGE, before_id=before
     )
-    views = [client_service.client_view(db.session, c, actor) for c in rows]
-    db.session.commit()  # unmasked reads are audited
+    views = client_service.client_views(db.session, rows, actor)
+    db.session.commit()  # the read is logged
     template = (
         "_client_rows.html" if request.headers.get("HX-Target") == "client-rows" else "clients.html"
     )
@@ -89,7 +89,7 @@ def client(client_id: int) -> str:
         abort(404)
     record = client_queries.read_client(db.session, client_id, actor)
     data = portrait.portrait(db.session, record, actor)
-    db.session.commit()  # unmasked reads are audited
+    db.session.commit()  # the read is logged
     sensitive = can_see_sensitive(actor.roles)
     return render_template(
         "client.html",
@@ -118,7 +118,7 @@ def client_report(client_id: int) -> Response:
     if kind not in risk_report.FORMATS:
         abort(404)
     record = portrait.authorize_report(db.session, client_id, actor)
-    data = portrait.portrait(db.session, record, actor)
+    data = portrait.portrait(db.session, record, actor, view="report")
     db.session.commit()
     return risk_report.response(data, kind)
 
