@@ -7,6 +7,7 @@ checked by the engine's own payload schema (one set of rules, in ``fire``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from workflow.engine.definitions import Definition
 from workflow.records.identity import Actor
+from workflow.risk.due_diligence.review import checklist_for
 
 from .i18n import label
 
@@ -50,7 +52,9 @@ ATTACHMENT_FIELDS = ("attachments",)
 DEFAULT_GRADES = ["low", "medium", "high"]
 
 
-def _field(definition: Definition, name: str, spec: dict[str, Any]) -> FieldSpec:
+def _field(
+    definition: Definition, name: str, spec: dict[str, Any], data: Mapping[str, Any] | None
+) -> FieldSpec:
     field_spec = FieldSpec(
         name=name,
         type=spec.get("type", "string"),
@@ -61,8 +65,8 @@ def _field(definition: Definition, name: str, spec: dict[str, Any]) -> FieldSpec
         max=spec.get("max"),
         max_length=spec.get("max_length"),
     )
-    checklist = definition.settings.get("checklist")
-    if name == "checklist" and field_spec.type == "object" and isinstance(checklist, dict):
+    checklist = checklist_for(definition.settings, data)
+    if name == "checklist" and field_spec.type == "object" and checklist:
         field_spec.widget = "checklist"
         field_spec.items = [(key, label(text, key)) for key, text in checklist.items()]
         field_spec.grades = list(definition.settings.get("risk_grades") or DEFAULT_GRADES)
@@ -72,9 +76,14 @@ def _field(definition: Definition, name: str, spec: dict[str, Any]) -> FieldSpec
 
 
 def action_forms(
-    definition: Definition, state: str, triggers: list[str], actor: Actor
+    definition: Definition,
+    state: str,
+    triggers: list[str],
+    actor: Actor,
+    data: Mapping[str, Any] | None = None,
 ) -> list[ActionForm]:
-    """One form per trigger, from the transitions open to ``actor``'s roles."""
+    """One form per trigger, from the transitions open to ``actor``'s roles (``data``: the
+    case's, which chooses a due-diligence checklist by client type)."""
     forms = []
     for trigger in triggers:
         candidates = [t for t in definition.candidates(trigger, state) if actor.has_any(t.roles)]
@@ -84,7 +93,7 @@ def action_forms(
         for t in candidates:
             for name, spec in t.payload.items():
                 if name not in specs:
-                    specs[name] = _field(definition, name, spec)
+                    specs[name] = _field(definition, name, spec, data)
         first = candidates[0]
         forms.append(
             ActionForm(

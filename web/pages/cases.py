@@ -131,7 +131,9 @@ def render_case(
         instance=instance,
         definition=definition,
         diagram=mermaid(definition, current=instance.state, lang=content_lang()),
-        forms=action_forms(definition, instance.state, view["available_actions"], actor),
+        forms=action_forms(
+            definition, instance.state, view["available_actions"], actor, instance.data
+        ),
         records=timeline(instance.id),
         failed=failed,
         errors=errors or {},
@@ -170,7 +172,10 @@ def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
     actor = current_actor()
     instance = load_case(instance_id)
     definition = runtime_of().catalog.get(instance.definition, instance.definition_version)
-    forms = {f.trigger: f for f in action_forms(definition, instance.state, [trigger], actor)}
+    forms = {
+        f.trigger: f
+        for f in action_forms(definition, instance.state, [trigger], actor, instance.data)
+    }
     fields = forms[trigger].fields if trigger in forms else []
     payload, errors = parse_payload(request.form, fields)
     comment = request.form.get("comment", "").strip() or None

@@ -11,6 +11,7 @@ inside the same transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -107,7 +108,13 @@ def open_review(
                 code="due_diligence.open",
                 params={"client_id": client_id, "case_id": running.id},
             )
-    data = {"client_id": client.id, "client_name": client.name, "reason": reason, **(extra or {})}
+    data = {
+        "client_id": client.id,
+        "client_name": client.name,
+        "client_type": client.client_type,
+        "reason": reason,
+        **(extra or {}),
+    }
     return engine.start(
         session,
         DEFINITION,
@@ -122,9 +129,17 @@ def open_review(
     )
 
 
+def checklist_for(settings: Mapping[str, Any], data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The checklist of a case: the one ``settings.checklists`` names for the client's type
+    (kept in the case's data when it opened), else ``settings.checklist``."""
+    by_type = settings.get("checklists") or {}
+    client_type = (data or {}).get("client_type")
+    items = by_type.get(client_type) if client_type else None
+    return dict(items or settings.get("checklist") or {})
+
+
 def checklist_items(ctx: FireContext) -> dict[str, Any]:
-    items = ctx.definition.settings.get("checklist") or {}
-    return dict(items)
+    return checklist_for(ctx.definition.settings, ctx.instance.data)
 
 
 @registry.effect("validate_checklist")
