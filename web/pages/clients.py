@@ -16,7 +16,14 @@ from workflow.risk import onboarding
 from workflow.risk.clients import queries as client_queries
 from workflow.risk.clients import service as client_service
 from workflow.risk.clients.masking import can_see_sensitive
-from workflow.risk.clients.model import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, STATUSES
+from workflow.risk.clients.model import (
+    CLIENT_TYPES,
+    CONSENT_BASES,
+    OWNERSHIP_TYPES,
+    RATINGS,
+    RISK_LEVELS,
+    STATUSES,
+)
 from workflow.risk.events import portrait
 from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
@@ -133,6 +140,8 @@ def _form_page(
         message=message,
         ownership_types=OWNERSHIP_TYPES,
         payment_histories=PAYMENT_HISTORIES,
+        client_types=CLIENT_TYPES,
+        consent_bases=CONSENT_BASES,
     ), status
 
 
@@ -167,9 +176,10 @@ def create_client() -> Response | tuple[str, int]:
             refusal(exc),
             422,
         )
-    except Conflict as exc:  # a duplicate credit code
+    except Conflict as exc:  # a duplicate credit code or identity number
         said = refusal(exc)
-        return _form_page(request.form.to_dict(), {"credit_code": said.text}, said, 409)
+        field = "id_number" if exc.code == "client.duplicate_id_number" else "credit_code"
+        return _form_page(request.form.to_dict(), {field: said.text}, said, 409)
     if case_id is not None:
         flash(_("Client created and submitted for admission (case #%(id)s).", id=case_id), "ok")
     else:
