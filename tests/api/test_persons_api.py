@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from api.extensions import db
 from tests.support.app import Api
+from tests.support.client_imports import upload
 from tests.support.persons import id_number, person_body, wrong_check
 
 
@@ -185,3 +186,29 @@ def test_only_legal_and_managers_export_personal_data(api: Api) -> None:
         r = api.get(user, f"/api/v1/clients/{person['id']}/personal-data")
         assert r.status_code == 403, user
     assert api.get("legal1", "/api/v1/clients/999999/personal-data").status_code == 404
+
+
+def csv_file(*lines: str) -> bytes:
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def test_natural_persons_are_imported_and_matched_again_by_identity_number(api: Api) -> None:
+    header = "client_type,name,id_number,consent_basis,consent_at,contact_name,contact_phone"
+    rows = [
+        f"natural_person,赵{n},{id_number(n)},contract,2026-10-01,赵{n},1390000000{n % 10}"
+        for n in (31, 32)
+    ]
+    first = upload(api, "sales1", csv_file(header, *rows))
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json()["created"] == 2
+    again = upload(api, "sales1", csv_file(header, rows[0].replace("赵31,", "赵三十一,", 1)))
+    assert again.status_code == 200, again.get_json()
+    assert (again.get_json()["created"], again.get_json()["updated"]) == (0, 1)
+    bad = upload(
+        api,
+        "sales1",
+        csv_file(header, rows[1].replace(id_number(32), wrong_check(id_number(32)))),
+        query="?dry_run=true",
+    )
+    assert bad.status_code == 200
+    assert [(e["row"], e["field"]) for e in bad.get_json()["errors"]] == [(2, "id_number")]

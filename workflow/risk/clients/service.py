@@ -211,20 +211,31 @@ def _check_unique_code(session: Session, code: str, client_id: int | None) -> No
         )
 
 
+def find_person(session: Session, id_number: str) -> Client | None:
+    """The natural person with ``id_number``. Identity numbers are stored encrypted
+    (randomised), so the natural-person rows are compared after decryption."""
+    return next(
+        (
+            c
+            for c in session.execute(
+                select(Client).where(Client.client_type == NATURAL_PERSON)
+            ).scalars()
+            if c.id_number == id_number
+        ),
+        None,
+    )
+
+
 def _check_unique_person(session: Session, id_number: str, client_id: int | None) -> None:
-    """A natural person is in the archive once. Identity numbers are stored encrypted
-    (randomised), so the few natural-person rows are compared after decryption."""
-    rows = session.execute(
-        select(Client.id, Client.id_number).where(Client.client_type == NATURAL_PERSON)
-    ).all()
-    other = next((cid for cid, number in rows if number == id_number and cid != client_id), None)
-    if other is not None:
+    """A natural person is in the archive once."""
+    found = find_person(session, id_number)
+    if found is not None and found.id != client_id:
         raise Duplicate(
-            f"a natural person with this identity number already exists (client {other}); "
+            f"a natural person with this identity number already exists (client {found.id}); "
             "open that record instead of creating a second one",
-            existing_id=other,
+            existing_id=found.id,
             code="client.duplicate_id_number",
-            params={"client_id": other},
+            params={"client_id": found.id},
         )
 
 

@@ -92,7 +92,7 @@ class WatchlistProvider(DataProvider):
         self.thresholds = thresholds or Thresholds()
 
     def lookup(self, session: Session, client: Client) -> ProviderResult:
-        entries = listings(session, client.credit_code)
+        entries = listings(session, client.credit_code or "")
         by_id = listings_by_id_number(session, client.id_number)
         known = {e.id for e in entries}
         entries += [e for e in by_id if e.id not in known]

@@ -323,8 +323,10 @@ class RuleSet:
         scale = sum(i.weight for i in applicable)
         if not applicable:
             raise RuleSetError(
-                f"{self.source}: scorecard.indicators: no indicator applies to a client with "
-                f"client_type {normalized['client_type']!r}; give at least one without 'applies'"
+                self.source,
+                "scorecard.indicators",
+                f"no indicator applies to a client with client_type "
+                f"{normalized['client_type']!r}; give at least one without 'applies'",
             )
         for indicator in applicable:
             score = indicator.score.number(context, 0.0, 100.0)
