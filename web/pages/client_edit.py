@@ -95,6 +95,8 @@ def _changes(
     changed = {k for k in before if now[k] != before[k]}
     out: dict[str, Any] = {}
     for name in TEXT:
+        if name == "client_type" and not now[name]:
+            continue  # a type is never cleared; a form without the choice keeps it
         if name in changed:
             value = now[name].replace(",", "") if name in NUMBERS else now[name]
             out[name] = value or None
