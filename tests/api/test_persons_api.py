@@ -1,4 +1,4 @@
-"""Natural persons as clients (SPEC 2, PIPL): a sales user enters one, a wrong check
+"""Natural persons as clients (PIPL): a sales user enters one, a wrong check
 character is refused on the field, the access log finds every read of it, legal exports
 everything held about the person, and the owner sees the contacts others see masked."""
 

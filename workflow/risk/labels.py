@@ -21,7 +21,7 @@ OWNERSHIP_TYPES: Labels = {
     "other": {"en": "Other", "zh-CN": "其他"},
 }
 
-# Who a client is (SPEC 2): a company, a 个体工商户 or a natural person.
+# Who a client is: a company, a 个体工商户 or a natural person.
 CLIENT_TYPES: Labels = {
     "enterprise": {"en": "Enterprise", "zh-CN": "企业"},
     "individual_business": {"en": "Individual business", "zh-CN": "个体工商户"},

@@ -31,7 +31,7 @@ OWNERSHIP_TYPES = (
     "collective",
     "other",
 )
-# Who the client is (SPEC 2): a company identified by its credit code, a 个体工商户
+# Who the client is: a company identified by its credit code, a 个体工商户
 # (registered, with a credit code, run by one person) or a natural person identified by a
 # resident identity number instead.
 CLIENT_TYPES = ("enterprise", "individual_business", "natural_person")
