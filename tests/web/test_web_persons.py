@@ -119,3 +119,19 @@ def test_a_console_sign_in_records_the_address(console_factory, app: Flask) -> N
         )
         assert record is not None
         assert (record.payload["channel"], record.payload["source"]) == ("console", "192.0.2.7")
+
+
+def test_the_risk_report_of_a_person_names_the_identity_number(console_factory, app: Flask) -> None:
+    sales = console_factory("sales1")
+    location = sales.post("/clients/new", person_form(25)).headers["Location"]
+    client_id = int(location.rstrip("/").split("/")[-1])
+    risk = console_factory("risk1")
+    page = risk.get(f"/clients/{client_id}/report?format=html").get_data(as_text=True)
+    assert "自然人" in page and id_number(25) in page and "None" not in page
+    with app.app_context():
+        [read] = [
+            r
+            for r in db.session.execute(select(ClientRead)).scalars()
+            if client_id in r.client_ids and r.username == "risk1"
+        ]
+        assert (read.channel, read.view) == ("console", "report")
