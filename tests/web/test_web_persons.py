@@ -51,6 +51,9 @@ def test_a_sales_user_enters_a_natural_person_on_the_form(console_factory, app: 
     assert "自然人" in page and "个人同意" in page
     assert id_number(21) not in page  # sales never see identity numbers
     assert "13912345678" in page  # the owner sees the contacts in full
+    listed = sales.get("/clients?client_type=natural_person").get_data(as_text=True)
+    assert "张21明" in listed and 'value="natural_person" selected' in listed
+    assert "张21明" not in sales.get("/clients?client_type=enterprise").get_data(as_text=True)
 
 
 def test_a_wrong_check_character_is_shown_beside_the_field(console_factory, app: Flask) -> None:

@@ -59,6 +59,7 @@ def clients() -> str:
         statuses=STATUSES,
         ratings=RATINGS,
         risk_levels=RISK_LEVELS,
+        client_types=CLIENT_TYPES,
     )
 
 
