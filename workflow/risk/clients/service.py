@@ -213,17 +213,13 @@ def _check_unique_code(session: Session, code: str, client_id: int | None) -> No
 
 def find_person(session: Session, id_number: str) -> Client | None:
     """The natural person with ``id_number``. Identity numbers are stored encrypted
-    (randomised), so the natural-person rows are compared after decryption."""
-    return next(
-        (
-            c
-            for c in session.execute(
-                select(Client).where(Client.client_type == NATURAL_PERSON)
-            ).scalars()
-            if c.id_number == id_number
-        ),
-        None,
+    (randomised), so the natural persons' numbers alone are read and compared after
+    decryption. No keyed-hash index is kept: it would outlive the erasure of a person."""
+    rows = session.execute(
+        select(Client.id, Client.id_number).where(Client.client_type == NATURAL_PERSON)
     )
+    found = next((cid for cid, number in rows if number == id_number), None)
+    return session.get(Client, found) if found is not None else None
 
 
 def _check_unique_person(session: Session, id_number: str, client_id: int | None) -> None:
