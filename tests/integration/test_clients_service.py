@@ -245,3 +245,25 @@ def test_a_partial_edit_still_needs_whole_contacts() -> None:
         validate_client_fields({"contacts": [{"phone": "13812341234"}]}, partial=True)
     assert "contacts" in caught.value.extra["errors"]
     assert validate_client_fields({"industry": "retail"}, partial=True) == {"industry": "retail"}
+
+
+def test_a_list_read_is_one_logged_row_and_the_system_reads_unlogged(
+    session: Session, users: None
+) -> None:
+    from workflow.risk.clients.service import client_views
+    from workflow.risk.privacy.reads import ClientRead
+
+    clients = [
+        create_client(
+            session, new_client(credit_code=make_credit_code(f"9135020000000{n:04d}")), SALES1
+        )
+        for n in range(3)
+    ]
+    session.commit()
+    client_views(session, clients, RISK1)
+    client_view(session, clients[0], Actor.system("screening"))
+    session.commit()
+    [row] = session.execute(select(ClientRead)).scalars().all()
+    assert (row.username, row.view, row.client_ids) == ("risk1", "list", [c.id for c in clients])
+    assert row.client_keys == "," + ",".join(str(c.id) for c in clients) + ","
+    assert set(row.fields) == {str(c.id) for c in clients}
