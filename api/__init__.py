@@ -233,7 +233,12 @@ def _install_request_hooks(app: Flask) -> None:
     def start_request() -> None:
         supplied = request.headers.get("X-Request-ID", "")
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-        g.request_id_binding = correlation.bind(g.request_id)  # audit records made now carry it
+        # audit records and recorded client reads made now carry them
+        g.request_id_binding = correlation.bind(
+            g.request_id,
+            address=request.remote_addr,
+            channel="api" if request.path.startswith("/api/") else "console",
+        )
         g.started = time.perf_counter()
         if not app.extensions["riskloop"].get("synced", True):
             try_sync_definitions(app)

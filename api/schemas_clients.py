@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from workflow.risk.clients.model import RATINGS, RISK_LEVELS, STATUSES
+from workflow.risk.clients.model import CLIENT_TYPES, RATINGS, RISK_LEVELS, STATUSES
 from workflow.risk.clients.validation import ClientFieldsSchema
 
 from .fields import FreeText, Schema
@@ -23,6 +23,7 @@ class ClientPatch(ClientFieldsSchema):
 
 class ClientQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(STATUSES))
+    client_type = fields.String(validate=validate.OneOf(CLIENT_TYPES))
     rating = fields.String(validate=validate.OneOf(RATINGS))
     risk_level = fields.String(validate=validate.OneOf(RISK_LEVELS))
     owner = fields.String(validate=validate.Length(min=1, max=64))
@@ -42,10 +43,20 @@ class ClientSchema(Schema):
     """A client as the caller's role may see it (masked or hidden values are null or starred)."""
 
     id = fields.Integer(required=True)
+    client_type = fields.String(
+        required=True, metadata={"description": "enterprise, individual_business or natural_person"}
+    )
     name = fields.String(required=True)
-    credit_code = fields.String(required=True)
+    credit_code = fields.String(
+        allow_none=True, metadata={"description": "null for a natural person"}
+    )
     legal_representative = fields.String(allow_none=True)
-    id_number = fields.String(allow_none=True)
+    id_number = fields.String(
+        allow_none=True,
+        metadata={"description": "A natural person's resident identity number (masked by role)"},
+    )
+    consent_basis = fields.String(allow_none=True)
+    consent_at = fields.String(allow_none=True)
     industry = fields.String(allow_none=True)
     region = fields.String(allow_none=True)
     registered_capital = fields.Float(allow_none=True)
@@ -150,3 +161,23 @@ class ClientReport(Schema):
     ratings = fields.List(fields.Dict(), required=True)
     contracts = fields.List(fields.Dict(), required=True)
     generated_at = fields.String(required=True)
+
+
+class PersonalDataExport(Schema):
+    """Everything held about a client, unmasked (PIPL data-subject export)."""
+
+    client_id = fields.Integer(required=True)
+    generated_at = fields.String(required=True)
+    generated_by = fields.String(required=True)
+    record = fields.Dict(required=True)
+    consent = fields.Dict(required=True)
+    contracts = fields.List(fields.Dict(), required=True)
+    screening = fields.Dict(allow_none=True)
+    events = fields.List(fields.Dict(), required=True)
+    tags = fields.List(fields.Dict(), required=True)
+    ratings = fields.List(fields.Dict(), required=True)
+    alerts = fields.List(fields.Dict(), required=True)
+    cases = fields.List(fields.Dict(), required=True)
+    evidence = fields.List(fields.Dict(), required=True)
+    audit = fields.List(fields.Dict(), required=True)
+    reads = fields.List(fields.Dict(), required=True)

@@ -2,7 +2,7 @@
 
 A fresh database with the riskloop schema and 10,000 open due-diligence reviews (2,000
 with ``BENCH_QUICK=1``) spread over every open state, each with its pending escalation
-timer, written in bulk. Due diligence v3 (the test fixture: a shorter collecting SLA, the
+timer, written in bulk. Due diligence v4 (the test fixture: a shorter collecting SLA, the
 review step removed, a priority required of an opened case) is published beside v2, then
 timed: the dry run, the apply with ``under_review=collecting`` in batches of 500 (the
 opened reviews without a priority stay blocked), and the revert. Instances per second of
@@ -107,11 +107,11 @@ def run(settings: Settings, out: dict[str, Any], log) -> None:  # noqa: ANN001
             rt.catalog.sync(s)
             s.commit()
             started = time.perf_counter()
-            planned = migration.plan(s, "due_diligence", 3, state_map)
+            planned = migration.plan(s, "due_diligence", 4, state_map)
             plan_s = time.perf_counter() - started
             s.rollback()
             started = time.perf_counter()
-            applied = migration.apply(s, "due_diligence", 3, admin, state_map)
+            applied = migration.apply(s, "due_diligence", 4, admin, state_map)
             apply_s = time.perf_counter() - started
             started = time.perf_counter()
             reverted = migration.revert(s, applied.migration_id or 0, admin)

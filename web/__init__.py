@@ -21,6 +21,7 @@ PAGES = (
     "dashboard",
     "audit",
     "audit_records",
+    "audit_reads",
     "notifications",
     "configuration",
 )

@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from workflow.engine.definitions import Definition
 from workflow.records.identity import Actor
+from workflow.risk.due_diligence.review import checklist_for
 
 from .i18n import label
 
@@ -51,7 +52,9 @@ ATTACHMENT_FIELDS = ("attachments",)
 DEFAULT_GRADES = ["low", "medium", "high"]
 
 
-def _field(settings: Mapping[str, Any], name: str, spec: dict[str, Any]) -> FieldSpec:
+def _field(
+    settings: Mapping[str, Any], name: str, spec: dict[str, Any], data: Mapping[str, Any] | None
+) -> FieldSpec:
     field_spec = FieldSpec(
         name=name,
         type=spec.get("type", "string"),
@@ -62,8 +65,8 @@ def _field(settings: Mapping[str, Any], name: str, spec: dict[str, Any]) -> Fiel
         max=spec.get("max"),
         max_length=spec.get("max_length"),
     )
-    checklist = settings.get("checklist")
-    if name == "checklist" and field_spec.type == "object" and isinstance(checklist, dict):
+    checklist = checklist_for(settings, data)
+    if name == "checklist" and field_spec.type == "object" and checklist:
         field_spec.widget = "checklist"
         field_spec.items = [(key, label(text, key)) for key, text in checklist.items()]
         field_spec.grades = list(settings.get("risk_grades") or DEFAULT_GRADES)
@@ -78,9 +81,11 @@ def action_forms(
     triggers: list[str],
     actor: Actor,
     settings: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> list[ActionForm]:
     """One form per trigger, from the transitions open to ``actor``'s roles; ``settings``:
-    the definition's settings as governed configuration has them (the active checklist)."""
+    the definition's settings as governed configuration has them (the active checklist);
+    ``data``: the case's, which chooses a due-diligence checklist by client type."""
     forms = []
     for trigger in triggers:
         candidates = [t for t in definition.candidates(trigger, state) if actor.has_any(t.roles)]
@@ -91,7 +96,7 @@ def action_forms(
             for name, spec in t.payload.items():
                 if name not in specs:
                     specs[name] = _field(
-                        definition.settings if settings is None else settings, name, spec
+                        definition.settings if settings is None else settings, name, spec, data
                     )
         first = candidates[0]
         forms.append(

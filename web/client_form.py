@@ -9,10 +9,13 @@ from werkzeug.datastructures import MultiDict
 from workflow.platform.hygiene import whole_number
 
 TEXT_FIELDS = (
+    "client_type",
     "name",
     "credit_code",
     "legal_representative",
     "id_number",
+    "consent_basis",
+    "consent_at",
     "industry",
     "region",
     "registered_capital",

@@ -159,6 +159,11 @@ def rating_outcome_label(outcome: str | None) -> str:
     return labels.word(labels.RATING_OUTCOMES, outcome, content_lang())
 
 
+def read_label(value: str | None) -> str:
+    """Where a client record was read: the door (API, console) or the view (list, detail …)."""
+    return labels.word((labels.READ_CHANNELS, labels.READ_VIEWS), value, content_lang())
+
+
 def duration(seconds: float | None) -> str:
     """``93784`` → ``1d 2h`` / ``1天2小时``: how long a stage took."""
     if seconds is None:
@@ -196,6 +201,7 @@ def install(app: Flask) -> None:
         event_label=event_label,
         event_type_label=event_type_label,
         rating_outcome_label=rating_outcome_label,
+        read_label=read_label,
         duration=duration,
         LANGUAGES=LANGUAGES,
         get_locale=get_locale,

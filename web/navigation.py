@@ -49,7 +49,7 @@ AREAS = (
         lazy_gettext("Audit"),
         "u",
         frozenset({"auditor", "manager"}),
-        ("console.audit", "console.audit_loop", "console.audit_records"),
+        ("console.audit", "console.audit_loop", "console.audit_records", "console.audit_reads"),
     ),
     Area(
         "console.configuration",

@@ -312,6 +312,14 @@ def refusal_text(code: str, p: dict[str, Any], definition: Any = None) -> str | 
         "client.owner": lambda: _(
             "Client #%(id)s is owned by another sales user.", id=p.get("client_id")
         ),
+        "client.duplicate_id_number": lambda: _(
+            "A natural person with this identity number already exists (client #%(id)s); open "
+            "that record instead of creating a second one.",
+            id=p.get("client_id"),
+        ),
+        "client.person_credit_code": lambda: _(
+            "A natural person has no credit code; give the identity number instead."
+        ),
         "client.duplicate_credit_code": lambda: _(
             "A client with credit code %(code)s already exists (client #%(id)s); open that "
             "record instead of creating a second one.",
@@ -494,6 +502,25 @@ def field_text(code: str, p: dict[str, Any]) -> str | None:
         ),
         "checklist.item_missing": lambda: _("Missing item: give a finding and a risk grade."),
         "checklist.item_unknown": lambda: _("Unknown item."),
+        "id_number.type": lambda: _("An identity number must be text."),
+        "id_number.length": lambda: _(
+            "A resident identity number has 18 characters, this one has %(n)s; copy it again "
+            "from the identity card.",
+            n=p.get("length"),
+        ),
+        "id_number.alphabet": lambda: _(
+            "An identity number is 17 digits followed by a digit or X."
+        ),
+        "id_number.birth_date": lambda: _(
+            "Characters 7–14 are the date of birth (YYYYMMDD) and “%(birth)s” is no date.",
+            birth=p.get("birth"),
+        ),
+        "id_number.check": lambda: _(
+            "The check character (the 18th) is “%(given)s” but the first 17 digits require "
+            "“%(expected)s”; one of the digits is probably mistyped.",
+            given=p.get("given"),
+            expected=p.get("expected"),
+        ),
         "credit_code.type": lambda: _("A credit code must be text."),
         "credit_code.length": lambda: _(
             "A unified social credit code has 18 characters, this one has %(n)s; copy it again "

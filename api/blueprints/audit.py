@@ -14,6 +14,8 @@ from workflow.audit import anchors, verification
 from workflow.audit import export as audit_export
 from workflow.audit import search as audit_search
 from workflow.audit.search import require_auditor
+from workflow.platform.transaction import transact
+from workflow.risk.privacy import reads as client_reads
 
 from ..authorization import allow
 from ..extensions import db, runtime_of
@@ -105,6 +107,75 @@ class AuditSearch(MethodView):
             cursor=cursor,
         )
         return {"items": items, "next_cursor": next_cursor}
+
+
+class ReadQuery(Strict):
+    username = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": "Who read"}
+    )
+    client_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**62), metadata={"description": "Which client"}
+    )
+    since = UtcDateTime()
+    until = UtcDateTime()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[0-9]{1,18}$"),
+        metadata={"description": "next_cursor of the previous page"},
+    )
+
+
+class ClientReadSchema(Schema):
+    id = fields.Integer(required=True)
+    at = fields.String(required=True)
+    username = fields.String(required=True)
+    channel = fields.String(allow_none=True, metadata={"description": "api or console"})
+    view = fields.String(
+        required=True, metadata={"description": "list, detail, edit, report or personal_data"}
+    )
+    client_ids = fields.List(fields.Integer(), required=True)
+    unmasked = fields.Dict(
+        attribute="fields",
+        data_key="fields",
+        required=True,
+        metadata={"description": "Per client id, the sensitive fields shown unmasked"},
+    )
+    source = fields.String(allow_none=True, metadata={"description": "The caller's address"})
+    request_id = fields.String(allow_none=True)
+
+
+class ClientReadPage(Schema):
+    items = fields.List(fields.Nested(ClientReadSchema), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+@blp.route("/reads")
+class ClientReads(MethodView):
+    @allow(client_reads.require_read_auditor)
+    @blp.doc(security=[BEARER])
+    @blp.arguments(ReadQuery, location="query")
+    @blp.response(200, ClientReadPage)
+    @blp.alt_response(400, description="Unknown query parameter")
+    @blp.alt_response(403, description="Neither an auditor nor a manager")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Every read of client records by a person (API and console, lists and details),
+        newest first: filter by ``username``, ``client_id`` and time (cursor pagination)."""
+        limit, cursor = query.pop("limit"), query.pop("cursor")
+
+        def page() -> dict[str, Any]:
+            rows, after = client_reads.search_reads(
+                db.session,
+                client_reads.ReadFilter(**query),
+                limit=limit,
+                before_id=int(cursor) if cursor else None,
+            )
+            return {
+                "items": [client_reads.read_view(r) for r in rows],
+                "next_cursor": str(after) if after else None,
+            }
+
+        return transact(db.session, page)
 
 
 @blp.route("/verify")

@@ -16,12 +16,14 @@ from workflow.risk.clients.queries import list_clients, read_client
 from workflow.risk.clients.service import (
     authorize_create,
     client_view,
+    client_views,
     create_client,
     editable_client,
     update_client,
 )
 from workflow.risk.events.portrait import authorize_report, portrait
 from workflow.risk.onboarding import admissible_client, start_admission
+from workflow.risk.privacy.personal_data import authorize_export, personal_data
 
 from ..authorization import allow, signed_in
 from ..extensions import db
@@ -37,6 +39,7 @@ from ..schemas_clients import (
     ImportFile,
     ImportQuery,
     ImportReport,
+    PersonalDataExport,
     ReportQuery,
 )
 from ..security import BEARER, current_actor, protect
@@ -72,7 +75,7 @@ class ClientList(MethodView):
                 before_id=parse_cursor(query.get("cursor")),
             )
             return {
-                "items": [client_view(db.session, c, actor) for c in rows],
+                "items": client_views(db.session, rows, actor),
                 "next_cursor": str(after) if after else None,
             }
 
@@ -219,13 +222,35 @@ class Report(MethodView):
         actor = current_actor()
 
         def read() -> dict[str, Any]:
-            return portrait(db.session, authorize_report(db.session, client_id, actor), actor)
+            return portrait(
+                db.session, authorize_report(db.session, client_id, actor), actor, view="report"
+            )
 
         data = transact(db.session, read)
         if query["format"] == "json":
             return data
         with risk_report.in_language(_report_lang(query.get("lang"))):
             return risk_report.response(data, query["format"])
+
+
+@blp.route("/<int:client_id>/personal-data")
+class PersonalData(MethodView):
+    @allow(authorize_export)
+    @blp.doc(security=[BEARER])
+    @blp.response(200, PersonalDataExport)
+    @blp.alt_response(403, description="Neither legal nor a manager")
+    @blp.alt_response(404, description="No such client")
+    def get(self, client_id: int) -> dict[str, Any]:
+        """Everything held about the client (PIPL data-subject export) as one JSON document:
+        the record, contracts, screening, events, tags, ratings, alerts, cases, evidence
+        metadata, its audit records and every logged read; the export is logged as a read."""
+        actor = current_actor()
+        return transact(
+            db.session,
+            lambda: personal_data(
+                db.session, authorize_export(db.session, client_id, actor), actor
+            ),
+        )
 
 
 def register(app: Flask, api: Api) -> None:

@@ -66,7 +66,7 @@ def test_a_dry_run_classifies_every_open_review_and_changes_nothing(app: Flask, 
     api.token("admin")  # signing in is audited; the dry run itself writes nothing
     before, records = snapshot(app, open_ids), audit_count(app)
 
-    r = api.post("admin", URL, json={"to_version": 3, "dry_run": True})
+    r = api.post("admin", URL, json={"to_version": 4, "dry_run": True})
 
     assert r.status_code == 200, r.get_json()
     report = r.get_json()
@@ -91,9 +91,9 @@ def test_a_dry_run_classifies_every_open_review_and_changes_nothing(app: Flask, 
     }
     assert report["migration_id"] is None and report["status"] == "planned"
     assert snapshot(app, open_ids) == before and audit_count(app) == records
-    # With a state map, the reviews under way go back to collecting in v3.
+    # With a state map, the reviews under way go back to collecting in v4.
     mapped = api.post(
-        "admin", URL, json={"to_version": 3, "state_map": {"under_review": "collecting"}}
+        "admin", URL, json={"to_version": 4, "state_map": {"under_review": "collecting"}}
     ).get_json()
     assert mapped["counts"]["migratable"] == 4
     assert {by_instance(mapped)[i]["to_state"] for i in cases["under_review"]} == {"collecting"}
@@ -110,7 +110,7 @@ def test_apply_moves_the_migratable_reviews_rearms_timers_and_revert_restores_th
     r = api.post(
         "admin",
         URL,
-        json={"to_version": 3, "dry_run": False, "state_map": {"under_review": "collecting"}},
+        json={"to_version": 4, "dry_run": False, "state_map": {"under_review": "collecting"}},
     )
 
     assert r.status_code == 201, r.get_json()
@@ -122,9 +122,9 @@ def test_apply_moves_the_migratable_reviews_rearms_timers_and_revert_restores_th
         assert after[case_id] == before[case_id]
     for case_id in cases["collecting"]:
         old, new = before[case_id], after[case_id]
-        assert (new["definition_version"], new["state"]) == (3, "collecting")
+        assert (new["definition_version"], new["state"]) == (4, "collecting")
         assert new["version"] == old["version"] + 1
-        # v3's 5-day SLA counts from when the case entered collecting
+        # v4's 5-day SLA counts from when the case entered collecting
         assert new["sla_due_at"] == old["state_entered_at"] + timedelta(days=5)
         assert new["state_entered_at"] == old["state_entered_at"]
         (timer,) = new["timers"]
@@ -133,7 +133,7 @@ def test_apply_moves_the_migratable_reviews_rearms_timers_and_revert_restores_th
         assert timer[0] not in {t[0] for t in old["timers"]}  # a new row; the old one cancelled
     for case_id in cases["under_review"]:
         new = after[case_id]
-        assert (new["definition_version"], new["state"]) == (3, "collecting")
+        assert (new["definition_version"], new["state"]) == (4, "collecting")
         assert new["sla_due_at"] == new["state_entered_at"] + timedelta(days=5)
         (timer,) = new["timers"]
         assert timer[1:] == ("collecting", "escalate", new["state_entered_at"] + timedelta(days=5))
@@ -148,20 +148,20 @@ def test_apply_moves_the_migratable_reviews_rearms_timers_and_revert_restores_th
         assert (record.from_state, record.to_state, record.definition_version) == (
             "under_review",
             "collecting",
-            3,
+            4,
         )
         assert record.actor == "admin"
-        assert record.payload["from_version"] == 2 and record.payload["to_version"] == 3
+        assert record.payload["from_version"] == 3 and record.payload["to_version"] == 4
         assert len(record.payload["from_hash"]) == 64
         assert record.payload["to_hash"] == report["to_hash"] != record.payload["from_hash"]
         db.session.remove()
     assert verified(app)
 
-    # The moved case follows v3: a second officer decides straight from collecting.
+    # The moved case follows v4: a second officer decides straight from collecting.
     acted = cases["under_review"][0]
     assert api.act("risk2", acted, "pass").status_code == 200
     detail = api.get("admin", f"{URL}/{report['migration_id']}").get_json()
-    assert detail["status"] == "applied" and detail["from_versions"] == [2]
+    assert detail["status"] == "applied" and detail["from_versions"] == [3]
     assert sorted(i["instance_id"] for i in detail["instances"]) == sorted(moved)
 
     r = api.post("admin", f"{URL}/{report['migration_id']}/revert")
@@ -191,17 +191,17 @@ def test_only_administrators_migrate_and_bad_requests_name_the_field(app: Flask,
         # refused before the (invalid) body is read
         r = api.post(user, URL, json={"to_version": "x"})
         assert r.status_code == 403, user
-        assert api.post(user, URL, json={"to_version": 3}).status_code == 403
-    assert api.post(None, URL, json={"to_version": 3}).status_code == 401
+        assert api.post(user, URL, json={"to_version": 4}).status_code == 403
+    assert api.post(None, URL, json={"to_version": 4}).status_code == 401
 
     r = api.post("admin", URL, json={"to_version": 9})
     assert r.status_code == 422 and "to_version" in r.get_json()["errors"]
-    r = api.post("admin", URL, json={"to_version": 3, "state_map": {"under_review": "gone"}})
+    r = api.post("admin", URL, json={"to_version": 4, "state_map": {"under_review": "gone"}})
     assert r.status_code == 422
     assert "under_review" in r.get_json()["errors"]["state_map"]
-    r = api.post("admin", URL, json={"to_version": 3, "state_map": {"under_review": "passed"}})
+    r = api.post("admin", URL, json={"to_version": 4, "state_map": {"under_review": "passed"}})
     assert r.status_code == 422  # a final state would close open cases unaudited
-    r = api.post("admin", URL, json={"to_version": 3, "surprise": 1})
+    r = api.post("admin", URL, json={"to_version": 4, "surprise": 1})
     assert r.status_code == 422 and "surprise" in r.get_json()["errors"]
     assert (
         api.post("admin", "/api/v1/definitions/nope/migrations", json={"to_version": 1}).status_code
@@ -221,7 +221,7 @@ def test_an_unfinished_migration_is_finished_before_another_starts(app: Flask, a
             DefinitionMigration(
                 definition="due_diligence",
                 from_versions=[],
-                to_version=3,
+                to_version=4,
                 to_hash="0" * 64,
                 state_map={},
                 status="running",
@@ -232,11 +232,11 @@ def test_an_unfinished_migration_is_finished_before_another_starts(app: Flask, a
         )
         db.session.commit()
         db.session.remove()
-    body = {"to_version": 3, "dry_run": False, "state_map": {"under_review": "collecting"}}
+    body = {"to_version": 4, "dry_run": False, "state_map": {"under_review": "collecting"}}
     r = api.post("admin", URL, json=body)
     assert r.status_code == 409 and "unfinished" in r.get_json()["detail"]
     # the same request as the unfinished one finishes it
-    r = api.post("admin", URL, json={"to_version": 3, "dry_run": False})
+    r = api.post("admin", URL, json={"to_version": 4, "dry_run": False})
     assert r.status_code == 201 and r.get_json()["status"] == "applied"
     assert {i["instance_id"] for i in r.get_json()["instances"]} == set(
         cases["opened"] + cases["collecting"] + cases["under_review"]

@@ -187,10 +187,13 @@ def test_views_are_masked_by_role_and_unmasked_reads_are_audited(
 ) -> None:
     client = create_client(session, new_client(), SALES1)
     session.commit()
+    # the owner sees the contacts they collected in full, nothing else unmasked
     sales_view = client_view(session, client, SALES1)
-    assert sales_view["contacts"][0]["phone"] == "138****1234"
+    assert sales_view["contacts"][0]["phone"] == "13812341234"
     assert sales_view["bank_account"] == "**** **** **** 5678"
     assert sales_view["registered_capital"] is None
+    other_sales = Actor("sales2", frozenset({"sales"}))
+    assert client_view(session, client, other_sales)["contacts"][0]["phone"] == "138****1234"
     risk_view = client_view(session, client, RISK1)
     assert risk_view["bank_account"] == "6222020012345678"
     assert risk_view["registered_capital"] == 20_000_000
@@ -223,7 +226,7 @@ def test_sensitive_fields_change_through_the_approved_path(session: Session, use
 
 
 def test_personal_data_is_ciphertext_in_the_database(session: Session, users: None) -> None:
-    client = create_client(session, new_client(id_number="110101199003071234"), SALES1)
+    client = create_client(session, new_client(id_number="110101199003071233"), SALES1)
     session.commit()
     row = session.execute(
         text("SELECT bank_account, contacts, id_number FROM clients WHERE id = :id"),
@@ -242,3 +245,25 @@ def test_a_partial_edit_still_needs_whole_contacts() -> None:
         validate_client_fields({"contacts": [{"phone": "13812341234"}]}, partial=True)
     assert "contacts" in caught.value.extra["errors"]
     assert validate_client_fields({"industry": "retail"}, partial=True) == {"industry": "retail"}
+
+
+def test_a_list_read_is_one_logged_row_and_the_system_reads_unlogged(
+    session: Session, users: None
+) -> None:
+    from workflow.risk.clients.service import client_views
+    from workflow.risk.privacy.reads import ClientRead
+
+    clients = [
+        create_client(
+            session, new_client(credit_code=make_credit_code(f"9135020000000{n:04d}")), SALES1
+        )
+        for n in range(3)
+    ]
+    session.commit()
+    client_views(session, clients, RISK1)
+    client_view(session, clients[0], Actor.system("screening"))
+    session.commit()
+    [row] = session.execute(select(ClientRead)).scalars().all()
+    assert (row.username, row.view, row.client_ids) == ("risk1", "list", [c.id for c in clients])
+    assert row.client_keys == "," + ",".join(str(c.id) for c in clients) + ","
+    assert set(row.fields) == {str(c.id) for c in clients}

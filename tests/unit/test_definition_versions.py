@@ -15,13 +15,13 @@ from workflow.engine.definitions import parse_definition
 from workflow.errors import DefinitionError, ValidationFailed
 
 ROOT = Path(__file__).resolve().parents[2]
-V2 = ROOT / "definitions" / "due_diligence.yaml"
-V3 = ROOT / "tests" / "fixtures" / "definition_versions" / "due_diligence_v3.yaml"
+V3 = ROOT / "definitions" / "due_diligence.yaml"
+V4 = ROOT / "tests" / "fixtures" / "definition_versions" / "due_diligence_v4.yaml"
 
 
 def two_versions(tmp_path: Path):  # noqa: ANN201
-    shutil.copy(V2, tmp_path / "due_diligence.yaml")
-    shutil.copy(V3, tmp_path / "due_diligence_v3.yaml")
+    shutil.copy(V3, tmp_path / "due_diligence.yaml")
+    shutil.copy(V4, tmp_path / "due_diligence_v4.yaml")
     catalog = composition.catalog()
     catalog.load_folder(tmp_path)
     return catalog
@@ -30,30 +30,30 @@ def two_versions(tmp_path: Path):  # noqa: ANN201
 def test_a_folder_of_versions_loads_each_and_new_cases_start_on_the_latest(tmp_path: Path) -> None:
     catalog = two_versions(tmp_path)
 
-    assert [d.version for d in catalog.versions("due_diligence")] == [2, 3]
-    assert catalog.get("due_diligence").version == 3
-    assert "under_review" in catalog.get("due_diligence", 2).states
-    assert "under_review" not in catalog.get("due_diligence", 3).states
-    assert catalog.get("due_diligence", 3).states["opened"].requires == ("priority",)
+    assert [d.version for d in catalog.versions("due_diligence")] == [3, 4]
+    assert catalog.get("due_diligence").version == 4
+    assert "under_review" in catalog.get("due_diligence", 3).states
+    assert "under_review" not in catalog.get("due_diligence", 4).states
+    assert catalog.get("due_diligence", 4).states["opened"].requires == ("priority",)
     assert (
-        catalog.get("due_diligence", 2).content_hash != catalog.get("due_diligence", 3).content_hash
+        catalog.get("due_diligence", 3).content_hash != catalog.get("due_diligence", 4).content_hash
     )
 
 
 def test_requires_must_list_data_keys() -> None:
     catalog = composition.catalog()
-    text = V3.read_text(encoding="utf-8").replace("requires: [priority]", "requires: priority")
+    text = V4.read_text(encoding="utf-8").replace("requires: [priority]", "requires: priority")
     with pytest.raises(DefinitionError) as refused:
         parse_definition(text, "dd.yaml", catalog.registry, catalog.policy)
     assert refused.value.key == "states.opened.requires"
 
 
 def case(state: str, **data: object) -> SimpleNamespace:
-    return SimpleNamespace(id=7, definition_version=2, state=state, data=data)
+    return SimpleNamespace(id=7, definition_version=3, state=state, data=data)
 
 
 def test_each_reason_an_instance_cannot_move(tmp_path: Path) -> None:
-    goal = two_versions(tmp_path).get("due_diligence", 3)
+    goal = two_versions(tmp_path).get("due_diligence", 4)
 
     assert migration.classify(case("collecting"), goal, {}, False).status == "migratable"
     removed = migration.classify(case("under_review"), goal, {}, False)
@@ -71,7 +71,7 @@ def test_each_reason_an_instance_cannot_move(tmp_path: Path) -> None:
 
 def test_a_state_map_naming_unknown_or_final_states_is_refused_per_key(tmp_path: Path) -> None:
     catalog = two_versions(tmp_path)
-    goal = catalog.get("due_diligence", 3)
+    goal = catalog.get("due_diligence", 4)
     with pytest.raises(ValidationFailed) as refused:
         migration.check_state_map(
             catalog,

@@ -232,3 +232,33 @@ def test_mask_diff_does_not_modify_the_input():
     before = copy.deepcopy(diff)
     mask_diff(diff)
     assert diff == before
+
+
+def test_the_owner_sees_the_contacts_in_full_and_nothing_else_unmasked() -> None:
+    record = client_record()
+    own = mask_client(record, ["sales"], owner=True)
+    assert own["contacts"] == record["contacts"]
+    assert own["bank_account"] == "**** **** **** 5678"
+    assert own["id_number"] == "110***********1234"
+    assert own["registered_capital"] is None
+    assert unmasked_sensitive_fields(record, ["sales"], owner=True) == ["contacts.phone"]
+    # owning changes nothing for the roles that see everything, nor for anyone else
+    assert mask_client(record, ["sales"])["contacts"][0]["phone"] == "138****1234"
+    assert unmasked_sensitive_fields(record, ["risk_officer"], owner=True) == sorted(
+        SENSITIVE_READ_FIELDS
+    )
+
+
+def test_client_type_and_consent_are_shown_to_every_role() -> None:
+    record = {
+        **client_record(),
+        "client_type": "natural_person",
+        "consent_basis": "contract",
+        "consent_at": "2026-11-30",
+    }
+    masked = mask_client(record, ["sales"])
+    assert (masked["client_type"], masked["consent_basis"], masked["consent_at"]) == (
+        "natural_person",
+        "contract",
+        "2026-11-30",
+    )

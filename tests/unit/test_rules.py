@@ -60,7 +60,7 @@ def load_error(tmp_path, change) -> RuleSetError:
 
 
 def test_the_default_rule_set_loads_with_its_name_version_and_hash(rules):
-    assert (rules.name, rules.version) == ("default", 1)
+    assert (rules.name, rules.version) == ("default", 2)
     assert rules.content_hash == hashlib.sha256(DEFAULT_PATH.read_bytes()).hexdigest()
 
 
@@ -278,7 +278,7 @@ def test_to_dict_is_plain_json(rules):
         "decided_by",
     }
     assert data["rule_set"] == "default"
-    assert data["rule_set_version"] == 1
+    assert data["rule_set_version"] == 2
 
 
 # --- facts ----------------------------------------------------------------
@@ -582,3 +582,33 @@ def test_an_expression_failing_only_on_rare_facts_names_its_key_when_it_fails(tm
         rule_set.evaluate({"litigation_count": 7})
     assert excinfo.value.key == "scorecard.indicators[2].score"
     assert str(path) in str(excinfo.value)
+
+
+def test_a_natural_person_is_never_scored_on_registered_capital_or_business_age() -> None:
+    rules = load_default_rule_set()
+    person = rules.evaluate({"client_type": "natural_person", "litigation_count": 3})
+    assert [c["indicator"] for c in person.contributions] == [
+        "litigation_count",
+        "negative_news_count",
+        "payment_history",
+    ]
+    assert math.isclose(sum(c["weight"] for c in person.contributions), 1.0, abs_tol=1e-3)
+    # a capital a person's record could not have changes nothing
+    rich = rules.evaluate(
+        {"client_type": "natural_person", "litigation_count": 3, "registered_capital": 1e9}
+    )
+    assert (rich.score, rich.credit_limit) == (person.score, person.credit_limit)
+    # their limit is a share of the reference amount by rating
+    assert person.credit_limit == int(1_000_000 * {"A": 0.3, "B": 0.2, "C": 0.1}[person.rating])
+    # a company is still scored on all five indicators
+    assert len(rules.evaluate({"registered_capital": 1e9}).contributions) == 5
+
+
+def test_an_applies_condition_is_checked_when_the_rule_set_loads() -> None:
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    broken = text.replace(
+        "applies: \"facts.client_type != 'natural_person'\"", 'applies: "facts.nonsense"', 1
+    )
+    with pytest.raises(RuleSetError) as caught:
+        parse_rule_set(broken, "default.yaml")
+    assert "scorecard.indicators[0].applies" in str(caught.value)

@@ -16,7 +16,7 @@ def test_the_timeline_names_the_migration_and_its_revert(
 ) -> None:
     case_id = cases_in_each_state(app, api)["collecting"][0]
     publish_versions(app)
-    applied = api.post("admin", URL, json={"to_version": 3, "dry_run": False}).get_json()
+    applied = api.post("admin", URL, json={"to_version": 4, "dry_run": False}).get_json()
     assert api.post("admin", f"{URL}/{applied['migration_id']}/revert").status_code == 200
 
     console = console_factory("risk1")

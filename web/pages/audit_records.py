@@ -21,11 +21,15 @@ NUMBERS = ("instance_id", "client_id")
 TEXTS = ("actor", "trigger", "kind")
 
 
-def _filters() -> tuple[dict[str, str], dict[str, Any]]:
-    """The form's values as typed and the service's filter (a bad value is a 422 naming it)."""
-    typed = {k: (request.args.get(k) or "").strip() for k in (*NUMBERS, *TEXTS, "since", "until")}
-    where: dict[str, Any] = {k: typed[k] for k in TEXTS if typed[k]}
-    for name in NUMBERS:
+def search_filters(
+    numbers: tuple[str, ...] = NUMBERS, texts: tuple[str, ...] = TEXTS
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The search form's values as typed and the service's filter: ``numbers`` as positive
+    whole numbers, ``texts`` as typed, ``since``/``until`` as days (a bad value is a 422
+    naming it)."""
+    typed = {k: (request.args.get(k) or "").strip() for k in (*numbers, *texts, "since", "until")}
+    where: dict[str, Any] = {k: typed[k] for k in texts if typed[k]}
+    for name in numbers:
         if typed[name]:
             number = whole_number(typed[name])
             if number is None or not 0 < number < 2**62:
@@ -51,7 +55,7 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]]:
 @blp.get("/audit/records")
 def audit_records() -> str:
     actor = current_actor()
-    typed, where = _filters()
+    typed, where = search_filters()
     rows, next_cursor = audit_search.search(
         db.session,
         actor,

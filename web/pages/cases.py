@@ -139,6 +139,7 @@ def render_case(
             view["available_actions"],
             actor,
             form_settings(definition),
+            instance.data,
         ),
         records=timeline(instance.id),
         failed=failed,
@@ -187,7 +188,8 @@ def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
     definition = runtime_of().catalog.get(instance.definition, instance.definition_version)
     settings = form_settings(definition)
     forms = {
-        f.trigger: f for f in action_forms(definition, instance.state, [trigger], actor, settings)
+        f.trigger: f
+        for f in action_forms(definition, instance.state, [trigger], actor, settings, instance.data)
     }
     fields = forms[trigger].fields if trigger in forms else []
     payload, errors = parse_payload(request.form, fields)

@@ -17,11 +17,12 @@ from werkzeug.wrappers import Response
 from workflow.errors import Conflict, ValidationFailed
 from workflow.platform.hygiene import whole_number
 from workflow.platform.transaction import transact
+from workflow.records.identity import Actor
 from workflow.risk.clients import queries as client_queries
 from workflow.risk.clients import service as client_service
 from workflow.risk.clients.masking import PUBLIC_FIELDS, can_see_sensitive, mask_client
-from workflow.risk.clients.model import OWNERSHIP_TYPES, Client
-from workflow.risk.clients.service import CODE_EDITABLE_STATUSES
+from workflow.risk.clients.model import CLIENT_TYPES, CONSENT_BASES, OWNERSHIP_TYPES, Client
+from workflow.risk.clients.service import CODE_EDITABLE_STATUSES, IDENTITY_FIELDS
 from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
 from ..client_form import CONTACT_FIELDS, FACT_FIELDS, field_errors
@@ -30,9 +31,12 @@ from ..database import db
 from ..refusals import Refusal, field_messages, refusal
 
 TEXT = (
+    "client_type",
     "name",
     "credit_code",
     "id_number",
+    "consent_basis",
+    "consent_at",
     "industry",
     "region",
     "registered_capital",
@@ -43,17 +47,26 @@ TEXT = (
 NUMBERS = ("registered_capital", "state_ownership_pct")
 
 
-def _hidden(roles: frozenset[str]) -> frozenset[str]:
-    """Fields masked or hidden from this editor: left empty on the form, kept unless filled."""
-    if can_see_sensitive(roles):
+def _hidden(actor: Actor, client: Client) -> frozenset[str]:
+    """Fields masked or hidden from this editor: left empty on the form, kept unless filled
+    (the owner sees the contacts they collected)."""
+    if can_see_sensitive(actor.roles):
         return frozenset()
-    return frozenset((*TEXT, "contacts", "facts")) - PUBLIC_FIELDS
+    hidden = frozenset((*TEXT, "contacts", "facts")) - PUBLIC_FIELDS
+    return hidden - {"contacts"} if client.owner == actor.username else hidden
 
 
-def _prefill(client: Client, roles: frozenset[str]) -> dict[str, str]:
-    """The form's starting values: what the editor may see, empty where masked."""
-    view = mask_client(client_service.client_record(client), roles)
-    hidden = _hidden(roles)
+def _prefill(client: Client, actor: Actor, *, read: bool = False) -> dict[str, str]:
+    """The form's starting values: what the editor may see, empty where masked (``read``:
+    the form is shown, a logged read of the record)."""
+    view = (
+        client_service.client_view(db.session, client, actor, view="edit")
+        if read
+        else mask_client(
+            client_service.client_record(client), actor.roles, owner=client.owner == actor.username
+        )
+    )
+    hidden = _hidden(actor, client)
     values: dict[str, str] = {}
     for name in TEXT:
         value = view.get(name)
@@ -82,6 +95,8 @@ def _changes(
     changed = {k for k in before if now[k] != before[k]}
     out: dict[str, Any] = {}
     for name in TEXT:
+        if name == "client_type" and not now[name]:
+            continue  # a type is never cleared; a form without the choice keeps it
         if name in changed:
             value = now[name].replace(",", "") if name in NUMBERS else now[name]
             out[name] = value or None
@@ -107,17 +122,18 @@ def _page(
     message: Refusal | None,
     status: int = 200,
 ) -> tuple[str, int]:
-    roles = current_actor().roles
     return render_template(
         "client_edit.html",
         client=client,
         values=values,
         errors=errors,
         message=message,
-        hidden=_hidden(roles),
+        hidden=_hidden(current_actor(), client),
         code_editable=client.status in CODE_EDITABLE_STATUSES,
         ownership_types=OWNERSHIP_TYPES,
         payment_histories=PAYMENT_HISTORIES,
+        client_types=CLIENT_TYPES,
+        consent_bases=CONSENT_BASES,
     ), status
 
 
@@ -131,17 +147,20 @@ def _editable(client_id: int) -> Client:
 @blp.get("/clients/<int:client_id>/edit")
 def edit_client(client_id: int) -> tuple[str, int]:
     client = _editable(client_id)
-    return _page(client, _prefill(client, current_actor().roles), {}, None)
+    values = _prefill(client, current_actor(), read=True)
+    db.session.commit()  # the read is logged
+    return _page(client, values, {}, None)
 
 
 @blp.post("/clients/<int:client_id>/edit")
 def save_client(client_id: int) -> Response | tuple[str, int]:
     actor = current_actor()
     client = _editable(client_id)
-    before = _prefill(client, actor.roles)
-    changes = _changes(request.form, before, client, _hidden(actor.roles))
+    before = _prefill(client, actor)
+    changes = _changes(request.form, before, client, _hidden(actor, client))
     if client.status not in CODE_EDITABLE_STATUSES:
-        changes.pop("credit_code", None)
+        for name in IDENTITY_FIELDS:
+            changes.pop(name, None)
     if not changes:
         flash(_("Nothing changed."), "ok")
         return redirect(url_for("console.client", client_id=client_id))
@@ -167,6 +186,9 @@ def save_client(client_id: int) -> Response | tuple[str, int]:
         )
     except Conflict as exc:  # someone edited first, or a duplicate credit code
         db.session.rollback()
+        if exc.code == "client.duplicate_id_number":
+            said = refusal(exc)
+            return _page(client, request.form.to_dict(), {"id_number": said.text}, said, 409)
         if (
             "credit_code" in (exc.extra.get("fields") or [])
             or exc.code == "client.duplicate_credit_code"
@@ -176,6 +198,6 @@ def save_client(client_id: int) -> Response | tuple[str, int]:
         # The form starts again from the current record: sending the old form with the new
         # version would quietly undo what the other person changed.
         fresh = _editable(client_id)
-        return _page(fresh, _prefill(fresh, actor.roles), {}, refusal(exc), 409)
+        return _page(fresh, _prefill(fresh, actor), {}, refusal(exc), 409)
     flash(_("Client saved."), "ok")
     return redirect(url_for("console.client", client_id=client_id))

@@ -16,7 +16,14 @@ from workflow.risk import erasure, onboarding
 from workflow.risk.clients import queries as client_queries
 from workflow.risk.clients import service as client_service
 from workflow.risk.clients.masking import can_see_sensitive
-from workflow.risk.clients.model import OWNERSHIP_TYPES, RATINGS, RISK_LEVELS, STATUSES
+from workflow.risk.clients.model import (
+    CLIENT_TYPES,
+    CONSENT_BASES,
+    OWNERSHIP_TYPES,
+    RATINGS,
+    RISK_LEVELS,
+    STATUSES,
+)
 from workflow.risk.events import portrait
 from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
@@ -38,8 +45,8 @@ def clients() -> str:
     rows, next_cursor = client_queries.list_clients(
         db.session, actor, filters, limit=PAGE, before_id=before
     )
-    views = [client_service.client_view(db.session, c, actor) for c in rows]
-    db.session.commit()  # unmasked reads are audited
+    views = client_service.client_views(db.session, rows, actor)
+    db.session.commit()  # the read is logged
     template = (
         "_client_rows.html" if request.headers.get("HX-Target") == "client-rows" else "clients.html"
     )
@@ -52,6 +59,7 @@ def clients() -> str:
         statuses=STATUSES,
         ratings=RATINGS,
         risk_levels=RISK_LEVELS,
+        client_types=CLIENT_TYPES,
     )
 
 
@@ -89,7 +97,7 @@ def client(client_id: int) -> str:
         abort(404)
     record = client_queries.read_client(db.session, client_id, actor)
     data = portrait.portrait(db.session, record, actor)
-    db.session.commit()  # unmasked reads are audited
+    db.session.commit()  # the read is logged
     sensitive = can_see_sensitive(actor.roles)
     return render_template(
         "client.html",
@@ -118,7 +126,7 @@ def client_report(client_id: int) -> Response:
     if kind not in risk_report.FORMATS:
         abort(404)
     record = portrait.authorize_report(db.session, client_id, actor)
-    data = portrait.portrait(db.session, record, actor)
+    data = portrait.portrait(db.session, record, actor, view="report")
     db.session.commit()
     return risk_report.response(data, kind)
 
@@ -133,6 +141,8 @@ def _form_page(
         message=message,
         ownership_types=OWNERSHIP_TYPES,
         payment_histories=PAYMENT_HISTORIES,
+        client_types=CLIENT_TYPES,
+        consent_bases=CONSENT_BASES,
     ), status
 
 
@@ -167,9 +177,10 @@ def create_client() -> Response | tuple[str, int]:
             refusal(exc),
             422,
         )
-    except Conflict as exc:  # a duplicate credit code
+    except Conflict as exc:  # a duplicate credit code or identity number
         said = refusal(exc)
-        return _form_page(request.form.to_dict(), {"credit_code": said.text}, said, 409)
+        field = "id_number" if exc.code == "client.duplicate_id_number" else "credit_code"
+        return _form_page(request.form.to_dict(), {field: said.text}, said, 409)
     if case_id is not None:
         flash(_("Client created and submitted for admission (case #%(id)s).", id=case_id), "ok")
     else:

@@ -21,6 +21,36 @@ OWNERSHIP_TYPES: Labels = {
     "other": {"en": "Other", "zh-CN": "其他"},
 }
 
+# Who a client is: a company, a 个体工商户 or a natural person.
+CLIENT_TYPES: Labels = {
+    "enterprise": {"en": "Enterprise", "zh-CN": "企业"},
+    "individual_business": {"en": "Individual business", "zh-CN": "个体工商户"},
+    "natural_person": {"en": "Natural person", "zh-CN": "自然人"},
+}
+
+# The legal basis of processing a person's information (PIPL art. 13).
+CONSENT_BASES: Labels = {
+    "consent": {"en": "Consent", "zh-CN": "个人同意"},
+    "contract": {"en": "Contract", "zh-CN": "订立、履行合同所必需"},
+    "legal_obligation": {"en": "Legal obligation", "zh-CN": "履行法定职责或义务"},
+    "vital_interest": {"en": "Vital interest", "zh-CN": "保护生命健康和财产安全"},
+    "public_interest": {"en": "Public interest", "zh-CN": "公共利益（新闻报道、舆论监督）"},
+    "public_information": {"en": "Published information", "zh-CN": "已合法公开的信息"},
+}
+
+# Where a client record was read, and how (the access log).
+READ_VIEWS: Labels = {
+    "list": {"en": "list", "zh-CN": "列表"},
+    "detail": {"en": "detail", "zh-CN": "详情"},
+    "edit": {"en": "edit form", "zh-CN": "编辑表单"},
+    "report": {"en": "risk report", "zh-CN": "风险报告"},
+    "personal_data": {"en": "personal-data export", "zh-CN": "个人信息导出"},
+}
+READ_CHANNELS: Labels = {
+    "api": {"en": "API", "zh-CN": "API"},
+    "console": {"en": "console", "zh-CN": "控制台"},
+}
+
 PAYMENT_HISTORIES: Labels = {
     "good": {"en": "Good", "zh-CN": "良好"},
     "minor_delays": {"en": "Minor delays", "zh-CN": "轻微延迟"},
@@ -94,6 +124,7 @@ EVENTS: Labels = {
         "zh-CN": "确认名单命中",
     },
     "client.sensitive_read": {"en": "viewed sensitive data", "zh-CN": "查看了敏感信息"},
+    "client.personal_data_exported": {"en": "personal data exported", "zh-CN": "导出个人信息"},
     "client.sensitive_changed": {"en": "sensitive change applied", "zh-CN": "敏感字段变更生效"},
     "client.status_changed": {"en": "status changed", "zh-CN": "状态变更"},
     "client.rerated": {"en": "re-rated", "zh-CN": "重新评级"},
@@ -140,6 +171,9 @@ MATCH_CERTAINTIES: Labels = {
 # Client fields, as named in diffs, change requests and the record history.
 FIELDS: Labels = {
     "name": {"en": "Name", "zh-CN": "名称"},
+    "client_type": {"en": "Client type", "zh-CN": "客户类型"},
+    "consent_basis": {"en": "Legal basis of processing", "zh-CN": "个人信息处理依据"},
+    "consent_at": {"en": "Consent date", "zh-CN": "同意日期"},
     "credit_code": {"en": "Unified social credit code", "zh-CN": "统一社会信用代码"},
     "legal_representative": {"en": "Legal representative", "zh-CN": "法定代表人"},
     "id_number": {"en": "Identity number", "zh-CN": "证件号码"},
@@ -192,7 +226,13 @@ CONFIG_KINDS: Labels = {
 }
 # Values coded by the forms (ownership, payment history, an alert's category), and levels
 # (an alert's colour, a client's risk level): one word each, whichever table has it.
-CHOICES: tuple[Labels, ...] = (OWNERSHIP_TYPES, PAYMENT_HISTORIES, ALERT_CATEGORIES)
+CHOICES: tuple[Labels, ...] = (
+    OWNERSHIP_TYPES,
+    PAYMENT_HISTORIES,
+    ALERT_CATEGORIES,
+    CLIENT_TYPES,
+    CONSENT_BASES,
+)
 LEVELS: tuple[Labels, ...] = (ALERT_LEVELS, RISK_LEVELS)
 
 

@@ -298,7 +298,11 @@ def start_onboarding_due_diligence(ctx: FireContext) -> None:
         subject_type="client",
         subject_id=ctx.instance.subject_id,
         parent_id=ctx.instance.id,
-        data={"client_id": ctx.instance.subject_id, "reason": "onboarding"},
+        data={
+            "client_id": ctx.instance.subject_id,
+            "client_type": _client(ctx).client_type,  # chooses the checklist
+            "reason": "onboarding",
+        },
     )
     ctx.instance.data = {**ctx.instance.data, "due_diligence_id": child.id}
     ctx.audit["due_diligence_id"] = child.id

@@ -23,6 +23,7 @@ from workflow.risk.events import provider_poll
 from workflow.risk.governance import changes as config_changes
 from workflow.risk.notify import digest, mail, robots, webhook
 from workflow.risk.policy import POLICY
+from workflow.risk.privacy import reads
 from workflow.risk.screening import rescreen, watchlist
 
 MODULES: tuple[ModuleType, ...] = (
@@ -46,7 +47,7 @@ MODULES: tuple[ModuleType, ...] = (
 )
 # Modules with tables of their own and no named callables: imported so that every table
 # of the plug-in is on the shared metadata (migrations, create_all in tests).
-TABLES: tuple[ModuleType, ...] = (watchlist, evidence, intake, events)
+TABLES: tuple[ModuleType, ...] = (watchlist, evidence, intake, events, reads)
 
 
 def registry() -> Registry:

@@ -8,7 +8,7 @@ key, and its registered capital and credit limit are encrypted with the master k
 data step needs the application's keys, so run it through ``riskloop db upgrade``.
 
 Revision ID: 0018_erasure
-Revises: 0016_definition_migrations
+Revises: 0017_persons_pipl
 Create Date: 2026-12-06 17:00:00.000000
 
 """
@@ -21,7 +21,7 @@ from cryptography.fernet import Fernet
 
 # revision identifiers, used by Alembic.
 revision = '0018_erasure'
-down_revision = '0016_definition_migrations'
+down_revision = '0017_persons_pipl'
 branch_labels = None
 depends_on = None
 

@@ -46,6 +46,25 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # the full risk report: the roles that see financials; sales never
     ("GET /api/v1/clients/<int:client_id>/report", "own"): (401, 403, 200, 200, 200, 200, 403),
     ("GET /api/v1/clients/<int:client_id>/report", "other"): (401, 404, 200, 200, 200, 200, 403),
+    # the PIPL data-subject export: legal and managers only
+    ("GET /api/v1/clients/<int:client_id>/personal-data", "own"): (
+        401,
+        403,
+        403,
+        200,
+        200,
+        403,
+        403,
+    ),
+    ("GET /api/v1/clients/<int:client_id>/personal-data", "other"): (
+        401,
+        403,
+        403,
+        200,
+        200,
+        403,
+        403,
+    ),
     # non-sensitive edit: sales on their own clients; risk officers and managers on any
     ("PATCH /api/v1/clients/<int:client_id>", "own"): (401, 200, 200, 403, 200, 403, 403),
     ("PATCH /api/v1/clients/<int:client_id>", "other"): (401, 404, 200, 403, 200, 403, 403),
@@ -289,6 +308,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # --- auditor views ----------------------------------------------------
     ("GET /api/v1/audit", "-"): (401, 403, 403, 403, 403, 200, 403),
     ("GET /api/v1/audit/verify", "-"): (401, 403, 403, 403, 403, 200, 403),
+    # the access log of client reads: auditors search it, and managers
+    ("GET /api/v1/audit/reads", "-"): (401, 403, 403, 403, 200, 200, 403),
     ("GET /api/v1/audit/export", "own"): (401, 403, 403, 403, 403, 200, 403),
     ("GET /api/v1/audit/export", "other"): (401, 403, 403, 403, 403, 200, 403),
     # reports: the auditor pages and the managers' dashboards
@@ -421,7 +442,8 @@ VISIBLE: dict[str, tuple[bool | None, ...]] = {
 # Column order:                         anon  sales1    risk1   legal1  manager1 auditor1 admin
 MASKED: dict[str, tuple[str | None, ...]] = {
     "client.bank_account": (None, "masked", "full", "full", "full", "full", None),
-    "client.contacts.phone": (None, "masked", "full", "full", "full", "full", None),
+    # the owner sees the contacts they collected in full
+    "client.contacts.phone": (None, "full", "full", "full", "full", "full", None),
     "client.registered_capital": (None, "masked", "full", "full", "full", "full", None),
     "client list.bank_account": (None, "masked", "full", "full", "full", "full", None),
     "change values.bank_account": (None, "masked", "full", "full", "full", "full", None),

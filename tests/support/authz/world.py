@@ -286,6 +286,7 @@ for _path in (
     "/api/v1/notifications",
     "/api/v1/audit",
     "/api/v1/audit/verify",
+    "/api/v1/audit/reads",
     "/api/v1/reports/closed-loops",
     "/api/v1/reports/sla",
     "/api/v1/definitions",
@@ -358,6 +359,13 @@ def _read_client() -> tuple[Setup, Call]:
 @row("GET /api/v1/clients/<int:client_id>/report", "own", "other")
 def _client_report() -> tuple[Setup, Call]:
     return World.client, lambda api, user, client: api.get(user, f"/api/v1/clients/{client}/report")
+
+
+@row("GET /api/v1/clients/<int:client_id>/personal-data", "own", "other")
+def _personal_data() -> tuple[Setup, Call]:
+    return World.client, lambda api, user, client: api.get(
+        user, f"/api/v1/clients/{client}/personal-data"
+    )
 
 
 @row("PATCH /api/v1/clients/<int:client_id>", "own", "other", writes=True)

@@ -24,10 +24,11 @@ from workflow.errors import Forbidden, RiskloopError, ValidationFailed
 from workflow.platform.archives import Limits, check_zip
 from workflow.platform.spreadsheet import read_csv
 from workflow.records.identity import Actor
-from workflow.risk.clients.model import SCREENING_FIELDS, SENSITIVE_FIELDS, Client
+from workflow.risk.clients.model import NATURAL_PERSON, SCREENING_FIELDS, SENSITIVE_FIELDS, Client
 from workflow.risk.clients.service import (
     check_new_client,
     create_client,
+    find_person,
     plain,
     require_editor,
     update_client,
@@ -36,10 +37,13 @@ from workflow.risk.clients.validation import validate_client_fields
 from workflow.risk.onboarding import NOT_ADMISSIBLE, running_admission, start_admission
 
 PLAIN_COLUMNS = (
+    "client_type",
     "name",
     "credit_code",
     "legal_representative",
     "id_number",
+    "consent_basis",
+    "consent_at",
     "industry",
     "region",
     "registered_capital",
@@ -106,10 +110,10 @@ def read_rows(
         )
     header = [str(h or "").strip() for h in next(table, [])]
     unknown = [h for h in header if h and h not in COLUMNS]
-    if unknown or "credit_code" not in header:
+    if unknown or not {"credit_code", "id_number"} & set(header):
         raise ValidationFailed(
             f"{filename}: unknown column(s) {', '.join(unknown) or '-'}; the header needs credit_code "
-            f"and may use {', '.join(COLUMNS)}",
+            f"(or id_number, for natural persons) and may use {', '.join(COLUMNS)}",
             errors={"header": [f"Unknown: {', '.join(unknown)}"]},
         )
     for number, cells in enumerate(table, start=2):
@@ -172,7 +176,7 @@ def row_fields(row: dict[str, Any]) -> dict[str, Any]:
     for column in PLAIN_COLUMNS:
         if column in row:
             value = row[column]
-            if hasattr(value, "date") and column == "established_on":
+            if hasattr(value, "date") and column in ("established_on", "consent_at"):
                 value = value.date()
             data[column] = value.isoformat() if hasattr(value, "isoformat") else str(value).strip()
     if "tags" in data:
@@ -251,27 +255,33 @@ def import_clients(
         except ValidationFailed as exc:
             report.errors.extend(_row_errors(number, exc))
             continue
-        code = data["credit_code"]
+        # A company is the same client by its credit code, a natural person by the number.
+        key = "id_number" if data["client_type"] == NATURAL_PERSON else "credit_code"
+        code = data[key]
         if code in seen:
             report.errors.append(
                 {
                     "row": number,
-                    "field": "credit_code",
+                    "field": key,
                     "messages": [f"Also in row {seen[code]}; keep one row per client."],
                 }
             )
             continue
         seen[code] = number
-        existing = session.execute(
-            select(Client).where(Client.credit_code == code)
-        ).scalar_one_or_none()
+        existing = (
+            find_person(session, code)
+            if key == "id_number"
+            else session.execute(
+                select(Client).where(Client.credit_code == code)
+            ).scalar_one_or_none()
+        )
         if existing is not None and not _may_edit(existing, actor):
             # Refused before any comparison: a dry run must not tell a sales user whether
             # a guessed value (a bank account) matches another owner's client.
             report.errors.append(
                 {
                     "row": number,
-                    "field": "credit_code",
+                    "field": key,
                     "messages": [
                         "This client is owned by another sales user; only its owner, a risk officer "
                         "or a manager may update it."

@@ -1,4 +1,5 @@
-"""Demo clients for a fresh embedded install: one per onboarding path, owned by sales1/sales2."""
+"""Demo clients for a fresh embedded install: one per onboarding path, owned by sales1/sales2,
+and a natural person (a prospect of sales1)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from workflow.records.identity import Actor
 from workflow.risk.clients.creditcode import make_credit_code
+from workflow.risk.clients.idnumber import make_id_number
 from workflow.risk.clients.service import create_client
 from workflow.risk.onboarding import start_admission
 from workflow.risk.screening.watchlist import import_watchlist
@@ -89,6 +91,20 @@ DEMO_CLIENTS: list[tuple[str, bool, dict[str, Any]]] = [
             "registered_capital": 10_000_000,
             "industry": "trade",
             "region": "广东省广州市",
+        },
+    ),
+    (
+        # a natural person (自然人客户): identity number and consent instead of a credit code
+        "sales1",
+        False,
+        {
+            "client_type": "natural_person",
+            "name": "林晓燕",
+            "id_number": make_id_number("35020319850612002"),
+            "consent_basis": "contract",
+            "consent_at": _TODAY.isoformat(),
+            "region": "福建省厦门市",
+            "contacts": [{"name": "林晓燕", "phone": "13600136006", "email": None}],
         },
     ),
 ]

@@ -3,7 +3,8 @@
 ``risk_officer``, ``legal``, ``manager`` and ``auditor`` see everything. Anyone
 else (``sales``, ``admin``) gets :func:`mask_client`'s view: basic contact
 data, status and rating, never financials, bank accounts, identity numbers or
-the risk report. Masking is deny-by-default: a field this module does not know
+the risk report. The owner of a record (its salesperson) sees its contacts in
+full: they collected them and must be able to call the client. Masking is deny-by-default: a field this module does not know
 is hidden, so a new sensitive column cannot leak before someone classifies it.
 """
 
@@ -19,6 +20,7 @@ UNMASKED_ROLES = frozenset({"risk_officer", "legal", "manager", "auditor"})
 PUBLIC_FIELDS = frozenset(
     {
         "id",
+        "client_type",
         "name",
         "credit_code",
         "legal_representative",
@@ -34,6 +36,10 @@ PUBLIC_FIELDS = frozenset(
         "owner",
         "blacklisted",
         "tags",
+        # The legal basis of holding the person's data is no secret from the person's
+        # salesperson, who usually collected the consent.
+        "consent_basis",
+        "consent_at",
         "version",
         "created_by",
         "created_at",
@@ -147,8 +153,11 @@ def _mask_list(items: Any, mask_item: Any) -> Any:
     return [mask_item(item) for item in items]
 
 
-def mask_client(data: Mapping[str, Any], roles: Iterable[str] | str) -> dict[str, Any]:
+def mask_client(
+    data: Mapping[str, Any], roles: Iterable[str] | str, *, owner: bool = False
+) -> dict[str, Any]:
     """A copy of a client record as ``roles`` may see it; ``data`` is not modified.
+    ``owner``: the reader owns the record, and sees its contacts unmasked.
 
     For risk_officer, legal, manager and auditor: an unchanged (deep) copy.
     For everyone else:
@@ -170,7 +179,7 @@ def mask_client(data: Mapping[str, Any], roles: Iterable[str] | str) -> dict[str
         if field in PUBLIC_FIELDS:
             masked[field] = copy.deepcopy(value)
         elif field == "contacts":
-            masked[field] = _mask_list(value, _mask_contact)
+            masked[field] = copy.deepcopy(value) if owner else _mask_list(value, _mask_contact)
         elif field == "contracts":
             masked[field] = _mask_list(value, _mask_contract)
         elif field == "bank_account":
@@ -182,16 +191,23 @@ def mask_client(data: Mapping[str, Any], roles: Iterable[str] | str) -> dict[str
     return masked
 
 
-def unmasked_sensitive_fields(data: Mapping[str, Any], roles: Iterable[str] | str) -> list[str]:
-    """The :data:`SENSITIVE_READ_FIELDS` that ``roles`` would read unmasked in ``data``.
+def unmasked_sensitive_fields(
+    data: Mapping[str, Any], roles: Iterable[str] | str, *, owner: bool = False
+) -> list[str]:
+    """The :data:`SENSITIVE_READ_FIELDS` that ``roles`` (``owner``: the record's owner)
+    would read unmasked in ``data``.
 
     Empty when the roles see masked data or the fields are empty; the caller
     records a non-empty result in the audit trail.
     """
-    if not can_see_sensitive(roles):
+    if can_see_sensitive(roles):
+        readable = sorted(SENSITIVE_READ_FIELDS)
+    elif owner:
+        readable = [f for f in sorted(SENSITIVE_READ_FIELDS) if f.startswith("contacts.")]
+    else:
         return []
     read: list[str] = []
-    for field in sorted(SENSITIVE_READ_FIELDS):
+    for field in readable:
         top, _, sub = field.partition(".")
         value = data.get(top)
         if sub:

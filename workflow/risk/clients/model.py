@@ -35,6 +35,20 @@ OWNERSHIP_TYPES = (
     "collective",
     "other",
 )
+# Who the client is: a company identified by its credit code, a 个体工商户
+# (registered, with a credit code, run by one person) or a natural person identified by a
+# resident identity number instead.
+CLIENT_TYPES = ("enterprise", "individual_business", "natural_person")
+NATURAL_PERSON = "natural_person"
+# The legal basis of processing a person's data (PIPL art. 13).
+CONSENT_BASES = (
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interest",
+    "public_interest",
+    "public_information",
+)
 RATINGS = ("S", "A", "B", "C", "D")
 RISK_LEVELS = ("low", "medium", "high")
 # Changed only through a dual approval; a direct PATCH is refused with 409.
@@ -71,12 +85,19 @@ class Client(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
-    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    client_type: Mapped[str] = mapped_column(
+        String(24), default="enterprise", server_default="enterprise"
+    )
+    # None for a natural person (identified by ``id_number``); unique among the others.
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
     # Personal fields: stored sealed with the record's data key (see the block at the end).
     sealed_legal_representative: Mapped[str | None] = mapped_column("legal_representative", Text)
     legal_representative: Sealed[str] = Sealed("sealed_legal_representative")
     sealed_id_number: Mapped[str | None] = mapped_column("id_number", Text)
     id_number: Sealed[str] = Sealed("sealed_id_number")
+    # PIPL: the legal basis and date of consent; required for natural persons.
+    consent_basis: Mapped[str | None] = mapped_column(String(24))
+    consent_at: Mapped[date | None] = mapped_column(Date)
     industry: Mapped[str | None] = mapped_column(String(64))
     region: Mapped[str | None] = mapped_column(String(64))
     registered_capital: Mapped[Decimal | None] = mapped_column(EncryptedDecimal)

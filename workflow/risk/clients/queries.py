@@ -16,7 +16,7 @@ from workflow.risk.clients.model import Client, get_client
 # Roles that see the whole archive; sales see the clients they own. Admins manage users
 # and definitions, not business data: they see no client.
 ARCHIVE_ROLES = frozenset({"risk_officer", "legal", "manager", "auditor"})
-FILTERS = ("status", "rating", "risk_level", "owner")
+FILTERS = ("status", "rating", "risk_level", "owner", "client_type")
 
 
 def _sees_all(actor: Actor) -> bool:
@@ -70,7 +70,7 @@ def list_clients(
     limit: int,
     before_id: int | None = None,
 ) -> tuple[list[Client], int | None]:
-    """Clients matching ``filters`` (status, rating, risk_level, owner; ``q`` searches name
+    """Clients matching ``filters`` (status, rating, risk_level, owner, client_type; ``q`` searches name
     and credit code), newest first; returns the page and the cursor of the next one."""
     stmt = select(Client).order_by(Client.id.desc())
     if not _sees_all(actor):

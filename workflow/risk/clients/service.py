@@ -33,6 +33,7 @@ from workflow.risk.alerts.handover import hand_over_alerts
 from workflow.risk.clients.masking import mask_client, mask_diff, unmasked_sensitive_fields
 from workflow.risk.clients.model import (
     CHANGEABLE_FIELDS,
+    NATURAL_PERSON,
     SCREENING_FIELDS,
     SENSITIVE_FIELDS,
     Client,
@@ -41,7 +42,12 @@ from workflow.risk.clients.model import (
 )
 from workflow.risk.clients.queries import visible_client
 from workflow.risk.clients.sealing import erased_refusal, open_diff, seal_diff
-from workflow.risk.clients.validation import validate_client_fields, validate_sensitive_change
+from workflow.risk.clients.validation import (
+    check_identity,
+    validate_client_fields,
+    validate_sensitive_change,
+)
+from workflow.risk.privacy.reads import record_read
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +59,19 @@ FILLABLE_STATUSES = frozenset({"prospect", "pending_admission"})
 # A client's credit code may be corrected only before it was screened for admission (or
 # after a rejection, before it is submitted again and screened anew).
 CODE_EDITABLE_STATUSES = frozenset({"prospect", "rejected"})
+# What identifies a client to the watch lists and providers: fixed once it was screened.
+IDENTITY_FIELDS = ("client_type", "credit_code", "id_number")
+CONSENT_FIELDS = ("consent_basis", "consent_at")
 SYSTEM_SET_ON_CREATE = ("credit_limit", "rating", "risk_level", "blacklisted")
 RECORD_FIELDS = (
     "id",
+    "client_type",
     "name",
     "credit_code",
     "legal_representative",
     "id_number",
+    "consent_basis",
+    "consent_at",
     "industry",
     "region",
     "registered_capital",
@@ -202,6 +214,40 @@ def _check_unique_code(session: Session, code: str, client_id: int | None) -> No
         )
 
 
+def find_person(session: Session, id_number: str) -> Client | None:
+    """The natural person with ``id_number``. Identity numbers are stored encrypted
+    (randomised), so the natural persons' numbers alone are read and compared after
+    decryption (sealed with each record's own data key, so the records are loaded). No
+    keyed-hash index is kept: it would outlive the erasure of a person."""
+    persons = session.scalars(
+        select(Client).where(Client.client_type == NATURAL_PERSON, Client.erased_at.is_(None))
+    )
+    return next((person for person in persons if person.id_number == id_number), None)
+
+
+def _check_unique_person(session: Session, id_number: str, client_id: int | None) -> None:
+    """A natural person is in the archive once."""
+    found = find_person(session, id_number)
+    if found is not None and found.id != client_id:
+        raise Duplicate(
+            f"a natural person with this identity number already exists (client {found.id}); "
+            "open that record instead of creating a second one",
+            existing_id=found.id,
+            code="client.duplicate_id_number",
+            params={"client_id": found.id},
+        )
+
+
+def check_unique_identity(session: Session, values: dict[str, Any], client_id: int | None) -> None:
+    """Raises:
+    Duplicate: another client has the credit code, or (a natural person) the identity number."""
+    if values.get("client_type") == NATURAL_PERSON:
+        if values.get("id_number"):
+            _check_unique_person(session, values["id_number"], client_id)
+    elif values.get("credit_code"):
+        _check_unique_code(session, values["credit_code"], client_id)
+
+
 def apply_changes(
     session: Session,
     client: Client,
@@ -271,7 +317,7 @@ def check_new_client(
             errors={"owner": ["Missing data for required field."]},
         )
     _check_owner(session, owner)
-    _check_unique_code(session, cleaned["credit_code"], None)
+    check_unique_identity(session, cleaned, None)
     return cleaned, owner
 
 
@@ -396,19 +442,24 @@ def update_client(
         handed_over["handed_over"] = hand_over_cases(
             session, client.id, client.owner, cleaned["owner"]
         )
-    if "credit_code" in cleaned and cleaned["credit_code"] != client.credit_code:
-        if client.status not in CODE_EDITABLE_STATUSES:
-            raise Conflict(
-                f"the unified social credit code of a {client.status} client is the identity "
-                "that was screened against the watch lists and providers; it can be corrected "
-                "only before admission (prospect) or after a rejection. If it is wrong, "
-                "offboard this client and create it anew with the right code",
-                fields=["credit_code"],
-                client_status=client.status,
-                code="client.credit_code_fixed",
-                params={"status": client.status},
-            )
-        _check_unique_code(session, cleaned["credit_code"], client.id)
+    identity = [f for f in IDENTITY_FIELDS if f in cleaned and cleaned[f] != getattr(client, f)]
+    if identity and client.status not in CODE_EDITABLE_STATUSES:
+        raise Conflict(
+            f"the {', '.join(identity)} of a {client.status} client is the identity "
+            "that was screened against the watch lists and providers; it can be corrected "
+            "only before admission (prospect) or after a rejection. If it is wrong, "
+            "offboard this client and create it anew with the right identity",
+            fields=identity,
+            client_status=client.status,
+            code="client.credit_code_fixed",
+            params={"status": client.status},
+        )
+    if set(cleaned) & {*IDENTITY_FIELDS, *CONSENT_FIELDS}:
+        merged = {f: getattr(client, f) for f in (*IDENTITY_FIELDS, *CONSENT_FIELDS)}
+        merged.update(cleaned)
+        check_identity(merged)
+        if identity:
+            check_unique_identity(session, merged, client.id)
     apply_changes(session, client, cleaned, actor, "client.updated", **handed_over)
     return client
 
@@ -470,22 +521,49 @@ def suspend_client(
     return True
 
 
-def client_view(session: Session, client: Client, actor: Actor) -> dict[str, Any]:
-    """The client as ``actor`` may see it; an unmasked read of sensitive data by a
-    person is recorded in the client's audit stream (the caller commits)."""
+def _shown(session: Session, client: Client, actor: Actor) -> tuple[dict[str, Any], list[str]]:
+    """The client as ``actor`` may see it and the sensitive fields shown unmasked.
+
+    A read of sensitive data by a role that sees everything is recorded in the client's
+    audit stream too; the owner's reads of the contacts they collected are only in the
+    access log (:mod:`workflow.risk.privacy.reads`), which the caller writes.
+    """
     record = client_record(client)
-    view = mask_client(record, actor.roles)
-    read = unmasked_sensitive_fields(record, actor.roles)
-    if read and not actor.is_system:
+    owner = client.owner == actor.username
+    view = mask_client(record, actor.roles, owner=owner)
+    audited = unmasked_sensitive_fields(record, actor.roles)
+    if audited and not actor.is_system:
         audit.record_event(
             session,
             client_stream(client.id),
             "client.sensitive_read",
             actor,
             subject=client_stream(client.id),
-            payload={"fields": read},
+            payload={"fields": audited},
         )
-    return view
+    return view, audited or unmasked_sensitive_fields(record, actor.roles, owner=owner)
+
+
+def client_view(
+    session: Session, client: Client, actor: Actor, *, view: str = "detail"
+) -> dict[str, Any]:
+    """The client as ``actor`` may see it; the read is logged (the caller commits)."""
+    shown, read = _shown(session, client, actor)
+    record_read(session, actor, view, [client.id], {client.id: read})
+    return shown
+
+
+def client_views(
+    session: Session, clients: list[Client], actor: Actor, *, view: str = "list"
+) -> list[dict[str, Any]]:
+    """Several clients as ``actor`` may see them, logged as one read naming them all."""
+    shown: list[dict[str, Any]] = []
+    unmasked: dict[int, list[str]] = {}
+    for client in clients:
+        item, unmasked[client.id] = _shown(session, client, actor)
+        shown.append(item)
+    record_read(session, actor, view, [c.id for c in clients], unmasked)
+    return shown
 
 
 @dataclass(frozen=True)
@@ -501,8 +579,9 @@ class HistoryEntry:
     payload: dict[str, Any]
 
 
-def client_history(session: Session, client_id: int, limit: int = 100) -> list[HistoryEntry]:
-    """The client's own audit records (creation, edits, reads), oldest first."""
+def client_history(session: Session, client_id: int, limit: int | None = 100) -> list[HistoryEntry]:
+    """The client's own audit records (creation, edits, reads), oldest first (``limit``
+    None: all of them)."""
     client = session.get(Client, client_id)
     key = client.data_key if client is not None else None
     records = session.execute(

@@ -19,12 +19,20 @@ from workflow.errors import Message, ValidationFailed
 from workflow.field_messages import Schema
 from workflow.platform.hygiene import MAX_AMOUNT, Day, Text, amount_range
 from workflow.risk.clients.creditcode import normalize_credit_code, validate_credit_code
-from workflow.risk.clients.model import CHANGEABLE_FIELDS, OWNERSHIP_TYPES, RATINGS, RISK_LEVELS
+from workflow.risk.clients.idnumber import normalize_id_number, validate_id_number
+from workflow.risk.clients.model import (
+    CHANGEABLE_FIELDS,
+    CLIENT_TYPES,
+    CONSENT_BASES,
+    NATURAL_PERSON,
+    OWNERSHIP_TYPES,
+    RATINGS,
+    RISK_LEVELS,
+)
 from workflow.risk.screening.rules import PAYMENT_HISTORIES
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,24}$")
 _ACCOUNT = re.compile(r"^[0-9A-Z]{8,34}$")
-_ID_NUMBER = re.compile(r"^[0-9A-Z]{6,32}$")
 
 
 class _Compact(Text):
@@ -42,6 +50,17 @@ class _CreditCode(Text):
         if problem is not None:
             raise ValidationError(problem)
         return normalize_credit_code(text)
+
+
+class _IdNumber(Text):
+    """A resident identity number, checked with its GB 11643-1999 check character."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        problem = validate_id_number(text)
+        if problem is not None:
+            raise ValidationError(problem)
+        return normalize_id_number(text)
 
 
 def _money(**kwargs: Any) -> fields.Decimal:
@@ -112,17 +131,14 @@ class ClientFieldsSchema(Schema):
         unknown = RAISE
 
     name = Text(required=True, validate=validate.Length(min=1, max=200))
-    credit_code = _CreditCode(required=True)
+    client_type = Text(validate=validate.OneOf(CLIENT_TYPES))
+    # Required for enterprises and 个体工商户, absent for natural persons (checked with the
+    # type by :func:`check_identity`, since a PATCH may give either alone).
+    credit_code = _CreditCode(allow_none=True)
     legal_representative = Text(allow_none=True, validate=validate.Length(min=1, max=64))
-    id_number = _Compact(
-        allow_none=True,
-        validate=validate.Regexp(
-            _ID_NUMBER,
-            error=Message(
-                "client.id_number", "Use 6 to 32 digits or letters, e.g. 110101199003071234."
-            ),
-        ),
-    )
+    id_number = _IdNumber(allow_none=True)
+    consent_basis = Text(allow_none=True, validate=validate.OneOf(CONSENT_BASES))
+    consent_at = Day(allow_none=True)
     industry = Text(allow_none=True, validate=validate.Length(max=64))
     region = Text(allow_none=True, validate=validate.Length(max=64))
     registered_capital = _money(allow_none=True)
@@ -212,7 +228,9 @@ def _plain_items(cleaned: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_client_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    """Check client fields and return the cleaned values (``partial``: only those given).
+    """Check client fields and return the cleaned values (``partial``: only those given;
+    whole: the type defaults to ``enterprise`` and the record must identify the client as its
+    type requires, see :func:`check_identity`).
 
     Raises:
         ValidationFailed: ``extra['errors']`` maps each bad field to its messages.
@@ -230,7 +248,42 @@ def validate_client_fields(data: dict[str, Any], *, partial: bool) -> dict[str, 
             "some client fields are invalid: " + ", ".join(sorted(map(str, errors))),
             errors=errors,
         ) from exc
+    if not partial:
+        cleaned.setdefault("client_type", "enterprise")
+        check_identity(cleaned)
     return _plain_items(cleaned)
+
+
+def _missing(field: str) -> dict[str, list[str]]:
+    return {field: [Message("field.required", "Missing data for required field.")]}
+
+
+def check_identity(values: dict[str, Any]) -> None:
+    """Check that a client's merged fields identify it as its type requires: a credit code
+    for an enterprise or 个体工商户; an identity number, a consent basis and its date (PIPL)
+    and no credit code for a natural person.
+
+    Raises:
+        ValidationFailed: per field.
+    """
+    errors: dict[str, list[str]] = {}
+    if values.get("client_type") == NATURAL_PERSON:
+        for field in ("id_number", "consent_basis", "consent_at"):
+            if not values.get(field):
+                errors.update(_missing(field))
+        if values.get("credit_code"):
+            errors["credit_code"] = [
+                Message(
+                    "client.person_credit_code",
+                    "A natural person has no credit code; give the identity number instead.",
+                )
+            ]
+    elif not values.get("credit_code"):
+        errors.update(_missing("credit_code"))
+    if errors:
+        raise ValidationFailed(
+            "some client fields are invalid: " + ", ".join(sorted(errors)), errors=errors
+        )
 
 
 def validate_sensitive_change(field: str, value: Any) -> Any:

@@ -11,6 +11,7 @@ inside the same transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -110,7 +111,12 @@ def open_review(
                 params={"client_id": client_id, "case_id": running.id},
             )
     # the name by reference (with_client_name): the trail keeps no copy an erasure cannot reach
-    data = {"client_id": client.id, "reason": reason, **(extra or {})}
+    data = {
+        "client_id": client.id,
+        "client_type": client.client_type,
+        "reason": reason,
+        **(extra or {}),
+    }
     return engine.start(
         session,
         DEFINITION,
@@ -130,9 +136,17 @@ def _settings(ctx: FireContext) -> dict[str, Any]:
     return governed_settings(ctx.session, "dd_checklist", ctx.definition.settings)
 
 
+def checklist_for(settings: Mapping[str, Any], data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The checklist of a case: the one ``settings.checklists`` names for the client's type
+    (kept in the case's data when it opened), else ``settings.checklist``."""
+    by_type = settings.get("checklists") or {}
+    client_type = (data or {}).get("client_type")
+    items = by_type.get(client_type) if client_type else None
+    return dict(items or settings.get("checklist") or {})
+
+
 def checklist_items(ctx: FireContext) -> dict[str, Any]:
-    items = _settings(ctx).get("checklist") or {}
-    return dict(items)
+    return checklist_for(_settings(ctx), ctx.instance.data)
 
 
 @registry.effect("validate_checklist")

@@ -222,14 +222,19 @@ def _rating(record: RatingRecord, sensitive: bool) -> dict[str, Any]:
 
 
 def portrait(
-    session: Session, client: Client, actor: Actor, *, now: datetime | None = None
+    session: Session,
+    client: Client,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+    view: str = "detail",
 ) -> dict[str, Any]:
     """Everything the portrait's tabs and the risk report show of ``client``, as
     ``actor`` may see it (financials, event extras, scores and the explanation hidden
-    from sales). An unmasked read of sensitive data is audited (the caller commits)."""
+    from sales). The read is logged as ``view`` (the caller commits)."""
     now = now or clock.now()
     sensitive = actor.is_system or can_see_sensitive(actor.roles)
-    view = client_view(session, client, actor)
+    shown = client_view(session, client, actor, view=view)
     rating = current_rating(session, client)
     if not sensitive:
         rating = {**rating, "risk_score": None, "credit_limit": None, "explanation": None}
@@ -269,10 +274,10 @@ def portrait(
     event_rows = [_event(e, sensitive) for e in events]
     facts = dict(client.facts or {}) if sensitive else {}
     return {
-        "client": view,
+        "client": shown,
         "rating": rating,
         "tags": {
-            "manual": list(view.get("tags") or []),
+            "manual": list(shown.get("tags") or []),
             "system": [
                 {
                     "tag": t.tag,
@@ -284,7 +289,7 @@ def portrait(
             ],
         },
         "background": {
-            "registration": {name: view.get(name) for name in REGISTRATION_FIELDS},
+            "registration": {name: shown.get(name) for name in REGISTRATION_FIELDS},
             "events": [e for e in event_rows if e["type"] in BACKGROUND_EVENTS],
         },
         "legal": {
@@ -319,7 +324,7 @@ def portrait(
             for c in cases
         ],
         "ratings": [_rating(r, sensitive) for r in ratings],
-        "contracts": list(view.get("contracts") or []),
+        "contracts": list(shown.get("contracts") or []),
         "generated_at": plain(now),
     }
 

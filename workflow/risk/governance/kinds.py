@@ -5,7 +5,7 @@
 | ``rule_set`` | ``definitions/rules/default.yaml`` (or ``RISKLOOP_RULE_SET``) | the rule-set file |
 | ``monitoring_rules`` | ``definitions/rules/monitoring.yaml`` (or ``RISKLOOP_MONITORING_RULES``) | the rule file |
 | ``alert_routing`` | ``settings`` of ``definitions/alert_remediation.yaml`` | ``version``, ``levels``, ``categories``, ``sla``, ``business_hours``, ``routing`` |
-| ``dd_checklist`` | ``settings`` of ``definitions/due_diligence.yaml`` | ``version``, ``checklist``, ``risk_grades`` |
+| ``dd_checklist`` | ``settings`` of ``definitions/due_diligence.yaml`` | ``version``, ``checklist``, ``checklists`` (by client type), ``risk_grades`` |
 
 Every content is a YAML document with a whole-number ``version``. Validation collects
 every error it can find, each naming the file, the key and the fix: the parts of a
@@ -40,7 +40,7 @@ from workflow.risk.screening import rules as rating
 ALERT_DEFINITION = "alert_remediation"
 DD_DEFINITION = "due_diligence"
 ALERT_KEYS = ("levels", "categories", "sla", "business_hours", "routing")
-DD_KEYS = ("checklist", "risk_grades")
+DD_KEYS = ("checklist", "checklists", "risk_grades")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _VERSION_LINE = re.compile(r"^version:[^\n]*$", re.MULTILINE)
 
@@ -301,22 +301,17 @@ def check_dd_checklist(document: Any, source: str, _settings: Mapping[str, Any])
     problems = _check_keys(document, source, DD_KEYS, ("checklist",))
     if not isinstance(document, Mapping):
         return problems
-    checklist = document.get("checklist")
     if "checklist" in document:
-        if not isinstance(checklist, Mapping) or not checklist:
-            problems.append(Problem(source, "checklist", "must map each item key to its labels"))
+        problems += _check_checklist(document.get("checklist"), source, "checklist")
+    by_type = document.get("checklists")
+    if by_type is not None:
+        if not isinstance(by_type, Mapping):
+            problems.append(
+                Problem(source, "checklists", "must map a client type to its own checklist")
+            )
         else:
-            for item, label in checklist.items():
-                where = f"checklist.{item}"
-                if not isinstance(item, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", item):
-                    problems.append(Problem(source, where, "item keys are snake_case words"))
-                if not isinstance(label, Mapping) or not all(
-                    isinstance(label.get(lang), str) and label[lang].strip()
-                    for lang in ("zh-CN", "en")
-                ):
-                    problems.append(
-                        Problem(source, where, "needs labels {zh-CN: …, en: …}, both non-empty")
-                    )
+            for client_type, items in by_type.items():
+                problems += _check_checklist(items, source, f"checklists.{client_type}")
     grades = document.get("risk_grades")
     if grades is not None and (
         not isinstance(grades, list)
@@ -324,6 +319,23 @@ def check_dd_checklist(document: Any, source: str, _settings: Mapping[str, Any])
         or not all(isinstance(g, str) and g.strip() for g in grades)
     ):
         problems.append(Problem(source, "risk_grades", "must be a non-empty list of grade names"))
+    return problems
+
+
+def _check_checklist(checklist: Any, source: str, key: str) -> list[Problem]:
+    if not isinstance(checklist, Mapping) or not checklist:
+        return [Problem(source, key, "must map each item key to its labels")]
+    problems = []
+    for item, label in checklist.items():
+        where = f"{key}.{item}"
+        if not isinstance(item, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", item):
+            problems.append(Problem(source, where, "item keys are snake_case words"))
+        if not isinstance(label, Mapping) or not all(
+            isinstance(label.get(lang), str) and label[lang].strip() for lang in ("zh-CN", "en")
+        ):
+            problems.append(
+                Problem(source, where, "needs labels {zh-CN: …, en: …}, both non-empty")
+            )
     return problems
 
 

@@ -92,7 +92,7 @@ class WatchlistProvider(DataProvider):
         self.thresholds = thresholds or Thresholds()
 
     def lookup(self, session: Session, client: Client) -> ProviderResult:
-        entries = listings(session, client.credit_code)
+        entries = listings(session, client.credit_code or "")
         by_id = listings_by_id_number(session, client.id_number)
         known = {e.id for e in entries}
         entries += [e for e in by_id if e.id not in known]
@@ -134,7 +134,9 @@ def _listing(entry: WatchlistEntry, client: Client) -> dict[str, Any]:
 class HttpProvider(DataProvider):
     """An external data service: ``GET {base_url}/companies/{credit_code}`` answering JSON
     with any of :data:`PROVIDER_FACTS`, an optional ``hits`` list and an optional ``events``
-    list (risk events); 404 means unknown."""
+    list (risk events); 404 means unknown. It knows companies only: a natural person
+    (no credit code) is not sent, and is screened on the watch lists by identity number
+    and name instead."""
 
     name = "http"
 
@@ -151,6 +153,8 @@ class HttpProvider(DataProvider):
         self.backoff = backoff
 
     def lookup(self, session: Session, client: Client) -> ProviderResult:
+        if not client.credit_code:
+            return ProviderResult(provider=self.name)
         url = f"{self.base_url}/companies/{urllib.parse.quote(client.credit_code)}"
         last_error = ""
         for attempt in range(self.retries + 1):

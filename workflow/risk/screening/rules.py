@@ -36,6 +36,7 @@ PAYMENT_HISTORIES = ("good", "minor_delays", "overdue", "default")
 # client has had no chance to pay late, and the capital and age indicators
 # already mark a young company down.
 FACT_DEFAULTS: dict[str, Any] = {
+    "client_type": "enterprise",
     "ownership_type": "unknown",
     "state_ownership_pct": 0.0,
     "blacklisted": False,
@@ -77,6 +78,8 @@ _PROBES: tuple[dict[str, Any], ...] = (
         FACT_DEFAULTS | {"payment_history": p, "litigation_count": 999, "negative_news_count": 999}
         for p in PAYMENT_HISTORIES
     ),
+    FACT_DEFAULTS | {"client_type": "natural_person"},
+    FACT_DEFAULTS | {"client_type": "individual_business", "ownership_type": "individual"},
 )
 _MACRO_VARIABLE = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)")
 
@@ -214,12 +217,15 @@ class RatingRule:
 
 @dataclass(frozen=True)
 class Indicator:
-    """A scorecard line: ``score`` (0-100) of one ``fact``, counted at ``weight``."""
+    """A scorecard line: ``score`` (0-100) of one ``fact``, counted at ``weight``; when
+    ``applies`` is given and does not hold for a client (a natural person has no registered
+    capital), the line is left out and the other weights are scaled up to sum to 1."""
 
     id: str
     fact: str
     weight: float
     score: _Expression
+    applies: _Expression | None = None
 
 
 @dataclass(frozen=True)
@@ -313,16 +319,26 @@ class RuleSet:
         ]
         contributions: list[dict[str, Any]] = []
         total = 0.0
-        for indicator in self.indicators:
+        applicable = [i for i in self.indicators if i.applies is None or i.applies.boolean(context)]
+        scale = sum(i.weight for i in applicable)
+        if not applicable:
+            raise RuleSetError(
+                self.source,
+                "scorecard.indicators",
+                f"no indicator applies to a client with client_type "
+                f"{normalized['client_type']!r}; give at least one without 'applies'",
+            )
+        for indicator in applicable:
             score = indicator.score.number(context, 0.0, 100.0)
-            contribution = score * indicator.weight
+            weight = indicator.weight / scale
+            contribution = score * weight
             total += contribution
             contributions.append(
                 {
                     "indicator": indicator.id,
                     "value": normalized[indicator.fact],
                     "score": score,
-                    "weight": indicator.weight,
+                    "weight": round(weight, 4),
                     "contribution": round(contribution, 4),
                 }
             )
@@ -578,7 +594,7 @@ class _Builder:
         indicators: list[Indicator] = []
         for index, item in enumerate(self.items(value, "scorecard.indicators")):
             key = f"scorecard.indicators[{index}]"
-            spec = self.mapping(item, key, ("id", "weight", "score"), ("fact",))
+            spec = self.mapping(item, key, ("id", "weight", "score"), ("fact", "applies"))
             indicator_id = self.text(spec["id"], f"{key}.id")
             if any(existing.id == indicator_id for existing in indicators):
                 raise self.error(f"{key}.id", f"duplicate indicator id {indicator_id!r}")
@@ -598,6 +614,9 @@ class _Builder:
                     fact=fact,
                     weight=weight,
                     score=self.expression(spec["score"], f"{key}.score", frozenset({"facts"})),
+                    applies=self.expression(spec["applies"], f"{key}.applies", frozenset({"facts"}))
+                    if "applies" in spec
+                    else None,
                 )
             )
         total = sum(indicator.weight for indicator in indicators)

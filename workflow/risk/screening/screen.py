@@ -47,6 +47,7 @@ def rule_set(settings: Mapping[str, Any] | None = None) -> RuleSet:
 def record_facts(client: Client, now: datetime) -> dict[str, Any]:
     """The rule set's facts known from the client record itself."""
     facts: dict[str, Any] = dict(client.facts or {})
+    facts["client_type"] = client.client_type or "enterprise"
     facts["ownership_type"] = client.ownership_type or "unknown"
     facts["state_ownership_pct"] = float(client.state_ownership_pct or 0)
     facts["registered_capital"] = float(client.registered_capital or 0)

@@ -1,0 +1,1 @@
+"""Personal information (PIPL): who read which client record, and what is held about a person."""
