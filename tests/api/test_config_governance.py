@@ -128,8 +128,8 @@ def test_a_draft_that_does_not_validate_is_refused_with_every_error(app: Flask, 
             "rating: Z\n    reason:\n      zh-CN: 客户被列为",
         )
         .replace(
-            "weight: 0.25\n      score: >-\n        facts.registered_capital",
-            "weight: 0.5\n      score: >-\n        facts.registered_capital",
+            "weight: 0.25\n      applies:",
+            "weight: 0.5\n      applies:",
         )
     )
     r = draft(api, "rule_set", broken)
@@ -255,7 +255,7 @@ def test_two_drafts_of_one_kind_give_one_active_version_and_one_clean_refusal(
                 ConfigVersion.kind == "rule_set"
             )
         ).all()
-    assert sorted(rows) == [(1, "superseded"), (first["data"]["version"], "active")]
+    assert sorted(rows) == [(2, "superseded"), (first["data"]["version"], "active")]
 
 
 def test_two_approvals_at_the_same_moment_activate_one_version(app: Flask, api: Api) -> None:
@@ -374,7 +374,7 @@ def test_a_shipped_file_edited_without_a_new_version_stops_start_up(
     with pytest.raises(ConfigurationError) as refused:
         open_app(db_url, RISKLOOP_RULE_SET=str(edited))
     message = str(refused.value)
-    assert str(edited) in message and "version 1" in message and "raise `version`" in message
+    assert str(edited) in message and "version 2" in message and "raise `version`" in message
     assert refused.value.extra["stored_hash"] != refused.value.extra["file_hash"]
     # a comment-only edit is the same content: accepted
     edited.write_text(shipped.read_text(encoding="utf-8") + "\n# reviewed\n", encoding="utf-8")

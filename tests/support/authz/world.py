@@ -316,7 +316,7 @@ ROWS[("GET /api/v1/definitions/<string:name>", "-")] = Row(
 MIGRATIONS = "/api/v1/definitions/due_diligence/migrations"
 ROWS[("POST /api/v1/definitions/<string:name>/migrations", "-")] = Row(
     nothing,
-    lambda api, user, _ctx: api.post(user, MIGRATIONS, json={"to_version": 2}),
+    lambda api, user, _ctx: api.post(user, MIGRATIONS, json={"to_version": 3}),
     writes=False,
 )
 
@@ -324,7 +324,7 @@ ROWS[("POST /api/v1/definitions/<string:name>/migrations", "-")] = Row(
 def a_migration(world: World, owner: str) -> int:
     """A (vacuous) migration of due_diligence to its current version, by an admin."""
     with world.session() as s:
-        return migration.apply(s, "due_diligence", 2, ADMIN).migration_id or 0
+        return migration.apply(s, "due_diligence", 3, ADMIN).migration_id or 0
 
 
 ROWS[("GET /api/v1/definitions/<string:name>/migrations/<int:migration_id>", "-")] = Row(
