@@ -29,6 +29,7 @@ def walks(live: Live, world: dict[str, int]) -> dict[tuple[str, str], Walk]:
 def test_every_page_reads_in_words(walks, username: str, lang: str) -> None:
     seen = walks[(username, lang)]
     assert seen.errors == {}
+    assert seen.refused == {}  # no page links to one that refuses the reader
     assert seen.slips == {}
     assert len(seen.pages) >= 5, seen.pages
 
@@ -51,5 +52,18 @@ def test_a_sample_reads_in_words_in_chromium(sign_in, live: Live, world) -> None
         user = sign_in(username, "en" if lang == "en" else None)
         user.goto(path)
         user.page.wait_for_load_state("networkidle")
-        assert slips(user.page.content(), "en" if lang == "en" else "zh-CN") == []
+        text = user.page.content()
+        assert slips(text, "en" if lang == "en" else "zh-CN", frozenset(USERS)) == []
         assert user.errors == []
+
+
+def test_the_open_cases_chart_labels_every_bar(sign_in, live: Live, world) -> None:
+    manager = sign_in("manager1")
+    manager.goto("/dashboard")
+    chart = "[data-panel=stages] canvas[data-chart][data-drawn='1']"
+    manager.page.wait_for_selector(chart)
+    labelled, bars = manager.page.eval_on_selector(
+        chart,
+        "c => [Chart.getChart(c).scales.y.ticks.length, Chart.getChart(c).data.labels.length]",
+    )
+    assert bars >= 3 and labelled == bars

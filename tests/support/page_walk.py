@@ -17,9 +17,10 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from flask import Flask
-from werkzeug.routing import RequestRedirect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
+from tests.support.app import USERS
 from tests.support.console import Console
 from workflow.risk import labels
 
@@ -46,7 +47,8 @@ def enum_tables() -> dict[str, dict[str, str]]:
     values: dict[str, dict[str, str]] = {}
     for name in dir(labels):
         table = getattr(labels, name)
-        if name.isupper() and isinstance(table, dict):
+        # A part of the system is only a code after ``system:`` (its role is checked).
+        if name.isupper() and isinstance(table, dict) and name != "SYSTEM_ACTORS":
             for key, words in table.items():
                 values.setdefault(key, {}).update(words)
     return values
@@ -91,12 +93,15 @@ _HREF = re.compile(r'href="(/[^"#]*)"')
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*[A-Za-z0-9]|[A-Za-z]")
 
 
-def slips(html: str, lang: str) -> list[str]:
-    """What the page shows that it must not, each as ``kind: text``."""
+def slips(html: str, lang: str, names: frozenset[str] = frozenset()) -> list[str]:
+    """What the page shows that it must not, each as ``kind: text`` (``names``: usernames,
+    shown as they are)."""
     found: list[str] = []
     values = enum_tables()
     english = lang == "en"
     for node in visible_text(html):
+        if node in names:
+            continue
         for pattern, kind in REPR:
             if pattern.search(node):
                 found.append(f"{kind}: {node[:120]}")
@@ -125,10 +130,12 @@ class Walk:
     pages: dict[str, str] = field(default_factory=dict)  # url → endpoint
     slips: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # links that answer 403/404
+    redirects: set[str] = field(default_factory=set)  # endpoints that send elsewhere
 
     @property
     def endpoints(self) -> set[str]:
-        return set(self.pages.values())
+        return set(self.pages.values()) | self.redirects
 
 
 def console_routes(app: Flask) -> tuple[list[str], set[str]]:
@@ -170,20 +177,34 @@ def walk(app: Flask, username: str, lang: str, login: bool = True) -> Walk:
     queue = deque(starts)
     shapes: dict[tuple[str, tuple[str, ...]], int] = {}
     queued = set(starts)
+    came_from: dict[str, str] = {}
     while queue:
         url = queue.popleft()
         endpoint = _endpoint(app, url)
         if endpoint is None:
             continue
         response = console.get(url)
+        if response.status_code in (403, 404) and url not in came_from:
+            continue  # a route of the URL map this person may not open, and is not shown
         if response.status_code >= 500:
             seen.errors[url] = response.status_code
+            continue
+        if response.status_code in (403, 404) and url in came_from:
+            seen.refused[url] = f"{response.status_code}, linked from {came_from.get(url)}"
+            continue
+        if response.status_code in (301, 302, 303):
+            seen.redirects.add(endpoint)
+            location = urlsplit(response.headers["Location"])
+            target = location.path + (f"?{location.query}" if location.query else "")
+            if target not in queued:
+                queued.add(target)
+                queue.append(target)
             continue
         if response.status_code != 200 or not response.mimetype.startswith("text/html"):
             continue
         seen.pages[url] = endpoint
         html = response.get_data(as_text=True)
-        if found := slips(html, "en" if lang == "en" else "zh-CN"):
+        if found := slips(html, "en" if lang == "en" else "zh-CN", frozenset(USERS)):
             seen.slips[url] = found
         for link in _HREF.findall(html):
             link = link.replace("&amp;", "&")
@@ -196,5 +217,6 @@ def walk(app: Flask, username: str, lang: str, login: bool = True) -> Walk:
                 continue
             shapes[shape] = shapes.get(shape, 0) + 1
             queued.add(link)
+            came_from[link] = url
             queue.append(link)
     return seen

@@ -36,6 +36,7 @@ from ..database import db, runtime_of
 from ..errors import error_page
 from ..i18n import content_lang, label
 from ..refusals import Refusal, field_messages, refusal
+from ..texts import comment_text
 from ..uploads import UploadRefused, store_uploads, too_large_message
 
 TIMELINE_LIMIT = 500
@@ -123,6 +124,10 @@ def render_case(
     )
     files = case_files(instance, actor)
     files_by = {f.sha256: f for f in files}
+    records = timeline(instance.id)
+    # A system comment copied into the case's data (a parent told of its due diligence) is
+    # worded like its audit record.
+    g.worded_comments = {r.comment: comment_text(r) for r in records if r.comment}
     return render_template(
         "case.html",
         owners=owners_with_roles(list(instance.assignees or [])),
@@ -132,7 +137,7 @@ def render_case(
         definition=definition,
         diagram=mermaid(definition, current=instance.state, lang=content_lang()),
         forms=action_forms(definition, instance.state, view["available_actions"], actor),
-        records=timeline(instance.id),
+        records=records,
         failed=failed,
         errors=errors or {},
         message=message,
