@@ -16,6 +16,7 @@ PAGES = (
     "case_list",
     "clients",
     "client_edit",
+    "contracts",
     "change_requests",
     "alerts",
     "dashboard",

@@ -37,6 +37,8 @@ AREAS = (
             "console.new_client",
             "console.edit_client",
             "console.save_client",
+            "console.new_contract",
+            "console.edit_contract",
         ),
     ),
     Area("console.cases", lazy_gettext("Cases"), "w", ALL, ("console.cases", "console.case")),

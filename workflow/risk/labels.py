@@ -156,6 +156,8 @@ EVENTS: Labels = {
     "alert.raised": {"en": "alert raised", "zh-CN": "发起预警"},
     "alert.breached": {"en": "alert deadline passed", "zh-CN": "预警超时"},
     "contract.expiring": {"en": "contract expiring", "zh-CN": "合同即将到期"},
+    "contract.file_added": {"en": "contract file added", "zh-CN": "上传合同文件"},
+    "contract.note_added": {"en": "performance note added", "zh-CN": "新增履约记录"},
     "rule_set.loaded": {"en": "rule set loaded", "zh-CN": "加载规则集"},
     "watchlist.imported": {"en": "watch list imported", "zh-CN": "导入名单"},
     "user.created": {"en": "user created", "zh-CN": "创建用户"},
