@@ -17,6 +17,7 @@ PAGES = (
     "clients",
     "client_edit",
     "contracts",
+    "client_reviews",
     "change_requests",
     "alerts",
     "dashboard",

@@ -29,6 +29,7 @@ from workflow.risk import labels
 NOT_PAGES = {
     "console.static",
     "console.download_evidence",
+    "console.download_contract_file",
     "console.audit_export_download",
     "console.inbox_count",
 }
@@ -175,7 +176,7 @@ def walk(app: Flask, username: str, lang: str, login: bool = True) -> Walk:
     seen = Walk(username, lang)
     starts, _pages = console_routes(app)
     queue = deque(starts)
-    shapes: dict[tuple[str, tuple[str, ...]], int] = {}
+    shapes: dict[tuple[str, str], int] = {}
     queued = set(starts)
     came_from: dict[str, str] = {}
     while queue:
@@ -211,8 +212,9 @@ def walk(app: Flask, username: str, lang: str, login: bool = True) -> Walk:
             target = _endpoint(app, link)
             if target is None or link in queued:
                 continue
-            query_keys = tuple(sorted(k.split("=")[0] for k in urlsplit(link).query.split("&")))
-            shape = (target, query_keys)
+            # The same page of another record counts against the cap; another tab or
+            # filter of it does not.
+            shape = (target, re.sub(r"\d+", "N", urlsplit(link).query))
             if shapes.get(shape, 0) >= PER_ROUTE:
                 continue
             shapes[shape] = shapes.get(shape, 0) + 1

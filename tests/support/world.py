@@ -6,6 +6,7 @@ a change request, a risk event and the notifications all of this sends."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import Flask
@@ -14,9 +15,11 @@ from api.extensions import db
 from tests.support.alerts import alert_body
 from tests.support.app import Api, drain
 from tests.support.due_diligence import checklist, open_case
-from tests.support.evidence import upload
+from tests.support.evidence import PDF, upload
 from tests.support.onboarding import C_FACTS, admit, new_client
 from tests.support.portrait import portrait_client
+from workflow.records.identity import Actor
+from workflow.risk.clients import contracts
 from workflow.risk.clients.demo import add_demo_clients
 
 
@@ -86,6 +89,20 @@ def seed_world(app: Flask) -> dict[str, int]:
             },
         )
     )
+    # The portrait client's contract with its signed file and a performance note.
+    with app.app_context():
+        risk = Actor("risk1", frozenset({"risk_officer"}))
+        contracts.attach_file(
+            db.session,
+            portrait,
+            "HT-2026-001",
+            risk,
+            io.BytesIO(PDF),
+            filename="合同.pdf",
+            content_type="application/pdf",
+        )
+        contracts.add_note(db.session, portrait, "HT-2026-001", risk, "首期货款按时到账")
+        db.session.commit()
     _settle(app)
     return {
         "portrait": portrait,
