@@ -18,6 +18,7 @@ PAGES = (
     "client_edit",
     "contracts",
     "client_reviews",
+    "users",
     "change_requests",
     "alerts",
     "dashboard",

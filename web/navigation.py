@@ -58,6 +58,7 @@ AREAS = (
         frozenset({"auditor", "manager"}),
         ("console.audit", "console.audit_loop", "console.audit_records"),
     ),
+    Area("console.users", lazy_gettext("Users"), "m", frozenset({"admin"}), ("console.users",)),
     Area(
         "console.notifications", lazy_gettext("Notifications"), "n", ALL, ("console.notifications",)
     ),

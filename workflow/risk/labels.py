@@ -164,6 +164,7 @@ EVENTS: Labels = {
     "user.deactivated": {"en": "user deactivated", "zh-CN": "停用用户"},
     "user.reactivated": {"en": "user reactivated", "zh-CN": "恢复用户"},
     "user.roles_changed": {"en": "roles changed", "zh-CN": "角色变更"},
+    "user.password_reset": {"en": "password reset", "zh-CN": "重置密码"},
     "user.signed_out": {"en": "signed out", "zh-CN": "退出登录"},
     "token.revoked": {"en": "token revoked", "zh-CN": "令牌吊销"},
     "job": {"en": "scheduled job", "zh-CN": "定时任务"},
