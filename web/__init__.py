@@ -19,6 +19,7 @@ PAGES = (
     "contracts",
     "client_reviews",
     "users",
+    "client_import",
     "change_requests",
     "alerts",
     "dashboard",

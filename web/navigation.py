@@ -37,6 +37,8 @@ AREAS = (
             "console.new_client",
             "console.edit_client",
             "console.save_client",
+            "console.import_clients",
+            "console.run_client_import",
             "console.new_contract",
             "console.edit_contract",
         ),
