@@ -81,3 +81,11 @@ def test_an_admin_is_not_shown_the_clients_tab(console_factory, world):
     html = page(console_factory, "admin", "/inbox", "en")
     assert 'href="/clients"' not in html
     assert 'href="/clients"' in page(console_factory, "auditor1", "/inbox", "en")
+
+
+def test_an_overdue_payment_history_reads_as_overdue_not_as_a_missed_deadline(app: Flask) -> None:
+    from web.display import indicator_value, plain_value
+
+    with app.test_request_context("/"):
+        assert indicator_value("payment_history", "overdue") == "逾期"
+        assert plain_value("payment_history", "overdue") == "逾期"
