@@ -11,12 +11,28 @@ from flask import Flask, g
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from workflow.risk import labels
 from workflow.risk.clients.model import Client
 
 from .database import db, runtime_of
-from .i18n import amount, choice_label, field_label, level_label, status_label, when
+from .i18n import (
+    amount,
+    choice_label,
+    content_lang,
+    field_label,
+    industry_label,
+    label,
+    level_label,
+    status_label,
+    when,
+    who,
+)
 
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+# A reason stored in both languages by screening: "中文 / English".
+BILINGUAL = re.compile(r"^(?P<zh>.*[\u3400-\u9fff].*?) / (?P<en>[^\u3400-\u9fff]+)$")
+LEVEL_KEYS = ("level", "risk", "overall_risk", "risk_level")
+MONEY_KEYS = ("amount", "credit_limit", "registered_capital")
 
 
 def prefetch_subject_names(instances: list[Any]) -> None:
@@ -57,8 +73,12 @@ def subject_name(instance: Any) -> str:
     return f"{instance.subject_type or ''} {instance.subject_id or ''}".strip()
 
 
-def data_label(key: str) -> str:
-    """Words for a key of a case's data (client fields through :func:`field_label`)."""
+def data_label(key: str, definition: Any = None) -> str:
+    """Words for a key of a case's data (client fields through :func:`field_label`, a
+    checklist item through its definition's ``settings.checklist``)."""
+    checklist = ((getattr(definition, "settings", None) or {}).get("checklist")) or {}
+    if key in checklist:
+        return label(checklist[key], key.replace("_", " "))
     words = {
         "client_id": _("Client"),
         "client_name": _("Client name"),
@@ -98,7 +118,11 @@ def data_label(key: str) -> str:
         "rejection_reasons": _("Rejection reasons"),
         "reasons": _("Reasons"),
         "status_before_suspension": _("Status before suspension"),
-        "alert_id": _("Alert"),
+        "alert_id": _("Alert number"),
+        "response": _("Response"),
+        "rectification": _("Rectification"),
+        "review": _("Review"),
+        "dismissal": _("Dismissal"),
         "analyst": _("Analyst"),
         "overall_risk": _("Overall risk"),
         "decision": _("Decision"),
@@ -129,13 +153,35 @@ def plain_value(key: str, value: Any) -> str:
                 return when(datetime.fromisoformat(value.replace("Z", "+00:00")))
             except ValueError:
                 return value
-        if key in ("level", "risk"):
-            return level_label(value)
-        if key == "reason" and value == "onboarding":
-            return _("Admission")
-        worded = choice_label(value)
-        return worded
+        return _plain_text(key, value)
+    if key in MONEY_KEYS and isinstance(value, int | float):
+        return amount(value)
     return str(value)
+
+
+def _plain_text(key: str, value: str) -> str:
+    lang = content_lang()
+    if value.startswith("system:"):
+        return who(value)
+    if key in LEVEL_KEYS:
+        return level_label(value)
+    if key == "reason" and value == "onboarding":
+        return str(_("Admission"))
+    if key in ("status", "status_before_suspension"):
+        return status_label(value)
+    if key == "industry":
+        return industry_label(value)
+    if key in ("outcome", "due_diligence_outcome"):
+        return labels.word(labels.REVIEW_OUTCOMES, value, lang)
+    if key == "decided_by":
+        return labels.word(labels.DECIDED_BY, value, lang)
+    if key == "comment":
+        return str(g.get("worded_comments", {}).get(value, value))
+    if key in MONEY_KEYS and re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return amount(value)
+    if found := BILINGUAL.match(value):
+        return found["en"] if lang == "en" else found["zh"]
+    return choice_label(value)
 
 
 def is_mapping(value: Any) -> bool:
@@ -168,6 +214,15 @@ def indicator_value(name: str, value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+def indicator_share(contribution: dict[str, Any]) -> float:
+    """How much of its full marks an indicator earned, 0–100 (its bar's length): its score
+    out of 100, or its contribution out of 100 × its weight."""
+    score, weight = contribution.get("score"), contribution.get("weight")
+    if score is None and weight:
+        score = float(contribution.get("contribution") or 0) / float(weight)
+    return round(min(abs(float(score or 0)), 100.0), 1)
+
+
 def history_value(field: str, value: Any) -> str:
     """A value in a client's record history (an audit diff) worded for reading: statuses,
     levels and choices in words, money in 元, contacts and facts as text, never a repr."""
@@ -180,6 +235,8 @@ def history_value(field: str, value: Any) -> str:
         return level_label(value)
     if leaf in ("registered_capital", "credit_limit"):
         return amount(value)
+    if leaf == "industry":
+        return industry_label(value)
     if leaf == "facts" and isinstance(value, dict):
         return "; ".join(f"{indicator_label(k)}: {indicator_value(k, v)}" for k, v in value.items())
     if isinstance(value, dict):  # a contact or a contract; PostgreSQL's JSON sorts the keys
@@ -206,4 +263,5 @@ def install(app: Flask) -> None:
         indicator_label=indicator_label,
         history_value=history_value,
         indicator_value=indicator_value,
+        indicator_share=indicator_share,
     )

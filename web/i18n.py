@@ -102,6 +102,11 @@ def choice_label(value: str | None) -> str:
     return labels.word(labels.CHOICES, value, content_lang())
 
 
+def industry_label(industry: str | None) -> str:
+    """A coded industry in words; an industry typed in words as typed."""
+    return labels.word(labels.INDUSTRIES, industry, content_lang()) if industry else "—"
+
+
 def field_label(name: str) -> str:
     """Words for a client field named in a diff or the record history."""
     return labels.word(labels.FIELDS, name, content_lang())
@@ -139,6 +144,22 @@ def state_label(definition: Any, state: str | None) -> str:
     if not state or state not in definition.states:
         return state or ""
     return label(definition.states[state].label, state)
+
+
+def who(name: str | None) -> str:
+    """A person as named, or a part of the system (``system:screening``) in words."""
+    if not name:
+        return "—"
+    if name.startswith("system:"):
+        lang = content_lang()
+        part = labels.word(labels.SYSTEM_ACTORS, name.split(":", 1)[1], lang)
+        return f"{labels.word(labels.ROLES, 'system', lang)} · {part}"
+    return name
+
+
+def closed_chip(definition: Any, state: str | None, is_open: bool) -> bool:
+    """Whether a closed case needs a "Closed" chip: not when its state already says so."""
+    return not is_open and state_label(definition, state) != _("Closed")
 
 
 def status_label(status: str | None) -> str:
@@ -186,18 +207,20 @@ def install(app: Flask) -> None:
     )
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(amount=amount, when=when, label=label, filesize=filesize)
+    app.jinja_env.filters.update(amount=amount, when=when, label=label, filesize=filesize, who=who)
     app.jinja_env.globals.update(
         countdown=countdown,
         countdown_formats=countdown_formats,
         choice_label=choice_label,
         field_label=field_label,
+        industry_label=industry_label,
         level_label=level_label,
         config_kind_label=config_kind_label,
         match_label=match_label,
         action_label=action_label,
         state_label=state_label,
         status_label=status_label,
+        closed_chip=closed_chip,
         event_label=event_label,
         event_type_label=event_type_label,
         rating_outcome_label=rating_outcome_label,

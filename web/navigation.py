@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, g, request, url_for
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext
+
+from workflow.risk import labels
+
+from .i18n import content_lang
 
 
 @dataclass(frozen=True)
@@ -20,18 +23,24 @@ class Area:
 
 CHANGE_REQUESTS = "sensitive_edit"  # the definition the change-request list shows
 ALL = frozenset({"sales", "risk_officer", "legal", "manager", "auditor", "admin"})
+# An admin keeps accounts, not the client archive: no Clients area for them.
+CLIENT_ROLES = ALL - {"admin"}
 AREAS = (
     Area(
         "console.clients",
         lazy_gettext("Clients"),
         "c",
-        ALL,
+        CLIENT_ROLES,
         (
             "console.clients",
             "console.client",
             "console.new_client",
             "console.edit_client",
             "console.save_client",
+            "console.import_clients",
+            "console.run_client_import",
+            "console.new_contract",
+            "console.edit_contract",
         ),
     ),
     Area("console.cases", lazy_gettext("Cases"), "w", ALL, ("console.cases", "console.case")),
@@ -58,6 +67,7 @@ AREAS = (
         frozenset({"risk_officer", "manager", "auditor", "admin"}),
         ("console.configuration", "console.config_kind"),
     ),
+    Area("console.users", lazy_gettext("Users"), "m", frozenset({"admin"}), ("console.users",)),
     Area(
         "console.notifications", lazy_gettext("Notifications"), "n", ALL, ("console.notifications",)
     ),
@@ -94,12 +104,5 @@ def _is_on(area: Area) -> bool:
 
 
 def role_label(role: str) -> str:
-    return {
-        "sales": _("Sales"),
-        "risk_officer": _("Risk officer"),
-        "legal": _("Legal"),
-        "manager": _("Manager"),
-        "auditor": _("Auditor"),
-        "admin": _("Admin"),
-        "system": _("System"),
-    }.get(role, role)
+    """A role in words (``workflow/risk/labels.py``)."""
+    return labels.word(labels.ROLES, role, content_lang())

@@ -21,6 +21,7 @@ from .i18n import (
     content_lang,
     event_type_label,
     field_label,
+    industry_label,
     label,
     level_label,
     rating_outcome_label,
@@ -45,11 +46,34 @@ def filename(data: dict[str, Any], kind: str) -> str:
 
 
 def html(data: dict[str, Any]) -> str:
-    return render_template("report.html", report=data, sections=sections(data))
+    return render_template(
+        "report.html",
+        report=data,
+        sections=sections(data),
+        is_code=lambda value: isinstance(value, Code),
+    )
+
+
+class Code(str):
+    """A cell that is an identifier (a rule's id): set as code in the HTML."""
+
+    __slots__ = ()
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
     return "—" if value is None or value == "" else str(value)
+
+
+def _registration(name: str, value: Any) -> str:
+    if name == "registered_capital":
+        return amount(value)
+    if name == "ownership_type":
+        return choice_label(value) or "—"
+    if name == "industry":
+        return industry_label(value)
+    return _text(value)
 
 
 def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -71,18 +95,10 @@ def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
     if c.get("erased_at"):
         overview.append([_("Personal data erased (PIPL)"), when(c["erased_at"], "short")])
     background = [
-        [
-            field_label(name),
-            amount(value)
-            if name == "registered_capital"
-            else choice_label(value) or "—"
-            if name == "ownership_type"
-            else _text(value),
-        ]
-        for name, value in registration.items()
+        [field_label(name), _registration(name, value)] for name, value in registration.items()
     ]
     why: list[list[str]] = [
-        [rule.get("id", ""), _text(rule.get("rating")), label(rule.get("reason"))]
+        [Code(rule.get("id", "")), _text(rule.get("rating")), label(rule.get("reason"))]
         for rule in explanation.get("fired_rules") or []
     ]
     why += [["", "", note] for note in explanation.get("notes") or []]

@@ -24,6 +24,7 @@ from workflow.risk import labels
 
 from .database import runtime_of
 from .i18n import (
+    amount,
     choice_label,
     content_lang,
     field_label,
@@ -68,6 +69,18 @@ def _decided_by(by: Any) -> str:
 
 def _stage(stage: Any) -> str:
     return labels.word(labels.ALERT_STAGES, str(stage), content_lang())
+
+
+def _rating_trigger(trigger: Any) -> str:
+    """What caused a re-rating: ``screening``, ``event:4``, ``change_request:9``."""
+    kind, _sep, ref = str(trigger or "").partition(":")
+    if kind == "event" and ref:
+        return _("risk event #%(id)s", id=ref)
+    if kind == "change_request" and ref:
+        return _("change request #%(id)s", id=ref)
+    if kind == "screening":
+        return _("screening")
+    return str(trigger or "")
 
 
 def _digest_body(p: dict[str, Any]) -> str:
@@ -179,9 +192,9 @@ _WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "client.rerated.body": lambda p: _(
         "Risk level %(level)s, credit limit %(limit)s (%(trigger)s).",
-        level=choice_label(p.get("level")),
-        limit=p.get("limit"),
-        trigger=p.get("trigger"),
+        level=level_label(str(p.get("level"))) if p.get("level") else "—",
+        limit=amount(p.get("limit")),
+        trigger=_rating_trigger(p.get("trigger")),
     ),
 }
 

@@ -7,6 +7,7 @@ for the person at the keyboard.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import IO
 
 from flask import g, request
@@ -60,21 +61,38 @@ def store_uploads(instance_id: int, actor: Actor, files: list[FileStorage]) -> l
         UploadRefused: a file is too large or of a type not accepted (nothing of it is kept).
         RiskloopError: ``evidence.attach`` refused the actor or the case's state.
     """
+    return store_files(
+        files,
+        lambda stream, name, content_type: (
+            evidence.attach(
+                db.session,
+                instance_id,
+                actor,
+                stream,
+                filename=name,
+                content_type=content_type,
+                request_id=g.get("request_id"),
+            ).sha256
+        ),
+    )
+
+
+def store_files(
+    files: list[FileStorage], attach: Callable[[IO[bytes], str, str | None], str]
+) -> list[str]:
+    """Hand each picked file to ``attach(stream, filename, content_type)`` (one
+    transaction per file, which returns its SHA-256); the hashes in order.
+
+    Raises:
+        UploadRefused: a file is too large or of a type not accepted (nothing of it is kept).
+    """
     hashes: list[str] = []
     for upload in chosen(files):
         name = upload.filename or ""
         try:
-            row = transact(
+            sha = transact(
                 db.session,
-                lambda upload=upload, name=name: evidence.attach(
-                    db.session,
-                    instance_id,
-                    actor,
-                    _rewound(upload),
-                    filename=name,
-                    content_type=upload.mimetype,
-                    request_id=g.get("request_id"),
-                ),
+                lambda upload=upload, name=name: attach(_rewound(upload), name, upload.mimetype),
             )
         except PayloadTooLarge as exc:
             raise UploadRefused(
@@ -95,7 +113,7 @@ def store_uploads(instance_id: int, actor: Actor, files: list[FileStorage]) -> l
                     name=name,
                 ),
             ) from exc
-        hashes.append(row.sha256)
+        hashes.append(sha)
     return hashes
 
 

@@ -215,7 +215,7 @@ def test_contract_expiry_reminders_go_out_once_30_days_before_the_end(app: Flask
     run_due(app, datetime(2026, 1, 29, 23, 59))
     assert reminded() == []
     run_due(app, datetime(2026, 1, 30, 0, 0))
-    assert reminded() == ["risk1", "risk2", "sales1"]
+    assert reminded() == ["legal1", "risk1", "risk2", "sales1"]
     with app.app_context():
         title = db.session.execute(
             select(Notification.title).where(Notification.username == "sales1")
@@ -224,7 +224,7 @@ def test_contract_expiry_reminders_go_out_once_30_days_before_the_end(app: Flask
         daily_scan(db.session, clock.now())
         db.session.commit()
     run_due(app, datetime(2026, 2, 2))
-    assert reminded() == ["risk1", "risk2", "sales1"]
+    assert reminded() == ["legal1", "risk1", "risk2", "sales1"]
 
 
 def test_a_contract_ending_within_30_days_is_reminded_at_once_and_a_changed_one_is_not(

@@ -47,7 +47,9 @@ def test_auditors_search_the_trail(
     assert 'href="/audit/records"' in auditor.get("/audit").get_data(as_text=True)
     page = auditor.get(f"/audit/records?instance_id={case_id}").get_data(as_text=True)
     ids = record_ids(page)
-    assert len(ids) == 2 and ids == sorted(ids)  # started and submitted, oldest first
+    assert len(ids) == 2 and ids == sorted(
+        ids, reverse=True
+    )  # submitted, then started: newest first
     assert f'href="/cases/{case_id}"' in page and submit_words in page and "请审批" in page
     page = auditor.get(f"/audit/records?client_id={client_id}&kind=client.created").get_data(
         as_text=True

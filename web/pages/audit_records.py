@@ -1,5 +1,5 @@
 """Audit search for auditors: records matching every filter (who, which case or client,
-which action or event, when), oldest first, each opening its case — the same
+which action or event, when), newest first, each opening its case — the same
 ``audit_search.search`` as ``GET /api/v1/audit``."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from flask import render_template, request, url_for
 from workflow.audit import search as audit_search
 from workflow.errors import NotFound, ValidationFailed
 from workflow.platform.hygiene import day_problem, whole_number
+from workflow.risk import labels
 
 from ..console import blp, current_actor
 from ..database import db, runtime_of
@@ -62,6 +63,7 @@ def audit_records() -> str:
         audit_search.AuditFilter(**where),
         limit=PAGE,
         cursor=request.args.get("cursor") or None,
+        newest_first=True,
     )
     catalog = runtime_of().catalog
     definitions = {}
@@ -86,4 +88,5 @@ def audit_records() -> str:
         definitions=definitions,
         next_url=next_url,
         searched=any(typed.values()),
+        kinds=list(labels.EVENTS),
     )

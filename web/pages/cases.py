@@ -38,6 +38,7 @@ from ..database import db, runtime_of
 from ..errors import error_page
 from ..i18n import content_lang, label
 from ..refusals import Refusal, field_messages, refusal
+from ..texts import comment_text
 from ..uploads import UploadRefused, store_uploads, too_large_message
 
 TIMELINE_LIMIT = 500
@@ -125,6 +126,10 @@ def render_case(
     )
     files = case_files(instance, actor)
     files_by = {f.sha256: f for f in files}
+    records = timeline(instance.id)
+    # A system comment copied into the case's data (a parent told of its due diligence) is
+    # worded like its audit record.
+    g.worded_comments = {r.comment: comment_text(r) for r in records if r.comment}
     return render_template(
         "case.html",
         owners=owners_with_roles(list(instance.assignees or [])),
@@ -141,7 +146,7 @@ def render_case(
             form_settings(definition),
             instance.data,
         ),
-        records=timeline(instance.id),
+        records=records,
         failed=failed,
         errors=errors or {},
         message=message,

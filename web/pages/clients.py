@@ -10,9 +10,10 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from workflow.errors import Conflict, ValidationFailed
+from workflow.errors import Conflict, Forbidden, ValidationFailed
 from workflow.platform.transaction import transact
 from workflow.risk import erasure, onboarding
+from workflow.risk.clients import contracts as contract_files
 from workflow.risk.clients import queries as client_queries
 from workflow.risk.clients import service as client_service
 from workflow.risk.clients.masking import can_see_sensitive
@@ -89,6 +90,14 @@ def _rating_chart(ratings: list[dict[str, Any]], scores: bool) -> str | None:
     )
 
 
+def _may_edit(record: Any) -> bool:
+    try:
+        client_service.require_editor(record, current_actor(), "editing a client")
+    except Forbidden:
+        return False
+    return True
+
+
 @blp.get("/clients/<int:client_id>")
 def client(client_id: int) -> str:
     actor = current_actor()
@@ -112,6 +121,11 @@ def client(client_id: int) -> str:
         if sensitive and tab == "overview"
         else [],
         can_report=sensitive,
+        contract_folders=contract_files.folders(db.session, client_id, actor)
+        if tab == "contracts"
+        else {},
+        can_edit_contracts=_may_edit(record),
+        can_add_to_contracts=actor.has_any(contract_files.WRITER_ROLES),
         can_submit=record.status not in onboarding.NOT_ADMISSIBLE
         and onboarding.running_admission(db.session, client_id) is None
         and actor.has_any(onboarding.STARTER_ROLES),

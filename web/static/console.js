@@ -59,6 +59,20 @@
       if (canvas.dataset.drawn) { return; }
       canvas.dataset.drawn = "1";
       var spec = JSON.parse(canvas.dataset.chart);
+      var scales = {};
+      if (spec.type !== "doughnut") {
+        // Every category keeps its label (Chart.js skips labels that do not fit), counts
+        // are whole numbers from zero, and a horizontal chart grows a row per bar.
+        var category = spec.horizontal ? "y" : "x";
+        var value = spec.horizontal ? "x" : "y";
+        scales[category] = { stacked: !!spec.stacked, ticks: { autoSkip: false } };
+        scales[value] = { stacked: !!spec.stacked, beginAtZero: true, ticks: { precision: 0 } };
+        if (spec.horizontal) {
+          var rows = spec.labels.reduce(function (n, l) { return n + (Array.isArray(l) ? l.length : 1); }, 0);
+          var need = rows * 16 + spec.labels.length * 10 + 40;
+          if (canvas.parentNode.clientHeight < need) { canvas.parentNode.style.height = need + "px"; }
+        }
+      }
       new window.Chart(canvas, {
         type: spec.type || "bar",
         data: { labels: spec.labels, datasets: spec.datasets },
@@ -66,7 +80,7 @@
           animation: false, responsive: true, maintainAspectRatio: false,
           indexAxis: spec.horizontal ? "y" : "x",
           plugins: { legend: { display: spec.datasets.length > 1 } },
-          scales: spec.type === "doughnut" ? {} : { x: { stacked: !!spec.stacked }, y: { stacked: !!spec.stacked, beginAtZero: true } }
+          scales: scales
         }
       });
     });

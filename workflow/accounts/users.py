@@ -42,6 +42,11 @@ def set_hash_cost(*, time_cost: int, memory_cost: int) -> None:
 _DUMMY_HASH = _hasher.hash("riskloop-dummy-password")
 
 
+def hash_password(password: str) -> str:
+    """The argon2 hash stored for ``password``."""
+    return _hasher.hash(password)
+
+
 def user_stream(username: str) -> str:
     return f"user:{username}"
 
@@ -83,7 +88,7 @@ def create_user(
         raise Duplicate(f"user {username!r} already exists")
     user = User(
         username=username,
-        password_hash=_hasher.hash(password),
+        password_hash=hash_password(password),
         roles=sorted(set(roles)),
         display_name=display_name or username,
         email=email,
@@ -115,7 +120,7 @@ def set_roles(session: Session, username: str, roles: list[str], *, by: Actor) -
         )
     before = list(user.roles)
     user.roles = sorted(set(roles))
-    _end_console_sessions(session, user)
+    end_console_sessions(session, user)
     audit.record_event(
         session,
         user_stream(username),
@@ -143,7 +148,7 @@ def set_active(session: Session, username: str, active: bool, *, by: Actor) -> U
     if bool(user.active) == active:
         return user
     user.active = active
-    _end_console_sessions(session, user)
+    end_console_sessions(session, user)
     revoked = 0
     if not active:
         result = session.execute(
@@ -162,7 +167,7 @@ def set_active(session: Session, username: str, active: bool, *, by: Actor) -> U
     return user
 
 
-def _end_console_sessions(session: Session, user: User) -> None:
+def end_console_sessions(session: Session, user: User) -> None:
     """Console cookies carry the epoch they were issued under; a new one refuses them all."""
     user.session_epoch = User.session_epoch + 1  # type: ignore[assignment]  # in SQL: no lost update
     session.flush()  # the attribute is read back from the row when next used
@@ -231,7 +236,7 @@ def sign_in(
 
 def sign_out(session: Session, user: User) -> None:
     """End every console session of ``user`` (a replayed cookie is refused from now on)."""
-    _end_console_sessions(session, user)
+    end_console_sessions(session, user)
     audit.record_event(
         session,
         user_stream(user.username),

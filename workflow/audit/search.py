@@ -78,23 +78,25 @@ def search(
     *,
     limit: int = 50,
     cursor: str | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[AuditRecord], str | None]:
-    """One page of matching records in insertion order and the cursor of the next page.
+    """One page of matching records in insertion order (or newest first, as a person reads
+    them) and the cursor of the next page.
 
     Raises:
         Forbidden: the actor is not an auditor.
         BadQuery: a malformed cursor.
     """
     require_auditor(actor, "searching the audit trail")
-    after = parse_cursor(cursor)
-    rows = list(
-        session.execute(
-            select(AuditRecord)
-            .where(AuditRecord.id > after, *where.conditions())
-            .order_by(AuditRecord.id)
-            .limit(limit + 1)
-        ).scalars()
-    )
+    position = parse_cursor(cursor)
+    if newest_first:
+        page = select(AuditRecord).where(*where.conditions()).order_by(AuditRecord.id.desc())
+        if position:
+            page = page.where(AuditRecord.id < position)
+    else:
+        page = select(AuditRecord).where(AuditRecord.id > position, *where.conditions())
+        page = page.order_by(AuditRecord.id)
+    rows = list(session.execute(page.limit(limit + 1)).scalars())
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (str(rows[-1].id) if more and rows else None)

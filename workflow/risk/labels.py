@@ -51,6 +51,54 @@ READ_CHANNELS: Labels = {
     "console": {"en": "console", "zh-CN": "控制台"},
 }
 
+# Industries as the demo data and imports code them; an industry typed in words is shown as typed.
+INDUSTRIES: Labels = {
+    "energy": {"en": "Energy", "zh-CN": "能源"},
+    "manufacturing": {"en": "Manufacturing", "zh-CN": "制造业"},
+    "e-commerce": {"en": "E-commerce", "zh-CN": "电子商务"},
+    "construction": {"en": "Construction", "zh-CN": "建筑业"},
+    "trade": {"en": "Trade", "zh-CN": "贸易"},
+    "trading": {"en": "Trading", "zh-CN": "贸易"},
+    "finance": {"en": "Finance", "zh-CN": "金融业"},
+    "software": {"en": "Software", "zh-CN": "软件和信息技术服务业"},
+    "real_estate": {"en": "Real estate", "zh-CN": "房地产业"},
+    "logistics": {"en": "Logistics", "zh-CN": "物流"},
+    "retail": {"en": "Retail", "zh-CN": "零售业"},
+    "agriculture": {"en": "Agriculture", "zh-CN": "农业"},
+}
+
+# The customer-risk roles and the system.
+ROLES: Labels = {
+    "sales": {"en": "Sales", "zh-CN": "销售"},
+    "risk_officer": {"en": "Risk officer", "zh-CN": "风控专员"},
+    "legal": {"en": "Legal", "zh-CN": "法务"},
+    "manager": {"en": "Manager", "zh-CN": "经理"},
+    "auditor": {"en": "Auditor", "zh-CN": "审计员"},
+    "admin": {"en": "Admin", "zh-CN": "管理员"},
+    "system": {"en": "System", "zh-CN": "系统"},
+}
+
+# The system's parts that act (``system:<part>`` in audit records and case data).
+SYSTEM_ACTORS: Labels = {
+    "cli": {"en": "command line", "zh-CN": "命令行"},
+    "demo": {"en": "demo data", "zh-CN": "演示数据"},
+    "dashboard": {"en": "dashboard", "zh-CN": "看板"},
+    "definitions": {"en": "definitions", "zh-CN": "流程定义"},
+    "monitoring": {"en": "monitoring", "zh-CN": "风险监控"},
+    "onboarding": {"en": "admission", "zh-CN": "客户准入"},
+    "periodic_review": {"en": "periodic review", "zh-CN": "定期复审"},
+    "provider": {"en": "data provider", "zh-CN": "数据服务商"},
+    "rerating": {"en": "re-rating", "zh-CN": "重新评级"},
+    "rules": {"en": "rules", "zh-CN": "规则"},
+    "screening": {"en": "screening", "zh-CN": "筛查"},
+    "timer": {"en": "timer", "zh-CN": "定时器"},
+    "webhook": {"en": "webhook", "zh-CN": "推送接口"},
+    "due_diligence": {"en": "due diligence", "zh-CN": "尽职调查"},
+    "alert_remediation": {"en": "alert remediation", "zh-CN": "预警闭环"},
+    "scheduler": {"en": "scheduler", "zh-CN": "调度器"},
+    "test": {"en": "test", "zh-CN": "测试"},
+}
+
 PAYMENT_HISTORIES: Labels = {
     "good": {"en": "Good", "zh-CN": "良好"},
     "minor_delays": {"en": "Minor delays", "zh-CN": "轻微延迟"},
@@ -136,7 +184,22 @@ EVENTS: Labels = {
     "started": {"en": "started", "zh-CN": "发起"},
     "transition": {"en": "transition", "zh-CN": "流转"},
     "incident": {"en": "incident", "zh-CN": "异常事件"},
-    "evidence.uploaded": {"en": "evidence uploaded", "zh-CN": "上传证据"},
+    "evidence.uploaded": {"en": "evidence uploaded", "zh-CN": "上传证明材料"},
+    "alert.raised": {"en": "alert raised", "zh-CN": "发起预警"},
+    "alert.breached": {"en": "alert deadline passed", "zh-CN": "预警超时"},
+    "contract.expiring": {"en": "contract expiring", "zh-CN": "合同即将到期"},
+    "contract.file_added": {"en": "contract file added", "zh-CN": "上传合同文件"},
+    "contract.note_added": {"en": "performance note added", "zh-CN": "新增履约记录"},
+    "rule_set.loaded": {"en": "rule set loaded", "zh-CN": "加载规则集"},
+    "watchlist.imported": {"en": "watch list imported", "zh-CN": "导入名单"},
+    "user.created": {"en": "user created", "zh-CN": "创建用户"},
+    "user.deactivated": {"en": "user deactivated", "zh-CN": "停用用户"},
+    "user.reactivated": {"en": "user reactivated", "zh-CN": "恢复用户"},
+    "user.roles_changed": {"en": "roles changed", "zh-CN": "角色变更"},
+    "user.password_reset": {"en": "password reset", "zh-CN": "重置密码"},
+    "user.signed_out": {"en": "signed out", "zh-CN": "退出登录"},
+    "token.revoked": {"en": "token revoked", "zh-CN": "令牌吊销"},
+    "job": {"en": "scheduled job", "zh-CN": "定时任务"},
     "instance.migrated": {"en": "moved to a new workflow version", "zh-CN": "迁移至新流程版本"},
     "instance.migration_reverted": {
         "en": "workflow version migration reverted",

@@ -15,6 +15,7 @@ from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
 from workflow.risk import erasure, onboarding, sensitive_edit
 from workflow.risk.alerts import client_suspension, intake, loop, sla
+from workflow.risk.clients import contracts
 from workflow.risk.clients import model as clients
 from workflow.risk.due_diligence import evidence, periodic_review, review
 from workflow.risk.events import model as events
@@ -47,7 +48,7 @@ MODULES: tuple[ModuleType, ...] = (
 )
 # Modules with tables of their own and no named callables: imported so that every table
 # of the plug-in is on the shared metadata (migrations, create_all in tests).
-TABLES: tuple[ModuleType, ...] = (watchlist, evidence, intake, events, reads)
+TABLES: tuple[ModuleType, ...] = (watchlist, evidence, intake, events, reads, contracts)
 
 
 def registry() -> Registry:

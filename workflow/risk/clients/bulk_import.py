@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from workflow import texts
 from workflow.engine import runtime
-from workflow.errors import Forbidden, RiskloopError, ValidationFailed
+from workflow.errors import Forbidden, Message, RiskloopError, ValidationFailed
 from workflow.platform.archives import Limits, check_zip
 from workflow.platform.spreadsheet import read_csv
 from workflow.records.identity import Actor
+from workflow.risk import labels
 from workflow.risk.clients.model import NATURAL_PERSON, SCREENING_FIELDS, SENSITIVE_FIELDS, Client
 from workflow.risk.clients.service import (
     check_new_client,
@@ -58,6 +59,35 @@ CONTACT_COLUMNS = {"contact_name": "name", "contact_phone": "phone", "contact_em
 FACT_COLUMNS = ("litigation_count", "negative_news_count", "payment_history")
 COLUMNS = PLAIN_COLUMNS + tuple(CONTACT_COLUMNS) + FACT_COLUMNS
 MAX_ROWS = 20_000
+# Column headers as a Chinese spreadsheet exported from another system names them: each
+# field's words in labels.py, and the usual variants.
+HEADER_ALIASES: dict[str, str] = {
+    **{
+        words["zh-CN"]: column
+        for column, words in labels.FIELDS.items()
+        if column in PLAIN_COLUMNS and "zh-CN" in words
+    },
+    "客户名称": "name",
+    "企业名称": "name",
+    "公司名称": "name",
+    "信用代码": "credit_code",
+    "身份证号": "id_number",
+    "所属行业": "industry",
+    "所在地区": "region",
+    "注册资本（元）": "registered_capital",
+    "注册资本(元)": "registered_capital",
+    "企业性质": "ownership_type",
+    "国有持股比例（%）": "state_ownership_pct",
+    "开户账号": "bank_account",
+    "联系人": "contact_name",
+    "联系人电话": "contact_phone",
+    "联系电话": "contact_phone",
+    "联系人邮箱": "contact_email",
+    "电子邮箱": "contact_email",
+    "涉诉次数": "litigation_count",
+    "负面舆情次数": "negative_news_count",
+    "付款记录": "payment_history",
+}
 
 
 @dataclass
@@ -109,6 +139,7 @@ def read_rows(
             errors={"file": ["Unsupported file type."]},
         )
     header = [str(h or "").strip() for h in next(table, [])]
+    header = [HEADER_ALIASES.get(h, h) for h in header]
     unknown = [h for h in header if h and h not in COLUMNS]
     if unknown or not {"credit_code", "id_number"} & set(header):
         raise ValidationFailed(
@@ -208,17 +239,25 @@ def _count(text: str) -> int | str:
     return text
 
 
+def _prefixed(key: str, text: str) -> str:
+    """``key: text``, still carrying the code of a coded message (the console words it)."""
+    if isinstance(text, Message):
+        return Message(text.code, f"{key}: {text}", **text.params)
+    return f"{key}: {text}"
+
+
 def _messages(messages: Any) -> list[str]:
     """Field messages as lines; a nested field's are prefixed with its name (``litigation_count: …``)."""
     if isinstance(messages, dict):
         return [
-            f"{key}: {text}" if isinstance(key, str) else text
+            _prefixed(key, text) if isinstance(key, str) else text
             for key, value in messages.items()
             for text in _messages(value)
         ]
     if isinstance(messages, list):
         return [text for message in messages for text in _messages(message)]
-    return [str(messages)]
+    # A coded message (workflow.errors.Message, a str) is kept: the console words it.
+    return [messages if isinstance(messages, str) else str(messages)]
 
 
 def _row_errors(number: int, exc: RiskloopError) -> list[dict[str, Any]]:

@@ -48,6 +48,8 @@ SCAN_JOB = "due_diligence_scan"
 SCAN_CRON = "30 2 * * *"  # 02:30 every day in RISKLOOP_TIMEZONE
 REVIEWED_STATUSES = ("active", "suspended")
 RISK_TEAM = ["risk_officer"]
+# A contract about to end concerns legal too (renewal, termination terms).
+CONTRACT_TEAM = [*RISK_TEAM, "legal"]
 
 
 def add_months(at: datetime, months: int) -> datetime:
@@ -208,7 +210,7 @@ def remind_contract(session: Session, args: dict[str, Any], now: datetime) -> bo
         {
             "event": "contract_expiring",
             "users": [client.owner],
-            "roles": RISK_TEAM,
+            "roles": CONTRACT_TEAM,
             "client_id": client.id,
             "contract": args["number"],
             **texts.notification(
