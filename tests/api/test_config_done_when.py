@@ -99,8 +99,9 @@ def test_done_when(app: Flask, api: Api, db_url: str) -> None:
     change = definition_draft(app, api, shorter_sla(active["content"]))
     version = change["data"]["version"]
     assert version == active["version"] + 1
-    assert "+  collecting: {label: {zh-CN: 资料收集中, en: Collecting}, sla: 5d}" in (
-        change["data"]["diff"]
+    assert (
+        "+  collecting: {label: {zh-CN: 资料收集中, en: Collecting}, sla: 5d}"
+        in (change["data"]["diff"])
     )
     backtest = change["data"]["backtest"]["report"]
     assert backtest["states"]["sla_changed"] == {
