@@ -1,5 +1,5 @@
 """``riskloop config list|show|draft``: over a database migrated by ``db upgrade`` (0015),
-the shipped files seeded as the first versions; a draft prints its change and diff, a
+the shipped files seeded as the first versions (the rule set ships as version 2); a draft prints its change and diff, a
 broken one every problem."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def test_list_show_and_draft_through_the_command_line(cli_env, tmp_path: Path) -
         "config", "draft", "rule_set", str(draft), "--reason", "lower cap", "--as", "risk9"
     )
     assert drafted.exit_code == 0, drafted.output
-    assert '"state": "backtesting"' in drafted.output and '"version": 2' in drafted.output
+    assert '"state": "backtesting"' in drafted.output and '"version": 3' in drafted.output
     assert "+  cap: 40000000" in drafted.output
 
     draft.write_text("name: [unclosed", encoding="utf-8")
