@@ -43,7 +43,7 @@ class Catalog:
         self.policy = policy
         self._versions: dict[tuple[str, int], Definition] = {}
         self._latest: dict[str, Definition] = {}
-        self._from_files: set[tuple[str, int]] = set()
+        self._from_database: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
         self._synced = False  # the definitions table exists and was compared once
         self._marker: int | None = None
@@ -65,16 +65,16 @@ class Catalog:
         loaded = load_folder(folder, self.registry, self.policy)
         for definition in loaded:
             self.add(definition)
-            self._from_files.add((definition.name, definition.version))
         return loaded
 
     def shipped(self, name: str) -> Definition:
-        """The latest version of ``name`` loaded from a file (the latest at all when none was).
+        """The latest version of ``name`` this process was given (a file, not the database;
+        the latest at all when every one came from the database).
 
         Raises:
             NotFound: no such definition."""
-        files = [d for d in self.versions(name) if (d.name, d.version) in self._from_files]
-        return files[-1] if files else self.get(name)
+        given = [d for d in self.versions(name) if (d.name, d.version) not in self._from_database]
+        return given[-1] if given else self.get(name)
 
     def sync(self, session: Session) -> list[Definition]:
         """Record new versions in the database and load old ones kept there.
@@ -118,6 +118,7 @@ class Catalog:
                         self.policy,
                     )
                 )
+                self._from_database.add(key)
         session.flush()
         self._synced = True
         return added
@@ -144,6 +145,7 @@ class Catalog:
                 )
                 continue
             self.add(definition)
+            self._from_database.add((definition.name, definition.version))
             added.append(definition)
             log.info("definition %s v%s loaded from the database", record.name, record.version)
         return added
