@@ -157,6 +157,8 @@ class Catalog:
         if not self._synced or (not force and now - self._checked_at < CHECK_SECONDS):
             return []
         with self._lock:
+            if not force and now - self._checked_at < CHECK_SECONDS:
+                return []  # another thread looked meanwhile
             self._checked_at = now
             marker = connection.execute(
                 select(func.coalesce(func.max(DefinitionRecord.id), 0))
