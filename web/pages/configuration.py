@@ -16,7 +16,6 @@ from workflow.records import config_versions as versions
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.governance import changes
-from workflow.risk.governance.kinds import KINDS
 
 from ..console import blp, current_actor
 from ..database import db, runtime_of
@@ -39,7 +38,8 @@ def _file_draft(kind: str, actor: Actor) -> WorkflowInstance:
 def configuration() -> str:
     actor = current_actor()
     changes.may_read(actor)
-    rows = transact(db.session, lambda: [changes.current(db.session, k) for k in KINDS.values()])
+    kinds = changes.all_kinds(runtime_of().catalog)
+    rows = transact(db.session, lambda: [changes.current(db.session, k) for k in kinds])
     return render_template("config.html", rows=rows)
 
 
