@@ -35,7 +35,7 @@ def test_list_show_and_draft_through_the_command_line(cli_env, tmp_path: Path) -
         "config", "draft", "rule_set", str(draft), "--reason", "lower cap", "--as", "risk9"
     )
     assert drafted.exit_code == 0, drafted.output
-    assert '"state": "backtesting"' in drafted.output and '"version": 2' in drafted.output
+    assert '"state": "backtesting"' in drafted.output and '"version": 3' in drafted.output
     assert "+  cap: 40000000" in drafted.output
 
     draft.write_text("name: [unclosed", encoding="utf-8")
