@@ -16,6 +16,7 @@ from tests.support.app import Api, drain
 from tests.support.events import admitted_client
 from tests.support.onboarding import A_FACTS, code
 from tests.support.persons import id_number
+from workflow.risk.events.model import RiskEvent
 from workflow.risk.screening.watchlist import WatchlistEntry, WatchlistImport
 
 HEADER = "统一社会信用代码,名称,名单,原因,别名,证件号码"
@@ -57,11 +58,11 @@ def test_a_risk_officer_uploads_a_list_and_active_clients_are_re_screened(
     assert drain(app) >= 1  # the workers re-screen the active clients
 
     history = risk.get("/watchlists/imports").get_data(as_text=True)
-    assert "已导入 名单.csv" in history or "名单.csv" in history
+    assert "已导入 名单.csv：共 3 条，新增 3 条，变更 0 条，移除 0 条。" in history  # the flash
     row = history.split("data-import=")[1].split("</tr>")[0]
     assert "risk1" in row and "名单.csv" in row
-    assert 'data-added>3<' in row and 'data-rescreen="done"' in row
-    assert "已完成" in row and 'data-rescreened>1<' in row and 'data-hits>1<' in row
+    assert "data-added>3<" in row and 'data-rescreen="done"' in row
+    assert "已完成" in row and "data-rescreened>1<" in row and "data-hits>1<" in row
 
     lists = risk.get("/watchlists").get_data(as_text=True)
     counts = {
@@ -89,7 +90,9 @@ def test_a_risk_officer_uploads_a_list_and_active_clients_are_re_screened(
             select(WatchlistImport).order_by(WatchlistImport.id.desc())
         ).first()
         assert latest.rescreen_status == "none" and latest.imported_by == "risk1"
-    assert client_id
+        hits = db.session.scalars(select(RiskEvent).where(RiskEvent.client_id == client_id)).all()
+        assert [e.type for e in hits] == ["watchlist_hit"]
+    assert "名单无变化" in risk.get("/watchlists/imports").get_data(as_text=True)
 
 
 def test_a_bad_row_is_named_in_the_readers_language_and_nothing_is_imported(

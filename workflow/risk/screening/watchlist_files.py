@@ -72,7 +72,7 @@ class WatchlistRows:
         self.rows_read = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[Message]] = {}
         bad = 0
         for number, row in self._raw:
             if row is None:
@@ -100,7 +100,7 @@ def _problem(column: str, code: str, text: str, **params: Any) -> Message:
     return Message(code, f"{column}: {text}", **params, column=column)
 
 
-def check_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def check_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[Message]]:
     """One row as an entry, and what is wrong with it (empty when nothing is)."""
     values = {k: str(row.get(k) or "").strip() for k in (*COLUMNS, "id_number")}
     raw_aliases = row.get("aliases") or []
