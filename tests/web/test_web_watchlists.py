@@ -130,8 +130,10 @@ def test_a_bad_row_is_named_in_the_readers_language_and_nothing_is_imported(
     good = json.dumps(
         [{"credit_code": "", "name": "Acme", "list": "sanctions", "reason": "制裁"}]
     ).encode()
-    assert upload(manager, good, "lists.json").status_code == 302
+    assert upload(manager, good, "../../etc/\u202elists.json").status_code == 302
     assert entries(app) == 1
+    with app.app_context():
+        assert db.session.scalars(select(WatchlistImport.source)).all() == ["lists.json"]
 
 
 def test_auditors_read_and_other_roles_are_refused(app: Flask, console_factory) -> None:

@@ -92,7 +92,7 @@ def upload_watchlist() -> Response | tuple[str, int]:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _page(_("Choose a CSV or JSON file."), status=422)
-    name = upload.filename
+    name = lists.source_name(upload.filename)
     try:
         summary = transact(db.session, lambda: lists.upload(db.session, upload.stream, name, actor))
     except ValidationFailed as exc:

@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.errors import Forbidden
+from workflow.platform.filestore import clean_filename
 from workflow.records.identity import Actor
 from workflow.risk.clients.creditcode import normalize_credit_code
 from workflow.risk.screening.watchlist import (
@@ -59,6 +60,11 @@ def may_upload(actor: Actor) -> bool:
     return actor.has_any(UPLOADERS)
 
 
+def source_name(filename: str) -> str:
+    """An uploaded file's name as recorded and shown: no folders or control characters."""
+    return clean_filename(filename)[:255] or "watchlist.csv"
+
+
 def upload(session: Session, binary: IO[bytes], filename: str, actor: Actor) -> ImportSummary:
     """Import an uploaded file inside the caller's transaction.
 
@@ -68,9 +74,8 @@ def upload(session: Session, binary: IO[bytes], filename: str, actor: Actor) -> 
             rolls back and nothing is imported.
     """
     require_uploader(actor)
-    return import_watchlist(
-        session, read_watchlist_stream(binary, filename), actor, source=filename
-    )
+    name = source_name(filename)
+    return import_watchlist(session, read_watchlist_stream(binary, name), actor, source=name)
 
 
 def entry_counts(session: Session) -> dict[str, int]:
