@@ -1,6 +1,7 @@
 """Watch-list management in a real Chromium: a risk officer opens 名单管理 from the navigation,
-uploads a list file, lands on the import history with its counts, and finds an entry by name;
-a bad file is refused with its row named."""
+uploads a list file, lands on the import history with its counts, watches the re-screening
+finish without reloading, and finds an entry by name; a bad file is refused with its row
+named."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ def test_a_risk_officer_uploads_a_list_and_finds_an_entry(
     assert "已导入 制裁名单.csv" in page.inner_text("main")
     live_row = page.inner_text("tr[data-import]:first-child")
     assert "risk2" in live_row and "制裁名单.csv" in live_row
+    assert "重新筛查中" in live_row
+    live.drain()  # the workers re-screen; the page, polling, shows it done
+    page.wait_for_selector("tr[data-import]:first-child [data-rescreen='done']", timeout=15000)
 
     risk.goto("/watchlists/sanctions?q=浏览器")
     assert "浏览器制裁示例公司" in page.inner_text("main")

@@ -55,10 +55,13 @@ def test_a_risk_officer_uploads_a_list_and_active_clients_are_re_screened(
     )
     done = upload(risk, good)
     assert done.status_code == 302 and done.headers["Location"].endswith("/watchlists/imports")
+    waiting = risk.get("/watchlists/imports").get_data(as_text=True)
+    assert "已导入 名单.csv：共 3 条，新增 3 条，变更 0 条，移除 0 条。" in waiting  # the flash
+    assert 'data-rescreen="pending"' in waiting and "data-polling" in waiting
     assert drain(app) >= 1  # the workers re-screen the active clients
 
     history = risk.get("/watchlists/imports").get_data(as_text=True)
-    assert "已导入 名单.csv：共 3 条，新增 3 条，变更 0 条，移除 0 条。" in history  # the flash
+    assert "data-polling" not in history  # done: the page stops asking
     row = history.split("data-import=")[1].split("</tr>")[0]
     assert "risk1" in row and "名单.csv" in row
     assert "data-added>3<" in row and 'data-rescreen="done"' in row

@@ -145,4 +145,5 @@ def watchlist_imports() -> str:
         "watchlist_imports.html",
         rows=[(r, lists.totals(r)) for r in rows],
         next_url=next_url,
+        pending=any(r.rescreen_status == "pending" for r in rows),
     )
