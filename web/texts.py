@@ -275,6 +275,12 @@ def refusal_text(code: str, p: dict[str, Any], definition: Any = None) -> str | 
     words: dict[str, Callable[[], str]] = {
         "instance.version_conflict": lambda: _("Someone acted first — reload."),
         "client.version_conflict": lambda: _("Someone edited this client first — reload."),
+        "watchlist.bad_rows": lambda: _(
+            "%(file)s has %(n)s bad row(s), listed below; nothing was imported. Correct them "
+            "and upload the file again.",
+            file=p.get("file"),
+            n=p.get("bad"),
+        ),
         "instance.not_found": lambda: _(
             "Case #%(id)s does not exist, or you cannot see it.", id=p.get("id")
         ),

@@ -113,6 +113,7 @@ def test_a_bad_row_is_named_in_the_readers_language_and_nothing_is_imported(
     assert len(row3) == 2, html
     assert any("信用代码" in r and "校验" in r for r in row3), row3
     assert any("名单" in r and "“greylist”" in r for r in row3), row3
+    assert "名单.csv 中有 1 行有误（见下表），未导入任何内容。" in html
     assert "must be one of" not in html  # not the engine's English
     assert 'data-row="2"' not in html
     assert entries(app) == 0

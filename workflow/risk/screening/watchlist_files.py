@@ -90,6 +90,8 @@ class WatchlistRows:
             raise ValidationFailed(
                 f"{self.filename}: {bad} bad row(s), the first at {next(iter(errors))}; "
                 "nothing was imported",
+                code="watchlist.bad_rows",
+                params={"file": self.filename, "bad": bad},
                 errors=errors,
             )
 
