@@ -28,6 +28,7 @@ PAGES = (
     "audit_reads",
     "notifications",
     "configuration",
+    "watchlists",
 )
 
 

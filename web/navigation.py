@@ -67,6 +67,13 @@ AREAS = (
         frozenset({"risk_officer", "manager", "auditor", "admin"}),
         ("console.configuration", "console.config_kind"),
     ),
+    Area(
+        "console.watchlists",
+        lazy_gettext("Watch lists"),
+        "l",
+        frozenset({"risk_officer", "manager", "auditor"}),
+        ("console.watchlists", "console.watchlist_entries", "console.watchlist_imports"),
+    ),
     Area("console.users", lazy_gettext("Users"), "m", frozenset({"admin"}), ("console.users",)),
     Area(
         "console.notifications", lazy_gettext("Notifications"), "n", ALL, ("console.notifications",)

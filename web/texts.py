@@ -275,6 +275,12 @@ def refusal_text(code: str, p: dict[str, Any], definition: Any = None) -> str | 
     words: dict[str, Callable[[], str]] = {
         "instance.version_conflict": lambda: _("Someone acted first — reload."),
         "client.version_conflict": lambda: _("Someone edited this client first — reload."),
+        "watchlist.bad_rows": lambda: _(
+            "%(file)s has %(n)s bad row(s), listed below; nothing was imported. Correct them "
+            "and upload the file again.",
+            file=p.get("file"),
+            n=p.get("bad"),
+        ),
         "instance.not_found": lambda: _(
             "Case #%(id)s does not exist, or you cannot see it.", id=p.get("id")
         ),
@@ -564,6 +570,29 @@ def field_text(code: str, p: dict[str, Any]) -> str | None:
             "“%(expected)s”; one of the characters is probably mistyped.",
             given=p.get("given"),
             expected=p.get("expected"),
+        ),
+        # watch-list files (workflow/risk/screening/watchlist_files.py)
+        "watchlist.nul": lambda: _("Must not contain NUL characters."),
+        "watchlist.id_number": lambda: _("An ID number has 6 to 32 letters and digits."),
+        "watchlist.list": lambda: _(
+            "“%(got)s” is not a list; use blacklist, dishonest_debtor or sanctions.",
+            got=p.get("got"),
+        ),
+        "watchlist.identity": lambda: _("A row needs a name, a credit code or an ID number."),
+        "watchlist.name_length": lambda: _("At most 200 characters (aliases too)."),
+        "watchlist.aliases": lambda: _("At most %(n)s aliases.", n=p.get("max")),
+        "watchlist.not_utf8": lambda: _("Not UTF-8 text; save the file as UTF-8."),
+        "watchlist.unreadable": lambda: _("This row cannot be read as CSV."),
+        "watchlist.header": lambda: _(
+            "The header must hold credit_code, name, list and reason (or 统一社会信用代码, 名称, "
+            "名单, 原因), optionally aliases and id_number (别名, 证件号码), each once; found "
+            "“%(found)s”.",
+            found=p.get("found"),
+        ),
+        "watchlist.json": lambda: _("Not valid JSON."),
+        "watchlist.json_shape": lambda: _(
+            "A JSON watch list is a list of objects with the keys credit_code, name, list and "
+            "reason."
         ),
     }
     say = words.get(code)

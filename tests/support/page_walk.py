@@ -56,25 +56,30 @@ def enum_tables() -> dict[str, dict[str, str]]:
 
 
 class _Text(HTMLParser):
-    """The text nodes a reader sees (outside code, scripts and styles)."""
+    """The text nodes a reader sees (outside code, scripts and styles; a document shown
+    for editing as code, such as a YAML editor's ``<textarea class="code">``, is code)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.skip = 0
-        self.stack: list[str] = []
+        self.stack: list[tuple[str, bool]] = []
         self.nodes: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in VOID:
             return
-        self.stack.append(tag)
-        if tag in SKIPPED_TAGS or ("class", "mermaid") in attrs:
+        classes = " ".join(value or "" for name, value in attrs if name == "class").split()
+        skipping = (
+            tag in SKIPPED_TAGS or "mermaid" in classes or (tag == "textarea" and "code" in classes)
+        )
+        self.stack.append((tag, skipping))
+        if skipping:
             self.skip += 1
 
     def handle_endtag(self, tag: str) -> None:
         while self.stack:
-            top = self.stack.pop()
-            if top in SKIPPED_TAGS or top == "pre" and self.skip:
+            top, skipping = self.stack.pop()
+            if skipping:
                 self.skip -= 1
             if top == tag:
                 break

@@ -214,6 +214,13 @@ WATCHLISTS: Labels = {
     "sanctions": {"en": "Sanctions", "zh-CN": "制裁名单"},
 }
 
+# Where the re-screening after a watch-list import stands.
+RESCREEN_STATUSES: Labels = {
+    "none": {"en": "not needed (nothing changed)", "zh-CN": "无需重新筛查（无变化）"},
+    "pending": {"en": "re-screening", "zh-CN": "重新筛查中"},
+    "done": {"en": "done", "zh-CN": "已完成"},
+}
+
 # How a name matched a watch-list entry (``possible_matches[].match``).
 NAME_MATCH_PATHS: Labels = {
     "exact": {"en": "exact", "zh-CN": "完全一致"},

@@ -113,7 +113,7 @@ DEMO_WATCHLIST = [
         "credit_code": make_credit_code("91440100100000055"),
         "name": "广州示例贸易有限公司",
         "list": "blacklist",
-        "reason": "demo: contract fraud (合同诈骗)",
+        "reason": "演示数据：合同诈骗",
     }
 ]
 

@@ -14,13 +14,14 @@ it rolls back and nothing is imported.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from workflow.errors import ValidationFailed
+from workflow.errors import Message, ValidationFailed
 from workflow.platform.spreadsheet import read_csv
 from workflow.risk.clients.creditcode import normalize_credit_code, validate_credit_code
 
@@ -71,7 +72,7 @@ class WatchlistRows:
         self.rows_read = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[Message]] = {}
         bad = 0
         for number, row in self._raw:
             if row is None:
@@ -89,11 +90,19 @@ class WatchlistRows:
             raise ValidationFailed(
                 f"{self.filename}: {bad} bad row(s), the first at {next(iter(errors))}; "
                 "nothing was imported",
+                code="watchlist.bad_rows",
+                params={"file": self.filename, "bad": bad},
                 errors=errors,
             )
 
 
-def check_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _problem(column: str, code: str, text: str, **params: Any) -> Message:
+    """What is wrong with one cell: ``column: text``, coded so a console can word it (the
+    column is in ``params``)."""
+    return Message(code, f"{column}: {text}", **params, column=column)
+
+
+def check_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[Message]]:
     """One row as an entry, and what is wrong with it (empty when nothing is)."""
     values = {k: str(row.get(k) or "").strip() for k in (*COLUMNS, "id_number")}
     raw_aliases = row.get("aliases") or []
@@ -104,23 +113,53 @@ def check_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         if isinstance(raw_aliases, list)
         else []
     )
-    problems = [f"{k}: must not contain NUL characters" for k, v in values.items() if "\x00" in v]
-    problems += ["aliases: must not contain NUL characters" for a in aliases[:1] if "\x00" in a]
+    problems = [
+        _problem(k, "watchlist.nul", "must not contain NUL characters")
+        for k, v in values.items()
+        if "\x00" in v
+    ]
+    problems += [
+        _problem("aliases", "watchlist.nul", "must not contain NUL characters")
+        for a in aliases[:1]
+        if "\x00" in a
+    ]
     if values["credit_code"]:
         code_problem = validate_credit_code(values["credit_code"])
         if code_problem:
-            problems.append(f"credit_code: {code_problem}")
+            problems.append(
+                _problem(
+                    "credit_code",
+                    getattr(code_problem, "code", "credit_code.invalid"),
+                    str(code_problem),
+                    **getattr(code_problem, "params", {}),
+                )
+            )
     id_number = normalize_id_number(values["id_number"])
     if id_number and not _ID_NUMBER.match(id_number):
-        problems.append("id_number: 6 to 32 letters and digits")
+        problems.append(_problem("id_number", "watchlist.id_number", "6 to 32 letters and digits"))
     if values["list"] not in LISTS:
-        problems.append(f"list: must be one of {', '.join(LISTS)}, got {values['list']!r}")
+        problems.append(
+            _problem(
+                "list",
+                "watchlist.list",
+                f"must be one of {', '.join(LISTS)}, got {values['list']!r}",
+                got=values["list"],
+            )
+        )
     if not (values["name"] or values["credit_code"] or id_number):
-        problems.append("name: a row needs a name, a credit code or an ID number")
+        problems.append(
+            _problem(
+                "name", "watchlist.identity", "a row needs a name, a credit code or an ID number"
+            )
+        )
     if len(values["name"]) > 200 or any(len(a) > 200 for a in aliases):
-        problems.append("name: at most 200 characters (aliases too)")
+        problems.append(
+            _problem("name", "watchlist.name_length", "at most 200 characters (aliases too)")
+        )
     if len(aliases) > MAX_ALIASES:
-        problems.append(f"aliases: at most {MAX_ALIASES}")
+        problems.append(
+            _problem("aliases", "watchlist.aliases", f"at most {MAX_ALIASES}", max=MAX_ALIASES)
+        )
     entry = {
         "credit_code": normalize_credit_code(values["credit_code"])
         if values["credit_code"]
@@ -142,7 +181,15 @@ def _csv_rows(records: Iterator[list[str]], filename: str) -> Iterator[tuple[int
         raise ValidationFailed(
             f"{filename}: the header must hold {','.join(COLUMNS)} (or 统一社会信用代码,名称,名单,原因)"
             f" and optionally {','.join(OPTIONAL)} (别名, 证件号码), each once",
-            errors={"header": [f"Found {','.join(header) or 'nothing'}."]},
+            errors={
+                "header": [
+                    Message(
+                        "watchlist.header",
+                        f"Found {','.join(header) or 'nothing'}.",
+                        found=",".join(header),
+                    )
+                ]
+            },
         )
     for number, cells in enumerate(records, start=2):  # row 1 is the header
         if not any(c.strip() for c in cells):
@@ -151,24 +198,34 @@ def _csv_rows(records: Iterator[list[str]], filename: str) -> Iterator[tuple[int
             yield number, dict(zip(header, cells, strict=False))
 
 
-def _stream_csv(path: Path) -> Iterator[list[str]]:
+def _stream_csv(binary: IO[bytes], name: str) -> Iterator[list[str]]:
     # Bytes that are not UTF-8 become lone surrogates, so the row holding them is named
     # (a strict decoder fails a whole buffer ahead of the rows read so far).
     number = 0
     try:
-        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        with io.TextIOWrapper(
+            binary, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        ) as handle:
             for number, cells in enumerate(csv.reader(handle), start=1):  # noqa: B007
                 if any(_NOT_UTF8.search(cell) for cell in cells):
                     raise ValidationFailed(
-                        f"{path.name} is not UTF-8 text (row {number}); save it as UTF-8; "
+                        f"{name} is not UTF-8 text (row {number}); save it as UTF-8; "
                         "nothing was imported",
-                        errors={f"row {number}": ["not UTF-8 text; save the file as UTF-8."]},
+                        errors={
+                            f"row {number}": [
+                                Message(
+                                    "watchlist.not_utf8", "not UTF-8 text; save the file as UTF-8."
+                                )
+                            ]
+                        },
                     )
                 yield cells
     except csv.Error as exc:
         raise ValidationFailed(
-            f"{path.name}: row {number + 1} cannot be read: {exc}; nothing was imported",
-            errors={f"row {number + 1}": [str(exc)]},
+            f"{name}: row {number + 1} cannot be read: {exc}; nothing was imported",
+            errors={
+                f"row {number + 1}": [Message("watchlist.unreadable", str(exc), reason=str(exc))]
+            },
         ) from exc
 
 
@@ -181,7 +238,20 @@ def read_watchlist_file(path: Path) -> WatchlistRows:
     """
     if path.name.lower().endswith(".json"):
         return parse_rows(path.read_bytes(), path.name)
-    return WatchlistRows(_csv_rows(_stream_csv(path), path.name), path.name)
+    return read_watchlist_stream(path.open("rb"), path.name)
+
+
+def read_watchlist_stream(binary: IO[bytes], filename: str) -> WatchlistRows:
+    """The rows of an uploaded file read from ``binary`` (closed once read); CSV is streamed
+    as on disk, JSON is read whole.
+
+    Raises (while iterating):
+        ValidationFailed: as :func:`read_watchlist_file`.
+    """
+    if filename.lower().endswith(".json"):
+        with binary:
+            return parse_rows(binary.read(), filename)
+    return WatchlistRows(_csv_rows(_stream_csv(binary, filename), filename), filename)
 
 
 def parse_rows(content: bytes | str, filename: str) -> WatchlistRows:
@@ -212,23 +282,24 @@ def _json_rows(content: bytes | str, filename: str) -> list[dict[str, Any]]:
         line = content[: exc.start].count(b"\n") + 1 if isinstance(content, bytes) else 0
         raise ValidationFailed(
             f"{filename} is not UTF-8 text (line {line}); save it as UTF-8",
-            errors={"file": [f"Line {line}: not UTF-8 text."]},
+            errors={"file": [Message("watchlist.not_utf8", f"Line {line}: not UTF-8 text.")]},
         ) from exc
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationFailed(
-            f"{filename} is not valid JSON: {exc}", errors={"file": [str(exc)]}
+            f"{filename} is not valid JSON: {exc}",
+            errors={"file": [Message("watchlist.json", str(exc), reason=str(exc))]},
         ) from exc
     except RecursionError as exc:
         raise ValidationFailed(
             f"{filename} is nested too deeply to be a watch list: a JSON list "
             f"of objects with keys {', '.join(COLUMNS)}",
-            errors={"file": ["Nested too deeply."]},
+            errors={"file": [Message("watchlist.json_shape", "Nested too deeply.")]},
         ) from exc
     if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
         raise ValidationFailed(
             f"{filename} must hold a JSON list of objects with keys {', '.join(COLUMNS)}",
-            errors={"file": ["Not a list of objects."]},
+            errors={"file": [Message("watchlist.json_shape", "Not a list of objects.")]},
         )
     return raw
