@@ -6,21 +6,22 @@ import json
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from workflow.errors import RiskloopError
 from workflow.platform.transaction import transact
 from workflow.records import config_versions as versions
-from workflow.risk.governance.changes import current, draft_change, kind_named
-from workflow.risk.governance.kinds import KINDS
+from workflow.risk.governance.changes import all_kinds, current, draft_change, kind_named
 
 from .cli_clients import _actor, _fail
-from .extensions import db
+from .extensions import db, runtime_of
 
 
 @click.group("config")
 def config_group() -> None:
-    """Governed configuration: rule sets, monitoring rules, alert routing, checklist."""
+    """Governed configuration: rule sets, monitoring rules, alert routing, checklist,
+    workflow definitions."""
 
 
 @config_group.command("list")
@@ -28,7 +29,8 @@ def config_group() -> None:
 def config_list() -> None:
     """Every kind with its active version and content hash."""
     try:
-        rows = transact(db.session, lambda: [current(db.session, k) for k in KINDS.values()])
+        kinds = all_kinds(runtime_of(current_app).catalog)
+        rows = transact(db.session, lambda: [current(db.session, k) for k in kinds])
     except RiskloopError as exc:
         raise _fail(exc) from exc
     for row in rows:
@@ -41,7 +43,8 @@ def config_list() -> None:
 def config_show(kind: str) -> None:
     """The content (YAML) of the active version of KIND."""
     try:
-        row = transact(db.session, lambda: current(db.session, kind_named(kind)))
+        catalog = runtime_of(current_app).catalog
+        row = transact(db.session, lambda: current(db.session, kind_named(kind, catalog)))
     except RiskloopError as exc:
         raise _fail(exc) from exc
     older = [v.version for v in versions.history(db.session, kind) if v.version != row.version]
@@ -53,10 +56,16 @@ def config_show(kind: str) -> None:
 @click.argument("kind")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--reason", required=True, help="why the configuration changes")
-@click.option("--as", "as_user", required=True, help="the risk officer drafting (the maker)")
+@click.option(
+    "--as",
+    "as_user",
+    required=True,
+    help="the maker: a risk officer (an administrator for definition:NAME)",
+)
 @with_appcontext
 def config_draft(kind: str, file: Path, reason: str, as_user: str) -> None:
-    """Draft FILE as the next version of KIND: backtested, then approved by a manager."""
+    """Draft FILE as the next version of KIND (``definition:NAME``: a whole workflow
+    definition): backtested, then approved by a manager."""
     actor = _actor(as_user)
     content = file.read_text(encoding="utf-8")
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.numbers import format_decimal
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask_babel import Babel, format_datetime, get_locale
 from flask_babel import gettext as _
 
@@ -113,7 +113,12 @@ def field_label(name: str) -> str:
 
 
 def config_kind_label(kind: str) -> str:
-    """A kind of governed configuration, in words."""
+    """A kind of governed configuration, in words (a workflow definition by its title)."""
+    if kind.startswith("definition:"):
+        name = kind.removeprefix("definition:")
+        catalog = current_app.extensions["riskloop"]["runtime"].catalog
+        title = label(catalog.get(name).title, name) if name in catalog else name
+        return _("Workflow definition: %(title)s", title=title)
     return labels.word(labels.CONFIG_KINDS, kind, content_lang())
 
 

@@ -9,20 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import RAISE, fields, validate
 
+from workflow.engine.catalog import Catalog
 from workflow.engine.presentation import present_instance
 from workflow.platform.transaction import transact
 from workflow.records import config_versions as versions
 from workflow.records.identity import Actor
-from workflow.risk.governance.changes import current, draft_change, kind_named, may_draft, may_read
-from workflow.risk.governance.kinds import KINDS
+from workflow.risk.governance.changes import (
+    all_kinds,
+    current,
+    draft_change,
+    kind_named,
+    may_draft,
+    may_read,
+)
 
 from ..authorization import allow
-from ..extensions import db
+from ..extensions import db, runtime_of
 from ..fields import FreeText, Schema, UtcDateTime
 from ..schemas import WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
@@ -77,13 +84,17 @@ def _summary(row: versions.ConfigVersion) -> dict[str, Any]:
     }
 
 
+def _catalog() -> Catalog:
+    return runtime_of(current_app).catalog
+
+
 def readable_kind(actor: Actor, kind: str) -> None:
     may_read(actor)
-    kind_named(kind)
+    kind_named(kind, _catalog())
 
 
 def draftable_kind(actor: Actor, kind: str) -> None:
-    may_draft(actor, kind)
+    may_draft(actor, kind, _catalog())
 
 
 @blp.route("")
@@ -92,10 +103,10 @@ class ConfigList(MethodView):
     @blp.doc(security=[BEARER])
     @blp.response(200, ConfigSummary(many=True))
     def get(self) -> list[dict[str, Any]]:
-        """Every kind of governed configuration with its active version and hash."""
-        return transact(
-            db.session, lambda: [_summary(current(db.session, k)) for k in KINDS.values()]
-        )
+        """Every kind of governed configuration with its active version and hash, with
+        ``definition:<name>`` for each loaded workflow definition."""
+        kinds = all_kinds(_catalog())
+        return transact(db.session, lambda: [_summary(current(db.session, k)) for k in kinds])
 
 
 @blp.route("/<string:kind>")
@@ -106,7 +117,7 @@ class ConfigView(MethodView):
     @blp.alt_response(404, description="No such kind")
     def get(self, kind: str) -> dict[str, Any]:
         """The active version of a kind: its content (YAML) and the versions stored."""
-        row = transact(db.session, lambda: current(db.session, kind_named(kind)))
+        row = transact(db.session, lambda: current(db.session, kind_named(kind, _catalog())))
         return {
             **_summary(row),
             "content": row.content,
@@ -120,11 +131,14 @@ class ConfigDrafts(MethodView):
     @blp.doc(security=[BEARER])
     @blp.arguments(DraftBody)
     @blp.response(201, WorkflowInstanceSchema)
-    @blp.alt_response(403, description="Not a risk officer")
+    @blp.alt_response(403, description="Not a risk officer (an admin for definition:<name>)")
     @blp.alt_response(404, description="No such kind")
     @blp.alt_response(422, description="The draft does not validate: every problem listed")
     def post(self, body: dict[str, Any], kind: str) -> dict[str, Any]:
-        """Draft a new version: it is backtested, then a manager (not you) approves its hash."""
+        """Draft a new version: it is backtested, then a manager (not you) approves its hash.
+
+        ``definition:<name>`` takes a whole workflow definition (administrators only); its
+        backtest is the dry-run migration of the open instances."""
         actor = current_actor()
         instance = transact(
             db.session,

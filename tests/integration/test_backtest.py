@@ -178,6 +178,8 @@ def test_the_session_refuses_writes_while_the_backtest_runs(app: Flask, api: Api
         db.session.execute(rename)  # the guard is gone afterwards
         db.session.rollback()
     with pytest.raises(BacktestFailed, match="unknown configuration kind"):
+        backtest(app, "no_such_kind", b"")
+    with pytest.raises(BacktestFailed, match=r"\(document\): must be a mapping"):
         backtest(app, "definition:due_diligence", b"")
 
 

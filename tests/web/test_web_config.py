@@ -58,3 +58,28 @@ def test_managers_read_sales_never_see_and_forms_need_csrf(console_factory) -> N
         == 400
     )
     assert risk.get("/config/nope").status_code == 404
+
+
+def test_an_administrator_drafts_a_workflow_definition_in_the_console(console_factory) -> None:
+    admin = console_factory("admin")
+    listing = admin.get("/config").get_data(as_text=True)
+    assert 'data-kind="definition:due_diligence"' in listing and "流程定义：尽职调查" in listing
+    url = "/config/definition:due_diligence"
+    content = editor_content(admin.get(url).get_data(as_text=True))
+    assert "name: due_diligence" in content
+    refused = admin.post(
+        url,
+        {"content": content.replace("initial: opened", "initial: x"), "reason": "x"},
+        token_from=url,
+    )
+    assert refused.status_code == 422
+    assert 'data-problem-key="initial"' in refused.get_data(as_text=True)
+    filed = admin.post(
+        url,
+        {"content": content.replace("sla: 10d", "sla: 5d"), "reason": "资料收集期限缩短为 5 天"},
+        token_from=url,
+    )
+    assert filed.status_code == 302 and "/cases/" in filed.headers["Location"]
+    # a risk officer reads the definition but has no editor for it
+    risk = console_factory("risk1").get(url).get_data(as_text=True)
+    assert "流程定义：尽职调查" in risk and 'name="content"' not in risk

@@ -16,10 +16,9 @@ from workflow.records import config_versions as versions
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.governance import changes
-from workflow.risk.governance.kinds import KINDS
 
 from ..console import blp, current_actor
-from ..database import db
+from ..database import db, runtime_of
 from ..refusals import Refusal, refusal
 
 
@@ -39,7 +38,8 @@ def _file_draft(kind: str, actor: Actor) -> WorkflowInstance:
 def configuration() -> str:
     actor = current_actor()
     changes.may_read(actor)
-    rows = transact(db.session, lambda: [changes.current(db.session, k) for k in KINDS.values()])
+    kinds = changes.all_kinds(runtime_of().catalog)
+    rows = transact(db.session, lambda: [changes.current(db.session, k) for k in kinds])
     return render_template("config.html", rows=rows)
 
 
@@ -47,7 +47,8 @@ def configuration() -> str:
 def config_kind(kind: str) -> Response | tuple[str, int]:
     actor = current_actor()
     changes.may_read(actor)
-    active = transact(db.session, lambda: changes.current(db.session, changes.kind_named(kind)))
+    found = changes.kind_named(kind, runtime_of().catalog)
+    active = transact(db.session, lambda: changes.current(db.session, found))
     problems: list[dict[str, Any]] = []
     message: Refusal | None = None
     status = 200
@@ -73,5 +74,5 @@ def config_kind(kind: str) -> Response | tuple[str, int]:
         reason=request.form.get("reason", ""),
         problems=problems,
         message=message,
-        may_draft=actor.has_any(changes.DRAFTER_ROLES),
+        may_draft=actor.has_any(changes.drafters(kind)),
     ), status

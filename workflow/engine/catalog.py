@@ -3,23 +3,38 @@
 Files are the source of new versions; the database keeps every version ever
 loaded so instances started on an old version keep running after the file moves
 on. Changing a file without raising its version is refused (content hash check).
+
+A version may also be recorded at run time (:meth:`Catalog.record`, e.g. a definition
+published under four eyes). Every process finds versions it does not have: at the start
+of a transaction, at most every :data:`CHECK_SECONDS`, a session bound to a runtime
+compares the highest ``definitions`` row id with the one its catalog last saw and loads
+the new rows (:meth:`Catalog.load_records`). A commit that recorded a version makes the
+next transaction look at once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from workflow.engine.definitions import Definition, load_folder, parse_definition
 from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
 from workflow.errors import DefinitionError, NotFound
+from workflow.platform.db import RUNTIME_KEY
 from workflow.records.models import DefinitionRecord
 
 log = logging.getLogger(__name__)
+CHECK_SECONDS = 2.0
+_RECORDED = "riskloop.definition_recorded"
 
 
 class Catalog:
@@ -28,6 +43,12 @@ class Catalog:
         self.policy = policy
         self._versions: dict[tuple[str, int], Definition] = {}
         self._latest: dict[str, Definition] = {}
+        self._from_database: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+        self._synced = False  # the definitions table exists and was compared once
+        self._marker: int | None = None
+        self._checked_at = float("-inf")
+        self._failed: set[int] = set()
 
     def add(self, definition: Definition) -> None:
         self._versions[(definition.name, definition.version)] = definition
@@ -45,6 +66,15 @@ class Catalog:
         for definition in loaded:
             self.add(definition)
         return loaded
+
+    def shipped(self, name: str) -> Definition:
+        """The latest version of ``name`` this process was given (a file, not the database;
+        the latest at all when every one came from the database).
+
+        Raises:
+            NotFound: no such definition."""
+        given = [d for d in self.versions(name) if (d.name, d.version) not in self._from_database]
+        return given[-1] if given else self.get(name)
 
     def sync(self, session: Session) -> list[Definition]:
         """Record new versions in the database and load old ones kept there.
@@ -88,8 +118,94 @@ class Catalog:
                         self.policy,
                     )
                 )
+                self._from_database.add(key)
         session.flush()
+        self._synced = True
         return added
+
+    def load_records(self, records: Iterable[DefinitionRecord]) -> list[Definition]:
+        """Compile and add the stored versions among ``records`` this catalog lacks; a
+        version that no longer compiles here (a guard this process does not know) is
+        logged and skipped, so it cannot stop every transaction."""
+        added = []
+        for record in records:
+            if (record.name, record.version) in self._versions or record.id in self._failed:
+                continue
+            try:
+                definition = parse_definition(
+                    record.source,
+                    f"{record.name}@v{record.version} (database)",
+                    self.registry,
+                    self.policy,
+                )
+            except DefinitionError as exc:
+                self._failed.add(record.id)
+                log.error(
+                    "stored definition %s v%s not loaded: %s", record.name, record.version, exc
+                )
+                continue
+            self.add(definition)
+            self._from_database.add((definition.name, definition.version))
+            added.append(definition)
+            log.info("definition %s v%s loaded from the database", record.name, record.version)
+        return added
+
+    def refresh(self, connection: Connection, *, force: bool = False) -> list[Definition]:
+        """Load the versions recorded since this catalog last looked (every
+        :data:`CHECK_SECONDS` at most, unless ``force``)."""
+        now = time.monotonic()
+        if not self._synced or (not force and now - self._checked_at < CHECK_SECONDS):
+            return []
+        with self._lock:
+            if not force and now - self._checked_at < CHECK_SECONDS:
+                return []  # another thread looked meanwhile
+            self._checked_at = now
+            marker = connection.execute(
+                select(func.coalesce(func.max(DefinitionRecord.id), 0))
+            ).scalar_one()
+            if marker == self._marker:
+                return []
+            rows = connection.execute(
+                select(DefinitionRecord.__table__).where(DefinitionRecord.id > (self._marker or 0))
+            ).all()
+            added = self.load_records(rows)  # type: ignore[arg-type]
+            self._marker = marker
+            return added
+
+    def expire(self) -> None:
+        """Look for new versions at the next transaction."""
+        self._checked_at = float("-inf")
+
+    def record(self, session: Session, definition: Definition) -> DefinitionRecord:
+        """Store ``definition`` as a new version (the caller commits); this process loads
+        it when the commit is done, the others within :data:`CHECK_SECONDS`.
+
+        Raises:
+            DefinitionError: the version is stored already.
+        """
+        stored = session.execute(
+            select(DefinitionRecord.id).where(
+                DefinitionRecord.name == definition.name,
+                DefinitionRecord.version == definition.version,
+            )
+        ).first()
+        if stored is not None or (definition.name, definition.version) in self._versions:
+            raise DefinitionError(
+                definition.file,
+                "version",
+                f"{definition.name} v{definition.version} exists already; "
+                f"use version {self.max_version(definition.name, {}) + 1}",
+            )
+        row = DefinitionRecord(
+            name=definition.name,
+            version=definition.version,
+            content_hash=definition.content_hash,
+            source=definition.source,
+        )
+        session.add(row)
+        session.flush()
+        session.info.setdefault(_RECORDED, set()).add(id(self))
+        return row
 
     def max_version(self, name: str, stored: dict[tuple[str, int], DefinitionRecord]) -> int:
         return max([v for (n, v) in list(stored) + list(self._versions) if n == name] or [0])
@@ -115,3 +231,28 @@ class Catalog:
 
     def __contains__(self, name: str) -> bool:
         return name in self._latest
+
+
+def _catalog_of(session: Session) -> Catalog | None:
+    found: Any = getattr(session.info.get(RUNTIME_KEY), "catalog", None)
+    return found if isinstance(found, Catalog) else None
+
+
+@event.listens_for(Session, "after_begin")
+def _look_for_new_versions(session: Session, _transaction: Any, connection: Connection) -> None:
+    catalog = _catalog_of(session)
+    if catalog is not None:
+        catalog.refresh(connection)
+
+
+@event.listens_for(Session, "after_commit")
+def _recorded(session: Session) -> None:
+    if session.info.pop(_RECORDED, None):
+        catalog = _catalog_of(session)
+        if catalog is not None:
+            catalog.expire()
+
+
+@event.listens_for(Session, "after_rollback")
+def _not_recorded(session: Session) -> None:
+    session.info.pop(_RECORDED, None)

@@ -211,12 +211,29 @@ def plan(
 
     Raises: as :func:`target` and :func:`check_state_map`.
     """
+    return plan_against(session, target(runtime.of(session).catalog, name, to_version), state_map)
+
+
+def plan_against(
+    session: Session,
+    goal: Definition,
+    state_map: dict[str, str] | None = None,
+    *,
+    progress: Progress | None = None,
+) -> Report:
+    """The dry run against ``goal``, a compiled version that need not be in the catalog
+    yet (a candidate under review); reads only.
+
+    Raises: as :func:`check_state_map`.
+    """
     catalog = runtime.of(session).catalog
-    goal = target(catalog, name, to_version)
-    state_map = check_state_map(catalog, name, goal, state_map)
-    report = Report(name, to_version, goal.content_hash, state_map)
-    for batch in _batches(session, name, to_version, lock=False):
+    state_map = check_state_map(catalog, goal.name, goal, state_map)
+    report = Report(goal.name, goal.version, goal.content_hash, state_map)
+    total = _open_elsewhere(session, goal.name, goal.version) if progress else 0
+    for batch in _batches(session, goal.name, goal.version, lock=False):
         report.instances.extend(_classified(session, batch, goal, state_map))
+        if progress is not None:
+            progress(len(report.instances), total)
     return report
 
 

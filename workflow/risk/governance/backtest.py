@@ -28,6 +28,7 @@ from workflow.risk.events.monitoring import parse_monitoring_rules
 from workflow.risk.governance.active import active_monitoring_rules, active_rule_set
 from workflow.risk.governance.alert_replay import parse_routing, replay_monitoring, replay_routing
 from workflow.risk.governance.checklist_replay import parse_checklist, replay_checklist
+from workflow.risk.governance.definition_kind import backtest_definition, is_definition_kind
 from workflow.risk.governance.overlay import governed_settings
 from workflow.risk.governance.rating_replay import replay_rule_set
 from workflow.risk.screening.rules import parse_rule_set
@@ -74,7 +75,7 @@ def run_backtest(
         BacktestFailed: the candidate cannot be parsed, or fails on stored data (the
             reason names the file key, client or event).
     """
-    if kind not in KINDS:
+    if kind not in KINDS and not is_definition_kind(kind):
         raise BacktestFailed(f"unknown configuration kind {kind!r}; backtests exist for {KINDS}")
     if days < 1:
         raise BacktestFailed(f"days must be at least 1, got {days}")
@@ -87,7 +88,10 @@ def run_backtest(
     event.listen(guarded, "before_flush", _refuse_flush)
     event.listen(guarded, "do_orm_execute", _refuse_writes)
     try:
-        body = _RUNNERS[kind](guarded, content, now, days, progress)
+        if is_definition_kind(kind):
+            body = backtest_definition(guarded, kind, content, progress)
+        else:
+            body = _RUNNERS[kind](guarded, content, now, days, progress)
     except ValueError as exc:  # RuleSetError, InvalidFactsError, a refused key or value
         raise BacktestFailed(str(exc)) from exc
     finally:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
 from workflow.engine import runtime
+from workflow.engine.catalog import Catalog
 from workflow.engine.context import FireContext, TaskContext
 from workflow.engine.registry import Registry
 from workflow.errors import Conflict, Forbidden, Message, NotFound, ValidationFailed
@@ -30,6 +31,14 @@ from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.records.outbox import enqueue
 from workflow.risk.governance.backtest import BacktestFailed, run_backtest
+from workflow.risk.governance.definition_kind import (
+    DRAFTERS as DEFINITION_DRAFTERS,
+)
+from workflow.risk.governance.definition_kind import (
+    definition_kind,
+    definition_kinds,
+    is_definition_kind,
+)
 from workflow.risk.governance.kinds import KINDS, Kind, content_hash, stamp_version, validate
 from workflow.risk.governance.seeding import STREAM, seed_kind
 
@@ -42,17 +51,28 @@ READER_ROLES = frozenset({"risk_officer", "manager", "auditor", "admin"})
 BACKTEST_ACTOR = Actor.system("backtest")
 
 
-def kind_named(name: str) -> Kind:
+def all_kinds(catalog: Catalog) -> list[Kind]:
+    """The fixed kinds, then ``definition:<name>`` for each loaded definition."""
+    return [*KINDS.values(), *definition_kinds(catalog)]
+
+
+def kind_named(name: str, catalog: Catalog) -> Kind:
     """Raises:
     NotFound: no such kind (the known ones are named)."""
-    kind = KINDS.get(name)
+    kind = KINDS.get(name) or definition_kind(catalog, name)
     if kind is None:
+        known = [k.name for k in all_kinds(catalog)]
         raise NotFound(
-            f"no configuration kind {name!r}; the kinds are {', '.join(KINDS)}",
+            f"no configuration kind {name!r}; the kinds are {', '.join(known)}",
             code="config.unknown_kind",
-            params={"kind": name, "kinds": list(KINDS)},
+            params={"kind": name, "kinds": known},
         )
     return kind
+
+
+def drafters(kind: str) -> frozenset[str]:
+    """Who drafts ``kind``: administrators a workflow definition, risk officers the rest."""
+    return DEFINITION_DRAFTERS if is_definition_kind(kind) else DRAFTER_ROLES
 
 
 def may_read(actor: Actor) -> None:
@@ -67,21 +87,22 @@ def may_read(actor: Actor) -> None:
         )
 
 
-def may_draft(actor: Actor, kind: str) -> Kind:
+def may_draft(actor: Actor, kind: str, catalog: Catalog) -> Kind:
     """The kind ``actor`` may draft (checked before the body is read).
 
     Raises:
-        Forbidden: not a risk officer.
+        Forbidden: not a risk officer (an administrator for ``definition:<name>``).
         NotFound: no such kind.
     """
-    if not actor.has_any(DRAFTER_ROLES):
+    roles = drafters(kind)
+    if not actor.has_any(roles):
         raise Forbidden(
-            f"drafting {kind} needs the role risk_officer",
+            f"drafting {kind} needs the role {', '.join(sorted(roles))}",
             rule="role",
             code="role.required",
-            params={"roles": sorted(DRAFTER_ROLES)},
+            params={"roles": sorted(roles)},
         )
-    return kind_named(kind)
+    return kind_named(kind, catalog)
 
 
 def current(session: Session, kind: Kind) -> versions.ConfigVersion:
@@ -91,9 +112,9 @@ def current(session: Session, kind: Kind) -> versions.ConfigVersion:
         NotFound: the kind's source definition is not loaded.
     """
     row = versions.active(session, kind.name)
-    if row is None:
+    if row is None or kind.reseed:
         rt = runtime.of(session)
-        row = seed_kind(session, kind, rt.catalog, rt.settings)
+        row = seed_kind(session, kind, rt.catalog, rt.settings) or row
     if row is None:
         raise NotFound(f"{kind.name} has no active version", code="config.no_version")
     return row
@@ -111,12 +132,12 @@ def draft_change(
     """File a draft of ``kind_name`` for backtest and approval (the caller commits).
 
     Raises:
-        Forbidden: not a risk officer.
+        Forbidden: not a risk officer (an administrator for ``definition:<name>``).
         NotFound: no such kind.
         ValidationFailed: no reason; ``InvalidDraft``: the content does not validate
             (``errors['content']`` lists every problem with file, key and message).
     """
-    kind = may_draft(actor, kind_name)
+    kind = may_draft(actor, kind_name, runtime.of(session).catalog)
     if not reason.strip():
         raise ValidationFailed(
             "say why the configuration changes",
@@ -124,6 +145,8 @@ def draft_change(
         )
     base = current(session, kind)
     version = versions.highest_version(session, kind.name) + 1
+    if kind.known_version is not None:
+        version = max(version, kind.known_version(session) + 1)
     stamped = stamp_version(content, version)
     source = f"{kind.name} draft (version {version})"
     document = validate(kind, stamped, source, runtime.of(session).settings)
@@ -133,7 +156,7 @@ def draft_change(
             "change something or leave it",
             errors={"content": [Message("config.unchanged", "Nothing changes.")]},
         )
-    digest = content_hash(document)
+    digest = kind.digest(document, stamped)
     diff = "".join(
         difflib.unified_diff(
             base.content.splitlines(keepends=True),
@@ -257,7 +280,10 @@ def activate_config(ctx: FireContext) -> None:
         approved_by=ctx.actor.username,
         change_id=ctx.instance.id,
     )
+    kind = KINDS.get(new.kind) or definition_kind(runtime.of(ctx.session).catalog, new.kind)
+    published = kind.on_activate(ctx.session, new, ctx.actor) if kind and kind.on_activate else {}
     record = {
+        **published,
         "kind": new.kind,
         "version": new.version,
         "change_id": ctx.instance.id,

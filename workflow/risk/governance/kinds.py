@@ -24,11 +24,13 @@ from importlib.resources import files
 from typing import Any
 
 import yaml
+from sqlalchemy.orm import Session
 
 from workflow.engine.catalog import Catalog
 from workflow.errors import RiskloopError, ValidationFailed
 from workflow.platform.durations import parse_duration
-from workflow.records.config_versions import canonical_hash
+from workflow.records.config_versions import ConfigVersion, canonical_hash
+from workflow.records.identity import Actor
 from workflow.risk.alerts.intake import CATEGORIES, LEVELS
 from workflow.risk.alerts.routing import all_channels
 from workflow.risk.events import monitoring
@@ -70,11 +72,23 @@ class InvalidDraft(ValidationFailed):
     """Raised when a configuration draft does not validate; ``errors`` lists every problem."""
 
 
+def _canonical(document: Any, _content: str) -> str:
+    return canonical_hash(document)
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
     check: Callable[[Any, str, Mapping[str, Any]], list[Problem]]
     seed: Callable[[Catalog, Mapping[str, Any]], Seed | None]
+    # the content hash of a parsed document and its text (canonical JSON unless said)
+    digest: Callable[[Any, str], str] = _canonical
+    # the highest version known elsewhere than config_versions (0: none)
+    known_version: Callable[[Session], int] | None = None
+    # after the version became active, in the same transaction: what to add to its audit record
+    on_activate: Callable[[Session, ConfigVersion, Actor], dict[str, Any]] | None = None
+    # seed again on every read: the source may move on at run time (a definition)
+    reseed: bool = False
 
 
 def load_document(content: str, source: str) -> tuple[Any, list[Problem]]:
@@ -361,7 +375,8 @@ def _settings_seed(
     def seed(catalog: Catalog, _settings: Mapping[str, Any]) -> Seed | None:
         if definition not in catalog:
             return None
-        loaded = catalog.get(definition)
+        # a version published at run time (definition:<name>) leaves these keys governed
+        loaded = catalog.shipped(definition)
         document = {"version": loaded.version} | {
             k: loaded.settings[k] for k in keys if k in loaded.settings
         }

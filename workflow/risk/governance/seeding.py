@@ -22,7 +22,7 @@ from workflow.errors import ConfigurationError
 from workflow.records import config_versions as versions
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
-from workflow.risk.governance.kinds import KINDS, Kind, content_hash, load_document, validate
+from workflow.risk.governance.kinds import KINDS, Kind, load_document, validate
 
 log = logging.getLogger(__name__)
 STREAM = "system:config"
@@ -47,7 +47,7 @@ def seed_kind(
             f"{seed.source}: the shipped {kind.name} has no valid version; "
             + "; ".join(p.message for p in problems)
         )
-    digest = content_hash(document)
+    digest = kind.digest(document, seed.content)
     stored = versions.get_version(session, kind.name, seed.version)
     if stored is not None:
         if stored.content_hash != digest:
