@@ -170,6 +170,10 @@ def test_refusals_of_the_definition_kind(app: Flask, api: Api) -> None:
     rules = active_content(api)["content"]
     assert draft(api, "rule_set", soe_threshold_70(rules), user="admin").status_code == 403
     assert draft(api, "definition:no_such", content, user="admin").status_code == 404
+    # the workflow that reviews configuration changes is not itself a configuration kind
+    assert draft(api, "definition:config_change", content, user="admin").status_code == 404
+    kinds = {k["kind"] for k in api.get("admin", "/api/v1/config").get_json()}
+    assert KIND in kinds and "definition:config_change" not in kinds
 
     # content the engine refuses: every problem with file, key and fix
     for broken, key in (
