@@ -3,7 +3,8 @@
 ``draft_change`` validates a draft (every problem, file/key/fix), gives it the next
 version of its kind, and starts a ``config_change`` instance in ``backtesting`` whose data
 holds the content, its hash, the unified diff against the active version and the
-reason; the backtest runs as an outbox task (``config_backtest``) and moves the change
+reason (``check_draft`` is that validation and diff alone, storing nothing: the
+console's live check); the backtest runs as an outbox task (``config_backtest``) and moves the change
 to ``awaiting_approval`` with the report and its hash (or keeps it in ``backtesting``,
 unpublishable, with the reason). A manager other than the maker approves the exact
 content hash (``activate_config``): the version becomes active in the same transaction,
