@@ -1,14 +1,20 @@
 """Governed configuration in the console: the kinds with their active versions; a risk
 officer's draft filed from the editor opens its change case, a broken one lists every
-problem by key; managers read, sales never see the area."""
+problem by key; managers read, sales never see the area. While typing, the editor's live
+check shows the same problems, or "valid" with the diff, and stores nothing."""
 
 from __future__ import annotations
 
 import html
+import re
 
 from flask import Flask
+from sqlalchemy import func, select
 
+from api.extensions import db
 from tests.support.config_changes import soe_threshold_70
+from workflow.records.config_versions import ConfigVersion
+from workflow.records.models import AuditRecord, OutboxMessage, WorkflowInstance
 
 
 def editor_content(page: str) -> str:
@@ -83,3 +89,78 @@ def test_an_administrator_drafts_a_workflow_definition_in_the_console(console_fa
     # a risk officer reads the definition but has no editor for it
     risk = console_factory("risk1").get(url).get_data(as_text=True)
     assert "流程定义：尽职调查" in risk and 'name="content"' not in risk
+
+
+def _rows(app: Flask) -> dict[str, int]:
+    with app.app_context():
+        return {
+            model.__tablename__: db.session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (ConfigVersion, WorkflowInstance, AuditRecord, OutboxMessage)
+        }
+
+
+def test_the_editor_checks_a_draft_live_and_stores_nothing(console_factory, app: Flask) -> None:
+    risk = console_factory("risk1")
+    page = risk.get("/config/rule_set").get_data(as_text=True)
+    assert 'hx-post="/config/rule_set/check"' in page and "keyup changed delay:600ms" in page
+    content = editor_content(page)
+    before = _rows(app)
+
+    broken = content.replace("rating: D", "rating: Z", 1).replace("weight: 0.25", "weight: 0.5", 1)
+    checked = risk.post(
+        "/config/rule_set/check", {"content": broken}, token_from="/config/rule_set"
+    )
+    assert checked.status_code == 200
+    body = checked.get_data(as_text=True)
+    assert 'data-check="invalid"' in body and "个问题" in body  # in the reader's language
+    assert 'data-problem-key="rating_rules[0].rating"' in body
+    assert 'data-problem-key="scorecard.indicators"' in body
+    assert "rule_set draft (version" in body  # the file each problem is in
+    # exactly what filing says: the same problems, by key
+    refused = risk.post(
+        "/config/rule_set", {"content": broken, "reason": "x"}, token_from="/config/rule_set"
+    )
+    filed_keys = set(re.findall(r'data-problem-key="([^"]+)"', refused.get_data(as_text=True)))
+    assert filed_keys == set(re.findall(r'data-problem-key="([^"]+)"', body))
+
+    good = risk.post(
+        "/config/rule_set/check",
+        {"content": soe_threshold_70(content)},
+        token_from="/config/rule_set",
+    ).get_data(as_text=True)
+    assert 'data-check="valid"' in good and "data-problem-key" not in good
+    assert 'id="draft-diff" hx-swap-oob="true"' in good
+    removed = re.findall(r'<span class="del">([^<]*)</span>', good)
+    added = re.findall(r'<span class="add">([^<]*)</span>', good)
+    assert any("state_ownership_pct &gt; 80.0" in line for line in removed)
+    assert any("state_ownership_pct &gt; 70.0" in line for line in added)
+    assert any(
+        "rule_set version" in line and "(active)" in line
+        for line in re.findall(r'<span class="hunk">([^<]*)</span>', good)
+    )
+
+    unchanged = risk.post(
+        "/config/rule_set/check", {"content": content}, token_from="/config/rule_set"
+    ).get_data(as_text=True)
+    assert 'data-check="unchanged"' in unchanged and "没有任何变化" in unchanged
+    assert _rows(app) == before  # no version, case, audit record or task
+
+
+def test_the_live_check_keeps_the_filing_roles_and_needs_csrf(console_factory, app: Flask) -> None:
+    sales, manager, risk, admin = (
+        console_factory(user) for user in ("sales1", "manager1", "risk1", "admin")
+    )
+    url = "/config/definition:due_diligence/check"
+    content = editor_content(admin.get("/config/definition:due_diligence").get_data(as_text=True))
+    before = _rows(app)  # after signing in (audited) and reading (seeds the definition's kind)
+    assert sales.post("/config/rule_set/check", {"content": "x"}).status_code == 403
+    assert manager.post("/config/rule_set/check", {"content": "x"}).status_code == 403
+    assert risk.post("/config/rule_set/check", {"content": "x"}, csrf=False).status_code == 400
+    assert risk.post(url, {"content": "x"}).status_code == 403  # definitions: administrators
+    assert admin.post("/config/rule_set/check", {"content": "x"}).status_code == 403
+    body = admin.post(url, {"content": content.replace("initial: opened", "initial: x")})
+    assert body.status_code == 200 and 'data-problem-key="initial"' in body.get_data(as_text=True)
+    not_yaml = admin.post(url, {"content": "name: [unclosed"}).get_data(as_text=True)
+    assert 'data-problem-key="(document)"' in not_yaml and "not valid YAML" in not_yaml
+    assert risk.post("/config/nope/check", {"content": "x"}).status_code == 404
+    assert _rows(app) == before

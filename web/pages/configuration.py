@@ -1,6 +1,10 @@
 """Governed configuration in the console: the kinds with their active versions, and an
 editor that files a draft (validated on the server: every problem named with its key);
-the backtest, diff and approval follow on the ``config_change`` case."""
+the backtest, diff and approval follow on the ``config_change`` case.
+
+While the drafter types, the editor posts its content to ``/config/<kind>/check``
+(``changes.check_draft``: the validation and diff filing uses, nothing stored) and shows
+every problem, or "valid" with the diff against the active version, beside it."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from workflow.errors import ValidationFailed
@@ -20,6 +25,40 @@ from workflow.risk.governance import changes
 from ..console import blp, current_actor
 from ..database import db, runtime_of
 from ..refusals import Refusal, refusal
+
+# Problem messages the validators write as fixed sentences: worded from the catalogue
+# (a message with values in it stays as the validator wrote it).
+PROBLEM_WORDS = (
+    _l("missing required key"),
+    _l("must be true or false"),
+    _l("item keys are snake_case words"),
+    _l("needs labels {zh-CN: …, en: …}, both non-empty"),
+    _l("must map each item key to its labels"),
+    _l("must be a non-empty list of grade names"),
+    _l("must be a mapping like {respond: 4h}"),
+    _l("must map a client type to its own checklist"),
+    _l('must be a time like "09:00"'),
+)
+
+
+def problem_text(message: str) -> str:
+    """A validator's message in the reader's language where the catalogue has its words."""
+    return _(message) if message else message
+
+
+def diff_lines(diff: str) -> list[tuple[str, str]]:
+    """Each line of a unified diff with its class: ``add``, ``del``, ``hunk`` or ``same``."""
+    lines: list[tuple[str, str]] = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---", "@@")):
+            lines.append(("hunk", line))
+        elif line.startswith("+"):
+            lines.append(("add", line))
+        elif line.startswith("-"):
+            lines.append(("del", line))
+        else:
+            lines.append(("same", line))
+    return lines
 
 
 def _file_draft(kind: str, actor: Actor) -> WorkflowInstance:
@@ -73,6 +112,22 @@ def config_kind(kind: str) -> Response | tuple[str, int]:
         content=content,
         reason=request.form.get("reason", ""),
         problems=problems,
+        problem_text=problem_text,
         message=message,
         may_draft=actor.has_any(changes.drafters(kind)),
     ), status
+
+
+@blp.post("/config/<kind>/check")
+def config_check(kind: str) -> str:
+    """The live check beside the editor: the same roles as filing (checked before the body
+    is read), every problem or "valid" with the diff; nothing is stored."""
+    found = changes.may_draft(current_actor(), kind, runtime_of().catalog)
+    content = request.form.get("content", "")
+    check = transact(db.session, lambda: changes.check_draft(db.session, found, content))
+    return render_template(
+        "_config_check.html",
+        check=check,
+        problem_text=problem_text,
+        diff=diff_lines(check.diff),
+    )

@@ -3,7 +3,8 @@
 ``draft_change`` validates a draft (every problem, file/key/fix), gives it the next
 version of its kind, and starts a ``config_change`` instance in ``backtesting`` whose data
 holds the content, its hash, the unified diff against the active version and the
-reason; the backtest runs as an outbox task (``config_backtest``) and moves the change
+reason (``check_draft`` is that validation and diff alone, storing nothing: the
+console's live check); the backtest runs as an outbox task (``config_backtest``) and moves the change
 to ``awaiting_approval`` with the report and its hash (or keeps it in ``backtesting``,
 unpublishable, with the reason). A manager other than the maker approves the exact
 content hash (``activate_config``): the version becomes active in the same transaction,
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -39,7 +41,14 @@ from workflow.risk.governance.definition_kind import (
     definition_kinds,
     is_definition_kind,
 )
-from workflow.risk.governance.kinds import KINDS, Kind, content_hash, stamp_version, validate
+from workflow.risk.governance.kinds import (
+    KINDS,
+    InvalidDraft,
+    Kind,
+    content_hash,
+    stamp_version,
+    validate,
+)
 from workflow.risk.governance.seeding import STREAM, seed_kind
 
 registry = Registry()
@@ -143,28 +152,16 @@ def draft_change(
             "say why the configuration changes",
             errors={"reason": [Message("field.reason_required", "A reason is required.")]},
         )
-    base = current(session, kind)
-    version = versions.highest_version(session, kind.name) + 1
-    if kind.known_version is not None:
-        version = max(version, kind.known_version(session) + 1)
-    stamped = stamp_version(content, version)
-    source = f"{kind.name} draft (version {version})"
-    document = validate(kind, stamped, source, runtime.of(session).settings)
-    if _without_version(document) == _without_version(yaml.safe_load(base.content)):
+    preview = check_draft(session, kind, content)
+    if preview.invalid is not None:
+        raise preview.invalid
+    if preview.unchanged:
         raise ValidationFailed(
-            f"the draft is the active {kind.name} (version {base.version}) unchanged; "
+            f"the draft is the active {kind.name} (version {preview.base.version}) unchanged; "
             "change something or leave it",
             errors={"content": [Message("config.unchanged", "Nothing changes.")]},
         )
-    digest = kind.digest(document, stamped)
-    diff = "".join(
-        difflib.unified_diff(
-            base.content.splitlines(keepends=True),
-            stamped.splitlines(keepends=True),
-            fromfile=f"{kind.name} version {base.version} (active)",
-            tofile=f"{kind.name} version {version} (draft)",
-        )
-    )
+    base, version, stamped = preview.base, preview.version, preview.content
     instance = engine.start(
         session,
         DEFINITION,
@@ -176,8 +173,8 @@ def draft_change(
             "base_version": base.version,
             "base_hash": base.content_hash,
             "content": stamped,
-            "content_hash": digest,
-            "diff": diff,
+            "content_hash": preview.content_hash,
+            "diff": preview.diff,
             "reason": reason.strip(),
             "backtest": None,
         },
@@ -187,6 +184,61 @@ def draft_change(
     enqueue(session, "config_backtest", instance_id=instance.id)
     log.info("config change %s drafted: %s version %s", instance.id, kind.name, version)
     return instance
+
+
+@dataclass(frozen=True)
+class DraftCheck:
+    """What a draft would be, found without storing anything: why it does not validate
+    (``invalid``, None when it does), whether it changes nothing, and the version it would
+    get, its stamped content, hash and unified diff against the active version."""
+
+    base: versions.ConfigVersion
+    version: int
+    content: str
+    invalid: InvalidDraft | None = None  # every problem in ``errors['content']``
+    unchanged: bool = False
+    content_hash: str | None = None
+    diff: str = ""
+
+    @property
+    def problems(self) -> list[dict[str, str]]:
+        """Every problem (``file``, ``key``, ``message``); empty for a valid draft."""
+        if self.invalid is None:
+            return []
+        return list((self.invalid.extra.get("errors") or {}).get("content") or [])
+
+
+def check_draft(session: Session, kind: Kind, content: str) -> DraftCheck:
+    """Validate ``content`` as a draft of ``kind`` exactly as filing does and diff it
+    against the active version: no version, case or audit record is written (the
+    shipped version is seeded first when none is stored, as every read does)."""
+    base = current(session, kind)
+    version = versions.highest_version(session, kind.name) + 1
+    if kind.known_version is not None:
+        version = max(version, kind.known_version(session) + 1)
+    stamped = stamp_version(content, version)
+    source = f"{kind.name} draft (version {version})"
+    diff = "".join(
+        difflib.unified_diff(
+            base.content.splitlines(keepends=True),
+            stamped.splitlines(keepends=True),
+            fromfile=f"{kind.name} version {base.version} (active)",
+            tofile=f"{kind.name} version {version} (draft)",
+        )
+    )
+    try:
+        document = validate(kind, stamped, source, runtime.of(session).settings)
+    except InvalidDraft as exc:
+        return DraftCheck(base, version, stamped, invalid=exc, diff=diff)
+    unchanged = _without_version(document) == _without_version(yaml.safe_load(base.content))
+    return DraftCheck(
+        base,
+        version,
+        stamped,
+        unchanged=unchanged,
+        content_hash=kind.digest(document, stamped),
+        diff=diff,
+    )
 
 
 def _without_version(document: Any) -> Any:
