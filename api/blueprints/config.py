@@ -19,6 +19,7 @@ from workflow.engine.presentation import present_instance
 from workflow.platform.transaction import transact
 from workflow.records import config_versions as versions
 from workflow.records.identity import Actor
+from workflow.risk.governance import progress
 from workflow.risk.governance.changes import (
     all_kinds,
     current,
@@ -70,6 +71,15 @@ class DraftBody(Schema):
         metadata={"description": "the whole YAML document; its `version` is assigned"},
     )
     reason = FreeText(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class BacktestProgress(Schema):
+    change_id = fields.Integer(required=True)
+    state = fields.String(required=True)
+    done = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    running = fields.Boolean(required=True)
+    updated_at = fields.String(allow_none=True)
 
 
 def _summary(row: versions.ConfigVersion) -> dict[str, Any]:
@@ -147,6 +157,18 @@ class ConfigDrafts(MethodView):
             ),
         )
         return present_instance(db.session, instance, actor)
+
+
+@blp.route("/changes/<int:change_id>/progress")
+class ConfigChangeProgress(MethodView):
+    @allow(may_read)
+    @blp.doc(security=[BEARER])
+    @blp.response(200, BacktestProgress)
+    @blp.alt_response(404, description="No such configuration change")
+    def get(self, change_id: int) -> dict[str, Any]:
+        """The backtest's progress while it runs (``running``: true), then its last word:
+        ``done`` of ``total`` clients, events, alerts or cases replayed."""
+        return transact(db.session, lambda: progress.of_change(db.session, change_id))
 
 
 def register(app: Flask, api: Api) -> None:

@@ -13,13 +13,15 @@ from flask import Flask
 from sqlalchemy import select
 
 from api.extensions import db, runtime_of
-from tests.api.test_config_governance import SOE_75, close, open_app
 from tests.support.app import Api, drain
 from tests.support.config_changes import (
+    SOE_75,
     active_content,
     approve,
+    close,
     draft,
     drafted_and_backtested,
+    open_app,
     soe_threshold_70,
 )
 from tests.support.due_diligence import make_client, open_case

@@ -13,17 +13,18 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from api import create_app
 from api.extensions import db, runtime_of
-from tests import fixture_registry
 from tests.support.alerts import alert_body, make_client
-from tests.support.app import FIXTURES, PASSWORD, TEST_KEYS, Api, drain, make_app
+from tests.support.app import PASSWORD, Api, drain, make_app
 from tests.support.config_changes import (
     SOE_70,
+    SOE_75,
     active_content,
     approve,
+    close,
     draft,
     drafted_and_backtested,
+    open_app,
     soe_threshold_70,
 )
 from tests.support.onboarding import admit, new_client
@@ -35,25 +36,6 @@ from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 from workflow.risk.clients.model import Client
 from workflow.risk.governance.active import active_rule_set
-
-
-def open_app(db_url: str, **extra: object) -> Flask:
-    """Another process's app over the same database (start-up seeds and checks)."""
-    return create_app(
-        {"DATABASE_URL": db_url, "TESTING": True, "RISKLOOP_EXTRA_DEFINITIONS": str(FIXTURES)}
-        | TEST_KEYS
-        | extra,
-        registries=[fixture_registry.registry],
-    )
-
-
-def close(app: Flask) -> None:
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-SOE_75 = {"ownership_type": "central_soe", "state_ownership_pct": 75, "registered_capital": 2e6}
 
 
 def test_the_central_soe_threshold_moves_under_four_eyes_without_a_restart(

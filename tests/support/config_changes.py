@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tests.support.app import Api, drain
+from api import create_app
+from api.extensions import db
+from tests import fixture_registry
+from tests.support.app import FIXTURES, TEST_KEYS, Api, drain
 
 SOE_80 = "facts.state_ownership_pct > 80.0"
 SOE_70 = "facts.state_ownership_pct > 70.0"
@@ -51,3 +54,22 @@ def approve(api: Api, change: dict, user: str = "manager1", content_hash: str | 
         expected_version=change["version"],
         content_hash=content_hash or change["data"]["content_hash"],
     )
+
+
+def open_app(db_url: str, **extra: object) -> Flask:
+    """Another process's app over the same database (start-up seeds and checks)."""
+    return create_app(
+        {"DATABASE_URL": db_url, "TESTING": True, "RISKLOOP_EXTRA_DEFINITIONS": str(FIXTURES)}
+        | TEST_KEYS
+        | extra,
+        registries=[fixture_registry.registry],
+    )
+
+
+def close(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+SOE_75 = {"ownership_type": "central_soe", "state_ownership_pct": 75, "registered_capital": 2e6}

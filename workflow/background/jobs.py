@@ -38,7 +38,7 @@ def run_job(ctx: TaskContext) -> None:
     timer = ctx.session.get(Timer, ctx.args.get("timer_id"))
     after = timer.due_at if timer is not None else ctx.now
     due = next_run(
-        resolve_cron(cron, settings),
+        resolve_cron(cron, settings, ctx.session),
         max(after, ctx.now),
         str(settings.get("RISKLOOP_TIMEZONE", "Asia/Shanghai")),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -42,32 +42,50 @@ def job_key(job: str, due_at: datetime) -> str:
     return f"job:{job}:{due_at.strftime('%Y-%m-%dT%H:%M')}"
 
 
-def resolve_cron(spec: CronSpec, settings: dict[str, object]) -> str:
-    """The crontab expression of a job's ``spec`` (see :meth:`Registry.job`)."""
+def resolve_cron(
+    spec: CronSpec, settings: Mapping[str, object], session: Session | None = None
+) -> str:
+    """The crontab expression of a job's ``spec`` (see :meth:`Registry.job`); a function
+    is given the settings and ``session``, to read governed configuration."""
     if callable(spec):
-        return spec(settings)
+        return spec(settings, session)
     return str(settings.get(spec, spec))
 
 
 def ensure_jobs(session: Session, registry: Registry, settings: dict[str, object]) -> int:
-    """Arm the next run of every registered job that has no pending run."""
+    """Arm the next run of every registered job that has no pending run, and move a
+    pending run whose job's crontab now says another time (e.g. a newly activated
+    digest hour): the old timer is cancelled, the new one armed."""
     armed = 0
     tz = str(settings.get("RISKLOOP_TIMEZONE", "Asia/Shanghai"))
     now = clock.now()
     for name, (_fn, cron) in registry.jobs.items():
-        pending = session.execute(
-            # Only the job's own cron runs count (keys from job_key); other timers of
-            # the same job (e.g. one per client) must not stop its next run being armed.
-            select(Timer.id).where(
-                Timer.kind == "job",
-                Timer.job == name,
-                Timer.status == "pending",
-                Timer.key.like(f"job:{name}:%"),
+        due = next_run(resolve_cron(cron, settings, session), now, tz)
+        pending = (
+            session.execute(
+                # Only the job's own cron runs count (keys from job_key); other timers of
+                # the same job (e.g. one per client) must not stop its next run being armed.
+                select(Timer).where(
+                    Timer.kind == "job",
+                    Timer.job == name,
+                    Timer.status == "pending",
+                    Timer.key.like(f"job:{name}:%"),
+                )
             )
-        ).first()
-        if pending:
+            .scalars()
+            .all()
+        )
+        # A future run armed for the crontab in force is exactly its next run after now;
+        # one at another time was armed for a crontab since changed.
+        kept = 0
+        for timer in pending:
+            if timer.due_at > now and timer.due_at != due:
+                timer.status = "cancelled"
+                log.info("job %s moved from %s to %s (UTC)", name, timer.due_at, due)
+            else:
+                kept += 1
+        if kept:
             continue
-        due = next_run(resolve_cron(cron, settings), now, tz)
         if timers.schedule_job(session, name, due, key=job_key(name, due)):
             armed += 1
     return armed

@@ -20,8 +20,9 @@ TaskFn = Callable[..., None]
 JobFn = Callable[..., None]
 # fn(ctx, recipients, title): one more way the ``notify`` task delivers (e-mail, webhooks)
 ChannelFn = Callable[..., None]
-# a crontab expression, the name of a setting holding one, or fn(settings) -> crontab
-CronSpec = str | Callable[[Any], str]
+# a crontab expression, the name of a setting holding one, or fn(settings, session) ->
+# crontab (session None when resolved without a database, e.g. at start-up)
+CronSpec = str | Callable[[Any, Any], str]
 
 
 @dataclass
@@ -97,8 +98,8 @@ class Registry:
 
     def job(self, name: str, cron: CronSpec) -> Callable[[JobFn], JobFn]:
         """Register a cron-like job ``fn(session, now)``; ``cron`` is a crontab expression,
-        the name of a setting holding one, or a function of the settings returning one
-        (resolved by the scheduler)."""
+        the name of a setting holding one, or a function of the settings and a session
+        (or None) returning one (resolved by the scheduler at each pass)."""
 
         def decorator(fn: JobFn) -> JobFn:
             if name in self.jobs and self.jobs[name][0] is not fn:

@@ -322,6 +322,15 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # risk officers; approving a draft is the workflow action (manager, not maker)
     ("GET /api/v1/config", "-"): (401, 403, 200, 403, 200, 200, 200),
     ("GET /api/v1/config/<string:kind>", "-"): (401, 403, 200, 403, 200, 200, 200),
+    ("GET /api/v1/config/changes/<int:change_id>/progress", "-"): (
+        401,
+        403,
+        200,
+        403,
+        200,
+        200,
+        200,
+    ),
     ("POST /api/v1/config/<string:kind>/drafts", "-"): (401, 403, 201, 403, 403, 403, 403),
     # moving running cases to another definition version: administrators only
     ("POST /api/v1/definitions/<string:name>/migrations", "-"): (401, 403, 403, 403, 403, 403, 200),

@@ -36,6 +36,7 @@ from workflow.risk.clients.service import create_client
 from workflow.risk.due_diligence import evidence
 from workflow.risk.due_diligence.review import open_review
 from workflow.risk.erasure import request_erasure
+from workflow.risk.governance.changes import draft_change
 from workflow.risk.onboarding import start_admission
 from workflow.risk.screening.watchlist import import_watchlist
 from workflow.risk.sensitive_edit import request_sensitive_edit
@@ -297,6 +298,22 @@ for _path in (
 ROWS[("GET /api/v1/config", "-")] = Row(nothing, get("/api/v1/config"), writes=False)
 ROWS[("GET /api/v1/config/<string:kind>", "-")] = Row(
     nothing, get("/api/v1/config/rule_set"), writes=False
+)
+
+
+def a_config_change(world: World, owner: str) -> int:
+    """A rule-set draft by risk2, in backtesting (nothing drained)."""
+    content = (files("definitions") / "rules" / "default.yaml").read_text(encoding="utf-8")
+    with world.session() as s:
+        return draft_change(
+            s, "rule_set", content.replace("cap: 50000000", "cap: 30000000"), "cap", RISK2
+        ).id
+
+
+ROWS[("GET /api/v1/config/changes/<int:change_id>/progress", "-")] = Row(
+    a_config_change,
+    lambda api, user, ctx: api.get(user, f"/api/v1/config/changes/{ctx}/progress"),
+    writes=False,
 )
 
 

@@ -36,7 +36,7 @@ from workflow.risk.governance.candidate import settings_document
 CHUNK = 500
 MAX_LISTED = 200
 Progress = Callable[[int, int], None]
-ROUTING_KEYS = ("levels", "categories", "sla", "business_hours", "routing")
+ROUTING_KEYS = ("levels", "categories", "sla", "business_hours", "routing", "digest_at")
 _CLIENT_COLUMNS = (
     Client.id,
     Client.name,

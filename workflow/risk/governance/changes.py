@@ -49,6 +49,7 @@ from workflow.risk.governance.kinds import (
     stamp_version,
     validate,
 )
+from workflow.risk.governance.progress import Reporter
 from workflow.risk.governance.seeding import STREAM, seed_kind
 
 registry = Registry()
@@ -253,14 +254,11 @@ def config_backtest(ctx: TaskContext) -> None:
     if ctx.instance is None or ctx.instance.state != "backtesting":
         return
     data = ctx.instance.data or {}
-    progress: dict[str, int] = {"done": 0, "total": 0}
-
-    def note(done: int, total: int) -> None:
-        progress.update(done=done, total=total)
-
+    # on PostgreSQL every chunk's progress is written to the case at once (progress.py)
+    reporter = Reporter(ctx.session, ctx.instance.id)
     try:
         report = run_backtest(
-            ctx.session, data["kind"], str(data["content"]).encode("utf-8"), progress=note
+            ctx.session, data["kind"], str(data["content"]).encode("utf-8"), progress=reporter
         )
     except BacktestFailed as exc:
         engine.fire(
@@ -268,7 +266,7 @@ def config_backtest(ctx: TaskContext) -> None:
             ctx.instance.id,
             "backtest_failed",
             BACKTEST_ACTOR,
-            {"reason": str(exc)[:2000], "progress": progress},
+            {"reason": str(exc)[:2000], "progress": reporter.last},
         )
         return
     engine.fire(
@@ -276,7 +274,11 @@ def config_backtest(ctx: TaskContext) -> None:
         ctx.instance.id,
         "backtested",
         BACKTEST_ACTOR,
-        {"backtest": report, "backtest_hash": content_hash(report), "progress": progress},
+        {
+            "backtest": report,
+            "backtest_hash": content_hash(report),
+            "progress": reporter.last,
+        },
     )
 
 

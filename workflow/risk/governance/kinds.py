@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | ``rule_set`` | ``definitions/rules/default.yaml`` (or ``RISKLOOP_RULE_SET``) | the rule-set file |
 | ``monitoring_rules`` | ``definitions/rules/monitoring.yaml`` (or ``RISKLOOP_MONITORING_RULES``) | the rule file |
-| ``alert_routing`` | ``settings`` of ``definitions/alert_remediation.yaml`` | ``version``, ``levels``, ``categories``, ``sla``, ``business_hours``, ``routing`` |
+| ``alert_routing`` | ``settings`` of ``definitions/alert_remediation.yaml`` | ``version``, ``levels``, ``categories``, ``sla``, ``business_hours``, ``routing``, ``digest_at`` |
 | ``dd_checklist`` | ``settings`` of ``definitions/due_diligence.yaml`` | ``version``, ``checklist``, ``checklists`` (by client type), ``risk_grades`` |
 
 Every content is a YAML document with a whole-number ``version``. Validation collects
@@ -41,7 +41,7 @@ from workflow.risk.screening import rules as rating
 
 ALERT_DEFINITION = "alert_remediation"
 DD_DEFINITION = "due_diligence"
-ALERT_KEYS = ("levels", "categories", "sla", "business_hours", "routing")
+ALERT_KEYS = ("levels", "categories", "sla", "business_hours", "routing", "digest_at")
 DD_KEYS = ("checklist", "checklists", "risk_grades")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _VERSION_LINE = re.compile(r"^version:[^\n]*$", re.MULTILINE)
@@ -303,6 +303,17 @@ def check_alert_routing(document: Any, source: str, settings: Mapping[str, Any])
                     problems.append(
                         Problem(source, f"business_hours.{name}", 'must be a time like "09:00"')
                     )
+    if "digest_at" in document:
+        at = document["digest_at"]
+        if not isinstance(at, str) or not _CLOCK.match(at):
+            problems.append(
+                Problem(
+                    source,
+                    "digest_at",
+                    f'must be a time of day like "21:00" (HH:MM, 24-hour, in RISKLOOP_TIMEZONE), '
+                    f"got {at!r}; quote it in YAML",
+                )
+            )
     if "routing" in document:
         problems += _check_routing(document["routing"], source)
         if isinstance(document["routing"], Mapping):

@@ -1,12 +1,15 @@
-"""The nightly alert digest: at ``RISKLOOP_DIGEST_AT`` (21:00 unless configured) in
-``RISKLOOP_TIMEZONE`` each owner gets one message listing the alerts new to them and
+"""The nightly alert digest: at ``digest_at`` of the active ``alert_routing`` version
+(governed configuration; while a version lacks it, ``RISKLOOP_DIGEST_AT``, 21:00 unless
+configured) in ``RISKLOOP_TIMEZONE`` each owner gets one message listing the alerts new to them and
 those that breached an SLA since their last digest, with each alert's client by name and
 its case's state (worded in the reader's language: in the console at display time, by
 mail in the recipient's language).
 
 Exactly once per day: the job's timer row is keyed by its due time (two schedulers
 arm and claim it once), and each owner's digest is a row unique per local day, so
-even a second run of the job (a restart at 21:00) sends nothing twice.
+even a second run of the job (a restart at 21:00) sends nothing twice. A newly
+activated ``digest_at`` moves the armed timer at the scheduler's next pass (see
+:func:`workflow.background.scheduler.ensure_jobs`), in every process without restart.
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ from workflow.records.models import WorkflowInstance
 from workflow.records.outbox import enqueue
 from workflow.risk.alerts.intake import DEFINITION, Alert, AlertOwner
 from workflow.risk.clients.model import Client
+from workflow.risk.governance.overlay import governed_settings
 
 registry = Registry()
 
 log = logging.getLogger(__name__)
 
 FIRST_WINDOW = timedelta(days=1)
+ROUTING_KIND = "alert_routing"  # its active version's ``digest_at`` sets the hour
 
 
 class AlertDigest(Base):
@@ -59,13 +64,18 @@ def local_day(at: datetime, timezone: str) -> str:
     return at.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date().isoformat()
 
 
-def digest_cron(settings: Mapping[str, Any]) -> str:
-    """The crontab of the digest from ``RISKLOOP_DIGEST_AT`` (``HH:MM``, default 21:00).
+def digest_cron(settings: Mapping[str, Any], session: Session | None = None) -> str:
+    """The crontab of the digest: ``digest_at`` of the active ``alert_routing`` version
+    (read with ``session``), else ``RISKLOOP_DIGEST_AT`` (``HH:MM``, default 21:00).
 
     Raises:
         ConfigurationError: the setting is not a time of day.
     """
-    value = str(settings.get("RISKLOOP_DIGEST_AT") or "21:00").strip()
+    governed = None
+    if session is not None:
+        # the same parse (and per-process cache entry) as every reader of the kind
+        governed = governed_settings(session, ROUTING_KIND, {}).get("digest_at")
+    value = str(governed or settings.get("RISKLOOP_DIGEST_AT") or "21:00").strip()
     hour, sep, minute = value.partition(":")
     if not (sep and hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
         raise ConfigurationError(
