@@ -294,13 +294,13 @@ def test_the_retention_job_proposes_erasures_of_long_offboarded_clients(
         assert api.get("risk1", f"/api/v1/clients/{kept}").get_json()["erased_at"] is None
 
 
+# SQLite only: PostgreSQL backups are pg_dump snapshots, which never dump dead rows.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_backup_made_after_an_erasure_holds_no_trace_of_the_data_key(
     app: Flask, api: Api, tmp_path: Path
 ) -> None:
     """SQLite: the page that held the wrapped key is overwritten (secure_delete), so an online
     backup (a page-by-page copy) has neither the wrapped key nor the plaintext."""
-    if not app.config["DATABASE_URL"].startswith("sqlite"):
-        pytest.skip("PostgreSQL backups are pg_dump snapshots: dead rows are never dumped")
     client_id = create(api, 8)
     with app.app_context():
         wrapped = str(raw_row(client_id)["data_key"])
