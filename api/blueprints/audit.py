@@ -35,13 +35,9 @@ class Strict(Schema):
         unknown = RAISE
 
 
-class AuditQuery(Strict):
-    stream = fields.String(validate=validate.Length(min=1, max=96))
-    instance_id = fields.Integer(validate=validate.Range(min=1, max=2**62))
-    client_id = fields.Integer(validate=validate.Range(min=1, max=2**62))
-    actor = fields.String(validate=validate.Length(min=1, max=96))
-    trigger = fields.String(validate=validate.Length(min=1, max=64))
-    kind = fields.String(validate=validate.Length(min=1, max=48))
+class TimePage(Strict):
+    """The time window and keyset paging shared by the audit searches."""
+
     since = UtcDateTime()
     until = UtcDateTime()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
@@ -50,6 +46,15 @@ class AuditQuery(Strict):
         validate=validate.Regexp(r"^[0-9]{1,18}$"),
         metadata={"description": "next_cursor of the previous page"},
     )
+
+
+class AuditQuery(TimePage):
+    stream = fields.String(validate=validate.Length(min=1, max=96))
+    instance_id = fields.Integer(validate=validate.Range(min=1, max=2**62))
+    client_id = fields.Integer(validate=validate.Range(min=1, max=2**62))
+    actor = fields.String(validate=validate.Length(min=1, max=96))
+    trigger = fields.String(validate=validate.Length(min=1, max=64))
+    kind = fields.String(validate=validate.Length(min=1, max=48))
 
 
 class AuditSearchPage(Schema):
@@ -109,20 +114,12 @@ class AuditSearch(MethodView):
         return {"items": items, "next_cursor": next_cursor}
 
 
-class ReadQuery(Strict):
+class ReadQuery(TimePage):
     username = fields.String(
         validate=validate.Length(min=1, max=64), metadata={"description": "Who read"}
     )
     client_id = fields.Integer(
         validate=validate.Range(min=1, max=2**62), metadata={"description": "Which client"}
-    )
-    since = UtcDateTime()
-    until = UtcDateTime()
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(
-        load_default=None,
-        validate=validate.Regexp(r"^[0-9]{1,18}$"),
-        metadata={"description": "next_cursor of the previous page"},
     )
 
 
