@@ -73,11 +73,35 @@ class DefinitionError(RiskloopError):
     status = 500
     slug = "invalid-definition"
     title = "Invalid workflow definition"
+    file: str
+    key: str
 
-    def __init__(self, file: str, key: str, message: str) -> None:
-        super().__init__(f"{file}: {key}: {message}", file=file, key=key)
+    def __init__(
+        self, file: str, key: str, message: str, more: tuple[DefinitionError, ...] = ()
+    ) -> None:
+        detail = f"{file}: {key}: {message}" + "".join(f"; {p.key}: {p.fix}" for p in more)
+        super().__init__(
+            detail,
+            code=getattr(message, "code", None),
+            params=getattr(message, "params", None),
+            file=file,
+            key=key,
+        )
         self.file = file
         self.key = key
+        # what to fix, without the file and key (a Message when the raiser gave a code)
+        self.fix: str = message
+        # every problem found in one pass: this one first, then ``more``
+        self.problems: tuple[DefinitionError, ...] = (
+            (DefinitionError(file, key, message), *more) if more else (self,)
+        )
+
+    @classmethod
+    def collected(cls, problems: list[DefinitionError]) -> DefinitionError:
+        """One error for every problem found (``problems`` lists them; the detail says
+        them all): the first one's file and key."""
+        first, *rest = problems
+        return cls(first.file, first.key, first.fix, tuple(rest)) if rest else first
 
 
 class ConfigurationError(RiskloopError):
