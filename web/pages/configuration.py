@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from workflow.errors import ValidationFailed
@@ -22,28 +21,10 @@ from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.risk.governance import changes
 
+from ..config_problems import problem_text
 from ..console import blp, current_actor
 from ..database import db, runtime_of
 from ..refusals import Refusal, refusal
-
-# Problem messages the validators write as fixed sentences: worded from the catalogue
-# (a message with values in it stays as the validator wrote it).
-PROBLEM_WORDS = (
-    _l("missing required key"),
-    _l("must be true or false"),
-    _l("item keys are snake_case words"),
-    _l("needs labels {zh-CN: …, en: …}, both non-empty"),
-    _l("must map each item key to its labels"),
-    _l("must be a non-empty list of grade names"),
-    _l("must be a mapping like {respond: 4h}"),
-    _l("must map a client type to its own checklist"),
-    _l('must be a time like "09:00"'),
-)
-
-
-def problem_text(message: str) -> str:
-    """A validator's message in the reader's language where the catalogue has its words."""
-    return _(message) if message else message
 
 
 def diff_lines(diff: str) -> list[tuple[str, str]]:
