@@ -283,15 +283,13 @@ class _Compiler:
                     states=sorted(states),
                 ),
             )
-        compiled = [
-            self._transition(i, t, states)
-            for i, t in enumerate(self._as_list(doc.get("transitions", []), "transitions"))
-        ]
+        listed = self._as_list(doc.get("transitions", []), "transitions")
+        compiled = [self._transition(i, t, states) for i, t in enumerate(listed)]
         transitions = [t for t in compiled if t is not None]
         timers = [
             timer
             for i, t in enumerate(self._as_list(doc.get("timers") or [], "timers"))
-            if (timer := self._timer(i, t, states, transitions)) is not None
+            if (timer := self._timer(i, t, states, _declared(listed))) is not None
         ]
         by_trigger: dict[str, list[TransitionDef]] = {}
         for t in transitions:
@@ -657,9 +655,10 @@ class _Compiler:
         return CodedSchema.from_dict(declared, name=f"Payload_{abs(hash(where))}")()
 
     def _timer(
-        self, index: int, raw: Any, states: dict[str, StateDef], transitions: list[TransitionDef]
+        self, index: int, raw: Any, states: dict[str, StateDef], declared: set[tuple[str, str]]
     ) -> TimerDef | None:
-        """The timer (None: a problem in it was reported)."""
+        """The timer (None: a problem in it was reported); ``declared``: the (trigger,
+        source) pairs the transitions list, a transition with a problem of its own too."""
         where = f"timers[{index}]"
         if not isinstance(raw, dict):
             self.report(
@@ -689,9 +688,7 @@ class _Compiler:
                 f"{where}.state",
                 Message("definition.timer_final", "a final state cannot have timers", state=state),
             )
-        elif "trigger" in raw and not any(
-            t.trigger == raw["trigger"] and state in t.sources for t in transitions
-        ):
+        elif "trigger" in raw and (raw["trigger"], state) not in declared:
             self.report(
                 f"{where}.trigger",
                 Message(
@@ -764,6 +761,19 @@ class _Compiler:
                         state=sname,
                     ),
                 )
+
+
+def _declared(transitions: list[Any]) -> set[tuple[str, str]]:
+    """The (trigger, source) pairs the transitions name, checked or not."""
+    pairs: set[tuple[str, str]] = set()
+    for raw in transitions:
+        if not isinstance(raw, dict) or not isinstance(raw.get("trigger"), str):
+            continue
+        sources = raw.get("source")
+        for source in sources if isinstance(sources, list) else [sources]:
+            if isinstance(source, str):
+                pairs.add((raw["trigger"], source))
+    return pairs
 
 
 def load_folder(folder: Path, registry: Registry, policy: RolePolicy) -> list[Definition]:
