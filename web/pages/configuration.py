@@ -1,5 +1,6 @@
 """Governed configuration in the console: the kinds with their active versions, and an
-editor that files a draft (validated on the server: every problem named with its key);
+editor that files a draft (validated on the server: every problem named with its key and
+worded in the reader's language, ``web/config_problems.py``);
 the backtest, diff and approval follow on the ``config_change`` case.
 
 While the drafter types, the editor posts its content to ``/config/<kind>/check``

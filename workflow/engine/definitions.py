@@ -3,7 +3,9 @@
 A definition file is refused, with a message naming the file, the key and the fix,
 when it has an unknown role/guard/effect/task, an unreachable state, a non-final
 state with no way out, a transition out of a final state, a timer on a missing
-state, ambiguous transitions, or an expression that does not parse.
+state, ambiguous transitions, or an expression that does not parse. Every problem of a
+file is found in one pass (``DefinitionError.problems``), each with its key path
+(``transitions[3].dest``) and a coded message (``definition.*`` with its params).
 """
 
 from __future__ import annotations

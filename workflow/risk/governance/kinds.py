@@ -10,7 +10,8 @@
 Every content is a YAML document with a whole-number ``version``. Validation collects
 every error it can find, each naming the file, the key and the fix: the parts of a
 document are checked one by one (each rating rule, each monitoring rule, each section),
-so one mistake does not hide the next.
+so one mistake does not hide the next. Each problem has a stable ``code`` and ``params``
+beside its English ``message`` (the API sends all three; the console words the code).
 """
 
 from __future__ import annotations
