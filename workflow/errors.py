@@ -8,6 +8,7 @@ that the console can say them in the reader's language (neither is sent by the A
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -36,6 +37,14 @@ class Message(str):
         field's or validator's message this way. The params given at creation are kept over
         the placeholders' values (a choice's list over its joined text)."""
         return Message(self.code, str.format(self, *args, **kwargs), **{**kwargs, **self.params})
+
+
+def shown(value: Any) -> str:
+    """``value`` as its writer would read it in a YAML or JSON document (``null``, ``true``,
+    ``[1, 2]``, text as it is): a message's param, never a Python repr."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _rebuild_message(code: str, text: str, params: dict[str, Any]) -> Message:

@@ -25,7 +25,7 @@ from workflow.engine.expressions import Expression
 from workflow.engine.machine import compile_machine
 from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
-from workflow.errors import DefinitionError, Message
+from workflow.errors import DefinitionError, Message, shown
 from workflow.field_messages import Schema as CodedSchema
 from workflow.platform.durations import parse_duration
 from workflow.platform.hygiene import MAX_AMOUNT, MAX_INTEGER, FreeText
@@ -261,7 +261,7 @@ class _Compiler:
         ):
             self.report(
                 "version",
-                Message("definition.version", "must be a positive integer", value=repr(version)),
+                Message("definition.version", "must be a positive integer", value=shown(version)),
             )
         title = doc.get("title") or {"en": name}
         if not isinstance(title, dict):
@@ -281,7 +281,7 @@ class _Compiler:
                 Message(
                     "definition.initial_unknown",
                     f"names unknown state {initial!r}; use one of {sorted(states)}",
-                    state=str(initial),
+                    state=shown(initial),
                     states=sorted(states),
                 ),
             )
@@ -339,7 +339,7 @@ class _Compiler:
         except ValueError as exc:
             self.report(
                 key,
-                Message("definition.duration", str(exc), value=str(value), error=str(exc)),
+                Message("definition.duration", str(exc), value=shown(value), error=str(exc)),
             )
             return None
 
@@ -417,7 +417,7 @@ class _Compiler:
                             "definition.call_args",
                             f"arguments of {kind} {cname!r} must be a mapping",
                             kind=kind,
-                            name=str(cname),
+                            name=shown(cname),
                         ),
                     )
                     ok = False
@@ -443,7 +443,7 @@ class _Compiler:
                         f"unknown {kind} {call.name!r}; known: "
                         f"{', '.join(known) or 'none registered'}",
                         kind=kind,
-                        name=str(call.name),
+                        name=shown(call.name),
                         known=known,
                     ),
                 )
@@ -460,7 +460,7 @@ class _Compiler:
             Message(
                 "definition.unknown_state",
                 f"unknown state {value!r}; use one of {', '.join(sorted(states))}",
-                state=str(value),
+                state=shown(value),
                 states=sorted(states),
             ),
         )
@@ -534,7 +534,7 @@ class _Compiler:
                     Message(
                         "definition.unknown_role",
                         f"unknown role {r!r}; known: {', '.join(known)}",
-                        role=str(r),
+                        role=shown(r),
                         known=known,
                     ),
                 )
@@ -544,7 +544,7 @@ class _Compiler:
                     Message(
                         "definition.role_non_acting",
                         f"{r!r} may never act on a workflow",
-                        role=str(r),
+                        role=shown(r),
                     ),
                 )
         condition = None
@@ -557,7 +557,7 @@ class _Compiler:
                     Message(
                         "definition.condition",
                         f"does not parse: {exc}",
-                        condition=str(raw["condition"]),
+                        condition=shown(raw["condition"]),
                         error=str(exc),
                     ),
                 )
@@ -610,7 +610,7 @@ class _Compiler:
                     Message(
                         "definition.payload_reserved",
                         "is reserved; every action already accepts it",
-                        field=str(fname),
+                        field=shown(fname),
                     ),
                 )
                 continue
@@ -630,7 +630,7 @@ class _Compiler:
                     Message(
                         "definition.payload_type",
                         f"unknown type {ftype!r}; use one of {sorted(_PAYLOAD_TYPES)}",
-                        type=str(ftype),
+                        type=shown(ftype),
                         types=sorted(_PAYLOAD_TYPES),
                     ),
                 )
@@ -641,7 +641,7 @@ class _Compiler:
                     Message(
                         "definition.payload_items",
                         f"unknown item type {spec['items']!r}",
-                        type=str(spec["items"]),
+                        type=shown(spec["items"]),
                         types=sorted(_PAYLOAD_TYPES),
                     ),
                 )
@@ -681,7 +681,7 @@ class _Compiler:
                 Message(
                     "definition.timer_state",
                     f"timer on missing state {state!r}",
-                    state=str(state),
+                    state=shown(state),
                     states=sorted(states),
                 ),
             )
@@ -696,7 +696,7 @@ class _Compiler:
                 Message(
                     "definition.timer_trigger",
                     f"no transition {raw['trigger']!r} leaves state {state!r}",
-                    trigger=str(raw["trigger"]),
+                    trigger=shown(raw["trigger"]),
                     state=state,
                 ),
             )

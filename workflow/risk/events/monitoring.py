@@ -25,7 +25,7 @@ from typing import Any
 import cel
 import yaml
 
-from workflow.errors import Message
+from workflow.errors import Message, shown
 from workflow.platform.durations import parse_duration
 from workflow.risk.alerts.intake import CATEGORIES, LEVELS
 from workflow.risk.events.model import EVENT_TYPES
@@ -213,7 +213,7 @@ class _RulesBuilder(_Builder):
                 Message(
                     "config.version",
                     f"must be a whole number from 1, got {version!r}",
-                    value=repr(version),
+                    value=shown(version),
                 ),
             )
         rules: list[MonitoringRule] = []
@@ -240,7 +240,7 @@ class _RulesBuilder(_Builder):
                 Message(
                     "monitoring.words",
                     f"must be a non-empty list of text, got {value!r}",
-                    value=repr(value),
+                    value=shown(value),
                 ),
             )
         return tuple(self.text(v, f"{key}[{i}]") for i, v in enumerate(value))
@@ -266,7 +266,7 @@ class _RulesBuilder(_Builder):
             raise self.error(
                 key,
                 Message(
-                    "monitoring.whole", f"must be a whole number, got {value!r}", value=repr(value)
+                    "monitoring.whole", f"must be a whole number, got {value!r}", value=shown(value)
                 ),
             )
         return int(number)
@@ -364,7 +364,7 @@ class _RulesBuilder(_Builder):
                 Message(
                     "monitoring.event_type",
                     f"unknown event type; use one of {', '.join(EVENT_TYPES)}",
-                    value=str(spec["type"]),
+                    value=shown(spec["type"]),
                     allowed=list(EVENT_TYPES),
                 ),
             )
@@ -399,7 +399,7 @@ class _RulesBuilder(_Builder):
                     Message(
                         "config.unknown_name",
                         f"use one of {', '.join(LEVELS)}",
-                        value=str(a["level"]),
+                        value=shown(a["level"]),
                         allowed=list(LEVELS),
                     ),
                 )
@@ -409,7 +409,7 @@ class _RulesBuilder(_Builder):
                     Message(
                         "config.unknown_name",
                         f"use one of {', '.join(CATEGORIES)}",
-                        value=str(a["category"]),
+                        value=shown(a["category"]),
                         allowed=list(CATEGORIES),
                     ),
                 )
@@ -424,7 +424,7 @@ class _RulesBuilder(_Builder):
                 except ValueError as exc:
                     raise self.error(
                         f"{key}.tag.expires_after",
-                        Message("config.duration", str(exc), value=str(t["expires_after"])),
+                        Message("config.duration", str(exc), value=shown(t["expires_after"])),
                     ) from exc
             name = self.text(t["name"], f"{key}.tag.name")
             if len(name) > 64:

@@ -23,7 +23,7 @@ from workflow.engine import runtime
 from workflow.engine.catalog import Catalog
 from workflow.engine.definitions import Definition, content_hash, parse_definition
 from workflow.engine.migration import plan_against
-from workflow.errors import Conflict, DefinitionError, Message
+from workflow.errors import Conflict, DefinitionError, Message, shown
 from workflow.records import trail as audit
 from workflow.records.config_versions import ConfigVersion
 from workflow.records.identity import Actor
@@ -67,7 +67,7 @@ def compile_candidate(catalog: Catalog, kind: str, content: str, source: str) ->
                 Message(
                     "definition.other_name",
                     f"is {name!r}; a draft of {kind} keeps name: {definition_name(kind)}",
-                    name=str(name),
+                    name=shown(name),
                     expected=definition_name(kind),
                 ),
             ),

@@ -28,7 +28,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from workflow.engine.catalog import Catalog
-from workflow.errors import RiskloopError, ValidationFailed
+from workflow.errors import RiskloopError, ValidationFailed, shown
 from workflow.platform.durations import parse_duration
 from workflow.records.config_versions import ConfigVersion, canonical_hash
 from workflow.records.identity import Actor
@@ -263,7 +263,7 @@ def _check_version(document: Mapping[str, Any], source: str) -> list[Problem]:
                 "version",
                 "config.version",
                 f"must be a whole number from 1, got {version!r}",
-                value=repr(version),
+                value=shown(version),
             )
         ]
     return []
@@ -341,7 +341,7 @@ def _check_durations(value: Any, key: str, source: str) -> list[Problem]:
                     where,
                     "config.unknown_level",
                     f"unknown level; use {', '.join(LEVELS)}",
-                    value=str(level),
+                    value=shown(level),
                     allowed=list(LEVELS),
                 )
             )
@@ -380,7 +380,7 @@ def _check_durations(value: Any, key: str, source: str) -> list[Problem]:
                         f"{where}.{name}",
                         "config.duration",
                         f"{exc}; write e.g. 4h or 2d",
-                        value=str(duration),
+                        value=shown(duration),
                     )
                 )
     return problems
@@ -460,7 +460,7 @@ def check_alert_routing(document: Any, source: str, settings: Mapping[str, Any])
                             f"business_hours.{name}",
                             "config.clock",
                             'must be a time like "09:00"',
-                            value=str(hours.get(name)),
+                            value=shown(hours.get(name)),
                         )
                     )
     if "digest_at" in document:
@@ -473,7 +473,7 @@ def check_alert_routing(document: Any, source: str, settings: Mapping[str, Any])
                     "config.digest_at",
                     f'must be a time of day like "21:00" (HH:MM, 24-hour, in RISKLOOP_TIMEZONE), '
                     f"got {at!r}; quote it in YAML",
-                    value=repr(at),
+                    value=shown(at),
                 )
             )
     if "routing" in document:
@@ -534,7 +534,7 @@ def _check_checklist(checklist: Any, source: str, key: str) -> list[Problem]:
                     where,
                     "config.item_key",
                     "item keys are snake_case words",
-                    value=str(item),
+                    value=shown(item),
                 )
             )
         if not isinstance(label, Mapping) or not all(

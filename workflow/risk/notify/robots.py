@@ -34,7 +34,7 @@ from workflow.engine import runtime
 from workflow.engine.catalog import Catalog
 from workflow.engine.context import TaskContext
 from workflow.engine.registry import Registry
-from workflow.errors import DefinitionError, DeliveryRefused, Message, TaskFailed
+from workflow.errors import DefinitionError, DeliveryRefused, Message, TaskFailed, shown
 from workflow.platform import clock
 from workflow.records.models import WorkflowInstance
 from workflow.records.outbox import enqueue
@@ -135,7 +135,7 @@ def check_channel(file: str, key: str, channel: Any, settings: Mapping[str, Any]
         raise fail(
             "type",
             f"type {kind!r} is unknown; use one of {', '.join(ROBOTS)}",
-            value=str(kind),
+            value=shown(kind),
             allowed=list(ROBOTS),
         )
     for name in ("url", "secret"):
@@ -171,7 +171,7 @@ def check_channel(file: str, key: str, channel: Any, settings: Mapping[str, Any]
         raise fail(
             "language",
             f"language must be one of {', '.join(LANGUAGES)}",
-            value=str(channel.get("language")),
+            value=shown(channel.get("language")),
             allowed=list(LANGUAGES),
         )
     events = channel.get("events", list(EVENTS))

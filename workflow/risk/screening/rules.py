@@ -25,7 +25,7 @@ from typing import Any
 import cel
 import yaml
 
-from workflow.errors import DefinitionError, Message, ValidationFailed
+from workflow.errors import DefinitionError, Message, ValidationFailed, shown
 
 RATINGS = ("S", "A", "B", "C", "D")
 RISK_LEVELS = ("low", "medium", "high")
@@ -202,7 +202,7 @@ class _Expression:
                     "rules.expression_number",
                     f"expression {self.source!r} must give a number, got {result!r}",
                     expression=self.source,
-                    value=repr(result),
+                    value=shown(result),
                 ),
             )
         value = float(result)
@@ -217,7 +217,7 @@ class _Expression:
                     "rules.expression_range",
                     f"expression {self.source!r} gave {result!r}; it must give {allowed}",
                     expression=self.source,
-                    value=repr(result),
+                    value=shown(result),
                     min=f"{low:g}",
                     max=None if high is None else f"{high:g}",
                 ),
@@ -234,7 +234,7 @@ class _Expression:
                     "rules.expression_boolean",
                     f"expression {self.source!r} must give true or false, got {result!r}",
                     expression=self.source,
-                    value=repr(result),
+                    value=shown(result),
                 ),
             )
         return result
@@ -364,7 +364,7 @@ class RuleSet:
                     "rules.no_indicator",
                     f"no indicator applies to a client with client_type "
                     f"{normalized['client_type']!r}; give at least one without 'applies'",
-                    client_type=str(normalized["client_type"]),
+                    client_type=shown(normalized["client_type"]),
                 ),
             )
         for indicator in applicable:
@@ -463,7 +463,7 @@ def _compile(source: Any, file: str, key: str) -> _Expression:
             Message(
                 "rules.expression_text",
                 f"must be a CEL expression in quotes, got {source!r}",
-                value=repr(source),
+                value=shown(source),
             ),
         )
     try:
@@ -542,7 +542,7 @@ class _Builder:
         if not isinstance(value, Mapping):
             raise self.error(
                 key or "(document)",
-                Message("rules.mapping", f"must be a mapping, got {value!r}", value=repr(value)),
+                Message("rules.mapping", f"must be a mapping, got {value!r}", value=shown(value)),
             )
         prefix = f"{key}." if key else ""
         unknown = [k for k in value if k not in required and k not in optional]
@@ -567,7 +567,7 @@ class _Builder:
             raise self.error(
                 key,
                 Message(
-                    "rules.list", f"must be a non-empty list, got {value!r}", value=repr(value)
+                    "rules.list", f"must be a non-empty list, got {value!r}", value=shown(value)
                 ),
             )
         return value
@@ -576,7 +576,7 @@ class _Builder:
         if not isinstance(value, str) or not value.strip():
             raise self.error(
                 key,
-                Message("rules.text", f"must be non-empty text, got {value!r}", value=repr(value)),
+                Message("rules.text", f"must be non-empty text, got {value!r}", value=shown(value)),
             )
         return value
 
@@ -587,7 +587,7 @@ class _Builder:
             or not math.isfinite(value)
         ):
             raise self.error(
-                key, Message("rules.number", f"must be a number, got {value!r}", value=repr(value))
+                key, Message("rules.number", f"must be a number, got {value!r}", value=shown(value))
             )
         if value < low or (high is not None and value > high):
             upper = "" if high is None else f" and at most {high:g}"
@@ -610,7 +610,7 @@ class _Builder:
                 Message(
                     "rules.rating",
                     f"unknown rating {value!r}; use one of {', '.join(RATINGS)}",
-                    value=str(value),
+                    value=shown(value),
                     allowed=list(RATINGS),
                 ),
             )
@@ -645,7 +645,7 @@ class _Builder:
                 Message(
                     "config.version",
                     f"must be a whole number from 1, got {version!r}",
-                    value=repr(version),
+                    value=shown(version),
                 ),
             )
         risk_levels = self.per_rating(top["risk_levels"], "risk_levels")
@@ -656,7 +656,7 @@ class _Builder:
                     Message(
                         "rules.risk_level",
                         f"must be one of {', '.join(RISK_LEVELS)}, got {level!r}",
-                        value=str(level),
+                        value=shown(level),
                         allowed=list(RISK_LEVELS),
                     ),
                 )
@@ -724,7 +724,7 @@ class _Builder:
                         "rules.fact",
                         f"{fact!r} is not a fact; name one of {', '.join(FACT_DEFAULTS)} "
                         "(with 'fact:' when the id differs)",
-                        fact=str(fact),
+                        fact=shown(fact),
                         facts=list(FACT_DEFAULTS),
                     ),
                 )
@@ -801,7 +801,7 @@ class _Builder:
                 Message(
                     "rules.round_to",
                     f"must be a whole number of yuan from 1, got {round_to!r}",
-                    value=repr(round_to),
+                    value=shown(round_to),
                 ),
             )
         return CreditLimitPolicy(
