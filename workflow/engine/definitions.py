@@ -568,10 +568,14 @@ class _Compiler:
         effects = self._named(
             raw.get("effects"), f"{where}.effects", self.registry.effects, "effect"
         )
-        if len(self.problems) > before:
+        if (
+            len(self.problems) > before
+            or schema is None
+            or tasks is None
+            or guards is None
+            or effects is None
+        ):
             return None
-        assert schema is not None and tasks is not None  # noqa: S101 - reported otherwise
-        assert guards is not None and effects is not None  # noqa: S101
         label = raw.get("label") or {"en": trigger}
         if isinstance(label, str):
             label = {"en": label, "zh-CN": label}
