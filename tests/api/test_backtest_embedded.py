@@ -1,24 +1,28 @@
 """Embedded mode (SQLite file database): a backtest reads a snapshot without the write lock,
 so other requests write while it runs, and its progress is readable mid-run.
 
-The backtest runs in a background thread (the worker) and is paused mid-way by a progress
-listener until the test lets it go on: nothing depends on timing.
+The backtest runs on a background thread (a thread draining the outbox, or the embedded
+Dramatiq worker of ``riskloop run``) and is held after its first chunk by a progress
+listener until the test lets it go on: what is checked mid-run depends on no timing.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
 from api.extensions import db
+from api.worker import EmbeddedServices
 from tests.support.alerts import make_client
-from tests.support.app import Api, drain
+from tests.support.app import Api, drain, make_app
 from tests.support.config_changes import active_content, draft, soe_threshold_70
 from tests.support.onboarding import new_client
+from tests.support.services import wait_for
 from workflow.platform.db import keeps_snapshots, read_only_session
 from workflow.records.models import OutboxMessage, WorkflowInstance
 from workflow.risk.clients.model import Client
@@ -28,25 +32,35 @@ pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 WAIT = 60  # seconds: only reached when something is broken
 
 
-class Run:
-    """Change ``change_id``'s backtest on a worker thread, held by a progress listener at
-    its first chunk until :meth:`finish` lets it go on and waits for the worker."""
+class Hold:
+    """A progress listener that holds a backtest (change ``change_id``'s, or the first one
+    it hears of) after its first chunk until :attr:`released` is set."""
 
-    def __init__(self, app: Flask, change_id: int) -> None:
+    def __init__(self, change_id: int | None = None) -> None:
         self.change_id = change_id
         self.reached = threading.Event()
         self.released = threading.Event()
         self.seen: list[tuple[int, int]] = []
-        self.failures: list[BaseException] = []
-        self.thread = threading.Thread(target=self._work, args=(app,), daemon=True)
 
     def __call__(self, change_id: int, done: int, total: int) -> None:
+        if self.change_id is None:
+            self.change_id = change_id
         if change_id != self.change_id:
             return
         self.seen.append((done, total))
         if len(self.seen) == 1:
             self.reached.set()
             assert self.released.wait(WAIT), "the test never let the backtest go on"
+
+
+class Run(Hold):
+    """Change ``change_id``'s backtest on a worker thread (draining the outbox), held after
+    its first chunk until :meth:`finish` lets it go on and waits for the worker."""
+
+    def __init__(self, app: Flask, change_id: int) -> None:
+        super().__init__(change_id)
+        self.failures: list[BaseException] = []
+        self.thread = threading.Thread(target=self._work, args=(app,), daemon=True)
 
     def _work(self, app: Flask) -> None:
         try:
@@ -123,6 +137,57 @@ def test_requests_write_while_the_backtest_runs_and_read_its_progress(
     assert report["clients"] == 5
     assert late not in {m["client_id"] for m in report["movers"]}
     assert change["data"]["backtest"]["hash"]
+
+
+@pytest.fixture
+def live(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The app with its outbox sender in place (the fixture ``app`` removes it)."""
+    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = make_app(db_url, tmp_path)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_through_the_embedded_worker_requests_write_while_the_backtest_runs(
+    live: Flask, small_chunks: None
+) -> None:
+    """The in-process Dramatiq worker and scheduler of ``riskloop run``, nothing drained."""
+    api = Api(live.test_client())
+    for _ in range(5):
+        make_client(live)
+    content = soe_threshold_70(active_content(api)["content"])
+    hold = Hold()
+    stop = progress.listen(hold)
+    services = EmbeddedServices(live, threads=2, interval=0.2)
+    services.start()
+    try:
+        r = draft(api, "rule_set", content)  # its commit hands the task to the worker
+        assert r.status_code == 201, r.get_json()
+        change_id = r.get_json()["id"]
+        assert hold.reached.wait(WAIT), "the embedded worker never reported progress"
+        assert hold.change_id == change_id
+        seen = _progress(api, change_id)
+        assert (seen["state"], seen["done"], seen["total"], seen["running"]) == (
+            "backtesting",
+            2,
+            5,
+            True,
+        )
+        new_client(api, 72)  # a request that writes while the backtest is held
+        hold.released.set()
+        wait_for(
+            lambda: _progress(api, change_id)["state"] == "awaiting_approval",
+            WAIT,
+            "the backtest's outcome",
+        )
+    finally:
+        hold.released.set()
+        services.stop()
+        stop()
+    final = _progress(api, change_id)
+    assert (final["done"], final["total"], final["running"]) == (5, 5, False)
 
 
 def test_a_change_withdrawn_while_its_backtest_runs_stays_withdrawn(
