@@ -150,3 +150,9 @@ def test_the_fragment_is_for_readers_of_configuration_and_a_change(
     admission = api.post("sales1", f"/api/v1/clients/{new_client(api, 9)}/admission", json={})
     assert admission.status_code == 201  # a case, but not a configuration change
     assert manager.get(fragment_url(admission.get_json()["id"])).status_code == 404
+
+    # withdrawn by its maker before the backtest ran: no report, and no more polling
+    assert api.act("risk1", change_id, "withdraw").status_code == 200
+    stopped = read(manager, fragment_url(change_id) + "?polled=1")
+    assert 'data-backtest="stopped"' in stopped and "hx-get" not in stopped
+    assert "没有回测报告" in stopped
