@@ -1,5 +1,5 @@
 """Governed configuration for tests: the central-SOE threshold draft, drafts driven through
-backtest to approval."""
+backtest to approval, a backtest caught running."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from api import create_app
 from api.extensions import db
 from tests import fixture_registry
 from tests.support.app import FIXTURES, TEST_KEYS, Api, drain
+from workflow.risk.governance.progress import Reporter
 
 SOE_80 = "facts.state_ownership_pct > 80.0"
 SOE_70 = "facts.state_ownership_pct > 70.0"
@@ -73,3 +74,14 @@ def close(app: Flask) -> None:
 
 
 SOE_75 = {"ownership_type": "central_soe", "state_ownership_pct": 75, "registered_capital": 2e6}
+
+
+def backtest_running(app: Flask, change_id: int, done: int, total: int) -> None:
+    """The change's backtest as a worker leaves it between two chunks: ``done`` of
+    ``total`` written to the case by progress.py's own write (``Reporter``), on SQLite too
+    (here nothing else holds the write lock)."""
+    with app.app_context():
+        reporter = Reporter(db.session, change_id)
+        reporter.engine = db.engine
+        reporter(done, total)
+        db.session.remove()

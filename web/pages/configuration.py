@@ -5,7 +5,12 @@ the backtest, diff and approval follow on the ``config_change`` case.
 
 While the drafter types, the editor posts its content to ``/config/<kind>/check``
 (``changes.check_draft``: the validation and diff filing uses, nothing stored) and shows
-every problem, or "valid" with the diff against the active version, beside it."""
+every problem, or "valid" with the diff against the active version, beside it.
+
+The change's case page shows its backtest (``web/backtest_view.py``); until it finishes,
+the page polls ``/config/changes/<id>/backtest`` (the readers of configuration, as the
+API's progress) for done of total and the phase, then the report and its hash, or why it
+failed."""
 
 from __future__ import annotations
 
@@ -20,8 +25,9 @@ from workflow.platform.transaction import transact
 from workflow.records import config_versions as versions
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
-from workflow.risk.governance import changes
+from workflow.risk.governance import changes, progress
 
+from ..backtest_view import backtest_view
 from ..config_problems import problem_text
 from ..console import blp, current_actor
 from ..database import db, runtime_of
@@ -113,3 +119,18 @@ def config_check(kind: str) -> str:
         problem_text=problem_text,
         diff=diff_lines(check.diff),
     )
+
+
+@blp.get("/config/changes/<int:change_id>/backtest")
+def config_backtest(change_id: int) -> str:
+    """The change's backtest as a fragment of its case page, polled while it runs: the
+    readers of configuration (as ``GET /api/v1/config/changes/{id}/progress``), 404 for
+    anything but a configuration change."""
+    changes.may_read(current_actor())
+
+    def read() -> Any:
+        progress.of_change(db.session, change_id)  # NotFound unless a config_change
+        return backtest_view(db.session, db.session.get(WorkflowInstance, change_id))
+
+    view = transact(db.session, read)
+    return render_template("_backtest.html", bt=view, polled=bool(request.args.get("polled")))
