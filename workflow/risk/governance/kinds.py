@@ -28,7 +28,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from workflow.engine.catalog import Catalog
-from workflow.errors import RiskloopError, ValidationFailed, shown
+from workflow.errors import DefinitionError, RiskloopError, ValidationFailed, shown
 from workflow.platform.durations import parse_duration
 from workflow.records.config_versions import ConfigVersion, canonical_hash
 from workflow.records.identity import Actor
@@ -165,15 +165,17 @@ def _attempt(problems: list[Problem], source: str, check: Callable[[], Any]) -> 
     try:
         check()
     except RiskloopError as exc:
-        problems.append(
-            Problem(
-                getattr(exc, "file", source),
-                getattr(exc, "key", "(document)"),
-                _message(exc),
-                exc.code or UNCODED,
-                dict(exc.params) if exc.code else {"detail": _message(exc)},
+        # a DefinitionError holds every problem it found (``problems``)
+        for found in getattr(exc, "problems", None) or (exc,):
+            problems.append(
+                Problem(
+                    getattr(found, "file", source),
+                    getattr(found, "key", "(document)"),
+                    _message(found),
+                    found.code or UNCODED,
+                    dict(found.params) if found.code else {"detail": _message(found)},
+                )
             )
-        )
 
 
 def _message(exc: RiskloopError) -> str:
@@ -185,21 +187,19 @@ def _message(exc: RiskloopError) -> str:
     return detail[len(prefix) :] if detail.startswith(prefix) else detail
 
 
-def _rekey(problem: Problem, old: str, new: str) -> Problem:
-    if problem.key.startswith(old):
-        return Problem(
-            problem.file,
-            new + problem.key[len(old) :],
-            problem.message,
-            problem.code,
-            problem.params,
-        )
-    return problem
+def _built(source: str, build: Callable[[], Any]) -> list[Problem]:
+    """Every problem the builder found in its one pass (none when ``build`` succeeds)."""
+    try:
+        build()
+    except DefinitionError as exc:
+        return [
+            Problem(getattr(p, "file", source), getattr(p, "key", "(document)"), p.fix)
+            for p in exc.problems
+        ]
+    return []
 
 
 def check_rule_set(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
-    builder = rating._Builder(source)
-    problems: list[Problem] = []
     if not isinstance(document, Mapping):
         return [
             problem(
@@ -209,29 +209,16 @@ def check_rule_set(document: Any, source: str, _settings: Mapping[str, Any]) -> 
                 "must be a mapping with the rule-set keys",
             )
         ]
-    rules = document.get("rating_rules")
-    if isinstance(rules, list):
-        for index, rule in enumerate(rules):
-            found: list[Problem] = []
-            _attempt(found, source, partial(builder.rating_rules, [rule]))
-            problems += [_rekey(p, "rating_rules[0]", f"rating_rules[{index}]") for p in found]
-    for key, message in reason_conflicts(rules):
-        problems.append(Problem(source, key, message))  # a Message: config.reason_percent
-    scorecard = document.get("scorecard")
-    if isinstance(scorecard, Mapping):
-        _attempt(problems, source, lambda: builder.indicators(scorecard.get("indicators")))
-        _attempt(problems, source, lambda: builder.bands(scorecard.get("bands")))
-    if "credit_limit" in document:
-        _attempt(problems, source, lambda: builder.credit_limit(document["credit_limit"]))
-    if not problems:
-        # the whole document: top-level keys, duplicate ids, the probes on sample facts
-        _attempt(problems, source, lambda: rating._Builder(source).build(_dump(document)))
+    # the builder checks each section, each rule and each field on its own
+    problems = _built(source, lambda: rating._Builder(source).build(_dump(document)))
+    broken = {p.key.split(".", 1)[0] for p in problems if p.key.startswith("rating_rules[")}
+    for key, message in reason_conflicts(document.get("rating_rules")):
+        if key.split(".", 1)[0] not in broken:  # a broken rule is reported once
+            problems.append(Problem(source, key, message))  # a Message: config.reason_percent
     return problems
 
 
 def check_monitoring(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
-    builder = monitoring._RulesBuilder(source)
-    problems: list[Problem] = []
     if not isinstance(document, Mapping):
         return [
             problem(
@@ -241,13 +228,7 @@ def check_monitoring(document: Any, source: str, _settings: Mapping[str, Any]) -
                 "must be a mapping with name, version and rules",
             )
         ]
-    items = document.get("rules")
-    if isinstance(items, list):
-        for index, item in enumerate(items):
-            _attempt(problems, source, partial(builder.rule, item, f"rules[{index}]"))
-    if not problems:
-        _attempt(problems, source, lambda: monitoring.parse_monitoring_rules(_dump(document)))
-    return problems
+    return _built(source, lambda: monitoring.parse_monitoring_rules(_dump(document), source))
 
 
 def _dump(document: Any) -> bytes:
