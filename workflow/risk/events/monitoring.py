@@ -1,8 +1,9 @@
 """Monitoring rules as data (监控规则): which risk events matter and what to do about them.
 
 A rule file is YAML (``definitions/rules/monitoring.yaml`` by default, or the path in
-``RISKLOOP_MONITORING_RULES``), validated key by key like the risk rule set: an error
-names the file, the key and the fix, and every CEL condition is compiled and tried on
+``RISKLOOP_MONITORING_RULES``), validated key by key like the risk rule set: every
+problem is found in one pass (``MonitoringRulesError.problems``), each naming the file,
+the key and the fix, and every CEL condition is compiled and tried on
 sample events when the file loads. A rule matches an event by its type, keywords
 (``any``/``all``, plain substrings so Chinese needs no word splitting, looked for in the
 event's keywords, title and details), the client's industry, region and tags (manual

@@ -3,7 +3,8 @@
 A rule set is a YAML file under ``definitions/rules/`` (schema in
 ``definitions/rules/default.yaml``). Every expression is CEL, compiled once at
 load and tried on sample facts, so a broken rule stops start-up with the file
-and key named instead of failing a screening later.
+and key named instead of failing a screening later. Every problem of a file is
+found in one pass (``RuleSetError.problems``), each with its key path and code.
 
 Evaluation order: every rating rule is checked and all that match are
 reported, but the first match decides the rating; without a match the
