@@ -308,3 +308,33 @@ def test_dd_checklist_with_three_mistakes_in_different_sections_has_three() -> N
         "checklists.natural_person.identity": "config.item_labels",
         "risk_grades": "config.risk_grades",
     }
+
+
+def test_the_shape_of_the_routing_is_checked_without_follow_ons() -> None:
+    # an unknown match key would fail every alert; a text where a list belongs would be
+    # read letter by letter: each is one problem, and a channel list that is not a list
+    # gives no problems about its "channels"
+    problems = _routing(
+        routing={
+            "roles": ["risk_officer"],
+            "users": "alice",
+            "rules": [
+                {"when": {"levle": "black"}, "roles": ["manager"], "channels": "wecom"},
+                {"when": {"level": "red"}, "notify": ["legal"]},
+            ],
+        },
+    )
+    found = {p.key: p for p in problems}
+    assert {k: p.code for k, p in found.items()} == {
+        "routing.users": "config.users",
+        "routing.rules[0].when.levle": "config.unknown_key",
+        "routing.rules[0].channels": "config.channels",
+        "routing.rules[1].notify": "config.unknown_key",
+    }, [p.to_dict() for p in problems]
+    assert found["routing.rules[0].when.levle"].params["allowed"] == [
+        "level",
+        "category",
+        "region",
+        "industry",
+    ]
+    assert _routing(routing={"rules": {"when": {}}})[0].code == "config.routing_rules"

@@ -33,7 +33,7 @@ from workflow.platform.durations import parse_duration
 from workflow.records.config_versions import ConfigVersion, canonical_hash
 from workflow.records.identity import Actor
 from workflow.risk.alerts.intake import CATEGORIES, LEVELS
-from workflow.risk.alerts.routing import all_channels
+from workflow.risk.alerts.routing import MATCH_KEYS, all_channels
 from workflow.risk.events import monitoring
 from workflow.risk.governance.reasons import reason_conflicts
 from workflow.risk.notify.robots import check_channel
@@ -371,6 +371,60 @@ def _check_roles(value: Any, key: str, source: str) -> list[Problem]:
     return _subset(value, key, tuple(sorted(POLICY.roles)), source)
 
 
+ROUTING_KEYS = ("client_owner", "roles", "users", "rules", "channels")
+ROUTING_RULE_KEYS = ("when", "roles", "users", "client_owner", "channels")
+
+
+def _unknown_keys(
+    value: Mapping[str, Any], where: str, allowed: tuple[str, ...], source: str
+) -> list[Problem]:
+    return [
+        problem(
+            source,
+            f"{where}.{key}",
+            "config.unknown_key",
+            f"unknown key; allowed: {', '.join(allowed)}",
+            allowed=list(allowed),
+        )
+        for key in value
+        if key not in allowed
+    ]
+
+
+def _check_recipients(value: Mapping[str, Any], where: str, source: str) -> list[Problem]:
+    """``roles``, ``users``, ``client_owner`` and ``channels`` of the routing or a rule."""
+    problems: list[Problem] = []
+    if "client_owner" in value and not isinstance(value["client_owner"], bool):
+        problems.append(
+            problem(source, f"{where}.client_owner", "config.boolean", "must be true or false")
+        )
+    if "roles" in value:
+        problems += _check_roles(value["roles"], f"{where}.roles", source)
+    users = value.get("users")
+    if users is not None and (
+        not isinstance(users, list) or not all(isinstance(u, str) and u.strip() for u in users)
+    ):
+        problems.append(
+            problem(
+                source,
+                f"{where}.users",
+                "config.users",
+                "must be a list of user names, e.g. [alice, bob]",
+            )
+        )
+    channels = value.get("channels")
+    if channels is not None and not isinstance(channels, list):
+        problems.append(
+            problem(
+                source,
+                f"{where}.channels",
+                "config.channels",
+                "must be a list of channels, e.g. [{type: wecom, url: '${RISKLOOP_WECOM_URL}'}]",
+            )
+        )
+    return problems
+
+
 def _check_routing(value: Any, source: str) -> list[Problem]:
     if not isinstance(value, Mapping):
         return [
@@ -381,14 +435,19 @@ def _check_routing(value: Any, source: str) -> list[Problem]:
                 "must be a mapping with client_owner, roles, rules",
             )
         ]
-    problems: list[Problem] = []
-    if "client_owner" in value and not isinstance(value["client_owner"], bool):
-        problems.append(
-            problem(source, "routing.client_owner", "config.boolean", "must be true or false")
-        )
-    if "roles" in value:
-        problems += _check_roles(value["roles"], "routing.roles", source)
-    for index, rule in enumerate(value.get("rules") or []):
+    problems = _unknown_keys(value, "routing", ROUTING_KEYS, source)
+    problems += _check_recipients(value, "routing", source)
+    rules = value.get("rules")
+    if rules is not None and not isinstance(rules, list):
+        return problems + [
+            problem(
+                source,
+                "routing.rules",
+                "config.routing_rules",
+                "must be a list of rules, each {when: …, roles: […]}",
+            )
+        ]
+    for index, rule in enumerate(rules or []):
         where = f"routing.rules[{index}]"
         if not isinstance(rule, Mapping) or not isinstance(rule.get("when"), Mapping):
             problems.append(
@@ -400,15 +459,37 @@ def _check_routing(value: Any, source: str) -> list[Problem]:
                 )
             )
             continue
+        problems += _unknown_keys(rule, where, ROUTING_RULE_KEYS, source)
+        problems += _unknown_keys(rule["when"], f"{where}.when", MATCH_KEYS, source)
         for name, allowed in (("level", LEVELS), ("category", CATEGORIES)):
             wanted = rule["when"].get(name)
             if wanted is None:
                 continue
             listed = wanted if isinstance(wanted, list) else [wanted]
             problems += _subset(listed, f"{where}.when.{name}", allowed, source)
-        if "roles" in rule:
-            problems += _check_roles(rule["roles"], f"{where}.roles", source)
+        problems += _check_recipients(rule, where, source)
     return problems
+
+
+def _channels(routing: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The push channels of a routing whose channel lists are lists (a list that is not
+    one is a problem of its own, not a channel)."""
+    rules = routing.get("rules")
+    return all_channels(
+        {
+            "channels": _listed(routing.get("channels")),
+            "rules": [
+                {"when": r.get("when"), "channels": _listed(r.get("channels"))}
+                if isinstance(r, Mapping)
+                else {}
+                for r in (rules if isinstance(rules, list) else [])
+            ],
+        }
+    )
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def check_alert_routing(document: Any, source: str, settings: Mapping[str, Any]) -> list[Problem]:
@@ -460,7 +541,7 @@ def check_alert_routing(document: Any, source: str, settings: Mapping[str, Any])
     if "routing" in document:
         problems += _check_routing(document["routing"], source)
         if isinstance(document["routing"], Mapping):
-            for key, channel, _when in all_channels(dict(document["routing"])):
+            for key, channel, _when in _channels(document["routing"]):
                 _attempt(problems, source, partial(check_channel, source, key, channel, settings))
     return problems
 
