@@ -310,6 +310,23 @@ def test_dd_checklist_with_three_mistakes_in_different_sections_has_three() -> N
     }
 
 
+def test_a_checklist_for_a_client_type_that_does_not_exist_is_named() -> None:
+    labels = {"zh-CN": "身份核验", "en": "Identity verification"}
+    problems = check_dd_checklist(
+        {
+            "version": 1,
+            "checklist": {"basic_info": labels},
+            "checklists": {"natural_persn": {"identity": labels}},
+        },
+        "dd_checklist draft",
+        {},
+    )
+    assert [(p.key, p.code) for p in problems] == [
+        ("checklists.natural_persn", "config.unknown_name")
+    ]
+    assert problems[0].params["allowed"] == ["enterprise", "individual_business", "natural_person"]
+
+
 def test_the_shape_of_the_routing_is_checked_without_follow_ons() -> None:
     # an unknown match key would fail every alert; a text where a list belongs would be
     # read letter by letter: each is one problem, and a channel list that is not a list

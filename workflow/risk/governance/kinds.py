@@ -34,6 +34,7 @@ from workflow.records.config_versions import ConfigVersion, canonical_hash
 from workflow.records.identity import Actor
 from workflow.risk.alerts.intake import CATEGORIES, LEVELS
 from workflow.risk.alerts.routing import MATCH_KEYS, all_channels
+from workflow.risk.clients.model import CLIENT_TYPES
 from workflow.risk.events import monitoring
 from workflow.risk.governance.reasons import reason_conflicts
 from workflow.risk.notify.robots import check_channel
@@ -565,6 +566,19 @@ def check_dd_checklist(document: Any, source: str, _settings: Mapping[str, Any])
             )
         else:
             for client_type, items in by_type.items():
+                if client_type not in CLIENT_TYPES:
+                    # a checklist no client gets: a misspelt type
+                    problems.append(
+                        problem(
+                            source,
+                            f"checklists.{client_type}",
+                            "config.unknown_name",
+                            f"unknown client type {client_type!r}; use one of "
+                            f"{', '.join(CLIENT_TYPES)}",
+                            value=shown(client_type),
+                            allowed=list(CLIENT_TYPES),
+                        )
+                    )
                 problems += _check_checklist(items, source, f"checklists.{client_type}")
     grades = document.get("risk_grades")
     if grades is not None and (
