@@ -1,5 +1,6 @@
 """Governed configuration in the console: the kinds with their active versions, and an
-editor that files a draft (validated on the server: every problem named with its key);
+editor that files a draft (validated on the server: every problem named with its key and
+worded in the reader's language, ``web/config_problems.py``);
 the backtest, diff and approval follow on the ``config_change`` case.
 
 While the drafter types, the editor posts its content to ``/config/<kind>/check``
@@ -17,7 +18,6 @@ from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from workflow.errors import ValidationFailed
@@ -29,28 +29,10 @@ from workflow.risk.governance import changes, progress
 
 from ..backtest_view import backtest_view
 from ..config_change_view import diff_lines
+from ..config_problems import problem_text
 from ..console import blp, current_actor
 from ..database import db, runtime_of
 from ..refusals import Refusal, refusal
-
-# Problem messages the validators write as fixed sentences: worded from the catalogue
-# (a message with values in it stays as the validator wrote it).
-PROBLEM_WORDS = (
-    _l("missing required key"),
-    _l("must be true or false"),
-    _l("item keys are snake_case words"),
-    _l("needs labels {zh-CN: …, en: …}, both non-empty"),
-    _l("must map each item key to its labels"),
-    _l("must be a non-empty list of grade names"),
-    _l("must be a mapping like {respond: 4h}"),
-    _l("must map a client type to its own checklist"),
-    _l('must be a time like "09:00"'),
-)
-
-
-def problem_text(message: str) -> str:
-    """A validator's message in the reader's language where the catalogue has its words."""
-    return _(message) if message else message
 
 
 def _file_draft(kind: str, actor: Actor) -> WorkflowInstance:

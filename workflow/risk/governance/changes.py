@@ -205,8 +205,9 @@ class DraftCheck:
     diff: str = ""
 
     @property
-    def problems(self) -> list[dict[str, str]]:
-        """Every problem (``file``, ``key``, ``message``); empty for a valid draft."""
+    def problems(self) -> list[dict[str, Any]]:
+        """Every problem (``file``, ``key``, ``message``, ``code``, ``params``); empty for a
+        valid draft."""
         if self.invalid is None:
             return []
         return list((self.invalid.extra.get("errors") or {}).get("content") or [])
