@@ -24,6 +24,9 @@ def test_filing_a_draft_shows_the_backtest_progress_then_its_report(sign_in, liv
     editor = page.locator("textarea[data-live-check]")
     editor.fill(soe_threshold_70(editor.input_value()))
     page.fill("textarea[name=reason]", "央企白名单阈值调整为 70%")
+    # leaving the editor checks the draft: file it once the check has answered, as a
+    # person would, so its answer does not land on the next page
+    page.wait_for_selector("#draft-check [data-check='valid']")
     page.click("form.card button[type=submit]")
     page.wait_for_url(re.compile(r".*/cases/\d+$"))
     change_id = int(page.url.rsplit("/", 1)[1])
