@@ -1,6 +1,6 @@
 """What one approve costs the database through the API on PostgreSQL: the token check,
-the authorisation's read (plain columns, no ORM load), the lock, every write in one
-statement, COMMIT — and nothing after the commit."""
+the lock that the authorisation reads (plain columns, no ORM load) and the firing reuses,
+every write in one statement, COMMIT — and nothing after the commit."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from workflow.records.identity import Actor
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_an_approve_is_five_statements_with_the_commit(app: Flask, api: Api) -> None:
+def test_an_approve_is_four_statements_with_the_commit(app: Flask, api: Api) -> None:
     with app.app_context():
         case = engine.start(
             db.session, "test_approval", Actor("sales1", frozenset({"sales"})), subject_id=1
@@ -46,7 +46,7 @@ def test_an_approve_is_five_statements_with_the_commit(app: Flask, api: Api) -> 
         event.remove(bind, "commit", committed)
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["instance"]["state"] == "approved"
-    # token, authorisation's read, lock (with the key's record), every write, COMMIT
-    assert sent == ["SELECT", "SELECT", "SELECT", "WITH", "COMMIT"]
+    # token, the lock the authorisation reads and fire() reuses, every write, COMMIT
+    assert sent == ["SELECT", "SELECT", "WITH", "COMMIT"]
     with app.app_context():
         assert verify_all(db.session).ok

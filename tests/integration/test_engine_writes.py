@@ -92,7 +92,7 @@ def test_a_key_written_first_by_another_request_is_retried_into_a_replay(pg_rt, 
     persist = writes.persist
     raced = []
 
-    def winner_first(session, change):  # noqa: ANN001, ANN202
+    def winner_first(session, change, connection=None):  # noqa: ANN001, ANN202
         if not raced:
             raced.append(True)
             with pg_rt.session_factory() as other:
@@ -113,7 +113,7 @@ def test_a_key_written_first_by_another_request_is_retried_into_a_replay(pg_rt, 
                     )
                 )
                 other.commit()
-        return persist(session, change)
+        return persist(session, change, connection)
 
     monkeypatch.setattr(writes, "persist", winner_first)
     with pg_rt.session_factory() as s:
