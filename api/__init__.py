@@ -44,6 +44,18 @@ _CACHEABLE_ENDPOINTS = frozenset(
     }
 )
 
+# Sent with every response that does not set them itself.
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    ),
+)
+
 
 def create_app(
     config: dict[str, Any] | None = None, *, registries: Iterable[Registry] = ()
@@ -251,21 +263,22 @@ def _install_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def finish_request(response):  # noqa: ANN001, ANN202
-        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        )
-        if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.endpoint not in _CACHEABLE_ENDPOINTS and "no-store" not in response.headers.get(
-            "Cache-Control", ""
+        headers = response.headers
+        headers["X-Request-ID"] = getattr(g, "request_id", "")
+        # The headers a response does not set itself: one pass over what it has, instead
+        # of a scan of the list per header (setdefault's: ~2.5 % of an approve).
+        present: dict[str, str] = {}
+        for key, value in headers.items():
+            present.setdefault(key.lower(), value)  # the first, as headers.get gives
+        for key, value in _SECURITY_HEADERS:
+            if key.lower() not in present:
+                headers.add(key, value)
+        if request.is_secure and "strict-transport-security" not in present:
+            headers.add("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint not in _CACHEABLE_ENDPOINTS and "no-store" not in present.get(
+            "cache-control", ""
         ):
-            response.headers["Cache-Control"] = "no-store"  # replaces e.g. send_file's no-cache
+            headers["Cache-Control"] = "no-store"  # replaces e.g. send_file's no-cache
         if hasattr(g, "started"):
             log_access(
                 request.method,
