@@ -50,3 +50,29 @@ def test_an_approve_is_four_statements_with_the_commit(app: Flask, api: Api) -> 
     assert sent == ["SELECT", "SELECT", "WITH", "COMMIT"]
     with app.app_context():
         assert verify_all(db.session).ok
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_refused_approve_leaves_the_row_unlocked(app: Flask, api: Api, db_url: str) -> None:
+    """The authorisation locks the row before refusing (lock-then-authorise): the refusal
+    is rolled back with the request, and answers as before, body unread."""
+    with app.app_context():
+        case = engine.start(
+            db.session, "test_approval", Actor("sales1", frozenset({"sales"})), subject_id=1
+        ).id
+        db.session.commit()
+    assert api.act("sales1", case, "submit", expected_version=1).status_code == 200
+    refused = [
+        api.act("auditor1", case, "approve", amount="not a number"),  # no role: 403 first
+        api.act("sales2", case, "approve", amount=5),  # not theirs to see: 404
+        api.act("risk1", case, "approve", amount=5, expected_version=1),  # stale: 409
+    ]
+    assert [r.status_code for r in refused] == [403, 404, 409]
+    dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as other:
+        locked = other.execute(
+            "SELECT version FROM workflow_instances WHERE id = %s FOR UPDATE NOWAIT", (case,)
+        ).fetchone()
+        assert locked == (2,)
+        other.rollback()
+    assert api.act("risk1", case, "approve", amount=5, expected_version=2).status_code == 200
