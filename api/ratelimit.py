@@ -50,9 +50,28 @@ def install(app: Flask) -> Limiter:
     if console_login is not None:  # a decorated view checks its limit when called
         app.view_functions["console.login"] = sign_in(console_login)
     # Only sign-in is limited: every other request skips the limiter's per-request
-    # look-up of its limits (measured at ~5 % of an approve's CPU).
-    limiter.request_filter(
-        lambda: request.blueprint != "auth" and request.endpoint != "console.login"
-    )
+    # look-up of its limits (measured at ~5 % of an approve's CPU) — the filter below,
+    # and, cheaper still, the gate in front of the limiter's before-request hook (its
+    # check of a filtered request still cost ~3 % of an approve).
+    limiter.request_filter(lambda: not _signing_in())
+    _gate_the_check(app, limiter)
     app.extensions["riskloop"]["limiter"] = limiter
     return limiter
+
+
+def _signing_in() -> bool:
+    return request.blueprint == "auth" or request.endpoint == "console.login"
+
+
+def _gate_the_check(app: Flask, limiter: Limiter) -> None:
+    """Run the limiter's before-request check only for sign-in. For any other request it
+    would find every limit filtered out and set nothing: skipping it changes nothing."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    check = limiter._check_request_limit
+    at = hooks.index(check)  # a bound method: equal to the one Limiter registered
+
+    def check_sign_in_limit() -> None:
+        if _signing_in():
+            check()
+
+    hooks[at] = check_sign_in_limit

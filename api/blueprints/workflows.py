@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 
 from ..authorization import allow, signed_in
+from ..dumping import compile_dump
 from ..extensions import db, runtime_of
 from ..schemas import (
     ActionBody,
@@ -59,11 +60,15 @@ def load_visible(instance_id: int) -> WorkflowInstance:
 def may_fire(session: Session, actor: Actor, instance_id: int, trigger: str) -> None:
     """``engine.authorize`` before the body is loaded. The body's ``expected_version``, when
     it is a number, is compared as ``fire`` compares it (a stale version is a 409 before the
-    roles, so that two approvers racing get a clean 409); nothing else of the body is read."""
+    roles, so that two approvers racing get a clean 409); nothing else of the body is read.
+
+    ``authorize`` locks the row (lock-then-authorise in the request's transaction); what
+    it read is kept for the view's ``fire``, which then neither locks nor reads it again.
+    A refusal raises here and the request's session is rolled back at teardown."""
     body = request.get_json(silent=True) if request.is_json else None
     version = body.get("expected_version") if isinstance(body, dict) else None
     valid = type(version) is int and 1 <= version <= 2**31 - 1  # else ActionBody refuses it (422)
-    engine.authorize(
+    g.fire_lock = engine.authorize(
         session,
         instance_id,
         trigger,
@@ -130,7 +135,7 @@ class WorkflowAction(MethodView):
     @blp.alt_response(403, description="Missing role or a segregation-of-duties rule refused")
     @blp.alt_response(409, description="Version conflict or action not allowed in this state")
     @blp.alt_response(422, description="Invalid payload or condition not met")
-    def post(self, body: dict[str, Any], instance_id: int, trigger: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], instance_id: int, trigger: str) -> Response:
         """Fire an action; body ``{comment, expected_version, …payload}``."""
         actor = current_actor()
         key = request.headers.get("Idempotency-Key")
@@ -154,16 +159,22 @@ class WorkflowAction(MethodView):
                 idempotency_key=key,
                 comment=comment,
                 request_id=g.request_id,
+                held=g.get("fire_lock"),
             ),
             keep_loaded=True,
         )
         instance = result.instance or db.session.get(WorkflowInstance, instance_id)
-        return {
+        answer = {
             "instance": present_instance(db.session, instance, actor),
             "from_state": result.from_state,
             "to_state": result.to_state,
             "replayed": result.replayed,
         }
+        # FireResultSchema's dump, compiled once (api.dumping); a Response is sent as is.
+        return current_app.json.response(_dump_fire_result(answer))
+
+
+_dump_fire_result = compile_dump(FireResultSchema())
 
 
 @blp.route("/<int:instance_id>/audit")

@@ -1,6 +1,6 @@
 """What one approve costs the database through the API on PostgreSQL: the token check,
-the authorisation's read (plain columns, no ORM load), the lock, every write in one
-statement, COMMIT — and nothing after the commit."""
+the lock that the authorisation reads (plain columns, no ORM load) and the firing reuses,
+every write in one statement, COMMIT — and nothing after the commit."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from workflow.records.identity import Actor
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_an_approve_is_five_statements_with_the_commit(app: Flask, api: Api) -> None:
+def test_an_approve_is_four_statements_with_the_commit(app: Flask, api: Api) -> None:
     with app.app_context():
         case = engine.start(
             db.session, "test_approval", Actor("sales1", frozenset({"sales"})), subject_id=1
@@ -46,7 +46,33 @@ def test_an_approve_is_five_statements_with_the_commit(app: Flask, api: Api) -> 
         event.remove(bind, "commit", committed)
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["instance"]["state"] == "approved"
-    # token, authorisation's read, lock (with the key's record), every write, COMMIT
-    assert sent == ["SELECT", "SELECT", "SELECT", "WITH", "COMMIT"]
+    # token, the lock the authorisation reads and fire() reuses, every write, COMMIT
+    assert sent == ["SELECT", "SELECT", "WITH", "COMMIT"]
     with app.app_context():
         assert verify_all(db.session).ok
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_refused_approve_leaves_the_row_unlocked(app: Flask, api: Api, db_url: str) -> None:
+    """The authorisation locks the row before refusing (lock-then-authorise): the refusal
+    is rolled back with the request, and answers as before, body unread."""
+    with app.app_context():
+        case = engine.start(
+            db.session, "test_approval", Actor("sales1", frozenset({"sales"})), subject_id=1
+        ).id
+        db.session.commit()
+    assert api.act("sales1", case, "submit", expected_version=1).status_code == 200
+    refused = [
+        api.act("auditor1", case, "approve", amount="not a number"),  # no role: 403 first
+        api.act("sales2", case, "approve", amount=5),  # not theirs to see: 404
+        api.act("risk1", case, "approve", amount=5, expected_version=1),  # stale: 409
+    ]
+    assert [r.status_code for r in refused] == [403, 404, 409]
+    dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as other:
+        locked = other.execute(
+            "SELECT version FROM workflow_instances WHERE id = %s FOR UPDATE NOWAIT", (case,)
+        ).fetchone()
+        assert locked == (2,)
+        other.rollback()
+    assert api.act("risk1", case, "approve", amount=5, expected_version=2).status_code == 200

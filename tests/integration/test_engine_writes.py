@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tests.support.databases import fresh_database
 from tests.support.runtime import engine_runtime
@@ -92,7 +92,7 @@ def test_a_key_written_first_by_another_request_is_retried_into_a_replay(pg_rt, 
     persist = writes.persist
     raced = []
 
-    def winner_first(session, change):  # noqa: ANN001, ANN202
+    def winner_first(session, change, connection=None):  # noqa: ANN001, ANN202
         if not raced:
             raced.append(True)
             with pg_rt.session_factory() as other:
@@ -113,7 +113,7 @@ def test_a_key_written_first_by_another_request_is_retried_into_a_replay(pg_rt, 
                     )
                 )
                 other.commit()
-        return persist(session, change)
+        return persist(session, change, connection)
 
     monkeypatch.setattr(writes, "persist", winner_first)
     with pg_rt.session_factory() as s:
@@ -171,3 +171,63 @@ def test_authorize_reads_the_row_as_plain_columns_and_leaves_the_session_empty(s
     assert seen is not None and (seen.state, seen.version) == ("pending", 2)
     assert writes.read(session, 999_999) is None
     session.rollback()
+
+
+def _statements(s, command):  # noqa: ANN001, ANN202
+    """The statements ``command`` sends on PostgreSQL (first word each)."""
+    sent: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def counted(self, query, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        sent.append(str(query).split()[0])
+        return original(self, query, *args, **kwargs)
+
+    psycopg.Cursor.execute = counted  # type: ignore[method-assign]
+    try:
+        command()
+    finally:
+        psycopg.Cursor.execute = original  # type: ignore[method-assign]
+    return sent
+
+
+def test_fire_reuses_the_lock_authorize_took_only_in_the_same_transaction(pg_rt):
+    with pg_rt.session_factory() as s:
+        case = _submitted(s)
+        held = engine.authorize(s, case, "approve", RISK, expected_version=2)
+        assert held.instance is not None and held.transaction is not None
+        assert _statements(
+            s, lambda: engine.fire(s, case, "approve", RISK, {"amount": 3}, held=held)
+        ) == ["WITH"]  # every write; no second lock
+        s.rollback()
+        # the lock ended with its transaction: fire() takes its own
+        assert _statements(
+            s, lambda: engine.fire(s, case, "approve", RISK, {"amount": 3}, held=held)
+        ) == ["SELECT", "WITH"]
+        s.rollback()
+        held = engine.authorize(s, case, "approve", RISK)
+        other = Actor(
+            "rita", frozenset({"risk_officer"})
+        )  # another actor, key or case: locked again
+        assert _statements(
+            s, lambda: engine.fire(s, case, "approve", other, {"amount": 3}, held=held)
+        ) == ["SELECT", "WITH"]
+        s.commit()
+        assert s.get(WorkflowInstance, case).version == 3
+        assert verify_all(s).ok
+
+
+def test_authorize_locks_the_row_on_postgresql(pg_rt):
+    with pg_rt.session_factory() as s, pg_rt.session_factory() as other:
+        case = _submitted(s)
+        engine.authorize(s, case, "approve", RISK)
+        other.execute(text("SET LOCAL lock_timeout = '100ms'"))
+        with pytest.raises(OperationalError):
+            other.execute(
+                text("SELECT id FROM workflow_instances WHERE id = :id FOR UPDATE"), {"id": case}
+            )
+        other.rollback()
+        s.rollback()  # a refusal's rollback (the API's teardown) lets the row go
+        other.execute(
+            text("SELECT id FROM workflow_instances WHERE id = :id FOR UPDATE NOWAIT"), {"id": case}
+        )
+        other.rollback()

@@ -22,7 +22,7 @@ import yaml
 from marshmallow import Schema, fields, validate
 
 from workflow.engine.expressions import Expression
-from workflow.engine.machine import compile_machine
+from workflow.engine.machine import compile_machine, compile_moves
 from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
 from workflow.errors import DefinitionError, Message, shown
@@ -158,6 +158,8 @@ class Definition:
     file: str
     by_trigger: dict[str, list[TransitionDef]] = field(default_factory=dict)
     machine: Any = None
+    # (trigger, source, transition index, destination): the machine's moves as a table
+    moves: frozenset[tuple[str, str, int, str]] | None = None
 
     def transitions_from(self, state: str) -> list[TransitionDef]:
         return [t for t in self.transitions if state in t.sources]
@@ -318,6 +320,7 @@ class _Compiler:
             by_trigger=by_trigger,
         )
         definition.machine = compile_machine(definition)
+        definition.moves = compile_moves(definition)
         return definition
 
     def _as_list(self, value: Any, key: str) -> list[Any]:

@@ -16,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
+from marshmallow import Schema
 from sqlalchemy.orm import Session
 
 from workflow.engine import runtime, visibility, writes
@@ -32,7 +34,6 @@ from workflow.errors import (
     IllegalState,
     Message,
     NotFound,
-    RiskloopError,
     UnknownAction,
     ValidationFailed,
     VersionConflict,
@@ -42,7 +43,7 @@ from workflow.platform.hygiene import text_problem
 from workflow.records import timers
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
-from workflow.records.models import IdempotencyRecord, WorkflowInstance
+from workflow.records.models import WorkflowInstance
 
 
 @dataclass(frozen=True)
@@ -146,11 +147,14 @@ def fire(
     idempotency_key: str | None = None,
     comment: str | None = None,
     request_id: str | None = None,
+    held: writes.Locked | None = None,
 ) -> FireResult:
     """Fire ``trigger`` on an instance as ``actor``, inside the caller's transaction.
 
     Five steps, each below: lock (with the idempotency record), replay, select, apply,
     persist. Nothing is written before persist, which writes everything at once.
+    ``held``: what :func:`authorize` returned; when its lock is still held (the same
+    instance, actor, key and transaction) the row is not locked and read again.
 
     Raises:
         NotFound: no such instance.
@@ -163,12 +167,16 @@ def fire(
         IdempotencyMismatch: the key was used for a different request.
     """
     catalog = runtime.of(session).catalog
-    locked = writes.lock(session, instance_id, actor.username, idempotency_key)
+    if held is not None and held.held_for(session, instance_id, actor.username, idempotency_key):
+        locked, instance = held, held.fresh_instance()
+    else:
+        locked = writes.lock(session, instance_id, actor.username, idempotency_key)
+        instance = locked.instance
     if locked.prior is not None:
         return _replay(locked.prior, instance_id, trigger, idempotency_key)
     ctx = _select(
         session,
-        locked.instance,
+        instance,
         instance_id,
         trigger,
         actor,
@@ -181,7 +189,7 @@ def fire(
     read = dict(ctx.instance.__dict__)
     dest = _apply(ctx, catalog.registry)
     change = _writes(ctx, dest, read, idempotency_key)
-    writes.persist(session, change)
+    writes.persist(session, change, locked.connection)
     return _result(session, ctx, change)
 
 
@@ -207,12 +215,17 @@ def authorize(
     *,
     expected_version: int | None = None,
     idempotency_key: str | None = None,
-) -> None:
+) -> writes.Locked:
     """Check, before the action's input is read, that ``actor`` may fire ``trigger`` on
-    the instance now: the checks of :func:`fire` in its order, without the row lock and
-    without what only the input decides (its fields; a condition on it), which
-    :func:`fire` checks again with the rest under the lock. A refused request that repeats
-    an earlier one's idempotency key is let through: :func:`fire` answers it.
+    the instance now: the checks of :func:`fire` in its order, without what only the
+    input decides (its fields; a condition on it), which :func:`fire` checks again with
+    the rest. A request that repeats an earlier one's idempotency key is let through:
+    :func:`fire` answers it.
+
+    The row is read as :func:`fire`'s lock reads it (on PostgreSQL ``FOR UPDATE``, with
+    the key's record): the lock-then-authorise of one transaction. The result, passed to
+    :func:`fire` as ``held``, spares it a second read while that transaction lasts; a
+    refusal leaves the lock to the caller's rollback.
 
     Raises:
         NotFound: no such instance, or one ``actor`` may not see.
@@ -222,21 +235,20 @@ def authorize(
         Forbidden: a missing role or a guard refused (``extra['rule']`` names it).
     """
     catalog = runtime.of(session).catalog
-    try:
-        _admit(
-            session,
-            writes.read(session, instance_id),
-            instance_id,
-            trigger,
-            actor,
-            catalog,
-            expected_version=expected_version,
-            payload=None,
-        )
-    except RiskloopError:
-        if idempotency_key and session.get(IdempotencyRecord, (actor.username, idempotency_key)):
-            return
-        raise
+    locked = writes.lock(session, instance_id, actor.username, idempotency_key)
+    if locked.prior is not None:
+        return locked  # fire() replays the first result (or refuses a reused key)
+    _admit(
+        session,
+        locked.instance,
+        instance_id,
+        trigger,
+        actor,
+        catalog,
+        expected_version=expected_version,
+        payload=None,
+    )
+    return locked
 
 
 @dataclass(frozen=True)
@@ -530,7 +542,7 @@ def _validate_payload(
 ) -> None:
     errors: dict[str, Any] = {}
     if transition.payload_schema is not None:
-        errors.update(transition.payload_schema.validate(payload))
+        errors.update(_payload_errors(transition.payload_schema, payload))
     if transition.comment_required and not (comment or "").strip():
         errors["comment"] = [
             Message("field.comment_required", "A comment is required for this action.")
@@ -545,6 +557,20 @@ def _validate_payload(
             code="action.invalid",
             params={"trigger": transition.trigger},
         )
+
+
+# What a payload schema says of an empty payload, once per schema: the schema is pure
+# (field types, required, lengths; no hook reads anything else), so the answer never changes.
+_EMPTY_ERRORS: WeakKeyDictionary[Schema, dict[str, Any]] = WeakKeyDictionary()
+
+
+def _payload_errors(schema: Schema, payload: dict[str, Any]) -> dict[str, Any]:
+    if payload:
+        return schema.validate(payload)
+    errors = _EMPTY_ERRORS.get(schema)
+    if errors is None:
+        errors = _EMPTY_ERRORS[schema] = schema.validate({})
+    return {key: list(value) if isinstance(value, list) else value for key, value in errors.items()}
 
 
 def available_actions(

@@ -1,8 +1,9 @@
 """One ``transitions`` machine per definition version, and its Mermaid diagram.
 
-The machine is built once with ``model=None`` and shared by every instance: firing
-moves a light proxy whose state was read from the row,
-instead of building a machine per instance (~200 µs and 26 KiB each).
+The machine is built once with ``model=None`` when a definition is loaded (it checks
+the graph as ``transitions`` sees it). Firing looks its move up in a table of the same
+transitions (:func:`compile_moves`) instead of triggering the machine on a proxy
+model: the same destination, without the library's event dispatch (~6 % of a firing).
 """
 
 from __future__ import annotations
@@ -59,15 +60,33 @@ def compile_machine(definition: Definition) -> Machine:
     return machine
 
 
+def compile_moves(definition: Definition) -> frozenset[tuple[str, str, int, str]]:
+    """The machine's moves as a table: (trigger, source, transition index, destination),
+    one entry per transition :func:`compile_machine` adds with its ``_Chosen`` condition."""
+    return frozenset(
+        (t.trigger, source, t.index, dest)
+        for t in definition.transitions
+        for dest in (t.dest, *t.outcomes)
+        for source in t.sources
+    )
+
+
 def run_transition(
     definition: Definition, state: str, transition: TransitionDef, dest: str | None = None
 ) -> str:
-    """Move from ``state`` along ``transition`` (to ``dest``, one of its outcomes, if given)
-    on the shared machine; returns the new state."""
-    proxy = _Proxy(state, transition.index, dest or transition.dest)
-    if not definition.machine.events[transition.trigger].trigger(proxy):
+    """Move from ``state`` along ``transition`` (to ``dest``, one of its outcomes, if given);
+    returns the new state.
+
+    A look-up in the definition's table of moves (:func:`compile_moves`): the same answer
+    as triggering the shared machine, whose only conditions select the transition and
+    outcome already chosen and which has no callbacks, for a tenth of its cost."""
+    target = dest or transition.dest
+    moves = definition.moves
+    if moves is None:
+        moves = definition.moves = compile_moves(definition)
+    if (transition.trigger, state, transition.index, target) not in moves:
         raise RuntimeError(f"machine refused {transition.trigger} from {state}")
-    return proxy.state
+    return target
 
 
 def mermaid(definition: Definition, current: str | None = None, lang: str = "zh-CN") -> str:

@@ -71,10 +71,36 @@ class Prior:
 @dataclass
 class Locked:
     """What the lock step read: the instance (None when there is no such row) and the
-    idempotency record of the key (None without one)."""
+    idempotency record of the key (None without one).
+
+    ``transaction`` is the session's transaction that holds the row lock (PostgreSQL's
+    ``FOR UPDATE``), None where nothing is held (SQLite reads without one): a lock taken
+    by ``authorize`` is reused by ``fire`` only within that same transaction."""
 
     instance: WorkflowInstance | None
     prior: Prior | None = None
+    values: dict[str, Any] | None = None  # the row as read, for a fresh copy of the instance
+    transaction: Any = None
+    instance_id: int | None = None
+    actor: str | None = None
+    key: str | None = None
+    connection: Any = None  # the session's connection the row was read on
+
+    def held_for(self, session: Session, instance_id: int, actor: str, key: str | None) -> bool:
+        """Whether this lock still covers a firing of ``instance_id`` by ``actor`` with
+        ``key`` in ``session``'s current transaction."""
+        return (
+            self.transaction is not None
+            and self.instance_id == instance_id
+            and self.actor == actor
+            and self.key == key
+            and _transaction_of(session) is self.transaction
+        )
+
+    def fresh_instance(self) -> WorkflowInstance | None:
+        """A new copy of the instance as read (checks made on an earlier copy cannot
+        have changed it)."""
+        return detached_instance(dict(self.values)) if self.values is not None else None
 
 
 @dataclass
@@ -90,6 +116,12 @@ class TransitionWrites:
     now: datetime
     idempotency: dict[str, Any] | None = None  # the record of the key, if any
     outbox_ids: list[int] = field(default_factory=list)
+
+
+def _transaction_of(session: Session) -> Any:
+    """The session's current transaction (a scoped session is called to reach the real one)."""
+    real = session() if callable(session) else session
+    return real.get_transaction()
 
 
 # --- the instance as plain columns -------------------------------------------------
@@ -147,31 +179,44 @@ def lock(session: Session, instance_id: int, actor: str, key: str | None) -> Loc
     """Read the idempotency record of ``key`` and lock-and-read the instance row.
 
     PostgreSQL: one statement (``SELECT … FOR UPDATE`` in a CTE, the key's record
-    joined). Elsewhere: the record first (a replay takes no lock), then the row.
+    joined); the result names the transaction that holds the lock. Elsewhere: the
+    record first (a replay takes no lock), then the row.
     """
     session.flush()  # changes the caller made in the ORM reach the row before it is read
     connection = session.connection()
     if driver.is_postgresql(connection):
+        held = _transaction_of(session)
         if key is None:
             found = driver.rows(connection, _PG_LOCK, {"iid": instance_id})
-            return Locked(_instance(found[0]) if found else None)
-        found = driver.rows(
-            connection, _PG_LOCK_WITH_KEY, {"iid": instance_id, "actor": actor, "key": key}
-        )[0]
-        width = len(COLUMNS)
-        prior = (
-            Prior(found[width], found[width + 1], found[width + 2])
-            if found[width] is not None
-            else None
+            values = dict(zip(COLUMNS, found[0], strict=False)) if found else None
+            prior = None
+        else:
+            row = driver.rows(
+                connection, _PG_LOCK_WITH_KEY, {"iid": instance_id, "actor": actor, "key": key}
+            )[0]
+            width = len(COLUMNS)
+            prior = (
+                Prior(row[width], row[width + 1], row[width + 2])
+                if row[width] is not None
+                else None
+            )
+            values = dict(zip(COLUMNS, row, strict=False)) if row[0] is not None else None
+        return Locked(
+            detached_instance(dict(values)) if values is not None else None,
+            prior,
+            values,
+            held,
+            instance_id,
+            actor,
+            key,
+            connection,
         )
-        instance = _instance(found) if found[0] is not None else None
-        return Locked(instance, prior)
     if key is not None:
         hit = connection.execute(_PRIOR, {"actor": actor, "key": key}).first()
         if hit is not None:
-            return Locked(None, Prior(hit[0], hit[1], hit[2]))
+            return Locked(None, Prior(hit[0], hit[1], hit[2]), connection=connection)
     row = connection.execute(_READ, {"iid": instance_id}).first()
-    return Locked(_instance(row) if row is not None else None)
+    return Locked(_instance(row) if row is not None else None, connection=connection)
 
 
 _PG_READ = f"SELECT {', '.join(COLUMNS)} FROM workflow_instances WHERE id = %(iid)s"
@@ -196,10 +241,11 @@ def _instance(row: Any) -> WorkflowInstance:
 # --- persist -------------------------------------------------------------------------
 
 
-def persist(session: Session, writes: TransitionWrites) -> None:
-    """Write ``writes`` in the caller's transaction; the outbox ids are handed to the
-    broker after commit (``workflow.records.outbox``)."""
-    connection = session.connection()
+def persist(session: Session, writes: TransitionWrites, connection: Any = None) -> None:
+    """Write ``writes`` in the caller's transaction (``connection``: the session's, when
+    the caller has it at hand); the outbox ids are handed to the broker after commit
+    (``workflow.records.outbox``)."""
+    connection = connection if connection is not None else session.connection()
     if driver.is_postgresql(connection):
         sql = _pg_statement(writes)
         ids = [r[0] for r in driver.rows(connection, sql, _pg_params(writes)) if r[0] is not None]

@@ -43,8 +43,14 @@ def isoformat(at: datetime | None) -> str | None:
     return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# One encoder, built once: json.dumps with these options builds a new one per call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+).encode
+
+
 def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL(value)
 
 
 def record_hash(fields: dict[str, Any]) -> str:
