@@ -167,12 +167,12 @@ def sync_definitions(app: Flask) -> None:
                 "content_hash": definition.content_hash,
             },
         )
-    from workflow.risk.screening.rule_set_loads import record_rule_set_load
-
-    record_rule_set_load(db.session, app.config)
     from workflow.risk.governance.seeding import seed_all
 
     seed_all(db.session, catalog, runtime_of(app).settings)
+    from workflow.risk.screening.rule_set_loads import record_rule_set_load
+
+    record_rule_set_load(db.session, app.config)  # the active version, once seeded
     db.session.commit()
 
 

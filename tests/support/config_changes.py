@@ -56,6 +56,18 @@ def approve(api: Api, change: dict, user: str = "manager1", content_hash: str | 
     )
 
 
+def shipped_changes(app: Flask, api: Api, kind: str) -> list[dict]:
+    """The changes of ``kind`` proposed by deployments (``system:deployment``), oldest first,
+    as the API shows them to a manager, once their backtests ran."""
+    from workflow.risk.governance.seeding import shipped_changes as proposed
+
+    drain(app)
+    with app.app_context():
+        ids = [change.id for change in proposed(db.session, kind)]
+        db.session.remove()
+    return [api.get("manager1", f"/api/v1/workflows/{i}").get_json() for i in ids]
+
+
 def open_app(db_url: str, **extra: object) -> Flask:
     """Another process's app over the same database (start-up seeds and checks)."""
     return create_app(
