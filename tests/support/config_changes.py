@@ -3,6 +3,8 @@ backtest to approval."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 from api import create_app
@@ -85,3 +87,20 @@ def close(app: Flask) -> None:
 
 
 SOE_75 = {"ownership_type": "central_soe", "state_ownership_pct": 75, "registered_capital": 2e6}
+
+
+SHIPPED = Path(__file__).parents[2] / "definitions" / "rules" / "default.yaml"
+
+
+def shipped_v3(tmp_path: Path, name: str = "rules_v3.yaml") -> Path:
+    """The shipped rule set as version 3 with the central-SOE white list at 70 %."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    assert "\nversion: 2\n" in text
+    path = tmp_path / name
+    path.write_text(soe_threshold_70(text.replace("\nversion: 2\n", "\nversion: 3\n")), "utf-8")
+    return path
+
+
+def restart(db_url: str, rules: Path) -> None:
+    """Another start-up over the same database, with ``rules`` as the shipped rule set."""
+    close(open_app(db_url, RISKLOOP_RULE_SET=str(rules)))
