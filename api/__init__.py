@@ -154,7 +154,10 @@ def sync_definitions(app: Flask) -> None:
     if not inspect(db.engine).has_table("definitions"):
         return
     catalog = runtime_of(app).catalog
-    added = catalog.sync(db.session)
+    from workflow.risk.governance.definition_kind import held_back
+
+    # a newer definition file waits for a manager (proposed by seed_all below)
+    added = catalog.sync(db.session, hold_back=held_back)
     for definition in added:
         audit.record_event(
             db.session,

@@ -5,14 +5,16 @@ version screening uses."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from api.extensions import db
-from tests.support.app import Api
+from api.extensions import db, runtime_of
+from tests.support.app import FIXTURES, Api
 from tests.support.config_changes import (
     SOE_75,
     active_content,
@@ -25,10 +27,12 @@ from tests.support.config_changes import (
     shipped_v3,
     soe_threshold_70,
 )
+from tests.support.due_diligence import make_client, open_case
 from tests.support.onboarding import admit, new_client
 from workflow.engine import firing as engine
-from workflow.errors import ConfigurationError, Forbidden
-from workflow.records.config_versions import ConfigVersion
+from workflow.engine import migration
+from workflow.errors import ConfigurationError, Forbidden, ValidationFailed
+from workflow.records.config_versions import CHECK_SECONDS, ConfigVersion
 from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord
 from workflow.risk.governance.active import active_rule_set
@@ -180,3 +184,83 @@ def test_rule_set_loaded_follows_a_governed_change_across_restarts(
     assert activated["new_hash"] == loads[-1]["content_hash"]
     assert activated["rule_set_loaded_seq"] == 2
     assert audit_payloads(app, "config.proposed") == []
+
+
+def due_diligence_v4(tmp_path: Path) -> Path:
+    """A folder with the shipped due-diligence definition as version 4 (another title)."""
+    text = (Path(__file__).parents[2] / "definitions" / "due_diligence.yaml").read_text("utf-8")
+    assert "\nversion: 3\n" in text and "en: Due-diligence review}" in text
+    folder = tmp_path / "release"
+    folder.mkdir()
+    (folder / "due_diligence.yaml").write_text(
+        text.replace("\nversion: 3\n", "\nversion: 4\n").replace(
+            "en: Due-diligence review}", "en: Due-diligence review (2027)}"
+        ),
+        "utf-8",
+    )
+    return folder
+
+
+def test_a_newer_shipped_definition_waits_for_a_manager(
+    app: Flask, api: Api, db_url: str, tmp_path: Path
+) -> None:
+    release = due_diligence_v4(tmp_path)
+    extra = {"RISKLOOP_EXTRA_DEFINITIONS": f"{FIXTURES}{os.pathsep}{release}"}
+    other = open_app(db_url, **extra)  # a process started with the new file
+    with other.app_context():
+        catalog = runtime_of(other).catalog
+        assert catalog.get("due_diligence").version == 3 and catalog.pending("due_diligence")
+    close(open_app(db_url, **extra))  # and again: nothing new
+
+    [change] = shipped_changes(app, api, "definition:due_diligence")
+    assert change["created_by"] == "system:deployment"
+    assert change["state"] == "awaiting_approval", change
+    assert change["data"]["version"] == 4 and change["data"]["shipped_from"].endswith(
+        "due_diligence.yaml"
+    )
+    assert "migration" in change["data"]["backtest"]["report"]
+    assert shipped_changes(app, api, "dd_checklist") == []  # its settings did not move
+    assert [
+        p["version"]
+        for p in audit_payloads(app, "definition.loaded")
+        if p["name"] == "due_diligence"
+    ] == [3]
+    assert open_case(api, make_client(app))["definition_version"] == 3
+    refused = api.post(
+        "admin",
+        "/api/v1/definitions/due_diligence/migrations",
+        json={"to_version": 4, "dry_run": True},
+    )
+    assert refused.status_code == 422
+    assert "has no version 4" in refused.get_json()["detail"]  # this process has no file
+    with other.app_context():
+        with pytest.raises(ValidationFailed) as waiting:
+            migration.plan(db.session, "due_diligence", 4)
+        assert "waits for a manager's approval" in str(waiting.value)
+        db.session.remove()
+
+    assert approve(api, change, user="admin").status_code == 404  # managers approve
+    done = approve(api, change)
+    assert done.status_code == 200, done.get_json()
+    assert open_case(api, make_client(app))["definition_version"] == 4
+    loaded = [p for p in audit_payloads(app, "definition.loaded") if p["name"] == "due_diligence"]
+    assert [p["version"] for p in loaded] == [3, 4]
+    assert loaded[-1]["content_hash"] == change["data"]["content_hash"]
+
+    # the process that held the file back starts new cases on it within seconds
+    deadline = time.monotonic() + CHECK_SECONDS + 2.0
+    with other.app_context():
+        while True:
+            db.session.execute(select(1))
+            if runtime_of(other).catalog.get("due_diligence").version == 4:
+                break
+            assert time.monotonic() < deadline, "the other process kept version 3"
+            db.session.remove()
+            time.sleep(0.2)
+        assert runtime_of(other).catalog.pending("due_diligence") is None
+        db.session.remove()
+    close(other)
+    close(open_app(db_url, **extra))  # a start with the approved file: stored, nothing new
+    assert len(shipped_changes(app, api, "definition:due_diligence")) == 1
+    report = api.get("auditor1", "/api/v1/audit/verify").get_json()
+    assert report["ok"] is True, report

@@ -104,3 +104,36 @@ def shipped_v3(tmp_path: Path, name: str = "rules_v3.yaml") -> Path:
 def restart(db_url: str, rules: Path) -> None:
     """Another start-up over the same database, with ``rules`` as the shipped rule set."""
     close(open_app(db_url, RISKLOOP_RULE_SET=str(rules)))
+
+
+def approve_shipped(app: Flask, user: str = "manager1") -> list[str]:
+    """Backtest and approve, as manager ``user``, every change a start-up proposed from a
+    newer shipped file; returns their kinds."""
+    from sqlalchemy import select
+
+    from workflow.engine import firing as engine
+    from workflow.records.identity import Actor
+    from workflow.records.models import WorkflowInstance
+    from workflow.risk.governance.seeding import SHIPPER
+
+    drain(app)
+    approved = []
+    with app.app_context():
+        waiting = db.session.execute(
+            select(WorkflowInstance).where(
+                WorkflowInstance.created_by == SHIPPER.username,
+                WorkflowInstance.state == "awaiting_approval",
+            )
+        ).scalars()
+        for change in list(waiting):
+            engine.fire(
+                db.session,
+                change.id,
+                "approve",
+                Actor(user, frozenset({"manager"})),
+                {"content_hash": change.data["content_hash"]},
+            )
+            approved.append(change.data["kind"])
+        db.session.commit()
+        db.session.remove()
+    return approved

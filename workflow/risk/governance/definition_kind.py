@@ -87,6 +87,20 @@ def _seed(name: str) -> Any:
     return seed
 
 
+def _pending(name: str) -> Any:
+    def pending(catalog: Catalog) -> Seed | None:
+        held = catalog.pending(name)
+        return None if held is None else Seed(held.file, held.version, held.source)
+
+    return pending
+
+
+def held_back(name: str) -> bool:
+    """Whether a start-up holds a newer file of definition ``name`` back for approval
+    (every governed definition; ``config_change`` changes with a release)."""
+    return name not in NOT_GOVERNED
+
+
 def _digest(_document: Any, content: str) -> str:
     return content_hash(content.encode("utf-8"))
 
@@ -151,6 +165,7 @@ def definition_kind(catalog: Catalog, kind: str) -> Kind | None:
         known_version=_known_version(name),
         on_activate=_activate,
         reseed=True,
+        pending=_pending(name),
     )
 
 

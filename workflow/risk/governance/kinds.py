@@ -91,6 +91,8 @@ class Kind:
     on_activate: Callable[[Session, ConfigVersion, Actor], dict[str, Any]] | None = None
     # seed again on every read: the source may move on at run time (a definition)
     reseed: bool = False
+    # a newer shipped version held back at start-up, to propose (a definition's file)
+    pending: Callable[[Catalog], Seed | None] | None = None
 
 
 def load_document(content: str, source: str) -> tuple[Any, list[Problem]]:

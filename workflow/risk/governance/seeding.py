@@ -45,6 +45,7 @@ from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 from workflow.records.outbox import enqueue
+from workflow.risk.governance.definition_kind import definition_kinds
 from workflow.risk.governance.kinds import KINDS, Kind, Seed, load_document, validate
 
 log = logging.getLogger(__name__)
@@ -256,4 +257,30 @@ def seed_all(session: Session, catalog: Catalog, settings: Mapping[str, Any]) ->
     """
     if not inspect(session.connection()).has_table(versions.ConfigVersion.__tablename__):
         return []
-    return [kind.name for kind in KINDS.values() if seed_kind(session, kind, catalog, settings)]
+    seeded = [kind.name for kind in KINDS.values() if seed_kind(session, kind, catalog, settings)]
+    for kind in definition_kinds(catalog):
+        if kind.pending is not None and kind.pending(catalog) is not None:
+            if seed_kind(session, kind, catalog, settings):  # the version that runs now
+                seeded.append(kind.name)
+            propose_pending(session, kind, catalog, settings)
+    return seeded
+
+
+def propose_pending(
+    session: Session, kind: Kind, catalog: Catalog, settings: Mapping[str, Any]
+) -> WorkflowInstance | None:
+    """Propose the newer shipped version the catalog held back for ``kind`` (a definition
+    file above every stored version), see :func:`propose_shipped`.
+
+    Raises:
+        ConfigurationError: the held-back file does not validate.
+    """
+    seed = kind.pending(catalog) if kind.pending is not None else None
+    if seed is None:
+        return None
+    document, problems = load_document(seed.content, seed.source)
+    try:
+        validate(kind, seed.content, seed.source, settings)
+    except Exception as exc:
+        raise ConfigurationError(f"the shipped {kind.name} is invalid: {exc}") from exc
+    return propose_shipped(session, kind, seed, document, kind.digest(document, seed.content))
