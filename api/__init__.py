@@ -150,7 +150,9 @@ def _extra_blueprints() -> list[Any]:
 
 
 def sync_definitions(app: Flask) -> None:
-    """Record new definition versions (audited) once the schema exists."""
+    """Record new definition versions (audited) once the schema exists; a newer file of a
+    definition already stored, and a newer shipped configuration file, are proposed for a
+    manager's approval instead (``workflow/risk/governance/seeding.py``)."""
     if not inspect(db.engine).has_table("definitions"):
         return
     catalog = runtime_of(app).catalog

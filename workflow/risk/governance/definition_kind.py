@@ -7,7 +7,9 @@ its content hash is the engine's (SHA-256 of the text), so the approved hash, th
 ``definitions`` row and a migration's ``to_hash`` are one value. The backtest is the
 dry-run migration plan of the open instances against the candidate. Activation records
 the version in ``definitions`` (as a start-up with a new file does, audited as
-``definition.loaded``): new instances start on it, in every process within seconds.
+``definition.loaded``): new instances start on it, in every process within seconds. A
+start-up with a newer definition file does not record it: the catalog holds it back
+(:func:`held_back`) and it is proposed as a change of this kind (``seeding.py``).
 """
 
 from __future__ import annotations

@@ -17,12 +17,12 @@ compared with the database:
   apart from ``version`` (a definition whose governed settings did not move) proposes
   nothing either.
 
-``definition:<name>`` kinds are mirrors: a shipped definition version is recorded in
-``definitions`` and starts new instances as soon as the catalog loads it (the engine's
-own start-up sync, ``definition.loaded``), so its configuration version is seeded as the
-record of what already runs, not proposed. The settings governed as ``alert_routing``
-and ``dd_checklist`` in such a definition are proposed like any other kind and stay as
-approved until a manager approves the new ones.
+``definition:<name>`` kinds mirror the catalog: the version new instances start on is
+seeded as its configuration version. A definition file above every stored version is held
+back by the start-up sync (``Catalog.sync(..., hold_back=held_back)``: pending, not
+recorded) and proposed here like a rule file (:func:`propose_pending`); approving it
+records it in ``definitions`` and every process promotes it. The settings governed as
+``alert_routing`` and ``dd_checklist`` in such a definition are proposed on their own.
 """
 
 from __future__ import annotations
