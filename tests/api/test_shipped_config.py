@@ -233,6 +233,9 @@ def test_a_newer_shipped_definition_waits_for_a_manager(
     )
     assert refused.status_code == 422
     assert "has no version 4" in refused.get_json()["detail"]  # this process has no file
+    other_api = Api(other.test_client())
+    listed = other_api.get("risk1", "/api/v1/definitions/due_diligence").get_json()
+    assert (listed["version"], listed["versions"]) == (3, [3]), listed
     with other.app_context():
         with pytest.raises(ValidationFailed) as waiting:
             migration.plan(db.session, "due_diligence", 4)
