@@ -8,6 +8,7 @@ that the console can say them in the reader's language (neither is sent by the A
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -36,6 +37,14 @@ class Message(str):
         field's or validator's message this way. The params given at creation are kept over
         the placeholders' values (a choice's list over its joined text)."""
         return Message(self.code, str.format(self, *args, **kwargs), **{**kwargs, **self.params})
+
+
+def shown(value: Any) -> str:
+    """``value`` as its writer would read it in a YAML or JSON document (``null``, ``true``,
+    ``[1, 2]``, text as it is): a message's param, never a Python repr."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _rebuild_message(code: str, text: str, params: dict[str, Any]) -> Message:
@@ -73,11 +82,35 @@ class DefinitionError(RiskloopError):
     status = 500
     slug = "invalid-definition"
     title = "Invalid workflow definition"
+    file: str
+    key: str
 
-    def __init__(self, file: str, key: str, message: str) -> None:
-        super().__init__(f"{file}: {key}: {message}", file=file, key=key)
+    def __init__(
+        self, file: str, key: str, message: str, more: tuple[DefinitionError, ...] = ()
+    ) -> None:
+        detail = f"{file}: {key}: {message}" + "".join(f"; {p.key}: {p.fix}" for p in more)
+        super().__init__(
+            detail,
+            code=getattr(message, "code", None),
+            params=getattr(message, "params", None),
+            file=file,
+            key=key,
+        )
         self.file = file
         self.key = key
+        # what to fix, without the file and key (a Message when the raiser gave a code)
+        self.fix: str = message
+        # every problem found in one pass: this one first, then ``more``
+        self.problems: tuple[DefinitionError, ...] = (
+            (DefinitionError(file, key, message), *more) if more else (self,)
+        )
+
+    @classmethod
+    def collected(cls, problems: list[DefinitionError]) -> DefinitionError:
+        """One error for every problem found (``problems`` lists them; the detail says
+        them all): the first one's file and key."""
+        first, *rest = problems
+        return cls(first.file, first.key, first.fix, tuple(rest)) if rest else first
 
 
 class ConfigurationError(RiskloopError):

@@ -143,7 +143,11 @@ class ConfigDrafts(MethodView):
     @blp.response(201, WorkflowInstanceSchema)
     @blp.alt_response(403, description="Not a risk officer (an admin for definition:<name>)")
     @blp.alt_response(404, description="No such kind")
-    @blp.alt_response(422, description="The draft does not validate: every problem listed")
+    @blp.alt_response(
+        422,
+        description="The draft does not validate: every problem listed in `errors.content`, "
+        "each with `file`, `key`, `message` (English), `code` and `params` (the values it names)",
+    )
     def post(self, body: dict[str, Any], kind: str) -> dict[str, Any]:
         """Draft a new version: it is backtested, then a manager (not you) approves its hash.
 

@@ -1,6 +1,8 @@
 """A backtest's progress is readable while it runs on PostgreSQL (written to the case by a
-short transaction of its own while the task's transaction is still open); on SQLite, where
-that transaction holds the write lock, it is stored with the outcome."""
+short transaction of its own while the task's transaction is still open). A reporter that
+is not live (SQLite's default, for a caller holding the write lock) leaves the progress to
+the outcome; the embedded-mode backtest, which holds no lock and reports live, is
+tests/api/test_backtest_embedded.py."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ def test_definitions_check_accepts_the_shipped_folder_and_names_a_bad_file(cli_e
     )
     result = CliRunner().invoke(main, ["definitions", "check", str(bad_dir)])
     assert result.exit_code != 0
-    assert "broken.yaml: transitions[0] (go).roles: unknown role 'wizard'" in result.output
+    assert "broken.yaml: transitions[0].roles: unknown role 'wizard'" in result.output
 
 
 def test_a_changed_definition_without_a_new_version_is_refused_at_start(

@@ -1,5 +1,5 @@
 """Governed configuration for tests: the central-SOE threshold draft, drafts driven through
-backtest to approval."""
+backtest to approval, a backtest caught running."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from api import create_app
 from api.extensions import db
 from tests import fixture_registry
 from tests.support.app import FIXTURES, TEST_KEYS, Api, drain
+from workflow.risk.governance.progress import Reporter
 
 SOE_80 = "facts.state_ownership_pct > 80.0"
 SOE_70 = "facts.state_ownership_pct > 70.0"
@@ -137,3 +138,14 @@ def approve_shipped(app: Flask, user: str = "manager1") -> list[str]:
         db.session.commit()
         db.session.remove()
     return approved
+
+
+def backtest_running(app: Flask, change_id: int, done: int, total: int) -> None:
+    """The change's backtest as a worker leaves it between two chunks: ``done`` of
+    ``total`` written to the case by progress.py's own write (``Reporter``), on SQLite too
+    (here nothing else holds the write lock)."""
+    with app.app_context():
+        reporter = Reporter(db.session, change_id)
+        reporter.engine = db.engine
+        reporter(done, total)
+        db.session.remove()

@@ -32,6 +32,7 @@ NOT_PAGES = {
     "console.download_contract_file",
     "console.audit_export_download",
     "console.inbox_count",
+    "console.config_backtest",
 }
 PER_ROUTE = 12  # distinct URLs read per route and query shape (enough for each kind of case)
 SKIPPED_TAGS = {"script", "style", "code", "template", "title"}

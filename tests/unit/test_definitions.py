@@ -48,7 +48,7 @@ BAD = [
     (
         "unknown role",
         variant(transitions=[{"trigger": "go", "source": "a", "dest": "done", "roles": ["ceo"]}]),
-        "transitions[0] (go).roles",
+        "transitions[0].roles",
         "unknown role 'ceo'",
     ),
     (
@@ -167,7 +167,7 @@ BAD = [
                 {"trigger": "go", "source": "a", "dest": "done", "roles": ["sales"]},
             ]
         ),
-        "transitions[2] (go)",
+        "transitions[2].trigger",
         "ambiguous",
     ),
     (

@@ -161,6 +161,6 @@ def test_the_live_check_keeps_the_filing_roles_and_needs_csrf(console_factory, a
     body = admin.post(url, {"content": content.replace("initial: opened", "initial: x")})
     assert body.status_code == 200 and 'data-problem-key="initial"' in body.get_data(as_text=True)
     not_yaml = admin.post(url, {"content": "name: [unclosed"}).get_data(as_text=True)
-    assert 'data-problem-key="(document)"' in not_yaml and "not valid YAML" in not_yaml
+    assert 'data-problem-key="(document)"' in not_yaml and "不是有效的 YAML" in not_yaml
     assert risk.post("/config/nope/check", {"content": "x"}).status_code == 404
     assert _rows(app) == before

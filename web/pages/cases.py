@@ -33,6 +33,7 @@ from workflow.risk.due_diligence import evidence
 from workflow.risk.governance.overlay import governed_settings
 
 from ..action_forms import action_forms, add_evidence, file_inputs, parse_payload
+from ..backtest_view import backtest_view
 from ..console import blp, current_actor
 from ..database import db, runtime_of
 from ..errors import error_page
@@ -116,6 +117,7 @@ def render_case(
     actor = current_actor()
     catalog = runtime_of().catalog
     definition = catalog.get(instance.definition, instance.definition_version)
+    backtest = backtest_view(db.session, instance)  # a configuration change's, read afresh
     view = present_instance(db.session, instance, actor)
     children = list(
         db.session.execute(
@@ -159,6 +161,7 @@ def render_case(
         accept=",".join(sorted(evidence.ALLOWED_TYPES)),
         max_file=evidence.max_bytes(runtime_of().settings),
         values=values if values is not None else {},
+        backtest=backtest,
     ), status
 
 

@@ -1,10 +1,16 @@
 """Governed configuration in the console: the kinds with their active versions, and an
-editor that files a draft (validated on the server: every problem named with its key);
+editor that files a draft (validated on the server: every problem named with its key and
+worded in the reader's language, ``web/config_problems.py``);
 the backtest, diff and approval follow on the ``config_change`` case.
 
 While the drafter types, the editor posts its content to ``/config/<kind>/check``
 (``changes.check_draft``: the validation and diff filing uses, nothing stored) and shows
-every problem, or "valid" with the diff against the active version, beside it."""
+every problem, or "valid" with the diff against the active version, beside it.
+
+The change's case page shows its backtest (``web/backtest_view.py``); until it finishes,
+the page polls ``/config/changes/<id>/backtest`` (the readers of configuration, as the
+API's progress) for done of total and the phase, then the report and its hash, or why it
+failed."""
 
 from __future__ import annotations
 
@@ -12,7 +18,6 @@ from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from workflow.errors import ValidationFailed
@@ -20,30 +25,13 @@ from workflow.platform.transaction import transact
 from workflow.records import config_versions as versions
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
-from workflow.risk.governance import changes
+from workflow.risk.governance import changes, progress
 
+from ..backtest_view import backtest_view
+from ..config_problems import problem_text
 from ..console import blp, current_actor
 from ..database import db, runtime_of
 from ..refusals import Refusal, refusal
-
-# Problem messages the validators write as fixed sentences: worded from the catalogue
-# (a message with values in it stays as the validator wrote it).
-PROBLEM_WORDS = (
-    _l("missing required key"),
-    _l("must be true or false"),
-    _l("item keys are snake_case words"),
-    _l("needs labels {zh-CN: …, en: …}, both non-empty"),
-    _l("must map each item key to its labels"),
-    _l("must be a non-empty list of grade names"),
-    _l("must be a mapping like {respond: 4h}"),
-    _l("must map a client type to its own checklist"),
-    _l('must be a time like "09:00"'),
-)
-
-
-def problem_text(message: str) -> str:
-    """A validator's message in the reader's language where the catalogue has its words."""
-    return _(message) if message else message
 
 
 def diff_lines(diff: str) -> list[tuple[str, str]]:
@@ -131,3 +119,18 @@ def config_check(kind: str) -> str:
         problem_text=problem_text,
         diff=diff_lines(check.diff),
     )
+
+
+@blp.get("/config/changes/<int:change_id>/backtest")
+def config_backtest(change_id: int) -> str:
+    """The change's backtest as a fragment of its case page, polled while it runs: the
+    readers of configuration (as ``GET /api/v1/config/changes/{id}/progress``), 404 for
+    anything but a configuration change."""
+    changes.may_read(current_actor())
+
+    def read() -> Any:
+        progress.of_change(db.session, change_id)  # NotFound unless a config_change
+        return backtest_view(db.session, db.session.get(WorkflowInstance, change_id))
+
+    view = transact(db.session, read)
+    return render_template("_backtest.html", bt=view, polled=bool(request.args.get("polled")))

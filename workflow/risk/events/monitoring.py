@@ -25,6 +25,7 @@ from typing import Any
 import cel
 import yaml
 
+from workflow.errors import Message, shown
 from workflow.platform.durations import parse_duration
 from workflow.risk.alerts.intake import CATEGORIES, LEVELS
 from workflow.risk.events.model import EVENT_TYPES
@@ -207,12 +208,22 @@ class _RulesBuilder(_Builder):
         top = self.mapping(document, "", ("name", "version", "rules"), ("description",))
         version = top["version"]
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise self.error("version", f"must be a whole number from 1, got {version!r}")
+            raise self.error(
+                "version",
+                Message(
+                    "config.version",
+                    f"must be a whole number from 1, got {version!r}",
+                    value=shown(version),
+                ),
+            )
         rules: list[MonitoringRule] = []
         for index, item in enumerate(self.items(top["rules"], "rules")):
             rule = self.rule(item, f"rules[{index}]")
             if any(r.id == rule.id for r in rules):
-                raise self.error(f"rules[{index}].id", f"duplicate rule id {rule.id!r}")
+                raise self.error(
+                    f"rules[{index}].id",
+                    Message("rules.duplicate_id", f"duplicate rule id {rule.id!r}", id=rule.id),
+                )
             rules.append(rule)
         return MonitoringRules(
             name=self.text(top["name"], "name"),
@@ -224,7 +235,14 @@ class _RulesBuilder(_Builder):
 
     def words(self, value: Any, key: str) -> tuple[str, ...]:
         if not isinstance(value, list) or not value:
-            raise self.error(key, f"must be a non-empty list of text, got {value!r}")
+            raise self.error(
+                key,
+                Message(
+                    "monitoring.words",
+                    f"must be a non-empty list of text, got {value!r}",
+                    value=shown(value),
+                ),
+            )
         return tuple(self.text(v, f"{key}[{i}]") for i, v in enumerate(value))
 
     def choices(self, value: Any, key: str, allowed: tuple[str, ...]) -> frozenset[str]:
@@ -232,14 +250,25 @@ class _RulesBuilder(_Builder):
         for i, v in enumerate(chosen):
             if v not in allowed:
                 raise self.error(
-                    f"{key}[{i}]", f"unknown value {v!r}; use one of {', '.join(allowed)}"
+                    f"{key}[{i}]",
+                    Message(
+                        "config.unknown_name",
+                        f"unknown value {v!r}; use one of {', '.join(allowed)}",
+                        value=v,
+                        allowed=list(allowed),
+                    ),
                 )
         return frozenset(chosen)
 
     def whole(self, value: Any, key: str) -> int:
         number = self.number(value, key, 1.0)
         if not number.is_integer():
-            raise self.error(key, f"must be a whole number, got {value!r}")
+            raise self.error(
+                key,
+                Message(
+                    "monitoring.whole", f"must be a whole number, got {value!r}", value=shown(value)
+                ),
+            )
         return int(number)
 
     def rule(self, item: Any, key: str) -> MonitoringRule:
@@ -299,7 +328,10 @@ class _RulesBuilder(_Builder):
         if not (rule.types or rule.threshold or rule.score_drop or rule.when):
             raise self.error(
                 f"{key}.match",
-                "matches every event; name types, a threshold, a score_drop or a when condition",
+                Message(
+                    "monitoring.match_all",
+                    "matches every event; name types, a threshold, a score_drop or a when condition",
+                ),
             )
         return rule
 
@@ -311,13 +343,15 @@ class _RulesBuilder(_Builder):
                 cel.Context(variables={"event": _PROBE_EVENT, "client": _PROBE_CLIENT})
             )
         except RuleSetError as exc:
-            message = exc.detail.removeprefix(f"{exc.file}: {exc.key}: ")
-            if "reads unknown name" in message:
+            message = exc.fix
+            if exc.code == "rules.expression_unknown_name":
                 # a key of event.data that sample events lack: a rule for events that
                 # carry it must say so, or it fails (an incident) on every other event
-                message += (
-                    "; guard optional keys with has(), e.g. "
-                    "has(event.data.certainty) && event.data.certainty == 'certain'"
+                message = Message(
+                    "monitoring.condition_unknown_name",
+                    f"{message}; guard optional keys with has(), e.g. "
+                    "has(event.data.certainty) && event.data.certainty == 'certain'",
+                    **exc.params,
                 )
             raise self.error(key, message) from exc
         return expression
@@ -326,7 +360,13 @@ class _RulesBuilder(_Builder):
         spec = self.mapping(value, key, ("type", "count", "days"))
         if spec["type"] not in EVENT_TYPES:
             raise self.error(
-                f"{key}.type", f"unknown event type; use one of {', '.join(EVENT_TYPES)}"
+                f"{key}.type",
+                Message(
+                    "monitoring.event_type",
+                    f"unknown event type; use one of {', '.join(EVENT_TYPES)}",
+                    value=shown(spec["type"]),
+                    allowed=list(EVENT_TYPES),
+                ),
             )
         return Threshold(
             type=str(spec["type"]),
@@ -344,14 +384,35 @@ class _RulesBuilder(_Builder):
     def actions(self, value: Any, key: str) -> dict[str, Any]:
         spec = self.mapping(value, key, (), ("alert", "tag", "rescore"))
         if not spec:
-            raise self.error(key, "a rule must do something: give alert, tag or rescore")
+            raise self.error(
+                key,
+                Message(
+                    "monitoring.no_action", "a rule must do something: give alert, tag or rescore"
+                ),
+            )
         alert = None
         if "alert" in spec:
             a = self.mapping(spec["alert"], f"{key}.alert", ("level", "category"))
             if a["level"] not in LEVELS:
-                raise self.error(f"{key}.alert.level", f"use one of {', '.join(LEVELS)}")
+                raise self.error(
+                    f"{key}.alert.level",
+                    Message(
+                        "config.unknown_name",
+                        f"use one of {', '.join(LEVELS)}",
+                        value=shown(a["level"]),
+                        allowed=list(LEVELS),
+                    ),
+                )
             if a["category"] not in CATEGORIES:
-                raise self.error(f"{key}.alert.category", f"use one of {', '.join(CATEGORIES)}")
+                raise self.error(
+                    f"{key}.alert.category",
+                    Message(
+                        "config.unknown_name",
+                        f"use one of {', '.join(CATEGORIES)}",
+                        value=shown(a["category"]),
+                        allowed=list(CATEGORIES),
+                    ),
+                )
             alert = AlertAction(level=a["level"], category=a["category"])
         tag = None
         if "tag" in spec:
@@ -361,12 +422,21 @@ class _RulesBuilder(_Builder):
                 try:
                     expires = parse_duration(t["expires_after"])
                 except ValueError as exc:
-                    raise self.error(f"{key}.tag.expires_after", str(exc)) from exc
+                    raise self.error(
+                        f"{key}.tag.expires_after",
+                        Message("config.duration", str(exc), value=shown(t["expires_after"])),
+                    ) from exc
             name = self.text(t["name"], f"{key}.tag.name")
             if len(name) > 64:
-                raise self.error(f"{key}.tag.name", "at most 64 characters")
+                raise self.error(
+                    f"{key}.tag.name",
+                    Message("monitoring.tag_length", "at most 64 characters", max=64),
+                )
             tag = TagAction(tag=name, expires_after=expires)
         rescore = spec.get("rescore", False)
         if not isinstance(rescore, bool):
-            raise self.error(f"{key}.rescore", f"must be true or false, got {rescore!r}")
+            raise self.error(
+                f"{key}.rescore",
+                Message("config.boolean", f"must be true or false, got {rescore!r}"),
+            )
         return {"alert": alert, "tag": tag, "rescore": rescore}

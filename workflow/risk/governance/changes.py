@@ -4,11 +4,13 @@
 version of its kind, and starts a ``config_change`` instance in ``backtesting`` whose data
 holds the content, its hash, the unified diff against the active version and the
 reason (``check_draft`` is that validation and diff alone, storing nothing: the
-console's live check); the backtest runs as an outbox task (``config_backtest``) and moves the change
-to ``awaiting_approval`` with the report and its hash (or keeps it in ``backtesting``,
-unpublishable, with the reason). A manager other than the maker approves the exact
-content hash (``activate_config``): the version becomes active in the same transaction,
-and the audit trail gets maker, checker, both hashes and the backtest hash.
+console's live check); the backtest runs as an outbox task (``config_backtest``) and
+moves the change to ``awaiting_approval`` with the report and its hash (or keeps it in
+``backtesting``, unpublishable, with the reason); on SQLite the backtest reads a snapshot
+without the write lock and the outcome is stored by a short write transaction at the
+end. A manager other than the maker approves the exact content hash
+(``activate_config``): the version becomes active in the same transaction, and the
+audit trail gets maker, checker, both hashes and the backtest hash.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from workflow.engine.catalog import Catalog
 from workflow.engine.context import FireContext, TaskContext
 from workflow.engine.registry import Registry
 from workflow.errors import Conflict, Forbidden, Message, NotFound, ValidationFailed
+from workflow.platform.db import keeps_snapshots, read_only_session
 from workflow.records import config_versions as versions
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
@@ -202,8 +205,9 @@ class DraftCheck:
     diff: str = ""
 
     @property
-    def problems(self) -> list[dict[str, str]]:
-        """Every problem (``file``, ``key``, ``message``); empty for a valid draft."""
+    def problems(self) -> list[dict[str, Any]]:
+        """Every problem (``file``, ``key``, ``message``, ``code``, ``params``); empty for a
+        valid draft."""
         if self.invalid is None:
             return []
         return list((self.invalid.extra.get("errors") or {}).get("content") or [])
@@ -250,36 +254,60 @@ def _without_version(document: Any) -> Any:
 
 @registry.task("config_backtest")
 def config_backtest(ctx: TaskContext) -> None:
-    """Backtest the change's content and move it on (a no-op once it left backtesting)."""
+    """Backtest the change's content and move it on (a no-op once it left backtesting).
+
+    On PostgreSQL the backtest reads in the task's transaction. On SQLite (a file database
+    in WAL mode) the task's transaction would hold the write lock all along: it ends at
+    once, the backtest reads a snapshot on a read-only connection of its own, and the
+    outcome is stored by a short write transaction at the end (progress.py)."""
     if ctx.instance is None or ctx.instance.state != "backtesting":
         return
+    instance_id = ctx.instance.id
     data = ctx.instance.data or {}
-    # on PostgreSQL every chunk's progress is written to the case at once (progress.py)
-    reporter = Reporter(ctx.session, ctx.instance.id)
-    try:
-        report = run_backtest(
-            ctx.session, data["kind"], str(data["content"]).encode("utf-8"), progress=reporter
-        )
-    except BacktestFailed as exc:
+    kind, content = data["kind"], str(data["content"]).encode("utf-8")
+    if keeps_snapshots(ctx.session):
+        reporter = Reporter(ctx.session, instance_id, live=True, heartbeat=ctx.outbox_id)
+        reporter.beat(ctx.session)
+        ctx.session.commit()  # nothing written yet: this lets go of the write lock
+        outcome = _backtest_reading(ctx.session, kind, content, reporter)
+        ctx.session.refresh(ctx.instance)  # the final write transaction begins here
+        if ctx.instance.state != "backtesting":  # withdrawn meanwhile, or run twice
+            return
+    else:  # PostgreSQL's progress is written at once anyway; SQLite without WAL cannot
+        reporter = Reporter(ctx.session, instance_id)
+        outcome = _backtest(ctx.session, kind, content, reporter)
+    if isinstance(outcome, BacktestFailed):
         engine.fire(
             ctx.session,
-            ctx.instance.id,
+            instance_id,
             "backtest_failed",
             BACKTEST_ACTOR,
-            {"reason": str(exc)[:2000], "progress": reporter.last},
+            {"reason": str(outcome)[:2000], "progress": reporter.last},
         )
         return
     engine.fire(
         ctx.session,
-        ctx.instance.id,
+        instance_id,
         "backtested",
         BACKTEST_ACTOR,
-        {
-            "backtest": report,
-            "backtest_hash": content_hash(report),
-            "progress": reporter.last,
-        },
+        {"backtest": outcome, "backtest_hash": content_hash(outcome), "progress": reporter.last},
     )
+
+
+def _backtest(
+    session: Session, kind: str, content: bytes, reporter: Reporter
+) -> dict[str, Any] | BacktestFailed:
+    try:
+        return run_backtest(session, kind, content, progress=reporter)
+    except BacktestFailed as exc:
+        return exc
+
+
+def _backtest_reading(
+    session: Session, kind: str, content: bytes, reporter: Reporter
+) -> dict[str, Any] | BacktestFailed:
+    with read_only_session(session) as reader:
+        return _backtest(reader, kind, content, reporter)
 
 
 @registry.effect("record_backtest")

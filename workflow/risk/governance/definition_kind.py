@@ -25,7 +25,7 @@ from workflow.engine import runtime
 from workflow.engine.catalog import Catalog
 from workflow.engine.definitions import Definition, content_hash, parse_definition
 from workflow.engine.migration import plan_against
-from workflow.errors import Conflict, DefinitionError
+from workflow.errors import Conflict, DefinitionError, Message, shown
 from workflow.records import trail as audit
 from workflow.records.config_versions import ConfigVersion
 from workflow.records.identity import Actor
@@ -51,15 +51,41 @@ def definition_name(kind: str) -> str:
 
 def compile_candidate(catalog: Catalog, kind: str, content: str, source: str) -> Definition:
     """Raises:
-    DefinitionError: the first problem (file, key, fix), or another definition's name."""
-    definition = parse_definition(content, source, catalog.registry, catalog.policy)
-    if definition.name != definition_name(kind):
-        raise DefinitionError(
-            source,
-            "name",
-            f"is {definition.name!r}; a draft of {kind} keeps name: {definition_name(kind)}",
+    DefinitionError: every problem (file, key, fix) in its ``problems``, another
+        definition's name among them."""
+    try:
+        definition = parse_definition(content, source, catalog.registry, catalog.policy)
+    except DefinitionError as exc:
+        found = list(exc.problems)
+        name = _name_in(content)
+    else:
+        found, name = [], definition.name
+    if name is not None and name != definition_name(kind):
+        found.insert(
+            0,
+            DefinitionError(
+                source,
+                "name",
+                Message(
+                    "definition.other_name",
+                    f"is {name!r}; a draft of {kind} keeps name: {definition_name(kind)}",
+                    name=shown(name),
+                    expected=definition_name(kind),
+                ),
+            ),
         )
+    if found:
+        raise DefinitionError.collected(found)
     return definition
+
+
+def _name_in(content: str) -> Any:
+    """The ``name`` a draft gives (None: it gives none, or does not parse)."""
+    try:
+        document = yaml.safe_load(content)
+    except yaml.YAMLError:
+        return None
+    return document.get("name") if isinstance(document, dict) else None
 
 
 def _check(catalog: Catalog, kind: str) -> Any:
@@ -68,15 +94,10 @@ def _check(catalog: Catalog, kind: str) -> Any:
         try:
             compile_candidate(catalog, kind, text, source)
         except DefinitionError as exc:
-            return [Problem(exc.file, exc.key, _fix(exc))]
+            return [Problem(p.file, p.key, p.fix) for p in exc.problems]
         return []
 
     return check
-
-
-def _fix(exc: DefinitionError) -> str:
-    prefix = f"{exc.file}: {exc.key}: "
-    return exc.detail[len(prefix) :] if exc.detail.startswith(prefix) else exc.detail
 
 
 def _seed(name: str) -> Any:

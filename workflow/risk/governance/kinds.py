@@ -10,7 +10,8 @@
 Every content is a YAML document with a whole-number ``version``. Validation collects
 every error it can find, each naming the file, the key and the fix: the parts of a
 document are checked one by one (each rating rule, each monitoring rule, each section),
-so one mistake does not hide the next.
+so one mistake does not hide the next. Each problem has a stable ``code`` and ``params``
+beside its English ``message`` (the API sends all three; the console words the code).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from importlib.resources import files
 from typing import Any
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from workflow.engine import runtime
 from workflow.engine.catalog import Catalog
-from workflow.errors import RiskloopError, ValidationFailed
+from workflow.errors import RiskloopError, ValidationFailed, shown
 from workflow.platform.durations import parse_duration
 from workflow.records.config_versions import ConfigVersion, canonical_hash
 from workflow.records.identity import Actor
@@ -49,16 +50,45 @@ _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _VERSION_LINE = re.compile(r"^version:[^\n]*$", re.MULTILINE)
 
 
+# The code of a problem whose validator gave none: its params hold the English ``detail``.
+UNCODED = "config.invalid"
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a draft: the file, the key and what to do."""
+    """One thing wrong with a draft: the file, the key and what to do.
+
+    ``message`` is the English sentence; ``code`` and ``params`` say the same for a reader
+    in another language (the console words them, ``web/texts.py``). Given a
+    :class:`~workflow.errors.Message`, the problem takes its code and params."""
 
     file: str
     key: str
     message: str
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"file": self.file, "key": self.key, "message": self.message}
+    def __post_init__(self) -> None:
+        if not self.code:
+            code = getattr(self.message, "code", None)
+            params = getattr(self.message, "params", None) or {}
+            object.__setattr__(self, "code", code or UNCODED)
+            object.__setattr__(self, "params", dict(params) if code else {"detail": self.message})
+        object.__setattr__(self, "message", str(self.message))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "key": self.key,
+            "message": self.message,
+            "code": self.code,
+            "params": dict(self.params),
+        }
+
+
+def problem(source: str, key: str, code: str, text: str, **params: Any) -> Problem:
+    """A problem with its code and params (``text`` is the English rendering)."""
+    return Problem(source, key, text, code, params)
 
 
 @dataclass(frozen=True)
@@ -100,7 +130,9 @@ def load_document(content: str, source: str) -> tuple[Any, list[Problem]]:
     try:
         return yaml.load(content, Loader=rating._UniqueKeyLoader), []
     except yaml.YAMLError as exc:
-        return None, [Problem(source, "(document)", f"not valid YAML: {exc}")]
+        return None, [
+            problem(source, "(document)", "config.yaml", f"not valid YAML: {exc}", error=str(exc))
+        ]
 
 
 def content_hash(document: Any) -> str:
@@ -138,11 +170,20 @@ def _attempt(problems: list[Problem], source: str, check: Callable[[], Any]) -> 
         check()
     except RiskloopError as exc:
         problems.append(
-            Problem(getattr(exc, "file", source), getattr(exc, "key", "(document)"), _message(exc))
+            Problem(
+                getattr(exc, "file", source),
+                getattr(exc, "key", "(document)"),
+                _message(exc),
+                exc.code or UNCODED,
+                dict(exc.params) if exc.code else {"detail": _message(exc)},
+            )
         )
 
 
 def _message(exc: RiskloopError) -> str:
+    fix = getattr(exc, "fix", None)
+    if isinstance(fix, str):
+        return fix
     detail = exc.detail
     prefix = f"{getattr(exc, 'file', '')}: {getattr(exc, 'key', '')}: "
     return detail[len(prefix) :] if detail.startswith(prefix) else detail
@@ -150,7 +191,13 @@ def _message(exc: RiskloopError) -> str:
 
 def _rekey(problem: Problem, old: str, new: str) -> Problem:
     if problem.key.startswith(old):
-        return Problem(problem.file, new + problem.key[len(old) :], problem.message)
+        return Problem(
+            problem.file,
+            new + problem.key[len(old) :],
+            problem.message,
+            problem.code,
+            problem.params,
+        )
     return problem
 
 
@@ -158,7 +205,14 @@ def check_rule_set(document: Any, source: str, _settings: Mapping[str, Any]) -> 
     builder = rating._Builder(source)
     problems: list[Problem] = []
     if not isinstance(document, Mapping):
-        return [Problem(source, "(document)", "must be a mapping with the rule-set keys")]
+        return [
+            problem(
+                source,
+                "(document)",
+                "config.not_mapping",
+                "must be a mapping with the rule-set keys",
+            )
+        ]
     rules = document.get("rating_rules")
     if isinstance(rules, list):
         for index, rule in enumerate(rules):
@@ -166,7 +220,7 @@ def check_rule_set(document: Any, source: str, _settings: Mapping[str, Any]) -> 
             _attempt(found, source, partial(builder.rating_rules, [rule]))
             problems += [_rekey(p, "rating_rules[0]", f"rating_rules[{index}]") for p in found]
     for key, message in reason_conflicts(rules):
-        problems.append(Problem(source, key, message))
+        problems.append(Problem(source, key, message))  # a Message: config.reason_percent
     scorecard = document.get("scorecard")
     if isinstance(scorecard, Mapping):
         _attempt(problems, source, lambda: builder.indicators(scorecard.get("indicators")))
@@ -183,7 +237,14 @@ def check_monitoring(document: Any, source: str, _settings: Mapping[str, Any]) -
     builder = monitoring._RulesBuilder(source)
     problems: list[Problem] = []
     if not isinstance(document, Mapping):
-        return [Problem(source, "(document)", "must be a mapping with name, version and rules")]
+        return [
+            problem(
+                source,
+                "(document)",
+                "config.not_mapping",
+                "must be a mapping with name, version and rules",
+            )
+        ]
     items = document.get("rules")
     if isinstance(items, list):
         for index, item in enumerate(items):
@@ -200,7 +261,15 @@ def _dump(document: Any) -> bytes:
 def _check_version(document: Mapping[str, Any], source: str) -> list[Problem]:
     version = document.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        return [Problem(source, "version", f"must be a whole number from 1, got {version!r}")]
+        return [
+            problem(
+                source,
+                "version",
+                "config.version",
+                f"must be a whole number from 1, got {version!r}",
+                value=shown(version),
+            )
+        ]
     return []
 
 
@@ -208,23 +277,54 @@ def _check_keys(
     document: Any, source: str, allowed: tuple[str, ...], required: tuple[str, ...]
 ) -> list[Problem]:
     if not isinstance(document, Mapping):
-        return [Problem(source, "(document)", f"must be a mapping with {', '.join(allowed)}")]
+        return [
+            problem(
+                source,
+                "(document)",
+                "config.not_mapping_with",
+                f"must be a mapping with {', '.join(allowed)}",
+                keys=list(allowed),
+            )
+        ]
     problems = [
-        Problem(source, str(key), f"unknown key; allowed: version, {', '.join(allowed)}")
+        problem(
+            source,
+            str(key),
+            "config.unknown_key",
+            f"unknown key; allowed: version, {', '.join(allowed)}",
+            allowed=["version", *allowed],
+        )
         for key in document
         if key != "version" and key not in allowed
     ]
     problems += [
-        Problem(source, key, "missing required key") for key in required if key not in document
+        problem(source, key, "config.required", "missing required key")
+        for key in required
+        if key not in document
     ]
     return problems + _check_version(document, source)
 
 
 def _subset(value: Any, key: str, allowed: tuple[str, ...], source: str) -> list[Problem]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        return [Problem(source, key, f"must be a list of names from {', '.join(allowed)}")]
+        return [
+            problem(
+                source,
+                key,
+                "config.names",
+                f"must be a list of names from {', '.join(allowed)}",
+                allowed=list(allowed),
+            )
+        ]
     return [
-        Problem(source, f"{key}[{i}]", f"unknown {v!r}; use one of {', '.join(allowed)}")
+        problem(
+            source,
+            f"{key}[{i}]",
+            "config.unknown_name",
+            f"unknown {v!r}; use one of {', '.join(allowed)}",
+            value=v,
+            allowed=list(allowed),
+        )
         for i, v in enumerate(value)
         if v not in allowed
     ]
@@ -233,29 +333,60 @@ def _subset(value: Any, key: str, allowed: tuple[str, ...], source: str) -> list
 def _check_durations(value: Any, key: str, source: str) -> list[Problem]:
     problems: list[Problem] = []
     if not isinstance(value, Mapping):
-        return [Problem(source, key, "must map each level to {respond, rectify}")]
+        return [
+            problem(source, key, "config.sla_levels", "must map each level to {respond, rectify}")
+        ]
     for level, spec in value.items():
         where = f"{key}.{level}"
         if level not in LEVELS:
-            problems.append(Problem(source, where, f"unknown level; use {', '.join(LEVELS)}"))
+            problems.append(
+                problem(
+                    source,
+                    where,
+                    "config.unknown_level",
+                    f"unknown level; use {', '.join(LEVELS)}",
+                    value=shown(level),
+                    allowed=list(LEVELS),
+                )
+            )
             continue
         if not isinstance(spec, Mapping):
-            problems.append(Problem(source, where, "must be a mapping like {respond: 4h}"))
+            problems.append(
+                problem(source, where, "config.sla_mapping", "must be a mapping like {respond: 4h}")
+            )
             continue
         for name, duration in spec.items():
             if name == "business_hours":
                 if not isinstance(duration, bool):
-                    problems.append(Problem(source, f"{where}.{name}", "must be true or false"))
+                    problems.append(
+                        problem(
+                            source, f"{where}.{name}", "config.boolean", "must be true or false"
+                        )
+                    )
                 continue
             if name not in ("respond", "rectify", "repeat"):
                 problems.append(
-                    Problem(source, f"{where}.{name}", "unknown key; use respond, rectify, repeat")
+                    problem(
+                        source,
+                        f"{where}.{name}",
+                        "config.unknown_key",
+                        "unknown key; use respond, rectify, repeat",
+                        allowed=["respond", "rectify", "repeat"],
+                    )
                 )
                 continue
             try:
                 parse_duration(duration)
             except ValueError as exc:
-                problems.append(Problem(source, f"{where}.{name}", f"{exc}; write e.g. 4h or 2d"))
+                problems.append(
+                    problem(
+                        source,
+                        f"{where}.{name}",
+                        "config.duration",
+                        f"{exc}; write e.g. 4h or 2d",
+                        value=shown(duration),
+                    )
+                )
     return problems
 
 
@@ -265,16 +396,32 @@ def _check_roles(value: Any, key: str, source: str) -> list[Problem]:
 
 def _check_routing(value: Any, source: str) -> list[Problem]:
     if not isinstance(value, Mapping):
-        return [Problem(source, "routing", "must be a mapping with client_owner, roles, rules")]
+        return [
+            problem(
+                source,
+                "routing",
+                "config.routing",
+                "must be a mapping with client_owner, roles, rules",
+            )
+        ]
     problems: list[Problem] = []
     if "client_owner" in value and not isinstance(value["client_owner"], bool):
-        problems.append(Problem(source, "routing.client_owner", "must be true or false"))
+        problems.append(
+            problem(source, "routing.client_owner", "config.boolean", "must be true or false")
+        )
     if "roles" in value:
         problems += _check_roles(value["roles"], "routing.roles", source)
     for index, rule in enumerate(value.get("rules") or []):
         where = f"routing.rules[{index}]"
         if not isinstance(rule, Mapping) or not isinstance(rule.get("when"), Mapping):
-            problems.append(Problem(source, where, "must be a mapping with when and roles/users"))
+            problems.append(
+                problem(
+                    source,
+                    where,
+                    "config.routing_rule",
+                    "must be a mapping with when and roles/users",
+                )
+            )
             continue
         for name, allowed in (("level", LEVELS), ("category", CATEGORIES)):
             wanted = rule["when"].get(name)
@@ -300,22 +447,37 @@ def check_alert_routing(document: Any, source: str, settings: Mapping[str, Any])
     hours = document.get("business_hours")
     if hours is not None:
         if not isinstance(hours, Mapping):
-            problems.append(Problem(source, "business_hours", 'write {start: "09:00", end: ...}'))
+            problems.append(
+                problem(
+                    source,
+                    "business_hours",
+                    "config.business_hours",
+                    'write {start: "09:00", end: ...}',
+                )
+            )
         else:
             for name in ("start", "end"):
                 if not isinstance(hours.get(name), str) or not _CLOCK.match(hours[name]):
                     problems.append(
-                        Problem(source, f"business_hours.{name}", 'must be a time like "09:00"')
+                        problem(
+                            source,
+                            f"business_hours.{name}",
+                            "config.clock",
+                            'must be a time like "09:00"',
+                            value=shown(hours.get(name)),
+                        )
                     )
     if "digest_at" in document:
         at = document["digest_at"]
         if not isinstance(at, str) or not _CLOCK.match(at):
             problems.append(
-                Problem(
+                problem(
                     source,
                     "digest_at",
+                    "config.digest_at",
                     f'must be a time of day like "21:00" (HH:MM, 24-hour, in RISKLOOP_TIMEZONE), '
                     f"got {at!r}; quote it in YAML",
+                    value=shown(at),
                 )
             )
     if "routing" in document:
@@ -336,7 +498,12 @@ def check_dd_checklist(document: Any, source: str, _settings: Mapping[str, Any])
     if by_type is not None:
         if not isinstance(by_type, Mapping):
             problems.append(
-                Problem(source, "checklists", "must map a client type to its own checklist")
+                problem(
+                    source,
+                    "checklists",
+                    "config.checklists",
+                    "must map a client type to its own checklist",
+                )
             )
         else:
             for client_type, items in by_type.items():
@@ -347,23 +514,43 @@ def check_dd_checklist(document: Any, source: str, _settings: Mapping[str, Any])
         or not grades
         or not all(isinstance(g, str) and g.strip() for g in grades)
     ):
-        problems.append(Problem(source, "risk_grades", "must be a non-empty list of grade names"))
+        problems.append(
+            problem(
+                source,
+                "risk_grades",
+                "config.risk_grades",
+                "must be a non-empty list of grade names",
+            )
+        )
     return problems
 
 
 def _check_checklist(checklist: Any, source: str, key: str) -> list[Problem]:
     if not isinstance(checklist, Mapping) or not checklist:
-        return [Problem(source, key, "must map each item key to its labels")]
+        return [problem(source, key, "config.checklist", "must map each item key to its labels")]
     problems = []
     for item, label in checklist.items():
         where = f"{key}.{item}"
         if not isinstance(item, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", item):
-            problems.append(Problem(source, where, "item keys are snake_case words"))
+            problems.append(
+                problem(
+                    source,
+                    where,
+                    "config.item_key",
+                    "item keys are snake_case words",
+                    value=shown(item),
+                )
+            )
         if not isinstance(label, Mapping) or not all(
             isinstance(label.get(lang), str) and label[lang].strip() for lang in ("zh-CN", "en")
         ):
             problems.append(
-                Problem(source, where, "needs labels {zh-CN: …, en: …}, both non-empty")
+                problem(
+                    source,
+                    where,
+                    "config.item_labels",
+                    "needs labels {zh-CN: …, en: …}, both non-empty",
+                )
             )
     return problems
 

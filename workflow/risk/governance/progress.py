@@ -1,27 +1,30 @@
-"""The progress of a running backtest, readable while it runs (on PostgreSQL).
+"""The progress of a running backtest, readable while it runs (PostgreSQL and SQLite).
 
-The backtest task (``config_backtest``) runs in one transaction that it commits with the
-outcome, so the progress it stores with the outcome is only the last word. While it runs,
-on PostgreSQL, a separate short transaction on its own connection writes each chunk's
-``done``/``total`` to the change's ``data.backtest.progress`` (with ``running: true``), at
-most every :data:`WRITE_SECONDS`; ``GET /api/v1/config/changes/{id}/progress`` reads it
-from any process. The task's transaction holds no lock on the instance row while the
-backtest runs (only the final transition locks it), so the write does not wait on it.
+While the backtest (``config_backtest``) runs, a separate short transaction on its own
+connection writes each chunk's ``done``/``total`` to the change's
+``data.backtest.progress`` (with ``running: true``), at most every :data:`WRITE_SECONDS`;
+``GET /api/v1/config/changes/{id}/progress`` reads it from any process.
 
-On SQLite no second write is tried: every transaction begins ``IMMEDIATE``, so the
-task's transaction holds the database's write lock until the outcome, and every other
-request (the progress read among them) waits for it; the progress is then stored with
-the outcome. An in-process registry would not help: the request reading it waits for the
-same lock before it gets that far (authentication reads the database).
+On PostgreSQL the task's transaction stays open while the backtest runs in it, holding
+no lock on the instance row (only the final transition locks it), so the write does not
+wait on it. On SQLite every transaction begins ``IMMEDIATE``, so the task does not keep
+its transaction open: the backtest reads a snapshot on a connection of its own that
+takes no write lock (``platform.db.read_only_session``), and each progress write is a
+short write transaction of its own. That write also moves the task's outbox message's
+``sent_at`` (``heartbeat``): the message is no longer locked by the running task, and
+the relay would otherwise hand a long backtest to a second worker every 30 s; when the
+backtest dies, the heartbeat stops and the relay redelivers it.
 
 The final transition replaces ``data.backtest`` with the report (or the failure) and the
-last progress.
+last progress. :func:`listen` registers a callback told of every chunk after its write
+(the tests pause a backtest there, mid-run).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -30,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from workflow.errors import NotFound
 from workflow.platform import clock
-from workflow.records.models import WorkflowInstance
+from workflow.records.models import OutboxMessage, WorkflowInstance
 
 log = logging.getLogger(__name__)
 
@@ -38,33 +41,72 @@ WRITE_SECONDS = 1.0
 DEFINITION = "config_change"
 BACKTESTING = "backtesting"
 
+Listener = Callable[[int, int, int], None]
+_listeners: list[Listener] = []
+
+
+def listen(listener: Listener) -> Callable[[], None]:
+    """Call ``listener(change_id, done, total)`` after every chunk of every backtest of this
+    process, once its progress is written (or skipped); returns the function that stops it."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener)
+
 
 class Reporter:
     """``reporter(done, total)`` after every chunk of one change's backtest; ``last`` is
-    what it heard last."""
+    what it heard last.
 
-    def __init__(self, session: Session, change_id: int) -> None:
+    ``live``: write the progress at once in a transaction of its own (default: on
+    PostgreSQL; on SQLite only when the caller holds no transaction open, see the module
+    docstring). ``heartbeat``: the outbox message whose ``sent_at`` each write moves.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        change_id: int,
+        *,
+        live: bool | None = None,
+        heartbeat: int | None = None,
+    ) -> None:
         self.change_id = change_id
         self.last = {"done": 0, "total": 0}
         bind = session.get_bind()
         engine = bind if isinstance(bind, Engine) else bind.engine
-        self.engine: Engine | None = engine if engine.dialect.name == "postgresql" else None
+        if live is None:
+            live = engine.dialect.name == "postgresql"
+        self.engine: Engine | None = engine if live else None
+        self.heartbeat = heartbeat
         self.written_at: float | None = None
 
     def __call__(self, done: int, total: int) -> None:
         self.last = {"done": done, "total": total}
         now = time.monotonic()
-        if self.engine is None or (
-            self.written_at is not None and now - self.written_at < WRITE_SECONDS
+        if self.engine is not None and (
+            self.written_at is None or now - self.written_at >= WRITE_SECONDS
         ):
-            return
-        self.written_at = now
-        try:
-            self._write(self.engine, clock.isoformat(clock.now()))
-        except Exception:  # progress is a courtesy: the backtest goes on without it
-            log.warning("backtest progress of change %s not written", self.change_id)
+            self.written_at = now
+            try:
+                self._write(self.engine, clock.now())
+            except Exception:  # progress is a courtesy: the backtest goes on without it
+                log.warning("backtest progress of change %s not written", self.change_id)
+        for listener in list(_listeners):
+            listener(self.change_id, done, total)
 
-    def _write(self, engine: Engine, at: str | None) -> None:
+    def beat(self, session: Session) -> None:
+        """Move the ``heartbeat`` message's ``sent_at`` in ``session``'s transaction (as the
+        backtest starts, before its first chunk is written)."""
+        if self.heartbeat is not None:
+            session.execute(self._beat(clock.now()))
+
+    def _beat(self, at: Any) -> Any:
+        return (
+            update(OutboxMessage)
+            .where(OutboxMessage.id == self.heartbeat, OutboxMessage.status == "pending")
+            .values(sent_at=at)
+        )
+
+    def _write(self, engine: Engine, at: Any) -> None:
         row = WorkflowInstance
         mine = (row.id == self.change_id, row.state == BACKTESTING)
         with engine.begin() as connection:
@@ -73,8 +115,11 @@ class Reporter:
             ).scalar_one_or_none()
             if data is None:  # withdrawn meanwhile, or already moved on
                 return
-            backtest = {"progress": {**self.last, "running": True, "updated_at": at}}
+            stamp = clock.isoformat(at)
+            backtest = {"progress": {**self.last, "running": True, "updated_at": stamp}}
             connection.execute(update(row).where(*mine).values(data={**data, "backtest": backtest}))
+            if self.heartbeat is not None:
+                connection.execute(self._beat(at))
 
 
 def of_change(session: Session, change_id: int) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from workflow.errors import Message
+
 # "80%", "80 %", "80.5％" (full-width), "百分之八十" is not looked for.
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*[%％]")
 # Numeric literals of a CEL expression (not digits inside names such as ``v2``).
@@ -59,8 +61,14 @@ def reason_conflicts(rules: Any) -> list[tuple[str, str]]:
                     problems.append(
                         (
                             f"rating_rules[{index}].reason.{lang}",
-                            f"says {percent:g} % but the condition {when!r} has the numbers "
-                            f"{shown}; make the reason say what the condition checks",
+                            Message(
+                                "config.reason_percent",
+                                f"says {percent:g} % but the condition {when!r} has the numbers "
+                                f"{shown}; make the reason say what the condition checks",
+                                percent=f"{percent:g}",
+                                condition=when,
+                                numbers=[f"{n:g}" for n in numbers],
+                            ),
                         )
                     )
     return problems

@@ -34,7 +34,7 @@ from workflow.engine import runtime
 from workflow.engine.catalog import Catalog
 from workflow.engine.context import TaskContext
 from workflow.engine.registry import Registry
-from workflow.errors import DefinitionError, DeliveryRefused, TaskFailed
+from workflow.errors import DefinitionError, DeliveryRefused, Message, TaskFailed, shown
 from workflow.platform import clock
 from workflow.records.models import WorkflowInstance
 from workflow.records.outbox import enqueue
@@ -117,39 +117,70 @@ def check_channel(file: str, key: str, channel: Any, settings: Mapping[str, Any]
     """Raises:
     DefinitionError: the channel at ``key`` is invalid (its type, url, secret, events…)."""
 
-    def fail(message: str) -> DefinitionError:
-        return DefinitionError(file, key, message)
+    def fail(code: str, message: str, **params: Any) -> DefinitionError:
+        return DefinitionError(file, key, Message(f"channel.{code}", message, **params))
 
     if not isinstance(channel, dict):
-        raise fail("must be a mapping like {type: wecom, url: '${RISKLOOP_WECOM_URL}'}")
+        raise fail("mapping", "must be a mapping like {type: wecom, url: '${RISKLOOP_WECOM_URL}'}")
     unknown = sorted(set(channel) - CHANNEL_KEYS)
     if unknown:
-        raise fail(f"unknown key(s) {', '.join(unknown)}; use {', '.join(sorted(CHANNEL_KEYS))}")
+        raise fail(
+            "unknown_keys",
+            f"unknown key(s) {', '.join(unknown)}; use {', '.join(sorted(CHANNEL_KEYS))}",
+            keys=unknown,
+            allowed=sorted(CHANNEL_KEYS),
+        )
     kind = channel.get("type")
     if kind not in ROBOTS:
-        raise fail(f"type {kind!r} is unknown; use one of {', '.join(ROBOTS)}")
+        raise fail(
+            "type",
+            f"type {kind!r} is unknown; use one of {', '.join(ROBOTS)}",
+            value=shown(kind),
+            allowed=list(ROBOTS),
+        )
     for name in ("url", "secret"):
         value = channel.get(name)
         if value is None:
             continue
         if not isinstance(value, str):
-            raise fail(f"{name} must be text, e.g. '${{RISKLOOP_{kind.upper()}_{name.upper()}}}'")
+            raise fail(
+                "text",
+                f"{name} must be text, e.g. '${{RISKLOOP_{kind.upper()}_{name.upper()}}}'",
+                name=name,
+                example=f"${{RISKLOOP_{kind.upper()}_{name.upper()}}}",
+            )
         _, missing = resolve(value, settings)
         if missing:
             raise fail(
+                "unset",
                 f"{name} names {', '.join(missing)}, which is not set; set the environment "
-                "variable (or setting) or remove the channel"
+                "variable (or setting) or remove the channel",
+                name=name,
+                variables=list(missing),
             )
     url, _ = resolve(str(channel.get("url") or ""), settings)
     if not url.startswith(("https://", "http://")):
-        raise fail("url must be the robot's webhook address (https://…), e.g. '${RISKLOOP_…_URL}'")
+        raise fail(
+            "url", "url must be the robot's webhook address (https://…), e.g. '${RISKLOOP_…_URL}'"
+        )
     if kind not in SIGNED and channel.get("secret") is not None:
-        raise fail("WeCom robots are not signed: remove secret (the key is part of the url)")
+        raise fail(
+            "unsigned", "WeCom robots are not signed: remove secret (the key is part of the url)"
+        )
     if channel.get("language", "zh-CN") not in LANGUAGES:
-        raise fail(f"language must be one of {', '.join(LANGUAGES)}")
+        raise fail(
+            "language",
+            f"language must be one of {', '.join(LANGUAGES)}",
+            value=shown(channel.get("language")),
+            allowed=list(LANGUAGES),
+        )
     events = channel.get("events", list(EVENTS))
     if not isinstance(events, list) or not set(events) <= {*EVENTS, DIGEST}:
-        raise fail(f"events must be a list of {', '.join([*EVENTS, DIGEST])}")
+        raise fail(
+            "events",
+            f"events must be a list of {', '.join([*EVENTS, DIGEST])}",
+            allowed=[*EVENTS, DIGEST],
+        )
 
 
 @registry.channel

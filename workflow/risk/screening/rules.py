@@ -25,7 +25,7 @@ from typing import Any
 import cel
 import yaml
 
-from workflow.errors import DefinitionError, ValidationFailed
+from workflow.errors import DefinitionError, Message, ValidationFailed, shown
 
 RATINGS = ("S", "A", "B", "C", "D")
 RISK_LEVELS = ("low", "medium", "high")
@@ -159,19 +159,37 @@ class _Expression:
             raise RuleSetError(
                 self.file,
                 self.key,
-                f"expression {self.source!r} reads unknown name {exc}; facts are "
-                f"{', '.join(FACT_DEFAULTS)}",
+                Message(
+                    "rules.expression_unknown_name",
+                    f"expression {self.source!r} reads unknown name {exc}; facts are "
+                    f"{', '.join(FACT_DEFAULTS)}",
+                    expression=self.source,
+                    name=str(exc).strip("'\""),
+                    facts=list(FACT_DEFAULTS),
+                ),
             ) from exc
         except TypeError as exc:
             raise RuleSetError(
                 self.file,
                 self.key,
-                f"expression {self.source!r} failed: {exc}; CEL never mixes int and double "
-                "arithmetic, so write 80.0 rather than 80 next to a decimal fact",
+                Message(
+                    "rules.expression_types",
+                    f"expression {self.source!r} failed: {exc}; CEL never mixes int and double "
+                    "arithmetic, so write 80.0 rather than 80 next to a decimal fact",
+                    expression=self.source,
+                    error=str(exc),
+                ),
             ) from exc
         except (ValueError, RuntimeError, ArithmeticError) as exc:
             raise RuleSetError(
-                self.file, self.key, f"expression {self.source!r} failed: {exc}"
+                self.file,
+                self.key,
+                Message(
+                    "rules.expression_failed",
+                    f"expression {self.source!r} failed: {exc}",
+                    expression=self.source,
+                    error=str(exc),
+                ),
             ) from exc
 
     def number(self, context: Any, low: float, high: float | None = None) -> float:
@@ -180,7 +198,12 @@ class _Expression:
             raise RuleSetError(
                 self.file,
                 self.key,
-                f"expression {self.source!r} must give a number, got {result!r}",
+                Message(
+                    "rules.expression_number",
+                    f"expression {self.source!r} must give a number, got {result!r}",
+                    expression=self.source,
+                    value=shown(result),
+                ),
             )
         value = float(result)
         too_low = value < low
@@ -190,7 +213,14 @@ class _Expression:
             raise RuleSetError(
                 self.file,
                 self.key,
-                f"expression {self.source!r} gave {result!r}; it must give {allowed}",
+                Message(
+                    "rules.expression_range",
+                    f"expression {self.source!r} gave {result!r}; it must give {allowed}",
+                    expression=self.source,
+                    value=shown(result),
+                    min=f"{low:g}",
+                    max=None if high is None else f"{high:g}",
+                ),
             )
         return value
 
@@ -200,7 +230,12 @@ class _Expression:
             raise RuleSetError(
                 self.file,
                 self.key,
-                f"expression {self.source!r} must give true or false, got {result!r}",
+                Message(
+                    "rules.expression_boolean",
+                    f"expression {self.source!r} must give true or false, got {result!r}",
+                    expression=self.source,
+                    value=shown(result),
+                ),
             )
         return result
 
@@ -325,8 +360,12 @@ class RuleSet:
             raise RuleSetError(
                 self.source,
                 "scorecard.indicators",
-                f"no indicator applies to a client with client_type "
-                f"{normalized['client_type']!r}; give at least one without 'applies'",
+                Message(
+                    "rules.no_indicator",
+                    f"no indicator applies to a client with client_type "
+                    f"{normalized['client_type']!r}; give at least one without 'applies'",
+                    client_type=shown(normalized["client_type"]),
+                ),
             )
         for indicator in applicable:
             score = indicator.score.number(context, 0.0, 100.0)
@@ -418,12 +457,27 @@ def _compile(source: Any, file: str, key: str) -> _Expression:
         RuleSetError: the value is not a string or does not parse.
     """
     if not isinstance(source, str) or not source.strip():
-        raise RuleSetError(file, key, f"must be a CEL expression in quotes, got {source!r}")
+        raise RuleSetError(
+            file,
+            key,
+            Message(
+                "rules.expression_text",
+                f"must be a CEL expression in quotes, got {source!r}",
+                value=shown(source),
+            ),
+        )
     try:
         program = cel.compile(source)
     except (ValueError, RuntimeError) as exc:
         raise RuleSetError(
-            file, key, f"expression does not parse: {exc}; fix the CEL syntax"
+            file,
+            key,
+            Message(
+                "rules.expression_parse",
+                f"expression does not parse: {exc}; fix the CEL syntax",
+                expression=source,
+                error=str(exc),
+            ),
         ) from exc
     return _Expression(source=source, file=file, key=key, program=program)
 
@@ -435,8 +489,14 @@ def _check_variables(expression: _Expression, allowed: frozenset[str]) -> None:
         raise RuleSetError(
             expression.file,
             expression.key,
-            f"expression {expression.source!r} uses unknown name(s) {', '.join(unknown)}; "
-            f"it may use {', '.join(sorted(allowed))}",
+            Message(
+                "rules.expression_names",
+                f"expression {expression.source!r} uses unknown name(s) {', '.join(unknown)}; "
+                f"it may use {', '.join(sorted(allowed))}",
+                expression=expression.source,
+                names=unknown,
+                allowed=sorted(allowed),
+            ),
         )
 
 
@@ -480,27 +540,44 @@ class _Builder:
         self, value: Any, key: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
     ) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
-            raise self.error(key or "(document)", f"must be a mapping, got {value!r}")
+            raise self.error(
+                key or "(document)",
+                Message("rules.mapping", f"must be a mapping, got {value!r}", value=shown(value)),
+            )
         prefix = f"{key}." if key else ""
         unknown = [k for k in value if k not in required and k not in optional]
         if unknown:
             raise self.error(
                 f"{prefix}{unknown[0]}",
-                f"unknown key; allowed here: {', '.join(required + optional)}",
+                Message(
+                    "rules.unknown_key",
+                    f"unknown key; allowed here: {', '.join(required + optional)}",
+                    allowed=[*required, *optional],
+                ),
             )
         for name in required:
             if name not in value:
-                raise self.error(f"{prefix}{name}", "missing required key")
+                raise self.error(
+                    f"{prefix}{name}", Message("config.required", "missing required key")
+                )
         return value
 
     def items(self, value: Any, key: str) -> list[Any]:
         if not isinstance(value, list) or not value:
-            raise self.error(key, f"must be a non-empty list, got {value!r}")
+            raise self.error(
+                key,
+                Message(
+                    "rules.list", f"must be a non-empty list, got {value!r}", value=shown(value)
+                ),
+            )
         return value
 
     def text(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise self.error(key, f"must be non-empty text, got {value!r}")
+            raise self.error(
+                key,
+                Message("rules.text", f"must be non-empty text, got {value!r}", value=shown(value)),
+            )
         return value
 
     def number(self, value: Any, key: str, low: float, high: float | None = None) -> float:
@@ -509,15 +586,34 @@ class _Builder:
             or not isinstance(value, int | float)
             or not math.isfinite(value)
         ):
-            raise self.error(key, f"must be a number, got {value!r}")
+            raise self.error(
+                key, Message("rules.number", f"must be a number, got {value!r}", value=shown(value))
+            )
         if value < low or (high is not None and value > high):
             upper = "" if high is None else f" and at most {high:g}"
-            raise self.error(key, f"must be at least {low:g}{upper}, got {value!r}")
+            raise self.error(
+                key,
+                Message(
+                    "rules.range" if high is not None else "rules.at_least",
+                    f"must be at least {low:g}{upper}, got {value!r}",
+                    value=f"{value:g}",
+                    min=f"{low:g}",
+                    max=None if high is None else f"{high:g}",
+                ),
+            )
         return float(value)
 
     def rating(self, value: Any, key: str) -> str:
         if value not in RATINGS:
-            raise self.error(key, f"unknown rating {value!r}; use one of {', '.join(RATINGS)}")
+            raise self.error(
+                key,
+                Message(
+                    "rules.rating",
+                    f"unknown rating {value!r}; use one of {', '.join(RATINGS)}",
+                    value=shown(value),
+                    allowed=list(RATINGS),
+                ),
+            )
         return str(value)
 
     def per_rating(self, value: Any, key: str) -> Mapping[str, Any]:
@@ -544,13 +640,25 @@ class _Builder:
         )
         version = top["version"]
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise self.error("version", f"must be a whole number from 1, got {version!r}")
+            raise self.error(
+                "version",
+                Message(
+                    "config.version",
+                    f"must be a whole number from 1, got {version!r}",
+                    value=shown(version),
+                ),
+            )
         risk_levels = self.per_rating(top["risk_levels"], "risk_levels")
         for letter, level in risk_levels.items():
             if level not in RISK_LEVELS:
                 raise self.error(
                     f"risk_levels.{letter}",
-                    f"must be one of {', '.join(RISK_LEVELS)}, got {level!r}",
+                    Message(
+                        "rules.risk_level",
+                        f"must be one of {', '.join(RISK_LEVELS)}, got {level!r}",
+                        value=shown(level),
+                        allowed=list(RISK_LEVELS),
+                    ),
                 )
         scorecard = self.mapping(top["scorecard"], "scorecard", ("indicators", "bands"))
         rule_set = RuleSet(
@@ -575,7 +683,10 @@ class _Builder:
             rule = self.mapping(item, key, ("id", "when", "rating", "reason"))
             rule_id = self.text(rule["id"], f"{key}.id")
             if any(existing.id == rule_id for existing in rules):
-                raise self.error(f"{key}.id", f"duplicate rule id {rule_id!r}")
+                raise self.error(
+                    f"{key}.id",
+                    Message("rules.duplicate_id", f"duplicate rule id {rule_id!r}", id=rule_id),
+                )
             reason = self.mapping(rule["reason"], f"{key}.reason", ("zh-CN", "en"))
             rules.append(
                 RatingRule(
@@ -597,17 +708,32 @@ class _Builder:
             spec = self.mapping(item, key, ("id", "weight", "score"), ("fact", "applies"))
             indicator_id = self.text(spec["id"], f"{key}.id")
             if any(existing.id == indicator_id for existing in indicators):
-                raise self.error(f"{key}.id", f"duplicate indicator id {indicator_id!r}")
+                raise self.error(
+                    f"{key}.id",
+                    Message(
+                        "rules.duplicate_indicator",
+                        f"duplicate indicator id {indicator_id!r}",
+                        id=indicator_id,
+                    ),
+                )
             fact = spec.get("fact", indicator_id)
             if fact not in FACT_DEFAULTS:
                 raise self.error(
                     f"{key}.fact" if "fact" in spec else f"{key}.id",
-                    f"{fact!r} is not a fact; name one of {', '.join(FACT_DEFAULTS)} "
-                    "(with 'fact:' when the id differs)",
+                    Message(
+                        "rules.fact",
+                        f"{fact!r} is not a fact; name one of {', '.join(FACT_DEFAULTS)} "
+                        "(with 'fact:' when the id differs)",
+                        fact=shown(fact),
+                        facts=list(FACT_DEFAULTS),
+                    ),
                 )
             weight = self.number(spec["weight"], f"{key}.weight", 0.0, 1.0)
             if weight == 0:
-                raise self.error(f"{key}.weight", "must be above 0; remove the indicator instead")
+                raise self.error(
+                    f"{key}.weight",
+                    Message("rules.weight_zero", "must be above 0; remove the indicator instead"),
+                )
             indicators.append(
                 Indicator(
                     id=indicator_id,
@@ -623,7 +749,11 @@ class _Builder:
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             raise self.error(
                 "scorecard.indicators",
-                f"weights must sum to 1, they sum to {total:g}; adjust the weight values",
+                Message(
+                    "rules.weights_sum",
+                    f"weights must sum to 1, they sum to {total:g}; adjust the weight values",
+                    total=f"{total:g}",
+                ),
             )
         return tuple(indicators)
 
@@ -639,15 +769,24 @@ class _Builder:
             if bands and band.min >= bands[-1].min:
                 raise self.error(
                     f"{key}.min",
-                    f"bands must be listed from the highest min down; {band.min:g} follows "
-                    f"{bands[-1].min:g}",
+                    Message(
+                        "rules.bands_order",
+                        f"bands must be listed from the highest min down; {band.min:g} follows "
+                        f"{bands[-1].min:g}",
+                        min=f"{band.min:g}",
+                        previous=f"{bands[-1].min:g}",
+                    ),
                 )
             bands.append(band)
         if bands[-1].min != 0:
             raise self.error(
                 f"scorecard.bands[{len(bands) - 1}].min",
-                f"scores from 0 to below {bands[-1].min:g} fall in no band; "
-                "the lowest band must have min: 0",
+                Message(
+                    "rules.bands_floor",
+                    f"scores from 0 to below {bands[-1].min:g} fall in no band; "
+                    "the lowest band must have min: 0",
+                    min=f"{bands[-1].min:g}",
+                ),
             )
         return tuple(bands)
 
@@ -658,7 +797,12 @@ class _Builder:
         round_to = spec.get("round_to", 1)
         if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
             raise self.error(
-                "credit_limit.round_to", f"must be a whole number of yuan from 1, got {round_to!r}"
+                "credit_limit.round_to",
+                Message(
+                    "rules.round_to",
+                    f"must be a whole number of yuan from 1, got {round_to!r}",
+                    value=shown(round_to),
+                ),
             )
         return CreditLimitPolicy(
             formula=self.expression(
