@@ -278,9 +278,8 @@ def propose_pending(
     seed = kind.pending(catalog) if kind.pending is not None else None
     if seed is None:
         return None
-    document, problems = load_document(seed.content, seed.source)
     try:
-        validate(kind, seed.content, seed.source, settings)
+        document = validate(kind, seed.content, seed.source, settings)
     except Exception as exc:
         raise ConfigurationError(f"the shipped {kind.name} is invalid: {exc}") from exc
     return propose_shipped(session, kind, seed, document, kind.digest(document, seed.content))
