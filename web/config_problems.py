@@ -64,6 +64,11 @@ def _config(p: Mapping[str, Any]) -> dict[str, Callable[[], str]]:
         ),
         "config.routing": lambda: _("Must be a mapping with client_owner, roles and rules."),
         "config.routing_rule": lambda: _("Must be a mapping with when and roles or users."),
+        "config.routing_rules": lambda: _("List the rules, each {when: …, roles: […]}."),
+        "config.users": lambda: _("Must be a list of user names, e.g. [alice, bob]."),
+        "config.channels": lambda: _(
+            "Must be a list of channels, e.g. [{type: wecom, url: '${RISKLOOP_WECOM_URL}'}]."
+        ),
         "config.business_hours": lambda: _('Write {start: "09:00", end: "18:00"}.'),
         "config.clock": lambda: _(
             '%(value)s is not a time of day; write e.g. "09:00".', value=p.get("value")

@@ -4,6 +4,7 @@ file, key, English message, code and params."""
 
 from __future__ import annotations
 
+import yaml
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -103,3 +104,95 @@ def test_routing_and_checklist_problems_have_codes(api: Api) -> None:
     assert r.status_code == 422, r.get_json()
     codes = {p["code"] for p in r.get_json()["errors"]["content"]}
     assert codes == {"config.item_key", "config.item_labels"}
+
+
+def _refused(api: Api, kind: str, content: str) -> dict[str, dict]:
+    r = draft(api, kind, content)
+    assert r.status_code == 422, r.get_json()
+    body = r.get_json()
+    problems = body["errors"]["content"]
+    assert all(set(p) == {"file", "key", "message", "code", "params"} for p in problems)
+    assert f"{len(problems)} problem(s)" in body["detail"]
+    found = {p["key"]: p for p in problems}
+    assert len(found) == len(problems), problems
+    return found
+
+
+def test_a_rule_set_draft_with_three_mistakes_in_different_rules_gets_three(
+    app: Flask, api: Api
+) -> None:
+    content = active_content(api)["content"]
+    broken = _broken(content, 'when: "facts.dishonest_debtor"', 'when: "facts.dishonest_debter"')
+    broken = _broken(broken, "rating: S\n", "rating: SS\n")
+    broken = _broken(broken, "- {rating: B, min: 70}", "- {rating: B, min: 170}")
+    found = _refused(api, "rule_set", broken)
+    assert {k: p["code"] for k, p in found.items()} == {
+        "rating_rules[1].when": "rules.expression_unknown_name",
+        "rating_rules[2].rating": "rules.rating",
+        "scorecard.bands[1].min": "rules.range",
+    }
+    assert found["rating_rules[2].rating"]["params"]["value"] == "SS"
+    assert _changes(app) == 0
+
+
+def test_a_monitoring_draft_with_three_mistakes_in_different_rules_gets_three(
+    app: Flask, api: Api
+) -> None:
+    content = active_content(api, "monitoring_rules")["content"]
+    broken = _broken(content, "      types: [dishonest_debtor]", "      types: [dishonest]")
+    broken = _broken(
+        broken,
+        "      alert: {level: red, category: watchlist_hit}",
+        "      alert: {level: crimson, category: watchlist_hit}",
+    )
+    broken = _broken(
+        broken,
+        "      threshold: {type: litigation, count: 3, days: 90}",
+        "      threshold: {type: litigation, count: 3, days: 0}",
+    )
+    found = _refused(api, "monitoring_rules", broken)
+    assert {k: p["code"] for k, p in found.items()} == {
+        "rules[0].match.types[0]": "config.unknown_name",
+        "rules[2].actions.alert.level": "config.unknown_name",
+        "rules[3].match.threshold.days": "rules.at_least",
+    }
+    assert found["rules[2].actions.alert.level"]["params"]["value"] == "crimson"
+    # three mistakes in one rule: each is named, none hides another
+    broken = _broken(
+        content,
+        "      alert: {level: red, category: watchlist_hit}\n"
+        "      tag: {name: 疑似名单命中, expires_after: 90d}",
+        "      alert: {level: crimson, category: gossip}\n"
+        "      tag: {name: 疑似名单命中, expires_after: soon}",
+    )
+    found = _refused(api, "monitoring_rules", broken)
+    assert {k: p["code"] for k, p in found.items()} == {
+        "rules[2].actions.alert.level": "config.unknown_name",
+        "rules[2].actions.alert.category": "config.unknown_name",
+        "rules[2].actions.tag.expires_after": "config.duration",
+    }
+    assert _changes(app) == 0
+
+
+def test_routing_and_checklist_drafts_with_three_mistakes_get_three(app: Flask, api: Api) -> None:
+    routing = yaml.safe_load(active_content(api, "alert_routing")["content"])
+    routing["sla"]["red"]["respond"] = "soon"
+    routing["business_hours"]["start"] = "9am"
+    routing["routing"]["rules"][0]["roles"] = ["janitor"]
+    found = _refused(api, "alert_routing", yaml.safe_dump(routing, allow_unicode=True))
+    assert {k: p["code"] for k, p in found.items()} == {
+        "sla.red.respond": "config.duration",
+        "business_hours.start": "config.clock",
+        "routing.rules[0].roles[0]": "config.unknown_name",
+    }
+    checklist = yaml.safe_load(active_content(api, "dd_checklist")["content"])
+    checklist["checklist"]["Basic"] = checklist["checklist"].pop("basic_info")
+    del checklist["checklists"]["natural_person"]["identity"]["en"]
+    checklist["risk_grades"] = []
+    found = _refused(api, "dd_checklist", yaml.safe_dump(checklist, allow_unicode=True))
+    assert {k: p["code"] for k, p in found.items()} == {
+        "checklist.Basic": "config.item_key",
+        "checklists.natural_person.identity": "config.item_labels",
+        "risk_grades": "config.risk_grades",
+    }
+    assert _changes(app) == 0

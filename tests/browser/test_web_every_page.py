@@ -1,5 +1,5 @@
 """Every console page for every role in zh-CN and in English, over a world with one of each
-object: no coded value left raw, no Python repr, no unformatted amount, no server error;
+object (a configuration change awaiting approval among them): no coded value left raw, no Python repr, no unformatted amount, no server error;
 every console page is reached by someone. A sample is then read in a real Chromium."""
 
 from __future__ import annotations
@@ -32,6 +32,15 @@ def test_every_page_reads_in_words(walks, username: str, lang: str) -> None:
     assert seen.refused == {}  # no page links to one that refuses the reader
     assert seen.slips == {}
     assert len(seen.pages) >= 5, seen.pages
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_walk_reads_the_configuration_change(walks, world, lang: str) -> None:
+    """The change awaiting approval is read in each language (and so shows no raw kind,
+    diff or content outside code) by everyone it is shown to."""
+    url = f"/cases/{world['config_change']}"
+    readers = {user for user in USERS if url in walks[(user, lang)].pages}
+    assert {"risk1", "manager1"} <= readers, readers
 
 
 def test_the_walk_reaches_every_console_page(live: Live, walks) -> None:

@@ -2,7 +2,8 @@
 and the API: the demo clients and watch list (screened by the worker: an automatic admission,
 a watch-list match, a due diligence), a client with a living risk picture and a contract, a
 due diligence run to its end and one collecting evidence, an alert closed and one open,
-a change request, a risk event and the notifications all of this sends."""
+a change request, a risk event, a configuration change drafted and backtested (awaiting
+approval) and the notifications all of this sends."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from flask import Flask
 from api.extensions import db
 from tests.support.alerts import alert_body
 from tests.support.app import Api, drain
+from tests.support.config_changes import active_content, draft, soe_threshold_70
 from tests.support.due_diligence import checklist, open_case
 from tests.support.evidence import PDF, upload
 from tests.support.onboarding import C_FACTS, admit, new_client
@@ -103,7 +105,19 @@ def seed_world(app: Flask) -> dict[str, int]:
         )
         contracts.add_note(db.session, portrait, "HT-2026-001", risk, "首期货款按时到账")
         db.session.commit()
+    # A configuration change of the rating rules, backtested by the worker, awaiting approval.
+    config_change = _ok(
+        draft(
+            api,
+            "rule_set",
+            soe_threshold_70(active_content(api)["content"]),
+            reason="央企白名单阈值调整为 70%",
+        ),
+        201,
+    )["id"]
     _settle(app)
+    state = _ok(api.get("risk1", f"/api/v1/workflows/{config_change}"))["state"]
+    assert state == "awaiting_approval", state
     return {
         "portrait": portrait,
         "admission": admission["id"],
@@ -112,4 +126,5 @@ def seed_world(app: Flask) -> dict[str, int]:
         "closed_alert": closed,
         "open_alert": open_alert,
         "change": change,
+        "config_change": config_change,
     }

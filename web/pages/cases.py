@@ -34,6 +34,7 @@ from workflow.risk.governance.overlay import governed_settings
 
 from ..action_forms import action_forms, add_evidence, file_inputs, parse_payload
 from ..backtest_view import backtest_view
+from ..config_change_view import change_view
 from ..console import blp, current_actor
 from ..database import db, runtime_of
 from ..errors import error_page
@@ -162,6 +163,7 @@ def render_case(
         max_file=evidence.max_bytes(runtime_of().settings),
         values=values if values is not None else {},
         backtest=backtest,
+        change=change_view(instance, view["data"], actor),
     ), status
 
 

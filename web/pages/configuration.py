@@ -28,25 +28,11 @@ from workflow.records.models import WorkflowInstance
 from workflow.risk.governance import changes, progress
 
 from ..backtest_view import backtest_view
+from ..config_change_view import diff_lines
 from ..config_problems import problem_text
 from ..console import blp, current_actor
 from ..database import db, runtime_of
 from ..refusals import Refusal, refusal
-
-
-def diff_lines(diff: str) -> list[tuple[str, str]]:
-    """Each line of a unified diff with its class: ``add``, ``del``, ``hunk`` or ``same``."""
-    lines: list[tuple[str, str]] = []
-    for line in diff.splitlines():
-        if line.startswith(("+++", "---", "@@")):
-            lines.append(("hunk", line))
-        elif line.startswith("+"):
-            lines.append(("add", line))
-        elif line.startswith("-"):
-            lines.append(("del", line))
-        else:
-            lines.append(("same", line))
-    return lines
 
 
 def _file_draft(kind: str, actor: Actor) -> WorkflowInstance:

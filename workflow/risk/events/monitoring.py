@@ -1,8 +1,9 @@
 """Monitoring rules as data (监控规则): which risk events matter and what to do about them.
 
 A rule file is YAML (``definitions/rules/monitoring.yaml`` by default, or the path in
-``RISKLOOP_MONITORING_RULES``), validated key by key like the risk rule set: an error
-names the file, the key and the fix, and every CEL condition is compiled and tried on
+``RISKLOOP_MONITORING_RULES``), validated key by key like the risk rule set: every
+problem is found in one pass (``MonitoringRulesError.problems``), each naming the file,
+the key and the fix, and every CEL condition is compiled and tried on
 sample events when the file loads. A rule matches an event by its type, keywords
 (``any``/``all``, plain substrings so Chinese needs no word splitting, looked for in the
 event's keywords, title and details), the client's industry, region and tags (manual
@@ -19,13 +20,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
 import cel
-import yaml
 
-from workflow.errors import Message, shown
+from workflow.errors import DefinitionError, Message, shown
 from workflow.platform.durations import parse_duration
 from workflow.risk.alerts.intake import CATEGORIES, LEVELS
 from workflow.risk.events.model import EVENT_TYPES
@@ -36,7 +37,6 @@ from workflow.risk.screening.rules import (
     _compile,
     _content_hash,
     _Expression,
-    _UniqueKeyLoader,
 )
 
 SETTING = "RISKLOOP_MONITORING_RULES"
@@ -197,36 +197,36 @@ def monitoring_rules(settings: Mapping[str, Any] | None = None) -> MonitoringRul
 
 
 class _RulesBuilder(_Builder):
-    def error(self, key: str, message: str) -> RuleSetError:
-        return MonitoringRulesError(self.file, key, message)
+    """Checks a rule file like the rule set's builder: every rule, and every field of a
+    rule, on its own, so every problem is found in one pass; a rule with a problem is
+    left out of the duplicate-id check."""
+
+    error_type = MonitoringRulesError
 
     def build(self, data: bytes) -> MonitoringRules:  # type: ignore[override]
-        try:
-            document = yaml.load(data, Loader=_UniqueKeyLoader)
-        except yaml.YAMLError as exc:
-            raise self.error("(document)", f"not valid YAML: {exc}") from exc
-        top = self.mapping(document, "", ("name", "version", "rules"), ("description",))
-        version = top["version"]
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise self.error(
-                "version",
-                Message(
-                    "config.version",
-                    f"must be a whole number from 1, got {version!r}",
-                    value=shown(version),
-                ),
-            )
+        top = self.part(self.load(data), "", ("name", "version", "rules"), ("description",))
+        if top is None:
+            raise self.failure()
+        version = self.field(top, "version", self.version)
+        listed = self.field(top, "rules", lambda v: self.items(v, "rules")) or []
         rules: list[MonitoringRule] = []
-        for index, item in enumerate(self.items(top["rules"], "rules")):
-            rule = self.rule(item, f"rules[{index}]")
+        for index, item in enumerate(listed):
+            rule = self.attempt(partial(self.rule, item, f"rules[{index}]"))
+            if rule is None:
+                continue
             if any(r.id == rule.id for r in rules):
-                raise self.error(
-                    f"rules[{index}].id",
-                    Message("rules.duplicate_id", f"duplicate rule id {rule.id!r}", id=rule.id),
+                self.problems.append(
+                    self.error(
+                        f"rules[{index}].id",
+                        Message("rules.duplicate_id", f"duplicate rule id {rule.id!r}", id=rule.id),
+                    )
                 )
             rules.append(rule)
+        name = self.field(top, "name", lambda v: self.text(v, "name"))
+        if self.problems or version is None or name is None:
+            raise self.failure()
         return MonitoringRules(
-            name=self.text(top["name"], "name"),
+            name=name,
             version=version,
             source=self.file,
             content_hash=_content_hash(data),
@@ -243,21 +243,34 @@ class _RulesBuilder(_Builder):
                     value=shown(value),
                 ),
             )
-        return tuple(self.text(v, f"{key}[{i}]") for i, v in enumerate(value))
+        found: list[DefinitionError] = []
+        words: list[str] = []
+        for i, v in enumerate(value):
+            try:
+                words.append(self.text(v, f"{key}[{i}]"))
+            except RuleSetError as exc:
+                found += exc.problems
+        if found:
+            raise self.error_type.collected(found)
+        return tuple(words)
 
     def choices(self, value: Any, key: str, allowed: tuple[str, ...]) -> frozenset[str]:
         chosen = self.words(value, key)
-        for i, v in enumerate(chosen):
-            if v not in allowed:
-                raise self.error(
-                    f"{key}[{i}]",
-                    Message(
-                        "config.unknown_name",
-                        f"unknown value {v!r}; use one of {', '.join(allowed)}",
-                        value=v,
-                        allowed=list(allowed),
-                    ),
-                )
+        found: list[DefinitionError] = [
+            self.error(
+                f"{key}[{i}]",
+                Message(
+                    "config.unknown_name",
+                    f"unknown value {v!r}; use one of {', '.join(allowed)}",
+                    value=v,
+                    allowed=list(allowed),
+                ),
+            )
+            for i, v in enumerate(chosen)
+            if v not in allowed
+        ]
+        if found:
+            raise self.error_type.collected(found)
         return frozenset(chosen)
 
     def whole(self, value: Any, key: str) -> int:
@@ -272,10 +285,58 @@ class _RulesBuilder(_Builder):
         return int(number)
 
     def rule(self, item: Any, key: str) -> MonitoringRule:
-        spec = self.mapping(item, key, ("id", "match", "actions"), ("title",))
-        match = self.mapping(
-            spec["match"],
-            f"{key}.match",
+        """One rule; raises with every problem of the rule (its own part of the file)."""
+        outer, self.problems = self.problems, []
+        try:
+            rule = self._rule(item, key)
+            if self.problems or rule is None:
+                raise self.failure()
+            return rule
+        finally:
+            self.problems = outer
+
+    def _rule(self, item: Any, key: str) -> MonitoringRule | None:
+        spec = self.part(item, key, ("id", "match", "actions"), ("title",))
+        if spec is None:
+            return None
+        rule_id = self.field(spec, "id", lambda v: self.text(v, f"{key}.id"))
+        title = self.attempt(lambda: self.title(spec.get("title"), rule_id, key))
+        match = self.field(spec, "match", lambda v: self.match(v, f"{key}.match"))
+        actions = self.field(spec, "actions", lambda v: self.actions(v, f"{key}.actions"))
+        if rule_id is None or title is None or match is None or actions is None:
+            return None
+        return MonitoringRule(id=rule_id, title=title, **match, **actions)
+
+    def title(self, value: Any, rule_id: str | None, key: str) -> dict[str, str]:
+        if value is None:
+            return {"zh-CN": rule_id or "", "en": rule_id or ""}
+        spec = self.mapping(value, f"{key}.title", ("zh-CN", "en"))
+        found: list[DefinitionError] = []
+        title: dict[str, str] = {}
+        for lang, text in spec.items():
+            try:
+                title[lang] = self.text(text, f"{key}.title.{lang}")
+            except RuleSetError as exc:
+                found += exc.problems
+        if found:
+            raise self.error_type.collected(found)
+        return title
+
+    def match(self, value: Any, key: str) -> dict[str, Any]:
+        """The match fields of a rule; raises with every problem of its ``match``."""
+        outer, self.problems = self.problems, []
+        try:
+            match = self._match(value, key)
+            if self.problems or match is None:
+                raise self.failure()
+            return match
+        finally:
+            self.problems = outer
+
+    def _match(self, value: Any, key: str) -> dict[str, Any] | None:
+        spec = self.part(
+            value,
+            key,
             (),
             (
                 "types",
@@ -288,52 +349,51 @@ class _RulesBuilder(_Builder):
                 "score_drop",
             ),
         )
-        title = spec.get("title") or {"zh-CN": spec["id"], "en": spec["id"]}
-        title = self.mapping(title, f"{key}.title", ("zh-CN", "en"))
-        keywords = self.mapping(
-            match.get("keywords") or {}, f"{key}.match.keywords", (), ("any", "all")
+        if spec is None:
+            return None
+        keywords = self.field(
+            spec, "keywords", lambda v: self.mapping(v or {}, f"{key}.keywords", (), ("any", "all"))
         )
-        rule = MonitoringRule(
-            id=self.text(spec["id"], f"{key}.id"),
-            title={lang: self.text(t, f"{key}.title.{lang}") for lang, t in title.items()},
-            types=(
-                self.choices(match["types"], f"{key}.match.types", EVENT_TYPES)
-                if "types" in match
-                else frozenset()
+        words: dict[str, tuple[str, ...]] = {}
+        for part in ("any", "all"):
+            if keywords is not None and part in keywords:
+                found = self.field(
+                    keywords, part, partial(self.words, key=f"{key}.keywords.{part}")
+                )
+                words[part] = found or ()
+
+        def names(name: str) -> frozenset[str]:
+            return frozenset(self.field(spec, name, lambda v: self.words(v, f"{key}.{name}")) or ())
+
+        match = {
+            "types": self.field(
+                spec, "types", lambda v: self.choices(v, f"{key}.types", EVENT_TYPES)
+            )
+            or frozenset(),
+            "keywords_any": words.get("any", ()),
+            "keywords_all": words.get("all", ()),
+            "industries": names("industries"),
+            "regions": names("regions"),
+            "tags": names("tags"),
+            "when": self.field(spec, "when", lambda v: self.condition(v, f"{key}.when")),
+            "threshold": self.field(
+                spec, "threshold", lambda v: self.threshold(v, f"{key}.threshold")
             ),
-            keywords_any=self.words(keywords["any"], f"{key}.match.keywords.any")
-            if "any" in keywords
-            else (),
-            keywords_all=self.words(keywords["all"], f"{key}.match.keywords.all")
-            if "all" in keywords
-            else (),
-            industries=frozenset(self.words(match["industries"], f"{key}.match.industries"))
-            if "industries" in match
-            else frozenset(),
-            regions=frozenset(self.words(match["regions"], f"{key}.match.regions"))
-            if "regions" in match
-            else frozenset(),
-            tags=frozenset(self.words(match["tags"], f"{key}.match.tags"))
-            if "tags" in match
-            else frozenset(),
-            when=self.condition(match["when"], f"{key}.match.when") if "when" in match else None,
-            threshold=self.threshold(match["threshold"], f"{key}.match.threshold")
-            if "threshold" in match
-            else None,
-            score_drop=self.score_drop(match["score_drop"], f"{key}.match.score_drop")
-            if "score_drop" in match
-            else None,
-            **self.actions(spec["actions"], f"{key}.actions"),
-        )
-        if not (rule.types or rule.threshold or rule.score_drop or rule.when):
+            "score_drop": self.field(
+                spec, "score_drop", lambda v: self.score_drop(v, f"{key}.score_drop")
+            ),
+        }
+        if self.problems:
+            return None
+        if not (match["types"] or match["threshold"] or match["score_drop"] or match["when"]):
             raise self.error(
-                f"{key}.match",
+                key,
                 Message(
                     "monitoring.match_all",
                     "matches every event; name types, a threshold, a score_drop or a when condition",
                 ),
             )
-        return rule
+        return match
 
     def condition(self, value: Any, key: str) -> _Expression:
         try:
@@ -358,30 +418,43 @@ class _RulesBuilder(_Builder):
 
     def threshold(self, value: Any, key: str) -> Threshold:
         spec = self.mapping(value, key, ("type", "count", "days"))
+        found: list[DefinitionError] = []
         if spec["type"] not in EVENT_TYPES:
-            raise self.error(
-                f"{key}.type",
-                Message(
-                    "monitoring.event_type",
-                    f"unknown event type; use one of {', '.join(EVENT_TYPES)}",
-                    value=shown(spec["type"]),
-                    allowed=list(EVENT_TYPES),
-                ),
+            found.append(
+                self.error(
+                    f"{key}.type",
+                    Message(
+                        "monitoring.event_type",
+                        f"unknown event type; use one of {', '.join(EVENT_TYPES)}",
+                        value=shown(spec["type"]),
+                        allowed=list(EVENT_TYPES),
+                    ),
+                )
             )
-        return Threshold(
-            type=str(spec["type"]),
-            count=self.whole(spec["count"], f"{key}.count"),
-            days=self.whole(spec["days"], f"{key}.days"),
-        )
+        numbers: dict[str, int] = {}
+        for name in ("count", "days"):
+            try:
+                numbers[name] = self.whole(spec[name], f"{key}.{name}")
+            except RuleSetError as exc:
+                found += exc.problems
+        if found:
+            raise self.error_type.collected(found)
+        return Threshold(type=str(spec["type"]), count=numbers["count"], days=numbers["days"])
 
     def score_drop(self, value: Any, key: str) -> ScoreDrop:
         spec = self.mapping(value, key, ("points", "days"))
-        return ScoreDrop(
-            points=self.number(spec["points"], f"{key}.points", 0.1, 100.0),
-            days=self.whole(spec["days"], f"{key}.days"),
-        )
+        outer, self.problems = self.problems, []
+        try:
+            points = self.attempt(lambda: self.number(spec["points"], f"{key}.points", 0.1, 100.0))
+            days = self.attempt(lambda: self.whole(spec["days"], f"{key}.days"))
+            if self.problems or points is None or days is None:
+                raise self.failure()
+            return ScoreDrop(points=points, days=days)
+        finally:
+            self.problems = outer
 
     def actions(self, value: Any, key: str) -> dict[str, Any]:
+        """The actions of a rule; raises with every problem of its ``actions``."""
         spec = self.mapping(value, key, (), ("alert", "tag", "rescore"))
         if not spec:
             raise self.error(
@@ -390,53 +463,69 @@ class _RulesBuilder(_Builder):
                     "monitoring.no_action", "a rule must do something: give alert, tag or rescore"
                 ),
             )
-        alert = None
-        if "alert" in spec:
-            a = self.mapping(spec["alert"], f"{key}.alert", ("level", "category"))
-            if a["level"] not in LEVELS:
-                raise self.error(
-                    f"{key}.alert.level",
-                    Message(
-                        "config.unknown_name",
-                        f"use one of {', '.join(LEVELS)}",
-                        value=shown(a["level"]),
-                        allowed=list(LEVELS),
-                    ),
+        outer, self.problems = self.problems, []
+        try:
+            alert = self.field(spec, "alert", lambda v: self.alert(v, f"{key}.alert"))
+            tag = self.field(spec, "tag", lambda v: self.tag(v, f"{key}.tag"))
+            rescore = spec.get("rescore", False)
+            if not isinstance(rescore, bool):
+                self.problems.append(
+                    self.error(
+                        f"{key}.rescore",
+                        Message("config.boolean", f"must be true or false, got {rescore!r}"),
+                    )
                 )
-            if a["category"] not in CATEGORIES:
-                raise self.error(
-                    f"{key}.alert.category",
-                    Message(
-                        "config.unknown_name",
-                        f"use one of {', '.join(CATEGORIES)}",
-                        value=shown(a["category"]),
-                        allowed=list(CATEGORIES),
-                    ),
-                )
-            alert = AlertAction(level=a["level"], category=a["category"])
-        tag = None
-        if "tag" in spec:
-            t = self.mapping(spec["tag"], f"{key}.tag", ("name",), ("expires_after",))
-            expires = None
-            if t.get("expires_after") is not None:
-                try:
-                    expires = parse_duration(t["expires_after"])
-                except ValueError as exc:
-                    raise self.error(
-                        f"{key}.tag.expires_after",
+            if self.problems:
+                raise self.failure()
+            return {"alert": alert, "tag": tag, "rescore": rescore}
+        finally:
+            self.problems = outer
+
+    def alert(self, value: Any, key: str) -> AlertAction:
+        a = self.mapping(value, key, ("level", "category"))
+        found: list[DefinitionError] = [
+            self.error(
+                f"{key}.{name}",
+                Message(
+                    "config.unknown_name",
+                    f"use one of {', '.join(allowed)}",
+                    value=shown(a[name]),
+                    allowed=list(allowed),
+                ),
+            )
+            for name, allowed in (("level", LEVELS), ("category", CATEGORIES))
+            if a[name] not in allowed
+        ]
+        if found:
+            raise self.error_type.collected(found)
+        return AlertAction(level=a["level"], category=a["category"])
+
+    def tag(self, value: Any, key: str) -> TagAction:
+        t = self.mapping(value, key, ("name",), ("expires_after",))
+        found: list[DefinitionError] = []
+        expires = None
+        if t.get("expires_after") is not None:
+            try:
+                expires = parse_duration(t["expires_after"])
+            except ValueError as exc:
+                found.append(
+                    self.error(
+                        f"{key}.expires_after",
                         Message("config.duration", str(exc), value=shown(t["expires_after"])),
-                    ) from exc
-            name = self.text(t["name"], f"{key}.tag.name")
-            if len(name) > 64:
-                raise self.error(
-                    f"{key}.tag.name",
+                    )
+                )
+        name = ""
+        try:
+            name = self.text(t["name"], f"{key}.name")
+        except RuleSetError as exc:
+            found += exc.problems
+        if len(name) > 64:
+            found.append(
+                self.error(
+                    f"{key}.name",
                     Message("monitoring.tag_length", "at most 64 characters", max=64),
                 )
-            tag = TagAction(tag=name, expires_after=expires)
-        rescore = spec.get("rescore", False)
-        if not isinstance(rescore, bool):
-            raise self.error(
-                f"{key}.rescore",
-                Message("config.boolean", f"must be true or false, got {rescore!r}"),
             )
-        return {"alert": alert, "tag": tag, "rescore": rescore}
+        if found:
+            raise self.error_type.collected(found)
+        return TagAction(tag=name, expires_after=expires)

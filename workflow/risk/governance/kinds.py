@@ -29,12 +29,13 @@ from sqlalchemy.orm import Session
 
 from workflow.engine import runtime
 from workflow.engine.catalog import Catalog
-from workflow.errors import RiskloopError, ValidationFailed, shown
+from workflow.errors import DefinitionError, RiskloopError, ValidationFailed, shown
 from workflow.platform.durations import parse_duration
 from workflow.records.config_versions import ConfigVersion, canonical_hash
 from workflow.records.identity import Actor
 from workflow.risk.alerts.intake import CATEGORIES, LEVELS
-from workflow.risk.alerts.routing import all_channels
+from workflow.risk.alerts.routing import MATCH_KEYS, all_channels
+from workflow.risk.clients.model import CLIENT_TYPES
 from workflow.risk.events import monitoring
 from workflow.risk.governance.reasons import reason_conflicts
 from workflow.risk.notify.robots import check_channel
@@ -169,15 +170,17 @@ def _attempt(problems: list[Problem], source: str, check: Callable[[], Any]) -> 
     try:
         check()
     except RiskloopError as exc:
-        problems.append(
-            Problem(
-                getattr(exc, "file", source),
-                getattr(exc, "key", "(document)"),
-                _message(exc),
-                exc.code or UNCODED,
-                dict(exc.params) if exc.code else {"detail": _message(exc)},
+        # a DefinitionError holds every problem it found (``problems``)
+        for found in getattr(exc, "problems", None) or (exc,):
+            problems.append(
+                Problem(
+                    getattr(found, "file", source),
+                    getattr(found, "key", "(document)"),
+                    _message(found),
+                    found.code or UNCODED,
+                    dict(found.params) if found.code else {"detail": _message(found)},
+                )
             )
-        )
 
 
 def _message(exc: RiskloopError) -> str:
@@ -189,21 +192,19 @@ def _message(exc: RiskloopError) -> str:
     return detail[len(prefix) :] if detail.startswith(prefix) else detail
 
 
-def _rekey(problem: Problem, old: str, new: str) -> Problem:
-    if problem.key.startswith(old):
-        return Problem(
-            problem.file,
-            new + problem.key[len(old) :],
-            problem.message,
-            problem.code,
-            problem.params,
-        )
-    return problem
+def _built(source: str, build: Callable[[], Any]) -> list[Problem]:
+    """Every problem the builder found in its one pass (none when ``build`` succeeds)."""
+    try:
+        build()
+    except DefinitionError as exc:
+        return [
+            Problem(getattr(p, "file", source), getattr(p, "key", "(document)"), p.fix)
+            for p in exc.problems
+        ]
+    return []
 
 
 def check_rule_set(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
-    builder = rating._Builder(source)
-    problems: list[Problem] = []
     if not isinstance(document, Mapping):
         return [
             problem(
@@ -213,29 +214,16 @@ def check_rule_set(document: Any, source: str, _settings: Mapping[str, Any]) -> 
                 "must be a mapping with the rule-set keys",
             )
         ]
-    rules = document.get("rating_rules")
-    if isinstance(rules, list):
-        for index, rule in enumerate(rules):
-            found: list[Problem] = []
-            _attempt(found, source, partial(builder.rating_rules, [rule]))
-            problems += [_rekey(p, "rating_rules[0]", f"rating_rules[{index}]") for p in found]
-    for key, message in reason_conflicts(rules):
-        problems.append(Problem(source, key, message))  # a Message: config.reason_percent
-    scorecard = document.get("scorecard")
-    if isinstance(scorecard, Mapping):
-        _attempt(problems, source, lambda: builder.indicators(scorecard.get("indicators")))
-        _attempt(problems, source, lambda: builder.bands(scorecard.get("bands")))
-    if "credit_limit" in document:
-        _attempt(problems, source, lambda: builder.credit_limit(document["credit_limit"]))
-    if not problems:
-        # the whole document: top-level keys, duplicate ids, the probes on sample facts
-        _attempt(problems, source, lambda: rating._Builder(source).build(_dump(document)))
+    # the builder checks each section, each rule and each field on its own
+    problems = _built(source, lambda: rating._Builder(source).build(_dump(document)))
+    broken = {p.key.split(".", 1)[0] for p in problems if p.key.startswith("rating_rules[")}
+    for key, message in reason_conflicts(document.get("rating_rules")):
+        if key.split(".", 1)[0] not in broken:  # a broken rule is reported once
+            problems.append(Problem(source, key, message))  # a Message: config.reason_percent
     return problems
 
 
 def check_monitoring(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
-    builder = monitoring._RulesBuilder(source)
-    problems: list[Problem] = []
     if not isinstance(document, Mapping):
         return [
             problem(
@@ -245,13 +233,7 @@ def check_monitoring(document: Any, source: str, _settings: Mapping[str, Any]) -
                 "must be a mapping with name, version and rules",
             )
         ]
-    items = document.get("rules")
-    if isinstance(items, list):
-        for index, item in enumerate(items):
-            _attempt(problems, source, partial(builder.rule, item, f"rules[{index}]"))
-    if not problems:
-        _attempt(problems, source, lambda: monitoring.parse_monitoring_rules(_dump(document)))
-    return problems
+    return _built(source, lambda: monitoring.parse_monitoring_rules(_dump(document), source))
 
 
 def _dump(document: Any) -> bytes:
@@ -394,6 +376,60 @@ def _check_roles(value: Any, key: str, source: str) -> list[Problem]:
     return _subset(value, key, tuple(sorted(POLICY.roles)), source)
 
 
+ROUTING_KEYS = ("client_owner", "roles", "users", "rules", "channels")
+ROUTING_RULE_KEYS = ("when", "roles", "users", "client_owner", "channels")
+
+
+def _unknown_keys(
+    value: Mapping[str, Any], where: str, allowed: tuple[str, ...], source: str
+) -> list[Problem]:
+    return [
+        problem(
+            source,
+            f"{where}.{key}",
+            "config.unknown_key",
+            f"unknown key; allowed: {', '.join(allowed)}",
+            allowed=list(allowed),
+        )
+        for key in value
+        if key not in allowed
+    ]
+
+
+def _check_recipients(value: Mapping[str, Any], where: str, source: str) -> list[Problem]:
+    """``roles``, ``users``, ``client_owner`` and ``channels`` of the routing or a rule."""
+    problems: list[Problem] = []
+    if "client_owner" in value and not isinstance(value["client_owner"], bool):
+        problems.append(
+            problem(source, f"{where}.client_owner", "config.boolean", "must be true or false")
+        )
+    if "roles" in value:
+        problems += _check_roles(value["roles"], f"{where}.roles", source)
+    users = value.get("users")
+    if users is not None and (
+        not isinstance(users, list) or not all(isinstance(u, str) and u.strip() for u in users)
+    ):
+        problems.append(
+            problem(
+                source,
+                f"{where}.users",
+                "config.users",
+                "must be a list of user names, e.g. [alice, bob]",
+            )
+        )
+    channels = value.get("channels")
+    if channels is not None and not isinstance(channels, list):
+        problems.append(
+            problem(
+                source,
+                f"{where}.channels",
+                "config.channels",
+                "must be a list of channels, e.g. [{type: wecom, url: '${RISKLOOP_WECOM_URL}'}]",
+            )
+        )
+    return problems
+
+
 def _check_routing(value: Any, source: str) -> list[Problem]:
     if not isinstance(value, Mapping):
         return [
@@ -404,14 +440,19 @@ def _check_routing(value: Any, source: str) -> list[Problem]:
                 "must be a mapping with client_owner, roles, rules",
             )
         ]
-    problems: list[Problem] = []
-    if "client_owner" in value and not isinstance(value["client_owner"], bool):
-        problems.append(
-            problem(source, "routing.client_owner", "config.boolean", "must be true or false")
-        )
-    if "roles" in value:
-        problems += _check_roles(value["roles"], "routing.roles", source)
-    for index, rule in enumerate(value.get("rules") or []):
+    problems = _unknown_keys(value, "routing", ROUTING_KEYS, source)
+    problems += _check_recipients(value, "routing", source)
+    rules = value.get("rules")
+    if rules is not None and not isinstance(rules, list):
+        return problems + [
+            problem(
+                source,
+                "routing.rules",
+                "config.routing_rules",
+                "must be a list of rules, each {when: …, roles: […]}",
+            )
+        ]
+    for index, rule in enumerate(rules or []):
         where = f"routing.rules[{index}]"
         if not isinstance(rule, Mapping) or not isinstance(rule.get("when"), Mapping):
             problems.append(
@@ -423,15 +464,37 @@ def _check_routing(value: Any, source: str) -> list[Problem]:
                 )
             )
             continue
+        problems += _unknown_keys(rule, where, ROUTING_RULE_KEYS, source)
+        problems += _unknown_keys(rule["when"], f"{where}.when", MATCH_KEYS, source)
         for name, allowed in (("level", LEVELS), ("category", CATEGORIES)):
             wanted = rule["when"].get(name)
             if wanted is None:
                 continue
             listed = wanted if isinstance(wanted, list) else [wanted]
             problems += _subset(listed, f"{where}.when.{name}", allowed, source)
-        if "roles" in rule:
-            problems += _check_roles(rule["roles"], f"{where}.roles", source)
+        problems += _check_recipients(rule, where, source)
     return problems
+
+
+def _channels(routing: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The push channels of a routing whose channel lists are lists (a list that is not
+    one is a problem of its own, not a channel)."""
+    rules = routing.get("rules")
+    return all_channels(
+        {
+            "channels": _listed(routing.get("channels")),
+            "rules": [
+                {"when": r.get("when"), "channels": _listed(r.get("channels"))}
+                if isinstance(r, Mapping)
+                else {}
+                for r in (rules if isinstance(rules, list) else [])
+            ],
+        }
+    )
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def check_alert_routing(document: Any, source: str, settings: Mapping[str, Any]) -> list[Problem]:
@@ -483,7 +546,7 @@ def check_alert_routing(document: Any, source: str, settings: Mapping[str, Any])
     if "routing" in document:
         problems += _check_routing(document["routing"], source)
         if isinstance(document["routing"], Mapping):
-            for key, channel, _when in all_channels(dict(document["routing"])):
+            for key, channel, _when in _channels(document["routing"]):
                 _attempt(problems, source, partial(check_channel, source, key, channel, settings))
     return problems
 
@@ -507,6 +570,19 @@ def check_dd_checklist(document: Any, source: str, _settings: Mapping[str, Any])
             )
         else:
             for client_type, items in by_type.items():
+                if client_type not in CLIENT_TYPES:
+                    # a checklist no client gets: a misspelt type
+                    problems.append(
+                        problem(
+                            source,
+                            f"checklists.{client_type}",
+                            "config.unknown_name",
+                            f"unknown client type {client_type!r}; use one of "
+                            f"{', '.join(CLIENT_TYPES)}",
+                            value=shown(client_type),
+                            allowed=list(CLIENT_TYPES),
+                        )
+                    )
                 problems += _check_checklist(items, source, f"checklists.{client_type}")
     grades = document.get("risk_grades")
     if grades is not None and (

@@ -22,7 +22,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,16 +115,27 @@ def check_channels(catalog: Catalog, settings: Mapping[str, Any]) -> int:
 
 def check_channel(file: str, key: str, channel: Any, settings: Mapping[str, Any]) -> None:
     """Raises:
-    DefinitionError: the channel at ``key`` is invalid (its type, url, secret, events…)."""
+    DefinitionError: the channel at ``key`` is invalid (its type, url, secret, events…);
+        every problem of the channel is in its ``problems`` (the url and secret are
+        checked only for a known robot type, as their example depends on it)."""
 
-    def fail(code: str, message: str, **params: Any) -> DefinitionError:
-        return DefinitionError(file, key, Message(f"channel.{code}", message, **params))
+    problems: list[DefinitionError] = []
+
+    def fail(code: str, message: str, **params: Any) -> None:
+        problems.append(DefinitionError(file, key, Message(f"channel.{code}", message, **params)))
 
     if not isinstance(channel, dict):
-        raise fail("mapping", "must be a mapping like {type: wecom, url: '${RISKLOOP_WECOM_URL}'}")
+        raise DefinitionError(
+            file,
+            key,
+            Message(
+                "channel.mapping",
+                "must be a mapping like {type: wecom, url: '${RISKLOOP_WECOM_URL}'}",
+            ),
+        )
     unknown = sorted(set(channel) - CHANNEL_KEYS)
     if unknown:
-        raise fail(
+        fail(
             "unknown_keys",
             f"unknown key(s) {', '.join(unknown)}; use {', '.join(sorted(CHANNEL_KEYS))}",
             keys=unknown,
@@ -132,43 +143,16 @@ def check_channel(file: str, key: str, channel: Any, settings: Mapping[str, Any]
         )
     kind = channel.get("type")
     if kind not in ROBOTS:
-        raise fail(
+        fail(
             "type",
             f"type {kind!r} is unknown; use one of {', '.join(ROBOTS)}",
             value=shown(kind),
             allowed=list(ROBOTS),
         )
-    for name in ("url", "secret"):
-        value = channel.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise fail(
-                "text",
-                f"{name} must be text, e.g. '${{RISKLOOP_{kind.upper()}_{name.upper()}}}'",
-                name=name,
-                example=f"${{RISKLOOP_{kind.upper()}_{name.upper()}}}",
-            )
-        _, missing = resolve(value, settings)
-        if missing:
-            raise fail(
-                "unset",
-                f"{name} names {', '.join(missing)}, which is not set; set the environment "
-                "variable (or setting) or remove the channel",
-                name=name,
-                variables=list(missing),
-            )
-    url, _ = resolve(str(channel.get("url") or ""), settings)
-    if not url.startswith(("https://", "http://")):
-        raise fail(
-            "url", "url must be the robot's webhook address (https://…), e.g. '${RISKLOOP_…_URL}'"
-        )
-    if kind not in SIGNED and channel.get("secret") is not None:
-        raise fail(
-            "unsigned", "WeCom robots are not signed: remove secret (the key is part of the url)"
-        )
+    else:
+        _check_address(channel, str(kind), settings, fail)
     if channel.get("language", "zh-CN") not in LANGUAGES:
-        raise fail(
+        fail(
             "language",
             f"language must be one of {', '.join(LANGUAGES)}",
             value=shown(channel.get("language")),
@@ -176,11 +160,51 @@ def check_channel(file: str, key: str, channel: Any, settings: Mapping[str, Any]
         )
     events = channel.get("events", list(EVENTS))
     if not isinstance(events, list) or not set(events) <= {*EVENTS, DIGEST}:
-        raise fail(
+        fail(
             "events",
             f"events must be a list of {', '.join([*EVENTS, DIGEST])}",
             allowed=[*EVENTS, DIGEST],
         )
+    if problems:
+        raise DefinitionError.collected(problems)
+
+
+def _check_address(
+    channel: dict[str, Any],
+    kind: str,
+    settings: Mapping[str, Any],
+    fail: Callable[..., None],
+) -> None:
+    """The url and secret of a channel of a known robot type: text, set, a web address."""
+    broken: set[str] = set()
+    for name in ("url", "secret"):
+        value = channel.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            fail(
+                "text",
+                f"{name} must be text, e.g. '${{RISKLOOP_{kind.upper()}_{name.upper()}}}'",
+                name=name,
+                example=f"${{RISKLOOP_{kind.upper()}_{name.upper()}}}",
+            )
+            broken.add(name)
+            continue
+        _, missing = resolve(value, settings)
+        if missing:
+            fail(
+                "unset",
+                f"{name} names {', '.join(missing)}, which is not set; set the environment "
+                "variable (or setting) or remove the channel",
+                name=name,
+                variables=list(missing),
+            )
+            broken.add(name)
+    url, _ = resolve(str(channel.get("url") or ""), settings)
+    if "url" not in broken and not url.startswith(("https://", "http://")):
+        fail("url", "url must be the robot's webhook address (https://…), e.g. '${RISKLOOP_…_URL}'")
+    if kind not in SIGNED and channel.get("secret") is not None:
+        fail("unsigned", "WeCom robots are not signed: remove secret (the key is part of the url)")
 
 
 @registry.channel

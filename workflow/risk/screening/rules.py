@@ -3,7 +3,8 @@
 A rule set is a YAML file under ``definitions/rules/`` (schema in
 ``definitions/rules/default.yaml``). Every expression is CEL, compiled once at
 load and tried on sample facts, so a broken rule stops start-up with the file
-and key named instead of failing a screening later.
+and key named instead of failing a screening later. Every problem of a file is
+found in one pass (``RuleSetError.problems``), each with its key path and code.
 
 Evaluation order: every rating rule is checked and all that match are
 reported, but the first match decides the rating; without a match the
@@ -15,17 +16,20 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from importlib.resources import files
 from os import PathLike
-from typing import Any
+from typing import Any, TypeVar
 
 import cel
 import yaml
 
 from workflow.errors import DefinitionError, Message, ValidationFailed, shown
+
+_T = TypeVar("_T")
 
 RATINGS = ("S", "A", "B", "C", "D")
 RISK_LEVELS = ("low", "medium", "high")
@@ -280,6 +284,22 @@ class CreditLimitPolicy:
     cap: int
     round_to: int
 
+    def amount(self, rating: str, score: float, facts: dict[str, Any]) -> int:
+        """The limit of a client rated ``rating`` (not D) with ``score`` and ``facts``.
+
+        Raises:
+            RuleSetError: the formula failed or gave no amount of at least 0.
+        """
+        context = {
+            "facts": facts,
+            "rating": rating,
+            "score": score,
+            "multiplier": self.multipliers[rating],
+        }
+        amount = self.formula.number(context, 0.0)
+        capped = min(amount, float(self.cap))
+        return int(capped // self.round_to) * self.round_to
+
 
 @dataclass(frozen=True)
 class RatingResult:
@@ -404,16 +424,7 @@ class RuleSet:
         # D means rejection whatever the formula says.
         if rating == "D":
             return 0
-        policy = self.credit_limit
-        context = {
-            "facts": facts,
-            "rating": rating,
-            "score": score,
-            "multiplier": policy.multipliers[rating],
-        }
-        amount = policy.formula.number(context, 0.0)
-        capped = min(amount, float(policy.cap))
-        return int(capped // policy.round_to) * policy.round_to
+        return self.credit_limit.amount(rating, score, facts)
 
 
 def load_rule_set(path: str | PathLike[str]) -> RuleSet:
@@ -528,38 +539,97 @@ _UniqueKeyLoader.add_constructor(
 
 
 class _Builder:
-    """Validates the parsed YAML key by key; every error names the file and the key path."""
+    """Validates the parsed YAML key by key; every error names the file and the key path.
+
+    Every problem of a document is found in one pass: each part (a section, a rating rule,
+    an indicator, a band, a field of them) is checked on its own and its problems are
+    noted in ``problems``, so one mistake does not hide the next; ``build`` then raises
+    one error holding them all (``RuleSetError.problems``). A part with a problem is left
+    out of the checks that need it whole (duplicate ids, the weights' sum, the order of
+    the bands, the probes on sample facts), so no problem is a mere echo of another.
+    """
+
+    error_type: type[RuleSetError] = RuleSetError
 
     def __init__(self, file: str) -> None:
         self.file = file
+        self.problems: list[DefinitionError] = []
 
     def error(self, key: str, message: str) -> RuleSetError:
-        return RuleSetError(self.file, key, message)
+        return self.error_type(self.file, key, message)
 
-    def mapping(
-        self, value: Any, key: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
-    ) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise self.error(
-                key or "(document)",
-                Message("rules.mapping", f"must be a mapping, got {value!r}", value=shown(value)),
-            )
+    def failure(self) -> DefinitionError:
+        """One error for every problem noted (the builder found at least one)."""
+        return self.error_type.collected(self.problems)
+
+    def attempt(self, check: Callable[[], _T]) -> _T | None:
+        """``check()``; None, with its problems noted, when it raises."""
+        try:
+            return check()
+        except RuleSetError as exc:
+            self.problems.extend(exc.problems)
+            return None
+
+    def field(self, spec: Mapping[str, Any], name: str, check: Callable[[Any], _T]) -> _T | None:
+        """``check(spec[name])``; None when the key is absent or its check failed (noted)."""
+        if name not in spec:
+            return None
+        return self.attempt(lambda: check(spec[name]))
+
+    def _shape(
+        self,
+        value: Mapping[str, Any],
+        key: str,
+        required: tuple[str, ...],
+        optional: tuple[str, ...],
+    ) -> list[DefinitionError]:
         prefix = f"{key}." if key else ""
-        unknown = [k for k in value if k not in required and k not in optional]
-        if unknown:
-            raise self.error(
-                f"{prefix}{unknown[0]}",
+        found: list[DefinitionError] = [
+            self.error(
+                f"{prefix}{k}",
                 Message(
                     "rules.unknown_key",
                     f"unknown key; allowed here: {', '.join(required + optional)}",
                     allowed=[*required, *optional],
                 ),
             )
-        for name in required:
-            if name not in value:
-                raise self.error(
-                    f"{prefix}{name}", Message("config.required", "missing required key")
-                )
+            for k in value
+            if k not in required and k not in optional
+        ]
+        found += [
+            self.error(f"{prefix}{name}", Message("config.required", "missing required key"))
+            for name in required
+            if name not in value
+        ]
+        return found
+
+    def _not_mapping(self, value: Any, key: str) -> RuleSetError:
+        return self.error(
+            key or "(document)",
+            Message("rules.mapping", f"must be a mapping, got {value!r}", value=shown(value)),
+        )
+
+    def mapping(
+        self, value: Any, key: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> Mapping[str, Any]:
+        """``value`` when it is a mapping with the keys allowed here; raises with every
+        unknown and missing key otherwise."""
+        if not isinstance(value, Mapping):
+            raise self._not_mapping(value, key)
+        found = self._shape(value, key, required, optional)
+        if found:
+            raise self.error_type.collected(found)
+        return value
+
+    def part(
+        self, value: Any, key: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> Mapping[str, Any] | None:
+        """Like :meth:`mapping`, but the unknown and missing keys are noted and the mapping
+        is still returned, so its other keys are checked too; None when not a mapping."""
+        if not isinstance(value, Mapping):
+            self.problems.append(self._not_mapping(value, key))
+            return None
+        self.problems += self._shape(value, key, required, optional)
         return value
 
     def items(self, value: Any, key: str) -> list[Any]:
@@ -617,108 +687,213 @@ class _Builder:
         return str(value)
 
     def per_rating(self, value: Any, key: str) -> Mapping[str, Any]:
-        if isinstance(value, Mapping):
-            for letter in value:
+        """A mapping from every rating letter; raises with every unknown and missing letter."""
+        if not isinstance(value, Mapping):
+            raise self._not_mapping(value, key)
+        found: list[DefinitionError] = []
+        for letter in value:
+            try:
                 self.rating(letter, f"{key}.{letter}")
-        return self.mapping(value, key, RATINGS)
+            except RuleSetError as exc:
+                found += exc.problems
+        found += [p for p in self._shape(value, key, RATINGS, ()) if p.code == "config.required"]
+        if found:
+            raise self.error_type.collected(found)
+        return value
 
     def expression(self, value: Any, key: str, variables: frozenset[str]) -> _Expression:
         expression = _compile(value, self.file, key)
         _check_variables(expression, variables)
         return expression
 
-    def build(self, data: bytes) -> RuleSet:
+    def load(self, data: bytes) -> Any:
         try:
-            document = yaml.load(data, Loader=_UniqueKeyLoader)
+            return yaml.load(data, Loader=_UniqueKeyLoader)
         except yaml.YAMLError as exc:
             raise self.error("(document)", f"not valid YAML: {exc}") from exc
-        top = self.mapping(
-            document,
-            "",
-            ("name", "version", "rating_rules", "scorecard", "risk_levels", "credit_limit"),
-            ("description",),
-        )
-        version = top["version"]
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+
+    def version(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise self.error(
                 "version",
                 Message(
                     "config.version",
-                    f"must be a whole number from 1, got {version!r}",
-                    value=shown(version),
+                    f"must be a whole number from 1, got {value!r}",
+                    value=shown(value),
                 ),
             )
-        risk_levels = self.per_rating(top["risk_levels"], "risk_levels")
-        for letter, level in risk_levels.items():
-            if level not in RISK_LEVELS:
-                raise self.error(
-                    f"risk_levels.{letter}",
-                    Message(
-                        "rules.risk_level",
-                        f"must be one of {', '.join(RISK_LEVELS)}, got {level!r}",
-                        value=shown(level),
-                        allowed=list(RISK_LEVELS),
-                    ),
-                )
-        scorecard = self.mapping(top["scorecard"], "scorecard", ("indicators", "bands"))
+        return value
+
+    def build(self, data: bytes) -> RuleSet:
+        """The rule set of ``data``.
+
+        Raises:
+            RuleSetError: every problem found (``problems``), the first one's key named.
+        """
+        top = self.part(
+            self.load(data),
+            "",
+            ("name", "version", "rating_rules", "scorecard", "risk_levels", "credit_limit"),
+            ("description",),
+        )
+        if top is None:
+            raise self.failure()
+        version = self.field(top, "version", self.version)
+        risk_levels = self.field(top, "risk_levels", self.risk_levels)
+        name = self.field(top, "name", lambda v: self.text(v, "name"))
+        rating_rules = self.rating_rules(top["rating_rules"]) if "rating_rules" in top else ()
+        indicators: tuple[Indicator, ...] = ()
+        bands: tuple[Band, ...] = ()
+        indicators_whole = False
+        if "scorecard" in top:
+            scorecard = self.part(top["scorecard"], "scorecard", ("indicators", "bands"))
+            if scorecard is not None:
+                if "indicators" in scorecard:
+                    before = len(self.problems)
+                    indicators = self.indicators(scorecard["indicators"])
+                    indicators_whole = len(self.problems) == before
+                if "bands" in scorecard:
+                    bands = self.bands(scorecard["bands"])
+        credit_limit = self.credit_limit(top["credit_limit"]) if "credit_limit" in top else None
+        # the valid parts are tried on sample facts even when another part is broken
+        self.probe(rating_rules, indicators, indicators_whole, credit_limit)
+        if (
+            self.problems
+            or version is None
+            or risk_levels is None
+            or name is None
+            or credit_limit is None
+        ):
+            raise self.failure()
         rule_set = RuleSet(
-            name=self.text(top["name"], "name"),
+            name=name,
             version=version,
             description=str(top.get("description") or ""),
             source=self.file,
             content_hash=_content_hash(data),
-            rating_rules=self.rating_rules(top["rating_rules"]),
-            indicators=self.indicators(scorecard["indicators"]),
-            bands=self.bands(scorecard["bands"]),
-            risk_levels=dict(risk_levels),
-            credit_limit=self.credit_limit(top["credit_limit"]),
+            rating_rules=rating_rules,
+            indicators=indicators,
+            bands=bands,
+            risk_levels=risk_levels,
+            credit_limit=credit_limit,
         )
-        _probe(rule_set)
         return rule_set
 
-    def rating_rules(self, value: Any) -> tuple[RatingRule, ...]:
-        rules: list[RatingRule] = []
-        for index, item in enumerate(self.items(value, "rating_rules")):
-            key = f"rating_rules[{index}]"
-            rule = self.mapping(item, key, ("id", "when", "rating", "reason"))
-            rule_id = self.text(rule["id"], f"{key}.id")
-            if any(existing.id == rule_id for existing in rules):
-                raise self.error(
-                    f"{key}.id",
-                    Message("rules.duplicate_id", f"duplicate rule id {rule_id!r}", id=rule_id),
-                )
-            reason = self.mapping(rule["reason"], f"{key}.reason", ("zh-CN", "en"))
-            rules.append(
-                RatingRule(
-                    id=rule_id,
-                    when=self.expression(rule["when"], f"{key}.when", frozenset({"facts"})),
-                    rating=self.rating(rule["rating"], f"{key}.rating"),
-                    reason={
-                        lang: self.text(text, f"{key}.reason.{lang}")
-                        for lang, text in reason.items()
-                    },
-                )
+    def risk_levels(self, value: Any) -> dict[str, str]:
+        letters = self.per_rating(value, "risk_levels")
+        found: list[DefinitionError] = [
+            self.error(
+                f"risk_levels.{letter}",
+                Message(
+                    "rules.risk_level",
+                    f"must be one of {', '.join(RISK_LEVELS)}, got {level!r}",
+                    value=shown(level),
+                    allowed=list(RISK_LEVELS),
+                ),
             )
+            for letter, level in letters.items()
+            if level not in RISK_LEVELS
+        ]
+        if found:
+            raise self.error_type.collected(found)
+        return dict(letters)
+
+    def rating_rules(self, value: Any) -> tuple[RatingRule, ...]:
+        """The rules of a valid list; each broken rule's problems are noted, and it is
+        left out of the duplicate-id check."""
+        listed = self.attempt(lambda: self.items(value, "rating_rules")) or []
+        rules: list[RatingRule] = []
+        for index, item in enumerate(listed):
+            rule = self.rating_rule(item, f"rating_rules[{index}]")
+            if rule is None:
+                continue
+            if any(existing.id == rule.id for existing in rules):
+                self.problems.append(
+                    self.error(
+                        f"rating_rules[{index}].id",
+                        Message("rules.duplicate_id", f"duplicate rule id {rule.id!r}", id=rule.id),
+                    )
+                )
+            rules.append(rule)
         return tuple(rules)
 
+    def rating_rule(self, item: Any, key: str) -> RatingRule | None:
+        before = len(self.problems)
+        rule = self.part(item, key, ("id", "when", "rating", "reason"))
+        if rule is None:
+            return None
+        rule_id = self.field(rule, "id", lambda v: self.text(v, f"{key}.id"))
+        when = self.field(
+            rule, "when", lambda v: self.expression(v, f"{key}.when", frozenset({"facts"}))
+        )
+        rating = self.field(rule, "rating", partial(self.rating, key=f"{key}.rating"))
+        reason = self.field(rule, "reason", lambda v: self.reason(v, f"{key}.reason"))
+        if len(self.problems) > before or rule_id is None or when is None:
+            return None
+        if rating is None or reason is None:
+            return None
+        return RatingRule(id=rule_id, when=when, rating=rating, reason=reason)
+
+    def reason(self, value: Any, key: str) -> dict[str, str]:
+        spec = self.mapping(value, key, ("zh-CN", "en"))
+        found: list[DefinitionError] = []
+        reason: dict[str, str] = {}
+        for lang, text in spec.items():
+            try:
+                reason[lang] = self.text(text, f"{key}.{lang}")
+            except RuleSetError as exc:
+                found += exc.problems
+        if found:
+            raise self.error_type.collected(found)
+        return reason
+
     def indicators(self, value: Any) -> tuple[Indicator, ...]:
+        """The indicators of a valid list; the weights' sum is checked when every
+        indicator is valid."""
+        before = len(self.problems)
+        listed = self.attempt(lambda: self.items(value, "scorecard.indicators")) or []
         indicators: list[Indicator] = []
-        for index, item in enumerate(self.items(value, "scorecard.indicators")):
-            key = f"scorecard.indicators[{index}]"
-            spec = self.mapping(item, key, ("id", "weight", "score"), ("fact", "applies"))
-            indicator_id = self.text(spec["id"], f"{key}.id")
-            if any(existing.id == indicator_id for existing in indicators):
-                raise self.error(
-                    f"{key}.id",
+        for index, item in enumerate(listed):
+            indicator = self.indicator(item, f"scorecard.indicators[{index}]")
+            if indicator is None:
+                continue
+            if any(existing.id == indicator.id for existing in indicators):
+                self.problems.append(
+                    self.error(
+                        f"scorecard.indicators[{index}].id",
+                        Message(
+                            "rules.duplicate_indicator",
+                            f"duplicate indicator id {indicator.id!r}",
+                            id=indicator.id,
+                        ),
+                    )
+                )
+            indicators.append(indicator)
+        total = sum(indicator.weight for indicator in indicators)
+        if len(self.problems) == before and not math.isclose(total, 1.0, abs_tol=1e-6):
+            self.problems.append(
+                self.error(
+                    "scorecard.indicators",
                     Message(
-                        "rules.duplicate_indicator",
-                        f"duplicate indicator id {indicator_id!r}",
-                        id=indicator_id,
+                        "rules.weights_sum",
+                        f"weights must sum to 1, they sum to {total:g}; adjust the weight values",
+                        total=f"{total:g}",
                     ),
                 )
-            fact = spec.get("fact", indicator_id)
-            if fact not in FACT_DEFAULTS:
-                raise self.error(
+            )
+        return tuple(indicators)
+
+    def indicator(self, item: Any, key: str) -> Indicator | None:
+        before = len(self.problems)
+        spec = self.part(item, key, ("id", "weight", "score"), ("fact", "applies"))
+        if spec is None:
+            return None
+        facts = frozenset({"facts"})
+        indicator_id = self.field(spec, "id", lambda v: self.text(v, f"{key}.id"))
+        fact = spec.get("fact", indicator_id)
+        if ("fact" in spec or indicator_id is not None) and fact not in FACT_DEFAULTS:
+            self.problems.append(
+                self.error(
                     f"{key}.fact" if "fact" in spec else f"{key}.id",
                     Message(
                         "rules.fact",
@@ -728,100 +903,168 @@ class _Builder:
                         facts=list(FACT_DEFAULTS),
                     ),
                 )
-            weight = self.number(spec["weight"], f"{key}.weight", 0.0, 1.0)
-            if weight == 0:
-                raise self.error(
-                    f"{key}.weight",
-                    Message("rules.weight_zero", "must be above 0; remove the indicator instead"),
-                )
-            indicators.append(
-                Indicator(
-                    id=indicator_id,
-                    fact=fact,
-                    weight=weight,
-                    score=self.expression(spec["score"], f"{key}.score", frozenset({"facts"})),
-                    applies=self.expression(spec["applies"], f"{key}.applies", frozenset({"facts"}))
-                    if "applies" in spec
-                    else None,
-                )
             )
-        total = sum(indicator.weight for indicator in indicators)
-        if not math.isclose(total, 1.0, abs_tol=1e-6):
+        weight = self.field(spec, "weight", lambda v: self.weight(v, f"{key}.weight"))
+        score = self.field(spec, "score", lambda v: self.expression(v, f"{key}.score", facts))
+        applies = self.field(spec, "applies", lambda v: self.expression(v, f"{key}.applies", facts))
+        if len(self.problems) > before or indicator_id is None:
+            return None
+        if weight is None or score is None:
+            return None
+        return Indicator(
+            id=indicator_id, fact=str(fact), weight=weight, score=score, applies=applies
+        )
+
+    def weight(self, value: Any, key: str) -> float:
+        weight = self.number(value, key, 0.0, 1.0)
+        if weight == 0:
             raise self.error(
-                "scorecard.indicators",
-                Message(
-                    "rules.weights_sum",
-                    f"weights must sum to 1, they sum to {total:g}; adjust the weight values",
-                    total=f"{total:g}",
-                ),
+                key, Message("rules.weight_zero", "must be above 0; remove the indicator instead")
             )
-        return tuple(indicators)
+        return weight
 
     def bands(self, value: Any) -> tuple[Band, ...]:
+        """The bands of a valid list; their order and floor are checked when every band
+        is valid."""
+        before = len(self.problems)
+        listed = self.attempt(lambda: self.items(value, "scorecard.bands")) or []
         bands: list[Band] = []
-        for index, item in enumerate(self.items(value, "scorecard.bands")):
+        for index, item in enumerate(listed):
             key = f"scorecard.bands[{index}]"
-            spec = self.mapping(item, key, ("rating", "min"))
-            band = Band(
-                rating=self.rating(spec["rating"], f"{key}.rating"),
-                min=self.number(spec["min"], f"{key}.min", 0.0, 100.0),
+            spec = self.part(item, key, ("rating", "min"))
+            if spec is None:
+                continue
+            rating = self.field(spec, "rating", partial(self.rating, key=f"{key}.rating"))
+            low = self.field(
+                spec, "min", partial(self.number, key=f"{key}.min", low=0.0, high=100.0)
             )
-            if bands and band.min >= bands[-1].min:
-                raise self.error(
-                    f"{key}.min",
+            if rating is not None and low is not None:
+                bands.append(Band(rating=rating, min=low))
+        if len(self.problems) > before or not bands:
+            return tuple(bands)
+        for index, (higher, band) in enumerate(zip(bands, bands[1:], strict=False), start=1):
+            if band.min >= higher.min:
+                self.problems.append(
+                    self.error(
+                        f"scorecard.bands[{index}].min",
+                        Message(
+                            "rules.bands_order",
+                            f"bands must be listed from the highest min down; {band.min:g} "
+                            f"follows {higher.min:g}",
+                            min=f"{band.min:g}",
+                            previous=f"{higher.min:g}",
+                        ),
+                    )
+                )
+        if bands[-1].min != 0:
+            self.problems.append(
+                self.error(
+                    f"scorecard.bands[{len(bands) - 1}].min",
                     Message(
-                        "rules.bands_order",
-                        f"bands must be listed from the highest min down; {band.min:g} follows "
-                        f"{bands[-1].min:g}",
-                        min=f"{band.min:g}",
-                        previous=f"{bands[-1].min:g}",
+                        "rules.bands_floor",
+                        f"scores from 0 to below {bands[-1].min:g} fall in no band; "
+                        "the lowest band must have min: 0",
+                        min=f"{bands[-1].min:g}",
                     ),
                 )
-            bands.append(band)
-        if bands[-1].min != 0:
-            raise self.error(
-                f"scorecard.bands[{len(bands) - 1}].min",
-                Message(
-                    "rules.bands_floor",
-                    f"scores from 0 to below {bands[-1].min:g} fall in no band; "
-                    "the lowest band must have min: 0",
-                    min=f"{bands[-1].min:g}",
-                ),
             )
         return tuple(bands)
 
-    def credit_limit(self, value: Any) -> CreditLimitPolicy:
-        spec = self.mapping(value, "credit_limit", ("formula", "multipliers", "cap"), ("round_to",))
-        multipliers = self.per_rating(spec["multipliers"], "credit_limit.multipliers")
-        cap = self.number(spec["cap"], "credit_limit.cap", 0.0)
-        round_to = spec.get("round_to", 1)
-        if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
+    def credit_limit(self, value: Any) -> CreditLimitPolicy | None:
+        before = len(self.problems)
+        spec = self.part(value, "credit_limit", ("formula", "multipliers", "cap"), ("round_to",))
+        if spec is None:
+            return None
+        multipliers = self.field(spec, "multipliers", self.multipliers)
+        cap = self.field(spec, "cap", lambda v: self.number(v, "credit_limit.cap", 0.0))
+        round_to = self.attempt(lambda: self.round_to(spec.get("round_to", 1)))
+        formula = self.field(
+            spec,
+            "formula",
+            lambda v: self.expression(
+                v, "credit_limit.formula", frozenset({"facts", "rating", "score", "multiplier"})
+            ),
+        )
+        if len(self.problems) > before or multipliers is None or cap is None:
+            return None
+        if round_to is None or formula is None:
+            return None
+        return CreditLimitPolicy(
+            formula=formula, multipliers=multipliers, cap=int(cap), round_to=round_to
+        )
+
+    def multipliers(self, value: Any) -> dict[str, float]:
+        key = "credit_limit.multipliers"
+        letters = self.per_rating(value, key)
+        found: list[DefinitionError] = []
+        multipliers: dict[str, float] = {}
+        for letter, m in letters.items():
+            try:
+                multipliers[letter] = self.number(m, f"{key}.{letter}", 0.0)
+            except RuleSetError as exc:
+                found += exc.problems
+        if found:
+            raise self.error_type.collected(found)
+        return multipliers
+
+    def round_to(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise self.error(
                 "credit_limit.round_to",
                 Message(
                     "rules.round_to",
-                    f"must be a whole number of yuan from 1, got {round_to!r}",
-                    value=shown(round_to),
+                    f"must be a whole number of yuan from 1, got {value!r}",
+                    value=shown(value),
                 ),
             )
-        return CreditLimitPolicy(
-            formula=self.expression(
-                spec["formula"],
-                "credit_limit.formula",
-                frozenset({"facts", "rating", "score", "multiplier"}),
-            ),
-            multipliers={
-                letter: self.number(m, f"credit_limit.multipliers.{letter}", 0.0)
-                for letter, m in multipliers.items()
-            },
-            cap=int(cap),
-            round_to=round_to,
-        )
+        return value
+
+    def probe(
+        self,
+        rating_rules: tuple[RatingRule, ...],
+        indicators: tuple[Indicator, ...],
+        indicators_whole: bool,
+        credit_limit: CreditLimitPolicy | None,
+    ) -> None:
+        """Evaluate every expression of the valid parts on the sample facts (the formula
+        for each rating); the first failure of each expression is noted. Whether some
+        indicator applies to every sample client is asked only of a whole, working list."""
+        contexts = [cel.Context(variables={"facts": normalize_facts(f)}) for f in _PROBES]
+        for rule in rating_rules:
+            self.attempt(partial(_each, rule.when.boolean, contexts))
+        working = indicators_whole
+        for indicator in indicators:
+            if indicator.applies is not None:
+                applies = self.attempt(partial(_each, indicator.applies.boolean, contexts))
+                working = working and applies is not None
+            score = partial(indicator.score.number, low=0.0, high=100.0)
+            self.attempt(partial(_each, score, contexts))
+        for facts, context in zip(_PROBES, contexts, strict=True):
+            if working and not any(
+                i.applies is None or i.applies.boolean(context) for i in indicators
+            ):
+                self.problems.append(
+                    self.error(
+                        "scorecard.indicators",
+                        Message(
+                            "rules.no_indicator",
+                            f"no indicator applies to a client with client_type "
+                            f"{facts['client_type']!r}; give at least one without 'applies'",
+                            client_type=shown(facts["client_type"]),
+                        ),
+                    )
+                )
+                break
+        if credit_limit is not None:
+            self.attempt(
+                lambda: [
+                    credit_limit.amount(rating, 50.0, normalize_facts(facts))
+                    for facts in _PROBES
+                    for rating in RATINGS[:-1]
+                ]
+            )
 
 
-def _probe(rule_set: RuleSet) -> None:
-    """Evaluate every expression on sample facts and each rating; raises RuleSetError."""
-    for facts in _PROBES:
-        rule_set.evaluate(facts)
-        for rating in RATINGS[:-1]:
-            rule_set._credit_limit(rating, 50.0, dict(facts))
+def _each(check: Callable[[Any], Any], contexts: list[Any]) -> list[Any]:
+    """``check`` on every sample context (the first failure raises)."""
+    return [check(context) for context in contexts]
