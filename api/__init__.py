@@ -187,11 +187,16 @@ def _extra_blueprints() -> list[Any]:
 
 
 def sync_definitions(app: Flask) -> None:
-    """Record new definition versions (audited) once the schema exists."""
+    """Record new definition versions (audited) once the schema exists; a newer file of a
+    definition already stored, and a newer shipped configuration file, are proposed for a
+    manager's approval instead (``workflow/risk/governance/seeding.py``)."""
     if not inspect(db.engine).has_table("definitions"):
         return
     catalog = runtime_of(app).catalog
-    added = catalog.sync(db.session)
+    from workflow.risk.governance.definition_kind import held_back
+
+    # a newer definition file waits for a manager (proposed by seed_all below)
+    added = catalog.sync(db.session, hold_back=held_back)
     for definition in added:
         audit.record_event(
             db.session,
@@ -204,12 +209,12 @@ def sync_definitions(app: Flask) -> None:
                 "content_hash": definition.content_hash,
             },
         )
-    from workflow.risk.screening.rule_set_loads import record_rule_set_load
-
-    record_rule_set_load(db.session, app.config)
     from workflow.risk.governance.seeding import seed_all
 
     seed_all(db.session, catalog, runtime_of(app).settings)
+    from workflow.risk.screening.rule_set_loads import record_rule_set_load
+
+    record_rule_set_load(db.session, app.config)  # the active version, once seeded
     db.session.commit()
 
 

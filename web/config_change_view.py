@@ -49,6 +49,7 @@ class ChangeView:
     diff: list[tuple[str, str]]
     activated_version: int | None = None
     kind_readable: bool = False  # whether the reader may open the kind's page
+    shipped_from: str | None = None  # the file a deployment shipped (maker system:deployment)
 
 
 def _int(value: object) -> int | None:
@@ -76,4 +77,5 @@ def change_view(
         diff=diff_lines(str(data.get("diff") or "")),
         activated_version=_int(data.get("activated_version")),
         kind_readable=actor.has_any(changes.READER_ROLES),
+        shipped_from=str(data["shipped_from"]) if data.get("shipped_from") else None,
     )

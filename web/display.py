@@ -137,6 +137,7 @@ def data_label(key: str, definition: Any = None) -> str:
         "case_number": _("Case number"),
         "end": _("End"),
         "kind": _("Kind"),
+        "shipped_from": _("Shipped in file"),
     }
     return str(words[key]) if key in words else field_label(key).replace("_", " ")
 

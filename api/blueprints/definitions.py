@@ -30,7 +30,10 @@ def summary(definition: Definition) -> dict[str, Any]:
     return {
         "name": definition.name,
         "version": definition.version,
-        "versions": [d.version for d in catalog.versions(definition.name)],
+        # a shipped file waiting for a manager's approval is no version yet
+        "versions": [
+            d.version for d in catalog.versions(definition.name) if not catalog.is_pending(d)
+        ],
         "title": definition.title,
         "subject": definition.subject,
         "content_hash": definition.content_hash,

@@ -10,6 +10,7 @@ from flask import Flask
 from api import sync_definitions
 from api.extensions import db, runtime_of
 from tests.support.app import Api
+from tests.support.config_changes import approve, shipped_changes
 from tests.support.due_diligence import checklist, make_client, open_case
 from workflow.engine import firing as engine
 from workflow.engine.definitions import parse_definition
@@ -210,7 +211,18 @@ def test_checklist_items_come_from_the_definition(app: Flask, api: Api) -> None:
         )
     )
     with app.app_context():
-        sync_definitions(app)  # start-up: the new version's checklist becomes the active one
+        sync_definitions(app)  # start-up: the new version and checklist are proposed
+    case = open_case(api, make_client(app))
+    assert case["definition_version"] == doc["version"] - 1  # not approved yet
+    api.act("risk1", case["id"], "start")
+    r = api.act("risk1", case["id"], "submit_for_review", checklist=checklist())
+    assert r.status_code == 200, r.get_json()  # the approved checklist, without esg
+    [change] = shipped_changes(app, api, "dd_checklist")
+    assert change["state"] == "awaiting_approval" and "esg" in change["data"]["content"]
+    [definition] = shipped_changes(app, api, "definition:due_diligence")
+    assert definition["data"]["version"] == doc["version"]
+    assert approve(api, change).status_code == 200
+    assert approve(api, definition).status_code == 200
     case = open_case(api, make_client(app))
     assert case["definition_version"] == doc["version"]
     api.act("risk1", case["id"], "start")

@@ -12,6 +12,7 @@ from flask import Flask
 from api import create_app
 from api.extensions import db
 from tests.support.cli import run
+from tests.support.config_changes import approve_shipped
 from workflow.engine import firing
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
@@ -49,7 +50,8 @@ OFFICER = Actor("risk1", frozenset({"risk_officer"}))
 
 def versions(app: Flask) -> dict[int, int]:
     with app.app_context():
-        found = {i.id: i.definition_version for i in db.session.query(WorkflowInstance)}
+        rows = db.session.query(WorkflowInstance).filter_by(definition="cli_flow")
+        found = {i.id: i.definition_version for i in rows}
         db.session.remove()
     return found
 
@@ -73,11 +75,14 @@ def test_a_dry_run_then_migrate_and_revert_from_the_command_line(
         firing.fire(db.session, ids[2], "go", OFFICER)
         db.session.commit()
         db.session.remove()
-    # the new version is deployed beside the old one and recorded
+    # the new version is deployed beside the old one, proposed, and approved by a manager
     monkeypatch.setenv(
         "RISKLOOP_EXTRA_DEFINITIONS", os.pathsep.join([str(folders / "v1"), str(folders / "v2")])
     )
     assert run("db", "upgrade").exit_code == 0
+    waiting = run("definitions", "migrate", "cli_flow", "--to", "2", "--dry-run")
+    assert waiting.exit_code == 1 and "waits for a manager's approval" in waiting.output
+    assert approve_shipped(app) == ["definition:cli_flow"]
 
     dry = run("definitions", "migrate", "cli_flow", "--to", "2", "--dry-run")
     assert dry.exit_code == 0, dry.output

@@ -3,6 +3,8 @@ backtest to approval, a backtest caught running."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 from api import create_app
@@ -57,6 +59,18 @@ def approve(api: Api, change: dict, user: str = "manager1", content_hash: str | 
     )
 
 
+def shipped_changes(app: Flask, api: Api, kind: str) -> list[dict]:
+    """The changes of ``kind`` proposed by deployments (``system:deployment``), oldest first,
+    as the API shows them to a manager, once their backtests ran."""
+    from workflow.risk.governance.seeding import shipped_changes as proposed
+
+    drain(app)
+    with app.app_context():
+        ids = [change.id for change in proposed(db.session, kind)]
+        db.session.remove()
+    return [api.get("manager1", f"/api/v1/workflows/{i}").get_json() for i in ids]
+
+
 def open_app(db_url: str, **extra: object) -> Flask:
     """Another process's app over the same database (start-up seeds and checks)."""
     return create_app(
@@ -74,6 +88,56 @@ def close(app: Flask) -> None:
 
 
 SOE_75 = {"ownership_type": "central_soe", "state_ownership_pct": 75, "registered_capital": 2e6}
+
+
+SHIPPED = Path(__file__).parents[2] / "definitions" / "rules" / "default.yaml"
+
+
+def shipped_v3(tmp_path: Path, name: str = "rules_v3.yaml") -> Path:
+    """The shipped rule set as version 3 with the central-SOE white list at 70 %."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    assert "\nversion: 2\n" in text
+    path = tmp_path / name
+    path.write_text(soe_threshold_70(text.replace("\nversion: 2\n", "\nversion: 3\n")), "utf-8")
+    return path
+
+
+def restart(db_url: str, rules: Path) -> None:
+    """Another start-up over the same database, with ``rules`` as the shipped rule set."""
+    close(open_app(db_url, RISKLOOP_RULE_SET=str(rules)))
+
+
+def approve_shipped(app: Flask, user: str = "manager1") -> list[str]:
+    """Backtest and approve, as manager ``user``, every change a start-up proposed from a
+    newer shipped file; returns their kinds."""
+    from sqlalchemy import select
+
+    from workflow.engine import firing as engine
+    from workflow.records.identity import Actor
+    from workflow.records.models import WorkflowInstance
+    from workflow.risk.governance.seeding import SHIPPER
+
+    drain(app)
+    approved = []
+    with app.app_context():
+        waiting = db.session.execute(
+            select(WorkflowInstance).where(
+                WorkflowInstance.created_by == SHIPPER.username,
+                WorkflowInstance.state == "awaiting_approval",
+            )
+        ).scalars()
+        for change in list(waiting):
+            engine.fire(
+                db.session,
+                change.id,
+                "approve",
+                Actor(user, frozenset({"manager"})),
+                {"content_hash": change.data["content_hash"]},
+            )
+            approved.append(change.data["kind"])
+        db.session.commit()
+        db.session.remove()
+    return approved
 
 
 def backtest_running(app: Flask, change_id: int, done: int, total: int) -> None:

@@ -10,18 +10,20 @@ from flask import Flask
 from api import sync_definitions
 from api.extensions import db, runtime_of
 from tests.support.app import Api, drain
+from tests.support.config_changes import approve_shipped
 from tests.support.due_diligence import checklist, make_client, open_case
 
 VERSIONS = Path(__file__).parent.parent / "fixtures" / "definition_versions"
 
 
 def publish_versions(app: Flask, folder: Path = VERSIONS) -> None:
-    """Load the definitions of ``folder`` beside the running ones and record them, as a
-    restart with the newer files does."""
+    """Load the definitions of ``folder`` beside the running ones as a restart with the
+    newer files does (which proposes them), and approve them as a manager."""
     runtime_of(app).catalog.load_folder(folder)
     with app.app_context():
         sync_definitions(app)
         db.session.remove()
+    assert "definition:due_diligence" in approve_shipped(app)
 
 
 def cases_in_each_state(app: Flask, api: Api) -> dict[str, list[int]]:

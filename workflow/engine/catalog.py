@@ -4,6 +4,13 @@ Files are the source of new versions; the database keeps every version ever
 loaded so instances started on an old version keep running after the file moves
 on. Changing a file without raising its version is refused (content hash check).
 
+A start-up may hold new file versions back (``sync(..., hold_back=...)``, the app's
+start-up): a file version above every stored version of a definition that has stored
+versions is **pending** — compiled, but neither recorded nor the latest, so new instances
+keep starting on the stored one — until it is recorded (:meth:`Catalog.record`, e.g. when a
+manager approves it as a governed change); every process then promotes it when it loads
+the new row. A definition with no stored version (the first start) is recorded as before.
+
 A version may also be recorded at run time (:meth:`Catalog.record`, e.g. a definition
 published under four eyes). Every process finds versions it does not have: at the start
 of a transaction, at most every :data:`CHECK_SECONDS`, a session bound to a runtime
@@ -17,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +56,7 @@ class Catalog:
         self._marker: int | None = None
         self._checked_at = float("-inf")
         self._failed: set[int] = set()
+        self._pending: set[tuple[str, int]] = set()
 
     def add(self, definition: Definition) -> None:
         self._versions[(definition.name, definition.version)] = definition
@@ -76,8 +84,12 @@ class Catalog:
         given = [d for d in self.versions(name) if (d.name, d.version) not in self._from_database]
         return given[-1] if given else self.get(name)
 
-    def sync(self, session: Session) -> list[Definition]:
-        """Record new versions in the database and load old ones kept there.
+    def sync(
+        self, session: Session, *, hold_back: Callable[[str], bool] | None = None
+    ) -> list[Definition]:
+        """Record new versions in the database and load old ones kept there; a file version
+        above every stored version of a definition ``hold_back`` names stays pending (see
+        :meth:`pending`) instead.
 
         Returns the definitions newly recorded (for the audit trail).
 
@@ -87,9 +99,18 @@ class Catalog:
         stored = {
             (r.name, r.version): r for r in session.execute(select(DefinitionRecord)).scalars()
         }
+        highest: dict[str, int] = {}
+        for name, version in stored:
+            highest[name] = max(version, highest.get(name, 0))
         added = []
         for key, definition in sorted(self._versions.items()):
             record = stored.get(key)
+            if record is None and key in self._pending:
+                continue
+            above = key[1] > highest.get(key[0], key[1])
+            if record is None and above and hold_back is not None and hold_back(key[0]):
+                self._pending.add(key)
+                continue
             if record is None:
                 session.add(
                     DefinitionRecord(
@@ -119,9 +140,22 @@ class Catalog:
                     )
                 )
                 self._from_database.add(key)
+        self._pending -= set(stored)
+        for name in {name for name, _ in self._pending}:
+            kept = [d for d in self.versions(name) if (d.name, d.version) not in self._pending]
+            self._latest[name] = kept[-1]
         session.flush()
         self._synced = True
         return added
+
+    def is_pending(self, definition: Definition) -> bool:
+        """Whether ``definition`` is a file version held back at start-up."""
+        return (definition.name, definition.version) in self._pending
+
+    def pending(self, name: str) -> Definition | None:
+        """The highest file version of ``name`` held back at start-up (None: none)."""
+        held = [d for d in self.versions(name) if (d.name, d.version) in self._pending]
+        return held[-1] if held else None
 
     def load_records(self, records: Iterable[DefinitionRecord]) -> list[Definition]:
         """Compile and add the stored versions among ``records`` this catalog lacks; a
@@ -129,7 +163,14 @@ class Catalog:
         logged and skipped, so it cannot stop every transaction."""
         added = []
         for record in records:
-            if (record.name, record.version) in self._versions or record.id in self._failed:
+            key = (record.name, record.version)
+            if key in self._pending:  # recorded (approved) elsewhere: it is the latest now
+                self._pending.discard(key)
+                self.add(self._versions[key])
+                added.append(self._versions[key])
+                log.info("definition %s v%s released from pending", *key)
+                continue
+            if key in self._versions or record.id in self._failed:
                 continue
             try:
                 definition = parse_definition(
@@ -189,7 +230,9 @@ class Catalog:
                 DefinitionRecord.version == definition.version,
             )
         ).first()
-        if stored is not None or (definition.name, definition.version) in self._versions:
+        key = (definition.name, definition.version)
+        held = key in self._pending and self._versions[key].content_hash == definition.content_hash
+        if stored is not None or (key in self._versions and not held):
             raise DefinitionError(
                 definition.file,
                 "version",

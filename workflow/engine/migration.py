@@ -135,13 +135,25 @@ def require_administrator(session: Session, actor: Actor) -> None:
 def target(catalog: Catalog, name: str, to_version: int) -> Definition:
     """Raises:
     NotFound: no definition ``name``.
-    ValidationFailed: it has no version ``to_version`` (``errors['to_version']``)."""
+    ValidationFailed: it has no version ``to_version`` (``errors['to_version']``), or that
+        version is a shipped file still waiting for approval (pending)."""
     catalog.get(name)
-    versions = [d.version for d in catalog.versions(name)]
+    versions = [d.version for d in catalog.versions(name) if not catalog.is_pending(d)]
     if to_version not in versions:
+        held = catalog.pending(name)
+        waiting = held is not None and held.version == to_version
         raise ValidationFailed(
-            f"{name} has no version {to_version}",
-            errors={"to_version": [f"unknown version; {name} has {versions}"]},
+            f"{name} version {to_version} is shipped but waits for a manager's approval "
+            f"(its configuration change of definition:{name})"
+            if waiting
+            else f"{name} has no version {to_version}",
+            errors={
+                "to_version": [
+                    f"not approved yet; {name} has {versions}"
+                    if waiting
+                    else f"unknown version; {name} has {versions}"
+                ]
+            },
         )
     return catalog.get(name, to_version)
 

@@ -114,6 +114,7 @@ def activate(
     approved_by: str | None,
     change_id: int | None = None,
     seeded: bool = False,
+    after: int | None = None,
 ) -> tuple[ConfigVersion | None, ConfigVersion]:
     """Make ``content`` version ``version`` of ``kind`` and the active one; returns the
     version it supersedes (None for the first) and the new one. The caller commits.
@@ -121,14 +122,21 @@ def activate(
     ``version`` must be one above the highest stored: a draft made against an older
     active version is refused, so two drafts approved one after the other (or at once)
     never silently undo each other. A version seeded from a shipped file keeps the number
-    the file declares, which only has to be above every stored one.
+    the file declares, which only has to be above every stored one (and, with ``after``,
+    the highest stored must still be ``after``: a shipped file proposed against version
+    ``after`` never undoes a change approved since).
 
     Raises:
         Conflict: another version of ``kind`` was activated since the draft was made.
     """
     old = active(session, kind, lock=True)
     highest = highest_version(session, kind)
-    if version <= highest if seeded else version != highest + 1:
+    stale = (
+        version <= highest or (after is not None and highest != after)
+        if seeded
+        else version != highest + 1
+    )
+    if stale:
         raise Conflict(
             f"{kind} is at version {highest} now, and this change was drafted as version "
             f"{version}; draft the change again against the active version",

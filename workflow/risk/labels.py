@@ -97,6 +97,9 @@ SYSTEM_ACTORS: Labels = {
     "alert_remediation": {"en": "alert remediation", "zh-CN": "预警闭环"},
     "scheduler": {"en": "scheduler", "zh-CN": "调度器"},
     "test": {"en": "test", "zh-CN": "测试"},
+    "deployment": {"en": "deployment", "zh-CN": "部署"},
+    "config": {"en": "configuration", "zh-CN": "配置"},
+    "backtest": {"en": "backtest", "zh-CN": "回测"},
 }
 
 PAYMENT_HISTORIES: Labels = {
@@ -191,6 +194,9 @@ EVENTS: Labels = {
     "contract.file_added": {"en": "contract file added", "zh-CN": "上传合同文件"},
     "contract.note_added": {"en": "performance note added", "zh-CN": "新增履约记录"},
     "rule_set.loaded": {"en": "rule set loaded", "zh-CN": "加载规则集"},
+    "config.seeded": {"en": "configuration seeded", "zh-CN": "初始配置入库"},
+    "config.proposed": {"en": "shipped configuration proposed", "zh-CN": "部署配置待审批"},
+    "config.activated": {"en": "configuration activated", "zh-CN": "配置生效"},
     "watchlist.imported": {"en": "watch list imported", "zh-CN": "导入名单"},
     "user.created": {"en": "user created", "zh-CN": "创建用户"},
     "user.deactivated": {"en": "user deactivated", "zh-CN": "停用用户"},

@@ -361,6 +361,9 @@ def activate_config(ctx: FireContext) -> None:
         created_by=ctx.instance.created_by,
         approved_by=ctx.actor.username,
         change_id=ctx.instance.id,
+        # a shipped file keeps the version it declares, proposed against the active one
+        seeded=bool(data.get("shipped_from")),
+        after=int(data["base_version"]) if data.get("shipped_from") else None,
     )
     kind = KINDS.get(new.kind) or definition_kind(runtime.of(ctx.session).catalog, new.kind)
     published = kind.on_activate(ctx.session, new, ctx.actor) if kind and kind.on_activate else {}
@@ -375,6 +378,7 @@ def activate_config(ctx: FireContext) -> None:
         "old_hash": old.content_hash if old else None,
         "new_hash": new.content_hash,
         "backtest_hash": backtest.get("hash"),
+        **({"shipped_from": data["shipped_from"]} if data.get("shipped_from") else {}),
     }
     audit.record_event(ctx.session, STREAM, "config.activated", ctx.actor, payload=record)
     ctx.audit["activated"] = record

@@ -7,7 +7,9 @@ its content hash is the engine's (SHA-256 of the text), so the approved hash, th
 ``definitions`` row and a migration's ``to_hash`` are one value. The backtest is the
 dry-run migration plan of the open instances against the candidate. Activation records
 the version in ``definitions`` (as a start-up with a new file does, audited as
-``definition.loaded``): new instances start on it, in every process within seconds.
+``definition.loaded``): new instances start on it, in every process within seconds. A
+start-up with a newer definition file does not record it: the catalog holds it back
+(:func:`held_back`) and it is proposed as a change of this kind (``seeding.py``).
 """
 
 from __future__ import annotations
@@ -108,6 +110,20 @@ def _seed(name: str) -> Any:
     return seed
 
 
+def _pending(name: str) -> Any:
+    def pending(catalog: Catalog) -> Seed | None:
+        held = catalog.pending(name)
+        return None if held is None else Seed(held.file, held.version, held.source)
+
+    return pending
+
+
+def held_back(name: str) -> bool:
+    """Whether a start-up holds a newer file of definition ``name`` back for approval
+    (every governed definition; ``config_change`` changes with a release)."""
+    return name not in NOT_GOVERNED
+
+
 def _digest(_document: Any, content: str) -> str:
     return content_hash(content.encode("utf-8"))
 
@@ -172,6 +188,7 @@ def definition_kind(catalog: Catalog, kind: str) -> Kind | None:
         known_version=_known_version(name),
         on_activate=_activate,
         reseed=True,
+        pending=_pending(name),
     )
 
 

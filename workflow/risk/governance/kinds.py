@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from workflow.engine import runtime
 from workflow.engine.catalog import Catalog
 from workflow.errors import DefinitionError, RiskloopError, ValidationFailed, shown
 from workflow.platform.durations import parse_duration
@@ -40,6 +41,7 @@ from workflow.risk.governance.reasons import reason_conflicts
 from workflow.risk.notify.robots import check_channel
 from workflow.risk.policy import POLICY
 from workflow.risk.screening import rules as rating
+from workflow.risk.screening.rule_set_loads import record_rule_set_load
 
 ALERT_DEFINITION = "alert_remediation"
 DD_DEFINITION = "due_diligence"
@@ -120,6 +122,8 @@ class Kind:
     on_activate: Callable[[Session, ConfigVersion, Actor], dict[str, Any]] | None = None
     # seed again on every read: the source may move on at run time (a definition)
     reseed: bool = False
+    # a newer shipped version held back at start-up, to propose (a definition's file)
+    pending: Callable[[Catalog], Seed | None] | None = None
 
 
 def load_document(content: str, source: str) -> tuple[Any, list[Problem]]:
@@ -664,10 +668,22 @@ def _settings_seed(
     return seed
 
 
+def _rule_set_loaded(session: Session, _row: ConfigVersion, _actor: Actor) -> dict[str, Any]:
+    """The activated rule set is what screens now: ``rule_set.loaded`` says so in the same
+    transaction (its ``content_hash`` is the activation's ``new_hash``)."""
+    appended = record_rule_set_load(session, runtime.of(session).settings)
+    return {} if appended is None else {"rule_set_loaded_seq": appended.seq}
+
+
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind("rule_set", check_rule_set, _file_seed("RISKLOOP_RULE_SET", "default.yaml")),
+        Kind(
+            "rule_set",
+            check_rule_set,
+            _file_seed("RISKLOOP_RULE_SET", "default.yaml"),
+            on_activate=_rule_set_loaded,
+        ),
         Kind(
             "monitoring_rules",
             check_monitoring,
