@@ -16,6 +16,7 @@ import json
 import random
 import time
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ _OWNERSHIP = ("central_soe", "local_soe", "private", "private", "private", "fore
 _INDUSTRIES = ("能源", "制造业", "批发零售", "建筑", "信息技术")
 _REGIONS = ("北京", "上海", "广东", "江苏", "四川")
 _PAYMENT = ("good", "good", "good", "minor_delays", "overdue")
+# The field-encryption key of the benchmark database: registered capital and credit limits
+# are stored encrypted (migration 0018), so the seed writes them as the runtime reads them.
+KEY = "3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="
 
 
 def _copy(
@@ -50,11 +54,17 @@ def _cell(value: Any) -> str:
 
 def seed(settings: Settings, dbname: str, count: int, now: datetime) -> None:
     """``count`` rated clients with their screening records, and their risk events."""
+    from workflow.platform.crypto import FieldCipher
     from workflow.risk.clients.model import Client
     from workflow.risk.events.rerating import record_facts, rule_set_label
     from workflow.risk.screening.rules import load_default_rule_set
 
     rules = load_default_rule_set()
+    cipher = FieldCipher([KEY])
+
+    def sealed(amount: Any) -> str:
+        return cipher.encrypt(str(Decimal(str(amount)).quantize(Decimal("0.01"))))
+
     label = rule_set_label(rules)
     rng = random.Random(18)
     rated_at = now - timedelta(days=30)
@@ -84,14 +94,14 @@ def seed(settings: Settings, dbname: str, count: int, now: datetime) -> None:
                 f"BT{n:016d}",
                 rng.choice(_INDUSTRIES),
                 rng.choice(_REGIONS),
-                capital,
+                sealed(capital),
                 established,
                 ownership,
                 state_pct,
                 result.rating,
                 result.score,
                 result.risk_level,
-                result.credit_limit,
+                sealed(result.credit_limit),
                 "active",
                 "sales1",
                 False,
@@ -218,7 +228,7 @@ def measure(settings: Settings, dbname: str, now: datetime) -> dict[str, Any]:
         engine,
         {"RISKLOOP_TIMEZONE": "Asia/Shanghai"},
         folders=[Path(definitions.__file__).parent],
-        keys=["3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="],
+        keys=[KEY],
     )
     try:
         with rt.session() as s:

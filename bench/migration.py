@@ -3,7 +3,7 @@
 A fresh database with the riskloop schema and 10,000 open due-diligence reviews (2,000
 with ``BENCH_QUICK=1``) spread over every open state, each with its pending escalation
 timer, written in bulk. Due diligence v4 (the test fixture: a shorter collecting SLA, the
-review step removed, a priority required of an opened case) is published beside v2, then
+review step removed, a priority required of an opened case) is published beside the shipped v3, then
 timed: the dry run, the apply with ``under_review=collecting`` in batches of 500 (the
 opened reviews without a priority stay blocked), and the revert. Instances per second of
 each. Run alone with ``python -m bench.migration``.
@@ -29,7 +29,7 @@ SLAS = {
 
 
 def _seed(session: Any, count: int) -> None:
-    """``count`` open reviews on v2, a third in each open state, with their timers."""
+    """``count`` open reviews on v3 (the shipped version), a third in each open state, with their timers."""
     from sqlalchemy import insert, select
 
     from workflow.records.models import Timer, WorkflowInstance
@@ -45,7 +45,7 @@ def _seed(session: Any, count: int) -> None:
         rows.append(
             {
                 "definition": "due_diligence",
-                "definition_version": 2,
+                "definition_version": 3,
                 "state": state,
                 "version": 1 + STATES.index(state),
                 "is_open": True,
