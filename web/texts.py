@@ -323,6 +323,15 @@ def refusal_text(code: str, p: dict[str, Any], definition: Any = None) -> str | 
             "Segregation of duties: you submitted this review as the analyst and may not "
             "decide it; another risk officer or a manager must."
         ),
+        "config.hash_mismatch": lambda: _(
+            "The content hash you approved is not this change's (%(hash)s); read the change "
+            "again and approve the content it holds.",
+            hash=p.get("content_hash"),
+        ),
+        "config.stale_draft": lambda: _(
+            "Another version was activated since this change was drafted; it cannot be "
+            "approved. Reject it and draft the change again against the active version."
+        ),
         "guard.assignee_only": lambda: _("This case is assigned to someone else."),
         "guard.initiator_only": lambda: _(
             "Only %(user)s, who started this case, may do this step.", user=p.get("initiator")

@@ -274,7 +274,7 @@ def act(instance_id: int, trigger: str) -> Response | tuple[str, int]:
             message=refusal(exc, definition),
             values=values,
         )
-    except (Forbidden, IllegalState) as exc:
+    except (Forbidden, IllegalState, Conflict) as exc:  # Conflict: e.g. config.hash_mismatch
         db.session.expire_all()
         return render_case(
             load_case(instance_id),
