@@ -18,6 +18,7 @@ from .database import db, runtime_of
 from .i18n import (
     amount,
     choice_label,
+    config_kind_label,
     content_lang,
     field_label,
     industry_label,
@@ -70,6 +71,12 @@ def subject_name(instance: Any) -> str:
         return _("Client #%(id)s", id=client_id)
     if data.get("title"):
         return str(data["title"])
+    if instance.subject_type == "config" and data.get("kind"):  # a configuration change
+        return _(
+            "%(kind)s, version %(version)s",
+            kind=config_kind_label(str(data["kind"])),
+            version=data.get("version", "?"),
+        )
     return f"{instance.subject_type or ''} {instance.subject_id or ''}".strip()
 
 

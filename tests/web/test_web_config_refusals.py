@@ -47,3 +47,18 @@ def test_a_wrong_hash_and_a_stale_draft_are_refused_on_the_case_page_in_chinese(
     assert status == 409
     assert "起草本变更后已有另一个版本生效，本变更无法批准" in page
     assert "draft the change again" not in page and "已有人先处理" not in page
+
+
+def test_the_inbox_and_the_case_list_name_a_change_by_its_kind_and_version(
+    console_factory, app: Flask, api: Api
+) -> None:
+    change = drafted_and_backtested(
+        app, api, "rule_set", soe_threshold_70(active_content(api)["content"])
+    )
+    manager = console_factory("manager1")
+    for path in ("/inbox", "/cases?definition=config_change"):
+        page = manager.get(path).get_data(as_text=True)
+        row = page[page.index(f'<a href="/cases/{change["id"]}">') :]
+        row = row[: row.index("</tr>")]
+        assert f"风险评级规则，版本 {change['data']['version']}" in row, (path, row)
+        assert "<td>config</td>" not in row, (path, row)
