@@ -19,20 +19,30 @@ TIMERS = 1000
 
 def test_two_schedulers_fire_each_due_timer_once(stack, tmp_path):
     ids = stack.start_instances(TIMERS)
-    with stack.engine.begin() as conn:
-        armed = conn.execute(
-            text(
-                "UPDATE timers SET due_at = now() at time zone 'utc' - interval '1 minute' "
-                "WHERE kind = 'transition' AND status = 'pending'"
-            )
-        ).rowcount
-    assert armed == TIMERS
     # No REDIS_URL: the schedulers' sends go to an in-process stub, so every claimed
-    # timer stays visible as a pending outbox row until this test runs it.
-    started = time.perf_counter()
-    pair = [sv.scheduler(stack.env, tmp_path, name=f"scheduler-{i}", interval=0.05) for i in (1, 2)]
+    # timer stays visible as a pending outbox row until this test runs it. Both are
+    # running before any timer is due, so they race for every one of them (on a loaded
+    # machine one could otherwise claim them all while the other is still starting).
+    unbuffered = dict(stack.env, PYTHONUNBUFFERED="1")  # "scheduler started" reaches the log
+    pair = [
+        sv.scheduler(unbuffered, tmp_path, name=f"scheduler-{i}", interval=0.05) for i in (1, 2)
+    ]
     factory = sessionmaker(stack.engine)
     try:
+        sv.wait_for(
+            lambda: all("scheduler started" in proc.tail() for proc in pair),
+            90,
+            "both schedulers to start",
+        )
+        with stack.engine.begin() as conn:
+            armed = conn.execute(
+                text(
+                    "UPDATE timers SET due_at = now() at time zone 'utc' - interval '1 minute' "
+                    "WHERE kind = 'transition' AND status = 'pending'"
+                )
+            ).rowcount
+        assert armed == TIMERS
+        started = time.perf_counter()
 
         def all_claimed() -> bool:
             for proc in pair:
@@ -49,8 +59,8 @@ def test_two_schedulers_fire_each_due_timer_once(stack, tmp_path):
 
         sv.wait_for(all_claimed, 90, "the schedulers to claim every due timer")
     finally:
-        for proc in pair:
-            assert proc.stop() == 0, proc.tail()
+        codes = [proc.stop() for proc in pair]  # both stopped before anything is asserted
+        assert codes == [0, 0], "\n".join(proc.tail() for proc in pair)
     claim_seconds = time.perf_counter() - started
     with factory() as s:
         per_timer = Counter(
