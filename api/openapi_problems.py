@@ -71,6 +71,12 @@ class ProblemSchema(ma.Schema):
     detail = ma.fields.String()
     errors = ma.fields.Dict(metadata={"description": "per-field messages"})
     request_id = ma.fields.String()
+    code = ma.fields.String(
+        metadata={
+            "description": "the machine code of a coded refusal, stable across languages "
+            "(e.g. config.hash_mismatch, config.stale_draft); absent when the refusal has none"
+        }
+    )
     rule = ma.fields.String(
         metadata={"description": "the segregation-of-duties or role rule that refused"}
     )

@@ -101,6 +101,10 @@ def handle_riskloop(exc: RiskloopError) -> Response:
             ", ".join(clashing),
         )
         extra = {k: v for k, v in extra.items() if k not in _RESERVED}
+    # the machine code of a coded refusal (config.hash_mismatch, config.stale_draft, a
+    # guard's reason), an RFC 9457 extension member clients can branch on
+    if exc.code:
+        extra["code"] = exc.code
     response = problem(exc.status, exc.title, exc.detail, slug=exc.slug, errors=errors, **extra)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)

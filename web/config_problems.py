@@ -91,6 +91,12 @@ def _config(p: Mapping[str, Any]) -> dict[str, Callable[[], str]]:
             condition=p.get("condition"),
             numbers=_listed(p.get("numbers")) or _("none"),
         ),
+        "config.title_number": lambda: _(
+            "The title says %(number)s but the rule counts with the numbers %(numbers)s; "
+            "make the title say what the rule checks.",
+            number=p.get("number"),
+            numbers=_listed(p.get("numbers")) or _("none"),
+        ),
     }
 
 

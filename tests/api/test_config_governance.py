@@ -209,6 +209,9 @@ def test_the_checker_approves_the_exact_content_hash(app: Flask, api: Api) -> No
     )
     r = approve(api, change, content_hash="0" * 64)
     assert r.status_code == 409, r.get_json()
+    # the refusal's machine code is a member of the problem document (issue 18)
+    assert r.mimetype == "application/problem+json"
+    assert r.get_json()["code"] == "config.hash_mismatch"
     assert (
         api.get("risk1", f"/api/v1/workflows/{change['id']}").get_json()["state"]
         == "awaiting_approval"
@@ -227,6 +230,7 @@ def test_two_drafts_of_one_kind_give_one_active_version_and_one_clean_refusal(
     assert approve(api, first).status_code == 200
     r = approve(api, second)
     assert r.status_code == 409, r.get_json()
+    assert r.get_json()["code"] == "config.stale_draft"
     assert (
         api.get("risk1", f"/api/v1/workflows/{second['id']}").get_json()["state"]
         == "awaiting_approval"

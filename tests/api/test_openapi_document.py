@@ -134,3 +134,12 @@ def test_text_says_which_characters_it_refuses_in_patterns_every_validator_reads
     assert comment.is_valid("line one\nline two") and not comment.is_valid("a\x07b")
     query = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/clients"]["get"]["parameters"]}
     assert not jsonschema_rs.validator_for(query["q"]).is_valid("a\x1bb")
+
+
+def test_the_problem_document_names_its_machine_code_member(api: Api) -> None:
+    # issue 18: config.hash_mismatch and config.stale_draft reach API clients as `code`
+    doc = _doc(api)
+    code = doc["components"]["schemas"]["Problem"]["properties"]["code"]
+    assert code["type"] == "string"
+    assert "config.hash_mismatch" in code["description"]
+    assert "config.stale_draft" in code["description"]

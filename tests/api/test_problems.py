@@ -13,3 +13,11 @@ def test_an_extra_member_named_like_a_standard_one_is_dropped_not_a_500(app):
     assert response.status_code == 409 and response.mimetype == "application/problem+json"
     assert (body["status"], body["detail"], body["fields"]) == (409, "it clashes", ["a"])
     assert body["title"] != "x"
+
+
+def test_a_coded_refusal_carries_its_code_and_an_uncoded_one_none(app):
+    with app.test_request_context("/api/v1/config/rule_set/changes", method="POST"):
+        coded = handle_riskloop(Conflict("draft again", code="config.stale_draft")).get_json()
+        uncoded = handle_riskloop(Conflict("it clashes")).get_json()
+    assert coded["code"] == "config.stale_draft" and coded["detail"] == "draft again"
+    assert "code" not in uncoded

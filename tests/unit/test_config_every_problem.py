@@ -105,8 +105,9 @@ def test_every_field_of_one_rule_and_every_section_is_checked() -> None:
 
 
 def test_a_broken_rule_or_indicator_gives_no_follow_on_problems() -> None:
-    # the broken rule repeats an id and its reason names a percentage its condition lacks;
-    # the broken indicator leaves the weights short of 1: none of that is reported
+    # the broken rule repeats an id; the broken weight leaves the weights short of 1:
+    # neither is reported; the rule's reason naming a percentage its (sound) condition
+    # lacks is its own mistake and is reported beside the rating (issue 18)
     problems = _rule_set(
         _broken(
             RULES,
@@ -122,10 +123,74 @@ def test_a_broken_rule_or_indicator_gives_no_follow_on_problems() -> None:
         )
     )
     found = _by_key(problems)
-    assert set(found) == {"rating_rules[1].rating", "scorecard.indicators[3].weight"}, [
-        p.to_dict() for p in problems
-    ]
+    assert set(found) == {
+        "rating_rules[1].rating",
+        "rating_rules[1].reason.zh-CN",
+        "scorecard.indicators[3].weight",
+    }, [p.to_dict() for p in problems]
     assert found["scorecard.indicators[3].weight"].code == "rules.number"
+    assert found["rating_rules[1].reason.zh-CN"].code == "config.reason_percent"
+
+
+# issue 18: five independent mistakes, one of them (the reason) in both languages
+FIVE_MISTAKES = (
+    ("    rating: S\n", "    rating: X\n"),
+    ("facts.state_ownership_pct > 80.0", "facts.state_ownership_pct > 70.0"),
+    ("facts.litigation_count == 0 ? 100", "facts.litigation_count === 0 ? 100"),
+    (
+        "    - id: payment_history\n      weight: 0.25",
+        "    - id: payment_history\n      weight: 0.65",
+    ),
+    ("- {rating: B, min: 70}", "- {rating: B, min: 170}"),
+)
+
+
+def test_five_independent_mistakes_give_every_problem_at_once() -> None:
+    # a wrong rating does not hide the rule's reason (its condition parses); a broken
+    # score expression does not hide the weights' sum (every weight parsed)
+    problems = _rule_set(_broken(RULES, *FIVE_MISTAKES))
+    found = _by_key(problems)
+    assert {k: p.code for k, p in found.items()} == {
+        "rating_rules[2].rating": "rules.rating",
+        "rating_rules[2].reason.zh-CN": "config.reason_percent",
+        "rating_rules[2].reason.en": "config.reason_percent",
+        "scorecard.indicators[2].score": "rules.expression_parse",
+        "scorecard.indicators": "rules.weights_sum",
+        "scorecard.bands[1].min": "rules.range",
+    }, [p.to_dict() for p in problems]
+    assert found["rating_rules[2].rating"].params["value"] == "X"
+    assert found["scorecard.indicators"].params == {"total": "1.4"}
+    assert found["rating_rules[2].reason.zh-CN"].params["percent"] == "80"
+    assert found["rating_rules[2].reason.zh-CN"].params["numbers"] == ["70"]
+
+
+def test_a_reason_is_not_checked_against_a_condition_that_does_not_parse() -> None:
+    problems = _rule_set(
+        _broken(
+            RULES,
+            (
+                "facts.state_ownership_pct > 80.0",
+                "facts.state_ownership_pct >> 70.0",
+            ),
+        )
+    )
+    assert [(p.key, p.code) for p in problems] == [
+        ("rating_rules[2].when", "rules.expression_parse")
+    ]
+
+
+def test_the_weights_sum_is_not_checked_when_a_weight_does_not_parse() -> None:
+    problems = _rule_set(
+        _broken(
+            RULES,
+            ("    - id: payment_history\n      weight: 0.25", "    - id: payment_history"),
+            ("facts.litigation_count == 0 ? 100", "facts.litigation_count === 0 ? 100"),
+        )
+    )
+    assert {(p.key, p.code) for p in problems} == {
+        ("scorecard.indicators[4].weight", "config.required"),
+        ("scorecard.indicators[2].score", "rules.expression_parse"),
+    }, [p.to_dict() for p in problems]
 
 
 def test_sample_facts_probe_every_expression() -> None:
@@ -243,6 +308,86 @@ def test_loading_a_monitoring_file_fails_naming_every_problem() -> None:
         "rules[3].match.threshold.days",
     ]
     assert "rules[3].match.threshold.days" in str(error)
+
+
+def test_the_shipped_monitoring_titles_say_what_their_rules_count() -> None:
+    assert _monitoring(MONITORING) == []
+
+
+def test_a_monitoring_title_naming_a_count_its_rule_no_longer_has_is_a_problem() -> None:
+    # issue 18: 3 → 4 lawsuits kept the title "90 天内涉诉 3 次及以上" and was accepted
+    problems = _monitoring(
+        _broken(
+            MONITORING,
+            (
+                "threshold: {type: litigation, count: 3, days: 90}",
+                "threshold: {type: litigation, count: 4, days: 90}",
+            ),
+            ("score_drop: {points: 15, days: 30}", "score_drop: {points: 20, days: 30}"),
+        )
+    )
+    found = _by_key(problems)
+    # the English titles say "Three" and "15 points" in words and digits alike
+    assert {k: p.code for k, p in found.items()} == {
+        "rules[3].title.zh-CN": "config.title_number",
+        "rules[3].title.en": "config.title_number",
+        "rules[7].title.zh-CN": "config.title_number",
+        "rules[7].title.en": "config.title_number",
+    }, [p.to_dict() for p in problems]
+    assert found["rules[3].title.zh-CN"].params == {"number": "3", "numbers": ["4", "90"]}
+    assert found["rules[3].title.en"].params == {"number": "3", "numbers": ["4", "90"]}
+    assert found["rules[7].title.zh-CN"].params == {"number": "15", "numbers": ["20", "30"]}
+
+
+def test_a_monitoring_title_is_checked_against_the_days_and_the_condition() -> None:
+    problems = _monitoring(
+        _broken(
+            MONITORING,
+            (
+                "threshold: {type: litigation, count: 3, days: 90}",
+                "threshold: {type: litigation, count: 3, days: 60}",
+            ),
+            (
+                "title: {zh-CN: 名单确定命中, en: Certain watch-list hit}",
+                "title: {zh-CN: 名单确定命中（置信度 0.9 以上）, en: Certain watch-list hit}",
+            ),
+        )
+    )
+    assert {(p.key, p.params["number"]) for p in problems} == {
+        ("rules[1].title.zh-CN", "0.9"),
+        ("rules[3].title.zh-CN", "90"),
+        ("rules[3].title.en", "90"),
+    }, [p.to_dict() for p in problems]
+    # a number of the condition explains the title
+    fixed = _monitoring(
+        _broken(
+            MONITORING,
+            (
+                "title: {zh-CN: 名单确定命中, en: Certain watch-list hit}",
+                "title: {zh-CN: 名单命中（置信度 0.9 以上）, en: Certain watch-list hit}",
+            ),
+            (
+                "event.data.certainty == 'certain'\"",
+                "event.data.certainty == 'certain' && event.data.score >= 0.9\"",
+            ),
+        )
+    )
+    assert fixed == [], [p.to_dict() for p in fixed]
+
+
+def test_a_title_is_not_checked_against_a_broken_threshold() -> None:
+    problems = _monitoring(
+        _broken(
+            MONITORING,
+            (
+                "threshold: {type: litigation, count: 3, days: 90}",
+                "threshold: {type: litigation, count: 4, days: soon}",
+            ),
+        )
+    )
+    assert [(p.key, p.code) for p in problems] == [
+        ("rules[3].match.threshold.days", "rules.number")
+    ]
 
 
 ROUTING = {

@@ -114,3 +114,19 @@ def test_every_code_the_validators_write_is_worded(app: Flask) -> None:
         )
     assert unworded == [], unworded
     assert english == [], english  # every sentence has its Chinese
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_stale_monitoring_title_is_worded_with_its_numbers(app: Flask) -> None:
+    params = {"number": "3", "numbers": ["4", "90"]}
+    with app.test_request_context():
+        with force_locale("zh_CN"):
+            chinese = problem_words("config.title_number", params)
+        with force_locale("en"):
+            english = problem_words("config.title_number", params)
+    assert chinese is not None and chinese.startswith("标题写的是 3，但规则中的数字是 4")
+    assert "90" in chinese
+    assert english == (
+        "The title says 3 but the rule counts with the numbers 4, 90; "
+        "make the title say what the rule checks."
+    )

@@ -37,7 +37,7 @@ from workflow.risk.alerts.intake import CATEGORIES, LEVELS
 from workflow.risk.alerts.routing import MATCH_KEYS, all_channels
 from workflow.risk.clients.model import CLIENT_TYPES
 from workflow.risk.events import monitoring
-from workflow.risk.governance.reasons import reason_conflicts
+from workflow.risk.governance.reasons import reason_conflicts, title_conflicts
 from workflow.risk.notify.robots import check_channel
 from workflow.risk.policy import POLICY
 from workflow.risk.screening import rules as rating
@@ -216,11 +216,29 @@ def check_rule_set(document: Any, source: str, _settings: Mapping[str, Any]) -> 
         ]
     # the builder checks each section, each rule and each field on its own
     problems = _built(source, lambda: rating._Builder(source).build(_dump(document)))
-    broken = {p.key.split(".", 1)[0] for p in problems if p.key.startswith("rating_rules[")}
+    # a reason is checked whenever its own condition is sound, whatever else of its rule
+    # is broken (a wrong rating does not hide a reason contradicting the condition)
+    unsound = _unsound_rules(problems, "rating_rules[", ("when",))
     for key, message in reason_conflicts(document.get("rating_rules")):
-        if key.split(".", 1)[0] not in broken:  # a broken rule is reported once
+        if key.split(".", 1)[0] not in unsound:
             problems.append(Problem(source, key, message))  # a Message: config.reason_percent
     return problems
+
+
+def _unsound_rules(problems: list[Problem], prefix: str, parts: tuple[str, ...]) -> set[str]:
+    """The rules (``rules[3]``) with a problem in the rule itself or in one of ``parts``
+    (``match.threshold`` covers ``match.threshold.days``; ``match`` only the match itself)."""
+    unsound: set[str] = set()
+    for found in problems:
+        if not found.key.startswith(prefix):
+            continue
+        rule, _, rest = found.key.partition(".")
+        if not rest or any(
+            rest == part or (part != "match" and rest.startswith((f"{part}.", f"{part}[")))
+            for part in parts
+        ):
+            unsound.add(rule)
+    return unsound
 
 
 def check_monitoring(document: Any, source: str, _settings: Mapping[str, Any]) -> list[Problem]:
@@ -233,7 +251,15 @@ def check_monitoring(document: Any, source: str, _settings: Mapping[str, Any]) -
                 "must be a mapping with name, version and rules",
             )
         ]
-    return _built(source, lambda: monitoring.parse_monitoring_rules(_dump(document), source))
+    problems = _built(source, lambda: monitoring.parse_monitoring_rules(_dump(document), source))
+    # a title is checked whenever the numbers of its rule's match are sound
+    unsound = _unsound_rules(
+        problems, "rules[", ("match", "match.threshold", "match.score_drop", "match.when")
+    )
+    for key, message in title_conflicts(document.get("rules")):
+        if key.split(".", 1)[0] not in unsound:
+            problems.append(Problem(source, key, message))  # a Message: config.title_number
+    return problems
 
 
 def _dump(document: Any) -> bytes:

@@ -1,10 +1,16 @@
-"""Checking that a rule's reason does not contradict the numbers of its condition.
+"""Checking that a rule's reason or title does not contradict the numbers of its condition.
 
 A reason such as "国有持股比例超过 80%" explains ``facts.state_ownership_pct > 80.0``; when
 the condition moves to ``> 70.0`` (or ``> 0.7`` written as a share) and the reason still
 says 80 %, readers are told something false. Every percentage a reason text names must
 be one of the condition's numbers, read either as a percentage (``80.0``) or as a share
 (``0.8``).
+
+A monitoring rule's title says what its match counts ("90 天内涉诉 3 次及以上", "Three or
+more lawsuits within 90 days"): every number its title names (digits, English number
+words one to twelve, a Chinese numeral before 次, 天, 日 or 分) must be one of the rule's
+numbers (its threshold's count and days, its score drop's points and days, the numbers
+of its ``when`` condition and of its keywords), so changing a count keeps no stale title.
 """
 
 from __future__ import annotations
@@ -68,6 +74,101 @@ def reason_conflicts(rules: Any) -> list[tuple[str, str]]:
                                 percent=f"{percent:g}",
                                 condition=when,
                                 numbers=[f"{n:g}" for n in numbers],
+                            ),
+                        )
+                    )
+    return problems
+
+
+# Numbers written in digits ("3", "90", "1.5", "1,000,000"), not parts of longer numbers.
+_DIGITS = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\d.]*\d)")
+_WORDS = {
+    word: float(n)
+    for n, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
+    )
+}
+_ENGLISH = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
+_HAN = {h: float(n) for n, h in enumerate("零一二三四五六七八九十")}
+_CHINESE = re.compile(r"([一二三四五六七八九十])\s*(?:次|天|日|分)")
+
+
+def title_numbers(text: str) -> list[float]:
+    """The numbers a title names: digits, English number words and counted Chinese numerals."""
+    return (
+        [float(m.replace(",", "")) for m in _DIGITS.findall(text)]
+        + [_WORDS[m.casefold()] for m in _ENGLISH.findall(text)]
+        + [_HAN[m] for m in _CHINESE.findall(text)]
+    )
+
+
+def _numbers_of(value: Any, names: tuple[str, ...]) -> list[float]:
+    if not isinstance(value, Mapping):
+        return []
+    return [
+        float(value[name])
+        for name in names
+        if isinstance(value.get(name), int | float) and not isinstance(value.get(name), bool)
+    ]
+
+
+def _rule_numbers(match: Mapping[str, Any]) -> list[float]:
+    numbers = _numbers_of(match.get("threshold"), ("count", "days"))
+    numbers += _numbers_of(match.get("score_drop"), ("points", "days"))
+    if isinstance(match.get("when"), str):
+        numbers += condition_numbers(match["when"])
+    keywords = match.get("keywords")
+    if isinstance(keywords, Mapping):
+        for words in keywords.values():
+            for word in words if isinstance(words, list) else ():
+                if isinstance(word, str):
+                    numbers += title_numbers(word)
+    return numbers
+
+
+def title_conflicts(rules: Any) -> list[tuple[str, str]]:
+    """``(key, message)`` for every monitoring rule title naming a number the rule does not
+    have; ``rules`` is the ``rules`` list of a monitoring document."""
+    if not isinstance(rules, list):
+        return []
+    problems: list[tuple[str, str]] = []
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, Mapping):
+            continue
+        title, match = rule.get("title"), rule.get("match")
+        if not isinstance(title, Mapping) or not isinstance(match, Mapping):
+            continue
+        numbers = _rule_numbers(match)
+        shown = [f"{n:g}" for n in numbers]
+        for lang, text in title.items():
+            if not isinstance(text, str):
+                continue
+            for number in title_numbers(text):
+                if not any(math.isclose(number, n, abs_tol=1e-9) for n in numbers):
+                    problems.append(
+                        (
+                            f"rules[{index}].title.{lang}",
+                            Message(
+                                "config.title_number",
+                                f"says {number:g} but the rule counts with the numbers "
+                                f"{', '.join(shown) or 'none'}; make the title say what the "
+                                "rule checks",
+                                number=f"{number:g}",
+                                numbers=shown,
                             ),
                         )
                     )

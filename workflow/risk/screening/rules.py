@@ -545,8 +545,10 @@ class _Builder:
     an indicator, a band, a field of them) is checked on its own and its problems are
     noted in ``problems``, so one mistake does not hide the next; ``build`` then raises
     one error holding them all (``RuleSetError.problems``). A part with a problem is left
-    out of the checks that need it whole (duplicate ids, the weights' sum, the order of
-    the bands, the probes on sample facts), so no problem is a mere echo of another.
+    out of the checks that need it whole (duplicate ids, the order of the bands, the
+    probes on sample facts), so no problem is a mere echo of another; a check that needs
+    only one field of each part runs whenever that field is sound (the weights' sum
+    needs every weight, not every score expression).
     """
 
     error_type: type[RuleSetError] = RuleSetError
@@ -849,12 +851,14 @@ class _Builder:
 
     def indicators(self, value: Any) -> tuple[Indicator, ...]:
         """The indicators of a valid list; the weights' sum is checked when every
-        indicator is valid."""
-        before = len(self.problems)
-        listed = self.attempt(lambda: self.items(value, "scorecard.indicators")) or []
+        indicator's weight is valid (a broken score or fact does not hide it, issue 18)."""
+        listed = self.attempt(lambda: self.items(value, "scorecard.indicators"))
         indicators: list[Indicator] = []
-        for index, item in enumerate(listed):
-            indicator = self.indicator(item, f"scorecard.indicators[{index}]")
+        weights: list[float] = []
+        for index, item in enumerate(listed or []):
+            indicator, weight = self.indicator(item, f"scorecard.indicators[{index}]")
+            if weight is not None:
+                weights.append(weight)
             if indicator is None:
                 continue
             if any(existing.id == indicator.id for existing in indicators):
@@ -869,8 +873,9 @@ class _Builder:
                     )
                 )
             indicators.append(indicator)
-        total = sum(indicator.weight for indicator in indicators)
-        if len(self.problems) == before and not math.isclose(total, 1.0, abs_tol=1e-6):
+        total = sum(weights)
+        every_weight = listed is not None and len(weights) == len(listed)
+        if every_weight and not math.isclose(total, 1.0, abs_tol=1e-6):
             self.problems.append(
                 self.error(
                     "scorecard.indicators",
@@ -883,11 +888,13 @@ class _Builder:
             )
         return tuple(indicators)
 
-    def indicator(self, item: Any, key: str) -> Indicator | None:
+    def indicator(self, item: Any, key: str) -> tuple[Indicator | None, float | None]:
+        """The indicator (None when it has a problem) and its weight (None when the
+        weight itself is missing or invalid)."""
         before = len(self.problems)
         spec = self.part(item, key, ("id", "weight", "score"), ("fact", "applies"))
         if spec is None:
-            return None
+            return None, None
         facts = frozenset({"facts"})
         indicator_id = self.field(spec, "id", lambda v: self.text(v, f"{key}.id"))
         fact = spec.get("fact", indicator_id)
@@ -908,12 +915,12 @@ class _Builder:
         score = self.field(spec, "score", lambda v: self.expression(v, f"{key}.score", facts))
         applies = self.field(spec, "applies", lambda v: self.expression(v, f"{key}.applies", facts))
         if len(self.problems) > before or indicator_id is None:
-            return None
+            return None, weight
         if weight is None or score is None:
-            return None
+            return None, weight
         return Indicator(
             id=indicator_id, fact=str(fact), weight=weight, score=score, applies=applies
-        )
+        ), weight
 
     def weight(self, value: Any, key: str) -> float:
         weight = self.number(value, key, 0.0, 1.0)
