@@ -36,6 +36,9 @@ class FieldSpec:
     widget: str | None = None
     items: list[tuple[str, str]] = field(default_factory=list)
     grades: list[str] = field(default_factory=list)
+    # A value the page fills in from the case and the reader does not type (read-only):
+    # the content hash a manager approves is the one of the change shown on the page.
+    value: str | None = None
 
 
 @dataclass
@@ -49,6 +52,10 @@ class ActionForm:
 
 _DANGER = ("reject", "withdraw", "cancel", "terminate", "suspend", "blacklist", "block")
 ATTACHMENT_FIELDS = ("attachments",)
+# Payload fields filled in, read-only, from the case's data key of the same name: approving
+# a configuration change sends the hash of the draft the page showed, so a draft changed
+# after the page was loaded is still refused (config.hash_mismatch, 409).
+PREFILLED = ("content_hash",)
 DEFAULT_GRADES = ["low", "medium", "high"]
 
 
@@ -72,6 +79,8 @@ def _field(
         field_spec.grades = list(settings.get("risk_grades") or DEFAULT_GRADES)
     elif name in ATTACHMENT_FIELDS and field_spec.type == "array":
         field_spec.widget = "attachments"
+    elif name in PREFILLED and data and data.get(name):
+        field_spec.value = str(data[name])
     return field_spec
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from babel.numbers import format_decimal
 from flask import Flask, current_app, request, session
-from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import Babel, format_datetime, get_locale, ngettext
 from flask_babel import gettext as _
 
 from workflow.platform import clock
@@ -45,6 +45,16 @@ def amount(value: Any) -> str:
     if value is None or value == "":
         return "—"
     return f"{format_decimal(Decimal(str(value)), format='#,##0.00', locale=str(get_locale()))} 元"
+
+
+def thousands(value: Any) -> str:
+    """``10001`` → ``10,001``: a count with its thousands separators (None → —)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def filesize(size: int | None) -> str:
@@ -151,6 +161,17 @@ def state_label(definition: Any, state: str | None) -> str:
     return label(definition.states[state].label, state)
 
 
+def case_state_label(definition: Any, instance: Any) -> str:
+    """A case's state in words; a configuration change whose backtest failed stays in
+    ``backtesting`` (by design: it cannot be published, only withdrawn) but says 回测失败
+    / Backtest failed rather than 回测中 / Backtesting."""
+    state = instance.state
+    backtest = (instance.data or {}).get("backtest") or {}
+    if instance.definition == "config_change" and state == "backtesting" and backtest.get("failed"):
+        return str(_("Backtest failed"))
+    return state_label(definition, state)
+
+
 def who(name: str | None) -> str:
     """A person as named, or a part of the system (``system:screening``) in words."""
     if not name:
@@ -205,6 +226,35 @@ def duration(seconds: float | None) -> str:
     return _("%(m)sm", m=minutes) if minutes else _("%(s)ss", s=seconds)
 
 
+def sla_span(value: float | str | None) -> str:
+    """A length of time set in configuration (an SLA) in seconds, in whole units:
+    ``864000`` → ``10 天`` / ``10 days``, ``7200`` → ``2 小时`` / ``2 hours``; None → none."""
+    if value is None:
+        return str(_("No SLA"))
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):  # a report stored before SLAs were given in seconds
+        return str(value)
+    if seconds and seconds % 86400 == 0:
+        return str(ngettext("%(num)s day", "%(num)s days", seconds // 86400))
+    if seconds and seconds % 3600 == 0:
+        return str(ngettext("%(num)s hour", "%(num)s hours", seconds // 3600))
+    if seconds and seconds % 60 == 0:
+        return str(ngettext("%(num)s minute", "%(num)s minutes", seconds // 60))
+    return str(ngettext("%(num)s second", "%(num)s seconds", seconds))
+
+
+def migration_reason(reason: str | None) -> str:
+    """Why an open case cannot move to a new workflow version (``migration.REASONS``)."""
+    words = {
+        "state_removed": _("its state is not in the new version"),
+        "state_final": _("its state is final in the new version"),
+        "required_data_missing": _("it lacks data the new version requires"),
+        "tasks_pending": _("background work of the old version has not run yet"),
+    }
+    return str(words[reason]) if reason in words else (reason or "—")
+
+
 def install(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault(
@@ -212,7 +262,9 @@ def install(app: Flask) -> None:
     )
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(amount=amount, when=when, label=label, filesize=filesize, who=who)
+    app.jinja_env.filters.update(
+        amount=amount, when=when, label=label, filesize=filesize, who=who, thousands=thousands
+    )
     app.jinja_env.globals.update(
         countdown=countdown,
         countdown_formats=countdown_formats,
@@ -224,6 +276,7 @@ def install(app: Flask) -> None:
         match_label=match_label,
         action_label=action_label,
         state_label=state_label,
+        case_state_label=case_state_label,
         status_label=status_label,
         closed_chip=closed_chip,
         event_label=event_label,
@@ -231,6 +284,8 @@ def install(app: Flask) -> None:
         rating_outcome_label=rating_outcome_label,
         read_label=read_label,
         duration=duration,
+        sla_span=sla_span,
+        migration_reason=migration_reason,
         LANGUAGES=LANGUAGES,
         get_locale=get_locale,
         content_lang=content_lang,

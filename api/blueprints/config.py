@@ -80,6 +80,18 @@ class BacktestProgress(Schema):
     total = fields.Integer(required=True)
     running = fields.Boolean(required=True)
     updated_at = fields.String(allow_none=True)
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(["waiting", "running", "failed", "done", "stopped"]),
+        metadata={
+            "description": "failed: the case stays `backtesting` and cannot be published "
+            "(`reason` says why); done: the report is on the change; stopped: withdrawn first"
+        },
+    )
+    finished = fields.Boolean(
+        required=True, metadata={"description": "the backtest ran to an end (failed or done)"}
+    )
+    reason = fields.String(allow_none=True, metadata={"description": "why it failed"})
 
 
 def _summary(row: versions.ConfigVersion) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from flask import Flask
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from api.extensions import runtime_of
+from api.extensions import db, runtime_of
 from tests.support.alerts import make_client
 from tests.support.app import Api, drain
 from tests.support.config_changes import active_content, draft, soe_threshold_70
 from workflow.records.models import WorkflowInstance
+from workflow.risk.clients.model import Client
 from workflow.risk.governance.progress import Reporter
 
 
@@ -38,6 +39,9 @@ def test_progress_is_read_while_the_backtest_runs_then_with_the_outcome(
         "total": 0,
         "running": False,
         "updated_at": None,
+        "outcome": "waiting",
+        "finished": False,
+        "reason": None,
     }
 
     rt = runtime_of(app)
@@ -68,6 +72,32 @@ def test_progress_is_read_while_the_backtest_runs_then_with_the_outcome(
     final = progress_of(api, change_id)
     assert final["state"] == "awaiting_approval" and final["running"] is False
     assert final["total"] == len(clients) and final["done"] == final["total"]
+    assert (final["outcome"], final["finished"], final["reason"]) == ("done", True, None)
+
+
+def test_a_failed_backtest_says_so_with_its_reason(app: Flask, api: Api) -> None:
+    """The case stays in ``backtesting`` (it cannot be published), but the progress says
+    the backtest ended: failed, and why."""
+    clients = [make_client(app) for _ in range(2)]
+    with app.app_context():
+        bad = db.session.get(Client, clients[-1])
+        assert bad is not None
+        bad.rating, bad.facts = "A", {"litigation_count": "many"}  # stored bad data
+        db.session.commit()
+        db.session.remove()
+    r = draft(api, "rule_set", soe_threshold_70(active_content(api)["content"]))
+    assert r.status_code == 201, r.get_json()
+    change_id = r.get_json()["id"]
+    drain(app)
+
+    failed = progress_of(api, change_id, "auditor1")
+    assert failed["state"] == "backtesting" and failed["running"] is False
+    assert failed["outcome"] == "failed" and failed["finished"] is True
+    assert f"client {clients[-1]}" in failed["reason"] and "litigation_count" in failed["reason"]
+
+    assert api.act("risk1", change_id, "withdraw").status_code == 200
+    withdrawn = progress_of(api, change_id)
+    assert withdrawn["state"] == "withdrawn" and withdrawn["outcome"] == "failed"
 
 
 def test_progress_needs_a_reader_of_configuration_and_a_change(app: Flask, api: Api) -> None:

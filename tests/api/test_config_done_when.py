@@ -107,7 +107,7 @@ def test_done_when(app: Flask, api: Api, db_url: str) -> None:
     )
     backtest = change["data"]["backtest"]["report"]
     assert backtest["states"]["sla_changed"] == {
-        "collecting": {"from": "10 days, 0:00:00", "to": "5 days, 0:00:00"}
+        "collecting": {"from": 10 * 86400, "to": 5 * 86400}
     }
     plan = backtest["migration"]
     assert plan["to_version"] == version and plan["to_hash"] == change["data"]["content_hash"]

@@ -225,9 +225,10 @@ def backtest_definition(
 
 
 def _state_changes(active: Definition, candidate: Definition) -> dict[str, Any]:
-    def sla(d: Definition, state: str) -> str | None:
+    def sla(d: Definition, state: str) -> int | None:
+        """The state's SLA in seconds (None: it has none)."""
         spec = d.states[state].sla
-        return None if spec is None else str(spec)
+        return None if spec is None else int(spec.total_seconds())
 
     kept = sorted(set(active.states) & set(candidate.states))
     return {

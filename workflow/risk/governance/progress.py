@@ -123,8 +123,12 @@ class Reporter:
 
 
 def of_change(session: Session, change_id: int) -> dict[str, Any]:
-    """A change's backtest progress: ``done``, ``total``, ``running``, ``updated_at`` and
-    the case's ``state``.
+    """A change's backtest progress: ``done``, ``total``, ``running``, ``updated_at``, the
+    case's ``state``, and the backtest's ``outcome``: ``waiting`` (no chunk reported yet),
+    ``running``, ``failed`` (with its ``reason``; the case stays ``backtesting``, the
+    draft cannot be published), ``done`` (a report) or ``stopped`` (withdrawn before it
+    finished). ``finished`` says whether it ran to an end (failed or done); a finished
+    backtest keeps the last ``done``/``total`` it reported.
 
     Raises:
         NotFound: no ``config_change`` case ``change_id``.
@@ -137,12 +141,26 @@ def of_change(session: Session, change_id: int) -> dict[str, Any]:
             params={"change_id": change_id},
         )
     session.refresh(instance)  # another transaction may have written the progress
-    found = dict((instance.data.get("backtest") or {}).get("progress") or {})
+    backtest = (instance.data or {}).get("backtest") or {}
+    found = dict(backtest.get("progress") or {})
+    running = bool(found.get("running")) and instance.state == BACKTESTING
+    reason = backtest.get("failed")
+    if reason:
+        outcome = "failed"
+    elif backtest.get("report") is not None:
+        outcome = "done"
+    elif instance.state != BACKTESTING:
+        outcome = "stopped"
+    else:
+        outcome = "running" if running or found.get("total") else "waiting"
     return {
         "change_id": change_id,
         "state": instance.state,
         "done": int(found.get("done", 0)),
         "total": int(found.get("total", 0)),
-        "running": bool(found.get("running")) and instance.state == BACKTESTING,
+        "running": running and not reason,
         "updated_at": found.get("updated_at"),
+        "outcome": outcome,
+        "finished": outcome in ("failed", "done"),
+        "reason": str(reason) if reason else None,
     }
