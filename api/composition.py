@@ -24,6 +24,7 @@ from workflow.engine.registry import Registry
 from workflow.engine.runtime import Runtime
 from workflow.errors import ConfigurationError
 from workflow.platform.crypto import FieldCipher, attach_cipher
+from workflow.platform.lean import LeanSession
 from workflow.risk import plugin
 
 
@@ -93,5 +94,5 @@ def build_runtime(
     plugin.check(found, settings)
     cipher = attach_cipher(engine, FieldCipher(keys)) if keys is not None else None
     runtime = Runtime(catalog=found, settings=dict(settings), cipher=cipher)
-    runtime.bind(sessionmaker(engine, expire_on_commit=False))
+    runtime.bind(sessionmaker(engine, class_=LeanSession, expire_on_commit=False))
     return runtime

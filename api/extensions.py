@@ -12,6 +12,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 
 from workflow.engine.runtime import SESSION_KEY, Runtime
 from workflow.platform.db import Base
+from workflow.platform.lean import LeanTransactions
 
 
 def runtime_of(app: Flask | None = None) -> Runtime:
@@ -20,9 +21,10 @@ def runtime_of(app: Flask | None = None) -> Runtime:
     return found
 
 
-class RuntimeSession(FlaskSession):
+class RuntimeSession(LeanTransactions, FlaskSession):
     """``db.session``: like the engine object's own sessions, it carries the app's engine
-    object in ``info`` (``workflow.engine.runtime.of(session)``)."""
+    object in ``info`` (``workflow.engine.runtime.of(session)``), and a transaction that
+    does not use the ORM is a lean one (``workflow.platform.lean``)."""
 
     def __init__(self, db: SQLAlchemy, **kwargs: Any) -> None:
         super().__init__(db, **kwargs)

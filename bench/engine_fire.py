@@ -103,10 +103,13 @@ def session_factory(settings: Settings, dbname: str, pool: int, catalog):
     from sqlalchemy.orm import sessionmaker
 
     from workflow.engine.runtime import Runtime
+    from workflow.platform.lean import LeanSession
 
     engine = create_engine(settings.sqlalchemy_url(dbname), pool_size=pool, max_overflow=4)
-    # expire_on_commit=False as in the app: nothing is re-read after commit.
-    return engine, Runtime(catalog=catalog).bind(sessionmaker(engine, expire_on_commit=False))
+    # As the app's (api.composition): expire_on_commit=False, nothing is re-read after
+    # commit; lean transactions (workflow.platform.lean).
+    factory = sessionmaker(engine, class_=LeanSession, expire_on_commit=False)
+    return engine, Runtime(catalog=catalog).bind(factory)
 
 
 def process_clients(settings: Settings, dbname: str, id_range: tuple[int, int], threads: int):

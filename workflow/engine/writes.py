@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from workflow.platform import driver
+from workflow.platform import driver, lean
 from workflow.records import outbox, timers
 from workflow.records.models import (
     AuditRecord,
@@ -119,9 +119,8 @@ class TransitionWrites:
 
 
 def _transaction_of(session: Session) -> Any:
-    """The session's current transaction (a scoped session is called to reach the real one)."""
-    real = session() if callable(session) else session
-    return real.get_transaction()
+    """The session's current database transaction (``workflow.platform.lean``)."""
+    return lean.current_transaction(session)
 
 
 # --- the instance as plain columns -------------------------------------------------
