@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from workflow.errors import Message
@@ -45,38 +45,45 @@ def _explains(percent: float, numbers: Iterable[float]) -> bool:
     )
 
 
-def reason_conflicts(rules: Any) -> list[tuple[str, str]]:
-    """``(key, message)`` for every reason text naming a percentage its rule's condition
-    does not have; ``rules`` is the ``rating_rules`` list of a rule-set document."""
+def _texts(rules: Any, field: str, source: str, kind: type) -> Iterator[tuple[int, Any, str, str]]:
+    """``(index, the rule's source, language, text)`` for each text of ``field`` (a mapping
+    of language to text) of each rule whose ``source`` is a ``kind``; malformed parts are
+    left to the validators."""
     if not isinstance(rules, list):
-        return []
-    problems: list[tuple[str, str]] = []
+        return
     for index, rule in enumerate(rules):
         if not isinstance(rule, Mapping):
             continue
-        when, reason = rule.get("when"), rule.get("reason")
-        if not isinstance(when, str) or not isinstance(reason, Mapping):
+        texts, origin = rule.get(field), rule.get(source)
+        if not isinstance(texts, Mapping) or not isinstance(origin, kind):
             continue
+        for lang, text in texts.items():
+            if isinstance(text, str):
+                yield index, origin, lang, text
+
+
+def reason_conflicts(rules: Any) -> list[tuple[str, str]]:
+    """``(key, message)`` for every reason text naming a percentage its rule's condition
+    does not have; ``rules`` is the ``rating_rules`` list of a rule-set document."""
+    problems: list[tuple[str, str]] = []
+    for index, when, lang, text in _texts(rules, "reason", "when", str):
         numbers = condition_numbers(when)
-        for lang, text in reason.items():
-            if not isinstance(text, str):
-                continue
-            for percent in percentages(text):
-                if not _explains(percent, numbers):
-                    shown = ", ".join(f"{n:g}" for n in numbers) or "none"
-                    problems.append(
-                        (
-                            f"rating_rules[{index}].reason.{lang}",
-                            Message(
-                                "config.reason_percent",
-                                f"says {percent:g} % but the condition {when!r} has the numbers "
-                                f"{shown}; make the reason say what the condition checks",
-                                percent=f"{percent:g}",
-                                condition=when,
-                                numbers=[f"{n:g}" for n in numbers],
-                            ),
-                        )
+        for percent in percentages(text):
+            if not _explains(percent, numbers):
+                shown = ", ".join(f"{n:g}" for n in numbers) or "none"
+                problems.append(
+                    (
+                        f"rating_rules[{index}].reason.{lang}",
+                        Message(
+                            "config.reason_percent",
+                            f"says {percent:g} % but the condition {when!r} has the numbers "
+                            f"{shown}; make the reason say what the condition checks",
+                            percent=f"{percent:g}",
+                            condition=when,
+                            numbers=[f"{n:g}" for n in numbers],
+                        ),
                     )
+                )
     return problems
 
 
@@ -143,33 +150,23 @@ def _rule_numbers(match: Mapping[str, Any]) -> list[float]:
 def title_conflicts(rules: Any) -> list[tuple[str, str]]:
     """``(key, message)`` for every monitoring rule title naming a number the rule does not
     have; ``rules`` is the ``rules`` list of a monitoring document."""
-    if not isinstance(rules, list):
-        return []
     problems: list[tuple[str, str]] = []
-    for index, rule in enumerate(rules):
-        if not isinstance(rule, Mapping):
-            continue
-        title, match = rule.get("title"), rule.get("match")
-        if not isinstance(title, Mapping) or not isinstance(match, Mapping):
-            continue
+    for index, match, lang, text in _texts(rules, "title", "match", Mapping):
         numbers = _rule_numbers(match)
         shown = [f"{n:g}" for n in numbers]
-        for lang, text in title.items():
-            if not isinstance(text, str):
-                continue
-            for number in title_numbers(text):
-                if not any(math.isclose(number, n, abs_tol=1e-9) for n in numbers):
-                    problems.append(
-                        (
-                            f"rules[{index}].title.{lang}",
-                            Message(
-                                "config.title_number",
-                                f"says {number:g} but the rule counts with the numbers "
-                                f"{', '.join(shown) or 'none'}; make the title say what the "
-                                "rule checks",
-                                number=f"{number:g}",
-                                numbers=shown,
-                            ),
-                        )
+        for number in title_numbers(text):
+            if not any(math.isclose(number, n, abs_tol=1e-9) for n in numbers):
+                problems.append(
+                    (
+                        f"rules[{index}].title.{lang}",
+                        Message(
+                            "config.title_number",
+                            f"says {number:g} but the rule counts with the numbers "
+                            f"{', '.join(shown) or 'none'}; make the title say what the "
+                            "rule checks",
+                            number=f"{number:g}",
+                            numbers=shown,
+                        ),
                     )
+                )
     return problems
