@@ -1,5 +1,6 @@
 """Fixtures of the API tests beyond the shared app (tests/conftest.py): the audit tests'
-app with the ``test_loop`` definition and its hand-built history."""
+app with the ``test_loop`` definition and its hand-built history, and the app with its
+outbox sender in place for the embedded-worker tests."""
 
 from __future__ import annotations
 
@@ -10,8 +11,20 @@ import pytest
 from flask import Flask
 
 from api.extensions import db, runtime_of
+from tests.support.app import make_app
 from tests.support.audit_history import build_history, make_loop_app
 from workflow.platform import clock
+
+
+@pytest.fixture
+def live(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The app with its outbox sender in place (the fixture ``app`` removes it)."""
+    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = make_app(db_url, tmp_path)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

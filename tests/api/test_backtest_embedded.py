@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -19,7 +18,7 @@ from sqlalchemy import func, select, text
 from api.extensions import db
 from api.worker import EmbeddedServices
 from tests.support.alerts import make_client
-from tests.support.app import Api, drain, make_app
+from tests.support.app import Api, drain
 from tests.support.config_changes import active_content, draft, soe_threshold_70
 from tests.support.onboarding import new_client
 from tests.support.services import wait_for
@@ -137,17 +136,6 @@ def test_requests_write_while_the_backtest_runs_and_read_its_progress(
     assert report["clients"] == 5
     assert late not in {m["client_id"] for m in report["movers"]}
     assert change["data"]["backtest"]["hash"]
-
-
-@pytest.fixture
-def live(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    """The app with its outbox sender in place (the fixture ``app`` removes it)."""
-    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = make_app(db_url, tmp_path)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_through_the_embedded_worker_requests_write_while_the_backtest_runs(

@@ -4,29 +4,13 @@ worker and scheduler of ``riskloop run``, nothing drained by the test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from flask import Flask
 
-from api.extensions import db
 from api.worker import EmbeddedServices
-from tests.support.app import Api, drain, make_app
+from tests.support.app import Api, drain
 from tests.support.events import admitted_client, alerts_of, event, ratings_of, tags_of
 from tests.support.onboarding import A_FACTS, client_row
 from tests.support.services import wait_for
-
-
-@pytest.fixture
-def live(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    """The app with its outbox sender in place (the fixture ``app`` removes it)."""
-    monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = make_app(db_url, tmp_path)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_a_litigation_event_raises_the_alert_tags_and_re_rates_through_the_embedded_worker(
