@@ -13,22 +13,28 @@ describe what the operation takes. An operation without a declaration stops the 
 start-up.
 
 A check takes any of ``session``, ``actor`` and the path's parameters by name and raises
-the engine's error (``Forbidden``, ``NotFound`` …) to refuse.
+the engine's error (``Forbidden``, ``NotFound`` …) to refuse. A check that takes
+``credential`` instead of ``actor`` is given the request's bearer token unresolved (a
+``TokenCredential``) and authenticates the caller itself, in the statement it runs anyway
+(firing an action: the case's row lock); the blueprint's authentication then leaves it
+to the check, which must set ``g.actor``. A missing token is still a 401 first.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from functools import cache
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
 from flask_smorest import Blueprint as DocumentedBlueprint
 
+from workflow.accounts.users import TokenCredential
 from workflow.records.identity import Actor
 
 from .extensions import db
-from .security import current_actor
+from .security import bearer_token, current_actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 Check = Callable[..., Any]
@@ -86,9 +92,25 @@ def authorize_request() -> None:
     if check is public:
         return
     offered: dict[str, Any] = {"session": db.session, **(request.view_args or {})}
-    if accepted is None or "actor" in accepted:
+    if accepted is not None and "credential" in accepted:
+        offered["credential"] = TokenCredential(bearer_token())
+    elif accepted is None or "actor" in accepted:
         offered["actor"] = current_actor()
     check(**{k: v for k, v in offered.items() if accepted is None or k in accepted})
+
+
+def authenticates_itself() -> bool:
+    """Whether the request's operation declares a check that takes the ``credential``
+    (``api.security`` then leaves authentication to it)."""
+    if request.url_rule is None or request.method == "OPTIONS":
+        return False
+    return _takes_credential(request.url_rule.endpoint, request.method)
+
+
+@cache
+def _takes_credential(endpoint: str, method: str) -> bool:
+    declared = _declared(current_app.view_functions.get(endpoint), method)
+    return declared is not None and declared[1] is not None and "credential" in declared[1]
 
 
 def undeclared(app: Flask) -> list[str]:

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
+from workflow.accounts.users import TokenCredential
 from workflow.engine import firing as engine
 from workflow.engine import queries, visibility
 from workflow.engine.presentation import present_instance
@@ -57,25 +58,28 @@ def load_visible(instance_id: int) -> WorkflowInstance:
     return visibility.require_view(db.session, instance, actor, runtime_of().catalog, instance_id)
 
 
-def may_fire(session: Session, actor: Actor, instance_id: int, trigger: str) -> None:
+def may_fire(session: Session, credential: TokenCredential, instance_id: int, trigger: str) -> None:
     """``engine.authorize`` before the body is loaded. The body's ``expected_version``, when
     it is a number, is compared as ``fire`` compares it (a stale version is a 409 before the
     roles, so that two approvers racing get a clean 409); nothing else of the body is read.
 
     ``authorize`` locks the row (lock-then-authorise in the request's transaction); what
     it read is kept for the view's ``fire``, which then neither locks nor reads it again.
+    The bearer token is checked in that same statement (``credential``: an invalid one is
+    a 401 and locks nothing), which names the caller (``g.actor``).
     A refusal raises here and the request's session is rolled back at teardown."""
     body = request.get_json(silent=True) if request.is_json else None
     version = body.get("expected_version") if isinstance(body, dict) else None
     valid = type(version) is int and 1 <= version <= 2**31 - 1  # else ActionBody refuses it (422)
-    g.fire_lock = engine.authorize(
+    g.fire_lock = locked = engine.authorize(
         session,
         instance_id,
         trigger,
-        actor,
+        credential,
         expected_version=version if valid else None,
         idempotency_key=request.headers.get("Idempotency-Key"),
     )
+    g.actor = locked.acting
 
 
 @blp.route("")

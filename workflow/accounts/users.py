@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -347,6 +348,14 @@ def resolve_token(session: Session, raw: str) -> Actor:
         row = found[0] if found else None
     else:
         row = connection.execute(_RESOLVE, params).first()
+    return _token_actor(row)
+
+
+def _token_actor(row: Sequence[Any] | None) -> Actor:
+    """The actor of a token's row (revoked, expires_at, user id, username, roles, active).
+
+    Raises:
+        AuthenticationFailed: no row, or a revoked, expired or deactivated one."""
     if row is None:
         raise AuthenticationFailed(
             "the bearer token is not valid; get one from POST /api/v1/auth/token"
@@ -359,15 +368,43 @@ def resolve_token(session: Session, raw: str) -> Actor:
     return Actor(username, frozenset(roles or []), user_id)
 
 
+@dataclass(frozen=True)
+class TokenCredential:
+    """A bearer token as the engine's ``Credential`` (``workflow.engine.writes``): checked
+    in the statement that locks the case an action is fired on, instead of by a statement
+    of its own before it. The same row, the same refusals as :func:`resolve_token`; a token
+    that may not act locks nothing."""
+
+    raw: str
+
+    def pg_query(self) -> tuple[str, dict[str, Any]]:
+        return _PG_CREDENTIAL, {"cred_token_hash": hash_token(self.raw), "cred_now": clock.now()}
+
+    def actor_of(self, row: Sequence[Any] | None) -> Actor:
+        """Raises: AuthenticationFailed, as :func:`resolve_token`."""
+        return _token_actor(row[2:] if row is not None else None)
+
+    def resolve(self, session: Session) -> Actor:
+        return resolve_token(session, self.raw)
+
+
+_TOKEN_COLUMNS = (
+    "tokens.revoked, tokens.expires_at, users.id, users.username, users.roles, users.active"
+)
 _RESOLVE = (
     select(Token.revoked, Token.expires_at, User.id, User.username, User.roles, User.active)
     .join(User, User.id == Token.user_id)
     .where(Token.token_hash == bindparam("token_hash"))
 )
 _PG_RESOLVE = (
-    "SELECT tokens.revoked, tokens.expires_at, users.id, users.username, users.roles, "
-    "users.active FROM tokens JOIN users ON users.id = tokens.user_id "
+    f"SELECT {_TOKEN_COLUMNS} FROM tokens JOIN users ON users.id = tokens.user_id "
     "WHERE tokens.token_hash = %(token_hash)s"
+)
+# ok (the lock is taken only then), actor (its idempotency records' name), then the above
+_PG_CREDENTIAL = (
+    "SELECT (NOT tokens.revoked AND users.active AND tokens.expires_at > %(cred_now)s) AS ok, "
+    f"users.username AS actor, {_TOKEN_COLUMNS} FROM tokens "
+    "JOIN users ON users.id = tokens.user_id WHERE tokens.token_hash = %(cred_token_hash)s"
 )
 
 

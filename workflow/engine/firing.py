@@ -211,7 +211,7 @@ def authorize(
     session: Session,
     instance_id: int,
     trigger: str,
-    actor: Actor,
+    actor: Actor | writes.Credential,
     *,
     expected_version: int | None = None,
     idempotency_key: str | None = None,
@@ -227,7 +227,13 @@ def authorize(
     :func:`fire` as ``held``, spares it a second read while that transaction lasts; a
     refusal leaves the lock to the caller's rollback.
 
+    ``actor`` may be a :class:`~workflow.engine.writes.Credential`: who acts is then found
+    by the lock's own statement (no round trip of its own), and the result's ``acting``
+    holds them.
+
     Raises:
+        whatever the credential raises when it names no one who may act (nothing is
+        locked then).
         NotFound: no such instance, or one ``actor`` may not see.
         UnknownAction: the definition has no such trigger.
         VersionConflict: ``expected_version`` is stale.
@@ -235,7 +241,14 @@ def authorize(
         Forbidden: a missing role or a guard refused (``extra['rule']`` names it).
     """
     catalog = runtime.of(session).catalog
-    locked = writes.lock(session, instance_id, actor.username, idempotency_key)
+    if isinstance(actor, Actor):
+        locked = writes.lock(session, instance_id, actor.username, idempotency_key)
+        locked.acting = actor
+    else:
+        locked = writes.lock(session, instance_id, actor, idempotency_key)
+    acting = locked.acting
+    if acting is None:  # a Credential names someone or raises: never reached
+        raise RuntimeError("the lock was taken for no one")
     if locked.prior is not None:
         return locked  # fire() replays the first result (or refuses a reused key)
     _admit(
@@ -243,7 +256,7 @@ def authorize(
         locked.instance,
         instance_id,
         trigger,
-        actor,
+        acting,
         catalog,
         expected_version=expected_version,
         payload=None,

@@ -14,9 +14,10 @@ tracks (its changes are written here, by the one UPDATE).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, configure_mappers
@@ -25,6 +26,7 @@ from sqlalchemy.orm.util import identity_key
 
 from workflow.platform import driver, lean
 from workflow.records import outbox, timers
+from workflow.records.identity import Actor
 from workflow.records.models import (
     AuditRecord,
     IdempotencyRecord,
@@ -68,6 +70,26 @@ class Prior:
     result: dict[str, Any]
 
 
+class Credential(Protocol):
+    """Who acts, found by the lock's own statement instead of by one of its own before it
+    (the API's bearer token: ``workflow.accounts.users.TokenCredential``). The engine
+    knows nothing of what it is; it asks for a query and hands back the row.
+
+    - ``pg_query``: a SELECT (PostgreSQL) of at most one row whose first two columns are
+      ``ok``, whether it may act at all (the case's row is locked only then, so a caller
+      without a valid credential never holds a lock), and ``actor``, the name its
+      idempotency records are kept under; its parameters are named ``cred_…``.
+    - ``actor_of``: that row (None: no row) as the actor; raises when it may not act.
+    - ``resolve``: the actor found by a statement of its own (SQLite).
+    """
+
+    def pg_query(self) -> tuple[str, dict[str, Any]]: ...
+
+    def actor_of(self, row: Sequence[Any] | None) -> Actor: ...
+
+    def resolve(self, session: Session) -> Actor: ...
+
+
 @dataclass
 class Locked:
     """What the lock step read: the instance (None when there is no such row) and the
@@ -85,6 +107,7 @@ class Locked:
     actor: str | None = None
     key: str | None = None
     connection: Any = None  # the session's connection the row was read on
+    acting: Actor | None = None  # who the lock was taken for, when a Credential named them
 
     def held_for(self, session: Session, instance_id: int, actor: str, key: str | None) -> bool:
         """Whether this lock still covers a firing of ``instance_id`` by ``actor`` with
@@ -174,32 +197,42 @@ _PRIOR = select(_KEYS.c.instance_id, _KEYS.c.trigger, _KEYS.c.result).where(
 )
 
 
-def lock(session: Session, instance_id: int, actor: str, key: str | None) -> Locked:
+def lock(session: Session, instance_id: int, actor: str | Credential, key: str | None) -> Locked:
     """Read the idempotency record of ``key`` and lock-and-read the instance row.
 
     PostgreSQL: one statement (``SELECT … FOR UPDATE`` in a CTE, the key's record
     joined); the result names the transaction that holds the lock. Elsewhere: the
     record first (a replay takes no lock), then the row.
+
+    ``actor``: the acting user's name, or a :class:`Credential` that names them in the
+    same statement (PostgreSQL; elsewhere it is resolved first); ``acting`` holds who it
+    named. Raises: what the credential's ``actor_of`` raises (nothing is locked then).
     """
     session.flush()  # changes the caller made in the ORM reach the row before it is read
     connection = session.connection()
+    acting: Actor | None = None
     if driver.is_postgresql(connection):
         held = _transaction_of(session)
-        if key is None:
+        width = len(COLUMNS)
+        if not isinstance(actor, str):
+            query, params = actor.pg_query()
+            params = {**params, "iid": instance_id, "key": key}
+            row = driver.rows(connection, _pg_lock_as(query, key is not None), params)[0]
+            tail = width + (3 if key is not None else 0)
+            acting = actor.actor_of(row[tail:] if row[tail] is not None else None)
+            actor = acting.username
+        elif key is None:
             found = driver.rows(connection, _PG_LOCK, {"iid": instance_id})
-            values = dict(zip(COLUMNS, found[0], strict=False)) if found else None
-            prior = None
+            row = found[0] if found else (None,)
         else:
-            row = driver.rows(
-                connection, _PG_LOCK_WITH_KEY, {"iid": instance_id, "actor": actor, "key": key}
-            )[0]
-            width = len(COLUMNS)
-            prior = (
-                Prior(row[width], row[width + 1], row[width + 2])
-                if row[width] is not None
-                else None
-            )
-            values = dict(zip(COLUMNS, row, strict=False)) if row[0] is not None else None
+            params = {"iid": instance_id, "actor": actor, "key": key}
+            row = driver.rows(connection, _PG_LOCK_WITH_KEY, params)[0]
+        prior = (
+            Prior(row[width], row[width + 1], row[width + 2])
+            if key is not None and row[width] is not None
+            else None
+        )
+        values = dict(zip(COLUMNS, row[:width], strict=False)) if row[0] is not None else None
         return Locked(
             detached_instance(dict(values)) if values is not None else None,
             prior,
@@ -209,13 +242,42 @@ def lock(session: Session, instance_id: int, actor: str, key: str | None) -> Loc
             actor,
             key,
             connection,
+            acting,
         )
+    if not isinstance(actor, str):
+        acting = actor.resolve(session)
     if key is not None:
-        hit = connection.execute(_PRIOR, {"actor": actor, "key": key}).first()
+        name = acting.username if acting is not None else actor
+        hit = connection.execute(_PRIOR, {"actor": name, "key": key}).first()
         if hit is not None:
-            return Locked(None, Prior(hit[0], hit[1], hit[2]), connection=connection)
+            return Locked(None, Prior(hit[0], hit[1], hit[2]), connection=connection, acting=acting)
     row = connection.execute(_READ, {"iid": instance_id}).first()
-    return Locked(_instance(row) if row is not None else None, connection=connection)
+    return Locked(_instance(row) if row is not None else None, connection=connection, acting=acting)
+
+
+_PG_LOCK_AS: dict[tuple[str, bool], str] = {}
+
+
+def _pg_lock_as(credential: str, with_key: bool) -> str:
+    """The lock's statement with a credential's query in it: the row is locked only when
+    the credential's ``ok`` holds; its columns follow the row's (and the key's record)."""
+    sql = _PG_LOCK_AS.get((credential, with_key))
+    if sql is None:
+        prior = ", prior.instance_id, prior.trigger, prior.result" if with_key else ""
+        join = (
+            " LEFT JOIN idempotency_keys AS prior"
+            " ON prior.actor = cred.actor AND prior.key = %(key)s"
+            if with_key
+            else ""
+        )
+        sql = _PG_LOCK_AS[(credential, with_key)] = (
+            f"WITH cred AS ({credential}), locked AS ("
+            f"SELECT {', '.join(COLUMNS)} FROM workflow_instances WHERE id = %(iid)s "
+            "AND COALESCE((SELECT ok FROM cred), false) FOR UPDATE) "
+            f"SELECT {', '.join('locked.' + c for c in COLUMNS)}{prior}, cred.* "
+            f"FROM (SELECT 1) AS one LEFT JOIN cred ON true LEFT JOIN locked ON true{join}"
+        )
+    return sql
 
 
 _PG_READ = f"SELECT {', '.join(COLUMNS)} FROM workflow_instances WHERE id = %(iid)s"
