@@ -82,3 +82,23 @@ def test_a_batch_sender_sends_now_on_the_callers_thread_and_survives_a_broker_er
             break
         time.sleep(0.01)
     assert sent == [[3]]  # the thread outlived the refused batch
+
+
+def test_a_busy_sender_sends_at_most_one_message_per_spacing():
+    """An idle process sends a commit's ids at once; what commits within the spacing after a
+    send leaves together in the next message."""
+    sent: list[list[int]] = []
+    sender = BatchSender(sent.append, sent.append, linger_s=0, spacing_s=0.5)
+    sender([1])
+    for _ in range(200):
+        if sent:
+            break
+        time.sleep(0.01)
+    assert sent == [[1]]
+    for outbox_id in (2, 3, 4):  # within the spacing after the first message
+        sender([outbox_id])
+    for _ in range(300):
+        if len(sent) > 1:
+            break
+        time.sleep(0.01)
+    assert sent == [[1], [2, 3, 4]]
