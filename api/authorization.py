@@ -91,7 +91,8 @@ def authorize_request() -> None:
     check, accepted = declared
     if check is public:
         return
-    offered: dict[str, Any] = {"session": db.session, **(request.view_args or {})}
+    # the request's session itself, not the scoped proxy that looks it up on every use
+    offered: dict[str, Any] = {"session": db.session(), **(request.view_args or {})}
     if accepted is not None and "credential" in accepted:
         offered["credential"] = TokenCredential(bearer_token())
     elif accepted is None or "actor" in accepted:

@@ -150,11 +150,12 @@ class WorkflowAction(MethodView):
             )
         comment = body.pop("comment", None)
         expected = body.pop("expected_version", None)
+        session = db.session()  # the request's session, not the proxy that looks it up per use
         # fire() checks that the actor may see the case (404 otherwise) under the row lock.
         result = transact(
-            db.session,
+            session,
             lambda: engine.fire(
-                db.session,
+                session,
                 instance_id,
                 trigger,
                 actor,
@@ -167,9 +168,9 @@ class WorkflowAction(MethodView):
             ),
             keep_loaded=True,
         )
-        instance = result.instance or db.session.get(WorkflowInstance, instance_id)
+        instance = result.instance or session.get(WorkflowInstance, instance_id)
         answer = {
-            "instance": present_instance(db.session, instance, actor),
+            "instance": present_instance(session, instance, actor),
             "from_state": result.from_state,
             "to_state": result.to_state,
             "replayed": result.replayed,

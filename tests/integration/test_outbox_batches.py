@@ -40,7 +40,9 @@ def test_ids_committed_together_leave_as_one_message_and_are_all_run(engine_rt):
                 s.commit()
                 cases.append(inst.id)
         with engine_rt.session_factory() as s:
-            sender._linger_s = 0.2  # the five commits below land in one batch
+            sender._linger_s = (
+                1.0  # the five commits below land in one batch, even on a busy machine
+            )
             for case in cases:
                 engine.fire(s, case, "submit", SALES)
                 s.commit()  # returns before the broker is reached
