@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import time
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -108,6 +109,18 @@ def _loopback(address: str | None) -> bool:
         return False
 
 
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe(method: str, endpoint: str, status: int, started: float) -> None:
-    REQUESTS.labels(method, endpoint, str(status)).inc()
-    LATENCY.labels(method, endpoint).observe(time.perf_counter() - started)
+    # The labelled series of a (method, route, status) are looked up once: ``labels()``
+    # validates and locks on every call. Routes are templates, so the keys are bounded.
+    key = (method, endpoint, status)
+    children = _CHILDREN.get(key)
+    if children is None:
+        children = _CHILDREN[key] = (
+            REQUESTS.labels(method, endpoint, str(status)),
+            LATENCY.labels(method, endpoint),
+        )
+    children[0].inc()
+    children[1].observe(time.perf_counter() - started)

@@ -12,6 +12,7 @@ from sqlalchemy import event
 
 from api.extensions import db
 from tests.support.app import Api
+from tests.support.statements import first_words, statements_sent
 from workflow.audit.verification import verify_all
 from workflow.engine import firing as engine
 from workflow.records.identity import Actor
@@ -26,25 +27,20 @@ def test_an_approve_is_three_statements_with_the_commit(app: Flask, api: Api) ->
         db.session.commit()
     assert api.act("sales1", case, "submit", expected_version=1).status_code == 200
     api.token("risk1")  # signed in before counting
-    sent: list[str] = []
-    original = psycopg.Cursor.execute
+    committed: list[str] = []
 
-    def counted(self, query, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        sent.append(str(query).split()[0])
-        return original(self, query, *args, **kwargs)
-
-    def committed(*_args: object) -> None:
-        sent.append("COMMIT")
+    def count_commit(*_args: object) -> None:
+        committed.append("COMMIT")
 
     with app.app_context():
         bind = db.engine
-    event.listen(bind, "commit", committed)
-    psycopg.Cursor.execute = counted  # type: ignore[method-assign]
+    event.listen(bind, "commit", count_commit)
     try:
-        r = api.act("risk1", case, "approve", amount=5000, expected_version=2)
+        with statements_sent() as statements:
+            r = api.act("risk1", case, "approve", amount=5000, expected_version=2)
+            sent = [*first_words(statements), *committed]
     finally:
-        psycopg.Cursor.execute = original  # type: ignore[method-assign]
-        event.remove(bind, "commit", committed)
+        event.remove(bind, "commit", count_commit)
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["instance"]["state"] == "approved"
     # the lock that checks the token and that the authorisation reads and fire() reuses,

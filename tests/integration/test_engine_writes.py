@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tests.support.databases import fresh_database
 from tests.support.runtime import engine_runtime
+from tests.support.statements import first_words, statements_sent
 from workflow.audit.verification import verify_all
 from workflow.engine import firing as engine
 from workflow.engine import writes
@@ -175,19 +176,9 @@ def test_authorize_reads_the_row_as_plain_columns_and_leaves_the_session_empty(s
 
 def _statements(s, command):  # noqa: ANN001, ANN202
     """The statements ``command`` sends on PostgreSQL (first word each)."""
-    sent: list[str] = []
-    original = psycopg.Cursor.execute
-
-    def counted(self, query, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        sent.append(str(query).split()[0])
-        return original(self, query, *args, **kwargs)
-
-    psycopg.Cursor.execute = counted  # type: ignore[method-assign]
-    try:
+    with statements_sent() as sent:
         command()
-    finally:
-        psycopg.Cursor.execute = original  # type: ignore[method-assign]
-    return sent
+    return first_words(sent)
 
 
 def test_fire_reuses_the_lock_authorize_took_only_in_the_same_transaction(pg_rt):

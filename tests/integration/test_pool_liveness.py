@@ -8,6 +8,7 @@ import time
 import psycopg
 from sqlalchemy import create_engine, text
 
+from tests.support.statements import statements_sent
 from workflow.platform import liveness
 
 
@@ -36,22 +37,11 @@ def test_a_connection_just_returned_is_not_pinged(pg_url):
     engine = create_engine(
         pg_url, pool_size=1, max_overflow=0, pool_events=liveness.pool_events(idle_s=60)
     )
-    sent: list[str] = []
-    original = psycopg.Cursor.execute
-
-    def counted(self, query, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        sent.append(str(query))
-        return original(self, query, *args, **kwargs)
-
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        psycopg.Cursor.execute = counted  # type: ignore[method-assign]
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 2"))
-        finally:
-            psycopg.Cursor.execute = original  # type: ignore[method-assign]
+        with statements_sent() as sent, engine.connect() as conn:
+            conn.execute(text("SELECT 2"))
         assert sent == ["SELECT 2"]
     finally:
         engine.dispose()

@@ -175,7 +175,10 @@ def changed_columns(instance: WorkflowInstance, read: dict[str, Any]) -> dict[st
 def refresh_loaded(session: Session, instance_id: int, row: dict[str, Any]) -> None:
     """Give a copy of the instance that the session already holds the values just written
     (as committed ones, so that the ORM does not write them again)."""
-    loaded = session.identity_map.get(identity_key(WorkflowInstance, instance_id))
+    identity_map = session.identity_map
+    if not identity_map:  # nothing loaded (the API's approve): nothing to bring up to date
+        return
+    loaded = identity_map.get(identity_key(WorkflowInstance, instance_id))
     if loaded is not None:
         for key, value in row.items():
             set_committed_value(loaded, key, value)

@@ -21,6 +21,7 @@ def is_postgresql(connection: Connection) -> bool:
 
 
 _CURSOR = "riskloop_cursor"
+_ENCODED: dict[str, bytes] = {}  # the fixed statements, encoded once (psycopg takes bytes)
 
 
 def rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
@@ -35,8 +36,13 @@ def rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
     cursor = info.get(_CURSOR)
     if cursor is None or cursor.closed:
         cursor = info[_CURSOR] = proxied.dbapi_connection.cursor()  # type: ignore[union-attr]
+    query = _ENCODED.get(sql)
+    if query is None:
+        query = sql.encode("utf-8")
+        if len(_ENCODED) < 1000:  # a bound, should statements ever be built per call
+            _ENCODED[sql] = query
     try:
-        cursor.execute(sql, params)
+        cursor.execute(query, params)
         return list(cursor.fetchall())
     except Exception as exc:
         info.pop(_CURSOR, None)
