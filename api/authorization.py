@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from functools import cache
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
@@ -85,7 +84,7 @@ def authorize_request() -> None:
     if request.url_rule is None or request.method == "OPTIONS":
         return
     method = "GET" if request.method == "HEAD" else request.method
-    declared = _declared(current_app.view_functions.get(request.url_rule.endpoint), method)
+    declared = _declared_for(request.url_rule.endpoint, method)
     if declared is None:  # install() refuses to start without one: never reached
         raise RuntimeError(f"{method} {request.url_rule.rule} declares no authorisation")
     check, accepted = declared
@@ -108,10 +107,27 @@ def authenticates_itself() -> bool:
     return _takes_credential(request.url_rule.endpoint, request.method)
 
 
-@cache
 def _takes_credential(endpoint: str, method: str) -> bool:
-    declared = _declared(current_app.view_functions.get(endpoint), method)
+    declared = _declared_for(endpoint, method)
     return declared is not None and declared[1] is not None and "credential" in declared[1]
+
+
+_TABLE = "riskloop.authorization"
+
+
+def _declared_for(endpoint: str, method: str) -> tuple[Check, frozenset[str] | None] | None:
+    """The check an operation declares: from the table :func:`install` built, else
+    looked up on its view."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    table = app.extensions.get(_TABLE)
+    if table is not None:
+        found = table.get((endpoint, method), _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found  # type: ignore[no-any-return]
+    return _declared(app.view_functions.get(endpoint), method)
+
+
+_UNKNOWN = object()
 
 
 def undeclared(app: Flask) -> list[str]:
@@ -140,6 +156,12 @@ def install(app: Flask) -> None:
             "every API operation declares who may call it; add @allow(...) "
             f"(api.authorization) to: {', '.join(missing)}"
         )
+    # Each operation's declaration, read once here instead of on every request.
+    app.extensions[_TABLE] = {
+        (rule.endpoint, method): _declared(app.view_functions.get(rule.endpoint), method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or ()
+    }
     for name, blueprint in app.blueprints.items():
         if isinstance(blueprint, DocumentedBlueprint):
             app.before_request_funcs.setdefault(name, []).append(authorize_request)

@@ -57,6 +57,18 @@ def check_request() -> None:
     view = current_app.view_functions.get(endpoint)
     method = "get" if request.method == "HEAD" else request.method.lower()
     allowed, reads_json = _accepts(getattr(view, "view_class", None), endpoint, method)
+    if request.query_string:
+        _check_query(allowed)
+    if reads_json and _has_body():
+        if not request.is_json:
+            sent = request.mimetype or "no Content-Type"
+            raise UnsupportedMediaType(
+                f"the body must be JSON, sent as 'Content-Type: application/json' (got {sent})"
+            )
+        _check_json_body()
+
+
+def _check_query(allowed: frozenset[str]) -> None:
     unknown = sorted(set(request.args) - allowed)
     if unknown:
         named = [name[:64] for name in unknown[:10]]  # echo a bounded amount of the request
@@ -77,13 +89,6 @@ def check_request() -> None:
             + ", ".join(sorted(refused)),
             errors=refused,
         )
-    if reads_json and _has_body():
-        if not request.is_json:
-            sent = request.mimetype or "no Content-Type"
-            raise UnsupportedMediaType(
-                f"the body must be JSON, sent as 'Content-Type: application/json' (got {sent})"
-            )
-        _check_json_body()
 
 
 def _check_json_body() -> None:
