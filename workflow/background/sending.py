@@ -5,7 +5,7 @@ request's own thread: a Redis round trip and, measured in process, a fifth of an
 approve's CPU. A ``BatchSender`` takes the ids and returns at once; one thread per
 process drains what has accumulated (a short linger lets a busy worker collect
 several) and sends it as one message, which the worker runs id by id. A process sends
-at most one message per ``SPACING_S``: an idle one sends a commit's ids after the
+at most one message per ``SPACING_S`` (50 ms): an idle one sends a commit's ids after the
 linger, a busy one collects what commits in the meantime (at hundreds of approves a
 second, a message per approve or two cost a tenth of a worker's CPU). Nothing is
 lost that was not already covered: ids not yet sent when a process dies, or sent
@@ -25,7 +25,7 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 LINGER_S = 0.002
-SPACING_S = 0.02
+SPACING_S = 0.05
 MAX_BATCH = 200
 
 
