@@ -295,6 +295,9 @@ def _sqlite_rollback_then_give_back(conn: Connection) -> None:
         writer.give_back()
 
 
+# A connection that goes back to the pool with its transaction open (a Connection closed
+# or garbage-collected without rollback) is rolled back by the pool's reset, which runs
+# after the "reset" event and before "checkin": the turn is given back at checkin.
 @event.listens_for(Pool, "checkin")
 @event.listens_for(Pool, "close")
 def _give_back_on_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
