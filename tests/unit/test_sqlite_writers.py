@@ -3,8 +3,10 @@ SQLite's busy handler (workflow.platform.db.WriterQueue)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -168,3 +170,21 @@ def test_an_in_memory_database_has_no_queue() -> None:
             assert platform_db._WRITER not in connection.connection.info
     finally:
         engine.dispose()
+
+
+def test_a_connection_dropped_mid_transaction_gives_the_turn_back_when_collected(
+    database: tuple[Engine, WriterQueue],
+) -> None:
+    """Neither committed, rolled back nor closed: the pool's clean-up of the garbage
+    connection (checkin, or close) gives the turn back."""
+    engine, queue = database
+    connection = engine.connect()
+    connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+    assert queue.holder is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy warns of the non-checked-in connection
+        del connection
+        gc.collect()
+    assert queue.holder is None
+    _insert(engine, 2)
+    assert _rows(engine) == [2]
