@@ -14,23 +14,12 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.support.app import Api
+from tests.support.app import Api, submitted_approval
 from workflow.accounts import users as accounts
-from workflow.engine import firing as engine
 from workflow.platform import clock
 from workflow.records.identity import Actor
 
 ADMIN = Actor("admin", frozenset({"admin"}))
-
-
-def _submitted_case(app: Flask, api: Api) -> int:
-    with app.app_context():
-        case = engine.start(
-            db.session, "test_approval", Actor("sales1", frozenset({"sales"})), subject_id=1
-        ).id
-        db.session.commit()
-    assert api.act("sales1", case, "submit", expected_version=1).status_code == 200
-    return case
 
 
 def _approve(api: Api, case: int, token: str | None, **headers: str):  # noqa: ANN202
@@ -44,7 +33,7 @@ def _approve(api: Api, case: int, token: str | None, **headers: str):  # noqa: A
 
 
 def test_a_valid_token_fires_and_the_audit_names_its_user(app: Flask, api: Api) -> None:
-    case = _submitted_case(app, api)
+    case = submitted_approval(app, api)
     r = _approve(api, case, api.token("risk1"))
     assert r.status_code == 200, r.get_json()
     audit = api.get("risk1", f"/api/v1/workflows/{case}/audit").get_json()["items"]
@@ -54,7 +43,7 @@ def test_a_valid_token_fires_and_the_audit_names_its_user(app: Flask, api: Api) 
 def test_missing_and_unknown_tokens_are_401_before_the_case_is_looked_at(
     app: Flask, api: Api
 ) -> None:
-    case = _submitted_case(app, api)
+    case = submitted_approval(app, api)
     for token in (None, "not-a-token"):
         for target in (case, 999_999):  # an existing case and a missing one answer alike
             r = api.client.post(
@@ -72,7 +61,7 @@ def test_missing_and_unknown_tokens_are_401_before_the_case_is_looked_at(
 
 
 def test_a_signed_out_token_is_refused_on_the_next_action(app: Flask, api: Api) -> None:
-    case = _submitted_case(app, api)
+    case = submitted_approval(app, api)
     token = api.token("risk1")
     listed = api.client.get("/api/v1/workflows", headers={"Authorization": f"Bearer {token}"})
     assert listed.status_code == 200
@@ -86,7 +75,7 @@ def test_a_signed_out_token_is_refused_on_the_next_action(app: Flask, api: Api) 
 
 
 def test_an_expired_token_is_refused(app: Flask, api: Api) -> None:
-    case = _submitted_case(app, api)
+    case = submitted_approval(app, api)
     token = api.token("risk1")
     clock.freeze(clock.now() + timedelta(days=30))
     try:
@@ -98,7 +87,7 @@ def test_an_expired_token_is_refused(app: Flask, api: Api) -> None:
 
 
 def test_deactivation_and_role_changes_apply_to_the_next_action(app: Flask, api: Api) -> None:
-    case = _submitted_case(app, api)
+    case = submitted_approval(app, api)
     risk1, risk2 = api.token("risk1"), api.token("risk2")
     with app.app_context():
         accounts.set_roles(db.session, "risk1", ["auditor"], by=ADMIN)
@@ -114,7 +103,7 @@ def test_deactivation_and_role_changes_apply_to_the_next_action(app: Flask, api:
 
 
 def test_a_replayed_idempotency_key_is_found_for_the_token_s_user(app: Flask, api: Api) -> None:
-    case = _submitted_case(app, api)
+    case = submitted_approval(app, api)
     first = _approve(api, case, api.token("risk1"), **{"Idempotency-Key": "k-approve-1"})
     again = _approve(api, case, api.token("risk1"), **{"Idempotency-Key": "k-approve-1"})
     assert first.status_code == again.status_code == 200
@@ -128,7 +117,7 @@ def test_a_replayed_idempotency_key_is_found_for_the_token_s_user(app: Flask, ap
 def test_an_invalid_token_takes_no_row_lock(app: Flask, api: Api, db_url: str) -> None:
     """Another transaction holds the case's row: a valid token's approve would wait for
     it, an invalid token's is answered at once, without waiting for the lock."""
-    case = _submitted_case(app, api)
+    case = submitted_approval(app, api)
     revoked = api.token("risk1")
     assert (
         api.client.delete(

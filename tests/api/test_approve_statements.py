@@ -11,21 +11,14 @@ from flask import Flask
 from sqlalchemy import event
 
 from api.extensions import db
-from tests.support.app import Api
+from tests.support.app import Api, submitted_approval
 from tests.support.statements import first_words, statements_sent
 from workflow.audit.verification import verify_all
-from workflow.engine import firing as engine
-from workflow.records.identity import Actor
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_an_approve_is_three_statements_with_the_commit(app: Flask, api: Api) -> None:
-    with app.app_context():
-        case = engine.start(
-            db.session, "test_approval", Actor("sales1", frozenset({"sales"})), subject_id=1
-        ).id
-        db.session.commit()
-    assert api.act("sales1", case, "submit", expected_version=1).status_code == 200
+    case = submitted_approval(app, api)
     api.token("risk1")  # signed in before counting
     committed: list[str] = []
 
@@ -54,12 +47,7 @@ def test_an_approve_is_three_statements_with_the_commit(app: Flask, api: Api) ->
 def test_a_refused_approve_leaves_the_row_unlocked(app: Flask, api: Api, db_url: str) -> None:
     """The authorisation locks the row before refusing (lock-then-authorise): the refusal
     is rolled back with the request, and answers as before, body unread."""
-    with app.app_context():
-        case = engine.start(
-            db.session, "test_approval", Actor("sales1", frozenset({"sales"})), subject_id=1
-        ).id
-        db.session.commit()
-    assert api.act("sales1", case, "submit", expected_version=1).status_code == 200
+    case = submitted_approval(app, api)
     refused = [
         api.act("auditor1", case, "approve", amount="not a number"),  # no role: 403 first
         api.act("sales2", case, "approve", amount=5),  # not theirs to see: 404

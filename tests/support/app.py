@@ -96,3 +96,17 @@ def drain(app: Flask) -> int:
     rt = runtime_of(app)
     with app.app_context():
         return tasks.drain(rt.session_factory, rt.catalog.registry)
+
+
+def submitted_approval(app: Flask, api: Api) -> int:
+    """A ``test_approval`` case started by sales1 and submitted through the API (version 2,
+    waiting for a risk officer)."""
+    from workflow.engine import firing as engine
+
+    with app.app_context():
+        case = engine.start(
+            db.session, "test_approval", Actor("sales1", frozenset({"sales"})), subject_id=1
+        ).id
+        db.session.commit()
+    assert api.act("sales1", case, "submit", expected_version=1).status_code == 200
+    return case
