@@ -10,6 +10,9 @@ the limiter falls back to memory rather than refusing every sign-in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from flask import Flask, request
 from flask_limiter import Limiter
@@ -64,8 +67,10 @@ def _signing_in() -> bool:
 
 
 def _gate_the_check(app: Flask, limiter: Limiter) -> None:
-    """Run the limiter's before-request check only for sign-in. For any other request it
-    would find every limit filtered out and set nothing: skipping it changes nothing."""
+    """Run the limiter's hooks only for sign-in. For any other request its before-request
+    check would find every limit filtered out and set nothing, and its after-request and
+    teardown hooks would find nothing to add or release (each still built the request's
+    limiter context): skipping them changes nothing."""
     hooks = app.before_request_funcs.setdefault(None, [])
     check = limiter._check_request_limit
     at = hooks.index(check)  # a bound method: equal to the one Limiter registered
@@ -75,3 +80,18 @@ def _gate_the_check(app: Flask, limiter: Limiter) -> None:
             check()
 
     hooks[at] = check_sign_in_limit
+    after = app.after_request_funcs.setdefault(None, [])
+    for i, hook in enumerate(after):
+        if isinstance(hook, partial) and hook.args == (limiter,):  # its header injection
+            after[i] = _for_sign_in_only(hook)
+    teardown = app.teardown_request_funcs.setdefault(None, [])
+    for i, hook in enumerate(teardown):
+        if getattr(hook, "__self__", None) is limiter:  # its context release
+            teardown[i] = _for_sign_in_only(hook)
+
+
+def _for_sign_in_only(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def gated(value: Any) -> Any:
+        return hook(value) if _signing_in() else value
+
+    return gated
