@@ -122,6 +122,32 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         db.engine.dispose()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``db_url`` for a whole module (see ``module_app``)."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("db"), with_schema=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_app(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The app of fixture ``app``, built once for a module whose tests only read (or are
+    refused before anything is written): such a module overrides ``app`` with it. A module
+    using it must not also use the function-scoped ``db_url`` (both would share PostgreSQL's
+    database)."""
+    tmp = tmp_path_factory.mktemp("app")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp / "instance"))
+        app = make_app(module_db_url, tmp)
+        runtime_of(app).outbox_sender = None
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
