@@ -122,6 +122,41 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         db.engine.dispose()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database of its own for a whole module (see ``module_app``): on PostgreSQL not the
+    shared one, which function-scoped ``db_url`` empties between tests; ``make_app`` creates
+    the tables."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_app(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The app of fixture ``app``, built once for the tests of a module that only read or are
+    refused before anything is written: a module overrides ``app`` with it, or its tests
+    take ``module_api``."""
+    tmp = tmp_path_factory.mktemp("app")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp / "instance"))
+        app = make_app(module_db_url, tmp)
+        runtime_of(app).outbox_sender = None
+        yield app
+        clock.freeze(None)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def module_api(module_app: Flask) -> Api:
+    """``api`` over ``module_app``, its sign-ins kept for the module (the login rate limit
+    counts every sign-in of the module's tests)."""
+    return Api(module_app.test_client())
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()

@@ -161,9 +161,9 @@ SOE_80_EXPR = "facts.state_ownership_pct > 80.0"
     ],
 )
 def test_each_kind_names_the_key_of_a_bad_draft(
-    api: Api, kind: str, content: str, key: str
+    module_api: Api, kind: str, content: str, key: str
 ) -> None:
-    r = draft(api, kind, content)
+    r = draft(module_api, kind, content)
     assert r.status_code == 422, r.get_json()
     assert key in {p["key"] for p in r.get_json()["errors"]["content"]}, r.get_json()
 

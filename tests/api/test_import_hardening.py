@@ -122,12 +122,12 @@ SHEET = (
     ],
 )  # a shared string that is not there
 def test_a_workbook_with_a_damaged_sheet_is_a_422_naming_the_row_not_a_500(
-    app: Flask, api: Api, cell: bytes
+    module_api: Api, cell: bytes
 ) -> None:
     content = workbook(["name", "credit_code"], ["Alpha", code(1)])
     broken = replaced(content, "xl/worksheets/sheet1.xml", [SHEET % cell])
     for query in ("?dry_run=true", ""):
-        body = problem(upload(api, "sales1", broken, name="clients.xlsx", query=query), 422)
+        body = problem(upload(module_api, "sales1", broken, name="clients.xlsx", query=query), 422)
         assert "clients.xlsx" in body["detail"] and list(body["errors"]) == ["row 2"]
 
 
@@ -141,43 +141,47 @@ def test_a_sheet_claiming_every_column_of_excel_is_read_only_as_far_as_its_cells
     assert list(itertools.islice(rows, 5)) == [["name", "credit_code"], ["Alpha", code(1)]]
 
 
-def test_a_csv_that_is_not_utf8_is_a_422_naming_the_row(app: Flask, api: Api) -> None:
+def test_a_csv_that_is_not_utf8_is_a_422_naming_the_row(module_app: Flask, module_api: Api) -> None:
     content = (
         csv_file(f"Good Co,{code(1)},5000000,private,,,,0,")
         + "成都公司".encode("gbk")
         + f",{code(2)},1,private,,,,0,\n".encode()
     )
     for query in ("?dry_run=true", ""):
-        body = problem(upload(api, "sales1", content, query=query), 422)
+        body = problem(upload(module_api, "sales1", content, query=query), 422)
         assert "UTF-8" in body["detail"] and list(body["errors"]) == ["row 3"]
-    assert clients(app) == {}
+    assert clients(module_app) == {}
 
 
-def test_a_csv_field_over_128_kib_is_a_422_naming_the_row(app: Flask, api: Api) -> None:
+def test_a_csv_field_over_128_kib_is_a_422_naming_the_row(
+    module_app: Flask, module_api: Api
+) -> None:
     content = csv_file(
         f"Good Co,{code(1)},5000000,private,,,,0,",
         f"{'x' * (129 * 1024)},{code(2)},1,private,,,,0,",
     )
     for query in ("?dry_run=true", ""):
-        body = problem(upload(api, "sales1", content, query=query), 422)
+        body = problem(upload(module_api, "sales1", content, query=query), 422)
         assert list(body["errors"]) == ["row 3"] and "too long" in body["errors"]["row 3"][0]
-    assert clients(app) == {}
+    assert clients(module_app) == {}
 
 
 NOT_COUNTS = ("1e400", "-1e400", "nan", "inf", "1e999999999", "1.5")
 
 
-def test_numbers_that_are_not_counts_are_row_errors_naming_the_column(app: Flask, api: Api) -> None:
+def test_numbers_that_are_not_counts_are_row_errors_naming_the_column(
+    module_app: Flask, module_api: Api
+) -> None:
     rows = [f"Co {n},{code(10 + n)},5000000,private,,,,{bad}," for n, bad in enumerate(NOT_COUNTS)]
-    report = upload(api, "sales1", csv_file(*rows), query="?dry_run=true").get_json()
+    report = upload(module_api, "sales1", csv_file(*rows), query="?dry_run=true").get_json()
     assert report["created"] == 0
     assert {(e["row"], e["field"]) for e in report["errors"]} == {
         (n + 2, "facts") for n in range(len(NOT_COUNTS))
     }
     assert all("litigation_count" in e["messages"][0] for e in report["errors"])
-    body = problem(upload(api, "sales1", csv_file(*rows)), 422)
+    body = problem(upload(module_api, "sales1", csv_file(*rows)), 422)
     assert sorted(body["errors"]) == sorted(f"row {n + 2}: facts" for n in range(len(NOT_COUNTS)))
-    assert clients(app) == {}
+    assert clients(module_app) == {}
 
 
 OWNED = "name,credit_code,owner"

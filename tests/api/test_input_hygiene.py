@@ -71,30 +71,50 @@ def _signed(body: bytes) -> dict[str, str]:
 
 @pytest.mark.parametrize("escape", SURROGATES)
 def test_a_lone_surrogate_at_sign_in_is_a_422_naming_the_field_not_a_500(
-    api: Api, escape: str
+    module_api: Api, escape: str
 ) -> None:
     r = _raw(
-        api, "POST", None, "/api/v1/auth/token", '{"username": "u' + escape + '", "password": "x"}'
+        module_api,
+        "POST",
+        None,
+        "/api/v1/auth/token",
+        '{"username": "u' + escape + '", "password": "x"}',
     )
     _refused(r, "username", "surrogate")
     r = _raw(
-        api, "POST", None, "/api/v1/auth/token", '{"username": "u", "password": "' + escape + '"}'
+        module_api,
+        "POST",
+        None,
+        "/api/v1/auth/token",
+        '{"username": "u", "password": "' + escape + '"}',
     )
     _refused(r, "password", "surrogate")
 
 
-def test_a_well_formed_surrogate_pair_is_ordinary_text(api: Api) -> None:
+def test_a_well_formed_surrogate_pair_is_ordinary_text(module_api: Api) -> None:
     r = _raw(
-        api, "POST", None, "/api/v1/auth/token", '{"username": "\\ud83d\\ude00", "password": "x"}'
+        module_api,
+        "POST",
+        None,
+        "/api/v1/auth/token",
+        '{"username": "\\ud83d\\ude00", "password": "x"}',
     )
     assert r.status_code == 401, r.get_json()
 
 
-def test_an_integer_of_4400_digits_at_sign_in_is_a_422_naming_the_field_not_a_500(api: Api) -> None:
-    r = _raw(api, "POST", None, "/api/v1/auth/token", '{"username": ' + HUGE + ', "password": "x"}')
+def test_an_integer_of_4400_digits_at_sign_in_is_a_422_naming_the_field_not_a_500(
+    module_api: Api,
+) -> None:
+    r = _raw(
+        module_api,
+        "POST",
+        None,
+        "/api/v1/auth/token",
+        '{"username": ' + HUGE + ', "password": "x"}',
+    )
     _refused(r, "username", "digits")
     r = _raw(
-        api,
+        module_api,
         "POST",
         None,
         "/api/v1/auth/token",
@@ -104,9 +124,11 @@ def test_an_integer_of_4400_digits_at_sign_in_is_a_422_naming_the_field_not_a_50
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", "-1e999"])
-def test_nan_and_infinite_numbers_are_refused_naming_the_field(api: Api, literal: str) -> None:
+def test_nan_and_infinite_numbers_are_refused_naming_the_field(
+    module_api: Api, literal: str
+) -> None:
     r = _raw(
-        api,
+        module_api,
         "POST",
         "sales1",
         "/api/v1/clients",
@@ -180,14 +202,16 @@ def test_every_api_route_refuses_a_bad_value_in_its_json_body_before_its_view(
     assert len(proven) >= 4, (proven, refused_only)
 
 
-def test_query_parameters_with_control_or_bidi_characters_are_refused_naming_them(api: Api) -> None:
+def test_query_parameters_with_control_or_bidi_characters_are_refused_naming_them(
+    module_api: Api,
+) -> None:
     for path, name, value in (
         ("/api/v1/clients", "q", "a\x00b"),
         ("/api/v1/workflows", "state", "a\u202eb"),
         ("/api/v1/alerts", "owner", "a\x1bb"),
         ("/api/v1/clients", "q", "a\nb"),
     ):
-        r = api.get("risk1", path, query_string={name: value})
+        r = module_api.get("risk1", path, query_string={name: value})
         _refused(r, name, "control" if value != "a\u202eb" else "bidirectional")
 
 
@@ -216,24 +240,26 @@ def _client_count(api: Api) -> int:
     ],
 )
 def test_control_and_bidi_characters_in_names_are_refused_and_nothing_is_stored(
-    api: Api, char: str
+    module_api: Api, char: str
 ) -> None:
-    before = _client_count(api)
-    r = api.post("sales1", "/api/v1/clients", json={"name": f"Acme{char}Ltd", "credit_code": CODE})
+    before = _client_count(module_api)
+    r = module_api.post(
+        "sales1", "/api/v1/clients", json={"name": f"Acme{char}Ltd", "credit_code": CODE}
+    )
     _refused(r, "name", "character")
-    r = api.post(
+    r = module_api.post(
         "sales1",
         "/api/v1/clients",
         json={"name": "Acme", "credit_code": CODE, "contacts": [{"name": f"Li{char}"}]},
     )
     _refused(r, "contacts.0.name", "character")
-    r = api.post(
+    r = module_api.post(
         "sales1",
         "/api/v1/clients",
         json={"name": "Acme", "credit_code": CODE, "tags": [f"vip{char}"]},
     )
     _refused(r, "tags.0", "character")
-    assert _client_count(api) == before
+    assert _client_count(module_api) == before
 
 
 def test_newlines_and_tabs_stay_allowed_in_free_text_but_control_characters_do_not(
@@ -267,14 +293,14 @@ def test_nul_in_a_change_request_is_a_422_naming_the_field_on_both_databases(api
 
 
 @pytest.mark.parametrize("day", ["0001-01-01", "1899-12-31", "2101-01-01", "9999-12-31"])
-def test_dates_outside_1900_to_2100_are_refused_naming_the_field(api: Api, day: str) -> None:
-    r = api.post(
+def test_dates_outside_1900_to_2100_are_refused_naming_the_field(module_api: Api, day: str) -> None:
+    r = module_api.post(
         "sales1",
         "/api/v1/clients",
         json={"name": "Acme", "credit_code": CODE, "established_on": day},
     )
     _refused(r, "established_on", "1900-01-01")
-    r = api.post(
+    r = module_api.post(
         "sales1",
         "/api/v1/clients",
         json={
@@ -352,9 +378,9 @@ def test_a_payload_number_without_a_declared_maximum_is_still_bounded(app: Flask
         "since=1899-12-31T00:00:00Z",
     ],
 )
-def test_time_ranges_out_of_bounds_are_a_422_not_a_500(api: Api, query: str) -> None:
+def test_time_ranges_out_of_bounds_are_a_422_not_a_500(module_api: Api, query: str) -> None:
     for path in ("/api/v1/audit", "/api/v1/reports/sla", "/api/v1/reports/closed-loops"):
-        r = api.get("auditor1", f"{path}?{query}")
+        r = module_api.get("auditor1", f"{path}?{query}")
         _refused(r, query.split("=")[0], "1900-01-01")
 
 

@@ -6,9 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from flask import Flask
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
 from tests.support.app import Api
+
+
+@pytest.fixture
+def app(module_app: Flask) -> Flask:
+    """One app for the module: its tests only read the document."""
+    return module_app
 
 
 def _doc(api: Api) -> dict[str, Any]:

@@ -42,8 +42,8 @@ def test_a_sales_user_enters_a_natural_person_without_a_credit_code(app: Flask, 
         assert raw.startswith("gAAAAA") and id_number(1) not in raw
 
 
-def test_a_wrong_check_character_is_422_naming_the_field(api: Api) -> None:
-    r = api.post(
+def test_a_wrong_check_character_is_422_naming_the_field(module_api: Api) -> None:
+    r = module_api.post(
         "sales1", "/api/v1/clients", json=person_body(2, id_number=wrong_check(id_number(2)))
     )
     assert r.status_code == 422
@@ -52,15 +52,15 @@ def test_a_wrong_check_character_is_422_naming_the_field(api: Api) -> None:
     assert "check character" in problem["errors"]["id_number"][0]
 
 
-def test_a_person_needs_an_id_number_and_consent_and_no_credit_code(api: Api) -> None:
+def test_a_person_needs_an_id_number_and_consent_and_no_credit_code(module_api: Api) -> None:
     bare = {"client_type": "natural_person", "name": "王五"}
-    r = api.post("sales1", "/api/v1/clients", json=bare)
+    r = module_api.post("sales1", "/api/v1/clients", json=bare)
     assert r.status_code == 422
     assert set(r.get_json()["errors"]) == {"id_number", "consent_basis", "consent_at"}
-    r = api.post("sales1", "/api/v1/clients", json=person_body(3, consent_basis="because"))
+    r = module_api.post("sales1", "/api/v1/clients", json=person_body(3, consent_basis="because"))
     assert r.status_code == 422 and list(r.get_json()["errors"]) == ["consent_basis"]
     # an enterprise still needs its credit code
-    r = api.post("sales1", "/api/v1/clients", json={"name": "某某有限公司"})
+    r = module_api.post("sales1", "/api/v1/clients", json={"name": "某某有限公司"})
     assert r.status_code == 422 and list(r.get_json()["errors"]) == ["credit_code"]
 
 
@@ -147,12 +147,12 @@ def test_the_access_log_pages_with_a_cursor(api: Api) -> None:
     assert ids == sorted(ids, reverse=True)
 
 
-def test_only_auditors_and_managers_search_reads(api: Api) -> None:
+def test_only_auditors_and_managers_search_reads(module_api: Api) -> None:
     for user in ("sales1", "risk1", "legal1", "admin"):
-        assert api.get(user, "/api/v1/audit/reads").status_code == 403
+        assert module_api.get(user, "/api/v1/audit/reads").status_code == 403
     # roles before the query: a refused caller is told 403 whatever it asks
-    assert api.get("sales1", "/api/v1/audit/reads?client_id=x").status_code == 403
-    assert api.get("auditor1", "/api/v1/audit/reads?client_id=x").status_code == 422
+    assert module_api.get("sales1", "/api/v1/audit/reads?client_id=x").status_code == 403
+    assert module_api.get("auditor1", "/api/v1/audit/reads?client_id=x").status_code == 422
 
 
 def test_legal_exports_everything_held_about_the_person(api: Api) -> None:

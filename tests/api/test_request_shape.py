@@ -10,12 +10,20 @@ from datetime import UTC
 from io import BytesIO
 
 import pytest
+from flask import Flask
 
 from tests.support.app import Api
 from workflow.platform import clock
 from workflow.risk.alerts.webhook import sign
 
 SECRET = "request-shape-webhook-secret"
+
+
+@pytest.fixture
+def app(module_app: Flask) -> Flask:
+    """One app for the module: its requests are refused before anything is written, or
+    read, or write nothing (an empty import, marking no notification read)."""
+    return module_app
 
 
 def _operations(api: Api) -> list[tuple[str, str, dict]]:

@@ -11,7 +11,7 @@ from api import create_app
 from api.extensions import db
 from tests import fixture_registry
 from tests.support.app import FIXTURES, TEST_KEYS
-from tests.support.databases import fresh_postgres
+from tests.support.databases import empty_tables, fresh_postgres
 from workflow.audit import checkpoints
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
@@ -69,14 +69,8 @@ def test_inserting_still_works_and_test_clean_up_in_replica_mode_is_not_refused(
             ).scalars()
         )
     assert enabled == {"O"}  # ordinary triggers: not ENABLE ALWAYS
-    # What tests.databases.truncate_all does between tests, on the audit tables.
+    # What tests.support.databases.truncate_all does between tests, on the audit tables.
     with engine.begin() as conn:
-        conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(
-            text(
-                "TRUNCATE audit_records, audit_checkpoints, audit_checkpoint_heads "
-                "RESTART IDENTITY CASCADE"
-            )
-        )
+        empty_tables(conn, ["audit_records", "audit_checkpoints", "audit_checkpoint_heads"])
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_records")).scalar_one() == 0

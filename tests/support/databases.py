@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 PG_ADMIN_URL = os.environ.get(
@@ -77,6 +77,8 @@ def _shared_database(admin) -> str:  # noqa: ANN001
         import atexit
 
         def drop() -> None:
+            for cached in _engines.values():
+                cached.dispose()
             eng2 = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
             with eng2.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -86,16 +88,34 @@ def _shared_database(admin) -> str:  # noqa: ANN001
     return _shared
 
 
+_engines: dict[str, Engine] = {}
+
+
+def empty_tables(conn: Connection, tables: list[str]) -> None:
+    """Delete every row of ``tables`` and restart every used sequence, in replica mode so that
+    foreign keys and the append-only triggers are bypassed (this is test clean-up).
+
+    ``DELETE`` rather than ``TRUNCATE``: between tests the tables hold a few rows, and
+    ``TRUNCATE`` of thirty tables replaces thirty files (~0.2 s) where these deletes take a
+    few milliseconds. The sequences restart as ``TRUNCATE … RESTART IDENTITY`` would."""
+    conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    conn.exec_driver_sql("".join(f'DELETE FROM "{t}";' for t in tables))
+    conn.exec_driver_sql(
+        "SELECT setval((quote_ident(schemaname) || '.' || quote_ident(sequencename))::regclass,"
+        " 1, false) FROM pg_sequences"
+        " WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+    )
+
+
 def truncate_all(url: str) -> None:
-    """Empty every table (append-only triggers are bypassed: this is test clean-up)."""
+    """Empty every table and restart its ids (see ``empty_tables``)."""
     from workflow.platform.db import Base
 
-    eng = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    eng = _engines.get(url)
+    if eng is None:
+        eng = _engines[url] = create_engine(url, pool_size=1)
     with eng.begin() as conn:
-        conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    eng.dispose()
+        empty_tables(conn, [t.name for t in Base.metadata.sorted_tables])
 
 
 @contextmanager

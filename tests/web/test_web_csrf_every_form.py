@@ -17,6 +17,12 @@ from workflow.records.models import AuditRecord, OutboxMessage, WorkflowInstance
 _VALUE = {"int": "1", "string": "x", "default": "x", "path": "x"}
 
 
+@pytest.fixture
+def app(module_app: Flask) -> Flask:
+    """One app for the module: every post is refused and each test proves it changed nothing."""
+    return module_app
+
+
 def _console_posts(app: Flask) -> list[str]:
     paths = []
     for rule in app.url_map.iter_rules():

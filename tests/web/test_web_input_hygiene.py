@@ -43,11 +43,11 @@ def _names(app: Flask) -> list[str]:
 
 @pytest.mark.parametrize("value", ["a\x00b", "a\x1bb", "a\u202eb", "a\nb"])
 def test_every_console_page_refuses_a_query_string_with_control_or_bidi_characters(
-    console_factory, app: Flask, value: str
+    module_console_factory, module_app: Flask, value: str
 ) -> None:
-    pages = _console_gets(app)
+    pages = _console_gets(module_app)
     assert len(pages) >= 10, pages
-    auditor, risk = console_factory("auditor1"), console_factory("risk1")
+    auditor, risk = module_console_factory("auditor1"), module_console_factory("risk1")
     for path in pages:
         for console in (auditor, risk):
             response = console.get(path, query_string={"state": value, "q": value, "since": value})
@@ -57,9 +57,9 @@ def test_every_console_page_refuses_a_query_string_with_control_or_bidi_characte
 
 @pytest.mark.parametrize("value", ["X\x00Y", "X\x07Y", "X\u202eY", "X\u2066Y"])
 def test_a_client_name_with_nul_control_or_bidi_characters_is_refused_and_not_stored(
-    console_factory, app: Flask, value: str
+    module_console_factory, module_app: Flask, value: str
 ) -> None:
-    sales = console_factory("sales1")
+    sales = module_console_factory("sales1")
     response = sales.post(
         "/clients/new",
         {**FORM, "name": value, "submit_for_admission": "0"},
@@ -67,11 +67,13 @@ def test_a_client_name_with_nul_control_or_bidi_characters_is_refused_and_not_st
     )
     assert response.status_code == 422, response.status_code
     assert "name: Must not contain" in response.get_data(as_text=True)
-    assert _names(app) == []
+    assert _names(module_app) == []
 
 
-def test_a_line_break_in_a_name_comes_back_beside_the_field(console_factory, app: Flask) -> None:
-    sales = console_factory("sales1")
+def test_a_line_break_in_a_name_comes_back_beside_the_field(
+    module_console_factory, module_app: Flask
+) -> None:
+    sales = module_console_factory("sales1")
     response = sales.post(
         "/clients/new",
         {**FORM, "name": "上海\n某某", "submit_for_admission": "0"},
@@ -79,11 +81,11 @@ def test_a_line_break_in_a_name_comes_back_beside_the_field(console_factory, app
     )
     assert response.status_code == 422
     assert 'data-error-for="name"' in response.get_data(as_text=True)
-    assert _names(app) == []
+    assert _names(module_app) == []
 
 
-def test_signing_in_with_a_nul_in_the_username_is_refused_not_a_500(app: Flask) -> None:
-    console = Console(app.test_client())
+def test_signing_in_with_a_nul_in_the_username_is_refused_not_a_500(module_app: Flask) -> None:
+    console = Console(module_app.test_client())
     response = console.login("risk1\x00")
     assert response.status_code in (401, 422), response.status_code
 
@@ -122,8 +124,8 @@ def test_numbers_too_long_or_not_ascii_digits_are_field_errors_not_500s(
 
 
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2101-01-01"])
-def test_audit_pages_refuse_days_outside_1900_to_2100(console_factory, day: str) -> None:
-    auditor = console_factory("auditor1")
+def test_audit_pages_refuse_days_outside_1900_to_2100(module_console_factory, day: str) -> None:
+    auditor = module_console_factory("auditor1")
     for path in ("/audit/records", "/audit"):
         for name in ("since", "until"):
             response = auditor.get(path, query_string={name: day})

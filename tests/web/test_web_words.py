@@ -14,8 +14,14 @@ from tests.support.world import seed_world
 
 
 @pytest.fixture
-def world(app: Flask) -> dict[str, int]:
-    return seed_world(app)
+def app(module_app: Flask) -> Flask:
+    """One app for the module: its tests only read pages of one world."""
+    return module_app
+
+
+@pytest.fixture(scope="module")
+def world(module_app: Flask) -> dict[str, int]:
+    return seed_world(module_app)
 
 
 def page(console_factory, user: str, path: str, lang: str | None = None) -> str:
