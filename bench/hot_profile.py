@@ -11,7 +11,10 @@ database of its own it measures, one client at a time:
   bare-SQL transaction alternated beside it.
 
 CPU time, not wall time, so that other load on the machine changes little.
-``python -m bench.hot_profile approve|fire [n] [--profile]``; ``--profile`` prints
+- ``bare``: the HTTP baseline's approve (``bench.bare_flask``) through its own test
+  client, as ``approve`` is measured.
+
+``python -m bench.hot_profile approve|fire|bare [n] [--profile]``; ``--profile`` prints
 cProfile's top functions (cumulative, on thread CPU time) of a second run.
 """
 
@@ -144,11 +147,45 @@ def fire(n: int, profile: bool) -> dict[str, Any]:
         database.drop(settings, dbname)
 
 
+def bare(n: int, profile: bool) -> dict[str, Any]:
+    """The HTTP baseline's approve (``bench.bare_flask``) through its own Flask test
+    client, measured as :func:`approve` is: what the same harness costs without riskloop."""
+    settings = load()
+    dbname = os.environ.get("HOT_PROFILE_DB", "riskloop_hot_profile_bare")
+    database.recreate(settings, dbname)
+    database.create_schema(settings, dbname)
+    try:
+        with psycopg.connect(settings.dsn(dbname)) as conn:
+            lo, hi = bare_sql.seed_pool(conn, 500)
+        os.environ["BENCH_BARE_DSN"] = settings.dsn(dbname)
+        from . import bare_flask
+
+        client = bare_flask.flask_app.test_client()
+        headers = {"Authorization": "Bearer unused", "Content-Type": "application/json"}
+        counter = [0]
+
+        def step() -> None:
+            counter[0] += 1
+            iid = lo + counter[0] % (hi - lo + 1)
+            r = client.post(f"/api/v1/workflows/{iid}/actions/approve", data=b"{}", headers=headers)
+            if r.status_code != 200:
+                raise RuntimeError(f"{r.status_code}: {r.get_data(as_text=True)[:300]}")
+
+        runs = [_measure(step, n) for _ in range(3)]
+        if profile:
+            _profile(step, n)
+        bare_flask._client().close()
+        return {"bare": sorted(runs, key=lambda r: r["thread_cpu_ms"])[1], "runs": runs}
+    finally:
+        database.drop(settings, dbname)
+
+
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     what = args[0] if args else "approve"
     n = int(args[1]) if len(args) > 1 else 1000
-    result = (approve if what == "approve" else fire)(n, "--profile" in sys.argv)
+    modes = {"approve": approve, "fire": fire, "bare": bare}
+    result = modes[what](n, "--profile" in sys.argv)
     print(what, n, "load average", os.getloadavg(), result)
 
 
