@@ -254,7 +254,8 @@ def planned_diff(session: Session, data: dict[str, Any]) -> dict[str, dict[str, 
     """The request's ``{field: {"before", "after"}}``, decrypted (never store or send as is;
     personal values of an erased client read None)."""
     cipher = session_cipher(session)
-    client = session.get(Client, data.get("client_id"))
+    client_id = data.get("client_id")
+    client = session.get(Client, client_id) if client_id is not None else None
     key = client.data_key if client is not None else None
     return {
         f: {
