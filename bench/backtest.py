@@ -31,7 +31,7 @@ _REGIONS = ("北京", "上海", "广东", "江苏", "四川")
 _PAYMENT = ("good", "good", "good", "minor_delays", "overdue")
 # The field-encryption key of the benchmark database: registered capital and credit limits
 # are stored encrypted (migration 0018), so the seed writes them as the runtime reads them.
-KEY = "3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="
+KEY = database.KEY
 
 
 def _copy(

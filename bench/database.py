@@ -55,6 +55,11 @@ def table_sizes(settings: Settings, dbname: str) -> dict[str, int]:
     return {name: int(n) for name, n in rows}
 
 
+# The field-encryption key of the engine objects the sections build (shipped_runtime):
+# what a section stores encrypted by hand must be sealed with it.
+KEY = "3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="
+
+
 def shipped_runtime(settings: Settings, dbname: str):  # noqa: ANN201
     """(engine, the engine object over it with the shipped definitions, not yet synced);
     the caller disposes of the engine."""
@@ -70,6 +75,6 @@ def shipped_runtime(settings: Settings, dbname: str):  # noqa: ANN201
         engine,
         {"RISKLOOP_TIMEZONE": "Asia/Shanghai"},
         folders=[Path(definitions.__file__).parent],
-        keys=["3q2-7wEjT5Ue8gGz8ff6k8pO1o0mQ4nH9Tk8yq1bZ3I="],
+        keys=[KEY],
     )
     return engine, rt

@@ -57,13 +57,12 @@ def events(count: int, client_ids: list[int], seed: int = 7) -> list[dict[str, A
 
 
 def _seed_clients(settings: Settings, dbname: str) -> list[int]:
-    from workflow.platform.crypto import FieldCipher, parse_keys
-
-    from .app_env import environ
+    from workflow.platform.crypto import FieldCipher
 
     now = time.strftime("%Y-%m-%d %H:%M:%S")
-    # financial figures are stored encrypted with the app's keys
-    cipher = FieldCipher(parse_keys(environ(settings, dbname)["RISKLOOP_ENCRYPTION_KEYS"]))
+    # financial figures are stored encrypted, with the key of the engine object that
+    # reads them (database.shipped_runtime)
+    cipher = FieldCipher([database.KEY])
     capital, limit = cipher.encrypt("200000000.00"), cipher.encrypt("50000000.00")
     with psycopg.connect(settings.dsn(dbname)) as conn:
         ids = []
