@@ -15,14 +15,12 @@ from hypothesis import settings
 from sqlalchemy.orm import Session
 
 from api import composition  # noqa: F401  every model of riskloop is on Base.metadata (explicit imports)
-from api.extensions import db, runtime_of
 from tests.support.alerts import SECRET as WEBHOOK_SECRET
-from tests.support.app import Api, make_app
+from tests.support.app import Api, make_app, tests_own_outbox
 from tests.support.databases import fresh_database
 from tests.support.runtime import engine_runtime
 from workflow.accounts import users as accounts
 from workflow.engine import runtime
-from workflow.platform import clock
 
 # CI runs the property tests with a fixed seed sequence so a landing is reproducible;
 # developers' runs keep exploring new examples.
@@ -114,12 +112,8 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """The app over ``db_url`` with the test users and definitions; tests drain the outbox."""
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_app(db_url, tmp_path)
-    runtime_of(app).outbox_sender = None  # tests drain the outbox themselves (see drain())
-    yield app
-    clock.freeze(None)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with tests_own_outbox(app):  # tests drain the outbox themselves (see drain())
+        yield app
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -142,12 +136,8 @@ def module_app(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp / "instance"))
         app = make_app(module_db_url, tmp)
-        runtime_of(app).outbox_sender = None
-        yield app
-        clock.freeze(None)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        with tests_own_outbox(app):
+            yield app
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from api.extensions import db, runtime_of
-from tests.support.app import make_app
+from api.extensions import db
+from tests.support.app import make_app, tests_own_outbox
 from tests.support.audit_history import build_history, make_loop_app
-from workflow.platform import clock
 
 
 @pytest.fixture
@@ -32,12 +31,8 @@ def loop_app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     """The app with ``test_loop`` loaded too; a module uses it by overriding ``app``."""
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_loop_app(db_url, tmp_path)
-    runtime_of(app).outbox_sender = None
-    yield app
-    clock.freeze(None)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with tests_own_outbox(app):
+        yield app
 
 
 @pytest.fixture

@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from api.extensions import db, runtime_of
-from tests.support.app import Api, make_app
+from api.extensions import db
+from tests.support.app import Api, make_app, tests_own_outbox
 from tests.support.authz import world as w
 from tests.support.authz.table import BODY_DECIDES, CALLERS, EXPECTED, MASKED, OWNERS, VISIBLE
 from tests.support.databases import fresh_database
-from workflow.platform import clock
 from workflow.records.models import Notification
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -43,12 +42,8 @@ def app(
             RISKLOOP_WEBHOOK_SECRET=w.WEBHOOK_SECRET,
             RISKLOOP_LOGIN_RATE_LIMIT="1000 per minute",
         )
-        runtime_of(app).outbox_sender = None  # drain() runs background work in the test's thread
-        yield app
-        clock.freeze(None)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        with tests_own_outbox(app):  # drain() runs background work in the test's thread
+            yield app
 
 
 @pytest.fixture(scope="module")

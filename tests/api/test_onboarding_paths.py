@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from api.extensions import db, runtime_of
-from tests.support.app import Api, make_app
+from api.extensions import db
+from tests.support.app import Api, make_app, tests_own_outbox
 from tests.support.onboarding import (
     A_FACTS,
     C_FACTS,
@@ -21,7 +21,6 @@ from tests.support.onboarding import (
     through_due_diligence,
 )
 from tests.support.providers import FakeService
-from workflow.platform import clock
 from workflow.records.models import AuditRecord, Incident
 from workflow.risk.clients.model import client_stream
 
@@ -50,12 +49,8 @@ def provider_app(
         RISKLOOP_PROVIDER_URL=service.url,
         RISKLOOP_PROVIDER_RETRIES="0",
     )
-    runtime_of(app).outbox_sender = None
-    yield app
-    clock.freeze(None)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with tests_own_outbox(app):
+        yield app
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from api.extensions import db, runtime_of
+from api.extensions import db
 from tests.support.alerts import alert_body, make_client
-from tests.support.app import Api, drain, make_app
+from tests.support.app import Api, drain, make_app, tests_own_outbox
 from tests.support.robots import RobotServer, definitions_with_channels, robot_server
 from workflow.errors import DefinitionError
 from workflow.platform import clock
@@ -71,12 +71,8 @@ def robot_app(
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     folder = definitions_with_channels(tmp_path / "definitions", CHANNELS, RULE_CHANNELS)
     app = make_app(db_url, tmp_path, RISKLOOP_DEFINITIONS=str(folder))
-    runtime_of(app).outbox_sender = None  # the test drains the outbox
-    yield app
-    clock.freeze(None)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with tests_own_outbox(app):  # the test drains the outbox
+        yield app
 
 
 def raise_alert(app: Flask, **over: Any) -> int:

@@ -3,6 +3,8 @@ client; background work drained as a worker would."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask
@@ -110,3 +112,19 @@ def submitted_approval(app: Flask, api: Api) -> int:
         db.session.commit()
     assert api.act("sales1", case, "submit", expected_version=1).status_code == 200
     return case
+
+
+@contextmanager
+def tests_own_outbox(app: Flask) -> Iterator[Flask]:
+    """Lend ``app`` to tests that drain its outbox themselves (no sender: see :func:`drain`);
+    afterwards the clock runs again and the app's database connections are closed."""
+    from workflow.platform import clock
+
+    runtime_of(app).outbox_sender = None
+    try:
+        yield app
+    finally:
+        clock.freeze(None)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
