@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from api import composition  # noqa: F401  every model of riskloop is on Base.metadata (explicit imports)
 from tests.support.alerts import SECRET as WEBHOOK_SECRET
-from tests.support.app import Api, make_app, tests_own_outbox
+from tests.support.app import Api, lent_without_sender, make_app
 from tests.support.databases import fresh_database
 from tests.support.runtime import engine_runtime
 from workflow.accounts import users as accounts
@@ -112,7 +112,7 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """The app over ``db_url`` with the test users and definitions; tests drain the outbox."""
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_app(db_url, tmp_path)
-    with tests_own_outbox(app):  # tests drain the outbox themselves (see drain())
+    with lent_without_sender(app):  # tests drain the outbox themselves (see drain())
         yield app
 
 
@@ -136,7 +136,7 @@ def module_app(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp / "instance"))
         app = make_app(module_db_url, tmp)
-        with tests_own_outbox(app):
+        with lent_without_sender(app):
             yield app
 
 

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.support.app import make_app, tests_own_outbox
+from tests.support.app import lent_without_sender, make_app
 from tests.support.audit_history import build_history, make_loop_app
 
 
@@ -31,7 +31,7 @@ def loop_app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     """The app with ``test_loop`` loaded too; a module uses it by overriding ``app``."""
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_loop_app(db_url, tmp_path)
-    with tests_own_outbox(app):
+    with lent_without_sender(app):
         yield app
 
 

@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.support.app import Api, make_app, tests_own_outbox
+from tests.support.app import Api, lent_without_sender, make_app
 from tests.support.authz import world as w
 from tests.support.authz.table import BODY_DECIDES, CALLERS, EXPECTED, MASKED, OWNERS, VISIBLE
 from tests.support.databases import fresh_database
@@ -42,7 +42,7 @@ def app(
             RISKLOOP_WEBHOOK_SECRET=w.WEBHOOK_SECRET,
             RISKLOOP_LOGIN_RATE_LIMIT="1000 per minute",
         )
-        with tests_own_outbox(app):  # drain() runs background work in the test's thread
+        with lent_without_sender(app):  # drain() runs background work in the test's thread
             yield app
 
 

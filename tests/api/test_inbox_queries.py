@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import event, select
 
 from api.extensions import db, runtime_of
-from tests.support.app import Api, make_app, tests_own_outbox
+from tests.support.app import Api, lent_without_sender, make_app
 from workflow.engine import firing as engine
 from workflow.engine import visibility
 from workflow.engine.inbox import inbox
@@ -64,7 +64,7 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     definitions.mkdir()
     (definitions / "inbox_order.yaml").write_text(DEFINITION, encoding="utf-8")
     app = make_app(db_url, tmp_path, RISKLOOP_EXTRA_DEFINITIONS=str(definitions))
-    with tests_own_outbox(app):
+    with lent_without_sender(app):
         yield app
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from api.extensions import db
-from tests.support.app import Api, make_app, tests_own_outbox
+from tests.support.app import Api, lent_without_sender, make_app
 from tests.support.onboarding import (
     A_FACTS,
     C_FACTS,
@@ -49,7 +49,7 @@ def provider_app(
         RISKLOOP_PROVIDER_URL=service.url,
         RISKLOOP_PROVIDER_RETRIES="0",
     )
-    with tests_own_outbox(app):
+    with lent_without_sender(app):
         yield app
 
 

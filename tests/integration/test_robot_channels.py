@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from api.extensions import db
 from tests.support.alerts import alert_body, make_client
-from tests.support.app import Api, drain, make_app, tests_own_outbox
+from tests.support.app import Api, drain, lent_without_sender, make_app
 from tests.support.robots import RobotServer, definitions_with_channels, robot_server
 from workflow.errors import DefinitionError
 from workflow.platform import clock
@@ -71,7 +71,7 @@ def robot_app(
     monkeypatch.setenv("RISKLOOP_INSTANCE_PATH", str(tmp_path / "instance"))
     folder = definitions_with_channels(tmp_path / "definitions", CHANNELS, RULE_CHANNELS)
     app = make_app(db_url, tmp_path, RISKLOOP_DEFINITIONS=str(folder))
-    with tests_own_outbox(app):  # the test drains the outbox
+    with lent_without_sender(app):  # the test drains the outbox
         yield app
 
 

@@ -115,7 +115,7 @@ def submitted_approval(app: Flask, api: Api) -> int:
 
 
 @contextmanager
-def tests_own_outbox(app: Flask) -> Iterator[Flask]:
+def lent_without_sender(app: Flask) -> Iterator[Flask]:
     """Lend ``app`` to tests that drain its outbox themselves (no sender: see :func:`drain`);
     afterwards the clock runs again and the app's database connections are closed."""
     from workflow.platform import clock
