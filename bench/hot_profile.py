@@ -34,6 +34,20 @@ from . import app_env, bare_sql, database, engine_fire
 from .config import load
 
 
+def _approver(client: Any, lo: int, hi: int, headers: dict[str, str]) -> Callable[[], None]:
+    """One approve per call through a Flask test client, on instances ``lo``..``hi`` in turn."""
+    counter = [0]
+
+    def step() -> None:
+        counter[0] += 1
+        iid = lo + counter[0] % (hi - lo + 1)
+        r = client.post(f"/api/v1/workflows/{iid}/actions/approve", data=b"{}", headers=headers)
+        if r.status_code != 200:
+            raise RuntimeError(f"{r.status_code}: {r.get_data(as_text=True)[:300]}")
+
+    return step
+
+
 def _measure(step: Callable[[], None], n: int) -> dict[str, float]:
     for _ in range(max(50, n // 10)):
         step()
@@ -74,14 +88,7 @@ def approve(n: int, profile: bool) -> dict[str, Any]:
         token = app_env.token(app)
         client = app.test_client()
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        counter = [0]
-
-        def step() -> None:
-            counter[0] += 1
-            iid = lo + counter[0] % (hi - lo + 1)
-            r = client.post(f"/api/v1/workflows/{iid}/actions/approve", data=b"{}", headers=headers)
-            if r.status_code != 200:
-                raise RuntimeError(f"{r.status_code}: {r.get_data(as_text=True)[:300]}")
+        step = _approver(client, lo, hi, headers)
 
         before = _messages(settings)
         runs = [_measure(step, n) for _ in range(3)]
@@ -162,14 +169,7 @@ def bare(n: int, profile: bool) -> dict[str, Any]:
 
         client = bare_flask.flask_app.test_client()
         headers = {"Authorization": "Bearer unused", "Content-Type": "application/json"}
-        counter = [0]
-
-        def step() -> None:
-            counter[0] += 1
-            iid = lo + counter[0] % (hi - lo + 1)
-            r = client.post(f"/api/v1/workflows/{iid}/actions/approve", data=b"{}", headers=headers)
-            if r.status_code != 200:
-                raise RuntimeError(f"{r.status_code}: {r.get_data(as_text=True)[:300]}")
+        step = _approver(client, lo, hi, headers)
 
         runs = [_measure(step, n) for _ in range(3)]
         if profile:
