@@ -14,6 +14,9 @@
 
 Values are the schemas' business: a parameter or field that is present but invalid
 is a 422 ``validation`` with per-field ``errors`` (``api.problems``).
+
+The body is parsed once: what the check parsed is what the operation's schema loads
+(:class:`Blueprint`'s parser) and what :func:`checked_body` gives a view's checks.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from flask_smorest import Blueprint as DocumentedBlueprint
+from webargs.flaskparser import FlaskParser
 
 from workflow.errors import BadQuery, UnsupportedMediaType, ValidationFailed
 from workflow.platform.hygiene import load_json, text_problem
@@ -91,11 +95,55 @@ def _check_query(allowed: frozenset[str]) -> None:
         )
 
 
+# request.environ (per request; g may outlive one): the JSON body as the hygiene check parsed it
+_CHECKED = "riskloop.checked_body"
+_UNPARSED = object()
+
+
+def _parse_body() -> Any:
+    body = load_json(request.get_data(cache=True))
+    request.environ[_CHECKED] = body
+    return body
+
+
 def _check_json_body() -> None:
+    if request.environ.get(_CHECKED, _UNPARSED) is not _UNPARSED:
+        return  # parsed already (checked_body): it passed the check
     try:
-        load_json(request.get_data(cache=True))
+        _parse_body()
     except ValueError:
         return  # not JSON at all: the operation's parser answers 400 malformed-json
+
+
+def checked_body() -> Any:
+    """The request's JSON body, parsed once per request (the hygiene check's parser, which
+    reads what ``json.loads`` reads and refuses more); None when there is no JSON body or
+    it is not one :func:`check_request` lets through — it answers for those later, so a
+    check that runs before it (authorisation) may read the body without answering first."""
+    body = request.environ.get(_CHECKED, _UNPARSED)
+    if body is not _UNPARSED:
+        return body
+    if not request.is_json:
+        return None
+    try:
+        return _parse_body()
+    except (ValueError, ValidationFailed):
+        return None
+
+
+class CheckedBodyParser(FlaskParser):
+    """webargs' parser, loading the JSON body parsed for :func:`check_request` (the same
+    document: the hygiene check's parser reads as ``json.loads`` does, refusing more)."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        body = req.environ.get(_CHECKED, _UNPARSED)
+        return super()._raw_load_json(req) if body is _UNPARSED else body
+
+
+class Blueprint(DocumentedBlueprint):
+    """The API's blueprints: flask-smorest's, whose operations load the checked body."""
+
+    ARGUMENTS_PARSER = CheckedBodyParser()
 
 
 def _has_body() -> bool:

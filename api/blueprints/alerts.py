@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from workflow.engine.presentation import present_instance
@@ -29,6 +28,7 @@ from workflow.risk.notify import notifications as notes
 from ..authorization import allow, public, signed_in
 from ..extensions import db
 from ..fields import FreeText, Schema, Text, UtcDateTime
+from ..request_shape import Blueprint
 from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 from .workflows import parse_cursor

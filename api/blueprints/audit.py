@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE, fields, validate
 
 from workflow.audit import anchors, verification
@@ -20,6 +19,7 @@ from workflow.risk.privacy import reads as client_reads
 from ..authorization import allow
 from ..extensions import db, runtime_of
 from ..fields import Schema, UtcDateTime
+from ..request_shape import Blueprint
 from ..schemas import AuditRecordSchema
 from ..security import BEARER, current_actor, protect
 

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from workflow.accounts import users as accounts
 from workflow.errors import AuthenticationFailed
 
 from ..authorization import allow, public
 from ..extensions import db
+from ..request_shape import Blueprint
 from ..schemas import TokenRequest, TokenResponse
 from ..security import BEARER, authenticate_request, bearer_token
 

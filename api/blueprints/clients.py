@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, g, request
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 
 from web import risk_report
 from workflow.engine.presentation import present_instance
@@ -27,6 +27,7 @@ from workflow.risk.privacy.personal_data import authorize_export, personal_data
 
 from ..authorization import allow, signed_in
 from ..extensions import db
+from ..request_shape import Blueprint
 from ..schemas import WorkflowInstanceSchema
 from ..schemas_clients import (
     AdmissionBody,

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, current_app, g
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import RAISE, fields, validate
 
 from workflow.engine.catalog import Catalog
@@ -32,6 +32,7 @@ from workflow.risk.governance.changes import (
 from ..authorization import allow
 from ..extensions import db, runtime_of
 from ..fields import FreeText, Schema, UtcDateTime
+from ..request_shape import Blueprint
 from ..schemas import WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 

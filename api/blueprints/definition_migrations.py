@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, g
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import fields, validate
 
 from workflow.engine import migration
@@ -15,6 +15,7 @@ from workflow.platform.hygiene import MAX_INTEGER
 from ..authorization import allow
 from ..extensions import db
 from ..fields import Schema, Text, UtcDateTime
+from ..request_shape import Blueprint
 from ..security import BEARER, current_actor, protect
 
 blp = protect(

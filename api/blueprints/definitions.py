@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from workflow.engine.definitions import Definition
 from workflow.engine.machine import mermaid
 
 from ..authorization import allow, signed_in
 from ..extensions import runtime_of
+from ..request_shape import Blueprint
 from ..schemas import DefinitionDetail, DefinitionQuery, DefinitionSummary
 from ..security import BEARER, protect
 

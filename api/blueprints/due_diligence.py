@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request, send_file
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
@@ -21,6 +21,7 @@ from workflow.risk.due_diligence import review as due_diligence
 from ..authorization import allow
 from ..extensions import db, runtime_of
 from ..fields import FreeText, Schema, UtcDateTime
+from ..request_shape import Blueprint
 from ..schemas import PageQuery, WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 from .workflows import parse_cursor

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, g
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import RAISE, validate
 
 from workflow.engine.presentation import present_instance
@@ -20,6 +20,7 @@ from workflow.risk.erasure import erasable_client, request_erasure
 from ..authorization import allow
 from ..extensions import db
 from ..fields import FreeText, Schema
+from ..request_shape import Blueprint
 from ..schemas import WorkflowInstanceSchema
 from ..security import BEARER, current_actor, protect
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import fields, validate
 
 from workflow.platform.transaction import transact
@@ -26,6 +26,7 @@ from workflow.risk.events.rerating import ratings_of
 from ..authorization import allow, public
 from ..extensions import db
 from ..fields import Schema, UtcDateTime
+from ..request_shape import Blueprint
 from ..schemas import PageQuery
 from ..security import BEARER, current_actor, protect
 from .alerts import SIGNATURE_PARAMETERS, verify_signature

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from workflow.audit import reports
@@ -15,6 +14,7 @@ from workflow.platform.spreadsheet import csv_lines
 from ..authorization import allow
 from ..extensions import db
 from ..fields import Schema, UtcDateTime
+from ..request_shape import Blueprint
 from ..security import BEARER, current_actor, protect
 from .audit import Strict
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from workflow.engine.inbox import inbox
@@ -14,6 +13,7 @@ from workflow.engine.presentation import present_instance
 from ..authorization import allow, signed_in
 from ..extensions import db, runtime_of
 from ..fields import Schema
+from ..request_shape import Blueprint
 from ..schemas import TaskPage
 from ..security import BEARER, current_actor, protect
 

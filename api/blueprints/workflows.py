@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from workflow.accounts.users import TokenCredential
@@ -21,6 +20,7 @@ from workflow.records.models import AuditRecord, WorkflowInstance
 from ..authorization import allow, signed_in
 from ..dumping import compile_dump
 from ..extensions import db, runtime_of
+from ..request_shape import Blueprint, checked_body
 from ..schemas import (
     ActionBody,
     AuditPage,
@@ -68,7 +68,7 @@ def may_fire(session: Session, credential: TokenCredential, instance_id: int, tr
     The bearer token is checked in that same statement (``credential``: an invalid one is
     a 401 and locks nothing), which names the caller (``g.actor``).
     A refusal raises here and the request's session is rolled back at teardown."""
-    body = request.get_json(silent=True) if request.is_json else None
+    body = checked_body()  # what the request's checks parsed (None: no JSON body)
     version = body.get("expected_version") if isinstance(body, dict) else None
     valid = type(version) is int and 1 <= version <= 2**31 - 1  # else ActionBody refuses it (422)
     g.fire_lock = locked = engine.authorize(

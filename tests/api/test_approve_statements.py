@@ -62,3 +62,32 @@ def test_a_refused_approve_leaves_the_row_unlocked(app: Flask, api: Api, db_url:
         assert locked == (2,)
         other.rollback()
     assert api.act("risk1", case, "approve", amount=5, expected_version=2).status_code == 200
+
+
+def test_an_approve_parses_its_body_once(
+    app: Flask, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The authorisation reads the body's expected_version, the hygiene check refuses what
+    may not be stored, the schema loads the fields: one parse serves all three."""
+    import webargs.core
+    from flask_smorest import Blueprint as SmorestBlueprint
+
+    from api import request_shape
+
+    case = submitted_approval(app, api)
+    api.token("risk1")
+    parses: list[str] = []
+    hygienic, plain = request_shape.load_json, webargs.core.parse_json
+    monkeypatch.setattr(
+        request_shape, "load_json", lambda text: parses.append("hygiene") or hygienic(text)
+    )
+    monkeypatch.setattr(
+        webargs.core, "parse_json", lambda *a, **k: parses.append("webargs") or plain(*a, **k)
+    )
+    r = api.act("risk1", case, "approve", amount=5000, expected_version=2)
+    assert r.status_code == 200, r.get_json()
+    assert parses == ["hygiene"]
+    # every documented blueprint's operations load the checked body
+    documented = [b for b in app.blueprints.values() if isinstance(b, SmorestBlueprint)]
+    assert documented
+    assert all(isinstance(b, request_shape.Blueprint) for b in documented)

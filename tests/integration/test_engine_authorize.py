@@ -57,3 +57,36 @@ def test_a_refusal_gives_way_to_an_earlier_request_with_the_same_idempotency_key
     assert engine.fire(
         session, case.id, "approve", RISK, {"amount": 5}, idempotency_key="k-1"
     ).replayed
+
+
+def test_fire_without_input_takes_authorize_s_decision_and_rechecks_otherwise(
+    session: Session, engine_rt, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """Under authorize()'s lock (PostgreSQL's FOR UPDATE; SQLite holds none, and fire()
+    reads and checks again), a firing with no input and no comment was checked with
+    exactly what authorize() saw: its checks are not made twice. A comment, an input or
+    another expected version is checked again, by fire()'s own checks."""
+    held_lock = session.get_bind().dialect.name == "postgresql"
+    checks: list[str] = []
+    admit = engine._admit
+    monkeypatch.setattr(engine, "_admit", lambda *a, **k: checks.append(a[3]) or admit(*a, **k))
+    first, second, third = pending(session), pending(session), pending(session)
+    checks.clear()
+
+    held = engine.authorize(session, first.id, "withdraw", SALES, expected_version=2)
+    result = engine.fire(session, first.id, "withdraw", SALES, expected_version=2, held=held)
+    session.commit()
+    assert (result.to_state, checks) == ("withdrawn", ["withdraw"] * (1 if held_lock else 2))
+
+    checks.clear()
+    held = engine.authorize(session, second.id, "withdraw", SALES)
+    engine.fire(session, second.id, "withdraw", SALES, comment="no longer needed", held=held)
+    session.commit()
+    assert checks == ["withdraw", "withdraw"]  # a comment: checked again
+
+    checks.clear()
+    held = engine.authorize(session, third.id, "withdraw", SALES, expected_version=2)
+    with pytest.raises(VersionConflict):  # another expected version: fire()'s own check
+        engine.fire(session, third.id, "withdraw", SALES, expected_version=1, held=held)
+    session.rollback()
+    assert checks == ["withdraw", "withdraw"]

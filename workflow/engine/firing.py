@@ -13,7 +13,7 @@ remains.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -174,18 +174,22 @@ def fire(
         instance = locked.instance
     if locked.prior is not None:
         return _replay(locked.prior, instance_id, trigger, idempotency_key)
-    ctx = _select(
-        session,
-        instance,
-        instance_id,
-        trigger,
-        actor,
-        dict(payload or {}),
-        expected_version=expected_version,
-        comment=comment,
-        request_id=request_id,
-        catalog=catalog,
-    )
+    ctx = _admitted_already(locked, instance, trigger, expected_version, payload, comment)
+    if ctx is not None:
+        ctx.request_id = request_id
+    else:
+        ctx = _select(
+            session,
+            instance,
+            instance_id,
+            trigger,
+            actor,
+            dict(payload or {}),
+            expected_version=expected_version,
+            comment=comment,
+            request_id=request_id,
+            catalog=catalog,
+        )
     read = dict(ctx.instance.__dict__)
     dest = _apply(ctx, catalog.registry)
     change = _writes(ctx, dest, read, idempotency_key)
@@ -251,7 +255,7 @@ def authorize(
         raise RuntimeError("the lock was taken for no one")
     if locked.prior is not None:
         return locked  # fire() replays the first result (or refuses a reused key)
-    _admit(
+    admitted = _admit(
         session,
         locked.instance,
         instance_id,
@@ -261,7 +265,33 @@ def authorize(
         expected_version=expected_version,
         payload=None,
     )
+    locked.admitted = (trigger, expected_version, admitted)
     return locked
+
+
+def _admitted_already(
+    locked: writes.Locked,
+    instance: WorkflowInstance | None,
+    trigger: str,
+    expected_version: int | None,
+    payload: dict[str, Any] | None,
+    comment: str | None,
+) -> FireContext | None:
+    """The firing's context from what :func:`authorize` decided under this lock, when
+    ``fire`` is called with what it was called with: the same trigger and expected
+    version, no input and no comment (its checks then saw exactly what ``_select``'s
+    would); None otherwise, and ``_select`` decides. The context is rebuilt on the fresh
+    copy of the instance and the action's input is still validated."""
+    if payload or comment is not None or locked.admitted is None or instance is None:
+        return None
+    admitted_trigger, admitted_version, admitted = locked.admitted
+    if admitted_trigger != trigger or admitted_version != expected_version:
+        return None
+    if admitted is None or admitted.chosen is None:
+        return None  # the input decides, or no condition holds: _select says which
+    ctx: FireContext = replace(admitted.ctx, instance=instance, payload={})
+    _validate_payload(ctx.transition, ctx.payload, comment)
+    return ctx
 
 
 @dataclass(frozen=True)
@@ -598,6 +628,7 @@ def available_actions(
     allowed: list[str] = []
     guards = catalog.registry.guards
     variables: dict[str, Any] | None = None
+    now: datetime | None = None
     for t in definition.transitions_from(instance.state):
         if (
             t.trigger in allowed
@@ -618,7 +649,7 @@ def available_actions(
             payload={},
             comment=None,
             from_state=instance.state,
-            now=clock.now(),
+            now=now or (now := clock.now()),
         )
         if all(not guards[c.name](ctx, **c.args) for c in t.guards):
             allowed.append(t.trigger)

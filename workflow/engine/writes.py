@@ -108,6 +108,9 @@ class Locked:
     key: str | None = None
     connection: Any = None  # the session's connection the row was read on
     acting: Actor | None = None  # who the lock was taken for, when a Credential named them
+    # authorize()'s checks made without the action's input, for fire() when it has none:
+    # (trigger, expected version, what the checks decided)
+    admitted: tuple[str, int | None, Any] | None = None
 
     def held_for(self, session: Session, instance_id: int, actor: str, key: str | None) -> bool:
         """Whether this lock still covers a firing of ``instance_id`` by ``actor`` with

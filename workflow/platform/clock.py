@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 _lock = threading.Lock()
 _frozen: datetime | None = None
+_EPOCH = datetime(1970, 1, 1)
 
 
 def now() -> datetime:
     """Current time as a naive UTC datetime (how every timestamp is stored)."""
     if _frozen is not None:
         return _frozen
-    return datetime.now(UTC).replace(tzinfo=None)
+    return naive_utc(time.time_ns())
+
+
+def naive_utc(ns: int) -> datetime:
+    """``ns`` nanoseconds after the epoch as naive UTC, floored to the microsecond as
+    ``datetime.now`` floors: the value of ``datetime.now(UTC)`` without its tzinfo, in a
+    third of its time (an approve asks the clock several times)."""
+    return _EPOCH + timedelta(0, 0, ns // 1000)
 
 
 def freeze(at: datetime | None) -> None:
