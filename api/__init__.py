@@ -27,6 +27,7 @@ from workflow.records.identity import Actor
 from . import authorization, composition, instance_folder, problems, request_shape
 from . import config as app_config
 from .extensions import db, migrate, runtime_of
+from .json_answers import AnswerJSONProvider
 from .worker import AppContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def create_app(
     deployment's or a test's definitions may name them)."""
     instance_path = os.environ.get("RISKLOOP_INSTANCE_PATH") or str(Path.cwd() / "instance")
     app = Flask(__name__, instance_path=instance_path)
+    app.json = AnswerJSONProvider(app)
     from .url_converters import BoundedIntConverter
 
     app.url_map.converters["int"] = BoundedIntConverter

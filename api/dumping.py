@@ -14,9 +14,12 @@ real answers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, fields, missing
+
+from workflow.platform.hygiene import UtcDateTime
 
 Dump = Callable[[dict[str, Any]], dict[str, Any]]
 _PASS = fields.Field._serialize  # the base: returns the value as it is
@@ -59,6 +62,14 @@ def _converter(field: fields.Field) -> Callable[[Any, str, Any], Any]:
     if isinstance(field, fields.Integer) and serialize is _NUMBER and not field.as_string:
         own = field._serialize
         return lambda value, attr, obj: value if type(value) is int else own(value, attr, obj)
+    if type(field) is UtcDateTime and field.format in (None, "iso"):
+        own = field._serialize
+        # a stored (naive UTC) time as UtcDateTime writes it: ISO 8601 with +00:00
+        return lambda value, attr, obj: (
+            value.isoformat() + "+00:00"
+            if type(value) is datetime and value.tzinfo is None
+            else own(value, attr, obj)
+        )
     if type(field) is fields.Nested and not field.many and isinstance(field.schema, Schema):
         inner = compile_dump(field.schema)
         if not field.schema.many:
