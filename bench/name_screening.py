@@ -4,8 +4,10 @@ time, memory, p50/p95 latency of one name), the streamed import of a 1,000,000-r
 watch-list file and the re-screening of 100,000 active clients against a 1,000-entry
 delta on PostgreSQL (time, memory growth).
 
-Run as its own process (``python -m bench.name_screening [entries] [clients]``) so its
-memory figures are its own; ``bench.run`` starts it and reads the JSON it prints.
+Run as its own process (``python -m bench.name_screening [entries] [clients] [url]
+[parts]``) so its memory figures are its own; ``bench.run`` starts it and reads the JSON
+it prints. ``parts`` (comma-separated ``accuracy,index,import,rescreen``, all by default)
+runs some of them, e.g. ``rescreen`` alone on a fresh database.
 """
 
 from __future__ import annotations
@@ -240,13 +242,24 @@ def run_section(settings: Any, out: dict[str, Any], log: Any) -> None:
     log(f"  {out['names']}")
 
 
+PARTS = ("accuracy", "index", "import", "rescreen")
+
+
 def main(argv: list[str]) -> int:
     entries = int(argv[1]) if len(argv) > 1 else 1_000_000
     clients = int(argv[2]) if len(argv) > 2 else 100_000
     url = argv[3] if len(argv) > 3 else ""
-    out: dict[str, Any] = {"accuracy": accuracy(), "index": index_figures(entries)}
-    if url:
+    parts = set(argv[4].split(",")) if len(argv) > 4 else set(PARTS)
+    if unknown := parts - set(PARTS):
+        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
+    out: dict[str, Any] = {}
+    if "accuracy" in parts:
+        out["accuracy"] = accuracy()
+    if "index" in parts:
+        out["index"] = index_figures(entries)
+    if url and "import" in parts:
         out["import"] = import_figures(entries, url)
+    if url and "rescreen" in parts:
         out["rescreen"] = rescreen_figures(clients, 1_000, url)
     print(json.dumps(out))
     return 0

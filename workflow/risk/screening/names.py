@@ -304,6 +304,8 @@ _COMMON_KEY = 20_000
 _CANDIDATES = 200
 _POSTINGS_BUDGET = 30_000
 _SHARED_KEYS = 0.34
+# Folded names kept by :func:`fold` (some 450 bytes each: under 2 MB).
+_FOLD_CACHE = 4_096
 
 _t2s = opencc.OpenCC("t2s")
 
@@ -465,10 +467,18 @@ def _strip_latin(text: str) -> tuple[str, str]:
     return " ".join(words), region
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=_FOLD_CACHE)
 def fold(name: str) -> Folded:
     """Fold ``name`` for comparison; an empty or punctuation-only name folds to an empty
-    core, which never matches anything."""
+    core, which never matches anything. Cached: a name screened again (an admission, its
+    persons, the form shown again) is folded once."""
+    return fold_once(name)
+
+
+def fold_once(name: str) -> Folded:
+    """:func:`fold` without the cache, for a pass that folds each of many names once (an
+    index build, a re-screen of every active client): caching those would only hold
+    ``_FOLD_CACHE`` names nobody asks for again and push out the ones that repeat."""
     text = unicodedata.normalize("NFKC", (name or "").translate(_BRACKETS)).lower().strip()
     simplified = _t2s.convert(text)
     if _CJK.search(simplified):
@@ -593,7 +603,7 @@ class NameIndex:
 
     def add(self, ref: int, name: str, aliases: Iterable[str] = ()) -> None:
         for position, variant in enumerate([name, *aliases]):
-            folded = fold(variant)
+            folded = fold_once(variant)  # each entry's names are folded once per build
             if folded.empty:
                 continue
             slot = len(self._refs)
@@ -630,10 +640,10 @@ class NameIndex:
         least = max(1, int(used * _SHARED_KEYS))
         return [slot for slot, n in counts.most_common(_CANDIDATES) if n >= least]
 
-    def search(self, name: str, *, floor: int = 85, limit: int = 10) -> list[Hit]:
-        """Entries whose name or alias scores at least ``floor`` against ``name``, best
-        first, one hit per reference."""
-        folded = fold(name)
+    def search(self, name: str | Folded, *, floor: int = 85, limit: int = 10) -> list[Hit]:
+        """Entries whose name or alias scores at least ``floor`` against ``name`` (or the
+        name already folded), best first, one hit per reference."""
+        folded = _as_folded(name)
         if folded.empty:
             return []
         best: dict[int, Hit] = {}

@@ -30,7 +30,7 @@ from workflow.risk.clients.model import Client
 from workflow.risk.events.intake import monitor_later
 from workflow.risk.events.model import RiskEvent
 from workflow.risk.screening.name_index import build_index
-from workflow.risk.screening.names import NameIndex, Thresholds
+from workflow.risk.screening.names import NameIndex, Thresholds, fold_once
 from workflow.risk.screening.watchlist import (
     RESCREEN_TASK,
     WatchlistClearance,
@@ -99,7 +99,8 @@ def client_hits(
         found[entry_id] = {"score": 100, "match": "credit_code", "certainty": "certain"}
     for entry_id in delta.by_id_number.get(id_number_digest(client.id_number), []):
         found[entry_id] = {"score": 100, "match": "id_number", "certainty": "certain"}
-    for hit in delta.names.search(client.name or "", floor=thresholds.possible):
+    # folded without the cache: each client once per import, and memory stays flat
+    for hit in delta.names.search(fold_once(client.name or ""), floor=thresholds.possible):
         if hit.ref not in found:
             found[hit.ref] = {
                 "score": hit.score,
