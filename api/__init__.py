@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask
 from flask_smorest import Api
 from sqlalchemy import inspect
 
@@ -26,6 +26,7 @@ from workflow.records.identity import Actor
 
 from . import authorization, composition, instance_folder, problems, request_shape
 from . import config as app_config
+from .contexts import this_g, this_request
 from .extensions import db, migrate, runtime_of
 from .json_answers import AnswerJSONProvider
 from .worker import AppContextMiddleware
@@ -274,29 +275,32 @@ def _install_request_hooks(app: Flask) -> None:
 
     @app.before_request
     def start_request() -> None:
-        supplied = request.headers.get("X-Request-ID", "")
+        req, state = this_request(), this_g()
+        supplied = req.headers.get("X-Request-ID", "")
         # 128 random bits as 32 hex digits (a uuid4's hex without building the UUID)
-        g.request_id = supplied if _REQUEST_ID.match(supplied) else os.urandom(16).hex()
+        request_id = supplied if _REQUEST_ID.match(supplied) else os.urandom(16).hex()
+        state.request_id = request_id
         # audit records and recorded client reads made now carry them
-        g.request_id_binding = correlation.bind(
-            g.request_id,
-            address=request.remote_addr,
-            channel="api" if request.path.startswith("/api/") else "console",
+        state.request_id_binding = correlation.bind(
+            request_id,
+            address=req.remote_addr,
+            channel="api" if req.path.startswith("/api/") else "console",
         )
-        g.started = time.perf_counter()
+        state.started = time.perf_counter()
         if not app.extensions["riskloop"].get("synced", True):
             try_sync_definitions(app)
 
     @app.teardown_request
     def forget_request_id(exc: BaseException | None) -> None:
-        binding = g.pop("request_id_binding", None)
+        binding = this_g().pop("request_id_binding", None)
         if binding is not None:
             correlation.unbind(binding)
 
     @app.after_request
     def finish_request(response):  # noqa: ANN001, ANN202
+        req, state = this_request(), this_g()
         headers = response.headers
-        headers["X-Request-ID"] = getattr(g, "request_id", "")
+        headers["X-Request-ID"] = state.get("request_id", "")
         # The headers a response does not set itself: one pass over what it has, instead
         # of a scan of the list per header (setdefault's: ~2.5 % of an approve).
         present: dict[str, str] = {}
@@ -305,23 +309,15 @@ def _install_request_hooks(app: Flask) -> None:
         for key, value in _SECURITY_HEADERS:
             if key.lower() not in present:
                 headers.add(key, value)
-        if request.is_secure and "strict-transport-security" not in present:
+        if req.is_secure and "strict-transport-security" not in present:
             headers.add("Strict-Transport-Security", "max-age=31536000")
-        if request.endpoint not in _CACHEABLE_ENDPOINTS and "no-store" not in present.get(
+        if req.endpoint not in _CACHEABLE_ENDPOINTS and "no-store" not in present.get(
             "cache-control", ""
         ):
             headers["Cache-Control"] = "no-store"  # replaces e.g. send_file's no-cache
-        if hasattr(g, "started"):
-            log_access(
-                request.method,
-                request.url_rule.rule if request.url_rule else "unmatched",
-                response.status_code,
-                g.started,
-            )
-            observe(
-                request.method,
-                request.url_rule.rule if request.url_rule else "unmatched",
-                response.status_code,
-                g.started,
-            )
+        started = state.get("started")
+        if started is not None:
+            rule = req.url_rule.rule if req.url_rule else "unmatched"
+            log_access(req.method, rule, response.status_code, started)
+            observe(req.method, rule, response.status_code, started)
         return response

@@ -26,12 +26,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask
 from flask_smorest import Blueprint as DocumentedBlueprint
 
 from workflow.accounts.users import TokenCredential
 from workflow.records.identity import Actor
 
+from .contexts import this_app, this_request
 from .extensions import db
 from .security import bearer_token, current_actor
 
@@ -81,17 +82,19 @@ def _declared(view_function: Any, method: str) -> tuple[Check, frozenset[str] | 
 
 def authorize_request() -> None:
     """Raises: whatever the operation's check raises (``Forbidden``, ``NotFound`` …)."""
-    if request.url_rule is None or request.method == "OPTIONS":
+    req = this_request()
+    rule = req.url_rule
+    if rule is None or req.method == "OPTIONS":
         return
-    method = "GET" if request.method == "HEAD" else request.method
-    declared = _declared_for(request.url_rule.endpoint, method)
+    method = "GET" if req.method == "HEAD" else req.method
+    declared = _declared_for(rule.endpoint, method)
     if declared is None:  # install() refuses to start without one: never reached
-        raise RuntimeError(f"{method} {request.url_rule.rule} declares no authorisation")
+        raise RuntimeError(f"{method} {rule.rule} declares no authorisation")
     check, accepted = declared
     if check is public:
         return
     # the request's session itself, not the scoped proxy that looks it up on every use
-    offered: dict[str, Any] = {"session": db.session(), **(request.view_args or {})}
+    offered: dict[str, Any] = {"session": db.session(), **(req.view_args or {})}
     if accepted is not None and "credential" in accepted:
         offered["credential"] = TokenCredential(bearer_token())
     elif accepted is None or "actor" in accepted:
@@ -102,9 +105,10 @@ def authorize_request() -> None:
 def authenticates_itself() -> bool:
     """Whether the request's operation declares a check that takes the ``credential``
     (``api.security`` then leaves authentication to it)."""
-    if request.url_rule is None or request.method == "OPTIONS":
+    req = this_request()
+    if req.url_rule is None or req.method == "OPTIONS":
         return False
-    return _takes_credential(request.url_rule.endpoint, request.method)
+    return _takes_credential(req.url_rule.endpoint, req.method)
 
 
 def _takes_credential(endpoint: str, method: str) -> bool:
@@ -118,7 +122,7 @@ _TABLE = "riskloop.authorization"
 def _declared_for(endpoint: str, method: str) -> tuple[Check, frozenset[str] | None] | None:
     """The check an operation declares: from the table :func:`install` built, else
     looked up on its view."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = this_app()
     table = app.extensions.get(_TABLE)
     if table is not None:
         found = table.get((endpoint, method), _UNKNOWN)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, has_app_context
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -14,10 +14,12 @@ from workflow.engine.runtime import SESSION_KEY, Runtime
 from workflow.platform.db import Base
 from workflow.platform.lean import LeanTransactions
 
+from .contexts import this_app
+
 
 def runtime_of(app: Flask | None = None) -> Runtime:
     """The engine object of ``app`` (default: the current app), built by ``create_app``."""
-    found: Runtime = (app or current_app).extensions["riskloop"]["runtime"]
+    found: Runtime = (app or this_app()).extensions["riskloop"]["runtime"]
     return found
 
 
@@ -28,8 +30,10 @@ class RuntimeSession(LeanTransactions, FlaskSession):
 
     def __init__(self, db: SQLAlchemy, **kwargs: Any) -> None:
         super().__init__(db, **kwargs)
-        if has_app_context() and "riskloop" in current_app.extensions:
-            self.info[SESSION_KEY] = runtime_of()
+        if has_app_context():
+            riskloop = this_app().extensions.get("riskloop")
+            if riskloop is not None:
+                self.info[SESSION_KEY] = riskloop["runtime"]
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": RuntimeSession})

@@ -30,12 +30,13 @@ def mask(text: str) -> str:
 
 
 def current_request_id() -> str | None:
-    try:
-        from flask import g, has_request_context
-    except ImportError:  # pragma: no cover - flask is a dependency
-        return None
+    from flask import has_request_context
+
+    from .contexts import this_g
+
     if has_request_context():
-        return getattr(g, "request_id", None)
+        found: str | None = this_g().get("request_id")
+        return found
     return None
 
 

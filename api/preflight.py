@@ -9,13 +9,16 @@ answer reads no session and sets no cookie.
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response
+
+from .contexts import this_app, this_request
 
 
 def answer_options() -> Response | None:
-    if request.method != "OPTIONS" or request.url_rule is None:
+    req = this_request()
+    if req.method != "OPTIONS" or req.url_rule is None:
         return None  # an unknown URL stays a 404
-    adapter = current_app.url_map.bind_to_environ(request.environ)
+    adapter = this_app().url_map.bind_to_environ(req.environ)
     allowed = ", ".join(sorted(adapter.allowed_methods()))
     return Response(status=204, headers={"Allow": allowed, "Access-Control-Allow-Methods": allowed})
 

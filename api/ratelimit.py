@@ -17,6 +17,8 @@ from typing import Any
 from flask import Flask, request
 from flask_limiter import Limiter
 
+from .contexts import this_request
+
 log = logging.getLogger(__name__)
 
 DEFAULT_LOGIN_LIMIT = "30 per minute;300 per hour"
@@ -63,7 +65,8 @@ def install(app: Flask) -> Limiter:
 
 
 def _signing_in() -> bool:
-    return request.blueprint == "auth" or request.endpoint == "console.login"
+    req = this_request()
+    return req.blueprint == "auth" or req.endpoint == "console.login"
 
 
 def _gate_the_check(app: Flask, limiter: Limiter) -> None:

@@ -24,12 +24,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, Request, current_app
 from flask_smorest import Blueprint as DocumentedBlueprint
 from webargs.flaskparser import FlaskParser
 
 from workflow.errors import BadQuery, UnsupportedMediaType, ValidationFailed
 from workflow.platform.hygiene import load_json, text_problem
+
+from .contexts import this_app, this_request
 
 
 @cache
@@ -55,25 +57,28 @@ def check_request() -> None:
     BadQuery: a query parameter the operation does not document.
     UnsupportedMediaType: a non-JSON body for an operation that reads JSON.
     ValidationFailed: a query parameter or JSON value that may not be stored."""
-    if request.url_rule is None or request.method == "OPTIONS":
+    req = this_request()
+    rule = req.url_rule
+    if rule is None or req.method == "OPTIONS":
         return
-    endpoint = request.url_rule.endpoint
-    view = current_app.view_functions.get(endpoint)
-    method = "get" if request.method == "HEAD" else request.method.lower()
+    endpoint = rule.endpoint
+    app = this_app()
+    view = app.view_functions.get(endpoint)
+    method = "get" if req.method == "HEAD" else req.method.lower()
     allowed, reads_json = _accepts(getattr(view, "view_class", None), endpoint, method)
-    if request.query_string:
-        _check_query(allowed)
-    if reads_json and _has_body():
-        if not request.is_json:
-            sent = request.mimetype or "no Content-Type"
+    if req.query_string:
+        _check_query(req, allowed)
+    if reads_json and _has_body(req):
+        if not req.is_json:
+            sent = req.mimetype or "no Content-Type"
             raise UnsupportedMediaType(
                 f"the body must be JSON, sent as 'Content-Type: application/json' (got {sent})"
             )
-        _check_json_body()
+        _check_json_body(req)
 
 
-def _check_query(allowed: frozenset[str]) -> None:
-    unknown = sorted(set(request.args) - allowed)
+def _check_query(req: Request, allowed: frozenset[str]) -> None:
+    unknown = sorted(set(req.args) - allowed)
     if unknown:
         named = [name[:64] for name in unknown[:10]]  # echo a bounded amount of the request
         takes = f"it takes {', '.join(sorted(allowed))}" if allowed else "it takes none"
@@ -84,7 +89,7 @@ def _check_query(allowed: frozenset[str]) -> None:
         )
     refused = {
         name: [problem]
-        for name, value in request.args.items(multi=True)
+        for name, value in req.args.items(multi=True)
         if (problem := text_problem(value)) is not None
     }
     if refused:
@@ -100,17 +105,17 @@ _CHECKED = "riskloop.checked_body"
 _UNPARSED = object()
 
 
-def _parse_body() -> Any:
-    body = load_json(request.get_data(cache=True))
-    request.environ[_CHECKED] = body
+def _parse_body(req: Request) -> Any:
+    body = load_json(req.get_data(cache=True))
+    req.environ[_CHECKED] = body
     return body
 
 
-def _check_json_body() -> None:
-    if request.environ.get(_CHECKED, _UNPARSED) is not _UNPARSED:
+def _check_json_body(req: Request) -> None:
+    if req.environ.get(_CHECKED, _UNPARSED) is not _UNPARSED:
         return  # parsed already (checked_body): it passed the check
     try:
-        _parse_body()
+        _parse_body(req)
     except ValueError:
         return  # not JSON at all: the operation's parser answers 400 malformed-json
 
@@ -120,13 +125,14 @@ def checked_body() -> Any:
     reads what ``json.loads`` reads and refuses more); None when there is no JSON body or
     it is not one :func:`check_request` lets through — it answers for those later, so a
     check that runs before it (authorisation) may read the body without answering first."""
-    body = request.environ.get(_CHECKED, _UNPARSED)
+    req = this_request()
+    body = req.environ.get(_CHECKED, _UNPARSED)
     if body is not _UNPARSED:
         return body
-    if not request.is_json:
+    if not req.is_json:
         return None
     try:
-        return _parse_body()
+        return _parse_body(req)
     except (ValueError, ValidationFailed):
         return None
 
@@ -146,11 +152,11 @@ class Blueprint(DocumentedBlueprint):
     ARGUMENTS_PARSER = CheckedBodyParser()
 
 
-def _has_body() -> bool:
+def _has_body(req: Request) -> bool:
     return (
-        bool(request.content_length)
-        or request.headers.get("Transfer-Encoding", "") == "chunked"
-        or bool(request.mimetype)
+        bool(req.content_length)
+        or req.headers.get("Transfer-Encoding", "") == "chunked"
+        or bool(req.mimetype)
     )
 
 

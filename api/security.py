@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from flask import Blueprint
 
 from workflow.accounts import users as accounts
 from workflow.errors import AuthenticationFailed
 from workflow.records.identity import Actor
 
+from .contexts import this_g, this_request
 from .extensions import db
 
 BEARER = {"bearerAuth": []}
 
 
 def current_actor() -> Actor:
-    actor = getattr(g, "actor", None)
+    actor = this_g().get("actor")
     if actor is None:
         raise AuthenticationFailed(
             "sign in first: POST /api/v1/auth/token, then send 'Authorization: Bearer <token>'"
@@ -27,7 +28,7 @@ def bearer_token() -> str:
 
     Raises:
         AuthenticationFailed: no bearer token sent."""
-    header = request.headers.get("Authorization", "")
+    header = this_request().headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed(
@@ -42,7 +43,7 @@ def authenticate_request() -> None:
 
     if authenticates_itself():
         return  # the operation's check resolves the token in its own statement
-    g.actor = accounts.resolve_token(db.session, bearer_token())
+    this_g().actor = accounts.resolve_token(db.session, bearer_token())
 
 
 def protect(blueprint: Blueprint) -> Blueprint:

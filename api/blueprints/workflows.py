@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Response
 from flask.views import MethodView
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from workflow.records.identity import Actor
 from workflow.records.models import AuditRecord, WorkflowInstance
 
 from ..authorization import allow, signed_in
+from ..contexts import this_app, this_g, this_request
 from ..dumping import compile_dump
 from ..extensions import db, runtime_of
 from ..request_shape import Blueprint, checked_body
@@ -71,15 +72,16 @@ def may_fire(session: Session, credential: TokenCredential, instance_id: int, tr
     body = checked_body()  # what the request's checks parsed (None: no JSON body)
     version = body.get("expected_version") if isinstance(body, dict) else None
     valid = type(version) is int and 1 <= version <= 2**31 - 1  # else ActionBody refuses it (422)
-    g.fire_lock = locked = engine.authorize(
+    state = this_g()
+    state.fire_lock = locked = engine.authorize(
         session,
         instance_id,
         trigger,
         credential,
         expected_version=version if valid else None,
-        idempotency_key=request.headers.get("Idempotency-Key"),
+        idempotency_key=this_request().headers.get("Idempotency-Key"),
     )
-    g.actor = locked.acting
+    state.actor = locked.acting
 
 
 @blp.route("")
@@ -142,7 +144,8 @@ class WorkflowAction(MethodView):
     def post(self, body: dict[str, Any], instance_id: int, trigger: str) -> Response:
         """Fire an action; body ``{comment, expected_version, …payload}``."""
         actor = current_actor()
-        key = request.headers.get("Idempotency-Key")
+        state = this_g()
+        key = this_request().headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= 128):
             raise ValidationFailed(
                 "the Idempotency-Key header is invalid",
@@ -163,8 +166,8 @@ class WorkflowAction(MethodView):
                 expected_version=expected,
                 idempotency_key=key,
                 comment=comment,
-                request_id=g.request_id,
-                held=g.get("fire_lock"),
+                request_id=state.request_id,
+                held=state.get("fire_lock"),
             ),
             keep_loaded=True,
         )
@@ -176,7 +179,7 @@ class WorkflowAction(MethodView):
             "replayed": result.replayed,
         }
         # FireResultSchema's dump, compiled once (api.dumping); a Response is sent as is.
-        return current_app.json.response(_dump_fire_result(answer))
+        return this_app().json.response(_dump_fire_result(answer))
 
 
 _dump_fire_result = compile_dump(FireResultSchema())
