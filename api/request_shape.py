@@ -142,7 +142,7 @@ class CheckedBodyParser(FlaskParser):
     document: the hygiene check's parser reads as ``json.loads`` does, refusing more)."""
 
     def _raw_load_json(self, req: Any) -> Any:
-        body = req.environ.get(_CHECKED, _UNPARSED)
+        body = this_request().environ.get(_CHECKED, _UNPARSED)  # webargs passes the proxy
         return super()._raw_load_json(req) if body is _UNPARSED else body
 
 
