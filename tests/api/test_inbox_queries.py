@@ -200,6 +200,8 @@ class _Statements:
         event.remove(self.engine, "before_cursor_execute", self._grab)
 
     def _grab(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if " ".join(statement.split()).endswith("FROM definitions"):
+            return  # the catalog's look for new versions (every CHECK_SECONDS), not the page's
         if statement.lstrip().upper().startswith("SELECT"):  # not BEGIN (SQLite's own) or SAVEPOINT
             self.seen.append(" ".join(statement.split())[:160])
             self.sent.append((statement, parameters))
