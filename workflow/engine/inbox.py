@@ -70,7 +70,7 @@ def inbox(
             if not rows:
                 return
             after = (rows[-1].sla_due_at, rows[-1].id)
-            session.info[TRIGGER_ACTORS] = _TriggerActors(session, [r.id for r in rows])
+            session.info[TRIGGER_ACTORS] = TriggerActors(session, [r.id for r in rows])
             if not visibility.sees_everything(actor, catalog):
                 visibility.preload_owners(session, rows, catalog)
             for instance in rows:
@@ -130,7 +130,7 @@ def _candidates(
     )
 
 
-class _TriggerActors:
+class TriggerActors:
     """Who fired which trigger on each case of one batch, read in one query (all the
     batch's transitions: guards ask about different triggers) when a guard first asks
     (``builtins.actors_of``); None for a case outside the batch."""

@@ -8,6 +8,9 @@ from sqlalchemy.orm import Session
 
 from workflow.engine import firing as engine
 from workflow.engine import runtime, visibility
+from workflow.engine.builtins.guards import TRIGGER_ACTORS
+from workflow.engine.definitions import Definition
+from workflow.engine.inbox import TriggerActors
 from workflow.records.identity import Actor
 from workflow.records.models import WorkflowInstance
 
@@ -34,7 +37,7 @@ def present_instance(
         "assignees": list(instance.assignees or []),
         "available_actions": actions
         if actions is not None
-        else engine.available_actions(session, instance, actor, definition),
+        else _available_actions(session, instance, actor, definition),
         "sla_due_at": instance.sla_due_at,
         "breached": instance.breached,
         "data": visibility.data_for(session, instance, actor, catalog),
@@ -43,3 +46,17 @@ def present_instance(
         "state_entered_at": instance.state_entered_at,
         "definition_title": definition.title,
     }
+
+
+def _available_actions(
+    session: Session, instance: WorkflowInstance, actor: Actor, definition: Definition
+) -> list[str]:
+    """``engine.available_actions`` with who fired what on the case read once (one index
+    range), not once per guarded transition (``not_actor_of`` on each way out of a state)."""
+    if session.info.get(TRIGGER_ACTORS) is not None:  # a caller's batch already answers
+        return engine.available_actions(session, instance, actor, definition)
+    session.info[TRIGGER_ACTORS] = TriggerActors(session, [instance.id])
+    try:
+        return engine.available_actions(session, instance, actor, definition)
+    finally:
+        session.info.pop(TRIGGER_ACTORS, None)
