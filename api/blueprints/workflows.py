@@ -54,18 +54,24 @@ def parse_cursor(cursor: str | None) -> int | None:
 
 
 def load_visible(instance_id: int) -> WorkflowInstance:
-    """The instance if the caller may see it. Kept for the request (``g``): the
-    authorisation check and the view both ask, and the session's identity map holds
-    the row only while something refers to it, so the view would read it again."""
-    kept = g.get("visible_instance")
+    """The instance if the caller may see it. Kept for the request (its environ, which
+    lives exactly as long as the request; ``g`` may outlive one): the authorisation check
+    and the view both ask, and the session's identity map holds the row only while
+    something refers to it, so the view would read it again."""
+    environ = this_request().environ
+    kept = environ.get(_VISIBLE)
     if kept is not None and kept.id == instance_id:
-        return kept
+        return kept  # type: ignore[no-any-return]
     actor = current_actor()
     instance = db.session.get(WorkflowInstance, instance_id)
-    g.visible_instance = visibility.require_view(
+    visible = visibility.require_view(
         db.session, instance, actor, runtime_of().catalog, instance_id
     )
-    return g.visible_instance
+    environ[_VISIBLE] = visible
+    return visible
+
+
+_VISIBLE = "riskloop.visible_instance"
 
 
 def may_fire(session: Session, credential: TokenCredential, instance_id: int, trigger: str) -> None:
