@@ -155,18 +155,6 @@ class AuditRecord(Base):
         UniqueConstraint("stream", "seq"),
         Index("ix_audit_records_instance", "instance_id", "seq"),
         Index("ix_audit_records_at", "at"),
-        # Who fired which trigger on a case (the segregation guards, ``actors_of``, and the
-        # inbox's batch of them): answered from the index alone, a leaf page or two per case
-        # instead of a heap page per record of its history (records of one case lie far
-        # apart in a large table, so those pages are seldom in the cache).
-        Index(
-            "ix_audit_records_stream_trigger",
-            "stream",
-            "trigger",
-            postgresql_include=["actor"],
-            postgresql_where=text("trigger IS NOT NULL"),
-            sqlite_where=text("trigger IS NOT NULL"),
-        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
