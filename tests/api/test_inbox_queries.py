@@ -341,8 +341,8 @@ def test_an_instance_read_reads_the_case_once_and_its_actors_once(app, api: Api,
     """GET /api/v1/workflows/{id}: the case is read once (the authorisation check and the
     view share it), and who fired what on it once for all its guarded ways out (approve and
     send_back both ask), not once per transition. On PostgreSQL every statement has an
-    index to use (which one, on tables this small, is the planner's guess; at 1 M cases
-    the bench's plans show the audit read on ix_audit_records_stream_trigger)."""
+    index to use (which one, on tables this small, is the planner's guess; the bench's
+    scale section EXPLAINs the same statements at 1 M cases)."""
     _history(app)
     with app.app_context():
         case = (
