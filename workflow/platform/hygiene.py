@@ -185,6 +185,12 @@ def _parse_constant(text: str) -> Any:
     return _Refused(_NOT_FINITE)  # NaN, Infinity, -Infinity: not JSON, though Python reads them
 
 
+# One decoder for every body (json.loads with hooks builds a decoder and its scanner per call)
+_DECODER = json.JSONDecoder(
+    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+)
+
+
 def json_problems(document: Any, limit: int = 10) -> dict[str, Any]:
     """Messages for every string (key or value) and number of a parsed JSON document that
     may not be stored, at most ``limit``, nested as marshmallow nests its errors
@@ -228,9 +234,9 @@ def load_json(text: str | bytes) -> Any:
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8")
-    document = json.loads(
-        text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
-    )
+    if text.startswith("\ufeff"):  # as json.loads refuses it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    document = _DECODER.decode(text)
     problems = json_problems(document)
     if problems:
         raise ValidationFailed(
