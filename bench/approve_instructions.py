@@ -24,26 +24,14 @@ import time
 
 
 def _child(n: int) -> None:
-    import psycopg
-
-    from . import app_env, bare_sql, database
+    from . import app_env, database
     from .config import load
-    from .hot_profile import _approver
+    from .hot_profile import approving_app
 
     settings = load()
     dbname = os.environ.get("HOT_PROFILE_DB", "riskloop_approve_instructions")
-    database.recreate(settings, dbname)
-    database.create_schema(settings, dbname)
     try:
-        with psycopg.connect(settings.dsn(dbname)) as conn:
-            lo, hi = bare_sql.seed_pool(conn, max(600, n + 100))
-        app = app_env.create_app(settings, dbname)
-        app_env.ensure_user(app)
-        headers = {
-            "Authorization": f"Bearer {app_env.token(app)}",
-            "Content-Type": "application/json",
-        }
-        step = _approver(app.test_client(), lo, hi, headers)
+        _app, step = approving_app(settings, dbname, max(600, n + 100))
         for _ in range(50):
             step()
         time.sleep(0.3)  # the sender's linger: the warm-up's messages leave before the count

@@ -75,21 +75,25 @@ def _profile(step: Callable[[], None], n: int, top: int = 45) -> None:
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
 
 
+def approving_app(settings: Any, dbname: str, instances: int) -> tuple[Any, Callable[[], None]]:
+    """The database ``dbname`` made anew with ``instances`` cases to approve, the production
+    app over it, and one approve per call through its test client (as the bench user).
+    The caller drops the database."""
+    database.recreate(settings, dbname)
+    database.create_schema(settings, dbname)
+    with psycopg.connect(settings.dsn(dbname)) as conn:
+        lo, hi = bare_sql.seed_pool(conn, instances)
+    app = app_env.create_app(settings, dbname)
+    app_env.ensure_user(app)
+    headers = {"Authorization": f"Bearer {app_env.token(app)}", "Content-Type": "application/json"}
+    return app, _approver(app.test_client(), lo, hi, headers)
+
+
 def approve(n: int, profile: bool) -> dict[str, Any]:
     settings = load()
     dbname = os.environ.get("HOT_PROFILE_DB", "riskloop_hot_profile")
-    database.recreate(settings, dbname)
-    database.create_schema(settings, dbname)
     try:
-        with psycopg.connect(settings.dsn(dbname)) as conn:
-            lo, hi = bare_sql.seed_pool(conn, 500)
-        app = app_env.create_app(settings, dbname)
-        app_env.ensure_user(app)
-        token = app_env.token(app)
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        step = _approver(client, lo, hi, headers)
-
+        app, step = approving_app(settings, dbname, 500)
         before = _messages(settings)
         runs = [_measure(step, n) for _ in range(3)]
         sent = _messages(settings) - before
