@@ -17,6 +17,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import has_request_context
+
+from .contexts import this_g
+
 _SECRETS = re.compile(
     r"(?i)(bearer\s+|password[\"']?\s*[:=]\s*[\"']?|secret[\"']?\s*[:=]\s*[\"']?|"
     r"token[\"']?\s*[:=]\s*[\"']?|key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"
@@ -30,10 +34,6 @@ def mask(text: str) -> str:
 
 
 def current_request_id() -> str | None:
-    from flask import has_request_context
-
-    from .contexts import this_g
-
     if has_request_context():
         found: str | None = this_g().get("request_id")
         return found

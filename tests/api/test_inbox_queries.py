@@ -337,6 +337,23 @@ def test_a_sales_inbox_reads_the_owners_of_a_batch_at_once(app, api: Api):
     assert 1 <= len(client_reads) <= 2, st.seen  # one per candidate batch
 
 
+def _in_review(app, initiator: str) -> int:
+    """A case of the history in review that ``initiator`` submitted."""
+    with app.app_context():
+        found = (
+            db.session.execute(
+                select(WorkflowInstance.id).where(
+                    WorkflowInstance.state == "review", WorkflowInstance.created_by == initiator
+                )
+            )
+            .scalars()
+            .first()
+        )
+        db.session.rollback()
+    assert found is not None
+    return found
+
+
 def test_an_instance_read_reads_the_case_once_and_its_actors_once(app, api: Api, db_url: str):
     """GET /api/v1/workflows/{id}: the case is read once (the authorisation check and the
     view share it), and who fired what on it once for all its guarded ways out (approve and
@@ -344,17 +361,7 @@ def test_an_instance_read_reads_the_case_once_and_its_actors_once(app, api: Api,
     index to use (which one, on tables this small, is the planner's guess; the bench's
     scale section EXPLAINs the same statements at 1 M cases)."""
     _history(app)
-    with app.app_context():
-        case = (
-            db.session.execute(
-                select(WorkflowInstance.id).where(
-                    WorkflowInstance.state == "review", WorkflowInstance.created_by == "sales1"
-                )
-            )
-            .scalars()
-            .first()
-        )
-        db.session.rollback()
+    case = _in_review(app, "sales1")
     api.token("manager1")
     api.get("manager1", f"/api/v1/workflows/{case}")  # the catalog's first look, not counted
     with _Statements(app) as st:
@@ -363,17 +370,7 @@ def test_an_instance_read_reads_the_case_once_and_its_actors_once(app, api: Api,
     assert sum(s.startswith("SELECT workflow_instances.") for s in st.seen) == 1, st.seen
     assert sum(s.startswith("SELECT audit_records.") for s in st.seen) == 1, st.seen
     # risk1 submitted this one: both ways out refused, from the same single read
-    with app.app_context():
-        theirs = (
-            db.session.execute(
-                select(WorkflowInstance.id).where(
-                    WorkflowInstance.state == "review", WorkflowInstance.created_by == "risk1"
-                )
-            )
-            .scalars()
-            .first()
-        )
-        db.session.rollback()
+    theirs = _in_review(app, "risk1")
     api.token("risk1")
     with _Statements(app) as st:
         body = api.get("risk1", f"/api/v1/workflows/{theirs}").get_json()
