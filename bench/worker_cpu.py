@@ -7,7 +7,9 @@ bench database (``riskloop_worker_cpu``), serves ``bench.wsgi:app`` and then
 drives it with wrk at ``connections`` for ``seconds``, and reads every worker thread's
 user and system CPU from ``/proc/<pid>/task/*/stat`` before and after: per request, for
 the request threads and for gunicorn's main thread apart. ``BENCH_WORKER_CPU_APPS``
-(comma-separated) chooses the apps. Run it from two checkouts one after the other to
+(comma-separated) chooses the apps; ``BENCH_WORKER_CPU_SPY=DIR`` also samples each worker
+with py-spy during the measured run (``--gil``: the thread running Python), writing
+``DIR/<app>-<pid>.txt`` (py-spy's raw format; ``python -m bench.spy_shares`` reads it). Run it from two checkouts one after the other to
 compare them on the same machine (the README's fifth pass did so).
 """
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
+import subprocess
 import sys
 
 from . import app_env, database, http_load
@@ -34,6 +38,56 @@ def _threads(pids: list[int]) -> dict[tuple[int, str], tuple[int, int]]:
     return found
 
 
+def _postgres_cpu() -> int:
+    """User and system clock ticks of every PostgreSQL process on this machine so far."""
+    ticks = 0
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as fh:
+                head, _, rest = fh.read().rpartition(")")
+        except OSError:  # the process ended
+            continue
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def _spies(app: str, pids: list[int], seconds: int) -> list[subprocess.Popen[bytes]]:
+    """py-spy sampling each worker for ``seconds`` (none unless BENCH_WORKER_CPU_SPY is set)."""
+    folder = os.environ.get("BENCH_WORKER_CPU_SPY")
+    if not folder:
+        return []
+    spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("BENCH_WORKER_CPU_SPY needs py-spy (pip install py-spy)")
+    os.makedirs(folder, exist_ok=True)
+    name = app.replace(":", "-")
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--gil",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "-r",
+                "400",
+                "-d",
+                str(seconds),
+                "-p",
+                str(pid),
+                "-o",
+                f"{folder}/{name}-{pid}.txt",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in pids
+    ]
+
+
 def main() -> None:
     connections = int(sys.argv[1]) if len(sys.argv) > 1 else 16
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
@@ -51,11 +105,14 @@ def main() -> None:
                 base = f"http://127.0.0.1:{server.port}"
                 http_load.wrk(f"{base}/", connections=4, seconds=3, script=script)
                 pids = server.worker_pids()
-                before = _threads(pids)
+                spies = _spies(app, pids, seconds)
+                before, pg_before = _threads(pids), _postgres_cpu()
                 result = http_load.wrk(
                     f"{base}/", connections=connections, seconds=seconds, script=script
                 )
-                after = _threads(pids)
+                after, pg_after = _threads(pids), _postgres_cpu()
+                for spy in spies:
+                    spy.wait(timeout=60)
             finally:
                 server.stop()
             served = result["per_s"] * seconds
@@ -71,6 +128,9 @@ def main() -> None:
                     f"  {name}: user {user * 1000 / tick / served:.3f} ms, "
                     f"system {system * 1000 / tick / served:.3f} ms per request"
                 )
+            print(
+                f"  PostgreSQL: {(pg_after - pg_before) * 1000 / tick / served:.3f} ms per request"
+            )
     finally:
         os.unlink(script)
         database.drop(settings, dbname)

@@ -159,10 +159,12 @@ def run_machine(rt, max_examples: int) -> set[str]:  # noqa: ANN001
             for inst in applied:
                 approvals = list(
                     self.s.execute(
-                        select(AuditRecord).where(
+                        select(AuditRecord)
+                        .where(
                             AuditRecord.stream == instance_stream(inst.id),
                             AuditRecord.trigger == "approve",
                         )
+                        .order_by(AuditRecord.seq)
                     ).scalars()
                 )
                 people = {r.actor for r in approvals}

@@ -1,4 +1,5 @@
-"""What the driver is asked to run: the statements psycopg's cursors execute."""
+"""What the driver is asked to run: the statements psycopg's cursors execute, and the
+fixed statements of the hot path (``workflow.platform.driver.rows``)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,32 @@ from contextlib import contextmanager
 
 import psycopg
 
+from workflow.platform import driver
+
 
 @contextmanager
 def statements_sent() -> Iterator[list[str]]:
-    """Collect every statement psycopg's cursors execute meanwhile, as text (the fixed
-    statements of the hot path are sent as bytes)."""
+    """Collect every statement psycopg's cursors and the hot path's driver execute
+    meanwhile, as text."""
     sent: list[str] = []
     original = psycopg.Cursor.execute
+    original_rows = driver.rows
 
     def counted(self, query, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         sent.append(query.decode() if isinstance(query, bytes) else str(query))
         return original(self, query, *args, **kwargs)
 
+    def counted_rows(connection, sql, params):  # noqa: ANN001, ANN202
+        sent.append(sql)
+        return original_rows(connection, sql, params)
+
     psycopg.Cursor.execute = counted  # type: ignore[method-assign]
+    driver.rows = counted_rows
     try:
         yield sent
     finally:
         psycopg.Cursor.execute = original  # type: ignore[method-assign]
+        driver.rows = original_rows
 
 
 def first_words(statements: list[str]) -> list[str]:
