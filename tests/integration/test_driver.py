@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -208,3 +208,25 @@ def test_a_timestamp_crosses_both_paths_unchanged(engine: Engine) -> None:
             later = at + timedelta(days=1)
             assert driver.rows(connection, "SELECT %(at)s::timestamp", {"at": later}) == [(later,)]
             connection.rollback()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    value=st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | _TEXT
+    | st.datetimes(min_value=datetime(1, 1, 1))
+    | st.datetimes(timezones=st.just(UTC))
+    | st.decimals(allow_nan=False, allow_infinity=False)
+)
+def test_a_literal_reads_back_as_psycopgs_own(engine: Engine, value: Any) -> None:
+    with engine.connect() as connection:
+        dbapi = connection.connection.dbapi_connection
+        prepared = driver._Prepared(dbapi)
+        ours = prepared.literal(value, dbapi.pgconn)
+        theirs = bytes(prepared.dumper.as_literal(value))
+        cursor = dbapi.cursor()
+        read = [cursor.execute(b"SELECT " + literal).fetchone()[0] for literal in (ours, theirs)]
+        connection.rollback()
+    assert read[0] == read[1] and type(read[0]) is type(read[1])

@@ -22,8 +22,9 @@ The transaction is begun as psycopg begins it (``BEGIN`` with the connection's
 isolation level, read-only and deferrable settings, before the first statement,
 unless the connection is in autocommit), but in the same round trip: the
 first statement of a transaction, once prepared, is sent as one simple query
-``BEGIN; EXECUTE name(…)``, its parameters written as literals by psycopg's own
-quoting (``Transformer.as_literal``, libpq's escaping). A firing is then three
+``BEGIN; EXECUTE name(…)``, its parameters written as literals as psycopg's
+``as_literal`` writes them (integers, UTF-8 strings with standard-conforming quoting
+and naive timestamps here, any other value by psycopg). A firing is then three
 round trips in all: the lock, the writes, ``COMMIT``. A connection with psycopg's own
 preparing on, and any other driver, takes psycopg's cursor instead; none is in
 psycopg's pipeline mode here (this module does not handle it). Whoever runs
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import datetime
 from typing import Any
 
 from psycopg import IsolationLevel, pq
@@ -106,6 +108,27 @@ class _Prepared:
         self.shapes: dict[tuple[bytes, tuple[int, ...]], _Shape] = {}
         self.dumper = Transformer(dbapi)
 
+    def literal(self, value: Any, pgconn: Any) -> bytes:
+        """``value`` written as an SQL literal, as psycopg's ``as_literal`` writes it: the
+        common types here (psycopg's own is a tenth of an approve's lock), the rest by
+        psycopg. A string is quoted by doubling its quotes only while the server reads
+        backslashes as themselves (``standard_conforming_strings``) and the connection
+        speaks UTF-8; the value was already adapted by psycopg, which refuses NUL."""
+        kind = type(value)
+        if value is None:
+            return b"NULL"
+        if kind is int:
+            return b"%d" % value
+        if (
+            kind is str
+            and pgconn.parameter_status(b"standard_conforming_strings") == b"on"
+            and pgconn.parameter_status(b"client_encoding") == b"UTF8"
+        ):
+            return b"'" + value.replace("'", "''").encode("utf-8") + b"'"
+        if kind is datetime and value.tzinfo is None:
+            return b"'%s'::timestamp" % value.isoformat(" ").encode("ascii")
+        return bytes(self.dumper.as_literal(value))
+
 
 @event.listens_for(Engine, "connect")
 def own_prepared_statements(dbapi_connection: Any, _record: Any) -> None:
@@ -151,8 +174,8 @@ def rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
             prepared.shapes[key] = shape
         if begin:
             # BEGIN and the statement in one round trip: one simple query, which runs the
-            # prepared statement with its parameters as literals quoted by psycopg
-            literals = b", ".join([dumper.as_literal(value) for value in ordered])
+            # prepared statement with its parameters as literals
+            literals = b", ".join([prepared.literal(value, pgconn) for value in ordered])
             query = b"%s; EXECUTE %s" % (_begin(dbapi), shape.name)
             if ordered:
                 query += b"(" + literals + b")"
