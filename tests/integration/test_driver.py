@@ -230,3 +230,37 @@ def test_a_literal_reads_back_as_psycopgs_own(engine: Engine, value: Any) -> Non
         read = [cursor.execute(b"SELECT " + literal).fetchone()[0] for literal in (ours, theirs)]
         connection.rollback()
     assert read[0] == read[1] and type(read[0]) is type(read[1])
+
+
+def test_commit_ends_the_transaction_in_one_call_and_core_follows(engine: Engine) -> None:
+    params = {"name": "kept", "at": None, "doc": "{}", "n": 1, "flag": None}
+    with engine.connect() as connection:
+        connection.begin()
+        driver.rows(connection, _INSERT, params)
+        driver.commit(connection)
+        status = connection.connection.dbapi_connection.pgconn.transaction_status
+        assert status == psycopg.pq.TransactionStatus.IDLE
+        connection.commit()  # SQLAlchemy's bookkeeping; nothing left to send
+        driver.commit(connection)  # no transaction: nothing to do
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT name FROM probe")).scalars().all() == ["kept"]
+
+
+def test_a_deferred_violation_at_commit_is_sqlalchemys(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "ALTER TABLE probe ADD CONSTRAINT probe_n_unique UNIQUE (n) "
+                "DEFERRABLE INITIALLY DEFERRED"
+            )
+        )
+    params = {"name": "one", "at": None, "doc": "{}", "n": 7, "flag": None}
+    with engine.connect() as connection:
+        connection.begin()
+        driver.rows(connection, _INSERT, params)
+        driver.rows(connection, _INSERT, {**params, "name": "two"})  # deferred: no error yet
+        with pytest.raises(IntegrityError):
+            driver.commit(connection)
+        connection.rollback()
+        assert connection.execute(text("SELECT count(*) FROM probe")).scalar() == 0
+        connection.rollback()

@@ -198,6 +198,26 @@ def rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
         raise  # not reached: the handler always raises
 
 
+_COMMIT = b"COMMIT"
+
+
+def commit(connection: Connection) -> None:
+    """``COMMIT`` the transaction of ``connection`` (a psycopg one) in one libpq call, so
+    that SQLAlchemy's ``commit()`` that follows only does its bookkeeping: psycopg finds
+    the transaction ended and sends nothing. A connection without a transaction in
+    progress, or of another driver, is left to SQLAlchemy. An error (a deferred
+    constraint, a lost connection) is raised as SQLAlchemy raises it."""
+    dbapi: Any = connection.connection.dbapi_connection
+    pgconn = getattr(dbapi, "pgconn", None)
+    if pgconn is None or pgconn.transaction_status == _IDLE:
+        return
+    try:
+        _check(pgconn.exec_(_COMMIT), dbapi)
+    except Exception as exc:
+        connection._handle_dbapi_exception(exc, "COMMIT", {}, None, None)
+        raise  # not reached: the handler always raises
+
+
 # Each of the three is one round trip to the server (tests count them).
 def _exec(pgconn: Any, query: bytes) -> Any:
     return pgconn.exec_(query)

@@ -28,6 +28,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from workflow.platform import driver
+
 
 class LeanTransactions(Session):
     """Mix into a ``Session`` class (before it in the bases) for lean transactions."""
@@ -81,7 +83,10 @@ class LeanTransactions(Session):
             super().commit()  # the ORM joined (or joins now to flush): it commits the connection
             self._end_lean()
             return
-        lean.commit()  # on failure the lean transaction stays, for rollback() or close()
+        # COMMIT in one libpq call; Core's commit() then only ends its own transaction.
+        # On failure the lean transaction stays, for rollback() or close().
+        driver.commit(lean)
+        lean.commit()
         self._end_lean()
         self.dispatch.after_commit(self)
 
