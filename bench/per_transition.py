@@ -44,16 +44,17 @@ def _sample(step, samples: int) -> dict[str, Any]:
     }
 
 
-def _count_round_trips(engine, client, n: int = 20) -> float:
-    """Round trips per transition: the hot path driver's libpq calls (each one a round
-    trip: ``BEGIN`` sent with the first statement counts once), every statement a
-    psycopg cursor executes (its implicit ``BEGIN`` uncounted: none on this path), and
-    COMMIT."""
+def _count_round_trips(engine, client, n: int = 20) -> tuple[float, int]:
+    """Round trips per transition: the hot path driver's libpq calls (``BEGIN`` sent with
+    the first statement counts once), every statement a psycopg cursor executes (its
+    implicit ``BEGIN`` uncounted: none on this path), and COMMIT; and, apart, how many
+    statements were prepared meanwhile (once per connection and parameter types: not a
+    transition's cost, a connection's)."""
     from sqlalchemy import event
 
     from workflow.platform import driver
 
-    count = [0]
+    count, prepared = [0], [0]
     original = psycopg.Cursor.execute
     calls = {name: getattr(driver, name) for name in ("_exec", "_prepare", "_exec_prepared")}
 
@@ -61,9 +62,9 @@ def _count_round_trips(engine, client, n: int = 20) -> float:
         count[0] += 1
         return original(self, *args, **kwargs)
 
-    def counting(call):
+    def counting(call, tally):
         def counted_call(*args: Any):
-            count[0] += 1
+            tally[0] += 1
             return call(*args)
 
         return counted_call
@@ -73,7 +74,7 @@ def _count_round_trips(engine, client, n: int = 20) -> float:
 
     psycopg.Cursor.execute = counted  # type: ignore[method-assign]
     for name, call in calls.items():
-        setattr(driver, name, counting(call))
+        setattr(driver, name, counting(call, prepared if name == "_prepare" else count))
     event.listen(engine, "commit", on_commit)
     try:
         for _ in range(n):
@@ -83,7 +84,7 @@ def _count_round_trips(engine, client, n: int = 20) -> float:
         for name, call in calls.items():
             setattr(driver, name, call)
         event.remove(engine, "commit", on_commit)
-    return count[0] / n
+    return count[0] / n, prepared[0]
 
 
 def postgresql(settings: Settings, samples: int) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def postgresql(settings: Settings, samples: int) -> dict[str, Any]:
             for _ in range(3):  # alternated, so both see the same machine
                 bare_runs.append(_sample(bare_client.step, samples))
                 fire_runs.append(_sample(fire_client.step, samples))
-            round_trips = _count_round_trips(engine, fire_client)
+            round_trips, prepared = _count_round_trips(engine, fire_client)
         finally:
             fire_client.close()
             bare_client.close()
@@ -118,6 +119,7 @@ def postgresql(settings: Settings, samples: int) -> dict[str, Any]:
         "fire": fire,
         "bare_sql": bare,
         "fire_round_trips": round_trips,
+        "fire_statements_prepared_while_counting": prepared,
         # psycopg's BEGIN (its own round trip before the first statement), the lock, five
         # writes, COMMIT
         "bare_sql_round_trips": 8,

@@ -70,7 +70,7 @@ def test_the_first_statement_of_a_transaction_carries_its_begin(engine: Engine) 
     with engine.connect() as connection:
         connection.begin()
         _, calls = _counted(connection, _INSERT, params)
-        assert calls == ["exec", "prepare", "exec_prepared"]  # first run: BEGIN, prepare
+        assert calls == ["prepare", "exec"]  # first run: prepared, then BEGIN with it
         _, calls = _counted(connection, _READ, {"name": "a"})
         assert calls == ["prepare", "exec_prepared"]
         connection.rollback()

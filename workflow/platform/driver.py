@@ -25,7 +25,9 @@ first statement of a transaction, once prepared, is sent as one simple query
 ``BEGIN; EXECUTE name(…)``, its parameters written as literals as psycopg's
 ``as_literal`` writes them (integers, UTF-8 strings with standard-conforming quoting
 and naive timestamps here, any other value by psycopg). A firing is then three
-round trips in all: the lock, the writes, ``COMMIT``. A connection with psycopg's own
+round trips in all: the lock, the writes, ``COMMIT`` (and, the first time a
+connection runs a statement with given parameter types, one more to prepare it,
+before its ``BEGIN``). A connection with psycopg's own
 preparing on, and any other driver, takes psycopg's cursor instead; none is in
 psycopg's pipeline mode here (this module does not handle it). Whoever runs
 ``DISCARD ALL`` or ``DEALLOCATE ALL`` on a pooled connection makes its next hot
@@ -165,10 +167,7 @@ def rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
         key = (statement.query, dumper.types or ())
         shape = prepared.shapes.get(key)
         begin = pgconn.transaction_status == _IDLE and not dbapi.autocommit
-        if shape is None:
-            if begin:
-                _check(_exec(pgconn, _begin(dbapi)), dbapi)
-                begin = False
+        if shape is None:  # once per connection and shape: prepared before any BEGIN
             shape = _Shape(dbapi)
             _check(_prepare(pgconn, shape.name, statement.query, key[1]), dbapi)
             prepared.shapes[key] = shape
