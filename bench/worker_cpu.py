@@ -8,7 +8,8 @@ drives it with wrk at ``connections`` for ``seconds``, and reads every worker th
 user and system CPU from ``/proc/<pid>/task/*/stat`` before and after: per request, for
 the request threads and for gunicorn's main thread apart. ``BENCH_WORKER_CPU_APPS``
 (comma-separated) chooses the apps; ``BENCH_WORKER_CPU_SPY=DIR`` also samples each worker
-with py-spy during the measured run (``--gil``: the thread running Python), writing
+with py-spy during the measured run (``--gil``: the thread running Python; each sample
+pauses the worker for a moment, so its stacks are whole), writing
 ``DIR/<app>-<pid>.txt`` (py-spy's raw format; ``python -m bench.spy_shares`` reads it). Run it from two checkouts one after the other to
 compare them on the same machine (the README's fifth pass did so).
 """
@@ -69,7 +70,6 @@ def _spies(app: str, pids: list[int], seconds: int) -> list[subprocess.Popen[byt
                 spy,
                 "record",
                 "--gil",
-                "--nonblocking",
                 "--format",
                 "raw",
                 "-r",
