@@ -211,13 +211,15 @@ def commit(connection: Connection) -> None:
     if pgconn is None or pgconn.transaction_status == _IDLE:
         return
     try:
+        # libpq's PQexec, called directly: COMMIT is counted by SQLAlchemy's commit event
         _check(pgconn.exec_(_COMMIT), dbapi)
     except Exception as exc:
         connection._handle_dbapi_exception(exc, "COMMIT", {}, None, None)
         raise  # not reached: the handler always raises
 
 
-# Each of the three is one round trip to the server (tests count them).
+# Each of the three is one round trip to the server (tests count them). ``_exec`` is
+# libpq's PQexec (a simple query), not Python's exec.
 def _exec(pgconn: Any, query: bytes) -> Any:
     return pgconn.exec_(query)
 
