@@ -46,12 +46,10 @@ def _sample(step, samples: int) -> dict[str, Any]:
 
 def _count_round_trips(engine, client, n: int = 20) -> tuple[float, int]:
     """Round trips per transition: the hot path driver's libpq calls (``BEGIN`` sent with
-    the first statement counts once), every statement a psycopg cursor executes (its
-    implicit ``BEGIN`` uncounted: none on this path), and COMMIT; and, apart, how many
-    statements were prepared meanwhile (once per connection and parameter types: not a
-    transition's cost, a connection's)."""
-    from sqlalchemy import event
-
+    the first statement counts once; ``COMMIT`` is one), and every statement a psycopg
+    cursor executes (its implicit ``BEGIN`` uncounted: none on this path); and, apart, how
+    many statements were prepared meanwhile (once per connection and parameter types: not
+    a transition's cost, a connection's)."""
     from workflow.platform import driver
 
     count, prepared = [0], [0]
@@ -69,13 +67,9 @@ def _count_round_trips(engine, client, n: int = 20) -> tuple[float, int]:
 
         return counted_call
 
-    def on_commit(*_args: Any) -> None:
-        count[0] += 1
-
     psycopg.Cursor.execute = counted  # type: ignore[method-assign]
     for name, call in calls.items():
         setattr(driver, name, counting(call, prepared if name == "_prepare" else count))
-    event.listen(engine, "commit", on_commit)
     try:
         for _ in range(n):
             client.step()
@@ -83,7 +77,6 @@ def _count_round_trips(engine, client, n: int = 20) -> tuple[float, int]:
         psycopg.Cursor.execute = original  # type: ignore[method-assign]
         for name, call in calls.items():
             setattr(driver, name, call)
-        event.remove(engine, "commit", on_commit)
     return count[0] / n, prepared[0]
 
 

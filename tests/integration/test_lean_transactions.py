@@ -1,6 +1,7 @@
 """Lean transactions (workflow.platform.lean): on PostgreSQL a transaction that does not use
-the ORM runs on a Core connection of its own, the ORM joins it when used, and commit,
-rollback and close end it on that connection, calling the session's listeners."""
+the ORM runs on a pool connection of its own (a Core connection around it when asked for),
+the ORM joins it when used, and commit, rollback and close end it on that connection,
+calling the session's listeners."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def test_a_transaction_without_the_orm_is_lean_on_postgresql_only(factory, db_ur
         with factory() as s:
             connection = s.connection()
             lean = db_url.startswith("postgresql")
-            assert (s.lean_connection() is connection) is lean
+            assert (s.lean_connection() is not None) is lean
             assert (s.get_transaction() is None) is lean  # no ORM transaction when lean
             assert s.connection() is connection
             assert current_transaction(s) is not None
@@ -133,3 +134,90 @@ def test_an_error_in_a_lean_transaction_is_rolled_back(factory):
         assert driver.rows(s.connection(), "SELECT count(*) FROM users", {}) == [(0,)]
         s.commit()
     assert _checked_out(factory) == 0
+
+
+_INSERT_BY_DRIVER = (
+    "INSERT INTO users (username, display_name, password_hash, roles, active, created_at) "
+    "VALUES (%(name)s, '', 'x', '[]', true, CURRENT_TIMESTAMP) RETURNING id"
+)
+
+
+def _core_connections(factory: sessionmaker[LeanSession], events: list[str]) -> None:
+    event.listen(factory.kw["bind"], "engine_connect", lambda _c: events.append("core"))
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_driver_alone_needs_no_core_connection(factory):
+    made: list[str] = []
+    _core_connections(factory, made)
+    events: list[str] = []
+    listeners = _listen(events)
+    try:
+        with factory() as s:
+            lean = s.driver_connection()
+            assert s.lean_connection() is lean is s.driver_connection()
+            assert current_transaction(s) is lean
+            driver.rows(lean, _INSERT_BY_DRIVER, {"name": "gus"})
+            s.commit()
+            assert s.lean_connection() is None
+            assert _checked_out(factory) == 0
+            lean = s.driver_connection()  # a new one
+            driver.rows(lean, _INSERT_BY_DRIVER, {"name": "hal"})
+            s.rollback()
+            driver.rows(s.driver_connection(), _INSERT_BY_DRIVER, {"name": "ida"})
+        # closed without commit: rolled back, the connection returned
+        assert _checked_out(factory) == 0
+        assert events == ["begin", "commit", "begin", "rollback", "begin"]
+        assert made == []  # no Core connection on the way
+    finally:
+        _forget(listeners)
+    assert _names(factory) == ["gus"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_core_connection_asked_for_later_is_in_the_same_transaction(factory):
+    with factory() as s:
+        lean = s.driver_connection()
+        driver.rows(lean, _INSERT_BY_DRIVER, {"name": "jo"})
+        core = s.connection()  # made now, around the same pool connection
+        assert core.connection is lean.connection
+        assert current_transaction(s) is lean
+        assert core.execute(text("SELECT count(*) FROM users")).scalar_one() == 1
+        _insert_user(s, "kim")
+        s.rollback()  # both writes undone
+        assert _checked_out(factory) == 0
+        driver.rows(s.driver_connection(), _INSERT_BY_DRIVER, {"name": "lu"})
+        _insert_user(s, "max")
+        s.commit()
+    assert _checked_out(factory) == 0
+    assert _names(factory) == ["lu", "max"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_driver_error_without_a_core_connection_is_raised_as_sqlalchemy_raises_it(factory):
+    from sqlalchemy.exc import IntegrityError
+
+    with factory() as s:
+        driver.rows(s.driver_connection(), _INSERT_BY_DRIVER, {"name": "ned"})
+        with pytest.raises(IntegrityError, match="duplicate key"):
+            driver.rows(s.driver_connection(), _INSERT_BY_DRIVER, {"name": "ned"})
+        s.rollback()
+        assert driver.rows(s.driver_connection(), "SELECT count(*) FROM users", {}) == [(0,)]
+        s.commit()
+    assert _checked_out(factory) == 0
+
+
+def test_a_lean_transaction_that_cannot_connect_raises_as_sqlalchemy_raises_it():
+    from sqlalchemy.exc import OperationalError
+
+    from tests.support.services import free_port
+
+    engine = create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing",
+        connect_args={"connect_timeout": 2},
+    )
+    try:
+        with sessionmaker(engine, class_=LeanSession)() as s, pytest.raises(OperationalError):
+            s.driver_connection()
+    finally:
+        engine.dispose()

@@ -24,7 +24,7 @@ from workflow.accounts.login_throttle import LOCK_AFTER as LOCK_AFTER
 from workflow.accounts.login_throttle import LOCK_FOR as LOCK_FOR
 from workflow.engine import runtime
 from workflow.errors import AuthenticationFailed, Duplicate, NotFound, ValidationFailed
-from workflow.platform import clock, driver
+from workflow.platform import clock, driver, lean
 from workflow.records import trail as audit
 from workflow.records.identity import Actor
 from workflow.records.models import Token, User
@@ -341,7 +341,7 @@ def resolve_token(session: Session, raw: str) -> Actor:
     # Plain SQL on the driver's cursor (PostgreSQL) or a Core statement: this runs on
     # every API request, and the ORM's or even Core's execution path costs more Python
     # than the look-up itself.
-    connection = session.connection()
+    connection = lean.driver_connection(session)
     params = {"token_hash": hash_token(raw)}
     if driver.is_postgresql(connection):
         found = driver.rows(connection, _PG_RESOLVE, params)

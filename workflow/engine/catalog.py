@@ -36,6 +36,7 @@ from workflow.engine.definitions import Definition, load_folder, parse_definitio
 from workflow.engine.policy import RolePolicy
 from workflow.engine.registry import Registry
 from workflow.errors import DefinitionError, NotFound
+from workflow.platform import lean
 from workflow.platform.db import RUNTIME_KEY
 from workflow.records.models import DefinitionRecord
 
@@ -191,6 +192,10 @@ class Catalog:
             log.info("definition %s v%s loaded from the database", record.name, record.version)
         return added
 
+    def due(self) -> bool:
+        """Whether :meth:`refresh` would look now (it looks again, under its lock)."""
+        return self._synced and time.monotonic() - self._checked_at >= CHECK_SECONDS
+
     def refresh(self, connection: Connection, *, force: bool = False) -> list[Definition]:
         """Load the versions recorded since this catalog last looked (every
         :data:`CHECK_SECONDS` at most, unless ``force``)."""
@@ -282,10 +287,10 @@ def _catalog_of(session: Session) -> Catalog | None:
 
 
 @event.listens_for(Session, "after_begin")
-def _look_for_new_versions(session: Session, _transaction: Any, connection: Connection) -> None:
+def _look_for_new_versions(session: Session, _transaction: Any, connection: Any) -> None:
     catalog = _catalog_of(session)
-    if catalog is not None:
-        catalog.refresh(connection)
+    if catalog is not None and catalog.due():
+        catalog.refresh(lean.core_of(connection))
 
 
 @event.listens_for(Session, "after_commit")

@@ -215,7 +215,7 @@ def lock(session: Session, instance_id: int, actor: str | Credential, key: str |
     named. Raises: what the credential's ``actor_of`` raises (nothing is locked then).
     """
     session.flush()  # changes the caller made in the ORM reach the row before it is read
-    connection = session.connection()
+    connection = lean.driver_connection(session)
     acting: Actor | None = None
     if driver.is_postgresql(connection):
         held = _transaction_of(session)
@@ -293,7 +293,7 @@ def read(session: Session, instance_id: int) -> WorkflowInstance | None:
     """The instance row as plain columns, without a lock (None: no such row): what
     ``authorize`` checks before the action's input is read; ``lock`` reads it again."""
     session.flush()  # as in lock: the caller's ORM changes reach the row first
-    connection = session.connection()
+    connection = lean.driver_connection(session)
     if driver.is_postgresql(connection):
         found = driver.rows(connection, _PG_READ, {"iid": instance_id})
         return _instance(found[0]) if found else None
@@ -312,7 +312,7 @@ def persist(session: Session, writes: TransitionWrites, connection: Any = None) 
     """Write ``writes`` in the caller's transaction (``connection``: the session's, when
     the caller has it at hand); the outbox ids are handed to the broker after commit
     (``workflow.records.outbox``)."""
-    connection = connection if connection is not None else session.connection()
+    connection = connection if connection is not None else lean.driver_connection(session)
     if driver.is_postgresql(connection):
         sql = _pg_statement(writes)
         ids = [r[0] for r in driver.rows(connection, sql, _pg_params(writes)) if r[0] is not None]

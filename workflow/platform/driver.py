@@ -44,10 +44,11 @@ from typing import Any
 from psycopg import IsolationLevel, pq
 from psycopg import errors as pg_errors
 from psycopg.adapt import PyFormat, Transformer
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Engine, event
 
 
-def is_postgresql(connection: Connection) -> bool:
+def is_postgresql(connection: Any) -> bool:
+    """Whether ``connection`` (a Core connection or a lean transaction) is PostgreSQL's."""
     return connection.dialect.name == "postgresql"
 
 
@@ -143,15 +144,16 @@ def own_prepared_statements(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.prepare_threshold = None
 
 
-def rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
+def rows(connection: Any, sql: str, params: dict[str, Any]) -> list[Any]:
     """Run ``sql`` (``%(name)s`` parameters, psycopg's style; ``%%`` for a ``%``) in
-    ``connection``'s transaction and return its rows as tuples."""
+    ``connection``'s transaction and return its rows as tuples. ``connection``: a Core
+    connection or a lean transaction (``workflow.platform.lean``)."""
     proxied = connection.connection
     dbapi: Any = proxied.dbapi_connection
     info = proxied.info
     prepared = info.get(_STATE)
     if prepared is None or prepared.dbapi is not dbapi:
-        if not _plain(dbapi):
+        if not drives(dbapi):
             return _by_cursor(connection, dbapi, sql, params)
         prepared = info[_STATE] = _Prepared(dbapi)
     statement = _STATEMENTS.get(sql)
@@ -200,19 +202,19 @@ def rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
 _COMMIT = b"COMMIT"
 
 
-def commit(connection: Connection) -> None:
-    """``COMMIT`` the transaction of ``connection`` (a psycopg one) in one libpq call, so
-    that SQLAlchemy's ``commit()`` that follows only does its bookkeeping: psycopg finds
-    the transaction ended and sends nothing. A connection without a transaction in
-    progress, or of another driver, is left to SQLAlchemy. An error (a deferred
-    constraint, a lost connection) is raised as SQLAlchemy raises it."""
+def commit(connection: Any) -> None:
+    """``COMMIT`` the transaction of ``connection`` (a psycopg one; a Core connection or
+    a lean transaction) in one libpq call, so that a Core ``commit()`` that follows only
+    does its bookkeeping: psycopg finds the transaction ended and sends nothing. A
+    connection without a transaction in progress, or of another driver, is left to
+    SQLAlchemy. An error (a deferred constraint, a lost connection) is raised as
+    SQLAlchemy raises it."""
     dbapi: Any = connection.connection.dbapi_connection
     pgconn = getattr(dbapi, "pgconn", None)
     if pgconn is None or pgconn.transaction_status == _IDLE:
         return
     try:
-        # libpq's PQexec, called directly: COMMIT is counted by SQLAlchemy's commit event
-        _check(pgconn.exec_(_COMMIT), dbapi)
+        _check(_exec(pgconn, _COMMIT), dbapi)
     except Exception as exc:
         connection._handle_dbapi_exception(exc, "COMMIT", {}, None, None)
         raise  # not reached: the handler always raises
@@ -241,7 +243,7 @@ def _check(result: Any, dbapi: Any) -> Any:
     return result
 
 
-def _plain(dbapi: Any) -> bool:
+def drives(dbapi: Any) -> bool:
     """Whether ``dbapi`` is a psycopg connection this module may drive itself: psycopg's
     own prepared statements off (see :func:`own_prepared_statements`)."""
     return getattr(dbapi, "pgconn", None) is not None and dbapi.prepare_threshold is None
@@ -262,7 +264,7 @@ def _begin(dbapi: Any) -> bytes:
     return b" ".join(parts)
 
 
-def _by_cursor(connection: Connection, dbapi: Any, sql: str, params: dict[str, Any]) -> list[Any]:
+def _by_cursor(connection: Any, dbapi: Any, sql: str, params: dict[str, Any]) -> list[Any]:
     cursor = dbapi.cursor()
     try:
         cursor.execute(sql, params)
