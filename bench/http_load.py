@@ -353,6 +353,61 @@ def wrk(
     return result
 
 
+def _window(
+    server: Server, url: str, connections: int, seconds: int, script: str
+) -> dict[str, Any]:
+    """One wrk run against ``server``, with the time its requests spent in the worker and
+    its worker processes' CPU per request."""
+    t0, cpu0 = time.time(), server.workers_cpu_s()
+    r = wrk(url, connections=connections, seconds=seconds, script=script)
+    cpu_s = server.workers_cpu_s() - cpu0
+    r["in_worker"] = server.in_worker(t0, time.time())
+    r["in_worker"]["process_cpu_ms"] = _per_request(cpu_s, r)
+    r["workers_cpu_s"] = cpu_s
+    return r
+
+
+def _combined(windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A concurrency level measured in several windows: requests/s over their whole time,
+    the worst window's latency percentiles, errors and CPU summed, each window kept."""
+    seconds = sum(w["seconds"] for w in windows)
+    done = sum((w["per_s"] or 0) * w["seconds"] for w in windows)
+    r: dict[str, Any] = {
+        "connections": windows[0]["connections"],
+        "seconds": seconds,
+        "per_s": round(done / seconds, 2) if seconds else None,
+        "requests": sum(w["requests"] or 0 for w in windows),
+        "non_2xx": sum(w["non_2xx"] for w in windows),
+        "socket_errors": sum(w["socket_errors"] for w in windows),
+        "windows": windows,
+    }
+    for pct in ("p50_ms", "p75_ms", "p90_ms", "p99_ms"):
+        values = [w[pct] for w in windows if w[pct] is not None]
+        r[pct] = max(values) if values else None
+    statuses: dict[str, int] = {}
+    for w in windows:
+        for code, n in w.get("statuses", {}).items():
+            statuses[code] = statuses.get(code, 0) + n
+        if w.get("sample_error"):
+            r["sample_error"] = w["sample_error"]
+    if statuses:
+        r["statuses"] = statuses
+    cpu = [w["in_worker"] for w in windows]
+    r["in_worker"] = {
+        "requests": sum(x["requests"] for x in cpu),
+        **{
+            key: max((x[key] for x in cpu if x[key] is not None), default=None)
+            for key in ("wall_p50_ms", "wall_p99_ms", "cpu_p50_ms", "cpu_p99_ms")
+        },
+        "process_cpu_ms": _per_request(sum(w["workers_cpu_s"] for w in windows), r),
+    }
+    return r
+
+
+def _each(windows: list[dict[str, Any]]) -> str:
+    return " and ".join(f"{w['per_s'] or 0:,.0f}" for w in windows) + "/s in its windows"
+
+
 def _script(lo: int, hi: int, token: str, pause_ms: float = 0) -> str:
     fd, path = tempfile.mkstemp(prefix="bench-approve-", suffix=".lua")
     with os.fdopen(fd, "w") as fh:
@@ -393,7 +448,7 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         scripts.append(script)
         wrk(f"{base}/", connections=4, seconds=2, script=script)  # warm-up: connections, caches
         # The bare Flask endpoint (bench/bare_flask.py) under the same gunicorn layout, on
-        # the same database and instances; each concurrency level runs on both, back to back.
+        # the same database and instances; each concurrency level runs on both, interleaved.
         bare_server = Server(
             settings,
             dbname,
@@ -406,14 +461,17 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         levels, bare_levels = [], []
         try:
             for c in settings.http_concurrency:
-                t0, cpu0 = time.time(), server.workers_cpu_s()
-                r = wrk(f"{base}/", connections=c, seconds=d, script=script)
-                r["in_worker"] = server.in_worker(t0, time.time())
-                r["in_worker"]["process_cpu_ms"] = _per_request(server.workers_cpu_s() - cpu0, r)
+                # Both apps twice, interleaved (riskloop, bare, bare, riskloop): a burst of
+                # the machine's other load in one window weighs on both sides alike.
+                ours = [_window(server, f"{base}/", c, d, script)]
+                bare = [_window(bare_server, f"{bare_base}/", c, d, script) for _ in range(2)]
+                ours.append(_window(server, f"{base}/", c, d, script))
+                r, b = _combined(ours), _combined(bare)
                 levels.append(r)
                 log(
-                    f"  approve, {c:>3} connections: {r['per_s']:,.0f}/s p50 {r['p50_ms']} ms "
-                    f"p99 {r['p99_ms']} ms non-2xx {r['non_2xx']} socket errors {r['socket_errors']}"
+                    f"  approve, {c:>3} connections: {r['per_s']:,.0f}/s "
+                    f"({_each(ours)}) p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms "
+                    f"non-2xx {r['non_2xx']} socket errors {r['socket_errors']}"
                     f"; in the worker: wall p99 {r['in_worker']['wall_p99_ms']} ms, "
                     f"CPU p50/p99 {r['in_worker']['cpu_p50_ms']}/{r['in_worker']['cpu_p99_ms']} ms"
                     f", processes' CPU {r['in_worker']['process_cpu_ms']} ms per request"
@@ -423,18 +481,12 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
                         else ""
                     )
                 )
-                t0, cpu0 = time.time(), bare_server.workers_cpu_s()
-                b = wrk(f"{bare_base}/", connections=c, seconds=d, script=script)
-                b["in_worker"] = bare_server.in_worker(t0, time.time())
-                b["in_worker"]["process_cpu_ms"] = _per_request(
-                    bare_server.workers_cpu_s() - cpu0, b
-                )
                 b["load_average"] = os.getloadavg()[0]
                 bare_levels.append(b)
                 log(
-                    f"  bare Flask, {c:>3} connections: {b['per_s']:,.0f}/s p50 {b['p50_ms']} ms "
-                    f"p99 {b['p99_ms']} ms non-2xx {b['non_2xx']}; in the worker: CPU p50 "
-                    f"{b['in_worker']['cpu_p50_ms']} ms, processes' CPU "
+                    f"  bare Flask, {c:>3} connections: {b['per_s']:,.0f}/s ({_each(bare)}) "
+                    f"p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms non-2xx {b['non_2xx']}; in the "
+                    f"worker: CPU p50 {b['in_worker']['cpu_p50_ms']} ms, processes' CPU "
                     f"{b['in_worker']['process_cpu_ms']} ms per request; "
                     f"load average {b['load_average']:.1f}"
                 )
