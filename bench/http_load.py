@@ -408,6 +408,48 @@ def _each(windows: list[dict[str, Any]]) -> str:
     return " and ".join(f"{w['per_s'] or 0:,.0f}" for w in windows) + "/s in its windows"
 
 
+def _maintenance(settings: Settings, dbname: str) -> dict[str, Any]:
+    """The server's maintenance so far: each table's autovacuum and autoanalyze counts, the
+    checkpoints, and the autovacuum workers running now."""
+    with psycopg.connect(settings.dsn(dbname), autocommit=True) as conn:
+        tables = {
+            name: (vacuums, analyzes)
+            for name, vacuums, analyzes in conn.execute(
+                "SELECT relname, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables"
+            )
+        }
+        row = conn.execute(
+            "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+        ).fetchone()
+        running = conn.execute(
+            "SELECT coalesce(string_agg(query, '; '), '') FROM pg_stat_activity "
+            "WHERE backend_type = 'autovacuum worker'"
+        ).fetchone()
+    return {
+        "tables": tables,
+        "checkpoints": row[0] if row else 0,
+        "running": running[0] if running else "",
+    }
+
+
+def _maintenance_since(settings: Settings, dbname: str, before: dict[str, Any]) -> dict[str, Any]:
+    """What the server's maintenance did since ``before`` (``_maintenance``): tables
+    autovacuumed or autoanalyzed, checkpoints, autovacuum workers running at either end."""
+    after = _maintenance(settings, dbname)
+    done = [
+        f"{name}: {'vacuum ' if counts[0] > before['tables'].get(name, (0, 0))[0] else ''}"
+        f"{'analyze' if counts[1] > before['tables'].get(name, (0, 0))[1] else ''}".strip()
+        for name, counts in after["tables"].items()
+        if counts != before["tables"].get(name, (0, 0))
+    ]
+    return {
+        "autovacuum": done,
+        "checkpoints": after["checkpoints"] - before["checkpoints"],
+        "running_at_start": before["running"],
+        "running_at_end": after["running"],
+    }
+
+
 def _script(lo: int, hi: int, token: str, pause_ms: float = 0) -> str:
     fd, path = tempfile.mkstemp(prefix="bench-approve-", suffix=".lua")
     with os.fdopen(fd, "w") as fh:
@@ -503,8 +545,9 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
         pause = max(0.0, conns / half * 1000 - service_ms) if half else 0
         paced_script = _script(*pool, token, pause)
         scripts.append(paced_script)
-        t0 = time.time()
+        t0, maintenance = time.time(), _maintenance(settings, dbname)
         paced = wrk(f"{base}/", connections=conns, seconds=max(d, 5), script=paced_script)
+        paced["maintenance_meanwhile"] = _maintenance_since(settings, dbname, maintenance)
         paced["in_worker"] = server.in_worker(t0, time.time())
         paced["load_average"] = os.getloadavg()[0]
         paced["target_per_s"] = round(half, 1)
@@ -515,7 +558,8 @@ def run(settings: Settings, out: dict[str, Any], log: Callable[[str], None]) -> 
             f"p50 {paced['p50_ms']} ms p99 {paced['p99_ms']} ms; in the worker: wall p50/p99 "
             f"{paced['in_worker']['wall_p50_ms']}/{paced['in_worker']['wall_p99_ms']} ms, CPU p50/p99 "
             f"{paced['in_worker']['cpu_p50_ms']}/{paced['in_worker']['cpu_p99_ms']} ms; "
-            f"load average {paced['load_average']:.1f} on {os.cpu_count()} cores"
+            f"load average {paced['load_average']:.1f} on {os.cpu_count()} cores; "
+            f"server maintenance meanwhile: {paced['maintenance_meanwhile']}"
         )
         out["http"] = {
             "server": " ".join(server.cmd[1:]),

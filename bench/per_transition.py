@@ -44,30 +44,43 @@ def _sample(step, samples: int) -> dict[str, Any]:
     }
 
 
-def _count_round_trips(engine, client, n: int = 20) -> tuple[float, int]:
+def _count_round_trips(engine, client, n: int = 20) -> tuple[float, int, int]:
     """Round trips per transition: the hot path driver's libpq calls (``BEGIN`` sent with
     the first statement counts once; ``COMMIT`` is one), and every statement a psycopg
-    cursor executes (its implicit ``BEGIN`` uncounted: none on this path); and, apart, how
-    many statements were prepared meanwhile (once per connection and parameter types: not
-    a transition's cost, a connection's)."""
+    cursor executes (its implicit ``BEGIN`` uncounted: none on this path); and, apart,
+    how many statements were prepared meanwhile (once per connection and parameter types:
+    not a transition's cost, a connection's) and how many the catalog's look for new
+    definition versions sent (once every ``CHECK_SECONDS`` per process, at the start of
+    whichever transaction comes then: not a transition's cost either)."""
+    from workflow.engine.catalog import Catalog
     from workflow.platform import driver
 
-    count, prepared = [0], [0]
+    count, prepared, looks = [0], [0], [0]
+    tally = [count]
     original = psycopg.Cursor.execute
+    original_refresh = Catalog.refresh
     calls = {name: getattr(driver, name) for name in ("_exec", "_prepare", "_exec_prepared")}
 
     def counted(self, *args: Any, **kwargs: Any):
-        count[0] += 1
+        tally[0][0] += 1
         return original(self, *args, **kwargs)
 
-    def counting(call, tally):
+    def counting(call, into):
         def counted_call(*args: Any):
-            tally[0] += 1
+            into[0] += 1
             return call(*args)
 
         return counted_call
 
+    def refresh(self, *args: Any, **kwargs: Any):
+        tally[0] = looks
+        try:
+            return original_refresh(self, *args, **kwargs)
+        finally:
+            tally[0] = count
+
     psycopg.Cursor.execute = counted  # type: ignore[method-assign]
+    Catalog.refresh = refresh  # type: ignore[method-assign]
     for name, call in calls.items():
         setattr(driver, name, counting(call, prepared if name == "_prepare" else count))
     try:
@@ -75,9 +88,10 @@ def _count_round_trips(engine, client, n: int = 20) -> tuple[float, int]:
             client.step()
     finally:
         psycopg.Cursor.execute = original  # type: ignore[method-assign]
+        Catalog.refresh = original_refresh  # type: ignore[method-assign]
         for name, call in calls.items():
             setattr(driver, name, call)
-    return count[0] / n, prepared[0]
+    return count[0] / n, prepared[0], looks[0]
 
 
 def postgresql(settings: Settings, samples: int) -> dict[str, Any]:
@@ -100,7 +114,7 @@ def postgresql(settings: Settings, samples: int) -> dict[str, Any]:
             for _ in range(3):  # alternated, so both see the same machine
                 bare_runs.append(_sample(bare_client.step, samples))
                 fire_runs.append(_sample(fire_client.step, samples))
-            round_trips, prepared = _count_round_trips(engine, fire_client)
+            round_trips, prepared, looks = _count_round_trips(engine, fire_client)
         finally:
             fire_client.close()
             bare_client.close()
@@ -113,6 +127,7 @@ def postgresql(settings: Settings, samples: int) -> dict[str, Any]:
         "bare_sql": bare,
         "fire_round_trips": round_trips,
         "fire_statements_prepared_while_counting": prepared,
+        "fire_catalog_statements_while_counting": looks,
         # psycopg's BEGIN (its own round trip before the first statement), the lock, five
         # writes, COMMIT
         "bare_sql_round_trips": 8,
