@@ -221,3 +221,22 @@ def test_a_lean_transaction_that_cannot_connect_raises_as_sqlalchemy_raises_it()
             s.driver_connection()
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("with_core", [False, True])
+def test_an_invalidated_lean_transaction_gives_its_connection_up(factory, with_core):
+    import warnings
+
+    with factory() as s:
+        driver.rows(s.driver_connection(), _INSERT_BY_DRIVER, {"name": "ola"})
+        if with_core:
+            s.connection()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "already closed" warning from the pool
+            s.invalidate()
+        assert s.lean_connection() is None
+        assert _checked_out(factory) == 0
+        driver.rows(s.driver_connection(), _INSERT_BY_DRIVER, {"name": "pia"})
+        s.commit()
+    assert _names(factory) == ["pia"]

@@ -83,8 +83,9 @@ class Lean:
     def invalidate(self) -> None:
         if self._core is not None:
             self._core.invalidate()
-        else:
-            self.connection.invalidate()
+        elif self.connection is not None:
+            self.connection.invalidate()  # returned to the pool, replaced there
+            self.connection = None
 
     def close(self) -> None:
         core, connection = self._core, self.connection
