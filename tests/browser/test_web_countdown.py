@@ -19,9 +19,9 @@ def due_in(live, case_id: int, seconds: int) -> None:  # noqa: ANN001
 
 def test_the_sla_countdown_ticks_and_turns_red_when_breached(sign_in, live) -> None:  # noqa: ANN001
     case_id = submitted_case(live)
-    due_in(live, case_id, 4)
-    risk = sign_in("risk1")
+    risk = sign_in("risk1")  # signing in first: the margin below covers only the page's load
     page = risk.page
+    due_in(live, case_id, 6)
     page.reload()
     cell = f"tr:has(a[href='/cases/{case_id}']) td.sla"
     first = page.inner_text(cell)
@@ -34,8 +34,8 @@ def test_the_sla_countdown_ticks_and_turns_red_when_breached(sign_in, live) -> N
     assert page.locator(f"tr.breached:has(a[href='/cases/{case_id}'])").count() == 1
 
     # The case page counts down the same way, in English too.
-    due_in(live, case_id, 3)
     english = sign_in("risk2", lang="en")
+    due_in(live, case_id, 6)
     english.goto(f"/cases/{case_id}")
     sla = "dd.sla[data-seconds]"
     assert "left" in english.page.inner_text(sla)
