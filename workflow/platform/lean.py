@@ -126,31 +126,28 @@ class LeanTransactions(Session):
     def driver_connection(self) -> Any:
         """What the driver runs a statement on: the lean transaction in progress (begun
         now when the session may have one), else the session's Core connection."""
-        if self._transaction is None:
-            lean = self._lean
-            if lean is not None:
-                return lean
-            engine = self._lean_engine()
-            if engine is not None:
-                return self._begin_lean(engine)
-        return self.connection()
+        lean = self._lean_transaction()
+        return lean if lean is not None else self.connection()
 
     def connection(self, bind_arguments: Any = None, execution_options: Any = None) -> Connection:
-        if self._transaction is None and bind_arguments is None and execution_options is None:
-            lean = self._lean
+        if bind_arguments is None and execution_options is None:
+            lean = self._lean_transaction()
             if lean is not None:
                 return lean.core()
-            engine = self._lean_engine()
-            if engine is not None:
-                return self._begin_lean(engine).core()
         return super().connection(bind_arguments, execution_options)
 
-    def _lean_engine(self) -> Engine | None:
+    def _lean_transaction(self) -> Lean | None:
+        """The lean transaction in progress, or one begun now when the session may have
+        one (no ORM transaction, no objects, PostgreSQL); None otherwise."""
+        if self._transaction is not None:
+            return None
+        if self._lean is not None:
+            return self._lean
         if self._new or self._deleted or self.identity_map:
             return None
         engine = super().get_bind()
         if isinstance(engine, Engine) and engine.dialect.name == "postgresql":
-            return engine
+            return self._begin_lean(engine)
         return None
 
     def _begin_lean(self, engine: Engine) -> Lean:
